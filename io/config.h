@@ -1,0 +1,149 @@
+// A sweep config: the YAML file of DESIGN.md ("Config"), read into typed fields and checked.
+//
+// LoadConfig() parses the file, applies `--set key.path=value` overrides (typed by the schema:
+// the override's text is parsed as YAML and replaces the node at key.path), resolves relative
+// paths against the config file's folder, and checks the whole schema. It never stops at the
+// first problem: every diagnostic found goes into one ConfigError (exit code 2), each naming file,
+// line, column and key path. Unknown keys get a "did you mean" suggestion.
+//
+// What LoadConfig() checks: YAML syntax (including absurd nesting), types, required keys, unknown
+// keys, empty axes, linspace/logspace counts, range steps, zip groups (known parameters, equal
+// lengths, no parameter twice), sampling ranges, durations, sizes, worker counts. What it does
+// not check: kernels (their options, inputs and outputs; see kernels/), and point-count limits
+// (see driver/space.h), because both need more than the file.
+//
+// The config keeps the text it was read from (after overrides, re-emitted), so an output file can
+// store it and `sweep resume` can rebuild the same config later.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/error.h"
+
+namespace sweep {
+
+// A scalar from the config: a parameter value, a constant, an option.
+struct Value {
+  enum class Type { kNumber, kInteger, kString };
+  Type type = Type::kNumber;
+  double number = 0;    // set for kNumber and kInteger (the integer as a double)
+  int64_t integer = 0;  // set for kInteger
+  std::string string;   // set for kString
+
+  static Value Number(double v);
+  static Value Integer(int64_t v);
+  static Value String(std::string v);
+  bool operator==(const Value& other) const;
+  std::string ToString() const;  // "0.5", "3", "abc": as a user would type it
+};
+
+// One entry of `parameters:`.
+struct AxisSpec {
+  enum class Kind {
+    kLinspace,     // start, stop, count; stop included, both endpoints exact
+    kLogspace,     // 10^start .. 10^stop, count
+    kValues,       // explicit list of numbers or strings
+    kRange,        // integers start, stop (excluded), step (non-zero, may be negative)
+    kConstant,     // one value, not a sweep dimension
+    kUniform,      // sampling only: [low, high)
+    kLogUniform    // sampling only: log-uniform on [low, high), 0 < low < high
+  };
+  std::string name;
+  Kind kind = Kind::kConstant;
+  double start = 0, stop = 0;  // linspace, logspace (exponents), uniform, loguniform
+  int64_t count = 0;           // linspace, logspace
+  int64_t range_start = 0, range_stop = 0, range_step = 1;
+  std::vector<Value> values;  // values; kConstant holds its value in values[0]
+  SourceLocation where;       // of the parameter's key
+};
+
+struct KernelSpec {
+  // Exactly one of name / plugin / command is set.
+  std::string name;                  // a built-in kernel
+  std::string plugin;                // path to a shared library (resolved against the config)
+  std::vector<std::string> command;  // argv with {param} / {seed} / {point} placeholders
+  // The command kernel's outputs: name -> dtype ("float64", ...) and shape ([] for a scalar).
+  struct CommandOutput {
+    std::string name;
+    std::string dtype;
+    std::vector<int64_t> shape;
+  };
+  std::vector<CommandOutput> command_outputs;
+  std::map<std::string, Value> options;                  // as written; checked against the kernel
+  std::map<std::string, SourceLocation> option_where;    // where each option was written
+  SourceLocation where;                                  // of `kernel:`
+};
+
+struct InputSpec {
+  enum class Kind { kHdf5, kNpy, kRaw, kGenerate };
+  std::string name;
+  Kind kind = Kind::kNpy;
+  std::string path;              // hdf5, npy, raw (absolute after loading)
+  std::string dataset;           // hdf5
+  std::string dtype = "float64"; // raw, generate
+  std::vector<int64_t> shape;    // raw, generate
+  std::string distribution;      // generate: normal | uniform | zeros | arange
+  uint64_t seed = 0;             // generate
+  SourceLocation where;
+};
+
+struct SamplingSpec {
+  enum class Method { kNone, kUniform, kLhs, kSobol };
+  Method method = Method::kNone;
+  int64_t n = 0;
+  SourceLocation where;
+};
+
+struct ExecutionSpec {
+  enum class Schedule { kDynamic, kStatic };
+  enum class Start { kSpawn, kFork };
+  int workers = 0;                // 0: auto (the number of online cores)
+  int64_t chunk_size = 0;         // 0: auto (see driver/plan.h)
+  Schedule schedule = Schedule::kDynamic;
+  Start start = Start::kSpawn;
+  double timeout_seconds = 0;     // per chunk; 0: none
+  int retries = 2;
+  uint64_t memory_limit_bytes = 0;  // per worker, private memory; 0: none
+};
+
+struct OutputSpec {
+  std::string path;  // absolute after loading; default "results/<name>.h5" beside the config
+};
+
+struct Config {
+  std::string file;  // the config's path as given
+  std::string text;  // the YAML text after overrides: what an output file stores
+  std::string name;
+  uint64_t seed = 0;
+  KernelSpec kernel;
+  std::vector<InputSpec> inputs;
+  std::vector<AxisSpec> parameters;            // in file order
+  std::vector<std::vector<std::string>> zip;  // groups of parameter names
+  std::vector<SourceLocation> zip_where;       // of each group
+  int64_t repeat = 1;
+  SamplingSpec sampling;
+  ExecutionSpec execution;
+  OutputSpec output;
+
+  const AxisSpec* FindParameter(const std::string& name) const;
+};
+
+// Reads and checks a config file. overrides are "key.path=value" strings (from --set).
+// THROWS: ConfigError with every problem found (exit code 2).
+Config LoadConfig(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// The same from text already in memory (an output file's stored config, or a test's).
+// `file` is only used to name the source in diagnostics and to resolve relative paths.
+Config ParseConfig(const std::string& text, const std::string& file,
+                   const std::vector<std::string>& overrides = {});
+
+// "90s", "5m", "1h", "250ms", "1.5h", or a bare number of seconds. Returns nullopt if malformed.
+std::optional<double> ParseDuration(const std::string& text);
+// "512MiB", "4GiB", "1.5GB", "1000", "64KiB". Returns nullopt if malformed.
+std::optional<uint64_t> ParseSize(const std::string& text);
+
+}  // namespace sweep
