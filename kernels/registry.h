@@ -1,0 +1,20 @@
+// The built-in kernels, by the name they have in YAML (`kernel: {name: lorenz}`).
+//
+// A built-in kernel is one file kernels/<name>.cc defining `const sweep_kernel* <name>_kernel()`
+// against kernels/kernel.h only, and one line in registry.cc. Plugins and the command kernel are
+// found elsewhere (kernels/plugin.h, kernels/command.h); they present the same sweep_kernel table.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "kernels/kernel.h"
+
+namespace sweep {
+
+// nullptr if no built-in has that name.
+const sweep_kernel* FindBuiltinKernel(const std::string& name);
+// Every built-in, sorted by name.
+std::vector<const sweep_kernel*> BuiltinKernels();
+
+}  // namespace sweep
