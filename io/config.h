@@ -44,13 +44,13 @@ struct Value {
 // One entry of `parameters:`.
 struct AxisSpec {
   enum class Kind {
-    kLinspace,     // start, stop, count; stop included, both endpoints exact
-    kLogspace,     // 10^start .. 10^stop, count
-    kValues,       // explicit list of numbers or strings
-    kRange,        // integers start, stop (excluded), step (non-zero, may be negative)
-    kConstant,     // one value, not a sweep dimension
-    kUniform,      // sampling only: [low, high)
-    kLogUniform    // sampling only: log-uniform on [low, high), 0 < low < high
+    kLinspace,   // start, stop, count; stop included, both endpoints exact
+    kLogspace,   // 10^start .. 10^stop, count
+    kValues,     // explicit list of numbers or strings
+    kRange,      // integers start, stop (excluded), step (non-zero, may be negative)
+    kConstant,   // one value, not a sweep dimension
+    kUniform,    // sampling only: [low, high)
+    kLogUniform  // sampling only: log-uniform on [low, high), 0 < low < high
   };
   std::string name;
   Kind kind = Kind::kConstant;
@@ -73,21 +73,21 @@ struct KernelSpec {
     std::vector<int64_t> shape;
   };
   std::vector<CommandOutput> command_outputs;
-  std::map<std::string, Value> options;                  // as written; checked against the kernel
-  std::map<std::string, SourceLocation> option_where;    // where each option was written
-  SourceLocation where;                                  // of `kernel:`
+  std::map<std::string, Value> options;                // as written; checked against the kernel
+  std::map<std::string, SourceLocation> option_where;  // where each option was written
+  SourceLocation where;                                // of `kernel:`
 };
 
 struct InputSpec {
   enum class Kind { kHdf5, kNpy, kRaw, kGenerate };
   std::string name;
   Kind kind = Kind::kNpy;
-  std::string path;              // hdf5, npy, raw (absolute after loading)
-  std::string dataset;           // hdf5
-  std::string dtype = "float64"; // raw, generate
-  std::vector<int64_t> shape;    // raw, generate
-  std::string distribution;      // generate: normal | uniform | zeros | arange
-  uint64_t seed = 0;             // generate
+  std::string path;               // hdf5, npy, raw (absolute after loading)
+  std::string dataset;            // hdf5
+  std::string dtype = "float64";  // raw, generate
+  std::vector<int64_t> shape;     // raw, generate
+  std::string distribution;       // generate: normal | uniform | zeros | arange
+  uint64_t seed = 0;              // generate
   SourceLocation where;
 };
 
@@ -101,11 +101,11 @@ struct SamplingSpec {
 struct ExecutionSpec {
   enum class Schedule { kDynamic, kStatic };
   enum class Start { kSpawn, kFork };
-  int workers = 0;                // 0: auto (the number of online cores)
-  int64_t chunk_size = 0;         // 0: auto (see driver/plan.h)
+  int workers = 0;         // 0: auto (the number of online cores)
+  int64_t chunk_size = 0;  // 0: auto (see driver/plan.h)
   Schedule schedule = Schedule::kDynamic;
   Start start = Start::kSpawn;
-  double timeout_seconds = 0;     // per chunk; 0: none
+  double timeout_seconds = 0;  // per chunk; 0: none
   int retries = 2;
   uint64_t memory_limit_bytes = 0;  // per worker, private memory; 0: none
 };
@@ -121,9 +121,9 @@ struct Config {
   uint64_t seed = 0;
   KernelSpec kernel;
   std::vector<InputSpec> inputs;
-  std::vector<AxisSpec> parameters;            // in file order
+  std::vector<AxisSpec> parameters;           // in file order
   std::vector<std::vector<std::string>> zip;  // groups of parameter names
-  std::vector<SourceLocation> zip_where;       // of each group
+  std::vector<SourceLocation> zip_where;      // of each group
   int64_t repeat = 1;
   SamplingSpec sampling;
   ExecutionSpec execution;

@@ -1,0 +1,68 @@
+// The driver <-> worker protocol: small binary messages over a SOCK_SEQPACKET socketpair.
+//
+// SEQPACKET keeps message boundaries, so one send() is one message and no framing is needed;
+// a closed peer reads as end of file. Every message starts with a fixed header:
+//
+//   uint32 magic    kProtocolMagic ("SWP" + version byte); a mismatch is a protocol error
+//   uint32 type     MessageType
+//   then the type's fields, little-endian as the host (driver and workers are one machine, or
+//   one MPI job of identical binaries), and for kChunkFailed a UTF-8 message to the end.
+//
+// Version 1 messages:
+//   driver -> worker  kAssign   {first_chunk, chunk_count}: compute these consecutive chunks
+//                     kShutdown {}: finish nothing more, exit 0
+//   worker -> driver  kReady    {pid}: initialised (inputs mapped, kernel init()ed), idle
+//                     kDone     {chunk, checksum, seconds}: a chunk's rows are written
+//                     kFailed   {chunk, point, reason}: a point failed; the worker stays usable
+//                               and goes on with the rest of its assignment
+//                     kFatal    {reason}: the worker cannot go on (setup failed); it exits next
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace sweep {
+
+inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr uint32_t kProtocolMagic = 0x53575000u | kProtocolVersion;  // "SWP\1"
+inline constexpr size_t kMaxMessageBytes = 64 * 1024;
+
+enum class MessageType : uint32_t {
+  kAssign = 1,
+  kShutdown = 2,
+  kReady = 3,
+  kDone = 4,
+  kFailed = 5,
+  kFatal = 6,
+};
+
+struct Message {
+  MessageType type = MessageType::kShutdown;
+  uint64_t chunk = 0;     // kAssign: first chunk; kDone, kFailed: the chunk
+  uint64_t count = 0;     // kAssign: number of chunks
+  uint64_t point = 0;     // kFailed: the failing point
+  uint64_t checksum = 0;  // kDone
+  double seconds = 0;     // kDone: wall time of the chunk in the worker
+  int64_t pid = 0;        // kReady
+  std::string text;       // kFailed, kFatal: the reason (truncated to fit kMaxMessageBytes)
+
+  static Message Assign(uint64_t first_chunk, uint64_t chunk_count);
+  static Message Shutdown();
+  static Message Ready(int64_t pid);
+  static Message Done(uint64_t chunk, uint64_t checksum, double seconds);
+  static Message Failed(uint64_t chunk, uint64_t point, std::string reason);
+  static Message Fatal(std::string reason);
+};
+
+std::string EncodeMessage(const Message& message);
+// nullopt when the bytes are not a well-formed message of this version.
+std::optional<Message> DecodeMessage(const char* data, size_t size);
+
+// Blocking send/receive of one message on a SEQPACKET socket, retrying on EINTR.
+// SendMessage returns false when the peer is gone (EPIPE/ECONNRESET; never raises SIGPIPE).
+bool SendMessage(int fd, const Message& message);
+// Returns nullopt at end of file (peer closed). THROWS Error on a malformed message or I/O error.
+std::optional<Message> ReceiveMessage(int fd);
+
+}  // namespace sweep

@@ -1,0 +1,377 @@
+#include "driver/scheduler.h"
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+
+#include "io/error.h"
+
+namespace sweep {
+namespace {
+
+double SteadySeconds() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+const char* SignalName(int sig) {
+  switch (sig) {
+    case SIGSEGV:
+      return "SIGSEGV";
+    case SIGABRT:
+      return "SIGABRT";
+    case SIGBUS:
+      return "SIGBUS";
+    case SIGFPE:
+      return "SIGFPE";
+    case SIGILL:
+      return "SIGILL";
+    case SIGKILL:
+      return "SIGKILL";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGINT:
+      return "SIGINT";
+    case SIGPIPE:
+      return "SIGPIPE";
+    case SIGXCPU:
+      return "SIGXCPU";
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+std::string DescribeWaitStatus(int status) {
+  if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    const char* name = SignalName(sig);
+    return (name ? std::string(name) : "signal " + std::to_string(sig)) + " (" + strsignal(sig) +
+           ")";
+  }
+  return "wait status " + std::to_string(status);
+}
+
+Scheduler::Scheduler(WorkerSet& workers, const Plan& plan, std::vector<uint64_t> todo,
+                     SchedulerOptions options, SchedulerObserver& observer)
+    : workers_(workers),
+      plan_(plan),
+      options_(std::move(options)),
+      observer_(observer),
+      ranks_(workers.size()) {
+  if (!options_.clock) options_.clock = SteadySeconds;
+  stats_.busy_seconds.assign(workers.size(), 0.0);
+  total_ = todo.size();
+  if (options_.dynamic) {
+    queue_.assign(todo.begin(), todo.end());
+  } else {
+    for (size_t i = 0; i < todo.size(); ++i) ranks_[i % ranks_.size()].own.push_back(todo[i]);
+  }
+}
+
+uint64_t Scheduler::pending() const { return total_ - stats_.chunks_done - stats_.chunks_failed; }
+
+bool Scheduler::AnyBusy() const {
+  for (const Rank& r : ranks_)
+    if (r.state == Rank::State::kBusy) return true;
+  return false;
+}
+
+uint64_t Scheduler::LiveRanks() const {
+  uint64_t live = 0;
+  for (const Rank& r : ranks_) live += r.state != Rank::State::kStopped;
+  return live;
+}
+
+bool Scheduler::WorkRemains(int rank) const {
+  if (options_.dynamic) return !queue_.empty() || !retry_at_.empty();
+  return !ranks_[rank].own.empty();
+}
+
+void Scheduler::StartRank(int rank) {
+  ranks_[rank] = Rank{Rank::State::kStarting, 0, 0, 0, 0, false, std::move(ranks_[rank].own), ""};
+  workers_.Start(rank);
+  ++stats_.workers_started;
+}
+
+Scheduler::Outcome Scheduler::Run() {
+  for (int r = 0; r < workers_.size(); ++r) {
+    if (WorkRemains(r) && uint64_t(r) < std::max<uint64_t>(total_, 1)) StartRank(r);
+  }
+  double next_tick = Now() + options_.tick_seconds;
+  while (!interrupted_ && (pending() > 0 || AnyBusy())) {
+    double wait = next_tick - Now();
+    for (const Rank& r : ranks_)
+      if (r.state == Rank::State::kBusy && r.deadline > 0)
+        wait = std::min(wait, r.deadline - Now());
+    for (const auto& [when, chunk] : retry_at_) wait = std::min(wait, when - Now());
+    std::optional<WorkerEvent> event = workers_.Next(std::max(0.0, wait));
+    if (event) Handle(*event);
+    CheckDeadlines();
+    AssignIdle();
+    if (Now() >= next_tick) {
+      observer_.Tick();
+      next_tick = Now() + options_.tick_seconds;
+    }
+    // A stopped rank with work left (its worker died while idle) is restarted here.
+    for (int r = 0; r < workers_.size(); ++r) {
+      if (!interrupted_ && ranks_[r].state == Rank::State::kStopped && WorkRemains(r) &&
+          !workers_.Running(r) && LiveRanks() < pending())
+        StartRank(r);
+    }
+  }
+  Shutdown();
+  observer_.Tick();
+  return interrupted_ ? Outcome::kInterrupted : Outcome::kFinished;
+}
+
+void Scheduler::Handle(const WorkerEvent& event) {
+  switch (event.kind) {
+    case WorkerEvent::Kind::kInterrupt:
+      interrupted_ = true;
+      for (int r = 0; r < workers_.size(); ++r) workers_.Kill(r);
+      return;
+    case WorkerEvent::Kind::kExited:
+      HandleExit(event.rank, event.wait_status);
+      return;
+    case WorkerEvent::Kind::kMessage:
+      break;
+  }
+  Rank& rank = ranks_[event.rank];
+  const Message& m = event.message;
+  switch (m.type) {
+    case MessageType::kReady:
+      start_failures_in_a_row_ = 0;
+      if (rank.state == Rank::State::kStarting) rank.state = Rank::State::kIdle;
+      return;
+    case MessageType::kFatal:
+      rank.fatal = m.text;
+      return;
+    case MessageType::kDone: {
+      if (rank.state != Rank::State::kBusy || m.chunk != rank.next) {
+        throw Error("protocol: worker " + std::to_string(event.rank) + " reported chunk " +
+                    std::to_string(m.chunk) + " while computing chunk " +
+                    std::to_string(rank.next));
+      }
+      const Chunk chunk = plan_.chunk(m.chunk);
+      const auto tries = attempts_.find(m.chunk);
+      const int attempt = tries == attempts_.end() ? 1 : tries->second;
+      attempts_.erase(m.chunk);
+      ++stats_.chunks_done;
+      stats_.points_done += chunk.count;
+      stats_.busy_seconds[event.rank] += m.seconds;
+      ++measured_chunks_;
+      mean_chunk_seconds_ += (m.seconds - mean_chunk_seconds_) / double(measured_chunks_);
+      observer_.ChunkDone(chunk, m.checksum, m.seconds, event.rank, attempt);
+      FinishAssignmentChunk(event.rank);
+      return;
+    }
+    case MessageType::kFailed:
+      if (rank.state != Rank::State::kBusy || m.chunk != rank.next) {
+        throw Error("protocol: worker " + std::to_string(event.rank) + " failed chunk " +
+                    std::to_string(m.chunk) + " while computing chunk " +
+                    std::to_string(rank.next));
+      }
+      FailChunk(event.rank, m.chunk, ChunkFailure::Kind::kKernelError, m.text, m.point, "");
+      FinishAssignmentChunk(event.rank);
+      return;
+    default:
+      throw Error("protocol: unexpected message from worker " + std::to_string(event.rank));
+  }
+}
+
+void Scheduler::FinishAssignmentChunk(int r) {
+  Rank& rank = ranks_[r];
+  ++rank.next;
+  if (rank.next == rank.first + rank.count) {
+    rank.state = Rank::State::kIdle;
+    rank.deadline = 0;
+  } else if (options_.timeout_seconds > 0) {
+    rank.deadline = Now() + options_.timeout_seconds;
+  }
+}
+
+void Scheduler::FailChunk(int r, uint64_t chunk_index, ChunkFailure::Kind kind, std::string reason,
+                          std::optional<uint64_t> point, std::string log_tail) {
+  ChunkFailure failure;
+  failure.chunk = plan_.chunk(chunk_index);
+  failure.point = point;
+  failure.kind = kind;
+  failure.reason = std::move(reason);
+  failure.log_tail = std::move(log_tail);
+  failure.rank = r;
+  int& attempts = attempts_[chunk_index];
+  if (attempts == 0) attempts = 1;
+  failure.attempt = attempts;
+  const bool retry = (failure.transient() || options_.retry_deterministic) &&
+                     attempts <= options_.retries && !interrupted_;
+  failure.final = !retry;
+  if (retry) {
+    const double backoff = options_.retry_backoff_seconds * std::pow(2.0, attempts - 1);
+    ++attempts;
+    ++stats_.retries;
+    if (options_.dynamic) {
+      retry_at_.push_back({Now() + backoff, chunk_index});
+    } else {
+      ranks_[r].own.push_front(chunk_index);  // static: the rank retries it next
+    }
+  } else {
+    attempts_.erase(chunk_index);
+    ++stats_.chunks_failed;
+  }
+  observer_.ChunkFailed(failure);
+}
+
+void Scheduler::HandleExit(int r, int wait_status) {
+  Rank& rank = ranks_[r];
+  const Rank::State was = rank.state;
+  // Read the point before anything restarts this rank and clears its scoreboard slot.
+  const std::optional<uint64_t> point = workers_.CurrentPoint(r);
+  rank.state = Rank::State::kStopped;
+  if (was == Rank::State::kStarting) {
+    if (interrupted_) return;
+    if (++start_failures_in_a_row_ >= options_.max_start_failures) {
+      std::string why = rank.fatal.empty() ? DescribeWaitStatus(wait_status) : rank.fatal;
+      const std::string tail = workers_.LogTail(r, 1024);
+      throw Error("worker " + std::to_string(r) + " failed to start " +
+                  std::to_string(start_failures_in_a_row_) + " times in a row: " + why +
+                  (tail.empty() || !rank.fatal.empty() ? "" : "; its log ends: " + tail));
+    }
+    return;  // Run() restarts it
+  }
+  if (was != Rank::State::kBusy || interrupted_) return;
+
+  ChunkFailure::Kind kind;
+  std::string reason = DescribeWaitStatus(wait_status);
+  if (rank.timed_out) {
+    kind = ChunkFailure::Kind::kTimeout;
+    reason = "timeout after " + std::to_string(int(std::lround(options_.timeout_seconds))) + "s";
+  } else if (std::optional<ChunkFailure::Kind> k = observer_.ClassifyExit(r, wait_status)) {
+    kind = *k;
+    if (kind == ChunkFailure::Kind::kOutOfMemory) reason = "out of memory (memory_limit)";
+  } else if (WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL) {
+    kind = ChunkFailure::Kind::kKilled;
+    reason += ", killed from outside (the OOM killer?)";
+  } else if (WIFSIGNALED(wait_status)) {
+    kind = ChunkFailure::Kind::kCrashed;
+  } else {
+    kind = ChunkFailure::Kind::kExited;
+  }
+  if (!rank.fatal.empty()) reason += ": " + rank.fatal;
+  const uint64_t failed = rank.next;
+  FailChunk(r, failed, kind, reason, point, workers_.LogTail(r, 2048));
+  // The rest of the assignment was never started: it goes back to be handed out again.
+  for (uint64_t c = rank.first + rank.count; c-- > failed + 1;) {
+    if (options_.dynamic) {
+      queue_.push_front(c);
+    } else {
+      rank.own.push_front(c);
+    }
+  }
+}
+
+void Scheduler::CheckDeadlines() {
+  const double now = Now();
+  for (int r = 0; r < workers_.size(); ++r) {
+    Rank& rank = ranks_[r];
+    if (rank.state == Rank::State::kBusy && rank.deadline > 0 && now >= rank.deadline &&
+        !rank.timed_out) {
+      rank.timed_out = true;
+      workers_.Kill(r);
+    }
+  }
+}
+
+bool Scheduler::TakeWork(int r, uint64_t* first, uint64_t* count) {
+  if (!options_.dynamic) {
+    std::deque<uint64_t>& own = ranks_[r].own;
+    if (own.empty()) return false;
+    *first = own.front();
+    *count = 1;
+    own.pop_front();
+    return true;
+  }
+  const double now = Now();
+  // Retries whose backoff has passed go first.
+  for (auto it = retry_at_.begin(); it != retry_at_.end(); ++it) {
+    if (it->first <= now) {
+      *first = it->second;
+      *count = 1;
+      retry_at_.erase(it);
+      return true;
+    }
+  }
+  if (queue_.empty()) return false;
+  uint64_t want = 1;
+  if (options_.batch && measured_chunks_ > 0 && mean_chunk_seconds_ > 0) {
+    const double by_time = options_.target_assignment_seconds / mean_chunk_seconds_;
+    const uint64_t balance = std::max<uint64_t>(1, queue_.size() / (2 * ranks_.size()));
+    want = std::clamp<uint64_t>(uint64_t(by_time), 1, balance);
+  } else if (options_.batch) {
+    want = 1;
+  }
+  *first = queue_.front();
+  *count = 1;
+  queue_.pop_front();
+  // Only consecutive chunks form one assignment.
+  while (*count < want && !queue_.empty() && queue_.front() == *first + *count) {
+    queue_.pop_front();
+    ++*count;
+  }
+  return true;
+}
+
+void Scheduler::AssignIdle() {
+  if (interrupted_) return;
+  for (int r = 0; r < workers_.size(); ++r) {
+    Rank& rank = ranks_[r];
+    if (rank.state != Rank::State::kIdle) continue;
+    uint64_t first, count;
+    if (!TakeWork(r, &first, &count)) continue;
+    rank.state = Rank::State::kBusy;
+    rank.first = first;
+    rank.count = count;
+    rank.next = first;
+    rank.timed_out = false;
+    rank.deadline = options_.timeout_seconds > 0 ? Now() + options_.timeout_seconds : 0;
+    if (!workers_.Send(r, Message::Assign(first, count))) {
+      // It is dying; its exit event re-queues the assignment.
+      continue;
+    }
+  }
+}
+
+void Scheduler::Shutdown() {
+  for (int r = 0; r < workers_.size(); ++r) {
+    if (!workers_.Running(r)) continue;
+    if (interrupted_ || !workers_.Send(r, Message::Shutdown())) workers_.Kill(r);
+    ranks_[r].state = Rank::State::kStopping;
+  }
+  // Wait for every exit; a worker that ignores Shutdown for 5 s is killed.
+  const double give_up = Now() + 5.0;
+  bool killed = false;
+  auto any_running = [&] {
+    for (int r = 0; r < workers_.size(); ++r)
+      if (workers_.Running(r)) return true;
+    return false;
+  };
+  while (any_running()) {
+    std::optional<WorkerEvent> event = workers_.Next(killed ? 1.0 : std::max(0.0, give_up - Now()));
+    if (event && event->kind == WorkerEvent::Kind::kInterrupt) {
+      interrupted_ = true;
+      killed = false;
+    }
+    if ((!event || interrupted_) && !killed) {
+      for (int r = 0; r < workers_.size(); ++r) workers_.Kill(r);
+      killed = true;
+    }
+  }
+}
+
+}  // namespace sweep

@@ -1,0 +1,154 @@
+// Scheduler: hands chunks to workers, notices their ends, retries and records failures.
+//
+// It knows workers only through WorkerSet (driver/worker_set.h) and reports through
+// SchedulerObserver, so every rule below is unit-tested with a fake WorkerSet and a fake clock.
+//
+// Rules:
+//   - dynamic: the first idle worker gets the next pending chunks. With `batch` (chunk_size:
+//     auto), an assignment is a run of consecutive chunks sized so it takes about
+//     `target_assignment_seconds` by the mean chunk time measured so far (1 until a chunk is
+//     measured), and never more than remaining / (2 * workers), so the end stays balanced.
+//   - static: chunk i of the to-do list goes to rank i % workers, one chunk an assignment, in
+//     order, whatever the timing; a replaced worker takes over its rank's list.
+//   - timeout (per chunk, 0 = none): a worker busy on one chunk longer is killed with its group;
+//     the chunk fails with reason "timeout".
+//   - a failure is "transient" when the worker was killed from outside (SIGKILL, most often the
+//     OOM killer), ran out of memory_limit, or timed out; "deterministic" when the kernel reported
+//     an error or the worker crashed by itself (SIGSEGV, SIGABRT, a non-zero exit...). Transient
+//     failures are retried up to `retries` times, the n-th retry no sooner than
+//     retry_backoff_seconds * 2^(n-1) after the failure; deterministic ones are recorded at once
+//     unless retry_deterministic. A chunk's attempts count every try.
+//   - a worker that dies is replaced while work remains. Workers that die before saying Ready
+//     `max_start_failures` times in a row (a plugin that does not load, an input that does not
+//     map) end the run with an Error carrying the last worker's reason and log tail.
+//   - an interrupt kills every worker; chunks in flight stay pending; Run() returns kInterrupted.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "driver/plan.h"
+#include "driver/worker_set.h"
+
+namespace sweep {
+
+struct SchedulerOptions {
+  bool dynamic = true;
+  bool batch = false;
+  double target_assignment_seconds = 0.25;
+  double timeout_seconds = 0;  // 0: none
+  int retries = 2;
+  bool retry_deterministic = false;
+  double retry_backoff_seconds = 0.5;
+  int max_start_failures = 3;
+  double tick_seconds = 0.25;  // how often the observer's Tick() runs at least
+  // Seconds on a monotonic clock; tests pass a fake.
+  std::function<double()> clock;
+};
+
+struct ChunkFailure {
+  enum class Kind { kKernelError, kCrashed, kExited, kKilled, kTimeout, kOutOfMemory };
+  Chunk chunk;
+  std::optional<uint64_t> point;  // the failing point, when known
+  Kind kind = Kind::kCrashed;
+  std::string reason;    // "SIGSEGV (Segmentation fault)", "timeout after 60s", the kernel's text
+  std::string log_tail;  // the worker's stderr tail, for crashes
+  int rank = -1;
+  int attempt = 1;
+  bool final = true;  // false when it will be retried
+  bool transient() const {
+    return kind == Kind::kKilled || kind == Kind::kTimeout || kind == Kind::kOutOfMemory;
+  }
+};
+
+class SchedulerObserver {
+ public:
+  virtual ~SchedulerObserver() = default;
+  virtual void ChunkDone(const Chunk& chunk, uint64_t checksum, double seconds, int rank,
+                         int attempt) = 0;
+  virtual void ChunkFailed(const ChunkFailure& failure) = 0;  // final or to be retried
+  virtual void Tick() {}
+  // REQUIRES nothing; lets the run classify an exit (for example out of memory) before the
+  // scheduler does. Returns nullopt to keep the scheduler's own classification.
+  virtual std::optional<ChunkFailure::Kind> ClassifyExit(int /*rank*/, int /*wait_status*/) {
+    return std::nullopt;
+  }
+};
+
+struct SchedulerStats {
+  uint64_t chunks_done = 0;
+  uint64_t chunks_failed = 0;  // final failures
+  uint64_t points_done = 0;
+  uint64_t retries = 0;
+  uint64_t workers_started = 0;
+  std::vector<double> busy_seconds;  // per rank: the sum of its chunks' seconds
+};
+
+class Scheduler {
+ public:
+  enum class Outcome { kFinished, kInterrupted };
+
+  // `todo`: the chunks to compute, in the order to hand them out.
+  Scheduler(WorkerSet& workers, const Plan& plan, std::vector<uint64_t> todo,
+            SchedulerOptions options, SchedulerObserver& observer);
+
+  // Runs until every chunk is done or finally failed, or an interrupt. Shuts workers down.
+  // THROWS: Error when workers keep failing to start.
+  Outcome Run();
+
+  const SchedulerStats& stats() const { return stats_; }
+  uint64_t pending() const;  // chunks not yet done nor finally failed
+
+ private:
+  struct Rank {
+    enum class State { kStopped, kStarting, kIdle, kBusy, kStopping };
+    State state = State::kStopped;
+    uint64_t first = 0;  // current assignment: chunks [first, first + count)
+    uint64_t count = 0;
+    uint64_t next = 0;         // the chunk being computed
+    double deadline = 0;       // when `next` times out; 0: none
+    bool timed_out = false;    // killed by us for a timeout
+    std::deque<uint64_t> own;  // static schedule: this rank's chunks
+    std::string fatal;         // the reason from a kFatal message
+  };
+
+  double Now() const { return options_.clock(); }
+  void Handle(const WorkerEvent& event);
+  void HandleExit(int rank, int wait_status);
+  void FailChunk(int rank, uint64_t chunk, ChunkFailure::Kind kind, std::string reason,
+                 std::optional<uint64_t> point, std::string log_tail);
+  void FinishAssignmentChunk(int rank);
+  void AssignIdle();
+  bool TakeWork(int rank, uint64_t* first, uint64_t* count);
+  bool WorkRemains(int rank) const;
+  bool AnyBusy() const;
+  uint64_t LiveRanks() const;
+  void StartRank(int rank);
+  void CheckDeadlines();
+  void Shutdown();
+
+  WorkerSet& workers_;
+  const Plan& plan_;
+  SchedulerOptions options_;
+  SchedulerObserver& observer_;
+  std::deque<uint64_t> queue_;                         // dynamic: pending chunks
+  std::vector<std::pair<double, uint64_t>> retry_at_;  // (not before, chunk)
+  std::unordered_map<uint64_t, int> attempts_;         // chunk -> attempts made so far (>= 1)
+  std::vector<Rank> ranks_;
+  SchedulerStats stats_;
+  uint64_t total_ = 0;
+  double mean_chunk_seconds_ = 0;
+  uint64_t measured_chunks_ = 0;
+  int start_failures_in_a_row_ = 0;
+  bool interrupted_ = false;
+};
+
+// "SIGSEGV (Segmentation fault)", "exit code 3": a wait status in words.
+std::string DescribeWaitStatus(int wait_status);
+
+}  // namespace sweep

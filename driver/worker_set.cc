@@ -1,0 +1,413 @@
+#include "driver/worker_set.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+#include "io/error.h"
+
+extern char** environ;
+
+namespace sweep {
+namespace {
+
+constexpr size_t kSlotBytes = 64;
+// Descriptors handed to a child are first moved this high, so that renumbering them to
+// 3, 4, 5, ... in the child can never overwrite one that is still to be moved.
+constexpr int kStagingFd = 100;
+
+[[noreturn]] void ThrowErrno(const std::string& what) {
+  throw Error("worker launch: " + what + ": " + std::strerror(errno));
+}
+
+int CheckedFd(int fd, const std::string& what) {
+  if (fd < 0) ThrowErrno(what);
+  return fd;
+}
+
+sigset_t InterruptSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+std::vector<std::string> WorkerEnvironment(const WorkerLaunch& launch, int rank) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    const std::string entry = *e;
+    if (entry.rfind("SWEEP_RANK=", 0) == 0 || entry.rfind("SWEEP_SIZE=", 0) == 0 ||
+        entry.rfind("SWEEP_DRIVER_PID=", 0) == 0)
+      continue;
+    env.push_back(entry);
+  }
+  env.push_back("SWEEP_RANK=" + std::to_string(rank));
+  env.push_back("SWEEP_SIZE=" + std::to_string(launch.size));
+  env.push_back("SWEEP_DRIVER_PID=" + std::to_string(getpid()));
+  for (const std::string& e : launch.extra_env) env.push_back(e);
+  return env;
+}
+
+std::vector<char*> CStrings(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (std::string& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+// Closes a descriptor on scope exit unless released.
+class ScopedFd {
+ public:
+  explicit ScopedFd(int fd = -1) : fd_(fd) {}
+  ~ScopedFd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  ScopedFd(const ScopedFd&) = delete;
+  ScopedFd& operator=(const ScopedFd&) = delete;
+  ScopedFd(ScopedFd&& other) noexcept : fd_(other.release()) {}
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Scoreboard
+
+Scoreboard::Scoreboard(int ranks)
+    : Scoreboard(CheckedFd(memfd_create("sweep-scoreboard", MFD_CLOEXEC), "memfd_create"), ranks) {}
+
+Scoreboard::Scoreboard(int fd, int ranks) : fd_(fd), ranks_(ranks) {
+  const size_t bytes = kSlotBytes * size_t(ranks);
+  struct stat st {};
+  if (fstat(fd_, &st) != 0) ThrowErrno("scoreboard fstat");
+  if (size_t(st.st_size) < bytes && ftruncate(fd_, off_t(bytes)) != 0) ThrowErrno("ftruncate");
+  map_ = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  if (map_ == MAP_FAILED) ThrowErrno("scoreboard mmap");
+  for (int r = 0; r < ranks; ++r) {
+    if (size_t(st.st_size) < bytes) Publish(r, kIdle);
+  }
+}
+
+Scoreboard::~Scoreboard() {
+  munmap(map_, kSlotBytes * size_t(ranks_));
+  close(fd_);
+}
+
+static std::atomic<uint64_t>* Slot(void* map, int rank) {
+  return reinterpret_cast<std::atomic<uint64_t>*>(static_cast<char*>(map) + kSlotBytes * rank);
+}
+
+void Scoreboard::Publish(int rank, uint64_t point) {
+  Slot(map_, rank)->store(point, std::memory_order_relaxed);
+}
+
+uint64_t Scoreboard::Read(int rank) const {
+  return Slot(map_, rank)->load(std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ProcessWorkerSet
+
+ProcessWorkerSet::ProcessWorkerSet(WorkerLaunch launch)
+    : launch_(std::move(launch)), scoreboard_(launch_.size), workers_(launch_.size) {
+  if (mkdir(launch_.log_dir.c_str(), 0755) != 0 && errno != EEXIST)
+    ThrowErrno("cannot create log folder " + launch_.log_dir);
+  // Signals become events of the poll loop: nothing runs in a handler, nothing is missed.
+  sigset_t interrupts = InterruptSignals();
+  sigprocmask(SIG_BLOCK, &interrupts, nullptr);
+  signal_fd_ = CheckedFd(signalfd(-1, &interrupts, SFD_CLOEXEC | SFD_NONBLOCK), "signalfd");
+}
+
+ProcessWorkerSet::~ProcessWorkerSet() {
+  KillAll();
+  for (Worker& w : workers_) {
+    if (w.pid > 0) waitpid(w.pid, nullptr, 0);
+    if (w.pidfd >= 0) close(w.pidfd);
+    if (w.socket >= 0) close(w.socket);
+  }
+  close(signal_fd_);
+  sigset_t interrupts = InterruptSignals();
+  sigprocmask(SIG_UNBLOCK, &interrupts, nullptr);
+}
+
+std::string ProcessWorkerSet::LogPath(int rank) const {
+  return launch_.log_dir + "/worker-" + std::to_string(rank) + ".log";
+}
+
+void ProcessWorkerSet::Start(int rank) {
+  Worker& w = workers_.at(rank);
+  if (w.pid > 0) throw Error("worker launch: rank " + std::to_string(rank) + " is running");
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) ThrowErrno("socketpair");
+  ScopedFd driver_end(pair[0]), worker_end(pair[1]);
+  ScopedFd log(CheckedFd(
+      open(LogPath(rank).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644), "open log"));
+  scoreboard_.Publish(rank, Scoreboard::kIdle);
+
+  pid_t pid = -1;
+  if (launch_.method == WorkerLaunch::Method::kSpawn) {
+    // Stage every descriptor the child gets above kStagingFd, then renumber in the child.
+    std::vector<int> sources = {worker_end.get(), log.get(), scoreboard_.fd()};
+    for (int fd : launch_.pass_fds) sources.push_back(fd);
+    std::vector<ScopedFd> staged;
+    for (int fd : sources)
+      staged.emplace_back(CheckedFd(fcntl(fd, F_DUPFD_CLOEXEC, kStagingFd), "dup"));
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, staged[1].get(), 1);
+    posix_spawn_file_actions_adddup2(&actions, staged[1].get(), 2);
+    posix_spawn_file_actions_adddup2(&actions, staged[0].get(), kWorkerSocketFd);
+    for (size_t i = 2; i < staged.size(); ++i)
+      posix_spawn_file_actions_adddup2(&actions, staged[i].get(),
+                                       kWorkerFirstPassedFd + int(i) - 2);
+    // Descriptors someone opened without O_CLOEXEC (a library, a kernel) must not leak either.
+    posix_spawn_file_actions_addclosefrom_np(&actions,
+                                             kWorkerFirstPassedFd + int(staged.size()) - 2);
+
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    for (int s : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD, SIGHUP}) sigaddset(&defaults, s);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    std::vector<std::string> args = launch_.argv;
+    std::vector<std::string> env = WorkerEnvironment(launch_, rank);
+    std::vector<char*> argv = CStrings(args), envp = CStrings(env);
+    const int rc = posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+      errno = rc;
+      ThrowErrno("posix_spawn " + launch_.argv[0]);
+    }
+  } else {
+    const pid_t driver = getpid();
+    pid = fork();
+    if (pid < 0) ThrowErrno("fork");
+    if (pid == 0) {
+      setpgid(0, 0);
+      std::vector<std::string> env = WorkerEnvironment(launch_, rank);
+      for (std::string& e : env) putenv(e.data());
+      const int devnull = open("/dev/null", O_RDONLY);
+      dup2(devnull, 0);
+      dup2(log.get(), 1);
+      dup2(log.get(), 2);
+      dup2(worker_end.get(), kWorkerSocketFd);  // dup2 clears FD_CLOEXEC on the copy
+      BecomeWorker(driver, kWorkerSocketFd + 1);
+      int code = 1;
+      try {
+        code = launch_.child_main(rank, kWorkerSocketFd);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "sweep worker %d: %s\n", rank, e.what());
+      }
+      std::fflush(nullptr);
+      _exit(code);  // never run the driver's atexit handlers or destructors in the child
+    }
+  }
+  // The parent sets the group too, so a kill right after Start() cannot miss it.
+  setpgid(pid, pid);
+  w.pid = pid;
+  w.pidfd = CheckedFd(int(syscall(SYS_pidfd_open, pid, 0)), "pidfd_open");
+  w.socket = driver_end.release();
+}
+
+bool ProcessWorkerSet::Running(int rank) const { return workers_.at(rank).pid > 0; }
+
+pid_t ProcessWorkerSet::pid(int rank) const { return workers_.at(rank).pid; }
+
+bool ProcessWorkerSet::Send(int rank, const Message& message) {
+  const Worker& w = workers_.at(rank);
+  if (w.socket < 0) return false;
+  return SendMessage(w.socket, message);
+}
+
+void ProcessWorkerSet::Kill(int rank) {
+  const Worker& w = workers_.at(rank);
+  if (w.pid > 0) kill(-w.pid, SIGKILL);
+}
+
+void ProcessWorkerSet::KillAll() {
+  for (int r = 0; r < size(); ++r) Kill(r);
+}
+
+std::optional<WorkerEvent> ProcessWorkerSet::Reap(int rank) {
+  Worker& w = workers_[rank];
+  // Drain what the worker said before it died: its messages come before its exit.
+  while (w.socket >= 0) {
+    pollfd p{w.socket, POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0) break;
+    std::optional<Message> m;
+    try {
+      m = ReceiveMessage(w.socket);
+    } catch (const Error&) {
+      m.reset();
+    }
+    if (!m) {
+      close(w.socket);
+      w.socket = -1;
+      break;
+    }
+    WorkerEvent e;
+    e.kind = WorkerEvent::Kind::kMessage;
+    e.rank = rank;
+    e.message = std::move(*m);
+    pending_.push_back(std::move(e));
+  }
+  // Kill the group while the zombie still pins its id: grandchildren go too.
+  kill(-w.pid, SIGKILL);
+  WorkerEvent exited;
+  exited.kind = WorkerEvent::Kind::kExited;
+  exited.rank = rank;
+  while (waitpid(w.pid, &exited.wait_status, 0) < 0 && errno == EINTR) {
+  }
+  close(w.pidfd);
+  w.pidfd = -1;
+  w.pid = -1;
+  if (w.socket >= 0) {
+    close(w.socket);
+    w.socket = -1;
+  }
+  pending_.push_back(exited);
+  WorkerEvent first = pending_.front();
+  pending_.erase(pending_.begin());
+  return first;
+}
+
+std::optional<WorkerEvent> ProcessWorkerSet::Next(double timeout_seconds) {
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    if (!pending_.empty()) {
+      WorkerEvent e = pending_.front();
+      pending_.erase(pending_.begin());
+      return e;
+    }
+    int timeout_ms = -1;
+    if (timeout_seconds >= 0) {
+      const double left =
+          timeout_seconds -
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      timeout_ms = int(std::min(std::ceil(std::max(left, 0.0) * 1000), 1e9));
+    }
+    std::vector<pollfd> fds;
+    std::vector<std::pair<int, bool>> owners;  // (rank, is_pidfd); rank -1 for the signal fd
+    fds.push_back({signal_fd_, POLLIN, 0});
+    owners.push_back({-1, false});
+    for (int r = 0; r < size(); ++r) {
+      if (workers_[r].socket >= 0) {
+        fds.push_back({workers_[r].socket, POLLIN, 0});
+        owners.push_back({r, false});
+      }
+      if (workers_[r].pidfd >= 0) {
+        fds.push_back({workers_[r].pidfd, POLLIN, 0});
+        owners.push_back({r, true});
+      }
+    }
+    const int n = poll(fds.data(), fds.size(), timeout_ms);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) ThrowErrno("poll");
+    if (n == 0) return std::nullopt;
+
+    if (fds[0].revents) {
+      signalfd_siginfo info{};
+      if (read(signal_fd_, &info, sizeof info) == sizeof info) {
+        WorkerEvent e;
+        e.kind = WorkerEvent::Kind::kInterrupt;
+        e.signal = int(info.ssi_signo);
+        return e;
+      }
+    }
+    // Messages first: a worker's last words must be seen before its exit.
+    for (size_t i = 1; i < fds.size(); ++i) {
+      if (!fds[i].revents || owners[i].second) continue;
+      const int rank = owners[i].first;
+      Worker& w = workers_[rank];
+      std::optional<Message> m;
+      try {
+        m = ReceiveMessage(w.socket);
+      } catch (const Error&) {
+        // A worker that sends garbage is broken: treat it like one that crashed.
+        Kill(rank);
+        m.reset();
+      }
+      if (!m) {
+        close(w.socket);
+        w.socket = -1;
+        continue;
+      }
+      WorkerEvent e;
+      e.kind = WorkerEvent::Kind::kMessage;
+      e.rank = rank;
+      e.message = std::move(*m);
+      return e;
+    }
+    for (size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents && owners[i].second) return Reap(owners[i].first);
+    }
+    // Only sockets closed this time; their processes' exits come next.
+  }
+}
+
+std::optional<uint64_t> ProcessWorkerSet::CurrentPoint(int rank) const {
+  const uint64_t point = scoreboard_.Read(rank);
+  if (point == Scoreboard::kIdle) return std::nullopt;
+  return point;
+}
+
+std::string ProcessWorkerSet::LogTail(int rank, size_t max_bytes) const {
+  ScopedFd fd(open(LogPath(rank).c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return "";
+  struct stat st {};
+  fstat(fd.get(), &st);
+  const off_t start = st.st_size > off_t(max_bytes) ? st.st_size - off_t(max_bytes) : 0;
+  std::string tail(size_t(st.st_size - start), '\0');
+  const ssize_t n = pread(fd.get(), tail.data(), tail.size(), start);
+  tail.resize(n > 0 ? size_t(n) : 0);
+  if (start > 0) {
+    // Drop the partial first line.
+    const size_t newline = tail.find('\n');
+    if (newline != std::string::npos) tail.erase(0, newline + 1);
+  }
+  while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r')) tail.pop_back();
+  return tail;
+}
+
+void BecomeWorker(pid_t driver_pid, int first_unused_fd) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The driver may have died before prctl: then we were already reparented.
+  if (getppid() != driver_pid) _exit(1);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int s : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD, SIGHUP}) signal(s, SIG_DFL);
+  close_range(unsigned(first_unused_fd), ~0u, 0);
+}
+
+}  // namespace sweep

@@ -1,0 +1,273 @@
+#include "driver/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "io/error.h"
+#include "tests/fakes.h"
+
+namespace sweep {
+namespace {
+
+using testing::FakeChunkResult;
+using testing::FakeWorkerSet;
+
+// Records what the scheduler reports.
+struct Recorder : SchedulerObserver {
+  std::vector<std::pair<uint64_t, int>> done;  // (chunk, attempt)
+  std::vector<ChunkFailure> failures;
+  std::vector<double> failure_times;
+  FakeWorkerSet* workers = nullptr;
+  void ChunkDone(const Chunk& chunk, uint64_t checksum, double, int, int attempt) override {
+    EXPECT_EQ(checksum, 1000 + chunk.index);
+    done.push_back({chunk.index, attempt});
+  }
+  void ChunkFailed(const ChunkFailure& failure) override {
+    failures.push_back(failure);
+    failure_times.push_back(workers ? workers->now : 0);
+  }
+  std::set<uint64_t> DoneSet() const {
+    std::set<uint64_t> s;
+    for (auto& [c, a] : done) s.insert(c);
+    return s;
+  }
+};
+
+std::vector<uint64_t> Iota(uint64_t n) {
+  std::vector<uint64_t> v(n);
+  for (uint64_t i = 0; i < n; ++i) v[i] = i;
+  return v;
+}
+
+SchedulerOptions Options(FakeWorkerSet& fake) {
+  SchedulerOptions o;
+  o.clock = fake.clock();
+  o.retry_backoff_seconds = 1.0;
+  return o;
+}
+
+TEST(SchedulerTest, DynamicComputesEveryChunkExactlyOnce) {
+  FakeWorkerSet fake(3, [](uint64_t c, int) { return FakeChunkResult::Done(0.01 * (c % 7 + 1)); });
+  Plan plan(1000, 10);
+  Recorder rec;
+  Scheduler s(fake, plan, Iota(100), Options(fake), rec);
+  EXPECT_EQ(s.Run(), Scheduler::Outcome::kFinished);
+  EXPECT_EQ(rec.done.size(), 100u);
+  EXPECT_EQ(rec.DoneSet().size(), 100u);
+  EXPECT_TRUE(rec.failures.empty());
+  EXPECT_EQ(s.stats().points_done, 1000u);
+  EXPECT_EQ(s.pending(), 0u);
+  for (uint64_t c = 0; c < 100; ++c) EXPECT_EQ(fake.attempts(c), 1);
+  // Every worker was told to shut down and none was killed.
+  EXPECT_EQ(fake.kills, 0);
+  EXPECT_EQ(fake.starts, 3);
+}
+
+TEST(SchedulerTest, DynamicGivesTheNextChunkToTheFirstIdleWorker) {
+  // Chunk 0 is slow: while rank 0 is on it, rank 1 must take all the others.
+  FakeWorkerSet fake(2, [](uint64_t c, int) { return FakeChunkResult::Done(c == 0 ? 10.0 : 0.1); });
+  Plan plan(10, 1);
+  Recorder rec;
+  Scheduler s(fake, plan, Iota(10), Options(fake), rec);
+  s.Run();
+  int rank0_assignments = 0;
+  for (auto& [rank, m] : fake.sent)
+    if (rank == 0 && m.type == MessageType::kAssign) ++rank0_assignments;
+  EXPECT_EQ(rank0_assignments, 1);
+  EXPECT_NEAR(fake.now, 10.0, 1e-9);
+}
+
+TEST(SchedulerTest, StaticDealsChunksRoundRobin) {
+  FakeWorkerSet fake(3, [](uint64_t c, int) { return FakeChunkResult::Done(c == 0 ? 10.0 : 0.1); });
+  Plan plan(10, 1);
+  Recorder rec;
+  SchedulerOptions o = Options(fake);
+  o.dynamic = false;
+  Scheduler s(fake, plan, Iota(10), o, rec);
+  s.Run();
+  for (auto& [rank, m] : fake.sent) {
+    if (m.type != MessageType::kAssign) continue;
+    EXPECT_EQ(m.count, 1u);
+    EXPECT_EQ(int(m.chunk % 3), rank) << "chunk " << m.chunk;
+  }
+  EXPECT_EQ(rec.DoneSet().size(), 10u);
+}
+
+TEST(SchedulerTest, BatchesCheapChunksOnceMeasuredButKeepsTheEndBalanced) {
+  FakeWorkerSet fake(2, [](uint64_t, int) { return FakeChunkResult::Done(0.001); });
+  Plan plan(1000, 1);
+  Recorder rec;
+  SchedulerOptions o = Options(fake);
+  o.batch = true;
+  o.target_assignment_seconds = 0.05;  // 50 chunks at 1 ms
+  Scheduler s(fake, plan, Iota(1000), o, rec);
+  s.Run();
+  uint64_t largest = 0, last = 0;
+  for (auto& [rank, m] : fake.sent) {
+    if (m.type != MessageType::kAssign) continue;
+    largest = std::max(largest, m.count);
+    last = m.count;
+  }
+  EXPECT_EQ(largest, 50u);
+  EXPECT_EQ(last, 1u);
+  EXPECT_EQ(rec.DoneSet().size(), 1000u);
+}
+
+TEST(SchedulerTest, KernelErrorIsRecordedOnceAndTheWorkerGoesOn) {
+  FakeWorkerSet fake(1, [](uint64_t c, int) {
+    if (c == 3) {
+      FakeChunkResult r;
+      r.kind = FakeChunkResult::Kind::kKernelError;
+      r.point = 37;
+      r.message = "negative rho";
+      return r;
+    }
+    return FakeChunkResult::Done();
+  });
+  Plan plan(100, 10);
+  Recorder rec;
+  Scheduler s(fake, plan, Iota(10), Options(fake), rec);
+  s.Run();
+  ASSERT_EQ(rec.failures.size(), 1u);
+  const ChunkFailure& f = rec.failures[0];
+  EXPECT_EQ(f.chunk.index, 3u);
+  EXPECT_EQ(f.point, std::optional<uint64_t>(37));
+  EXPECT_EQ(f.kind, ChunkFailure::Kind::kKernelError);
+  EXPECT_EQ(f.reason, "negative rho");
+  EXPECT_TRUE(f.final);
+  EXPECT_EQ(fake.attempts(3), 1);
+  EXPECT_EQ(fake.starts, 1);
+  EXPECT_EQ(rec.done.size(), 9u);
+  EXPECT_EQ(s.stats().chunks_failed, 1u);
+}
+
+TEST(SchedulerTest, CrashIsRecordedWithItsPointAndTheWorkerReplaced) {
+  FakeWorkerSet fake(1, [](uint64_t c, int) {
+    if (c == 2) {
+      FakeChunkResult r;
+      r.kind = FakeChunkResult::Kind::kCrash;
+      r.signal = SIGSEGV;
+      r.point = 25;
+      return r;
+    }
+    return FakeChunkResult::Done(0.001);
+  });
+  Plan plan(100, 10);
+  Recorder rec;
+  SchedulerOptions o = Options(fake);
+  o.batch = true;
+  Scheduler s(fake, plan, Iota(10), o, rec);
+  s.Run();
+  ASSERT_EQ(rec.failures.size(), 1u);
+  EXPECT_EQ(rec.failures[0].kind, ChunkFailure::Kind::kCrashed);
+  EXPECT_EQ(rec.failures[0].point, std::optional<uint64_t>(25));
+  EXPECT_NE(rec.failures[0].reason.find("SIGSEGV"), std::string::npos);
+  EXPECT_EQ(rec.failures[0].log_tail, "log of rank 0");
+  EXPECT_TRUE(rec.failures[0].final);
+  EXPECT_EQ(fake.starts, 2);
+  // The chunks of the crashed assignment after chunk 2 were handed out again and done.
+  EXPECT_EQ(rec.DoneSet(), (std::set<uint64_t>{0, 1, 3, 4, 5, 6, 7, 8, 9}));
+}
+
+TEST(SchedulerTest, TimeoutKillsRetriesWithBackoffThenRecords) {
+  FakeWorkerSet fake(2, [](uint64_t c, int) {
+    if (c == 5) {
+      FakeChunkResult r;
+      r.kind = FakeChunkResult::Kind::kHang;
+      r.point = 55;
+      return r;
+    }
+    return FakeChunkResult::Done(0.5);
+  });
+  Plan plan(100, 10);
+  Recorder rec;
+  rec.workers = &fake;
+  SchedulerOptions o = Options(fake);
+  o.timeout_seconds = 3;
+  o.retries = 2;
+  Scheduler s(fake, plan, Iota(10), o, rec);
+  s.Run();
+  ASSERT_EQ(rec.failures.size(), 3u);  // the first try and two retries
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(rec.failures[i].kind, ChunkFailure::Kind::kTimeout);
+    EXPECT_EQ(rec.failures[i].reason, "timeout after 3s");
+    EXPECT_EQ(rec.failures[i].attempt, int(i) + 1);
+    EXPECT_EQ(rec.failures[i].point, std::optional<uint64_t>(55));
+    EXPECT_EQ(rec.failures[i].final, i == 2);
+  }
+  // The second retry waited at least twice the first's backoff (plus the timeout).
+  EXPECT_GE(rec.failure_times[2] - rec.failure_times[1], 2.0 + 3.0 - 1e-9);
+  EXPECT_GE(rec.failure_times[1] - rec.failure_times[0], 1.0 + 3.0 - 1e-9);
+  EXPECT_EQ(fake.attempts(5), 3);
+  EXPECT_EQ(rec.done.size(), 9u);
+  EXPECT_EQ(fake.kills, 3);
+}
+
+TEST(SchedulerTest, ExternalKillIsTransientAndSucceedsOnRetry) {
+  FakeWorkerSet fake(2, [](uint64_t c, int attempt) {
+    if (c == 1 && attempt == 1) {
+      FakeChunkResult r;
+      r.kind = FakeChunkResult::Kind::kExternalKill;
+      r.point = 4;
+      return r;
+    }
+    return FakeChunkResult::Done();
+  });
+  Plan plan(12, 3);
+  Recorder rec;
+  Scheduler s(fake, plan, Iota(4), Options(fake), rec);
+  s.Run();
+  ASSERT_EQ(rec.failures.size(), 1u);
+  EXPECT_EQ(rec.failures[0].kind, ChunkFailure::Kind::kKilled);
+  EXPECT_FALSE(rec.failures[0].final);
+  EXPECT_EQ(s.stats().chunks_failed, 0u);
+  EXPECT_EQ(rec.DoneSet().size(), 4u);
+  for (auto& [chunk, attempt] : rec.done) EXPECT_EQ(attempt, chunk == 1 ? 2 : 1);
+}
+
+TEST(SchedulerTest, WorkersThatNeverStartEndTheRunWithAnError) {
+  FakeWorkerSet fake(2, [](uint64_t, int) { return FakeChunkResult::Done(); });
+  fake.fail_every_start = true;
+  Plan plan(10, 1);
+  Recorder rec;
+  Scheduler s(fake, plan, Iota(10), Options(fake), rec);
+  try {
+    s.Run();
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("failed to start 3 times in a row"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(SchedulerTest, InterruptKillsEveryWorkerAndLeavesChunksPending) {
+  FakeWorkerSet fake(2, [](uint64_t, int) { return FakeChunkResult::Done(1.0); });
+  fake.interrupt_at = 2.5;
+  Plan plan(20, 1);
+  Recorder rec;
+  Scheduler s(fake, plan, Iota(20), Options(fake), rec);
+  EXPECT_EQ(s.Run(), Scheduler::Outcome::kInterrupted);
+  EXPECT_EQ(rec.done.size(), 4u);
+  EXPECT_TRUE(rec.failures.empty());
+  EXPECT_EQ(s.pending(), 16u);
+  EXPECT_EQ(fake.kills, 2);
+  for (int r = 0; r < 2; ++r) EXPECT_FALSE(fake.Running(r));
+}
+
+TEST(SchedulerTest, NeverStartsMoreWorkersThanChunks) {
+  FakeWorkerSet fake(8, [](uint64_t, int) { return FakeChunkResult::Done(); });
+  Plan plan(2, 1);
+  Recorder rec;
+  Scheduler s(fake, plan, Iota(2), Options(fake), rec);
+  s.Run();
+  EXPECT_EQ(fake.starts, 2);
+}
+
+TEST(SchedulerTest, DescribesWaitStatuses) {
+  EXPECT_EQ(DescribeWaitStatus(W_EXITCODE(3, 0)), "exit code 3");
+  EXPECT_EQ(DescribeWaitStatus(W_EXITCODE(0, SIGSEGV)), "SIGSEGV (Segmentation fault)");
+}
+
+}  // namespace
+}  // namespace sweep

@@ -1,0 +1,220 @@
+#include "driver/worker_set.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "tests/fakes.h"
+
+namespace sweep {
+namespace {
+
+using testing::TempDir;
+
+bool ProcessExists(pid_t pid) { return kill(pid, 0) == 0 || errno != ESRCH; }
+
+WorkerEvent NextEvent(WorkerSet& set) {
+  std::optional<WorkerEvent> e = set.Next(10.0);
+  if (!e) throw std::runtime_error("no event within 10 s");
+  return *e;
+}
+
+TEST(ProtocolTest, EveryMessageRoundTrips) {
+  for (const Message& m : {Message::Assign(7, 3), Message::Shutdown(), Message::Ready(42),
+                           Message::Done(9, 0xdeadbeefcafeULL, 1.25),
+                           Message::Failed(2, 20, "bad \n point"), Message::Fatal("no kernel")}) {
+    const std::string bytes = EncodeMessage(m);
+    std::optional<Message> back = DecodeMessage(bytes.data(), bytes.size());
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->type, m.type);
+    EXPECT_EQ(back->chunk, m.chunk);
+    EXPECT_EQ(back->count, m.count);
+    EXPECT_EQ(back->point, m.point);
+    EXPECT_EQ(back->checksum, m.checksum);
+    EXPECT_EQ(back->seconds, m.seconds);
+    EXPECT_EQ(back->pid, m.pid);
+    EXPECT_EQ(back->text, m.text);
+  }
+}
+
+TEST(ProtocolTest, RejectsOtherVersionsAndTruncatedMessages) {
+  std::string bytes = EncodeMessage(Message::Done(1, 2, 3));
+  EXPECT_FALSE(DecodeMessage(bytes.data(), bytes.size() - 1));
+  bytes[0] ^= 0x7f;  // the version byte of the magic
+  EXPECT_FALSE(DecodeMessage(bytes.data(), bytes.size()));
+}
+
+// A forked worker that answers like a real one: Ready, then Done for each assigned chunk.
+int EchoWorker(int rank, int socket_fd) {
+  SendMessage(socket_fd, Message::Ready(getpid()));
+  while (std::optional<Message> m = ReceiveMessage(socket_fd)) {
+    if (m->type == MessageType::kShutdown) return 0;
+    for (uint64_t c = m->chunk; c < m->chunk + m->count; ++c) {
+      if (c == 99) {
+        std::fprintf(stderr, "rank %d about to crash\n", rank);
+        std::fflush(stderr);
+        raise(SIGSEGV);
+      }
+      SendMessage(socket_fd, Message::Done(c, c * 2, 0.0));
+    }
+  }
+  return 0;
+}
+
+TEST(WorkerSetTest, ForkedWorkersGetRanksTalkAndExit) {
+  TempDir dir;
+  WorkerLaunch launch;
+  launch.method = WorkerLaunch::Method::kFork;
+  launch.size = 2;
+  launch.log_dir = dir / "logs";
+  launch.child_main = [](int rank, int fd) {
+    if (std::getenv("SWEEP_RANK") != std::to_string(rank)) return 7;
+    if (std::getenv("SWEEP_SIZE") != std::string("2")) return 8;
+    return EchoWorker(rank, fd);
+  };
+  ProcessWorkerSet set(launch);
+  set.Start(0);
+  set.Start(1);
+  int ready = 0;
+  while (ready < 2) {
+    WorkerEvent e = NextEvent(set);
+    ASSERT_EQ(e.kind, WorkerEvent::Kind::kMessage);
+    ASSERT_EQ(e.message.type, MessageType::kReady);
+    EXPECT_EQ(e.message.pid, set.pid(e.rank));
+    // Its own process group.
+    EXPECT_EQ(getpgid(set.pid(e.rank)), set.pid(e.rank));
+    ++ready;
+  }
+  ASSERT_TRUE(set.Send(1, Message::Assign(5, 2)));
+  for (uint64_t c : {5u, 6u}) {
+    WorkerEvent e = NextEvent(set);
+    ASSERT_EQ(e.kind, WorkerEvent::Kind::kMessage);
+    EXPECT_EQ(e.rank, 1);
+    EXPECT_EQ(e.message.chunk, c);
+    EXPECT_EQ(e.message.checksum, c * 2);
+  }
+  for (int r = 0; r < 2; ++r) set.Send(r, Message::Shutdown());
+  for (int i = 0; i < 2; ++i) {
+    WorkerEvent e = NextEvent(set);
+    ASSERT_EQ(e.kind, WorkerEvent::Kind::kExited);
+    EXPECT_TRUE(WIFEXITED(e.wait_status));
+    EXPECT_EQ(WEXITSTATUS(e.wait_status), 0);
+  }
+  EXPECT_FALSE(set.Running(0));
+  EXPECT_FALSE(set.Running(1));
+}
+
+TEST(WorkerSetTest, ACrashIsAnExitWithItsSignalAndItsLogTail) {
+  TempDir dir;
+  WorkerLaunch launch;
+  launch.method = WorkerLaunch::Method::kFork;
+  launch.size = 1;
+  launch.log_dir = dir / "logs";
+  launch.child_main = EchoWorker;
+  ProcessWorkerSet set(launch);
+  set.Start(0);
+  ASSERT_EQ(NextEvent(set).message.type, MessageType::kReady);
+  set.Send(0, Message::Assign(98, 2));
+  WorkerEvent done = NextEvent(set);
+  EXPECT_EQ(done.message.chunk, 98u);
+  WorkerEvent exited = NextEvent(set);
+  ASSERT_EQ(exited.kind, WorkerEvent::Kind::kExited);
+  ASSERT_TRUE(WIFSIGNALED(exited.wait_status));
+  EXPECT_EQ(WTERMSIG(exited.wait_status), SIGSEGV);
+  EXPECT_EQ(set.LogTail(0, 2048), "rank 0 about to crash");
+  // A replacement starts on the same rank.
+  set.Start(0);
+  EXPECT_EQ(NextEvent(set).message.type, MessageType::kReady);
+}
+
+TEST(WorkerSetTest, KillTakesTheWholeGroupIncludingGrandchildren) {
+  TempDir dir;
+  const std::string pidfile = dir / "grandchild.pid";
+  WorkerLaunch launch;
+  launch.method = WorkerLaunch::Method::kFork;
+  launch.size = 1;
+  launch.log_dir = dir / "logs";
+  launch.child_main = [pidfile](int, int fd) {
+    if (fork() == 0) {  // a grandchild that would outlive its parent
+      { std::ofstream(pidfile) << getpid(); }
+      for (;;) pause();
+    }
+    SendMessage(fd, Message::Ready(getpid()));
+    for (;;) pause();
+    return 0;
+  };
+  ProcessWorkerSet set(launch);
+  set.Start(0);
+  ASSERT_EQ(NextEvent(set).message.type, MessageType::kReady);
+  pid_t grandchild = 0;
+  for (int i = 0; i < 200 && !grandchild; ++i) {
+    std::ifstream(pidfile) >> grandchild;
+    if (!grandchild) usleep(10000);
+  }
+  ASSERT_GT(grandchild, 0);
+  set.Kill(0);
+  WorkerEvent e = NextEvent(set);
+  ASSERT_EQ(e.kind, WorkerEvent::Kind::kExited);
+  EXPECT_EQ(WTERMSIG(e.wait_status), SIGKILL);
+  // The grandchild is not our child: it is reaped by init, so poll for it to vanish.
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = !ProcessExists(grandchild) ||
+           std::ifstream("/proc/" + std::to_string(grandchild) + "/stat").peek() == EOF;
+    if (!gone) {
+      std::string stat;
+      std::getline(std::ifstream("/proc/" + std::to_string(grandchild) + "/stat"), stat);
+      gone = stat.find(") Z") != std::string::npos;
+    }
+    if (!gone) usleep(10000);
+  }
+  EXPECT_TRUE(gone);
+}
+
+TEST(WorkerSetTest, SigintBecomesAnEvent) {
+  TempDir dir;
+  WorkerLaunch launch;
+  launch.method = WorkerLaunch::Method::kFork;
+  launch.size = 1;
+  launch.log_dir = dir / "logs";
+  launch.child_main = EchoWorker;
+  ProcessWorkerSet set(launch);
+  kill(getpid(), SIGINT);
+  WorkerEvent e = NextEvent(set);
+  EXPECT_EQ(e.kind, WorkerEvent::Kind::kInterrupt);
+  EXPECT_EQ(e.signal, SIGINT);
+}
+
+TEST(WorkerSetTest, SpawnedWorkerInheritsOnlyWhatItNeeds) {
+  TempDir dir;
+  // /bin/sh lists its descriptors into the log, then exits: 0 1 2, the socket (3) and the
+  // scoreboard (4); the driver's other descriptors must not be there.
+  const int stray =
+      fcntl(open("/dev/null", O_RDONLY), F_DUPFD, 50);  // not close-on-exec: must still not leak
+  ASSERT_GE(stray, 0);
+  WorkerLaunch launch;
+  launch.method = WorkerLaunch::Method::kSpawn;
+  launch.size = 1;
+  launch.log_dir = dir / "logs";
+  launch.argv = {"/bin/sh", "-c",
+                 "ls /proc/self/fd | sort -n | tr '\\n' ' ' >&2; echo >&2; "
+                 "echo rank=$SWEEP_RANK size=$SWEEP_SIZE >&2"};
+  ProcessWorkerSet set(launch);
+  set.Start(0);
+  WorkerEvent e = NextEvent(set);
+  ASSERT_EQ(e.kind, WorkerEvent::Kind::kExited);
+  close(stray);
+  const std::string tail = set.LogTail(0, 4096);
+  // `ls` itself opens one more descriptor for the directory it lists.
+  EXPECT_EQ(tail.substr(0, 10), "0 1 2 3 4 ") << tail;
+  EXPECT_EQ(tail.find(" " + std::to_string(stray) + " "), std::string::npos) << tail;
+  EXPECT_NE(tail.find("rank=0 size=1"), std::string::npos) << tail;
+}
+
+}  // namespace
+}  // namespace sweep
