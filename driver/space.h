@@ -7,19 +7,34 @@
 // Dimensions and point order (DESIGN.md "Output file"): points are numbered in C order over the
 // dimensions, which are, in order:
 //   - a grid: one dimension per swept parameter in the order of `parameters`, except that all
-//     members of a zip group share one dimension, placed where the group's first member stands;
+//     members of a zip group share one dimension, placed where the first of its members stands in
+//     `parameters` (named and coordinated by the first member as the group lists it);
 //   - a sampled sweep (`sampling:`): one dimension `sample` of size sampling.n;
 //   - `replicate` last when repeat > 1.
 // Constants are parameters but not dimensions.
 //
-// Sampling: `uniform` draws each coordinate independently; `lhs` is a Latin hypercube (each
-// parameter's [0,1) cut into n strata, one sample per stratum, strata permuted per parameter by a
-// seeded bijection of [0, n) so no permutation is stored); `sobol` is the Sobol sequence (Joe-Kuo
-// direction numbers, skipping the origin point) scrambled by a seeded digital shift. All are pure
-// functions of (seed, sample index).
+// Sampling: a sampled parameter is {uniform: [low, high]} or {loguniform: [low, high]} (exp of a
+// uniform draw in log space); a sampled sweep's other parameters are constants. Every method maps
+// (seed, sample index i, sampled parameter j) to a coordinate u in [0, 1), then to the parameter's
+// [low, high) (clamped so rounding never reaches high). `uniform` draws each u independently from
+// a counter-based hash; `lhs` is a Latin hypercube: u = (perm_j(i) + jitter) / n, where perm_j is
+// a seeded bijection of [0, n) (a Feistel network with cycle walking, so no permutation is stored)
+// and so each of the n strata of every parameter holds exactly one sample; `sobol` is the Sobol
+// sequence in Gray-code order (Joe-Kuo new-joe-kuo-6.21201 direction numbers, 52-bit fixed point,
+// at most kSobolDimensions sampled parameters) scrambled by a seeded 52-bit digital shift (an XOR
+// per parameter). Sample i is Sobol point i, the origin included: the shift moves the origin to a
+// random point, and keeping it keeps the first 2^k samples a (0, k, 1)-net in every parameter
+// (each of the 2^k strata holds one sample), which dropping it would break. All three are pure
+// functions of (seed, sample index): the seed is the master seed `seed:`.
 //
 // Seeds: a point's seed is PointSeed(master seed, point index without its replicate, replicate):
 // a stable 64-bit mix, independent of workers, chunks and order.
+//
+// Stability: the values below are part of the file format (DESIGN.md "Determinism"). Changing
+// linspace arithmetic, the hashes, the Feistel rounds, the direction numbers or the clamping
+// changes the points of an existing sweep and so needs a new output format version. logspace and
+// loguniform also go through the C library's pow, exp and log (glibc's are correctly rounded or
+// within an ulp), as numpy's do.
 #pragma once
 
 #include <cstdint>
@@ -34,42 +49,67 @@ namespace sweep {
 // Sweeps larger than this are a config error: 2^48 points (about 2.8e14).
 inline constexpr uint64_t kMaxPoints = uint64_t{1} << 48;
 
+// The most sampled parameters `sampling: {method: sobol}` takes (the direction numbers embedded).
+inline constexpr int kSobolDimensions = 64;
+
 struct Dimension {
-  std::string name;  // the parameter's name; for a zip group its members joined by "+"
-                     // ("sigma+n"); "sample"; "replicate"
+  std::string name;  // the parameter's name; for a zip group its members joined by "+" in the
+                     // group's order ("sigma+n"); "sample"; "replicate"
   uint64_t size = 0;
-  std::vector<int> parameters;  // indices into Space::parameter_names() that move along it
+  // Indices into Space::parameter_names() that move along it: one parameter; a zip group's
+  // members in the group's order; every sampled parameter (for "sample"); none for "replicate".
+  std::vector<int> parameters;
 };
 
 class Space {
  public:
   // THROWS: ConfigError (exit code 2) when the point count overflows 64 bits or exceeds
-  // kMaxPoints, naming the config location.
+  // kMaxPoints, naming the config location (`parameters.<name>` of the dimension where the count
+  // first went over; `sampling.n`; `repeat`). Also for what LoadConfig() already rejects, should
+  // such a Config reach it: empty axes, zip groups naming unknown, constant or repeated
+  // parameters or of unequal lengths, grid axes in a sampled sweep, sampled parameters without
+  // `sampling:`, value lists mixing strings and numbers, repeat < 1, too many sobol parameters.
   explicit Space(const Config& config);
 
   uint64_t points() const { return points_; }
   uint64_t repeat() const { return repeat_; }
+  uint64_t seed() const { return seed_; }  // the master seed
   const std::vector<Dimension>& dimensions() const { return dimensions_; }
   // Every parameter (swept, zipped, sampled and constant), in the order of `parameters`.
   const std::vector<std::string>& parameter_names() const { return parameter_names_; }
   int FindParameter(const std::string& name) const;  // -1 if absent
+
+  // What /params/<name> holds: kString for string values; kInteger for a range, a list of
+  // integers or an integer constant; kNumber otherwise (linspace, logspace, sampled parameters,
+  // lists mixing integers and numbers, whose integers then resolve as numbers).
+  Value::Type parameter_type(int i) const { return types_[i]; }
+  // The dimension parameter i moves along, -1 for a constant.
+  int dimension_of(int i) const { return dimension_of_[i]; }
 
   // Fills values[0..parameter_names().size()) with the parameters at `point`.
   // REQUIRES: point < points(); values has room for parameter_names().size() entries.
   // NOTE: string values point into this Space and live as long as it does.
   void Resolve(uint64_t point, sweep_value* values) const;
 
+  // Parameter i at index k of its dimension (the sample index for a sampled parameter); k is
+  // ignored for a constant. Resolve() is this for every parameter.
+  // REQUIRES: k < dimensions()[dimension_of(i)].size for a non-constant.
+  sweep_value ParameterValue(int i, uint64_t k) const;
+
   // The coordinate values of dimension d at index k (for /axes); for a zip group, the value of
-  // its first member; for "sample" and "replicate", k itself.
+  // its first member; for "sample" and "replicate", k itself (an integer).
   sweep_value Coordinate(size_t d, uint64_t k) const;
 
   // The point's seed: PointSeed(seed, point / repeat, point % repeat).
   uint64_t Seed(uint64_t point) const;
 
  private:
-  // Private members are the implementation's choice, within O(number of parameters) in size.
+  // Within O(number of parameters) in size.
   std::vector<AxisSpec> parameters_;  // copied from the config: Space owns its strings
-  std::vector<int> dimension_of_;     // parameter -> its dimension, -1 for constants
+  std::vector<Value::Type> types_;
+  std::vector<int> dimension_of_;      // parameter -> its dimension, -1 for constants
+  std::vector<int> sampled_index_;     // parameter -> its index among sampled parameters, or -1
+  std::vector<uint64_t> sobol_shift_;  // sampled parameter -> its digital shift (sobol only)
   std::vector<Dimension> dimensions_;
   std::vector<std::string> parameter_names_;
   std::vector<uint64_t> strides_;  // points per step of each dimension (C order)
@@ -77,9 +117,37 @@ class Space {
   uint64_t repeat_ = 1;
   uint64_t seed_ = 0;
   SamplingSpec::Method sampling_ = SamplingSpec::Method::kNone;
+  uint64_t samples_ = 0;       // sampling.n
+  int feistel_half_bits_ = 0;  // lhs: half the width of the Feistel network's domain
 };
 
 // A stable 64-bit hash of (master seed, point index, replicate); see DESIGN.md "Determinism".
+// It is XXH3_64bits_withSeed over the 16 bytes point, replicate (each little-endian), with the
+// master seed as XXH3's seed.
 uint64_t PointSeed(uint64_t master_seed, uint64_t point, uint64_t replicate);
 
+// The building blocks of the axes and of sampling, exposed for tests.
+namespace internal {
+
+// numpy.linspace(start, stop, count)[k], bit for bit: k * step + start with
+// step = (stop - start) / (count - 1); the last value is stop exactly; count == 1 gives start.
+double Linspace(double start, double stop, int64_t count, int64_t k);
+
+// XXH3_64bits_withSeed over the little-endian bytes of words[0..n), seeded with seed.
+uint64_t Hash(uint64_t seed, const uint64_t* words, size_t n);
+
+// A double in [0, 1) from the top 53 bits of h.
+double UnitInterval(uint64_t h);
+
+// A seeded bijection of [0, n) (n >= 1): a 4-round Feistel network over 2 * half_bits bits
+// (FeistelHalfBits(n)) keyed by (seed, key), cycle-walking until the result falls below n.
+int FeistelHalfBits(uint64_t n);
+uint64_t Permute(uint64_t seed, uint64_t key, uint64_t n, int half_bits, uint64_t x);
+
+// Coordinate `dim` (0-based, < kSobolDimensions) of the unscrambled Sobol point `index` in
+// Gray-code order (index 0 is the origin), as a 52-bit fixed-point fraction: the coordinate is
+// SobolBits(...) * 2^-52.
+uint64_t SobolBits(uint64_t index, int dim);
+
+}  // namespace internal
 }  // namespace sweep
