@@ -1,0 +1,219 @@
+#include "kernels/binding.h"
+
+#include <algorithm>
+
+#include "kernels/plugin.h"
+#include "kernels/registry.h"
+
+namespace sweep {
+namespace {
+
+const char* ValueTypeName(int type) {
+  switch (type) {
+    case SWEEP_VALUE_NUMBER:
+      return "a number";
+    case SWEEP_VALUE_INTEGER:
+      return "an integer";
+    case SWEEP_VALUE_STRING:
+      return "a string";
+  }
+  return "?";
+}
+
+std::string KnownKernels() {
+  std::string names;
+  for (const sweep_kernel* k : BuiltinKernels())
+    names += (names.empty() ? "" : ", ") + std::string(k->name);
+  return names;
+}
+
+}  // namespace
+
+size_t DtypeSize(int dtype) {
+  switch (dtype) {
+    case SWEEP_FLOAT64:
+    case SWEEP_INT64:
+      return 8;
+    case SWEEP_FLOAT32:
+    case SWEEP_INT32:
+      return 4;
+    case SWEEP_UINT8:
+      return 1;
+  }
+  return 0;
+}
+
+const char* DtypeName(int dtype) {
+  switch (dtype) {
+    case SWEEP_FLOAT64:
+      return "float64";
+    case SWEEP_FLOAT32:
+      return "float32";
+    case SWEEP_INT64:
+      return "int64";
+    case SWEEP_INT32:
+      return "int32";
+    case SWEEP_UINT8:
+      return "uint8";
+  }
+  return "?";
+}
+
+int DtypeFromName(const std::string& name) {
+  for (int d : {SWEEP_FLOAT64, SWEEP_FLOAT32, SWEEP_INT64, SWEEP_INT32, SWEEP_UINT8})
+    if (name == DtypeName(d)) return d;
+  return 0;
+}
+
+uint64_t OutputBytesPerPoint(const sweep_output_decl& output) {
+  uint64_t bytes = DtypeSize(output.dtype);
+  for (int i = 0; i < output.rank; ++i) bytes *= uint64_t(output.shape[i]);
+  return bytes;
+}
+
+KernelBinding BindKernel(const Config& config, const Space& space) {
+  const KernelSpec& spec = config.kernel;
+  std::vector<Diagnostic> errors;
+  auto fail = [&](const SourceLocation& where, std::string key, std::string message) {
+    errors.push_back(Diagnostic{where, std::move(key), std::move(message)});
+  };
+
+  KernelBinding b;
+  b.strings = std::make_shared<std::vector<std::string>>();
+  if (!spec.plugin.empty()) {
+    try {
+      b.kernel = LoadPlugin(spec.plugin);
+    } catch (const Error& e) {
+      std::string what = e.what();
+      const std::string prefix = "kernel.plugin: ";
+      if (what.rfind(prefix, 0) == 0) what.erase(0, prefix.size());
+      fail(spec.where, "kernel.plugin", what);
+      throw ConfigError(errors);
+    }
+  } else if (!spec.command.empty()) {
+    fail(spec.where, "kernel.command", "command kernels are not available in this build");
+    throw ConfigError(errors);
+  } else {
+    b.kernel = FindBuiltinKernel(spec.name);
+    if (!b.kernel) {
+      fail(spec.where, "kernel.name",
+           "unknown kernel `" + spec.name + "` (built-in kernels: " + KnownKernels() + ")");
+      throw ConfigError(errors);
+    }
+  }
+  const sweep_kernel& k = *b.kernel;
+  b.name = k.name;
+
+  // Options: declared, typed, defaulted. Strings are kept for the values to point into.
+  b.strings->reserve(size_t(k.n_options));
+  for (int i = 0; i < k.n_options; ++i) {
+    const sweep_option_decl& decl = k.options[i];
+    sweep_value v = decl.default_value;
+    v.type = decl.type;
+    auto given = spec.options.find(decl.name);
+    if (given != spec.options.end()) {
+      const Value& value = given->second;
+      const auto where_it = spec.option_where.find(decl.name);
+      const SourceLocation where =
+          where_it != spec.option_where.end() ? where_it->second : spec.where;
+      const std::string key = "kernel.options." + std::string(decl.name);
+      const bool numeric = value.type != Value::Type::kString;
+      if (decl.type == SWEEP_VALUE_STRING && numeric) {
+        fail(where, key, "expected a string, got " + value.ToString());
+      } else if (decl.type != SWEEP_VALUE_STRING && !numeric) {
+        fail(where, key,
+             std::string("expected ") + ValueTypeName(decl.type) + ", got `" + value.string + "`");
+      } else if (decl.type == SWEEP_VALUE_INTEGER && value.type != Value::Type::kInteger) {
+        fail(where, key, "expected an integer, got " + value.ToString());
+      } else if (decl.type == SWEEP_VALUE_STRING) {
+        b.strings->push_back(value.string);
+        v.string = b.strings->back().c_str();
+      } else {
+        v.number = value.number;
+        v.integer = value.type == Value::Type::kInteger ? value.integer : int64_t(value.number);
+      }
+    }
+    if (v.type == SWEEP_VALUE_INTEGER && given == spec.options.end()) v.number = double(v.integer);
+    b.option_values.push_back(v);
+  }
+  for (const auto& [name, value] : spec.options) {
+    const bool declared = std::any_of(k.options, k.options + k.n_options,
+                                      [&](const sweep_option_decl& d) { return name == d.name; });
+    if (!declared) {
+      std::string known;
+      for (int i = 0; i < k.n_options; ++i)
+        known += (known.empty() ? "" : ", ") + std::string(k.options[i].name);
+      const auto where_it = spec.option_where.find(name);
+      fail(where_it != spec.option_where.end() ? where_it->second : spec.where,
+           "kernel.options." + name,
+           "kernel `" + b.name + "` has no option `" + name + "`" +
+               (known.empty() ? " (it takes none)" : " (its options: " + known + ")"));
+    }
+  }
+
+  // Parameters the kernel reads must be swept or constant.
+  for (int i = 0; i < k.n_params; ++i) {
+    const int source = space.FindParameter(k.params[i].name);
+    if (source < 0) {
+      fail(spec.where, "parameters",
+           "kernel `" + b.name + "` reads parameter `" + k.params[i].name +
+               "`, which the sweep does not define");
+    }
+    b.parameter_source.push_back(source);
+  }
+
+  // Inputs: each declared input must be given, of the declared dtype and rank (checked when the
+  // inputs are opened, since only then are dtype and shape known), and nothing undeclared.
+  for (int i = 0; i < k.n_inputs; ++i) {
+    int source = -1;
+    for (size_t j = 0; j < config.inputs.size(); ++j)
+      if (config.inputs[j].name == k.inputs[i].name) source = int(j);
+    if (source < 0) {
+      fail(spec.where, "inputs",
+           "kernel `" + b.name + "` needs input `" + k.inputs[i].name + "`" +
+               (k.inputs[i].help ? std::string(" (") + k.inputs[i].help + ")" : ""));
+    }
+    b.input_source.push_back(source);
+  }
+  for (const InputSpec& input : config.inputs) {
+    const bool declared =
+        std::any_of(k.inputs, k.inputs + k.n_inputs,
+                    [&](const sweep_input_decl& d) { return input.name == d.name; });
+    if (!declared) {
+      fail(input.where, "inputs." + input.name,
+           "kernel `" + b.name + "` does not read an input named `" + input.name + "`");
+    }
+  }
+  if (!errors.empty()) throw ConfigError(errors);
+
+  // Outputs, from the options.
+  std::vector<sweep_output_decl> outputs(size_t(std::max(k.max_outputs, 1)));
+  int n_out = 0;
+  char err[512] = "";
+  const sweep_options options = b.options();
+  if (k.outputs(&options, outputs.data(), &n_out, err, sizeof err) != 0) {
+    fail(spec.where, "kernel.options", err);
+    throw ConfigError(errors);
+  }
+  if (n_out < 1 || n_out > k.max_outputs) {
+    fail(spec.where, "kernel",
+         "kernel `" + b.name + "` declares " + std::to_string(n_out) + " outputs");
+    throw ConfigError(errors);
+  }
+  outputs.resize(size_t(n_out));
+  for (const sweep_output_decl& out : outputs) {
+    if (DtypeSize(out.dtype) == 0 || out.rank < 0 || out.rank > SWEEP_MAX_RANK) {
+      fail(spec.where, "kernel",
+           "kernel `" + b.name + "` declares output `" + out.name + "` with a bad dtype or rank");
+    }
+    for (int d = 0; d < out.rank; ++d)
+      if (out.shape[d] < 1)
+        fail(spec.where, "kernel",
+             "kernel `" + b.name + "` declares output `" + out.name + "` with an empty dimension");
+  }
+  if (!errors.empty()) throw ConfigError(errors);
+  b.outputs = std::move(outputs);
+  return b;
+}
+
+}  // namespace sweep

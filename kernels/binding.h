@@ -1,0 +1,54 @@
+// KernelBinding: a kernel tied to one config.
+//
+// BindKernel() finds the kernel the config names (a built-in, a plugin, or the command kernel)
+// and checks the config against what the kernel declares, so that a mistake is a config error at
+// `validate` time, never a failure inside a worker:
+//   - every option given is declared, of the declared type (an integer is accepted for a number);
+//     absent options take their declared defaults;
+//   - every parameter the kernel reads is a parameter of the sweep (extra sweep parameters are
+//     allowed: they are recorded in /params but not passed);
+//   - every input the kernel needs is among `inputs:`, and the kernel accepts nothing undeclared;
+//   - outputs() accepts the options and declares at least one output.
+// The binding is what a worker needs to call the kernel for a point: the option values in
+// declaration order, which sweep parameter feeds each kernel parameter, which config input feeds
+// each kernel input, and the output declarations.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "driver/space.h"
+#include "io/config.h"
+#include "kernels/kernel.h"
+
+namespace sweep {
+
+struct KernelBinding {
+  const sweep_kernel* kernel = nullptr;
+  std::string name;                        // the kernel's name (for a plugin: its declared name)
+  std::vector<sweep_value> option_values;  // in the kernel's declaration order
+  std::vector<int> parameter_source;       // kernel parameter i <- Space parameter index
+  std::vector<int> input_source;           // kernel input i <- index into Config::inputs
+  std::vector<sweep_output_decl> outputs;
+
+  sweep_options options() const {
+    return sweep_options{option_values.data(), int(option_values.size())};
+  }
+
+  // Owns the strings that option_values and outputs point into; shared so copies stay valid.
+  std::shared_ptr<std::vector<std::string>> strings;
+  // Keeps a plugin or a command kernel alive as long as the binding.
+  std::shared_ptr<void> owner;
+};
+
+// THROWS: ConfigError naming file:line:col and the key path of every mismatch.
+KernelBinding BindKernel(const Config& config, const Space& space);
+
+// The bytes one point of this output takes.
+uint64_t OutputBytesPerPoint(const sweep_output_decl& output);
+size_t DtypeSize(int dtype);
+const char* DtypeName(int dtype);            // "float64", ...; "?" if unknown
+int DtypeFromName(const std::string& name);  // 0 if unknown
+
+}  // namespace sweep

@@ -1,0 +1,19 @@
+// Plugins: user kernels in shared libraries, against kernels/kernel.h.
+//
+// A plugin exports `const sweep_kernel* sweep_kernel_entry(void)` (SWEEP_KERNEL_ENTRY). The
+// library is opened with RTLD_NOW | RTLD_LOCAL, so a missing symbol is an error at load time,
+// not a crash in the middle of a run, and is never closed: a kernel's static data and any
+// threads it started stay valid until the process exits.
+#pragma once
+
+#include <string>
+
+#include "kernels/kernel.h"
+
+namespace sweep {
+
+// THROWS: Error (exit code 2) when the library does not load, lacks the entry symbol, returns
+// nullptr, or was built for another SWEEP_KERNEL_ABI (the message names both versions).
+const sweep_kernel* LoadPlugin(const std::string& path);
+
+}  // namespace sweep
