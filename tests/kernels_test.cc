@@ -456,3 +456,412 @@ INSTANTIATE_TEST_SUITE_P(Kernel, KernelReferenceTest, ::testing::ValuesIn(Builti
 
 }  // namespace
 }  // namespace sweep
+
+namespace sweep {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// lorenz
+
+TEST(KernelLorenzTest, LyapunovExponentAtTheClassicParameters) {
+  // 1000 time units at dt = 0.005: the estimate of the exponent (0.906) is within a few percent.
+  KernelRun run("lorenz", {{"steps", "200000"}, {"dt", "0.005"}, {"transient", "10"}});
+  const Outputs out = run.Compute({{"sigma", 10}, {"rho", 28}, {"beta", 8.0 / 3.0}});
+  EXPECT_GE(out.at("lyapunov").scalar(), 0.8);
+  EXPECT_LE(out.at("lyapunov").scalar(), 1.0);
+}
+
+// Below rho = 1 the origin attracts; the largest exponent is the largest eigenvalue of the
+// Jacobian there, (-(sigma + 1) + sqrt((sigma - 1)^2 + 4 sigma rho)) / 2, once the tangent
+// vector has turned into its eigenvector during the transient.
+TEST(KernelLorenzTest, StableOriginAtSmallRho) {
+  KernelRun run("lorenz", {{"steps", "20000"}, {"dt", "0.005"}, {"transient", "20"}});
+  const double sigma = 10, rho = 0.5;
+  const Outputs out = run.Compute({{"sigma", sigma}, {"rho", rho}, {"beta", 8.0 / 3.0}});
+  const double slowest =
+      (-(sigma + 1) + std::sqrt((sigma - 1) * (sigma - 1) + 4 * sigma * rho)) / 2;
+  EXPECT_LT(out.at("lyapunov").scalar(), 0);
+  EXPECT_NEAR(out.at("lyapunov").scalar(), slowest, 1e-4);
+  for (double x : out.at("state").values) EXPECT_NEAR(x, 0, 1e-6);
+}
+
+// For 1 < rho < 24.74 the trajectory settles on C+ or C-, where z = rho - 1 and the largest
+// exponent is the real part of the Jacobian's complex pair (-0.5955 at rho = 10).
+TEST(KernelLorenzTest, SettlesOnTheFixedPointBelowTheHopfBifurcation) {
+  KernelRun run("lorenz", {{"steps", "20000"}, {"dt", "0.005"}, {"transient", "30"}});
+  const double rho = 10, beta = 8.0 / 3.0;
+  const Outputs out = run.Compute({{"sigma", 10}, {"rho", rho}, {"beta", beta}});
+  EXPECT_NEAR(out.at("z_mean").scalar(), rho - 1, 1e-5);
+  const double xy = std::sqrt(beta * (rho - 1));
+  const auto& state = out.at("state").values;
+  EXPECT_NEAR(std::abs(state[0]), xy, 1e-5);
+  EXPECT_NEAR(state[1], state[0], 1e-5);
+  EXPECT_NEAR(state[2], rho - 1, 1e-5);
+  EXPECT_NEAR(out.at("lyapunov").scalar(), -0.5955, 0.01);
+}
+
+// Halving dt divides RK4's global error by about 2^4 (measured where the error is asymptotic:
+// on the chaotic attractor dt = 0.01 is not yet small enough for that).
+TEST(KernelLorenzTest, Rk4IsFourthOrder) {
+  auto state_at_one = [](double dt) {
+    const std::string steps = std::to_string(static_cast<int>(std::lround(1.0 / dt)));
+    KernelRun run("lorenz", {{"steps", steps}, {"dt", std::to_string(dt)}, {"transient", "0"}});
+    return run.Compute({{"sigma", 10}, {"rho", 10}, {"beta", 8.0 / 3.0}}).at("state").values;
+  };
+  const std::vector<double> exact = state_at_one(0.0002);
+  auto error = [&](const std::vector<double>& state) {
+    double e = 0;
+    for (int i = 0; i < 3; ++i) e = std::max(e, std::abs(state[i] - exact[i]));
+    return e;
+  };
+  const double coarse = error(state_at_one(0.01)), fine = error(state_at_one(0.005));
+  EXPECT_GT(coarse / fine, 14.0);
+  EXPECT_LT(coarse / fine, 19.0);
+}
+
+TEST(KernelLorenzTest, IgnoresTheSeed) {
+  KernelRun run("lorenz", {{"steps", "1000"}});
+  const Params classic{{"sigma", 10}, {"rho", 28}, {"beta", 8.0 / 3.0}};
+  EXPECT_EQ(run.Compute(classic, 1).at("state").values, run.Compute(classic, 2).at("state").values);
+}
+
+// ---------------------------------------------------------------------------------------------
+// heat2d
+
+Array Field(int64_t ny, int64_t nx, const std::function<double(int64_t, int64_t)>& f) {
+  Array a{{ny, nx}, {}};
+  for (int64_t y = 0; y < ny; ++y)
+    for (int64_t x = 0; x < nx; ++x) a.data.push_back(f(y, x));
+  return a;
+}
+
+double Mean(const std::vector<double>& v) {
+  double sum = 0;
+  for (double x : v) sum += x;
+  return sum / static_cast<double>(v.size());
+}
+
+TEST(KernelHeat2dTest, PeriodicBoundariesConserveTheMean) {
+  const Array field = Field(24, 32, [](int64_t y, int64_t x) { return std::sin(1.7 * x * y + y); });
+  KernelRun run("heat2d", {{"steps", "300"}, {"boundary", "periodic"}}, {{"field", field}});
+  // alpha = 2.5 is the stability limit for dt = 0.1, dx = 1.
+  const Outputs out = run.Compute({{"alpha", 2.5}});
+  EXPECT_NEAR(out.at("mean").scalar(), Mean(field.data), 1e-13);
+  EXPECT_NEAR(Mean(out.at("field_small").values), Mean(field.data), 1e-13);
+  // Diffusion only smooths: the extremes move inwards.
+  EXPECT_GT(out.at("min").scalar(), *std::min_element(field.data.begin(), field.data.end()));
+  EXPECT_LT(out.at("max").scalar(), *std::max_element(field.data.begin(), field.data.end()));
+}
+
+// A Fourier mode is an eigenvector of the periodic FTCS step with eigenvalue
+// g = 1 - 4 r (sin^2(pi k / nx) + sin^2(pi l / ny)).
+TEST(KernelHeat2dTest, FourierModeDecaysByTheDiscreteFactor) {
+  const int64_t ny = 16, nx = 32, k = 3, l = 2, steps = 60;
+  const double alpha = 0.7, dt = 0.05, dx = 0.5, r = alpha * dt / (dx * dx);
+  const Array field = Field(ny, nx, [&](int64_t y, int64_t x) {
+    return std::cos(2 * kPi * k * x / nx) * std::cos(2 * kPi * l * y / ny);
+  });
+  KernelRun run("heat2d",
+                {{"steps", std::to_string(steps)}, {"dt", "0.05"}, {"dx", "0.5"}, {"out", "16"}},
+                {{"field", field}});
+  const Outputs out = run.Compute({{"alpha", alpha}});
+  const double sx = std::sin(kPi * k / nx), sy = std::sin(kPi * l / ny);
+  const double amplitude = std::pow(1 - 4 * r * (sx * sx + sy * sy), steps);
+  ASSERT_LT(amplitude, 0.5);
+  EXPECT_NEAR(out.at("max").scalar(), amplitude, 1e-13);
+  EXPECT_NEAR(out.at("min").scalar(), -amplitude, 1e-13);
+  EXPECT_NEAR(out.at("variance").scalar(), amplitude * amplitude / 4, 1e-13);
+  EXPECT_NEAR(out.at("mean").scalar(), 0, 1e-13);
+}
+
+TEST(KernelHeat2dTest, FixedBoundaryHoldsTheEdges) {
+  const Array field =
+      Field(6, 5, [](int64_t y, int64_t x) { return (y == 0 || x == 4) ? 1.0 : 0.0; });
+  KernelRun run("heat2d", {{"boundary", "fixed"}, {"steps", "500"}, {"out", "6"}},
+                {{"field", field}});
+  // out = 6 on a 6 x 5 field: rows map one to one, columns are split into 6 equal cells.
+  const Output small = run.Compute({{"alpha", 2.0}}).at("field_small");
+  for (int64_t x = 0; x < 6; ++x) EXPECT_DOUBLE_EQ(small.values[static_cast<size_t>(x)], 1.0);
+  // Output columns 0 and 5 lie inside input columns 0 and 4, the held left and right edges.
+  for (int64_t y = 1; y < 6; ++y) {
+    EXPECT_EQ(small.values[static_cast<size_t>(y * 6)], 0.0);
+    EXPECT_EQ(small.values[static_cast<size_t>(y * 6 + 5)], 1.0);
+  }
+  // Inside, heat has flowed in from the hot edges, but no value leaves [0, 1].
+  for (int64_t y = 1; y < 5; ++y) {
+    for (int64_t x = 1; x < 5; ++x) {
+      EXPECT_GT(small.values[static_cast<size_t>(y * 6 + x)], 0.01);
+      EXPECT_LT(small.values[static_cast<size_t>(y * 6 + x)], 1.0);
+    }
+  }
+}
+
+TEST(KernelHeat2dTest, UnstableAlphaFailsThePointOnly) {
+  const Array field = Field(4, 4, [](int64_t y, int64_t x) { return double(x + y); });
+  KernelRun run("heat2d", {{"dt", "0.2"}, {"dx", "2"}}, {{"field", field}});
+  ASSERT_EQ(run.start_error(), "");
+  const std::string error = run.ComputeError({{"alpha", 5.5}});
+  EXPECT_NE(error.find("alpha=5.5"), std::string::npos) << error;
+  EXPECT_NE(error.find("0.25"), std::string::npos) << error;
+  EXPECT_NE(error.find("largest stable alpha is dx^2/(4 dt) = 5"), std::string::npos) << error;
+  // The limit itself is stable, and the worker's state survives the failed point.
+  EXPECT_NEAR(run.Compute({{"alpha", 5.0}}).at("mean").scalar(), 3.0, 1e-12);
+}
+
+TEST(KernelHeat2dTest, BadOptionsAreRefusedByOutputs) {
+  const Array field = Field(4, 4, [](int64_t, int64_t) { return 0.0; });
+  EXPECT_NE(KernelRun("heat2d", {{"boundary", "open"}}, {{"field", field}})
+                .start_error()
+                .find("boundary must be periodic or fixed"),
+            std::string::npos);
+  EXPECT_NE(KernelRun("heat2d", {{"out", "0"}}, {{"field", field}}).start_error().find("out"),
+            std::string::npos);
+  EXPECT_NE(KernelRun("heat2d", {{"dt", "-1"}}, {{"field", field}}).start_error().find("dt"),
+            std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ising2d
+
+// Onsager's energy per spin of the infinite lattice.
+double OnsagerEnergy(double T) {
+  const double b = 1 / T, k = 2 * std::sinh(2 * b) / std::pow(std::cosh(2 * b), 2);
+  const double t = std::tanh(2 * b);
+  return -1 / t * (1 + 2 / kPi * (2 * t * t - 1) * std::comp_ellint_1(k));
+}
+
+TEST(KernelIsing2dTest, OrderedAtLowTemperature) {
+  KernelRun run("ising2d", {{"L", "32"}, {"sweeps", "1000"}, {"burn_in", "100"}});
+  const Outputs out = run.Compute({{"T", 1.0}}, 7);
+  EXPECT_GT(out.at("magnetisation").scalar(), 0.99);
+  EXPECT_NEAR(out.at("energy").scalar(), OnsagerEnergy(1.0), 0.003);
+  EXPECT_NEAR(out.at("energy").scalar(), -2.0, 0.01);
+}
+
+TEST(KernelIsing2dTest, DisorderedAtHighTemperature) {
+  KernelRun run("ising2d", {{"L", "32"}, {"sweeps", "1000"}, {"burn_in", "200"}});
+  const Outputs out = run.Compute({{"T", 5.0}}, 8);
+  EXPECT_LT(out.at("magnetisation").scalar(), 0.1);
+  EXPECT_NEAR(out.at("energy").scalar(), OnsagerEnergy(5.0), 0.01);
+}
+
+// The 16 states of the 2 x 2 torus, summed exactly.
+TEST(KernelIsing2dTest, MatchesExactEnumerationOnTwoByTwo) {
+  const double T = 2.5;
+  double z = 0, e = 0, e2 = 0, m = 0, m2 = 0;
+  for (int bits = 0; bits < 16; ++bits) {
+    int s[2][2];
+    for (int i = 0; i < 4; ++i) s[i / 2][i % 2] = (bits >> i) & 1 ? 1 : -1;
+    int energy = 0, magnetisation = 0;
+    for (int y = 0; y < 2; ++y) {
+      for (int x = 0; x < 2; ++x) {
+        energy -= s[y][x] * (s[y][(x + 1) % 2] + s[(y + 1) % 2][x]);
+        magnetisation += s[y][x];
+      }
+    }
+    const double w = std::exp(-energy / T);
+    z += w;
+    e += w * energy / 4.0;
+    e2 += w * energy * energy / 16.0;
+    m += w * std::abs(magnetisation) / 4.0;
+    m2 += w * magnetisation * magnetisation / 16.0;
+  }
+  e /= z, e2 /= z, m /= z, m2 /= z;
+  KernelRun run("ising2d", {{"L", "2"}, {"sweeps", "200000"}, {"burn_in", "100"}});
+  const Outputs out = run.Compute({{"T", T}}, 3);
+  EXPECT_NEAR(out.at("energy").scalar(), e, 0.01);
+  EXPECT_NEAR(out.at("magnetisation").scalar(), m, 0.01);
+  EXPECT_NEAR(out.at("susceptibility").scalar(), 4 * (m2 - m * m) / T, 0.03 * 4 * (m2 - m * m) / T);
+  EXPECT_NEAR(out.at("heat_capacity").scalar(), 4 * (e2 - e * e) / (T * T),
+              0.03 * 4 * (e2 - e * e) / (T * T));
+}
+
+TEST(KernelIsing2dTest, SusceptibilityPeaksNearTheCriticalTemperature) {
+  KernelRun run("ising2d", {{"L", "16"}, {"sweeps", "4000"}, {"burn_in", "500"}});
+  double peak_t = 0, peak_chi = -1;
+  for (double T = 1.8; T < 3.05; T += 0.1) {
+    const double chi = run.Compute({{"T", T}}, 100).at("susceptibility").scalar();
+    if (chi > peak_chi) peak_chi = chi, peak_t = T;
+  }
+  EXPECT_GE(peak_t, 2.1);
+  EXPECT_LE(peak_t, 2.6);
+}
+
+TEST(KernelIsing2dTest, TheSeedDecides) {
+  KernelRun run("ising2d", {{"L", "8"}, {"sweeps", "50"}, {"burn_in", "0"}});
+  const double a = run.Compute({{"T", 2.3}}, 1).at("energy").scalar();
+  EXPECT_EQ(a, run.Compute({{"T", 2.3}}, 1).at("energy").scalar());
+  EXPECT_NE(a, run.Compute({{"T", 2.3}}, 2).at("energy").scalar());
+}
+
+// ---------------------------------------------------------------------------------------------
+// ridge
+
+Array Vector(const std::vector<double>& v) { return Array{{static_cast<int64_t>(v.size())}, v}; }
+
+TEST(KernelRidgeTest, OneFeatureClosedForm) {
+  const std::vector<double> x{1, 2, 3, 4, 5, -1}, y{2.1, 3.9, 6.2, 7.8, 10.1, -2.0};
+  double sxy = 0, sxx = 0;
+  for (size_t i = 0; i < x.size(); ++i) sxy += x[i] * y[i], sxx += x[i] * x[i];
+  KernelRun run("ridge", {{"features", "1"}, {"validation_fraction", "0"}},
+                {{"X", Array{{6, 1}, x}}, {"y", Vector(y)}});
+  for (double lambda : {0.0, 0.3, 7.0}) {
+    const Outputs out = run.Compute({{"lambda", lambda}});
+    const double beta = sxy / (sxx + lambda);
+    EXPECT_NEAR(out.at("coef").values.at(0), beta, 1e-13);
+    double mse = 0;
+    for (size_t i = 0; i < x.size(); ++i) mse += std::pow(y[i] - beta * x[i], 2) / 6;
+    EXPECT_NEAR(out.at("train_mse").scalar(), mse, 1e-12);
+    EXPECT_TRUE(std::isnan(out.at("val_mse").scalar()));
+  }
+}
+
+TEST(KernelRidgeTest, RecoversANoiseFreeModelExactly) {
+  const std::vector<double> beta{0.5, -2.0, 3.25, 1.0};
+  Array X = Field(20, 4, [](int64_t i, int64_t j) { return std::cos(1.3 * i * (j + 1) + j); });
+  std::vector<double> y;
+  for (int64_t i = 0; i < 20; ++i) {
+    double sum = 0;
+    for (int64_t j = 0; j < 4; ++j) sum += X.data[static_cast<size_t>(i * 4 + j)] * beta[j];
+    y.push_back(sum);
+  }
+  KernelRun run("ridge", {{"features", "4"}}, {{"X", X}, {"y", Vector(y)}});
+  const Outputs out = run.Compute({{"lambda", 0.0}});
+  for (size_t j = 0; j < 4; ++j) EXPECT_NEAR(out.at("coef").values[j], beta[j], 1e-10);
+  EXPECT_LT(out.at("train_mse").scalar(), 1e-20);
+  EXPECT_LT(out.at("val_mse").scalar(), 1e-20);  // the 4 held-out rows are predicted too
+}
+
+TEST(KernelRidgeTest, LargeLambdaShrinksTheCoefficientsToZero) {
+  Array X = Field(30, 3, [](int64_t i, int64_t j) { return std::sin(0.7 * i * (j + 1) + j); });
+  std::vector<double> y;
+  for (int64_t i = 0; i < 30; ++i) y.push_back(std::cos(0.3 * i) + 1);
+  KernelRun run("ridge", {{"features", "3"}}, {{"X", X}, {"y", Vector(y)}});
+  double previous = std::numeric_limits<double>::infinity();
+  for (double lambda : {0.0, 0.1, 1.0, 10.0, 100.0, 1e12}) {
+    const auto coef = run.Compute({{"lambda", lambda}}).at("coef").values;
+    const double norm = std::sqrt(coef[0] * coef[0] + coef[1] * coef[1] + coef[2] * coef[2]);
+    EXPECT_LT(norm, previous) << lambda;
+    previous = norm;
+  }
+  EXPECT_LT(previous, 1e-10);
+}
+
+TEST(KernelRidgeTest, RefusesMismatchedInputsAndSingularSystems) {
+  const Array X{{3, 2}, {1, 2, 2, 4, 3, 6}};  // second column = 2 x first
+  EXPECT_NE(KernelRun("ridge", {{"features", "2"}}, {{"X", X}, {"y", Vector({1, 2})}})
+                .start_error()
+                .find("X has 3 rows but y has 2"),
+            std::string::npos);
+  KernelRun run("ridge", {{"features", "2"}, {"validation_fraction", "0"}},
+                {{"X", X}, {"y", Vector({1, 2, 3})}});
+  EXPECT_NE(run.ComputeError({{"lambda", 0.0}}).find("not positive definite"), std::string::npos);
+  EXPECT_NE(run.ComputeError({{"lambda", -1.0}}).find("lambda must be >= 0"), std::string::npos);
+  EXPECT_EQ(run.Compute({{"lambda", 1.0}}).at("coef").shape, std::vector<int64_t>{2});
+}
+
+// ---------------------------------------------------------------------------------------------
+// blur
+
+TEST(KernelBlurTest, ConstantImageStaysConstant) {
+  const Array image = Field(13, 17, [](int64_t, int64_t) { return 2.5; });
+  KernelRun run("blur", {}, {{"image", image}});
+  for (double sigma : {0.7, 2.7, 30.0}) {
+    const Outputs out = run.Compute({{"sigma", sigma}});
+    EXPECT_NEAR(out.at("mean").scalar(), 2.5, 1e-13);
+    EXPECT_NEAR(out.at("min").scalar(), 2.5, 1e-13);
+    EXPECT_NEAR(out.at("max").scalar(), 2.5, 1e-13);
+    EXPECT_NEAR(out.at("std").scalar(), 0, 1e-13);
+  }
+}
+
+// Mirrored edges make the blur a symmetric, doubly stochastic operator: any image keeps its mean.
+TEST(KernelBlurTest, ReflectingEdgesPreserveTheMean) {
+  const Array image = Field(9, 14, [](int64_t y, int64_t x) { return std::sin(3.1 * x * x + y); });
+  KernelRun run("blur", {}, {{"image", image}});
+  for (double sigma : {0.8, 3.0, 20.0})
+    EXPECT_NEAR(run.Compute({{"sigma", sigma}}).at("mean").scalar(), Mean(image.data), 1e-14);
+}
+
+TEST(KernelBlurTest, DeltaImageGivesTheNormalisedKernel) {
+  const int64_t n = 21, c = 10;
+  const double sigma = 1.5;  // radius floor(4 * 1.5 + 0.5) = 6: no edge is reached
+  const Array image =
+      Field(n, n, [&](int64_t y, int64_t x) { return y == c && x == c ? 1.0 : 0.0; });
+  KernelRun run("blur", {{"out", "21"}}, {{"image", image}});
+  const Output small = run.Compute({{"sigma", sigma}}).at("image_small");
+  double total = 0;
+  for (int k = -6; k <= 6; ++k) total += std::exp(-k * k / (2 * sigma * sigma));
+  auto g = [&](int64_t k) {
+    return std::abs(k) > 6 ? 0.0 : std::exp(-double(k * k) / (2 * sigma * sigma)) / total;
+  };
+  for (int64_t y = 0; y < n; ++y)
+    for (int64_t x = 0; x < n; ++x)
+      EXPECT_NEAR(small.values[static_cast<size_t>(y * n + x)], g(y - c) * g(x - c), 1e-15);
+}
+
+TEST(KernelBlurTest, TinySigmaIsTheIdentity) {
+  const Array image = Field(5, 7, [](int64_t y, int64_t x) { return std::cos(x + 2.0 * y); });
+  KernelRun run("blur", {{"out", "7"}}, {{"image", image}});
+  const Output exact = run.Compute({{"sigma", 0.1}}).at("image_small");   // radius 0
+  const Output almost = run.Compute({{"sigma", 0.2}}).at("image_small");  // weights e^-12.5
+  // out = 7 on 5 rows: output row i averages input rows over [5i/7, 5(i+1)/7).
+  for (int64_t x = 0; x < 7; ++x) {
+    EXPECT_DOUBLE_EQ(exact.values[static_cast<size_t>(x)], image.data[static_cast<size_t>(x)]);
+    EXPECT_NEAR(almost.values[static_cast<size_t>(x)], image.data[static_cast<size_t>(x)], 1e-5);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// option_mc
+
+double BlackScholesCall(double s0, double k, double r, double vol, double t) {
+  const double d1 = (std::log(s0 / k) + (r + vol * vol / 2) * t) / (vol * std::sqrt(t));
+  const double d2 = d1 - vol * std::sqrt(t);
+  auto N = [](double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); };
+  return s0 * N(d1) - k * std::exp(-r * t) * N(d2);
+}
+
+TEST(KernelOptionMcTest, WithinThreeStandardErrorsOfBlackScholes) {
+  const std::vector<std::vector<double>> cases{
+      {100, 100, 0.05, 0.2, 1}, {100, 130, 0.02, 0.4, 0.5}, {40, 30, 0.0, 0.1, 3}};
+  for (const char* antithetic : {"0", "1"}) {
+    KernelRun run("option_mc", {{"paths", "100000"}, {"antithetic", antithetic}});
+    uint64_t seed = 17;
+    for (const auto& c : cases) {
+      const Outputs out =
+          run.Compute({{"S0", c[0]}, {"K", c[1]}, {"r", c[2]}, {"vol", c[3]}, {"T", c[4]}}, seed++);
+      const double exact = BlackScholesCall(c[0], c[1], c[2], c[3], c[4]);
+      const double stderr_ = out.at("stderr").scalar();
+      EXPECT_GT(stderr_, 0);
+      EXPECT_LT(stderr_, 0.02 * exact);
+      EXPECT_NEAR(out.at("price").scalar(), exact, 3 * stderr_) << antithetic << " " << c[1];
+    }
+  }
+}
+
+TEST(KernelOptionMcTest, AntitheticPairsReduceTheError) {
+  const Params atm{{"S0", 100}, {"K", 100}, {"r", 0.05}, {"vol", 0.2}, {"T", 1}};
+  KernelRun plain("option_mc", {{"antithetic", "0"}});
+  KernelRun paired("option_mc", {{"antithetic", "1"}});
+  EXPECT_LT(paired.Compute(atm, 4).at("stderr").scalar(),
+            0.8 * plain.Compute(atm, 4).at("stderr").scalar());
+}
+
+TEST(KernelOptionMcTest, ZeroVolatilityIsTheDiscountedForwardPayoff) {
+  KernelRun run("option_mc", {{"paths", "1000"}});
+  const Outputs out = run.Compute({{"S0", 100}, {"K", 90}, {"r", 0.05}, {"vol", 0}, {"T", 2}});
+  EXPECT_NEAR(out.at("price").scalar(), 100 - 90 * std::exp(-0.1), 1e-12);
+  EXPECT_EQ(out.at("stderr").scalar(), 0.0);
+}
+
+TEST(KernelOptionMcTest, TheSeedDecides) {
+  KernelRun run("option_mc", {{"paths", "2000"}});
+  const Params p{{"S0", 100}, {"K", 100}, {"r", 0.05}, {"vol", 0.2}, {"T", 1}};
+  const double a = run.Compute(p, 1).at("price").scalar();
+  EXPECT_EQ(a, run.Compute(p, 1).at("price").scalar());
+  EXPECT_NE(a, run.Compute(p, 2).at("price").scalar());
+}
+
+}  // namespace
+}  // namespace sweep
