@@ -1,0 +1,216 @@
+// blur: separable Gaussian blur of a 2-D image.
+//
+// The input `image` (float64, ny x nx, C order) is convolved along each axis with the sampled
+// Gaussian w_k = exp(-k^2 / (2 sigma^2)), |k| <= R, R = floor(truncate * sigma + 0.5), normalised
+// to sum 1 (sigma = 0, or R = 0, leaves the image unchanged). Outside the image, samples are
+// mirrored about the edge with the edge repeated (d c b a | a b c d | d c b a), as
+// scipy.ndimage.gaussian_filter(mode="reflect") does, so a constant image stays constant.
+// The kernel ignores the seed.
+//
+// Outputs: mean, min, max and std (population) of the blurred image, and `image_small`, the
+// blurred image averaged onto out x out equal cells (area-weighted, exactly as heat2d does).
+#include <algorithm>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <vector>
+
+#include <Eigen/Dense>
+
+#include "kernels/kernel.h"
+
+namespace sweep {
+namespace {
+
+using Grid = Eigen::Array<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+const sweep_option_decl kOptions[] = {
+    {"out",
+     SWEEP_VALUE_INTEGER,
+     {SWEEP_VALUE_INTEGER, 16, 16, nullptr},
+     "image_small is out x out cell averages of the blurred image"},
+    {"truncate",
+     SWEEP_VALUE_NUMBER,
+     {SWEEP_VALUE_NUMBER, 4.0, 0, nullptr},
+     "the Gaussian is cut at truncate * sigma"},
+};
+const sweep_param_decl kParams[] = {{"sigma", "standard deviation of the Gaussian, in pixels"}};
+const sweep_input_decl kInputs[] = {{"image", SWEEP_FLOAT64, 2, "image, ny x nx"}};
+
+constexpr int64_t kMaxOut = 4096;
+// A radius this large would only blur into a constant; it also bounds the work per point.
+constexpr int64_t kMaxRadius = 1 << 20;
+
+__attribute__((format(printf, 3, 4))) int Fail(char* err, size_t err_size, const char* format,
+                                               ...) {
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(err, err_size, format, args);
+  va_end(args);
+  return 1;
+}
+
+struct Options {
+  int64_t out;
+  double truncate;
+};
+
+int ReadOptions(const sweep_options* options, Options* out, char* err, size_t err_size) {
+  out->out = options->values[0].integer;
+  out->truncate = options->values[1].number;
+  if (out->out < 1 || out->out > kMaxOut)
+    return Fail(err, err_size, "option out must be in [1, %lld], got %lld",
+                static_cast<long long>(kMaxOut), static_cast<long long>(out->out));
+  if (!(out->truncate > 0) || !std::isfinite(out->truncate))
+    return Fail(err, err_size, "option truncate must be > 0, got %g", out->truncate);
+  return 0;
+}
+
+// W (out x n) such that W * v averages v onto `out` equal cells. Cell i covers [i n, (i+1) n) and
+// source cell r covers [r out, (r+1) out) in units of 1/out, so overlaps are exact integers.
+Matrix CellAverage(int64_t n, int64_t out) {
+  Matrix w = Matrix::Zero(out, n);
+  for (int64_t i = 0; i < out; ++i) {
+    const int64_t lo = i * n, hi = (i + 1) * n;
+    for (int64_t r = lo / out; r < n && r * out < hi; ++r) {
+      const int64_t overlap = std::min(hi, (r + 1) * out) - std::max(lo, r * out);
+      if (overlap > 0) w(i, r) = static_cast<double>(overlap) / static_cast<double>(n);
+    }
+  }
+  return w;
+}
+
+// The index of sample i (any integer) of a line of n samples mirrored with the edge repeated.
+int64_t Reflect(int64_t i, int64_t n) {
+  const int64_t period = 2 * n;
+  i %= period;
+  if (i < 0) i += period;
+  return i < n ? i : period - 1 - i;
+}
+
+// Convolves `count` lines of length n, line j starting at in[j * line_stride] with samples
+// `step` apart, with the symmetric weights w[0..R], writing out in the same layout.
+void Convolve(const double* in, double* out, int64_t n, int64_t count, int64_t line_stride,
+              int64_t step, const std::vector<double>& w, std::vector<double>* padded) {
+  const int64_t radius = static_cast<int64_t>(w.size()) - 1;
+  padded->resize(static_cast<size_t>(n + 2 * radius));
+  for (int64_t j = 0; j < count; ++j) {
+    const double* line = in + j * line_stride;
+    for (int64_t i = -radius; i < n + radius; ++i)
+      (*padded)[static_cast<size_t>(i + radius)] = line[Reflect(i, n) * step];
+    const double* centre = padded->data() + radius;
+    double* target = out + j * line_stride;
+    for (int64_t i = 0; i < n; ++i) {
+      double sum = w[0] * centre[i];
+      for (int64_t k = 1; k <= radius; ++k) sum += w[k] * (centre[i - k] + centre[i + k]);
+      target[i * step] = sum;
+    }
+  }
+}
+
+struct State {
+  Options options;
+  const double* image;
+  int64_t ny, nx;
+  Matrix average_y, average_x;
+  Grid along_x, blurred;
+  std::vector<double> padded;
+};
+
+int Outputs(const sweep_options* options, sweep_output_decl* out, int* n_out, char* err,
+            size_t err_size) {
+  Options parsed;
+  if (ReadOptions(options, &parsed, err, err_size) != 0) return 1;
+  const char* scalars[] = {"mean", "min", "max", "std"};
+  for (int i = 0; i < 4; ++i)
+    out[i] = sweep_output_decl{scalars[i], SWEEP_FLOAT64, 0, {0, 0, 0, 0}};
+  out[4] = sweep_output_decl{"image_small", SWEEP_FLOAT64, 2, {parsed.out, parsed.out, 0, 0}};
+  *n_out = 5;
+  return 0;
+}
+
+int Init(void** state, const sweep_options* options, const sweep_array* inputs, char* err,
+         size_t err_size) {
+  Options parsed;
+  if (ReadOptions(options, &parsed, err, err_size) != 0) return 1;
+  const sweep_array& image = inputs[0];
+  if (image.dtype != SWEEP_FLOAT64 || image.rank != 2)
+    return Fail(err, err_size, "input image must be a float64 array of rank 2, got rank %d",
+                image.rank);
+  if (image.shape[0] < 1 || image.shape[1] < 1)
+    return Fail(err, err_size, "input image is empty (%lld x %lld)",
+                static_cast<long long>(image.shape[0]), static_cast<long long>(image.shape[1]));
+  auto* s = new State;
+  s->options = parsed;
+  s->image = static_cast<const double*>(image.data);
+  s->ny = image.shape[0];
+  s->nx = image.shape[1];
+  s->average_y = CellAverage(s->ny, parsed.out);
+  s->average_x = CellAverage(s->nx, parsed.out);
+  *state = s;
+  return 0;
+}
+
+int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outputs, char* err,
+            size_t err_size) {
+  State& s = *static_cast<State*>(state);
+  if (params[0].type == SWEEP_VALUE_STRING)
+    return Fail(err, err_size, "parameter sigma must be a number, got \"%s\"", params[0].string);
+  const double sigma = params[0].number;
+  if (!(sigma >= 0) || !std::isfinite(sigma))
+    return Fail(err, err_size, "sigma must be >= 0, got %g", sigma);
+  const double reach = std::floor(s.options.truncate * sigma + 0.5);
+  if (reach > static_cast<double>(kMaxRadius))
+    return Fail(err, err_size, "sigma=%g with truncate=%g needs a radius over %lld pixels", sigma,
+                s.options.truncate, static_cast<long long>(kMaxRadius));
+  const auto radius = static_cast<int64_t>(reach);
+
+  std::vector<double> w(static_cast<size_t>(radius + 1));
+  double total = 0;
+  for (int64_t k = 0; k <= radius; ++k) {
+    // k == 0 is spelled out: with sigma = 0 the formula would give 0/0.
+    w[k] = k == 0 ? 1.0 : std::exp(-0.5 * static_cast<double>(k * k) / (sigma * sigma));
+    total += k == 0 ? w[k] : 2 * w[k];
+  }
+  for (double& weight : w) weight /= total;
+
+  s.along_x.resize(s.ny, s.nx);
+  s.blurred.resize(s.ny, s.nx);
+  Convolve(s.image, s.along_x.data(), s.nx, s.ny, s.nx, 1, w, &s.padded);
+  Convolve(s.along_x.data(), s.blurred.data(), s.ny, s.nx, 1, s.nx, w, &s.padded);
+
+  const double mean = s.blurred.mean();
+  *static_cast<double*>(outputs[0].data) = mean;
+  *static_cast<double*>(outputs[1].data) = s.blurred.minCoeff();
+  *static_cast<double*>(outputs[2].data) = s.blurred.maxCoeff();
+  *static_cast<double*>(outputs[3].data) = std::sqrt((s.blurred - mean).square().mean());
+  Eigen::Map<Matrix> small(static_cast<double*>(outputs[4].data), s.options.out, s.options.out);
+  small.noalias() = s.average_y * s.blurred.matrix() * s.average_x.transpose();
+  return 0;
+}
+
+void Finish(void* state) { delete static_cast<State*>(state); }
+
+const sweep_kernel kBlur = {
+    SWEEP_KERNEL_ABI,
+    "blur",
+    "separable Gaussian blur of an input image (reflect edges): mean/min/max/std and a "
+    "downsampled image",
+    kOptions,
+    2,
+    kParams,
+    1,
+    kInputs,
+    1,
+    5,
+    Outputs,
+    Init,
+    Compute,
+    Finish};
+
+}  // namespace
+
+const sweep_kernel* blur_kernel() { return &kBlur; }
+
+}  // namespace sweep

@@ -1,0 +1,57 @@
+// square: y = x * x.
+//
+// The smallest kernel: one parameter, one scalar output, no options and no inputs. The quickstart
+// and the driver's end-to-end tests use it because its results can be checked by eye.
+#include <cstdio>
+
+#include "kernels/kernel.h"
+
+namespace sweep {
+namespace {
+
+const sweep_param_decl kParams[] = {{"x", "the number to square"}};
+
+int Outputs(const sweep_options*, sweep_output_decl* out, int* n_out, char*, size_t) {
+  out[0] = sweep_output_decl{"y", SWEEP_FLOAT64, 0, {0, 0, 0, 0}};
+  *n_out = 1;
+  return 0;
+}
+
+int Init(void** state, const sweep_options*, const sweep_array*, char*, size_t) {
+  *state = nullptr;
+  return 0;
+}
+
+int Compute(void*, const sweep_value* params, uint64_t, sweep_array* outputs, char* err,
+            size_t err_size) {
+  if (params[0].type == SWEEP_VALUE_STRING) {
+    std::snprintf(err, err_size, "parameter x must be a number, got \"%s\"", params[0].string);
+    return 1;
+  }
+  const double x = params[0].number;
+  *static_cast<double*>(outputs[0].data) = x * x;
+  return 0;
+}
+
+void Finish(void*) {}
+
+const sweep_kernel kSquare = {SWEEP_KERNEL_ABI,
+                              "square",
+                              "y = x * x (for trying sweep out)",
+                              nullptr,
+                              0,
+                              kParams,
+                              1,
+                              nullptr,
+                              0,
+                              1,
+                              Outputs,
+                              Init,
+                              Compute,
+                              Finish};
+
+}  // namespace
+
+const sweep_kernel* square_kernel() { return &kSquare; }
+
+}  // namespace sweep
