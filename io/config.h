@@ -44,13 +44,13 @@ struct Value {
 // One entry of `parameters:`.
 struct AxisSpec {
   enum class Kind {
-    kLinspace,     // start, stop, count; stop included, both endpoints exact
-    kLogspace,     // 10^start .. 10^stop, count
-    kValues,       // explicit list of numbers or strings
-    kRange,        // integers start, stop (excluded), step (non-zero, may be negative)
-    kConstant,     // one value, not a sweep dimension
-    kUniform,      // sampling only: [low, high)
-    kLogUniform    // sampling only: log-uniform on [low, high), 0 < low < high
+    kLinspace,   // start, stop, count; stop included, both endpoints exact
+    kLogspace,   // 10^start .. 10^stop, count
+    kValues,     // explicit list of numbers or strings
+    kRange,      // integers start, stop (excluded), step (non-zero, may be negative)
+    kConstant,   // one value, not a sweep dimension
+    kUniform,    // sampling only: [low, high)
+    kLogUniform  // sampling only: log-uniform on [low, high), 0 < low < high
   };
   std::string name;
   Kind kind = Kind::kConstant;
@@ -73,21 +73,21 @@ struct KernelSpec {
     std::vector<int64_t> shape;
   };
   std::vector<CommandOutput> command_outputs;
-  std::map<std::string, Value> options;                  // as written; checked against the kernel
-  std::map<std::string, SourceLocation> option_where;    // where each option was written
-  SourceLocation where;                                  // of `kernel:`
+  std::map<std::string, Value> options;                // as written; checked against the kernel
+  std::map<std::string, SourceLocation> option_where;  // where each option was written
+  SourceLocation where;                                // of `kernel:`
 };
 
 struct InputSpec {
   enum class Kind { kHdf5, kNpy, kRaw, kGenerate };
   std::string name;
   Kind kind = Kind::kNpy;
-  std::string path;              // hdf5, npy, raw (absolute after loading)
-  std::string dataset;           // hdf5
-  std::string dtype = "float64"; // raw, generate
-  std::vector<int64_t> shape;    // raw, generate
-  std::string distribution;      // generate: normal | uniform | zeros | arange
-  uint64_t seed = 0;             // generate
+  std::string path;               // hdf5, npy, raw (absolute after loading)
+  std::string dataset;            // hdf5
+  std::string dtype = "float64";  // raw, generate
+  std::vector<int64_t> shape;     // raw, generate
+  std::string distribution;       // generate: normal | uniform | zeros | arange
+  uint64_t seed = 0;              // generate
   SourceLocation where;
 };
 
@@ -101,11 +101,11 @@ struct SamplingSpec {
 struct ExecutionSpec {
   enum class Schedule { kDynamic, kStatic };
   enum class Start { kSpawn, kFork };
-  int workers = 0;                // 0: auto (the number of online cores)
-  int64_t chunk_size = 0;         // 0: auto (see driver/plan.h)
+  int workers = 0;         // 0: auto (the number of online cores)
+  int64_t chunk_size = 0;  // 0: auto (see driver/plan.h)
   Schedule schedule = Schedule::kDynamic;
   Start start = Start::kSpawn;
-  double timeout_seconds = 0;     // per chunk; 0: none
+  double timeout_seconds = 0;  // per chunk; 0: none
   int retries = 2;
   uint64_t memory_limit_bytes = 0;  // per worker, private memory; 0: none
 };
@@ -115,15 +115,16 @@ struct OutputSpec {
 };
 
 struct Config {
-  std::string file;  // the config's path as given
-  std::string text;  // the YAML text after overrides: what an output file stores
+  std::string file;    // the config's path as given
+  std::string folder;  // absolute: the folder relative paths were resolved against (file's)
+  std::string text;    // the YAML text after overrides: what an output file stores
   std::string name;
   uint64_t seed = 0;
   KernelSpec kernel;
   std::vector<InputSpec> inputs;
-  std::vector<AxisSpec> parameters;            // in file order
+  std::vector<AxisSpec> parameters;           // in file order
   std::vector<std::vector<std::string>> zip;  // groups of parameter names
-  std::vector<SourceLocation> zip_where;       // of each group
+  std::vector<SourceLocation> zip_where;      // of each group
   int64_t repeat = 1;
   SamplingSpec sampling;
   ExecutionSpec execution;
@@ -142,8 +143,11 @@ Config ParseConfig(const std::string& text, const std::string& file,
                    const std::vector<std::string>& overrides = {});
 
 // "90s", "5m", "1h", "250ms", "1.5h", or a bare number of seconds. Returns nullopt if malformed.
+// Units: ms, s, m (or min), h, d; a space may stand between number and unit; no sign.
 std::optional<double> ParseDuration(const std::string& text);
-// "512MiB", "4GiB", "1.5GB", "1000", "64KiB". Returns nullopt if malformed.
+// "512MiB", "4GiB", "1.5GB", "1000", "64KiB". Returns nullopt if malformed or beyond 2^64-1.
+// Units: B; kB (or KB), MB, GB, TB = powers of 1000; KiB, MiB, GiB, TiB = powers of 1024.
+// Fractions round to the nearest byte.
 std::optional<uint64_t> ParseSize(const std::string& text);
 
 }  // namespace sweep
