@@ -238,7 +238,8 @@ class ConfigReader {
 
   Field Item(const Field& parent, size_t i) {
     std::string path = parent.path + "[" + std::to_string(i) + "]";
-    YAML::Node node = parent.node[i];
+    const YAML::Node& sequence = parent.node;  // const: operator[] must not insert
+    YAML::Node node = sequence[i];
     return {node, path, Locate(node, path, parent.where)};
   }
 
@@ -772,6 +773,12 @@ bool ConfigReader::ReadAxis(const Field& field, AxisSpec* axis, Field* kind_fiel
   const Entry& e = *Find(entries, given[0]);
   const Field& v = e.value;
   *kind_field = e.key_field;
+  // The kind is known even if its numbers are wrong: later checks rely on it.
+  static const std::map<std::string, AxisSpec::Kind> kKinds = {
+      {"linspace", AxisSpec::Kind::kLinspace}, {"logspace", AxisSpec::Kind::kLogspace},
+      {"values", AxisSpec::Kind::kValues},     {"range", AxisSpec::Kind::kRange},
+      {"uniform", AxisSpec::Kind::kUniform},   {"loguniform", AxisSpec::Kind::kLogUniform}};
+  axis->kind = kKinds.at(given[0]);
   if (!known) return false;
   if (given[0] == "linspace" || given[0] == "logspace") {
     bool log = given[0] == "logspace";
@@ -896,7 +903,7 @@ int64_t AxisLength(const AxisSpec& axis) {
 
 void ConfigReader::ReadZip(const Field& field) {
   if (config_.sampling.method != SamplingSpec::Method::kNone) {
-    Fail(field, "`zip` does not apply to a sampled sweep (`sampling:`)");
+    Fail(field, "not allowed with `sampling:` (a sampled sweep has no grid axes to zip)");
     return;
   }
   std::optional<std::vector<Field>> groups =
@@ -1094,7 +1101,7 @@ std::optional<std::string> ApplyOverride(YAML::Node root, const std::string& tex
   YamlSource value = ParseYaml(text.substr(eq + 1), "--set");
   if (!value.diagnostics.empty()) {
     const Diagnostic& d = value.diagnostics[0];
-    return fail("bad value (column " + std::to_string(d.where.column) + "): " + d.message);
+    return fail("bad value: " + d.message);
   }
   if (root.IsDefined() && !root.IsNull() && !root.IsMap()) return fail("the config is not a map");
 
@@ -1219,19 +1226,30 @@ std::optional<uint64_t> ParseSize(const std::string& text) {
   double number;
   std::string unit;
   if (!SplitNumber(text, &number, &unit)) return std::nullopt;
-  static const std::map<std::string, long double> kUnits = {{"", 1},
-                                                            {"B", 1},
-                                                            {"kB", 1e3},
-                                                            {"KB", 1e3},
-                                                            {"MB", 1e6},
-                                                            {"GB", 1e9},
-                                                            {"TB", 1e12},
-                                                            {"KiB", 1024.0L},
-                                                            {"MiB", 1048576.0L},
-                                                            {"GiB", 1073741824.0L},
-                                                            {"TiB", 1099511627776.0L}};
+  static const std::map<std::string, uint64_t> kUnits = {{"", 1},
+                                                         {"B", 1},
+                                                         {"kB", 1000},
+                                                         {"KB", 1000},
+                                                         {"MB", 1000000},
+                                                         {"GB", 1000000000},
+                                                         {"TB", 1000000000000},
+                                                         {"KiB", uint64_t{1} << 10},
+                                                         {"MiB", uint64_t{1} << 20},
+                                                         {"GiB", uint64_t{1} << 30},
+                                                         {"TiB", uint64_t{1} << 40}};
   auto it = kUnits.find(unit);
   if (it == kUnits.end()) return std::nullopt;
+  // A whole number is computed exactly (a double would round 2^64-1 up); a fraction is rounded.
+  std::string s = Trim(text);
+  size_t end = s.find_first_not_of("0123456789");
+  if (end == std::string::npos || s[end] != '.') {
+    errno = 0;
+    unsigned long long n = std::strtoull(s.substr(0, end).c_str(), nullptr, 10);
+    uint64_t bytes;
+    if (errno == ERANGE || __builtin_mul_overflow(uint64_t(n), it->second, &bytes))
+      return std::nullopt;
+    return bytes;
+  }
   long double bytes = std::floor((long double)number * it->second + 0.5L);
   if (!(bytes < 18446744073709551616.0L)) return std::nullopt;
   return uint64_t(bytes);

@@ -37,7 +37,8 @@ struct Value {
   static Value Number(double v);
   static Value Integer(int64_t v);
   static Value String(std::string v);
-  bool operator==(const Value& other) const;
+  bool operator==(const Value& other) const;  // same type and same value
+  bool operator!=(const Value& other) const { return !(*this == other); }
   std::string ToString() const;  // "0.5", "3", "abc": as a user would type it
 };
 
