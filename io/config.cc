@@ -477,15 +477,14 @@ void ConfigReader::ReadKernel(const Entry& entry) {
     if (std::optional<std::vector<Field>> argv =
             List(e->value, 1, SIZE_MAX, "a non-empty list [program, arguments...]")) {
       for (const Field& arg : *argv) {
-        // An argument may be empty; the program may not.
-        Scalar s = Classify(arg.node);
-        if (s.kind == Scalar::kCollection || (s.kind == Scalar::kNull && !arg.node.IsScalar()) ||
-            (&arg == &argv->front() && s.text.empty())) {
-          Fail(arg, &arg == &argv->front() ? "expected a program, " + Got(s, arg.node)
-                                           : "expected an argument, " + Got(s, arg.node));
+        // An argument may be "" (quoted); the program may not.
+        bool program = &arg == &argv->front();
+        if (!arg.node.IsScalar() || (program && arg.node.Scalar().empty())) {
+          Fail(arg, std::string("expected ") + (program ? "a program, " : "an argument, ") +
+                        Got(Classify(arg.node), arg.node));
           continue;
         }
-        kernel.command.push_back(s.text);
+        kernel.command.push_back(arg.node.Scalar());
       }
     }
   }
@@ -939,6 +938,11 @@ void ConfigReader::ReadZip(const Field& field) {
         ok = false;
         continue;
       }
+      if (broken_parameters_.count(*name)) {  // reported already; its length is unknown
+        group_of.emplace(*name, g);
+        ok = false;
+        continue;
+      }
       if (axis->kind == AxisSpec::Kind::kConstant) {
         Fail(member, "`" + *name + "` is a constant; only swept parameters can be zipped");
         ok = false;
@@ -952,7 +956,6 @@ void ConfigReader::ReadZip(const Field& field) {
         ok = false;
         continue;
       }
-      if (broken_parameters_.count(*name)) ok = false;
       axes.push_back(axis);
     }
     if (!ok) continue;
@@ -1153,6 +1156,8 @@ Config ParseConfig(const std::string& text, const std::string& file,
   if (!source.readable) throw ConfigError(diagnostics);
 
   std::vector<std::string> override_paths;
+  // An empty handle would grow its own map, not the document's.
+  if (!overrides.empty() && source.root.IsNull()) source.root = YAML::Node(YAML::NodeType::Map);
   for (const std::string& o : overrides) {
     if (std::optional<std::string> path = ApplyOverride(source.root, o, &diagnostics))
       override_paths.push_back(*path);

@@ -460,6 +460,15 @@ TEST(ConfigOverrideTest, FillsAnEmptySection) {
   EXPECT_EQ(Parse(d.text).execution.schedule, ExecutionSpec::Schedule::kStatic);
 }
 
+TEST(ConfigOverrideTest, CanWriteAWholeConfig) {
+  Config c = Parse("", {"name=t", "kernel.name=k", "parameters.x={range: [0, 3]}"});
+  EXPECT_EQ(c.name, "t");
+  EXPECT_EQ(c.kernel.name, "k");
+  ASSERT_EQ(c.parameters.size(), 1u);
+  EXPECT_EQ(c.parameters[0].range_stop, 3);
+  EXPECT_EQ(Parse(c.text).parameters[0].range_stop, 3);
+}
+
 TEST(ConfigOverrideTest, AnOverriddenValueIsCheckedAndBlamedOnSet) {
   std::vector<Diagnostic> d = Problems(kMinimal, {"execution.workers=0"});
   ASSERT_EQ(d.size(), 1u) << Describe(d);
@@ -617,6 +626,9 @@ TEST(ConfigErrorTest, TableOfMalformedConfigs) {
        WithParameters("  a: {values: [1, 2]}\n  b: {values: [3, 4]}\n  c: {values: [5, 6]}\n",
                       "zip:\n  - [a, b]\n  - [c, a]\n"),
        9, "zip[1][1]", "`a` is already in zip group 0"},
+      {"zip of a broken parameter",
+       WithParameters("  a: {values: [1, 2]}\n  b:\n", "zip: [[a, b]]\n"), 5, "parameters.b",
+       "got nothing"},
       {"zip group of one", WithParameters("  a: {values: [1, 2]}\n", "zip: [[a]]\n"), 5, "zip[0]",
        "at least 2 parameter names, got 1 item"},
       {"uniform without sampling",
