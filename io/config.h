@@ -1,19 +1,35 @@
 // A sweep config: the YAML file of DESIGN.md ("Config"), read into typed fields and checked.
 //
-// LoadConfig() parses the file, applies `--set key.path=value` overrides (typed by the schema:
-// the override's text is parsed as YAML and replaces the node at key.path), resolves relative
+// LoadConfig() parses the file, applies `--set key.path=value` overrides, resolves relative
 // paths against the config file's folder, and checks the whole schema. It never stops at the
 // first problem: every diagnostic found goes into one ConfigError (exit code 2), each naming file,
-// line, column and key path. Unknown keys get a "did you mean" suggestion.
+// line, column (1-based) and key path ("parameters.rho.linspace[2]", "zip[0]"). Unknown keys and
+// misspelt choices get a "did you mean `x`?" suggestion.
 //
-// What LoadConfig() checks: YAML syntax (including absurd nesting), types, required keys, unknown
-// keys, empty axes, linspace/logspace counts, range steps, zip groups (known parameters, equal
-// lengths, no parameter twice), sampling ranges, durations, sizes, worker counts. What it does
-// not check: kernels (their options, inputs and outputs; see kernels/), and point-count limits
-// (see driver/space.h), because both need more than the file.
+// What LoadConfig() checks: YAML syntax (nesting deeper than 256 levels, several documents and
+// duplicate keys are errors too), types, required keys, unknown keys, empty axes,
+// linspace/logspace counts, range steps, zip groups (known swept parameters, equal lengths, no
+// parameter twice), sampling (only {uniform}/{loguniform} and constants with `sampling:`, and
+// those only with it), durations, sizes, worker counts, parameter names (identifiers, since
+// they name HDF5 datasets and {placeholders}; `seed`, `point`, `sample` and `replicate` are
+// reserved). What it does not check: kernels (their options, inputs and outputs; see kernels/),
+// input files (they may not exist yet; see the inputs module) and point-count limits (see
+// driver/space.h), because these need more than the file.
 //
-// The config keeps the text it was read from (after overrides, re-emitted), so an output file can
-// store it and `sweep resume` can rebuild the same config later.
+// Typing: a plain YAML scalar is an integer if it is one (decimal, fits int64), a number if it
+// is a YAML 1.2 float ("0.5", "1e-3", ".inf"), else a string; a quoted scalar is always a string,
+// so "7" stays a string. Booleans are strings ("true"): the kernel's option type decides.
+//
+// Overrides: the text after the first `=` is parsed as YAML (so `[0,10,5]`, `{values: [a, b]}`,
+// `"7"` work) and replaces the node at key.path, creating map keys on the way; `a[i]` indexes an
+// existing list item. They apply before any check. A malformed override is a Diagnostic with
+// where.file "--set" and key_path the override's text; a problem in a value that an override set
+// is reported with where.file "--set" (no line) and its real key path.
+//
+// The config keeps the text it was read from: byte for byte without overrides, re-emitted as
+// YAML with them (quoted strings stay quoted, comments are lost), so an output file can store it
+// and `sweep resume` can rebuild the same config later with ParseConfig(text, <a path in
+// Config::folder>) — relative paths in the text resolve against the folder of that path.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +53,8 @@ struct Value {
   static Value Number(double v);
   static Value Integer(int64_t v);
   static Value String(std::string v);
-  bool operator==(const Value& other) const;
+  bool operator==(const Value& other) const;  // same type and same value
+  bool operator!=(const Value& other) const { return !(*this == other); }
   std::string ToString() const;  // "0.5", "3", "abc": as a user would type it
 };
 
@@ -65,7 +82,8 @@ struct KernelSpec {
   // Exactly one of name / plugin / command is set.
   std::string name;                  // a built-in kernel
   std::string plugin;                // path to a shared library (resolved against the config)
-  std::vector<std::string> command;  // argv with {param} / {seed} / {point} placeholders
+  std::vector<std::string> command;  // argv with {param} / {seed} / {point} placeholders, kept
+                                     // verbatim; argv[0] is not resolved against the folder
   // The command kernel's outputs: name -> dtype ("float64", ...) and shape ([] for a scalar).
   struct CommandOutput {
     std::string name;
@@ -84,18 +102,18 @@ struct InputSpec {
   Kind kind = Kind::kNpy;
   std::string path;               // hdf5, npy, raw (absolute after loading)
   std::string dataset;            // hdf5
-  std::string dtype = "float64";  // raw, generate
+  std::string dtype = "float64";  // raw (required there), generate (optional)
   std::vector<int64_t> shape;     // raw, generate
   std::string distribution;       // generate: normal | uniform | zeros | arange
-  uint64_t seed = 0;              // generate
-  SourceLocation where;
+  uint64_t seed = 0;              // generate; 0 when not given
+  SourceLocation where;           // of the input's key
 };
 
 struct SamplingSpec {
   enum class Method { kNone, kUniform, kLhs, kSobol };
   Method method = Method::kNone;
   int64_t n = 0;
-  SourceLocation where;
+  SourceLocation where;  // of `sampling:`
 };
 
 struct ExecutionSpec {
@@ -115,9 +133,10 @@ struct OutputSpec {
 };
 
 struct Config {
-  std::string file;  // the config's path as given
-  std::string text;  // the YAML text after overrides: what an output file stores
-  std::string name;
+  std::string file;    // the config's path as given
+  std::string folder;  // absolute: the folder relative paths were resolved against (file's)
+  std::string text;    // the YAML text after overrides: what an output file stores
+  std::string name;    // letters, digits, `_`, `-`, `.` (not first): it names the default output
   uint64_t seed = 0;
   KernelSpec kernel;
   std::vector<InputSpec> inputs;
@@ -133,7 +152,8 @@ struct Config {
 };
 
 // Reads and checks a config file. overrides are "key.path=value" strings (from --set).
-// THROWS: ConfigError with every problem found (exit code 2).
+// THROWS: ConfigError with every problem found (exit code 2); for a file that cannot be read,
+// one diagnostic without location: "cannot read <path>: <strerror>".
 Config LoadConfig(const std::string& path, const std::vector<std::string>& overrides = {});
 
 // The same from text already in memory (an output file's stored config, or a test's).
@@ -142,8 +162,11 @@ Config ParseConfig(const std::string& text, const std::string& file,
                    const std::vector<std::string>& overrides = {});
 
 // "90s", "5m", "1h", "250ms", "1.5h", or a bare number of seconds. Returns nullopt if malformed.
+// Units: ms, s, m (or min), h, d; a space may stand between number and unit; no sign.
 std::optional<double> ParseDuration(const std::string& text);
-// "512MiB", "4GiB", "1.5GB", "1000", "64KiB". Returns nullopt if malformed.
+// "512MiB", "4GiB", "1.5GB", "1000", "64KiB". Returns nullopt if malformed or beyond 2^64-1.
+// Units: B; kB (or KB), MB, GB, TB = powers of 1000; KiB, MiB, GiB, TiB = powers of 1024.
+// Fractions round to the nearest byte.
 std::optional<uint64_t> ParseSize(const std::string& text);
 
 }  // namespace sweep
