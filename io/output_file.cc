@@ -381,6 +381,9 @@ OutputLayout ReadOutputLayout(const std::string& path) {
     layout.dimensions.push_back({name, dims[0]});
     sweep_dims.push_back(dims[0]);
   }
+  uint64_t product = 1;
+  for (uint64_t n : sweep_dims) product *= n;
+  if (product != layout.points) Damaged(path, "the /axes sizes do not multiply to its points");
 
   hdf5::Handle results = hdf5::OpenGroup(root, "results");
   for (const std::string& name : hdf5::LinkNames(results.id())) {

@@ -36,7 +36,7 @@ OutputLayoutSpec SmallSpec() {
   spec.chunk_size = 4;
   spec.chunks = 2;
   spec.dimensions = {{"rho", 3, [](uint64_t k) { return Number(0.5 * k); }},
-                     {"label", 2, [](uint64_t k) { return String(kLabels[k]); }}};
+                     {"label+n", 2, [](uint64_t k) { return String(kLabels[k]); }}};
   spec.parameters = {{"rho", SWEEP_VALUE_NUMBER},
                      {"label", SWEEP_VALUE_STRING},
                      {"n", SWEEP_VALUE_INTEGER},
@@ -110,7 +110,7 @@ TEST(OutputFileTest, LayoutReadsBackWhatWasCreated) {
   ASSERT_EQ(layout.dimensions.size(), 2u);
   EXPECT_EQ(layout.dimensions[0].name, "rho");
   EXPECT_EQ(layout.dimensions[0].size, 3u);
-  EXPECT_EQ(layout.dimensions[1].name, "label");
+  EXPECT_EQ(layout.dimensions[1].name, "label+n");
   EXPECT_EQ(layout.dimensions[1].size, 2u);
 
   ASSERT_EQ(layout.results.size(), 3u);
@@ -162,7 +162,7 @@ TEST(OutputFileTest, ParamsAxesAndChunkTableHoldTheirValues) {
             (std::vector<double>(6, 0.001)));
   EXPECT_EQ(ReadAll<double>(path, "/axes/rho", H5T_NATIVE_DOUBLE),
             (std::vector<double>{0, 0.5, 1}));
-  EXPECT_EQ(ReadStrings(path, "/axes/label"), (std::vector<std::string>{"a", "bb"}));
+  EXPECT_EQ(ReadStrings(path, "/axes/label+n"), (std::vector<std::string>{"a", "bb"}));
 
   EXPECT_EQ(ReadAll<uint64_t>(path, "/chunks/first", H5T_NATIVE_UINT64),
             (std::vector<uint64_t>{0, 4}));
@@ -262,12 +262,12 @@ assert int(f.attrs['points']) == 6 and int(f.attrs['seed']) == 42
 e = f['results/energy']
 assert e.shape == (3, 2), e.shape
 assert e.dims[0][0].name == '/axes/rho', e.dims[0][0].name
-assert e.dims[1][0].name == '/axes/label', e.dims[1][0].name
+assert e.dims[1][0].name == '/axes/label+n', e.dims[1][0].name
 t = f['results/trajectory']
 assert t.shape == (3, 2, 4, 3) and t.dtype == np.float32, (t.shape, t.dtype)
-assert t.dims[1][0].name == '/axes/label'
+assert t.dims[1][0].name == '/axes/label+n'
 assert list(f['axes/rho'][:]) == [0.0, 0.5, 1.0]
-assert [s.decode() for s in f['axes/label'][:]] == ['a', 'bb']
+assert [s.decode() for s in f['axes/label+n'][:]] == ['a', 'bb']
 assert [s.decode() for s in f['params/label'][:]] == ['a', 'bb'] * 3
 flat = e[...].reshape(-1)
 assert flat[4] == 6.25 and np.isnan(flat[0]), flat
@@ -282,10 +282,29 @@ print('h5py ok')
   EXPECT_EQ(WEXITSTATUS(status), 0) << "h5py check failed; see output above";
 }
 
+herr_t CollectTimes(hid_t object, const char* name, const H5O_info_t* info, void* data) {
+  (void)object;
+  if (info->atime || info->mtime || info->ctime || info->btime) {
+    static_cast<std::vector<std::string>*>(data)->push_back(name);
+  }
+  return 0;
+}
+
+// Timestamps have a resolution of one second, so two files made within one second would be
+// equal even with them: check that no object carries any, then that the bytes agree.
 TEST(OutputFileTest, SameSpecGivesSameBytes) {
   TempDir dir;
   CreateOutputFile(dir.File("a.h5"), SmallSpec());
   CreateOutputFile(dir.File("b.h5"), SmallSpec());
+  {
+    hdf5::ErrorSilencer quiet;
+    hdf5::Handle file = hdf5::OpenFileReadOnly(dir.File("a.h5"));
+    std::vector<std::string> stamped;
+    ASSERT_GE(
+        H5Ovisit2(file.id(), H5_INDEX_NAME, H5_ITER_INC, CollectTimes, &stamped, H5O_INFO_TIME), 0);
+    EXPECT_TRUE(stamped.empty()) << stamped.size() << " objects carry timestamps, first "
+                                 << stamped[0];
+  }
   std::string a = Slurp(dir.File("a.h5")), b = Slurp(dir.File("b.h5"));
   ASSERT_GT(a.size(), 1000u);
   EXPECT_TRUE(a == b) << "files differ";
