@@ -277,8 +277,6 @@ Handle DatasetCreatePlist(hid_t dataset) {
 
 H5D_layout_t Layout(hid_t dcpl) { return Check(H5Pget_layout(dcpl), "H5Pget_layout"); }
 
-int FilterCount(hid_t dcpl) { return Check(H5Pget_nfilters(dcpl), "H5Pget_nfilters"); }
-
 int ExternalFileCount(hid_t dcpl) {
   return Check(H5Pget_external_count(dcpl), "H5Pget_external_count");
 }

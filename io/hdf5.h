@@ -93,7 +93,7 @@ void SelectHyperslab(hid_t space, const std::vector<uint64_t>& start,
                      const std::vector<uint64_t>& count);
 
 // --- property lists ------------------------------------------------------------------------
-// Dataset creation: no timestamps, and the given layout/allocation/fill. Each set* is a thin call.
+// A dataset creation list with object timestamps off, so equal specs give equal bytes.
 Handle CreateDatasetPlist();
 void SetContiguous(hid_t dcpl);
 void SetChunked(hid_t dcpl, const std::vector<uint64_t>& chunk_dims);
@@ -103,7 +103,6 @@ void SetDeflate(hid_t dcpl, unsigned level);
 void SetEarlyFill(hid_t dcpl, hid_t mem_type, const void* fill);
 Handle DatasetCreatePlist(hid_t dataset);
 H5D_layout_t Layout(hid_t dcpl);
-int FilterCount(hid_t dcpl);
 int ExternalFileCount(hid_t dcpl);
 
 // --- datasets ------------------------------------------------------------------------------
