@@ -1,0 +1,745 @@
+#include "io/inputs.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "io/error.h"
+#include "io/hdf5.h"
+
+namespace sweep {
+namespace {
+
+constexpr char kDescribeFormat[] = "sweep-inputs/1";
+
+size_t DtypeSize(int dtype) {
+  switch (dtype) {
+    case SWEEP_FLOAT64:
+    case SWEEP_INT64:
+      return 8;
+    case SWEEP_FLOAT32:
+    case SWEEP_INT32:
+      return 4;
+    case SWEEP_UINT8:
+      return 1;
+  }
+  return 0;
+}
+
+std::optional<int> DtypeNamed(const std::string& name) {
+  if (name == "float64") return SWEEP_FLOAT64;
+  if (name == "float32") return SWEEP_FLOAT32;
+  if (name == "int64") return SWEEP_INT64;
+  if (name == "int32") return SWEEP_INT32;
+  if (name == "uint8") return SWEEP_UINT8;
+  return std::nullopt;
+}
+
+std::string SystemError(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+// Elements * item size, or nullopt when a dimension is negative or the product overflows.
+std::optional<uint64_t> ByteCount(const std::vector<int64_t>& shape, int dtype) {
+  uint64_t bytes = DtypeSize(dtype);
+  for (int64_t n : shape) {
+    if (n < 0 || __builtin_mul_overflow(bytes, static_cast<uint64_t>(n), &bytes)) {
+      return std::nullopt;
+    }
+  }
+  return bytes;
+}
+
+// --- npy -----------------------------------------------------------------------------------
+
+// The header of an npy file: the Python dict literal numpy writes, e.g.
+// {'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }
+struct NpyHeader {
+  std::string descr;
+  bool fortran_order = false;
+  std::vector<int64_t> shape;
+  uint64_t data_offset = 0;
+};
+
+class NpyDictParser {
+ public:
+  explicit NpyDictParser(const std::string& text) : text_(text) {}
+
+  // Returns "" on success, else what is wrong.
+  std::string Parse(NpyHeader& header) {
+    Skip();
+    if (!Eat('{')) return "header is not a dict";
+    bool seen_descr = false, seen_order = false, seen_shape = false;
+    while (Skip(), !Eat('}')) {
+      std::optional<std::string> key = String();
+      if (!key || (Skip(), !Eat(':'))) return "header dict is malformed";
+      Skip();
+      if (*key == "descr") {
+        std::optional<std::string> descr = String();
+        if (!descr) return "descr is not a simple dtype string";
+        header.descr = *descr;
+        seen_descr = true;
+      } else if (*key == "fortran_order") {
+        if (Word("True")) {
+          header.fortran_order = true;
+        } else if (Word("False")) {
+          header.fortran_order = false;
+        } else {
+          return "fortran_order is not True or False";
+        }
+        seen_order = true;
+      } else if (*key == "shape") {
+        if (!Shape(header.shape)) return "shape is not a tuple of integers";
+        seen_shape = true;
+      } else {
+        return "unknown header key '" + *key + "'";
+      }
+      Skip();
+      if (!Eat(',')) {
+        Skip();
+        if (!Eat('}')) return "header dict is malformed";
+        break;
+      }
+    }
+    if (!seen_descr || !seen_order || !seen_shape) {
+      return "header lacks descr, fortran_order or shape";
+    }
+    return "";
+  }
+
+ private:
+  void Skip() {
+    while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_]))) ++pos_;
+  }
+  bool Eat(char c) {
+    if (pos_ < text_.size() && text_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  bool Word(const char* word) {
+    size_t n = std::strlen(word);
+    if (text_.compare(pos_, n, word) != 0) return false;
+    pos_ += n;
+    return true;
+  }
+  std::optional<std::string> String() {
+    if (pos_ >= text_.size() || (text_[pos_] != '\'' && text_[pos_] != '"')) return std::nullopt;
+    char quote = text_[pos_++];
+    size_t end = text_.find(quote, pos_);
+    if (end == std::string::npos) return std::nullopt;
+    std::string value = text_.substr(pos_, end - pos_);
+    pos_ = end + 1;
+    return value;
+  }
+  bool Shape(std::vector<int64_t>& shape) {
+    if (!Eat('(')) return false;
+    while (Skip(), !Eat(')')) {
+      size_t start = pos_;
+      while (pos_ < text_.size() && std::isdigit(static_cast<unsigned char>(text_[pos_]))) ++pos_;
+      if (pos_ == start || pos_ - start > 18) return false;
+      shape.push_back(std::stoll(text_.substr(start, pos_ - start)));
+      Skip();
+      if (!Eat(',')) {
+        Skip();
+        return Eat(')');
+      }
+    }
+    return true;
+  }
+
+  const std::string& text_;
+  size_t pos_ = 0;
+};
+
+// Returns "" on success, else what is wrong with the file.
+std::string ReadNpyHeader(int fd, NpyHeader& header) {
+  unsigned char start[12];
+  ssize_t got = pread(fd, start, sizeof start, 0);
+  if (got < 10 || std::memcmp(start, "\x93NUMPY", 6) != 0) return "not an npy file (no magic)";
+  int major = start[6], minor = start[7];
+  if ((major != 1 && major != 2 && major != 3) || minor != 0) {
+    return "npy version " + std::to_string(major) + "." + std::to_string(minor) +
+           " is not 1.0, 2.0 or 3.0";
+  }
+  uint64_t header_length;
+  uint64_t prefix;
+  if (major == 1) {
+    header_length = start[8] | uint64_t{start[9]} << 8;
+    prefix = 10;
+  } else {
+    if (got < 12) return "npy header is truncated";
+    header_length =
+        start[8] | uint64_t{start[9]} << 8 | uint64_t{start[10]} << 16 | uint64_t{start[11]} << 24;
+    prefix = 12;
+  }
+  if (header_length > (uint64_t{1} << 20)) return "npy header is absurdly long";
+  std::string text(header_length, '\0');
+  if (pread(fd, text.data(), header_length, static_cast<off_t>(prefix)) !=
+      static_cast<ssize_t>(header_length)) {
+    return "npy header is truncated";
+  }
+  header.data_offset = prefix + header_length;
+  std::string problem = NpyDictParser(text).Parse(header);
+  return problem.empty() ? "" : "npy " + problem;
+}
+
+std::optional<int> DtypeOfDescr(const std::string& descr) {
+  if (descr == "<f8") return SWEEP_FLOAT64;
+  if (descr == "<f4") return SWEEP_FLOAT32;
+  if (descr == "<i8") return SWEEP_INT64;
+  if (descr == "<i4") return SWEEP_INT32;
+  if (descr == "|u1") return SWEEP_UINT8;
+  return std::nullopt;
+}
+
+// --- generation ----------------------------------------------------------------------------
+
+uint64_t SplitMix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// xoshiro256** (Blackman and Vigna).
+class Xoshiro256 {
+ public:
+  explicit Xoshiro256(uint64_t seed) {
+    for (uint64_t& word : s_) word = SplitMix64(seed);
+  }
+  uint64_t Next() {
+    uint64_t result = Rotl(s_[1] * 5, 7) * 9;
+    uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = Rotl(s_[3], 45);
+    return result;
+  }
+  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
+  float UniformFloat() { return static_cast<float>(Next() >> 40) * 0x1.0p-24f; }
+
+ private:
+  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t s_[4];
+};
+
+template <typename T>
+void Generate(const InputSpec& spec, T* out, uint64_t n) {
+  Xoshiro256 random(spec.seed);
+  if (spec.distribution == "uniform") {
+    for (uint64_t i = 0; i < n; ++i) {
+      if constexpr (std::is_same_v<T, float>) {
+        out[i] = random.UniformFloat();
+      } else {
+        out[i] = static_cast<T>(random.Uniform());
+      }
+    }
+  } else if (spec.distribution == "normal") {
+    constexpr double kTwoPi = 6.283185307179586476925286766559;
+    for (uint64_t i = 0; i < n; i += 2) {
+      double u1 = 1.0 - random.Uniform();  // (0, 1]: log(u1) is finite
+      double u2 = random.Uniform();
+      double r = std::sqrt(-2.0 * std::log(u1));
+      out[i] = static_cast<T>(r * std::cos(kTwoPi * u2));
+      if (i + 1 < n) out[i + 1] = static_cast<T>(r * std::sin(kTwoPi * u2));
+    }
+  } else if (spec.distribution == "arange") {
+    for (uint64_t i = 0; i < n; ++i) out[i] = static_cast<T>(i);
+  }
+  // zeros: a fresh memfd already reads as zeros.
+}
+
+void GenerateInto(const InputSpec& spec, int dtype, void* out, uint64_t n) {
+  switch (dtype) {
+    case SWEEP_FLOAT64:
+      return Generate(spec, static_cast<double*>(out), n);
+    case SWEEP_FLOAT32:
+      return Generate(spec, static_cast<float*>(out), n);
+    case SWEEP_INT64:
+      return Generate(spec, static_cast<int64_t*>(out), n);
+    case SWEEP_INT32:
+      return Generate(spec, static_cast<int32_t*>(out), n);
+    case SWEEP_UINT8:
+      return Generate(spec, static_cast<uint8_t*>(out), n);
+  }
+}
+
+// --- memfds --------------------------------------------------------------------------------
+
+// A memfd of `bytes` bytes whose pages `fill` writes through a temporary writable mapping,
+// then sealed. Returns its descriptor (close-on-exec) and inode.
+std::pair<int, uint64_t> SealedMemfd(const std::string& name, uint64_t bytes,
+                                     const std::function<void(void*)>& fill) {
+  std::string label = ("sweep-input-" + name).substr(0, 249);
+  int fd = memfd_create(label.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) throw Error(SystemError("input '" + name + "': memfd_create"));
+  try {
+    // fallocate reserves the pages now: running out of memory is then an error here, not a
+    // SIGBUS later in the middle of filling (or in a worker).
+    if (bytes > 0 && fallocate(fd, 0, 0, static_cast<off_t>(bytes)) != 0) {
+      throw Error(SystemError("input '" + name + "': cannot reserve " + std::to_string(bytes) +
+                              " bytes of memory"));
+    }
+    if (bytes > 0) {
+      void* data = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      if (data == MAP_FAILED) throw Error(SystemError("input '" + name + "': mmap"));
+      try {
+        fill(data);
+      } catch (...) {
+        munmap(data, bytes);
+        throw;
+      }
+      // F_SEAL_WRITE is refused while a writable shared mapping exists.
+      munmap(data, bytes);
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+      throw Error(SystemError("input '" + name + "': sealing its memfd"));
+    }
+    struct stat info;
+    if (fstat(fd, &info) != 0) throw Error(SystemError("input '" + name + "': fstat"));
+    return {fd, static_cast<uint64_t>(info.st_ino)};
+  } catch (...) {
+    close(fd);
+    throw;
+  }
+}
+
+// --- checking ------------------------------------------------------------------------------
+
+// What publishing one input takes, decided while checking it.
+struct Candidate {
+  const InputSpec* spec = nullptr;
+  PublishedInput published;
+  bool read_hdf5 = false;  // materialise with H5Dread (else: generate, or copy a raw file)
+};
+
+class Checker {
+ public:
+  std::vector<Diagnostic>& diagnostics() { return diagnostics_; }
+
+  std::optional<Candidate> Check(const InputSpec& spec) {
+    spec_ = &spec;
+    Candidate candidate;
+    candidate.spec = &spec;
+    candidate.published.name = spec.name;
+    bool ok = false;
+    switch (spec.kind) {
+      case InputSpec::Kind::kNpy:
+        ok = CheckNpy(candidate.published);
+        break;
+      case InputSpec::Kind::kHdf5:
+        ok = CheckHdf5(candidate);
+        break;
+      case InputSpec::Kind::kRaw:
+        ok = CheckRaw(candidate.published);
+        break;
+      case InputSpec::Kind::kGenerate:
+        ok = CheckGenerate(candidate.published);
+        break;
+    }
+    if (!ok) return std::nullopt;
+    if (candidate.published.shape.size() > SWEEP_MAX_RANK) {
+      return Problem("rank " + std::to_string(candidate.published.shape.size()) +
+                     " exceeds the kernel interface's maximum of " +
+                     std::to_string(SWEEP_MAX_RANK)),
+             std::nullopt;
+    }
+    return candidate;
+  }
+
+ private:
+  bool Problem(const std::string& message) {
+    diagnostics_.push_back({spec_->where, "inputs." + spec_->name, message});
+    return false;
+  }
+
+  // Opens the input's file and returns its absolute path and size, or reports why not.
+  bool Stat(std::string& path, uint64_t& size) {
+    char resolved[PATH_MAX];
+    struct stat info;
+    if (!realpath(spec_->path.c_str(), resolved) || stat(resolved, &info) != 0) {
+      return Problem("cannot read '" + spec_->path + "': " + std::strerror(errno));
+    }
+    if (!S_ISREG(info.st_mode)) return Problem("'" + spec_->path + "' is not a regular file");
+    path = resolved;
+    size = static_cast<uint64_t>(info.st_size);
+    return true;
+  }
+
+  bool CheckNpy(PublishedInput& published) {
+    uint64_t size;
+    if (!Stat(published.path, size)) return false;
+    int fd = open(published.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Problem(SystemError("cannot open '" + spec_->path + "'"));
+    NpyHeader header;
+    std::string problem = ReadNpyHeader(fd, header);
+    close(fd);
+    if (!problem.empty()) return Problem("'" + spec_->path + "': " + problem);
+    std::optional<int> dtype = DtypeOfDescr(header.descr);
+    if (!dtype) {
+      return Problem("'" + spec_->path + "': npy dtype '" + header.descr +
+                     "' is not one of '<f8', '<f4', '<i8', '<i4', '|u1'");
+    }
+    if (header.fortran_order) {
+      return Problem("'" + spec_->path +
+                     "': npy array is in Fortran order; save it in C order "
+                     "(numpy.ascontiguousarray)");
+    }
+    published.dtype = *dtype;
+    published.shape = header.shape;
+    std::optional<uint64_t> bytes = ByteCount(header.shape, *dtype);
+    if (!bytes || header.data_offset + *bytes != size) {
+      return Problem("'" + spec_->path + "': file is " + std::to_string(size) +
+                     " bytes, its npy header promises " +
+                     (bytes ? std::to_string(header.data_offset + *bytes) : "more"));
+    }
+    published.offset = header.data_offset;
+    published.bytes = *bytes;
+    return true;
+  }
+
+  bool CheckHdf5(Candidate& candidate) {
+    PublishedInput& published = candidate.published;
+    uint64_t size;
+    if (!Stat(published.path, size)) return false;
+    if (!hdf5::IsHdf5(published.path)) return Problem("'" + spec_->path + "' is not an HDF5 file");
+    try {
+      hdf5::Handle file = hdf5::OpenFileReadOnly(published.path);
+      if (spec_->dataset.empty() || !hdf5::LinkExists(file.id(), spec_->dataset)) {
+        return Problem("no dataset '" + spec_->dataset + "' in '" + spec_->path + "'");
+      }
+      hdf5::Handle dataset = hdf5::OpenDataset(file.id(), spec_->dataset);
+      hdf5::Handle type = hdf5::DatasetType(dataset.id());
+      std::optional<int> dtype = hdf5::SweepDtypeOf(type.id());
+      if (!dtype) {
+        return Problem("dataset '" + spec_->dataset + "' is " + hdf5::DescribeType(type.id()) +
+                       "; inputs are float64, float32, int64, int32 or uint8");
+      }
+      published.dtype = *dtype;
+      hdf5::Handle space = hdf5::DatasetSpace(dataset.id());
+      for (uint64_t n : hdf5::SpaceDims(space.id())) {
+        published.shape.push_back(static_cast<int64_t>(n));
+      }
+      std::optional<uint64_t> bytes = ByteCount(published.shape, *dtype);
+      if (!bytes) return Problem("dataset '" + spec_->dataset + "' is too large");
+      published.bytes = *bytes;
+      // Map it from the file only if the file holds exactly the bytes a kernel expects.
+      hdf5::Handle dcpl = hdf5::DatasetCreatePlist(dataset.id());
+      std::optional<uint64_t> offset = hdf5::DatasetOffset(dataset.id());
+      bool mappable =
+          hdf5::Layout(dcpl.id()) == H5D_CONTIGUOUS && hdf5::ExternalFileCount(dcpl.id()) == 0 &&
+          offset && hdf5::TypesEqual(type.id(), hdf5::NativeType(*dtype)) &&
+          hdf5::StorageSize(dataset.id()) == published.bytes && *offset + published.bytes <= size;
+      if (mappable) {
+        published.offset = *offset;
+      } else {
+        candidate.read_hdf5 = true;
+      }
+      return true;
+    } catch (const Error& e) {
+      return Problem("'" + spec_->path + "': " + e.what());
+    }
+  }
+
+  bool CheckRaw(PublishedInput& published) {
+    std::optional<int> dtype = DtypeNamed(spec_->dtype);
+    if (!dtype) return Problem("unknown dtype '" + spec_->dtype + "'");
+    uint64_t size;
+    if (!Stat(published.path, size)) return false;
+    published.dtype = *dtype;
+    published.shape = spec_->shape;
+    std::optional<uint64_t> bytes = ByteCount(spec_->shape, *dtype);
+    if (!bytes) return Problem("shape has a negative or too large dimension");
+    if (*bytes != size) {
+      return Problem("'" + spec_->path + "' is " + std::to_string(size) + " bytes; shape and " +
+                     spec_->dtype + " need " + std::to_string(*bytes));
+    }
+    published.bytes = *bytes;
+    return true;
+  }
+
+  bool CheckGenerate(PublishedInput& published) {
+    std::optional<int> dtype = DtypeNamed(spec_->dtype);
+    if (!dtype) return Problem("unknown dtype '" + spec_->dtype + "'");
+    const std::string& d = spec_->distribution;
+    if (d != "normal" && d != "uniform" && d != "zeros" && d != "arange") {
+      return Problem("unknown distribution '" + d + "' (normal, uniform, zeros, arange)");
+    }
+    if ((d == "normal" || d == "uniform") && *dtype != SWEEP_FLOAT64 && *dtype != SWEEP_FLOAT32) {
+      return Problem(d + " needs dtype float64 or float32, not " + spec_->dtype);
+    }
+    std::optional<uint64_t> bytes = ByteCount(spec_->shape, *dtype);
+    if (!bytes) return Problem("shape has a negative or too large dimension");
+    published.dtype = *dtype;
+    published.shape = spec_->shape;
+    published.bytes = *bytes;
+    return true;
+  }
+
+  const InputSpec* spec_ = nullptr;
+  std::vector<Diagnostic> diagnostics_;
+};
+
+// Fills a memfd with the input's bytes. Returns false after adding a Diagnostic when the input
+// file cannot be read; THROWS Error when the machine fails (memory).
+bool Materialise(Candidate& candidate, std::vector<Diagnostic>& diagnostics) {
+  const InputSpec& spec = *candidate.spec;
+  PublishedInput& published = candidate.published;
+  std::function<void(void*)> fill;
+  if (candidate.read_hdf5) {
+    fill = [&](void* data) {
+      hdf5::Handle file = hdf5::OpenFileReadOnly(published.path);
+      hdf5::Handle dataset = hdf5::OpenDataset(file.id(), spec.dataset);
+      hdf5::Read(dataset.id(), hdf5::NativeType(published.dtype), H5S_ALL, H5S_ALL, data);
+    };
+  } else if (spec.kind == InputSpec::Kind::kRaw) {
+    fill = [&](void* data) {
+      int fd = open(published.path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) throw Error(SystemError("cannot open '" + spec.path + "'"));
+      uint64_t done = 0;
+      while (done < published.bytes) {
+        ssize_t got = pread(fd, static_cast<char*>(data) + done, published.bytes - done,
+                            static_cast<off_t>(done));
+        if (got <= 0) {
+          close(fd);
+          throw Error(got < 0 ? SystemError("cannot read '" + spec.path + "'")
+                              : "'" + spec.path + "' shrank while being read");
+        }
+        done += static_cast<uint64_t>(got);
+      }
+      close(fd);
+    };
+  } else {
+    fill = [&](void* data) {
+      GenerateInto(spec, published.dtype, data, published.bytes / DtypeSize(published.dtype));
+    };
+  }
+  // A file that cannot be read is the config's problem; memory running out is not.
+  auto read_file = [&](void* data) {
+    try {
+      fill(data);
+    } catch (const Error& e) {
+      throw Error(e.what(), ExitCode::kUsage);
+    }
+  };
+  try {
+    auto [fd, inode] = SealedMemfd(spec.name, published.bytes, read_file);
+    published.memfd = true;
+    published.path.clear();
+    published.offset = 0;
+    published.fd = fd;
+    published.pid = getpid();
+    published.inode = inode;
+    return true;
+  } catch (const Error& e) {
+    if (e.code() != ExitCode::kUsage) throw;
+    diagnostics.push_back({spec.where, "inputs." + spec.name, e.what()});
+    return false;
+  }
+}
+
+}  // namespace
+
+PublishedInputs::PublishedInputs(PublishedInputs&& other) noexcept
+    : inputs_(std::exchange(other.inputs_, {})) {}
+
+PublishedInputs& PublishedInputs::operator=(PublishedInputs&& other) noexcept {
+  if (this != &other) {
+    CloseAll();
+    inputs_ = std::exchange(other.inputs_, {});
+  }
+  return *this;
+}
+
+PublishedInputs::~PublishedInputs() { CloseAll(); }
+
+void PublishedInputs::CloseAll() {
+  for (PublishedInput& input : inputs_) {
+    if (input.memfd && input.fd >= 0 && input.pid == getpid()) close(input.fd);
+  }
+  inputs_.clear();
+}
+
+PublishedInputs PublishInputs(const std::vector<InputSpec>& inputs) {
+  hdf5::ErrorSilencer quiet;
+  // Check everything first: a typo in the last input must not cost a 1 GiB generation first.
+  Checker checker;
+  std::vector<Candidate> candidates;
+  for (const InputSpec& spec : inputs) {
+    if (std::optional<Candidate> candidate = checker.Check(spec)) {
+      candidates.push_back(std::move(*candidate));
+    }
+  }
+  if (!checker.diagnostics().empty()) throw ConfigError(checker.diagnostics());
+
+  std::vector<PublishedInput> published;
+  std::vector<Diagnostic> diagnostics;
+  try {
+    for (Candidate& candidate : candidates) {
+      bool copy = candidate.read_hdf5 || candidate.spec->kind == InputSpec::Kind::kRaw ||
+                  candidate.spec->kind == InputSpec::Kind::kGenerate;
+      if (copy && !Materialise(candidate, diagnostics)) continue;
+      published.push_back(candidate.published);
+    }
+  } catch (...) {
+    PublishedInputs discard(std::move(published));  // closes the memfds made so far
+    throw;
+  }
+  PublishedInputs owner(std::move(published));
+  if (!diagnostics.empty()) throw ConfigError(diagnostics);
+  return owner;
+}
+
+// --- description ---------------------------------------------------------------------------
+
+std::string DescribeInputs(const std::vector<PublishedInput>& inputs) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const PublishedInput& input : inputs) {
+    list.push_back({{"name", input.name},
+                    {"dtype", input.dtype},
+                    {"shape", input.shape},
+                    {"path", input.path},
+                    {"memfd", input.memfd},
+                    {"fd", input.fd},
+                    {"pid", input.pid},
+                    {"inode", input.inode},
+                    {"offset", input.offset},
+                    {"bytes", input.bytes}});
+  }
+  return nlohmann::json{{"format", kDescribeFormat}, {"inputs", list}}.dump();
+}
+
+std::vector<PublishedInput> ParseInputs(const std::string& text) {
+  std::vector<PublishedInput> inputs;
+  try {
+    nlohmann::json json = nlohmann::json::parse(text);
+    std::string format = json.at("format").get<std::string>();
+    if (format != kDescribeFormat) {
+      throw Error("input description format '" + format + "' differs from this sweep's '" +
+                  kDescribeFormat + "'");
+    }
+    for (const nlohmann::json& item : json.at("inputs")) {
+      PublishedInput input;
+      input.name = item.at("name").get<std::string>();
+      input.dtype = item.at("dtype").get<int>();
+      input.shape = item.at("shape").get<std::vector<int64_t>>();
+      input.path = item.at("path").get<std::string>();
+      input.memfd = item.at("memfd").get<bool>();
+      input.fd = item.at("fd").get<int>();
+      input.pid = item.at("pid").get<int>();
+      input.inode = item.at("inode").get<uint64_t>();
+      input.offset = item.at("offset").get<uint64_t>();
+      input.bytes = item.at("bytes").get<uint64_t>();
+      std::optional<uint64_t> bytes = ByteCount(input.shape, input.dtype);
+      if (DtypeSize(input.dtype) == 0 || input.shape.size() > SWEEP_MAX_RANK || !bytes ||
+          *bytes != input.bytes) {
+        throw Error("input description of '" + input.name + "' is inconsistent");
+      }
+      inputs.push_back(std::move(input));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("malformed input description: ") + e.what());
+  }
+  return inputs;
+}
+
+// --- mapping -------------------------------------------------------------------------------
+
+namespace {
+
+// A descriptor to map `input` from: the inherited memfd itself when this process has it, else a
+// fresh one (owned: *close_after set).
+int OpenForMapping(const PublishedInput& input, bool* close_after) {
+  if (input.memfd) {
+    struct stat info;
+    if (input.fd >= 0 && fstat(input.fd, &info) == 0 &&
+        static_cast<uint64_t>(info.st_ino) == input.inode && S_ISREG(info.st_mode)) {
+      *close_after = false;
+      return input.fd;
+    }
+    std::string proc = "/proc/" + std::to_string(input.pid) + "/fd/" + std::to_string(input.fd);
+    int fd = open(proc.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw Error(SystemError("input '" + input.name + "': cannot reopen " + proc));
+    if (fstat(fd, &info) != 0 || static_cast<uint64_t>(info.st_ino) != input.inode) {
+      close(fd);
+      throw Error("input '" + input.name + "': " + proc + " is no longer its memfd");
+    }
+    *close_after = true;
+    return fd;
+  }
+  int fd = open(input.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    throw Error(SystemError("input '" + input.name + "': cannot open '" + input.path + "'"));
+  *close_after = true;
+  return fd;
+}
+
+}  // namespace
+
+MappedInputs::MappedInputs(const std::vector<PublishedInput>& inputs) {
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  try {
+    for (const PublishedInput& input : inputs) {
+      sweep_array view{};
+      view.dtype = input.dtype;
+      view.rank = static_cast<int>(input.shape.size());
+      for (int d = 0; d < view.rank && d < SWEEP_MAX_RANK; ++d) view.shape[d] = input.shape[d];
+      if (input.bytes > 0) {
+        bool close_after = false;
+        int fd = OpenForMapping(input, &close_after);
+        struct stat info;
+        if (fstat(fd, &info) != 0 ||
+            static_cast<uint64_t>(info.st_size) < input.offset + input.bytes) {
+          if (close_after) close(fd);
+          throw Error("input '" + input.name + "': '" + input.path +
+                      "' is shorter than when the run started");
+        }
+        // mmap wants a page-aligned file offset; npy and HDF5 data rarely start on one.
+        uint64_t start = input.offset / page * page;
+        size_t length = static_cast<size_t>(input.bytes + (input.offset - start));
+        void* address = mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(start));
+        int error = errno;
+        if (close_after) close(fd);
+        if (address == MAP_FAILED) {
+          errno = error;
+          throw Error(SystemError("input '" + input.name + "': mmap"));
+        }
+        mappings_.push_back({address, length});
+        view.data = static_cast<char*>(address) + (input.offset - start);
+      }
+      names_.push_back(input.name);
+      views_.push_back(view);
+    }
+  } catch (...) {
+    for (const Mapping& mapping : mappings_) munmap(mapping.address, mapping.length);
+    throw;
+  }
+}
+
+MappedInputs::~MappedInputs() {
+  for (const Mapping& mapping : mappings_) munmap(mapping.address, mapping.length);
+}
+
+const sweep_array* MappedInputs::Find(const std::string& name) const {
+  for (size_t i = 0; i < names_.size(); ++i) {
+    if (names_[i] == name) return &views_[i];
+  }
+  return nullptr;
+}
+
+}  // namespace sweep

@@ -1,0 +1,122 @@
+// OutputFile: the HDF5 file a sweep writes its results into (DESIGN.md "Output file").
+//
+// CreateOutputFile() writes the whole file before any worker starts: every attribute, every
+// parameter value, every coordinate, and every dataset that will ever be updated, already
+// allocated at its final size and filled. After that nobody changes HDF5 metadata again: workers
+// and the driver write raw bytes (pwrite or mmap) at the fixed offsets ReadOutputLayout()
+// reports. So the file is a valid HDF5 file at every instant, readable live by h5py, and a killed
+// run cannot corrupt it. Object timestamps are off, so the same spec gives the same bytes.
+//
+// Format "sweep/1" (bump kOutputFormat on any change below; ReadOutputLayout() refuses others):
+//
+//   /                    attributes (scalars; strings are variable-length UTF-8):
+//                          format "sweep/1", sweep_version (SWEEP_VERSION), config (YAML text),
+//                          config_sha256 (64 lowercase hex digits of config), seed (uint64),
+//                          kernel (name), kernel_abi (uint32, SWEEP_KERNEL_ABI), points, chunks,
+//                          chunk_size (uint64)
+//   /params/<name>       [points]  float64 | int64 | fixed-size UTF-8 string (NUL-padded, as long
+//                                  as the longest value): the parameter's value at each point
+//   /axes/<dim>          [n]       coordinates of each sweep dimension, in dimension order; an
+//                                  HDF5 dimension scale named <dim>; float64 | int64 | string as
+//                                  above (string if any coordinate is one, else float64 if any is
+//                                  a number, else int64)
+//   /results/<output>    [n1, ..., nk, ...point shape]  the kernel output's dtype; one dataset
+//                                  per output in the kernel's order; the /axes scales attached to
+//                                  its first k dimensions; NaN (floats) or 0 (integers) until done
+//   /chunks/first        [chunks] uint64   first point of chunk c  (c * chunk_size)
+//   /chunks/count        [chunks] uint64   its number of points
+//   /chunks/status       [chunks] uint8    0 pending, 1 done, 2 failed
+//   /chunks/attempts     [chunks] uint32   0 until the driver writes it
+//   /chunks/seconds      [chunks] float64  0 until the driver writes it
+//   /chunks/checksum     [chunks] uint64   0 until the driver writes it
+//
+// Every group tracks link creation order, so /axes and /results list in the order above.
+// /results/* and the four updatable /chunks datasets are contiguous, allocated early and filled
+// at creation, in native byte order; points are numbered in C order over the dimensions, so a
+// /results dataset is the same bytes as a flat [points, ...point shape] array: point p's row is
+// at region.offset + p * bytes_per_point. The file has no user block, so those offsets are
+// absolute byte offsets in the file.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "kernels/kernel.h"
+
+namespace sweep {
+
+inline constexpr char kOutputFormat[] = "sweep/1";
+
+// One sweep dimension: its name (DESIGN.md: a parameter, "a+b" for a zip group, "sample",
+// "replicate"), its size, and its coordinate at index k < size.
+struct OutputDimension {
+  std::string name;
+  uint64_t size = 0;
+  std::function<sweep_value(uint64_t k)> coordinate;
+};
+
+struct OutputParameter {
+  std::string name;
+  int type = SWEEP_VALUE_NUMBER;  // sweep_value_type: how /params/<name> stores it
+};
+
+// What the driver knows before the run, independent of how it knows it (driver/space.h adapts).
+struct OutputLayoutSpec {
+  std::string config_text;
+  std::string kernel_name;
+  uint64_t seed = 0;
+  uint64_t points = 0, chunk_size = 0, chunks = 0;  // as driver/plan.h computes them
+  std::vector<OutputDimension> dimensions;          // in C order; product of sizes == points
+  std::vector<OutputParameter> parameters;
+  // Fills values[0..parameters.size()) for one point; strings need live only until the next call.
+  std::function<void(uint64_t point, sweep_value* values)> resolve;
+  std::vector<sweep_output_decl> outputs;  // per-point shape of each kernel output
+};
+
+// Creates the complete file at `path`. It is written to "<path>.tmp-<pid>", synced, then renamed
+// over `path`, so a failure (or a kill) never leaves half a file at `path`; the temporary is
+// removed on failure.
+// REQUIRES: the caller checked that `path` may be replaced (--force); points > 0; chunks > 0.
+// THROWS: Error (exit code 1) on any I/O or HDF5 failure.
+void CreateOutputFile(const std::string& path, const OutputLayoutSpec& spec);
+
+// An absolute byte range of the file.
+struct RawRegion {
+  uint64_t offset = 0;
+  uint64_t bytes = 0;
+};
+
+struct OutputDatasetInfo {
+  std::string name;                  // <output> of /results/<output>
+  int dtype = 0;                     // sweep_dtype
+  std::vector<int64_t> point_shape;  // the output's shape per point; empty for a scalar
+  uint64_t bytes_per_point = 0;
+  RawRegion region;  // bytes == points * bytes_per_point
+};
+
+struct OutputAxis {
+  std::string name;
+  uint64_t size = 0;
+};
+
+// An existing output file, as ReadOutputLayout() finds it.
+struct OutputLayout {
+  std::string format;  // kOutputFormat
+  std::string config_text, config_sha256, kernel_name, sweep_version;
+  uint32_t kernel_abi = 0;
+  uint64_t seed = 0, points = 0, chunk_size = 0, chunks = 0;
+  std::vector<OutputAxis> dimensions;      // /axes, in dimension order
+  std::vector<OutputDatasetInfo> results;  // /results/<name>, in creation order
+  // One element per chunk each: uint8, uint32, float64, uint64.
+  RawRegion chunk_status, chunk_attempts, chunk_seconds, chunk_checksum;
+};
+
+// Opens `path` read-only and reads its layout; the file is closed again on return.
+// THROWS: Error with exit code 2 when the file is missing, is not HDF5, is not a sweep output
+// file, or has a different format version (naming both versions); exit code 1 when a sweep file
+// is damaged (a dataset missing or of the wrong size).
+OutputLayout ReadOutputLayout(const std::string& path);
+
+}  // namespace sweep

@@ -1,0 +1,409 @@
+#include "io/output_file.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
+#include "io/error.h"
+#include "io/hdf5.h"
+#include "io/sha256.h"
+#include "tests/temp_dir.h"
+
+namespace sweep {
+namespace {
+
+sweep_value Number(double v) { return {SWEEP_VALUE_NUMBER, v, 0, nullptr}; }
+sweep_value Integer(int64_t v) { return {SWEEP_VALUE_INTEGER, double(v), v, nullptr}; }
+sweep_value String(const char* v) { return {SWEEP_VALUE_STRING, 0, 0, v}; }
+
+const char* const kLabels[] = {"a", "bb"};
+
+// A 3 x 2 grid: rho (numbers) crossed with label (strings), a constant dt and an integer n that
+// moves with the point; three outputs of different dtypes and ranks; chunks of 4 points.
+OutputLayoutSpec SmallSpec() {
+  OutputLayoutSpec spec;
+  spec.config_text = "name: small\nkernel: {name: fake}\n";
+  spec.kernel_name = "fake";
+  spec.seed = 42;
+  spec.points = 6;
+  spec.chunk_size = 4;
+  spec.chunks = 2;
+  spec.dimensions = {{"rho", 3, [](uint64_t k) { return Number(0.5 * k); }},
+                     {"label+n", 2, [](uint64_t k) { return String(kLabels[k]); }}};
+  spec.parameters = {{"rho", SWEEP_VALUE_NUMBER},
+                     {"label", SWEEP_VALUE_STRING},
+                     {"n", SWEEP_VALUE_INTEGER},
+                     {"dt", SWEEP_VALUE_NUMBER}};
+  spec.resolve = [](uint64_t point, sweep_value* values) {
+    values[0] = Number(0.5 * (point / 2));
+    values[1] = String(kLabels[point % 2]);
+    values[2] = Integer(100 + int64_t(point));
+    values[3] = Number(0.001);
+  };
+  spec.outputs = {{"energy", SWEEP_FLOAT64, 0, {}},
+                  {"trajectory", SWEEP_FLOAT32, 2, {4, 3}},
+                  {"count", SWEEP_INT32, 0, {}}};
+  return spec;
+}
+
+template <typename T>
+std::vector<T> ReadAll(const std::string& path, const std::string& name, hid_t type) {
+  hdf5::ErrorSilencer quiet;
+  hdf5::Handle file = hdf5::OpenFileReadOnly(path);
+  hdf5::Handle dataset = hdf5::OpenDataset(file.id(), name);
+  hdf5::Handle space = hdf5::DatasetSpace(dataset.id());
+  uint64_t n = 1;
+  for (uint64_t d : hdf5::SpaceDims(space.id())) n *= d;
+  std::vector<T> values(n);
+  hdf5::Read(dataset.id(), type, H5S_ALL, H5S_ALL, values.data());
+  return values;
+}
+
+std::vector<std::string> ReadStrings(const std::string& path, const std::string& name) {
+  hdf5::ErrorSilencer quiet;
+  hdf5::Handle file = hdf5::OpenFileReadOnly(path);
+  hdf5::Handle dataset = hdf5::OpenDataset(file.id(), name);
+  hdf5::Handle type = hdf5::DatasetType(dataset.id());
+  hdf5::Handle space = hdf5::DatasetSpace(dataset.id());
+  size_t size = hdf5::TypeSize(type.id());
+  uint64_t n = hdf5::SpaceDims(space.id()).at(0);
+  std::string bytes(n * size, '\0');
+  hdf5::Read(dataset.id(), type.id(), H5S_ALL, H5S_ALL, bytes.data());
+  std::vector<std::string> values;
+  for (uint64_t i = 0; i < n; ++i) values.push_back(bytes.substr(i * size, size).c_str());
+  return values;
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void PwriteAt(int fd, const void* data, size_t bytes, uint64_t offset) {
+  ASSERT_EQ(pwrite(fd, data, bytes, static_cast<off_t>(offset)), static_cast<ssize_t>(bytes));
+}
+
+TEST(OutputFileTest, LayoutReadsBackWhatWasCreated) {
+  TempDir dir;
+  std::string path = dir.File("out.h5");
+  OutputLayoutSpec spec = SmallSpec();
+  CreateOutputFile(path, spec);
+
+  OutputLayout layout = ReadOutputLayout(path);
+  EXPECT_EQ(layout.format, "sweep/1");
+  EXPECT_EQ(layout.sweep_version, SWEEP_VERSION);
+  EXPECT_EQ(layout.config_text, spec.config_text);
+  EXPECT_EQ(layout.config_sha256, Sha256Hex(spec.config_text));
+  EXPECT_EQ(layout.kernel_name, "fake");
+  EXPECT_EQ(layout.kernel_abi, uint32_t{SWEEP_KERNEL_ABI});
+  EXPECT_EQ(layout.seed, 42u);
+  EXPECT_EQ(layout.points, 6u);
+  EXPECT_EQ(layout.chunk_size, 4u);
+  EXPECT_EQ(layout.chunks, 2u);
+  ASSERT_EQ(layout.dimensions.size(), 2u);
+  EXPECT_EQ(layout.dimensions[0].name, "rho");
+  EXPECT_EQ(layout.dimensions[0].size, 3u);
+  EXPECT_EQ(layout.dimensions[1].name, "label+n");
+  EXPECT_EQ(layout.dimensions[1].size, 2u);
+
+  ASSERT_EQ(layout.results.size(), 3u);
+  EXPECT_EQ(layout.results[0].name, "energy");
+  EXPECT_EQ(layout.results[0].dtype, SWEEP_FLOAT64);
+  EXPECT_TRUE(layout.results[0].point_shape.empty());
+  EXPECT_EQ(layout.results[0].bytes_per_point, 8u);
+  EXPECT_EQ(layout.results[0].region.bytes, 48u);
+  EXPECT_EQ(layout.results[1].name, "trajectory");
+  EXPECT_EQ(layout.results[1].dtype, SWEEP_FLOAT32);
+  EXPECT_EQ(layout.results[1].point_shape, (std::vector<int64_t>{4, 3}));
+  EXPECT_EQ(layout.results[1].bytes_per_point, 48u);
+  EXPECT_EQ(layout.results[1].region.bytes, 288u);
+  EXPECT_EQ(layout.results[2].name, "count");
+  EXPECT_EQ(layout.results[2].dtype, SWEEP_INT32);
+  EXPECT_EQ(layout.results[2].bytes_per_point, 4u);
+
+  EXPECT_EQ(layout.chunk_status.bytes, 2u);
+  EXPECT_EQ(layout.chunk_attempts.bytes, 8u);
+  EXPECT_EQ(layout.chunk_seconds.bytes, 16u);
+  EXPECT_EQ(layout.chunk_checksum.bytes, 16u);
+  // Every region lies inside the file and no two overlap.
+  std::vector<RawRegion> regions = {layout.chunk_status, layout.chunk_attempts,
+                                    layout.chunk_seconds, layout.chunk_checksum};
+  for (const OutputDatasetInfo& info : layout.results) regions.push_back(info.region);
+  uint64_t file_size = Slurp(path).size();
+  for (size_t i = 0; i < regions.size(); ++i) {
+    EXPECT_LE(regions[i].offset + regions[i].bytes, file_size);
+    for (size_t j = 0; j < i; ++j) {
+      bool apart = regions[i].offset + regions[i].bytes <= regions[j].offset ||
+                   regions[j].offset + regions[j].bytes <= regions[i].offset;
+      EXPECT_TRUE(apart) << "regions " << i << " and " << j << " overlap";
+    }
+  }
+}
+
+TEST(OutputFileTest, ParamsAxesAndChunkTableHoldTheirValues) {
+  TempDir dir;
+  std::string path = dir.File("out.h5");
+  CreateOutputFile(path, SmallSpec());
+
+  EXPECT_EQ(ReadAll<double>(path, "/params/rho", H5T_NATIVE_DOUBLE),
+            (std::vector<double>{0, 0, 0.5, 0.5, 1, 1}));
+  EXPECT_EQ(ReadStrings(path, "/params/label"),
+            (std::vector<std::string>{"a", "bb", "a", "bb", "a", "bb"}));
+  EXPECT_EQ(ReadAll<int64_t>(path, "/params/n", H5T_NATIVE_INT64),
+            (std::vector<int64_t>{100, 101, 102, 103, 104, 105}));
+  EXPECT_EQ(ReadAll<double>(path, "/params/dt", H5T_NATIVE_DOUBLE),
+            (std::vector<double>(6, 0.001)));
+  EXPECT_EQ(ReadAll<double>(path, "/axes/rho", H5T_NATIVE_DOUBLE),
+            (std::vector<double>{0, 0.5, 1}));
+  EXPECT_EQ(ReadStrings(path, "/axes/label+n"), (std::vector<std::string>{"a", "bb"}));
+
+  EXPECT_EQ(ReadAll<uint64_t>(path, "/chunks/first", H5T_NATIVE_UINT64),
+            (std::vector<uint64_t>{0, 4}));
+  EXPECT_EQ(ReadAll<uint64_t>(path, "/chunks/count", H5T_NATIVE_UINT64),
+            (std::vector<uint64_t>{4, 2}));
+  EXPECT_EQ(ReadAll<uint8_t>(path, "/chunks/status", H5T_NATIVE_UINT8),
+            (std::vector<uint8_t>{0, 0}));
+  EXPECT_EQ(ReadAll<uint32_t>(path, "/chunks/attempts", H5T_NATIVE_UINT32),
+            (std::vector<uint32_t>{0, 0}));
+  EXPECT_EQ(ReadAll<double>(path, "/chunks/seconds", H5T_NATIVE_DOUBLE),
+            (std::vector<double>{0, 0}));
+  EXPECT_EQ(ReadAll<uint64_t>(path, "/chunks/checksum", H5T_NATIVE_UINT64),
+            (std::vector<uint64_t>{0, 0}));
+}
+
+TEST(OutputFileTest, ResultsStartAsNanOrZero) {
+  TempDir dir;
+  std::string path = dir.File("out.h5");
+  CreateOutputFile(path, SmallSpec());
+  std::vector<double> energy = ReadAll<double>(path, "/results/energy", H5T_NATIVE_DOUBLE);
+  ASSERT_EQ(energy.size(), 6u);
+  for (double e : energy) EXPECT_TRUE(std::isnan(e));
+  std::vector<float> trajectory = ReadAll<float>(path, "/results/trajectory", H5T_NATIVE_FLOAT);
+  ASSERT_EQ(trajectory.size(), 6u * 12);
+  for (float t : trajectory) EXPECT_TRUE(std::isnan(t));
+  EXPECT_EQ(ReadAll<int32_t>(path, "/results/count", H5T_NATIVE_INT32),
+            (std::vector<int32_t>(6, 0)));
+}
+
+// The contract workers rely on: raw bytes at region.offset + point * bytes_per_point are that
+// point's row, as HDF5 sees it, with no HDF5 call by the writer.
+TEST(OutputFileTest, RawWritesAtTheOffsetsAreWhatHdf5Reads) {
+  TempDir dir;
+  std::string path = dir.File("out.h5");
+  CreateOutputFile(path, SmallSpec());
+  OutputLayout layout = ReadOutputLayout(path);
+
+  int fd = open(path.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  const OutputDatasetInfo& energy = layout.results[0];
+  const OutputDatasetInfo& trajectory = layout.results[1];
+  for (uint64_t p : {1u, 4u, 5u}) {
+    double value = 1.5 * p;
+    PwriteAt(fd, &value, 8, energy.region.offset + p * energy.bytes_per_point);
+  }
+  float row[12];
+  for (int i = 0; i < 12; ++i) row[i] = 10.0f * i;
+  PwriteAt(fd, row, sizeof row, trajectory.region.offset + 3 * trajectory.bytes_per_point);
+  uint8_t done = 1;
+  PwriteAt(fd, &done, 1, layout.chunk_status.offset + 1);
+  uint32_t attempts = 3;
+  PwriteAt(fd, &attempts, 4, layout.chunk_attempts.offset + 4);
+  uint64_t checksum = 0xfeedfacecafebeefull;
+  PwriteAt(fd, &checksum, 8, layout.chunk_checksum.offset);
+  close(fd);
+
+  std::vector<double> energies = ReadAll<double>(path, "/results/energy", H5T_NATIVE_DOUBLE);
+  EXPECT_TRUE(std::isnan(energies[0]));
+  EXPECT_EQ(energies[1], 1.5);
+  EXPECT_TRUE(std::isnan(energies[3]));
+  EXPECT_EQ(energies[4], 6.0);
+  EXPECT_EQ(energies[5], 7.5);
+  std::vector<float> rows = ReadAll<float>(path, "/results/trajectory", H5T_NATIVE_FLOAT);
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(rows[3 * 12 + i], 10.0f * i);
+  EXPECT_TRUE(std::isnan(rows[2 * 12 + 11]));
+  EXPECT_TRUE(std::isnan(rows[4 * 12]));
+  EXPECT_EQ(ReadAll<uint8_t>(path, "/chunks/status", H5T_NATIVE_UINT8),
+            (std::vector<uint8_t>{0, 1}));
+  EXPECT_EQ(ReadAll<uint32_t>(path, "/chunks/attempts", H5T_NATIVE_UINT32),
+            (std::vector<uint32_t>{0, 3}));
+  EXPECT_EQ(ReadAll<uint64_t>(path, "/chunks/checksum", H5T_NATIVE_UINT64),
+            (std::vector<uint64_t>{0xfeedfacecafebeefull, 0}));
+}
+
+TEST(OutputFileTest, H5pySeesValuesAndDimensionScales) {
+  if (std::system("/usr/bin/python3 -c 'import h5py' >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "/usr/bin/python3 with h5py is not available";
+  }
+  TempDir dir;
+  std::string path = dir.File("out.h5");
+  CreateOutputFile(path, SmallSpec());
+  OutputLayout layout = ReadOutputLayout(path);
+  int fd = open(path.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  double value = 6.25;
+  PwriteAt(fd, &value, 8, layout.results[0].region.offset + 4 * 8);
+  uint8_t done = 1;
+  PwriteAt(fd, &done, 1, layout.chunk_status.offset + 1);
+  close(fd);
+
+  std::string script = dir.File("check.py");
+  std::ofstream(script) << R"(import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], 'r')
+assert f.attrs['format'] == 'sweep/1', f.attrs['format']
+assert f.attrs['kernel'] == 'fake'
+assert int(f.attrs['points']) == 6 and int(f.attrs['seed']) == 42
+e = f['results/energy']
+assert e.shape == (3, 2), e.shape
+assert e.dims[0][0].name == '/axes/rho', e.dims[0][0].name
+assert e.dims[1][0].name == '/axes/label+n', e.dims[1][0].name
+t = f['results/trajectory']
+assert t.shape == (3, 2, 4, 3) and t.dtype == np.float32, (t.shape, t.dtype)
+assert t.dims[1][0].name == '/axes/label+n'
+assert list(f['axes/rho'][:]) == [0.0, 0.5, 1.0]
+assert [s.decode() for s in f['axes/label+n'][:]] == ['a', 'bb']
+assert [s.decode() for s in f['params/label'][:]] == ['a', 'bb'] * 3
+flat = e[...].reshape(-1)
+assert flat[4] == 6.25 and np.isnan(flat[0]), flat
+assert e[2, 0] == 6.25
+assert list(f['chunks/status'][:]) == [0, 1]
+assert f['results/count'].dtype == np.int32
+print('h5py ok')
+)";
+  std::string command = "/usr/bin/python3 " + script + " " + path + " 2>&1";
+  int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "h5py check failed; see output above";
+}
+
+herr_t CollectTimes(hid_t object, const char* name, const H5O_info_t* info, void* data) {
+  (void)object;
+  if (info->atime || info->mtime || info->ctime || info->btime) {
+    static_cast<std::vector<std::string>*>(data)->push_back(name);
+  }
+  return 0;
+}
+
+// Timestamps have a resolution of one second, so two files made within one second would be
+// equal even with them: check that no object carries any, then that the bytes agree.
+TEST(OutputFileTest, SameSpecGivesSameBytes) {
+  TempDir dir;
+  CreateOutputFile(dir.File("a.h5"), SmallSpec());
+  CreateOutputFile(dir.File("b.h5"), SmallSpec());
+  {
+    hdf5::ErrorSilencer quiet;
+    hdf5::Handle file = hdf5::OpenFileReadOnly(dir.File("a.h5"));
+    std::vector<std::string> stamped;
+    ASSERT_GE(
+        H5Ovisit2(file.id(), H5_INDEX_NAME, H5_ITER_INC, CollectTimes, &stamped, H5O_INFO_TIME), 0);
+    EXPECT_TRUE(stamped.empty()) << stamped.size() << " objects carry timestamps, first "
+                                 << stamped[0];
+  }
+  std::string a = Slurp(dir.File("a.h5")), b = Slurp(dir.File("b.h5"));
+  ASSERT_GT(a.size(), 1000u);
+  EXPECT_TRUE(a == b) << "files differ";
+}
+
+// 200000 points cross the 64Ki-point write blocks three times.
+TEST(OutputFileTest, LongColumnsAreWrittenAcrossBlocks) {
+  TempDir dir;
+  std::string path = dir.File("long.h5");
+  OutputLayoutSpec spec;
+  spec.kernel_name = "fake";
+  spec.points = 200000;
+  spec.chunk_size = 1000;
+  spec.chunks = 200;
+  spec.dimensions = {{"sample", 200000, [](uint64_t k) { return Integer(int64_t(k)); }}};
+  spec.parameters = {{"x", SWEEP_VALUE_NUMBER}, {"i", SWEEP_VALUE_INTEGER}};
+  spec.resolve = [](uint64_t point, sweep_value* values) {
+    values[0] = Number(0.25 * point);
+    values[1] = Integer(-int64_t(point));
+  };
+  spec.outputs = {{"y", SWEEP_FLOAT64, 0, {}}};
+  CreateOutputFile(path, spec);
+
+  std::vector<double> x = ReadAll<double>(path, "/params/x", H5T_NATIVE_DOUBLE);
+  std::vector<int64_t> i = ReadAll<int64_t>(path, "/params/i", H5T_NATIVE_INT64);
+  std::vector<int64_t> sample = ReadAll<int64_t>(path, "/axes/sample", H5T_NATIVE_INT64);
+  ASSERT_EQ(x.size(), 200000u);
+  for (uint64_t p = 0; p < 200000; ++p) {
+    ASSERT_EQ(x[p], 0.25 * p) << p;
+    ASSERT_EQ(i[p], -int64_t(p)) << p;
+    ASSERT_EQ(sample[p], int64_t(p)) << p;
+  }
+  std::vector<uint64_t> count = ReadAll<uint64_t>(path, "/chunks/count", H5T_NATIVE_UINT64);
+  EXPECT_EQ(count, std::vector<uint64_t>(200, 1000));
+  EXPECT_EQ(ReadOutputLayout(path).results[0].region.bytes, 1600000u);
+}
+
+TEST(OutputFileTest, ReplacesAnExistingFileAndLeavesNoTemporary) {
+  TempDir dir;
+  std::string path = dir.File("out.h5");
+  std::ofstream(path) << "old";
+  CreateOutputFile(path, SmallSpec());
+  EXPECT_EQ(ReadOutputLayout(path).points, 6u);
+  EXPECT_TRUE(Slurp(path + ".tmp-" + std::to_string(getpid())).empty());
+}
+
+TEST(OutputFileTest, FailureLeavesTheOldFileAlone) {
+  TempDir dir;
+  std::string path = dir.File("out.h5");
+  std::ofstream(path) << "old";
+  OutputLayoutSpec spec = SmallSpec();
+  spec.outputs.push_back(spec.outputs[0]);  // two datasets named "energy"
+  try {
+    CreateOutputFile(path, spec);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("energy"), std::string::npos) << e.what();
+    EXPECT_EQ(e.code(), ExitCode::kFailure);
+  }
+  EXPECT_EQ(Slurp(path), "old");
+  EXPECT_NE(access((path + ".tmp-" + std::to_string(getpid())).c_str(), F_OK), 0);
+}
+
+ExitCode CodeOfReading(const std::string& path, std::string* message) {
+  try {
+    ReadOutputLayout(path);
+  } catch (const Error& e) {
+    *message = e.what();
+    return e.code();
+  }
+  return ExitCode::kOk;
+}
+
+TEST(OutputFileTest, RefusesFilesThatAreNotSweepFiles) {
+  TempDir dir;
+  std::string message;
+  EXPECT_EQ(CodeOfReading(dir.File("missing.h5"), &message), ExitCode::kUsage);
+  EXPECT_NE(message.find("missing.h5"), std::string::npos) << message;
+
+  std::ofstream(dir.File("text.h5")) << "not hdf5 at all";
+  EXPECT_EQ(CodeOfReading(dir.File("text.h5"), &message), ExitCode::kUsage);
+  EXPECT_NE(message.find("not a sweep output file"), std::string::npos) << message;
+
+  {
+    hdf5::ErrorSilencer quiet;
+    hdf5::Handle file = hdf5::CreateFile(dir.File("plain.h5"));
+  }
+  EXPECT_EQ(CodeOfReading(dir.File("plain.h5"), &message), ExitCode::kUsage);
+  EXPECT_NE(message.find("no 'format' attribute"), std::string::npos) << message;
+
+  {
+    hdf5::ErrorSilencer quiet;
+    hdf5::Handle file = hdf5::CreateFile(dir.File("future.h5"));
+    hdf5::WriteAttribute(file.id(), "format", std::string("sweep/2"));
+  }
+  EXPECT_EQ(CodeOfReading(dir.File("future.h5"), &message), ExitCode::kUsage);
+  EXPECT_NE(message.find("'sweep/2'"), std::string::npos) << message;
+  EXPECT_NE(message.find("'sweep/1'"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace sweep
