@@ -38,7 +38,8 @@ void WriteAll(int fd, const char* data, uint64_t size, uint64_t offset) {
   while (size > 0) {
     const ssize_t n = pwrite(fd, data, size, off_t(offset));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw Error(std::string("writing results: ") + std::strerror(n < 0 ? errno : ENOSPC));
+    if (n <= 0)
+      throw Error(std::string("writing results: ") + std::strerror(n < 0 ? errno : ENOSPC));
     data += n;
     size -= uint64_t(n);
     offset += uint64_t(n);
@@ -50,110 +51,107 @@ double Seconds() {
   return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
-// One worker's state for computing chunks.
-class ChunkComputer {
- public:
-  ChunkComputer(const WorkerSetup& setup, int rank)
-      : setup_(setup),
-        rank_(rank),
-        kernel_(*setup.binding->kernel),
-        plan_(setup.layout->points, setup.layout->chunk_size),
-        values_(setup.space->parameter_names().size()),
-        params_(setup.binding->parameter_source.size()),
-        checksum_(setup.binding->outputs.size()) {
-    const std::vector<sweep_output_decl>& outs = setup.binding->outputs;
-    uint64_t widest = 1;
-    for (const sweep_output_decl& o : outs) widest = std::max(widest, OutputBytesPerPoint(o));
-    block_points_ = std::max<uint64_t>(1, std::min(plan_.chunk_size(), kBlockBytes / widest));
-    for (size_t i = 0; i < outs.size(); ++i) {
-      const uint64_t bpp = OutputBytesPerPoint(outs[i]);
-      bytes_per_point_.push_back(bpp);
-      buffers_.emplace_back(block_points_ * bpp);
-      sweep_array view{};
-      view.dtype = outs[i].dtype;
-      view.rank = outs[i].rank;
-      for (int d = 0; d < outs[i].rank; ++d) view.shape[d] = outs[i].shape[d];
-      views_.push_back(view);
-    }
-    fd_ = open(setup.output_path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd_ < 0) {
-      throw Error("cannot open " + setup.output_path + " for writing: " + std::strerror(errno));
-    }
-  }
-  ~ChunkComputer() {
-    if (fd_ >= 0) close(fd_);
-  }
-
-  void InitKernel() {
-    std::vector<sweep_array> inputs;
-    for (int source : setup_.binding->input_source) inputs.push_back(setup_.inputs->at(size_t(source)));
-    char err[1024] = "";
-    const sweep_options options = setup_.binding->options();
-    if (kernel_.init(&state_, &options, inputs.data(), err, sizeof err) != 0) {
-      throw Error(std::string("kernel ") + kernel_.name + ": init: " + err);
-    }
-    initialised_ = true;
-  }
-  void FinishKernel() {
-    if (initialised_ && kernel_.finish) kernel_.finish(state_);
-    initialised_ = false;
-  }
-
-  // Computes one chunk. Returns the Done or Failed message to send.
-  Message Compute(uint64_t chunk_index) {
-    const Chunk chunk = plan_.chunk(chunk_index);
-    const double start = Seconds();
-    checksum_.Reset();
-    const std::vector<sweep_output_decl>& outs = setup_.binding->outputs;
-    const std::vector<int>& sources = setup_.binding->parameter_source;
-    char err[1024];
-    for (uint64_t block_first = chunk.first; block_first < chunk.end(); block_first += block_points_) {
-      const uint64_t n = std::min(block_points_, chunk.end() - block_first);
-      for (size_t o = 0; o < outs.size(); ++o) {
-        FillSentinel(buffers_[o].data(), outs[o].dtype, n * bytes_per_point_[o] / DtypeSize(outs[o].dtype));
-      }
-      for (uint64_t i = 0; i < n; ++i) {
-        const uint64_t point = block_first + i;
-        setup_.scoreboard->Publish(rank_, point);
-        setup_.space->Resolve(point, values_.data());
-        for (size_t k = 0; k < sources.size(); ++k) params_[k] = values_[size_t(sources[k])];
-        for (size_t o = 0; o < outs.size(); ++o) views_[o].data = buffers_[o].data() + i * bytes_per_point_[o];
-        err[0] = '\0';
-        if (kernel_.compute(state_, params_.data(), setup_.space->Seed(point), views_.data(), err,
-                            sizeof err) != 0) {
-          setup_.scoreboard->Publish(rank_, Scoreboard::kIdle);
-          return Message::Failed(chunk_index, point, err[0] ? err : "the kernel reported an error");
-        }
-      }
-      for (size_t o = 0; o < outs.size(); ++o) {
-        const uint64_t bytes = n * bytes_per_point_[o];
-        WriteAll(fd_, buffers_[o].data(), bytes,
-                 setup_.layout->results[o].region.offset + block_first * bytes_per_point_[o]);
-        checksum_.Add(o, buffers_[o].data(), bytes);
-      }
-    }
-    setup_.scoreboard->Publish(rank_, Scoreboard::kIdle);
-    return Message::Done(chunk_index, checksum_.Finish(), Seconds() - start);
-  }
-
- private:
-  const WorkerSetup& setup_;
-  const int rank_;
-  const sweep_kernel& kernel_;
-  const Plan plan_;
-  std::vector<sweep_value> values_;
-  std::vector<sweep_value> params_;
-  std::vector<uint64_t> bytes_per_point_;
-  std::vector<std::vector<char>> buffers_;
-  std::vector<sweep_array> views_;
-  ChunkChecksum checksum_;
-  uint64_t block_points_ = 1;
-  void* state_ = nullptr;
-  bool initialised_ = false;
-  int fd_ = -1;
-};
-
 }  // namespace
+
+ChunkComputer::ChunkComputer(const WorkerSetup& setup, int rank)
+    : setup_(setup),
+      rank_(rank),
+      kernel_(*setup.binding->kernel),
+      plan_(setup.layout->points, setup.layout->chunk_size),
+      values_(setup.space->parameter_names().size()),
+      params_(setup.binding->parameter_source.size()),
+      checksum_(setup.binding->outputs.size()) {
+  const std::vector<sweep_output_decl>& outs = setup.binding->outputs;
+  uint64_t widest = 1;
+  for (const sweep_output_decl& o : outs) widest = std::max(widest, OutputBytesPerPoint(o));
+  block_points_ = std::max<uint64_t>(1, std::min(plan_.chunk_size(), kBlockBytes / widest));
+  for (size_t i = 0; i < outs.size(); ++i) {
+    const uint64_t bpp = OutputBytesPerPoint(outs[i]);
+    bytes_per_point_.push_back(bpp);
+    buffers_.emplace_back(block_points_ * bpp);
+    sweep_array view{};
+    view.dtype = outs[i].dtype;
+    view.rank = outs[i].rank;
+    for (int d = 0; d < outs[i].rank; ++d) view.shape[d] = outs[i].shape[d];
+    views_.push_back(view);
+  }
+  fd_ = open(setup.output_path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd_ < 0) {
+    throw Error("cannot open " + setup.output_path + " for writing: " + std::strerror(errno));
+  }
+}
+
+ChunkComputer::~ChunkComputer() {
+  FinishKernel();
+  if (fd_ >= 0) close(fd_);
+}
+
+void ChunkComputer::InitKernel() {
+  std::vector<sweep_array> inputs;
+  for (int source : setup_.binding->input_source)
+    inputs.push_back(setup_.inputs->at(size_t(source)));
+  char err[1024] = "";
+  const sweep_options options = setup_.binding->options();
+  if (kernel_.init(&state_, &options, inputs.data(), err, sizeof err) != 0) {
+    throw Error(std::string("kernel ") + kernel_.name + ": init: " + err);
+  }
+  initialised_ = true;
+}
+
+void ChunkComputer::FinishKernel() {
+  if (initialised_ && kernel_.finish) kernel_.finish(state_);
+  initialised_ = false;
+}
+
+Message ChunkComputer::Compute(uint64_t chunk_index) {
+  const Chunk chunk = plan_.chunk(chunk_index);
+  const double start = Seconds();
+  checksum_.Reset();
+  const std::vector<sweep_output_decl>& outs = setup_.binding->outputs;
+  const std::vector<int>& sources = setup_.binding->parameter_source;
+  char err[1024];
+  for (uint64_t block_first = chunk.first; block_first < chunk.end();
+       block_first += block_points_) {
+    const uint64_t n = std::min(block_points_, chunk.end() - block_first);
+    for (size_t o = 0; o < outs.size(); ++o) {
+      FillSentinel(buffers_[o].data(), outs[o].dtype,
+                   n * bytes_per_point_[o] / DtypeSize(outs[o].dtype));
+    }
+    for (uint64_t i = 0; i < n; ++i) {
+      const uint64_t point = block_first + i;
+      setup_.scoreboard->Publish(rank_, point);
+      setup_.space->Resolve(point, values_.data());
+      for (size_t k = 0; k < sources.size(); ++k) params_[k] = values_[size_t(sources[k])];
+      for (size_t o = 0; o < outs.size(); ++o)
+        views_[o].data = buffers_[o].data() + i * bytes_per_point_[o];
+      err[0] = '\0';
+      int rc;
+      try {
+        rc = kernel_.compute(state_, params_.data(), setup_.space->Seed(point), views_.data(), err,
+                             sizeof err);
+      } catch (const std::exception& e) {
+        // A C++ kernel that throws: as deterministic as an error it reports.
+        std::snprintf(err, sizeof err, "exception: %s", e.what());
+        rc = 1;
+      } catch (...) {
+        std::snprintf(err, sizeof err, "exception of an unknown type");
+        rc = 1;
+      }
+      if (rc != 0) {
+        setup_.scoreboard->Publish(rank_, Scoreboard::kIdle);
+        return Message::Failed(chunk_index, point, err[0] ? err : "the kernel reported an error");
+      }
+    }
+    for (size_t o = 0; o < outs.size(); ++o) {
+      const uint64_t bytes = n * bytes_per_point_[o];
+      WriteAll(fd_, buffers_[o].data(), bytes,
+               setup_.layout->results[o].region.offset + block_first * bytes_per_point_[o]);
+      checksum_.Add(o, buffers_[o].data(), bytes);
+    }
+  }
+  setup_.scoreboard->Publish(rank_, Scoreboard::kIdle);
+  return Message::Done(chunk_index, checksum_.Finish(), Seconds() - start);
+}
 
 int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd) {
   std::optional<ChunkComputer> computer;
@@ -169,7 +167,8 @@ int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd) {
   try {
     while (std::optional<Message> m = ReceiveMessage(socket_fd)) {
       if (m->type == MessageType::kShutdown) break;
-      if (m->type != MessageType::kAssign) throw Error("protocol: a worker got a message it does not take");
+      if (m->type != MessageType::kAssign)
+        throw Error("protocol: a worker got a message it does not take");
       for (uint64_t c = m->chunk; c < m->chunk + m->count; ++c) {
         if (!SendMessage(socket_fd, computer->Compute(c))) return 1;  // the driver is gone
       }
@@ -209,14 +208,17 @@ int SpawnedWorkerMain() {
     struct stat st {};
     if (fstat(job_fd, &st) != 0) throw Error("worker job: " + std::string(std::strerror(errno)));
     std::string text(size_t(st.st_size), '\0');
-    if (pread(job_fd, text.data(), text.size(), 0) != ssize_t(text.size())) throw Error("worker job: short read");
+    if (pread(job_fd, text.data(), text.size(), 0) != ssize_t(text.size()))
+      throw Error("worker job: short read");
     const nlohmann::json job = nlohmann::json::parse(text);
     std::vector<PublishedInput> published = ParseInputs(job.at("inputs").get<std::string>());
-    BecomeWorker(pid_t(std::atoll(driver_env)),
-                 kWorkerFirstPassedFd + 2 + int(CountInputFds(published)));
+    // Memfd inputs are reopened through /proc/<driver>/fd, so only the scoreboard and the job
+    // are inherited.
+    BecomeWorker(pid_t(std::atoll(driver_env)), kWorkerFirstPassedFd + 2);
 
     Scoreboard scoreboard(kWorkerFirstPassedFd, std::atoi(size_env));
-    const Config config = ParseConfig(job.at("config_text").get<std::string>(), job.at("config_file").get<std::string>());
+    const Config config = ParseConfig(job.at("config_text").get<std::string>(),
+                                      job.at("config_file").get<std::string>());
     const Space space(config);
     const KernelBinding binding = BindKernel(config, space);
     const MappedInputs inputs(published);

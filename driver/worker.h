@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "driver/checksum.h"
+#include "driver/plan.h"
 #include "driver/space.h"
 #include "driver/worker_set.h"
 #include "io/output_file.h"
@@ -30,6 +32,40 @@ struct WorkerSetup {
   std::string output_path;
   const OutputLayout* layout = nullptr;
   Scoreboard* scoreboard = nullptr;
+};
+
+// Computes chunks for one worker rank: owns the kernel's state and the block buffers.
+// Used by WorkerLoop and by `sweep rerun --inline` in the driver's own process.
+class ChunkComputer {
+ public:
+  // Opens the output for writing. THROWS: Error.
+  ChunkComputer(const WorkerSetup& setup, int rank);
+  ~ChunkComputer();  // finishes the kernel if it was initialised
+  ChunkComputer(const ChunkComputer&) = delete;
+  ChunkComputer& operator=(const ChunkComputer&) = delete;
+
+  // THROWS: Error with the kernel's message.
+  void InitKernel();
+  void FinishKernel();
+  // Computes one chunk and writes its rows. Returns the Done or Failed message for it.
+  // THROWS: Error when the rows cannot be written (a full disk).
+  Message Compute(uint64_t chunk_index);
+
+ private:
+  const WorkerSetup& setup_;
+  const int rank_;
+  const sweep_kernel& kernel_;
+  const Plan plan_;
+  std::vector<sweep_value> values_;
+  std::vector<sweep_value> params_;
+  std::vector<uint64_t> bytes_per_point_;
+  std::vector<std::vector<char>> buffers_;
+  std::vector<sweep_array> views_;
+  ChunkChecksum checksum_;
+  uint64_t block_points_ = 1;
+  void* state_ = nullptr;
+  bool initialised_ = false;
+  int fd_ = -1;
 };
 
 // Runs the protocol on socket_fd until Shutdown or the driver goes. Returns the exit code.

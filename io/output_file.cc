@@ -284,6 +284,8 @@ void CreateOutputFile(const std::string& path, const OutputLayoutSpec& spec) {
     hdf5::WriteAttribute(root, "sweep_version", std::string(SWEEP_VERSION));
     hdf5::WriteAttribute(root, "config", spec.config_text);
     hdf5::WriteAttribute(root, "config_sha256", Sha256Hex(spec.config_text));
+    hdf5::WriteAttribute(root, "config_file", spec.config_file);
+    hdf5::WriteAttribute(root, "fingerprint", spec.fingerprint);
     hdf5::WriteAttribute(root, "seed", spec.seed);
     hdf5::WriteAttribute(root, "kernel", spec.kernel_name);
     hdf5::WriteAttribute(root, "kernel_abi", uint32_t{SWEEP_KERNEL_ABI});
@@ -358,6 +360,8 @@ OutputLayout ReadOutputLayout(const std::string& path) {
     layout.sweep_version = hdf5::ReadStringAttribute(root, "sweep_version");
     layout.config_text = hdf5::ReadStringAttribute(root, "config");
     layout.config_sha256 = hdf5::ReadStringAttribute(root, "config_sha256");
+    layout.config_file = hdf5::ReadStringAttribute(root, "config_file");
+    layout.fingerprint = hdf5::ReadStringAttribute(root, "fingerprint");
     layout.kernel_name = hdf5::ReadStringAttribute(root, "kernel");
     layout.kernel_abi = static_cast<uint32_t>(hdf5::ReadUnsignedAttribute(root, "kernel_abi"));
     layout.seed = hdf5::ReadUnsignedAttribute(root, "seed");

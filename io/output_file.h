@@ -11,7 +11,10 @@
 //
 //   /                    attributes (scalars; strings are variable-length UTF-8):
 //                          format "sweep/1", sweep_version (SWEEP_VERSION), config (YAML text),
-//                          config_sha256 (64 lowercase hex digits of config), seed (uint64),
+//                          config_sha256 (64 lowercase hex digits of config), config_file
+//                          (the config's absolute path: relative paths in config resolve against
+//                          its folder), fingerprint (JSON: what the results depend on besides
+//                          the config: kernel, options, inputs; see driver/run.cc), seed (uint64),
 //                          kernel (name), kernel_abi (uint32, SWEEP_KERNEL_ABI), points, chunks,
 //                          chunk_size (uint64)
 //   /params/<name>       [points]  float64 | int64 | fixed-size UTF-8 string (NUL-padded, as long
@@ -65,6 +68,8 @@ struct OutputParameter {
 // What the driver knows before the run, independent of how it knows it (driver/space.h adapts).
 struct OutputLayoutSpec {
   std::string config_text;
+  std::string config_file;  // absolute
+  std::string fingerprint;  // JSON text
   std::string kernel_name;
   uint64_t seed = 0;
   uint64_t points = 0, chunk_size = 0, chunks = 0;  // as driver/plan.h computes them
@@ -105,6 +110,7 @@ struct OutputAxis {
 struct OutputLayout {
   std::string format;  // kOutputFormat
   std::string config_text, config_sha256, kernel_name, sweep_version;
+  std::string config_file, fingerprint;
   uint32_t kernel_abi = 0;
   uint64_t seed = 0, points = 0, chunk_size = 0, chunks = 0;
   std::vector<OutputAxis> dimensions;      // /axes, in dimension order

@@ -14,7 +14,8 @@
  *  - compute() may be called from one thread at a time per init()ed state; a worker calls it for
  *    consecutive points of a chunk. It must draw random numbers only from `seed` (DESIGN.md
  *    "Determinism"): the same (params, seed) must give the same bytes.
- *  - Input views are mapped read-only: writing to them faults and fails the chunk.
+ *  - Input views are mapped read-only: writing to them faults and fails the chunk. They stay
+ *    mapped from init() until after finish(), so a kernel may keep pointers into them.
  *  - Output views are the point's rows, pre-filled with NaN (floats) or 0 (integers); they are
  *    written to the output file after compute() returns.
  *  - Option values arrive already checked against the declared type; absent options carry the

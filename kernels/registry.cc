@@ -5,7 +5,9 @@
 
 namespace sweep {
 
+const sweep_kernel* array_sum_kernel();
 const sweep_kernel* blur_kernel();
+const sweep_kernel* faulty_kernel();
 const sweep_kernel* heat2d_kernel();
 const sweep_kernel* ising2d_kernel();
 const sweep_kernel* lorenz_kernel();
@@ -18,7 +20,9 @@ namespace {
 // One line per built-in kernel (STYLE.md: a kernel registers itself in one line).
 // clang-format off
 constexpr const sweep_kernel* (*kBuiltins[])() = {
+    array_sum_kernel,
     blur_kernel,
+    faulty_kernel,
     heat2d_kernel,
     ising2d_kernel,
     lorenz_kernel,

@@ -1,0 +1,445 @@
+#include "driver/commands.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "driver/plan.h"
+#include "driver/progress.h"
+#include "driver/space.h"
+#include "io/config.h"
+#include "io/error.h"
+#include "io/inputs.h"
+#include "io/journal.h"
+#include "io/output_file.h"
+#include "io/output_lock.h"
+#include "kernels/binding.h"
+#include "kernels/plugin.h"
+#include "kernels/registry.h"
+
+namespace sweep {
+namespace {
+
+// Result rows are gathered in blocks of at most this many bytes per output (driver/worker.cc).
+constexpr uint64_t kWorkerBlockBytes = 1 << 20;
+
+std::string Bytes(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double v = double(n);
+  int u = 0;
+  while (v >= 1024 && u < 6) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", n) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+int ResolveWorkers(int requested, int configured) {
+  if (requested > 0) return requested;
+  if (configured > 0) return configured;
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  return cores > 0 ? int(cores) : 1;
+}
+
+uint64_t ShapeBytes(const std::string& dtype, const std::vector<int64_t>& shape) {
+  uint64_t bytes = DtypeSize(DtypeFromName(dtype));
+  for (int64_t d : shape) bytes *= uint64_t(d);
+  return bytes;
+}
+
+// Each input's bytes. npy and HDF5 inputs are opened to read their headers (mapping them costs
+// nothing); raw and generated inputs are sized from their declared shape, so nothing is loaded.
+std::vector<uint64_t> InputBytes(const Config& config) {
+  std::vector<InputSpec> headers;
+  for (const InputSpec& in : config.inputs)
+    if (in.kind == InputSpec::Kind::kNpy || in.kind == InputSpec::Kind::kHdf5)
+      headers.push_back(in);
+  const PublishedInputs published = PublishInputs(headers);
+  std::vector<uint64_t> bytes;
+  size_t next = 0;
+  for (const InputSpec& in : config.inputs) {
+    if (in.kind == InputSpec::Kind::kNpy || in.kind == InputSpec::Kind::kHdf5) {
+      bytes.push_back(published.inputs()[next++].bytes);
+    } else {
+      bytes.push_back(ShapeBytes(in.dtype, in.shape));
+    }
+  }
+  return bytes;
+}
+
+std::string ValueText(const sweep_value& v) {
+  switch (v.type) {
+    case SWEEP_VALUE_INTEGER:
+      return std::to_string(v.integer);
+    case SWEEP_VALUE_STRING:
+      return fmt::format("\"{}\"", v.string ? v.string : "");
+    default:
+      return fmt::format("{}", v.number);
+  }
+}
+
+const char* ValueTypeName(int type) {
+  switch (type) {
+    case SWEEP_VALUE_INTEGER:
+      return "integer";
+    case SWEEP_VALUE_STRING:
+      return "string";
+    default:
+      return "number";
+  }
+}
+
+std::string ShapeText(const sweep_output_decl& o) {
+  if (o.rank == 0) return "scalar";
+  std::string s = "[";
+  for (int i = 0; i < o.rank; ++i) s += (i ? ", " : "") + std::to_string(o.shape[i]);
+  return s + "]";
+}
+
+nlohmann::json KernelJson(const sweep_kernel& k) {
+  nlohmann::json j = {{"name", k.name},
+                      {"description", k.description ? k.description : ""},
+                      {"abi", k.abi_version}};
+  for (int i = 0; i < k.n_params; ++i)
+    j["parameters"].push_back(
+        {{"name", k.params[i].name}, {"help", k.params[i].help ? k.params[i].help : ""}});
+  for (int i = 0; i < k.n_options; ++i) {
+    const sweep_option_decl& o = k.options[i];
+    j["options"].push_back({{"name", o.name},
+                            {"type", ValueTypeName(o.type)},
+                            {"default", ValueText(o.default_value)},
+                            {"help", o.help ? o.help : ""}});
+  }
+  for (int i = 0; i < k.n_inputs; ++i) {
+    const sweep_input_decl& in = k.inputs[i];
+    j["inputs"].push_back({{"name", in.name},
+                           {"dtype", DtypeName(in.dtype)},
+                           {"rank", in.rank},
+                           {"help", in.help ? in.help : ""}});
+  }
+  // Outputs with the default options.
+  std::vector<sweep_value> defaults;
+  for (int i = 0; i < k.n_options; ++i) defaults.push_back(k.options[i].default_value);
+  const sweep_options options{defaults.data(), int(defaults.size())};
+  std::vector<sweep_output_decl> outs(size_t(std::max(k.max_outputs, 1)));
+  int n = 0;
+  char err[256] = "";
+  if (k.outputs(&options, outs.data(), &n, err, sizeof err) == 0) {
+    for (int i = 0; i < n; ++i) {
+      j["outputs"].push_back(
+          {{"name", outs[size_t(i)].name},
+           {"dtype", DtypeName(outs[size_t(i)].dtype)},
+           {"shape", std::vector<int64_t>(outs[size_t(i)].shape,
+                                          outs[size_t(i)].shape + outs[size_t(i)].rank)}});
+    }
+  }
+  return j;
+}
+
+void PrintKernel(const sweep_kernel& k, bool detailed) {
+  if (!detailed) {
+    std::string params;
+    for (int i = 0; i < k.n_params; ++i) params += (i ? ", " : "") + std::string(k.params[i].name);
+    std::printf("%-10s %s\n           parameters: %s\n", k.name, k.description ? k.description : "",
+                params.c_str());
+    return;
+  }
+  const nlohmann::json j = KernelJson(k);
+  std::printf("%s: %s\n  kernel ABI %u\n", k.name, k.description ? k.description : "",
+              k.abi_version);
+  std::printf("  parameters:\n");
+  for (const auto& p : j.value("parameters", nlohmann::json::array()))
+    std::printf("    %-14s %s\n", p["name"].get<std::string>().c_str(),
+                p["help"].get<std::string>().c_str());
+  std::printf("  options:%s\n", j.contains("options") ? "" : " none");
+  for (const auto& o : j.value("options", nlohmann::json::array()))
+    std::printf("    %-14s %-8s default %-10s %s\n", o["name"].get<std::string>().c_str(),
+                o["type"].get<std::string>().c_str(), o["default"].get<std::string>().c_str(),
+                o["help"].get<std::string>().c_str());
+  std::printf("  inputs:%s\n", j.contains("inputs") ? "" : " none");
+  for (const auto& in : j.value("inputs", nlohmann::json::array())) {
+    const int rank = in["rank"].get<int>();
+    std::printf("    %-14s %s, %s  %s\n", in["name"].get<std::string>().c_str(),
+                in["dtype"].get<std::string>().c_str(),
+                rank < 0 ? "any rank" : (std::to_string(rank) + "-d").c_str(),
+                in["help"].get<std::string>().c_str());
+  }
+  std::printf("  outputs (with the default options):\n");
+  for (const auto& o : j.value("outputs", nlohmann::json::array())) {
+    std::string shape = "scalar";
+    if (!o["shape"].empty()) shape = o["shape"].dump();
+    std::printf("    %-14s %s %s\n", o["name"].get<std::string>().c_str(),
+                o["dtype"].get<std::string>().c_str(), shape.c_str());
+  }
+}
+
+double WallSeconds() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+// The pid holding the output's lock, or 0 when no run is live.
+long LiveRunPid(const std::string& output_path) {
+  const std::string path = OutputLock::LockPath(output_path);
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  long pid = 0;
+  if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    char text[32] = "";
+    const ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    text[n > 0 ? n : 0] = '\0';
+    pid = std::atol(text);
+    if (pid <= 0) pid = -1;
+  }
+  close(fd);
+  return pid;
+}
+
+}  // namespace
+
+int PlanCommand(const std::string& config_path, const std::vector<std::string>& overrides,
+                int workers_flag, bool json) {
+  const Config config = LoadConfig(config_path, overrides);
+  const Space space(config);
+  const KernelBinding binding = BindKernel(config, space);
+  const int workers = ResolveWorkers(workers_flag, config.execution.workers);
+  const Plan plan = PlanFor(space.points(), uint64_t(config.execution.chunk_size), workers);
+  const std::vector<uint64_t> input_bytes = InputBytes(config);
+
+  uint64_t block_bytes = 0, results_bytes = 0;
+  nlohmann::json outputs = nlohmann::json::array();
+  for (const sweep_output_decl& o : binding.outputs) {
+    const uint64_t per_point = OutputBytesPerPoint(o);
+    uint64_t total = 0;
+    if (__builtin_mul_overflow(per_point, space.points(), &total)) total = UINT64_MAX;
+    results_bytes = results_bytes + total < results_bytes ? UINT64_MAX : results_bytes + total;
+    block_bytes +=
+        std::max<uint64_t>(per_point, std::min(plan.chunk_size() * per_point, kWorkerBlockBytes));
+    outputs.push_back({{"name", o.name},
+                       {"dtype", DtypeName(o.dtype)},
+                       {"shape", std::vector<int64_t>(o.shape, o.shape + o.rank)},
+                       {"bytes_per_point", per_point},
+                       {"bytes", total}});
+  }
+  uint64_t inputs_total = 0;
+  for (uint64_t b : input_bytes) inputs_total += b;
+  // /params, /chunks: small next to the results, but counted.
+  const uint64_t table_bytes =
+      space.points() * 8 * space.parameter_names().size() + plan.chunks() * 37;
+
+  if (json) {
+    nlohmann::json j;
+    j["name"] = config.name;
+    j["kernel"] = binding.name;
+    j["points"] = space.points();
+    for (const Dimension& d : space.dimensions())
+      j["dimensions"].push_back({{"name", d.name}, {"size", d.size}});
+    j["parameters"] = space.parameter_names();
+    j["workers"] = workers;
+    j["chunks"] = plan.chunks();
+    j["chunk_size"] = plan.chunk_size();
+    j["chunk_size_auto"] = config.execution.chunk_size == 0;
+    j["outputs"] = outputs;
+    j["output_bytes"] = results_bytes;
+    j["output_path"] = config.output.path;
+    for (size_t i = 0; i < config.inputs.size(); ++i)
+      j["inputs"].push_back({{"name", config.inputs[i].name}, {"bytes", input_bytes[i]}});
+    j["input_bytes"] = inputs_total;
+    j["worker_private_bytes"] = block_bytes;
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%s: kernel %s, %llu points\n", config.name.c_str(), binding.name.c_str(),
+              (unsigned long long)space.points());
+  for (const Dimension& d : space.dimensions())
+    std::printf("  axis %-16s %llu\n", d.name.c_str(), (unsigned long long)d.size);
+  for (size_t i = 0; i < space.parameter_names().size(); ++i) {
+    if (space.dimension_of(int(i)) < 0) {
+      std::vector<sweep_value> v(space.parameter_names().size());
+      space.Resolve(0, v.data());
+      std::printf("  constant %-12s %s\n", space.parameter_names()[i].c_str(),
+                  ValueText(v[i]).c_str());
+    }
+  }
+  std::printf("  chunks: %llu of %llu points%s, for %d workers\n",
+              (unsigned long long)plan.chunks(), (unsigned long long)plan.chunk_size(),
+              config.execution.chunk_size == 0 ? " (auto)" : "", workers);
+  std::printf("  output %s: %s\n", config.output.path.c_str(),
+              Bytes(results_bytes + table_bytes).c_str());
+  for (const auto& o : outputs)
+    std::printf("    /results/%-12s %s %s per point, %s\n", o["name"].get<std::string>().c_str(),
+                o["dtype"].get<std::string>().c_str(),
+                o["shape"].empty() ? "scalar" : o["shape"].dump().c_str(),
+                Bytes(o["bytes"].get<uint64_t>()).c_str());
+  if (!config.inputs.empty()) {
+    std::printf("  inputs: %s, mapped once and shared by every worker\n",
+                Bytes(inputs_total).c_str());
+    for (size_t i = 0; i < config.inputs.size(); ++i)
+      std::printf("    %-16s %s\n", config.inputs[i].name.c_str(), Bytes(input_bytes[i]).c_str());
+  }
+  std::printf("  memory per worker: %s of result blocks, plus the kernel's own state\n",
+              Bytes(block_bytes).c_str());
+  return 0;
+}
+
+int ValidateCommand(const std::string& config_path, const std::vector<std::string>& overrides) {
+  const Config config = LoadConfig(config_path, overrides);
+  const Space space(config);
+  const KernelBinding binding = BindKernel(config, space);
+  PlanFor(space.points(), uint64_t(config.execution.chunk_size),
+          ResolveWorkers(0, config.execution.workers));
+  InputBytes(config);  // opens npy and HDF5 headers; raw and generated inputs are checked by shape
+  std::printf("ok\n");
+  return 0;
+}
+
+int StatusCommand(const std::string& output_path, bool json) {
+  const OutputLayout layout = ReadOutputLayout(output_path);
+  std::vector<uint8_t> status(layout.chunks);
+  std::vector<uint64_t> first_point(layout.chunks), count(layout.chunks);
+  {
+    const int fd = open(output_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw Error(output_path + ": " + std::strerror(errno));
+    if (pread(fd, status.data(), status.size(), off_t(layout.chunk_status.offset)) !=
+        ssize_t(status.size())) {
+      close(fd);
+      throw Error(output_path + ": cannot read /chunks/status");
+    }
+    close(fd);
+  }
+  const Plan plan(layout.points, layout.chunk_size);
+  const std::string journal_path = output_path + ".journal";
+  struct stat st {};
+  JournalContents journal;
+  if (stat(journal_path.c_str(), &st) == 0) journal = Journal::Read(journal_path);
+  // The journal is written first: apply it over /chunks/status.
+  std::map<uint64_t, JournalRecord> failures;
+  double run_start = 0;
+  uint64_t points_since_start = 0;
+  double last_done = 0;
+  for (const JournalRecord& r : journal.records) {
+    if (r.type == "started") {
+      run_start = r.time;
+      points_since_start = 0;
+    }
+    if (r.chunk >= layout.chunks) continue;
+    if (r.type == "done") {
+      status[r.chunk] = 1;
+      failures.erase(r.chunk);
+      points_since_start += plan.chunk(r.chunk).count;
+      last_done = r.time;
+    } else if (r.type == "failed" && r.final) {
+      status[r.chunk] = 2;
+      failures[r.chunk] = r;
+    }
+  }
+  uint64_t done = 0, failed = 0, pending = 0, points_done = 0, points_left = 0;
+  for (uint64_t c = 0; c < layout.chunks; ++c) {
+    if (status[c] == 1) {
+      ++done;
+      points_done += plan.chunk(c).count;
+    } else {
+      status[c] == 2 ? ++failed : ++pending;
+      points_left += plan.chunk(c).count;
+    }
+  }
+  const long pid = LiveRunPid(output_path);
+  const double now = WallSeconds();
+  const double rate = pid != 0 && run_start > 0 && now > run_start
+                          ? double(points_since_start) / (now - run_start)
+                          : 0;
+  (void)last_done;
+
+  if (json) {
+    nlohmann::json j = {{"output", output_path},
+                        {"kernel", layout.kernel_name},
+                        {"points", layout.points},
+                        {"chunks", layout.chunks},
+                        {"done", done},
+                        {"pending", pending},
+                        {"failed", failed},
+                        {"points_done", points_done},
+                        {"live", pid != 0},
+                        {"pid", pid > 0 ? pid : 0},
+                        {"points_per_second", rate},
+                        {"eta_seconds", rate > 0 ? nlohmann::json(double(points_left) / rate)
+                                                 : nlohmann::json(nullptr)},
+                        {"journal_truncated", journal.truncated}};
+    j["failures"] = nlohmann::json::array();
+    for (const auto& [chunk, r] : failures) {
+      j["failures"].push_back(
+          {{"chunk", chunk},
+           {"point", r.point ? nlohmann::json(*r.point) : nlohmann::json(nullptr)},
+           {"params", nlohmann::json::parse(r.params_json.empty() ? "{}" : r.params_json)},
+           {"kind", r.kind},
+           {"reason", r.reason},
+           {"attempt", r.attempt},
+           {"stderr", r.stderr_tail}});
+    }
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%s: kernel %s, %llu points in %llu chunks\n", output_path.c_str(),
+              layout.kernel_name.c_str(), (unsigned long long)layout.points,
+              (unsigned long long)layout.chunks);
+  std::printf("  done %llu, pending %llu, failed %llu chunks; %llu of %llu points done (%.1f%%)\n",
+              (unsigned long long)done, (unsigned long long)pending, (unsigned long long)failed,
+              (unsigned long long)points_done, (unsigned long long)layout.points,
+              layout.points ? 100.0 * double(points_done) / double(layout.points) : 100.0);
+  if (pid != 0) {
+    std::printf("  running now (pid %s): %.4g points/s, ETA %s\n",
+                pid > 0 ? std::to_string(pid).c_str() : "?", rate,
+                rate > 0 ? FormatDuration(double(points_left) / rate).c_str() : "-");
+  } else if (pending + failed > 0) {
+    std::printf("  not running; `sweep resume %s` finishes it\n", output_path.c_str());
+  }
+  if (journal.truncated)
+    std::printf("  note: the journal's last record was cut by a kill and is ignored\n");
+  for (const auto& [chunk, r] : failures) {
+    std::string params;
+    if (!r.params_json.empty()) {
+      for (const auto& [k, v] : nlohmann::json::parse(r.params_json).items())
+        params += (params.empty() ? "" : ", ") + k + "=" +
+                  (v.is_string() ? v.get<std::string>() : v.dump());
+    }
+    std::printf("  failed chunk %llu", (unsigned long long)chunk);
+    if (r.point) std::printf(", point %llu (%s)", (unsigned long long)*r.point, params.c_str());
+    std::printf(": %s [%s, attempt %d]\n", r.reason.c_str(), r.kind.c_str(), r.attempt);
+  }
+  return 0;
+}
+
+int KernelsCommand(const std::string& name, bool json) {
+  std::vector<const sweep_kernel*> kernels;
+  if (name.empty()) {
+    kernels = BuiltinKernels();
+  } else if (const sweep_kernel* k = FindBuiltinKernel(name)) {
+    kernels.push_back(k);
+  } else if (name.find('/') != std::string::npos || name.find(".so") != std::string::npos) {
+    kernels.push_back(LoadPlugin(name));
+  } else {
+    std::string known;
+    for (const sweep_kernel* k : BuiltinKernels())
+      known += (known.empty() ? "" : ", ") + std::string(k->name);
+    throw Error("kernels: no kernel named `" + name + "` (built-in: " + known + ")",
+                ExitCode::kUsage);
+  }
+  if (json) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const sweep_kernel* k : kernels) j.push_back(KernelJson(*k));
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  for (const sweep_kernel* k : kernels) PrintKernel(*k, !name.empty());
+  return 0;
+}
+
+}  // namespace sweep

@@ -1,0 +1,25 @@
+// The read-only commands: `sweep plan`, `sweep validate`, `sweep status`, `sweep kernels`.
+// Each returns its exit code and prints to stdout; errors are thrown as sweep::Error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace sweep {
+
+// Points, each axis with its count, chunks and chunk size, bytes of every output dataset and of
+// the inputs, and memory per worker. Touches no file but the config and the inputs' headers.
+int PlanCommand(const std::string& config_path, const std::vector<std::string>& overrides,
+                int workers, bool json);
+
+// Checks the config, its kernel and its inputs. Prints `ok` or throws every problem found.
+int ValidateCommand(const std::string& config_path, const std::vector<std::string>& overrides);
+
+// Counts by state, throughput and ETA if a run is live, and every failed chunk with its point,
+// parameter values and reason.
+int StatusCommand(const std::string& output_path, bool json);
+
+// Every kernel, or one (a built-in name or a plugin path), with its declarations.
+int KernelsCommand(const std::string& name, bool json);
+
+}  // namespace sweep

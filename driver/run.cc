@@ -1,0 +1,739 @@
+#include "driver/run.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "driver/checksum.h"
+#include "driver/plan.h"
+#include "driver/scheduler.h"
+#include "driver/space.h"
+#include "driver/worker.h"
+#include "driver/worker_set.h"
+#include "io/config.h"
+#include "io/error.h"
+#include "io/inputs.h"
+#include "io/journal.h"
+#include "io/output_file.h"
+#include "io/output_lock.h"
+#include "kernels/binding.h"
+
+namespace sweep {
+namespace {
+
+constexpr uint8_t kPending = 0, kDone = 1, kFailed = 2;
+
+double WallSeconds() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+double SteadySeconds() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+bool FileExists(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0;
+}
+
+std::string AbsolutePath(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char cwd[4096];
+  if (!getcwd(cwd, sizeof cwd)) return path;
+  return std::string(cwd) + "/" + path;
+}
+
+void PwriteAll(int fd, const void* data, size_t size, uint64_t offset, const std::string& what) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = pwrite(fd, p, size, off_t(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw Error(what + ": " + std::strerror(n < 0 ? errno : ENOSPC));
+    p += n;
+    size -= size_t(n);
+    offset += uint64_t(n);
+  }
+}
+
+void PreadAll(int fd, void* data, size_t size, uint64_t offset, const std::string& what) {
+  char* p = static_cast<char*>(data);
+  while (size > 0) {
+    const ssize_t n = pread(fd, p, size, off_t(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      throw Error(what + ": " + (n < 0 ? std::strerror(errno) : "unexpected end of file"));
+    p += n;
+    size -= size_t(n);
+    offset += uint64_t(n);
+  }
+}
+
+std::string ValueText(const sweep_value& v) {
+  switch (v.type) {
+    case SWEEP_VALUE_INTEGER:
+      return std::to_string(v.integer);
+    case SWEEP_VALUE_STRING:
+      return v.string ? v.string : "";
+    default:
+      return fmt::format("{}", v.number);
+  }
+}
+
+nlohmann::json ValueJson(const sweep_value& v) {
+  switch (v.type) {
+    case SWEEP_VALUE_INTEGER:
+      return v.integer;
+    case SWEEP_VALUE_STRING:
+      return v.string ? v.string : "";
+    default:
+      return std::isfinite(v.number) ? nlohmann::json(v.number) : nlohmann::json(ValueText(v));
+  }
+}
+
+// "rho=2.5, sigma=10" and {"rho":2.5,"sigma":10} for a point.
+void DescribePoint(const Space& space, uint64_t point, std::string* text, std::string* json) {
+  std::vector<sweep_value> values(space.parameter_names().size());
+  space.Resolve(point, values.data());
+  nlohmann::json j = nlohmann::json::object();
+  text->clear();
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!text->empty()) *text += ", ";
+    *text += space.parameter_names()[i] + "=" + ValueText(values[i]);
+    j[space.parameter_names()[i]] = ValueJson(values[i]);
+  }
+  *json = j.dump();
+}
+
+const char* FailureKindName(ChunkFailure::Kind kind) {
+  switch (kind) {
+    case ChunkFailure::Kind::kKernelError:
+      return "kernel-error";
+    case ChunkFailure::Kind::kCrashed:
+      return "crashed";
+    case ChunkFailure::Kind::kExited:
+      return "exited";
+    case ChunkFailure::Kind::kKilled:
+      return "killed";
+    case ChunkFailure::Kind::kTimeout:
+      return "timeout";
+    case ChunkFailure::Kind::kOutOfMemory:
+      return "out-of-memory";
+  }
+  return "?";
+}
+
+// The fingerprint of what a sweep's results depend on besides the config text: the kernel
+// (its name, ABI, declared outputs, and for a plugin the library's bytes), its options, and
+// every input's dtype, shape and bytes. `sweep resume` compares it with the stored one.
+nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
+                           const MappedInputs& inputs) {
+  nlohmann::json kernel = {{"name", binding.name}, {"abi", SWEEP_KERNEL_ABI}};
+  if (!config.kernel.plugin.empty()) {
+    const int fd = open(config.kernel.plugin.c_str(), O_RDONLY | O_CLOEXEC);
+    std::string bytes;
+    if (fd >= 0) {
+      char buffer[1 << 16];
+      ssize_t n;
+      while ((n = read(fd, buffer, sizeof buffer)) > 0) bytes.append(buffer, size_t(n));
+      close(fd);
+    }
+    kernel["library_xxh3"] = fmt::format("{:016x}", XXH3_64bits(bytes.data(), bytes.size()));
+  } else {
+    kernel["sweep_version"] = SWEEP_VERSION;
+  }
+  nlohmann::json outputs = nlohmann::json::array();
+  for (const sweep_output_decl& o : binding.outputs) {
+    outputs.push_back({{"name", o.name},
+                       {"dtype", DtypeName(o.dtype)},
+                       {"shape", std::vector<int64_t>(o.shape, o.shape + o.rank)}});
+  }
+  kernel["outputs"] = outputs;
+  nlohmann::json options = nlohmann::json::object();
+  const sweep_kernel& k = *binding.kernel;
+  for (int i = 0; i < k.n_options; ++i)
+    options[k.options[i].name] = ValueJson(binding.option_values[size_t(i)]);
+  nlohmann::json in = nlohmann::json::object();
+  for (size_t i = 0; i < inputs.views().size(); ++i) {
+    const sweep_array& v = inputs.views()[i];
+    uint64_t bytes = DtypeSize(v.dtype);
+    for (int d = 0; d < v.rank; ++d) bytes *= uint64_t(v.shape[d]);
+    in[config.inputs[i].name] = {
+        {"dtype", DtypeName(v.dtype)},
+        {"shape", std::vector<int64_t>(v.shape, v.shape + v.rank)},
+        {"xxh3", fmt::format("{:016x}", v.data ? XXH3_64bits(v.data, bytes) : 0)}};
+  }
+  return {{"kernel", kernel}, {"options", options}, {"inputs", in}};
+}
+
+// What differs between two fingerprints, one line each ("inputs.A: bytes changed").
+std::vector<std::string> FingerprintChanges(const nlohmann::json& before,
+                                            const nlohmann::json& now) {
+  std::vector<std::string> changes;
+  const nlohmann::json patch = nlohmann::json::diff(before, now);
+  for (const nlohmann::json& op : patch) {
+    std::string path = op.value("path", "");
+    std::replace(path.begin(), path.end(), '/', '.');
+    if (!path.empty() && path[0] == '.') path.erase(0, 1);
+    const std::string kind = op.value("op", "");
+    if (kind == "add") {
+      changes.push_back(path + ": added");
+    } else if (kind == "remove") {
+      changes.push_back(path + ": removed");
+    } else {
+      changes.push_back(path + ": now " + op.value("value", nlohmann::json()).dump());
+    }
+  }
+  return changes;
+}
+
+// Checks each published input against what the kernel declares (dtype, rank).
+void CheckInputsAgainstKernel(const Config& config, const KernelBinding& binding,
+                              const PublishedInputs& published) {
+  std::vector<Diagnostic> errors;
+  const sweep_kernel& k = *binding.kernel;
+  for (int i = 0; i < k.n_inputs; ++i) {
+    const int source = binding.input_source[size_t(i)];
+    const PublishedInput& in = published.inputs()[size_t(source)];
+    const sweep_input_decl& decl = k.inputs[i];
+    const InputSpec& spec = config.inputs[size_t(source)];
+    if (in.dtype != decl.dtype) {
+      errors.push_back({spec.where, "inputs." + spec.name,
+                        std::string("kernel `") + k.name + "` needs " + DtypeName(decl.dtype) +
+                            ", the input is " + DtypeName(in.dtype)});
+    }
+    if (decl.rank >= 0 && int(in.shape.size()) != decl.rank) {
+      errors.push_back({spec.where, "inputs." + spec.name,
+                        std::string("kernel `") + k.name + "` needs " + std::to_string(decl.rank) +
+                            " dimensions, the input has " + std::to_string(in.shape.size())});
+    }
+  }
+  if (!errors.empty()) throw ConfigError(errors);
+}
+
+// The config's path with an absolute folder: relative paths in its text resolve against it.
+std::string ConfigPathForResume(const Config& config) {
+  const size_t slash = config.file.rfind('/');
+  return config.folder + "/" +
+         (slash == std::string::npos ? config.file : config.file.substr(slash + 1));
+}
+
+OutputLayoutSpec MakeLayoutSpec(const Config& config, const Space& space, const Plan& plan,
+                                const KernelBinding& binding, const std::string& fingerprint) {
+  OutputLayoutSpec spec;
+  spec.config_text = config.text;
+  spec.config_file = ConfigPathForResume(config);
+  spec.fingerprint = fingerprint;
+  spec.kernel_name = binding.name;
+  spec.seed = config.seed;
+  spec.points = plan.points();
+  spec.chunk_size = plan.chunk_size();
+  spec.chunks = plan.chunks();
+  for (size_t d = 0; d < space.dimensions().size(); ++d) {
+    const Dimension& dim = space.dimensions()[d];
+    spec.dimensions.push_back(
+        {dim.name, dim.size, [&space, d](uint64_t k) { return space.Coordinate(d, k); }});
+  }
+  for (size_t i = 0; i < space.parameter_names().size(); ++i) {
+    int type = SWEEP_VALUE_NUMBER;
+    switch (space.parameter_type(int(i))) {
+      case Value::Type::kInteger:
+        type = SWEEP_VALUE_INTEGER;
+        break;
+      case Value::Type::kString:
+        type = SWEEP_VALUE_STRING;
+        break;
+      default:
+        break;
+    }
+    spec.parameters.push_back({space.parameter_names()[i], type});
+  }
+  spec.resolve = [&space](uint64_t point, sweep_value* values) { space.Resolve(point, values); };
+  spec.outputs = binding.outputs;
+  return spec;
+}
+
+// Records what the scheduler (or the inline loop) reports: journal first, then /chunks/* in
+// place, then progress and the failure report on stderr.
+class RunRecorder : public SchedulerObserver {
+ public:
+  RunRecorder(const Space& space, const Plan& plan, const OutputLayout& layout,
+              const std::string& output_path, Journal& journal, Progress& progress,
+              uint64_t points_total, uint64_t chunks_total, int workers)
+      : space_(space), plan_(plan), layout_(layout), journal_(journal), progress_(progress) {
+    fd_ = open(output_path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd_ < 0) throw Error("cannot open " + output_path + ": " + std::strerror(errno));
+    output_path_ = output_path;
+    snapshot_.points_total = points_total;
+    snapshot_.chunks_total = chunks_total;
+    snapshot_.busy_seconds.assign(size_t(workers), 0.0);
+    start_ = SteadySeconds();
+    last_sync_ = start_;
+  }
+  ~RunRecorder() override {
+    if (fd_ >= 0) close(fd_);
+  }
+
+  void ChunkDone(const Chunk& chunk, uint64_t checksum, double seconds, int rank,
+                 int attempt) override {
+    JournalRecord r;
+    r.type = "done";
+    r.time = WallSeconds();
+    r.chunk = chunk.index;
+    r.checksum = checksum;
+    r.seconds = seconds;
+    r.worker = rank;
+    r.attempt = attempt;
+    journal_.Append(r);
+    WriteChunkState(chunk.index, kDone, uint32_t(attempt), seconds, checksum);
+    snapshot_.points_done += chunk.count;
+    ++snapshot_.chunks_done;
+    if (rank >= 0 && size_t(rank) < snapshot_.busy_seconds.size())
+      snapshot_.busy_seconds[size_t(rank)] += seconds;
+    Tick();
+  }
+
+  void ChunkFailed(const ChunkFailure& f) override {
+    JournalRecord r;
+    r.type = "failed";
+    r.time = WallSeconds();
+    r.chunk = f.chunk.index;
+    r.attempt = f.attempt;
+    r.final = f.final;
+    r.kind = FailureKindName(f.kind);
+    r.reason = f.reason;
+    r.point = f.point;
+    r.worker = f.rank;
+    r.stderr_tail = f.log_tail;
+    std::string params_text;
+    if (f.point) DescribePoint(space_, *f.point, &params_text, &r.params_json);
+    journal_.Append(r);
+    if (f.final) {
+      WriteChunkState(f.chunk.index, kFailed, uint32_t(f.attempt), 0, 0);
+      ++snapshot_.chunks_failed;
+    } else {
+      ++snapshot_.retries;
+    }
+    std::string line = fmt::format("sweep: chunk {}", f.chunk.index);
+    if (f.point) line += fmt::format(", point {} ({})", *f.point, params_text);
+    line += fmt::format(": {}{}", f.reason,
+                        f.final ? "" : fmt::format(" (attempt {}, will retry)", f.attempt));
+    if (f.final && !f.log_tail.empty()) {
+      std::string tail = f.log_tail;
+      const size_t keep = tail.rfind('\n', tail.size() > 400 ? tail.size() - 400 : 0);
+      if (tail.size() > 400 && keep != std::string::npos) tail = tail.substr(keep + 1);
+      line += "\n  worker stderr ends:\n    " + ReplaceAll(tail, "\n", "\n    ");
+    }
+    progress_.Update(Snapshot());
+    std::fprintf(stderr, "%s%s\n", isatty(fileno(stderr)) ? "\r\x1b[K" : "", line.c_str());
+  }
+
+  void Tick() override {
+    const double now = SteadySeconds();
+    if (now - last_sync_ >= 1.0) {
+      journal_.Sync();
+      last_sync_ = now;
+    }
+    progress_.Update(Snapshot());
+  }
+
+  ProgressSnapshot Snapshot() {
+    snapshot_.elapsed_seconds = SteadySeconds() - start_;
+    return snapshot_;
+  }
+  uint64_t chunks_failed() const { return snapshot_.chunks_failed; }
+
+ private:
+  static std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
+    for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
+      s.replace(pos, from.size(), to);
+    return s;
+  }
+  void WriteChunkState(uint64_t chunk, uint8_t status, uint32_t attempts, double seconds,
+                       uint64_t checksum) {
+    const std::string what = "updating /chunks in " + output_path_;
+    // The checksum and timings first, the status last: a reader that sees "done" sees the rest.
+    PwriteAll(fd_, &attempts, sizeof attempts,
+              layout_.chunk_attempts.offset + chunk * sizeof attempts, what);
+    PwriteAll(fd_, &seconds, sizeof seconds, layout_.chunk_seconds.offset + chunk * sizeof seconds,
+              what);
+    PwriteAll(fd_, &checksum, sizeof checksum,
+              layout_.chunk_checksum.offset + chunk * sizeof checksum, what);
+    PwriteAll(fd_, &status, sizeof status, layout_.chunk_status.offset + chunk, what);
+  }
+
+  const Space& space_;
+  const Plan& plan_;
+  const OutputLayout& layout_;
+  Journal& journal_;
+  Progress& progress_;
+  std::string output_path_;
+  int fd_ = -1;
+  ProgressSnapshot snapshot_;
+  double start_ = 0;
+  double last_sync_ = 0;
+};
+
+// The state of every chunk of an existing output, from /chunks/* and the journal.
+struct ChunkStates {
+  std::vector<uint8_t> status;
+  std::vector<uint64_t> checksum;
+};
+
+ChunkStates ReadChunkStates(const std::string& output_path, const OutputLayout& layout,
+                            const std::string& journal_path) {
+  ChunkStates s;
+  s.status.resize(layout.chunks);
+  s.checksum.resize(layout.chunks);
+  const int fd = open(output_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error("cannot open " + output_path + ": " + std::strerror(errno));
+  PreadAll(fd, s.status.data(), s.status.size(), layout.chunk_status.offset,
+           "reading /chunks/status");
+  PreadAll(fd, s.checksum.data(), s.checksum.size() * 8, layout.chunk_checksum.offset,
+           "reading /chunks/checksum");
+  close(fd);
+  // The journal is written before /chunks: a chunk it records as done may not be marked yet.
+  if (FileExists(journal_path)) {
+    const JournalContents journal = Journal::Read(journal_path);
+    if (journal.truncated) {
+      std::fprintf(stderr,
+                   "sweep: warning: %s: ignoring a partial last record (the run was killed while "
+                   "writing it)\n",
+                   journal_path.c_str());
+    }
+    for (const JournalRecord& r : journal.records) {
+      if (r.chunk >= layout.chunks) continue;
+      if (r.type == "done") {
+        s.status[r.chunk] = kDone;
+        s.checksum[r.chunk] = r.checksum;
+      } else if (r.type == "failed" && r.final) {
+        s.status[r.chunk] = kFailed;
+      }
+    }
+  }
+  return s;
+}
+
+// Recomputes the checksum of every chunk recorded done from the bytes in the file; a chunk whose
+// bytes do not match (a torn write, a crash between write and record) goes back to pending.
+uint64_t VerifyDoneChunks(const std::string& output_path, const OutputLayout& layout,
+                          const Plan& plan, ChunkStates* states) {
+  const int fd = open(output_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error("cannot open " + output_path + ": " + std::strerror(errno));
+  ChunkChecksum checksum(layout.results.size());
+  std::vector<char> buffer;
+  uint64_t torn = 0;
+  for (uint64_t c = 0; c < plan.chunks(); ++c) {
+    if (states->status[c] != kDone) continue;
+    const Chunk chunk = plan.chunk(c);
+    checksum.Reset();
+    for (size_t o = 0; o < layout.results.size(); ++o) {
+      const OutputDatasetInfo& out = layout.results[o];
+      buffer.resize(chunk.count * out.bytes_per_point);
+      PreadAll(fd, buffer.data(), buffer.size(),
+               out.region.offset + chunk.first * out.bytes_per_point,
+               "reading /results/" + out.name);
+      checksum.Add(o, buffer.data(), buffer.size());
+    }
+    if (checksum.Finish() != states->checksum[c]) {
+      states->status[c] = kPending;
+      ++torn;
+    }
+  }
+  close(fd);
+  return torn;
+}
+
+// The descriptor of a sealed memfd holding `text`, for spawned workers to read their job from.
+int JobMemfd(const std::string& text) {
+  const int fd = memfd_create("sweep-job", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) throw Error(std::string("memfd_create: ") + std::strerror(errno));
+  PwriteAll(fd, text.data(), text.size(), 0, "writing the worker job");
+  fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  return fd;
+}
+
+std::string SelfExecutable() {
+  char path[4096];
+  const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) throw Error("cannot find the sweep executable: " + std::string(std::strerror(errno)));
+  path[n] = '\0';
+  return path;
+}
+
+int ResolveWorkers(int configured) {
+  if (configured > 0) return configured;
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  return cores > 0 ? int(cores) : 1;
+}
+
+}  // namespace
+
+std::vector<uint64_t> ParseIndexList(const std::string& text, const std::string& option) {
+  std::vector<uint64_t> out;
+  size_t pos = 0;
+  auto bad = [&](const std::string& part) {
+    return Error(option + ": `" + part + "` is not an index or a range like 7-9", ExitCode::kUsage);
+  };
+  auto number = [&](const std::string& s, const std::string& part) {
+    if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos) throw bad(part);
+    try {
+      return uint64_t(std::stoull(s));
+    } catch (const std::exception&) {
+      throw bad(part);
+    }
+  };
+  while (pos <= text.size()) {
+    const size_t comma = std::min(text.find(',', pos), text.size());
+    const std::string part = text.substr(pos, comma - pos);
+    const size_t dash = part.find('-');
+    if (dash == std::string::npos) {
+      out.push_back(number(part, part));
+    } else {
+      const uint64_t a = number(part.substr(0, dash), part),
+                     b = number(part.substr(dash + 1), part);
+      if (b < a || b - a > 100'000'000) throw bad(part);
+      for (uint64_t i = a; i <= b; ++i) out.push_back(i);
+    }
+    pos = comma + 1;
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+int ExecuteRun(const RunRequest& request) {
+  const bool fresh = request.mode == RunRequest::Mode::kRun;
+
+  // 1. The config, the space, the kernel, the plan: everything checkable before writing.
+  std::optional<OutputLayout> existing;
+  Config config;
+  std::string output_path;
+  if (fresh) {
+    config = LoadConfig(request.config_path, request.overrides);
+    output_path =
+        request.output_path.empty() ? config.output.path : AbsolutePath(request.output_path);
+  } else {
+    output_path = AbsolutePath(request.output_path);
+    existing = ReadOutputLayout(output_path);
+    config = ParseConfig(existing->config_text, existing->config_file);
+  }
+  const Space space(config);
+  const KernelBinding binding = BindKernel(config, space);
+  const int workers =
+      ResolveWorkers(request.workers > 0 ? request.workers : config.execution.workers);
+  const Plan plan = fresh ? PlanFor(space.points(), uint64_t(config.execution.chunk_size), workers)
+                          : Plan(existing->points, existing->chunk_size);
+  if (!fresh && (plan.points() != space.points() || plan.chunks() != existing->chunks)) {
+    throw Error(output_path + ": its stored config gives " + std::to_string(space.points()) +
+                    " points, but the file holds " + std::to_string(existing->points),
+                ExitCode::kUsage);
+  }
+  if (fresh && FileExists(output_path) && !request.force) {
+    throw Error(output_path + ": exists; use --force to replace it, or `sweep resume " +
+                    output_path + "` to finish it",
+                ExitCode::kUsage);
+  }
+  const std::string journal_path = output_path + ".journal";
+
+  // 2. Inputs: checked and published (memfds and mappings only; no file is written).
+  PublishedInputs published = PublishInputs(config.inputs);
+  CheckInputsAgainstKernel(config, binding, published);
+  const MappedInputs driver_inputs(published.inputs());
+  const std::string fingerprint = Fingerprint(binding, config, driver_inputs).dump();
+
+  // 3. The lock, then the output and the journal.
+  if (fresh) {
+    const size_t slash = output_path.rfind('/');
+    if (slash != std::string::npos && slash > 0) {
+      const std::string folder = output_path.substr(0, slash);
+      if (!FileExists(folder) && mkdir(folder.c_str(), 0755) != 0) {
+        throw Error("cannot create " + folder + ": " + std::strerror(errno));
+      }
+    }
+  }
+  const OutputLock lock(output_path);
+  std::vector<uint64_t> todo;
+  std::optional<Journal> journal;
+  if (fresh) {
+    CreateOutputFile(output_path, MakeLayoutSpec(config, space, plan, binding, fingerprint));
+    journal.emplace(Journal::Create(journal_path));
+    for (uint64_t c = 0; c < plan.chunks(); ++c) todo.push_back(c);
+  } else {
+    const std::vector<std::string> changes =
+        FingerprintChanges(nlohmann::json::parse(existing->fingerprint, nullptr, false),
+                           nlohmann::json::parse(fingerprint));
+    if (!changes.empty()) {
+      std::string list;
+      for (const std::string& c : changes) list += "\n  " + c;
+      if (!request.force) {
+        throw Error(output_path +
+                        ": the kernel, its options or an input changed since the file was made "
+                        "(--force to go on anyway):" +
+                        list,
+                    ExitCode::kUsage);
+      }
+      std::fprintf(stderr, "sweep: warning: going on although these changed:%s\n", list.c_str());
+    }
+    ChunkStates states = ReadChunkStates(output_path, *existing, journal_path);
+    if (request.mode == RunRequest::Mode::kResume) {
+      const uint64_t torn = VerifyDoneChunks(output_path, *existing, plan, &states);
+      if (torn)
+        std::fprintf(stderr,
+                     "sweep: %llu chunks recorded done had damaged rows; recomputing them\n",
+                     (unsigned long long)torn);
+      for (uint64_t c = 0; c < plan.chunks(); ++c)
+        if (states.status[c] != kDone) todo.push_back(c);
+    } else {
+      if (request.failed) {
+        for (uint64_t c = 0; c < plan.chunks(); ++c)
+          if (states.status[c] == kFailed) todo.push_back(c);
+      }
+      for (uint64_t c : request.chunks) {
+        if (c >= plan.chunks())
+          throw Error("--chunks: chunk " + std::to_string(c) + " does not exist (the sweep has " +
+                          std::to_string(plan.chunks()) + ")",
+                      ExitCode::kUsage);
+        todo.push_back(c);
+      }
+      for (uint64_t p : request.points) {
+        if (p >= plan.points())
+          throw Error("--points: point " + std::to_string(p) + " does not exist (the sweep has " +
+                          std::to_string(plan.points()) + ")",
+                      ExitCode::kUsage);
+        todo.push_back(plan.ChunkOf(p));
+      }
+      std::sort(todo.begin(), todo.end());
+      todo.erase(std::unique(todo.begin(), todo.end()), todo.end());
+    }
+    journal.emplace(Journal::OpenForAppend(journal_path));
+  }
+  const OutputLayout layout = ReadOutputLayout(output_path);
+
+  JournalRecord started;
+  started.type = "started";
+  started.time = WallSeconds();
+  started.pid = getpid();
+  started.command = fresh ? "run" : request.mode == RunRequest::Mode::kResume ? "resume" : "rerun";
+  started.workers = request.inline_compute ? 1 : workers;
+  journal->Append(started);
+  journal->Sync();
+
+  uint64_t points_todo = 0;
+  for (uint64_t c : todo) points_todo += plan.chunk(c).count;
+  std::unique_ptr<Progress> progress = MakeProgress(request.progress, stdout);
+  const int ranks =
+      request.inline_compute
+          ? 1
+          : int(std::min<uint64_t>(uint64_t(workers), std::max<uint64_t>(todo.size(), 1)));
+  RunRecorder recorder(space, plan, layout, output_path, *journal, *progress, points_todo,
+                       todo.size(), ranks);
+
+  // 4. Compute.
+  bool interrupted = false;
+  std::string stop_message;
+  try {
+    if (todo.empty()) {
+      // Nothing to do: a resume of a finished sweep.
+    } else if (request.inline_compute) {
+      Scoreboard scoreboard(1);
+      WorkerSetup setup{&space,      &binding, &driver_inputs.views(),
+                        output_path, &layout,  &scoreboard};
+      ChunkComputer computer(setup, 0);
+      computer.InitKernel();
+      for (uint64_t c : todo) {
+        const Message m = computer.Compute(c);
+        if (m.type == MessageType::kDone) {
+          recorder.ChunkDone(plan.chunk(c), m.checksum, m.seconds, 0, 1);
+        } else {
+          ChunkFailure f;
+          f.chunk = plan.chunk(c);
+          f.point = m.point;
+          f.kind = ChunkFailure::Kind::kKernelError;
+          f.reason = m.text;
+          f.rank = 0;
+          recorder.ChunkFailed(f);
+        }
+      }
+    } else {
+      WorkerLaunch launch;
+      launch.method = config.execution.start == ExecutionSpec::Start::kFork
+                          ? WorkerLaunch::Method::kFork
+                          : WorkerLaunch::Method::kSpawn;
+      launch.size = ranks;
+      launch.log_dir = output_path + ".logs";
+      int job_fd = -1;
+      // The fork child reaches the scoreboard through the ProcessWorkerSet it inherits.
+      ProcessWorkerSet* set_ptr = nullptr;
+      if (launch.method == WorkerLaunch::Method::kSpawn) {
+        job_fd = JobMemfd(EncodeWorkerJob(config.text, ConfigPathForResume(config), output_path,
+                                          DescribeInputs(published.inputs())));
+        launch.argv = {SelfExecutable(), "__worker"};
+        launch.pass_fds = {job_fd};
+      } else {
+        launch.child_main = [&](int rank, int socket_fd) {
+          WorkerSetup setup{&space,      &binding, &driver_inputs.views(),
+                            output_path, &layout,  &set_ptr->scoreboard()};
+          return WorkerLoop(setup, rank, socket_fd);
+        };
+      }
+      // Workers are started (and restarted) during the whole run, so the job stays open.
+      struct CloseOnExit {
+        int fd;
+        ~CloseOnExit() {
+          if (fd >= 0) close(fd);
+        }
+      } job_closer{job_fd};
+      ProcessWorkerSet set(launch);
+      set_ptr = &set;
+      SchedulerOptions options;
+      options.dynamic = config.execution.schedule == ExecutionSpec::Schedule::kDynamic;
+      options.batch = config.execution.chunk_size == 0;
+      options.timeout_seconds = config.execution.timeout_seconds;
+      options.retries = config.execution.retries;
+      Scheduler scheduler(set, plan, todo, options, recorder);
+      interrupted = scheduler.Run() == Scheduler::Outcome::kInterrupted;
+    }
+  } catch (const std::exception& e) {
+    stop_message = e.what();
+  }
+
+  // 5. Record the stop and report.
+  JournalRecord stopped;
+  stopped.type = "stopped";
+  stopped.time = WallSeconds();
+  stopped.reason = !stop_message.empty() ? "error" : interrupted ? "interrupted" : "finished";
+  stopped.message = stop_message;
+  try {
+    journal->Append(stopped);
+    journal->Sync();
+  } catch (const Error&) {
+    // The journal is already unwritable (a full disk): the error below says why.
+  }
+  progress->Finish(recorder.Snapshot(), interrupted);
+  if (!stop_message.empty()) throw Error(stop_message);
+  if (interrupted) return int(ExitCode::kInterrupted);
+  if (recorder.chunks_failed() > 0) {
+    std::fprintf(
+        stderr,
+        "sweep: %llu chunks failed; see `sweep status %s`, fix, then `sweep rerun %s --failed`\n",
+        (unsigned long long)recorder.chunks_failed(), output_path.c_str(), output_path.c_str());
+    return int(ExitCode::kChunksFailed);
+  }
+  return int(ExitCode::kOk);
+}
+
+}  // namespace sweep

@@ -1,0 +1,100 @@
+// array_sum: reads a whole shared input and writes its sum times `scale`.
+//
+// The kernel of the shared-input tests and benchmarks: every point reads every byte of `data`,
+// so the cost of getting the input to the workers (mapping here; pickling or copying elsewhere)
+// is what is measured. Option `passes` reads it that many times per point; `sleep_ms` holds each
+// point (so a test can look at the workers' memory while they run).
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "kernels/kernel.h"
+
+namespace sweep {
+namespace {
+
+const sweep_param_decl kParams[] = {{"scale", "the sum is multiplied by it"}};
+const sweep_input_decl kInputs[] = {{"data", SWEEP_FLOAT64, -1, "the array to sum, any shape"}};
+const sweep_option_decl kOptions[] = {
+    {"passes",
+     SWEEP_VALUE_INTEGER,
+     {SWEEP_VALUE_INTEGER, 1, 1, nullptr},
+     "reads of the array per point"},
+    {"sleep_ms",
+     SWEEP_VALUE_NUMBER,
+     {SWEEP_VALUE_NUMBER, 0, 0, nullptr},
+     "milliseconds to sleep per point"},
+};
+
+struct State {
+  const double* data;
+  uint64_t n;
+  int64_t passes;
+  double sleep_ms;
+};
+
+int Outputs(const sweep_options* options, sweep_output_decl* out, int* n_out, char* err,
+            size_t err_size) {
+  if (options->values[0].integer < 1) return sweep_fail(err, err_size, "passes must be at least 1");
+  out[0] = sweep_output_decl{"sum", SWEEP_FLOAT64, 0, {0, 0, 0, 0}};
+  *n_out = 1;
+  return 0;
+}
+
+int Init(void** state, const sweep_options* options, const sweep_array* inputs, char*, size_t) {
+  uint64_t n = 1;
+  for (int d = 0; d < inputs[0].rank; ++d) n *= uint64_t(inputs[0].shape[d]);
+  *state = new State{static_cast<const double*>(inputs[0].data), n, options->values[0].integer,
+                     options->values[1].number};
+  return 0;
+}
+
+int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outputs, char* err,
+            size_t err_size) {
+  if (params[0].type == SWEEP_VALUE_STRING) {
+    std::snprintf(err, err_size, "parameter scale must be a number, got \"%s\"", params[0].string);
+    return 1;
+  }
+  const State& s = *static_cast<const State*>(state);
+  double total = 0;
+  for (int64_t pass = 0; pass < s.passes; ++pass) {
+    // Four partial sums: a fixed order, so the result does not depend on the compiler's choices.
+    double a = 0, b = 0, c = 0, d = 0;
+    uint64_t i = 0;
+    for (; i + 4 <= s.n; i += 4) {
+      a += s.data[i];
+      b += s.data[i + 1];
+      c += s.data[i + 2];
+      d += s.data[i + 3];
+    }
+    for (; i < s.n; ++i) a += s.data[i];
+    total = (a + b) + (c + d);
+  }
+  if (s.sleep_ms > 0) usleep(useconds_t(s.sleep_ms * 1000));
+  *static_cast<double*>(outputs[0].data) = total * params[0].number;
+  return 0;
+}
+
+void Finish(void* state) { delete static_cast<State*>(state); }
+
+const sweep_kernel kArraySum = {
+    SWEEP_KERNEL_ABI,
+    "array_sum",
+    "sum of a shared float64 array times `scale` (shared-input tests and benchmarks)",
+    kOptions,
+    2,
+    kParams,
+    1,
+    kInputs,
+    1,
+    1,
+    Outputs,
+    Init,
+    Compute,
+    Finish};
+
+}  // namespace
+
+const sweep_kernel* array_sum_kernel() { return &kArraySum; }
+
+}  // namespace sweep

@@ -1,0 +1,163 @@
+// faulty: a kernel that misbehaves on purpose, at chosen points, for the fault-injection tests.
+//
+// Parameter `i` (an integer, typically a range) names the point; each option `<fault>_at` is the
+// value of `i` at which the fault happens (-1: never). Otherwise it writes y = i, after sleeping
+// `sleep_ms` milliseconds (to make a run last long enough to be killed in the middle).
+// Faults: segfault (a write through a null pointer), abort, throw (a C++ exception out of
+// compute), error (a kernel error), exit (exit code 3), hang (sleeps forever), oom (allocates and
+// touches memory without bound), write_input (writes to the shared input), flood (writes 8 MiB
+// to stdout and to stderr), fork (a grandchild that would outlive the worker, then hang).
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/kernel.h"
+
+namespace sweep {
+namespace {
+
+const sweep_param_decl kParams[] = {{"i", "which point this is (compared with the *_at options)"}};
+const sweep_input_decl kInputs[] = {
+    {"data", SWEEP_FLOAT64, -1, "any float64 array (write_input_at writes to it)"}};
+
+#define FAULT(name) \
+  { name, SWEEP_VALUE_INTEGER, {SWEEP_VALUE_INTEGER, -1, -1, nullptr}, nullptr }
+enum {
+  kSegfault,
+  kAbort,
+  kThrow,
+  kError,
+  kExit,
+  kHang,
+  kOom,
+  kWriteInput,
+  kFlood,
+  kFork,
+  kSleep,
+  kOptions
+};
+const sweep_option_decl kOptionDecls[] = {
+    FAULT("segfault_at"),
+    FAULT("abort_at"),
+    FAULT("throw_at"),
+    FAULT("error_at"),
+    FAULT("exit_at"),
+    FAULT("hang_at"),
+    FAULT("oom_at"),
+    FAULT("write_input_at"),
+    FAULT("flood_at"),
+    FAULT("fork_at"),
+    {"sleep_ms",
+     SWEEP_VALUE_NUMBER,
+     {SWEEP_VALUE_NUMBER, 0, 0, nullptr},
+     "milliseconds to sleep per point"},
+};
+#undef FAULT
+
+struct State {
+  int64_t at[kSleep];
+  double sleep_ms;
+  double* input;
+};
+
+int Outputs(const sweep_options*, sweep_output_decl* out, int* n_out, char*, size_t) {
+  out[0] = sweep_output_decl{"y", SWEEP_FLOAT64, 0, {0, 0, 0, 0}};
+  *n_out = 1;
+  return 0;
+}
+
+int Init(void** state, const sweep_options* options, const sweep_array* inputs, char*, size_t) {
+  auto* s = new State{};
+  for (int i = 0; i < kSleep; ++i) s->at[i] = options->values[i].integer;
+  s->sleep_ms = options->values[kSleep].number;
+  // Deliberately not const: writing through it must fault.
+  s->input = static_cast<double*>(inputs[0].data);
+  *state = s;
+  return 0;
+}
+
+int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outputs, char* err,
+            size_t err_size) {
+  const State& s = *static_cast<State*>(state);
+  if (params[0].type == SWEEP_VALUE_STRING) {
+    std::snprintf(err, err_size, "parameter i must be an integer, got \"%s\"", params[0].string);
+    return 1;
+  }
+  const int64_t i =
+      params[0].type == SWEEP_VALUE_INTEGER ? params[0].integer : int64_t(params[0].number);
+  if (s.sleep_ms > 0) usleep(useconds_t(s.sleep_ms * 1000));
+  if (i == s.at[kSegfault]) *static_cast<volatile int*>(nullptr) = 1;
+  if (i == s.at[kAbort]) std::abort();
+  if (i == s.at[kThrow]) throw std::runtime_error("faulty: thrown at i=" + std::to_string(i));
+  if (i == s.at[kError]) {
+    std::snprintf(err, err_size, "faulty: error at i=%lld", static_cast<long long>(i));
+    return 1;
+  }
+  if (i == s.at[kExit]) {
+    std::fprintf(stderr, "faulty: exiting with code 3 at i=%lld\n", static_cast<long long>(i));
+    std::fflush(stderr);
+    _exit(3);
+  }
+  if (i == s.at[kHang]) {
+    for (;;) pause();
+  }
+  if (i == s.at[kOom]) {
+    std::vector<char*> blocks;
+    for (;;) {
+      char* block = static_cast<char*>(std::malloc(64 << 20));
+      if (!block) break;
+      std::memset(block, 1, 64 << 20);
+      blocks.push_back(block);
+    }
+    std::snprintf(err, err_size, "faulty: malloc failed");
+    return 1;
+  }
+  if (i == s.at[kWriteInput]) s.input[0] = 42.0;
+  if (i == s.at[kFlood]) {
+    std::string line(1023, 'x');
+    line += '\n';
+    for (int k = 0; k < 8192; ++k) {
+      std::fputs(line.c_str(), stdout);
+      std::fputs(line.c_str(), stderr);
+    }
+    std::fflush(nullptr);
+  }
+  if (i == s.at[kFork]) {
+    if (fork() == 0) {
+      setsid();  // escape the worker's process group and session, as a daemon would
+      for (;;) pause();
+    }
+    for (;;) pause();
+  }
+  *static_cast<double*>(outputs[0].data) = double(i);
+  return 0;
+}
+
+void Finish(void* state) { delete static_cast<State*>(state); }
+
+const sweep_kernel kFaulty = {SWEEP_KERNEL_ABI,
+                              "faulty",
+                              "misbehaves on purpose at chosen points (for fault-injection tests)",
+                              kOptionDecls,
+                              kOptions,
+                              kParams,
+                              1,
+                              kInputs,
+                              1,
+                              1,
+                              Outputs,
+                              Init,
+                              Compute,
+                              Finish};
+
+}  // namespace
+
+const sweep_kernel* faulty_kernel() { return &kFaulty; }
+
+}  // namespace sweep
