@@ -97,13 +97,6 @@ const char* ValueTypeName(int type) {
   }
 }
 
-std::string ShapeText(const sweep_output_decl& o) {
-  if (o.rank == 0) return "scalar";
-  std::string s = "[";
-  for (int i = 0; i < o.rank; ++i) s += (i ? ", " : "") + std::to_string(o.shape[i]);
-  return s + "]";
-}
-
 nlohmann::json KernelJson(const sweep_kernel& k) {
   nlohmann::json j = {{"name", k.name},
                       {"description", k.description ? k.description : ""},
@@ -427,8 +420,8 @@ int KernelsCommand(const std::string& name, bool json) {
     kernels.push_back(LoadPlugin(name));
   } else {
     std::string known;
-    for (const sweep_kernel* k : BuiltinKernels())
-      known += (known.empty() ? "" : ", ") + std::string(k->name);
+    for (const sweep_kernel* builtin : BuiltinKernels())
+      known += (known.empty() ? "" : ", ") + std::string(builtin->name);
     throw Error("kernels: no kernel named `" + name + "` (built-in: " + known + ")",
                 ExitCode::kUsage);
   }

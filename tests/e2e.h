@@ -1,0 +1,217 @@
+// End-to-end test helpers: run the real `sweep` binary, read its HDF5 output back, and find any
+// process it left behind.
+#pragma once
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/fakes.h"
+
+extern char** environ;
+
+namespace sweep::testing {
+
+inline std::string SourcePath(const std::string& relative) {
+  return std::string(SWEEP_SOURCE_DIR) + "/" + relative;
+}
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+inline void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+// A `sweep` process started in the background. Every process it starts carries
+// SWEEP_TEST_TAG=<tag> in its environment, so leftovers can be found after it is gone.
+class SweepProcess {
+ public:
+  SweepProcess(const std::vector<std::string>& args, const std::string& dir) : dir_(dir) {
+    static int counter = 0;
+    tag_ = std::to_string(getpid()) + "-" + std::to_string(++counter);
+    out_path_ = dir + "/stdout-" + tag_;
+    err_path_ = dir + "/stderr-" + tag_;
+    std::vector<std::string> argv = {SWEEP_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<std::string> env;
+    for (char** e = environ; *e; ++e) env.push_back(*e);
+    env.push_back("SWEEP_TEST_TAG=" + tag_);
+    std::vector<char*> cargv, cenv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    for (auto& e : env) cenv.push_back(e.data());
+    cenv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    // Its own process group: a test's SIGINT must reach only it.
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    if (posix_spawn(&pid_, cargv[0], &actions, &attr, cargv.data(), cenv.data()) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+  }
+  ~SweepProcess() {
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      Wait();
+    }
+  }
+  pid_t pid() const { return pid_; }
+  const std::string& tag() const { return tag_; }
+  void Signal(int sig) { kill(pid_, sig); }
+  // Waits for exit; returns the exit code, or 128 + signal.
+  int Wait() {
+    if (!reaped_) {
+      int status = 0;
+      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+      reaped_ = true;
+      code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    return code_;
+  }
+  std::string out() const { return ReadFile(out_path_); }
+  std::string err() const { return ReadFile(err_path_); }
+
+ private:
+  std::string dir_, tag_, out_path_, err_path_;
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  int code_ = -1;
+};
+
+struct RunResult {
+  int code = -1;
+  std::string out, err, tag;
+};
+
+inline RunResult RunSweep(const std::vector<std::string>& args, const std::string& dir) {
+  SweepProcess p(args, dir);
+  RunResult r;
+  r.code = p.Wait();
+  r.out = p.out();
+  r.err = p.err();
+  r.tag = p.tag();
+  return r;
+}
+
+// Processes (other than zombies) whose environment carries SWEEP_TEST_TAG=<tag>.
+inline std::vector<pid_t> TaggedProcesses(const std::string& tag) {
+  std::vector<pid_t> found;
+  const std::string needle = "SWEEP_TEST_TAG=" + tag;
+  DIR* proc = opendir("/proc");
+  if (!proc) return found;
+  while (dirent* entry = readdir(proc)) {
+    const pid_t pid = pid_t(std::atoi(entry->d_name));
+    if (pid <= 0) continue;
+    const std::string base = std::string("/proc/") + entry->d_name;
+    std::string env = ReadFile(base + "/environ");
+    std::replace(env.begin(), env.end(), '\0', '\n');
+    if (env.find(needle + "\n") == std::string::npos) continue;
+    const std::string stat = ReadFile(base + "/stat");
+    const size_t paren = stat.rfind(')');
+    if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z') continue;
+    found.push_back(pid);
+  }
+  closedir(proc);
+  return found;
+}
+
+// Waits up to `seconds` for every tagged process to be gone; returns those still there.
+inline std::vector<pid_t> LeftoversAfter(const std::string& tag, double seconds = 2.0) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  std::vector<pid_t> left;
+  do {
+    left = TaggedProcesses(tag);
+    if (left.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::steady_clock::now() < until);
+  return left;
+}
+
+// The raw bytes of a dataset, in its file type converted to native.
+inline std::vector<unsigned char> DatasetBytes(const std::string& file, const std::string& name) {
+  std::vector<unsigned char> bytes;
+  H5E_auto2_t func;
+  void* data;
+  H5Eget_auto2(H5E_DEFAULT, &func, &data);
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f >= 0) {
+    const hid_t d = H5Dopen2(f, name.c_str(), H5P_DEFAULT);
+    if (d >= 0) {
+      const hid_t type = H5Dget_type(d);
+      const hid_t native = H5Tget_native_type(type, H5T_DIR_ASCEND);
+      const hid_t space = H5Dget_space(d);
+      const hssize_t n = H5Sget_simple_extent_npoints(space);
+      bytes.resize(size_t(n) * H5Tget_size(native));
+      if (H5Dread(d, native, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()) < 0) bytes.clear();
+      H5Sclose(space);
+      H5Tclose(native);
+      H5Tclose(type);
+      H5Dclose(d);
+    }
+    H5Fclose(f);
+  }
+  H5Eset_auto2(H5E_DEFAULT, func, data);
+  return bytes;
+}
+
+template <typename T>
+std::vector<T> ReadDataset(const std::string& file, const std::string& name) {
+  const std::vector<unsigned char> bytes = DatasetBytes(file, name);
+  std::vector<T> values(bytes.size() / sizeof(T));
+  std::memcpy(values.data(), bytes.data(), values.size() * sizeof(T));
+  return values;
+}
+
+// Every dataset under /results and /params, name -> bytes.
+inline std::map<std::string, std::vector<unsigned char>> ResultsAndParams(const std::string& file) {
+  std::map<std::string, std::vector<unsigned char>> all;
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return all;
+  for (const char* group : {"/results", "/params"}) {
+    const hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
+    if (g < 0) continue;
+    H5G_info_t info;
+    H5Gget_info(g, &info);
+    for (hsize_t i = 0; i < info.nlinks; ++i) {
+      char name[256];
+      H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
+      const std::string path = std::string(group) + "/" + name;
+      all[path] = DatasetBytes(file, path);
+    }
+    H5Gclose(g);
+  }
+  H5Fclose(f);
+  return all;
+}
+
+}  // namespace sweep::testing

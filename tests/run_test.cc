@@ -1,0 +1,197 @@
+// End-to-end tests of `sweep run`: the real binary on real configs, the HDF5 file read back.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <thread>
+
+#include "tests/e2e.h"
+
+namespace sweep {
+namespace {
+
+using namespace sweep::testing;
+
+std::string SquareConfig(const TempDir& dir, uint64_t points, const std::string& execution) {
+  const std::string path = dir / "square.yaml";
+  WriteFile(path, "name: square\nkernel: {name: square}\nparameters:\n  x: {range: [0, " +
+                      std::to_string(points) + "]}\nexecution: " + execution +
+                      "\noutput: {path: out.h5}\n");
+  return path;
+}
+
+// Ising is seeded per point: equal results across runs prove the seeds do not depend on
+// workers, chunks or order.
+std::string IsingConfig(const TempDir& dir, int temperatures,
+                        const std::string& name = "ising.yaml") {
+  const std::string path = dir / name;
+  WriteFile(
+      path,
+      "name: ising\nseed: 9\nkernel: {name: ising2d, options: {L: 8, sweeps: 60, burn_in: 10}}\n"
+      "parameters:\n  T: {linspace: [1.5, 3.5, " +
+          std::to_string(temperatures) +
+          "]}\n  tag: {values: [a, b]}\nrepeat: 2\n"
+          "output: {path: out.h5}\n");
+  return path;
+}
+
+void ExpectNoLeftovers(const RunResult& r) {
+  EXPECT_TRUE(LeftoversAfter(r.tag).empty()) << "a worker outlived its run";
+}
+
+class SquareTenMillion : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SquareTenMillion, EveryPointIsWrittenCorrectly) {
+  TempDir dir;
+  const std::string config =
+      SquareConfig(dir, 10'000'000, "{workers: 2, start: " + GetParam() + "}");
+  const RunResult r = RunSweep({"run", config, "-q"}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  ExpectNoLeftovers(r);
+  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/results/y");
+  const std::vector<int64_t> x = ReadDataset<int64_t>(dir / "out.h5", "/params/x");
+  ASSERT_EQ(y.size(), 10'000'000u);
+  ASSERT_EQ(x.size(), 10'000'000u);
+  uint64_t wrong = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    const double xi = double(x[i]);
+    wrong += !(x[i] == int64_t(i) && y[i] == xi * xi);
+  }
+  EXPECT_EQ(wrong, 0u);
+  const std::vector<uint8_t> status = ReadDataset<uint8_t>(dir / "out.h5", "/chunks/status");
+  EXPECT_EQ(std::count(status.begin(), status.end(), 1), long(status.size()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Start, SquareTenMillion, ::testing::Values("spawn", "fork"));
+
+TEST(RunTest, ResultsDoNotDependOnWorkersChunksStartOrSchedule) {
+  TempDir dir;
+  const std::string config = IsingConfig(dir, 60);
+  const RunResult base = RunSweep({"run", config, "-q", "-j", "1"}, dir.path());
+  ASSERT_EQ(base.code, 0) << base.err;
+  const auto expected = ResultsAndParams(dir / "out.h5");
+  ASSERT_EQ(expected.size(), 6u);  // 4 outputs, 2 swept parameters
+  const std::vector<std::vector<std::string>> variants = {
+      {"-j", "2"},
+      {"-j", "3"},
+      {"-j", "2", "--chunk-size", "1"},
+      {"-j", "3", "--chunk-size", "7"},
+      {"-j", "2", "--chunk-size", "1000"},
+      {"-j", "2", "--set", "execution.start=fork"},
+      {"-j", "3", "--set", "execution.schedule=static", "--chunk-size", "5"},
+      {"-j", "2", "--set", "execution.start=fork", "--set", "execution.schedule=static"},
+  };
+  for (const auto& variant : variants) {
+    std::vector<std::string> args = {"run", config, "-q", "--force"};
+    args.insert(args.end(), variant.begin(), variant.end());
+    const RunResult r = RunSweep(args, dir.path());
+    std::string label;
+    for (const auto& a : variant) label += a + " ";
+    ASSERT_EQ(r.code, 0) << label << r.err;
+    ExpectNoLeftovers(r);
+    EXPECT_EQ(ResultsAndParams(dir / "out.h5"), expected) << label;
+  }
+}
+
+TEST(RunTest, SameSweepGivesTheSameBytesInResults) {
+  TempDir dir;
+  const std::string config = IsingConfig(dir, 10);
+  ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "a.h5"}, dir.path()).code, 0);
+  ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "b.h5"}, dir.path()).code, 0);
+  const auto a = ResultsAndParams(dir / "a.h5");
+  ASSERT_EQ(a.size(), 6u);
+  EXPECT_EQ(a, ResultsAndParams(dir / "b.h5"));
+}
+
+// Summed PSS of 4 workers sharing a 256 MiB input: one copy, plus a little per worker.
+TEST(RunTest, WorkersShareOneCopyOfTheInput) {
+  TempDir dir;
+  const std::string config = dir / "share.yaml";
+  WriteFile(config,
+            "name: share\nkernel: {name: array_sum, options: {sleep_ms: 2500}}\n"
+            "inputs:\n  data: {generate: uniform, shape: [33554432], seed: 1}\n"  // 256 MiB
+            "parameters:\n  scale: {linspace: [1, 4, 4]}\n"
+            "execution: {workers: 4, chunk_size: 1}\noutput: {path: out.h5}\n");
+  SweepProcess run({"run", config, "-q"}, dir.path());
+  // Wait until 4 workers have each mapped and read the whole input.
+  const uint64_t input_kib = 256 * 1024;
+  std::map<pid_t, std::pair<uint64_t, uint64_t>> rss_pss;  // KiB
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < until) {
+    rss_pss.clear();
+    for (pid_t pid : TaggedProcesses(run.tag())) {
+      if (pid == run.pid()) continue;
+      const std::string rollup = ReadFile("/proc/" + std::to_string(pid) + "/smaps_rollup");
+      auto field = [&](const std::string& key) -> uint64_t {
+        const size_t at = rollup.find("\n" + key + ":");
+        return at == std::string::npos ? 0 : std::stoull(rollup.substr(at + key.size() + 2));
+      };
+      rss_pss[pid] = {field("Rss"), field("Pss")};
+    }
+    bool all_read = rss_pss.size() == 4;
+    for (auto& [pid, m] : rss_pss) all_read = all_read && m.first >= input_kib;
+    if (all_read) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(rss_pss.size(), 4u) << "workers not found";
+  uint64_t pss = 0;
+  for (auto& [pid, m] : rss_pss) {
+    EXPECT_GE(m.first, input_kib) << "worker " << pid << " has not mapped the whole input";
+    pss += m.second;
+  }
+  std::printf("summed PSS of 4 workers: %.1f MiB for a 256 MiB input\n", double(pss) / 1024);
+  // Each worker's RSS holds the whole input, but the proportional sum is about one copy: the
+  // pages are shared. The driver maps it too, so the four workers' share is at most one copy.
+  EXPECT_LE(pss, input_kib + 4 * 30 * 1024) << "summed PSS " << pss << " KiB";
+  EXPECT_GE(pss, input_kib / 2) << "summed PSS " << pss << " KiB";
+  EXPECT_EQ(run.Wait(), 0) << run.err();
+  EXPECT_TRUE(LeftoversAfter(run.tag()).empty());
+  const std::vector<double> sums = ReadDataset<double>(dir / "out.h5", "/results/sum");
+  ASSERT_EQ(sums.size(), 4u);
+  EXPECT_NEAR(sums[1] / sums[0], 2.0, 1e-12);
+  EXPECT_NEAR(sums[0] / 33554432.0, 0.5, 1e-3);  // uniform [0, 1)
+}
+
+TEST(RunTest, ProgressLinesAndSummaryInBatchLogs) {
+  TempDir dir;
+  const RunResult r = RunSweep({"run", IsingConfig(dir, 20), "-j", "2"}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("80/80 points (100.0%)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("done: 80 of 80 points"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("workers busy 0:"), std::string::npos) << r.out;
+  const RunResult json =
+      RunSweep({"run", IsingConfig(dir, 20), "-j", "2", "--json", "--force"}, dir.path());
+  ASSERT_EQ(json.code, 0) << json.err;
+  EXPECT_NE(json.out.find("{\"chunks_done\":"), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"event\":\"finished\""), std::string::npos) << json.out;
+  const RunResult quiet = RunSweep({"run", IsingConfig(dir, 20), "--force", "-q"}, dir.path());
+  EXPECT_EQ(quiet.out, "");
+}
+
+TEST(RunTest, AnExistingOutputIsNotReplacedWithoutForce) {
+  TempDir dir;
+  const std::string config = IsingConfig(dir, 4);
+  ASSERT_EQ(RunSweep({"run", config, "-q"}, dir.path()).code, 0);
+  const std::string before = ReadFile(dir / "out.h5");
+  const RunResult again = RunSweep({"run", config, "-q"}, dir.path());
+  EXPECT_EQ(again.code, 2);
+  EXPECT_NE(again.err.find("exists; use --force"), std::string::npos) << again.err;
+  EXPECT_EQ(ReadFile(dir / "out.h5"), before);
+}
+
+TEST(RunTest, EveryShippedConfigRuns) {
+  for (const char* name : {"quickstart", "square", "lorenz", "heat2d", "ising2d", "ridge", "blur",
+                           "option_mc", "sobol", "zip", "fork_static"}) {
+    TempDir dir;
+    const RunResult r = RunSweep(
+        {"run", SourcePath(std::string("configs/") + name + ".yaml"), "-q", "-o", dir / "out.h5"},
+        dir.path());
+    EXPECT_EQ(r.code, 0) << name << ": " << r.err;
+    ExpectNoLeftovers(r);
+    const auto all = ResultsAndParams(dir / "out.h5");
+    EXPECT_FALSE(all.empty()) << name;
+    for (const auto& [dataset, bytes] : all) EXPECT_FALSE(bytes.empty()) << name << " " << dataset;
+  }
+}
+
+}  // namespace
+}  // namespace sweep
