@@ -399,7 +399,8 @@ int StatusCommand(const std::string& output_path, bool json) {
   for (const auto& [chunk, r] : failures) {
     std::string params;
     if (!r.params_json.empty()) {
-      for (const auto& [k, v] : nlohmann::json::parse(r.params_json).items())
+      const nlohmann::json values = nlohmann::json::parse(r.params_json);
+      for (const auto& [k, v] : values.items())
         params += (params.empty() ? "" : ", ") + k + "=" +
                   (v.is_string() ? v.get<std::string>() : v.dump());
     }

@@ -1,0 +1,289 @@
+// End-to-end tests of what makes results trustworthy: the journal, `status`, `resume`, `rerun`,
+// the lock, live reading, and byte-identical recomputation after a kill.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <thread>
+
+#include "io/output_file.h"
+#include "tests/e2e.h"
+
+namespace sweep {
+namespace {
+
+using namespace sweep::testing;
+
+// About 1.5 s on 2 workers; seeded per point, so equality is meaningful.
+std::string SlowIsingConfig(const TempDir& dir) {
+  const std::string path = dir / "ising.yaml";
+  WriteFile(
+      path,
+      "name: ising\nseed: 9\nkernel: {name: ising2d, options: {L: 16, sweeps: 300, burn_in: 50}}\n"
+      "parameters:\n  T: {linspace: [1.5, 3.5, 3000]}\nrepeat: 2\n"
+      "execution: {workers: 2}\noutput: {path: out.h5}\n");
+  return path;
+}
+
+std::string FaultyConfig(const TempDir& dir, const std::string& options, int points = 40) {
+  const std::string path = dir / "faulty.yaml";
+  WriteFile(
+      path,
+      "name: faulty\nkernel: {name: faulty, options: {" + options +
+          "}}\ninputs:\n  data: {generate: zeros, shape: [4]}\n"
+          "parameters:\n  i: {range: [0, " +
+          std::to_string(points) +
+          "]}\n  label: {values: [only]}\nexecution: {workers: 2, chunk_size: 4, retries: 1}\n"
+          "output: {path: out.h5}\n");
+  return path;
+}
+
+void SleepSeconds(double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
+
+int Shell(const std::string& command) {
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+const char* kPython = "/usr/bin/python3";
+
+bool HaveH5py() { return Shell(std::string(kPython) + " -c 'import h5py' 2>/dev/null") == 0; }
+
+nlohmann::json StatusJson(const TempDir& dir) {
+  const RunResult r = RunSweep({"status", "out.h5", "--json"}, dir.path());
+  EXPECT_EQ(r.code, 0) << r.err;
+  return nlohmann::json::parse(r.out);
+}
+
+TEST(ResumeTest, AKilledRunIsResumedToTheBytesOfACleanRun) {
+  TempDir dir;
+  const std::string config = SlowIsingConfig(dir);
+  ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "clean.h5"}, dir.path()).code, 0);
+  const auto clean = ResultsAndParams(dir / "clean.h5");
+  ASSERT_EQ(clean.size(), 5u);
+
+  for (double instant : {0.25, 0.6, 1.0}) {
+    SCOPED_TRACE("killed at " + std::to_string(instant) + " s");
+    SweepProcess run({"run", config, "-q", "--force"}, dir.path());
+    SleepSeconds(instant);
+    run.Signal(SIGKILL);
+    EXPECT_EQ(run.Wait(), 128 + SIGKILL);
+    // Workers die with the driver.
+    EXPECT_TRUE(LeftoversAfter(run.tag(), 1.0).empty()) << "workers outlived the driver by 1 s";
+    // The file is valid HDF5 as it stands.
+    EXPECT_EQ(Shell("h5dump -H " + dir / "out.h5" + " > /dev/null"), 0);
+    if (HaveH5py()) {
+      EXPECT_EQ(Shell(std::string(kPython) + " -c \"import h5py; f = h5py.File('" + dir / "out.h5" +
+                      "', 'r'); f['results/energy'][...]; f['chunks/status'][...]\""),
+                0);
+    }
+    const nlohmann::json status = StatusJson(dir);
+    EXPECT_GT(status["done"].get<int>(), 0) << status.dump();
+    EXPECT_GT(status["pending"].get<int>(), 0) << status.dump();
+    EXPECT_FALSE(status["live"].get<bool>());
+    const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir.path());
+    ASSERT_EQ(resumed.code, 0) << resumed.err;
+    EXPECT_TRUE(LeftoversAfter(resumed.tag).empty());
+    EXPECT_EQ(ResultsAndParams(dir / "out.h5"), clean);
+    const nlohmann::json after = StatusJson(dir);
+    EXPECT_EQ(after["pending"].get<int>(), 0);
+    EXPECT_EQ(after["done"], after["chunks"]);
+  }
+}
+
+TEST(ResumeTest, TornRowsOfAChunkRecordedDoneAreRecomputed) {
+  TempDir dir;
+  const std::string config = SlowIsingConfig(dir);
+  ASSERT_EQ(
+      RunSweep({"run", config, "-q", "--set", "parameters.T.linspace=[1.5, 3.5, 100]"}, dir.path())
+          .code,
+      0);
+  const auto clean = ResultsAndParams(dir / "out.h5");
+  // Damage one row of a done chunk behind sweep's back, as a crash mid-write would.
+  const OutputLayout layout = ReadOutputLayout(dir / "out.h5");
+  const int fd = open(std::string(dir / "out.h5").c_str(), O_WRONLY);
+  const double garbage = 12345.0;
+  ASSERT_EQ(pwrite(fd, &garbage, 8, off_t(layout.results[0].region.offset + 8 * 17)), 8);
+  close(fd);
+  EXPECT_NE(ResultsAndParams(dir / "out.h5"), clean);
+  const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir.path());
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("1 chunks recorded done had damaged rows"), std::string::npos)
+      << resumed.err;
+  EXPECT_EQ(ResultsAndParams(dir / "out.h5"), clean);
+}
+
+TEST(ResumeTest, RerunOfDoneChunksAndInlineRerunGiveTheSameBytes) {
+  TempDir dir;
+  const std::string config = SlowIsingConfig(dir);
+  ASSERT_EQ(
+      RunSweep({"run", config, "-q", "--set", "parameters.T.linspace=[1.5, 3.5, 200]"}, dir.path())
+          .code,
+      0);
+  const auto clean = ResultsAndParams(dir / "out.h5");
+  const RunResult rerun = RunSweep({"rerun", "out.h5", "--chunks", "0,2-4", "-q"}, dir.path());
+  ASSERT_EQ(rerun.code, 0) << rerun.err;
+  EXPECT_EQ(ResultsAndParams(dir / "out.h5"), clean);
+  const RunResult points =
+      RunSweep({"rerun", "out.h5", "--points", "5,399", "--inline", "-q"}, dir.path());
+  ASSERT_EQ(points.code, 0) << points.err;
+  EXPECT_EQ(ResultsAndParams(dir / "out.h5"), clean);
+  // The journal holds both reruns: 4 + 2 chunks done after the run's.
+  const std::string journal = ReadFile(dir / "out.h5.journal");
+  EXPECT_NE(journal.find("\"command\":\"rerun\""), std::string::npos);
+  const RunResult bad = RunSweep({"rerun", "out.h5", "--chunks", "99999"}, dir.path());
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("chunk 99999 does not exist"), std::string::npos) << bad.err;
+  const RunResult nothing = RunSweep({"rerun", "out.h5"}, dir.path());
+  EXPECT_EQ(nothing.code, 2);
+}
+
+TEST(ResumeTest, FailuresAreRecordedWithPointParametersAndReason) {
+  TempDir dir;
+  const std::string config = FaultyConfig(dir, "error_at: 7, segfault_at: 21");
+  const RunResult r = RunSweep({"run", config, "-q"}, dir.path());
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_TRUE(LeftoversAfter(r.tag).empty());
+  EXPECT_NE(r.err.find("chunk 1, point 7 (i=7, label=only): faulty: error at i=7"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("chunk 5, point 21 (i=21, label=only): SIGSEGV"), std::string::npos)
+      << r.err;
+  const nlohmann::json status = StatusJson(dir);
+  EXPECT_EQ(status["failed"].get<int>(), 2);
+  EXPECT_EQ(status["done"].get<int>(), 8);
+  ASSERT_EQ(status["failures"].size(), 2u);
+  const nlohmann::json& error = status["failures"][0];
+  EXPECT_EQ(error["chunk"], 1);
+  EXPECT_EQ(error["point"], 7);
+  EXPECT_EQ(error["params"]["i"], 7);
+  EXPECT_EQ(error["params"]["label"], "only");
+  EXPECT_EQ(error["kind"], "kernel-error");
+  EXPECT_EQ(error["attempt"], 1);
+  const nlohmann::json& crash = status["failures"][1];
+  EXPECT_EQ(crash["point"], 21);
+  EXPECT_EQ(crash["kind"], "crashed");
+  EXPECT_NE(crash["reason"].get<std::string>().find("SIGSEGV (Segmentation fault)"),
+            std::string::npos);
+  // The rows of the chunks that did not fail are there; the failed chunk's stay NaN.
+  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/results/y");
+  ASSERT_EQ(y.size(), 40u);
+  EXPECT_EQ(y[3], 3.0);
+  EXPECT_TRUE(std::isnan(y[7]));
+  EXPECT_EQ(y[39], 39.0);
+  // Text status names them too.
+  const RunResult text = RunSweep({"status", "out.h5"}, dir.path());
+  EXPECT_NE(text.out.find("failed chunk 1, point 7 (i=7, label=only): faulty: error at i=7"),
+            std::string::npos)
+      << text.out;
+  // Deterministic failures fail again on rerun, and are recorded again.
+  const RunResult rerun = RunSweep({"rerun", "out.h5", "--failed", "-q"}, dir.path());
+  EXPECT_EQ(rerun.code, 3);
+  EXPECT_EQ(StatusJson(dir)["failed"].get<int>(), 2);
+}
+
+TEST(ResumeTest, ASecondRunOnAnOutputInUseExitsFourNamingTheHolder) {
+  TempDir dir;
+  const std::string config = SlowIsingConfig(dir);
+  SweepProcess first({"run", config, "-q"}, dir.path());
+  // Wait until the first run holds the lock (its journal exists).
+  for (int i = 0; i < 200 && ReadFile(dir / "out.h5.journal").find("started") == std::string::npos;
+       ++i)
+    SleepSeconds(0.01);
+  const RunResult second = RunSweep({"run", config, "-q", "--force"}, dir.path());
+  EXPECT_EQ(second.code, 4) << second.err;
+  EXPECT_NE(second.err.find("in use by another sweep (pid " + std::to_string(first.pid()) + ")"),
+            std::string::npos)
+      << second.err;
+  const RunResult resume = RunSweep({"resume", "out.h5", "-q"}, dir.path());
+  EXPECT_EQ(resume.code, 4) << resume.err;
+  const nlohmann::json status = StatusJson(dir);
+  EXPECT_TRUE(status["live"].get<bool>());
+  EXPECT_EQ(status["pid"].get<int>(), first.pid());
+  first.Signal(SIGINT);
+  EXPECT_EQ(first.Wait(), 130) << first.err();
+  EXPECT_TRUE(LeftoversAfter(first.tag()).empty());
+  EXPECT_NE(ReadFile(dir / "out.h5.journal").find("\"reason\":\"interrupted\""), std::string::npos);
+}
+
+TEST(ResumeTest, H5pyReadsTheOutputWhileARunWrites) {
+  if (!HaveH5py()) GTEST_SKIP() << "no h5py in " << kPython;
+  TempDir dir;
+  SweepProcess run({"run", SlowIsingConfig(dir), "-q"}, dir.path());
+  for (int i = 0; i < 200 && ReadFile(dir / "out.h5.journal").find("\"done\"") == std::string::npos;
+       ++i)
+    SleepSeconds(0.01);
+  const std::string script = dir / "read.py";
+  WriteFile(script,
+            "import h5py, numpy as np, sys\n"
+            "f = h5py.File(sys.argv[1], 'r')\n"
+            "s = f['chunks/status'][...]\n"
+            "e = f['results/energy'][...]\n"
+            "print(int((s == 1).sum()), int((s == 0).sum()), int(np.isnan(e).sum()), e.size)\n");
+  const std::string out_file = dir / "read.txt";
+  ASSERT_EQ(Shell(std::string(kPython) + " " + script + " " + dir / "out.h5" + " > " + out_file),
+            0);
+  std::istringstream in(ReadFile(out_file));
+  long done = -1, pending = -1, nans = -1, size = -1;
+  in >> done >> pending >> nans >> size;
+  EXPECT_GT(done, 0);
+  EXPECT_GT(pending, 0);
+  EXPECT_GT(nans, 0);
+  EXPECT_LT(nans, size);
+  EXPECT_EQ(run.Wait(), 0) << run.err();
+}
+
+std::string Npy(const std::vector<double>& values) {
+  std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (" +
+                       std::to_string(values.size()) + ",), }";
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string bytes("\x93NUMPY\x01\x00", 8);
+  bytes += char(header.size() & 0xff);
+  bytes += char(header.size() >> 8);
+  bytes += header;
+  bytes.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(double));
+  return bytes;
+}
+
+TEST(ResumeTest, ResumeRefusesWhenAnInputChangedUnlessForced) {
+  TempDir dir;
+  WriteFile(dir / "data.npy", Npy({1, 2, 3, 4}));
+  const std::string config = dir / "sum.yaml";
+  WriteFile(config,
+            "name: sum\nkernel: {name: array_sum}\ninputs:\n  data: {npy: data.npy}\n"
+            "parameters:\n  scale: {linspace: [1, 10, 10]}\nexecution: {chunk_size: 2}\noutput: "
+            "{path: out.h5}\n");
+  ASSERT_EQ(RunSweep({"run", config, "-q"}, dir.path()).code, 0);
+  // Pretend chunk 1 never finished, then change the input.
+  const RunResult nothing = RunSweep({"resume", "out.h5", "-q"}, dir.path());  // nothing to do
+  ASSERT_EQ(nothing.code, 0) << nothing.err;
+  WriteFile(dir / "data.npy", Npy({1, 2, 3, 5}));
+  const RunResult refused = RunSweep({"resume", "out.h5", "-q"}, dir.path());
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_NE(refused.err.find("an input changed"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("inputs.data.xxh3"), std::string::npos) << refused.err;
+  const RunResult forced =
+      RunSweep({"rerun", "out.h5", "--chunks", "0", "--force", "-q"}, dir.path());
+  EXPECT_EQ(forced.code, 0) << forced.err;
+  const std::vector<double> sums = ReadDataset<double>(dir / "out.h5", "/results/sum");
+  EXPECT_EQ(sums[0], 11.0);  // recomputed from the new input
+  EXPECT_EQ(sums[2], 30.0);  // still from the old one
+}
+
+TEST(ResumeTest, StatusOfAFinishedRun) {
+  TempDir dir;
+  ASSERT_EQ(
+      RunSweep({"run", SlowIsingConfig(dir), "-q", "--set", "parameters.T.linspace=[1, 2, 10]"},
+               dir.path())
+          .code,
+      0);
+  const RunResult text = RunSweep({"status", "out.h5"}, dir.path());
+  EXPECT_EQ(text.code, 0);
+  EXPECT_NE(text.out.find("20 of 20 points done (100.0%)"), std::string::npos) << text.out;
+  const RunResult missing = RunSweep({"status", "nope.h5"}, dir.path());
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1) << missing.err;
+}
+
+}  // namespace
+}  // namespace sweep
