@@ -8,6 +8,7 @@ namespace sweep {
 const sweep_kernel* array_sum_kernel();
 const sweep_kernel* blur_kernel();
 const sweep_kernel* faulty_kernel();
+const sweep_kernel* fill_kernel();
 const sweep_kernel* heat2d_kernel();
 const sweep_kernel* ising2d_kernel();
 const sweep_kernel* lorenz_kernel();
@@ -23,6 +24,7 @@ constexpr const sweep_kernel* (*kBuiltins[])() = {
     array_sum_kernel,
     blur_kernel,
     faulty_kernel,
+    fill_kernel,
     heat2d_kernel,
     ising2d_kernel,
     lorenz_kernel,

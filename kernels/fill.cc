@@ -1,0 +1,68 @@
+// fill: writes `bytes` of output per point, every float64 equal to x.
+//
+// The kernel of the gather benchmark and tests: it costs nothing to compute, so what is measured
+// is how fast rows reach the output file.
+#include <cstdio>
+
+#include "kernels/kernel.h"
+
+namespace sweep {
+namespace {
+
+const sweep_param_decl kParams[] = {{"x", "the value every element of the row gets"}};
+const sweep_option_decl kOptions[] = {
+    {"bytes",
+     SWEEP_VALUE_INTEGER,
+     {SWEEP_VALUE_INTEGER, 1024, 1024, nullptr},
+     "bytes of output per point (a multiple of 8)"},
+};
+
+int Outputs(const sweep_options* options, sweep_output_decl* out, int* n_out, char* err,
+            size_t err_size) {
+  const int64_t bytes = options->values[0].integer;
+  if (bytes < 8 || bytes % 8 != 0 || bytes > (int64_t{1} << 30)) {
+    return sweep_fail(err, err_size, "bytes must be a positive multiple of 8, at most 1 GiB");
+  }
+  out[0] = sweep_output_decl{"row", SWEEP_FLOAT64, 1, {bytes / 8, 0, 0, 0}};
+  *n_out = 1;
+  return 0;
+}
+
+int Init(void** state, const sweep_options*, const sweep_array*, char*, size_t) {
+  *state = nullptr;
+  return 0;
+}
+
+int Compute(void*, const sweep_value* params, uint64_t, sweep_array* outputs, char* err,
+            size_t err_size) {
+  if (params[0].type == SWEEP_VALUE_STRING) {
+    std::snprintf(err, err_size, "parameter x must be a number, got \"%s\"", params[0].string);
+    return 1;
+  }
+  double* row = static_cast<double*>(outputs[0].data);
+  for (int64_t i = 0; i < outputs[0].shape[0]; ++i) row[i] = params[0].number;
+  return 0;
+}
+
+void Finish(void*) {}
+
+const sweep_kernel kFill = {SWEEP_KERNEL_ABI,
+                            "fill",
+                            "writes `bytes` of output per point, all equal to x (gather benchmark)",
+                            kOptions,
+                            1,
+                            kParams,
+                            1,
+                            nullptr,
+                            0,
+                            1,
+                            Outputs,
+                            Init,
+                            Compute,
+                            Finish};
+
+}  // namespace
+
+const sweep_kernel* fill_kernel() { return &kFill; }
+
+}  // namespace sweep
