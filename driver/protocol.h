@@ -14,7 +14,8 @@
 //   worker -> driver  kReady    {pid}: initialised (inputs mapped, kernel init()ed), idle
 //                     kDone     {chunk, checksum, seconds}: a chunk's rows are written
 //                     kFailed   {chunk, point, reason}: a point failed; the worker stays usable
-//                               and goes on with the rest of its assignment
+//                               and goes on with the rest of its assignment. A reason that starts
+//                               with kOutOfMemoryReason means the point ran out of memory.
 //                     kFatal    {reason}: the worker cannot go on (setup failed); it exits next
 #pragma once
 
@@ -27,6 +28,7 @@ namespace sweep {
 inline constexpr uint32_t kProtocolVersion = 1;
 inline constexpr uint32_t kProtocolMagic = 0x53575000u | kProtocolVersion;  // "SWP\1"
 inline constexpr size_t kMaxMessageBytes = 64 * 1024;
+inline constexpr char kOutOfMemoryReason[] = "out of memory";
 
 enum class MessageType : uint32_t {
   kAssign = 1,

@@ -347,7 +347,23 @@ class RunRecorder : public SchedulerObserver {
       journal_.Sync();
       last_sync_ = now;
     }
+    WatchMemory();
     progress_.Update(Snapshot());
+  }
+
+  // execution.memory_limit: every tick, a worker whose private memory (anonymous pages: its heap
+  // and stack, not the shared inputs nor the file) is over the limit is killed, and its chunk is
+  // reported out of memory.
+  void LimitMemory(ProcessWorkerSet* workers, uint64_t limit_bytes) {
+    workers_ = workers;
+    memory_limit_ = limit_bytes;
+    over_limit_.assign(size_t(workers->size()), false);
+  }
+
+  std::optional<ChunkFailure::Kind> ClassifyExit(int rank, int) override {
+    if (memory_limit_ == 0 || !over_limit_[size_t(rank)]) return std::nullopt;
+    over_limit_[size_t(rank)] = false;
+    return ChunkFailure::Kind::kOutOfMemory;
   }
 
   ProgressSnapshot Snapshot() {
@@ -375,6 +391,35 @@ class RunRecorder : public SchedulerObserver {
     PwriteAll(fd_, &status, sizeof status, layout_.chunk_status.offset + chunk, what);
   }
 
+  void WatchMemory() {
+    if (!workers_ || memory_limit_ == 0) return;
+    for (int r = 0; r < workers_->size(); ++r) {
+      if (!workers_->Running(r) || over_limit_[size_t(r)]) continue;
+      if (PrivateBytes(workers_->pid(r)) > memory_limit_) {
+        over_limit_[size_t(r)] = true;
+        workers_->Kill(r);
+      }
+    }
+  }
+
+  // The process's anonymous memory, from /proc/<pid>/smaps_rollup; 0 if it is gone.
+  static uint64_t PrivateBytes(pid_t pid) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/smaps_rollup", pid);
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char text[4096];
+    const ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    text[n] = '\0';
+    const char* field = std::strstr(text, "\nAnonymous:");
+    return field ? std::strtoull(field + 11, nullptr, 10) * 1024 : 0;
+  }
+
+  ProcessWorkerSet* workers_ = nullptr;
+  uint64_t memory_limit_ = 0;
+  std::vector<bool> over_limit_;
   const Space& space_;
   const Plan& plan_;
   const OutputLayout& layout_;
@@ -685,8 +730,13 @@ int ExecuteRun(const RunRequest& request) {
         launch.pass_fds = {job_fd};
       } else {
         launch.child_main = [&](int rank, int socket_fd) {
-          WorkerSetup setup{&space,      &binding, &driver_inputs.views(),
-                            output_path, &layout,  &set_ptr->scoreboard()};
+          WorkerSetup setup{&space,
+                            &binding,
+                            &driver_inputs.views(),
+                            output_path,
+                            &layout,
+                            &set_ptr->scoreboard(),
+                            config.execution.memory_limit_bytes};
           return WorkerLoop(setup, rank, socket_fd);
         };
       }
@@ -699,11 +749,16 @@ int ExecuteRun(const RunRequest& request) {
       } job_closer{job_fd};
       ProcessWorkerSet set(launch);
       set_ptr = &set;
+      if (config.execution.memory_limit_bytes > 0) {
+        recorder.LimitMemory(&set, config.execution.memory_limit_bytes);
+      }
       SchedulerOptions options;
       options.dynamic = config.execution.schedule == ExecutionSpec::Schedule::kDynamic;
       options.batch = config.execution.chunk_size == 0;
       options.timeout_seconds = config.execution.timeout_seconds;
       options.retries = config.execution.retries;
+      // The memory watch runs on ticks: sample often enough to catch a runaway kernel early.
+      if (config.execution.memory_limit_bytes > 0) options.tick_seconds = 0.05;
       Scheduler scheduler(set, plan, todo, options, recorder);
       interrupted = scheduler.Run() == Scheduler::Outcome::kInterrupted;
     }

@@ -178,7 +178,10 @@ void Scheduler::Handle(const WorkerEvent& event) {
                     std::to_string(m.chunk) + " while computing chunk " +
                     std::to_string(rank.next));
       }
-      FailChunk(event.rank, m.chunk, ChunkFailure::Kind::kKernelError, m.text, m.point, "");
+      FailChunk(event.rank, m.chunk,
+                m.text.rfind(kOutOfMemoryReason, 0) == 0 ? ChunkFailure::Kind::kOutOfMemory
+                                                         : ChunkFailure::Kind::kKernelError,
+                m.text, m.point, "");
       FinishAssignmentChunk(event.rank);
       return;
     default:
@@ -254,7 +257,9 @@ void Scheduler::HandleExit(int r, int wait_status) {
     reason = "timeout after " + std::to_string(int(std::lround(options_.timeout_seconds))) + "s";
   } else if (std::optional<ChunkFailure::Kind> k = observer_.ClassifyExit(r, wait_status)) {
     kind = *k;
-    if (kind == ChunkFailure::Kind::kOutOfMemory) reason = "out of memory (memory_limit)";
+    if (kind == ChunkFailure::Kind::kOutOfMemory) {
+      reason = std::string(kOutOfMemoryReason) + ": over execution.memory_limit, killed";
+    }
   } else if (WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL) {
     kind = ChunkFailure::Kind::kKilled;
     reason += ", killed from outside (the OOM killer?)";

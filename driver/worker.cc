@@ -1,6 +1,7 @@
 #include "driver/worker.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -129,6 +130,10 @@ Message ChunkComputer::Compute(uint64_t chunk_index) {
       try {
         rc = kernel_.compute(state_, params_.data(), setup_.space->Seed(point), views_.data(), err,
                              sizeof err);
+      } catch (const std::bad_alloc&) {
+        // The RLIMIT_DATA backstop (or the machine) refused memory: the protocol's marker.
+        std::snprintf(err, sizeof err, "%s: the kernel could not allocate", kOutOfMemoryReason);
+        rc = 1;
       } catch (const std::exception& e) {
         // A C++ kernel that throws: as deterministic as an error it reports.
         std::snprintf(err, sizeof err, "exception: %s", e.what());
@@ -154,6 +159,11 @@ Message ChunkComputer::Compute(uint64_t chunk_index) {
 }
 
 int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd) {
+  if (setup.memory_limit > 0) {
+    const rlim_t backstop = rlim_t(2 * setup.memory_limit + (uint64_t{256} << 20));
+    const rlimit limit{backstop, backstop};
+    setrlimit(RLIMIT_DATA, &limit);
+  }
   std::optional<ChunkComputer> computer;
   try {
     computer.emplace(setup, rank);
@@ -225,6 +235,7 @@ int SpawnedWorkerMain() {
     const std::string output_path = job.at("output_path").get<std::string>();
     const OutputLayout layout = ReadOutputLayout(output_path);
     WorkerSetup setup;
+    setup.memory_limit = config.execution.memory_limit_bytes;
     setup.space = &space;
     setup.binding = &binding;
     setup.inputs = &inputs.views();

@@ -1,5 +1,6 @@
 #include "driver/worker_set.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -17,7 +18,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <set>
 #include <utility>
 
 #include "io/error.h"
@@ -89,6 +93,37 @@ class ScopedFd {
   int fd_;
 };
 
+// The pids whose parent is this process, read from /proc (CONFIG_PROC_CHILDREN is not always
+// there, so every /proc/<pid>/stat is read).
+std::set<pid_t> ChildrenOfThisProcess() {
+  std::set<pid_t> children;
+  const pid_t self = getpid();
+  DIR* proc = opendir("/proc");
+  if (!proc) return children;
+  while (dirent* entry = readdir(proc)) {
+    const pid_t pid = pid_t(std::atoi(entry->d_name));
+    if (pid <= 0) continue;
+    char path[64], stat[512];
+    std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    const ssize_t n = read(fd, stat, sizeof stat - 1);
+    close(fd);
+    if (n <= 0) continue;
+    stat[n] = '\0';
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so parse after the last
+    // ')'.
+    const char* close_paren = std::strrchr(stat, ')');
+    char state;
+    int ppid;
+    if (close_paren && std::sscanf(close_paren + 1, " %c %d", &state, &ppid) == 2 && ppid == self) {
+      children.insert(pid);
+    }
+  }
+  closedir(proc);
+  return children;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -137,6 +172,28 @@ ProcessWorkerSet::ProcessWorkerSet(WorkerLaunch launch)
   sigset_t interrupts = InterruptSignals();
   sigprocmask(SIG_BLOCK, &interrupts, nullptr);
   signal_fd_ = CheckedFd(signalfd(-1, &interrupts, SFD_CLOEXEC | SFD_NONBLOCK), "signalfd");
+  // A worker's descendants that escape its process group (a double fork, setsid) are reparented
+  // to us rather than to init when their parent dies, so KillOrphans() can find and end them.
+  int was_subreaper = 0;
+  prctl(PR_GET_CHILD_SUBREAPER, &was_subreaper);
+  was_subreaper_ = was_subreaper != 0;
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  children_before_ = ChildrenOfThisProcess();
+}
+
+void ProcessWorkerSet::KillOrphans() {
+  // Killing an orphan can orphan its own children in turn; a few rounds reach them all.
+  for (int round = 0; round < 8; ++round) {
+    std::set<pid_t> orphans = ChildrenOfThisProcess();
+    for (const Worker& w : workers_) orphans.erase(w.pid);
+    for (pid_t p : children_before_) orphans.erase(p);
+    if (orphans.empty()) return;
+    for (pid_t p : orphans) kill(p, SIGKILL);
+    for (pid_t p : orphans) {
+      while (waitpid(p, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+  }
 }
 
 ProcessWorkerSet::~ProcessWorkerSet() {
@@ -146,6 +203,8 @@ ProcessWorkerSet::~ProcessWorkerSet() {
     if (w.pidfd >= 0) close(w.pidfd);
     if (w.socket >= 0) close(w.socket);
   }
+  KillOrphans();
+  if (!was_subreaper_) prctl(PR_SET_CHILD_SUBREAPER, 0);
   close(signal_fd_);
   sigset_t interrupts = InterruptSignals();
   sigprocmask(SIG_UNBLOCK, &interrupts, nullptr);
@@ -295,6 +354,7 @@ std::optional<WorkerEvent> ProcessWorkerSet::Reap(int rank) {
     close(w.socket);
     w.socket = -1;
   }
+  KillOrphans();
   pending_.push_back(exited);
   WorkerEvent first = pending_.front();
   pending_.erase(pending_.begin());

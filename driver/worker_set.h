@@ -14,7 +14,9 @@
 //     descriptors the launch names;
 //   - it is reaped through a pidfd, so exits are seen in the same poll() as messages, with no
 //     SIGCHLD handler and no race with pid reuse;
-//   - after it exits, its process group is killed, so a grandchild left behind does not survive.
+//   - after it exits, its process group is killed, so a grandchild left behind does not survive;
+//     one that left the group (a double fork with setsid, a daemon) is reparented to the driver,
+//     which is a child subreaper while a ProcessWorkerSet exists, and is killed too.
 // SIGINT and SIGTERM sent to the driver are turned into kInterrupt events (signalfd) while a
 // ProcessWorkerSet exists; the default actions are restored when it is destroyed.
 #pragma once
@@ -25,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -129,6 +132,9 @@ class ProcessWorkerSet : public WorkerSet {
     int socket = -1;  // driver's end; -1 once the worker closed it
   };
   std::optional<WorkerEvent> Reap(int rank);
+  // Kills and reaps every child of this process that is not a worker and was not a child before
+  // this set existed: descendants of workers that escaped their process group.
+  void KillOrphans();
   std::string LogPath(int rank) const;
 
   WorkerLaunch launch_;
@@ -136,6 +142,8 @@ class ProcessWorkerSet : public WorkerSet {
   std::vector<Worker> workers_;
   int signal_fd_ = -1;
   std::vector<WorkerEvent> pending_;  // events found but not yet returned
+  std::set<pid_t> children_before_;   // this process's children when the set was made
+  bool was_subreaper_ = false;
 };
 
 // Worker side: the first thing a spawned or forked worker does. Sets PR_SET_PDEATHSIG and

@@ -1,8 +1,10 @@
 // faulty: a kernel that misbehaves on purpose, at chosen points, for the fault-injection tests.
 //
 // Parameter `i` (an integer, typically a range) names the point; each option `<fault>_at` is the
-// value of `i` at which the fault happens (-1: never). Otherwise it writes y = i, after sleeping
-// `sleep_ms` milliseconds (to make a run last long enough to be killed in the middle).
+// value of `i` at which the fault happens (-1: never). Otherwise it writes y = i + data[0], after
+// sleeping `sleep_ms` milliseconds (to make a run last long enough to be killed in the middle).
+// With `only_if_exists` set to a path, faults happen only while that file exists: a test removes
+// it to play the user who fixed the cause, and `sweep resume` then completes the sweep.
 // Faults: segfault (a write through a null pointer), abort, throw (a C++ exception out of
 // compute), error (a kernel error), exit (exit code 3), hang (sleeps forever), oom (allocates and
 // touches memory without bound), write_input (writes to the shared input), flood (writes 8 MiB
@@ -40,6 +42,7 @@ enum {
   kFlood,
   kFork,
   kSleep,
+  kOnlyIf,
   kOptions
 };
 const sweep_option_decl kOptionDecls[] = {
@@ -57,12 +60,17 @@ const sweep_option_decl kOptionDecls[] = {
      SWEEP_VALUE_NUMBER,
      {SWEEP_VALUE_NUMBER, 0, 0, nullptr},
      "milliseconds to sleep per point"},
+    {"only_if_exists",
+     SWEEP_VALUE_STRING,
+     {SWEEP_VALUE_STRING, 0, 0, ""},
+     "faults happen only while this file exists (empty: always)"},
 };
 #undef FAULT
 
 struct State {
   int64_t at[kSleep];
   double sleep_ms;
+  std::string only_if_exists;
   double* input;
 };
 
@@ -76,6 +84,7 @@ int Init(void** state, const sweep_options* options, const sweep_array* inputs, 
   auto* s = new State{};
   for (int i = 0; i < kSleep; ++i) s->at[i] = options->values[i].integer;
   s->sleep_ms = options->values[kSleep].number;
+  s->only_if_exists = options->values[kOnlyIf].string ? options->values[kOnlyIf].string : "";
   // Deliberately not const: writing through it must fault.
   s->input = static_cast<double*>(inputs[0].data);
   *state = s;
@@ -89,9 +98,12 @@ int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outpu
     std::snprintf(err, err_size, "parameter i must be an integer, got \"%s\"", params[0].string);
     return 1;
   }
-  const int64_t i =
+  const int64_t point =
       params[0].type == SWEEP_VALUE_INTEGER ? params[0].integer : int64_t(params[0].number);
   if (s.sleep_ms > 0) usleep(useconds_t(s.sleep_ms * 1000));
+  const bool armed = s.only_if_exists.empty() || access(s.only_if_exists.c_str(), F_OK) == 0;
+  // -2 matches no point: a disarmed kernel behaves.
+  const int64_t i = armed ? point : -2;
   if (i == s.at[kSegfault]) *static_cast<volatile int*>(nullptr) = 1;
   if (i == s.at[kAbort]) std::abort();
   if (i == s.at[kThrow]) throw std::runtime_error("faulty: thrown at i=" + std::to_string(i));
@@ -135,7 +147,7 @@ int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outpu
     }
     for (;;) pause();
   }
-  *static_cast<double*>(outputs[0].data) = double(i);
+  *static_cast<double*>(outputs[0].data) = double(point) + s.input[0];
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "tests/fakes.h"
@@ -214,6 +215,42 @@ TEST(WorkerSetTest, SpawnedWorkerInheritsOnlyWhatItNeeds) {
   EXPECT_EQ(tail.substr(0, 10), "0 1 2 3 4 ") << tail;
   EXPECT_EQ(tail.find(" " + std::to_string(stray) + " "), std::string::npos) << tail;
   EXPECT_NE(tail.find("rank=0 size=1"), std::string::npos) << tail;
+}
+
+}  // namespace
+}  // namespace sweep
+
+namespace sweep {
+namespace {
+
+size_t OpenDescriptors() {
+  size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)entry;
+    ++n;
+  }
+  return n;
+}
+
+TEST(WorkerSetTest, DescriptorsDoNotGrowWithRestarts) {
+  testing::TempDir dir;
+  WorkerLaunch launch;
+  launch.method = WorkerLaunch::Method::kFork;
+  launch.size = 2;
+  launch.log_dir = dir / "logs";
+  launch.child_main = EchoWorker;
+  ProcessWorkerSet set(launch);
+  const size_t before = OpenDescriptors();
+  for (int i = 0; i < 100; ++i) {
+    const int rank = i % 2;
+    set.Start(rank);
+    ASSERT_EQ(NextEvent(set).message.type, MessageType::kReady);
+    set.Send(rank, Message::Assign(uint64_t(i), 1));
+    ASSERT_EQ(NextEvent(set).message.type, MessageType::kDone);
+    set.Kill(rank);
+    ASSERT_EQ(NextEvent(set).kind, WorkerEvent::Kind::kExited);
+  }
+  EXPECT_EQ(OpenDescriptors(), before);
 }
 
 }  // namespace

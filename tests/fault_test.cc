@@ -1,0 +1,230 @@
+// Fault injection, end to end: one test per fault of a chunk (the `faulty` kernel), interrupts,
+// a full disk. Each asserts the recorded outcome (state, point, parameters, reason), that no
+// process is left behind, and that `sweep resume` afterwards gives /results equal to a clean run.
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+#include "io/output_file.h"
+#include "tests/e2e.h"
+
+namespace sweep {
+namespace {
+
+using namespace sweep::testing;
+
+constexpr int kPoints = 24;
+
+// `armed` is a file: the faulty kernel misbehaves only while it exists.
+std::string FaultyConfig(const TempDir& dir, const std::string& options,
+                         const std::string& execution) {
+  const std::string path = dir / "faulty.yaml";
+  WriteFile(path, "name: faulty\nkernel:\n  name: faulty\n  options: {only_if_exists: " +
+                      dir / "armed" + (options.empty() ? "" : ", " + options) +
+                      "}\ninputs:\n  data: {generate: zeros, shape: [1024]}\n"
+                      "parameters:\n  i: {range: [0, " +
+                      std::to_string(kPoints) +
+                      "]}\n  label: {values: [x]}\n"
+                      "execution: {workers: 2, chunk_size: 4, " +
+                      execution + "}\noutput: {path: out.h5}\n");
+  return path;
+}
+
+struct Expected {
+  std::string kind;
+  std::string reason;  // a fragment
+  int attempts = 1;
+};
+
+class FaultTest : public ::testing::Test {
+ protected:
+  // Runs with the fault armed at point 9 (chunk 2), checks the record, disarms, resumes.
+  nlohmann::json RunFault(const std::string& options, const std::string& execution,
+                          const Expected& expected, int expected_code = 3) {
+    WriteFile(dir_ / "armed", "");
+    const std::string config = FaultyConfig(dir_, options, execution);
+    const RunResult r = RunSweep({"run", config, "-q"}, dir_.path());
+    EXPECT_EQ(r.code, expected_code) << r.err;
+    EXPECT_TRUE(LeftoversAfter(r.tag).empty()) << "processes left behind";
+    const RunResult status = RunSweep({"status", "out.h5", "--json"}, dir_.path());
+    EXPECT_EQ(status.code, 0) << status.err;
+    const nlohmann::json s = nlohmann::json::parse(status.out);
+    if (expected_code == 3) {
+      EXPECT_EQ(s["failed"], 1) << s.dump(2);
+      EXPECT_EQ(s["done"].get<int>(), kPoints / 4 - 1);
+      if (s["failures"].size() == 1) {
+        const nlohmann::json& f = s["failures"][0];
+        EXPECT_EQ(f["chunk"], 2);
+        EXPECT_EQ(f["point"], 9);
+        EXPECT_EQ(f["params"]["i"], 9);
+        EXPECT_EQ(f["params"]["label"], "x");
+        EXPECT_EQ(f["kind"], expected.kind);
+        EXPECT_NE(f["reason"].get<std::string>().find(expected.reason), std::string::npos)
+            << f.dump(2);
+        EXPECT_EQ(f["attempt"], expected.attempts);
+      }
+      const std::vector<uint32_t> attempts =
+          ReadDataset<uint32_t>(dir_ / "out.h5", "/chunks/attempts");
+      EXPECT_EQ(attempts.at(2), uint32_t(expected.attempts));
+    }
+    // The user fixes the cause; resume computes only what is missing.
+    std::filesystem::remove(dir_ / "armed");
+    const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir_.path());
+    EXPECT_EQ(resumed.code, 0) << resumed.err;
+    EXPECT_TRUE(LeftoversAfter(resumed.tag).empty());
+    const std::vector<double> y = ReadDataset<double>(dir_ / "out.h5", "/results/y");
+    EXPECT_EQ(y.size(), size_t(kPoints));
+    for (int i = 0; i < int(y.size()); ++i) EXPECT_EQ(y[size_t(i)], double(i)) << "point " << i;
+    return s;
+  }
+  TempDir dir_;
+};
+
+TEST_F(FaultTest, Segfault) {
+  RunFault("segfault_at: 9", "retries: 2", {"crashed", "SIGSEGV (Segmentation fault)"});
+}
+
+TEST_F(FaultTest, Abort) { RunFault("abort_at: 9", "retries: 2", {"crashed", "SIGABRT"}); }
+
+TEST_F(FaultTest, Exception) {
+  RunFault("throw_at: 9", "retries: 2", {"kernel-error", "exception: faulty: thrown at i=9"});
+}
+
+TEST_F(FaultTest, KernelError) {
+  RunFault("error_at: 9", "retries: 2", {"kernel-error", "faulty: error at i=9"});
+}
+
+TEST_F(FaultTest, NonZeroExitKeepsTheStderrTail) {
+  const nlohmann::json s = RunFault("exit_at: 9", "retries: 2", {"exited", "exit code 3"});
+  ASSERT_EQ(s["failures"].size(), 1u);
+  EXPECT_NE(
+      s["failures"][0]["stderr"].get<std::string>().find("faulty: exiting with code 3 at i=9"),
+      std::string::npos);
+}
+
+TEST_F(FaultTest, TimeoutKillsTheGroupAndRetries) {
+  RunFault("hang_at: 9", "retries: 1, timeout: 1s", {"timeout", "timeout after 1s", 2});
+}
+
+TEST_F(FaultTest, OutOfMemoryLimitCountsPrivateMemoryOnly) {
+  // The shared input (64 MiB, read by every point of array_sum elsewhere) does not count; the
+  // kernel's own allocations do.
+  RunFault("oom_at: 9", "retries: 1, memory_limit: 256MiB", {"out-of-memory", "out of memory", 2});
+}
+
+TEST(MemoryLimitTest, SharedInputsDoNotCountAgainstTheLimit) {
+  // Every point reads all of a 384 MiB input under a 128 MiB limit: its pages are shared, not
+  // the worker's own, so nothing is killed.
+  TempDir dir;
+  const std::string config = dir / "sum.yaml";
+  WriteFile(config,
+            "name: sum\nkernel: {name: array_sum}\n"
+            "inputs:\n  data: {generate: arange, shape: [50331648]}\n"
+            "parameters:\n  scale: {linspace: [1, 4, 4]}\n"
+            "execution: {workers: 2, chunk_size: 1, memory_limit: 128MiB, retries: 0}\n"
+            "output: {path: out.h5}\n");
+  const RunResult r = RunSweep({"run", config, "-q"}, dir.path());
+  EXPECT_EQ(r.code, 0) << r.err;
+  const std::vector<double> sums = ReadDataset<double>(dir / "out.h5", "/results/sum");
+  ASSERT_EQ(sums.size(), 4u);
+  EXPECT_EQ(sums[0], 50331648.0 * 50331647.0 / 2);  // exact in float64
+}
+
+TEST_F(FaultTest, WritingToTheInputFaultsAndLeavesItUnchanged) {
+  // Points after the write still see data[0] == 0 (y == i is checked after resume, and for the
+  // chunks computed by the other worker at the same time).
+  RunFault("write_input_at: 9", "retries: 2", {"crashed", "SIGSEGV"});
+}
+
+TEST_F(FaultTest, AFloodOfOutputBlocksNothing) {
+  // 8 MiB to stdout and to stderr at one point: both go to the worker's log, not to a pipe.
+  RunFault("flood_at: 9", "retries: 0", {}, 0);
+  EXPECT_GE(std::filesystem::file_size(dir_ / "out.h5.logs/worker-0.log") +
+                std::filesystem::file_size(dir_ / "out.h5.logs/worker-1.log"),
+            uint64_t{16} << 20);
+}
+
+TEST_F(FaultTest, ADaemonizedGrandchildIsNotLeftBehind) {
+  // The kernel forks a child that leaves the worker's process group and session, then hangs:
+  // the timeout kills the worker's group, and the escaped grandchild is reaped as an orphan.
+  RunFault("fork_at: 9", "retries: 0, timeout: 1s", {"timeout", "timeout after 1s", 1});
+}
+
+TEST_F(FaultTest, SigtermStopsRecordsAndResumes) {
+  WriteFile(dir_ / "armed", "");
+  const std::string config = FaultyConfig(dir_, "sleep_ms: 50", "retries: 0");
+  SweepProcess run({"run", config, "-q"}, dir_.path());
+  for (int i = 0;
+       i < 400 && ReadFile(dir_ / "out.h5.journal").find("\"done\"") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  run.Signal(SIGTERM);
+  EXPECT_EQ(run.Wait(), 130) << run.err();
+  EXPECT_TRUE(LeftoversAfter(run.tag(), 1.0).empty());
+  EXPECT_NE(ReadFile(dir_ / "out.h5.journal").find("\"reason\":\"interrupted\""),
+            std::string::npos);
+  std::filesystem::remove(dir_ / "armed");
+  const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir_.path());
+  EXPECT_EQ(resumed.code, 0) << resumed.err;
+  const std::vector<double> y = ReadDataset<double>(dir_ / "out.h5", "/results/y");
+  for (int i = 0; i < kPoints; ++i) EXPECT_EQ(y[size_t(i)], double(i));
+}
+
+// A small tmpfs: the output fits, then the disk fills up under the journal.
+TEST(DiskFullTest, AFullDiskIsAClearErrorAndNothingIsRecordedDoneThatIsNot) {
+  TempDir dir;
+  const std::string mnt = dir / "small";
+  std::filesystem::create_directory(mnt);
+  if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=4m") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs (not root?)";
+  struct Unmount {
+    std::string path;
+    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+  const std::string config = dir / "fill.yaml";
+  // 2000 points x 1 KiB = 2 MiB of results, plus the journal: a few hundred bytes a chunk.
+  WriteFile(config,
+            "name: fill\nkernel: {name: fill, options: {bytes: 1024}}\n"
+            "parameters:\n  x: {range: [0, 2000]}\nexecution: {workers: 2, chunk_size: 1}\n"
+            "output: {path: small/out.h5}\n");
+  // Leave about 64 KiB free once the output exists: room for a few hundred journal records.
+  const RunResult probe = RunSweep({"run", config, "-q"}, dir.path());
+  ASSERT_EQ(probe.code, 0) << probe.err;
+  const uint64_t output_bytes = std::filesystem::file_size(mnt + "/out.h5");
+  std::filesystem::remove(mnt + "/out.h5");
+  std::filesystem::remove(mnt + "/out.h5.journal");
+  const uint64_t filler = (uint64_t{4} << 20) - output_bytes - (64 << 10) - (32 << 10);
+  WriteFile(mnt + "/filler", std::string(filler, 'f'));
+
+  const RunResult full = RunSweep({"run", config, "-q", "--force"}, dir.path());
+  EXPECT_EQ(full.code, 1) << full.err;
+  EXPECT_NE(full.err.find("No space left on device"), std::string::npos) << full.err;
+  EXPECT_EQ(std::count(full.err.begin(), full.err.end(), '\n'), 1) << full.err;
+  EXPECT_TRUE(LeftoversAfter(full.tag).empty());
+  // Every chunk the file or the journal calls done has its rows.
+  const std::vector<uint8_t> status = ReadDataset<uint8_t>(mnt + "/out.h5", "/chunks/status");
+  const std::vector<double> rows = ReadDataset<double>(mnt + "/out.h5", "/results/row");
+  ASSERT_EQ(rows.size(), 2000u * 128);
+  size_t done = 0;
+  for (size_t c = 0; c < status.size(); ++c) {
+    if (status[c] != 1) continue;
+    ++done;
+    EXPECT_EQ(rows[c * 128], double(c)) << "chunk " << c << " marked done without its row";
+  }
+  EXPECT_GT(done, 0u);
+  EXPECT_LT(done, 2000u);
+  const RunResult status_run = RunSweep({"status", mnt + "/out.h5", "--json"}, dir.path());
+  ASSERT_EQ(status_run.code, 0) << status_run.err;
+  EXPECT_EQ(nlohmann::json::parse(status_run.out)["done"].get<size_t>(), done);
+  // Free the space; resume finishes the sweep.
+  std::filesystem::remove(mnt + "/filler");
+  const RunResult resumed = RunSweep({"resume", mnt + "/out.h5", "-q"}, dir.path());
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  const std::vector<double> after = ReadDataset<double>(mnt + "/out.h5", "/results/row");
+  for (size_t p = 0; p < 2000; ++p) ASSERT_EQ(after[p * 128 + 127], double(p)) << p;
+}
+
+}  // namespace
+}  // namespace sweep
