@@ -49,29 +49,31 @@ int ResolveWorkers(int requested, int configured) {
   return cores > 0 ? int(cores) : 1;
 }
 
-uint64_t ShapeBytes(const std::string& dtype, const std::vector<int64_t>& shape) {
-  uint64_t bytes = DtypeSize(DtypeFromName(dtype));
-  for (int64_t d : shape) bytes *= uint64_t(d);
-  return bytes;
-}
-
-// Each input's bytes. npy and HDF5 inputs are opened to read their headers (mapping them costs
-// nothing); raw and generated inputs are sized from their declared shape, so nothing is loaded.
-std::vector<uint64_t> InputBytes(const Config& config) {
+// Each input's dtype and shape. npy and HDF5 inputs are opened to read their headers (mapping
+// them costs nothing); raw and generated inputs are sized from their declared shape, so nothing
+// is loaded or generated.
+std::vector<InputShape> InspectInputs(const Config& config) {
   std::vector<InputSpec> headers;
   for (const InputSpec& in : config.inputs)
     if (in.kind == InputSpec::Kind::kNpy || in.kind == InputSpec::Kind::kHdf5)
       headers.push_back(in);
   const PublishedInputs published = PublishInputs(headers);
-  std::vector<uint64_t> bytes;
+  std::vector<InputShape> shapes;
   size_t next = 0;
   for (const InputSpec& in : config.inputs) {
     if (in.kind == InputSpec::Kind::kNpy || in.kind == InputSpec::Kind::kHdf5) {
-      bytes.push_back(published.inputs()[next++].bytes);
+      const PublishedInput& p = published.inputs()[next++];
+      shapes.push_back({p.dtype, p.shape});
     } else {
-      bytes.push_back(ShapeBytes(in.dtype, in.shape));
+      shapes.push_back({DtypeFromName(in.dtype), in.shape});
     }
   }
+  return shapes;
+}
+
+uint64_t ShapeBytes(const InputShape& in) {
+  uint64_t bytes = DtypeSize(in.dtype);
+  for (int64_t d : in.shape) bytes *= uint64_t(d);
   return bytes;
 }
 
@@ -205,7 +207,10 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
   const KernelBinding binding = BindKernel(config, space);
   const int workers = ResolveWorkers(workers_flag, config.execution.workers);
   const Plan plan = PlanFor(space.points(), uint64_t(config.execution.chunk_size), workers);
-  const std::vector<uint64_t> input_bytes = InputBytes(config);
+  const std::vector<InputShape> shapes = InspectInputs(config);
+  CheckInputsAgainstKernel(config, binding, shapes);
+  std::vector<uint64_t> input_bytes;
+  for (const InputShape& in : shapes) input_bytes.push_back(ShapeBytes(in));
 
   uint64_t block_bytes = 0, results_bytes = 0;
   nlohmann::json outputs = nlohmann::json::array();
@@ -289,7 +294,7 @@ int ValidateCommand(const std::string& config_path, const std::vector<std::strin
   const KernelBinding binding = BindKernel(config, space);
   PlanFor(space.points(), uint64_t(config.execution.chunk_size),
           ResolveWorkers(0, config.execution.workers));
-  InputBytes(config);  // opens npy and HDF5 headers; raw and generated inputs are checked by shape
+  CheckInputsAgainstKernel(config, binding, InspectInputs(config));
   std::printf("ok\n");
   return 0;
 }

@@ -200,30 +200,6 @@ std::vector<std::string> FingerprintChanges(const nlohmann::json& before,
   return changes;
 }
 
-// Checks each published input against what the kernel declares (dtype, rank).
-void CheckInputsAgainstKernel(const Config& config, const KernelBinding& binding,
-                              const PublishedInputs& published) {
-  std::vector<Diagnostic> errors;
-  const sweep_kernel& k = *binding.kernel;
-  for (int i = 0; i < k.n_inputs; ++i) {
-    const int source = binding.input_source[size_t(i)];
-    const PublishedInput& in = published.inputs()[size_t(source)];
-    const sweep_input_decl& decl = k.inputs[i];
-    const InputSpec& spec = config.inputs[size_t(source)];
-    if (in.dtype != decl.dtype) {
-      errors.push_back({spec.where, "inputs." + spec.name,
-                        std::string("kernel `") + k.name + "` needs " + DtypeName(decl.dtype) +
-                            ", the input is " + DtypeName(in.dtype)});
-    }
-    if (decl.rank >= 0 && int(in.shape.size()) != decl.rank) {
-      errors.push_back({spec.where, "inputs." + spec.name,
-                        std::string("kernel `") + k.name + "` needs " + std::to_string(decl.rank) +
-                            " dimensions, the input has " + std::to_string(in.shape.size())});
-    }
-  }
-  if (!errors.empty()) throw ConfigError(errors);
-}
-
 // The config's path with an absolute folder: relative paths in its text resolve against it.
 std::string ConfigPathForResume(const Config& config) {
   const size_t slash = config.file.rfind('/');
@@ -596,7 +572,9 @@ int ExecuteRun(const RunRequest& request) {
 
   // 2. Inputs: checked and published (memfds and mappings only; no file is written).
   PublishedInputs published = PublishInputs(config.inputs);
-  CheckInputsAgainstKernel(config, binding, published);
+  std::vector<InputShape> shapes;
+  for (const PublishedInput& in : published.inputs()) shapes.push_back({in.dtype, in.shape});
+  CheckInputsAgainstKernel(config, binding, shapes);
   const MappedInputs driver_inputs(published.inputs());
   const std::string fingerprint = Fingerprint(binding, config, driver_inputs).dump();
 

@@ -71,6 +71,29 @@ uint64_t OutputBytesPerPoint(const sweep_output_decl& output) {
   return bytes;
 }
 
+void CheckInputsAgainstKernel(const Config& config, const KernelBinding& binding,
+                              const std::vector<InputShape>& shapes) {
+  std::vector<Diagnostic> errors;
+  const sweep_kernel& k = *binding.kernel;
+  for (int i = 0; i < k.n_inputs; ++i) {
+    const size_t source = size_t(binding.input_source[size_t(i)]);
+    const InputShape& in = shapes[source];
+    const sweep_input_decl& decl = k.inputs[i];
+    const InputSpec& spec = config.inputs[source];
+    if (in.dtype != decl.dtype) {
+      errors.push_back({spec.where, "inputs." + spec.name,
+                        std::string("kernel `") + k.name + "` needs " + DtypeName(decl.dtype) +
+                            ", the input is " + DtypeName(in.dtype)});
+    }
+    if (decl.rank >= 0 && int(in.shape.size()) != decl.rank) {
+      errors.push_back({spec.where, "inputs." + spec.name,
+                        std::string("kernel `") + k.name + "` needs " + std::to_string(decl.rank) +
+                            " dimensions, the input has " + std::to_string(in.shape.size())});
+    }
+  }
+  if (!errors.empty()) throw ConfigError(errors);
+}
+
 KernelBinding BindKernel(const Config& config, const Space& space) {
   const KernelSpec& spec = config.kernel;
   std::vector<Diagnostic> errors;

@@ -45,6 +45,17 @@ struct KernelBinding {
 // THROWS: ConfigError naming file:line:col and the key path of every mismatch.
 KernelBinding BindKernel(const Config& config, const Space& space);
 
+// What a kernel can check of an input before it is mapped.
+struct InputShape {
+  int dtype = 0;  // sweep_dtype
+  std::vector<int64_t> shape;
+};
+
+// Checks every input the kernel reads against its declaration (dtype, rank); shapes[i] is
+// Config::inputs[i]'s. THROWS: ConfigError naming each input's location and key.
+void CheckInputsAgainstKernel(const Config& config, const KernelBinding& binding,
+                              const std::vector<InputShape>& shapes);
+
 // The bytes one point of this output takes.
 uint64_t OutputBytesPerPoint(const sweep_output_decl& output);
 size_t DtypeSize(int dtype);
