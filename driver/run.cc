@@ -757,6 +757,9 @@ int ExecuteRun(const RunRequest& request) {
     // The journal is already unwritable (a full disk): the error below says why.
   }
   progress->Finish(recorder.Snapshot(), interrupted);
+  if (request.progress != ProgressMode::kQuiet && request.progress != ProgressMode::kJson) {
+    std::printf("results: %s\n", output_path.c_str());
+  }
   if (!stop_message.empty()) throw Error(stop_message);
   if (interrupted) return int(ExitCode::kInterrupted);
   if (recorder.chunks_failed() > 0) {
