@@ -36,6 +36,18 @@ ProgressMode ProgressFrom(bool quiet, bool json) {
   return ProgressMode::kAuto;
 }
 
+// "I/N" with 0 <= I < N.
+std::pair<int, int> ParseShard(const std::string& text) {
+  int index = -1, count = 0;
+  char rest = 0;
+  if (std::sscanf(text.c_str(), "%d/%d%c", &index, &count, &rest) != 2 || count < 1 || index < 0 ||
+      index >= count) {
+    throw Error("--shard: expected I/N with 0 <= I < N (like 3/8), got `" + text + "`",
+                ExitCode::kUsage);
+  }
+  return {index, count};
+}
+
 int Dispatch(int argc, char** argv) {
   // The hidden entry of spawned workers: not a user command, and it must not touch CLI11's
   // parsing (a worker has no arguments to get wrong).
@@ -61,6 +73,9 @@ int Dispatch(int argc, char** argv) {
   run_cmd->add_option("--chunk-size", run_chunk_size, "points per chunk, or auto");
   run_cmd->add_option("--set", run.overrides, "override a config key: key.path=value (repeatable)");
   run_cmd->add_flag("--force", run.force, "replace an existing output");
+  std::string shard;
+  run_cmd->add_option("--shard", shard,
+                      "I/N: compute only the chunks c with c % N == I (a Slurm array task)");
   run_cmd->add_flag("-q,--quiet", quiet, "no progress, no summary");
   run_cmd->add_flag("--json", json_progress, "progress as JSON lines on stdout");
 
@@ -144,9 +159,9 @@ int Dispatch(int argc, char** argv) {
     if (run_workers > 0)
       run.overrides.push_back("execution.workers=" + std::to_string(run_workers));
     if (!run_chunk_size.empty()) run.overrides.push_back("execution.chunk_size=" + run_chunk_size);
+    if (!shard.empty()) run.shard = ParseShard(shard);
     run.progress = ProgressFrom(quiet, json_progress);
-    const int code = ExecuteRun(run);
-    return code;
+    return ExecuteRun(run);
   }
   if (plan_cmd->parsed()) return PlanCommand(plan_config, plan_overrides, plan_workers, plan_json);
   if (validate_cmd->parsed()) return ValidateCommand(validate_config, validate_overrides);

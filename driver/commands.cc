@@ -187,7 +187,8 @@ long LiveRunPid(const std::string& output_path) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   long pid = 0;
-  if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+  // Exclusive, so shards (which share the lock) count as live too.
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
     char text[32] = "";
     const ssize_t n = pread(fd, text, sizeof text - 1, 0);
     text[n > 0 ? n : 0] = '\0';
@@ -314,10 +315,15 @@ int StatusCommand(const std::string& output_path, bool json) {
     close(fd);
   }
   const Plan plan(layout.points, layout.chunk_size);
-  const std::string journal_path = output_path + ".journal";
-  struct stat st {};
+  // Every journal: the run's and the shards'. Their records are merged in time order.
   JournalContents journal;
-  if (stat(journal_path.c_str(), &st) == 0) journal = Journal::Read(journal_path);
+  for (const std::string& path : JournalsOf(output_path)) {
+    JournalContents one = Journal::Read(path);
+    journal.truncated = journal.truncated || one.truncated;
+    journal.records.insert(journal.records.end(), one.records.begin(), one.records.end());
+  }
+  std::stable_sort(journal.records.begin(), journal.records.end(),
+                   [](const JournalRecord& a, const JournalRecord& b) { return a.time < b.time; });
   // The journal is written first: apply it over /chunks/status.
   std::map<uint64_t, JournalRecord> failures;
   double run_start = 0;

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -414,8 +415,7 @@ struct ChunkStates {
   std::vector<uint64_t> checksum;
 };
 
-ChunkStates ReadChunkStates(const std::string& output_path, const OutputLayout& layout,
-                            const std::string& journal_path) {
+ChunkStates ReadChunkStates(const std::string& output_path, const OutputLayout& layout) {
   ChunkStates s;
   s.status.resize(layout.chunks);
   s.checksum.resize(layout.chunks);
@@ -426,8 +426,8 @@ ChunkStates ReadChunkStates(const std::string& output_path, const OutputLayout& 
   PreadAll(fd, s.checksum.data(), s.checksum.size() * 8, layout.chunk_checksum.offset,
            "reading /chunks/checksum");
   close(fd);
-  // The journal is written before /chunks: a chunk it records as done may not be marked yet.
-  if (FileExists(journal_path)) {
+  // The journals are written before /chunks: a chunk one records as done may not be marked yet.
+  for (const std::string& journal_path : JournalsOf(output_path)) {
     const JournalContents journal = Journal::Read(journal_path);
     if (journal.truncated) {
       std::fprintf(stderr,
@@ -451,14 +451,15 @@ ChunkStates ReadChunkStates(const std::string& output_path, const OutputLayout& 
 // Recomputes the checksum of every chunk recorded done from the bytes in the file; a chunk whose
 // bytes do not match (a torn write, a crash between write and record) goes back to pending.
 uint64_t VerifyDoneChunks(const std::string& output_path, const OutputLayout& layout,
-                          const Plan& plan, ChunkStates* states) {
+                          const Plan& plan, const std::function<bool(uint64_t)>& mine,
+                          ChunkStates* states) {
   const int fd = open(output_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error("cannot open " + output_path + ": " + std::strerror(errno));
   ChunkChecksum checksum(layout.results.size());
   std::vector<char> buffer;
   uint64_t torn = 0;
   for (uint64_t c = 0; c < plan.chunks(); ++c) {
-    if (states->status[c] != kDone) continue;
+    if (states->status[c] != kDone || !mine(c)) continue;
     const Chunk chunk = plan.chunk(c);
     checksum.Reset();
     for (size_t o = 0; o < layout.results.size(); ++o) {
@@ -563,12 +564,18 @@ int ExecuteRun(const RunRequest& request) {
                     " points, but the file holds " + std::to_string(existing->points),
                 ExitCode::kUsage);
   }
-  if (fresh && FileExists(output_path) && !request.force) {
+  const bool sharded = request.shard.has_value();
+  if (sharded && request.force) {
+    throw Error(
+        "--shard: shards share one output, so none may replace it; remove it first instead of "
+        "--force",
+        ExitCode::kUsage);
+  }
+  if (fresh && !sharded && FileExists(output_path) && !request.force) {
     throw Error(output_path + ": exists; use --force to replace it, or `sweep resume " +
                     output_path + "` to finish it",
                 ExitCode::kUsage);
   }
-  const std::string journal_path = output_path + ".journal";
 
   // 2. Inputs: checked and published (memfds and mappings only; no file is written).
   PublishedInputs published = PublishInputs(config.inputs);
@@ -583,37 +590,74 @@ int ExecuteRun(const RunRequest& request) {
     const size_t slash = output_path.rfind('/');
     if (slash != std::string::npos && slash > 0) {
       const std::string folder = output_path.substr(0, slash);
-      if (!FileExists(folder) && mkdir(folder.c_str(), 0755) != 0) {
+      if (!FileExists(folder) && mkdir(folder.c_str(), 0755) != 0 && errno != EEXIST) {
         throw Error("cannot create " + folder + ": " + std::strerror(errno));
       }
     }
   }
-  const OutputLock lock(output_path);
+  std::optional<OutputLock> shard_lock;
+  std::string journal_path = output_path + ".journal";
+  if (sharded) {
+    const auto [index, count] = *request.shard;
+    const std::string shard_name = fmt::format("shard-{}-of-{}", index, count);
+    shard_lock.emplace(output_path + "." + shard_name, OutputLock::Mode::kExclusive, 0);
+    journal_path += "." + shard_name;
+  }
+  // Shards wait for each other while one of them creates the output.
+  OutputLock lock(output_path, OutputLock::Mode::kExclusive, sharded ? 120.0 : 0.0);
+  auto check_unchanged = [&](const OutputLayout& stored) {
+    const std::vector<std::string> changes =
+        FingerprintChanges(nlohmann::json::parse(stored.fingerprint, nullptr, false),
+                           nlohmann::json::parse(fingerprint));
+    if (changes.empty()) return;
+    std::string list;
+    for (const std::string& c : changes) list += "\n  " + c;
+    if (!request.force || sharded) {
+      throw Error(output_path +
+                      ": the kernel, its options or an input changed since the file was made" +
+                      (sharded ? "" : " (--force to go on anyway)") + ":" + list,
+                  ExitCode::kUsage);
+    }
+    std::fprintf(stderr, "sweep: warning: going on although these changed:%s\n", list.c_str());
+  };
+
   std::vector<uint64_t> todo;
   std::optional<Journal> journal;
-  if (fresh) {
+  if (fresh && (!sharded || !FileExists(output_path))) {
     CreateOutputFile(output_path, MakeLayoutSpec(config, space, plan, binding, fingerprint));
     journal.emplace(Journal::Create(journal_path));
-    for (uint64_t c = 0; c < plan.chunks(); ++c) todo.push_back(c);
-  } else {
-    const std::vector<std::string> changes =
-        FingerprintChanges(nlohmann::json::parse(existing->fingerprint, nullptr, false),
-                           nlohmann::json::parse(fingerprint));
-    if (!changes.empty()) {
-      std::string list;
-      for (const std::string& c : changes) list += "\n  " + c;
-      if (!request.force) {
-        throw Error(output_path +
-                        ": the kernel, its options or an input changed since the file was made "
-                        "(--force to go on anyway):" +
-                        list,
-                    ExitCode::kUsage);
-      }
-      std::fprintf(stderr, "sweep: warning: going on although these changed:%s\n", list.c_str());
+    for (uint64_t c = 0; c < plan.chunks(); ++c) {
+      if (!sharded || c % uint64_t(request.shard->second) == uint64_t(request.shard->first))
+        todo.push_back(c);
     }
-    ChunkStates states = ReadChunkStates(output_path, *existing, journal_path);
+    if (sharded) lock.Downgrade();
+  } else if (sharded) {
+    // Another shard made the output, or this shard runs again (a requeued array task): go on
+    // with this shard's chunks that are not done.
+    const OutputLayout stored = ReadOutputLayout(output_path);
+    if (stored.config_text != config.text || stored.points != plan.points() ||
+        stored.chunk_size != plan.chunk_size()) {
+      throw Error(output_path +
+                      ": exists with another config or chunk size; every shard must run "
+                      "the same config (remove the output to start over)",
+                  ExitCode::kUsage);
+    }
+    check_unchanged(stored);
+    lock.Downgrade();
+    const auto [index, count] = *request.shard;
+    auto mine = [&](uint64_t c) { return c % uint64_t(count) == uint64_t(index); };
+    ChunkStates states = ReadChunkStates(output_path, stored);
+    VerifyDoneChunks(output_path, stored, plan, mine, &states);
+    for (uint64_t c = 0; c < plan.chunks(); ++c)
+      if (mine(c) && states.status[c] != kDone) todo.push_back(c);
+    journal.emplace(FileExists(journal_path) ? Journal::OpenForAppend(journal_path)
+                                             : Journal::Create(journal_path));
+  } else {
+    check_unchanged(*existing);
+    ChunkStates states = ReadChunkStates(output_path, *existing);
     if (request.mode == RunRequest::Mode::kResume) {
-      const uint64_t torn = VerifyDoneChunks(output_path, *existing, plan, &states);
+      const uint64_t torn = VerifyDoneChunks(
+          output_path, *existing, plan, [](uint64_t) { return true; }, &states);
       if (torn)
         std::fprintf(stderr,
                      "sweep: %llu chunks recorded done had damaged rows; recomputing them\n",
@@ -642,7 +686,8 @@ int ExecuteRun(const RunRequest& request) {
       std::sort(todo.begin(), todo.end());
       todo.erase(std::unique(todo.begin(), todo.end()), todo.end());
     }
-    journal.emplace(Journal::OpenForAppend(journal_path));
+    journal.emplace(FileExists(journal_path) ? Journal::OpenForAppend(journal_path)
+                                             : Journal::Create(journal_path));
   }
   const OutputLayout layout = ReadOutputLayout(output_path);
 
@@ -650,7 +695,12 @@ int ExecuteRun(const RunRequest& request) {
   started.type = "started";
   started.time = WallSeconds();
   started.pid = getpid();
-  started.command = fresh ? "run" : request.mode == RunRequest::Mode::kResume ? "resume" : "rerun";
+  started.command =
+      fresh
+          ? (sharded ? fmt::format("run --shard {}/{}", request.shard->first, request.shard->second)
+                     : "run")
+      : request.mode == RunRequest::Mode::kResume ? "resume"
+                                                  : "rerun";
   started.workers = request.inline_compute ? 1 : workers;
   journal->Append(started);
   journal->Sync();

@@ -8,6 +8,8 @@
 //           changed since the file was made (naming each change; --force proceeds); verify the
 //           checksum of every chunk recorded done (a torn write after a crash is recomputed);
 //           compute the chunks that are pending or failed.
+//   run --shard I/N: like run, for the chunks c with c % N == I only, sharing the output with the
+//           other shards (see RunRequest::shard); running a shard again finishes its chunks.
 //   rerun:  the config stored in the output; compute exactly the chunks selected (--failed,
 //           --chunks, --points), whatever their state; --inline computes them in this process.
 //
@@ -19,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "driver/progress.h"
@@ -32,6 +35,10 @@ struct RunRequest {
   std::vector<std::string> overrides;  // kRun: --set, -j, --chunk-size as key.path=value
   std::string output_path;             // kRun: -o (empty: the config's); else the output
   bool force = false;                  // kRun: replace; kResume/kRerun: ignore changes
+  // kRun: `--shard I/N`, this process computes chunks c with c % N == I (a Slurm array task).
+  // Shards share one output: the first creates it, the others (and a requeued shard) go on
+  // with what is not done; each has its own journal `OUT.h5.journal.shard-I-of-N`.
+  std::optional<std::pair<int, int>> shard;
   int workers = 0;                     // kResume/kRerun: -j (0: as configured)
   // kRerun: the selection.
   bool failed = false;

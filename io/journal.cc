@@ -1,10 +1,12 @@
 #include "io/journal.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -118,6 +120,25 @@ std::optional<JournalRecord> DecodeJournalRecord(const std::string& line) {
     return std::nullopt;
   }
   return r;
+}
+
+std::vector<std::string> JournalsOf(const std::string& output_path) {
+  std::vector<std::string> paths;
+  const size_t slash = output_path.rfind('/');
+  const std::string folder = slash == std::string::npos ? "." : output_path.substr(0, slash);
+  const std::string base =
+      (slash == std::string::npos ? output_path : output_path.substr(slash + 1)) + ".journal";
+  DIR* dir = opendir(folder.empty() ? "/" : folder.c_str());
+  if (!dir) return paths;
+  while (dirent* entry = readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name == base || name.rfind(base + ".shard-", 0) == 0) {
+      paths.push_back(slash == std::string::npos ? name : folder + "/" + name);
+    }
+  }
+  closedir(dir);
+  std::sort(paths.begin(), paths.end());
+  return paths;
 }
 
 Journal Journal::Create(const std::string& path) {

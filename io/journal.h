@@ -86,6 +86,10 @@ class Journal {
   bool dirty_ = false;
 };
 
+// Every journal of an output: `OUT.h5.journal` and the shards' `OUT.h5.journal.shard-I-of-N`,
+// those that exist, sorted by name.
+std::vector<std::string> JournalsOf(const std::string& output_path);
+
 // The JSON line of a record (no newline) and back; exposed for tests.
 std::string EncodeJournalRecord(const JournalRecord& record);
 std::optional<JournalRecord> DecodeJournalRecord(const std::string& line);

@@ -1,0 +1,116 @@
+// End-to-end tests of `sweep run --shard I/N`: Slurm array tasks sharing one output.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <thread>
+
+#include "tests/e2e.h"
+
+namespace sweep {
+namespace {
+
+using namespace sweep::testing;
+
+std::string ShardConfig(const TempDir& dir, int temperatures) {
+  const std::string path = dir / "ising.yaml";
+  WriteFile(
+      path,
+      "name: ising\nseed: 9\nkernel: {name: ising2d, options: {L: 8, sweeps: 100, burn_in: 10}}\n"
+      "parameters:\n  T: {linspace: [1.5, 3.5, " +
+          std::to_string(temperatures) +
+          "]}\nexecution: {workers: 1, chunk_size: 10}\noutput: {path: out.h5}\n");
+  return path;
+}
+
+TEST(ShardTest, ShardsShareOneOutputAndGiveTheBytesOfOneRun) {
+  TempDir dir;
+  const std::string config = ShardConfig(dir, 600);
+  ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "clean.h5"}, dir.path()).code, 0);
+  const auto clean = ResultsAndParams(dir / "clean.h5");
+
+  std::vector<std::unique_ptr<SweepProcess>> shards;
+  for (int i = 0; i < 3; ++i) {
+    shards.push_back(std::make_unique<SweepProcess>(
+        std::vector<std::string>{"run", config, "-q", "--shard", std::to_string(i) + "/3"},
+        dir.path()));
+  }
+  for (auto& shard : shards) {
+    EXPECT_EQ(shard->Wait(), 0) << shard->err();
+    EXPECT_TRUE(LeftoversAfter(shard->tag()).empty());
+  }
+  EXPECT_EQ(ResultsAndParams(dir / "out.h5"), clean);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(
+        std::filesystem::exists(dir / ("out.h5.journal.shard-" + std::to_string(i) + "-of-3")));
+  }
+  const RunResult status = RunSweep({"status", "out.h5", "--json"}, dir.path());
+  ASSERT_EQ(status.code, 0) << status.err;
+  const nlohmann::json s = nlohmann::json::parse(status.out);
+  EXPECT_EQ(s["done"], 60);
+  EXPECT_EQ(s["pending"], 0);
+  // A shard run again (a requeued array task) finds nothing left to do.
+  const RunResult again = RunSweep({"run", config, "--shard", "1/3"}, dir.path());
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("done: 0 of 0 points"), std::string::npos) << again.out;
+}
+
+TEST(ShardTest, AKilledShardFinishesWhenItRunsAgain) {
+  TempDir dir;
+  const std::string config = ShardConfig(dir, 3000);
+  ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "clean.h5"}, dir.path()).code, 0);
+  SweepProcess shard({"run", config, "-q", "--shard", "0/2"}, dir.path());
+  const std::string journal = dir / "out.h5.journal.shard-0-of-2";
+  for (int i = 0; i < 2000 && ReadFile(journal).find("\"done\"") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  shard.Signal(SIGKILL);
+  shard.Wait();
+  EXPECT_TRUE(LeftoversAfter(shard.tag(), 1.0).empty());
+  ASSERT_EQ(RunSweep({"run", config, "-q", "--shard", "1/2"}, dir.path()).code, 0);
+  const RunResult rest = RunSweep({"run", config, "-q", "--shard", "0/2"}, dir.path());
+  ASSERT_EQ(rest.code, 0) << rest.err;
+  EXPECT_EQ(ResultsAndParams(dir / "out.h5"), ResultsAndParams(dir / "clean.h5"));
+  // And `resume` sees every shard's journal: nothing is left.
+  const RunResult resumed = RunSweep({"resume", "out.h5"}, dir.path());
+  EXPECT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find("done: 0 of 0 points"), std::string::npos) << resumed.out;
+}
+
+TEST(ShardTest, ShardsMustAgreeAndCannotForce) {
+  TempDir dir;
+  const std::string config = ShardConfig(dir, 100);
+  ASSERT_EQ(RunSweep({"run", config, "-q", "--shard", "0/2"}, dir.path()).code, 0);
+  const RunResult other =
+      RunSweep({"run", config, "-q", "--shard", "1/2", "--set", "seed=10"}, dir.path());
+  EXPECT_EQ(other.code, 2);
+  EXPECT_NE(other.err.find("every shard must run the same config"), std::string::npos) << other.err;
+  const RunResult forced = RunSweep({"run", config, "-q", "--shard", "1/2", "--force"}, dir.path());
+  EXPECT_EQ(forced.code, 2);
+  for (const char* bad : {"2/2", "1", "-1/2", "a/b", "1/0"}) {
+    const RunResult r = RunSweep({"run", config, "--shard", bad}, dir.path());
+    EXPECT_EQ(r.code, 2) << bad;
+    EXPECT_NE(r.err.find("--shard: expected I/N"), std::string::npos) << r.err;
+  }
+}
+
+// The job-array template, run as Slurm would run its tasks (environment variables set).
+TEST(ShardTest, TheSlurmArrayTemplateRunsEveryShard) {
+  TempDir dir;
+  const std::string config = ShardConfig(dir, 100);
+  for (int task = 3; task <= 4; ++task) {
+    const std::string command =
+        "cd " + dir.path() + " && SWEEP=" + SWEEP_BINARY +
+        " SLURM_ARRAY_TASK_MIN=3 SLURM_ARRAY_TASK_MAX=4 SLURM_ARRAY_TASK_ID=" +
+        std::to_string(task) + " SLURM_CPUS_PER_TASK=2 bash " +
+        SourcePath("scripts/slurm/array.sbatch") + " " + config + " out.h5 > /dev/null";
+    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir / "out.h5.journal.shard-0-of-2"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "out.h5.journal.shard-1-of-2"));
+  ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "clean.h5"}, dir.path()).code, 0);
+  EXPECT_EQ(ResultsAndParams(dir / "out.h5"), ResultsAndParams(dir / "clean.h5"));
+}
+
+}  // namespace
+}  // namespace sweep
