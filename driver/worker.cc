@@ -125,6 +125,7 @@ Message ChunkComputer::Compute(uint64_t chunk_index) {
       for (size_t k = 0; k < sources.size(); ++k) params_[k] = values_[size_t(sources[k])];
       for (size_t o = 0; o < outs.size(); ++o)
         views_[o].data = buffers_[o].data() + i * bytes_per_point_[o];
+      if (setup_.binding->set_point) setup_.binding->set_point(state_, point);
       err[0] = '\0';
       int rc;
       try {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kernels/command.h"
 #include "kernels/plugin.h"
 #include "kernels/registry.h"
 
@@ -114,8 +115,7 @@ KernelBinding BindKernel(const Config& config, const Space& space) {
       throw ConfigError(errors);
     }
   } else if (!spec.command.empty()) {
-    fail(spec.where, "kernel.command", "command kernels are not available in this build");
-    throw ConfigError(errors);
+    BindCommandKernel(config, space, &b);
   } else {
     b.kernel = FindBuiltinKernel(spec.name);
     if (!b.kernel) {

@@ -40,6 +40,10 @@ struct KernelBinding {
   std::shared_ptr<std::vector<std::string>> strings;
   // Keeps a plugin or a command kernel alive as long as the binding.
   std::shared_ptr<void> owner;
+  // The point's index, which the C ABI does not pass: the command kernel needs it for {point}
+  // and SWEEP_POINT. When set, the caller of compute() calls it with the same state and the
+  // point's index just before every compute(). nullptr for every other kernel.
+  void (*set_point)(void* state, uint64_t point) = nullptr;
 };
 
 // THROWS: ConfigError naming file:line:col and the key path of every mismatch.

@@ -1,0 +1,549 @@
+// Tests of the command kernel (kernels/command.h): binding and its config errors, reading outputs,
+// one point run through the kernel table as a worker runs it, and end-to-end runs of the real
+// binary with both start methods. The programs are tests/plugins/fake_sim.c (built by CMake) and
+// /bin/echo; no shell is involved anywhere.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "driver/space.h"
+#include "io/config.h"
+#include "kernels/binding.h"
+#include "kernels/command.h"
+#include "tests/e2e.h"
+
+namespace sweep {
+namespace {
+
+using namespace sweep::testing;
+
+const std::string kFakeSim = SWEEP_FAKE_SIM;
+
+double Seconds() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+// A config with fake_sim's outputs y (scalar) and v (3 values).
+std::string SimConfig(const std::string& command, const std::string& parameters,
+                      const std::string& execution = "{workers: 2, chunk_size: 1}") {
+  return "name: sim\nseed: 11\nkernel:\n  command: " + command +
+         "\n  outputs: {y: float64, v: [float64, 3]}\nparameters:\n" + parameters +
+         "execution: " + execution + "\noutput: {path: out.h5}\n";
+}
+
+// One worker's life with a command kernel, in this process: bind, init, then points.
+class BoundCommand {
+ public:
+  BoundCommand(const TempDir& dir, const std::string& yaml)
+      : config_(ParseConfig(yaml, dir / "c.yaml")),
+        space_(config_),
+        binding_(BindKernel(config_, space_)),
+        kernel_(*binding_.kernel) {
+    char err[256] = "";
+    const sweep_options options = binding_.options();
+    EXPECT_EQ(kernel_.init(&state_, &options, nullptr, err, sizeof err), 0) << err;
+  }
+  ~BoundCommand() { kernel_.finish(state_); }
+
+  const KernelBinding& binding() const { return binding_; }
+  const Space& space() const { return space_; }
+
+  // Runs a point; returns compute()'s message ("" on success) and fills outputs (float64 only).
+  std::string Point(uint64_t point, std::vector<std::vector<double>>* outputs) {
+    std::vector<sweep_value> values(space_.parameter_names().size());
+    space_.Resolve(point, values.data());
+    std::vector<sweep_value> params;
+    for (int source : binding_.parameter_source) params.push_back(values[size_t(source)]);
+    outputs->clear();
+    std::vector<sweep_array> views;
+    for (const sweep_output_decl& o : binding_.outputs) {
+      EXPECT_EQ(o.dtype, SWEEP_FLOAT64);
+      outputs->emplace_back(OutputBytesPerPoint(o) / 8, std::numeric_limits<double>::quiet_NaN());
+    }
+    for (size_t i = 0; i < outputs->size(); ++i) {
+      sweep_array view{};
+      view.data = (*outputs)[i].data();
+      view.dtype = SWEEP_FLOAT64;
+      views.push_back(view);
+    }
+    binding_.set_point(state_, point);
+    char err[1024] = "";
+    const int rc =
+        kernel_.compute(state_, params.data(), space_.Seed(point), views.data(), err, sizeof err);
+    EXPECT_EQ(rc != 0, err[0] != '\0') << "rc " << rc << ", message `" << err << "`";
+    return err;
+  }
+
+ private:
+  Config config_;
+  Space space_;
+  KernelBinding binding_;
+  const sweep_kernel& kernel_;
+  void* state_ = nullptr;
+};
+
+std::vector<Diagnostic> BindErrors(const TempDir& dir, const std::string& yaml) {
+  const Config config = ParseConfig(yaml, dir / "c.yaml");
+  const Space space(config);
+  try {
+    BindKernel(config, space);
+  } catch (const ConfigError& e) {
+    return e.diagnostics();
+  }
+  ADD_FAILURE() << "BindKernel accepted:\n" << yaml;
+  return {};
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// ---- Binding ----
+
+TEST(CommandKernelBind, DeclaresThePlaceholdersThatAreParametersAndTheOutputs) {
+  TempDir dir;
+  const BoundCommand bound(
+      dir,
+      "name: b\nkernel:\n  command: [echo, '{b}-{a}', '{seed}', '{point}', '{a}{{x}}']\n"
+      "  outputs: {energy: float64, counts: [int32, 2, 3], flag: uint8}\n"
+      "parameters:\n  a: {values: [1, 2]}\n  b: 0.5\n  unused: {values: [x, y]}\n");
+  const KernelBinding& b = bound.binding();
+  EXPECT_EQ(b.name, "command");
+  ASSERT_EQ(b.kernel->n_params, 2);
+  EXPECT_STREQ(b.kernel->params[0].name, "b");  // in order of first use
+  EXPECT_STREQ(b.kernel->params[1].name, "a");
+  EXPECT_EQ(b.parameter_source, (std::vector<int>{1, 0}));
+  EXPECT_EQ(b.kernel->n_options, 0);
+  EXPECT_EQ(b.kernel->n_inputs, 0);
+  EXPECT_EQ(b.kernel->abi_version, uint32_t(SWEEP_KERNEL_ABI));
+  ASSERT_EQ(b.outputs.size(), 3u);
+  EXPECT_STREQ(b.outputs[0].name, "energy");
+  EXPECT_EQ(b.outputs[0].rank, 0);
+  EXPECT_STREQ(b.outputs[1].name, "counts");
+  EXPECT_EQ(b.outputs[1].dtype, SWEEP_INT32);
+  EXPECT_EQ(b.outputs[1].rank, 2);
+  EXPECT_EQ(b.outputs[1].shape[0], 2);
+  EXPECT_EQ(b.outputs[1].shape[1], 3);
+  EXPECT_EQ(b.outputs[2].dtype, SWEEP_UINT8);
+  EXPECT_NE(b.set_point, nullptr);
+  EXPECT_NE(b.owner, nullptr);
+}
+
+TEST(CommandKernelBind, BindingsOfTwoConfigsLiveSideBySide) {
+  TempDir dir;
+  BoundCommand one(dir, SimConfig("[" + kFakeSim + ", json, '{x}']", "  x: {values: [1.5]}\n"));
+  BoundCommand two(dir, SimConfig("[" + kFakeSim + ", lines, '{x}']", "  x: {values: [-4]}\n"));
+  std::vector<std::vector<double>> out;
+  EXPECT_EQ(one.Point(0, &out), "");
+  EXPECT_EQ(out[0][0], 1.5);
+  EXPECT_EQ(two.Point(0, &out), "");
+  EXPECT_EQ(out[1], (std::vector<double>{-4, -8, -12}));
+}
+
+TEST(CommandKernelBind, UnknownPlaceholderIsAConfigErrorWithItsLocation) {
+  TempDir dir;
+  const std::vector<Diagnostic> errors =
+      BindErrors(dir,
+                 "name: b\nkernel:\n  command: [echo, '{x}', '--n={nope}']\n"
+                 "  outputs: {y: float64}\nparameters:\n  x: {values: [1]}\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].key_path, "kernel.command[2]");
+  EXPECT_EQ(errors[0].where.file, dir / "c.yaml");
+  EXPECT_EQ(errors[0].where.line, 2);
+  EXPECT_TRUE(Contains(errors[0].message, "unknown placeholder `{nope}`")) << errors[0].message;
+  EXPECT_TRUE(Contains(errors[0].message, "{x}, {seed}, {point}")) << errors[0].message;
+}
+
+TEST(CommandKernelBind, UnmatchedBracesAndMissingOutputsAreConfigErrors) {
+  TempDir dir;
+  const std::vector<Diagnostic> errors =
+      BindErrors(dir,
+                 "name: b\nkernel:\n  command: [echo, '{x', 'a}b', '{{ok}}']\n"
+                 "parameters:\n  x: {values: [1]}\n");
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_EQ(errors[0].key_path, "kernel.command[1]");
+  EXPECT_TRUE(Contains(errors[0].message, "`{` without its `}`")) << errors[0].message;
+  EXPECT_EQ(errors[1].key_path, "kernel.command[2]");
+  EXPECT_TRUE(Contains(errors[1].message, "lone `}`")) << errors[1].message;
+  EXPECT_EQ(errors[2].key_path, "kernel.outputs");
+  EXPECT_TRUE(Contains(errors[2].message, "needs `outputs:`")) << errors[2].message;
+}
+
+TEST(CommandKernelBind, ProgramIsResolvedAgainstTheConfigFolderOrPath) {
+  TempDir dir;
+  const std::string outputs = "\n  outputs: {y: float64}\nparameters:\n  x: 1\n";
+  std::vector<Diagnostic> errors =
+      BindErrors(dir, "name: b\nkernel:\n  command: [./sim, '{x}']" + outputs);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].key_path, "kernel.command[0]");
+  EXPECT_TRUE(Contains(errors[0].message, "`./sim` (" + dir / "sim" + ") does not exist"))
+      << errors[0].message;
+  WriteFile(dir / "sim", "not executable");
+  errors = BindErrors(dir, "name: b\nkernel:\n  command: [./sim, '{x}']" + outputs);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_TRUE(Contains(errors[0].message, "is not an executable file")) << errors[0].message;
+  errors = BindErrors(dir, "name: b\nkernel:\n  command: [no-such-program-xyz]" + outputs);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_TRUE(Contains(errors[0].message, "`no-such-program-xyz` is not found in PATH"))
+      << errors[0].message;
+  // A bare name found in PATH runs; a relative path runs from the config's folder.
+  std::filesystem::remove(dir / "sim");
+  std::filesystem::create_symlink(kFakeSim, dir / "sim");
+  BoundCommand path(dir, "name: b\nkernel:\n  command: [echo, y, '{x}']" + outputs);
+  BoundCommand relative(dir,
+                        "name: b\nkernel:\n  command: [./sim, lines, '{x}']\n"
+                        "  outputs: {y: float64}\nparameters:\n  x: 7\n");
+  std::vector<std::vector<double>> out;
+  EXPECT_EQ(path.Point(0, &out), "");
+  EXPECT_EQ(out[0][0], 1.0);
+  // fake_sim prints v too, which this config does not declare.
+  EXPECT_TRUE(Contains(relative.Point(0, &out), "`v` is not an output (outputs: y"));
+}
+
+// ---- Reading outputs ----
+
+struct Rows {
+  std::vector<sweep_output_decl> decls;
+  std::vector<std::vector<unsigned char>> bytes;
+  std::vector<sweep_array> views;
+  explicit Rows(std::vector<sweep_output_decl> d) : decls(std::move(d)) {
+    for (const sweep_output_decl& o : decls) bytes.emplace_back(OutputBytesPerPoint(o), 0xff);
+    for (auto& b : bytes) {
+      sweep_array a{};
+      a.data = b.data();
+      views.push_back(a);
+    }
+  }
+  std::string Read(const std::string& text) {
+    return ReadCommandOutputs(text, decls, views.data());
+  }
+  template <typename T>
+  T At(size_t output, size_t i) const {
+    T value;
+    std::memcpy(&value, bytes[output].data() + i * sizeof(T), sizeof(T));
+    return value;
+  }
+};
+
+Rows EnergyTrace() {
+  return Rows(
+      {{"energy", SWEEP_FLOAT64, 0, {0, 0, 0, 0}}, {"trace", SWEEP_FLOAT64, 1, {4, 0, 0, 0}}});
+}
+
+TEST(CommandKernelOutputs, JsonAndLinesGiveTheSameValues) {
+  for (const std::string text :
+       {"{\"energy\": 1.5, \"trace\": [1, 2.5, -3e-2, 4]}",
+        "  \n{\"trace\": [[1, 2.5], [-0.03, 4]],"
+        " \"energy\": 1.5}\n",
+        "energy 1.5\ntrace 1 2.5 -3e-2 4\n", "\n  trace\t1 2.5  -0.03 4 \r\n\nenergy 1.5"}) {
+    Rows rows = EnergyTrace();
+    EXPECT_EQ(rows.Read(text), "") << text;
+    EXPECT_EQ(rows.At<double>(0, 0), 1.5) << text;
+    EXPECT_EQ(rows.At<double>(1, 0), 1.0) << text;
+    EXPECT_EQ(rows.At<double>(1, 1), 2.5) << text;
+    EXPECT_EQ(rows.At<double>(1, 2), -0.03) << text;
+    EXPECT_EQ(rows.At<double>(1, 3), 4.0) << text;
+  }
+}
+
+TEST(CommandKernelOutputs, NonFiniteValuesAndIntegerDtypes) {
+  Rows rows({{"f", SWEEP_FLOAT32, 1, {3, 0, 0, 0}},
+             {"i", SWEEP_INT64, 1, {2, 0, 0, 0}},
+             {"u", SWEEP_UINT8, 0, {0, 0, 0, 0}}});
+  EXPECT_EQ(rows.Read("f nan inf -0.5\ni 9007199254740993 -2e3\nu 255\n"), "");
+  EXPECT_TRUE(std::isnan(rows.At<float>(0, 0)));
+  EXPECT_EQ(rows.At<float>(0, 1), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(rows.At<float>(0, 2), -0.5f);
+  EXPECT_EQ(rows.At<int64_t>(1, 0), 9007199254740993);  // beyond a double's integers: exact
+  EXPECT_EQ(rows.At<int64_t>(1, 1), -2000);
+  EXPECT_EQ(rows.At<uint8_t>(2, 0), 255);
+  EXPECT_EQ(rows.Read("{\"f\": [null, 1, 2], \"i\": [9007199254740993, 0], \"u\": 0}"), "");
+  EXPECT_TRUE(std::isnan(rows.At<float>(0, 0)));  // JSON has no NaN: null stands for it
+  EXPECT_EQ(rows.At<int64_t>(1, 0), 9007199254740993);
+  EXPECT_EQ(rows.Read("f 1 2 3\ni 1 2.5\nu 0\n"),
+            "stdout line 2: output `i`: 2.5 is not an integer");
+  EXPECT_EQ(rows.Read("f 1 2 3\ni 1 2\nu 256\n"),
+            "stdout line 3: output `u`: 256 is out of range for uint8");
+  EXPECT_EQ(rows.Read("{\"f\": [1, 2, 3], \"i\": [1, true], \"u\": 0}"),
+            "output `i`: expected numbers, got boolean");
+}
+
+TEST(CommandKernelOutputs, EveryMistakeIsNamed) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"energy 1\n", "missing output `trace` on stdout"},
+      {"{\"energy\": 1}", "missing output `trace` on stdout"},
+      {"energy 1\ntrace 1 2 3\n", "stdout line 2: output `trace`: expected 4 values, got 3"},
+      {"{\"energy\": 1, \"trace\": [1, 2, 3, 4, 5]}", "output `trace`: expected 4 values, got 5"},
+      {"energy 1\ntrace 1 2 x 4\n", "stdout line 2: output `trace`: `x` is not a number"},
+      {"energy 1\nenergy 2\n", "stdout line 2: output `energy` given twice"},
+      {"Starting the simulation\n",
+       "stdout line 1: `Starting` is not an output (outputs: energy, trace;"},
+      {"{\"energy\": 1, \"trace\": [1, 2, 3, 4], \"enrgy\": 2}",
+       "stdout names `enrgy`, which is not an output (outputs: energy, trace)"},
+      {"{\"energy\": [1], \"trace\": [1, 2, 3, 4]}",
+       "output `energy`: expected a number, got an array"},
+      {"{\"energy\": 1, \"trace\": [1, 2, 3, 4]",
+       "malformed JSON on stdout: parse error at line 1"},
+      {"[1, 2]", "`[1,` is not an output"},
+      {" \n", "nothing on stdout"},
+  };
+  for (const auto& [text, expected] : cases) {
+    Rows rows = EnergyTrace();
+    const std::string error = rows.Read(text);
+    EXPECT_TRUE(Contains(error, expected)) << text << "\n  gave: " << error;
+  }
+}
+
+// ---- One point through the kernel table ----
+
+TEST(CommandKernelPoint, EnvironmentStdinAndDescriptors) {
+  TempDir dir;
+  // A descriptor this process holds open without close-on-exec must not reach the program.
+  const int leak = open("/dev/null", O_RDONLY);
+  ASSERT_GT(leak, 2);
+  BoundCommand bound(dir, SimConfig("[" + kFakeSim + ", env, '0']", "  x: {range: [0, 5]}\n"));
+  std::vector<std::vector<double>> out;
+  for (uint64_t point : {0u, 3u, 4u}) {
+    EXPECT_EQ(bound.Point(point, &out), "");
+    EXPECT_EQ(out[0][0], double(point));                                     // SWEEP_POINT
+    EXPECT_EQ(out[1][0], double(bound.space().Seed(point) % 1000));          // SWEEP_SEED
+    EXPECT_EQ(out[1][1], 0.0) << "descriptors above 2 reached the program";  // none inherited
+    EXPECT_EQ(out[1][2], 0.0) << "stdin is not /dev/null";                   // read() gives EOF
+  }
+  close(leak);
+}
+
+TEST(CommandKernelPoint, FailuresNameTheReasonAndEndWithStderr) {
+  TempDir dir;
+  BoundCommand bound(
+      dir, SimConfig("[" + kFakeSim + ", '{mode}', '3']",
+                     "  mode: {values: [exit, abort, malformed, missing, short, loud, spew]}\n"));
+  const std::string program = "command `" + kFakeSim + "`: ";
+  const std::vector<std::string> expected = {
+      program + "failed with exit code 3; stderr: noise | fake_sim: giving up at x=3",
+      program + "killed by SIGABRT (Aborted); stderr: fake_sim: about to abort",
+      program + "malformed JSON on stdout: parse error at line 2",
+      program + "missing output `v` on stdout",
+      program + "stdout line 2: output `v`: expected 3 values, got 2",
+      program + "failed with exit code 2; stderr: ...stderr line ",
+      program + "wrote more than 64 MiB on stdout; killed",
+  };
+  std::vector<std::vector<double>> out;
+  for (uint64_t point = 0; point < expected.size(); ++point) {
+    std::string error = bound.Point(point, &out);
+    EXPECT_EQ(error.rfind(expected[point], 0), 0u) << error;
+    EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+    if (point == 5) {
+      // Only the tail of stderr, as much as the 1 KiB message holds, cut at a line start.
+      EXPECT_TRUE(error.size() > 900 && error.size() < 1024) << error.size();
+      EXPECT_TRUE(Contains(error, "stderr line 4998 | stderr line 4999")) << error;
+      EXPECT_FALSE(Contains(error, "stderr line 1 |")) << error;
+      EXPECT_TRUE(Contains(error, "stderr: ...stderr line ")) << error;
+    }
+  }
+}
+
+TEST(CommandKernelPoint, FloodingStderrDoesNotDeadlock) {
+  TempDir dir;
+  BoundCommand bound(dir, SimConfig("[" + kFakeSim + ", flood, '{x}']", "  x: {values: [8]}\n"));
+  std::vector<std::vector<double>> out;
+  EXPECT_EQ(bound.Point(0, &out), "");  // 8 MiB on stderr, far beyond a pipe's buffer
+  EXPECT_EQ(out[1], (std::vector<double>{8, 16, 24}));
+}
+
+TEST(CommandKernelPoint, TimeoutKillsTheProgramsWholeProcessGroup) {
+  TempDir dir;
+  // Everything the program starts carries the tag, so leftovers can be looked for.
+  const std::string tag = "command-timeout-" + std::to_string(getpid());
+  setenv("SWEEP_TEST_TAG", tag.c_str(), 1);
+  BoundCommand bound(
+      dir, SimConfig("[" + kFakeSim + ", sleep, '{x}']", "  x: {values: [20]}\n", "{timeout: 1s}"));
+  unsetenv("SWEEP_TEST_TAG");
+  std::vector<std::vector<double>> out;
+  const double start = Seconds();
+  const std::string error = bound.Point(0, &out);
+  const double seconds = Seconds() - start;
+  EXPECT_TRUE(Contains(error, "timed out after 0.9 s")) << error;
+  EXPECT_TRUE(Contains(error, "its process group was killed; stderr: fake_sim: sleeping 20 s"))
+      << error;
+  EXPECT_GT(seconds, 0.85);
+  EXPECT_LT(seconds, 3.0);
+  EXPECT_TRUE(std::isnan(out[0][0]));
+  // fake_sim's own child sleeps 21 s: it went with the group.
+  EXPECT_TRUE(LeftoversAfter(tag).empty());
+}
+
+// ---- End to end ----
+
+nlohmann::json StatusJson(const TempDir& dir) {
+  const RunResult r = RunSweep({"status", "out.h5", "--json"}, dir.path());
+  EXPECT_EQ(r.code, 0) << r.err;
+  return nlohmann::json::parse(r.out);
+}
+
+class CommandKernelRun : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::string Execution(const std::string& more = "") const {
+    return "{workers: 2, chunk_size: 1, start: " + GetParam() + more + "}";
+  }
+};
+
+TEST_P(CommandKernelRun, ValuesReachTheProgramAsLiteralArguments) {
+  TempDir dir;
+  const std::string pwned = dir / "pwned";
+  const std::string config = dir / "c.yaml";
+  WriteFile(config, SimConfig("[" + kFakeSim + ", argv, '{point}', '" + dir / "argv.txt" +
+                                  "', '--label={label}', '{label}', '{{literal}}', '{n}{n}']",
+                              "  label: {values: ['; touch " + pwned +
+                                  " #', '$(id)', 'a b',"
+                                  " '{n}', '`id`']}\n  n: {range: [7, 9]}\n",
+                              Execution()));
+  const RunResult r = RunSweep({"run", config, "-q"}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(LeftoversAfter(r.tag).empty());
+  EXPECT_FALSE(std::filesystem::exists(pwned));
+  // Each run wrote its argv, one argument a line; points run in any order.
+  const std::string written = ReadFile(dir / "argv.txt");
+  const std::vector<std::string> labels = {"; touch " + pwned + " #", "$(id)", "a b", "{n}",
+                                           "`id`"};
+  for (size_t l = 0; l < labels.size(); ++l) {
+    for (int n = 7; n < 9; ++n) {
+      const uint64_t point = l * 2 + uint64_t(n - 7);
+      const std::string argv = kFakeSim + "\nargv\n" + std::to_string(point) + "\n" +
+                               dir / "argv.txt" + "\n--label=" + labels[l] + "\n" + labels[l] +
+                               "\n{literal}\n" + std::to_string(n) + std::to_string(n) + "\n";
+      EXPECT_TRUE(Contains(written, argv)) << argv << "\nnot in\n" << written;
+    }
+  }
+  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/results/y");
+  ASSERT_EQ(y.size(), 10u);
+  for (size_t i = 0; i < y.size(); ++i) EXPECT_EQ(y[i], double(i));
+  const std::vector<double> v = ReadDataset<double>(dir / "out.h5", "/results/v");
+  ASSERT_EQ(v.size(), 30u);
+  EXPECT_EQ(v[27], 9.0 * 1);
+  EXPECT_EQ(v[29], 9.0 * 3);
+}
+
+TEST_P(CommandKernelRun, OutputsFromJsonAndLinesAndTheEnvironment) {
+  TempDir dir;
+  const std::string config = dir / "c.yaml";
+  WriteFile(config, SimConfig("[" + kFakeSim + ", '{mode}', '{x}']",
+                              "  mode: {values: [json, lines]}\n  x: {linspace: [-1, 1, 5]}\n",
+                              Execution()));
+  const RunResult r = RunSweep({"run", config, "-q"}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/results/y");
+  const std::vector<double> v = ReadDataset<double>(dir / "out.h5", "/results/v");
+  ASSERT_EQ(y.size(), 10u);
+  ASSERT_EQ(v.size(), 30u);
+  for (size_t i = 0; i < 10; ++i) {
+    const double x = -1 + 0.5 * double(i % 5);
+    EXPECT_EQ(y[i], x) << i;
+    EXPECT_EQ(v[3 * i + 2], 3 * x) << i;
+  }
+  // The environment, through a spawned or forked worker.
+  const std::string env = dir / "env.yaml";
+  WriteFile(env, SimConfig("[" + kFakeSim + ", env, '0']", "  x: {range: [0, 6]}\n", Execution()));
+  const RunResult e = RunSweep({"run", env, "-q", "-o", "env.h5"}, dir.path());
+  ASSERT_EQ(e.code, 0) << e.err;
+  const Config parsed = LoadConfig(env);
+  const Space space(parsed);
+  const std::vector<double> points = ReadDataset<double>(dir / "env.h5", "/results/y");
+  const std::vector<double> ev = ReadDataset<double>(dir / "env.h5", "/results/v");
+  ASSERT_EQ(points.size(), 6u);
+  for (uint64_t p = 0; p < 6; ++p) {
+    EXPECT_EQ(points[p], double(p));
+    EXPECT_EQ(ev[3 * p], double(space.Seed(p) % 1000));
+    EXPECT_EQ(ev[3 * p + 1], 0.0) << "a worker's descriptor reached the program";
+    EXPECT_EQ(ev[3 * p + 2], 0.0);
+  }
+}
+
+TEST_P(CommandKernelRun, FailuresAreRecordedWithReasonAndStderr) {
+  TempDir dir;
+  const std::string config = dir / "c.yaml";
+  WriteFile(config,
+            SimConfig("[" + kFakeSim + ", '{mode}', '3']",
+                      "  mode: {values: [json, exit, abort, malformed, missing, short, sleep]}\n",
+                      Execution(", timeout: 1s")));
+  const double start = Seconds();
+  const RunResult r = RunSweep({"run", config, "-q"}, dir.path());
+  EXPECT_LT(Seconds() - start, 5.0);
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_TRUE(LeftoversAfter(r.tag).empty()) << "the sleeping program or its child survived";
+  const nlohmann::json status = StatusJson(dir);
+  EXPECT_EQ(status["done"], 1);
+  EXPECT_EQ(status["failed"], 6);
+  ASSERT_EQ(status["failures"].size(), 6u);
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"exit", "failed with exit code 3; stderr: noise | fake_sim: giving up at x=3"},
+      {"abort", "killed by SIGABRT (Aborted); stderr: fake_sim: about to abort"},
+      {"malformed", "malformed JSON on stdout"},
+      {"missing", "missing output `v` on stdout"},
+      {"short", "output `v`: expected 3 values, got 2"},
+      {"sleep",
+       "timed out after 0.9 s (execution.timeout less its margin); its process group "
+       "was killed; stderr: fake_sim: sleeping 3 s"},
+  };
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const nlohmann::json& f = status["failures"][i];
+    EXPECT_EQ(f["point"], i + 1);
+    EXPECT_EQ(f["params"]["mode"], expected[i].first);
+    EXPECT_EQ(f["kind"], "kernel-error");
+    const std::string reason = f["reason"];
+    EXPECT_EQ(reason.rfind("command `" + kFakeSim + "`: ", 0), 0u) << reason;
+    EXPECT_TRUE(Contains(reason, expected[i].second)) << reason;
+  }
+  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/results/y");
+  ASSERT_EQ(y.size(), 7u);
+  EXPECT_EQ(y[0], 3.0);
+  for (size_t i = 1; i < 7; ++i) EXPECT_TRUE(std::isnan(y[i])) << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(CommandKernel, CommandKernelRun, ::testing::Values("spawn", "fork"),
+                         [](const auto& p) { return std::string(p.param); });
+
+TEST(CommandKernelConfig, ShippedExampleRuns) {
+  TempDir dir;
+  const RunResult r =
+      RunSweep({"run", SourcePath("configs/command.yaml"), "-q", "-o", dir / "out.h5"}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<double> x = ReadDataset<double>(dir / "out.h5", "/results/x");
+  const std::vector<int64_t> point = ReadDataset<int64_t>(dir / "out.h5", "/results/point");
+  const std::vector<double> echoed = ReadDataset<double>(dir / "out.h5", "/results/echoed");
+  const std::vector<double> params = ReadDataset<double>(dir / "out.h5", "/params/x");
+  ASSERT_EQ(x.size(), 11u);
+  ASSERT_EQ(echoed.size(), 22u);
+  for (size_t i = 0; i < 11; ++i) {
+    EXPECT_EQ(x[i], params[i]);  // the shortest text of a double reads back as the same double
+    EXPECT_EQ(point[i], int64_t(i));
+    EXPECT_EQ(echoed[2 * i + 1], params[i]);
+  }
+}
+
+TEST(CommandKernelConfig, ValidateReportsUnknownPlaceholderAndRelativeProgram) {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "sub");
+  std::filesystem::create_symlink(kFakeSim, dir / "sub/sim");
+  const std::string config = dir / "sub/c.yaml";
+  WriteFile(config, SimConfig("[./sim, lines, '{x}', '{rho}']", "  x: {values: [1]}\n"));
+  const RunResult bad = RunSweep({"validate", config}, dir.path());
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_TRUE(Contains(bad.err, config + ":3:1: kernel.command[3]: unknown placeholder `{rho}`"))
+      << bad.err;
+  // Fixed with --set; ./sim is beside the config, not in the working folder.
+  const RunResult good = RunSweep(
+      {"run", config, "-q", "--set", "kernel.command=[./sim, lines, '{x}']", "-o", "out.h5"},
+      dir.path());
+  ASSERT_EQ(good.code, 0) << good.err;
+  EXPECT_EQ(ReadDataset<double>(dir / "out.h5", "/results/v"), (std::vector<double>{1, 2, 3}));
+}
+
+}  // namespace
+}  // namespace sweep

@@ -1,0 +1,130 @@
+// Tests of plugins (kernels/plugin.h) through the real binary: the example plugin
+// kernels/examples/damped_oscillator.c against the oscillator's closed-form steady state, with
+// both start methods; and the libraries sweep must refuse (another kernel ABI, a missing file, a
+// library without the entry symbol), each an exit code 2 with a message that says why.
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "kernels/kernel.h"
+#include "tests/e2e.h"
+
+namespace sweep {
+namespace {
+
+using namespace sweep::testing;
+
+constexpr double kPi = 3.14159265358979323846;
+const std::string kExample = SWEEP_EXAMPLE_PLUGIN;
+const std::string kWrongAbi = SWEEP_WRONG_ABI_PLUGIN;
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+std::string PluginConfig(const TempDir& dir, const std::string& plugin) {
+  const std::string path = dir / "c.yaml";
+  WriteFile(path,
+            "name: p\nkernel:\n  plugin: " + plugin +
+                "\nparameters:\n  omega: {values: [1]}\n  zeta: 0.1\noutput: {path: out.h5}\n");
+  return path;
+}
+
+class PluginExample : public ::testing::TestWithParam<std::string> {};
+
+// configs/plugin.yaml as shipped but for the library's path: 91 frequencies x 5 damping ratios.
+TEST_P(PluginExample, MatchesTheClosedFormSteadyState) {
+  TempDir dir;
+  const RunResult r =
+      RunSweep({"run", SourcePath("configs/plugin.yaml"), "-q", "-o", "out.h5", "--set",
+                "kernel.plugin=" + kExample, "--set", "execution.start=" + GetParam(), "-j", "2"},
+               dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(LeftoversAfter(r.tag).empty());
+  const std::string out = dir / "out.h5";
+  const std::vector<double> omega = ReadDataset<double>(out, "/params/omega");
+  const std::vector<double> zeta = ReadDataset<double>(out, "/params/zeta");
+  const std::vector<double> amplitude = ReadDataset<double>(out, "/results/amplitude");
+  const std::vector<double> phase = ReadDataset<double>(out, "/results/phase");
+  const std::vector<double> trace = ReadDataset<double>(out, "/results/x_last_period");
+  ASSERT_EQ(omega.size(), 455u);
+  ASSERT_EQ(amplitude.size(), 455u);
+  ASSERT_EQ(phase.size(), 455u);
+  ASSERT_EQ(trace.size(), 455u * 20);
+  double peak = 0;
+  for (size_t i = 0; i < omega.size(); ++i) {
+    const double w = omega[i], z = zeta[i];  // omega0 = 1
+    const double a = 1 / std::hypot(1 - w * w, 2 * z * w);
+    const double lag = std::atan2(2 * z * w, 1 - w * w);
+    EXPECT_NEAR(amplitude[i] / a, 1.0, 3e-4) << "omega " << w << ", zeta " << z;
+    EXPECT_NEAR(phase[i], lag, 5e-4) << "omega " << w << ", zeta " << z;
+    // x over the last period: a cos(omega t - lag) at t = k/20 of a period past a whole number.
+    for (int k = 0; k < 20; ++k)
+      EXPECT_NEAR(trace[i * 20 + size_t(k)], a * std::cos(2 * kPi * k / 20 - lag), 3e-4 * a)
+          << "omega " << w << ", zeta " << z << ", k " << k;
+    peak = std::max(peak, amplitude[i]);
+  }
+  EXPECT_NEAR(peak, 10.0, 1e-3);  // 1 / (2 zeta) at resonance for zeta = 0.05
+}
+
+INSTANTIATE_TEST_SUITE_P(Plugin, PluginExample, ::testing::Values("spawn", "fork"),
+                         [](const auto& p) { return std::string(p.param); });
+
+TEST(PluginKernels, ListsWhatThePluginDeclares) {
+  TempDir dir;
+  const RunResult r = RunSweep({"kernels", kExample}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* part : {"damped_oscillator:", "kernel ABI 1", "omega", "zeta", "samples",
+                           "amplitude", "x_last_period"})
+    EXPECT_TRUE(Contains(r.out, part)) << part << " not in\n" << r.out;
+}
+
+TEST(PluginOptions, OutputsRejectingOptionsIsAConfigError) {
+  TempDir dir;
+  const std::string config = PluginConfig(dir, kExample);
+  const RunResult ok = RunSweep({"validate", config}, dir.path());
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  const RunResult bad =
+      RunSweep({"validate", config, "--set", "kernel.options.samples=7"}, dir.path());
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_TRUE(Contains(bad.err, "kernel.options: samples (7) must divide steps (200)")) << bad.err;
+}
+
+TEST(PluginAbi, AnotherAbiIsRefusedNamingBothVersions) {
+  TempDir dir;
+  const std::string config = PluginConfig(dir, kWrongAbi);
+  const std::string versions = "was built for kernel ABI " + std::to_string(SWEEP_KERNEL_ABI + 1) +
+                               ", but this sweep has kernel ABI " +
+                               std::to_string(SWEEP_KERNEL_ABI);
+  for (const char* command : {"validate", "run"}) {
+    const RunResult r = RunSweep({command, config}, dir.path());
+    EXPECT_EQ(r.code, 2) << command;
+    EXPECT_TRUE(Contains(r.err, config + ":2:1: kernel.plugin: " + kWrongAbi + " " + versions))
+        << command << ": " << r.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.h5"));
+  const RunResult listed = RunSweep({"kernels", kWrongAbi}, dir.path());
+  EXPECT_EQ(listed.code, 2);
+  EXPECT_TRUE(Contains(listed.err, versions)) << listed.err;
+}
+
+TEST(PluginLoad, MissingLibraryOrEntrySymbolIsAClearError) {
+  TempDir dir;
+  const std::string missing = PluginConfig(dir, "./nope.so");
+  const RunResult r = RunSweep({"run", missing}, dir.path());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(Contains(r.err, "kernel.plugin: cannot load " + dir / "nope.so" + ": "));
+  EXPECT_TRUE(Contains(r.err, "No such file or directory")) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.h5"));
+  // A real shared library that is not a plugin: the one that holds cos().
+  Dl_info info{};
+  ASSERT_NE(dladdr(reinterpret_cast<void*>(static_cast<double (*)(double)>(&::cos)), &info), 0);
+  const RunResult libm = RunSweep({"validate", PluginConfig(dir, info.dli_fname)}, dir.path());
+  EXPECT_EQ(libm.code, 2);
+  EXPECT_TRUE(Contains(libm.err, "does not export sweep_kernel_entry()")) << libm.err;
+}
+
+}  // namespace
+}  // namespace sweep
