@@ -18,6 +18,7 @@
 
 #include "io/error.h"
 #include "io/hdf5.h"
+#include "kernels/random.h"
 
 namespace sweep {
 namespace {
@@ -206,38 +207,6 @@ std::optional<int> DtypeOfDescr(const std::string& descr) {
 
 // --- generation ----------------------------------------------------------------------------
 
-uint64_t SplitMix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-// xoshiro256** (Blackman and Vigna).
-class Xoshiro256 {
- public:
-  explicit Xoshiro256(uint64_t seed) {
-    for (uint64_t& word : s_) word = SplitMix64(seed);
-  }
-  uint64_t Next() {
-    uint64_t result = Rotl(s_[1] * 5, 7) * 9;
-    uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = Rotl(s_[3], 45);
-    return result;
-  }
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
-  float UniformFloat() { return static_cast<float>(Next() >> 40) * 0x1.0p-24f; }
-
- private:
-  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4];
-};
-
 template <typename T>
 void Generate(const InputSpec& spec, T* out, uint64_t n) {
   Xoshiro256 random(spec.seed);
@@ -250,13 +219,12 @@ void Generate(const InputSpec& spec, T* out, uint64_t n) {
       }
     }
   } else if (spec.distribution == "normal") {
-    constexpr double kTwoPi = 6.283185307179586476925286766559;
     for (uint64_t i = 0; i < n; i += 2) {
-      double u1 = 1.0 - random.Uniform();  // (0, 1]: log(u1) is finite
-      double u2 = random.Uniform();
-      double r = std::sqrt(-2.0 * std::log(u1));
-      out[i] = static_cast<T>(r * std::cos(kTwoPi * u2));
-      if (i + 1 < n) out[i + 1] = static_cast<T>(r * std::sin(kTwoPi * u2));
+      const double u1 = 1.0 - random.Uniform();  // (0, 1]: log(u1) is finite
+      const double u2 = random.Uniform();
+      const NormalPair pair = BoxMuller(u1, u2);
+      out[i] = static_cast<T>(pair.first);
+      if (i + 1 < n) out[i + 1] = static_cast<T>(pair.second);
     }
   } else if (spec.distribution == "arange") {
     for (uint64_t i = 0; i < n; ++i) out[i] = static_cast<T>(i);

@@ -10,8 +10,8 @@
 //   heat_capacity   N (<e^2> - <e>^2) / T^2     (per spin)
 // The energy counts each site's right and lower bond, E = -sum_i s_i (s_right + s_down); for
 // L = 2 a pair of sites is then joined by two bonds, as a torus of two sites has.
-// Random numbers come from xoshiro256** seeded by splitmix64 from the point's seed, so results
-// do not depend on the C++ standard library.
+// Random numbers come from xoshiro256** seeded by splitmix64 from the point's seed
+// (kernels/random.h), so results do not depend on the C++ standard library.
 #include <algorithm>
 #include <cmath>
 #include <cstdarg>
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kernels/kernel.h"
+#include "kernels/random.h"
 
 namespace sweep {
 namespace {
@@ -46,39 +47,6 @@ __attribute__((format(printf, 3, 4))) int Fail(char* err, size_t err_size, const
   va_end(args);
   return 1;
 }
-
-// xoshiro256** (Blackman and Vigna), its state filled by splitmix64.
-class Random {
- public:
-  explicit Random(uint64_t seed) {
-    for (uint64_t& word : s_) {
-      seed += 0x9e3779b97f4a7c15ULL;
-      uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-      word = z ^ (z >> 31);
-    }
-  }
-  uint64_t Next() {
-    const uint64_t result = Rotl(s_[1] * 5, 7) * 9;
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = Rotl(s_[3], 45);
-    return result;
-  }
-  // Uniform in [0, 1) with 53 random bits.
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
-  // Uniform in [0, n) for n <= 2^32, from the high 32 bits (bias below n / 2^32).
-  uint64_t Below(uint64_t n) { return ((Next() >> 32) * n) >> 32; }
-
- private:
-  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4];
-};
 
 struct Options {
   int64_t L, sweeps, burn_in;
@@ -138,7 +106,7 @@ int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* 
   // A flip changes the energy by dE = 2 s h, h the sum of the four neighbours: 4 or 8 when
   // positive.
   const double accept4 = std::exp(-4.0 / T), accept8 = std::exp(-8.0 / T);
-  Random random(seed);
+  Xoshiro256 random(seed);
 
   // Sums of the samples' offsets from the first sample keep the variances accurate when they are
   // tiny next to the means (a cold lattice, large L).
