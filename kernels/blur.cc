@@ -8,8 +8,7 @@
 // The kernel ignores the seed.
 //
 // Outputs: mean, min, max and std (population) of the blurred image, and `image_small`, the
-// blurred image averaged onto out x out equal cells (area-weighted, exactly as heat2d does).
-#include <algorithm>
+// blurred image averaged onto out x out equal cells (area-weighted: kernels/downsample.h).
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -17,13 +16,13 @@
 
 #include <Eigen/Dense>
 
+#include "kernels/downsample.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
 namespace {
 
 using Grid = Eigen::Array<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 const sweep_option_decl kOptions[] = {
     {"out",
@@ -67,20 +66,6 @@ int ReadOptions(const sweep_options* options, Options* out, char* err, size_t er
   return 0;
 }
 
-// W (out x n) such that W * v averages v onto `out` equal cells. Cell i covers [i n, (i+1) n) and
-// source cell r covers [r out, (r+1) out) in units of 1/out, so overlaps are exact integers.
-Matrix CellAverage(int64_t n, int64_t out) {
-  Matrix w = Matrix::Zero(out, n);
-  for (int64_t i = 0; i < out; ++i) {
-    const int64_t lo = i * n, hi = (i + 1) * n;
-    for (int64_t r = lo / out; r < n && r * out < hi; ++r) {
-      const int64_t overlap = std::min(hi, (r + 1) * out) - std::max(lo, r * out);
-      if (overlap > 0) w(i, r) = static_cast<double>(overlap) / static_cast<double>(n);
-    }
-  }
-  return w;
-}
-
 // The index of sample i (any integer) of a line of n samples mirrored with the edge repeated.
 int64_t Reflect(int64_t i, int64_t n) {
   const int64_t period = 2 * n;
@@ -113,7 +98,7 @@ struct State {
   Options options;
   const double* image;
   int64_t ny, nx;
-  Matrix average_y, average_x;
+  Downsample downsample;
   Grid along_x, blurred;
   std::vector<double> padded;
 };
@@ -146,8 +131,7 @@ int Init(void** state, const sweep_options* options, const sweep_array* inputs, 
   s->image = static_cast<const double*>(image.data);
   s->ny = image.shape[0];
   s->nx = image.shape[1];
-  s->average_y = CellAverage(s->ny, parsed.out);
-  s->average_x = CellAverage(s->nx, parsed.out);
+  s->downsample = Downsample(s->ny, s->nx, parsed.out);
   *state = s;
   return 0;
 }
@@ -185,8 +169,7 @@ int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outpu
   *static_cast<double*>(outputs[1].data) = s.blurred.minCoeff();
   *static_cast<double*>(outputs[2].data) = s.blurred.maxCoeff();
   *static_cast<double*>(outputs[3].data) = std::sqrt((s.blurred - mean).square().mean());
-  Eigen::Map<Matrix> small(static_cast<double*>(outputs[4].data), s.options.out, s.options.out);
-  small.noalias() = s.average_y * s.blurred.matrix() * s.average_x.transpose();
+  s.downsample.Apply(s.blurred, static_cast<double*>(outputs[4].data));
   return 0;
 }
 

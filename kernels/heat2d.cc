@@ -11,9 +11,8 @@
 //
 // Outputs: mean, min, max and variance (population, divided by nx*ny) of the final field, and
 // `field_small`, the final field averaged onto out x out equal cells: output cell (i, j) is the
-// area-weighted mean of the input cells it overlaps (cells are split where the grids do not
-// align), so its mean equals the field's mean and a field smaller than out x out is repeated.
-#include <algorithm>
+// area-weighted mean of the input cells it overlaps (kernels/downsample.h), so its mean equals
+// the field's mean and a field smaller than out x out is repeated.
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -21,13 +20,13 @@
 
 #include <Eigen/Dense>
 
+#include "kernels/downsample.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
 namespace {
 
 using Grid = Eigen::Array<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 const sweep_option_decl kOptions[] = {
     {"steps", SWEEP_VALUE_INTEGER, {SWEEP_VALUE_INTEGER, 100, 100, nullptr}, "FTCS time steps"},
@@ -90,26 +89,12 @@ int ReadOptions(const sweep_options* options, Options* out, char* err, size_t er
   return 0;
 }
 
-// W (out x n) such that W * v averages v onto `out` equal cells. Cell i covers [i n, (i+1) n) and
-// source cell r covers [r out, (r+1) out) in units of 1/out, so overlaps are exact integers.
-Matrix CellAverage(int64_t n, int64_t out) {
-  Matrix w = Matrix::Zero(out, n);
-  for (int64_t i = 0; i < out; ++i) {
-    const int64_t lo = i * n, hi = (i + 1) * n;
-    for (int64_t r = lo / out; r < n && r * out < hi; ++r) {
-      const int64_t overlap = std::min(hi, (r + 1) * out) - std::max(lo, r * out);
-      if (overlap > 0) w(i, r) = static_cast<double>(overlap) / static_cast<double>(n);
-    }
-  }
-  return w;
-}
-
 struct State {
   Options options;
   const double* field;
   int64_t ny, nx;
-  Matrix average_y, average_x;  // out x ny, out x nx
-  Grid u, next;                 // the field with a one-cell frame (periodic) or its edges (fixed)
+  Downsample downsample;
+  Grid u, next;  // the field with a one-cell frame (periodic) or its edges (fixed)
 };
 
 int Outputs(const sweep_options* options, sweep_output_decl* out, int* n_out, char* err,
@@ -140,8 +125,7 @@ int Init(void** state, const sweep_options* options, const sweep_array* inputs, 
   s->field = static_cast<const double*>(field.data);
   s->ny = field.shape[0];
   s->nx = field.shape[1];
-  s->average_y = CellAverage(s->ny, parsed.out);
-  s->average_x = CellAverage(s->nx, parsed.out);
+  s->downsample = Downsample(s->ny, s->nx, parsed.out);
   *state = s;
   return 0;
 }
@@ -198,8 +182,7 @@ int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outpu
   *static_cast<double*>(outputs[1].data) = final_field.minCoeff();
   *static_cast<double*>(outputs[2].data) = final_field.maxCoeff();
   *static_cast<double*>(outputs[3].data) = (final_field - mean).square().mean();
-  Eigen::Map<Matrix> small(static_cast<double*>(outputs[4].data), s.options.out, s.options.out);
-  small.noalias() = s.average_y * final_field.matrix() * s.average_x.transpose();
+  s.downsample.Apply(final_field, static_cast<double*>(outputs[4].data));
   return 0;
 }
 
