@@ -18,35 +18,13 @@
 
 #include "io/error.h"
 #include "io/hdf5.h"
+#include "kernels/dtype.h"
 #include "kernels/random.h"
 
 namespace sweep {
 namespace {
 
 constexpr char kDescribeFormat[] = "sweep-inputs/1";
-
-size_t DtypeSize(int dtype) {
-  switch (dtype) {
-    case SWEEP_FLOAT64:
-    case SWEEP_INT64:
-      return 8;
-    case SWEEP_FLOAT32:
-    case SWEEP_INT32:
-      return 4;
-    case SWEEP_UINT8:
-      return 1;
-  }
-  return 0;
-}
-
-std::optional<int> DtypeNamed(const std::string& name) {
-  if (name == "float64") return SWEEP_FLOAT64;
-  if (name == "float32") return SWEEP_FLOAT32;
-  if (name == "int64") return SWEEP_INT64;
-  if (name == "int32") return SWEEP_INT32;
-  if (name == "uint8") return SWEEP_UINT8;
-  return std::nullopt;
-}
 
 std::string SystemError(const std::string& what) { return what + ": " + std::strerror(errno); }
 
@@ -425,13 +403,13 @@ class Checker {
   }
 
   bool CheckRaw(PublishedInput& published) {
-    std::optional<int> dtype = DtypeNamed(spec_->dtype);
-    if (!dtype) return Problem("unknown dtype '" + spec_->dtype + "'");
+    const int dtype = DtypeFromName(spec_->dtype);
+    if (dtype == 0) return Problem("unknown dtype '" + spec_->dtype + "'");
     uint64_t size;
     if (!Stat(published.path, size)) return false;
-    published.dtype = *dtype;
+    published.dtype = dtype;
     published.shape = spec_->shape;
-    std::optional<uint64_t> bytes = ByteCount(spec_->shape, *dtype);
+    std::optional<uint64_t> bytes = ByteCount(spec_->shape, dtype);
     if (!bytes) return Problem("shape has a negative or too large dimension");
     if (*bytes != size) {
       return Problem("'" + spec_->path + "' is " + std::to_string(size) + " bytes; shape and " +
@@ -442,18 +420,18 @@ class Checker {
   }
 
   bool CheckGenerate(PublishedInput& published) {
-    std::optional<int> dtype = DtypeNamed(spec_->dtype);
-    if (!dtype) return Problem("unknown dtype '" + spec_->dtype + "'");
+    const int dtype = DtypeFromName(spec_->dtype);
+    if (dtype == 0) return Problem("unknown dtype '" + spec_->dtype + "'");
     const std::string& d = spec_->distribution;
     if (d != "normal" && d != "uniform" && d != "zeros" && d != "arange") {
       return Problem("unknown distribution '" + d + "' (normal, uniform, zeros, arange)");
     }
-    if ((d == "normal" || d == "uniform") && *dtype != SWEEP_FLOAT64 && *dtype != SWEEP_FLOAT32) {
+    if ((d == "normal" || d == "uniform") && dtype != SWEEP_FLOAT64 && dtype != SWEEP_FLOAT32) {
       return Problem(d + " needs dtype float64 or float32, not " + spec_->dtype);
     }
-    std::optional<uint64_t> bytes = ByteCount(spec_->shape, *dtype);
+    std::optional<uint64_t> bytes = ByteCount(spec_->shape, dtype);
     if (!bytes) return Problem("shape has a negative or too large dimension");
-    published.dtype = *dtype;
+    published.dtype = dtype;
     published.shape = spec_->shape;
     published.bytes = *bytes;
     return true;
