@@ -10,12 +10,11 @@
 // Outputs: mean, min, max and std (population) of the blurred image, and `image_small`, the
 // blurred image averaged onto out x out equal cells (area-weighted: kernels/downsample.h).
 #include <cmath>
-#include <cstdarg>
-#include <cstdio>
 #include <vector>
 
 #include <Eigen/Dense>
 
+#include "kernels/builtin.h"
 #include "kernels/downsample.h"
 #include "kernels/kernel.h"
 
@@ -41,15 +40,6 @@ constexpr int64_t kMaxOut = 4096;
 // A radius this large would only blur into a constant; it also bounds the work per point.
 constexpr int64_t kMaxRadius = 1 << 20;
 
-__attribute__((format(printf, 3, 4))) int Fail(char* err, size_t err_size, const char* format,
-                                               ...) {
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(err, err_size, format, args);
-  va_end(args);
-  return 1;
-}
-
 struct Options {
   int64_t out;
   double truncate;
@@ -58,11 +48,8 @@ struct Options {
 int ReadOptions(const sweep_options* options, Options* out, char* err, size_t err_size) {
   out->out = options->values[0].integer;
   out->truncate = options->values[1].number;
-  if (out->out < 1 || out->out > kMaxOut)
-    return Fail(err, err_size, "option out must be in [1, %lld], got %lld",
-                static_cast<long long>(kMaxOut), static_cast<long long>(out->out));
-  if (!(out->truncate > 0) || !std::isfinite(out->truncate))
-    return Fail(err, err_size, "option truncate must be > 0, got %g", out->truncate);
+  if (RequireInRange("option out", out->out, 1, kMaxOut, err, err_size)) return 1;
+  if (RequirePositive("option truncate", out->truncate, err, err_size)) return 1;
   return 0;
 }
 
@@ -120,12 +107,7 @@ int Init(void** state, const sweep_options* options, const sweep_array* inputs, 
   Options parsed;
   if (ReadOptions(options, &parsed, err, err_size) != 0) return 1;
   const sweep_array& image = inputs[0];
-  if (image.dtype != SWEEP_FLOAT64 || image.rank != 2)
-    return Fail(err, err_size, "input image must be a float64 array of rank 2, got rank %d",
-                image.rank);
-  if (image.shape[0] < 1 || image.shape[1] < 1)
-    return Fail(err, err_size, "input image is empty (%lld x %lld)",
-                static_cast<long long>(image.shape[0]), static_cast<long long>(image.shape[1]));
+  if (RequireGrid("image", image, err, err_size)) return 1;
   auto* s = new State;
   s->options = parsed;
   s->image = static_cast<const double*>(image.data);
@@ -139,11 +121,9 @@ int Init(void** state, const sweep_options* options, const sweep_array* inputs, 
 int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outputs, char* err,
             size_t err_size) {
   State& s = *static_cast<State*>(state);
-  if (params[0].type == SWEEP_VALUE_STRING)
-    return Fail(err, err_size, "parameter sigma must be a number, got \"%s\"", params[0].string);
+  if (RequireNumbers(kParams, params, err, err_size)) return 1;
   const double sigma = params[0].number;
-  if (!(sigma >= 0) || !std::isfinite(sigma))
-    return Fail(err, err_size, "sigma must be >= 0, got %g", sigma);
+  if (RequireNonNegative("sigma", sigma, err, err_size)) return 1;
   const double reach = std::floor(s.options.truncate * sigma + 0.5);
   if (reach > static_cast<double>(kMaxRadius))
     return Fail(err, err_size, "sigma=%g with truncate=%g needs a radius over %lld pixels", sigma,

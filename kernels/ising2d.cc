@@ -14,10 +14,9 @@
 // (kernels/random.h), so results do not depend on the C++ standard library.
 #include <algorithm>
 #include <cmath>
-#include <cstdarg>
-#include <cstdio>
 #include <vector>
 
+#include "kernels/builtin.h"
 #include "kernels/kernel.h"
 #include "kernels/random.h"
 
@@ -39,15 +38,6 @@ const sweep_param_decl kParams[] = {{"T", "temperature (J / k_B); T_c = 2.269"}}
 
 constexpr int64_t kMaxL = 4096;
 
-__attribute__((format(printf, 3, 4))) int Fail(char* err, size_t err_size, const char* format,
-                                               ...) {
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(err, err_size, format, args);
-  va_end(args);
-  return 1;
-}
-
 struct Options {
   int64_t L, sweeps, burn_in;
 };
@@ -56,15 +46,9 @@ int ReadOptions(const sweep_options* options, Options* out, char* err, size_t er
   out->L = options->values[0].integer;
   out->sweeps = options->values[1].integer;
   out->burn_in = options->values[2].integer;
-  if (out->L < 2 || out->L > kMaxL)
-    return Fail(err, err_size, "option L must be in [2, %lld], got %lld",
-                static_cast<long long>(kMaxL), static_cast<long long>(out->L));
-  if (out->sweeps < 1)
-    return Fail(err, err_size, "option sweeps must be >= 1, got %lld",
-                static_cast<long long>(out->sweeps));
-  if (out->burn_in < 0)
-    return Fail(err, err_size, "option burn_in must be >= 0, got %lld",
-                static_cast<long long>(out->burn_in));
+  if (RequireInRange("option L", out->L, 2, kMaxL, err, err_size)) return 1;
+  if (RequireAtLeast("option sweeps", out->sweeps, 1, err, err_size)) return 1;
+  if (RequireAtLeast("option burn_in", out->burn_in, 0, err, err_size)) return 1;
   return 0;
 }
 
@@ -94,10 +78,9 @@ int Init(void** state, const sweep_options* options, const sweep_array*, char* e
 int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* outputs, char* err,
             size_t err_size) {
   State& s = *static_cast<State*>(state);
-  if (params[0].type == SWEEP_VALUE_STRING)
-    return Fail(err, err_size, "parameter T must be a number, got \"%s\"", params[0].string);
+  if (RequireNumbers(kParams, params, err, err_size)) return 1;
   const double T = params[0].number;
-  if (!(T > 0) || !std::isfinite(T)) return Fail(err, err_size, "T must be > 0, got %g", T);
+  if (RequirePositive("T", T, err, err_size)) return 1;
 
   const int64_t L = s.options.L, N = L * L;
   s.spins.assign(static_cast<size_t>(N), 1);

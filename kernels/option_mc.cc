@@ -7,9 +7,8 @@
 // Normals come from Box-Muller on xoshiro256** seeded by splitmix64 from the point's seed
 // (kernels/random.h), so a point's result does not depend on the C++ standard library.
 #include <cmath>
-#include <cstdarg>
-#include <cstdio>
 
+#include "kernels/builtin.h"
 #include "kernels/kernel.h"
 #include "kernels/random.h"
 
@@ -35,15 +34,6 @@ const sweep_param_decl kParams[] = {
 };
 
 constexpr int64_t kMaxPaths = int64_t{1} << 40;
-
-__attribute__((format(printf, 3, 4))) int Fail(char* err, size_t err_size, const char* format,
-                                               ...) {
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(err, err_size, format, args);
-  va_end(args);
-  return 1;
-}
 
 // Standard normals by Box-Muller on pairs of UniformOpen() draws; the second of each pair is kept
 // for the next call.
@@ -111,11 +101,7 @@ int Init(void** state, const sweep_options* options, const sweep_array*, char* e
 int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* outputs, char* err,
             size_t err_size) {
   const Options& options = *static_cast<const Options*>(state);
-  for (int i = 0; i < 5; ++i) {
-    if (params[i].type == SWEEP_VALUE_STRING)
-      return Fail(err, err_size, "parameter %s must be a number, got \"%s\"", kParams[i].name,
-                  params[i].string);
-  }
+  if (RequireNumbers(kParams, params, err, err_size)) return 1;
   const double s0 = params[0].number, strike = params[1].number, rate = params[2].number,
                vol = params[3].number, expiry = params[4].number;
   if (!(s0 > 0) || !(strike > 0) || !(vol >= 0) || !(expiry >= 0) || !std::isfinite(rate) ||
