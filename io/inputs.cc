@@ -18,34 +18,13 @@
 
 #include "io/error.h"
 #include "io/hdf5.h"
+#include "kernels/dtype.h"
+#include "kernels/random.h"
 
 namespace sweep {
 namespace {
 
 constexpr char kDescribeFormat[] = "sweep-inputs/1";
-
-size_t DtypeSize(int dtype) {
-  switch (dtype) {
-    case SWEEP_FLOAT64:
-    case SWEEP_INT64:
-      return 8;
-    case SWEEP_FLOAT32:
-    case SWEEP_INT32:
-      return 4;
-    case SWEEP_UINT8:
-      return 1;
-  }
-  return 0;
-}
-
-std::optional<int> DtypeNamed(const std::string& name) {
-  if (name == "float64") return SWEEP_FLOAT64;
-  if (name == "float32") return SWEEP_FLOAT32;
-  if (name == "int64") return SWEEP_INT64;
-  if (name == "int32") return SWEEP_INT32;
-  if (name == "uint8") return SWEEP_UINT8;
-  return std::nullopt;
-}
 
 std::string SystemError(const std::string& what) { return what + ": " + std::strerror(errno); }
 
@@ -206,38 +185,6 @@ std::optional<int> DtypeOfDescr(const std::string& descr) {
 
 // --- generation ----------------------------------------------------------------------------
 
-uint64_t SplitMix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-// xoshiro256** (Blackman and Vigna).
-class Xoshiro256 {
- public:
-  explicit Xoshiro256(uint64_t seed) {
-    for (uint64_t& word : s_) word = SplitMix64(seed);
-  }
-  uint64_t Next() {
-    uint64_t result = Rotl(s_[1] * 5, 7) * 9;
-    uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = Rotl(s_[3], 45);
-    return result;
-  }
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
-  float UniformFloat() { return static_cast<float>(Next() >> 40) * 0x1.0p-24f; }
-
- private:
-  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4];
-};
-
 template <typename T>
 void Generate(const InputSpec& spec, T* out, uint64_t n) {
   Xoshiro256 random(spec.seed);
@@ -250,13 +197,12 @@ void Generate(const InputSpec& spec, T* out, uint64_t n) {
       }
     }
   } else if (spec.distribution == "normal") {
-    constexpr double kTwoPi = 6.283185307179586476925286766559;
     for (uint64_t i = 0; i < n; i += 2) {
-      double u1 = 1.0 - random.Uniform();  // (0, 1]: log(u1) is finite
-      double u2 = random.Uniform();
-      double r = std::sqrt(-2.0 * std::log(u1));
-      out[i] = static_cast<T>(r * std::cos(kTwoPi * u2));
-      if (i + 1 < n) out[i + 1] = static_cast<T>(r * std::sin(kTwoPi * u2));
+      const double u1 = 1.0 - random.Uniform();  // (0, 1]: log(u1) is finite
+      const double u2 = random.Uniform();
+      const NormalPair pair = BoxMuller(u1, u2);
+      out[i] = static_cast<T>(pair.first);
+      if (i + 1 < n) out[i + 1] = static_cast<T>(pair.second);
     }
   } else if (spec.distribution == "arange") {
     for (uint64_t i = 0; i < n; ++i) out[i] = static_cast<T>(i);
@@ -457,13 +403,13 @@ class Checker {
   }
 
   bool CheckRaw(PublishedInput& published) {
-    std::optional<int> dtype = DtypeNamed(spec_->dtype);
-    if (!dtype) return Problem("unknown dtype '" + spec_->dtype + "'");
+    const int dtype = DtypeFromName(spec_->dtype);
+    if (dtype == 0) return Problem("unknown dtype '" + spec_->dtype + "'");
     uint64_t size;
     if (!Stat(published.path, size)) return false;
-    published.dtype = *dtype;
+    published.dtype = dtype;
     published.shape = spec_->shape;
-    std::optional<uint64_t> bytes = ByteCount(spec_->shape, *dtype);
+    std::optional<uint64_t> bytes = ByteCount(spec_->shape, dtype);
     if (!bytes) return Problem("shape has a negative or too large dimension");
     if (*bytes != size) {
       return Problem("'" + spec_->path + "' is " + std::to_string(size) + " bytes; shape and " +
@@ -474,18 +420,18 @@ class Checker {
   }
 
   bool CheckGenerate(PublishedInput& published) {
-    std::optional<int> dtype = DtypeNamed(spec_->dtype);
-    if (!dtype) return Problem("unknown dtype '" + spec_->dtype + "'");
+    const int dtype = DtypeFromName(spec_->dtype);
+    if (dtype == 0) return Problem("unknown dtype '" + spec_->dtype + "'");
     const std::string& d = spec_->distribution;
     if (d != "normal" && d != "uniform" && d != "zeros" && d != "arange") {
       return Problem("unknown distribution '" + d + "' (normal, uniform, zeros, arange)");
     }
-    if ((d == "normal" || d == "uniform") && *dtype != SWEEP_FLOAT64 && *dtype != SWEEP_FLOAT32) {
+    if ((d == "normal" || d == "uniform") && dtype != SWEEP_FLOAT64 && dtype != SWEEP_FLOAT32) {
       return Problem(d + " needs dtype float64 or float32, not " + spec_->dtype);
     }
-    std::optional<uint64_t> bytes = ByteCount(spec_->shape, *dtype);
+    std::optional<uint64_t> bytes = ByteCount(spec_->shape, dtype);
     if (!bytes) return Problem("shape has a negative or too large dimension");
-    published.dtype = *dtype;
+    published.dtype = dtype;
     published.shape = spec_->shape;
     published.bytes = *bytes;
     return true;

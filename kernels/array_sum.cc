@@ -6,8 +6,7 @@
 // point (so a test can look at the workers' memory while they run).
 #include <unistd.h>
 
-#include <cstdio>
-
+#include "kernels/builtin.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
@@ -51,10 +50,7 @@ int Init(void** state, const sweep_options* options, const sweep_array* inputs, 
 
 int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outputs, char* err,
             size_t err_size) {
-  if (params[0].type == SWEEP_VALUE_STRING) {
-    std::snprintf(err, err_size, "parameter scale must be a number, got \"%s\"", params[0].string);
-    return 1;
-  }
+  if (RequireNumbers(kParams, params, err, err_size)) return 1;
   const State& s = *static_cast<const State*>(state);
   double total = 0;
   for (int64_t pass = 0; pass < s.passes; ++pass) {

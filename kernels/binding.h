@@ -20,6 +20,7 @@
 
 #include "driver/space.h"
 #include "io/config.h"
+#include "kernels/dtype.h"  // DtypeSize, DtypeName, DtypeFromName: callers of binding.h use them
 #include "kernels/kernel.h"
 
 namespace sweep {
@@ -62,8 +63,5 @@ void CheckInputsAgainstKernel(const Config& config, const KernelBinding& binding
 
 // The bytes one point of this output takes.
 uint64_t OutputBytesPerPoint(const sweep_output_decl& output);
-size_t DtypeSize(int dtype);
-const char* DtypeName(int dtype);            // "float64", ...; "?" if unknown
-int DtypeFromName(const std::string& name);  // 0 if unknown
 
 }  // namespace sweep

@@ -8,22 +8,20 @@
 // The kernel ignores the seed.
 //
 // Outputs: mean, min, max and std (population) of the blurred image, and `image_small`, the
-// blurred image averaged onto out x out equal cells (area-weighted, exactly as heat2d does).
-#include <algorithm>
+// blurred image averaged onto out x out equal cells (area-weighted: kernels/downsample.h).
 #include <cmath>
-#include <cstdarg>
-#include <cstdio>
 #include <vector>
 
 #include <Eigen/Dense>
 
+#include "kernels/builtin.h"
+#include "kernels/downsample.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
 namespace {
 
 using Grid = Eigen::Array<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 const sweep_option_decl kOptions[] = {
     {"out",
@@ -42,15 +40,6 @@ constexpr int64_t kMaxOut = 4096;
 // A radius this large would only blur into a constant; it also bounds the work per point.
 constexpr int64_t kMaxRadius = 1 << 20;
 
-__attribute__((format(printf, 3, 4))) int Fail(char* err, size_t err_size, const char* format,
-                                               ...) {
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(err, err_size, format, args);
-  va_end(args);
-  return 1;
-}
-
 struct Options {
   int64_t out;
   double truncate;
@@ -59,26 +48,9 @@ struct Options {
 int ReadOptions(const sweep_options* options, Options* out, char* err, size_t err_size) {
   out->out = options->values[0].integer;
   out->truncate = options->values[1].number;
-  if (out->out < 1 || out->out > kMaxOut)
-    return Fail(err, err_size, "option out must be in [1, %lld], got %lld",
-                static_cast<long long>(kMaxOut), static_cast<long long>(out->out));
-  if (!(out->truncate > 0) || !std::isfinite(out->truncate))
-    return Fail(err, err_size, "option truncate must be > 0, got %g", out->truncate);
+  if (RequireInRange("option out", out->out, 1, kMaxOut, err, err_size)) return 1;
+  if (RequirePositive("option truncate", out->truncate, err, err_size)) return 1;
   return 0;
-}
-
-// W (out x n) such that W * v averages v onto `out` equal cells. Cell i covers [i n, (i+1) n) and
-// source cell r covers [r out, (r+1) out) in units of 1/out, so overlaps are exact integers.
-Matrix CellAverage(int64_t n, int64_t out) {
-  Matrix w = Matrix::Zero(out, n);
-  for (int64_t i = 0; i < out; ++i) {
-    const int64_t lo = i * n, hi = (i + 1) * n;
-    for (int64_t r = lo / out; r < n && r * out < hi; ++r) {
-      const int64_t overlap = std::min(hi, (r + 1) * out) - std::max(lo, r * out);
-      if (overlap > 0) w(i, r) = static_cast<double>(overlap) / static_cast<double>(n);
-    }
-  }
-  return w;
 }
 
 // The index of sample i (any integer) of a line of n samples mirrored with the edge repeated.
@@ -113,7 +85,7 @@ struct State {
   Options options;
   const double* image;
   int64_t ny, nx;
-  Matrix average_y, average_x;
+  Downsample downsample;
   Grid along_x, blurred;
   std::vector<double> padded;
 };
@@ -135,19 +107,13 @@ int Init(void** state, const sweep_options* options, const sweep_array* inputs, 
   Options parsed;
   if (ReadOptions(options, &parsed, err, err_size) != 0) return 1;
   const sweep_array& image = inputs[0];
-  if (image.dtype != SWEEP_FLOAT64 || image.rank != 2)
-    return Fail(err, err_size, "input image must be a float64 array of rank 2, got rank %d",
-                image.rank);
-  if (image.shape[0] < 1 || image.shape[1] < 1)
-    return Fail(err, err_size, "input image is empty (%lld x %lld)",
-                static_cast<long long>(image.shape[0]), static_cast<long long>(image.shape[1]));
+  if (RequireGrid("image", image, err, err_size)) return 1;
   auto* s = new State;
   s->options = parsed;
   s->image = static_cast<const double*>(image.data);
   s->ny = image.shape[0];
   s->nx = image.shape[1];
-  s->average_y = CellAverage(s->ny, parsed.out);
-  s->average_x = CellAverage(s->nx, parsed.out);
+  s->downsample = Downsample(s->ny, s->nx, parsed.out);
   *state = s;
   return 0;
 }
@@ -155,11 +121,9 @@ int Init(void** state, const sweep_options* options, const sweep_array* inputs, 
 int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outputs, char* err,
             size_t err_size) {
   State& s = *static_cast<State*>(state);
-  if (params[0].type == SWEEP_VALUE_STRING)
-    return Fail(err, err_size, "parameter sigma must be a number, got \"%s\"", params[0].string);
+  if (RequireNumbers(kParams, params, err, err_size)) return 1;
   const double sigma = params[0].number;
-  if (!(sigma >= 0) || !std::isfinite(sigma))
-    return Fail(err, err_size, "sigma must be >= 0, got %g", sigma);
+  if (RequireNonNegative("sigma", sigma, err, err_size)) return 1;
   const double reach = std::floor(s.options.truncate * sigma + 0.5);
   if (reach > static_cast<double>(kMaxRadius))
     return Fail(err, err_size, "sigma=%g with truncate=%g needs a radius over %lld pixels", sigma,
@@ -185,8 +149,7 @@ int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outpu
   *static_cast<double*>(outputs[1].data) = s.blurred.minCoeff();
   *static_cast<double*>(outputs[2].data) = s.blurred.maxCoeff();
   *static_cast<double*>(outputs[3].data) = std::sqrt((s.blurred - mean).square().mean());
-  Eigen::Map<Matrix> small(static_cast<double*>(outputs[4].data), s.options.out, s.options.out);
-  small.noalias() = s.average_y * s.blurred.matrix() * s.average_x.transpose();
+  s.downsample.Apply(s.blurred, static_cast<double*>(outputs[4].data));
   return 0;
 }
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/builtin.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
@@ -94,10 +95,8 @@ int Init(void** state, const sweep_options* options, const sweep_array* inputs, 
 int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outputs, char* err,
             size_t err_size) {
   const State& s = *static_cast<State*>(state);
-  if (params[0].type == SWEEP_VALUE_STRING) {
-    std::snprintf(err, err_size, "parameter i must be an integer, got \"%s\"", params[0].string);
-    return 1;
-  }
+  if (params[0].type == SWEEP_VALUE_STRING)
+    return Fail(err, err_size, "parameter i must be an integer, got \"%s\"", params[0].string);
   const int64_t point =
       params[0].type == SWEEP_VALUE_INTEGER ? params[0].integer : int64_t(params[0].number);
   if (s.sleep_ms > 0) usleep(useconds_t(s.sleep_ms * 1000));
@@ -107,10 +106,8 @@ int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outpu
   if (i == s.at[kSegfault]) *static_cast<volatile int*>(nullptr) = 1;
   if (i == s.at[kAbort]) std::abort();
   if (i == s.at[kThrow]) throw std::runtime_error("faulty: thrown at i=" + std::to_string(i));
-  if (i == s.at[kError]) {
-    std::snprintf(err, err_size, "faulty: error at i=%lld", static_cast<long long>(i));
-    return 1;
-  }
+  if (i == s.at[kError])
+    return Fail(err, err_size, "faulty: error at i=%lld", static_cast<long long>(i));
   if (i == s.at[kExit]) {
     std::fprintf(stderr, "faulty: exiting with code 3 at i=%lld\n", static_cast<long long>(i));
     std::fflush(stderr);
@@ -127,8 +124,7 @@ int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outpu
       std::memset(block, 1, 64 << 20);
       blocks.push_back(block);
     }
-    std::snprintf(err, err_size, "faulty: malloc failed");
-    return 1;
+    return Fail(err, err_size, "faulty: malloc failed");
   }
   if (i == s.at[kWriteInput]) s.input[0] = 42.0;
   if (i == s.at[kFlood]) {

@@ -2,8 +2,7 @@
 //
 // The kernel of the gather benchmark and tests: it costs nothing to compute, so what is measured
 // is how fast rows reach the output file.
-#include <cstdio>
-
+#include "kernels/builtin.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
@@ -35,10 +34,7 @@ int Init(void** state, const sweep_options*, const sweep_array*, char*, size_t) 
 
 int Compute(void*, const sweep_value* params, uint64_t, sweep_array* outputs, char* err,
             size_t err_size) {
-  if (params[0].type == SWEEP_VALUE_STRING) {
-    std::snprintf(err, err_size, "parameter x must be a number, got \"%s\"", params[0].string);
-    return 1;
-  }
+  if (RequireNumbers(kParams, params, err, err_size)) return 1;
   double* row = static_cast<double*>(outputs[0].data);
   for (int64_t i = 0; i < outputs[0].shape[0]; ++i) row[i] = params[0].number;
   return 0;

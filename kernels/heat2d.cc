@@ -11,23 +11,21 @@
 //
 // Outputs: mean, min, max and variance (population, divided by nx*ny) of the final field, and
 // `field_small`, the final field averaged onto out x out equal cells: output cell (i, j) is the
-// area-weighted mean of the input cells it overlaps (cells are split where the grids do not
-// align), so its mean equals the field's mean and a field smaller than out x out is repeated.
-#include <algorithm>
+// area-weighted mean of the input cells it overlaps (kernels/downsample.h), so its mean equals
+// the field's mean and a field smaller than out x out is repeated.
 #include <cmath>
-#include <cstdarg>
-#include <cstdio>
 #include <cstring>
 
 #include <Eigen/Dense>
 
+#include "kernels/builtin.h"
+#include "kernels/downsample.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
 namespace {
 
 using Grid = Eigen::Array<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 const sweep_option_decl kOptions[] = {
     {"steps", SWEEP_VALUE_INTEGER, {SWEEP_VALUE_INTEGER, 100, 100, nullptr}, "FTCS time steps"},
@@ -48,15 +46,6 @@ const sweep_input_decl kInputs[] = {
 
 constexpr int64_t kMaxOut = 4096;
 
-__attribute__((format(printf, 3, 4))) int Fail(char* err, size_t err_size, const char* format,
-                                               ...) {
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(err, err_size, format, args);
-  va_end(args);
-  return 1;
-}
-
 struct Options {
   int64_t steps;
   double dx, dt;
@@ -70,13 +59,9 @@ int ReadOptions(const sweep_options* options, Options* out, char* err, size_t er
   out->dt = options->values[2].number;
   const char* boundary = options->values[3].string;
   out->out = options->values[4].integer;
-  if (out->steps < 0)
-    return Fail(err, err_size, "option steps must be >= 0, got %lld",
-                static_cast<long long>(out->steps));
-  if (!(out->dx > 0) || !std::isfinite(out->dx))
-    return Fail(err, err_size, "option dx must be > 0, got %g", out->dx);
-  if (!(out->dt > 0) || !std::isfinite(out->dt))
-    return Fail(err, err_size, "option dt must be > 0, got %g", out->dt);
+  if (RequireAtLeast("option steps", out->steps, 0, err, err_size)) return 1;
+  if (RequirePositive("option dx", out->dx, err, err_size)) return 1;
+  if (RequirePositive("option dt", out->dt, err, err_size)) return 1;
   if (std::strcmp(boundary, "periodic") == 0) {
     out->periodic = true;
   } else if (std::strcmp(boundary, "fixed") == 0) {
@@ -84,32 +69,16 @@ int ReadOptions(const sweep_options* options, Options* out, char* err, size_t er
   } else {
     return Fail(err, err_size, "option boundary must be periodic or fixed, got \"%s\"", boundary);
   }
-  if (out->out < 1 || out->out > kMaxOut)
-    return Fail(err, err_size, "option out must be in [1, %lld], got %lld",
-                static_cast<long long>(kMaxOut), static_cast<long long>(out->out));
+  if (RequireInRange("option out", out->out, 1, kMaxOut, err, err_size)) return 1;
   return 0;
-}
-
-// W (out x n) such that W * v averages v onto `out` equal cells. Cell i covers [i n, (i+1) n) and
-// source cell r covers [r out, (r+1) out) in units of 1/out, so overlaps are exact integers.
-Matrix CellAverage(int64_t n, int64_t out) {
-  Matrix w = Matrix::Zero(out, n);
-  for (int64_t i = 0; i < out; ++i) {
-    const int64_t lo = i * n, hi = (i + 1) * n;
-    for (int64_t r = lo / out; r < n && r * out < hi; ++r) {
-      const int64_t overlap = std::min(hi, (r + 1) * out) - std::max(lo, r * out);
-      if (overlap > 0) w(i, r) = static_cast<double>(overlap) / static_cast<double>(n);
-    }
-  }
-  return w;
 }
 
 struct State {
   Options options;
   const double* field;
   int64_t ny, nx;
-  Matrix average_y, average_x;  // out x ny, out x nx
-  Grid u, next;                 // the field with a one-cell frame (periodic) or its edges (fixed)
+  Downsample downsample;
+  Grid u, next;  // the field with a one-cell frame (periodic) or its edges (fixed)
 };
 
 int Outputs(const sweep_options* options, sweep_output_decl* out, int* n_out, char* err,
@@ -129,19 +98,13 @@ int Init(void** state, const sweep_options* options, const sweep_array* inputs, 
   Options parsed;
   if (ReadOptions(options, &parsed, err, err_size) != 0) return 1;
   const sweep_array& field = inputs[0];
-  if (field.dtype != SWEEP_FLOAT64 || field.rank != 2)
-    return Fail(err, err_size, "input field must be a float64 array of rank 2, got rank %d",
-                field.rank);
-  if (field.shape[0] < 1 || field.shape[1] < 1)
-    return Fail(err, err_size, "input field is empty (%lld x %lld)",
-                static_cast<long long>(field.shape[0]), static_cast<long long>(field.shape[1]));
+  if (RequireGrid("field", field, err, err_size)) return 1;
   auto* s = new State;
   s->options = parsed;
   s->field = static_cast<const double*>(field.data);
   s->ny = field.shape[0];
   s->nx = field.shape[1];
-  s->average_y = CellAverage(s->ny, parsed.out);
-  s->average_x = CellAverage(s->nx, parsed.out);
+  s->downsample = Downsample(s->ny, s->nx, parsed.out);
   *state = s;
   return 0;
 }
@@ -168,13 +131,11 @@ void WrapFrame(Grid* u) {
 int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outputs, char* err,
             size_t err_size) {
   State& s = *static_cast<State*>(state);
-  if (params[0].type == SWEEP_VALUE_STRING)
-    return Fail(err, err_size, "parameter alpha must be a number, got \"%s\"", params[0].string);
+  if (RequireNumbers(kParams, params, err, err_size)) return 1;
   const double alpha = params[0].number;
+  if (RequireNonNegative("alpha", alpha, err, err_size)) return 1;
   const double h2 = s.options.dx * s.options.dx;
   const double r = alpha * s.options.dt / h2;
-  if (!(alpha >= 0) || !std::isfinite(alpha))
-    return Fail(err, err_size, "alpha must be >= 0, got %g", alpha);
   if (r > 0.25)
     return Fail(err, err_size,
                 "alpha=%g is unstable: alpha*dt/dx^2 = %g > 0.25 (dt=%g, dx=%g); the largest "
@@ -198,8 +159,7 @@ int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outpu
   *static_cast<double*>(outputs[1].data) = final_field.minCoeff();
   *static_cast<double*>(outputs[2].data) = final_field.maxCoeff();
   *static_cast<double*>(outputs[3].data) = (final_field - mean).square().mean();
-  Eigen::Map<Matrix> small(static_cast<double*>(outputs[4].data), s.options.out, s.options.out);
-  small.noalias() = s.average_y * final_field.matrix() * s.average_x.transpose();
+  s.downsample.Apply(final_field, static_cast<double*>(outputs[4].data));
   return 0;
 }
 

@@ -10,15 +10,15 @@
 //   heat_capacity   N (<e^2> - <e>^2) / T^2     (per spin)
 // The energy counts each site's right and lower bond, E = -sum_i s_i (s_right + s_down); for
 // L = 2 a pair of sites is then joined by two bonds, as a torus of two sites has.
-// Random numbers come from xoshiro256** seeded by splitmix64 from the point's seed, so results
-// do not depend on the C++ standard library.
+// Random numbers come from xoshiro256** seeded by splitmix64 from the point's seed
+// (kernels/random.h), so results do not depend on the C++ standard library.
 #include <algorithm>
 #include <cmath>
-#include <cstdarg>
-#include <cstdio>
 #include <vector>
 
+#include "kernels/builtin.h"
 #include "kernels/kernel.h"
+#include "kernels/random.h"
 
 namespace sweep {
 namespace {
@@ -38,48 +38,6 @@ const sweep_param_decl kParams[] = {{"T", "temperature (J / k_B); T_c = 2.269"}}
 
 constexpr int64_t kMaxL = 4096;
 
-__attribute__((format(printf, 3, 4))) int Fail(char* err, size_t err_size, const char* format,
-                                               ...) {
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(err, err_size, format, args);
-  va_end(args);
-  return 1;
-}
-
-// xoshiro256** (Blackman and Vigna), its state filled by splitmix64.
-class Random {
- public:
-  explicit Random(uint64_t seed) {
-    for (uint64_t& word : s_) {
-      seed += 0x9e3779b97f4a7c15ULL;
-      uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-      word = z ^ (z >> 31);
-    }
-  }
-  uint64_t Next() {
-    const uint64_t result = Rotl(s_[1] * 5, 7) * 9;
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = Rotl(s_[3], 45);
-    return result;
-  }
-  // Uniform in [0, 1) with 53 random bits.
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
-  // Uniform in [0, n) for n <= 2^32, from the high 32 bits (bias below n / 2^32).
-  uint64_t Below(uint64_t n) { return ((Next() >> 32) * n) >> 32; }
-
- private:
-  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4];
-};
-
 struct Options {
   int64_t L, sweeps, burn_in;
 };
@@ -88,15 +46,9 @@ int ReadOptions(const sweep_options* options, Options* out, char* err, size_t er
   out->L = options->values[0].integer;
   out->sweeps = options->values[1].integer;
   out->burn_in = options->values[2].integer;
-  if (out->L < 2 || out->L > kMaxL)
-    return Fail(err, err_size, "option L must be in [2, %lld], got %lld",
-                static_cast<long long>(kMaxL), static_cast<long long>(out->L));
-  if (out->sweeps < 1)
-    return Fail(err, err_size, "option sweeps must be >= 1, got %lld",
-                static_cast<long long>(out->sweeps));
-  if (out->burn_in < 0)
-    return Fail(err, err_size, "option burn_in must be >= 0, got %lld",
-                static_cast<long long>(out->burn_in));
+  if (RequireInRange("option L", out->L, 2, kMaxL, err, err_size)) return 1;
+  if (RequireAtLeast("option sweeps", out->sweeps, 1, err, err_size)) return 1;
+  if (RequireAtLeast("option burn_in", out->burn_in, 0, err, err_size)) return 1;
   return 0;
 }
 
@@ -126,10 +78,9 @@ int Init(void** state, const sweep_options* options, const sweep_array*, char* e
 int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* outputs, char* err,
             size_t err_size) {
   State& s = *static_cast<State*>(state);
-  if (params[0].type == SWEEP_VALUE_STRING)
-    return Fail(err, err_size, "parameter T must be a number, got \"%s\"", params[0].string);
+  if (RequireNumbers(kParams, params, err, err_size)) return 1;
   const double T = params[0].number;
-  if (!(T > 0) || !std::isfinite(T)) return Fail(err, err_size, "T must be > 0, got %g", T);
+  if (RequirePositive("T", T, err, err_size)) return 1;
 
   const int64_t L = s.options.L, N = L * L;
   s.spins.assign(static_cast<size_t>(N), 1);
@@ -138,7 +89,7 @@ int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* 
   // A flip changes the energy by dE = 2 s h, h the sum of the four neighbours: 4 or 8 when
   // positive.
   const double accept4 = std::exp(-4.0 / T), accept8 = std::exp(-8.0 / T);
-  Random random(seed);
+  Xoshiro256 random(seed);
 
   // Sums of the samples' offsets from the first sample keep the variances accurate when they are
   // tiny next to the means (a cold lattice, large L).

@@ -14,9 +14,8 @@
 // converges to about 0.906 as steps * dt grows (the estimate over a few tens of time units
 // scatters by about 0.1).
 #include <cmath>
-#include <cstdarg>
-#include <cstdio>
 
+#include "kernels/builtin.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
@@ -39,15 +38,6 @@ const sweep_param_decl kParams[] = {
     {"beta", "geometric factor"},
 };
 
-__attribute__((format(printf, 3, 4))) int Fail(char* err, size_t err_size, const char* format,
-                                               ...) {
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(err, err_size, format, args);
-  va_end(args);
-  return 1;
-}
-
 struct Options {
   int64_t steps;
   double dt;
@@ -58,13 +48,9 @@ int ReadOptions(const sweep_options* options, Options* out, char* err, size_t er
   out->steps = options->values[0].integer;
   out->dt = options->values[1].number;
   const double transient = options->values[2].number;
-  if (out->steps < 1)
-    return Fail(err, err_size, "option steps must be >= 1, got %lld",
-                static_cast<long long>(out->steps));
-  if (!(out->dt > 0) || !std::isfinite(out->dt))
-    return Fail(err, err_size, "option dt must be > 0, got %g", out->dt);
-  if (!(transient >= 0) || !std::isfinite(transient))
-    return Fail(err, err_size, "option transient must be >= 0, got %g", transient);
+  if (RequireAtLeast("option steps", out->steps, 1, err, err_size)) return 1;
+  if (RequirePositive("option dt", out->dt, err, err_size)) return 1;
+  if (RequireNonNegative("option transient", transient, err, err_size)) return 1;
   out->transient_steps = static_cast<int64_t>(std::llround(transient / out->dt));
   return 0;
 }
@@ -126,11 +112,7 @@ double Renormalise(double* u) {
 int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outputs, char* err,
             size_t err_size) {
   const Options& options = *static_cast<const Options*>(state);
-  for (int i = 0; i < 3; ++i) {
-    if (params[i].type == SWEEP_VALUE_STRING)
-      return Fail(err, err_size, "parameter %s must be a number, got \"%s\"", kParams[i].name,
-                  params[i].string);
-  }
+  if (RequireNumbers(kParams, params, err, err_size)) return 1;
   const Lorenz system{params[0].number, params[1].number, params[2].number};
   const double v0 = 1.0 / std::sqrt(3.0);
   double u[6] = {1.0, 1.0, 1.0, v0, v0, v0};

@@ -4,13 +4,13 @@
 // the price is exp(-r T) times the mean payoff max(S_T - K, 0), and stderr its standard error.
 // With antithetic = 1 the paths come in pairs (Z, -Z) and stderr is computed from the pair
 // means, which are independent; `paths` then counts both members and must be even.
-// Normals come from Box-Muller on xoshiro256** seeded by splitmix64 from the point's seed, so a
-// point's result does not depend on the C++ standard library.
+// Normals come from Box-Muller on xoshiro256** seeded by splitmix64 from the point's seed
+// (kernels/random.h), so a point's result does not depend on the C++ standard library.
 #include <cmath>
-#include <cstdarg>
-#include <cstdio>
 
+#include "kernels/builtin.h"
 #include "kernels/kernel.h"
+#include "kernels/random.h"
 
 namespace sweep {
 namespace {
@@ -34,58 +34,27 @@ const sweep_param_decl kParams[] = {
 };
 
 constexpr int64_t kMaxPaths = int64_t{1} << 40;
-constexpr double kPi = 3.14159265358979323846;
 
-__attribute__((format(printf, 3, 4))) int Fail(char* err, size_t err_size, const char* format,
-                                               ...) {
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(err, err_size, format, args);
-  va_end(args);
-  return 1;
-}
-
-// xoshiro256** (Blackman and Vigna), its state filled by splitmix64.
-class Random {
+// Standard normals by Box-Muller on pairs of UniformOpen() draws; the second of each pair is kept
+// for the next call.
+class Normals {
  public:
-  explicit Random(uint64_t seed) {
-    for (uint64_t& word : s_) {
-      seed += 0x9e3779b97f4a7c15ULL;
-      uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-      word = z ^ (z >> 31);
-    }
-  }
-  uint64_t Next() {
-    const uint64_t result = Rotl(s_[1] * 5, 7) * 9;
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = Rotl(s_[3], 45);
-    return result;
-  }
-  // Uniform in (0, 1] with 53 random bits: never 0, so its logarithm is finite.
-  double UniformOpen() { return static_cast<double>((Next() >> 11) + 1) * 0x1.0p-53; }
-  // A standard normal by Box-Muller; the second of each pair is kept for the next call.
-  double Normal() {
+  explicit Normals(uint64_t seed) : random_(seed) {}
+  double Next() {
     if (has_spare_) {
       has_spare_ = false;
       return spare_;
     }
-    const double radius = std::sqrt(-2.0 * std::log(UniformOpen()));
-    const double angle = 2.0 * kPi * UniformOpen();
-    spare_ = radius * std::sin(angle);
+    const double u1 = random_.UniformOpen();
+    const double u2 = random_.UniformOpen();
+    const NormalPair pair = BoxMuller(u1, u2);
+    spare_ = pair.second;
     has_spare_ = true;
-    return radius * std::cos(angle);
+    return pair.first;
   }
 
  private:
-  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4];
+  Xoshiro256 random_;
   double spare_ = 0;
   bool has_spare_ = false;
 };
@@ -132,11 +101,7 @@ int Init(void** state, const sweep_options* options, const sweep_array*, char* e
 int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* outputs, char* err,
             size_t err_size) {
   const Options& options = *static_cast<const Options*>(state);
-  for (int i = 0; i < 5; ++i) {
-    if (params[i].type == SWEEP_VALUE_STRING)
-      return Fail(err, err_size, "parameter %s must be a number, got \"%s\"", kParams[i].name,
-                  params[i].string);
-  }
+  if (RequireNumbers(kParams, params, err, err_size)) return 1;
   const double s0 = params[0].number, strike = params[1].number, rate = params[2].number,
                vol = params[3].number, expiry = params[4].number;
   if (!(s0 > 0) || !(strike > 0) || !(vol >= 0) || !(expiry >= 0) || !std::isfinite(rate) ||
@@ -151,13 +116,13 @@ int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* 
   auto payoff = [&](double z) {
     return std::fmax(s0 * std::exp(drift + spread * z) - strike, 0.0);
   };
-  Random random(seed);
+  Normals normals(seed);
   // A sample is one path, or one antithetic pair's mean. Offsets from the first sample keep the
   // variance accurate when it is tiny next to the mean.
   const int64_t samples = options.antithetic ? options.paths / 2 : options.paths;
   double first = 0, sum = 0, sum_sq = 0;
   for (int64_t i = 0; i < samples; ++i) {
-    const double z = random.Normal();
+    const double z = normals.Next();
     const double sample = options.antithetic ? 0.5 * (payoff(z) + payoff(-z)) : payoff(z);
     if (i == 0) first = sample;
     sum += sample - first;

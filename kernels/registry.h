@@ -1,7 +1,8 @@
 // The built-in kernels, by the name they have in YAML (`kernel: {name: lorenz}`).
 //
 // A built-in kernel is one file kernels/<name>.cc defining `const sweep_kernel* <name>_kernel()`
-// against kernels/kernel.h only, and one line in registry.cc. Plugins and the command kernel are
+// against kernels/kernel.h (plus the shared checks of kernels/builtin.h), and one line in
+// registry.cc. Plugins and the command kernel are
 // found elsewhere (kernels/plugin.h, kernels/command.h); they present the same sweep_kernel table.
 #pragma once
 

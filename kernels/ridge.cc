@@ -11,12 +11,11 @@
 // `features` declares p and init() checks that X has that many columns. X and y are read in
 // place: the views init() receives must stay mapped until finish().
 #include <cmath>
-#include <cstdarg>
-#include <cstdio>
 #include <limits>
 
 #include <Eigen/Dense>
 
+#include "kernels/builtin.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
@@ -42,15 +41,6 @@ const sweep_input_decl kInputs[] = {
 
 constexpr int64_t kMaxFeatures = 100000;
 
-__attribute__((format(printf, 3, 4))) int Fail(char* err, size_t err_size, const char* format,
-                                               ...) {
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(err, err_size, format, args);
-  va_end(args);
-  return 1;
-}
-
 struct Options {
   int64_t features;
   double validation_fraction;
@@ -59,9 +49,7 @@ struct Options {
 int ReadOptions(const sweep_options* options, Options* out, char* err, size_t err_size) {
   out->features = options->values[0].integer;
   out->validation_fraction = options->values[1].number;
-  if (out->features < 1 || out->features > kMaxFeatures)
-    return Fail(err, err_size, "option features must be in [1, %lld], got %lld",
-                static_cast<long long>(kMaxFeatures), static_cast<long long>(out->features));
+  if (RequireInRange("option features", out->features, 1, kMaxFeatures, err, err_size)) return 1;
   if (!(out->validation_fraction >= 0 && out->validation_fraction < 1))
     return Fail(err, err_size, "option validation_fraction must be in [0, 1), got %g",
                 out->validation_fraction);
@@ -93,10 +81,8 @@ int Init(void** state, const sweep_options* options, const sweep_array* inputs, 
   if (ReadOptions(options, &parsed, err, err_size) != 0) return 1;
   const sweep_array& x = inputs[0];
   const sweep_array& y = inputs[1];
-  if (x.dtype != SWEEP_FLOAT64 || x.rank != 2)
-    return Fail(err, err_size, "input X must be a float64 array of rank 2, got rank %d", x.rank);
-  if (y.dtype != SWEEP_FLOAT64 || y.rank != 1)
-    return Fail(err, err_size, "input y must be a float64 array of rank 1, got rank %d", y.rank);
+  if (RequireFloat64Array("X", x, 2, err, err_size)) return 1;
+  if (RequireFloat64Array("y", y, 1, err, err_size)) return 1;
   const int64_t n = x.shape[0], p = x.shape[1];
   if (p != parsed.features)
     return Fail(err, err_size, "input X has %lld columns but option features is %lld",
@@ -124,11 +110,9 @@ int Init(void** state, const sweep_options* options, const sweep_array* inputs, 
 int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outputs, char* err,
             size_t err_size) {
   const State& s = *static_cast<const State*>(state);
-  if (params[0].type == SWEEP_VALUE_STRING)
-    return Fail(err, err_size, "parameter lambda must be a number, got \"%s\"", params[0].string);
+  if (RequireNumbers(kParams, params, err, err_size)) return 1;
   const double lambda = params[0].number;
-  if (!(lambda >= 0) || !std::isfinite(lambda))
-    return Fail(err, err_size, "lambda must be >= 0, got %g", lambda);
+  if (RequireNonNegative("lambda", lambda, err, err_size)) return 1;
 
   Matrix system = s.gram;
   system.diagonal().array() += lambda;

@@ -2,8 +2,7 @@
 //
 // The smallest kernel: one parameter, one scalar output, no options and no inputs. The quickstart
 // and the driver's end-to-end tests use it because its results can be checked by eye.
-#include <cstdio>
-
+#include "kernels/builtin.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
@@ -24,10 +23,7 @@ int Init(void** state, const sweep_options*, const sweep_array*, char*, size_t) 
 
 int Compute(void*, const sweep_value* params, uint64_t, sweep_array* outputs, char* err,
             size_t err_size) {
-  if (params[0].type == SWEEP_VALUE_STRING) {
-    std::snprintf(err, err_size, "parameter x must be a number, got \"%s\"", params[0].string);
-    return 1;
-  }
+  if (RequireNumbers(kParams, params, err, err_size)) return 1;
   const double x = params[0].number;
   *static_cast<double*>(outputs[0].data) = x * x;
   return 0;

@@ -16,29 +16,12 @@
 #include <vector>
 
 #include "driver/worker_set.h"
+#include "tests/temp_dir.h"
 
 namespace sweep::testing {
 
-// A folder under /tmp removed with everything in it when the object goes.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "sweep-test-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+// The scoped temporary folder of tests/temp_dir.h.
+using sweep::TempDir;
 
 // What a fake worker does with one chunk.
 struct FakeChunkResult {
