@@ -77,15 +77,10 @@ uint64_t ShapeBytes(const InputShape& in) {
   return bytes;
 }
 
-std::string ValueText(const sweep_value& v) {
-  switch (v.type) {
-    case SWEEP_VALUE_INTEGER:
-      return std::to_string(v.integer);
-    case SWEEP_VALUE_STRING:
-      return fmt::format("\"{}\"", v.string ? v.string : "");
-    default:
-      return fmt::format("{}", v.number);
-  }
+// Strings quoted, so a default of "" shows.
+std::string QuotedValueText(const sweep_value& v) {
+  return v.type == SWEEP_VALUE_STRING ? fmt::format("\"{}\"", v.string ? v.string : "")
+                                      : ValueText(v);
 }
 
 const char* ValueTypeName(int type) {
@@ -110,7 +105,7 @@ nlohmann::json KernelJson(const sweep_kernel& k) {
     const sweep_option_decl& o = k.options[i];
     j["options"].push_back({{"name", o.name},
                             {"type", ValueTypeName(o.type)},
-                            {"default", ValueText(o.default_value)},
+                            {"default", QuotedValueText(o.default_value)},
                             {"help", o.help ? o.help : ""}});
   }
   for (int i = 0; i < k.n_inputs; ++i) {
@@ -265,7 +260,7 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
       std::vector<sweep_value> v(space.parameter_names().size());
       space.Resolve(0, v.data());
       std::printf("  constant %-12s %s\n", space.parameter_names()[i].c_str(),
-                  ValueText(v[i]).c_str());
+                  QuotedValueText(v[i]).c_str());
     }
   }
   std::printf("  chunks: %llu of %llu points%s, for %d workers\n",

@@ -18,13 +18,17 @@
 #include <thread>
 
 #include "driver/checksum.h"
+#include "driver/chunk_states.h"
+#include "driver/fingerprint.h"
 #include "driver/plan.h"
+#include "driver/run_recorder.h"
 #include "driver/scheduler.h"
 #include "driver/space.h"
 #include "driver/worker.h"
 #include "driver/worker_set.h"
 #include "io/config.h"
 #include "io/error.h"
+#include "io/file_bytes.h"
 #include "io/inputs.h"
 #include "io/journal.h"
 #include "io/output_file.h"
@@ -34,16 +38,9 @@
 namespace sweep {
 namespace {
 
-constexpr uint8_t kPending = 0, kDone = 1, kFailed = 2;
-
 double WallSeconds() {
   using namespace std::chrono;
   return duration<double>(system_clock::now().time_since_epoch()).count();
-}
-
-double SteadySeconds() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
 bool FileExists(const std::string& path) {
@@ -56,149 +53,6 @@ std::string AbsolutePath(const std::string& path) {
   char cwd[4096];
   if (!getcwd(cwd, sizeof cwd)) return path;
   return std::string(cwd) + "/" + path;
-}
-
-void PwriteAll(int fd, const void* data, size_t size, uint64_t offset, const std::string& what) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t n = pwrite(fd, p, size, off_t(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw Error(what + ": " + std::strerror(n < 0 ? errno : ENOSPC));
-    p += n;
-    size -= size_t(n);
-    offset += uint64_t(n);
-  }
-}
-
-void PreadAll(int fd, void* data, size_t size, uint64_t offset, const std::string& what) {
-  char* p = static_cast<char*>(data);
-  while (size > 0) {
-    const ssize_t n = pread(fd, p, size, off_t(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      throw Error(what + ": " + (n < 0 ? std::strerror(errno) : "unexpected end of file"));
-    p += n;
-    size -= size_t(n);
-    offset += uint64_t(n);
-  }
-}
-
-std::string ValueText(const sweep_value& v) {
-  switch (v.type) {
-    case SWEEP_VALUE_INTEGER:
-      return std::to_string(v.integer);
-    case SWEEP_VALUE_STRING:
-      return v.string ? v.string : "";
-    default:
-      return fmt::format("{}", v.number);
-  }
-}
-
-nlohmann::json ValueJson(const sweep_value& v) {
-  switch (v.type) {
-    case SWEEP_VALUE_INTEGER:
-      return v.integer;
-    case SWEEP_VALUE_STRING:
-      return v.string ? v.string : "";
-    default:
-      return std::isfinite(v.number) ? nlohmann::json(v.number) : nlohmann::json(ValueText(v));
-  }
-}
-
-// "rho=2.5, sigma=10" and {"rho":2.5,"sigma":10} for a point.
-void DescribePoint(const Space& space, uint64_t point, std::string* text, std::string* json) {
-  std::vector<sweep_value> values(space.parameter_names().size());
-  space.Resolve(point, values.data());
-  nlohmann::json j = nlohmann::json::object();
-  text->clear();
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (!text->empty()) *text += ", ";
-    *text += space.parameter_names()[i] + "=" + ValueText(values[i]);
-    j[space.parameter_names()[i]] = ValueJson(values[i]);
-  }
-  *json = j.dump();
-}
-
-const char* FailureKindName(ChunkFailure::Kind kind) {
-  switch (kind) {
-    case ChunkFailure::Kind::kKernelError:
-      return "kernel-error";
-    case ChunkFailure::Kind::kCrashed:
-      return "crashed";
-    case ChunkFailure::Kind::kExited:
-      return "exited";
-    case ChunkFailure::Kind::kKilled:
-      return "killed";
-    case ChunkFailure::Kind::kTimeout:
-      return "timeout";
-    case ChunkFailure::Kind::kOutOfMemory:
-      return "out-of-memory";
-  }
-  return "?";
-}
-
-// The fingerprint of what a sweep's results depend on besides the config text: the kernel
-// (its name, ABI, declared outputs, and for a plugin the library's bytes), its options, and
-// every input's dtype, shape and bytes. `sweep resume` compares it with the stored one.
-nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
-                           const MappedInputs& inputs) {
-  nlohmann::json kernel = {{"name", binding.name}, {"abi", SWEEP_KERNEL_ABI}};
-  if (!config.kernel.plugin.empty()) {
-    const int fd = open(config.kernel.plugin.c_str(), O_RDONLY | O_CLOEXEC);
-    std::string bytes;
-    if (fd >= 0) {
-      char buffer[1 << 16];
-      ssize_t n;
-      while ((n = read(fd, buffer, sizeof buffer)) > 0) bytes.append(buffer, size_t(n));
-      close(fd);
-    }
-    kernel["library_xxh3"] = fmt::format("{:016x}", XXH3_64bits(bytes.data(), bytes.size()));
-  } else {
-    kernel["sweep_version"] = SWEEP_VERSION;
-  }
-  nlohmann::json outputs = nlohmann::json::array();
-  for (const sweep_output_decl& o : binding.outputs) {
-    outputs.push_back({{"name", o.name},
-                       {"dtype", DtypeName(o.dtype)},
-                       {"shape", std::vector<int64_t>(o.shape, o.shape + o.rank)}});
-  }
-  kernel["outputs"] = outputs;
-  nlohmann::json options = nlohmann::json::object();
-  const sweep_kernel& k = *binding.kernel;
-  for (int i = 0; i < k.n_options; ++i)
-    options[k.options[i].name] = ValueJson(binding.option_values[size_t(i)]);
-  nlohmann::json in = nlohmann::json::object();
-  for (size_t i = 0; i < inputs.views().size(); ++i) {
-    const sweep_array& v = inputs.views()[i];
-    uint64_t bytes = DtypeSize(v.dtype);
-    for (int d = 0; d < v.rank; ++d) bytes *= uint64_t(v.shape[d]);
-    in[config.inputs[i].name] = {
-        {"dtype", DtypeName(v.dtype)},
-        {"shape", std::vector<int64_t>(v.shape, v.shape + v.rank)},
-        {"xxh3", fmt::format("{:016x}", v.data ? XXH3_64bits(v.data, bytes) : 0)}};
-  }
-  return {{"kernel", kernel}, {"options", options}, {"inputs", in}};
-}
-
-// What differs between two fingerprints, one line each ("inputs.A: bytes changed").
-std::vector<std::string> FingerprintChanges(const nlohmann::json& before,
-                                            const nlohmann::json& now) {
-  std::vector<std::string> changes;
-  const nlohmann::json patch = nlohmann::json::diff(before, now);
-  for (const nlohmann::json& op : patch) {
-    std::string path = op.value("path", "");
-    std::replace(path.begin(), path.end(), '/', '.');
-    if (!path.empty() && path[0] == '.') path.erase(0, 1);
-    const std::string kind = op.value("op", "");
-    if (kind == "add") {
-      changes.push_back(path + ": added");
-    } else if (kind == "remove") {
-      changes.push_back(path + ": removed");
-    } else {
-      changes.push_back(path + ": now " + op.value("value", nlohmann::json()).dump());
-    }
-  }
-  return changes;
 }
 
 // The config's path with an absolute folder: relative paths in its text resolve against it.
@@ -243,247 +97,11 @@ OutputLayoutSpec MakeLayoutSpec(const Config& config, const Space& space, const 
   return spec;
 }
 
-// Records what the scheduler (or the inline loop) reports: journal first, then /chunks/* in
-// place, then progress and the failure report on stderr.
-class RunRecorder : public SchedulerObserver {
- public:
-  RunRecorder(const Space& space, const Plan& plan, const OutputLayout& layout,
-              const std::string& output_path, Journal& journal, Progress& progress,
-              uint64_t points_total, uint64_t chunks_total, int workers)
-      : space_(space), plan_(plan), layout_(layout), journal_(journal), progress_(progress) {
-    fd_ = open(output_path.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd_ < 0) throw Error("cannot open " + output_path + ": " + std::strerror(errno));
-    output_path_ = output_path;
-    snapshot_.points_total = points_total;
-    snapshot_.chunks_total = chunks_total;
-    snapshot_.busy_seconds.assign(size_t(workers), 0.0);
-    start_ = SteadySeconds();
-    last_sync_ = start_;
-  }
-  ~RunRecorder() override {
-    if (fd_ >= 0) close(fd_);
-  }
-
-  void ChunkDone(const Chunk& chunk, uint64_t checksum, double seconds, int rank,
-                 int attempt) override {
-    JournalRecord r;
-    r.type = "done";
-    r.time = WallSeconds();
-    r.chunk = chunk.index;
-    r.checksum = checksum;
-    r.seconds = seconds;
-    r.worker = rank;
-    r.attempt = attempt;
-    journal_.Append(r);
-    WriteChunkState(chunk.index, kDone, uint32_t(attempt), seconds, checksum);
-    snapshot_.points_done += chunk.count;
-    ++snapshot_.chunks_done;
-    if (rank >= 0 && size_t(rank) < snapshot_.busy_seconds.size())
-      snapshot_.busy_seconds[size_t(rank)] += seconds;
-    Tick();
-  }
-
-  void ChunkFailed(const ChunkFailure& f) override {
-    JournalRecord r;
-    r.type = "failed";
-    r.time = WallSeconds();
-    r.chunk = f.chunk.index;
-    r.attempt = f.attempt;
-    r.final = f.final;
-    r.kind = FailureKindName(f.kind);
-    r.reason = f.reason;
-    r.point = f.point;
-    r.worker = f.rank;
-    r.stderr_tail = f.log_tail;
-    std::string params_text;
-    if (f.point) DescribePoint(space_, *f.point, &params_text, &r.params_json);
-    journal_.Append(r);
-    if (f.final) {
-      WriteChunkState(f.chunk.index, kFailed, uint32_t(f.attempt), 0, 0);
-      ++snapshot_.chunks_failed;
-    } else {
-      ++snapshot_.retries;
-    }
-    std::string line = fmt::format("sweep: chunk {}", f.chunk.index);
-    if (f.point) line += fmt::format(", point {} ({})", *f.point, params_text);
-    line += fmt::format(": {}{}", f.reason,
-                        f.final ? "" : fmt::format(" (attempt {}, will retry)", f.attempt));
-    if (f.final && !f.log_tail.empty()) {
-      std::string tail = f.log_tail;
-      const size_t keep = tail.rfind('\n', tail.size() > 400 ? tail.size() - 400 : 0);
-      if (tail.size() > 400 && keep != std::string::npos) tail = tail.substr(keep + 1);
-      line += "\n  worker stderr ends:\n    " + ReplaceAll(tail, "\n", "\n    ");
-    }
-    progress_.Update(Snapshot());
-    std::fprintf(stderr, "%s%s\n", isatty(fileno(stderr)) ? "\r\x1b[K" : "", line.c_str());
-  }
-
-  void Tick() override {
-    const double now = SteadySeconds();
-    if (now - last_sync_ >= 1.0) {
-      journal_.Sync();
-      last_sync_ = now;
-    }
-    WatchMemory();
-    progress_.Update(Snapshot());
-  }
-
-  // execution.memory_limit: every tick, a worker whose private memory (anonymous pages: its heap
-  // and stack, not the shared inputs nor the file) is over the limit is killed, and its chunk is
-  // reported out of memory.
-  void LimitMemory(ProcessWorkerSet* workers, uint64_t limit_bytes) {
-    workers_ = workers;
-    memory_limit_ = limit_bytes;
-    over_limit_.assign(size_t(workers->size()), false);
-  }
-
-  std::optional<ChunkFailure::Kind> ClassifyExit(int rank, int) override {
-    if (memory_limit_ == 0 || !over_limit_[size_t(rank)]) return std::nullopt;
-    over_limit_[size_t(rank)] = false;
-    return ChunkFailure::Kind::kOutOfMemory;
-  }
-
-  ProgressSnapshot Snapshot() {
-    snapshot_.elapsed_seconds = SteadySeconds() - start_;
-    return snapshot_;
-  }
-  uint64_t chunks_failed() const { return snapshot_.chunks_failed; }
-
- private:
-  static std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
-    for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
-      s.replace(pos, from.size(), to);
-    return s;
-  }
-  void WriteChunkState(uint64_t chunk, uint8_t status, uint32_t attempts, double seconds,
-                       uint64_t checksum) {
-    const std::string what = "updating /chunks in " + output_path_;
-    // The checksum and timings first, the status last: a reader that sees "done" sees the rest.
-    PwriteAll(fd_, &attempts, sizeof attempts,
-              layout_.chunk_attempts.offset + chunk * sizeof attempts, what);
-    PwriteAll(fd_, &seconds, sizeof seconds, layout_.chunk_seconds.offset + chunk * sizeof seconds,
-              what);
-    PwriteAll(fd_, &checksum, sizeof checksum,
-              layout_.chunk_checksum.offset + chunk * sizeof checksum, what);
-    PwriteAll(fd_, &status, sizeof status, layout_.chunk_status.offset + chunk, what);
-  }
-
-  void WatchMemory() {
-    if (!workers_ || memory_limit_ == 0) return;
-    for (int r = 0; r < workers_->size(); ++r) {
-      if (!workers_->Running(r) || over_limit_[size_t(r)]) continue;
-      if (PrivateBytes(workers_->pid(r)) > memory_limit_) {
-        over_limit_[size_t(r)] = true;
-        workers_->Kill(r);
-      }
-    }
-  }
-
-  // The process's anonymous memory, from /proc/<pid>/smaps_rollup; 0 if it is gone.
-  static uint64_t PrivateBytes(pid_t pid) {
-    char path[64];
-    std::snprintf(path, sizeof path, "/proc/%d/smaps_rollup", pid);
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    char text[4096];
-    const ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    text[n] = '\0';
-    const char* field = std::strstr(text, "\nAnonymous:");
-    return field ? std::strtoull(field + 11, nullptr, 10) * 1024 : 0;
-  }
-
-  ProcessWorkerSet* workers_ = nullptr;
-  uint64_t memory_limit_ = 0;
-  std::vector<bool> over_limit_;
-  const Space& space_;
-  const Plan& plan_;
-  const OutputLayout& layout_;
-  Journal& journal_;
-  Progress& progress_;
-  std::string output_path_;
-  int fd_ = -1;
-  ProgressSnapshot snapshot_;
-  double start_ = 0;
-  double last_sync_ = 0;
-};
-
-// The state of every chunk of an existing output, from /chunks/* and the journal.
-struct ChunkStates {
-  std::vector<uint8_t> status;
-  std::vector<uint64_t> checksum;
-};
-
-ChunkStates ReadChunkStates(const std::string& output_path, const OutputLayout& layout) {
-  ChunkStates s;
-  s.status.resize(layout.chunks);
-  s.checksum.resize(layout.chunks);
-  const int fd = open(output_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error("cannot open " + output_path + ": " + std::strerror(errno));
-  PreadAll(fd, s.status.data(), s.status.size(), layout.chunk_status.offset,
-           "reading /chunks/status");
-  PreadAll(fd, s.checksum.data(), s.checksum.size() * 8, layout.chunk_checksum.offset,
-           "reading /chunks/checksum");
-  close(fd);
-  // The journals are written before /chunks: a chunk one records as done may not be marked yet.
-  for (const std::string& journal_path : JournalsOf(output_path)) {
-    const JournalContents journal = Journal::Read(journal_path);
-    if (journal.truncated) {
-      std::fprintf(stderr,
-                   "sweep: warning: %s: ignoring a partial last record (the run was killed while "
-                   "writing it)\n",
-                   journal_path.c_str());
-    }
-    for (const JournalRecord& r : journal.records) {
-      if (r.chunk >= layout.chunks) continue;
-      if (r.type == "done") {
-        s.status[r.chunk] = kDone;
-        s.checksum[r.chunk] = r.checksum;
-      } else if (r.type == "failed" && r.final) {
-        s.status[r.chunk] = kFailed;
-      }
-    }
-  }
-  return s;
-}
-
-// Recomputes the checksum of every chunk recorded done from the bytes in the file; a chunk whose
-// bytes do not match (a torn write, a crash between write and record) goes back to pending.
-uint64_t VerifyDoneChunks(const std::string& output_path, const OutputLayout& layout,
-                          const Plan& plan, const std::function<bool(uint64_t)>& mine,
-                          ChunkStates* states) {
-  const int fd = open(output_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error("cannot open " + output_path + ": " + std::strerror(errno));
-  ChunkChecksum checksum(layout.results.size());
-  std::vector<char> buffer;
-  uint64_t torn = 0;
-  for (uint64_t c = 0; c < plan.chunks(); ++c) {
-    if (states->status[c] != kDone || !mine(c)) continue;
-    const Chunk chunk = plan.chunk(c);
-    checksum.Reset();
-    for (size_t o = 0; o < layout.results.size(); ++o) {
-      const OutputDatasetInfo& out = layout.results[o];
-      buffer.resize(chunk.count * out.bytes_per_point);
-      PreadAll(fd, buffer.data(), buffer.size(),
-               out.region.offset + chunk.first * out.bytes_per_point,
-               "reading /results/" + out.name);
-      checksum.Add(o, buffer.data(), buffer.size());
-    }
-    if (checksum.Finish() != states->checksum[c]) {
-      states->status[c] = kPending;
-      ++torn;
-    }
-  }
-  close(fd);
-  return torn;
-}
-
 // The descriptor of a sealed memfd holding `text`, for spawned workers to read their job from.
 int JobMemfd(const std::string& text) {
   const int fd = memfd_create("sweep-job", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) throw Error(std::string("memfd_create: ") + std::strerror(errno));
-  PwriteAll(fd, text.data(), text.size(), 0, "writing the worker job");
+  WriteBytesAt(fd, text.data(), text.size(), 0, "writing the worker job");
   fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
   return fd;
 }
@@ -649,7 +267,7 @@ int ExecuteRun(const RunRequest& request) {
     ChunkStates states = ReadChunkStates(output_path, stored);
     VerifyDoneChunks(output_path, stored, plan, mine, &states);
     for (uint64_t c = 0; c < plan.chunks(); ++c)
-      if (mine(c) && states.status[c] != kDone) todo.push_back(c);
+      if (mine(c) && states.status[c] != kChunkDone) todo.push_back(c);
     journal.emplace(FileExists(journal_path) ? Journal::OpenForAppend(journal_path)
                                              : Journal::Create(journal_path));
   } else {
@@ -663,11 +281,11 @@ int ExecuteRun(const RunRequest& request) {
                      "sweep: %llu chunks recorded done had damaged rows; recomputing them\n",
                      (unsigned long long)torn);
       for (uint64_t c = 0; c < plan.chunks(); ++c)
-        if (states.status[c] != kDone) todo.push_back(c);
+        if (states.status[c] != kChunkDone) todo.push_back(c);
     } else {
       if (request.failed) {
         for (uint64_t c = 0; c < plan.chunks(); ++c)
-          if (states.status[c] == kFailed) todo.push_back(c);
+          if (states.status[c] == kChunkFailed) todo.push_back(c);
       }
       for (uint64_t c : request.chunks) {
         if (c >= plan.chunks())
@@ -712,8 +330,8 @@ int ExecuteRun(const RunRequest& request) {
       request.inline_compute
           ? 1
           : int(std::min<uint64_t>(uint64_t(workers), std::max<uint64_t>(todo.size(), 1)));
-  RunRecorder recorder(space, plan, layout, output_path, *journal, *progress, points_todo,
-                       todo.size(), ranks);
+  RunRecorder recorder(space, layout, output_path, *journal, *progress, points_todo, todo.size(),
+                       ranks);
 
   // 4. Compute.
   bool interrupted = false;

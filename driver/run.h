@@ -39,7 +39,7 @@ struct RunRequest {
   // Shards share one output: the first creates it, the others (and a requeued shard) go on
   // with what is not done; each has its own journal `OUT.h5.journal.shard-I-of-N`.
   std::optional<std::pair<int, int>> shard;
-  int workers = 0;                     // kResume/kRerun: -j (0: as configured)
+  int workers = 0;  // kResume/kRerun: -j (0: as configured)
   // kRerun: the selection.
   bool failed = false;
   std::vector<uint64_t> chunks;

@@ -16,6 +16,7 @@
 #include "driver/checksum.h"
 #include "driver/plan.h"
 #include "io/error.h"
+#include "io/file_bytes.h"
 #include "io/inputs.h"
 
 namespace sweep {
@@ -32,18 +33,6 @@ void FillSentinel(void* data, int dtype, uint64_t elements) {
     std::fill_n(static_cast<float*>(data), elements, std::numeric_limits<float>::quiet_NaN());
   } else {
     std::memset(data, 0, elements * DtypeSize(dtype));
-  }
-}
-
-void WriteAll(int fd, const char* data, uint64_t size, uint64_t offset) {
-  while (size > 0) {
-    const ssize_t n = pwrite(fd, data, size, off_t(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      throw Error(std::string("writing results: ") + std::strerror(n < 0 ? errno : ENOSPC));
-    data += n;
-    size -= uint64_t(n);
-    offset += uint64_t(n);
   }
 }
 
@@ -150,8 +139,9 @@ Message ChunkComputer::Compute(uint64_t chunk_index) {
     }
     for (size_t o = 0; o < outs.size(); ++o) {
       const uint64_t bytes = n * bytes_per_point_[o];
-      WriteAll(fd_, buffers_[o].data(), bytes,
-               setup_.layout->results[o].region.offset + block_first * bytes_per_point_[o]);
+      WriteBytesAt(fd_, buffers_[o].data(), bytes,
+                   setup_.layout->results[o].region.offset + block_first * bytes_per_point_[o],
+                   "writing results");
       checksum_.Add(o, buffers_[o].data(), bytes);
     }
   }

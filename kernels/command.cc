@@ -137,17 +137,6 @@ void Finish(void* state) {
   delete s;
 }
 
-std::string FormatValue(const sweep_value& v) {
-  switch (v.type) {
-    case SWEEP_VALUE_INTEGER:
-      return std::to_string(v.integer);
-    case SWEEP_VALUE_STRING:
-      return v.string ? v.string : "";
-    default:
-      return fmt::format("{}", v.number);  // as Value::ToString(): reads back as the same double
-  }
-}
-
 // The text of a message must be one line of valid UTF-8 (the journal stores it as JSON): line
 // breaks become " | ", other control bytes and invalid sequences `?`.
 std::string Printable(const std::string& text) {
@@ -586,7 +575,7 @@ int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* 
           text += piece.text;
           break;
         case Piece::Kind::kParam:
-          text += FormatValue(params[piece.param]);
+          text += ValueText(params[piece.param]);
           break;
         case Piece::Kind::kSeed:
           text += std::to_string(seed);

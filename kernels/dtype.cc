@@ -1,5 +1,7 @@
 #include "kernels/dtype.h"
 
+#include <fmt/format.h>
+
 namespace sweep {
 
 size_t DtypeSize(int dtype) {
@@ -36,6 +38,17 @@ int DtypeFromName(const std::string& name) {
   for (int d : {SWEEP_FLOAT64, SWEEP_FLOAT32, SWEEP_INT64, SWEEP_INT32, SWEEP_UINT8})
     if (name == DtypeName(d)) return d;
   return 0;
+}
+
+std::string ValueText(const sweep_value& v) {
+  switch (v.type) {
+    case SWEEP_VALUE_INTEGER:
+      return std::to_string(v.integer);
+    case SWEEP_VALUE_STRING:
+      return v.string ? v.string : "";
+    default:
+      return fmt::format("{}", v.number);
+  }
 }
 
 }  // namespace sweep

@@ -1,0 +1,27 @@
+// Fingerprint: what a sweep's results depend on besides its config text, stored in the output
+// (attribute `fingerprint`) so `sweep resume` and later shards can refuse to mix results.
+//
+// JSON: {"kernel": {name, abi, outputs, and for a plugin "library_xxh3" of the library's bytes,
+// for a built-in the "sweep_version"}, "options": {name: value}, "inputs": {name: {dtype, shape,
+// "xxh3" of the bytes}}}. Hashing every input's bytes costs a read of each (about 0.1 s per GiB),
+// which also brings the pages into the cache the workers will map.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "io/config.h"
+#include "io/inputs.h"
+#include "kernels/binding.h"
+
+namespace sweep {
+
+nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
+                           const MappedInputs& inputs);
+
+// What differs from `before` to `now`, one line each ("inputs.data.xxh3: now \"...\"").
+std::vector<std::string> FingerprintChanges(const nlohmann::json& before,
+                                            const nlohmann::json& now);
+
+}  // namespace sweep

@@ -1,0 +1,20 @@
+// A point's parameter values as people and JSON read them: for failure reports, the journal and
+// the fingerprint.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "driver/space.h"
+#include "kernels/dtype.h"  // ValueText
+#include "kernels/kernel.h"
+
+namespace sweep {
+
+// 2.5, 10, "abc"; a non-finite number as its text ("nan"), which JSON cannot hold.
+nlohmann::json ValueJson(const sweep_value& v);
+// "rho=2.5, sigma=10" into *text and {"rho":2.5,"sigma":10} into *json for `point`.
+void DescribePoint(const Space& space, uint64_t point, std::string* text, std::string* json);
+
+}  // namespace sweep
