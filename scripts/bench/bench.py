@@ -587,16 +587,25 @@ execution: {{workers: 2}}
 """)
         out = self.output("chunk")
         pingpong = os.path.join(self.bin, "pingpong")
+        one_cpu = {min(os.sched_getaffinity(0))}
         runs = alternate(self.reps, {
             "sweep": lambda: self.run_sweep(config, out, "--chunk-size", "1") / n * 1e6,
             "peer": lambda: float(self.timed([pingpong, str(n)])[1]),
+            # Both ends on one CPU: no cross-CPU wake-up (costly on a VM with idle vCPUs), so
+            # the round trip is two context switches; the floor, for contrast.
+            "pinned": lambda: float(self.timed(
+                [pingpong, str(n)], preexec_fn=lambda: os.sched_setaffinity(0, one_cpu))[1]),
         })
         if not np.array_equal(self.check_done(out, "results/y"), np.arange(n, dtype=np.float64) ** 2):
             raise Failed("chunk: /results/y is not x*x")
-        s, p = median(runs["sweep"]), median(runs["peer"])
-        return [row("8", f"per-chunk overhead: `square`, {n:,} chunks of 1 point, 2 workers",
-                    (s, "us/chunk", runs["sweep"]), (p, "us/round trip", runs["peer"]),
-                    "1-byte round trip over a pipe pair", s / p, ("<=", 2.0))]
+        s = median(runs["sweep"])
+        what = f"per-chunk overhead: `square`, {n:,} chunks of 1 point, 2 workers"
+        return [row(key, what, (s, "us/chunk", runs["sweep"]),
+                    (median(runs[side]), "us/round trip", runs[side]), label,
+                    s / median(runs[side]), target)
+                for key, side, label, target in (
+                    ("8", "peer", "1-byte round trip over a pipe pair", ("<=", 2.0)),
+                    ("8b", "pinned", "the same round trip, both ends on one CPU", None))]
 
 
 def row(key, workload, sweep, peer, peer_label, ratio, target=None, met=None, extra=None,
