@@ -1,0 +1,729 @@
+"""Benchmarks of `sweep run` against what its users would pick instead (issue 7).
+
+Eight workloads, each measured on both sides in the same invocation, sweep and its peer
+alternated (the order flips every repetition so neither side always runs on a warmer machine),
+each figure the median of --reps runs. Every sweep figure is the wall time of a whole
+`sweep run` process: startup, creating the output file, mapping the inputs, starting the
+workers, computing, and closing the file. Every peer runs in a fresh interpreter (peers.py) and
+times its own pool from creation to gathered results; only the startup workload times the
+interpreter as well, since that is what it is about. Inputs are read once before a workload so
+both sides find them in the page cache. After the timed runs, the last output of every sweep
+is checked against numpy, so a fast wrong answer fails the benchmark.
+
+`run` (the script next to this file) builds the Release binary and calls this with --sweep.
+Prints one markdown table; writes the same rows, every individual run and the machine's state
+as JSON. With --quick every workload runs small, and the exit status says only whether
+everything ran and gave right results; speeds are printed but never judged.
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PYTHON = "/usr/bin/python3"  # the interpreter with numpy, h5py and joblib (Debian packages)
+MiB = 1 << 20
+
+FULL = dict(
+    reps=5,
+    dispatch_points=20_000_000,
+    dispatch_chunksizes=[1_000, 10_000, 100_000, 1_000_000, None],
+    shared_bytes=512 * MiB,
+    shared_points=16,
+    memory_bytes=1024 * MiB,
+    memory_workers=[2, 8],
+    memory_hold=3.0,
+    gather_points=1_000_000,
+    gather_row_bytes=1024,
+    scaling_points=1000,
+    scaling_steps=100_000,
+    command_runs=2000,
+    chunk_points=200_000,
+)
+QUICK = dict(
+    reps=1,
+    dispatch_points=200_000,
+    dispatch_chunksizes=[1_000, 10_000],
+    shared_bytes=8 * MiB,
+    shared_points=16,
+    memory_bytes=16 * MiB,
+    memory_workers=[2, 8],
+    memory_hold=0.5,
+    gather_points=10_000,
+    gather_row_bytes=1024,
+    scaling_points=100,
+    scaling_steps=10_000,
+    command_runs=100,
+    chunk_points=5_000,
+)
+WORKLOADS = ["dispatch", "shared", "memory", "gather", "startup", "scaling", "command", "chunk"]
+
+
+class Failed(Exception):
+    """A workload did not run, or ran and gave wrong results."""
+
+
+class NotRun(Exception):
+    """A workload that this build of sweep cannot run (a feature not merged yet)."""
+
+
+# --- measuring ---------------------------------------------------------------------------------
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def alternate(reps, sides):
+    """Runs every side once per repetition, rotating which goes first; returns each side's list.
+    Before each run, dirty pages are flushed (untimed), so no side pays for writing back what
+    the one before it wrote (the gather and dispatch sweeps leave up to 1 GB of them)."""
+    runs = {name: [] for name in sides}
+    names = list(sides)
+    for rep in range(reps):
+        k = rep % len(names)
+        for name in names[k:] + names[:k]:
+            os.sync()
+            runs[name].append(sides[name]())
+    return runs
+
+
+def children_of():
+    """Maps each pid to its children, from the ppid field of every /proc/<pid>/stat."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    return children
+
+
+def pss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_sampling_pss(argv, interval=0.05):
+    """Runs argv; returns (wall seconds, stdout, peak summed PSS in KiB of the process and all its
+    descendants, peak summed PSS of its descendants only), sampling every `interval` seconds.
+
+    The processes' PSS cannot be read at one instant, and while they map an array, one read
+    early (when it was the array's only mapper, charged all of it) and another read late add up
+    to more than exists. So a sample counts only if reading every process twice in a row gave
+    the same figures; while the workers hold the array (the workloads sleep for that), they do."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak_tree = peak_children = 0
+    stable_samples = 0
+    while proc.poll() is None:
+        children = []
+        links = children_of()
+        frontier = list(links.get(proc.pid, []))
+        while frontier:
+            pid = frontier.pop()
+            children.append(pid)
+            frontier.extend(links.get(pid, []))
+        pids = [proc.pid] + children
+        first = [pss_kib(p) for p in pids]
+        second = [pss_kib(p) for p in pids]
+        if children and all(abs(a - b) <= max(256, a // 200) for a, b in zip(first, second)):
+            stable_samples += 1
+            peak_children = max(peak_children, sum(second[1:]))
+            peak_tree = max(peak_tree, sum(second))
+        time.sleep(interval)
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise Failed(f"{' '.join(argv[:3])}... exited {proc.returncode}: {err.strip()[-400:]}")
+    if stable_samples == 0:
+        raise Failed(f"{' '.join(argv[:3])}...: no stable PSS sample (hold the workers longer)")
+    return time.perf_counter() - start, out, peak_tree, peak_children
+
+
+class MachineLoad:
+    """CPU time that other processes used while a workload ran, as a share of the machine: the
+    busy time in /proc/stat minus this harness's own and its waited-for children's. Other
+    helpers share this machine; a workload measured while they were busy is noted as such."""
+
+    def __init__(self):
+        self.busy0, self.own0, self.wall0 = self._busy(), self._own(), time.perf_counter()
+
+    @staticmethod
+    def _busy():
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        idle = fields[3] + fields[4]
+        return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _own():
+        total = 0.0
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+            usage = resource.getrusage(who)
+            total += usage.ru_utime + usage.ru_stime
+        return total
+
+    def others_share(self):
+        wall = time.perf_counter() - self.wall0
+        foreign = (self._busy() - self.busy0) - (self._own() - self.own0)
+        return min(1.0, max(0.0, foreign / (wall * os.cpu_count()))) if wall > 0 else 0.0
+
+
+# --- the harness -------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, sweep, work, quick, reps):
+        self.sweep = os.path.abspath(sweep)
+        self.work = os.path.abspath(work)
+        self.quick = quick
+        self.size = dict(QUICK if quick else FULL)
+        if reps:
+            self.size["reps"] = reps
+        self.reps = self.size["reps"]
+        os.makedirs(self.work, exist_ok=True)
+        self.bin = os.path.join(self.work, "bin")
+        os.makedirs(self.bin, exist_ok=True)
+        for program in ("pingpong", "yprint"):
+            subprocess.run(
+                ["cc", "-O2", "-o", os.path.join(self.bin, program),
+                 os.path.join(HERE, program + ".c")],
+                check=True,
+            )
+
+    # sweep's side
+
+    def config(self, name, text):
+        path = os.path.join(self.work, name + ".yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def output(self, name):
+        return os.path.join(self.work, name + ".h5")
+
+    def clear(self, out):
+        for suffix in ("", ".journal", ".lock"):
+            if os.path.exists(out + suffix):
+                os.remove(out + suffix)
+        shutil.rmtree(out + ".logs", ignore_errors=True)
+
+    def sweep_argv(self, config, out, args):
+        return [self.sweep, "run", config, "-o", out, "-q"] + list(args)
+
+    def run_sweep(self, config, out, *args):
+        """Wall seconds of one `sweep run`, the previous output removed first (not timed)."""
+        self.clear(out)
+        argv = self.sweep_argv(config, out, args)
+        start = time.perf_counter()
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise Failed(f"sweep run {os.path.basename(config)} exited {proc.returncode}: "
+                         f"{proc.stderr.strip()[-400:]}")
+        return seconds
+
+    def check_done(self, out, dataset):
+        with h5py.File(out, "r") as f:
+            status = f["chunks/status"][...]
+            if not (status == 1).all():
+                raise Failed(f"{out}: {(status != 1).sum()} chunks not done")
+            return f[dataset][...]
+
+    # the peers' side
+
+    def peer(self, name, *args):
+        argv = [PYTHON, os.path.join(HERE, "peers.py"), name] + [str(a) for a in args]
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if proc.returncode != 0:
+            raise Failed(f"peer {name} exited {proc.returncode}: {proc.stderr.strip()[-400:]}")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    def timed(self, argv, **kwargs):
+        start = time.perf_counter()
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              **kwargs)
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise Failed(f"{argv[0]} exited {proc.returncode}: {proc.stderr.strip()[-400:]}")
+        return seconds, proc.stdout
+
+    # inputs
+
+    def npy(self, name, nbytes):
+        """A float64 .npy file of nbytes of data (uniform [0,1), seed 1), made once and kept;
+        read through once so that both sides of a workload find it in the page cache."""
+        path = os.path.join(self.work, f"{name}-{nbytes // MiB}MiB.npy")
+        n = nbytes // 8
+        try:
+            ok = np.load(path, mmap_mode="r").shape == (n,)
+        except (OSError, ValueError):
+            ok = False
+        if not ok:
+            array = np.empty(n)
+            rng = np.random.default_rng(1)
+            step = 16 * MiB
+            for i in range(0, n, step):
+                array[i : i + step] = rng.random(min(step, n - i))
+            np.save(path + ".tmp.npy", array)
+            os.replace(path + ".tmp.npy", path)
+            del array
+        with open(path, "rb") as f:
+            while f.read(16 * MiB):
+                pass
+        return path
+
+    # --- 1. dispatch ---------------------------------------------------------------------------
+
+    def dispatch(self):
+        n = self.size["dispatch_points"]
+        config = self.config("dispatch", f"""\
+name: dispatch
+kernel: {{name: square}}
+parameters:
+  x: {{range: [0, {n}]}}
+execution: {{workers: 2, chunk_size: auto}}
+""")
+        out = self.output("dispatch")
+        # Pool.map at its best chunksize: one calibration run of each (0: Pool's default,
+        # len / (4 * workers)), then the winner only.
+        calibration = {}
+        for chunksize in self.size["dispatch_chunksizes"]:
+            calibration[chunksize or 0] = self.peer("dispatch", n, 2, chunksize or 0)["seconds"]
+        best = min(calibration, key=calibration.get)
+        runs = alternate(self.reps, {
+            "sweep": lambda: self.run_sweep(config, out),
+            "peer": lambda: self.peer("dispatch", n, 2, best)["seconds"],
+        })
+        y = self.check_done(out, "results/y")
+        if not np.array_equal(y, np.arange(n, dtype=np.float64) ** 2):
+            raise Failed("dispatch: /results/y is not x*x")
+        s, p = n / median(runs["sweep"]), n / median(runs["peer"])
+        return [row("1", f"dispatch: `square`, {n:,} points, 2 workers, gathered",
+                    (s / 1e6, "M points/s", [n / t / 1e6 for t in runs["sweep"]]),
+                    (p / 1e6, "M points/s", [n / t / 1e6 for t in runs["peer"]]),
+                    f"`Pool(2).map`, best chunksize ({best or 'default'})", s / p, (">=", 50),
+                    extra={"pool_calibration_seconds": calibration,
+                           "sweep_seconds": runs["sweep"], "peer_seconds": runs["peer"]})]
+
+    # --- 2. shared input -------------------------------------------------------------------------
+
+    def shared(self):
+        nbytes, points = self.size["shared_bytes"], self.size["shared_points"]
+        data = self.npy("shared", nbytes)
+        config = self.config("shared", f"""\
+name: shared
+kernel: {{name: array_sum}}
+inputs:
+  data: {{npy: {data}}}
+parameters:
+  scale: {{linspace: [1, 2, {points}]}}
+execution: {{workers: 2, chunk_size: 1}}
+""")
+        out = self.output("shared")
+        peers = {}
+        runs = alternate(self.reps, {
+            "sweep": lambda: self.run_sweep(config, out),
+            "ideal": lambda: self._keep(peers, "ideal", self.peer("shared_ideal", data, points)),
+            "pickle": lambda: self._keep(peers, "pickle",
+                                         self.peer("shared_pickle", data, points, 2)),
+            "shm": lambda: self._keep(peers, "shm", self.peer("shared_shm", data, points, 2)),
+            "joblib": lambda: self._keep(peers, "joblib",
+                                         self.peer("shared_joblib", data, points, 2)),
+        })
+        sums = self.check_done(out, "results/sum")
+        expected = np.asarray(peers["ideal"]["sums"])
+        for name, result in peers.items():
+            if not np.allclose(result["sums"], expected, rtol=1e-9):
+                raise Failed(f"shared: the {name} peer's sums differ from numpy's")
+        if not np.allclose(sums, expected, rtol=1e-9):
+            raise Failed("shared: /results/sum differs from numpy's sum times scale")
+        runs["ideal"] = [t / 2 for t in runs["ideal"]]
+        s = median(runs["sweep"])
+        what = f"shared input: `array_sum`, {nbytes // MiB} MiB npy, {points} points, 2 workers"
+        rows = [row("2a", what, (s, "s", runs["sweep"]), (median(runs["ideal"]), "s", runs["ideal"]),
+                    "ideal: serial numpy sums in one process / 2", s / median(runs["ideal"]),
+                    ("<=", 1.3), ratio_note="sweep / ideal")]
+        for key, label, target in (("joblib", "joblib `Parallel(n_jobs=2)`, auto memmap", 10),
+                                   ("pickle", "`Pool(2)`, array pickled into each task", None),
+                                   ("shm", "`Pool(2)` + `shared_memory` (copied in once)", None)):
+            p = median(runs[key])
+            rows.append(row("2" + "bcd"[len(rows) - 1], what, (s, "s", runs["sweep"]),
+                            (p, "s", runs[key]), label, p / s, (">=", target) if target else None,
+                            ratio_note="peer / sweep"))
+        return rows
+
+    @staticmethod
+    def _keep(store, name, result):
+        store[name] = result
+        return result["seconds"]
+
+    # --- 3. memory -------------------------------------------------------------------------------
+
+    def memory(self):
+        nbytes, hold = self.size["memory_bytes"], self.size["memory_hold"]
+        data = self.npy("memory", nbytes)
+        rows = []
+        for workers in self.size["memory_workers"]:
+            config = self.config(f"memory{workers}", f"""\
+name: memory{workers}
+kernel: {{name: array_sum, options: {{sleep_ms: {hold * 1000:g}}}}}
+inputs:
+  data: {{npy: {data}}}
+parameters:
+  scale: {{range: [0, {workers}]}}
+execution: {{workers: {workers}, chunk_size: 1}}
+""")
+            out = self.output(f"memory{workers}")
+            sides = {
+                "sweep": lambda: self._sweep_pss(config, out),
+                "joblib": lambda: self._peer_pss("memory_joblib", data, workers, hold),
+            }
+            if workers == 2:  # at 8 workers Pool+pickle would hold 9 copies of the input
+                sides["pickle"] = lambda: self._peer_pss("memory_pickle", data, workers, hold)
+            runs = alternate(self.reps, sides)
+            self.check_done(out, "results/sum")
+            sweep_tree = [r[0] for r in runs["sweep"]]
+            sweep_workers = [r[1] for r in runs["sweep"]]
+            s = median(sweep_tree)
+            limit = nbytes / MiB + 30 * workers
+            what = (f"memory: peak summed PSS of sweep's processes, {workers} workers sharing "
+                    f"a {nbytes // MiB} MiB npy input")
+            for key, label in (("joblib", "joblib, auto memmap"), ("pickle", "`Pool`, pickled")):
+                if key not in runs:
+                    continue
+                p = median(runs[key])
+                rows.append(row(f"3{'abcd'[len(rows)]}", what, (s, "MiB", sweep_tree),
+                                (p, "MiB", runs[key]), label, s / p,
+                                f"sweep <= {limit:g} MiB", s <= limit,
+                                extra={"sweep_workers_only_MiB": sweep_workers,
+                                       "limit_MiB": limit},
+                                ratio_note="sweep / peer"))
+        return rows
+
+    def _sweep_pss(self, config, out):
+        self.clear(out)
+        _, _, tree, children = run_sampling_pss(self.sweep_argv(config, out, []))
+        return tree / 1024, children / 1024
+
+    def _peer_pss(self, name, *args):
+        argv = [PYTHON, os.path.join(HERE, "peers.py"), name] + [str(a) for a in args]
+        _, _, tree, _ = run_sampling_pss(argv)
+        return tree / 1024
+
+    # --- 4. gather -------------------------------------------------------------------------------
+
+    def gather(self):
+        n, row_bytes = self.size["gather_points"], self.size["gather_row_bytes"]
+        config = self.config("gather", f"""\
+name: gather
+kernel: {{name: fill, options: {{bytes: {row_bytes}}}}}
+parameters:
+  x: {{range: [0, {n}]}}
+execution: {{workers: 2, chunk_size: auto}}
+""")
+        out, peer_out = self.output("gather"), os.path.join(self.work, "gather-h5py.h5")
+
+        def peer():
+            if os.path.exists(peer_out):
+                os.remove(peer_out)
+            return self.peer("gather_h5py", peer_out, n, row_bytes)["seconds"]
+
+        self._require_kernel(config, "fill", "fill kernel missing")
+        runs = alternate(self.reps, {"sweep": lambda: self.run_sweep(config, out), "peer": peer})
+        rows_out = self.check_done(out, "results/row")
+        if rows_out.shape != (n, row_bytes // 8) or not (
+                rows_out == np.arange(n, dtype=np.float64)[:, None]).all():
+            raise Failed("gather: /results/row is not x in every element")
+        total = n * row_bytes / 1e6
+        s, p = total / median(runs["sweep"]), total / median(runs["peer"])
+        return [row("4", f"gather: `fill`, {row_bytes} B per point, {n:,} points, 2 workers",
+                    (s, "MB/s", runs["sweep"]), (p, "MB/s", runs["peer"]),
+                    "h5py `create_dataset(data=...)`, one call", s / p, (">=", 1.0))]
+
+    def _require_kernel(self, config, what, reason):
+        proc = subprocess.run([self.sweep, "validate", config], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+        if proc.returncode == 2 and what in proc.stderr:
+            raise NotRun(f"{reason} ({proc.stderr.strip()})")
+
+    # --- 5. startup ------------------------------------------------------------------------------
+
+    def startup(self):
+        out = self.output("startup")
+        configs = {}
+        for start in ("spawn", "fork"):
+            configs[start] = self.config(f"startup-{start}", f"""\
+name: startup
+kernel: {{name: square}}
+parameters:
+  x: {{range: [0, 2]}}
+execution: {{workers: 2, start: {start}}}
+""")
+        code = ("import multiprocessing as mp\n"
+                "def square(x):\n    return x * x\n"
+                "if __name__ == '__main__':\n"
+                "    with mp.Pool(2) as pool:\n"
+                "        assert pool.map(square, range(2)) == [0, 1]\n")
+        reps = self.reps if self.quick else max(self.reps, 10)
+        runs = alternate(reps, {
+            "spawn": lambda: self.run_sweep(configs["spawn"], out),
+            "peer": lambda: self.timed([PYTHON, "-c", code])[0],
+            "fork": lambda: self.run_sweep(configs["fork"], out),
+        })
+        if list(self.check_done(out, "results/y")) != [0.0, 1.0]:
+            raise Failed("startup: /results/y is not [0, 1]")
+        p = median(runs["peer"])
+        peer = (p * 1e3, "ms", [t * 1e3 for t in runs["peer"]])
+        label = "`python3 -c` with `Pool(2).map` of 2 items"
+        rows = []
+        for key, start, target in (("5", "spawn", (">=", 3)), ("5b", "fork", None)):
+            s = median(runs[start])
+            rows.append(row(key, f"startup: 2-point `square` sweep, whole process, "
+                                 f"`start: {start}`{' (default)' if start == 'spawn' else ''}",
+                            (s * 1e3, "ms", [t * 1e3 for t in runs[start]]), peer, label, p / s,
+                            target, ratio_note="peer / sweep"))
+        return rows
+
+    # --- 6. scaling ------------------------------------------------------------------------------
+
+    def scaling(self):
+        points, steps = self.size["scaling_points"], self.size["scaling_steps"]
+        config = self.config("scaling", f"""\
+name: scaling
+kernel: {{name: lorenz, options: {{steps: {steps}, dt: 0.001, transient: 0}}}}
+parameters:
+  rho: {{linspace: [0, 50, {points}]}}
+  sigma: 10
+  beta: 2.6666666666666665
+execution: {{chunk_size: auto}}
+""")
+        out = self.output("scaling")
+        runs = alternate(self.reps, {
+            "two": lambda: self.run_sweep(config, out, "-j", "2"),
+            "one": lambda: self.run_sweep(config, out, "-j", "1"),
+        })
+        lyapunov = self.check_done(out, "results/lyapunov")
+        if not np.isfinite(lyapunov).all():
+            raise Failed("scaling: non-finite lyapunov exponents")
+        t2, t1 = median(runs["two"]), median(runs["one"])
+        return [row("6", f"scaling: `lorenz`, {points} points x {steps:,} RK4 steps",
+                    (t2, "s (2 workers)", runs["two"]), (t1, "s (1 worker)", runs["one"]),
+                    "the same sweep with 1 worker", t1 / (2 * t2), (">=", 0.95),
+                    ratio_note="T1 / (2 T2)")]
+
+    # --- 7. external commands --------------------------------------------------------------------
+
+    def command(self):
+        n = self.size["command_runs"]
+        program = os.path.join(self.bin, "yprint")
+        config = self.config("command", f"""\
+name: command
+kernel:
+  command: [{program}, "{{x}}"]
+  outputs: {{y: float64}}
+parameters:
+  x: {{range: [0, {n}]}}
+execution: {{workers: 2, chunk_size: auto}}
+""")
+        out = self.output("command")
+        args = os.path.join(self.work, "command-args.txt")
+        with open(args, "w") as f:
+            f.write("".join(f"{i}\n" for i in range(n)))
+        parallel_out = os.path.join(self.work, "command-parallel.txt")
+
+        def peer():
+            with open(parallel_out, "w") as sink:
+                start = time.perf_counter()
+                proc = subprocess.run(["parallel", "--will-cite", "-j2", "-a", args, program, "{}"],
+                                      stdout=sink, stderr=subprocess.PIPE, text=True)
+                seconds = time.perf_counter() - start
+            if proc.returncode != 0:
+                raise Failed(f"parallel exited {proc.returncode}: {proc.stderr.strip()[-400:]}")
+            return seconds
+
+        self._require_kernel(config, "kernel.command", "command kernel missing")
+        runs = alternate(self.reps, {"sweep": lambda: self.run_sweep(config, out), "peer": peer})
+        if not np.array_equal(self.check_done(out, "results/y"), np.arange(n, dtype=np.float64)):
+            raise Failed("command: /results/y is not x")
+        with open(parallel_out) as f:
+            if sorted(int(line.split()[1]) for line in f) != list(range(n)):
+                raise Failed("command: parallel's output lacks some runs")
+        s, p = n / median(runs["sweep"]), n / median(runs["peer"])
+        return [row("7", f"external commands: {n:,} runs of a tiny C program, 2 at a time",
+                    (s, "runs/s", runs["sweep"]), (p, "runs/s", runs["peer"]),
+                    "GNU `parallel -j2`, output to a file", s / p, (">=", 1.0))]
+
+    # --- 8. per-chunk overhead -------------------------------------------------------------------
+
+    def chunk(self):
+        n = self.size["chunk_points"]
+        config = self.config("chunk", f"""\
+name: chunk
+kernel: {{name: square}}
+parameters:
+  x: {{range: [0, {n}]}}
+execution: {{workers: 2}}
+""")
+        out = self.output("chunk")
+        pingpong = os.path.join(self.bin, "pingpong")
+        one_cpu = {min(os.sched_getaffinity(0))}
+        runs = alternate(self.reps, {
+            "sweep": lambda: self.run_sweep(config, out, "--chunk-size", "1") / n * 1e6,
+            "peer": lambda: float(self.timed([pingpong, str(n)])[1]),
+            # Both ends on one CPU: no cross-CPU wake-up (costly on a VM with idle vCPUs), so
+            # the round trip is two context switches; the floor, for contrast.
+            "pinned": lambda: float(self.timed(
+                [pingpong, str(n)], preexec_fn=lambda: os.sched_setaffinity(0, one_cpu))[1]),
+        })
+        if not np.array_equal(self.check_done(out, "results/y"), np.arange(n, dtype=np.float64) ** 2):
+            raise Failed("chunk: /results/y is not x*x")
+        s = median(runs["sweep"])
+        what = f"per-chunk overhead: `square`, {n:,} chunks of 1 point, 2 workers"
+        return [row(key, what, (s, "us/chunk", runs["sweep"]),
+                    (median(runs[side]), "us/round trip", runs[side]), label,
+                    s / median(runs[side]), target)
+                for key, side, label, target in (
+                    ("8", "peer", "1-byte round trip over a pipe pair", ("<=", 2.0)),
+                    ("8b", "pinned", "the same round trip, both ends on one CPU", None))]
+
+
+def row(key, workload, sweep, peer, peer_label, ratio, target=None, met=None, extra=None,
+        ratio_note=""):
+    """One line of the table. target: (">=" or "<=", number) judged on the ratio, or a text whose
+    verdict the caller passes as met; None for a contrast row that has no target."""
+    if isinstance(target, tuple):
+        op, value = target
+        met = ratio >= value if op == ">=" else ratio <= value
+        target = f"{op} {value:g}x"
+    return {
+        "id": key,
+        "workload": workload,
+        "sweep": {"value": sweep[0], "unit": sweep[1], "runs": sweep[2]},
+        "peer": {"what": peer_label, "value": peer[0], "unit": peer[1], "runs": peer[2]},
+        "ratio": ratio,
+        "ratio_note": ratio_note,
+        "target": target or "",
+        "met": met,
+        **({"extra": extra} if extra else {}),
+    }
+
+
+def figure(value, unit):
+    text = f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{text} {unit}"
+
+
+def table(rows):
+    lines = ["| # | workload | sweep | peer | ratio | target | met | others' CPU |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        load = f"{r['others_cpu']:.0%}" if "others_cpu" in r else ""
+        if "status" in r:
+            lines.append(f"| {r['id']} | {r['workload']} | {r['status']} | | | | | {load} |")
+            continue
+        met = {True: "yes", False: "**no**", None: "-"}[r["met"]]
+        note = f" ({r['ratio_note']})" if r["ratio_note"] else ""
+        lines.append(
+            f"| {r['id']} | {r['workload']} | {figure(r['sweep']['value'], r['sweep']['unit'])} | "
+            f"{figure(r['peer']['value'], r['peer']['unit'])}: {r['peer']['what']} | "
+            f"{r['ratio']:.3g}x{note} | {r['target'] or 'contrast'} | {met} | {load} |")
+    return "\n".join(lines)
+
+
+def machine():
+    with open("/proc/cpuinfo") as f:
+        model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
+                     "?")
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) // 1024
+    return {"cpus": os.cpu_count(), "cpu_model": model, "memory_MiB": mem,
+            "kernel": platform.release(), "python": platform.python_version(),
+            "numpy": np.__version__, "h5py": h5py.__version__}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sweep", required=True, help="the sweep binary (a Release build)")
+    parser.add_argument("--work", required=True, help="scratch folder for inputs and outputs")
+    parser.add_argument("--json", required=True, help="where to write the rows as JSON")
+    parser.add_argument("--quick", action="store_true",
+                        help="every workload small; fail only if something does not run")
+    parser.add_argument("--reps", type=int, default=0, help="runs per figure (default 5)")
+    parser.add_argument("--only", default="", help=f"comma-separated subset of {WORKLOADS}")
+    args = parser.parse_args()
+    chosen = args.only.split(",") if args.only else WORKLOADS
+    for name in chosen:
+        if name not in WORKLOADS:
+            parser.error(f"unknown workload {name}; choose from {','.join(WORKLOADS)}")
+
+    bench = Bench(args.sweep, args.work, args.quick, args.reps)
+    rows, failures = [], []
+    started = time.time()
+    for name in chosen:
+        load = MachineLoad()
+        t0 = time.perf_counter()
+        print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        try:
+            new = getattr(bench, name)()
+        except NotRun as e:
+            new = [{"id": str(WORKLOADS.index(name) + 1), "workload": name,
+                    "status": f"not run: {e}"}]
+        except Exception as e:  # noqa: BLE001 - one broken workload must not hide the others
+            if not isinstance(e, Failed):
+                e = Failed(f"{type(e).__name__}: {e}")
+            failures.append(f"{name}: {e}")
+            new = [{"id": str(WORKLOADS.index(name) + 1), "workload": name,
+                    "status": f"FAILED: {e}"}]
+        share = load.others_share()
+        for r in new:
+            r["others_cpu"] = round(share, 3)
+            r["seconds"] = round(time.perf_counter() - t0, 1)
+        print(f"bench: {name} took {time.perf_counter() - t0:.1f}s; other processes used "
+              f"{share:.0%} of the CPUs meanwhile", file=sys.stderr, flush=True)
+        rows.extend(new)
+
+    text = table(rows)
+    print(text)
+    result = {
+        "command": " ".join(["scripts/bench/run"] + sys.argv[1:]),
+        "quick": args.quick,
+        "reps": bench.reps,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+        "seconds": round(time.time() - started, 1),
+        "machine": machine(),
+        "rows": rows,
+        "table": text,
+        "failures": failures,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(result, f, indent=1)
+    if failures:
+        print("bench: failed:\n  " + "\n  ".join(failures), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
