@@ -1,6 +1,7 @@
 #include "driver/fingerprint.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -41,12 +42,22 @@ nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
   nlohmann::json in = nlohmann::json::object();
   for (size_t i = 0; i < inputs.views().size(); ++i) {
     const sweep_array& v = inputs.views()[i];
-    uint64_t bytes = DtypeSize(v.dtype);
-    for (int d = 0; d < v.rank; ++d) bytes *= uint64_t(v.shape[d]);
-    in[config.inputs[i].name] = {
-        {"dtype", DtypeName(v.dtype)},
-        {"shape", std::vector<int64_t>(v.shape, v.shape + v.rank)},
-        {"xxh3", fmt::format("{:016x}", v.data ? XXH3_64bits(v.data, bytes) : 0)}};
+    const InputSpec& spec = config.inputs[i];
+    nlohmann::json entry = {{"dtype", DtypeName(v.dtype)},
+                            {"shape", std::vector<int64_t>(v.shape, v.shape + v.rank)}};
+    if (spec.kind == InputSpec::Kind::kGenerate) {
+      entry["generate"] = {{"distribution", spec.distribution}, {"seed", spec.seed}};
+    } else {
+      // Like make and ninja: a file is what its size and modification time say. Hashing the
+      // bytes instead would read every input once more before the first worker starts.
+      struct stat st {};
+      if (stat(spec.path.c_str(), &st) == 0) {
+        entry["file"] = {
+            {"size", uint64_t(st.st_size)},
+            {"mtime_ns", int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec}};
+      }
+    }
+    in[spec.name] = entry;
   }
   return {{"kernel", kernel}, {"options", options}, {"inputs", in}};
 }

@@ -3,8 +3,9 @@
 //
 // JSON: {"kernel": {name, abi, outputs, and for a plugin "library_xxh3" of the library's bytes,
 // for a built-in the "sweep_version"}, "options": {name: value}, "inputs": {name: {dtype, shape,
-// "xxh3" of the bytes}}}. Hashing every input's bytes costs a read of each (about 0.1 s per GiB),
-// which also brings the pages into the cache the workers will map.
+// and "file": {size, mtime_ns} for a file, "generate": {distribution, seed} for a generated
+// array}}}. Files are judged by size and modification time, as make and ninja do, not by their
+// bytes: hashing a large input would cost a full read of it before the first worker starts.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -321,7 +321,6 @@ int ExecuteRun(const RunRequest& request) {
                                                   : "rerun";
   started.workers = request.inline_compute ? 1 : workers;
   journal->Append(started);
-  journal->Sync();
 
   uint64_t points_todo = 0;
   for (uint64_t c : todo) points_todo += plan.chunk(c).count;

@@ -146,8 +146,7 @@ Journal Journal::Create(const std::string& path) {
   if (fd < 0) ThrowIo("create", path);
   Journal journal(path, fd);
   WriteLine(fd, kHeader, path);
-  journal.dirty_ = true;
-  journal.Sync();
+  journal.dirty_ = true;  // synced with the first batch of records
   return journal;
 }
 

@@ -241,21 +241,6 @@ void CheckSpec(const OutputLayoutSpec& spec) {
   if (!ok) throw Error("output layout: dimensions, points and chunks do not agree");
 }
 
-void SyncPath(const std::string& path, int flags) {
-  int fd = open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0 || fsync(fd) != 0) {
-    int error = errno;
-    if (fd >= 0) close(fd);
-    throw Error("cannot sync '" + path + "': " + std::strerror(error));
-  }
-  close(fd);
-}
-
-std::string Folder(const std::string& path) {
-  std::string copy = path;
-  return dirname(copy.data());
-}
-
 // Removes the temporary file unless the rename went through.
 class TemporaryFile {
  public:
@@ -301,14 +286,14 @@ void CreateOutputFile(const std::string& path, const OutputLayoutSpec& spec) {
   } catch (const Error& e) {
     throw Error(path + ": cannot create the output file: " + e.what(), e.code());
   }
-  // Durable before it becomes visible: a crash after the rename must not leave a hollow file.
-  SyncPath(temporary.path(), O_RDONLY);
+  // Complete before it becomes visible: a killed driver never leaves half a file at `path`.
+  // No fsync: the data is hundreds of MB for large sweeps, and a machine that crashes in the
+  // seconds after creation leaves a file that `sweep run --force` recreates.
   if (rename(temporary.path().c_str(), path.c_str()) != 0) {
     throw Error(path + ": cannot rename '" + temporary.path() +
                 "' into place: " + std::strerror(errno));
   }
   temporary.Keep();
-  SyncPath(Folder(path), O_RDONLY | O_DIRECTORY);
 }
 
 namespace {

@@ -80,7 +80,7 @@ struct OutputLayoutSpec {
   std::vector<sweep_output_decl> outputs;  // per-point shape of each kernel output
 };
 
-// Creates the complete file at `path`. It is written to "<path>.tmp-<pid>", synced, then renamed
+// Creates the complete file at `path`. It is written to "<path>.tmp-<pid>", then renamed
 // over `path`, so a failure (or a kill) never leaves half a file at `path`; the temporary is
 // removed on failure.
 // REQUIRES: the caller checked that `path` may be replaced (--force); points > 0; chunks > 0.

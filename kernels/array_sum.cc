@@ -6,6 +6,8 @@
 // point (so a test can look at the workers' memory while they run).
 #include <unistd.h>
 
+#include <cstring>
+
 #include "kernels/builtin.h"
 #include "kernels/kernel.h"
 
@@ -48,24 +50,32 @@ int Init(void** state, const sweep_options* options, const sweep_array* inputs, 
   return 0;
 }
 
+// Eight partial sums in four two-lane vectors (GCC vector extensions: SSE2 on x86-64), combined
+// in a fixed order: as fast as memory delivers the array, and the same bits whatever the compiler
+// or the machine, because no reassociation is left to the compiler.
+double Sum(const double* data, uint64_t n) {
+  typedef double Lanes __attribute__((vector_size(16)));
+  Lanes acc[4] = {};
+  uint64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 4; ++k) {
+      Lanes v;
+      std::memcpy(&v, data + i + 2 * k, sizeof v);  // unaligned load
+      acc[k] += v;
+    }
+  }
+  const Lanes pairs = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  double total = pairs[0] + pairs[1];
+  for (; i < n; ++i) total += data[i];
+  return total;
+}
+
 int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outputs, char* err,
             size_t err_size) {
   if (RequireNumbers(kParams, params, err, err_size)) return 1;
   const State& s = *static_cast<const State*>(state);
   double total = 0;
-  for (int64_t pass = 0; pass < s.passes; ++pass) {
-    // Four partial sums: a fixed order, so the result does not depend on the compiler's choices.
-    double a = 0, b = 0, c = 0, d = 0;
-    uint64_t i = 0;
-    for (; i + 4 <= s.n; i += 4) {
-      a += s.data[i];
-      b += s.data[i + 1];
-      c += s.data[i + 2];
-      d += s.data[i + 3];
-    }
-    for (; i < s.n; ++i) a += s.data[i];
-    total = (a + b) + (c + d);
-  }
+  for (int64_t pass = 0; pass < s.passes; ++pass) total = Sum(s.data, s.n);
   if (s.sleep_ms > 0) usleep(useconds_t(s.sleep_ms * 1000));
   *static_cast<double*>(outputs[0].data) = total * params[0].number;
   return 0;
