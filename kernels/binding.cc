@@ -136,7 +136,9 @@ KernelBinding BindKernel(const Config& config, const Space& space) {
     if (v.type == SWEEP_VALUE_INTEGER && given == spec.options.end()) v.number = double(v.integer);
     b.option_values.push_back(v);
   }
-  for (const auto& [name, value] : spec.options) {
+  // Not a structured binding: C++17 does not let a lambda capture one (clang rejects it).
+  for (const auto& option : spec.options) {
+    const std::string& name = option.first;
     const bool declared = std::any_of(k.options, k.options + k.n_options,
                                       [&](const sweep_option_decl& d) { return name == d.name; });
     if (!declared) {
