@@ -1019,10 +1019,12 @@ void ConfigReader::ReadExecution(const Field& field) {
     }
   }
   if (const Entry* e = Find(*keys, "retries")) {
-    x.retries = int(Integer(e->value, 0, "an integer >= 0").value_or(x.retries));
-    if (x.retries > 1000000) {
+    // Checked before narrowing to int, which would let 2^32 + 1 through as 1.
+    const int64_t retries = Integer(e->value, 0, "an integer >= 0").value_or(x.retries);
+    if (retries > 1000000) {
       Fail(e->value, "at most 1000000 retries");
-      x.retries = 0;
+    } else {
+      x.retries = int(retries);
     }
   }
   if (const Entry* e = Find(*keys, "memory_limit")) {
