@@ -793,6 +793,11 @@ bool ConfigReader::ReadAxis(const Field& field, AxisSpec* axis, Field* kind_fiel
       Fail(v, "10^" + fmt::format("{}", std::max(*start, *stop)) + " overflows a double");
       return false;
     }
+    // An infinite step would make the points inf and nan (0 * inf).
+    if (!std::isfinite(*stop - *start)) {
+      Fail(v, fmt::format("stop - start overflows a double, got [{}, {}]", *start, *stop));
+      return false;
+    }
     axis->kind = log ? AxisSpec::Kind::kLogspace : AxisSpec::Kind::kLinspace;
     axis->start = *start;
     axis->stop = *stop;
@@ -812,6 +817,11 @@ bool ConfigReader::ReadAxis(const Field& field, AxisSpec* axis, Field* kind_fiel
     }
     if (log && *low <= 0) {
       Fail(v, "loguniform needs 0 < low, got " + fmt::format("{}", *low));
+      return false;
+    }
+    // low + (high - low) * u would be inf or nan (0 * inf).
+    if (!log && !std::isfinite(*high - *low)) {
+      Fail(v, fmt::format("high - low overflows a double, got [{}, {}]", *low, *high));
       return false;
     }
     axis->kind = log ? AxisSpec::Kind::kLogUniform : AxisSpec::Kind::kUniform;
@@ -1019,10 +1029,12 @@ void ConfigReader::ReadExecution(const Field& field) {
     }
   }
   if (const Entry* e = Find(*keys, "retries")) {
-    x.retries = int(Integer(e->value, 0, "an integer >= 0").value_or(x.retries));
-    if (x.retries > 1000000) {
+    // Checked before narrowing to int, which would let 2^32 + 1 through as 1.
+    const int64_t retries = Integer(e->value, 0, "an integer >= 0").value_or(x.retries);
+    if (retries > 1000000) {
       Fail(e->value, "at most 1000000 retries");
-      x.retries = 0;
+    } else {
+      x.retries = int(retries);
     }
   }
   if (const Entry* e = Find(*keys, "memory_limit")) {

@@ -15,6 +15,13 @@ struct TooDeep {
   YAML::Mark mark;
 };
 
+// yaml-cpp 0.7 does not consume a token it cannot start a node with (a `,` outside a flow
+// collection): the document comes out null and the next one starts at the same token, forever
+// (jbeder/yaml-cpp#1040). A document starting where the previous one did is that loop.
+struct Stuck {
+  YAML::Mark mark;
+};
+
 // Follows the parser's events with a stack of open collections, to know the key path of every
 // node, the nesting depth, and the keys each map has seen so far.
 class KeyScanner : public YAML::EventHandler {
@@ -26,6 +33,8 @@ class KeyScanner : public YAML::EventHandler {
   YAML::Mark second_document;
 
   void OnDocumentStart(const YAML::Mark& mark) override {
+    if (documents > 0 && mark.pos == last_document_.pos) throw Stuck{mark};
+    last_document_ = mark;
     if (++documents == 2) second_document = mark;
   }
   void OnDocumentEnd() override {}
@@ -113,6 +122,7 @@ class KeyScanner : public YAML::EventHandler {
   const std::string& file_;
   std::vector<Diagnostic>* diagnostics_;
   std::vector<Frame> stack_;
+  YAML::Mark last_document_;
 };
 
 void Emit(YAML::Emitter& out, const YAML::Node& node) {
@@ -189,6 +199,12 @@ YamlSource ParseYaml(const std::string& text, const std::string& file) {
         {{file, e.mark.line + 1, e.mark.column + 1},
          "",
          "nesting deeper than " + std::to_string(kMaxYamlDepth) + " levels"});
+  } catch (const Stuck& e) {
+    const char c = size_t(e.mark.pos) < text.size() ? text[size_t(e.mark.pos)] : '?';
+    source.diagnostics.push_back({{file, e.mark.line + 1, e.mark.column + 1},
+                                  "",
+                                  std::string("YAML syntax error: unexpected `") + c + "`" +
+                                      (c == ',' ? " outside a flow collection" : "")});
   } catch (const YAML::DeepRecursion& e) {
     source.diagnostics.push_back(
         {{file, e.mark.line + 1, e.mark.column + 1}, "", "nesting too deep for the YAML parser"});

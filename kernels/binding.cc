@@ -116,14 +116,18 @@ KernelBinding BindKernel(const Config& config, const Space& space) {
         b.strings->push_back(value.string);
         v.string = b.strings->back().c_str();
       } else {
+        // A number option's .integer means nothing (kernel.h); 0, as in the declared defaults,
+        // since converting a number beyond int64 (1e300, nan) is undefined behaviour.
         v.number = value.number;
-        v.integer = value.type == Value::Type::kInteger ? value.integer : int64_t(value.number);
+        v.integer = value.type == Value::Type::kInteger ? value.integer : 0;
       }
     }
     if (v.type == SWEEP_VALUE_INTEGER && given == spec.options.end()) v.number = double(v.integer);
     b.option_values.push_back(v);
   }
-  for (const auto& [name, value] : spec.options) {
+  // Not a structured binding: C++17 does not let a lambda capture one (clang rejects it).
+  for (const auto& option : spec.options) {
+    const std::string& name = option.first;
     const bool declared = std::any_of(k.options, k.options + k.n_options,
                                       [&](const sweep_option_decl& d) { return name == d.name; });
     if (!declared) {

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -92,6 +93,13 @@ int Init(void** state, const sweep_options* options, const sweep_array* inputs, 
   return 0;
 }
 
+// A real SIGSEGV in every build, from a store into the first page, which is never mapped. Not
+// through nullptr: GCC deletes a store it can prove is to null, and UBSan (SWEEP_SANITIZE=ON)
+// reports one and exits 1, while the tests of crashed workers expect the signal. The address is
+// volatile so that no compiler reasons about it.
+volatile uintptr_t unmapped_address = 16;
+void Segfault() { *reinterpret_cast<volatile int*>(unmapped_address) = 1; }
+
 int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outputs, char* err,
             size_t err_size) {
   const State& s = *static_cast<State*>(state);
@@ -103,7 +111,7 @@ int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outpu
   const bool armed = s.only_if_exists.empty() || access(s.only_if_exists.c_str(), F_OK) == 0;
   // -2 matches no point: a disarmed kernel behaves.
   const int64_t i = armed ? point : -2;
-  if (i == s.at[kSegfault]) *static_cast<volatile int*>(nullptr) = 1;
+  if (i == s.at[kSegfault]) Segfault();
   if (i == s.at[kAbort]) std::abort();
   if (i == s.at[kThrow]) throw std::runtime_error("faulty: thrown at i=" + std::to_string(i));
   if (i == s.at[kError])

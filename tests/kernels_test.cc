@@ -19,6 +19,9 @@
 #include <string>
 #include <vector>
 
+#include "driver/space.h"
+#include "io/config.h"
+#include "kernels/binding.h"
 #include "kernels/kernel.h"
 #include "kernels/registry.h"
 
@@ -861,6 +864,44 @@ TEST(KernelOptionMcTest, TheSeedDecides) {
   const double a = run.Compute(p, 1).at("price").scalar();
   EXPECT_EQ(a, run.Compute(p, 1).at("price").scalar());
   EXPECT_NE(a, run.Compute(p, 2).at("price").scalar());
+}
+
+// ---------------------------------------------------------------------------------------------
+// binding
+
+// tests/fuzz/regressions/number-option-beyond-int64: the binding once converted every number
+// option to an int64 too, which for 1e300 is undefined behaviour (UBSan aborts; x86 gives
+// INT64_MIN).
+TEST(KernelBindingTest, NumberOptionsKeepTheirValueWhateverTheirSize) {
+  const Config config = ParseConfig(
+      "name: t\n"
+      "kernel: {name: lorenz, options: {dt: 1e300, steps: 7}}\n"
+      "parameters: {sigma: 10, rho: 28, beta: 2.5}\n",
+      "t.yaml");
+  const Space space(config);
+  const KernelBinding binding = BindKernel(config, space);
+  ASSERT_EQ(binding.option_values.size(), 3u);
+  EXPECT_EQ(binding.option_values[0].type, SWEEP_VALUE_INTEGER);  // steps
+  EXPECT_EQ(binding.option_values[0].integer, 7);
+  EXPECT_EQ(binding.option_values[0].number, 7.0);
+  EXPECT_EQ(binding.option_values[1].type, SWEEP_VALUE_NUMBER);  // dt
+  EXPECT_EQ(binding.option_values[1].number, 1e300);
+  EXPECT_EQ(binding.option_values[1].integer, 0);
+  EXPECT_EQ(binding.option_values[2].number, 5.0);  // transient, the default
+  EXPECT_EQ(binding.parameter_source, (std::vector<int>{0, 1, 2}));
+
+  // NaN reaches the kernel's own check, which refuses it.
+  const Config nan = ParseConfig(
+      "name: t\nkernel: {name: lorenz, options: {dt: .nan}}\n"
+      "parameters: {sigma: 10, rho: 28, beta: 2.5}\n",
+      "t.yaml");
+  try {
+    BindKernel(nan, Space(nan));
+    ADD_FAILURE() << "dt: .nan was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("option dt must be > 0, got nan"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace
