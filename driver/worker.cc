@@ -184,14 +184,49 @@ int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd) {
 }
 
 std::string EncodeWorkerJob(const std::string& config_text, const std::string& config_file,
-                            const std::string& output_path, const std::string& inputs_json) {
+                            const std::string& output_path, const OutputLayout& layout,
+                            const std::string& inputs_json) {
   nlohmann::json job;
   job["config_text"] = config_text;
   job["config_file"] = config_file;
   job["output_path"] = output_path;
   job["inputs"] = inputs_json;
+  // What a worker needs of the layout, so it never opens the file with HDF5.
+  job["points"] = layout.points;
+  job["chunk_size"] = layout.chunk_size;
+  nlohmann::json results = nlohmann::json::array();
+  for (const OutputDatasetInfo& r : layout.results) {
+    results.push_back({{"name", r.name},
+                       {"dtype", r.dtype},
+                       {"point_shape", r.point_shape},
+                       {"bytes_per_point", r.bytes_per_point},
+                       {"offset", r.region.offset},
+                       {"bytes", r.region.bytes}});
+  }
+  job["results"] = results;
   return job.dump();
 }
+
+namespace {
+
+OutputLayout LayoutFromJob(const nlohmann::json& job) {
+  OutputLayout layout;
+  layout.points = job.at("points").get<uint64_t>();
+  layout.chunk_size = job.at("chunk_size").get<uint64_t>();
+  for (const nlohmann::json& r : job.at("results")) {
+    OutputDatasetInfo info;
+    info.name = r.at("name").get<std::string>();
+    info.dtype = r.at("dtype").get<int>();
+    info.point_shape = r.at("point_shape").get<std::vector<int64_t>>();
+    info.bytes_per_point = r.at("bytes_per_point").get<uint64_t>();
+    info.region.offset = r.at("offset").get<uint64_t>();
+    info.region.bytes = r.at("bytes").get<uint64_t>();
+    layout.results.push_back(std::move(info));
+  }
+  return layout;
+}
+
+}  // namespace
 
 int SpawnedWorkerMain() {
   const char* rank_env = std::getenv("SWEEP_RANK");
@@ -224,7 +259,7 @@ int SpawnedWorkerMain() {
     const KernelBinding binding = BindKernel(config, space);
     const MappedInputs inputs(published);
     const std::string output_path = job.at("output_path").get<std::string>();
-    const OutputLayout layout = ReadOutputLayout(output_path);
+    const OutputLayout layout = LayoutFromJob(job);
     WorkerSetup setup;
     setup.memory_limit = config.execution.memory_limit_bytes;
     setup.space = &space;

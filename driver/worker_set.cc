@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -95,7 +96,9 @@ class ScopedFd {
 
 // The pids whose parent is this process, read from /proc (CONFIG_PROC_CHILDREN is not always
 // there, so every /proc/<pid>/stat is read).
-std::set<pid_t> ChildrenOfThisProcess() {
+// Only those started at or after `since_ticks` (clock ticks since boot, as /proc/<pid>/stat's
+// field 22 counts them).
+std::set<pid_t> ChildrenOfThisProcess(unsigned long long since_ticks) {
   std::set<pid_t> children;
   const pid_t self = getpid();
   DIR* proc = opendir("/proc");
@@ -116,7 +119,13 @@ std::set<pid_t> ChildrenOfThisProcess() {
     const char* close_paren = std::strrchr(stat, ')');
     char state;
     int ppid;
-    if (close_paren && std::sscanf(close_paren + 1, " %c %d", &state, &ppid) == 2 && ppid == self) {
+    unsigned long long start = 0;
+    if (close_paren &&
+        std::sscanf(
+            close_paren + 1,
+            " %c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+            &state, &ppid, &start) == 3 &&
+        ppid == self && start >= since_ticks) {
       children.insert(pid);
     }
   }
@@ -178,15 +187,20 @@ ProcessWorkerSet::ProcessWorkerSet(WorkerLaunch launch)
   prctl(PR_GET_CHILD_SUBREAPER, &was_subreaper);
   was_subreaper_ = was_subreaper != 0;
   prctl(PR_SET_CHILD_SUBREAPER, 1);
-  children_before_ = ChildrenOfThisProcess();
+  // Children this process had before (a test's, say) are not orphans of workers: they started
+  // earlier. Boot time in clock ticks is what /proc/<pid>/stat counts start times in.
+  timespec boot{};
+  clock_gettime(CLOCK_BOOTTIME, &boot);
+  const long hz = sysconf(_SC_CLK_TCK);
+  created_ticks_ =
+      (unsigned long long)boot.tv_sec * hz + (unsigned long long)boot.tv_nsec * hz / 1'000'000'000;
 }
 
 void ProcessWorkerSet::KillOrphans() {
   // Killing an orphan can orphan its own children in turn; a few rounds reach them all.
   for (int round = 0; round < 8; ++round) {
-    std::set<pid_t> orphans = ChildrenOfThisProcess();
+    std::set<pid_t> orphans = ChildrenOfThisProcess(created_ticks_);
     for (const Worker& w : workers_) orphans.erase(w.pid);
-    for (pid_t p : children_before_) orphans.erase(p);
     if (orphans.empty()) return;
     for (pid_t p : orphans) kill(p, SIGKILL);
     for (pid_t p : orphans) {
@@ -354,7 +368,9 @@ std::optional<WorkerEvent> ProcessWorkerSet::Reap(int rank) {
     close(w.socket);
     w.socket = -1;
   }
-  KillOrphans();
+  // A worker that ended by itself with success had no reason to leave anything behind; the
+  // others are checked now (reading /proc costs a few ms), and every one when the set goes.
+  if (!(WIFEXITED(exited.wait_status) && WEXITSTATUS(exited.wait_status) == 0)) KillOrphans();
   pending_.push_back(exited);
   WorkerEvent first = pending_.front();
   pending_.erase(pending_.begin());

@@ -132,8 +132,8 @@ class ProcessWorkerSet : public WorkerSet {
     int socket = -1;  // driver's end; -1 once the worker closed it
   };
   std::optional<WorkerEvent> Reap(int rank);
-  // Kills and reaps every child of this process that is not a worker and was not a child before
-  // this set existed: descendants of workers that escaped their process group.
+  // Kills and reaps every child of this process that is not a worker and started after this set
+  // was made: descendants of workers that escaped their process group.
   void KillOrphans();
   std::string LogPath(int rank) const;
 
@@ -141,8 +141,8 @@ class ProcessWorkerSet : public WorkerSet {
   Scoreboard scoreboard_;
   std::vector<Worker> workers_;
   int signal_fd_ = -1;
-  std::vector<WorkerEvent> pending_;  // events found but not yet returned
-  std::set<pid_t> children_before_;   // this process's children when the set was made
+  std::vector<WorkerEvent> pending_;      // events found but not yet returned
+  unsigned long long created_ticks_ = 0;  // when the set was made, in clock ticks since boot
   bool was_subreaper_ = false;
 };
 
