@@ -272,8 +272,9 @@ int ExecuteRun(const RunRequest& request) {
     }
     check_unchanged(stored);
     lock.Downgrade();
-    const auto [index, count] = *request.shard;
-    auto mine = [&](uint64_t c) { return c % uint64_t(count) == uint64_t(index); };
+    // Plain copies: C++17 lambdas cannot capture structured bindings (clang refuses).
+    const uint64_t index = uint64_t(request.shard->first), count = uint64_t(request.shard->second);
+    auto mine = [index, count](uint64_t c) { return c % count == index; };
     ChunkStates states = ReadChunkStates(output_path, stored);
     VerifyDoneChunks(output_path, stored, plan, mine, &states);
     for (uint64_t c = 0; c < plan.chunks(); ++c)
