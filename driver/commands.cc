@@ -42,13 +42,6 @@ std::string Bytes(uint64_t n) {
   return u == 0 ? fmt::format("{} B", n) : fmt::format("{:.1f} {}", v, units[u]);
 }
 
-int ResolveWorkers(int requested, int configured) {
-  if (requested > 0) return requested;
-  if (configured > 0) return configured;
-  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  return cores > 0 ? int(cores) : 1;
-}
-
 // Each input's dtype and shape. npy and HDF5 inputs are opened to read their headers (mapping
 // them costs nothing); raw and generated inputs are sized from their declared shape, so nothing
 // is loaded or generated.
@@ -201,7 +194,7 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
   const Config config = LoadConfig(config_path, overrides);
   const Space space(config);
   const KernelBinding binding = BindKernel(config, space);
-  const int workers = ResolveWorkers(workers_flag, config.execution.workers);
+  const int workers = WorkerCount(workers_flag, config.execution.workers);
   const Plan plan = PlanFor(space.points(), uint64_t(config.execution.chunk_size), workers);
   const std::vector<InputShape> shapes = InspectInputs(config);
   CheckInputsAgainstKernel(config, binding, shapes);
@@ -289,7 +282,7 @@ int ValidateCommand(const std::string& config_path, const std::vector<std::strin
   const Space space(config);
   const KernelBinding binding = BindKernel(config, space);
   PlanFor(space.points(), uint64_t(config.execution.chunk_size),
-          ResolveWorkers(0, config.execution.workers));
+          WorkerCount(0, config.execution.workers));
   CheckInputsAgainstKernel(config, binding, InspectInputs(config));
   std::printf("ok\n");
   return 0;

@@ -1,5 +1,7 @@
 #include "driver/plan.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <string>
 
@@ -21,6 +23,13 @@ Chunk Plan::chunk(uint64_t k) const {
   c.first = k * chunk_size_;
   c.count = std::min(chunk_size_, points_ - c.first);
   return c;
+}
+
+int WorkerCount(int requested, int configured) {
+  if (requested > 0) return requested;
+  if (configured > 0) return configured;
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  return cores > 0 ? int(cores) : 1;
 }
 
 uint64_t AutoChunkSize(uint64_t points, int workers) {

@@ -44,6 +44,10 @@ class Plan {
   uint64_t chunks_;
 };
 
+// The number of workers to run: `requested` (a -j flag) if positive, else `configured`
+// (execution.workers) if positive, else the number of online cores (`workers: auto`).
+int WorkerCount(int requested, int configured);
+
 // The auto rule above. REQUIRES: workers > 0.
 uint64_t AutoChunkSize(uint64_t points, int workers);
 

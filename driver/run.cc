@@ -124,12 +124,6 @@ std::vector<std::string> WorkerCommand() {
   return {self, "__worker"};
 }
 
-int ResolveWorkers(int configured) {
-  if (configured > 0) return configured;
-  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  return cores > 0 ? int(cores) : 1;
-}
-
 }  // namespace
 
 std::vector<uint64_t> ParseIndexList(const std::string& text, const std::string& option) {
@@ -183,8 +177,7 @@ int ExecuteRun(const RunRequest& request) {
   }
   const Space space(config);
   const KernelBinding binding = BindKernel(config, space);
-  const int workers =
-      ResolveWorkers(request.workers > 0 ? request.workers : config.execution.workers);
+  const int workers = WorkerCount(request.workers, config.execution.workers);
   const Plan plan = fresh ? PlanFor(space.points(), uint64_t(config.execution.chunk_size), workers)
                           : Plan(existing->points, existing->chunk_size);
   if (!fresh && (plan.points() != space.points() || plan.chunks() != existing->chunks)) {
