@@ -59,7 +59,6 @@ int Dispatch(int argc, char** argv) {
   app.set_version_flag("--version", std::string("sweep ") + SWEEP_VERSION);
 
   RunRequest run;
-  int run_workers = 0;
   std::string run_chunk_size;
   bool quiet = false, json_progress = false;
   CLI::App* run_cmd = app.add_subcommand("run", "run a sweep from a config file");
@@ -67,7 +66,7 @@ int Dispatch(int argc, char** argv) {
   run_cmd->add_option("-o,--output", run.output_path,
                       "the output file (default: the config's output.path)");
   run_cmd
-      ->add_option("-j,--workers", run_workers,
+      ->add_option("-j,--workers", run.workers,
                    "worker processes (default: the config's, or every core)")
       ->check(CLI::PositiveNumber);
   run_cmd->add_option("--chunk-size", run_chunk_size, "points per chunk, or auto");
@@ -82,12 +81,14 @@ int Dispatch(int argc, char** argv) {
   std::string plan_config;
   std::vector<std::string> plan_overrides;
   int plan_workers = 0;
+  std::string plan_chunk_size;
   bool plan_json = false;
   CLI::App* plan_cmd =
       app.add_subcommand("plan", "show points, chunks, output bytes and memory; touches nothing");
   plan_cmd->add_option("config", plan_config, "the YAML config")->required();
   plan_cmd->add_option("-j,--workers", plan_workers, "plan for this many workers")
       ->check(CLI::PositiveNumber);
+  plan_cmd->add_option("--chunk-size", plan_chunk_size, "plan with this many points per chunk, or auto");
   plan_cmd->add_option("--set", plan_overrides, "override a config key: key.path=value");
   plan_cmd->add_flag("--json", plan_json, "print JSON");
 
@@ -123,7 +124,7 @@ int Dispatch(int argc, char** argv) {
   CLI::App* rerun_cmd =
       app.add_subcommand("rerun", "recompute exactly the chosen chunks or points");
   rerun_cmd->add_option("output", rerun.output_path, "the output file")->required();
-  auto* failed_flag = rerun_cmd->add_flag("--failed", rerun.failed, "every failed chunk");
+  rerun_cmd->add_flag("--failed", rerun.failed, "every failed chunk");
   auto* chunks_opt = rerun_cmd->add_option("--chunks", rerun_chunks, "chunks, e.g. 3,7-9");
   auto* points_opt = rerun_cmd->add_option(
       "--points", rerun_points, "points, e.g. 12,40 (their whole chunks are recomputed)");
@@ -135,7 +136,6 @@ int Dispatch(int argc, char** argv) {
                       "go on even if the kernel, its options or an input changed");
   rerun_cmd->add_flag("-q,--quiet", quiet, "no progress, no summary");
   rerun_cmd->add_flag("--json", json_progress, "progress as JSON lines on stdout");
-  (void)failed_flag;
 
   std::string kernel_name;
   bool kernels_json = false;
@@ -156,14 +156,16 @@ int Dispatch(int argc, char** argv) {
   }
 
   if (run_cmd->parsed()) {
-    if (run_workers > 0)
-      run.overrides.push_back("execution.workers=" + std::to_string(run_workers));
-    if (!run_chunk_size.empty()) run.overrides.push_back("execution.chunk_size=" + run_chunk_size);
+    if (!run_chunk_size.empty()) run.chunk_size = ParseChunkSize(run_chunk_size);
     if (!shard.empty()) run.shard = ParseShard(shard);
     run.progress = ProgressFrom(quiet, json_progress);
     return ExecuteRun(run);
   }
-  if (plan_cmd->parsed()) return PlanCommand(plan_config, plan_overrides, plan_workers, plan_json);
+  if (plan_cmd->parsed()) {
+    std::optional<uint64_t> chunk_size;
+    if (!plan_chunk_size.empty()) chunk_size = ParseChunkSize(plan_chunk_size);
+    return PlanCommand(plan_config, plan_overrides, plan_workers, chunk_size, plan_json);
+  }
   if (validate_cmd->parsed()) return ValidateCommand(validate_config, validate_overrides);
   if (status_cmd->parsed()) return StatusCommand(status_output, status_json);
   if (resume_cmd->parsed()) {

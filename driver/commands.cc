@@ -12,9 +12,11 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "driver/chunk_ledger.h"
 #include "driver/plan.h"
 #include "driver/progress.h"
 #include "driver/space.h"
+#include "driver/worker.h"
 #include "io/config.h"
 #include "io/error.h"
 #include "io/inputs.h"
@@ -27,9 +29,6 @@
 
 namespace sweep {
 namespace {
-
-// Result rows are gathered in blocks of at most this many bytes per output (driver/worker.cc).
-constexpr uint64_t kWorkerBlockBytes = 1 << 20;
 
 std::string Bytes(uint64_t n) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
@@ -190,12 +189,13 @@ long LiveRunPid(const std::string& output_path) {
 }  // namespace
 
 int PlanCommand(const std::string& config_path, const std::vector<std::string>& overrides,
-                int workers_flag, bool json) {
+                int workers_flag, std::optional<uint64_t> chunk_size_flag, bool json) {
   const Config config = LoadConfig(config_path, overrides);
   const Space space(config);
   const KernelBinding binding = BindKernel(config, space);
   const int workers = WorkerCount(workers_flag, config.execution.workers);
-  const Plan plan = PlanFor(space.points(), uint64_t(config.execution.chunk_size), workers);
+  const uint64_t chunk_size = chunk_size_flag.value_or(uint64_t(config.execution.chunk_size));
+  const Plan plan = PlanFor(space.points(), chunk_size, workers);
   const std::vector<InputShape> shapes = InspectInputs(config);
   CheckInputsAgainstKernel(config, binding, shapes);
   std::vector<uint64_t> input_bytes;
@@ -233,7 +233,7 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
     j["workers"] = workers;
     j["chunks"] = plan.chunks();
     j["chunk_size"] = plan.chunk_size();
-    j["chunk_size_auto"] = config.execution.chunk_size == 0;
+    j["chunk_size_auto"] = chunk_size == 0;
     j["outputs"] = outputs;
     j["output_bytes"] = results_bytes;
     j["output_path"] = config.output.path;
@@ -258,7 +258,7 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
   }
   std::printf("  chunks: %llu of %llu points%s, for %d workers\n",
               (unsigned long long)plan.chunks(), (unsigned long long)plan.chunk_size(),
-              config.execution.chunk_size == 0 ? " (auto)" : "", workers);
+              chunk_size == 0 ? " (auto)" : "", workers);
   std::printf("  output %s: %s\n", config.output.path.c_str(),
               Bytes(results_bytes + table_bytes).c_str());
   for (const auto& o : outputs)
@@ -289,66 +289,19 @@ int ValidateCommand(const std::string& config_path, const std::vector<std::strin
 }
 
 int StatusCommand(const std::string& output_path, bool json) {
-  const OutputLayout layout = ReadOutputLayout(output_path);
-  std::vector<uint8_t> status(layout.chunks);
-  std::vector<uint64_t> first_point(layout.chunks), count(layout.chunks);
-  {
-    const int fd = open(output_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error(output_path + ": " + std::strerror(errno));
-    if (pread(fd, status.data(), status.size(), off_t(layout.chunk_status.offset)) !=
-        ssize_t(status.size())) {
-      close(fd);
-      throw Error(output_path + ": cannot read /chunks/status");
-    }
-    close(fd);
-  }
-  const Plan plan(layout.points, layout.chunk_size);
-  // Every journal: the run's and the shards'. Their records are merged in time order.
-  JournalContents journal;
-  for (const std::string& path : JournalsOf(output_path)) {
-    JournalContents one = Journal::Read(path);
-    journal.truncated = journal.truncated || one.truncated;
-    journal.records.insert(journal.records.end(), one.records.begin(), one.records.end());
-  }
-  std::stable_sort(journal.records.begin(), journal.records.end(),
-                   [](const JournalRecord& a, const JournalRecord& b) { return a.time < b.time; });
-  // The journal is written first: apply it over /chunks/status.
-  std::map<uint64_t, JournalRecord> failures;
-  double run_start = 0;
-  uint64_t points_since_start = 0;
-  double last_done = 0;
-  for (const JournalRecord& r : journal.records) {
-    if (r.type == "started") {
-      run_start = r.time;
-      points_since_start = 0;
-    }
-    if (r.chunk >= layout.chunks) continue;
-    if (r.type == "done") {
-      status[r.chunk] = 1;
-      failures.erase(r.chunk);
-      points_since_start += plan.chunk(r.chunk).count;
-      last_done = r.time;
-    } else if (r.type == "failed" && r.final) {
-      status[r.chunk] = 2;
-      failures[r.chunk] = r;
-    }
-  }
-  uint64_t done = 0, failed = 0, pending = 0, points_done = 0, points_left = 0;
-  for (uint64_t c = 0; c < layout.chunks; ++c) {
-    if (status[c] == 1) {
-      ++done;
-      points_done += plan.chunk(c).count;
-    } else {
-      status[c] == 2 ? ++failed : ++pending;
-      points_left += plan.chunk(c).count;
-    }
-  }
+  OutputFile file = OutputFile::Open(output_path, OutputFile::Access::kRead);
+  const OutputLayout& layout = file.layout();
+  const ChunkLedger ledger = ChunkLedger::Load(file);
+  const LedgerCounts counts = ledger.Count();
+  const uint64_t done = counts.done, pending = counts.pending, failed = counts.failed;
+  const uint64_t points_done = counts.points_done, points_left = counts.points_left;
+  const std::map<uint64_t, JournalRecord>& failures = ledger.failures();
   const long pid = LiveRunPid(output_path);
   const double now = WallSeconds();
+  const double run_start = ledger.last_start_time();
   const double rate = pid != 0 && run_start > 0 && now > run_start
-                          ? double(points_since_start) / (now - run_start)
+                          ? double(ledger.points_done_since_last_start()) / (now - run_start)
                           : 0;
-  (void)last_done;
 
   if (json) {
     nlohmann::json j = {{"output", output_path},
@@ -364,7 +317,7 @@ int StatusCommand(const std::string& output_path, bool json) {
                         {"points_per_second", rate},
                         {"eta_seconds", rate > 0 ? nlohmann::json(double(points_left) / rate)
                                                  : nlohmann::json(nullptr)},
-                        {"journal_truncated", journal.truncated}};
+                        {"journal_truncated", !ledger.truncated_journals().empty()}};
     j["failures"] = nlohmann::json::array();
     for (const auto& [chunk, r] : failures) {
       j["failures"].push_back(
@@ -393,7 +346,7 @@ int StatusCommand(const std::string& output_path, bool json) {
   } else if (pending + failed > 0) {
     std::printf("  not running; `sweep resume %s` finishes it\n", output_path.c_str());
   }
-  if (journal.truncated)
+  if (!ledger.truncated_journals().empty())
     std::printf("  note: the journal's last record was cut by a kill and is ignored\n");
   for (const auto& [chunk, r] : failures) {
     std::string params;

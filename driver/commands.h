@@ -2,6 +2,8 @@
 // Each returns its exit code and prints to stdout; errors are thrown as sweep::Error.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9,8 +11,10 @@ namespace sweep {
 
 // Points, each axis with its count, chunks and chunk size, bytes of every output dataset and of
 // the inputs, and memory per worker. Touches no file but the config and the inputs' headers.
+// `workers` (-j, 0: as configured) and `chunk_size` (--chunk-size, 0: auto; nullopt: as
+// configured) are the settings `sweep run` would be given.
 int PlanCommand(const std::string& config_path, const std::vector<std::string>& overrides,
-                int workers, bool json);
+                int workers, std::optional<uint64_t> chunk_size, bool json);
 
 // Checks the config, its kernel and its inputs. Prints `ok` or throws every problem found.
 int ValidateCommand(const std::string& config_path, const std::vector<std::string>& overrides);

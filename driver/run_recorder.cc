@@ -9,10 +9,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "driver/chunk_states.h"
 #include "driver/point_values.h"
 #include "io/error.h"
-#include "io/file_bytes.h"
 
 namespace sweep {
 namespace {
@@ -68,16 +66,10 @@ uint64_t PrivateBytes(pid_t pid) {
 
 }  // namespace
 
-RunRecorder::RunRecorder(const Space& space, const OutputLayout& layout,
-                         const std::string& output_path, Journal& journal, Progress& progress,
-                         uint64_t points_total, uint64_t chunks_total, int workers)
-    : space_(space),
-      layout_(layout),
-      journal_(journal),
-      progress_(progress),
-      output_path_(output_path) {
-  fd_ = open(output_path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd_ < 0) throw Error("cannot open " + output_path + ": " + std::strerror(errno));
+RunRecorder::RunRecorder(const Space& space, ChunkLedger& ledger, Journal& journal,
+                         Progress& progress, uint64_t points_total, uint64_t chunks_total,
+                         int workers)
+    : space_(space), ledger_(ledger), journal_(journal), progress_(progress) {
   snapshot_.points_total = points_total;
   snapshot_.chunks_total = chunks_total;
   snapshot_.busy_seconds.assign(size_t(workers), 0.0);
@@ -85,22 +77,9 @@ RunRecorder::RunRecorder(const Space& space, const OutputLayout& layout,
   last_sync_ = start_;
 }
 
-RunRecorder::~RunRecorder() {
-  if (fd_ >= 0) close(fd_);
-}
-
 void RunRecorder::ChunkDone(const Chunk& chunk, uint64_t checksum, double seconds, int rank,
                             int attempt) {
-  JournalRecord r;
-  r.type = "done";
-  r.time = WallSeconds();
-  r.chunk = chunk.index;
-  r.checksum = checksum;
-  r.seconds = seconds;
-  r.worker = rank;
-  r.attempt = attempt;
-  journal_.Append(r);
-  WriteChunkState(chunk.index, kChunkDone, uint32_t(attempt), seconds, checksum);
+  ledger_.RecordDone(chunk, checksum, seconds, rank, attempt);
   snapshot_.points_done += chunk.count;
   ++snapshot_.chunks_done;
   if (rank >= 0 && size_t(rank) < snapshot_.busy_seconds.size())
@@ -122,9 +101,8 @@ void RunRecorder::ChunkFailed(const ChunkFailure& f) {
   r.stderr_tail = f.log_tail;
   std::string params_text;
   if (f.point) DescribePoint(space_, *f.point, &params_text, &r.params_json);
-  journal_.Append(r);
+  ledger_.RecordFailed(r);
   if (f.final) {
-    WriteChunkState(f.chunk.index, kChunkFailed, uint32_t(f.attempt), 0, 0);
     ++snapshot_.chunks_failed;
   } else {
     ++snapshot_.retries;
@@ -168,19 +146,6 @@ std::optional<ChunkFailure::Kind> RunRecorder::ClassifyExit(int rank, int) {
 ProgressSnapshot RunRecorder::Snapshot() {
   snapshot_.elapsed_seconds = SteadySeconds() - start_;
   return snapshot_;
-}
-
-void RunRecorder::WriteChunkState(uint64_t chunk, uint8_t status, uint32_t attempts, double seconds,
-                                  uint64_t checksum) {
-  const std::string what = "updating /chunks in " + output_path_;
-  // The checksum and timings first, the status last: a reader that sees "done" sees the rest.
-  WriteBytesAt(fd_, &attempts, sizeof attempts,
-               layout_.chunk_attempts.offset + chunk * sizeof attempts, what);
-  WriteBytesAt(fd_, &seconds, sizeof seconds, layout_.chunk_seconds.offset + chunk * sizeof seconds,
-               what);
-  WriteBytesAt(fd_, &checksum, sizeof checksum,
-               layout_.chunk_checksum.offset + chunk * sizeof checksum, what);
-  WriteBytesAt(fd_, &status, sizeof status, layout_.chunk_status.offset + chunk, what);
 }
 
 void RunRecorder::WatchMemory() {

@@ -1,9 +1,9 @@
-// RunRecorder: what a run does with each finished chunk, in this order, so that no chunk is ever
-// recorded as done that is not:
-//   1. the journal record (the workers wrote the rows before reporting);
-//   2. /chunks/attempts, seconds, checksum, then status, written in place in the output;
-//   3. progress, and for a failure one report on stderr: chunk, point, its parameter values,
+// RunRecorder: what a run does with each finished chunk, in this order:
+//   1. the ledger records it (driver/chunk_ledger.h: the journal record, then the chunk's row of
+//      /chunks); the workers wrote the rows before reporting;
+//   2. progress, and for a failure one report on stderr: chunk, point, its parameter values,
 //      the reason and the tail of the worker's stderr.
+// It also syncs the journal to disk at most once a second, on the scheduler's ticks.
 // It is also the run's memory watch: with execution.memory_limit, every tick it reads each
 // worker's anonymous memory (its heap and stack: not the shared inputs, which are file or memfd
 // pages) and kills a worker over the limit, whose chunk is then reported out of memory.
@@ -16,24 +16,22 @@
 #include <string>
 #include <vector>
 
+#include "driver/chunk_ledger.h"
 #include "driver/plan.h"
 #include "driver/progress.h"
 #include "driver/scheduler.h"
 #include "driver/space.h"
 #include "driver/worker_set.h"
 #include "io/journal.h"
-#include "io/output_file.h"
 
 namespace sweep {
 
 class RunRecorder : public SchedulerObserver {
  public:
-  // `points_total`, `chunks_total`: what this run computes. THROWS: Error if the output does
-  // not open for writing.
-  RunRecorder(const Space& space, const OutputLayout& layout, const std::string& output_path,
-              Journal& journal, Progress& progress, uint64_t points_total, uint64_t chunks_total,
-              int workers);
-  ~RunRecorder() override;
+  // `points_total`, `chunks_total`: what this run computes. REQUIRES: ledger records into
+  // `journal`.
+  RunRecorder(const Space& space, ChunkLedger& ledger, Journal& journal, Progress& progress,
+              uint64_t points_total, uint64_t chunks_total, int workers);
   RunRecorder(const RunRecorder&) = delete;
   RunRecorder& operator=(const RunRecorder&) = delete;
 
@@ -51,16 +49,12 @@ class RunRecorder : public SchedulerObserver {
   uint64_t chunks_failed() const { return snapshot_.chunks_failed; }
 
  private:
-  void WriteChunkState(uint64_t chunk, uint8_t status, uint32_t attempts, double seconds,
-                       uint64_t checksum);
   void WatchMemory();
 
   const Space& space_;
-  const OutputLayout& layout_;
+  ChunkLedger& ledger_;
   Journal& journal_;
   Progress& progress_;
-  std::string output_path_;
-  int fd_ = -1;  // the output, open for the /chunks writes
   ProgressSnapshot snapshot_;
   double start_ = 0;
   double last_sync_ = 0;

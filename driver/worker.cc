@@ -16,15 +16,10 @@
 #include "driver/checksum.h"
 #include "driver/plan.h"
 #include "io/error.h"
-#include "io/file_bytes.h"
 #include "io/inputs.h"
 
 namespace sweep {
 namespace {
-
-// Rows are gathered into blocks of about this many bytes per output before one pwrite: large
-// enough that cheap kernels are not dominated by system calls, small enough to stay in cache.
-constexpr uint64_t kBlockBytes = 1 << 20;
 
 void FillSentinel(void* data, int dtype, uint64_t elements) {
   if (dtype == SWEEP_FLOAT64) {
@@ -50,11 +45,12 @@ ChunkComputer::ChunkComputer(const WorkerSetup& setup, int rank)
       plan_(setup.layout->points, setup.layout->chunk_size),
       values_(setup.space->parameter_names().size()),
       params_(setup.binding->parameter_source.size()),
-      checksum_(setup.binding->outputs.size()) {
+      checksum_(setup.binding->outputs.size()),
+      file_(setup.output_path, *setup.layout, OutputFile::Access::kReadWrite) {
   const std::vector<sweep_output_decl>& outs = setup.binding->outputs;
   uint64_t widest = 1;
   for (const sweep_output_decl& o : outs) widest = std::max(widest, OutputBytesPerPoint(o));
-  block_points_ = std::max<uint64_t>(1, std::min(plan_.chunk_size(), kBlockBytes / widest));
+  block_points_ = std::max<uint64_t>(1, std::min(plan_.chunk_size(), kWorkerBlockBytes / widest));
   for (size_t i = 0; i < outs.size(); ++i) {
     const uint64_t bpp = OutputBytesPerPoint(outs[i]);
     bytes_per_point_.push_back(bpp);
@@ -65,16 +61,9 @@ ChunkComputer::ChunkComputer(const WorkerSetup& setup, int rank)
     for (int d = 0; d < outs[i].rank; ++d) view.shape[d] = outs[i].shape[d];
     views_.push_back(view);
   }
-  fd_ = open(setup.output_path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd_ < 0) {
-    throw Error("cannot open " + setup.output_path + " for writing: " + std::strerror(errno));
-  }
 }
 
-ChunkComputer::~ChunkComputer() {
-  FinishKernel();
-  if (fd_ >= 0) close(fd_);
-}
+ChunkComputer::~ChunkComputer() { FinishKernel(); }
 
 void ChunkComputer::InitKernel() {
   std::vector<sweep_array> inputs;
@@ -138,11 +127,8 @@ Message ChunkComputer::Compute(uint64_t chunk_index) {
       }
     }
     for (size_t o = 0; o < outs.size(); ++o) {
-      const uint64_t bytes = n * bytes_per_point_[o];
-      WriteBytesAt(fd_, buffers_[o].data(), bytes,
-                   setup_.layout->results[o].region.offset + block_first * bytes_per_point_[o],
-                   "writing results");
-      checksum_.Add(o, buffers_[o].data(), bytes);
+      file_.WriteRows(o, block_first, n, buffers_[o].data());
+      checksum_.Add(o, buffers_[o].data(), n * bytes_per_point_[o]);
     }
   }
   setup_.scoreboard->Publish(rank_, Scoreboard::kIdle);
@@ -196,41 +182,9 @@ std::string EncodeWorkerJob(const std::string& config_text, const std::string& c
   job["output_path"] = output_path;
   job["inputs"] = inputs_json;
   // What a worker needs of the layout, so it never opens the file with HDF5.
-  job["points"] = layout.points;
-  job["chunk_size"] = layout.chunk_size;
-  nlohmann::json results = nlohmann::json::array();
-  for (const OutputDatasetInfo& r : layout.results) {
-    results.push_back({{"name", r.name},
-                       {"dtype", r.dtype},
-                       {"point_shape", r.point_shape},
-                       {"bytes_per_point", r.bytes_per_point},
-                       {"offset", r.region.offset},
-                       {"bytes", r.region.bytes}});
-  }
-  job["results"] = results;
+  job["layout"] = EncodeRowLayout(layout);
   return job.dump();
 }
-
-namespace {
-
-OutputLayout LayoutFromJob(const nlohmann::json& job) {
-  OutputLayout layout;
-  layout.points = job.at("points").get<uint64_t>();
-  layout.chunk_size = job.at("chunk_size").get<uint64_t>();
-  for (const nlohmann::json& r : job.at("results")) {
-    OutputDatasetInfo info;
-    info.name = r.at("name").get<std::string>();
-    info.dtype = r.at("dtype").get<int>();
-    info.point_shape = r.at("point_shape").get<std::vector<int64_t>>();
-    info.bytes_per_point = r.at("bytes_per_point").get<uint64_t>();
-    info.region.offset = r.at("offset").get<uint64_t>();
-    info.region.bytes = r.at("bytes").get<uint64_t>();
-    layout.results.push_back(std::move(info));
-  }
-  return layout;
-}
-
-}  // namespace
 
 int SpawnedWorkerMain() {
   const char* rank_env = std::getenv("SWEEP_RANK");
@@ -263,7 +217,7 @@ int SpawnedWorkerMain() {
     const KernelBinding binding = BindKernel(config, space);
     const MappedInputs inputs(published);
     const std::string output_path = job.at("output_path").get<std::string>();
-    const OutputLayout layout = LayoutFromJob(job);
+    const OutputLayout layout = DecodeRowLayout(job.at("layout").get<std::string>());
     WorkerSetup setup;
     setup.memory_limit = config.execution.memory_limit_bytes;
     setup.space = &space;

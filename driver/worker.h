@@ -13,6 +13,7 @@
 // rebuilds the same objects from the job the driver passes (SpawnedWorkerMain).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,10 @@
 #include "kernels/binding.h"
 
 namespace sweep {
+
+// Rows are gathered into blocks of about this many bytes per output before one write: large
+// enough that cheap kernels are not dominated by system calls, small enough to stay in cache.
+inline constexpr uint64_t kWorkerBlockBytes = 1 << 20;
 
 struct WorkerSetup {
   const Space* space = nullptr;
@@ -42,7 +47,7 @@ struct WorkerSetup {
 // Used by WorkerLoop and by `sweep rerun --inline` in the driver's own process.
 class ChunkComputer {
  public:
-  // Opens the output for writing. THROWS: Error.
+  // Opens the output for writing its rows. THROWS: Error.
   ChunkComputer(const WorkerSetup& setup, int rank);
   ~ChunkComputer();  // finishes the kernel if it was initialised
   ChunkComputer(const ChunkComputer&) = delete;
@@ -69,7 +74,7 @@ class ChunkComputer {
   uint64_t block_points_ = 1;
   void* state_ = nullptr;
   bool initialised_ = false;
-  int fd_ = -1;
+  OutputFile file_;
 };
 
 // Runs the protocol on socket_fd until Shutdown or the driver goes. Returns the exit code.

@@ -414,4 +414,8 @@ OutputLayout ReadOutputLayout(const std::string& path) {
   return layout;
 }
 
+OutputFile OutputFile::Open(const std::string& path, Access access) {
+  return OutputFile(path, ReadOutputLayout(path), access);
+}
+
 }  // namespace sweep

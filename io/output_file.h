@@ -1,11 +1,17 @@
-// OutputFile: the HDF5 file a sweep writes its results into (DESIGN.md "Output file").
+// OutputFile: the HDF5 file a sweep writes its results into (DESIGN.md "Output file"), and the
+// only code that knows where its bytes are.
 //
 // CreateOutputFile() writes the whole file before any worker starts: every attribute, every
 // parameter value, every coordinate, and every dataset that will ever be updated, already
 // allocated at its final size and filled. After that nobody changes HDF5 metadata again: workers
-// and the driver write raw bytes (pwrite or mmap) at the fixed offsets ReadOutputLayout()
-// reports. So the file is a valid HDF5 file at every instant, readable live by h5py, and a killed
-// run cannot corrupt it. Object timestamps are off, so the same spec gives the same bytes.
+// and the driver write raw bytes at the fixed offsets the layout reports, through an OutputFile
+// (WriteRows, WriteChunkRow). So the file is a valid HDF5 file at every instant, readable live by
+// h5py, and a killed run cannot corrupt it. Object timestamps are off, so the same spec gives the
+// same bytes.
+//
+// Two translation units implement this header: output_file.cc (creating the file and reading its
+// layout, with HDF5) and output_file_bytes.cc (raw reads and writes at the layout's offsets,
+// without HDF5), so that a spawned worker, which is given the layout, links no HDF5 at all.
 //
 // Format "sweep/1" (bump kOutputFormat on any change below; ReadOutputLayout() refuses others):
 //
@@ -44,6 +50,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/kernel.h"
@@ -124,5 +131,71 @@ struct OutputLayout {
 // file, or has a different format version (naming both versions); exit code 1 when a sweep file
 // is damaged (a dataset missing or of the wrong size).
 OutputLayout ReadOutputLayout(const std::string& path);
+
+// /chunks/status values.
+enum class ChunkStatus : uint8_t { kPending = 0, kDone = 1, kFailed = 2 };
+
+// The updatable columns of /chunks, one element per chunk each.
+struct ChunkTable {
+  std::vector<ChunkStatus> status;
+  std::vector<uint32_t> attempts;
+  std::vector<double> seconds;
+  std::vector<uint64_t> checksum;
+};
+
+// One chunk's row of those columns.
+struct ChunkRow {
+  ChunkStatus status = ChunkStatus::kPending;
+  uint32_t attempts = 0;
+  double seconds = 0;
+  uint64_t checksum = 0;
+};
+
+// An open output file: its layout and a descriptor for raw reads and writes at the layout's
+// offsets. Movable, not copyable; the descriptor is closed with the object.
+class OutputFile {
+ public:
+  enum class Access { kRead, kReadWrite };
+
+  // Reads the layout of the file at `path` (HDF5) and opens it.
+  // THROWS: as ReadOutputLayout(); Error when the file cannot be opened with `access`.
+  static OutputFile Open(const std::string& path, Access access);
+  // Opens `path` with a layout known from elsewhere (a spawned worker's job) without reading it.
+  // THROWS: Error when the file cannot be opened with `access`.
+  OutputFile(std::string path, OutputLayout layout, Access access);
+  ~OutputFile();
+  OutputFile(OutputFile&& other) noexcept;
+  OutputFile& operator=(OutputFile&&) = delete;
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  const OutputLayout& layout() const { return layout_; }
+
+  // The bytes of `count` consecutive points' rows of output `output`, from point `first`.
+  // REQUIRES: output < layout().results.size(), first + count <= layout().points.
+  RawRegion Rows(size_t output, uint64_t first, uint64_t count) const;
+  // Writes (reads) those rows whole: `data` holds Rows(...).bytes bytes.
+  // THROWS: Error naming the dataset (a full disk reads as ENOSPC).
+  void WriteRows(size_t output, uint64_t first, uint64_t count, const void* data);
+  void ReadRows(size_t output, uint64_t first, uint64_t count, void* data) const;
+
+  // THROWS: Error when the table cannot be read.
+  ChunkTable ReadChunkTable() const;
+  // Writes one chunk's row: attempts, seconds and checksum first, the status byte last, so a
+  // reader that sees a chunk done sees the rest. REQUIRES: Access::kReadWrite, chunk < chunks.
+  // THROWS: Error when a write fails.
+  void WriteChunkRow(uint64_t chunk, const ChunkRow& row);
+
+ private:
+  std::string path_;
+  OutputLayout layout_;
+  int fd_ = -1;
+};
+
+// What a spawned worker needs of a layout (points, chunk size, the /results datasets and their
+// offsets), as JSON text, and back. THROWS (decoding): nlohmann::json errors on malformed text.
+std::string EncodeRowLayout(const OutputLayout& layout);
+OutputLayout DecodeRowLayout(const std::string& json_text);
 
 }  // namespace sweep

@@ -1,0 +1,106 @@
+// ChunkLedger: the one view of which chunks of an output are done, failed or pending, and the one
+// way a run records a chunk's end.
+//
+// The truth is the union of /chunks/status (written in place as chunks finish) and every journal
+// of the output (`OUT.h5.journal` and each shard's, io/journal.h): a journal record is written
+// before the status byte, so a chunk a journal calls done may not be marked yet, never the other
+// way round. Load() folds both; VerifyDone() then recomputes each done chunk's checksum from the
+// bytes in the file, so a torn write after a crash sends the chunk back to pending.
+//
+// Recording keeps that order: RecordDone() and RecordFailed() append the journal record first and
+// then write the chunk's row of /chunks, so no chunk is ever marked done that its journal does not
+// hold, and a full disk that refuses the record stops the event from counting.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "driver/plan.h"
+#include "io/journal.h"
+#include "io/output_file.h"
+
+namespace sweep {
+
+// Which chunks a run computes.
+struct ChunkSelection {
+  enum class Kind {
+    kEvery,       // a new output: every chunk
+    kUnfinished,  // resume, or a shard going on: every chunk not done (after VerifyDone)
+    kChosen,      // rerun: `failed` ones, `chunks`, and the chunks holding `points`
+  };
+  Kind kind = Kind::kEvery;
+  // `--shard I/N`: only the chunks c with c % N == I, of whatever the kind selects.
+  std::optional<std::pair<uint64_t, uint64_t>> shard;
+  bool failed = false;
+  std::vector<uint64_t> chunks;
+  std::vector<uint64_t> points;
+
+  bool Includes(uint64_t chunk) const {
+    return !shard || chunk % shard->second == shard->first;
+  }
+};
+
+// Chunk and point counts by state.
+struct LedgerCounts {
+  uint64_t done = 0, pending = 0, failed = 0;  // chunks
+  uint64_t points_done = 0, points_left = 0;
+};
+
+class ChunkLedger {
+ public:
+  // A new output's ledger: every chunk pending, no journal read.
+  static ChunkLedger ForNewOutput(OutputFile& file);
+  // Reads /chunks and folds every journal of file.path() over it (see above).
+  // THROWS: Error when the table or a journal cannot be read (a damaged record before the last
+  // one included); a partial last record is ignored and listed by truncated_journals().
+  static ChunkLedger Load(OutputFile& file);
+
+  const Plan& plan() const { return plan_; }
+  ChunkStatus status(uint64_t chunk) const { return table_.status[chunk]; }
+  LedgerCounts Count() const;
+  // The last final failure recorded for each chunk that is failed now, by chunk.
+  const std::map<uint64_t, JournalRecord>& failures() const { return failures_; }
+  // The journals whose partial last record (cut by a kill) was ignored.
+  const std::vector<std::string>& truncated_journals() const { return truncated_journals_; }
+  // When the latest `started` record of any journal was written (Unix seconds; 0 if none), and
+  // the points journaled done since then: the live run's throughput.
+  double last_start_time() const { return last_start_time_; }
+  uint64_t points_done_since_last_start() const { return points_since_last_start_; }
+
+  // Checks the bytes of every done chunk the selection includes against its checksum; those
+  // that do not match become pending. Returns how many did not. THROWS: Error on a read error.
+  uint64_t VerifyDone(const ChunkSelection& selection);
+
+  // The chunks to compute, ascending. THROWS: Error (exit code 2) for a chosen chunk or point
+  // that does not exist.
+  std::vector<uint64_t> Todo(const ChunkSelection& selection) const;
+
+  // From now on, Record*() append to `journal` (not owned; it must outlive the recording).
+  void RecordInto(Journal* journal) { journal_ = journal; }
+  // REQUIRES: RecordInto() and an OutputFile opened for writing. THROW: Error when the journal
+  // or the table cannot be written; the event is then not recorded.
+  void RecordDone(const Chunk& chunk, uint64_t checksum, double seconds, int worker, int attempt);
+  // `failed`: a record of type "failed" (the caller fills the point, its parameters and the
+  // reason). Only a final failure changes the chunk's row.
+  void RecordFailed(const JournalRecord& failed);
+
+ private:
+  ChunkLedger(OutputFile& file, ChunkTable table);
+  void Fold(const std::vector<JournalRecord>& records);
+
+  OutputFile* file_;
+  Plan plan_;
+  ChunkTable table_;
+  std::map<uint64_t, JournalRecord> failures_;
+  std::vector<std::string> truncated_journals_;
+  double last_start_time_ = 0;
+  uint64_t points_since_last_start_ = 0;
+  Journal* journal_ = nullptr;
+};
+
+}  // namespace sweep

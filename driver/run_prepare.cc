@@ -1,0 +1,280 @@
+// PrepareRun (driver/run_steps.h): from a request to an open output, a ledger and the chunks to
+// compute, for each mode of driver/run.h.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "driver/fingerprint.h"
+#include "driver/run_steps.h"
+#include "io/error.h"
+
+namespace sweep {
+namespace {
+
+bool FileExists(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0;
+}
+
+std::string AbsolutePath(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char cwd[4096];
+  if (!getcwd(cwd, sizeof cwd)) return path;
+  return std::string(cwd) + "/" + path;
+}
+
+// The config's path with an absolute folder: relative paths in its text resolve against it.
+std::string ConfigPathForResume(const Config& config) {
+  const size_t slash = config.file.rfind('/');
+  return config.folder + "/" +
+         (slash == std::string::npos ? config.file : config.file.substr(slash + 1));
+}
+
+int ValueTypeOf(Value::Type type) {
+  switch (type) {
+    case Value::Type::kInteger:
+      return SWEEP_VALUE_INTEGER;
+    case Value::Type::kString:
+      return SWEEP_VALUE_STRING;
+    default:
+      return SWEEP_VALUE_NUMBER;
+  }
+}
+
+OutputLayoutSpec MakeLayoutSpec(const PreparedRun& run) {
+  const Space& space = *run.space;
+  OutputLayoutSpec spec;
+  spec.config_text = run.config.text;
+  spec.config_file = run.config_file;
+  spec.fingerprint = run.fingerprint;
+  spec.kernel_name = run.binding.name;
+  spec.seed = run.config.seed;
+  spec.points = run.plan->points();
+  spec.chunk_size = run.plan->chunk_size();
+  spec.chunks = run.plan->chunks();
+  for (size_t d = 0; d < space.dimensions().size(); ++d) {
+    const Dimension& dim = space.dimensions()[d];
+    spec.dimensions.push_back(
+        {dim.name, dim.size, [&space, d](uint64_t k) { return space.Coordinate(d, k); }});
+  }
+  for (size_t i = 0; i < space.parameter_names().size(); ++i) {
+    spec.parameters.push_back({space.parameter_names()[i], ValueTypeOf(space.parameter_type(int(i)))});
+  }
+  spec.resolve = [&space](uint64_t point, sweep_value* values) { space.Resolve(point, values); };
+  spec.outputs = run.binding.outputs;
+  return spec;
+}
+
+// The config, the space, the kernel and the plan: everything checkable before writing.
+void LoadSweep(const RunRequest& request, PreparedRun* run) {
+  std::optional<OutputLayout> stored;
+  if (request.mode == RunRequest::Mode::kRun) {
+    run->config = LoadConfig(request.config_path, request.overrides);
+    run->output_path =
+        request.output_path.empty() ? run->config.output.path : AbsolutePath(request.output_path);
+  } else {
+    run->output_path = AbsolutePath(request.output_path);
+    stored = ReadOutputLayout(run->output_path);
+    run->config = ParseConfig(stored->config_text, stored->config_file);
+  }
+  run->config_file = ConfigPathForResume(run->config);
+  run->space.emplace(run->config);
+  run->binding = BindKernel(run->config, *run->space);
+  run->workers = WorkerCount(request.workers, run->config.execution.workers);
+  const uint64_t chunk_size =
+      request.chunk_size.value_or(uint64_t(run->config.execution.chunk_size));
+  run->batch = chunk_size == 0;
+  if (!stored) {
+    // A shard that finds the output made by another adopts its plan (JoinShard).
+    run->plan = PlanFor(run->space->points(), chunk_size, run->workers);
+    return;
+  }
+  run->plan.emplace(stored->points, stored->chunk_size);
+  if (run->plan->points() != run->space->points() || run->plan->chunks() != stored->chunks) {
+    throw Error(run->output_path + ": its stored config gives " +
+                    std::to_string(run->space->points()) + " points, but the file holds " +
+                    std::to_string(stored->points),
+                ExitCode::kUsage);
+  }
+}
+
+void CheckOutputPath(const RunRequest& request, const PreparedRun& run) {
+  if (run.shard && request.force) {
+    throw Error(
+        "--shard: shards share one output, so none may replace it; remove it first instead of "
+        "--force",
+        ExitCode::kUsage);
+  }
+  if (request.mode == RunRequest::Mode::kRun && !run.shard && FileExists(run.output_path) &&
+      !request.force) {
+    throw Error(run.output_path + ": exists; use --force to replace it, or `sweep resume " +
+                    run.output_path + "` to finish it",
+                ExitCode::kUsage);
+  }
+}
+
+// Inputs checked and published (memfds and mappings only; no file is written), and fingerprinted.
+void PublishSweepInputs(PreparedRun* run) {
+  run->published.emplace(PublishInputs(run->config.inputs));
+  std::vector<InputShape> shapes;
+  for (const PublishedInput& in : run->published->inputs()) shapes.push_back({in.dtype, in.shape});
+  CheckInputsAgainstKernel(run->config, run->binding, shapes);
+  run->inputs.emplace(run->published->inputs());
+  run->fingerprint = Fingerprint(run->binding, run->config, *run->inputs).dump();
+}
+
+std::string JournalPath(const PreparedRun& run) {
+  std::string path = run.output_path + ".journal";
+  if (run.shard) path += fmt::format(".shard-{}-of-{}", run.shard->first, run.shard->second);
+  return path;
+}
+
+void TakeLocks(PreparedRun* run) {
+  if (run->mode == RunRequest::Mode::kRun) {
+    const size_t slash = run->output_path.rfind('/');
+    if (slash != std::string::npos && slash > 0) {
+      const std::string folder = run->output_path.substr(0, slash);
+      if (!FileExists(folder) && mkdir(folder.c_str(), 0755) != 0 && errno != EEXIST) {
+        throw Error("cannot create " + folder + ": " + std::strerror(errno));
+      }
+    }
+  }
+  if (run->shard) {
+    run->shard_lock.emplace(
+        fmt::format("{}.shard-{}-of-{}", run->output_path, run->shard->first, run->shard->second),
+        OutputLock::Mode::kExclusive, 0);
+  }
+  // Shards wait for each other while one of them creates the output.
+  run->lock.emplace(run->output_path, OutputLock::Mode::kExclusive, run->shard ? 120.0 : 0.0);
+}
+
+// Refuses (or with --force, warns about) a kernel, options or inputs that changed since the
+// output was made. Shards never go on over a change: their results would mix.
+void CheckUnchanged(const RunRequest& request, const PreparedRun& run) {
+  const std::vector<std::string> changes =
+      FingerprintChanges(nlohmann::json::parse(run.file->layout().fingerprint, nullptr, false),
+                         nlohmann::json::parse(run.fingerprint));
+  if (changes.empty()) return;
+  std::string list;
+  for (const std::string& c : changes) list += "\n  " + c;
+  if (!request.force || run.shard) {
+    throw Error(run.output_path +
+                    ": the kernel, its options or an input changed since the file was made" +
+                    (run.shard ? "" : " (--force to go on anyway)") + ":" + list,
+                ExitCode::kUsage);
+  }
+  std::fprintf(stderr, "sweep: warning: going on although these changed:%s\n", list.c_str());
+}
+
+ChunkSelection SelectionFor(const RunRequest& request, const PreparedRun& run) {
+  ChunkSelection selection;
+  selection.shard = run.shard;
+  switch (request.mode) {
+    case RunRequest::Mode::kRun:
+    case RunRequest::Mode::kResume:
+      selection.kind = ChunkSelection::Kind::kUnfinished;
+      break;
+    case RunRequest::Mode::kRerun:
+      selection.kind = ChunkSelection::Kind::kChosen;
+      selection.failed = request.failed;
+      selection.chunks = request.chunks;
+      selection.points = request.points;
+      break;
+  }
+  return selection;
+}
+
+void CreateNewOutput(PreparedRun* run) {
+  CreateOutputFile(run->output_path, MakeLayoutSpec(*run));
+  run->file.emplace(OutputFile::Open(run->output_path, OutputFile::Access::kReadWrite));
+  run->journal.emplace(Journal::Create(JournalPath(*run)));
+  run->ledger.emplace(ChunkLedger::ForNewOutput(*run->file));
+  if (run->shard) run->lock->Downgrade();  // complete: the other shards may join
+  ChunkSelection every;
+  every.shard = run->shard;
+  run->todo = run->ledger->Todo(every);
+}
+
+// An output that exists: a resume, a rerun, or a shard joining (or a requeued shard going on).
+void OpenExistingOutput(const RunRequest& request, PreparedRun* run) {
+  run->file.emplace(OutputFile::Open(run->output_path, OutputFile::Access::kReadWrite));
+  const OutputLayout& stored = run->file->layout();
+  if (run->shard) {
+    // Shards may differ in -j and --chunk-size (settings, not config): the output's plan holds.
+    if (stored.config_text != run->config.text || stored.points != run->space->points()) {
+      throw Error(run->output_path +
+                      ": exists with another config; every shard must run the same config "
+                      "(remove the output to start over)",
+                  ExitCode::kUsage);
+    }
+    run->plan.emplace(stored.points, stored.chunk_size);
+  }
+  CheckUnchanged(request, *run);
+  // Shards share the output from here on; a resume or rerun keeps it to itself.
+  if (run->shard) run->lock->Downgrade();
+  run->ledger.emplace(ChunkLedger::Load(*run->file));
+  for (const std::string& path : run->ledger->truncated_journals()) {
+    std::fprintf(stderr,
+                 "sweep: warning: %s: ignoring a partial last record (the run was killed while "
+                 "writing it)\n",
+                 path.c_str());
+  }
+  const ChunkSelection selection = SelectionFor(request, *run);
+  if (selection.kind == ChunkSelection::Kind::kUnfinished) {
+    const uint64_t torn = run->ledger->VerifyDone(selection);
+    if (torn && !run->shard) {
+      std::fprintf(stderr, "sweep: %llu chunks recorded done had damaged rows; recomputing them\n",
+                   (unsigned long long)torn);
+    }
+  }
+  run->todo = run->ledger->Todo(selection);
+  const std::string journal_path = JournalPath(*run);
+  run->journal.emplace(FileExists(journal_path) ? Journal::OpenForAppend(journal_path)
+                                                : Journal::Create(journal_path));
+}
+
+}  // namespace
+
+uint64_t PreparedRun::PointsTodo() const {
+  uint64_t points = 0;
+  for (uint64_t c : todo) points += plan->chunk(c).count;
+  return points;
+}
+
+std::string PreparedRun::CommandName() const {
+  switch (mode) {
+    case RunRequest::Mode::kRun:
+      return shard ? fmt::format("run --shard {}/{}", shard->first, shard->second) : "run";
+    case RunRequest::Mode::kResume:
+      return "resume";
+    case RunRequest::Mode::kRerun:
+      break;
+  }
+  return "rerun";
+}
+
+std::unique_ptr<PreparedRun> PrepareRun(const RunRequest& request) {
+  auto run = std::make_unique<PreparedRun>();
+  run->mode = request.mode;
+  if (request.shard) run->shard.emplace(uint64_t(request.shard->first), uint64_t(request.shard->second));
+  LoadSweep(request, run.get());
+  CheckOutputPath(request, *run);
+  PublishSweepInputs(run.get());
+  TakeLocks(run.get());
+  const bool create = request.mode == RunRequest::Mode::kRun &&
+                      (!run->shard || !FileExists(run->output_path));
+  if (create) {
+    CreateNewOutput(run.get());
+  } else {
+    OpenExistingOutput(request, run.get());
+  }
+  run->ledger->RecordInto(&*run->journal);
+  return run;
+}
+
+}  // namespace sweep

@@ -1,0 +1,67 @@
+// The steps of a run (driver/run.h): PrepareRun, ComputeChunks, FinishRun. ExecuteRun() calls
+// them in order; each is small enough to read at once, and the state they pass along is owned by
+// one PreparedRun.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "driver/chunk_ledger.h"
+#include "driver/plan.h"
+#include "driver/run.h"
+#include "driver/run_recorder.h"
+#include "driver/space.h"
+#include "io/config.h"
+#include "io/inputs.h"
+#include "io/journal.h"
+#include "io/output_file.h"
+#include "io/output_lock.h"
+#include "kernels/binding.h"
+
+namespace sweep {
+
+// Everything a run holds from preparation to its end. Built in place and never moved: the space,
+// the binding and the ledger refer to the config, the file and each other.
+struct PreparedRun {
+  RunRequest::Mode mode = RunRequest::Mode::kRun;
+  std::optional<std::pair<uint64_t, uint64_t>> shard;  // --shard I/N as (I, N)
+  Config config;
+  std::optional<Space> space;
+  KernelBinding binding;
+  std::optional<Plan> plan;
+  int workers = 1;     // -j, else execution.workers, else the cores
+  bool batch = false;  // chunk size auto: the scheduler hands out runs of chunks
+  std::string output_path;  // absolute
+  std::string config_file;  // the config's path, absolute: relative paths in it resolve there
+  std::optional<PublishedInputs> published;
+  std::optional<MappedInputs> inputs;  // the driver's own mapping (fork workers, --inline)
+  std::string fingerprint;             // JSON text, driver/fingerprint.h
+  std::optional<OutputLock> shard_lock;
+  std::optional<OutputLock> lock;
+  std::optional<OutputFile> file;
+  std::optional<Journal> journal;
+  std::optional<ChunkLedger> ledger;
+  std::vector<uint64_t> todo;  // the chunks to compute, in order
+
+  uint64_t PointsTodo() const;
+  // The journal's `command` of the started record: "run", "run --shard 1/4", "resume", "rerun".
+  std::string CommandName() const;
+};
+
+// Prepare: loads, checks and opens everything, writes the output and the journal when new, and
+// lists the chunks to compute. Nothing is written before every check of config, kernel and
+// inputs passed. THROWS: Error / ConfigError.
+std::unique_ptr<PreparedRun> PrepareRun(const RunRequest& request);
+
+// Compute: every chunk of run.todo, in this process (request.inline_compute) or with worker
+// processes. Returns true when interrupted. THROWS: Error when the run cannot go on (workers
+// that keep failing to start, a journal or output that cannot be written).
+bool ComputeChunks(PreparedRun& run, const RunRequest& request, RunRecorder& recorder);
+
+// How many workers ComputeChunks() starts: -j, but no more than there are chunks to compute.
+int WorkerRanks(const PreparedRun& run, const RunRequest& request);
+
+}  // namespace sweep
