@@ -237,6 +237,46 @@ TEST(OutputFileTest, RawWritesAtTheOffsetsAreWhatHdf5Reads) {
             (std::vector<uint64_t>{0xfeedfacecafebeefull, 0}));
 }
 
+// The same contract through OutputFile: rows and chunk rows written by offset are what HDF5 reads,
+// and a worker given the layout as JSON (no HDF5) writes to the same places.
+TEST(OutputFileTest, OutputFileWritesRowsAndChunkRowsWhereHdf5ReadsThem) {
+  TempDir dir;
+  std::string path = dir.File("out.h5");
+  CreateOutputFile(path, SmallSpec());
+  {
+    OutputFile file = OutputFile::Open(path, OutputFile::Access::kReadWrite);
+    EXPECT_EQ(file.Rows(1, 2, 3).bytes, 3u * 12 * 4);
+    EXPECT_EQ(file.Rows(1, 2, 3).offset, file.layout().results[1].region.offset + 2 * 48);
+    const double energies[] = {2.5, 3.5};
+    file.WriteRows(0, 4, 2, energies);
+    file.WriteChunkRow(1, {ChunkStatus::kDone, 2, 0.5, 77});
+    OutputFile worker(path, DecodeRowLayout(EncodeRowLayout(file.layout())),
+                      OutputFile::Access::kReadWrite);
+    EXPECT_EQ(worker.Rows(2, 5, 1).offset, file.Rows(2, 5, 1).offset);
+    const int32_t count = 9;
+    worker.WriteRows(2, 5, 1, &count);
+    double back[2];
+    worker.ReadRows(0, 4, 2, back);
+    EXPECT_EQ(back[0], 2.5);
+    const ChunkTable table = file.ReadChunkTable();
+    EXPECT_EQ(table.status, (std::vector<ChunkStatus>{ChunkStatus::kPending, ChunkStatus::kDone}));
+    EXPECT_EQ(table.attempts[1], 2u);
+    EXPECT_EQ(table.seconds[1], 0.5);
+    EXPECT_EQ(table.checksum[1], 77u);
+  }
+  std::vector<double> energies = ReadAll<double>(path, "/results/energy", H5T_NATIVE_DOUBLE);
+  EXPECT_TRUE(std::isnan(energies[3]));
+  EXPECT_EQ(energies[4], 2.5);
+  EXPECT_EQ(energies[5], 3.5);
+  EXPECT_EQ(ReadAll<int32_t>(path, "/results/count", H5T_NATIVE_INT32)[5], 9);
+  EXPECT_EQ(ReadAll<uint8_t>(path, "/chunks/status", H5T_NATIVE_UINT8),
+            (std::vector<uint8_t>{0, 1}));
+  EXPECT_EQ(ReadAll<uint64_t>(path, "/chunks/checksum", H5T_NATIVE_UINT64),
+            (std::vector<uint64_t>{0, 77}));
+  EXPECT_THROW(OutputFile(dir.File("missing.h5"), OutputLayout{}, OutputFile::Access::kRead),
+               Error);
+}
+
 TEST(OutputFileTest, H5pySeesValuesAndDimensionScales) {
   if (std::system("/usr/bin/python3 -c 'import h5py' >/dev/null 2>&1") != 0) {
     GTEST_SKIP() << "/usr/bin/python3 with h5py is not available";

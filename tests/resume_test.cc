@@ -110,6 +110,31 @@ TEST(ResumeTest, AKilledRunIsResumedToTheBytesOfACleanRun) {
   }
 }
 
+// -j and --chunk-size shape one invocation only: the stored config is the file's text, and a
+// resume with other settings goes on (the output keeps its chunk size).
+TEST(ResumeTest, AResumeWithOtherWorkersFinishesARunMadeWithOtherSettings) {
+  TempDir dir;
+  const std::string config = SlowIsingConfig(dir);
+  ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "clean.h5"}, dir.path()).code, 0);
+  const auto clean = ResultsAndParams(dir / "clean.h5");
+  SweepProcess run({"run", config, "-q", "-j", "1", "--chunk-size", "500"}, dir.path());
+  const std::string journal = dir / "out.h5.journal";
+  for (int i = 0; i < 4000 && ReadFile(journal).find("\"done\"") == std::string::npos; ++i) {
+    SleepSeconds(0.005);
+  }
+  run.Signal(SIGKILL);
+  run.Wait();
+  const OutputLayout layout = ReadOutputLayout(dir / "out.h5");
+  EXPECT_EQ(layout.config_text, ReadFile(config));
+  EXPECT_EQ(layout.chunk_size, 500u);
+  const RunResult resumed = RunSweep({"resume", "out.h5", "-q", "-j", "3"}, dir.path());
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_EQ(ResultsAndParams(dir / "out.h5"), clean);
+  const nlohmann::json status = StatusJson(dir);
+  EXPECT_EQ(status["pending"], 0);
+  EXPECT_EQ(status["chunks"], 6);
+}
+
 TEST(ResumeTest, TornRowsOfAChunkRecordedDoneAreRecomputed) {
   TempDir dir;
   const std::string config = SlowIsingConfig(dir);

@@ -94,6 +94,32 @@ TEST(ShardTest, ShardsMustAgreeAndCannotForce) {
   }
 }
 
+// -j and --chunk-size are settings of one invocation, not part of the sweep: shards started
+// with different values join one output (the first shard's chunk size holds) and give the bytes
+// of a plain run.
+TEST(ShardTest, ShardsWithDifferentWorkersAndChunkSizesShareOneOutput) {
+  TempDir dir;
+  const std::string config = dir / "ising.yaml";
+  WriteFile(config,
+            "name: ising\nseed: 9\nkernel: {name: ising2d, options: {L: 8, sweeps: 100, "
+            "burn_in: 10}}\nparameters:\n  T: {linspace: [1.5, 3.5, 300]}\n"
+            "output: {path: out.h5}\n");
+  ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "clean.h5", "-j", "2"}, dir.path()).code, 0);
+  const RunResult first =
+      RunSweep({"run", config, "-q", "--shard", "0/2", "-j", "1", "--chunk-size", "7"}, dir.path());
+  ASSERT_EQ(first.code, 0) << first.err;
+  const RunResult second =
+      RunSweep({"run", config, "-q", "--shard", "1/2", "-j", "3"}, dir.path());
+  ASSERT_EQ(second.code, 0) << second.err;
+  EXPECT_EQ(ResultsAndParams(dir / "out.h5"), ResultsAndParams(dir / "clean.h5"));
+  EXPECT_EQ(ReadDataset<uint64_t>(dir / "out.h5", "/chunks/count")[0], 7u);
+  const RunResult status = RunSweep({"status", "out.h5", "--json"}, dir.path());
+  ASSERT_EQ(status.code, 0) << status.err;
+  const nlohmann::json s = nlohmann::json::parse(status.out);
+  EXPECT_EQ(s["pending"], 0);
+  EXPECT_EQ(s["done"], s["chunks"]);
+}
+
 // The job-array template, run as Slurm would run its tasks (environment variables set).
 TEST(ShardTest, TheSlurmArrayTemplateRunsEveryShard) {
   TempDir dir;

@@ -1,0 +1,273 @@
+#include "driver/chunk_ledger.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "driver/checksum.h"
+#include "io/error.h"
+#include "tests/temp_dir.h"
+
+namespace sweep {
+namespace {
+
+// 10 points in chunks of 3: chunks 0..2 hold 3 points, chunk 3 holds 1. One float64 output.
+OutputLayoutSpec TenPoints() {
+  OutputLayoutSpec spec;
+  spec.config_text = "name: ledger\n";
+  spec.kernel_name = "fake";
+  spec.points = 10;
+  spec.chunk_size = 3;
+  spec.chunks = 4;
+  spec.dimensions = {{"i", 10, [](uint64_t k) {
+                        return sweep_value{SWEEP_VALUE_INTEGER, double(k), int64_t(k), nullptr};
+                      }}};
+  spec.outputs = {{"x", SWEEP_FLOAT64, 0, {}}};
+  return spec;
+}
+
+class ChunkLedgerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { CreateOutputFile(path_, TenPoints()); }
+
+  OutputFile Open() { return OutputFile::Open(path_, OutputFile::Access::kReadWrite); }
+
+  // Writes chunk c's rows (point p holds 10 * p + 0.5) and returns their checksum.
+  uint64_t WriteRows(OutputFile& file, uint64_t c) {
+    const Plan plan(10, 3);
+    const Chunk chunk = plan.chunk(c);
+    std::vector<double> rows;
+    for (uint64_t p = chunk.first; p < chunk.end(); ++p) rows.push_back(10.0 * double(p) + 0.5);
+    file.WriteRows(0, chunk.first, chunk.count, rows.data());
+    ChunkChecksum checksum(1);
+    checksum.Add(0, rows.data(), rows.size() * 8);
+    return checksum.Finish();
+  }
+
+  static JournalRecord Done(uint64_t chunk, uint64_t checksum, double time) {
+    JournalRecord r;
+    r.type = "done";
+    r.time = time;
+    r.chunk = chunk;
+    r.checksum = checksum;
+    r.attempt = 1;
+    r.worker = 0;
+    return r;
+  }
+
+  static JournalRecord Failed(uint64_t chunk, double time, bool final) {
+    JournalRecord r;
+    r.type = "failed";
+    r.time = time;
+    r.chunk = chunk;
+    r.attempt = 2;
+    r.final = final;
+    r.kind = "crashed";
+    r.reason = "SIGSEGV (Segmentation fault)";
+    r.point = 3 * chunk;
+    return r;
+  }
+
+  std::vector<ChunkStatus> Statuses(const ChunkLedger& ledger) {
+    std::vector<ChunkStatus> out;
+    for (uint64_t c = 0; c < 4; ++c) out.push_back(ledger.status(c));
+    return out;
+  }
+
+  TempDir dir_;
+  std::string path_ = dir_ / "out.h5";
+};
+
+constexpr ChunkStatus kP = ChunkStatus::kPending, kD = ChunkStatus::kDone,
+                      kF = ChunkStatus::kFailed;
+
+TEST_F(ChunkLedgerTest, ANewOutputHasEveryChunkToDoAndShardsSplitThem) {
+  OutputFile file = Open();
+  const ChunkLedger ledger = ChunkLedger::ForNewOutput(file);
+  EXPECT_EQ(Statuses(ledger), (std::vector<ChunkStatus>{kP, kP, kP, kP}));
+  const LedgerCounts counts = ledger.Count();
+  EXPECT_EQ(counts.pending, 4u);
+  EXPECT_EQ(counts.points_left, 10u);
+  ChunkSelection every;
+  EXPECT_EQ(ledger.Todo(every), (std::vector<uint64_t>{0, 1, 2, 3}));
+  every.shard = std::make_pair(uint64_t{1}, uint64_t{2});
+  EXPECT_EQ(ledger.Todo(every), (std::vector<uint64_t>{1, 3}));
+}
+
+TEST_F(ChunkLedgerTest, RecordingWritesTheJournalAndTheTable) {
+  {
+    OutputFile file = Open();
+    ChunkLedger ledger = ChunkLedger::ForNewOutput(file);
+    Journal journal = Journal::Create(path_ + ".journal");
+    ledger.RecordInto(&journal);
+    const uint64_t sum = WriteRows(file, 1);
+    ledger.RecordDone(Plan(10, 3).chunk(1), sum, 0.25, 1, 2);
+    ledger.RecordFailed(Failed(2, 5.0, /*final=*/false));  // to be retried: no row change
+    ledger.RecordFailed(Failed(3, 6.0, /*final=*/true));
+    EXPECT_EQ(Statuses(ledger), (std::vector<ChunkStatus>{kP, kD, kP, kF}));
+  }
+  // The table alone (journals removed) says the same: both were written.
+  OutputFile file = Open();
+  const ChunkTable table = file.ReadChunkTable();
+  EXPECT_EQ(table.status, (std::vector<ChunkStatus>{kP, kD, kP, kF}));
+  EXPECT_EQ(table.attempts, (std::vector<uint32_t>{0, 2, 0, 2}));
+  EXPECT_EQ(table.seconds[1], 0.25);
+  EXPECT_NE(table.checksum[1], 0u);
+  const JournalContents journal = Journal::Read(path_ + ".journal");
+  ASSERT_EQ(journal.records.size(), 3u);
+  EXPECT_EQ(journal.records[0].type, "done");
+  EXPECT_EQ(journal.records[0].checksum, table.checksum[1]);
+  std::filesystem::remove(path_ + ".journal");
+  const ChunkLedger reloaded = ChunkLedger::Load(file);
+  EXPECT_EQ(Statuses(reloaded), (std::vector<ChunkStatus>{kP, kD, kP, kF}));
+  const LedgerCounts counts = reloaded.Count();
+  EXPECT_EQ(counts.done, 1u);
+  EXPECT_EQ(counts.failed, 1u);
+  EXPECT_EQ(counts.points_done, 3u);
+  EXPECT_EQ(counts.points_left, 7u);
+}
+
+// A kill between the journal record and the status byte: the journal is the truth.
+TEST_F(ChunkLedgerTest, AChunkTheJournalCallsDoneIsDoneBeforeItsStatusByteIsWritten) {
+  OutputFile file = Open();
+  const uint64_t sum = WriteRows(file, 2);
+  {
+    Journal journal = Journal::Create(path_ + ".journal");
+    journal.Append(Done(2, sum, 1.0));
+  }
+  ChunkLedger ledger = ChunkLedger::Load(file);
+  EXPECT_EQ(Statuses(ledger), (std::vector<ChunkStatus>{kP, kP, kD, kP}));
+  ChunkSelection unfinished;
+  unfinished.kind = ChunkSelection::Kind::kUnfinished;
+  EXPECT_EQ(ledger.VerifyDone(unfinished), 0u);
+  EXPECT_EQ(ledger.Todo(unfinished), (std::vector<uint64_t>{0, 1, 3}));
+}
+
+TEST_F(ChunkLedgerTest, TornRowsSendADoneChunkBackToPendingWhereVerified) {
+  OutputFile file = Open();
+  const uint64_t sum0 = WriteRows(file, 0), sum1 = WriteRows(file, 1);
+  {
+    Journal journal = Journal::Create(path_ + ".journal");
+    journal.Append(Done(0, sum0, 1.0));
+    journal.Append(Done(1, sum1, 2.0));
+  }
+  const double garbage = -1;
+  file.WriteRows(0, 4, 1, &garbage);  // point 4: chunk 1
+  ChunkLedger ledger = ChunkLedger::Load(file);
+  ChunkSelection other_shard;
+  other_shard.kind = ChunkSelection::Kind::kUnfinished;
+  other_shard.shard = std::make_pair(uint64_t{0}, uint64_t{2});  // chunks 0 and 2
+  EXPECT_EQ(ledger.VerifyDone(other_shard), 0u);
+  EXPECT_EQ(ledger.status(1), kD);
+  ChunkSelection all;
+  all.kind = ChunkSelection::Kind::kUnfinished;
+  EXPECT_EQ(ledger.VerifyDone(all), 1u);
+  EXPECT_EQ(Statuses(ledger), (std::vector<ChunkStatus>{kD, kP, kP, kP}));
+  EXPECT_EQ(ledger.Todo(all), (std::vector<uint64_t>{1, 2, 3}));
+}
+
+// Like ninja's deps log: the journal cut at every byte length loads, with exactly the records
+// whose lines are whole, and reports a cut that is not at a line's end.
+TEST_F(ChunkLedgerTest, AJournalCutAtEveryByteLengthLoadsItsWholeRecords) {
+  OutputFile file = Open();
+  const std::string journal_path = path_ + ".journal";
+  std::vector<size_t> ends;  // the length after each whole line
+  {
+    Journal journal = Journal::Create(journal_path);
+    ends.push_back(std::filesystem::file_size(journal_path));
+    JournalRecord started;
+    started.type = "started";
+    started.time = 1;
+    started.command = "run";
+    for (const JournalRecord& r :
+         {started, Done(0, 11, 2.0), Failed(1, 3.0, true), Done(2, 22, 4.0), Failed(1, 5.0, false),
+          Done(1, 33, 6.0)}) {
+      journal.Append(r);
+      ends.push_back(std::filesystem::file_size(journal_path));
+    }
+  }
+  std::ifstream in(journal_path, std::ios::binary);
+  const std::string whole((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The statuses after each whole line (line 0: the header).
+  const std::vector<std::vector<ChunkStatus>> after = {
+      {kP, kP, kP, kP}, {kP, kP, kP, kP}, {kD, kP, kP, kP}, {kD, kF, kP, kP},
+      {kD, kF, kD, kP}, {kD, kF, kD, kP}, {kD, kD, kD, kP}};
+  for (size_t length = 0; length <= whole.size(); ++length) {
+    std::ofstream(journal_path, std::ios::binary | std::ios::trunc) << whole.substr(0, length);
+    size_t whole_lines = 0;
+    while (whole_lines < ends.size() && ends[whole_lines] <= length) ++whole_lines;
+    const bool at_line_end = whole_lines > 0 && ends[whole_lines - 1] == length;
+    std::optional<ChunkLedger> ledger;
+    ASSERT_NO_THROW(ledger.emplace(ChunkLedger::Load(file))) << "length " << length;
+    EXPECT_EQ(Statuses(*ledger), after[whole_lines == 0 ? 0 : whole_lines - 1])
+        << "length " << length;
+    EXPECT_EQ(ledger->truncated_journals().empty(), at_line_end) << "length " << length;
+  }
+}
+
+TEST_F(ChunkLedgerTest, ADamagedRecordBeforeTheLastIsAnError) {
+  OutputFile file = Open();
+  {
+    Journal journal = Journal::Create(path_ + ".journal");
+    journal.Append(Done(0, 1, 1.0));
+  }
+  std::ofstream(path_ + ".journal", std::ios::app) << "{not json\n"
+                                                    << EncodeJournalRecord(Done(1, 2, 2.0)) << "\n";
+  EXPECT_THROW(ChunkLedger::Load(file), Error);
+}
+
+// Shards write their own journals at the same time; the latest event of a chunk wins, whichever
+// journal holds it.
+TEST_F(ChunkLedgerTest, EveryShardsJournalIsFoldedInTimeOrder) {
+  OutputFile file = Open();
+  {
+    Journal shard0 = Journal::Create(path_ + ".journal.shard-0-of-2");
+    Journal shard1 = Journal::Create(path_ + ".journal.shard-1-of-2");
+    shard0.Append(Done(0, 1, 1.0));
+    shard1.Append(Failed(1, 2.0, true));
+    shard0.Append(Done(2, 3, 3.0));
+    shard1.Append(Failed(3, 4.0, true));
+    // A rerun (the plain journal) later finished chunk 1 and failed chunk 2 again.
+    Journal rerun = Journal::Create(path_ + ".journal");
+    rerun.Append(Done(1, 5, 5.0));
+    rerun.Append(Failed(2, 6.0, true));
+  }
+  const ChunkLedger ledger = ChunkLedger::Load(file);
+  EXPECT_EQ(Statuses(ledger), (std::vector<ChunkStatus>{kD, kD, kF, kF}));
+  ASSERT_EQ(ledger.failures().size(), 2u);
+  EXPECT_EQ(ledger.failures().at(2).reason, "SIGSEGV (Segmentation fault)");
+  EXPECT_EQ(ledger.failures().count(1), 0u);
+}
+
+TEST_F(ChunkLedgerTest, ARerunComputesExactlyWhatWasChosen) {
+  OutputFile file = Open();
+  {
+    Journal journal = Journal::Create(path_ + ".journal");
+    journal.Append(Done(0, 1, 1.0));
+    journal.Append(Failed(2, 2.0, true));
+  }
+  const ChunkLedger ledger = ChunkLedger::Load(file);
+  ChunkSelection chosen;
+  chosen.kind = ChunkSelection::Kind::kChosen;
+  chosen.failed = true;
+  EXPECT_EQ(ledger.Todo(chosen), (std::vector<uint64_t>{2}));
+  chosen.chunks = {0, 2};
+  chosen.points = {9, 1};  // chunks 3 and 0
+  EXPECT_EQ(ledger.Todo(chosen), (std::vector<uint64_t>{0, 2, 3}));
+  chosen.points = {10};
+  try {
+    ledger.Todo(chosen);
+    FAIL() << "point 10 of 10 was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kUsage);
+    EXPECT_STREQ(e.what(), "--points: point 10 does not exist (the sweep has 10)");
+  }
+  chosen.points = {};
+  chosen.chunks = {4};
+  EXPECT_THROW(ledger.Todo(chosen), Error);
+}
+
+}  // namespace
+}  // namespace sweep
