@@ -6,6 +6,9 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "driver/commands.h"
@@ -48,6 +51,176 @@ std::pair<int, int> ParseShard(const std::string& text) {
   return {index, count};
 }
 
+// Each Add*Command() declares one subcommand's options on `app` and returns what runs it once
+// parsed; the options live in the returned closure.
+using Handler = std::function<int()>;
+
+// `-q` and `--json` of the commands that compute.
+struct ProgressFlags {
+  bool quiet = false, json = false;
+  void AddTo(CLI::App* command) {
+    command->add_flag("-q,--quiet", quiet, "no progress, no summary");
+    command->add_flag("--json", json, "progress as JSON lines on stdout");
+  }
+  ProgressMode Mode() const { return ProgressFrom(quiet, json); }
+};
+
+struct RunOptions {
+  RunRequest request;
+  std::string chunk_size, shard;
+  ProgressFlags progress;
+};
+
+Handler AddRunCommand(CLI::App& app) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* cmd = app.add_subcommand("run", "run a sweep from a config file");
+  cmd->add_option("config", o->request.config_path, "the YAML config")->required();
+  cmd->add_option("-o,--output", o->request.output_path,
+                  "the output file (default: the config's output.path)");
+  cmd->add_option("-j,--workers", o->request.workers,
+                  "worker processes (default: the config's, or every core)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--chunk-size", o->chunk_size, "points per chunk, or auto");
+  cmd->add_option("--set", o->request.overrides,
+                  "override a config key: key.path=value (repeatable)");
+  cmd->add_flag("--force", o->request.force, "replace an existing output");
+  cmd->add_option("--shard", o->shard,
+                  "I/N: compute only the chunks c with c % N == I (a Slurm array task)");
+  o->progress.AddTo(cmd);
+  return [cmd, o]() -> int {
+    if (!cmd->parsed()) return -1;
+    if (!o->chunk_size.empty()) o->request.chunk_size = ParseChunkSize(o->chunk_size);
+    if (!o->shard.empty()) o->request.shard = ParseShard(o->shard);
+    o->request.progress = o->progress.Mode();
+    return ExecuteRun(o->request);
+  };
+}
+
+struct PlanOptions {
+  std::string config, chunk_size;
+  std::vector<std::string> overrides;
+  int workers = 0;
+  bool json = false;
+};
+
+Handler AddPlanCommand(CLI::App& app) {
+  auto o = std::make_shared<PlanOptions>();
+  CLI::App* cmd =
+      app.add_subcommand("plan", "show points, chunks, output bytes and memory; touches nothing");
+  cmd->add_option("config", o->config, "the YAML config")->required();
+  cmd->add_option("-j,--workers", o->workers, "plan for this many workers")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--chunk-size", o->chunk_size, "plan with this many points per chunk, or auto");
+  cmd->add_option("--set", o->overrides, "override a config key: key.path=value");
+  cmd->add_flag("--json", o->json, "print JSON");
+  return [cmd, o]() -> int {
+    if (!cmd->parsed()) return -1;
+    std::optional<uint64_t> chunk_size;
+    if (!o->chunk_size.empty()) chunk_size = ParseChunkSize(o->chunk_size);
+    return PlanCommand(o->config, o->overrides, o->workers, chunk_size, o->json);
+  };
+}
+
+struct ValidateOptions {
+  std::string config;
+  std::vector<std::string> overrides;
+};
+
+Handler AddValidateCommand(CLI::App& app) {
+  auto o = std::make_shared<ValidateOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "validate", "check a config (and its kernel and inputs); print ok or every error");
+  cmd->add_option("config", o->config, "the YAML config")->required();
+  cmd->add_option("--set", o->overrides, "override a config key: key.path=value");
+  return [cmd, o]() -> int {
+    return cmd->parsed() ? ValidateCommand(o->config, o->overrides) : -1;
+  };
+}
+
+struct StatusOptions {
+  std::string output;
+  bool json = false;
+};
+
+Handler AddStatusCommand(CLI::App& app) {
+  auto o = std::make_shared<StatusOptions>();
+  CLI::App* cmd = app.add_subcommand("status", "what is done, pending and failed in an output");
+  cmd->add_option("output", o->output, "the output file")->required();
+  cmd->add_flag("--json", o->json, "print JSON");
+  return [cmd, o]() -> int { return cmd->parsed() ? StatusCommand(o->output, o->json) : -1; };
+}
+
+struct ResumeOptions {
+  RunRequest request;
+  ProgressFlags progress;
+};
+
+Handler AddResumeCommand(CLI::App& app) {
+  auto o = std::make_shared<ResumeOptions>();
+  o->request.mode = RunRequest::Mode::kResume;
+  CLI::App* cmd = app.add_subcommand(
+      "resume", "finish pending and failed chunks with the config stored in OUTPUT");
+  cmd->add_option("output", o->request.output_path, "the output file")->required();
+  cmd->add_option("-j,--workers", o->request.workers, "worker processes")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--force", o->request.force,
+                "go on even if the kernel, its options or an input changed");
+  o->progress.AddTo(cmd);
+  return [cmd, o]() -> int {
+    if (!cmd->parsed()) return -1;
+    o->request.progress = o->progress.Mode();
+    return ExecuteRun(o->request);
+  };
+}
+
+struct RerunOptions {
+  RunRequest request;
+  std::string chunks, points;
+  ProgressFlags progress;
+};
+
+Handler AddRerunCommand(CLI::App& app) {
+  auto o = std::make_shared<RerunOptions>();
+  o->request.mode = RunRequest::Mode::kRerun;
+  CLI::App* cmd = app.add_subcommand("rerun", "recompute exactly the chosen chunks or points");
+  cmd->add_option("output", o->request.output_path, "the output file")->required();
+  cmd->add_flag("--failed", o->request.failed, "every failed chunk");
+  CLI::Option* chunks = cmd->add_option("--chunks", o->chunks, "chunks, e.g. 3,7-9");
+  CLI::Option* points = cmd->add_option(
+      "--points", o->points, "points, e.g. 12,40 (their whole chunks are recomputed)");
+  cmd->add_flag("--inline", o->request.inline_compute,
+                "compute in this process (for gdb), one chunk after another");
+  cmd->add_option("-j,--workers", o->request.workers, "worker processes")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--force", o->request.force,
+                "go on even if the kernel, its options or an input changed");
+  o->progress.AddTo(cmd);
+  return [cmd, o, chunks, points]() -> int {
+    if (!cmd->parsed()) return -1;
+    if (!o->request.failed && chunks->count() == 0 && points->count() == 0) {
+      throw Error("rerun: say what to recompute: --failed, --chunks or --points", ExitCode::kUsage);
+    }
+    if (chunks->count()) o->request.chunks = ParseIndexList(o->chunks, "--chunks");
+    if (points->count()) o->request.points = ParseIndexList(o->points, "--points");
+    o->request.progress = o->progress.Mode();
+    return ExecuteRun(o->request);
+  };
+}
+
+struct KernelsOptions {
+  std::string name;
+  bool json = false;
+};
+
+Handler AddKernelsCommand(CLI::App& app) {
+  auto o = std::make_shared<KernelsOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "kernels", "list kernels with their parameters, options, inputs and outputs");
+  cmd->add_option("name", o->name, "one kernel, or a plugin's path");
+  cmd->add_flag("--json", o->json, "print JSON");
+  return [cmd, o]() -> int { return cmd->parsed() ? KernelsCommand(o->name, o->json) : -1; };
+}
+
 int Dispatch(int argc, char** argv) {
   // The hidden entry of spawned workers: not a user command, and it must not touch CLI11's
   // parsing (a worker has no arguments to get wrong).
@@ -57,93 +230,10 @@ int Dispatch(int argc, char** argv) {
       "sweep: parameter sweeps of simulation kernels on every core, results in one HDF5 file"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("sweep ") + SWEEP_VERSION);
-
-  RunRequest run;
-  std::string run_chunk_size;
-  bool quiet = false, json_progress = false;
-  CLI::App* run_cmd = app.add_subcommand("run", "run a sweep from a config file");
-  run_cmd->add_option("config", run.config_path, "the YAML config")->required();
-  run_cmd->add_option("-o,--output", run.output_path,
-                      "the output file (default: the config's output.path)");
-  run_cmd
-      ->add_option("-j,--workers", run.workers,
-                   "worker processes (default: the config's, or every core)")
-      ->check(CLI::PositiveNumber);
-  run_cmd->add_option("--chunk-size", run_chunk_size, "points per chunk, or auto");
-  run_cmd->add_option("--set", run.overrides, "override a config key: key.path=value (repeatable)");
-  run_cmd->add_flag("--force", run.force, "replace an existing output");
-  std::string shard;
-  run_cmd->add_option("--shard", shard,
-                      "I/N: compute only the chunks c with c % N == I (a Slurm array task)");
-  run_cmd->add_flag("-q,--quiet", quiet, "no progress, no summary");
-  run_cmd->add_flag("--json", json_progress, "progress as JSON lines on stdout");
-
-  std::string plan_config;
-  std::vector<std::string> plan_overrides;
-  int plan_workers = 0;
-  std::string plan_chunk_size;
-  bool plan_json = false;
-  CLI::App* plan_cmd =
-      app.add_subcommand("plan", "show points, chunks, output bytes and memory; touches nothing");
-  plan_cmd->add_option("config", plan_config, "the YAML config")->required();
-  plan_cmd->add_option("-j,--workers", plan_workers, "plan for this many workers")
-      ->check(CLI::PositiveNumber);
-  plan_cmd->add_option("--chunk-size", plan_chunk_size, "plan with this many points per chunk, or auto");
-  plan_cmd->add_option("--set", plan_overrides, "override a config key: key.path=value");
-  plan_cmd->add_flag("--json", plan_json, "print JSON");
-
-  std::string validate_config;
-  std::vector<std::string> validate_overrides;
-  CLI::App* validate_cmd = app.add_subcommand(
-      "validate", "check a config (and its kernel and inputs); print ok or every error");
-  validate_cmd->add_option("config", validate_config, "the YAML config")->required();
-  validate_cmd->add_option("--set", validate_overrides, "override a config key: key.path=value");
-
-  std::string status_output;
-  bool status_json = false;
-  CLI::App* status_cmd =
-      app.add_subcommand("status", "what is done, pending and failed in an output");
-  status_cmd->add_option("output", status_output, "the output file")->required();
-  status_cmd->add_flag("--json", status_json, "print JSON");
-
-  RunRequest resume;
-  resume.mode = RunRequest::Mode::kResume;
-  CLI::App* resume_cmd = app.add_subcommand(
-      "resume", "finish pending and failed chunks with the config stored in OUTPUT");
-  resume_cmd->add_option("output", resume.output_path, "the output file")->required();
-  resume_cmd->add_option("-j,--workers", resume.workers, "worker processes")
-      ->check(CLI::PositiveNumber);
-  resume_cmd->add_flag("--force", resume.force,
-                       "go on even if the kernel, its options or an input changed");
-  resume_cmd->add_flag("-q,--quiet", quiet, "no progress, no summary");
-  resume_cmd->add_flag("--json", json_progress, "progress as JSON lines on stdout");
-
-  RunRequest rerun;
-  rerun.mode = RunRequest::Mode::kRerun;
-  std::string rerun_chunks, rerun_points;
-  CLI::App* rerun_cmd =
-      app.add_subcommand("rerun", "recompute exactly the chosen chunks or points");
-  rerun_cmd->add_option("output", rerun.output_path, "the output file")->required();
-  rerun_cmd->add_flag("--failed", rerun.failed, "every failed chunk");
-  auto* chunks_opt = rerun_cmd->add_option("--chunks", rerun_chunks, "chunks, e.g. 3,7-9");
-  auto* points_opt = rerun_cmd->add_option(
-      "--points", rerun_points, "points, e.g. 12,40 (their whole chunks are recomputed)");
-  rerun_cmd->add_flag("--inline", rerun.inline_compute,
-                      "compute in this process (for gdb), one chunk after another");
-  rerun_cmd->add_option("-j,--workers", rerun.workers, "worker processes")
-      ->check(CLI::PositiveNumber);
-  rerun_cmd->add_flag("--force", rerun.force,
-                      "go on even if the kernel, its options or an input changed");
-  rerun_cmd->add_flag("-q,--quiet", quiet, "no progress, no summary");
-  rerun_cmd->add_flag("--json", json_progress, "progress as JSON lines on stdout");
-
-  std::string kernel_name;
-  bool kernels_json = false;
-  CLI::App* kernels_cmd = app.add_subcommand(
-      "kernels", "list kernels with their parameters, options, inputs and outputs");
-  kernels_cmd->add_option("name", kernel_name, "one kernel, or a plugin's path");
-  kernels_cmd->add_flag("--json", kernels_json, "print JSON");
-
+  const Handler handlers[] = {AddRunCommand(app),    AddPlanCommand(app),
+                              AddValidateCommand(app), AddStatusCommand(app),
+                              AddResumeCommand(app), AddRerunCommand(app),
+                              AddKernelsCommand(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -154,34 +244,11 @@ int Dispatch(int argc, char** argv) {
     PrintError(std::string("usage: ") + e.what() + " (see sweep --help)");
     return int(ExitCode::kUsage);
   }
-
-  if (run_cmd->parsed()) {
-    if (!run_chunk_size.empty()) run.chunk_size = ParseChunkSize(run_chunk_size);
-    if (!shard.empty()) run.shard = ParseShard(shard);
-    run.progress = ProgressFrom(quiet, json_progress);
-    return ExecuteRun(run);
+  // Exactly one subcommand parsed (require_subcommand): the others answer -1.
+  for (const Handler& handler : handlers) {
+    const int code = handler();
+    if (code >= 0) return code;
   }
-  if (plan_cmd->parsed()) {
-    std::optional<uint64_t> chunk_size;
-    if (!plan_chunk_size.empty()) chunk_size = ParseChunkSize(plan_chunk_size);
-    return PlanCommand(plan_config, plan_overrides, plan_workers, chunk_size, plan_json);
-  }
-  if (validate_cmd->parsed()) return ValidateCommand(validate_config, validate_overrides);
-  if (status_cmd->parsed()) return StatusCommand(status_output, status_json);
-  if (resume_cmd->parsed()) {
-    resume.progress = ProgressFrom(quiet, json_progress);
-    return ExecuteRun(resume);
-  }
-  if (rerun_cmd->parsed()) {
-    if (!rerun.failed && chunks_opt->count() == 0 && points_opt->count() == 0) {
-      throw Error("rerun: say what to recompute: --failed, --chunks or --points", ExitCode::kUsage);
-    }
-    if (chunks_opt->count()) rerun.chunks = ParseIndexList(rerun_chunks, "--chunks");
-    if (points_opt->count()) rerun.points = ParseIndexList(rerun_points, "--points");
-    rerun.progress = ProgressFrom(quiet, json_progress);
-    return ExecuteRun(rerun);
-  }
-  if (kernels_cmd->parsed()) return KernelsCommand(kernel_name, kernels_json);
   return int(ExitCode::kUsage);
 }
 

@@ -3,21 +3,25 @@
 // Format, version 1: UTF-8 text, one JSON object a line, each line ended by '\n'.
 //   line 1 (header):  {"journal":"sweep","version":1}
 //   then records, each with "type" and "time" (Unix seconds, UTC):
-//     {"type":"started","time":..,"pid":..,"command":"run|resume|rerun","workers":..,"shard":"I/N"}
-//     {"type":"done","time":..,"chunk":..,"checksum":"<16
-//     hex>","seconds":..,"worker":..,"attempt":..}
+//     {"type":"started","time":..,"pid":..,"command":"run|run --shard I/N|resume|rerun",
+//      "workers":..}
+//     {"type":"done","time":..,"chunk":..,"checksum":"<16 hex digits>","seconds":..,"worker":..,
+//      "attempt":..}
 //     {"type":"failed","time":..,"chunk":..,"attempt":..,"final":true|false,"kind":"crashed|...",
-//      "reason":"..","point":..|null,"params":{"rho":2.5,..},"stderr":".."}
+//      "reason":"..","point":..|null,"params":{"rho":2.5,..},"stderr":"..","worker":..}
 //     {"type":"stopped","time":..,"reason":"finished|interrupted|error","message":".."}
 // Unknown fields are ignored on read (later versions may add some); a different header version is
 // refused with an error that names both versions.
 //
 // Durability: every record is one write(2) of a whole line to a descriptor opened with O_APPEND,
 // so a process killed at any instant leaves whole lines plus at most one partial last line. The
-// page cache survives the process; fdatasync (for a machine crash) is batched: Sync() is called
-// by the run at most every `sync_interval` and at the end, so tiny chunks are not throttled by
-// the disk. On read, a last line without its '\n' or that does not parse is ignored and reported
-// as `truncated`; a bad line before the last is corruption and an error.
+// page cache survives the process; fdatasync (for a machine crash) is batched: the run calls
+// Sync() at most once a second and at the end (driver/run_recorder.h), so tiny chunks are not
+// throttled by the disk. On read, a last line without its '\n' or that does not parse is ignored
+// and reported as `truncated`; a bad line before the last is corruption and an error.
+//
+// Each shard of a sweep appends to its own journal (`OUT.h5.journal.shard-I-of-N`);
+// driver/chunk_ledger.h folds them all, in time order, over /chunks.
 #pragma once
 
 #include <cstdint>
