@@ -369,6 +369,7 @@ int ExecuteRun(const RunRequest& request) {
                           : WorkerLaunch::Method::kSpawn;
       launch.size = ranks;
       launch.log_dir = output_path + ".logs";
+      launch.memory_limit = config.execution.memory_limit_bytes;
       int job_fd = -1;
       // The fork child reaches the scoreboard through the ProcessWorkerSet it inherits.
       ProcessWorkerSet* set_ptr = nullptr;
@@ -384,8 +385,7 @@ int ExecuteRun(const RunRequest& request) {
                             &driver_inputs.views(),
                             output_path,
                             &layout,
-                            &set_ptr->scoreboard(),
-                            config.execution.memory_limit_bytes};
+                            &set_ptr->scoreboard()};
           return WorkerLoop(setup, rank, socket_fd);
         };
       }
@@ -398,16 +398,11 @@ int ExecuteRun(const RunRequest& request) {
       } job_closer{job_fd};
       ProcessWorkerSet set(launch);
       set_ptr = &set;
-      if (config.execution.memory_limit_bytes > 0) {
-        recorder.LimitMemory(&set, config.execution.memory_limit_bytes);
-      }
       SchedulerOptions options;
       options.dynamic = config.execution.schedule == ExecutionSpec::Schedule::kDynamic;
       options.batch = config.execution.chunk_size == 0;
       options.timeout_seconds = config.execution.timeout_seconds;
       options.retries = config.execution.retries;
-      // The memory watch runs on ticks: sample often enough to catch a runaway kernel early.
-      if (config.execution.memory_limit_bytes > 0) options.tick_seconds = 0.05;
       Scheduler scheduler(set, plan, todo, options, recorder);
       interrupted = scheduler.Run() == Scheduler::Outcome::kInterrupted;
     }

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,8 +23,8 @@
 #include <optional>
 #include <utility>
 
-#include "driver/scheduler.h"
 #include "io/error.h"
+#include "io/process.h"
 
 extern char** environ;
 
@@ -432,73 +431,30 @@ bool Drain(int fd, std::string* text, size_t keep_tail) {
   }
 }
 
-// In the child between fork() and exec: only async-signal-safe calls.
-[[noreturn]] void ExecChild(pid_t parent, int devnull, int out, int err, int status,
-                            const char* path, char* const* argv, char* const* envp) {
-  // Its own process group, so a timeout kills everything the program started; killed if the
-  // worker dies, since the driver's kill of the worker's group does not reach this one.
-  setpgid(0, 0);
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) _exit(127);
-  dup2(devnull, 0);
-  dup2(out, 1);
-  dup2(err, 2);
-  // The status pipe, kept close-on-exec, tells the parent whether execve() worked.
-  if (status != 3) status = dup3(status, 3, O_CLOEXEC) < 0 ? status : 3;
-  close_range(uint32_t(std::max(status, 2) + 1), ~0U, 0);
-  if (status > 3) close_range(3, uint32_t(status - 1), 0);
-  // What the worker blocked or ignored is not the program's business.
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
-  execve(path, argv, envp);
-  const int e = errno;
-  (void)!write(status, &e, sizeof e);
-  _exit(127);
-}
-
 RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
                const std::vector<std::string>& env) {
   RunOutcome r;
-  std::vector<char*> cargv, cenv;
-  for (const std::string& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  for (const std::string& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
-  cenv.push_back(nullptr);
-  Pipe out, err, status;
-  if (out.read < 0 || err.read < 0 || status.read < 0) {
+  Pipe out, err;
+  if (out.read < 0 || err.read < 0) {
     r.start_error = std::string("pipe: ") + strerror(errno);
     return r;
   }
   const double limit = s.kernel->limit_seconds;
   const double deadline = limit > 0 ? Now() + limit : 0;
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) {
-    r.start_error = std::string("fork: ") + strerror(errno);
+  // Its own process group, so a timeout kills everything the program started; killed if the
+  // worker dies, since the driver's kill of the worker's group does not reach this one.
+  ChildSetup setup;
+  setup.fds = {{s.devnull, 0}, {out.write, 1}, {err.write, 2}};
+  setup.env = env;
+  pid_t pid;
+  try {
+    pid = ForkExec(s.kernel->path, argv, setup);
+  } catch (const Error& e) {
+    r.start_error = e.what();
     return r;
   }
-  if (pid == 0) {
-    ExecChild(parent, s.devnull, out.write, err.write, status.write, s.kernel->path.c_str(),
-              cargv.data(), cenv.data());
-  }
-  setpgid(pid, pid);  // also here, so a kill(-pid) right after fork() cannot miss
   out.CloseWrite();
   err.CloseWrite();
-  status.CloseWrite();
-  int exec_errno = 0;
-  ssize_t got;
-  while ((got = read(status.read, &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
-  }
-  if (got == ssize_t(sizeof exec_errno)) {
-    while (waitpid(pid, &r.wait_status, 0) < 0 && errno == EINTR) {
-    }
-    r.start_error = "cannot run " + s.kernel->path + ": " + strerror(exec_errno);
-    return r;
-  }
   fcntl(out.read, F_SETFL, fcntl(out.read, F_GETFL) | O_NONBLOCK);
   fcntl(err.read, F_SETFL, fcntl(err.read, F_GETFL) | O_NONBLOCK);
 
