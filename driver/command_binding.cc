@@ -20,7 +20,8 @@ std::string ParseArgument(const std::string& arg, const Space& space, CommandSpe
                           CommandArg* pieces) {
   std::string text;
   const auto flush = [&] {
-    if (!text.empty()) pieces->push_back(CommandArgPiece{CommandArgPiece::Kind::kText, std::move(text), -1});
+    if (!text.empty())
+      pieces->push_back(CommandArgPiece{CommandArgPiece::Kind::kText, std::move(text), -1});
     text.clear();
   };
   for (size_t i = 0; i < arg.size(); ++i) {
@@ -47,7 +48,8 @@ std::string ParseArgument(const std::string& arg, const Space& space, CommandSpe
     } else if (space.FindParameter(name) >= 0) {
       auto it = std::find(k->param_names.begin(), k->param_names.end(), name);
       if (it == k->param_names.end()) it = k->param_names.insert(it, name);
-      pieces->push_back(CommandArgPiece{CommandArgPiece::Kind::kParam, "", int(it - k->param_names.begin())});
+      pieces->push_back(
+          CommandArgPiece{CommandArgPiece::Kind::kParam, "", int(it - k->param_names.begin())});
     } else {
       std::string known;
       for (const std::string& p : space.parameter_names()) known += "{" + p + "}, ";

@@ -5,8 +5,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -371,7 +371,8 @@ std::optional<WorkerEvent> ProcessWorkerSet::Next(double timeout_seconds) {
     }
     WatchMemory();
     const double left = timeout_seconds - (SteadySeconds() - start);
-    int timeout_ms = timeout_seconds < 0 ? -1 : int(std::min(std::ceil(std::max(left, 0.0) * 1000), 1e9));
+    int timeout_ms =
+        timeout_seconds < 0 ? -1 : int(std::min(std::ceil(std::max(left, 0.0) * 1000), 1e9));
     if (launch_.memory_limit > 0) {
       // Wake for the next sample, whatever the caller's timeout.
       const double to_sample = std::max(next_memory_sample_ - SteadySeconds(), 0.0);

@@ -30,8 +30,8 @@ nlohmann::json FingerprintOf(const TempDir& dir, const std::string& yaml) {
 
 // A float64 npy file of `n` values 0, 1, ...
 void WriteNpy(const std::string& path, int n) {
-  std::string dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (" + std::to_string(n) +
-                     ",), }";
+  std::string dict =
+      "{'descr': '<f8', 'fortran_order': False, 'shape': (" + std::to_string(n) + ",), }";
   while ((10 + dict.size() + 1) % 64 != 0) dict += ' ';
   dict += '\n';
   std::string file = "\x93NUMPY\x01";
@@ -68,13 +68,11 @@ TEST(FingerprintTest, TheSameSweepHasNoChanges) {
 TEST(FingerprintTest, AKernelOptionIsReportedWithItsNewValue) {
   TempDir dir;
   const auto lorenz = [&](const std::string& steps) {
-    return FingerprintOf(dir,
-                         "name: l\nkernel:\n  name: lorenz\n  options: {steps: " + steps +
-                             ", dt: 0.005}\nparameters:\n  rho: {linspace: [0, 50, 3]}\n"
-                             "  sigma: 10\n  beta: 2.5\noutput: {path: out.h5}\n");
+    return FingerprintOf(dir, "name: l\nkernel:\n  name: lorenz\n  options: {steps: " + steps +
+                                  ", dt: 0.005}\nparameters:\n  rho: {linspace: [0, 50, 3]}\n"
+                                  "  sigma: 10\n  beta: 2.5\noutput: {path: out.h5}\n");
   };
-  EXPECT_EQ(FingerprintChanges(lorenz("4000"), lorenz("4001")),
-            Changes{"options.steps: now 4001"});
+  EXPECT_EQ(FingerprintChanges(lorenz("4000"), lorenz("4001")), Changes{"options.steps: now 4001"});
 }
 
 TEST(FingerprintTest, AnInputFileIsJudgedBySizeAndModificationTime) {

@@ -82,8 +82,7 @@ TEST(ProcessTest, EveryChildLeadsItsOwnProcessGroup) {
 
 // Runs kListFds with stdout and stderr to a file, `extra` at 5 and a stray descriptor at 50
 // that is not close-on-exec: the child sees 0 1 2 5 only, stdin is /dev/null.
-void ExpectOnlyTheNamedDescriptors(
-    const std::function<pid_t(const ChildSetup&)>& start) {
+void ExpectOnlyTheNamedDescriptors(const std::function<pid_t(const ChildSetup&)>& start) {
   TempDir dir;
   const ScopedFd out(open((dir / "out").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
   const ScopedFd extra(open("/dev/zero", O_RDONLY | O_CLOEXEC));
@@ -121,7 +120,8 @@ TEST(ProcessTest, ForkedChildGetsTheNamedDescriptorsDevNullAndDefaultSignals) {
     std::string open_fds;
     for (int fd = 0; fd < 200; ++fd)
       if (fcntl(fd, F_GETFD) >= 0) open_fds += std::to_string(fd) + " ";
-    struct stat in {}, null {};
+    struct stat in {
+    }, null{};
     fstat(0, &in);
     stat("/dev/null", &null);
     sigset_t mask;
@@ -140,7 +140,8 @@ TEST(ProcessTest, ForkedChildGetsTheNamedDescriptorsDevNullAndDefaultSignals) {
 }
 
 TEST(ProcessTest, AForkedChildThatThrowsExitsOne) {
-  const pid_t pid = ForkChild({}, []() -> int { throw Error("no"); }, "test child");
+  const pid_t pid = ForkChild(
+      {}, []() -> int { throw Error("no"); }, "test child");
   EXPECT_EQ(Wait(pid), W_EXITCODE(1, 0));
 }
 
