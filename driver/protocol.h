@@ -1,22 +1,30 @@
 // The driver <-> worker protocol: small binary messages over a SOCK_SEQPACKET socketpair.
 //
 // SEQPACKET keeps message boundaries, so one send() is one message and no framing is needed;
-// a closed peer reads as end of file. Every message starts with a fixed header:
+// a closed peer reads as end of file. Every message starts with an 8-byte header:
 //
 //   uint32 magic    kProtocolMagic ("SWP" + version byte); a mismatch is a protocol error
 //   uint32 type     MessageType
-//   then the type's fields, little-endian as the host (driver and workers are one machine, or
-//   one MPI job of identical binaries), and for kChunkFailed a UTF-8 message to the end.
 //
-// Version 1 messages:
-//   driver -> worker  kAssign   {first_chunk, chunk_count}: compute these consecutive chunks
-//                     kShutdown {}: finish nothing more, exit 0
-//   worker -> driver  kReady    {pid}: initialised (inputs mapped, kernel init()ed), idle
-//                     kDone     {chunk, checksum, seconds}: a chunk's rows are written
-//                     kFailed   {chunk, point, reason}: a point failed; the worker stays usable
-//                               and goes on with the rest of its assignment. A reason that starts
-//                               with kOutOfMemoryReason means the point ran out of memory.
-//                     kFatal    {reason}: the worker cannot go on (setup failed); it exits next
+// then the type's fields, in the host's byte order (driver and workers are one machine, or one
+// MPI job of identical binaries), and for kFailed and kFatal the reason, UTF-8, to the end.
+// A whole message is at most kMaxMessageBytes: a longer reason is cut to fit.
+//
+// Version 1 messages (size in bytes, header included):
+//   driver -> worker  kAssign   {uint64 chunk, uint64 count} (24): compute chunks
+//                               [chunk, chunk + count)
+//                     kShutdown {} (8): finish nothing more, exit 0
+//   worker -> driver  kReady    {int64 pid} (16): initialised (inputs mapped, kernel init()ed),
+//                               idle
+//                     kDone     {uint64 chunk, uint64 checksum, float64 seconds} (32): a chunk's
+//                               rows are written
+//                     kFailed   {uint64 chunk, uint64 point, reason} (24 + reason): a point
+//                               failed; the worker stays usable and goes on with the rest of its
+//                               assignment. A reason that starts with kOutOfMemoryReason means
+//                               the point ran out of memory.
+//                     kFatal    {reason} (8 + reason): the worker cannot go on (setup failed);
+//                               it exits next
+// A message of an unknown type, cut short, or with bytes after its fixed fields is malformed.
 #pragma once
 
 #include <cstdint>

@@ -75,8 +75,6 @@ SchedulerOptions OptionsFor(const PreparedRun& run) {
   options.batch = run.batch;
   options.timeout_seconds = execution.timeout_seconds;
   options.retries = execution.retries;
-  // The memory watch runs on ticks: sample often enough to catch a runaway kernel early.
-  if (execution.memory_limit_bytes > 0) options.tick_seconds = 0.05;
   return options;
 }
 
@@ -95,6 +93,7 @@ bool ComputeWithWorkers(PreparedRun& run, int ranks, RunRecorder& recorder) {
                       : WorkerLaunch::Method::kSpawn;
   launch.size = ranks;
   launch.log_dir = run.output_path + ".logs";
+  launch.memory_limit = run.config.execution.memory_limit_bytes;
   JobDescriptor job;
   // The fork child reaches the scoreboard through the ProcessWorkerSet it inherits.
   ProcessWorkerSet* set_ptr = nullptr;
@@ -110,16 +109,12 @@ bool ComputeWithWorkers(PreparedRun& run, int ranks, RunRecorder& recorder) {
                         &run.inputs->views(),
                         run.output_path,
                         &run.file->layout(),
-                        &set_ptr->scoreboard(),
-                        run.config.execution.memory_limit_bytes};
+                        &set_ptr->scoreboard()};
       return WorkerLoop(setup, rank, socket_fd);
     };
   }
   ProcessWorkerSet set(launch);
   set_ptr = &set;
-  if (run.config.execution.memory_limit_bytes > 0) {
-    recorder.LimitMemory(&set, run.config.execution.memory_limit_bytes);
-  }
   Scheduler scheduler(set, *run.plan, run.todo, OptionsFor(run), recorder);
   return scheduler.Run() == Scheduler::Outcome::kInterrupted;
 }

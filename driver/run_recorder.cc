@@ -1,10 +1,8 @@
 #include "driver/run_recorder.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -47,21 +45,6 @@ std::string ReplaceAll(std::string s, const std::string& from, const std::string
   for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
     s.replace(pos, from.size(), to);
   return s;
-}
-
-// The process's anonymous memory, from /proc/<pid>/smaps_rollup; 0 if it is gone.
-uint64_t PrivateBytes(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/smaps_rollup", pid);
-  const int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char text[4096];
-  const ssize_t n = read(fd, text, sizeof text - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  text[n] = '\0';
-  const char* field = std::strstr(text, "\nAnonymous:");
-  return field ? std::strtoull(field + 11, nullptr, 10) * 1024 : 0;
 }
 
 }  // namespace
@@ -127,20 +110,7 @@ void RunRecorder::Tick() {
     journal_.Sync();
     last_sync_ = now;
   }
-  WatchMemory();
   progress_.Update(Snapshot());
-}
-
-void RunRecorder::LimitMemory(ProcessWorkerSet* workers, uint64_t limit_bytes) {
-  workers_ = workers;
-  memory_limit_ = limit_bytes;
-  over_limit_.assign(size_t(workers->size()), false);
-}
-
-std::optional<ChunkFailure::Kind> RunRecorder::ClassifyExit(int rank, int) {
-  if (memory_limit_ == 0 || !over_limit_[size_t(rank)]) return std::nullopt;
-  over_limit_[size_t(rank)] = false;
-  return ChunkFailure::Kind::kOutOfMemory;
 }
 
 ProgressSnapshot RunRecorder::Snapshot() {
@@ -148,14 +118,4 @@ ProgressSnapshot RunRecorder::Snapshot() {
   return snapshot_;
 }
 
-void RunRecorder::WatchMemory() {
-  if (!workers_ || memory_limit_ == 0) return;
-  for (int r = 0; r < workers_->size(); ++r) {
-    if (!workers_->Running(r) || over_limit_[size_t(r)]) continue;
-    if (PrivateBytes(workers_->pid(r)) > memory_limit_) {
-      over_limit_[size_t(r)] = true;
-      workers_->Kill(r);
-    }
-  }
-}
 }  // namespace sweep

@@ -4,9 +4,6 @@
 //   2. progress, and for a failure one report on stderr: chunk, point, its parameter values,
 //      the reason and the tail of the worker's stderr.
 // It also syncs the journal to disk at most once a second, on the scheduler's ticks.
-// It is also the run's memory watch: with execution.memory_limit, every tick it reads each
-// worker's anonymous memory (its heap and stack: not the shared inputs, which are file or memfd
-// pages) and kills a worker over the limit, whose chunk is then reported out of memory.
 #pragma once
 
 #include <sys/types.h>
@@ -21,7 +18,6 @@
 #include "driver/progress.h"
 #include "driver/scheduler.h"
 #include "driver/space.h"
-#include "driver/worker_set.h"
 #include "io/journal.h"
 
 namespace sweep {
@@ -40,16 +36,11 @@ class RunRecorder : public SchedulerObserver {
                  int attempt) override;
   void ChunkFailed(const ChunkFailure& failure) override;
   void Tick() override;
-  std::optional<ChunkFailure::Kind> ClassifyExit(int rank, int wait_status) override;
-
-  // Watches `workers` against limit_bytes from now on (see above).
-  void LimitMemory(ProcessWorkerSet* workers, uint64_t limit_bytes);
 
   ProgressSnapshot Snapshot();
   uint64_t chunks_failed() const { return snapshot_.chunks_failed; }
 
  private:
-  void WatchMemory();
 
   const Space& space_;
   ChunkLedger& ledger_;
@@ -58,9 +49,6 @@ class RunRecorder : public SchedulerObserver {
   ProgressSnapshot snapshot_;
   double start_ = 0;
   double last_sync_ = 0;
-  ProcessWorkerSet* workers_ = nullptr;  // set by LimitMemory; not owned
-  uint64_t memory_limit_ = 0;            // 0: none
-  std::vector<bool> over_limit_;         // per rank: killed by the watch, not yet reported
 };
 
 }  // namespace sweep

@@ -18,45 +18,7 @@ double SteadySeconds() {
   return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
-const char* SignalName(int sig) {
-  switch (sig) {
-    case SIGSEGV:
-      return "SIGSEGV";
-    case SIGABRT:
-      return "SIGABRT";
-    case SIGBUS:
-      return "SIGBUS";
-    case SIGFPE:
-      return "SIGFPE";
-    case SIGILL:
-      return "SIGILL";
-    case SIGKILL:
-      return "SIGKILL";
-    case SIGTERM:
-      return "SIGTERM";
-    case SIGINT:
-      return "SIGINT";
-    case SIGPIPE:
-      return "SIGPIPE";
-    case SIGXCPU:
-      return "SIGXCPU";
-    default:
-      return nullptr;
-  }
-}
-
 }  // namespace
-
-std::string DescribeWaitStatus(int status) {
-  if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    const char* name = SignalName(sig);
-    return (name ? std::string(name) : "signal " + std::to_string(sig)) + " (" + strsignal(sig) +
-           ")";
-  }
-  return "wait status " + std::to_string(status);
-}
 
 Scheduler::Scheduler(WorkerSet& workers, const Plan& plan, std::vector<uint64_t> todo,
                      SchedulerOptions options, SchedulerObserver& observer)
@@ -66,7 +28,6 @@ Scheduler::Scheduler(WorkerSet& workers, const Plan& plan, std::vector<uint64_t>
       observer_(observer),
       ranks_(workers.size()) {
   if (!options_.clock) options_.clock = SteadySeconds;
-  stats_.busy_seconds.assign(workers.size(), 0.0);
   total_ = todo.size();
   if (options_.dynamic) {
     queue_.assign(todo.begin(), todo.end());
@@ -75,7 +36,7 @@ Scheduler::Scheduler(WorkerSet& workers, const Plan& plan, std::vector<uint64_t>
   }
 }
 
-uint64_t Scheduler::pending() const { return total_ - stats_.chunks_done - stats_.chunks_failed; }
+uint64_t Scheduler::pending() const { return total_ - chunks_done_ - chunks_failed_; }
 
 bool Scheduler::AnyBusy() const {
   for (const Rank& r : ranks_)
@@ -97,7 +58,6 @@ bool Scheduler::WorkRemains(int rank) const {
 void Scheduler::StartRank(int rank) {
   ranks_[rank] = Rank{Rank::State::kStarting, 0, 0, 0, 0, false, std::move(ranks_[rank].own), ""};
   workers_.Start(rank);
-  ++stats_.workers_started;
 }
 
 Scheduler::Outcome Scheduler::Run() {
@@ -138,7 +98,7 @@ void Scheduler::Handle(const WorkerEvent& event) {
       for (int r = 0; r < workers_.size(); ++r) workers_.Kill(r);
       return;
     case WorkerEvent::Kind::kExited:
-      HandleExit(event.rank, event.wait_status);
+      HandleExit(event);
       return;
     case WorkerEvent::Kind::kMessage:
       break;
@@ -163,9 +123,7 @@ void Scheduler::Handle(const WorkerEvent& event) {
       const auto tries = attempts_.find(m.chunk);
       const int attempt = tries == attempts_.end() ? 1 : tries->second;
       attempts_.erase(m.chunk);
-      ++stats_.chunks_done;
-      stats_.points_done += chunk.count;
-      stats_.busy_seconds[event.rank] += m.seconds;
+      ++chunks_done_;
       ++measured_chunks_;
       mean_chunk_seconds_ += (m.seconds - mean_chunk_seconds_) / double(measured_chunks_);
       observer_.ChunkDone(chunk, m.checksum, m.seconds, event.rank, attempt);
@@ -218,7 +176,6 @@ void Scheduler::FailChunk(int r, uint64_t chunk_index, ChunkFailure::Kind kind, 
   if (retry) {
     const double backoff = options_.retry_backoff_seconds * std::pow(2.0, attempts - 1);
     ++attempts;
-    ++stats_.retries;
     if (options_.dynamic) {
       retry_at_.push_back({Now() + backoff, chunk_index});
     } else {
@@ -226,12 +183,14 @@ void Scheduler::FailChunk(int r, uint64_t chunk_index, ChunkFailure::Kind kind, 
     }
   } else {
     attempts_.erase(chunk_index);
-    ++stats_.chunks_failed;
+    ++chunks_failed_;
   }
   observer_.ChunkFailed(failure);
 }
 
-void Scheduler::HandleExit(int r, int wait_status) {
+void Scheduler::HandleExit(const WorkerEvent& exit) {
+  const int r = exit.rank;
+  const int wait_status = exit.wait_status;
   Rank& rank = ranks_[r];
   const Rank::State was = rank.state;
   // Read the point before anything restarts this rank and clears its scoreboard slot.
@@ -255,11 +214,9 @@ void Scheduler::HandleExit(int r, int wait_status) {
   if (rank.timed_out) {
     kind = ChunkFailure::Kind::kTimeout;
     reason = "timeout after " + std::to_string(int(std::lround(options_.timeout_seconds))) + "s";
-  } else if (std::optional<ChunkFailure::Kind> k = observer_.ClassifyExit(r, wait_status)) {
-    kind = *k;
-    if (kind == ChunkFailure::Kind::kOutOfMemory) {
-      reason = std::string(kOutOfMemoryReason) + ": over execution.memory_limit, killed";
-    }
+  } else if (exit.exit_kind == WorkerEvent::ExitKind::kOutOfMemory) {
+    kind = ChunkFailure::Kind::kOutOfMemory;
+    reason = std::string(kOutOfMemoryReason) + ": over execution.memory_limit, killed";
   } else if (WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL) {
     kind = ChunkFailure::Kind::kKilled;
     reason += ", killed from outside (the OOM killer?)";
@@ -318,8 +275,6 @@ bool Scheduler::TakeWork(int r, uint64_t* first, uint64_t* count) {
     const double by_time = options_.target_assignment_seconds / mean_chunk_seconds_;
     const uint64_t balance = std::max<uint64_t>(1, queue_.size() / (2 * ranks_.size()));
     want = std::clamp<uint64_t>(uint64_t(by_time), 1, balance);
-  } else if (options_.batch) {
-    want = 1;
   }
   *first = queue_.front();
   *count = 1;
@@ -345,10 +300,8 @@ void Scheduler::AssignIdle() {
     rank.next = first;
     rank.timed_out = false;
     rank.deadline = options_.timeout_seconds > 0 ? Now() + options_.timeout_seconds : 0;
-    if (!workers_.Send(r, Message::Assign(first, count))) {
-      // It is dying; its exit event re-queues the assignment.
-      continue;
-    }
+    // False when it is dying: its exit event re-queues the assignment.
+    workers_.Send(r, Message::Assign(first, count));
   }
 }
 

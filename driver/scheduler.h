@@ -73,20 +73,6 @@ class SchedulerObserver {
                          int attempt) = 0;
   virtual void ChunkFailed(const ChunkFailure& failure) = 0;  // final or to be retried
   virtual void Tick() {}
-  // REQUIRES nothing; lets the run classify an exit (for example out of memory) before the
-  // scheduler does. Returns nullopt to keep the scheduler's own classification.
-  virtual std::optional<ChunkFailure::Kind> ClassifyExit(int /*rank*/, int /*wait_status*/) {
-    return std::nullopt;
-  }
-};
-
-struct SchedulerStats {
-  uint64_t chunks_done = 0;
-  uint64_t chunks_failed = 0;  // final failures
-  uint64_t points_done = 0;
-  uint64_t retries = 0;
-  uint64_t workers_started = 0;
-  std::vector<double> busy_seconds;  // per rank: the sum of its chunks' seconds
 };
 
 class Scheduler {
@@ -101,7 +87,6 @@ class Scheduler {
   // THROWS: Error when workers keep failing to start.
   Outcome Run();
 
-  const SchedulerStats& stats() const { return stats_; }
   uint64_t pending() const;  // chunks not yet done nor finally failed
 
  private:
@@ -119,7 +104,7 @@ class Scheduler {
 
   double Now() const { return options_.clock(); }
   void Handle(const WorkerEvent& event);
-  void HandleExit(int rank, int wait_status);
+  void HandleExit(const WorkerEvent& exit);
   void FailChunk(int rank, uint64_t chunk, ChunkFailure::Kind kind, std::string reason,
                  std::optional<uint64_t> point, std::string log_tail);
   void FinishAssignmentChunk(int rank);
@@ -140,15 +125,13 @@ class Scheduler {
   std::vector<std::pair<double, uint64_t>> retry_at_;  // (not before, chunk)
   std::unordered_map<uint64_t, int> attempts_;         // chunk -> attempts made so far (>= 1)
   std::vector<Rank> ranks_;
-  SchedulerStats stats_;
   uint64_t total_ = 0;
+  uint64_t chunks_done_ = 0;
+  uint64_t chunks_failed_ = 0;  // finally
   double mean_chunk_seconds_ = 0;
   uint64_t measured_chunks_ = 0;
   int start_failures_in_a_row_ = 0;
   bool interrupted_ = false;
 };
-
-// "SIGSEGV (Segmentation fault)", "exit code 3": a wait status in words.
-std::string DescribeWaitStatus(int wait_status);
 
 }  // namespace sweep

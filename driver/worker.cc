@@ -1,7 +1,6 @@
 #include "driver/worker.h"
 
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -136,15 +135,6 @@ Message ChunkComputer::Compute(uint64_t chunk_index) {
 }
 
 int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd) {
-#if !defined(__SANITIZE_ADDRESS__)
-  // Not under AddressSanitizer: its allocator ends the process ("Failed to mmap") where malloc
-  // would return NULL, which would hide the out-of-memory the driver's watch reports.
-  if (setup.memory_limit > 0) {
-    const rlim_t backstop = rlim_t(2 * setup.memory_limit + (uint64_t{256} << 20));
-    const rlimit limit{backstop, backstop};
-    setrlimit(RLIMIT_DATA, &limit);
-  }
-#endif
   std::optional<ChunkComputer> computer;
   try {
     computer.emplace(setup, rank);
@@ -219,7 +209,6 @@ int SpawnedWorkerMain() {
     const std::string output_path = job.at("output_path").get<std::string>();
     const OutputLayout layout = DecodeRowLayout(job.at("layout").get<std::string>());
     WorkerSetup setup;
-    setup.memory_limit = config.execution.memory_limit_bytes;
     setup.space = &space;
     setup.binding = &binding;
     setup.inputs = &inputs.views();

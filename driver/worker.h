@@ -37,10 +37,6 @@ struct WorkerSetup {
   std::string output_path;
   const OutputLayout* layout = nullptr;
   Scoreboard* scoreboard = nullptr;
-  // execution.memory_limit; 0: none. The driver enforces it by watching (driver/run.cc); the
-  // worker only sets RLIMIT_DATA to twice that plus 256 MiB, a backstop against a runaway
-  // allocation between two looks.
-  uint64_t memory_limit = 0;
 };
 
 // Computes chunks for one worker rank: owns the kernel's state and the block buffers.

@@ -4,9 +4,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,9 +33,9 @@ namespace sweep {
 namespace {
 
 constexpr size_t kSlotBytes = 64;
-// Descriptors handed to a child are first moved this high, so that renumbering them to
-// 3, 4, 5, ... in the child can never overwrite one that is still to be moved.
-constexpr int kStagingFd = 100;
+// How often a worker's private memory is sampled under a memory limit: often enough to catch a
+// runaway kernel early, rarely enough that reading /proc costs nothing worth measuring.
+constexpr double kMemorySampleSeconds = 0.05;
 
 [[noreturn]] void ThrowErrno(const std::string& what) {
   throw Error("worker launch: " + what + ": " + std::strerror(errno));
@@ -44,6 +44,11 @@ constexpr int kStagingFd = 100;
 int CheckedFd(int fd, const std::string& what) {
   if (fd < 0) ThrowErrno(what);
   return fd;
+}
+
+double SteadySeconds() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
 sigset_t InterruptSignals() {
@@ -66,33 +71,8 @@ std::vector<std::string> WorkerEnvironment(const WorkerLaunch& launch, int rank)
   env.push_back("SWEEP_RANK=" + std::to_string(rank));
   env.push_back("SWEEP_SIZE=" + std::to_string(launch.size));
   env.push_back("SWEEP_DRIVER_PID=" + std::to_string(getpid()));
-  for (const std::string& e : launch.extra_env) env.push_back(e);
   return env;
 }
-
-std::vector<char*> CStrings(std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  for (std::string& s : strings) out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
-}
-
-// Closes a descriptor on scope exit unless released.
-class ScopedFd {
- public:
-  explicit ScopedFd(int fd = -1) : fd_(fd) {}
-  ~ScopedFd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  ScopedFd(const ScopedFd&) = delete;
-  ScopedFd& operator=(const ScopedFd&) = delete;
-  ScopedFd(ScopedFd&& other) noexcept : fd_(other.release()) {}
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 // The pids whose parent is this process, read from /proc (CONFIG_PROC_CHILDREN is not always
 // there, so every /proc/<pid>/stat is read).
@@ -237,79 +217,58 @@ void ProcessWorkerSet::Start(int rank) {
   ScopedFd log(CheckedFd(
       open(LogPath(rank).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644), "open log"));
   scoreboard_.Publish(rank, Scoreboard::kIdle);
-
-  pid_t pid = -1;
-  if (launch_.method == WorkerLaunch::Method::kSpawn) {
-    // Stage every descriptor the child gets above kStagingFd, then renumber in the child.
-    std::vector<int> sources = {worker_end.get(), log.get(), scoreboard_.fd()};
-    for (int fd : launch_.pass_fds) sources.push_back(fd);
-    std::vector<ScopedFd> staged;
-    for (int fd : sources)
-      staged.emplace_back(CheckedFd(fcntl(fd, F_DUPFD_CLOEXEC, kStagingFd), "dup"));
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, staged[1].get(), 1);
-    posix_spawn_file_actions_adddup2(&actions, staged[1].get(), 2);
-    posix_spawn_file_actions_adddup2(&actions, staged[0].get(), kWorkerSocketFd);
-    for (size_t i = 2; i < staged.size(); ++i)
-      posix_spawn_file_actions_adddup2(&actions, staged[i].get(),
-                                       kWorkerFirstPassedFd + int(i) - 2);
-    // Descriptors someone opened without O_CLOEXEC (a library, a kernel) must not leak either.
-    posix_spawn_file_actions_addclosefrom_np(&actions,
-                                             kWorkerFirstPassedFd + int(staged.size()) - 2);
-
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    for (int s : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD, SIGHUP}) sigaddset(&defaults, s);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(
-        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    std::vector<std::string> args = launch_.argv;
-    std::vector<std::string> env = WorkerEnvironment(launch_, rank);
-    std::vector<char*> argv = CStrings(args), envp = CStrings(env);
-    const int rc = posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) {
-      errno = rc;
-      ThrowErrno("posix_spawn " + launch_.argv[0]);
+  const pid_t pid = StartProcess(rank, worker_end.get(), log.get());
+  ScopedFd pidfd(int(syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd.valid()) {
+    const int error = errno;
+    kill(-pid, SIGKILL);
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
-  } else {
-    const pid_t driver = getpid();
-    pid = fork();
-    if (pid < 0) ThrowErrno("fork");
-    if (pid == 0) {
-      setpgid(0, 0);
-      std::vector<std::string> env = WorkerEnvironment(launch_, rank);
-      for (std::string& e : env) putenv(e.data());
-      const int devnull = open("/dev/null", O_RDONLY);
-      dup2(devnull, 0);
-      dup2(log.get(), 1);
-      dup2(log.get(), 2);
-      dup2(worker_end.get(), kWorkerSocketFd);  // dup2 clears FD_CLOEXEC on the copy
-      BecomeWorker(driver, kWorkerSocketFd + 1);
-      int code = 1;
-      try {
-        code = launch_.child_main(rank, kWorkerSocketFd);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "sweep worker %d: %s\n", rank, e.what());
+    errno = error;
+    ThrowErrno("pidfd_open");
+  }
+#if !defined(__SANITIZE_ADDRESS__)
+  // The backstop of the memory watch, the same for both start methods. Not under
+  // AddressSanitizer: its allocator ends the process ("Failed to mmap") where malloc would
+  // return NULL, which would hide the out-of-memory the watch reports.
+  if (launch_.memory_limit > 0) {
+    const rlim_t backstop = rlim_t(2 * launch_.memory_limit + (uint64_t{256} << 20));
+    const rlimit limit{backstop, backstop};
+    // ESRCH: it is gone already, and its exit will say why.
+    if (prlimit(pid, RLIMIT_DATA, &limit, nullptr) != 0 && errno != ESRCH) {
+      const int error = errno;
+      kill(-pid, SIGKILL);
+      while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
       }
-      std::fflush(nullptr);
-      _exit(code);  // never run the driver's atexit handlers or destructors in the child
+      errno = error;
+      ThrowErrno("prlimit RLIMIT_DATA");
     }
   }
-  // The parent sets the group too, so a kill right after Start() cannot miss it.
-  setpgid(pid, pid);
+#endif
   w.pid = pid;
-  w.pidfd = CheckedFd(int(syscall(SYS_pidfd_open, pid, 0)), "pidfd_open");
+  w.pidfd = pidfd.release();
   w.socket = driver_end.release();
+  w.over_memory_limit = false;
+}
+
+pid_t ProcessWorkerSet::StartProcess(int rank, int socket_fd, int log_fd) {
+  ChildSetup setup;
+  setup.env = WorkerEnvironment(launch_, rank);
+  setup.fds = {{log_fd, 1}, {log_fd, 2}, {socket_fd, kWorkerSocketFd}};
+  try {
+    if (launch_.method == WorkerLaunch::Method::kSpawn) {
+      setup.fds.push_back({scoreboard_.fd(), kWorkerFirstPassedFd});
+      for (size_t i = 0; i < launch_.pass_fds.size(); ++i)
+        setup.fds.push_back({launch_.pass_fds[i], kWorkerFirstPassedFd + 1 + int(i)});
+      return SpawnChild(launch_.argv, setup);
+    }
+    // The forked worker keeps the scoreboard's mapping, not its descriptor.
+    return ForkChild(
+        setup, [&] { return launch_.child_main(rank, kWorkerSocketFd); },
+        "sweep worker " + std::to_string(rank));
+  } catch (const Error& e) {
+    throw Error(std::string("worker launch: ") + e.what());
+  }
 }
 
 bool ProcessWorkerSet::Running(int rank) const { return workers_.at(rank).pid > 0; }
@@ -331,39 +290,48 @@ void ProcessWorkerSet::KillAll() {
   for (int r = 0; r < size(); ++r) Kill(r);
 }
 
+std::optional<WorkerEvent> ProcessWorkerSet::ReceiveFrom(int rank) {
+  Worker& w = workers_[rank];
+  std::optional<Message> m;
+  try {
+    m = ReceiveMessage(w.socket);
+  } catch (const Error&) {
+    // A worker that sends garbage is broken: treat it like one that crashed.
+    Kill(rank);
+    m.reset();
+  }
+  if (!m) {
+    close(w.socket);
+    w.socket = -1;
+    return std::nullopt;
+  }
+  WorkerEvent e;
+  e.kind = WorkerEvent::Kind::kMessage;
+  e.rank = rank;
+  e.message = std::move(*m);
+  return e;
+}
+
 std::optional<WorkerEvent> ProcessWorkerSet::Reap(int rank) {
   Worker& w = workers_[rank];
   // Drain what the worker said before it died: its messages come before its exit.
   while (w.socket >= 0) {
     pollfd p{w.socket, POLLIN, 0};
     if (poll(&p, 1, 0) <= 0) break;
-    std::optional<Message> m;
-    try {
-      m = ReceiveMessage(w.socket);
-    } catch (const Error&) {
-      m.reset();
-    }
-    if (!m) {
-      close(w.socket);
-      w.socket = -1;
-      break;
-    }
-    WorkerEvent e;
-    e.kind = WorkerEvent::Kind::kMessage;
-    e.rank = rank;
-    e.message = std::move(*m);
-    pending_.push_back(std::move(e));
+    if (std::optional<WorkerEvent> e = ReceiveFrom(rank)) pending_.push_back(std::move(*e));
   }
   // Kill the group while the zombie still pins its id: grandchildren go too.
   kill(-w.pid, SIGKILL);
   WorkerEvent exited;
   exited.kind = WorkerEvent::Kind::kExited;
   exited.rank = rank;
+  if (w.over_memory_limit) exited.exit_kind = WorkerEvent::ExitKind::kOutOfMemory;
   while (waitpid(w.pid, &exited.wait_status, 0) < 0 && errno == EINTR) {
   }
   close(w.pidfd);
   w.pidfd = -1;
   w.pid = -1;
+  w.over_memory_limit = false;
   if (w.socket >= 0) {
     close(w.socket);
     w.socket = -1;
@@ -377,20 +345,39 @@ std::optional<WorkerEvent> ProcessWorkerSet::Reap(int rank) {
   return first;
 }
 
+void ProcessWorkerSet::WatchMemory() {
+  const double now = SteadySeconds();
+  if (launch_.memory_limit == 0 || now < next_memory_sample_) return;
+  next_memory_sample_ = now + kMemorySampleSeconds;
+  for (int r = 0; r < size(); ++r) {
+    Worker& w = workers_[r];
+    if (w.pid <= 0 || w.over_memory_limit) continue;
+    const uint64_t bytes =
+        launch_.memory_reader ? launch_.memory_reader(w.pid) : PrivateMemoryBytes(w.pid);
+    if (bytes > launch_.memory_limit) {
+      w.over_memory_limit = true;
+      Kill(r);  // its pidfd turns readable, and Reap() reports the exit as out of memory
+    }
+  }
+}
+
 std::optional<WorkerEvent> ProcessWorkerSet::Next(double timeout_seconds) {
-  const auto start = std::chrono::steady_clock::now();
+  const double start = SteadySeconds();
   for (;;) {
     if (!pending_.empty()) {
       WorkerEvent e = pending_.front();
       pending_.erase(pending_.begin());
       return e;
     }
-    int timeout_ms = -1;
-    if (timeout_seconds >= 0) {
-      const double left =
-          timeout_seconds -
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      timeout_ms = int(std::min(std::ceil(std::max(left, 0.0) * 1000), 1e9));
+    WatchMemory();
+    const double left = timeout_seconds - (SteadySeconds() - start);
+    int timeout_ms =
+        timeout_seconds < 0 ? -1 : int(std::min(std::ceil(std::max(left, 0.0) * 1000), 1e9));
+    if (launch_.memory_limit > 0) {
+      // Wake for the next sample, whatever the caller's timeout.
+      const double to_sample = std::max(next_memory_sample_ - SteadySeconds(), 0.0);
+      const int sample_ms = int(std::ceil(to_sample * 1000));
+      timeout_ms = timeout_ms < 0 ? sample_ms : std::min(timeout_ms, sample_ms);
     }
     std::vector<pollfd> fds;
     std::vector<std::pair<int, bool>> owners;  // (rank, is_pidfd); rank -1 for the signal fd
@@ -409,7 +396,10 @@ std::optional<WorkerEvent> ProcessWorkerSet::Next(double timeout_seconds) {
     const int n = poll(fds.data(), fds.size(), timeout_ms);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) ThrowErrno("poll");
-    if (n == 0) return std::nullopt;
+    if (n == 0) {
+      if (timeout_seconds >= 0 && SteadySeconds() - start >= timeout_seconds) return std::nullopt;
+      continue;  // woken for a memory sample
+    }
 
     if (fds[0].revents) {
       signalfd_siginfo info{};
@@ -423,26 +413,7 @@ std::optional<WorkerEvent> ProcessWorkerSet::Next(double timeout_seconds) {
     // Messages first: a worker's last words must be seen before its exit.
     for (size_t i = 1; i < fds.size(); ++i) {
       if (!fds[i].revents || owners[i].second) continue;
-      const int rank = owners[i].first;
-      Worker& w = workers_[rank];
-      std::optional<Message> m;
-      try {
-        m = ReceiveMessage(w.socket);
-      } catch (const Error&) {
-        // A worker that sends garbage is broken: treat it like one that crashed.
-        Kill(rank);
-        m.reset();
-      }
-      if (!m) {
-        close(w.socket);
-        w.socket = -1;
-        continue;
-      }
-      WorkerEvent e;
-      e.kind = WorkerEvent::Kind::kMessage;
-      e.rank = rank;
-      e.message = std::move(*m);
-      return e;
+      if (std::optional<WorkerEvent> e = ReceiveFrom(owners[i].first)) return e;
     }
     for (size_t i = 1; i < fds.size(); ++i) {
       if (fds[i].revents && owners[i].second) return Reap(owners[i].first);
@@ -476,13 +447,8 @@ std::string ProcessWorkerSet::LogTail(int rank, size_t max_bytes) const {
 }
 
 void BecomeWorker(pid_t driver_pid, int first_unused_fd) {
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // The driver may have died before prctl: then we were already reparented.
-  if (getppid() != driver_pid) _exit(1);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int s : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD, SIGHUP}) signal(s, SIG_DFL);
+  if (!DieWithParent(driver_pid)) _exit(1);
+  // posix_spawn closed the rest already; this is for a worker started some other way.
   close_range(unsigned(first_unused_fd), ~0u, 0);
 }
 

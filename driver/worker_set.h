@@ -4,19 +4,26 @@
 // send it a message, take the next event (a message, an exit, an interrupt), kill one or all.
 // ProcessWorkerSet is the real one; tests use a fake (tests/fakes.h).
 //
-// What ProcessWorkerSet promises about every worker it starts:
-//   - SWEEP_RANK and SWEEP_SIZE in its environment, like MPI's ranks;
+// What ProcessWorkerSet promises about every worker it starts (io/process.h does the child setup):
+//   - SWEEP_RANK, SWEEP_SIZE and SWEEP_DRIVER_PID in its environment, like MPI's ranks;
 //   - its own process group (pgid == pid), so a kill reaches anything it started;
 //   - it dies with the driver (PR_SET_PDEATHSIG, rechecked against the parent pid after, since
-//     the parent may have died before the call);
+//     the parent may have died before the call): a forked worker from the start, a spawned one
+//     from its first call, BecomeWorker();
 //   - it inherits no descriptor but stdin (/dev/null), stdout and stderr (both its log file,
-//     `<log_dir>/worker-<rank>.log`, appended across restarts), the protocol socket and the
-//     descriptors the launch names;
+//     `<log_dir>/worker-<rank>.log`, appended across restarts), the protocol socket at
+//     kWorkerSocketFd and, when spawned, the scoreboard's memfd at kWorkerFirstPassedFd and the
+//     descriptors of WorkerLaunch::pass_fds after it (a forked worker inherits the scoreboard's
+//     mapping instead); its signal mask is empty and every signal at its default action;
 //   - it is reaped through a pidfd, so exits are seen in the same poll() as messages, with no
 //     SIGCHLD handler and no race with pid reuse;
 //   - after it exits, its process group is killed, so a grandchild left behind does not survive;
 //     one that left the group (a double fork with setsid, a daemon) is reparented to the driver,
-//     which is a child subreaper while a ProcessWorkerSet exists, and is killed too.
+//     which is a child subreaper while a ProcessWorkerSet exists, and is killed too;
+//   - with WorkerLaunch::memory_limit, its private memory is sampled at least every 50 ms while
+//     Next() waits; one over the limit is killed and its kExited event says kOutOfMemory. It also
+//     gets RLIMIT_DATA at twice the limit plus 256 MiB, a backstop against a runaway allocation
+//     between two samples, so that its allocations fail rather than the machine's.
 // SIGINT and SIGTERM sent to the driver are turned into kInterrupt events (signalfd) while a
 // ProcessWorkerSet exists; the default actions are restored when it is destroyed.
 #pragma once
@@ -32,19 +39,25 @@
 #include <vector>
 
 #include "driver/protocol.h"
+#include "io/process.h"
 
 namespace sweep {
 
 struct WorkerEvent {
   enum class Kind {
     kMessage,   // `message` arrived from `rank`
-    kExited,    // the worker of `rank` is gone; `wait_status` as from waitpid
+    kExited,    // the worker of `rank` is gone; `wait_status` as from waitpid, `exit_kind` why
     kInterrupt  // the driver received SIGINT or SIGTERM (`signal`)
+  };
+  enum class ExitKind {
+    kOther,       // it exited or was killed, by itself, by Kill() or from outside
+    kOutOfMemory  // the set killed it for going over WorkerLaunch::memory_limit
   };
   Kind kind = Kind::kMessage;
   int rank = -1;
   Message message;
   int wait_status = 0;
+  ExitKind exit_kind = ExitKind::kOther;
   int signal = 0;
 };
 
@@ -93,14 +106,19 @@ struct WorkerLaunch {
   Method method = Method::kSpawn;
   int size = 1;
   std::string log_dir;  // created if missing
-  // kSpawn: the program and arguments (argv[0] included). The worker finds its socket at
-  // kWorkerSocketFd and the descriptors of `pass_fds` at kWorkerFirstPassedFd, +1, ... in order.
+  // kSpawn: the program and arguments (argv[0] included, a path). The worker finds its socket
+  // at kWorkerSocketFd, the scoreboard's memfd at kWorkerFirstPassedFd and the descriptors of
+  // `pass_fds` at kWorkerFirstPassedFd + 1, + 2, ... in order.
   std::vector<std::string> argv;
   std::vector<int> pass_fds;
   // kFork: what the child runs; its return value is the exit code. It gets its rank and its
   // socket descriptor; everything else it inherits from the driver's memory.
   std::function<int(int rank, int socket_fd)> child_main;
-  std::vector<std::string> extra_env;  // "NAME=value" added to both methods' environments
+  // execution.memory_limit: the most private memory a worker may hold, in bytes; 0: no limit.
+  uint64_t memory_limit = 0;
+  // How a worker's private memory is read; empty: PrivateMemoryBytes (io/process.h). Tests
+  // pass a fake.
+  std::function<uint64_t(pid_t pid)> memory_reader;
 };
 
 inline constexpr int kWorkerSocketFd = 3;
@@ -130,8 +148,13 @@ class ProcessWorkerSet : public WorkerSet {
     pid_t pid = -1;   // -1 when none is running (reaped)
     int pidfd = -1;   // readable when the process exits; -1 when reaped
     int socket = -1;  // driver's end; -1 once the worker closed it
+    bool over_memory_limit = false;  // killed by WatchMemory(), not yet reaped
   };
+  pid_t StartProcess(int rank, int socket_fd, int log_fd);
   std::optional<WorkerEvent> Reap(int rank);
+  // Every live worker's private memory against the limit, when a sample is due.
+  void WatchMemory();
+  std::optional<WorkerEvent> ReceiveFrom(int rank);
   // Kills and reaps every child of this process that is not a worker and started after this set
   // was made: descendants of workers that escaped their process group.
   void KillOrphans();
@@ -144,11 +167,12 @@ class ProcessWorkerSet : public WorkerSet {
   std::vector<WorkerEvent> pending_;      // events found but not yet returned
   unsigned long long created_ticks_ = 0;  // when the set was made, in clock ticks since boot
   bool was_subreaper_ = false;
+  double next_memory_sample_ = 0;  // steady clock seconds
 };
 
-// Worker side: the first thing a spawned or forked worker does. Sets PR_SET_PDEATHSIG and
-// verifies the driver `driver_pid` is still its parent (exits at once otherwise), resets signal
-// dispositions and the signal mask, and closes every descriptor >= first_unused_fd.
+// Worker side: the first thing a spawned worker does (posix_spawn cannot do it; a forked one
+// had it done by ForkChild). Sets PR_SET_PDEATHSIG and verifies the driver `driver_pid` is still
+// its parent (exits 1 at once otherwise), then closes every descriptor >= first_unused_fd.
 void BecomeWorker(pid_t driver_pid, int first_unused_fd);
 
 }  // namespace sweep

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "kernels/command.h"
+#include "driver/command_binding.h"
 #include "kernels/plugin.h"
 #include "kernels/registry.h"
 

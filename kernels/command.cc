@@ -3,8 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,35 +15,27 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <utility>
 
-#include "driver/scheduler.h"
 #include "io/error.h"
+#include "io/process.h"
+#include "kernels/dtype.h"
 
 extern char** environ;
 
 namespace sweep {
 namespace {
 
-namespace fs = std::filesystem;
-
 constexpr size_t kStdoutLimit = size_t{64} << 20;
 constexpr size_t kStderrKeep = 4096;
 constexpr uint64_t kNoPoint = std::numeric_limits<uint64_t>::max();
 
-// One piece of an argument template.
-struct Piece {
-  enum class Kind { kText, kParam, kSeed, kPoint };
-  Kind kind = Kind::kText;
-  std::string text;  // kText
-  int param = -1;    // kParam: index among the kernel's declared parameters
-};
-using ArgTemplate = std::vector<Piece>;
+using Piece = CommandArgPiece;
+using ArgTemplate = CommandArg;
 
 // A bound command kernel: the table and everything it points into. Never moved once built.
 struct CommandKernel {
@@ -432,73 +422,30 @@ bool Drain(int fd, std::string* text, size_t keep_tail) {
   }
 }
 
-// In the child between fork() and exec: only async-signal-safe calls.
-[[noreturn]] void ExecChild(pid_t parent, int devnull, int out, int err, int status,
-                            const char* path, char* const* argv, char* const* envp) {
-  // Its own process group, so a timeout kills everything the program started; killed if the
-  // worker dies, since the driver's kill of the worker's group does not reach this one.
-  setpgid(0, 0);
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) _exit(127);
-  dup2(devnull, 0);
-  dup2(out, 1);
-  dup2(err, 2);
-  // The status pipe, kept close-on-exec, tells the parent whether execve() worked.
-  if (status != 3) status = dup3(status, 3, O_CLOEXEC) < 0 ? status : 3;
-  close_range(uint32_t(std::max(status, 2) + 1), ~0U, 0);
-  if (status > 3) close_range(3, uint32_t(status - 1), 0);
-  // What the worker blocked or ignored is not the program's business.
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
-  execve(path, argv, envp);
-  const int e = errno;
-  (void)!write(status, &e, sizeof e);
-  _exit(127);
-}
-
 RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
                const std::vector<std::string>& env) {
   RunOutcome r;
-  std::vector<char*> cargv, cenv;
-  for (const std::string& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  for (const std::string& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
-  cenv.push_back(nullptr);
-  Pipe out, err, status;
-  if (out.read < 0 || err.read < 0 || status.read < 0) {
+  Pipe out, err;
+  if (out.read < 0 || err.read < 0) {
     r.start_error = std::string("pipe: ") + strerror(errno);
     return r;
   }
   const double limit = s.kernel->limit_seconds;
   const double deadline = limit > 0 ? Now() + limit : 0;
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) {
-    r.start_error = std::string("fork: ") + strerror(errno);
+  // Its own process group, so a timeout kills everything the program started; killed if the
+  // worker dies, since the driver's kill of the worker's group does not reach this one.
+  ChildSetup setup;
+  setup.fds = {{s.devnull, 0}, {out.write, 1}, {err.write, 2}};
+  setup.env = env;
+  pid_t pid;
+  try {
+    pid = ForkExec(s.kernel->path, argv, setup);
+  } catch (const Error& e) {
+    r.start_error = e.what();
     return r;
   }
-  if (pid == 0) {
-    ExecChild(parent, s.devnull, out.write, err.write, status.write, s.kernel->path.c_str(),
-              cargv.data(), cenv.data());
-  }
-  setpgid(pid, pid);  // also here, so a kill(-pid) right after fork() cannot miss
   out.CloseWrite();
   err.CloseWrite();
-  status.CloseWrite();
-  int exec_errno = 0;
-  ssize_t got;
-  while ((got = read(status.read, &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
-  }
-  if (got == ssize_t(sizeof exec_errno)) {
-    while (waitpid(pid, &r.wait_status, 0) < 0 && errno == EINTR) {
-    }
-    r.start_error = "cannot run " + s.kernel->path + ": " + strerror(exec_errno);
-    return r;
-  }
   fcntl(out.read, F_SETFL, fcntl(out.read, F_GETFL) | O_NONBLOCK);
   fcntl(err.read, F_SETFL, fcntl(err.read, F_GETFL) | O_NONBLOCK);
 
@@ -640,85 +587,6 @@ int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* 
   return Fail(err, err_size, message);
 }
 
-// ---- Binding ----
-
-// Splits one argument into pieces. Returns what is wrong, or "".
-std::string ParseArgument(const std::string& arg, const Space& space, CommandKernel* k,
-                          ArgTemplate* pieces) {
-  std::string text;
-  const auto flush = [&] {
-    if (!text.empty()) pieces->push_back(Piece{Piece::Kind::kText, std::move(text), -1});
-    text.clear();
-  };
-  for (size_t i = 0; i < arg.size(); ++i) {
-    const char c = arg[i];
-    if ((c == '{' || c == '}') && i + 1 < arg.size() && arg[i + 1] == c) {
-      text += c;
-      ++i;
-      continue;
-    }
-    if (c == '}') return "a lone `}` (write `}}` for a literal brace)";
-    if (c != '{') {
-      text += c;
-      continue;
-    }
-    const size_t close = arg.find('}', i + 1);
-    if (close == std::string::npos) return "a `{` without its `}` (write `{{` for a literal brace)";
-    const std::string name = arg.substr(i + 1, close - i - 1);
-    i = close;
-    flush();
-    if (name == "seed") {
-      pieces->push_back(Piece{Piece::Kind::kSeed, "", -1});
-    } else if (name == "point") {
-      pieces->push_back(Piece{Piece::Kind::kPoint, "", -1});
-    } else if (space.FindParameter(name) >= 0) {
-      auto it = std::find(k->param_names.begin(), k->param_names.end(), name);
-      if (it == k->param_names.end()) it = k->param_names.insert(it, name);
-      pieces->push_back(Piece{Piece::Kind::kParam, "", int(it - k->param_names.begin())});
-    } else {
-      std::string known;
-      for (const std::string& p : space.parameter_names()) known += "{" + p + "}, ";
-      return "unknown placeholder `{" + name + "}` (placeholders: " + known +
-             "{seed}, {point}; `{{` and `}}` for literal braces)";
-    }
-  }
-  flush();
-  return "";
-}
-
-// The executable argv[0] names, or "" with *why set.
-std::string ResolveProgram(const std::string& program, const std::string& folder,
-                           std::string* why) {
-  const auto executable = [](const std::string& path) {
-    struct stat st {};
-    return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(path.c_str(), X_OK) == 0;
-  };
-  if (program.find('/') != std::string::npos) {
-    fs::path p(program);
-    if (p.is_relative()) p = fs::path(folder) / p;
-    const std::string path = p.lexically_normal().string();
-    if (executable(path)) return path;
-    *why = "`" + program + "` (" + path + ") " +
-           (access(path.c_str(), F_OK) == 0 ? "is not an executable file" : "does not exist");
-    return "";
-  }
-  const char* env_path = std::getenv("PATH");
-  const std::string search = env_path ? env_path : "/usr/local/bin:/usr/bin:/bin";
-  for (size_t begin = 0; begin <= search.size();) {
-    size_t end = search.find(':', begin);
-    if (end == std::string::npos) end = search.size();
-    const std::string dir = end > begin ? search.substr(begin, end - begin) : ".";
-    const std::string path = (fs::path(dir) / program).lexically_normal().string();
-    if (executable(path)) return fs::absolute(path).string();
-    begin = end + 1;
-  }
-  *why = "`" + program +
-         "` is not found in PATH (write a path with a `/` for a program beside "
-         "the config, such as `./" +
-         program + "`)";
-  return "";
-}
-
 }  // namespace
 
 std::string ReadCommandOutputs(const std::string& stdout_text,
@@ -729,43 +597,25 @@ std::string ReadCommandOutputs(const std::string& stdout_text,
                                    : ReadLines(stdout_text, decls, outputs);
 }
 
-void BindCommandKernel(const Config& config, const Space& space, KernelBinding* binding) {
-  const KernelSpec& spec = config.kernel;
-  std::vector<Diagnostic> errors;
-  const auto fail = [&](std::string key, std::string message) {
-    errors.push_back(Diagnostic{spec.where, std::move(key), std::move(message)});
-  };
+CommandKernelTable MakeCommandKernel(CommandSpec spec) {
   auto k = std::make_shared<CommandKernel>();
-  k->program = spec.command.at(0);
-  std::string why;
-  k->path = ResolveProgram(k->program, config.folder, &why);
-  if (k->path.empty()) fail("kernel.command[0]", why);
-  for (size_t i = 1; i < spec.command.size(); ++i) {
-    ArgTemplate pieces;
-    const std::string error = ParseArgument(spec.command[i], space, k.get(), &pieces);
-    if (!error.empty()) fail("kernel.command[" + std::to_string(i) + "]", error);
-    k->args.push_back(std::move(pieces));
-  }
-  if (spec.command_outputs.empty()) {
-    fail("kernel.outputs",
-         "a command kernel needs `outputs:`, the name and dtype (or [dtype, dims...]) of each "
-         "value its program prints, such as {energy: float64, trace: [float64, 100]}");
-  }
-  for (const KernelSpec::CommandOutput& o : spec.command_outputs) {
+  k->program = std::move(spec.program);
+  k->path = std::move(spec.path);
+  k->args = std::move(spec.args);
+  k->param_names = std::move(spec.param_names);
+  for (const CommandOutput& o : spec.outputs) {
     k->output_names.push_back(o.name);
     sweep_output_decl decl{};
-    decl.dtype = DtypeFromName(o.dtype);
+    decl.dtype = o.dtype;
     decl.rank = int(o.shape.size());
     for (size_t d = 0; d < o.shape.size() && d < SWEEP_MAX_RANK; ++d) decl.shape[d] = o.shape[d];
     k->outputs.push_back(decl);
   }
-  if (!errors.empty()) throw ConfigError(errors);
   for (size_t i = 0; i < k->outputs.size(); ++i) k->outputs[i].name = k->output_names[i].c_str();
   for (const std::string& p : k->param_names)
     k->params.push_back(
         sweep_param_decl{p.c_str(), "a sweep parameter the command's arguments name"});
-  const double timeout = config.execution.timeout_seconds;
-  k->limit_seconds = timeout > 0 ? timeout - std::min(1.0, timeout / 10) : 0;
+  k->limit_seconds = spec.limit_seconds;
   k->description = "runs `" + k->program + "` once per point";
 
   {
@@ -796,9 +646,11 @@ void BindCommandKernel(const Config& config, const Space& space, KernelBinding* 
   t.compute = Compute;
   t.finish = Finish;
 
-  binding->kernel = &k->table;
-  binding->set_point = SetPoint;
-  binding->owner = std::move(k);
+  CommandKernelTable made;
+  made.kernel = &k->table;
+  made.set_point = SetPoint;
+  made.owner = std::move(k);
+  return made;
 }
 
 }  // namespace sweep

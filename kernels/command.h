@@ -11,7 +11,8 @@
 // never run through a shell: a value such as `; rm -rf ~` or `$(id)` reaches it as one literal
 // argument. argv[0] is the program: with a `/` it is a path, relative ones resolved against the
 // config's folder; without, it is looked up in PATH (when the config is bound, so a missing
-// program is a config error).
+// program is a config error). Reading the config into a CommandSpec is the driver's part
+// (driver/command_binding.h); this file is the runtime, which needs nothing above kernels/.
 //
 // The program's stdout holds its outputs, in one of two forms:
 //   - one JSON object: {"energy": 1.5, "trace": [0.1, 0.2, ...]} (an array output may be nested
@@ -34,24 +35,50 @@
 // flooding either cannot deadlock; only the last 4 KiB of stderr are kept.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "driver/space.h"
-#include "io/config.h"
-#include "kernels/binding.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
 
-// Builds the command kernel of config.kernel and sets binding->kernel (a table with no options
-// and no inputs, whose parameters are the sweep parameters the arguments name, in order of first
-// use, and whose outputs are `outputs:` in file order), binding->owner (which keeps the table
-// alive) and binding->set_point. Everything derives from the config, so a spawned worker that
-// binds the same config text gets the same kernel.
-// THROWS: ConfigError naming file:line:col and key path: `outputs:` absent, an unknown
-// placeholder, an unmatched brace, a program that does not exist or is not executable.
-void BindCommandKernel(const Config& config, const Space& space, KernelBinding* binding);
+// One piece of an argument template, already parsed.
+struct CommandArgPiece {
+  enum class Kind { kText, kParam, kSeed, kPoint };
+  Kind kind = Kind::kText;
+  std::string text;  // kText: literal text, braces already unescaped
+  int param = -1;    // kParam: index into CommandSpec::param_names
+};
+using CommandArg = std::vector<CommandArgPiece>;
+
+struct CommandOutput {
+  std::string name;
+  int dtype = 0;               // sweep_dtype
+  std::vector<int64_t> shape;  // empty: a scalar; at most SWEEP_MAX_RANK dims are used
+};
+
+// Everything the runtime needs, read from a config by driver/command_binding.h.
+struct CommandSpec {
+  std::string program;  // argv[0] as written: what messages name and what the program sees
+  std::string path;     // the executable that runs
+  std::vector<CommandArg> args;          // argv[1..]
+  std::vector<std::string> param_names;  // the kernel's parameters, in order of first use
+  std::vector<CommandOutput> outputs;    // in file order
+  double limit_seconds = 0;              // per point; 0: none
+};
+
+// A command kernel made from a spec: the table (no options, no inputs; parameters and outputs
+// as the spec says), the set_point hook of KernelBinding, and what keeps the table alive.
+struct CommandKernelTable {
+  const sweep_kernel* kernel = nullptr;
+  void (*set_point)(void* state, uint64_t point) = nullptr;
+  std::shared_ptr<void> owner;
+};
+
+// THROWS: Error when more than 32 command kernels are alive at once in this process.
+CommandKernelTable MakeCommandKernel(CommandSpec spec);
 
 // Reads a program's stdout (either form above) into one point's output views; outputs[i] holds
 // decls[i]. Returns an empty string on success, else what is wrong.

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -23,31 +24,6 @@ WorkerEvent NextEvent(WorkerSet& set) {
   std::optional<WorkerEvent> e = set.Next(10.0);
   if (!e) throw std::runtime_error("no event within 10 s");
   return *e;
-}
-
-TEST(ProtocolTest, EveryMessageRoundTrips) {
-  for (const Message& m : {Message::Assign(7, 3), Message::Shutdown(), Message::Ready(42),
-                           Message::Done(9, 0xdeadbeefcafeULL, 1.25),
-                           Message::Failed(2, 20, "bad \n point"), Message::Fatal("no kernel")}) {
-    const std::string bytes = EncodeMessage(m);
-    std::optional<Message> back = DecodeMessage(bytes.data(), bytes.size());
-    ASSERT_TRUE(back);
-    EXPECT_EQ(back->type, m.type);
-    EXPECT_EQ(back->chunk, m.chunk);
-    EXPECT_EQ(back->count, m.count);
-    EXPECT_EQ(back->point, m.point);
-    EXPECT_EQ(back->checksum, m.checksum);
-    EXPECT_EQ(back->seconds, m.seconds);
-    EXPECT_EQ(back->pid, m.pid);
-    EXPECT_EQ(back->text, m.text);
-  }
-}
-
-TEST(ProtocolTest, RejectsOtherVersionsAndTruncatedMessages) {
-  std::string bytes = EncodeMessage(Message::Done(1, 2, 3));
-  EXPECT_FALSE(DecodeMessage(bytes.data(), bytes.size() - 1));
-  bytes[0] ^= 0x7f;  // the version byte of the magic
-  EXPECT_FALSE(DecodeMessage(bytes.data(), bytes.size()));
 }
 
 // A forked worker that answers like a real one: Ready, then Done for each assigned chunk.
@@ -251,6 +227,87 @@ TEST(WorkerSetTest, DescriptorsDoNotGrowWithRestarts) {
     ASSERT_EQ(NextEvent(set).kind, WorkerEvent::Kind::kExited);
   }
   EXPECT_EQ(OpenDescriptors(), before);
+}
+
+}  // namespace
+}  // namespace sweep
+
+namespace sweep {
+namespace {
+
+// A forked worker that says Ready and waits to be told to stop.
+int IdleWorker(int, int socket_fd) {
+  SendMessage(socket_fd, Message::Ready(getpid()));
+  while (std::optional<Message> m = ReceiveMessage(socket_fd)) {
+    if (m->type == MessageType::kShutdown) return 0;
+  }
+  return 0;
+}
+
+TEST(WorkerSetMemoryWatchTest, AWorkerOverTheLimitIsKilledAndItsExitIsOutOfMemory) {
+  testing::TempDir dir;
+  std::atomic<pid_t> hog{-1};  // the worker the fake reader says is over the limit
+  std::atomic<int> reads{0};
+  WorkerLaunch launch;
+  launch.method = WorkerLaunch::Method::kFork;
+  launch.size = 2;
+  launch.log_dir = dir / "logs";
+  launch.child_main = IdleWorker;
+  launch.memory_limit = uint64_t{1} << 30;
+  launch.memory_reader = [&](pid_t pid) {
+    ++reads;
+    return pid == hog ? (uint64_t{3} << 30) : (uint64_t{1} << 20);
+  };
+  ProcessWorkerSet set(launch);
+  set.Start(0);
+  set.Start(1);
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(NextEvent(set).message.type, MessageType::kReady);
+  // Under the limit: nothing happens for a few samples.
+  EXPECT_FALSE(set.Next(0.2));
+  EXPECT_GE(reads.load(), 4);
+  EXPECT_TRUE(set.Running(0));
+  EXPECT_TRUE(set.Running(1));
+
+  hog = set.pid(0);
+  const WorkerEvent e = NextEvent(set);
+  ASSERT_EQ(e.kind, WorkerEvent::Kind::kExited);
+  EXPECT_EQ(e.rank, 0);
+  EXPECT_EQ(e.exit_kind, WorkerEvent::ExitKind::kOutOfMemory);
+  EXPECT_TRUE(WIFSIGNALED(e.wait_status) && WTERMSIG(e.wait_status) == SIGKILL);
+  EXPECT_TRUE(set.Running(1));
+
+  // A replacement under the limit, and an exit of another kind, are not out of memory.
+  set.Start(0);
+  ASSERT_EQ(NextEvent(set).message.type, MessageType::kReady);
+  ASSERT_TRUE(set.Send(1, Message::Shutdown()));
+  const WorkerEvent other = NextEvent(set);
+  ASSERT_EQ(other.kind, WorkerEvent::Kind::kExited);
+  EXPECT_EQ(other.rank, 1);
+  EXPECT_EQ(other.exit_kind, WorkerEvent::ExitKind::kOther);
+  set.Kill(0);
+  const WorkerEvent killed = NextEvent(set);
+  EXPECT_EQ(killed.rank, 0);
+  EXPECT_EQ(killed.exit_kind, WorkerEvent::ExitKind::kOther);
+}
+
+TEST(WorkerSetMemoryWatchTest, WithoutALimitNothingIsRead) {
+  testing::TempDir dir;
+  int reads = 0;
+  WorkerLaunch launch;
+  launch.method = WorkerLaunch::Method::kFork;
+  launch.size = 1;
+  launch.log_dir = dir / "logs";
+  launch.child_main = IdleWorker;
+  launch.memory_reader = [&](pid_t) {
+    ++reads;
+    return ~uint64_t{0};
+  };
+  ProcessWorkerSet set(launch);
+  set.Start(0);
+  ASSERT_EQ(NextEvent(set).message.type, MessageType::kReady);
+  EXPECT_FALSE(set.Next(0.1));
+  EXPECT_EQ(reads, 0);
+  EXPECT_TRUE(set.Running(0));
 }
 
 }  // namespace

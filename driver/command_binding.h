@@ -1,0 +1,25 @@
+// Binding the command kernel (kernels/command.h) to a config: reads `kernel.command` and
+// `kernel.outputs` against the sweep's parameters into a CommandSpec, then makes the kernel.
+#pragma once
+
+#include "driver/space.h"
+#include "io/config.h"
+#include "kernels/binding.h"
+#include "kernels/command.h"
+
+namespace sweep {
+
+// The spec of config.kernel: the program resolved (relative to the config's folder, or in
+// PATH), every argument parsed into pieces, the parameters they name in order of first use, the
+// outputs in file order, and the per-point limit (execution.timeout less a tenth, at most 1 s).
+// THROWS: ConfigError naming file:line:col and key path: `outputs:` absent, an unknown
+// placeholder, an unmatched brace, a program that does not exist or is not executable.
+CommandSpec ReadCommandSpec(const Config& config, const Space& space);
+
+// Makes the command kernel of config.kernel and sets binding->kernel, binding->owner (which
+// keeps the table alive) and binding->set_point. Everything derives from the config, so a
+// spawned worker that binds the same config text gets the same kernel.
+// THROWS: as ReadCommandSpec; Error when too many command kernels are alive.
+void BindCommandKernel(const Config& config, const Space& space, KernelBinding* binding);
+
+}  // namespace sweep

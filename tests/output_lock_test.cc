@@ -1,0 +1,132 @@
+#include "io/output_lock.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+
+#include "io/error.h"
+#include "tests/temp_dir.h"
+
+namespace sweep {
+namespace {
+
+using Mode = OutputLock::Mode;
+
+double Seconds() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+// The exit code and message of the Error `take` throws; code -1 when it throws nothing.
+std::pair<int, std::string> Refusal(const std::function<void()>& take) {
+  try {
+    take();
+  } catch (const Error& e) {
+    return {int(e.code()), e.what()};
+  }
+  return {-1, ""};
+}
+
+// A process that holds the lock on `output` (in `mode`) until it is killed.
+class Holder {
+ public:
+  Holder(const std::string& output, Mode mode) {
+    int ready[2];
+    if (pipe(ready) != 0) throw std::runtime_error("pipe");
+    pid_ = fork();
+    if (pid_ == 0) {
+      close(ready[0]);
+      try {
+        static OutputLock lock(output, mode, 0);  // held until the process dies
+        (void)!write(ready[1], "y", 1);
+      } catch (...) {
+        _exit(1);
+      }
+      for (;;) pause();
+    }
+    close(ready[1]);
+    char c = 0;
+    held_ = read(ready[0], &c, 1) == 1;
+    close(ready[0]);
+  }
+  ~Holder() { Kill(); }
+  void Kill() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  pid_t pid() const { return pid_; }
+  bool held() const { return held_; }
+
+ private:
+  pid_t pid_ = -1;
+  bool held_ = false;
+};
+
+TEST(OutputLockTest, ExclusiveRefusesAnotherExclusiveNamingTheHolder) {
+  TempDir dir;
+  const std::string out = dir / "out.h5";
+  Holder holder(out, Mode::kExclusive);
+  ASSERT_TRUE(holder.held());
+  const auto [code, message] = Refusal([&] { OutputLock lock(out); });
+  EXPECT_EQ(code, 4);
+  EXPECT_EQ(message,
+            out + " is in use by another sweep (pid " + std::to_string(holder.pid()) + ")");
+  // A shared taker is refused too.
+  EXPECT_EQ(Refusal([&] { OutputLock lock(out, Mode::kShared, 0); }).first, 4);
+}
+
+TEST(OutputLockTest, TheLockDiesWithAKilledHolder) {
+  TempDir dir;
+  const std::string out = dir / "out.h5";
+  Holder holder(out, Mode::kExclusive);
+  ASSERT_TRUE(holder.held());
+  holder.Kill();
+  EXPECT_EQ(Refusal([&] { OutputLock lock(out); }).first, -1);
+}
+
+TEST(OutputLockTest, SharedHoldersCoexistAndKeepExclusiveOut) {
+  TempDir dir;
+  const std::string out = dir / "out.h5";
+  Holder other(out, Mode::kShared);
+  ASSERT_TRUE(other.held());
+  OutputLock mine(out, Mode::kShared, 0);
+  EXPECT_EQ(Refusal([&] { OutputLock lock(out); }).first, 4);
+}
+
+TEST(OutputLockTest, ExclusiveWaitsThenTimesOut) {
+  TempDir dir;
+  const std::string out = dir / "out.h5";
+  Holder other(out, Mode::kShared);
+  ASSERT_TRUE(other.held());
+  const double start = Seconds();
+  EXPECT_EQ(Refusal([&] { OutputLock lock(out, Mode::kExclusive, 0.2); }).first, 4);
+  const double waited = Seconds() - start;
+  EXPECT_GE(waited, 0.2);
+  EXPECT_LT(waited, 2.0);
+}
+
+TEST(OutputLockTest, DowngradeLetsASharedHolderIn) {
+  TempDir dir;
+  const std::string out = dir / "out.h5";
+  OutputLock first(out, Mode::kExclusive, 0);
+  EXPECT_EQ(Refusal([&] { OutputLock lock(out, Mode::kShared, 0); }).first, 4);
+  first.Downgrade();
+  EXPECT_EQ(Refusal([&] { OutputLock lock(out, Mode::kShared, 0); }).first, -1);
+  EXPECT_EQ(Refusal([&] { OutputLock lock(out); }).first, 4);
+}
+
+TEST(OutputLockTest, ALockFileThatCannotBeCreatedIsAnOrdinaryError) {
+  TempDir dir;
+  const auto [code, message] = Refusal([&] { OutputLock lock(dir / "missing/out.h5"); });
+  EXPECT_EQ(code, 1);
+  EXPECT_EQ(message.rfind("cannot create lock " + dir / "missing/out.h5.lock", 0), 0u) << message;
+}
+
+}  // namespace
+}  // namespace sweep
