@@ -2,9 +2,9 @@
 // `kernel.outputs` against the sweep's parameters into a CommandSpec, then makes the kernel.
 #pragma once
 
+#include "driver/binding.h"
 #include "driver/space.h"
 #include "io/config.h"
-#include "kernels/binding.h"
 #include "kernels/command.h"
 
 namespace sweep {

@@ -12,6 +12,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "driver/binding.h"
 #include "driver/chunk_ledger.h"
 #include "driver/plan.h"
 #include "driver/progress.h"
@@ -23,7 +24,7 @@
 #include "io/journal.h"
 #include "io/output_file.h"
 #include "io/output_lock.h"
-#include "kernels/binding.h"
+#include "kernels/dtype.h"
 #include "kernels/plugin.h"
 #include "kernels/registry.h"
 

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "driver/binding.h"
 #include "io/config.h"
 #include "io/inputs.h"
-#include "kernels/binding.h"
 
 namespace sweep {
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "driver/binding.h"
 #include "driver/chunk_ledger.h"
 #include "driver/plan.h"
 #include "driver/run.h"
@@ -19,7 +20,6 @@
 #include "io/journal.h"
 #include "io/output_file.h"
 #include "io/output_lock.h"
-#include "kernels/binding.h"
 
 namespace sweep {
 

@@ -129,35 +129,6 @@ const SobolDirections& Directions() {
   return directions;
 }
 
-// Values of a `range`, counted without overflow even for the widest int64 ranges.
-uint64_t RangeLength(int64_t start, int64_t stop, int64_t step) {
-  uint64_t span = 0, stride = 0;
-  if (step > 0 && stop > start) {
-    span = uint64_t(stop) - uint64_t(start);
-    stride = uint64_t(step);
-  } else if (step < 0 && stop < start) {
-    span = uint64_t(start) - uint64_t(stop);
-    stride = uint64_t{0} - uint64_t(step);
-  } else {
-    return 0;
-  }
-  return span / stride + (span % stride != 0);
-}
-
-uint64_t AxisLength(const AxisSpec& axis) {
-  switch (axis.kind) {
-    case AxisSpec::Kind::kLinspace:
-    case AxisSpec::Kind::kLogspace:
-      return axis.count > 0 ? uint64_t(axis.count) : 0;
-    case AxisSpec::Kind::kValues:
-      return axis.values.size();
-    case AxisSpec::Kind::kRange:
-      return RangeLength(axis.range_start, axis.range_stop, axis.range_step);
-    default:
-      return 1;
-  }
-}
-
 bool IsSampled(const AxisSpec& axis) {
   return axis.kind == AxisSpec::Kind::kUniform || axis.kind == AxisSpec::Kind::kLogUniform;
 }

@@ -16,6 +16,7 @@
 #include "driver/plan.h"
 #include "io/error.h"
 #include "io/inputs.h"
+#include "kernels/dtype.h"
 
 namespace sweep {
 namespace {

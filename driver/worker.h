@@ -17,12 +17,12 @@
 #include <string>
 #include <vector>
 
+#include "driver/binding.h"
 #include "driver/checksum.h"
 #include "driver/plan.h"
 #include "driver/space.h"
 #include "driver/worker_set.h"
 #include "io/output_file.h"
-#include "kernels/binding.h"
 
 namespace sweep {
 

@@ -889,26 +889,6 @@ bool ConfigReader::ReadAxis(const Field& field, AxisSpec* axis, Field* kind_fiel
   return true;
 }
 
-// The number of values along a grid axis; 0 for constants and sampled axes.
-int64_t AxisLength(const AxisSpec& axis) {
-  switch (axis.kind) {
-    case AxisSpec::Kind::kLinspace:
-    case AxisSpec::Kind::kLogspace:
-      return axis.count;
-    case AxisSpec::Kind::kValues:
-      return int64_t(axis.values.size());
-    case AxisSpec::Kind::kRange: {
-      // Unsigned arithmetic: stop - start may not fit int64, but fits uint64.
-      bool up = axis.range_step > 0;
-      uint64_t span = up ? uint64_t(axis.range_stop) - uint64_t(axis.range_start)
-                         : uint64_t(axis.range_start) - uint64_t(axis.range_stop);
-      uint64_t step = up ? uint64_t(axis.range_step) : 0 - uint64_t(axis.range_step);
-      return int64_t((span - 1) / step + 1);
-    }
-    default:
-      return 0;
-  }
-}
 
 void ConfigReader::ReadZip(const Field& field) {
   if (config_.sampling.method != SamplingSpec::Method::kNone) {
@@ -1270,6 +1250,37 @@ std::optional<uint64_t> ParseSize(const std::string& text) {
   long double bytes = std::floor((long double)number * it->second + 0.5L);
   if (!(bytes < 18446744073709551616.0L)) return std::nullopt;
   return uint64_t(bytes);
+}
+
+uint64_t AxisLength(const AxisSpec& axis) {
+  switch (axis.kind) {
+    case AxisSpec::Kind::kLinspace:
+    case AxisSpec::Kind::kLogspace:
+      return axis.count > 0 ? uint64_t(axis.count) : 0;
+    case AxisSpec::Kind::kValues:
+      return axis.values.size();
+    case AxisSpec::Kind::kRange: {
+      // Unsigned arithmetic: stop - start may not fit int64, but fits uint64.
+      const int64_t start = axis.range_start, stop = axis.range_stop, step = axis.range_step;
+      uint64_t span = 0, stride = 0;
+      if (step > 0 && stop > start) {
+        span = uint64_t(stop) - uint64_t(start);
+        stride = uint64_t(step);
+      } else if (step < 0 && stop < start) {
+        span = uint64_t(start) - uint64_t(stop);
+        stride = uint64_t{0} - uint64_t(step);
+      } else {
+        return 0;
+      }
+      return span / stride + (span % stride != 0);
+    }
+    case AxisSpec::Kind::kConstant:
+      return 1;
+    case AxisSpec::Kind::kUniform:
+    case AxisSpec::Kind::kLogUniform:
+      break;
+  }
+  return 0;
 }
 
 }  // namespace sweep

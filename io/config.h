@@ -78,6 +78,11 @@ struct AxisSpec {
   SourceLocation where;       // of the parameter's key
 };
 
+// The number of values along an axis: for a grid axis (linspace, logspace, values, range) its
+// length, with an empty range 0 and the widest int64 ranges counted without overflow; 1 for a
+// constant (its one value); 0 for the sampled kinds, whose count is sampling.n.
+uint64_t AxisLength(const AxisSpec& axis);
+
 struct KernelSpec {
   // Exactly one of name / plugin / command is set.
   std::string name;                  // a built-in kernel

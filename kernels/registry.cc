@@ -5,34 +5,17 @@
 
 namespace sweep {
 
-const sweep_kernel* array_sum_kernel();
-const sweep_kernel* blur_kernel();
-const sweep_kernel* faulty_kernel();
-const sweep_kernel* fill_kernel();
-const sweep_kernel* heat2d_kernel();
-const sweep_kernel* ising2d_kernel();
-const sweep_kernel* lorenz_kernel();
-const sweep_kernel* option_mc_kernel();
-const sweep_kernel* ridge_kernel();
-const sweep_kernel* square_kernel();
+#define SWEEP_BUILTIN(name) const sweep_kernel* name##_kernel();
+#include "kernels/builtin/list.h"
+#undef SWEEP_BUILTIN
 
 namespace {
 
-// One line per built-in kernel (STYLE.md: a kernel registers itself in one line).
-// clang-format off
 constexpr const sweep_kernel* (*kBuiltins[])() = {
-    array_sum_kernel,
-    blur_kernel,
-    faulty_kernel,
-    fill_kernel,
-    heat2d_kernel,
-    ising2d_kernel,
-    lorenz_kernel,
-    option_mc_kernel,
-    ridge_kernel,
-    square_kernel,
+#define SWEEP_BUILTIN(name) name##_kernel,
+#include "kernels/builtin/list.h"
+#undef SWEEP_BUILTIN
 };
-// clang-format on
 
 }  // namespace
 

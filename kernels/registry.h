@@ -1,9 +1,10 @@
 // The built-in kernels, by the name they have in YAML (`kernel: {name: lorenz}`).
 //
-// A built-in kernel is one file kernels/<name>.cc defining `const sweep_kernel* <name>_kernel()`
-// against kernels/kernel.h (plus the shared checks of kernels/builtin.h), and one line in
-// registry.cc. Plugins and the command kernel are
-// found elsewhere (kernels/plugin.h, kernels/command.h); they present the same sweep_kernel table.
+// A built-in kernel is one file kernels/builtin/<name>.cc defining
+// `const sweep_kernel* <name>_kernel()` against kernels/kernel.h (plus the shared checks of
+// kernels/builtin/checks.h), and one line `SWEEP_BUILTIN(<name>)` in kernels/builtin/list.h.
+// Plugins and the command kernel are found elsewhere (kernels/plugin.h, kernels/command.h); they
+// present the same sweep_kernel table.
 #pragma once
 
 #include <string>

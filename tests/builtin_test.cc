@@ -1,7 +1,7 @@
-// Tests of kernels/builtin.h: each check passes what it should, and fails with exactly the
+// Tests of kernels/builtin/checks.h: each check passes what it should, and fails with exactly the
 // message the built-in kernels have always given (kernels_test.cc and the CLI tests match some
 // of them), truncated safely into a small buffer.
-#include "kernels/builtin.h"
+#include "kernels/builtin/checks.h"
 
 #include <gtest/gtest.h>
 

@@ -11,9 +11,9 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "driver/binding.h"
 #include "driver/space.h"
 #include "io/config.h"
-#include "kernels/binding.h"
 #include "kernels/command.h"
 #include "tests/e2e.h"
 

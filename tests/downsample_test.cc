@@ -1,6 +1,6 @@
 // Tests of kernels/downsample.h: area-weighted cell means checked by hand on grids that align,
 // grids that split cells, fields smaller than the output, and the preserved mean.
-#include "kernels/downsample.h"
+#include "kernels/builtin/downsample.h"
 
 #include <gtest/gtest.h>
 

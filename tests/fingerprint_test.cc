@@ -8,10 +8,10 @@
 #include <fstream>
 #include <vector>
 
+#include "driver/binding.h"
 #include "driver/space.h"
 #include "io/config.h"
 #include "io/inputs.h"
-#include "kernels/binding.h"
 #include "tests/temp_dir.h"
 
 namespace sweep {

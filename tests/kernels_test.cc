@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
+#include "driver/binding.h"
 #include "driver/space.h"
 #include "io/config.h"
-#include "kernels/binding.h"
 #include "kernels/kernel.h"
 #include "kernels/registry.h"
 

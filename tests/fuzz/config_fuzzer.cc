@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "driver/binding.h"
 #include "driver/space.h"
 #include "io/config.h"
 #include "io/error.h"
-#include "kernels/binding.h"
 
 namespace {
 

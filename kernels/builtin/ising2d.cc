@@ -15,8 +15,9 @@
 #include <algorithm>
 #include <cmath>
 #include <vector>
+#include <iterator>
 
-#include "kernels/builtin.h"
+#include "kernels/builtin/checks.h"
 #include "kernels/kernel.h"
 #include "kernels/random.h"
 
@@ -143,9 +144,9 @@ const sweep_kernel kIsing2d = {
     "2-D Ising model on an L x L torus by Metropolis Monte Carlo: energy, |magnetisation|, "
     "susceptibility and heat capacity per spin",
     kOptions,
-    3,
+    int(std::size(kOptions)),
     kParams,
-    1,
+    int(std::size(kParams)),
     nullptr,
     0,
     4,

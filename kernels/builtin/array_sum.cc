@@ -7,8 +7,9 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <iterator>
 
-#include "kernels/builtin.h"
+#include "kernels/builtin/checks.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
@@ -88,11 +89,11 @@ const sweep_kernel kArraySum = {
     "array_sum",
     "sum of a shared float64 array times `scale` (shared-input tests and benchmarks)",
     kOptions,
-    2,
+    int(std::size(kOptions)),
     kParams,
-    1,
+    int(std::size(kParams)),
     kInputs,
-    1,
+    int(std::size(kInputs)),
     1,
     Outputs,
     Init,

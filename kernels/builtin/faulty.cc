@@ -19,8 +19,9 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+#include <iterator>
 
-#include "kernels/builtin.h"
+#include "kernels/builtin/checks.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
@@ -163,9 +164,9 @@ const sweep_kernel kFaulty = {SWEEP_KERNEL_ABI,
                               kOptionDecls,
                               kOptions,
                               kParams,
-                              1,
+                              int(std::size(kParams)),
                               kInputs,
-                              1,
+                              int(std::size(kInputs)),
                               1,
                               Outputs,
                               Init,

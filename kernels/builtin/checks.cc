@@ -1,4 +1,4 @@
-#include "kernels/builtin.h"
+#include "kernels/builtin/checks.h"
 
 #include <cmath>
 #include <cstdarg>

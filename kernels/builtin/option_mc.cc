@@ -7,8 +7,9 @@
 // Normals come from Box-Muller on xoshiro256** seeded by splitmix64 from the point's seed
 // (kernels/random.h), so a point's result does not depend on the C++ standard library.
 #include <cmath>
+#include <iterator>
 
-#include "kernels/builtin.h"
+#include "kernels/builtin/checks.h"
 #include "kernels/kernel.h"
 #include "kernels/random.h"
 
@@ -146,9 +147,9 @@ const sweep_kernel kOptionMc = {
     "Monte Carlo price of a European call under geometric Brownian motion, with its standard "
     "error",
     kOptions,
-    2,
+    int(std::size(kOptions)),
     kParams,
-    5,
+    int(std::size(kParams)),
     nullptr,
     0,
     2,

@@ -14,8 +14,9 @@
 // converges to about 0.906 as steps * dt grows (the estimate over a few tens of time units
 // scatters by about 0.1).
 #include <cmath>
+#include <iterator>
 
-#include "kernels/builtin.h"
+#include "kernels/builtin/checks.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
@@ -146,9 +147,9 @@ const sweep_kernel kLorenz = {
     "Lorenz-63 attractor by RK4 from (1,1,1): final state, time-averaged z, largest Lyapunov "
     "exponent",
     kOptions,
-    3,
+    int(std::size(kOptions)),
     kParams,
-    3,
+    int(std::size(kParams)),
     nullptr,
     0,
     3,

@@ -1,4 +1,4 @@
-#include "kernels/downsample.h"
+#include "kernels/builtin/downsample.h"
 
 #include <algorithm>
 

@@ -2,7 +2,9 @@
 //
 // The kernel of the gather benchmark and tests: it costs nothing to compute, so what is measured
 // is how fast rows reach the output file.
-#include "kernels/builtin.h"
+#include <iterator>
+
+#include "kernels/builtin/checks.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
@@ -46,9 +48,9 @@ const sweep_kernel kFill = {SWEEP_KERNEL_ABI,
                             "fill",
                             "writes `bytes` of output per point, all equal to x (gather benchmark)",
                             kOptions,
-                            1,
+                            int(std::size(kOptions)),
                             kParams,
-                            1,
+                            int(std::size(kParams)),
                             nullptr,
                             0,
                             1,

@@ -1,8 +1,9 @@
-#include "kernels/binding.h"
+#include "driver/binding.h"
 
 #include <algorithm>
 
 #include "driver/command_binding.h"
+#include "kernels/dtype.h"
 #include "kernels/plugin.h"
 #include "kernels/registry.h"
 

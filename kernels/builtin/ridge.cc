@@ -14,8 +14,9 @@
 #include <limits>
 
 #include <Eigen/Dense>
+#include <iterator>
 
-#include "kernels/builtin.h"
+#include "kernels/builtin/checks.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
@@ -142,11 +143,11 @@ const sweep_kernel kRidge = {
     "ridge",
     "ridge regression by Cholesky: coefficients and train/validation mean squared error",
     kOptions,
-    2,
+    int(std::size(kOptions)),
     kParams,
-    1,
+    int(std::size(kParams)),
     kInputs,
-    2,
+    int(std::size(kInputs)),
     3,
     Outputs,
     Init,

@@ -20,7 +20,6 @@
 
 #include "driver/space.h"
 #include "io/config.h"
-#include "kernels/dtype.h"  // DtypeSize, DtypeName, DtypeFromName: callers of binding.h use them
 #include "kernels/kernel.h"
 
 namespace sweep {

@@ -17,9 +17,10 @@
 #include <cstring>
 
 #include <Eigen/Dense>
+#include <iterator>
 
-#include "kernels/builtin.h"
-#include "kernels/downsample.h"
+#include "kernels/builtin/checks.h"
+#include "kernels/builtin/downsample.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
@@ -171,11 +172,11 @@ const sweep_kernel kHeat2d = {
     "2-D diffusion of an input field by explicit FTCS steps: final mean/min/max/variance and a "
     "downsampled field",
     kOptions,
-    5,
+    int(std::size(kOptions)),
     kParams,
-    1,
+    int(std::size(kParams)),
     kInputs,
-    1,
+    int(std::size(kInputs)),
     5,
     Outputs,
     Init,

@@ -2,7 +2,9 @@
 //
 // The smallest kernel: one parameter, one scalar output, no options and no inputs. The quickstart
 // and the driver's end-to-end tests use it because its results can be checked by eye.
-#include "kernels/builtin.h"
+#include <iterator>
+
+#include "kernels/builtin/checks.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
@@ -37,7 +39,7 @@ const sweep_kernel kSquare = {SWEEP_KERNEL_ABI,
                               nullptr,
                               0,
                               kParams,
-                              1,
+                              int(std::size(kParams)),
                               nullptr,
                               0,
                               1,

@@ -13,9 +13,10 @@
 #include <vector>
 
 #include <Eigen/Dense>
+#include <iterator>
 
-#include "kernels/builtin.h"
-#include "kernels/downsample.h"
+#include "kernels/builtin/checks.h"
+#include "kernels/builtin/downsample.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
@@ -161,11 +162,11 @@ const sweep_kernel kBlur = {
     "separable Gaussian blur of an input image (reflect edges): mean/min/max/std and a "
     "downsampled image",
     kOptions,
-    2,
+    int(std::size(kOptions)),
     kParams,
-    1,
+    int(std::size(kParams)),
     kInputs,
-    1,
+    int(std::size(kInputs)),
     5,
     Outputs,
     Init,
