@@ -69,9 +69,12 @@ void ChunkLedger::Fold(const std::vector<JournalRecord>& records) {
   }
 }
 
-LedgerCounts ChunkLedger::Count() const {
+LedgerCounts ChunkLedger::Count() const { return Count(ChunkSelection{}); }
+
+LedgerCounts ChunkLedger::Count(const ChunkSelection& selection) const {
   LedgerCounts counts;
   for (uint64_t c = 0; c < plan_.chunks(); ++c) {
+    if (!selection.Includes(c)) continue;
     const uint64_t points = plan_.chunk(c).count;
     switch (table_.status[c]) {
       case ChunkStatus::kDone:

@@ -62,7 +62,9 @@ class ChunkLedger {
 
   const Plan& plan() const { return plan_; }
   ChunkStatus status(uint64_t chunk) const { return table_.status[chunk]; }
+  // Counts over every chunk, or over those `selection` includes (its shard; its kind is ignored).
   LedgerCounts Count() const;
+  LedgerCounts Count(const ChunkSelection& selection) const;
   // The last final failure recorded for each chunk that is failed now, by chunk.
   const std::map<uint64_t, JournalRecord>& failures() const { return failures_; }
   // The journals whose partial last record (cut by a kill) was ignored.

@@ -17,6 +17,7 @@
 #include "driver/plan.h"
 #include "driver/progress.h"
 #include "driver/space.h"
+#include "driver/status.h"
 #include "driver/worker.h"
 #include "io/config.h"
 #include "io/error.h"
@@ -164,29 +165,6 @@ void PrintKernel(const sweep_kernel& k, bool detailed) {
   }
 }
 
-double WallSeconds() {
-  using namespace std::chrono;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
-}
-
-// The pid holding the output's lock, or 0 when no run is live.
-long LiveRunPid(const std::string& output_path) {
-  const std::string path = OutputLock::LockPath(output_path);
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  long pid = 0;
-  // Exclusive, so shards (which share the lock) count as live too.
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
-    char text[32] = "";
-    const ssize_t n = pread(fd, text, sizeof text - 1, 0);
-    text[n > 0 ? n : 0] = '\0';
-    pid = std::atol(text);
-    if (pid <= 0) pid = -1;
-  }
-  close(fd);
-  return pid;
-}
-
 }  // namespace
 
 int PlanCommand(const std::string& config_path, const std::vector<std::string>& overrides,
@@ -290,76 +268,11 @@ int ValidateCommand(const std::string& config_path, const std::vector<std::strin
 }
 
 int StatusCommand(const std::string& output_path, bool json) {
-  OutputFile file = OutputFile::Open(output_path, OutputFile::Access::kRead);
-  const OutputLayout& layout = file.layout();
-  const ChunkLedger ledger = ChunkLedger::Load(file);
-  const LedgerCounts counts = ledger.Count();
-  const uint64_t done = counts.done, pending = counts.pending, failed = counts.failed;
-  const uint64_t points_done = counts.points_done, points_left = counts.points_left;
-  const std::map<uint64_t, JournalRecord>& failures = ledger.failures();
-  const long pid = LiveRunPid(output_path);
-  const double now = WallSeconds();
-  const double run_start = ledger.last_start_time();
-  const double rate = pid != 0 && run_start > 0 && now > run_start
-                          ? double(ledger.points_done_since_last_start()) / (now - run_start)
-                          : 0;
-
+  const StatusReport report = ReadStatus(output_path);
   if (json) {
-    nlohmann::json j = {{"output", output_path},
-                        {"kernel", layout.kernel_name},
-                        {"points", layout.points},
-                        {"chunks", layout.chunks},
-                        {"done", done},
-                        {"pending", pending},
-                        {"failed", failed},
-                        {"points_done", points_done},
-                        {"live", pid != 0},
-                        {"pid", pid > 0 ? pid : 0},
-                        {"points_per_second", rate},
-                        {"eta_seconds", rate > 0 ? nlohmann::json(double(points_left) / rate)
-                                                 : nlohmann::json(nullptr)},
-                        {"journal_truncated", !ledger.truncated_journals().empty()}};
-    j["failures"] = nlohmann::json::array();
-    for (const auto& [chunk, r] : failures) {
-      j["failures"].push_back(
-          {{"chunk", chunk},
-           {"point", r.point ? nlohmann::json(*r.point) : nlohmann::json(nullptr)},
-           {"params", nlohmann::json::parse(r.params_json.empty() ? "{}" : r.params_json)},
-           {"kind", r.kind},
-           {"reason", r.reason},
-           {"attempt", r.attempt},
-           {"stderr", r.stderr_tail}});
-    }
-    std::printf("%s\n", j.dump(2).c_str());
-    return 0;
-  }
-  std::printf("%s: kernel %s, %llu points in %llu chunks\n", output_path.c_str(),
-              layout.kernel_name.c_str(), (unsigned long long)layout.points,
-              (unsigned long long)layout.chunks);
-  std::printf("  done %llu, pending %llu, failed %llu chunks; %llu of %llu points done (%.1f%%)\n",
-              (unsigned long long)done, (unsigned long long)pending, (unsigned long long)failed,
-              (unsigned long long)points_done, (unsigned long long)layout.points,
-              layout.points ? 100.0 * double(points_done) / double(layout.points) : 100.0);
-  if (pid != 0) {
-    std::printf("  running now (pid %s): %.4g points/s, ETA %s\n",
-                pid > 0 ? std::to_string(pid).c_str() : "?", rate,
-                rate > 0 ? FormatDuration(double(points_left) / rate).c_str() : "-");
-  } else if (pending + failed > 0) {
-    std::printf("  not running; `sweep resume %s` finishes it\n", output_path.c_str());
-  }
-  if (!ledger.truncated_journals().empty())
-    std::printf("  note: the journal's last record was cut by a kill and is ignored\n");
-  for (const auto& [chunk, r] : failures) {
-    std::string params;
-    if (!r.params_json.empty()) {
-      const nlohmann::json values = nlohmann::json::parse(r.params_json);
-      for (const auto& [k, v] : values.items())
-        params += (params.empty() ? "" : ", ") + k + "=" +
-                  (v.is_string() ? v.get<std::string>() : v.dump());
-    }
-    std::printf("  failed chunk %llu", (unsigned long long)chunk);
-    if (r.point) std::printf(", point %llu (%s)", (unsigned long long)*r.point, params.c_str());
-    std::printf(": %s [%s, attempt %d]\n", r.reason.c_str(), r.kind.c_str(), r.attempt);
+    std::printf("%s\n", StatusJson(report).dump(2).c_str());
+  } else {
+    std::fputs(StatusText(report).c_str(), stdout);
   }
   return 0;
 }

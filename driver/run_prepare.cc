@@ -134,6 +134,18 @@ std::string JournalPath(const PreparedRun& run) {
   return path;
 }
 
+// A run that meets a `sweep status` probing the lock at that instant waits this long for it.
+constexpr double kLockGraceSeconds = 0.5;
+// How long a shard waits for another shard to create the output (it is created whole before any
+// shard computes: seconds for the largest sweeps).
+constexpr double kCreateWaitSeconds = 600;
+
+std::string ShardLockName(const PreparedRun& run) {
+  return fmt::format("{}.shard-{}-of-{}", run.output_path, run.shard->first, run.shard->second);
+}
+
+// A plain run, resume or rerun holds the output alone; shards hold it together, each also holding
+// its own shard lock, so that one shard cannot run twice.
 void TakeLocks(PreparedRun* run) {
   if (run->mode == RunRequest::Mode::kRun) {
     const size_t slash = run->output_path.rfind('/');
@@ -144,13 +156,32 @@ void TakeLocks(PreparedRun* run) {
       }
     }
   }
-  if (run->shard) {
-    run->shard_lock.emplace(
-        fmt::format("{}.shard-{}-of-{}", run->output_path, run->shard->first, run->shard->second),
-        OutputLock::Mode::kExclusive, 0);
+  if (!run->shard) {
+    run->lock.emplace(run->output_path, OutputLock::Mode::kExclusive, kLockGraceSeconds);
+    return;
   }
-  // Shards wait for each other while one of them creates the output.
-  run->lock.emplace(run->output_path, OutputLock::Mode::kExclusive, run->shard ? 120.0 : 0.0);
+  run->shard_lock.emplace(ShardLockName(*run), OutputLock::Mode::kExclusive, 0);
+  run->lock.emplace(run->output_path, OutputLock::Mode::kShared, kLockGraceSeconds);
+}
+
+// Whether this run creates the output. Shards that start together find it missing together:
+// the first to take `OUT.h5.create.lock` creates it, the others wait for that lock and then find
+// the file there, complete (it is renamed into place whole).
+bool MustCreate(const PreparedRun& run, std::optional<OutputLock>* creating) {
+  if (run.mode != RunRequest::Mode::kRun) return false;
+  if (!run.shard) return true;
+  if (FileExists(run.output_path)) return false;
+  try {
+    creating->emplace(run.output_path + ".create", OutputLock::Mode::kExclusive,
+                      kCreateWaitSeconds);
+  } catch (const Error& e) {
+    if (e.code() != ExitCode::kLocked) throw;
+    throw Error(fmt::format("{}: another shard has been creating it for over {:.0f} s ({}); "
+                            "remove it and its shards' journals to start over",
+                            run.output_path, kCreateWaitSeconds, e.what()),
+                ExitCode::kLocked);
+  }
+  return !FileExists(run.output_path);
 }
 
 // Refuses (or with --force, warns about) a kernel, options or inputs that changed since the
@@ -194,7 +225,6 @@ void CreateNewOutput(PreparedRun* run) {
   run->file.emplace(OutputFile::Open(run->output_path, OutputFile::Access::kReadWrite));
   run->journal.emplace(Journal::Create(JournalPath(*run)));
   run->ledger.emplace(ChunkLedger::ForNewOutput(*run->file));
-  if (run->shard) run->lock->Downgrade();  // complete: the other shards may join
   ChunkSelection every;
   every.shard = run->shard;
   run->todo = run->ledger->Todo(every);
@@ -215,8 +245,6 @@ void OpenExistingOutput(const RunRequest& request, PreparedRun* run) {
     run->plan.emplace(stored.points, stored.chunk_size);
   }
   CheckUnchanged(request, *run);
-  // Shards share the output from here on; a resume or rerun keeps it to itself.
-  if (run->shard) run->lock->Downgrade();
   run->ledger.emplace(ChunkLedger::Load(*run->file));
   for (const std::string& path : run->ledger->truncated_journals()) {
     std::fprintf(stderr,
@@ -266,9 +294,8 @@ std::unique_ptr<PreparedRun> PrepareRun(const RunRequest& request) {
   CheckOutputPath(request, *run);
   PublishSweepInputs(run.get());
   TakeLocks(run.get());
-  const bool create = request.mode == RunRequest::Mode::kRun &&
-                      (!run->shard || !FileExists(run->output_path));
-  if (create) {
+  std::optional<OutputLock> creating;
+  if (MustCreate(*run, &creating)) {
     CreateNewOutput(run.get());
   } else {
     OpenExistingOutput(request, run.get());

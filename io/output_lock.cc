@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -14,16 +15,34 @@
 namespace sweep {
 namespace {
 
-std::string HolderPid(int fd) {
-  char holder[32] = "";
-  const ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
-  holder[n > 0 ? n : 0] = '\0';
-  std::string pid = holder;
-  while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-  return pid;
+LockHolder ReadHolder(int fd) {
+  char text[320] = "";
+  const ssize_t n = pread(fd, text, sizeof text - 1, 0);
+  text[n > 0 ? n : 0] = '\0';
+  LockHolder holder;
+  char* end = nullptr;
+  holder.pid = std::strtol(text, &end, 10);
+  if (end && *end == ' ') {
+    holder.host = end + 1;
+    while (!holder.host.empty() && (holder.host.back() == '\n' || holder.host.back() == ' '))
+      holder.host.pop_back();
+  }
+  return holder;
+}
+
+std::string Describe(const LockHolder& holder) {
+  std::string text = "pid " + (holder.pid > 0 ? std::to_string(holder.pid) : std::string("?"));
+  if (!holder.host.empty()) text += " on " + holder.host;
+  return text;
 }
 
 }  // namespace
+
+std::string HostName() {
+  char name[256] = "";
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "?";
+  return name;
+}
 
 OutputLock::OutputLock(const std::string& output_path)
     : OutputLock(output_path, Mode::kExclusive, 0) {}
@@ -43,42 +62,38 @@ OutputLock::OutputLock(const std::string& output_path, Mode mode, double wait_se
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       continue;
     }
-    const std::string pid = HolderPid(fd_);
+    const LockHolder holder = ReadHolder(fd_);
     close(fd_);
     fd_ = -1;
     if (error == EWOULDBLOCK) {
-      throw Error(
-          output_path + " is in use by another sweep (pid " + (pid.empty() ? "?" : pid) + ")",
-          ExitCode::kLocked);
+      throw Error(output_path + " is in use by another sweep (" + Describe(holder) + ")",
+                  ExitCode::kLocked);
     }
     throw Error("cannot lock " + path + ": " + std::strerror(error));
   }
-  if (mode == Mode::kExclusive) {
-    const std::string pid = std::to_string(getpid()) + "\n";
-    if (ftruncate(fd_, 0) != 0 || pwrite(fd_, pid.data(), pid.size(), 0) != ssize_t(pid.size())) {
-      // The lock holds without the pid; only the message of a second run would lack it.
-    }
-  }
-}
-
-void OutputLock::Downgrade() {
-  // Shards hold the lock together: the pid of one of them would mislead.
-  if (ftruncate(fd_, 0) != 0) {
-  }
-  for (int tries = 0; flock(fd_, LOCK_SH | LOCK_NB) != 0; ++tries) {
-    if (errno == EINTR) continue;
-    if (errno == EWOULDBLOCK && tries < 100) {
-      // Another shard converting its own lock holds it exclusively for an instant.
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      continue;
-    }
-    throw Error(output_path_ + " is in use by another sweep (pid " + HolderPid(fd_) + ")",
-                ExitCode::kLocked);
+  // Exclusive: name this process. Shared: several hold the file, so none is named, and what an
+  // earlier exclusive holder wrote must not be taken for one of them.
+  const std::string me =
+      mode == Mode::kExclusive ? std::to_string(getpid()) + " " + HostName() + "\n" : "";
+  if (ftruncate(fd_, 0) != 0 ||
+      (!me.empty() && pwrite(fd_, me.data(), me.size(), 0) != ssize_t(me.size()))) {
+    // The lock holds without the record; only the message of a second run would lack it.
   }
 }
 
 OutputLock::~OutputLock() {
   if (fd_ >= 0) close(fd_);  // releases the flock
+}
+
+std::optional<LockHolder> ProbeLock(const std::string& output_path) {
+  const std::string path = OutputLock::LockPath(output_path);
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::optional<LockHolder> holder;
+  // Exclusive, so a shared holder counts too; a probe that wins releases at once.
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) holder = ReadHolder(fd);
+  close(fd);
+  return holder;
 }
 
 }  // namespace sweep

@@ -1,27 +1,38 @@
 // OutputLock: keeps runs that would conflict from writing one output (DESIGN.md "Output file").
 //
-// A flock(2) on `OUT.h5.lock`, held for the life of the object. flock locks die with their
-// process, so a killed run never leaves a stale lock; the file itself stays (removing it would
-// race with a run that just opened it).
-//   - kExclusive: `run`, `resume`, `rerun`. The holder's pid is written into the file so a loser
-//     can name it.
+// A flock(2) on a lock file beside the output, `OUT.h5.lock` (LockPath), held for the life of the
+// object. flock locks die with their process, so a killed run never leaves a stale lock; the file
+// itself stays (removing it would race with a run that just opened it).
+//   - kExclusive: `run`, `resume`, `rerun`: no other run and no shard at the same time.
 //   - kShared: `run --shard I/N`. Shards of one sweep write disjoint chunks and hold the lock
-//     together; each also holds `OUT.h5.lock.shard-I` exclusively, so one shard cannot run twice.
-//     A shard takes the lock exclusively first (waiting for other shards, at most `wait_seconds`)
-//     to create the output if it is missing, then Downgrade()s to shared.
+//     together, all at once; a plain run waiting for them, or they for it, is refused.
+// Shards also take two more locks, by name (driver/run_prepare.cc): each its own
+// `OUT.h5.shard-I-of-N.lock` exclusively (one shard cannot run twice, and `status` sees which are
+// live), and the one that finds the output missing `OUT.h5.create.lock` exclusively while it
+// creates it (the others wait on it, bounded, then find the file complete).
+//
+// An exclusive holder writes `<pid> <host>` into its lock file (a shared holder empties the
+// shared file), so a refused run and `sweep status` can name it.
 #pragma once
 
+#include <optional>
 #include <string>
 
 namespace sweep {
+
+// Who holds a lock, as its lock file says.
+struct LockHolder {
+  long pid = 0;      // 0 when the file does not say (a shared holder)
+  std::string host;  // empty when the file does not say
+};
 
 class OutputLock {
  public:
   enum class Mode { kExclusive, kShared };
 
   // Exclusive, not waiting. THROWS: Error with ExitCode::kLocked ("... is in use by another
-  // sweep (pid N)") when another process holds the lock; Error (exit code 1) when the lock file
-  // cannot be created.
+  // sweep (pid N on HOST)") when another process holds the lock; Error (exit code 1) when the
+  // lock file cannot be created.
   explicit OutputLock(const std::string& output_path);
   // `mode` waiting up to wait_seconds for conflicting holders. THROWS as above.
   OutputLock(const std::string& output_path, Mode mode, double wait_seconds);
@@ -29,16 +40,18 @@ class OutputLock {
   OutputLock(const OutputLock&) = delete;
   OutputLock& operator=(const OutputLock&) = delete;
 
-  // Exclusive -> shared, letting the other shards in. flock converts by releasing and re-taking,
-  // so another shard may get the lock in between (harmless); if a plain run got it instead, this
-  // THROWS Error with ExitCode::kLocked.
-  void Downgrade();
-
   static std::string LockPath(const std::string& output_path) { return output_path + ".lock"; }
 
  private:
   std::string output_path_;
   int fd_ = -1;
 };
+
+// Whether someone holds the lock of `output_path` (in either mode), without taking it: the holder
+// as its lock file names it, or nullopt when the lock is free or its file does not exist.
+std::optional<LockHolder> ProbeLock(const std::string& output_path);
+
+// This machine's host name ("?" if it has none).
+std::string HostName();
 
 }  // namespace sweep

@@ -75,8 +75,8 @@ TEST(OutputLockTest, ExclusiveRefusesAnotherExclusiveNamingTheHolder) {
   ASSERT_TRUE(holder.held());
   const auto [code, message] = Refusal([&] { OutputLock lock(out); });
   EXPECT_EQ(code, 4);
-  EXPECT_EQ(message,
-            out + " is in use by another sweep (pid " + std::to_string(holder.pid()) + ")");
+  EXPECT_EQ(message, out + " is in use by another sweep (pid " + std::to_string(holder.pid()) +
+                        " on " + HostName() + ")");
   // A shared taker is refused too.
   EXPECT_EQ(Refusal([&] { OutputLock lock(out, Mode::kShared, 0); }).first, 4);
 }
@@ -111,14 +111,28 @@ TEST(OutputLockTest, ExclusiveWaitsThenTimesOut) {
   EXPECT_LT(waited, 2.0);
 }
 
-TEST(OutputLockTest, DowngradeLetsASharedHolderIn) {
+// `sweep status` sees a live run without disturbing it: the exclusive holder by pid and host, a
+// shared one as live but unnamed (several hold it), none once the holder is gone.
+TEST(OutputLockTest, AProbeNamesTheLiveHolderAndLeavesTheLockAlone) {
   TempDir dir;
   const std::string out = dir / "out.h5";
-  OutputLock first(out, Mode::kExclusive, 0);
-  EXPECT_EQ(Refusal([&] { OutputLock lock(out, Mode::kShared, 0); }).first, 4);
-  first.Downgrade();
-  EXPECT_EQ(Refusal([&] { OutputLock lock(out, Mode::kShared, 0); }).first, -1);
-  EXPECT_EQ(Refusal([&] { OutputLock lock(out); }).first, 4);
+  EXPECT_FALSE(ProbeLock(out).has_value());
+  {
+    Holder holder(out, Mode::kExclusive);
+    ASSERT_TRUE(holder.held());
+    const std::optional<LockHolder> live = ProbeLock(out);
+    ASSERT_TRUE(live.has_value());
+    EXPECT_EQ(live->pid, holder.pid());
+    EXPECT_EQ(live->host, HostName());
+    EXPECT_EQ(Refusal([&] { OutputLock lock(out); }).first, 4);
+  }
+  EXPECT_FALSE(ProbeLock(out).has_value());
+  Holder shard(out, Mode::kShared);
+  ASSERT_TRUE(shard.held());
+  const std::optional<LockHolder> shared = ProbeLock(out);
+  ASSERT_TRUE(shared.has_value());
+  EXPECT_EQ(shared->pid, 0);  // the exclusive holder's record is gone
+  OutputLock another_shard(out, Mode::kShared, 0);
 }
 
 TEST(OutputLockTest, ALockFileThatCannotBeCreatedIsAnOrdinaryError) {

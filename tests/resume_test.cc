@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "io/output_file.h"
+#include "io/output_lock.h"
 #include "tests/e2e.h"
 
 namespace sweep {
@@ -236,7 +237,8 @@ TEST(ResumeTest, ASecondRunOnAnOutputInUseExitsFourNamingTheHolder) {
     SleepSeconds(0.01);
   const RunResult second = RunSweep({"run", config, "-q", "--force"}, dir.path());
   EXPECT_EQ(second.code, 4) << second.err;
-  EXPECT_NE(second.err.find("in use by another sweep (pid " + std::to_string(first.pid()) + ")"),
+  EXPECT_NE(second.err.find("in use by another sweep (pid " + std::to_string(first.pid()) + " on " +
+                            HostName() + ")"),
             std::string::npos)
       << second.err;
   const RunResult resume = RunSweep({"resume", "out.h5", "-q"}, dir.path());
@@ -244,6 +246,7 @@ TEST(ResumeTest, ASecondRunOnAnOutputInUseExitsFourNamingTheHolder) {
   const nlohmann::json status = StatusJson(dir);
   EXPECT_TRUE(status["live"].get<bool>());
   EXPECT_EQ(status["pid"].get<int>(), first.pid());
+  EXPECT_EQ(status["host"], HostName());
   first.Signal(SIGINT);
   EXPECT_EQ(first.Wait(), 130) << first.err();
   EXPECT_TRUE(LeftoversAfter(first.tag()).empty());

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "io/journal.h"
+#include "io/output_lock.h"
 #include "tests/e2e.h"
 
 namespace sweep {
@@ -118,6 +120,102 @@ TEST(ShardTest, ShardsWithDifferentWorkersAndChunkSizesShareOneOutput) {
   const nlohmann::json s = nlohmann::json::parse(status.out);
   EXPECT_EQ(s["pending"], 0);
   EXPECT_EQ(s["done"], s["chunks"]);
+}
+
+// [first started record, last done record] of one journal, in Unix seconds.
+std::pair<double, double> ComputingInterval(const std::string& journal_path) {
+  const JournalContents journal = Journal::Read(journal_path);
+  double start = 0, end = 0;
+  for (const JournalRecord& r : journal.records) {
+    if (r.type == "started" && start == 0) start = r.time;
+    if (r.type == "done") end = r.time;
+  }
+  return {start, end};
+}
+
+// Shards are Slurm array tasks: they must compute at the same time, not one after the other, and
+// `status` must show each of them live with its pid and host while they do.
+TEST(ShardTest, ShardsStartedTogetherComputeAtTheSameTime) {
+  TempDir dir;
+  const std::string config = dir / "slow.yaml";
+  WriteFile(config,
+            "name: slow\nkernel: {name: faulty, options: {sleep_ms: 200}}\n"
+            "inputs:\n  data: {generate: zeros, shape: [4]}\n"
+            "parameters:\n  i: {range: [0, 16]}\n"
+            "execution: {workers: 1, chunk_size: 1}\noutput: {path: out.h5}\n");
+  SweepProcess shard0({"run", config, "-q", "--shard", "0/2"}, dir.path());
+  SweepProcess shard1({"run", config, "-q", "--shard", "1/2"}, dir.path());
+  nlohmann::json seen;
+  for (int i = 0; i < 500; ++i) {
+    const RunResult status = RunSweep({"status", "out.h5", "--json"}, dir.path());
+    if (status.code == 0) {
+      seen = nlohmann::json::parse(status.out);
+      if (seen["shards"].size() == 2 && seen["shards"][0]["live"] == true &&
+          seen["shards"][1]["live"] == true)
+        break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(seen["shards"].size(), 2u) << seen.dump();
+  EXPECT_EQ(seen["live"], true);
+  EXPECT_EQ(seen["shards"][0]["shard"], "0/2");
+  EXPECT_EQ(seen["shards"][0]["pid"], shard0.pid());
+  EXPECT_EQ(seen["shards"][1]["pid"], shard1.pid());
+  EXPECT_EQ(seen["shards"][1]["host"], HostName());
+  ASSERT_EQ(shard0.Wait(), 0) << shard0.err();
+  ASSERT_EQ(shard1.Wait(), 0) << shard1.err();
+
+  const auto [start0, end0] = ComputingInterval(dir / "out.h5.journal.shard-0-of-2");
+  const auto [start1, end1] = ComputingInterval(dir / "out.h5.journal.shard-1-of-2");
+  const double overlap = std::min(end0, end1) - std::max(start0, start1);
+  const double one_after_the_other = (end0 - start0) + (end1 - start1);
+  const double together = std::max(end0, end1) - std::min(start0, start1);
+  // Each shard computes 8 points of 0.2 s: together they take about as long as one.
+  EXPECT_GT(overlap, 0.5 * std::min(end0 - start0, end1 - start1))
+      << start0 << " " << end0 << " " << start1 << " " << end1;
+  EXPECT_LT(together, 0.75 * one_after_the_other);
+
+  const RunResult status = RunSweep({"status", "out.h5", "--json"}, dir.path());
+  const nlohmann::json after = nlohmann::json::parse(status.out);
+  EXPECT_EQ(after["done"], 16);
+  EXPECT_EQ(after["live"], false);
+  EXPECT_EQ(after["shards"][0]["done"], 8);
+  EXPECT_EQ(after["shards"][1]["live"], false);
+  const RunResult text = RunSweep({"status", "out.h5"}, dir.path());
+  EXPECT_NE(text.out.find("shard 1/2: done 8, pending 0, failed 0 chunks; not running"),
+            std::string::npos)
+      << text.out;
+}
+
+// A plain run excludes shards, and shards exclude a plain run (exit 4, naming the holder).
+TEST(ShardTest, APlainRunAndShardsExcludeEachOther) {
+  TempDir dir;
+  const std::string config = dir / "slow.yaml";
+  WriteFile(config,
+            "name: slow\nkernel: {name: faulty, options: {sleep_ms: 100}}\n"
+            "inputs:\n  data: {generate: zeros, shape: [4]}\n"
+            "parameters:\n  i: {range: [0, 20]}\n"
+            "execution: {workers: 1, chunk_size: 1}\noutput: {path: out.h5}\n");
+  {
+    SweepProcess shard({"run", config, "-q", "--shard", "0/2"}, dir.path());
+    for (int i = 0; i < 500 && !std::filesystem::exists(dir / "out.h5.journal.shard-0-of-2"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const RunResult resume = RunSweep({"resume", "out.h5", "-q"}, dir.path());
+    EXPECT_EQ(resume.code, 4) << resume.err;
+    EXPECT_NE(resume.err.find("is in use by another sweep"), std::string::npos) << resume.err;
+    const RunResult twice = RunSweep({"run", config, "-q", "--shard", "0/2"}, dir.path());
+    EXPECT_EQ(twice.code, 4) << twice.err;
+    EXPECT_NE(twice.err.find("pid " + std::to_string(shard.pid())), std::string::npos)
+        << twice.err;
+    EXPECT_EQ(shard.Wait(), 0) << shard.err();
+  }
+  SweepProcess resume({"resume", "out.h5", "-q"}, dir.path());
+  for (int i = 0; i < 500 && ReadFile(dir / "out.h5.journal").find("started") == std::string::npos;
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const RunResult shard = RunSweep({"run", config, "-q", "--shard", "1/2"}, dir.path());
+  EXPECT_EQ(shard.code, 4) << shard.err;
+  EXPECT_EQ(resume.Wait(), 0) << resume.err();
 }
 
 // The job-array template, run as Slurm would run its tasks (environment variables set).

@@ -1,0 +1,49 @@
+// Status: what `sweep status OUT.h5` reports, read once (ReadStatus) and printed by one of two
+// reporters: text for people, JSON for programs (`--json`).
+//
+// Read without taking any lock and without writing: /chunks and every journal (through
+// driver/chunk_ledger.h), and the locks probed (io/output_lock.h) to tell which run or shards are
+// live and on which host. Costs O(chunks + journal records).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "driver/chunk_ledger.h"
+
+namespace sweep {
+
+// One shard that ever ran on the output (it has a journal `OUT.h5.journal.shard-I-of-N`).
+struct ShardStatus {
+  uint64_t index = 0, count = 1;  // I and N
+  LedgerCounts counts;            // over the chunks c with c % N == I
+  bool live = false;              // its process holds its shard lock now
+  long pid = 0;                   // when live
+  std::string host;               // when live
+};
+
+struct StatusReport {
+  std::string output, kernel;
+  uint64_t points = 0, chunks = 0;
+  LedgerCounts counts;
+  bool live = false;  // a run, resume, rerun or some shard is running now
+  long pid = 0;       // the live run's pid (0 for shards, which are listed below)
+  std::string host;   // the live run's host
+  double points_per_second = 0;      // of the live run(s) since the latest start; 0 if none
+  std::optional<double> eta_seconds;  // when live and measurable
+  bool journal_truncated = false;     // a kill cut some journal's last record
+  std::vector<ShardStatus> shards;    // by N, then I
+  std::map<uint64_t, JournalRecord> failures;  // final failures of the chunks failed now
+};
+
+// THROWS: Error as OutputFile::Open and ChunkLedger::Load do.
+StatusReport ReadStatus(const std::string& output_path);
+
+std::string StatusText(const StatusReport& report);
+nlohmann::json StatusJson(const StatusReport& report);
+
+}  // namespace sweep
