@@ -65,6 +65,17 @@ struct ProgressFlags {
   ProgressMode Mode() const { return ProgressFrom(quiet, json); }
 };
 
+// `--mpi`, listed only in a build with the MPI backend.
+void AddMpiFlag(CLI::App* command, RunRequest* request) {
+#if defined(SWEEP_HAVE_MPI)
+  command->add_flag("--mpi", request->mpi,
+                    "one sweep over every rank of an MPI job (mpirun/srun), -j workers per rank");
+#else
+  (void)command;
+  (void)request;
+#endif
+}
+
 struct RunOptions {
   RunRequest request;
   std::string chunk_size, shard;
@@ -86,6 +97,7 @@ Handler AddRunCommand(CLI::App& app) {
   cmd->add_flag("--force", o->request.force, "replace an existing output");
   cmd->add_option("--shard", o->shard,
                   "I/N: compute only the chunks c with c % N == I (a Slurm array task)");
+  AddMpiFlag(cmd, &o->request);
   o->progress.AddTo(cmd);
   return [cmd, o]() -> int {
     if (!cmd->parsed()) return -1;
@@ -165,6 +177,7 @@ Handler AddResumeCommand(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--force", o->request.force,
                 "go on even if the kernel, its options or an input changed");
+  AddMpiFlag(cmd, &o->request);
   o->progress.AddTo(cmd);
   return [cmd, o]() -> int {
     if (!cmd->parsed()) return -1;

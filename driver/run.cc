@@ -8,6 +8,9 @@
 #include <memory>
 
 #include "driver/run_steps.h"
+#if defined(SWEEP_HAVE_MPI)
+#include "driver/mpi_run.h"
+#endif
 #include "io/error.h"
 
 namespace sweep {
@@ -18,18 +21,18 @@ double WallSeconds() {
   return duration<double>(system_clock::now().time_since_epoch()).count();
 }
 
-void JournalStart(PreparedRun& run, const RunRequest& request) {
+}  // namespace
+
+void JournalStart(PreparedRun& run, int workers) {
   JournalRecord started;
   started.type = "started";
   started.time = WallSeconds();
   started.pid = getpid();
   started.command = run.CommandName();
-  started.workers = request.inline_compute ? 1 : run.workers;
+  started.workers = workers;
   run.journal->Append(started);
 }
 
-// The stop record, the summary and the exit code. THROWS: Error carrying `stop_message` when the
-// run stopped on an error.
 int FinishRun(PreparedRun& run, const RunRequest& request, RunRecorder& recorder,
               Progress& progress, bool interrupted, const std::string& stop_message) {
   JournalRecord stopped;
@@ -59,8 +62,6 @@ int FinishRun(PreparedRun& run, const RunRequest& request, RunRecorder& recorder
   }
   return int(ExitCode::kOk);
 }
-
-}  // namespace
 
 std::vector<uint64_t> ParseIndexList(const std::string& text, const std::string& option) {
   std::vector<uint64_t> out;
@@ -104,8 +105,16 @@ uint64_t ParseChunkSize(const std::string& text) {
 }
 
 int ExecuteRun(const RunRequest& request) {
+#if defined(SWEEP_HAVE_MPI)
+  if (request.mpi) return ExecuteMpiRun(request);
+#else
+  if (request.mpi) {
+    throw Error("--mpi: this sweep was built without MPI (install libopenmpi-dev and rebuild)",
+                ExitCode::kUsage);
+  }
+#endif
   std::unique_ptr<PreparedRun> run = PrepareRun(request);
-  JournalStart(*run, request);
+  JournalStart(*run, request.inline_compute ? 1 : run->workers);
   std::unique_ptr<Progress> progress = MakeProgress(request.progress, stdout);
   RunRecorder recorder(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
                        run->todo.size(), WorkerRanks(*run, request));

@@ -48,6 +48,12 @@ struct RunRequest {
   // kRun: `--shard I/N`, this process computes chunks c with c % N == I (a Slurm array task).
   // Each shard has its own journal `OUT.h5.journal.shard-I-of-N`.
   std::optional<std::pair<int, int>> shard;
+  // kRun, kResume: `--mpi`, one sweep over every rank of an MPI job (driver/mpi_run.h); -j is
+  // the workers of each rank.
+  bool mpi = false;
+  // --mpi: the job's ranks (set by the MPI backend), so that `chunk_size: auto` plans chunks for
+  // every rank's workers, not rank 0's alone.
+  int ranks = 1;
 
   // kRerun: the selection.
   bool failed = false;

@@ -91,7 +91,7 @@ void LoadSweep(const RunRequest& request, PreparedRun* run) {
   run->batch = chunk_size == 0;
   if (!stored) {
     // A shard that finds the output made by another adopts its plan (JoinShard).
-    run->plan = PlanFor(run->space->points(), chunk_size, run->workers);
+    run->plan = PlanFor(run->space->points(), chunk_size, run->workers * request.ranks);
     return;
   }
   run->plan.emplace(stored->points, stored->chunk_size);
@@ -274,12 +274,27 @@ uint64_t PreparedRun::PointsTodo() const {
   return points;
 }
 
+WorkerContext PreparedRun::WorkerContextFor(const std::string& rows_path) const {
+  WorkerContext context;
+  context.config = &config;
+  context.config_file = config_file;
+  context.space = &*space;
+  context.binding = &binding;
+  context.published = &*published;
+  context.inputs = &*inputs;
+  context.layout = &file->layout();
+  context.rows_path = rows_path;
+  context.log_dir = output_path + ".logs";
+  return context;
+}
+
 std::string PreparedRun::CommandName() const {
   switch (mode) {
     case RunRequest::Mode::kRun:
-      return shard ? fmt::format("run --shard {}/{}", shard->first, shard->second) : "run";
+      if (shard) return fmt::format("run --shard {}/{}", shard->first, shard->second);
+      return mpi ? "run --mpi" : "run";
     case RunRequest::Mode::kResume:
-      return "resume";
+      return mpi ? "resume --mpi" : "resume";
     case RunRequest::Mode::kRerun:
       break;
   }
@@ -289,6 +304,7 @@ std::string PreparedRun::CommandName() const {
 std::unique_ptr<PreparedRun> PrepareRun(const RunRequest& request) {
   auto run = std::make_unique<PreparedRun>();
   run->mode = request.mode;
+  run->mpi = request.mpi;
   if (request.shard) run->shard.emplace(uint64_t(request.shard->first), uint64_t(request.shard->second));
   LoadSweep(request, run.get());
   CheckOutputPath(request, *run);

@@ -11,9 +11,11 @@
 
 #include "driver/binding.h"
 #include "driver/chunk_ledger.h"
+#include "driver/local_workers.h"
 #include "driver/plan.h"
 #include "driver/run.h"
 #include "driver/run_recorder.h"
+#include "driver/scheduler.h"
 #include "driver/space.h"
 #include "io/config.h"
 #include "io/inputs.h"
@@ -27,6 +29,7 @@ namespace sweep {
 // the binding and the ledger refer to the config, the file and each other.
 struct PreparedRun {
   RunRequest::Mode mode = RunRequest::Mode::kRun;
+  bool mpi = false;  // --mpi: this is rank 0 of an MPI run (driver/mpi_run.h)
   std::optional<std::pair<uint64_t, uint64_t>> shard;  // --shard I/N as (I, N)
   Config config;
   std::optional<Space> space;
@@ -47,6 +50,8 @@ struct PreparedRun {
   std::vector<uint64_t> todo;  // the chunks to compute, in order
 
   uint64_t PointsTodo() const;
+  // What workers computing into `rows_path` need (driver/local_workers.h).
+  WorkerContext WorkerContextFor(const std::string& rows_path) const;
   // The journal's `command` of the started record: "run", "run --shard 1/4", "resume", "rerun".
   std::string CommandName() const;
 };
@@ -63,5 +68,16 @@ bool ComputeChunks(PreparedRun& run, const RunRequest& request, RunRecorder& rec
 
 // How many workers ComputeChunks() starts: -j, but no more than there are chunks to compute.
 int WorkerRanks(const PreparedRun& run, const RunRequest& request);
+
+// The scheduler's rules for this run's config and settings.
+SchedulerOptions OptionsFor(const PreparedRun& run);
+
+// The journal's record that this run started (its command and worker count).
+void JournalStart(PreparedRun& run, int workers);
+
+// Finish: the stop record, the summary and the exit code. THROWS: Error carrying `stop_message`
+// when the run stopped on an error.
+int FinishRun(PreparedRun& run, const RunRequest& request, RunRecorder& recorder,
+              Progress& progress, bool interrupted, const std::string& stop_message);
 
 }  // namespace sweep

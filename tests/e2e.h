@@ -45,12 +45,16 @@ inline void WriteFile(const std::string& path, const std::string& text) {
 // SWEEP_TEST_TAG=<tag> in its environment, so leftovers can be found after it is gone.
 class SweepProcess {
  public:
-  SweepProcess(const std::vector<std::string>& args, const std::string& dir) : dir_(dir) {
+  // `launcher`, if given, starts sweep: {"mpirun", "-np", "3"} runs `mpirun -np 3 sweep ARGS`.
+  SweepProcess(const std::vector<std::string>& args, const std::string& dir,
+               const std::vector<std::string>& launcher = {})
+      : dir_(dir) {
     static int counter = 0;
     tag_ = std::to_string(getpid()) + "-" + std::to_string(++counter);
     out_path_ = dir + "/stdout-" + tag_;
     err_path_ = dir + "/stderr-" + tag_;
-    std::vector<std::string> argv = {SWEEP_BINARY};
+    std::vector<std::string> argv = launcher;
+    argv.push_back(SWEEP_BINARY);
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<std::string> env;
     for (char** e = environ; *e; ++e) env.push_back(*e);

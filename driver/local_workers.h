@@ -1,0 +1,52 @@
+// LocalWorkers: the worker processes of one machine for a run, started the way the config says
+// (`execution.start`: spawn or fork), each writing the rows it computes into `rows_path` at the
+// output's offsets. For a plain run that path is the output itself; for an MPI node it is the
+// node's staging file, whose rows the node sends on to rank 0 (driver/mpi_run.h).
+//
+// Spawned workers read their job (config, layout, inputs) from a sealed memfd that stays open as
+// long as this object, since workers are restarted during the whole run.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "driver/binding.h"
+#include "driver/space.h"
+#include "driver/worker_set.h"
+#include "io/config.h"
+#include "io/inputs.h"
+#include "io/output_file.h"
+
+namespace sweep {
+
+// What workers need, from a prepared run or from rank 0's description of it. Not owned: every
+// pointer must outlive the LocalWorkers made from it.
+struct WorkerContext {
+  const Config* config = nullptr;
+  std::string config_file;  // absolute: relative paths in the config resolve against it
+  const Space* space = nullptr;
+  const KernelBinding* binding = nullptr;
+  const PublishedInputs* published = nullptr;
+  const MappedInputs* inputs = nullptr;  // for fork workers, which inherit the mappings
+  const OutputLayout* layout = nullptr;
+  std::string rows_path;  // where workers write rows (at layout's offsets)
+  std::string log_dir;    // worker-<rank>.log files
+};
+
+class LocalWorkers {
+ public:
+  // `count` workers (none started yet). THROWS: Error when the job or the set cannot be made.
+  LocalWorkers(const WorkerContext& context, int count);
+  ~LocalWorkers();
+  LocalWorkers(const LocalWorkers&) = delete;
+  LocalWorkers& operator=(const LocalWorkers&) = delete;
+
+  ProcessWorkerSet& set() { return *set_; }
+
+ private:
+  WorkerContext context_;
+  int job_fd_ = -1;
+  std::unique_ptr<ProcessWorkerSet> set_;
+};
+
+}  // namespace sweep

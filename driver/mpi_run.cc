@@ -1,0 +1,519 @@
+#include "driver/mpi_run.h"
+
+#include <fcntl.h>
+#include <linux/falloc.h>
+// The C API only: the deprecated C++ bindings would need libmpi_cxx.
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
+#include <mpi.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "driver/local_workers.h"
+#include "driver/protocol.h"
+#include "driver/run_steps.h"
+#include "io/error.h"
+#include "io/output_lock.h"
+
+namespace sweep {
+namespace {
+
+constexpr int kTag = 7;
+
+// What travels between rank 0 and the other ranks (the first byte of every message).
+enum class Wire : uint8_t {
+  kSetup = 1,   // 0 -> k: JSON {"code": 0, config text and file, layout} or {"code": exit code}
+  kHello = 2,   // k -> 0: JSON {"workers", "host", "pid"} or {"error": "..."}
+  kStart = 3,   // 0 -> k: worker
+  kSend = 4,    // 0 -> k: worker, protocol message bytes
+  kKill = 5,    // 0 -> k: worker
+  kFinish = 6,  // 0 -> k: exit code; the rank stops its workers and exits with it
+  kEvent = 7,   // k -> 0: worker, a WorkerEvent (message bytes, or exit status and its details)
+  kRows = 8,    // k -> 0: chunk, then its rows of every output in order (sent before its Done)
+};
+
+// Appends fixed-size values and length-prefixed strings; Reader takes them back in order.
+struct Writer {
+  std::string bytes;
+  explicit Writer(Wire type) { bytes.push_back(char(type)); }
+  template <typename T>
+  Writer& Put(const T& value) {
+    bytes.append(reinterpret_cast<const char*>(&value), sizeof value);
+    return *this;
+  }
+  Writer& PutString(const std::string& s) {
+    Put(uint64_t(s.size()));
+    bytes += s;
+    return *this;
+  }
+};
+
+struct Reader {
+  const std::string& bytes;
+  size_t at = 1;
+  template <typename T>
+  T Get() {
+    if (at + sizeof(T) > bytes.size()) throw Error("mpi: a message from another rank is cut short");
+    T value;
+    std::memcpy(&value, bytes.data() + at, sizeof value);
+    at += sizeof value;
+    return value;
+  }
+  std::string GetString() {
+    const uint64_t n = Get<uint64_t>();
+    if (at + n > bytes.size()) throw Error("mpi: a message from another rank is cut short");
+    std::string s = bytes.substr(at, n);
+    at += n;
+    return s;
+  }
+};
+
+void SendTo(int rank, const std::string& bytes) {
+  if (bytes.size() > size_t(INT32_MAX)) throw Error("mpi: a chunk's rows exceed 2 GiB");
+  MPI_Send(bytes.data(), int(bytes.size()), MPI_BYTE, rank, kTag, MPI_COMM_WORLD);
+}
+
+std::string ReceiveFrom(int source, int* from = nullptr) {
+  MPI_Status status;
+  MPI_Probe(source, kTag, MPI_COMM_WORLD, &status);
+  int size = 0;
+  MPI_Get_count(&status, MPI_BYTE, &size);
+  std::string bytes(size_t(size), '\0');
+  MPI_Recv(bytes.data(), size, MPI_BYTE, status.MPI_SOURCE, kTag, MPI_COMM_WORLD,
+           MPI_STATUS_IGNORE);
+  if (from) *from = status.MPI_SOURCE;
+  if (bytes.empty()) throw Error("mpi: an empty message from another rank");
+  return bytes;
+}
+
+// A message from `source` (any rank if MPI_ANY_SOURCE) if one is waiting.
+std::optional<std::string> TryReceive(int source, int* from) {
+  int waiting = 0;
+  MPI_Iprobe(source, kTag, MPI_COMM_WORLD, &waiting, MPI_STATUS_IGNORE);
+  if (!waiting) return std::nullopt;
+  return ReceiveFrom(source, from);
+}
+
+Wire TypeOf(const std::string& bytes) { return Wire(uint8_t(bytes[0])); }
+
+double Seconds() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+// The launcher (mpirun's daemon) that started this rank is gone: the job was killed.
+class ParentWatch {
+ public:
+  ParentWatch() : parent_(getppid()) {}
+  bool Gone() const { return getppid() != parent_; }
+
+ private:
+  pid_t parent_;
+};
+
+std::string EncodeEvent(int worker, const WorkerEvent& e, std::optional<uint64_t> point,
+                        const std::string& log_tail) {
+  Writer w(Wire::kEvent);
+  w.Put(int32_t(worker)).Put(uint8_t(e.kind)).Put(int32_t(e.wait_status)).Put(uint8_t(e.exit_kind));
+  w.Put(uint8_t(point.has_value())).Put(point.value_or(0));
+  w.PutString(log_tail).PutString(e.kind == WorkerEvent::Kind::kMessage ? EncodeMessage(e.message)
+                                                                         : "");
+  return w.bytes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rank 0: every rank's workers as one WorkerSet, so the scheduler runs unchanged.
+
+struct RemoteWorker {
+  int rank = 0;    // the MPI rank it lives on
+  int local = 0;   // its index among that rank's workers
+  bool running = false;
+  std::optional<uint64_t> point;  // as its rank read it when it exited
+  std::string log_tail;           // likewise
+};
+
+class MpiWorkerSet : public WorkerSet {
+ public:
+  // `local`: rank 0's own workers, global indices [0, local.size()); then each other rank's.
+  MpiWorkerSet(ProcessWorkerSet& local, const std::vector<int>& workers_per_rank,
+               OutputFile& output)
+      : local_(local), output_(output), plan_(output.layout().points, output.layout().chunk_size) {
+    for (size_t rank = 1; rank < workers_per_rank.size(); ++rank)
+      for (int i = 0; i < workers_per_rank[rank]; ++i) {
+        RemoteWorker w;
+        w.rank = int(rank);
+        w.local = i;
+        remote_.push_back(std::move(w));
+      }
+  }
+
+  int size() const override { return local_.size() + int(remote_.size()); }
+  void Start(int g) override {
+    if (g < local_.size()) return local_.Start(g);
+    RemoteWorker& w = Remote(g);
+    SendTo(w.rank, Writer(Wire::kStart).Put(int32_t(w.local)).bytes);
+    w.running = true;
+    w.point.reset();
+    w.log_tail.clear();
+  }
+  bool Running(int g) const override {
+    return g < local_.size() ? local_.Running(g) : remote_[size_t(g - local_.size())].running;
+  }
+  bool Send(int g, const Message& message) override {
+    if (g < local_.size()) return local_.Send(g, message);
+    const RemoteWorker& w = Remote(g);
+    if (!w.running) return false;
+    SendTo(w.rank, Writer(Wire::kSend).Put(int32_t(w.local)).PutString(EncodeMessage(message)).bytes);
+    return true;
+  }
+  void Kill(int g) override {
+    if (g < local_.size()) return local_.Kill(g);
+    const RemoteWorker& w = Remote(g);
+    if (w.running) SendTo(w.rank, Writer(Wire::kKill).Put(int32_t(w.local)).bytes);
+  }
+  std::optional<uint64_t> CurrentPoint(int g) const override {
+    return g < local_.size() ? local_.CurrentPoint(g) : Remote(g).point;
+  }
+  std::string LogTail(int g, size_t max_bytes) const override {
+    if (g < local_.size()) return local_.LogTail(g, max_bytes);
+    const std::string& tail = Remote(g).log_tail;
+    return tail.size() > max_bytes ? tail.substr(tail.size() - max_bytes) : tail;
+  }
+
+  std::optional<WorkerEvent> Next(double timeout_seconds) override {
+    const double deadline = timeout_seconds < 0 ? -1 : Seconds() + timeout_seconds;
+    for (;;) {
+      if (std::optional<WorkerEvent> e = local_.Next(0)) return e;
+      int from = 0;
+      while (std::optional<std::string> bytes = TryReceive(MPI_ANY_SOURCE, &from)) {
+        if (std::optional<WorkerEvent> e = Receive(from, *bytes)) return e;
+      }
+      if (parent_.Gone()) {
+        WorkerEvent e;
+        e.kind = WorkerEvent::Kind::kInterrupt;
+        e.signal = SIGHUP;
+        return e;
+      }
+      const double left = deadline < 0 ? 0.002 : deadline - Seconds();
+      if (left <= 0) return std::nullopt;
+      // Local events wake this at once; other ranks' are looked for every 2 ms.
+      if (std::optional<WorkerEvent> e = local_.Next(std::min(left, 0.002))) return e;
+    }
+  }
+
+ private:
+  RemoteWorker& Remote(int g) { return remote_.at(size_t(g - local_.size())); }
+  const RemoteWorker& Remote(int g) const { return remote_.at(size_t(g - local_.size())); }
+
+  int GlobalIndex(int rank, int local) const {
+    int g = local_.size();
+    for (const RemoteWorker& w : remote_) {
+      if (w.rank == rank && w.local == local) return g;
+      ++g;
+    }
+    throw Error("mpi: rank " + std::to_string(rank) + " spoke of a worker it does not have");
+  }
+
+  // Rows are written before the Done that follows them is handed to the scheduler, which then
+  // records the chunk: never recorded done before its rows are in the output.
+  std::optional<WorkerEvent> Receive(int from, const std::string& bytes) {
+    Reader r{bytes};
+    if (TypeOf(bytes) == Wire::kRows) {
+      const Chunk chunk = plan_.chunk(r.Get<uint64_t>());
+      for (size_t o = 0; o < output_.layout().results.size(); ++o) {
+        const RawRegion rows = output_.Rows(o, chunk.first, chunk.count);
+        if (r.at + rows.bytes > bytes.size()) throw Error("mpi: a chunk's rows are cut short");
+        output_.WriteRows(o, chunk.first, chunk.count, bytes.data() + r.at);
+        r.at += rows.bytes;
+      }
+      return std::nullopt;
+    }
+    if (TypeOf(bytes) != Wire::kEvent) throw Error("mpi: rank 0 got a message it does not take");
+    WorkerEvent e;
+    const int local = r.Get<int32_t>();
+    e.rank = GlobalIndex(from, local);
+    e.kind = WorkerEvent::Kind(r.Get<uint8_t>());
+    e.wait_status = r.Get<int32_t>();
+    e.exit_kind = WorkerEvent::ExitKind(r.Get<uint8_t>());
+    const bool has_point = r.Get<uint8_t>() != 0;
+    const uint64_t point = r.Get<uint64_t>();
+    const std::string tail = r.GetString();
+    const std::string message = r.GetString();
+    if (e.kind == WorkerEvent::Kind::kExited) {
+      RemoteWorker& w = Remote(e.rank);
+      w.running = false;
+      w.point = has_point ? std::optional<uint64_t>(point) : std::nullopt;
+      w.log_tail = tail;
+    } else if (e.kind == WorkerEvent::Kind::kMessage) {
+      std::optional<Message> m = DecodeMessage(message.data(), message.size());
+      if (!m) throw Error("mpi: a worker message relayed by rank " + std::to_string(from) +
+                          " is malformed");
+      e.message = std::move(*m);
+    } else {
+      return std::nullopt;  // interrupts are rank 0's own business
+    }
+    return e;
+  }
+
+  ProcessWorkerSet& local_;
+  OutputFile& output_;
+  Plan plan_;
+  std::vector<RemoteWorker> remote_;
+  ParentWatch parent_;
+};
+
+// Tells every other rank to stop and exit with `code`.
+void FinishAll(int ranks, int code) {
+  for (int k = 1; k < ranks; ++k) SendTo(k, Writer(Wire::kFinish).Put(int32_t(code)).bytes);
+}
+
+// The other ranks' workers, after setup: how many each has (index 0: rank 0's own).
+std::vector<int> GatherHellos(int ranks, int own_workers) {
+  std::vector<int> workers(size_t(ranks), 0);
+  workers[0] = own_workers;
+  for (int k = 1; k < ranks; ++k) {
+    const nlohmann::json hello = nlohmann::json::parse(ReceiveFrom(k).substr(1));
+    if (hello.contains("error")) {
+      throw Error("mpi: rank " + std::to_string(k) + " on " + hello.value("host", "?") +
+                  " cannot run: " + hello["error"].get<std::string>());
+    }
+    workers[size_t(k)] = hello.at("workers").get<int>();
+  }
+  return workers;
+}
+
+int RunRankZero(const RunRequest& request, int ranks) {
+  std::unique_ptr<PreparedRun> run;
+  try {
+    run = PrepareRun(request);
+  } catch (const Error& e) {
+    FinishAll(ranks, int(e.code()));  // the others wait in setup: release them
+    throw;
+  }
+  nlohmann::json setup = {{"code", 0},
+                          {"config_text", run->config.text},
+                          {"config_file", run->config_file},
+                          {"layout", EncodeRowLayout(run->file->layout())}};
+  for (int k = 1; k < ranks; ++k) SendTo(k, Writer(Wire::kSetup).bytes + setup.dump());
+
+  std::vector<int> workers;
+  std::unique_ptr<Progress> progress = MakeProgress(request.progress, stdout);
+  std::optional<RunRecorder> recorder;
+  bool interrupted = false;
+  std::string stop_message;
+  try {
+    workers = GatherHellos(ranks, run->workers);
+    int total = 0;
+    for (int w : workers) total += w;
+    JournalStart(*run, total);
+    recorder.emplace(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
+                     run->todo.size(), total);
+    if (!run->todo.empty()) {
+      LocalWorkers local(run->WorkerContextFor(run->output_path), run->workers);
+      MpiWorkerSet set(local.set(), workers, *run->file);
+      Scheduler scheduler(set, *run->plan, run->todo, OptionsFor(*run), *recorder);
+      interrupted = scheduler.Run() == Scheduler::Outcome::kInterrupted;
+    }
+  } catch (const std::exception& e) {
+    stop_message = e.what();
+  }
+  int code = int(ExitCode::kFailure);
+  try {
+    if (!recorder) {
+      recorder.emplace(*run->space, *run->ledger, *run->journal, *progress, 0, 0, 1);
+      JournalStart(*run, run->workers);
+    }
+    code = FinishRun(*run, request, *recorder, *progress, interrupted, stop_message);
+  } catch (const Error& e) {
+    FinishAll(ranks, int(e.code()));
+    throw;
+  }
+  FinishAll(ranks, code);
+  return code;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rank k > 0.
+
+// The sweep as rank 0 described it, rebuilt on this node: config, kernel, inputs, workers.
+struct NodeSweep {
+  Config config;
+  std::string config_file;
+  std::optional<Space> space;
+  KernelBinding binding;
+  std::optional<PublishedInputs> published;
+  std::optional<MappedInputs> inputs;
+  OutputLayout layout;
+  int staging_fd = -1;  // a memfd laid out like the output: the workers' rows
+  std::string staging_path;
+  std::optional<OutputFile> staging;
+  std::string log_dir;  // this rank's worker logs, removed with it
+  std::optional<LocalWorkers> workers;
+
+  ~NodeSweep() {
+    workers.reset();
+    staging.reset();
+    if (staging_fd >= 0) close(staging_fd);
+    std::error_code ignored;
+    if (!log_dir.empty()) std::filesystem::remove_all(log_dir, ignored);
+  }
+};
+
+void MakeStaging(NodeSweep* node) {
+  uint64_t end = 0;
+  for (const OutputDatasetInfo& r : node->layout.results)
+    end = std::max(end, r.region.offset + r.region.bytes);
+  node->staging_fd = memfd_create("sweep-staging", MFD_CLOEXEC);
+  if (node->staging_fd < 0 || ftruncate(node->staging_fd, off_t(end)) != 0)
+    throw Error(std::string("staging memfd: ") + std::strerror(errno));
+  // Workers (spawned ones too) open it by this name, as they do the memfd inputs.
+  node->staging_path =
+      "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(node->staging_fd);
+  node->staging.emplace(node->staging_path, node->layout, OutputFile::Access::kReadWrite);
+}
+
+void SetUpNode(const RunRequest& request, const nlohmann::json& setup, NodeSweep* node) {
+  node->config_file = setup.at("config_file").get<std::string>();
+  node->config = ParseConfig(setup.at("config_text").get<std::string>(), node->config_file);
+  node->space.emplace(node->config);
+  node->binding = BindKernel(node->config, *node->space);
+  node->published.emplace(PublishInputs(node->config.inputs));
+  node->inputs.emplace(node->published->inputs());
+  node->layout = DecodeRowLayout(setup.at("layout").get<std::string>());
+  MakeStaging(node);
+  WorkerContext context;
+  context.config = &node->config;
+  context.config_file = node->config_file;
+  context.space = &*node->space;
+  context.binding = &node->binding;
+  context.published = &*node->published;
+  context.inputs = &*node->inputs;
+  context.layout = &node->layout;
+  context.rows_path = node->staging_path;
+  // The output's folder may not exist on this node: logs go to a folder of its own, and the
+  // tail of a failed worker's log travels to rank 0 with its exit.
+  const char* tmp = std::getenv("TMPDIR");
+  std::string dir = std::string(tmp && *tmp ? tmp : "/tmp") + "/sweep-rank-logs-XXXXXX";
+  if (!mkdtemp(dir.data())) throw Error("mkdtemp " + dir + ": " + std::strerror(errno));
+  node->log_dir = context.log_dir = dir;
+  node->workers.emplace(context, WorkerCount(request.workers, node->config.execution.workers));
+}
+
+// Sends a worker's event to rank 0: for a chunk done, its rows first.
+void Relay(NodeSweep& node, const WorkerEvent& e) {
+  ProcessWorkerSet& set = node.workers->set();
+  if (e.kind == WorkerEvent::Kind::kInterrupt) return;  // rank 0 decides; mpirun tells it too
+  if (e.kind == WorkerEvent::Kind::kMessage && e.message.type == MessageType::kDone) {
+    const Plan plan(node.layout.points, node.layout.chunk_size);
+    const Chunk chunk = plan.chunk(e.message.chunk);
+    Writer rows(Wire::kRows);
+    rows.Put(uint64_t(chunk.index));
+    for (size_t o = 0; o < node.layout.results.size(); ++o) {
+      const RawRegion region = node.staging->Rows(o, chunk.first, chunk.count);
+      const size_t at = rows.bytes.size();
+      rows.bytes.resize(at + region.bytes);
+      node.staging->ReadRows(o, chunk.first, chunk.count, rows.bytes.data() + at);
+      // Sent on: give the memory back.
+      fallocate(node.staging_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off_t(region.offset),
+                off_t(region.bytes));
+    }
+    SendTo(0, rows.bytes);
+  }
+  std::optional<uint64_t> point;
+  std::string tail;
+  if (e.kind == WorkerEvent::Kind::kExited) {
+    point = set.CurrentPoint(e.rank);
+    tail = set.LogTail(e.rank, 2048);
+  }
+  SendTo(0, EncodeEvent(e.rank, e, point, tail));
+}
+
+// Obeys one order of rank 0; returns the exit code when it is kFinish.
+std::optional<int> Obey(NodeSweep& node, const std::string& bytes) {
+  Reader r{bytes};
+  ProcessWorkerSet& set = node.workers->set();
+  switch (TypeOf(bytes)) {
+    case Wire::kStart:
+      set.Start(r.Get<int32_t>());
+      return std::nullopt;
+    case Wire::kSend: {
+      const int worker = r.Get<int32_t>();
+      const std::string message = r.GetString();
+      std::optional<Message> m = DecodeMessage(message.data(), message.size());
+      if (!m) throw Error("mpi: a message from rank 0 is malformed");
+      set.Send(worker, *m);  // a worker gone meanwhile: its exit event is on its way
+      return std::nullopt;
+    }
+    case Wire::kKill:
+      set.Kill(r.Get<int32_t>());
+      return std::nullopt;
+    case Wire::kFinish:
+      return r.Get<int32_t>();
+    default:
+      throw Error("mpi: a rank got a message it does not take");
+  }
+}
+
+int RunNode(const RunRequest& request) {
+  const std::string first = ReceiveFrom(0);
+  if (TypeOf(first) == Wire::kFinish) return Reader{first}.Get<int32_t>();
+  const nlohmann::json setup = nlohmann::json::parse(first.substr(1));
+  NodeSweep node;
+  try {
+    SetUpNode(request, setup, &node);
+  } catch (const std::exception& e) {
+    SendTo(0, Writer(Wire::kHello).bytes +
+                  nlohmann::json({{"error", e.what()}, {"host", HostName()}}).dump());
+    const std::string finish = ReceiveFrom(0);
+    return TypeOf(finish) == Wire::kFinish ? Reader{finish}.Get<int32_t>() : 1;
+  }
+  SendTo(0, Writer(Wire::kHello).bytes + nlohmann::json({{"workers", node.workers->set().size()},
+                                                         {"host", HostName()},
+                                                         {"pid", getpid()}})
+                                             .dump());
+  const ParentWatch parent;
+  for (;;) {
+    int from = 0;
+    while (std::optional<std::string> order = TryReceive(0, &from)) {
+      if (std::optional<int> code = Obey(node, *order)) return *code;
+    }
+    if (parent.Gone()) return int(ExitCode::kInterrupted);
+    if (std::optional<WorkerEvent> e = node.workers->set().Next(0.002)) Relay(node, *e);
+  }
+}
+
+}  // namespace
+
+int ExecuteMpiRun(const RunRequest& request) {
+  if (request.shard || request.inline_compute) {
+    throw Error("--mpi: runs one sweep over every rank; it does not go with --shard or --inline",
+                ExitCode::kUsage);
+  }
+  MPI_Init(nullptr, nullptr);
+  int rank = 0, ranks = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  int code = 0;
+  try {
+    RunRequest on_every_rank = request;
+    on_every_rank.ranks = ranks;
+    code = rank == 0 ? RunRankZero(on_every_rank, ranks) : RunNode(on_every_rank);
+  } catch (...) {
+    MPI_Finalize();
+    throw;
+  }
+  MPI_Finalize();
+  return code;
+}
+
+}  // namespace sweep

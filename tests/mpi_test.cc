@@ -1,0 +1,181 @@
+// End-to-end tests of the MPI backend (driver/mpi_run.h): `mpirun -np 3 sweep run --mpi` on this
+// one machine, as three nodes would run it. Built only with SWEEP_MPI.
+#if defined(SWEEP_HAVE_MPI)
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "io/journal.h"
+#include "tests/e2e.h"
+
+namespace sweep {
+namespace {
+
+using namespace sweep::testing;
+
+// mpirun as the tests run it: 3 ranks on a 2-core machine, as root.
+std::vector<std::string> Mpirun(int ranks) {
+  setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+  setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+  return {"/usr/bin/mpirun", "--oversubscribe", "-np", std::to_string(ranks)};
+}
+
+RunResult RunMpi(int ranks, const std::vector<std::string>& args, const std::string& dir) {
+  SweepProcess p(args, dir, Mpirun(ranks));
+  RunResult r;
+  r.code = p.Wait();
+  r.out = p.out();
+  r.err = p.err();
+  r.tag = p.tag();
+  return r;
+}
+
+std::string IsingConfig(const TempDir& dir, int temperatures) {
+  const std::string path = dir / "ising.yaml";
+  WriteFile(path,
+            "name: ising\nseed: 9\nkernel: {name: ising2d, options: {L: 16, sweeps: 300, "
+            "burn_in: 50}}\nparameters:\n  T: {linspace: [1.5, 3.5, " +
+                std::to_string(temperatures) + "]}\nrepeat: 2\noutput: {path: out.h5}\n");
+  return path;
+}
+
+// Points that sleep, so a run lasts long enough to act on it in the middle.
+std::string SleepyConfig(const TempDir& dir, int points, int sleep_ms) {
+  const std::string path = dir / "sleepy.yaml";
+  WriteFile(path, "name: sleepy\nkernel: {name: faulty, options: {sleep_ms: " +
+                      std::to_string(sleep_ms) +
+                      "}}\ninputs:\n  data: {generate: zeros, shape: [4]}\n"
+                      "parameters:\n  i: {range: [0, " +
+                      std::to_string(points) +
+                      "]}\nexecution: {chunk_size: 1, retries: 2}\noutput: {path: out.h5}\n");
+  return path;
+}
+
+// The records of `type` in a journal; none while it does not exist yet.
+std::vector<JournalRecord> Records(const std::string& journal, const std::string& type) {
+  std::vector<JournalRecord> out;
+  if (!std::filesystem::exists(journal)) return out;
+  for (const JournalRecord& r : Journal::Read(journal).records)
+    if (r.type == type) out.push_back(r);
+  return out;
+}
+
+class MpiStartTest : public ::testing::TestWithParam<std::string> {};
+
+// Three ranks with one worker each compute one sweep into one output, rank 0 writing every row:
+// the results and parameters are the bytes of a plain run, and every rank's worker did chunks.
+TEST_P(MpiStartTest, ThreeRanksGiveTheBytesOfAPlainRun) {
+  TempDir dir;
+  const std::string config = IsingConfig(dir, 300);
+  const std::vector<std::string> start = {"--set", "execution.start=" + GetParam()};
+  std::vector<std::string> plain = {"run", config, "-q", "-o", "plain.h5", "-j", "2"};
+  plain.insert(plain.end(), start.begin(), start.end());
+  ASSERT_EQ(RunSweep(plain, dir.path()).code, 0);
+  std::vector<std::string> mpi = {"run", config, "-q", "--mpi", "-j", "1"};
+  mpi.insert(mpi.end(), start.begin(), start.end());
+  const RunResult r = RunMpi(3, mpi, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(LeftoversAfter(r.tag).empty());
+  EXPECT_EQ(ResultsAndParams(dir / "out.h5"), ResultsAndParams(dir / "plain.h5"));
+  const std::vector<JournalRecord> started = Records(dir / "out.h5.journal", "started");
+  ASSERT_EQ(started.size(), 1u);
+  EXPECT_EQ(started[0].command, "run --mpi");
+  EXPECT_EQ(started[0].workers, 3);
+  std::set<int> workers;
+  for (const JournalRecord& d : Records(dir / "out.h5.journal", "done")) workers.insert(d.worker);
+  EXPECT_EQ(workers, (std::set<int>{0, 1, 2}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Mpi, MpiStartTest, ::testing::Values("spawn", "fork"));
+
+// Dynamic scheduling over ranks: 16 equal points on 2 ranks x 1 worker are shared evenly.
+TEST(MpiTest, ChunksAreSharedBetweenRanksAsTheyFinish) {
+  TempDir dir;
+  const std::string config = SleepyConfig(dir, 16, 100);
+  const RunResult r = RunMpi(2, {"run", config, "-q", "--mpi", "-j", "1"}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  int by_rank1 = 0;
+  for (const JournalRecord& d : Records(dir / "out.h5.journal", "done")) by_rank1 += d.worker == 1;
+  EXPECT_GE(by_rank1, 5);
+  EXPECT_LE(by_rank1, 11);
+}
+
+// The pid of the worker process started by MPI rank `rank` (a child of that rank's process).
+pid_t WorkerOfRank(const std::string& tag, int rank) {
+  for (pid_t pid : TaggedProcesses(tag)) {
+    std::string env = ReadFile("/proc/" + std::to_string(pid) + "/environ");
+    std::replace(env.begin(), env.end(), '\0', '\n');
+    if (env.find("\nOMPI_COMM_WORLD_RANK=" + std::to_string(rank) + "\n") == std::string::npos)
+      continue;
+    if (env.find("\nSWEEP_RANK=") == std::string::npos) continue;  // the rank itself
+    return pid;
+  }
+  return -1;
+}
+
+// A worker killed from outside on rank 1 fails only its chunk, which is retried; the run
+// finishes every point.
+TEST(MpiTest, AWorkerKilledOnAnotherRankHasItsChunkRetried) {
+  TempDir dir;
+  const std::string config = SleepyConfig(dir, 40, 100);
+  SweepProcess run({"run", config, "-q", "--mpi", "-j", "1"}, dir.path(), Mpirun(2));
+  pid_t worker = -1;
+  for (int i = 0; i < 1000 && worker < 0; ++i) {
+    // Busy: rank 1's worker has reported a chunk done, so it computes the next one now.
+    const std::string journal = ReadFile(dir / "out.h5.journal");
+    if (journal.find("\"worker\":1") != std::string::npos) worker = WorkerOfRank(run.tag(), 1);
+    if (worker < 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GT(worker, 0);
+  kill(worker, SIGKILL);
+  ASSERT_EQ(run.Wait(), 0) << run.err();
+  bool retried = false;
+  for (const JournalRecord& f : Records(dir / "out.h5.journal", "failed")) {
+    EXPECT_FALSE(f.final) << f.reason;
+    EXPECT_EQ(f.worker, 1);
+    EXPECT_EQ(f.kind, "killed");
+    retried = true;
+  }
+  EXPECT_TRUE(retried);
+  const RunResult status = RunSweep({"status", "out.h5", "--json"}, dir.path());
+  EXPECT_NE(status.out.find("\"pending\": 0"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("\"failed\": 0"), std::string::npos) << status.out;
+}
+
+// `kill -9` of mpirun: every rank and worker goes, the output stays valid, and a plain resume
+// finishes it to the bytes of a plain run.
+TEST(MpiTest, AKilledJobLeavesNoProcessAndResumesToThePlainBytes) {
+  TempDir dir;
+  const std::string config = IsingConfig(dir, 1500);
+  ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "plain.h5"}, dir.path()).code, 0);
+  SweepProcess run({"run", config, "-q", "--mpi", "-j", "1"}, dir.path(), Mpirun(3));
+  for (int i = 0; i < 2000; ++i) {
+    if (Records(dir / "out.h5.journal", "done").size() >= 5) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  kill(run.pid(), SIGKILL);
+  run.Wait();
+  EXPECT_TRUE(LeftoversAfter(run.tag(), 5.0).empty());
+  const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir.path());
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_EQ(ResultsAndParams(dir / "out.h5"), ResultsAndParams(dir / "plain.h5"));
+}
+
+// A config error is reported once, by rank 0, with exit code 2 and nothing written.
+TEST(MpiTest, ABadConfigStopsEveryRankWithExitTwo) {
+  TempDir dir;
+  const std::string config = dir / "bad.yaml";
+  WriteFile(config, "kernel: {name: lorenz}\nparameters:\n  rho: {linspace: [0, 1]}\n");
+  const RunResult r = RunMpi(3, {"run", config, "--mpi"}, dir.path());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("linspace"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.h5"));
+  EXPECT_TRUE(LeftoversAfter(r.tag).empty());
+}
+
+}  // namespace
+}  // namespace sweep
+#endif  // SWEEP_HAVE_MPI
