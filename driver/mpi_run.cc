@@ -111,6 +111,22 @@ double Seconds() {
   return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
+// MPI gives no descriptor to poll() along with the workers' sockets, so both ends look for
+// messages in turns. Right after traffic they look without sleeping (a chunk's answer is likely
+// microseconds away); after kBusyWindow without any, they sleep kIdleWait between looks, which
+// keeps an idle rank off the CPUs its workers need.
+constexpr double kBusyWindow = 0.002;
+constexpr double kIdleWait = 0.002;
+
+class Pacer {
+ public:
+  void Active() { last_ = Seconds(); }
+  double Wait() const { return Seconds() - last_ < kBusyWindow ? 0 : kIdleWait; }
+
+ private:
+  double last_ = 0;
+};
+
 // The launcher (mpirun's daemon) that started this rank is gone: the job was killed.
 class ParentWatch {
  public:
@@ -193,9 +209,10 @@ class MpiWorkerSet : public WorkerSet {
   std::optional<WorkerEvent> Next(double timeout_seconds) override {
     const double deadline = timeout_seconds < 0 ? -1 : Seconds() + timeout_seconds;
     for (;;) {
-      if (std::optional<WorkerEvent> e = local_.Next(0)) return e;
+      if (std::optional<WorkerEvent> e = local_.Next(0)) return Active(e);
       int from = 0;
       while (std::optional<std::string> bytes = TryReceive(MPI_ANY_SOURCE, &from)) {
+        pacer_.Active();
         if (std::optional<WorkerEvent> e = Receive(from, *bytes)) return e;
       }
       if (parent_.Gone()) {
@@ -204,14 +221,20 @@ class MpiWorkerSet : public WorkerSet {
         e.signal = SIGHUP;
         return e;
       }
-      const double left = deadline < 0 ? 0.002 : deadline - Seconds();
+      const double left = deadline < 0 ? kIdleWait : deadline - Seconds();
       if (left <= 0) return std::nullopt;
-      // Local events wake this at once; other ranks' are looked for every 2 ms.
-      if (std::optional<WorkerEvent> e = local_.Next(std::min(left, 0.002))) return e;
+      // Local events wake this at once; other ranks' are looked for between waits.
+      if (std::optional<WorkerEvent> e = local_.Next(std::min(left, pacer_.Wait()))) {
+        return Active(e);
+      }
     }
   }
 
  private:
+  std::optional<WorkerEvent> Active(std::optional<WorkerEvent> e) {
+    pacer_.Active();
+    return e;
+  }
   RemoteWorker& Remote(int g) { return remote_.at(size_t(g - local_.size())); }
   const RemoteWorker& Remote(int g) const { return remote_.at(size_t(g - local_.size())); }
 
@@ -270,6 +293,7 @@ class MpiWorkerSet : public WorkerSet {
   Plan plan_;
   std::vector<RemoteWorker> remote_;
   ParentWatch parent_;
+  Pacer pacer_;
 };
 
 // Tells every other rank to stop and exit with `code`.
@@ -482,13 +506,18 @@ int RunNode(const RunRequest& request) {
                                                          {"pid", getpid()}})
                                              .dump());
   const ParentWatch parent;
+  Pacer pacer;
   for (;;) {
     int from = 0;
     while (std::optional<std::string> order = TryReceive(0, &from)) {
+      pacer.Active();
       if (std::optional<int> code = Obey(node, *order)) return *code;
     }
     if (parent.Gone()) return int(ExitCode::kInterrupted);
-    if (std::optional<WorkerEvent> e = node.workers->set().Next(0.002)) Relay(node, *e);
+    if (std::optional<WorkerEvent> e = node.workers->set().Next(pacer.Wait())) {
+      pacer.Active();
+      Relay(node, *e);
+    }
   }
 }
 

@@ -48,6 +48,9 @@ FULL = dict(
     scaling_steps=100_000,
     command_runs=2000,
     chunk_points=200_000,
+    mpi_points=24,
+    mpi_sleep_ms=250,
+    mpi_chunks=100_000,
 )
 QUICK = dict(
     reps=1,
@@ -64,8 +67,13 @@ QUICK = dict(
     scaling_steps=10_000,
     command_runs=100,
     chunk_points=5_000,
+    mpi_points=6,
+    mpi_sleep_ms=50,
+    mpi_chunks=2_000,
 )
-WORKLOADS = ["dispatch", "shared", "memory", "gather", "startup", "scaling", "command", "chunk"]
+WORKLOADS = ["dispatch", "shared", "memory", "gather", "startup", "scaling", "command", "chunk",
+             "mpi"]
+MPIRUN = ["mpirun", "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
 
 
 class Failed(Exception):
@@ -606,6 +614,64 @@ execution: {{workers: 2}}
                 for key, side, label, target in (
                     ("8", "peer", "1-byte round trip over a pipe pair", ("<=", 2.0)),
                     ("8b", "pinned", "the same round trip, both ends on one CPU", None))]
+
+    # --- 9. MPI ----------------------------------------------------------------------------------
+
+    def mpi_sweep(self, ranks, config, out, *args):
+        """Wall seconds of `mpirun -np RANKS sweep run --mpi -j 1`, the output removed first."""
+        self.clear(out)
+        argv = MPIRUN + ["-np", str(ranks)] + self.sweep_argv(config, out, ("--mpi", "-j", "1") + args)
+        return self.timed(argv)[0]
+
+    def mpi(self):
+        if shutil.which("mpirun") is None:
+            raise NotRun("mpirun is not installed (openmpi-bin)")
+        help_text = subprocess.run([self.sweep, "run", "--help"], stdout=subprocess.PIPE,
+                                   text=True).stdout
+        if "--mpi" not in help_text:
+            raise NotRun("this sweep was built without MPI")
+        n, sleep_ms, chunks = (self.size[k] for k in ("mpi_points", "mpi_sleep_ms", "mpi_chunks"))
+        sleepy = self.config("mpi-sleepy", f"""\
+name: mpi-sleepy
+kernel: {{name: faulty, options: {{sleep_ms: {sleep_ms}}}}}
+inputs:
+  data: {{generate: zeros, shape: [4]}}
+parameters:
+  i: {{range: [0, {n}]}}
+execution: {{chunk_size: 1}}
+""")
+        empty = self.config("mpi-empty", f"""\
+name: mpi-empty
+kernel: {{name: square}}
+parameters:
+  x: {{range: [0, {chunks}]}}
+""")
+        out = self.output("mpi")
+        runs = alternate(self.reps, {
+            "one": lambda: self.mpi_sweep(1, sleepy, out),
+            "three": lambda: self.mpi_sweep(3, sleepy, out),
+            "mpi_chunks": lambda: chunks / self.mpi_sweep(3, empty, out, "--chunk-size", "1"),
+            "local_chunks": lambda: chunks / self.run_sweep(empty, out, "-j", "3",
+                                                            "--chunk-size", "1"),
+        })
+        if not np.array_equal(self.check_done(out, "results/y"),
+                              np.arange(chunks, dtype=np.float64) ** 2):
+            raise Failed("mpi: /results/y is not x*x")
+        t1, t3 = median(runs["one"]), median(runs["three"])
+        c_mpi, c_local = median(runs["mpi_chunks"]), median(runs["local_chunks"])
+        return [
+            row("9a", f"MPI scaling: {n} points of {sleep_ms} ms, 3 ranks x 1 worker",
+                (t3, "s (3 ranks)", runs["three"]), (t1, "s (1 rank)", runs["one"]),
+                "the same sweep on 1 rank x 1 worker", t1 / (3 * t3), (">=", 0.8),
+                ratio_note="T1 / (3 T3)"),
+            row("9b", f"MPI dispatch: `square`, {chunks:,} chunks of 1 point, 3 ranks x 1 worker",
+                (c_mpi, "chunks/s", runs["mpi_chunks"]),
+                (c_local, "chunks/s", runs["local_chunks"]), "one machine, 3 workers, no MPI",
+                c_mpi / c_local, None, ratio_note="MPI / local"),
+            row("9c", f"MPI hand-out rate of rank 0: empty chunks to 3 ranks",
+                (c_mpi, "chunks/s", runs["mpi_chunks"]), (50_000, "chunks/s", [50_000]),
+                "aim: 10^4 ranks with 0.2 s chunks", c_mpi / 50_000, (">=", 1.0)),
+        ]
 
 
 def row(key, workload, sweep, peer, peer_label, ratio, target=None, met=None, extra=None,
