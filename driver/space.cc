@@ -240,19 +240,43 @@ uint64_t PointSeed(uint64_t master_seed, uint64_t point, uint64_t replicate) {
   return internal::Hash(master_seed, words, 2);
 }
 
+// Every problem a config's parameters have, gathered so that one run of `validate` names them all.
+struct SpaceProblems {
+  std::vector<Diagnostic> found;
+  SourceLocation file_only;  // for keys with no line of their own (`repeat`)
+  void Add(const SourceLocation& where, std::string key, std::string message) {
+    found.push_back(Diagnostic{where, std::move(key), std::move(message)});
+  }
+  const SourceLocation& ZipWhere(const Config& config, size_t g) const {
+    return g < config.zip_where.size() ? config.zip_where[g] : file_only;
+  }
+};
+
 Space::Space(const Config& config)
     : parameters_(config.parameters),
       repeat_(config.repeat > 0 ? uint64_t(config.repeat) : 1),
       seed_(config.seed),
       sampling_(config.sampling.method) {
-  std::vector<Diagnostic> problems;
-  const auto problem = [&](const SourceLocation& where, std::string key, std::string message) {
-    problems.push_back(Diagnostic{where, std::move(key), std::move(message)});
-  };
-  const SourceLocation file_only{config.file, 0, 0};
-  const int n = int(parameters_.size());
+  SpaceProblems problems;
+  problems.file_only = SourceLocation{config.file, 0, 0};
+  ReadNamesAndTypes(config, &problems);
+  dimension_of_.assign(parameters_.size(), -1);
+  sampled_index_.assign(parameters_.size(), -1);
+  if (sampling_ == SamplingSpec::Method::kNone) {
+    MakeGridDimensions(config, &problems);
+  } else {
+    MakeSampleDimension(config, &problems);
+  }
+  if (repeat_ > 1) dimensions_.push_back(Dimension{"replicate", repeat_, {}});
+  if (!problems.found.empty()) throw ConfigError(std::move(problems.found));
+  CountPoints(config, problems.file_only);
+  strides_.assign(dimensions_.size(), 1);
+  for (size_t d = dimensions_.size(); d-- > 1;) {
+    strides_[d - 1] = strides_[d] * dimensions_[d].size;
+  }
+}
 
-  // Names and types.
+void Space::ReadNamesAndTypes(const Config& config, SpaceProblems* problems) {
   for (const AxisSpec& axis : parameters_) {
     parameter_names_.push_back(axis.name);
     Value::Type type = Value::Type::kNumber;
@@ -265,136 +289,147 @@ Space::Space(const Config& config)
         integers += value.type == Value::Type::kInteger;
       }
       if (axis.values.empty()) {
-        if (axis.kind == AxisSpec::Kind::kConstant) problem(axis.where, KeyOf(axis), "no value");
+        if (axis.kind == AxisSpec::Kind::kConstant) problems->Add(axis.where, KeyOf(axis), "no value");
       } else if (strings == axis.values.size()) {
         type = Value::Type::kString;
       } else if (strings > 0) {
-        problem(axis.where, KeyOf(axis), "the values mix strings and numbers");
+        problems->Add(axis.where, KeyOf(axis), "the values mix strings and numbers");
       } else if (integers == axis.values.size()) {
         type = Value::Type::kInteger;
       }
     }
     types_.push_back(type);
   }
-  if (config.repeat < 1) problem(file_only, "repeat", "must be at least 1");
+  if (config.repeat < 1) problems->Add(problems->file_only, "repeat", "must be at least 1");
   // /axes/<dimension> names must be unique.
   for (const AxisSpec& axis : parameters_) {
     if ((axis.name == "replicate" && repeat_ > 1) ||
         (axis.name == "sample" && sampling_ != SamplingSpec::Method::kNone)) {
-      problem(axis.where, KeyOf(axis),
-              "`" + axis.name + "` is the name of a sweep dimension; rename the parameter");
+      problems->Add(axis.where, KeyOf(axis),
+                    "`" + axis.name + "` is the name of a sweep dimension; rename the parameter");
     }
   }
+}
 
-  // Dimensions.
-  dimension_of_.assign(n, -1);
-  sampled_index_.assign(n, -1);
-  if (sampling_ == SamplingSpec::Method::kNone) {
-    std::vector<int> group_of(n, -1);
-    for (size_t g = 0; g < config.zip.size(); ++g) {
-      const SourceLocation& where = g < config.zip_where.size() ? config.zip_where[g] : file_only;
-      const std::string key = "zip[" + std::to_string(g) + "]";
-      for (const std::string& name : config.zip[g]) {
-        const int p = FindParameter(name);
-        if (p < 0) {
-          problem(where, key, "`" + name + "` is not a parameter");
-        } else if (parameters_[p].kind == AxisSpec::Kind::kConstant) {
-          problem(where, key, "`" + name + "` is a constant, which cannot be zipped");
-        } else if (group_of[p] >= 0) {
-          problem(where, key, "`" + name + "` is zipped twice");
-        } else {
-          group_of[p] = int(g);
-        }
-      }
-    }
-    std::vector<int> dimension_of_group(config.zip.size(), -1);
-    for (int p = 0; p < n; ++p) {
-      const AxisSpec& axis = parameters_[p];
-      if (axis.kind == AxisSpec::Kind::kConstant) continue;
-      if (IsSampled(axis)) {
-        problem(axis.where, KeyOf(axis), "a uniform or loguniform parameter needs `sampling:`");
-        continue;
-      }
-      const int g = group_of[p];
-      if (g >= 0 && dimension_of_group[g] >= 0) {
-        dimension_of_[p] = dimension_of_group[g];
-        continue;
-      }
-      Dimension dimension;
-      if (g < 0) {
-        dimension.name = axis.name;
-        dimension.parameters = {p};
+std::vector<int> Space::ZipGroupOf(const Config& config, SpaceProblems* problems) const {
+  std::vector<int> group_of(parameters_.size(), -1);
+  for (size_t g = 0; g < config.zip.size(); ++g) {
+    const SourceLocation& where = problems->ZipWhere(config, g);
+    const std::string key = "zip[" + std::to_string(g) + "]";
+    for (const std::string& name : config.zip[g]) {
+      const int p = FindParameter(name);
+      if (p < 0) {
+        problems->Add(where, key, "`" + name + "` is not a parameter");
+      } else if (parameters_[p].kind == AxisSpec::Kind::kConstant) {
+        problems->Add(where, key, "`" + name + "` is a constant, which cannot be zipped");
+      } else if (group_of[p] >= 0) {
+        problems->Add(where, key, "`" + name + "` is zipped twice");
       } else {
-        for (const std::string& name : config.zip[g]) {
-          const int member = FindParameter(name);
-          if (member < 0 || group_of[member] != g) continue;
-          if (!dimension.name.empty()) dimension.name += '+';
-          dimension.name += name;
-          dimension.parameters.push_back(member);
-        }
-        dimension_of_group[g] = int(dimensions_.size());
-      }
-      const AxisSpec& first = parameters_[dimension.parameters[0]];
-      dimension.size = AxisLength(first);
-      for (int member : dimension.parameters) {
-        const AxisSpec& other = parameters_[member];
-        if (AxisLength(other) == 0) {
-          problem(other.where, KeyOf(other), "the axis is empty");
-        } else if (AxisLength(other) != dimension.size && dimension.size != 0) {
-          const SourceLocation& where =
-              size_t(g) < config.zip_where.size() ? config.zip_where[g] : file_only;
-          problem(where, "zip[" + std::to_string(g) + "]",
-                  "zipped parameters differ in length: " + first.name + " has " +
-                      std::to_string(dimension.size) + " values, " + other.name + " has " +
-                      std::to_string(AxisLength(other)));
-        }
-      }
-      dimension_of_[p] = int(dimensions_.size());
-      for (int member : dimension.parameters) dimension_of_[member] = int(dimensions_.size());
-      dimensions_.push_back(std::move(dimension));
-    }
-  } else {
-    for (size_t g = 0; g < config.zip.size(); ++g) {
-      problem(g < config.zip_where.size() ? config.zip_where[g] : file_only,
-              "zip[" + std::to_string(g) + "]", "a sampled sweep has no zip groups");
-    }
-    if (config.sampling.n < 1) {
-      problem(config.sampling.where, "sampling.n", "must be at least 1");
-    }
-    samples_ = config.sampling.n > 0 ? uint64_t(config.sampling.n) : 0;
-    Dimension sample{"sample", samples_, {}};
-    for (int p = 0; p < n; ++p) {
-      const AxisSpec& axis = parameters_[p];
-      if (axis.kind == AxisSpec::Kind::kConstant) continue;
-      if (!IsSampled(axis)) {
-        problem(axis.where, KeyOf(axis),
-                "a sampled sweep takes only uniform, loguniform and constant parameters");
-        continue;
-      }
-      if (axis.kind == AxisSpec::Kind::kLogUniform && !(axis.start > 0)) {
-        problem(axis.where, KeyOf(axis), "loguniform needs 0 < low");
-      }
-      const int j = int(sample.parameters.size());
-      if (sampling_ == SamplingSpec::Method::kSobol && j == kSobolDimensions) {
-        problem(axis.where, KeyOf(axis),
-                "sobol sampling takes at most " + std::to_string(kSobolDimensions) +
-                    " sampled parameters");
-      }
-      sampled_index_[p] = j;
-      dimension_of_[p] = 0;
-      sample.parameters.push_back(p);
-      if (sampling_ == SamplingSpec::Method::kSobol) {
-        const uint64_t words[3] = {kSobolShiftTag, uint64_t(j), 0};
-        sobol_shift_.push_back(internal::Hash(seed_, words, 3) >> (64 - kSobolBits));
+        group_of[p] = int(g);
       }
     }
-    dimensions_.push_back(std::move(sample));
-    feistel_half_bits_ = internal::FeistelHalfBits(samples_);
   }
-  if (repeat_ > 1) dimensions_.push_back(Dimension{"replicate", repeat_, {}});
-  if (!problems.empty()) throw ConfigError(std::move(problems));
+  return group_of;
+}
 
-  // The point count, blaming the dimension where it first goes over the limit.
+// One dimension per grid axis, in the order of `parameters`, except that a zip group is one
+// dimension, where its first member stands.
+void Space::MakeGridDimensions(const Config& config, SpaceProblems* problems) {
+  const std::vector<int> group_of = ZipGroupOf(config, problems);
+  std::vector<int> dimension_of_group(config.zip.size(), -1);
+  for (int p = 0; p < int(parameters_.size()); ++p) {
+    const AxisSpec& axis = parameters_[p];
+    if (axis.kind == AxisSpec::Kind::kConstant) continue;
+    if (IsSampled(axis)) {
+      problems->Add(axis.where, KeyOf(axis), "a uniform or loguniform parameter needs `sampling:`");
+      continue;
+    }
+    const int g = group_of[p];
+    if (g >= 0 && dimension_of_group[g] >= 0) {
+      dimension_of_[p] = dimension_of_group[g];
+      continue;
+    }
+    Dimension dimension;
+    if (g < 0) {
+      dimension.name = axis.name;
+      dimension.parameters = {p};
+    } else {
+      for (const std::string& name : config.zip[g]) {
+        const int member = FindParameter(name);
+        if (member < 0 || group_of[member] != g) continue;
+        if (!dimension.name.empty()) dimension.name += '+';
+        dimension.name += name;
+        dimension.parameters.push_back(member);
+      }
+      dimension_of_group[g] = int(dimensions_.size());
+    }
+    SizeGridDimension(config, g, &dimension, problems);
+    dimension_of_[p] = int(dimensions_.size());
+    for (int member : dimension.parameters) dimension_of_[member] = int(dimensions_.size());
+    dimensions_.push_back(std::move(dimension));
+  }
+}
+
+// The dimension's size is its first parameter's length; every member must be as long.
+void Space::SizeGridDimension(const Config& config, int group, Dimension* dimension,
+                              SpaceProblems* problems) const {
+  const AxisSpec& first = parameters_[dimension->parameters[0]];
+  dimension->size = AxisLength(first);
+  for (int member : dimension->parameters) {
+    const AxisSpec& other = parameters_[member];
+    if (AxisLength(other) == 0) {
+      problems->Add(other.where, KeyOf(other), "the axis is empty");
+    } else if (AxisLength(other) != dimension->size && dimension->size != 0) {
+      problems->Add(problems->ZipWhere(config, size_t(group)), "zip[" + std::to_string(group) + "]",
+                    "zipped parameters differ in length: " + first.name + " has " +
+                        std::to_string(dimension->size) + " values, " + other.name + " has " +
+                        std::to_string(AxisLength(other)));
+    }
+  }
+}
+
+// One dimension, `sample`, shared by every sampled parameter.
+void Space::MakeSampleDimension(const Config& config, SpaceProblems* problems) {
+  for (size_t g = 0; g < config.zip.size(); ++g) {
+    problems->Add(problems->ZipWhere(config, g), "zip[" + std::to_string(g) + "]",
+                  "a sampled sweep has no zip groups");
+  }
+  if (config.sampling.n < 1) {
+    problems->Add(config.sampling.where, "sampling.n", "must be at least 1");
+  }
+  samples_ = config.sampling.n > 0 ? uint64_t(config.sampling.n) : 0;
+  Dimension sample{"sample", samples_, {}};
+  for (int p = 0; p < int(parameters_.size()); ++p) {
+    const AxisSpec& axis = parameters_[p];
+    if (axis.kind == AxisSpec::Kind::kConstant) continue;
+    if (!IsSampled(axis)) {
+      problems->Add(axis.where, KeyOf(axis),
+                    "a sampled sweep takes only uniform, loguniform and constant parameters");
+      continue;
+    }
+    if (axis.kind == AxisSpec::Kind::kLogUniform && !(axis.start > 0)) {
+      problems->Add(axis.where, KeyOf(axis), "loguniform needs 0 < low");
+    }
+    const int j = int(sample.parameters.size());
+    if (sampling_ == SamplingSpec::Method::kSobol && j == kSobolDimensions) {
+      problems->Add(axis.where, KeyOf(axis),
+                    "sobol sampling takes at most " + std::to_string(kSobolDimensions) +
+                        " sampled parameters");
+    }
+    sampled_index_[p] = j;
+    dimension_of_[p] = 0;
+    sample.parameters.push_back(p);
+    if (sampling_ == SamplingSpec::Method::kSobol) {
+      const uint64_t words[3] = {kSobolShiftTag, uint64_t(j), 0};
+      sobol_shift_.push_back(internal::Hash(seed_, words, 3) >> (64 - kSobolBits));
+    }
+  }
+  dimensions_.push_back(std::move(sample));
+  feistel_half_bits_ = internal::FeistelHalfBits(samples_);
+}
+
+// The point count, blaming the dimension where it first goes over the limit.
+void Space::CountPoints(const Config& config, const SourceLocation& file_only) {
   const auto blame = [&](size_t d) -> std::pair<SourceLocation, std::string> {
     const Dimension& dimension = dimensions_[d];
     if (dimension.name == "replicate" && dimension.parameters.empty()) {
@@ -424,11 +459,6 @@ Space::Space(const Config& config)
                         " points, over the limit of 2^48 (" + std::to_string(kMaxPoints) + ")"}});
   }
   points_ = points;
-
-  strides_.assign(dimensions_.size(), 1);
-  for (size_t d = dimensions_.size(); d-- > 1;) {
-    strides_[d - 1] = strides_[d] * dimensions_[d].size;
-  }
 }
 
 int Space::FindParameter(const std::string& name) const {

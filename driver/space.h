@@ -61,6 +61,8 @@ struct Dimension {
   std::vector<int> parameters;
 };
 
+struct SpaceProblems;
+
 class Space {
  public:
   // THROWS: ConfigError (exit code 2) when the point count overflows 64 bits or exceeds
@@ -104,6 +106,16 @@ class Space {
   uint64_t Seed(uint64_t point) const;
 
  private:
+  // The constructor's steps (space.cc); each adds what is wrong to `problems`.
+  void ReadNamesAndTypes(const Config& config, SpaceProblems* problems);
+  std::vector<int> ZipGroupOf(const Config& config, SpaceProblems* problems) const;
+  void MakeGridDimensions(const Config& config, SpaceProblems* problems);
+  void SizeGridDimension(const Config& config, int group, Dimension* dimension,
+                         SpaceProblems* problems) const;
+  void MakeSampleDimension(const Config& config, SpaceProblems* problems);
+  // THROWS: ConfigError when the sweep has more than kMaxPoints points.
+  void CountPoints(const Config& config, const SourceLocation& file_only);
+
   // Within O(number of parameters) in size.
   std::vector<AxisSpec> parameters_;  // copied from the config: Space owns its strings
   std::vector<Value::Type> types_;
