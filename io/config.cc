@@ -372,6 +372,12 @@ class ConfigReader {
   void ReadSampling(const Entry& entry);
   void ReadParameters(const Entry& entry);
   bool ReadAxis(const Field& field, AxisSpec* axis, Field* kind_field);
+  // ReadAxis() by kind; each returns false after failing the field.
+  bool ReadConstant(const Field& field, const Scalar& s, AxisSpec* axis);
+  bool ReadSpaced(const Field& v, const std::string& kind, AxisSpec* axis);
+  bool ReadSampled(const Field& v, const std::string& kind, AxisSpec* axis);
+  bool ReadRange(const Field& v, AxisSpec* axis);
+  bool ReadValues(const Field& v, AxisSpec* axis);
   void ReadZip(const Field& field);
   void ReadExecution(const Field& field);
   void ReadOutput(const Field& field);
@@ -744,17 +750,7 @@ bool ConfigReader::ReadAxis(const Field& field, AxisSpec* axis, Field* kind_fiel
     Fail(field, "a list is not an axis: write {values: [...]}");
     return false;
   }
-  if (!field.node.IsMap()) {
-    std::optional<Value> v = ScalarValue(field, "a constant");
-    if (!v) return false;
-    if (v->type == Value::Type::kNumber && !std::isfinite(v->number)) {
-      Fail(field, "expected a finite number, got " + s.text);
-      return false;
-    }
-    axis->kind = AxisSpec::Kind::kConstant;
-    axis->values = {*v};
-    return true;
-  }
+  if (!field.node.IsMap()) return ReadConstant(field, s, axis);
   static const std::vector<std::string> kinds = {"linspace", "logspace", "values",
                                                  "range",    "uniform",  "loguniform"};
   std::vector<Entry> entries = *Map(field, "");
@@ -779,81 +775,106 @@ bool ConfigReader::ReadAxis(const Field& field, AxisSpec* axis, Field* kind_fiel
       {"uniform", AxisSpec::Kind::kUniform},   {"loguniform", AxisSpec::Kind::kLogUniform}};
   axis->kind = kKinds.at(given[0]);
   if (!known) return false;
-  if (given[0] == "linspace" || given[0] == "logspace") {
-    bool log = given[0] == "logspace";
-    std::string expected =
-        log ? "3 numbers [start exponent, stop exponent, count]" : "3 numbers [start, stop, count]";
-    std::optional<std::vector<Field>> items = List(v, 3, 3, expected);
-    if (!items) return false;
-    std::optional<double> start = Number((*items)[0], "a number (start)");
-    std::optional<double> stop = Number((*items)[1], "a number (stop)");
-    std::optional<int64_t> count = Integer((*items)[2], 1, "an integer count >= 1");
-    if (!start || !stop || !count) return false;
-    if (log && !(std::isfinite(std::pow(10.0, *start)) && std::isfinite(std::pow(10.0, *stop)))) {
-      Fail(v, "10^" + fmt::format("{}", std::max(*start, *stop)) + " overflows a double");
-      return false;
-    }
-    // An infinite step would make the points inf and nan (0 * inf).
-    if (!std::isfinite(*stop - *start)) {
-      Fail(v, fmt::format("stop - start overflows a double, got [{}, {}]", *start, *stop));
-      return false;
-    }
-    axis->kind = log ? AxisSpec::Kind::kLogspace : AxisSpec::Kind::kLinspace;
-    axis->start = *start;
-    axis->stop = *stop;
-    axis->count = *count;
-    return true;
+  if (given[0] == "linspace" || given[0] == "logspace") return ReadSpaced(v, given[0], axis);
+  if (given[0] == "uniform" || given[0] == "loguniform") return ReadSampled(v, given[0], axis);
+  if (given[0] == "range") return ReadRange(v, axis);
+  return ReadValues(v, axis);
+}
+
+bool ConfigReader::ReadConstant(const Field& field, const Scalar& s, AxisSpec* axis) {
+  std::optional<Value> v = ScalarValue(field, "a constant");
+  if (!v) return false;
+  if (v->type == Value::Type::kNumber && !std::isfinite(v->number)) {
+    Fail(field, "expected a finite number, got " + s.text);
+    return false;
   }
-  if (given[0] == "uniform" || given[0] == "loguniform") {
-    bool log = given[0] == "loguniform";
-    std::optional<std::vector<Field>> items = List(v, 2, 2, "2 numbers [low, high]");
-    if (!items) return false;
-    std::optional<double> low = Number((*items)[0], "a number (low)");
-    std::optional<double> high = Number((*items)[1], "a number (high)");
-    if (!low || !high) return false;
-    if (!(*low < *high)) {
-      Fail(v, "low must be below high, got [" + fmt::format("{}, {}", *low, *high) + "]");
-      return false;
-    }
-    if (log && *low <= 0) {
-      Fail(v, "loguniform needs 0 < low, got " + fmt::format("{}", *low));
-      return false;
-    }
-    // low + (high - low) * u would be inf or nan (0 * inf).
-    if (!log && !std::isfinite(*high - *low)) {
-      Fail(v, fmt::format("high - low overflows a double, got [{}, {}]", *low, *high));
-      return false;
-    }
-    axis->kind = log ? AxisSpec::Kind::kLogUniform : AxisSpec::Kind::kUniform;
-    axis->start = *low;
-    axis->stop = *high;
-    return true;
+  axis->kind = AxisSpec::Kind::kConstant;
+  axis->values = {*v};
+  return true;
+}
+
+// linspace or logspace: [start, stop, count].
+bool ConfigReader::ReadSpaced(const Field& v, const std::string& kind, AxisSpec* axis) {
+  bool log = kind == "logspace";
+  std::string expected =
+      log ? "3 numbers [start exponent, stop exponent, count]" : "3 numbers [start, stop, count]";
+  std::optional<std::vector<Field>> items = List(v, 3, 3, expected);
+  if (!items) return false;
+  std::optional<double> start = Number((*items)[0], "a number (start)");
+  std::optional<double> stop = Number((*items)[1], "a number (stop)");
+  std::optional<int64_t> count = Integer((*items)[2], 1, "an integer count >= 1");
+  if (!start || !stop || !count) return false;
+  if (log && !(std::isfinite(std::pow(10.0, *start)) && std::isfinite(std::pow(10.0, *stop)))) {
+    Fail(v, "10^" + fmt::format("{}", std::max(*start, *stop)) + " overflows a double");
+    return false;
   }
-  if (given[0] == "range") {
-    std::optional<std::vector<Field>> items =
-        List(v, 2, 3, "2 or 3 integers [start, stop] or [start, stop, step]");
-    if (!items) return false;
-    std::optional<int64_t> start = Integer((*items)[0], INT64_MIN, "an integer (start)");
-    std::optional<int64_t> stop = Integer((*items)[1], INT64_MIN, "an integer (stop)");
-    std::optional<int64_t> step = int64_t{1};
-    if (items->size() == 3) step = Integer((*items)[2], INT64_MIN, "an integer (step)");
-    if (!start || !stop || !step) return false;
-    if (*step == 0) {
-      Fail((*items)[2], "step must not be 0");
-      return false;
-    }
-    if ((*step > 0 && *start >= *stop) || (*step < 0 && *start <= *stop)) {
-      Fail(v, fmt::format("empty range: no integers from {} to {} (excluded) by step {}", *start,
-                          *stop, *step));
-      return false;
-    }
-    axis->kind = AxisSpec::Kind::kRange;
-    axis->range_start = *start;
-    axis->range_stop = *stop;
-    axis->range_step = *step;
-    return true;
+  // An infinite step would make the points inf and nan (0 * inf).
+  if (!std::isfinite(*stop - *start)) {
+    Fail(v, fmt::format("stop - start overflows a double, got [{}, {}]", *start, *stop));
+    return false;
   }
-  // values
+  axis->kind = log ? AxisSpec::Kind::kLogspace : AxisSpec::Kind::kLinspace;
+  axis->start = *start;
+  axis->stop = *stop;
+  axis->count = *count;
+  return true;
+}
+
+// uniform or loguniform: [low, high].
+bool ConfigReader::ReadSampled(const Field& v, const std::string& kind, AxisSpec* axis) {
+  bool log = kind == "loguniform";
+  std::optional<std::vector<Field>> items = List(v, 2, 2, "2 numbers [low, high]");
+  if (!items) return false;
+  std::optional<double> low = Number((*items)[0], "a number (low)");
+  std::optional<double> high = Number((*items)[1], "a number (high)");
+  if (!low || !high) return false;
+  if (!(*low < *high)) {
+    Fail(v, "low must be below high, got [" + fmt::format("{}, {}", *low, *high) + "]");
+    return false;
+  }
+  if (log && *low <= 0) {
+    Fail(v, "loguniform needs 0 < low, got " + fmt::format("{}", *low));
+    return false;
+  }
+  // low + (high - low) * u would be inf or nan (0 * inf).
+  if (!log && !std::isfinite(*high - *low)) {
+    Fail(v, fmt::format("high - low overflows a double, got [{}, {}]", *low, *high));
+    return false;
+  }
+  axis->kind = log ? AxisSpec::Kind::kLogUniform : AxisSpec::Kind::kUniform;
+  axis->start = *low;
+  axis->stop = *high;
+  return true;
+}
+
+// range: [start, stop] or [start, stop, step].
+bool ConfigReader::ReadRange(const Field& v, AxisSpec* axis) {
+  std::optional<std::vector<Field>> items =
+      List(v, 2, 3, "2 or 3 integers [start, stop] or [start, stop, step]");
+  if (!items) return false;
+  std::optional<int64_t> start = Integer((*items)[0], INT64_MIN, "an integer (start)");
+  std::optional<int64_t> stop = Integer((*items)[1], INT64_MIN, "an integer (stop)");
+  std::optional<int64_t> step = int64_t{1};
+  if (items->size() == 3) step = Integer((*items)[2], INT64_MIN, "an integer (step)");
+  if (!start || !stop || !step) return false;
+  if (*step == 0) {
+    Fail((*items)[2], "step must not be 0");
+    return false;
+  }
+  if ((*step > 0 && *start >= *stop) || (*step < 0 && *start <= *stop)) {
+    Fail(v, fmt::format("empty range: no integers from {} to {} (excluded) by step {}", *start,
+                        *stop, *step));
+    return false;
+  }
+  axis->kind = AxisSpec::Kind::kRange;
+  axis->range_start = *start;
+  axis->range_stop = *stop;
+  axis->range_step = *step;
+  return true;
+}
+
+// values: a non-empty list of numbers or of strings.
+bool ConfigReader::ReadValues(const Field& v, AxisSpec* axis) {
   std::optional<std::vector<Field>> items = List(v, 1, SIZE_MAX, "a non-empty list of values");
   if (!items) return false;
   bool ok = true, numbers = false, strings = false, all_integers = true;
