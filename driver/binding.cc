@@ -60,14 +60,20 @@ void CheckInputsAgainstKernel(const Config& config, const KernelBinding& binding
   if (!errors.empty()) throw ConfigError(errors);
 }
 
-KernelBinding BindKernel(const Config& config, const Space& space) {
-  const KernelSpec& spec = config.kernel;
-  std::vector<Diagnostic> errors;
-  auto fail = [&](const SourceLocation& where, std::string key, std::string message) {
-    errors.push_back(Diagnostic{where, std::move(key), std::move(message)});
-  };
+namespace {
 
-  KernelBinding b;
+using Diagnostics = std::vector<Diagnostic>;
+
+void Fail(Diagnostics* errors, const SourceLocation& where, std::string key, std::string message) {
+  errors->push_back(Diagnostic{where, std::move(key), std::move(message)});
+}
+
+// The kernel the config names: a plugin, the command kernel, or a built-in.
+// THROWS: ConfigError when there is none.
+void FindKernel(const Config& config, const Space& space, KernelBinding* binding) {
+  const KernelSpec& spec = config.kernel;
+  Diagnostics errors;
+  KernelBinding& b = *binding;
   b.strings = std::make_shared<std::vector<std::string>>();
   if (!spec.plugin.empty()) {
     try {
@@ -76,7 +82,7 @@ KernelBinding BindKernel(const Config& config, const Space& space) {
       std::string what = e.what();
       const std::string prefix = "kernel.plugin: ";
       if (what.rfind(prefix, 0) == 0) what.erase(0, prefix.size());
-      fail(spec.where, "kernel.plugin", what);
+      Fail(&errors, spec.where, "kernel.plugin", what);
       throw ConfigError(errors);
     }
   } else if (!spec.command.empty()) {
@@ -84,15 +90,17 @@ KernelBinding BindKernel(const Config& config, const Space& space) {
   } else {
     b.kernel = FindBuiltinKernel(spec.name);
     if (!b.kernel) {
-      fail(spec.where, "kernel.name",
+      Fail(&errors, spec.where, "kernel.name",
            "unknown kernel `" + spec.name + "` (built-in kernels: " + KnownKernels() + ")");
       throw ConfigError(errors);
     }
   }
-  const sweep_kernel& k = *b.kernel;
-  b.name = k.name;
+}
 
-  // Options: declared, typed, defaulted. Strings are kept for the values to point into.
+// Options: declared, typed, defaulted. Strings are kept for the values to point into.
+void BindOptions(const KernelSpec& spec, KernelBinding* binding, Diagnostics* errors) {
+  KernelBinding& b = *binding;
+  const sweep_kernel& k = *b.kernel;
   b.strings->reserve(size_t(k.n_options));
   for (int i = 0; i < k.n_options; ++i) {
     const sweep_option_decl& decl = k.options[i];
@@ -107,12 +115,12 @@ KernelBinding BindKernel(const Config& config, const Space& space) {
       const std::string key = "kernel.options." + std::string(decl.name);
       const bool numeric = value.type != Value::Type::kString;
       if (decl.type == SWEEP_VALUE_STRING && numeric) {
-        fail(where, key, "expected a string, got " + value.ToString());
+        Fail(errors, where, key, "expected a string, got " + value.ToString());
       } else if (decl.type != SWEEP_VALUE_STRING && !numeric) {
-        fail(where, key,
+        Fail(errors, where, key,
              std::string("expected ") + ValueTypeName(decl.type) + ", got `" + value.string + "`");
       } else if (decl.type == SWEEP_VALUE_INTEGER && value.type != Value::Type::kInteger) {
-        fail(where, key, "expected an integer, got " + value.ToString());
+        Fail(errors, where, key, "expected an integer, got " + value.ToString());
       } else if (decl.type == SWEEP_VALUE_STRING) {
         b.strings->push_back(value.string);
         v.string = b.strings->back().c_str();
@@ -136,32 +144,42 @@ KernelBinding BindKernel(const Config& config, const Space& space) {
       for (int i = 0; i < k.n_options; ++i)
         known += (known.empty() ? "" : ", ") + std::string(k.options[i].name);
       const auto where_it = spec.option_where.find(name);
-      fail(where_it != spec.option_where.end() ? where_it->second : spec.where,
+      Fail(errors, where_it != spec.option_where.end() ? where_it->second : spec.where,
            "kernel.options." + name,
            "kernel `" + b.name + "` has no option `" + name + "`" +
                (known.empty() ? " (it takes none)" : " (its options: " + known + ")"));
     }
   }
+}
 
-  // Parameters the kernel reads must be swept or constant.
+// Parameters the kernel reads must be swept or constant.
+void BindParameters(const KernelSpec& spec, const Space& space, KernelBinding* binding,
+                    Diagnostics* errors) {
+  KernelBinding& b = *binding;
+  const sweep_kernel& k = *b.kernel;
   for (int i = 0; i < k.n_params; ++i) {
     const int source = space.FindParameter(k.params[i].name);
     if (source < 0) {
-      fail(spec.where, "parameters",
+      Fail(errors, spec.where, "parameters",
            "kernel `" + b.name + "` reads parameter `" + k.params[i].name +
                "`, which the sweep does not define");
     }
     b.parameter_source.push_back(source);
   }
+}
 
-  // Inputs: each declared input must be given, of the declared dtype and rank (checked when the
-  // inputs are opened, since only then are dtype and shape known), and nothing undeclared.
+// Inputs: each declared input must be given, of the declared dtype and rank (checked when the
+// inputs are opened, since only then are dtype and shape known), and nothing undeclared.
+void BindInputs(const Config& config, KernelBinding* binding, Diagnostics* errors) {
+  const KernelSpec& spec = config.kernel;
+  KernelBinding& b = *binding;
+  const sweep_kernel& k = *b.kernel;
   for (int i = 0; i < k.n_inputs; ++i) {
     int source = -1;
     for (size_t j = 0; j < config.inputs.size(); ++j)
       if (config.inputs[j].name == k.inputs[i].name) source = int(j);
     if (source < 0) {
-      fail(spec.where, "inputs",
+      Fail(errors, spec.where, "inputs",
            "kernel `" + b.name + "` needs input `" + k.inputs[i].name + "`" +
                (k.inputs[i].help ? std::string(" (") + k.inputs[i].help + ")" : ""));
     }
@@ -172,39 +190,57 @@ KernelBinding BindKernel(const Config& config, const Space& space) {
         std::any_of(k.inputs, k.inputs + k.n_inputs,
                     [&](const sweep_input_decl& d) { return input.name == d.name; });
     if (!declared) {
-      fail(input.where, "inputs." + input.name,
+      Fail(errors, input.where, "inputs." + input.name,
            "kernel `" + b.name + "` does not read an input named `" + input.name + "`");
     }
   }
-  if (!errors.empty()) throw ConfigError(errors);
+}
 
-  // Outputs, from the options.
+// Outputs, from the options. THROWS: ConfigError when outputs() refuses the options or declares
+// none or too many.
+void BindOutputs(const KernelSpec& spec, KernelBinding* binding, Diagnostics* errors) {
+  KernelBinding& b = *binding;
+  const sweep_kernel& k = *b.kernel;
   std::vector<sweep_output_decl> outputs(size_t(std::max(k.max_outputs, 1)));
   int n_out = 0;
   char err[512] = "";
   const sweep_options options = b.options();
   if (k.outputs(&options, outputs.data(), &n_out, err, sizeof err) != 0) {
-    fail(spec.where, "kernel.options", err);
-    throw ConfigError(errors);
+    Fail(errors, spec.where, "kernel.options", err);
+    throw ConfigError(*errors);
   }
   if (n_out < 1 || n_out > k.max_outputs) {
-    fail(spec.where, "kernel",
+    Fail(errors, spec.where, "kernel",
          "kernel `" + b.name + "` declares " + std::to_string(n_out) + " outputs");
-    throw ConfigError(errors);
+    throw ConfigError(*errors);
   }
   outputs.resize(size_t(n_out));
   for (const sweep_output_decl& out : outputs) {
     if (DtypeSize(out.dtype) == 0 || out.rank < 0 || out.rank > SWEEP_MAX_RANK) {
-      fail(spec.where, "kernel",
+      Fail(errors, spec.where, "kernel",
            "kernel `" + b.name + "` declares output `" + out.name + "` with a bad dtype or rank");
     }
     for (int d = 0; d < out.rank; ++d)
       if (out.shape[d] < 1)
-        fail(spec.where, "kernel",
+        Fail(errors, spec.where, "kernel",
              "kernel `" + b.name + "` declares output `" + out.name + "` with an empty dimension");
   }
-  if (!errors.empty()) throw ConfigError(errors);
   b.outputs = std::move(outputs);
+}
+
+}  // namespace
+
+KernelBinding BindKernel(const Config& config, const Space& space) {
+  KernelBinding b;
+  FindKernel(config, space, &b);
+  b.name = b.kernel->name;
+  Diagnostics errors;
+  BindOptions(config.kernel, &b, &errors);
+  BindParameters(config.kernel, space, &b, &errors);
+  BindInputs(config, &b, &errors);
+  if (!errors.empty()) throw ConfigError(errors);
+  BindOutputs(config.kernel, &b, &errors);
+  if (!errors.empty()) throw ConfigError(errors);
   return b;
 }
 

@@ -40,9 +40,7 @@ struct ChunkSelection {
   std::vector<uint64_t> chunks;
   std::vector<uint64_t> points;
 
-  bool Includes(uint64_t chunk) const {
-    return !shard || chunk % shard->second == shard->first;
-  }
+  bool Includes(uint64_t chunk) const { return !shard || chunk % shard->second == shard->first; }
 };
 
 // Chunk and point counts by state.

@@ -8,8 +8,8 @@
 #include <cstring>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "driver/commands.h"
 #include "driver/run.h"
@@ -144,9 +144,8 @@ Handler AddValidateCommand(CLI::App& app) {
       "validate", "check a config (and its kernel and inputs); print ok or every error");
   cmd->add_option("config", o->config, "the YAML config")->required();
   cmd->add_option("--set", o->overrides, "override a config key: key.path=value");
-  return [cmd, o]() -> int {
-    return cmd->parsed() ? ValidateCommand(o->config, o->overrides) : -1;
-  };
+  return
+      [cmd, o]() -> int { return cmd->parsed() ? ValidateCommand(o->config, o->overrides) : -1; };
 }
 
 struct StatusOptions {
@@ -199,8 +198,8 @@ Handler AddRerunCommand(CLI::App& app) {
   cmd->add_option("output", o->request.output_path, "the output file")->required();
   cmd->add_flag("--failed", o->request.failed, "every failed chunk");
   CLI::Option* chunks = cmd->add_option("--chunks", o->chunks, "chunks, e.g. 3,7-9");
-  CLI::Option* points = cmd->add_option(
-      "--points", o->points, "points, e.g. 12,40 (their whole chunks are recomputed)");
+  CLI::Option* points = cmd->add_option("--points", o->points,
+                                        "points, e.g. 12,40 (their whole chunks are recomputed)");
   cmd->add_flag("--inline", o->request.inline_compute,
                 "compute in this process (for gdb), one chunk after another");
   cmd->add_option("-j,--workers", o->request.workers, "worker processes")
@@ -243,9 +242,8 @@ int Dispatch(int argc, char** argv) {
       "sweep: parameter sweeps of simulation kernels on every core, results in one HDF5 file"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("sweep ") + SWEEP_VERSION);
-  const Handler handlers[] = {AddRunCommand(app),    AddPlanCommand(app),
-                              AddValidateCommand(app), AddStatusCommand(app),
-                              AddResumeCommand(app), AddRerunCommand(app),
+  const Handler handlers[] = {AddRunCommand(app),    AddPlanCommand(app),   AddValidateCommand(app),
+                              AddStatusCommand(app), AddResumeCommand(app), AddRerunCommand(app),
                               AddKernelsCommand(app)};
   try {
     app.parse(argc, argv);

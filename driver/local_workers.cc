@@ -53,16 +53,15 @@ LocalWorkers::LocalWorkers(const WorkerContext& context, int count) : context_(c
     launch.method = WorkerLaunch::Method::kFork;
     // The child inherits this object (through the fork), and with it the set's scoreboard.
     launch.child_main = [this](int rank, int socket_fd) {
-      WorkerSetup setup{context_.space,          context_.binding,
-                        &context_.inputs->views(), context_.rows_path,
-                        context_.layout,         &set_->scoreboard()};
+      WorkerSetup setup{context_.space,     context_.binding, &context_.inputs->views(),
+                        context_.rows_path, context_.layout,  &set_->scoreboard()};
       return WorkerLoop(setup, rank, socket_fd);
     };
   } else {
     launch.method = WorkerLaunch::Method::kSpawn;
-    job_fd_ = JobMemfd(EncodeWorkerJob(context_.config->text, context_.config_file,
-                                       context_.rows_path, *context_.layout,
-                                       DescribeInputs(context_.published->inputs())));
+    job_fd_ =
+        JobMemfd(EncodeWorkerJob(context_.config->text, context_.config_file, context_.rows_path,
+                                 *context_.layout, DescribeInputs(context_.published->inputs())));
     launch.argv = WorkerCommand();
     launch.pass_fds = {job_fd_};
   }

@@ -13,8 +13,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -143,7 +143,7 @@ std::string EncodeEvent(int worker, const WorkerEvent& e, std::optional<uint64_t
   w.Put(int32_t(worker)).Put(uint8_t(e.kind)).Put(int32_t(e.wait_status)).Put(uint8_t(e.exit_kind));
   w.Put(uint8_t(point.has_value())).Put(point.value_or(0));
   w.PutString(log_tail).PutString(e.kind == WorkerEvent::Kind::kMessage ? EncodeMessage(e.message)
-                                                                         : "");
+                                                                        : "");
   return w.bytes;
 }
 
@@ -151,8 +151,8 @@ std::string EncodeEvent(int worker, const WorkerEvent& e, std::optional<uint64_t
 // Rank 0: every rank's workers as one WorkerSet, so the scheduler runs unchanged.
 
 struct RemoteWorker {
-  int rank = 0;    // the MPI rank it lives on
-  int local = 0;   // its index among that rank's workers
+  int rank = 0;   // the MPI rank it lives on
+  int local = 0;  // its index among that rank's workers
   bool running = false;
   std::optional<uint64_t> point;  // as its rank read it when it exited
   std::string log_tail;           // likewise
@@ -189,7 +189,8 @@ class MpiWorkerSet : public WorkerSet {
     if (g < local_.size()) return local_.Send(g, message);
     const RemoteWorker& w = Remote(g);
     if (!w.running) return false;
-    SendTo(w.rank, Writer(Wire::kSend).Put(int32_t(w.local)).PutString(EncodeMessage(message)).bytes);
+    SendTo(w.rank,
+           Writer(Wire::kSend).Put(int32_t(w.local)).PutString(EncodeMessage(message)).bytes);
     return true;
   }
   void Kill(int g) override {
@@ -279,8 +280,9 @@ class MpiWorkerSet : public WorkerSet {
       w.log_tail = tail;
     } else if (e.kind == WorkerEvent::Kind::kMessage) {
       std::optional<Message> m = DecodeMessage(message.data(), message.size());
-      if (!m) throw Error("mpi: a worker message relayed by rank " + std::to_string(from) +
-                          " is malformed");
+      if (!m)
+        throw Error("mpi: a worker message relayed by rank " + std::to_string(from) +
+                    " is malformed");
       e.message = std::move(*m);
     } else {
       return std::nullopt;  // interrupts are rank 0's own business

@@ -13,8 +13,8 @@ namespace {
 // `sweep rerun --inline`: one chunk after another in this process, so gdb sees the kernel.
 void ComputeInline(PreparedRun& run, RunRecorder& recorder) {
   Scoreboard scoreboard(1);
-  WorkerSetup setup{&*run.space,         &run.binding,       &run.inputs->views(),
-                    run.output_path,     &run.file->layout(), &scoreboard};
+  WorkerSetup setup{&*run.space,     &run.binding,        &run.inputs->views(),
+                    run.output_path, &run.file->layout(), &scoreboard};
   ChunkComputer computer(setup, 0);
   computer.InitKernel();
   for (uint64_t c : run.todo) {

@@ -63,7 +63,8 @@ OutputLayoutSpec MakeLayoutSpec(const PreparedRun& run) {
         {dim.name, dim.size, [&space, d](uint64_t k) { return space.Coordinate(d, k); }});
   }
   for (size_t i = 0; i < space.parameter_names().size(); ++i) {
-    spec.parameters.push_back({space.parameter_names()[i], ValueTypeOf(space.parameter_type(int(i)))});
+    spec.parameters.push_back(
+        {space.parameter_names()[i], ValueTypeOf(space.parameter_type(int(i)))});
   }
   spec.resolve = [&space](uint64_t point, sweep_value* values) { space.Resolve(point, values); };
   spec.outputs = run.binding.outputs;
@@ -305,7 +306,8 @@ std::unique_ptr<PreparedRun> PrepareRun(const RunRequest& request) {
   auto run = std::make_unique<PreparedRun>();
   run->mode = request.mode;
   run->mpi = request.mpi;
-  if (request.shard) run->shard.emplace(uint64_t(request.shard->first), uint64_t(request.shard->second));
+  if (request.shard)
+    run->shard.emplace(uint64_t(request.shard->first), uint64_t(request.shard->second));
   LoadSweep(request, run.get());
   CheckOutputPath(request, *run);
   PublishSweepInputs(run.get());

@@ -41,7 +41,6 @@ class RunRecorder : public SchedulerObserver {
   uint64_t chunks_failed() const { return snapshot_.chunks_failed; }
 
  private:
-
   const Space& space_;
   ChunkLedger& ledger_;
   Journal& journal_;

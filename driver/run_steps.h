@@ -35,8 +35,8 @@ struct PreparedRun {
   std::optional<Space> space;
   KernelBinding binding;
   std::optional<Plan> plan;
-  int workers = 1;     // -j, else execution.workers, else the cores
-  bool batch = false;  // chunk size auto: the scheduler hands out runs of chunks
+  int workers = 1;          // -j, else execution.workers, else the cores
+  bool batch = false;       // chunk size auto: the scheduler hands out runs of chunks
   std::string output_path;  // absolute
   std::string config_file;  // the config's path, absolute: relative paths in it resolve there
   std::optional<PublishedInputs> published;

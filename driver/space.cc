@@ -289,7 +289,8 @@ void Space::ReadNamesAndTypes(const Config& config, SpaceProblems* problems) {
         integers += value.type == Value::Type::kInteger;
       }
       if (axis.values.empty()) {
-        if (axis.kind == AxisSpec::Kind::kConstant) problems->Add(axis.where, KeyOf(axis), "no value");
+        if (axis.kind == AxisSpec::Kind::kConstant)
+          problems->Add(axis.where, KeyOf(axis), "no value");
       } else if (strings == axis.values.size()) {
         type = Value::Type::kString;
       } else if (strings > 0) {

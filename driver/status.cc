@@ -55,8 +55,8 @@ std::string ParamsText(const JournalRecord& r) {
   if (r.params_json.empty()) return params;
   const nlohmann::json values = nlohmann::json::parse(r.params_json);
   for (const auto& [k, v] : values.items())
-    params += (params.empty() ? "" : ", ") + k + "=" +
-              (v.is_string() ? v.get<std::string>() : v.dump());
+    params +=
+        (params.empty() ? "" : ", ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
   return params;
 }
 
@@ -148,7 +148,8 @@ std::string StatusText(const StatusReport& r) {
     text += fmt::format("  running now ({}): {:.4g} points/s, ETA {}\n", LiveText(r.pid, r.host),
                         r.points_per_second, eta);
   } else if (r.live) {
-    text += fmt::format("  shards running now: {:.4g} points/s, ETA {}\n", r.points_per_second, eta);
+    text +=
+        fmt::format("  shards running now: {:.4g} points/s, ETA {}\n", r.points_per_second, eta);
   } else if (c.pending + c.failed > 0) {
     text += fmt::format("  not running; `sweep resume {}` finishes it\n", r.output);
   }

@@ -30,10 +30,10 @@ struct StatusReport {
   std::string output, kernel;
   uint64_t points = 0, chunks = 0;
   LedgerCounts counts;
-  bool live = false;  // a run, resume, rerun or some shard is running now
-  long pid = 0;       // the live run's pid (0 for shards, which are listed below)
-  std::string host;   // the live run's host
-  double points_per_second = 0;      // of the live run(s) since the latest start; 0 if none
+  bool live = false;                  // a run, resume, rerun or some shard is running now
+  long pid = 0;                       // the live run's pid (0 for shards, which are listed below)
+  std::string host;                   // the live run's host
+  double points_per_second = 0;       // of the live run(s) since the latest start; 0 if none
   std::optional<double> eta_seconds;  // when live and measurable
   bool journal_truncated = false;     // a kill cut some journal's last record
   std::vector<ShardStatus> shards;    // by N, then I

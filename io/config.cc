@@ -910,7 +910,6 @@ bool ConfigReader::ReadValues(const Field& v, AxisSpec* axis) {
   return true;
 }
 
-
 void ConfigReader::ReadZip(const Field& field) {
   if (config_.sampling.method != SamplingSpec::Method::kNone) {
     Fail(field, "not allowed with `sampling:` (a sampled sweep has no grid axes to zip)");

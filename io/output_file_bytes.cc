@@ -34,8 +34,7 @@ OutputFile::OutputFile(OutputFile&& other) noexcept
 
 RawRegion OutputFile::Rows(size_t output, uint64_t first, uint64_t count) const {
   const OutputDatasetInfo& dataset = layout_.results.at(output);
-  return {dataset.region.offset + first * dataset.bytes_per_point,
-          count * dataset.bytes_per_point};
+  return {dataset.region.offset + first * dataset.bytes_per_point, count * dataset.bytes_per_point};
 }
 
 void OutputFile::WriteRows(size_t output, uint64_t first, uint64_t count, const void* data) {

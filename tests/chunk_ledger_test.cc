@@ -181,9 +181,8 @@ TEST_F(ChunkLedgerTest, AJournalCutAtEveryByteLengthLoadsItsWholeRecords) {
     started.type = "started";
     started.time = 1;
     started.command = "run";
-    for (const JournalRecord& r :
-         {started, Done(0, 11, 2.0), Failed(1, 3.0, true), Done(2, 22, 4.0), Failed(1, 5.0, false),
-          Done(1, 33, 6.0)}) {
+    for (const JournalRecord& r : {started, Done(0, 11, 2.0), Failed(1, 3.0, true),
+                                   Done(2, 22, 4.0), Failed(1, 5.0, false), Done(1, 33, 6.0)}) {
       journal.Append(r);
       ends.push_back(std::filesystem::file_size(journal_path));
     }
@@ -214,7 +213,7 @@ TEST_F(ChunkLedgerTest, ADamagedRecordBeforeTheLastIsAnError) {
     journal.Append(Done(0, 1, 1.0));
   }
   std::ofstream(path_ + ".journal", std::ios::app) << "{not json\n"
-                                                    << EncodeJournalRecord(Done(1, 2, 2.0)) << "\n";
+                                                   << EncodeJournalRecord(Done(1, 2, 2.0)) << "\n";
   EXPECT_THROW(ChunkLedger::Load(file), Error);
 }
 

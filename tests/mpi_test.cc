@@ -54,12 +54,12 @@ std::string IsingConfig(const TempDir& dir, int temperatures) {
 // Points that sleep, so a run lasts long enough to act on it in the middle.
 std::string SleepyConfig(const TempDir& dir, int points, int sleep_ms) {
   const std::string path = dir / "sleepy.yaml";
-  WriteFile(path, "name: sleepy\nkernel: {name: faulty, options: {sleep_ms: " +
-                      std::to_string(sleep_ms) +
-                      "}}\ninputs:\n  data: {generate: zeros, shape: [4]}\n"
-                      "parameters:\n  i: {range: [0, " +
-                      std::to_string(points) +
-                      "]}\nexecution: {chunk_size: 1, retries: 2}\noutput: {path: out.h5}\n");
+  WriteFile(path,
+            "name: sleepy\nkernel: {name: faulty, options: {sleep_ms: " + std::to_string(sleep_ms) +
+                "}}\ninputs:\n  data: {generate: zeros, shape: [4]}\n"
+                "parameters:\n  i: {range: [0, " +
+                std::to_string(points) +
+                "]}\nexecution: {chunk_size: 1, retries: 2}\noutput: {path: out.h5}\n");
   return path;
 }
 

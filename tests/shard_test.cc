@@ -110,8 +110,7 @@ TEST(ShardTest, ShardsWithDifferentWorkersAndChunkSizesShareOneOutput) {
   const RunResult first =
       RunSweep({"run", config, "-q", "--shard", "0/2", "-j", "1", "--chunk-size", "7"}, dir.path());
   ASSERT_EQ(first.code, 0) << first.err;
-  const RunResult second =
-      RunSweep({"run", config, "-q", "--shard", "1/2", "-j", "3"}, dir.path());
+  const RunResult second = RunSweep({"run", config, "-q", "--shard", "1/2", "-j", "3"}, dir.path());
   ASSERT_EQ(second.code, 0) << second.err;
   EXPECT_EQ(ResultsAndParams(dir / "out.h5"), ResultsAndParams(dir / "clean.h5"));
   EXPECT_EQ(ReadDataset<uint64_t>(dir / "out.h5", "/chunks/count")[0], 7u);
@@ -205,8 +204,7 @@ TEST(ShardTest, APlainRunAndShardsExcludeEachOther) {
     EXPECT_NE(resume.err.find("is in use by another sweep"), std::string::npos) << resume.err;
     const RunResult twice = RunSweep({"run", config, "-q", "--shard", "0/2"}, dir.path());
     EXPECT_EQ(twice.code, 4) << twice.err;
-    EXPECT_NE(twice.err.find("pid " + std::to_string(shard.pid())), std::string::npos)
-        << twice.err;
+    EXPECT_NE(twice.err.find("pid " + std::to_string(shard.pid())), std::string::npos) << twice.err;
     EXPECT_EQ(shard.Wait(), 0) << shard.err();
   }
   SweepProcess resume({"resume", "out.h5", "-q"}, dir.path());
