@@ -464,7 +464,7 @@ void Relay(NodeSweep& node, const WorkerEvent& e) {
   SendTo(0, EncodeEvent(e.rank, e, point, tail));
 }
 
-// Obeys one order of rank 0; returns the exit code when it is kFinish.
+// Obeys one order of rank 0; returns rank 0's exit code when it is kFinish.
 std::optional<int> Obey(NodeSweep& node, const std::string& bytes) {
   Reader r{bytes};
   ProcessWorkerSet& set = node.workers->set();
@@ -492,7 +492,7 @@ std::optional<int> Obey(NodeSweep& node, const std::string& bytes) {
 
 int RunNode(const RunRequest& request) {
   const std::string first = ReceiveFrom(0);
-  if (TypeOf(first) == Wire::kFinish) return Reader{first}.Get<int32_t>();
+  if (TypeOf(first) == Wire::kFinish) return 0;  // rank 0 stopped before the run: it says why
   const nlohmann::json setup = nlohmann::json::parse(first.substr(1));
   NodeSweep node;
   try {
@@ -501,7 +501,7 @@ int RunNode(const RunRequest& request) {
     SendTo(0, Writer(Wire::kHello).bytes +
                   nlohmann::json({{"error", e.what()}, {"host", HostName()}}).dump());
     const std::string finish = ReceiveFrom(0);
-    return TypeOf(finish) == Wire::kFinish ? Reader{finish}.Get<int32_t>() : 1;
+    return TypeOf(finish) == Wire::kFinish ? 0 : 1;
   }
   SendTo(0, Writer(Wire::kHello).bytes + nlohmann::json({{"workers", node.workers->set().size()},
                                                          {"host", HostName()},
@@ -513,7 +513,7 @@ int RunNode(const RunRequest& request) {
     int from = 0;
     while (std::optional<std::string> order = TryReceive(0, &from)) {
       pacer.Active();
-      if (std::optional<int> code = Obey(node, *order)) return *code;
+      if (Obey(node, *order)) return 0;
     }
     if (parent.Gone()) return int(ExitCode::kInterrupted);
     if (std::optional<WorkerEvent> e = node.workers->set().Next(pacer.Wait())) {

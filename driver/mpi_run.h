@@ -28,7 +28,9 @@
 namespace sweep {
 
 // REQUIRES: request.mpi, mode kRun (not --shard) or kResume. Initialises and finalises MPI.
-// Returns this rank's exit code: rank 0's, which every rank returns too.
+// Returns this rank's exit code: rank 0's on rank 0, and 0 on the others once rank 0 let them go
+// (had they returned rank 0's failure too, mpirun could kill rank 0 before it said why; mpirun
+// exits with rank 0's code either way).
 // THROWS (rank 0): as ExecuteRun.
 int ExecuteMpiRun(const RunRequest& request);
 
