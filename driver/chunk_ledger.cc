@@ -1,21 +1,12 @@
 #include "driver/chunk_ledger.h"
 
 #include <algorithm>
-#include <chrono>
 
 #include "driver/checksum.h"
+#include "io/clock.h"
 #include "io/error.h"
 
 namespace sweep {
-namespace {
-
-double WallSeconds() {
-  using namespace std::chrono;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
-
 ChunkLedger::ChunkLedger(OutputFile& file, ChunkTable table)
     : file_(&file),
       plan_(file.layout().points, file.layout().chunk_size),

@@ -7,7 +7,6 @@
 
 #include <fmt/format.h>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>

@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -22,6 +21,7 @@
 #include "driver/local_workers.h"
 #include "driver/protocol.h"
 #include "driver/run_steps.h"
+#include "io/clock.h"
 #include "io/error.h"
 #include "io/output_lock.h"
 
@@ -106,11 +106,6 @@ std::optional<std::string> TryReceive(int source, int* from) {
 
 Wire TypeOf(const std::string& bytes) { return Wire(uint8_t(bytes[0])); }
 
-double Seconds() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
 // MPI gives no descriptor to poll() along with the workers' sockets, so both ends look for
 // messages in turns. Right after traffic they look without sleeping (a chunk's answer is likely
 // microseconds away); after kBusyWindow without any, they sleep kIdleWait between looks, which
@@ -120,8 +115,8 @@ constexpr double kIdleWait = 0.002;
 
 class Pacer {
  public:
-  void Active() { last_ = Seconds(); }
-  double Wait() const { return Seconds() - last_ < kBusyWindow ? 0 : kIdleWait; }
+  void Active() { last_ = SteadySeconds(); }
+  double Wait() const { return SteadySeconds() - last_ < kBusyWindow ? 0 : kIdleWait; }
 
  private:
   double last_ = 0;
@@ -208,7 +203,7 @@ class MpiWorkerSet : public WorkerSet {
   }
 
   std::optional<WorkerEvent> Next(double timeout_seconds) override {
-    const double deadline = timeout_seconds < 0 ? -1 : Seconds() + timeout_seconds;
+    const double deadline = timeout_seconds < 0 ? -1 : SteadySeconds() + timeout_seconds;
     for (;;) {
       if (std::optional<WorkerEvent> e = local_.Next(0)) return Active(e);
       int from = 0;
@@ -222,7 +217,7 @@ class MpiWorkerSet : public WorkerSet {
         e.signal = SIGHUP;
         return e;
       }
-      const double left = deadline < 0 ? kIdleWait : deadline - Seconds();
+      const double left = deadline < 0 ? kIdleWait : deadline - SteadySeconds();
       if (left <= 0) return std::nullopt;
       // Local events wake this at once; other ranks' are looked for between waits.
       if (std::optional<WorkerEvent> e = local_.Next(std::min(left, pacer_.Wait()))) {

@@ -1,9 +1,9 @@
 #include "driver/progress.h"
+#include "io/clock.h"
 
 #include <unistd.h>
 
 #include <fmt/format.h>
-#include <chrono>
 #include <cmath>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -47,16 +47,11 @@ std::string SummaryText(const ProgressSnapshot& s, bool interrupted) {
   return text;
 }
 
-double Now() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
 class TerminalProgress : public Progress {
  public:
   explicit TerminalProgress(FILE* out) : out_(out) {}
   void Update(const ProgressSnapshot& s) override {
-    const double now = Now();
+    const double now = SteadySeconds();
     if (now - last_ < 0.1) return;
     last_ = now;
     // \x1b[K clears what a longer previous line left behind.
@@ -76,9 +71,9 @@ class TerminalProgress : public Progress {
 
 class LogProgress : public Progress {
  public:
-  LogProgress(FILE* out, double interval) : out_(out), interval_(interval), last_(Now()) {}
+  LogProgress(FILE* out, double interval) : out_(out), interval_(interval), last_(SteadySeconds()) {}
   void Update(const ProgressSnapshot& s) override {
-    const double now = Now();
+    const double now = SteadySeconds();
     if (now - last_ < interval_) return;
     last_ = now;
     Print(StatusLine(s));
@@ -105,7 +100,7 @@ class JsonProgress : public Progress {
  public:
   explicit JsonProgress(FILE* out) : out_(out) {}
   void Update(const ProgressSnapshot& s) override {
-    const double now = Now();
+    const double now = SteadySeconds();
     if (now - last_ < 1.0) return;
     last_ = now;
     Print("progress", s);

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <memory>
 
@@ -11,18 +10,10 @@
 #if defined(SWEEP_HAVE_MPI)
 #include "driver/mpi_run.h"
 #endif
+#include "io/clock.h"
 #include "io/error.h"
 
 namespace sweep {
-namespace {
-
-double WallSeconds() {
-  using namespace std::chrono;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
-
 void JournalStart(PreparedRun& run, int workers) {
   JournalRecord started;
   started.type = "started";

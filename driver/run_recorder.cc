@@ -3,25 +3,15 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 
 #include "driver/point_values.h"
+#include "io/clock.h"
 #include "io/error.h"
 
 namespace sweep {
 namespace {
-
-double WallSeconds() {
-  using namespace std::chrono;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
-}
-
-double SteadySeconds() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 const char* FailureKindName(ChunkFailure::Kind kind) {
   switch (kind) {

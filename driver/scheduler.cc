@@ -3,23 +3,14 @@
 #include <sys/wait.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstring>
 
+#include "io/clock.h"
 #include "io/error.h"
 
 namespace sweep {
-namespace {
-
-double SteadySeconds() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
-
 Scheduler::Scheduler(WorkerSet& workers, const Plan& plan, std::vector<uint64_t> todo,
                      SchedulerOptions options, SchedulerObserver& observer)
     : workers_(workers),

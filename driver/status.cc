@@ -2,21 +2,16 @@
 
 #include <fmt/format.h>
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 
 #include "driver/progress.h"
+#include "io/clock.h"
 #include "io/journal.h"
 #include "io/output_file.h"
 #include "io/output_lock.h"
 
 namespace sweep {
 namespace {
-
-double WallSeconds() {
-  using namespace std::chrono;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
-}
 
 // The shards that have journals, each with its counts and whether its process is live.
 std::vector<ShardStatus> ReadShards(const std::string& output_path, const ChunkLedger& ledger) {

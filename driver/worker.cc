@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +13,7 @@
 
 #include "driver/checksum.h"
 #include "driver/plan.h"
+#include "io/clock.h"
 #include "io/error.h"
 #include "io/inputs.h"
 #include "kernels/dtype.h"
@@ -29,11 +29,6 @@ void FillSentinel(void* data, int dtype, uint64_t elements) {
   } else {
     std::memset(data, 0, elements * DtypeSize(dtype));
   }
-}
-
-double Seconds() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
@@ -84,7 +79,7 @@ void ChunkComputer::FinishKernel() {
 
 Message ChunkComputer::Compute(uint64_t chunk_index) {
   const Chunk chunk = plan_.chunk(chunk_index);
-  const double start = Seconds();
+  const double start = SteadySeconds();
   checksum_.Reset();
   const std::vector<sweep_output_decl>& outs = setup_.binding->outputs;
   const std::vector<int>& sources = setup_.binding->parameter_source;
@@ -132,7 +127,7 @@ Message ChunkComputer::Compute(uint64_t chunk_index) {
     }
   }
   setup_.scoreboard->Publish(rank_, Scoreboard::kIdle);
-  return Message::Done(chunk_index, checksum_.Finish(), Seconds() - start);
+  return Message::Done(chunk_index, checksum_.Finish(), SteadySeconds() - start);
 }
 
 int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd) {

@@ -17,7 +17,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +24,7 @@
 #include <set>
 #include <utility>
 
+#include "io/clock.h"
 #include "io/error.h"
 
 extern char** environ;
@@ -44,11 +44,6 @@ constexpr double kMemorySampleSeconds = 0.05;
 int CheckedFd(int fd, const std::string& what) {
   if (fd < 0) ThrowErrno(what);
   return fd;
-}
-
-double SteadySeconds() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
 sigset_t InterruptSignals() {

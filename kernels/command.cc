@@ -11,7 +11,6 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +20,7 @@
 #include <optional>
 #include <utility>
 
+#include "io/clock.h"
 #include "io/error.h"
 #include "io/process.h"
 #include "kernels/dtype.h"
@@ -374,11 +374,6 @@ std::string ReadLines(const std::string& text, const std::vector<sweep_output_de
 
 // ---- Running the program ----
 
-double Now() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
 struct Pipe {
   int read = -1, write = -1;
   Pipe() {
@@ -431,7 +426,7 @@ RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
     return r;
   }
   const double limit = s.kernel->limit_seconds;
-  const double deadline = limit > 0 ? Now() + limit : 0;
+  const double deadline = limit > 0 ? SteadySeconds() + limit : 0;
   // Its own process group, so a timeout kills everything the program started; killed if the
   // worker dies, since the driver's kill of the worker's group does not reach this one.
   ChildSetup setup;
@@ -465,7 +460,7 @@ RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
     // its stdout, and that must not hold up the point.
     int wait_ms = 50;
     if (deadline > 0) {
-      const double left = deadline - Now();
+      const double left = deadline - SteadySeconds();
       if (left <= 0) {
         r.timed_out = true;
         break;
@@ -489,7 +484,7 @@ RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
       exited(true);
     } else {
       while (!exited(false)) {
-        if (Now() >= deadline) {
+        if (SteadySeconds() >= deadline) {
           r.timed_out = true;
           break;
         }

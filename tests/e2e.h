@@ -116,8 +116,9 @@ struct RunResult {
   std::string out, err, tag;
 };
 
-inline RunResult RunSweep(const std::vector<std::string>& args, const std::string& dir) {
-  SweepProcess p(args, dir);
+inline RunResult RunSweep(const std::vector<std::string>& args, const std::string& dir,
+                          const std::vector<std::string>& launcher = {}) {
+  SweepProcess p(args, dir, launcher);
   RunResult r;
   r.code = p.Wait();
   r.out = p.out();

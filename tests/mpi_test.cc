@@ -33,13 +33,7 @@ std::vector<std::string> Mpirun(int ranks) {
 }
 
 RunResult RunMpi(int ranks, const std::vector<std::string>& args, const std::string& dir) {
-  SweepProcess p(args, dir, Mpirun(ranks));
-  RunResult r;
-  r.code = p.Wait();
-  r.out = p.out();
-  r.err = p.err();
-  r.tag = p.tag();
-  return r;
+  return RunSweep(args, dir, Mpirun(ranks));
 }
 
 std::string IsingConfig(const TempDir& dir, int temperatures) {
