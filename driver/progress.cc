@@ -71,7 +71,8 @@ class TerminalProgress : public Progress {
 
 class LogProgress : public Progress {
  public:
-  LogProgress(FILE* out, double interval) : out_(out), interval_(interval), last_(SteadySeconds()) {}
+  LogProgress(FILE* out, double interval)
+      : out_(out), interval_(interval), last_(SteadySeconds()) {}
   void Update(const ProgressSnapshot& s) override {
     const double now = SteadySeconds();
     if (now - last_ < interval_) return;

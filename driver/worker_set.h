@@ -145,9 +145,9 @@ class ProcessWorkerSet : public WorkerSet {
 
  private:
   struct Worker {
-    pid_t pid = -1;   // -1 when none is running (reaped)
-    int pidfd = -1;   // readable when the process exits; -1 when reaped
-    int socket = -1;  // driver's end; -1 once the worker closed it
+    pid_t pid = -1;                  // -1 when none is running (reaped)
+    int pidfd = -1;                  // readable when the process exits; -1 when reaped
+    int socket = -1;                 // driver's end; -1 once the worker closed it
     bool over_memory_limit = false;  // killed by WatchMemory(), not yet reaped
   };
   pid_t StartProcess(int rank, int socket_fd, int log_fd);

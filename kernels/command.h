@@ -61,9 +61,9 @@ struct CommandOutput {
 
 // Everything the runtime needs, read from a config by driver/command_binding.h.
 struct CommandSpec {
-  std::string program;  // argv[0] as written: what messages name and what the program sees
-  std::string path;     // the executable that runs
-  std::vector<CommandArg> args;          // argv[1..]
+  std::string program;           // argv[0] as written: what messages name and what the program sees
+  std::string path;              // the executable that runs
+  std::vector<CommandArg> args;  // argv[1..]
   std::vector<std::string> param_names;  // the kernel's parameters, in order of first use
   std::vector<CommandOutput> outputs;    // in file order
   double limit_seconds = 0;              // per point; 0: none

@@ -76,7 +76,7 @@ TEST(OutputLockTest, ExclusiveRefusesAnotherExclusiveNamingTheHolder) {
   const auto [code, message] = Refusal([&] { OutputLock lock(out); });
   EXPECT_EQ(code, 4);
   EXPECT_EQ(message, out + " is in use by another sweep (pid " + std::to_string(holder.pid()) +
-                        " on " + HostName() + ")");
+                         " on " + HostName() + ")");
   // A shared taker is refused too.
   EXPECT_EQ(Refusal([&] { OutputLock lock(out, Mode::kShared, 0); }).first, 4);
 }
