@@ -1,5 +1,6 @@
 #include "driver/cli.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -266,6 +267,9 @@ int Dispatch(int argc, char** argv) {
 }  // namespace
 
 int RunCommandLine(int argc, char** argv) {
+  // `sweep run ... | head`: once the reader is gone, progress lines fail with EPIPE and are
+  // dropped; the run itself goes on and is journaled, rather than dying of SIGPIPE.
+  signal(SIGPIPE, SIG_IGN);
   try {
     return Dispatch(argc, argv);
   } catch (const Error& e) {

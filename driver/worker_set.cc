@@ -46,11 +46,13 @@ int CheckedFd(int fd, const std::string& what) {
   return fd;
 }
 
+// Ctrl-C, kill, and the terminal closing (SIGHUP): each stops the run the same journaled way.
 sigset_t InterruptSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   return set;
 }
 

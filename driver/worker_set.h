@@ -24,8 +24,8 @@
 //     Next() waits; one over the limit is killed and its kExited event says kOutOfMemory. It also
 //     gets RLIMIT_DATA at twice the limit plus 256 MiB, a backstop against a runaway allocation
 //     between two samples, so that its allocations fail rather than the machine's.
-// SIGINT and SIGTERM sent to the driver are turned into kInterrupt events (signalfd) while a
-// ProcessWorkerSet exists; the default actions are restored when it is destroyed.
+// SIGINT, SIGTERM and SIGHUP sent to the driver are turned into kInterrupt events (signalfd) while
+// a ProcessWorkerSet exists; the default actions are restored when it is destroyed.
 #pragma once
 
 #include <sys/types.h>
@@ -47,7 +47,7 @@ struct WorkerEvent {
   enum class Kind {
     kMessage,   // `message` arrived from `rank`
     kExited,    // the worker of `rank` is gone; `wait_status` as from waitpid, `exit_kind` why
-    kInterrupt  // the driver received SIGINT or SIGTERM (`signal`)
+    kInterrupt  // the driver received SIGINT, SIGTERM or SIGHUP (`signal`)
   };
   enum class ExitKind {
     kOther,       // it exited or was killed, by itself, by Kill() or from outside
