@@ -145,6 +145,24 @@ std::string ShardLockName(const PreparedRun& run) {
   return fmt::format("{}.shard-{}-of-{}", run.output_path, run.shard->first, run.shard->second);
 }
 
+// The files sweep keeps beside the output are opened without following symbolic links (a link
+// there would have sweep write, truncate or lock whatever it points to); one found there is named
+// before anything is written.
+void RefuseLinksBeside(const PreparedRun& run) {
+  std::vector<std::string> beside = {OutputLock::LockPath(run.output_path), JournalPath(run),
+                                     run.output_path + ".logs"};
+  if (run.shard) beside.push_back(OutputLock::LockPath(ShardLockName(run)));
+  for (const std::string& path : beside) {
+    struct stat st {};
+    if (lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+      throw Error(path +
+                      ": is a symbolic link; sweep does not follow links beside its output "
+                      "(remove it)",
+                  ExitCode::kUsage);
+    }
+  }
+}
+
 // A plain run, resume or rerun holds the output alone; shards hold it together, each also holding
 // its own shard lock, so that one shard cannot run twice.
 void TakeLocks(PreparedRun* run) {
@@ -157,6 +175,7 @@ void TakeLocks(PreparedRun* run) {
       }
     }
   }
+  RefuseLinksBeside(*run);
   if (!run->shard) {
     run->lock.emplace(run->output_path, OutputLock::Mode::kExclusive, kLockGraceSeconds);
     return;

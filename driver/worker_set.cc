@@ -154,6 +154,10 @@ ProcessWorkerSet::ProcessWorkerSet(WorkerLaunch launch)
     : launch_(std::move(launch)), scoreboard_(launch_.size), workers_(launch_.size) {
   if (mkdir(launch_.log_dir.c_str(), 0755) != 0 && errno != EEXIST)
     ThrowErrno("cannot create log folder " + launch_.log_dir);
+  // A symbolic link there would send the workers' logs wherever it points.
+  struct stat log_dir {};
+  if (lstat(launch_.log_dir.c_str(), &log_dir) != 0 || !S_ISDIR(log_dir.st_mode))
+    throw Error("worker launch: " + launch_.log_dir + " is not a folder (a symbolic link?)");
   // Signals become events of the poll loop: nothing runs in a handler, nothing is missed.
   sigset_t interrupts = InterruptSignals();
   sigprocmask(SIG_BLOCK, &interrupts, nullptr);
@@ -212,7 +216,8 @@ void ProcessWorkerSet::Start(int rank) {
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) ThrowErrno("socketpair");
   ScopedFd driver_end(pair[0]), worker_end(pair[1]);
   ScopedFd log(CheckedFd(
-      open(LogPath(rank).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644), "open log"));
+      open(LogPath(rank).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644),
+      "open log"));
   scoreboard_.Publish(rank, Scoreboard::kIdle);
   const pid_t pid = StartProcess(rank, worker_end.get(), log.get());
   ScopedFd pidfd(int(syscall(SYS_pidfd_open, pid, 0)));
@@ -426,7 +431,7 @@ std::optional<uint64_t> ProcessWorkerSet::CurrentPoint(int rank) const {
 }
 
 std::string ProcessWorkerSet::LogTail(int rank, size_t max_bytes) const {
-  ScopedFd fd(open(LogPath(rank).c_str(), O_RDONLY | O_CLOEXEC));
+  ScopedFd fd(open(LogPath(rank).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (fd.get() < 0) return "";
   struct stat st {};
   fstat(fd.get(), &st);

@@ -34,7 +34,7 @@ void WriteLine(int fd, const std::string& line, const std::string& path) {
 }
 
 std::string ReadAll(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     throw Error("journal " + path + ": " + std::strerror(errno),
                 errno == ENOENT ? ExitCode::kUsage : ExitCode::kFailure);
@@ -142,7 +142,8 @@ std::vector<std::string> JournalsOf(const std::string& output_path) {
 }
 
 Journal Journal::Create(const std::string& path) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  const int fd =
+      open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0) ThrowIo("create", path);
   Journal journal(path, fd);
   WriteLine(fd, kHeader, path);
@@ -152,7 +153,7 @@ Journal Journal::Create(const std::string& path) {
 
 Journal Journal::OpenForAppend(const std::string& path) {
   const JournalContents contents = Read(path);
-  const int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  const int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) ThrowIo("open", path);
   if (contents.truncated && ftruncate(fd, off_t(contents.valid_bytes)) != 0) {
     close(fd);

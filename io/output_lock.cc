@@ -50,7 +50,7 @@ OutputLock::OutputLock(const std::string& output_path)
 OutputLock::OutputLock(const std::string& output_path, Mode mode, double wait_seconds)
     : output_path_(output_path) {
   const std::string path = LockPath(output_path);
-  fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd_ < 0) throw Error("cannot create lock " + path + ": " + std::strerror(errno));
   const int operation = mode == Mode::kExclusive ? LOCK_EX : LOCK_SH;
   const auto give_up =
@@ -87,7 +87,7 @@ OutputLock::~OutputLock() {
 
 std::optional<LockHolder> ProbeLock(const std::string& output_path) {
   const std::string path = OutputLock::LockPath(output_path);
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return std::nullopt;
   std::optional<LockHolder> holder;
   // Exclusive, so a shared holder counts too; a probe that wins releases at once.
