@@ -120,7 +120,7 @@ std::vector<uint64_t> ChunkLedger::Todo(const ChunkSelection& selection) const {
     for (uint64_t c = 0; c < plan_.chunks(); ++c)
       if (table_.status[c] == ChunkStatus::kFailed) todo.push_back(c);
   }
-  auto missing = [this](const char* option, const char* what, uint64_t index, uint64_t size) {
+  auto missing = [](const char* option, const char* what, uint64_t index, uint64_t size) {
     return Error(std::string(option) + ": " + what + " " + std::to_string(index) +
                      " does not exist (the sweep has " + std::to_string(size) + ")",
                  ExitCode::kUsage);
