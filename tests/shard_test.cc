@@ -131,13 +131,14 @@ struct ArrayTask {
 ArrayTask RunArrayTask(const TempDir& dir, const std::string& config, int first, int last,
                        int tasks, int task, const std::string& shards = "") {
   const std::string err = dir / "array-task.err";
-  const std::string command =
-      "cd " + dir.path() + " && SWEEP=" + SWEEP_BINARY + " SLURM_ARRAY_TASK_MIN=" +
-      std::to_string(first) + " SLURM_ARRAY_TASK_MAX=" + std::to_string(last) +
-      " SLURM_ARRAY_TASK_COUNT=" + std::to_string(tasks) +
-      " SLURM_ARRAY_TASK_ID=" + std::to_string(task) + " SLURM_CPUS_PER_TASK=2 bash " +
-      SourcePath("scripts/slurm/array.sbatch") + " " + config + " out.h5 " + shards +
-      " > /dev/null 2> " + err;
+  const std::string command = "cd " + dir.path() + " && SWEEP=" + SWEEP_BINARY +
+                              " SLURM_ARRAY_TASK_MIN=" + std::to_string(first) +
+                              " SLURM_ARRAY_TASK_MAX=" + std::to_string(last) +
+                              " SLURM_ARRAY_TASK_COUNT=" + std::to_string(tasks) +
+                              " SLURM_ARRAY_TASK_ID=" + std::to_string(task) +
+                              " SLURM_CPUS_PER_TASK=2 bash " +
+                              SourcePath("scripts/slurm/array.sbatch") + " " + config + " out.h5 " +
+                              shards + " > /dev/null 2> " + err;
   const int status = std::system(command.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadFile(err)};
 }

@@ -7,8 +7,8 @@
 // They run only with SWEEP_SLURM=1 (scripts/test-slurm sets it up); then a cluster that does not
 // answer is a failure, not a skip.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <sys/wait.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -129,17 +129,17 @@ class SlurmTest : public ::testing::Test {
     ASSERT_TRUE(sinfo.code == 0 && !sinfo.out.empty())
         << "SWEEP_SLURM=1 but the cluster does not answer (scripts/slurm-cluster starts one):\n"
         << sinfo.out;
-    const Shell install = RunShell("cmake --install " + Quote(BuildDir()) + " --prefix " +
-                                   Quote(prefix_.path()));
+    const Shell install =
+        RunShell("cmake --install " + Quote(BuildDir()) + " --prefix " + Quote(prefix_.path()));
     ASSERT_EQ(install.code, 0) << install.out;
     ASSERT_TRUE(std::filesystem::exists(prefix_ / "bin/sweep-worker")) << install.out;
   }
 
   // `sbatch --parsable ARGS` in the test's folder, sweep from the installed prefix.
   std::string Sbatch(const std::string& args, const std::string& environment = "") {
-    const Shell submitted = RunShell("cd " + Quote(dir_.path()) + " && env PATH=" +
-                                     Quote(prefix_ / "bin") + ":\"$PATH\" " + environment +
-                                     " sbatch --parsable " + args);
+    const Shell submitted =
+        RunShell("cd " + Quote(dir_.path()) + " && env PATH=" + Quote(prefix_ / "bin") +
+                 ":\"$PATH\" " + environment + " sbatch --parsable " + args);
     EXPECT_EQ(submitted.code, 0) << "sbatch " << args << ":\n" << submitted.out;
     const std::string id = submitted.out.substr(0, submitted.out.find_first_of(";\n"));
     if (!id.empty()) jobs_.push_back(id);
@@ -154,7 +154,8 @@ class SlurmTest : public ::testing::Test {
                           ", burn_in: 10}}\nparameters:\n  T: {linspace: [1.5, 3.5, " +
                           std::to_string(temperatures) +
                           "]}\nexecution: {workers: 1, chunk_size: 10}\noutput: {path: out.h5}\n");
-    const RunResult plain = RunSweep({"run", config, "-q", "-o", "plain.h5", "-j", "2"}, dir_.path());
+    const RunResult plain =
+        RunSweep({"run", config, "-q", "-o", "plain.h5", "-j", "2"}, dir_.path());
     EXPECT_EQ(plain.code, 0) << plain.err;
     return config;
   }
@@ -217,7 +218,8 @@ class SlurmTest : public ::testing::Test {
 // `sbatch --array=0-3 scripts/slurm/array.sbatch CONFIG OUTPUT 4`
 TEST_F(SlurmTest, TheArrayTemplateRunsEveryShard) {
   Config(200);
-  const std::string job = Sbatch("--array=0-3 " + Template("array.sbatch") + " ising.yaml out.h5 4");
+  const std::string job =
+      Sbatch("--array=0-3 " + Template("array.sbatch") + " ising.yaml out.h5 4");
   ASSERT_FALSE(job.empty());
   const std::vector<JobRecord> records = WaitForJob(job);
   EXPECT_EQ(records.size(), 4u) << Describe(records);
@@ -236,7 +238,8 @@ TEST_F(SlurmTest, TheArrayTemplateRunsEveryShard) {
 TEST_F(SlurmTest, AResubmittedArrayIndexFinishesOnlyItsShare) {
   Config(200);  // 20 chunks: shard 3 of 4 has chunks 3, 7, 11, 15, 19
   const std::string array = Template("array.sbatch");
-  std::vector<JobRecord> records = WaitForJob(Sbatch("--array=0-2 " + array + " ising.yaml out.h5 4"));
+  std::vector<JobRecord> records =
+      WaitForJob(Sbatch("--array=0-2 " + array + " ising.yaml out.h5 4"));
   EXPECT_EQ(records.size(), 3u) << Describe(records);
   ASSERT_TRUE(AllCompleted(records)) << Describe(records) << Logs();
   const auto only_shards_0_to_2_done = [&] {
