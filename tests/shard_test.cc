@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/wait.h>
+
 #include <filesystem>
 #include <thread>
 
@@ -216,20 +218,76 @@ TEST(ShardTest, APlainRunAndShardsExcludeEachOther) {
   EXPECT_EQ(resume.Wait(), 0) << resume.err();
 }
 
-// The job-array template, run as Slurm would run its tasks (environment variables set).
+// One task of the job-array template, run by hand as Slurm would run it: `array` is the
+// submitted --array as Slurm describes it (first, last, number of tasks), `task` its index.
+struct ArrayTask {
+  int code = -1;
+  std::string err;
+};
+ArrayTask RunArrayTask(const TempDir& dir, const std::string& config, int first, int last,
+                       int tasks, int task, const std::string& shards = "") {
+  const std::string err = dir / "array-task.err";
+  const std::string command = "cd " + dir.path() + " && SWEEP=" + SWEEP_BINARY +
+                              " SLURM_ARRAY_TASK_MIN=" + std::to_string(first) +
+                              " SLURM_ARRAY_TASK_MAX=" + std::to_string(last) +
+                              " SLURM_ARRAY_TASK_COUNT=" + std::to_string(tasks) +
+                              " SLURM_ARRAY_TASK_ID=" + std::to_string(task) +
+                              " SLURM_CPUS_PER_TASK=2 bash " +
+                              SourcePath("scripts/slurm/array.sbatch") + " " + config + " out.h5 " +
+                              shards + " > /dev/null 2> " + err;
+  const int status = std::system(command.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadFile(err)};
+}
+
+// `sbatch --array=0-1 array.sbatch CONFIG out.h5`: the count is the array's size.
 TEST(ShardTest, TheSlurmArrayTemplateRunsEveryShard) {
   TempDir dir;
   const std::string config = ShardConfig(dir, 100);
-  for (int task = 3; task <= 4; ++task) {
-    const std::string command =
-        "cd " + dir.path() + " && SWEEP=" + SWEEP_BINARY +
-        " SLURM_ARRAY_TASK_MIN=3 SLURM_ARRAY_TASK_MAX=4 SLURM_ARRAY_TASK_ID=" +
-        std::to_string(task) + " SLURM_CPUS_PER_TASK=2 bash " +
-        SourcePath("scripts/slurm/array.sbatch") + " " + config + " out.h5 > /dev/null";
-    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  for (int task = 0; task <= 1; ++task) {
+    const ArrayTask t = RunArrayTask(dir, config, 0, 1, 2, task);
+    ASSERT_EQ(t.code, 0) << t.err;
   }
   EXPECT_TRUE(std::filesystem::exists(dir / "out.h5.journal.shard-0-of-2"));
   EXPECT_TRUE(std::filesystem::exists(dir / "out.h5.journal.shard-1-of-2"));
+  ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "clean.h5"}, dir.path()).code, 0);
+  EXPECT_EQ(ResultsAndParams(dir / "out.h5"), ResultsAndParams(dir / "clean.h5"));
+}
+
+// A resubmitted index (`sbatch --array=2 ...`) is an array of one task: the template must not
+// take that for `--shard 0/1`, which would compute every shard's chunks.
+TEST(ShardTest, TheSlurmArrayTemplateNeverTakesOneResubmittedIndexForTheWholeSweep) {
+  TempDir dir;
+  const std::string config = ShardConfig(dir, 100);  // 10 chunks
+  ArrayTask t = RunArrayTask(dir, config, 2, 2, 1, 2);
+  EXPECT_EQ(t.code, 2);
+  EXPECT_NE(t.err.find("cannot tell the shard count"), std::string::npos) << t.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.h5"));
+
+  t = RunArrayTask(dir, config, 2, 2, 1, 2, "4");
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_TRUE(std::filesystem::exists(dir / "out.h5.journal.shard-2-of-4"));
+  // `--array=0` without N: an array 0-0 of one task, but the output was started as 4 shards.
+  t = RunArrayTask(dir, config, 0, 0, 1, 0);
+  EXPECT_EQ(t.code, 2);
+  EXPECT_NE(t.err.find("started as 4 shards"), std::string::npos) << t.err;
+  // `--array=3` without N: the count is the journals'.
+  t = RunArrayTask(dir, config, 3, 3, 1, 3);
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_TRUE(std::filesystem::exists(dir / "out.h5.journal.shard-3-of-4"));
+  for (const auto& [task, shards] : {std::pair{1, "5"}, {4, "4"}, {1, "0"}, {1, "x"}}) {
+    t = RunArrayTask(dir, config, task, task, 1, task, shards);
+    EXPECT_EQ(t.code, 2) << task << " of " << shards;
+  }
+  t = RunArrayTask(dir, config, 0, 5, 6, 0, "4");  // --array=0-5 with N = 4
+  EXPECT_EQ(t.code, 2);
+  const std::vector<uint8_t> status = ReadDataset<uint8_t>(dir / "out.h5", "/chunks/status");
+  ASSERT_EQ(status.size(), 10u);
+  for (size_t c = 0; c < status.size(); ++c) EXPECT_EQ(status[c], c % 4 >= 2 ? 1 : 0) << c;
+
+  for (int task = 0; task <= 1; ++task) {
+    t = RunArrayTask(dir, config, 0, 1, 2, task, "4");  // --array=0-1 with N = 4
+    ASSERT_EQ(t.code, 0) << t.err;
+  }
   ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "clean.h5"}, dir.path()).code, 0);
   EXPECT_EQ(ResultsAndParams(dir / "out.h5"), ResultsAndParams(dir / "clean.h5"));
 }
