@@ -525,6 +525,14 @@ int ExecuteMpiRun(const RunRequest& request) {
     throw Error("--mpi: runs one sweep over every rank; it does not go with --shard or --inline",
                 ExitCode::kUsage);
   }
+  // The stop signals are taken by the worker set's signalfd (driver/worker_set.h), which sees
+  // only signals that no thread takes first. MPI_Init starts threads of its own: blocked now,
+  // the signals stay blocked in those threads too, so a SIGTERM from mpirun (or Slurm) stops the
+  // run the journaled way rather than in one of MPI's threads.
+  sigset_t stops;
+  sigemptyset(&stops);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stops, s);
+  sigprocmask(SIG_BLOCK, &stops, nullptr);
   MPI_Init(nullptr, nullptr);
   int rank = 0, ranks = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

@@ -167,6 +167,24 @@ TEST(MpiTest, AKilledJobLeavesNoProcessAndResumesToThePlainBytes) {
   EXPECT_EQ(ResultsAndParams(dir / "out.h5"), ResultsAndParams(dir / "plain.h5"));
 }
 
+// SIGTERM to mpirun (what Slurm sends on preemption or requeue) reaches rank 0, which stops the
+// run the journaled way, as Ctrl-C does on one machine.
+TEST(MpiTest, ATerminatedJobJournalsItsStop) {
+  TempDir dir;
+  const std::string config = SleepyConfig(dir, 200, 100);
+  SweepProcess run({"run", config, "-q", "--mpi", "-j", "1"}, dir.path(), Mpirun(2));
+  for (int i = 0; i < 2000; ++i) {
+    if (Records(dir / "out.h5.journal", "done").size() >= 4) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  run.Signal(SIGTERM);
+  run.Wait();
+  EXPECT_TRUE(LeftoversAfter(run.tag(), 5.0).empty());
+  const std::vector<JournalRecord> stopped = Records(dir / "out.h5.journal", "stopped");
+  ASSERT_EQ(stopped.size(), 1u);
+  EXPECT_EQ(stopped[0].reason, "interrupted");
+}
+
 // A config error is reported once, by rank 0, with exit code 2 and nothing written.
 TEST(MpiTest, ABadConfigStopsEveryRankWithExitTwo) {
   TempDir dir;

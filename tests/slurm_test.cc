@@ -201,7 +201,7 @@ class SlurmTest : public ::testing::Test {
     EXPECT_EQ(records[0].restarts, 1);
     // The first run was stopped by the requeue and the second resumed it.
     const std::string journaled = ReadFile(journal);
-    EXPECT_NE(journaled.find("\"command\":\"resume\""), std::string::npos) << journaled;
+    EXPECT_NE(journaled.find("\"command\":\"resume"), std::string::npos) << journaled;
     EXPECT_NE(journaled.find("\"reason\":\"interrupted\""), std::string::npos) << journaled;
   }
 
