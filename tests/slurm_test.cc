@@ -176,7 +176,8 @@ class SlurmTest : public ::testing::Test {
   }
 
   // Submits a one-job template, requeues the job once it has journaled a done chunk, makes it
-  // eligible again at once (Slurm holds a requeued job back for two minutes), and waits for it.
+  // eligible again two seconds later (Slurm holds a requeued job back for two minutes), and waits
+  // for it.
   void RunRequeuedOnce(const std::string& args, const std::string& environment = "") {
     const std::string job = Sbatch(args, environment);
     ASSERT_FALSE(job.empty());
@@ -193,7 +194,9 @@ class SlurmTest : public ::testing::Test {
       const std::vector<JobRecord> r = ShowJob(job);
       return !r.empty() && r[0].state == "PENDING";
     })) << Describe(ShowJob(job));
-    const Shell eligible = RunShell("scontrol update JobId=" + job + " StartTime=now");
+    // Not at once: slurmd refuses a job's relaunch in the same second as its kill ("Job
+    // credential revoked": credentials are compared by the second), which fails the job.
+    const Shell eligible = RunShell("scontrol update JobId=" + job + " StartTime=now+2");
     ASSERT_EQ(eligible.code, 0) << eligible.out;
     const std::vector<JobRecord> records = WaitForJob(job);
     EXPECT_TRUE(AllCompleted(records)) << Describe(records) << Logs();
