@@ -1,29 +1,19 @@
 #include "driver/commands.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
-#include <cerrno>
-#include <cstring>
-#include <map>
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "driver/binding.h"
-#include "driver/chunk_ledger.h"
 #include "driver/plan.h"
-#include "driver/progress.h"
 #include "driver/space.h"
 #include "driver/status.h"
 #include "driver/worker.h"
 #include "io/config.h"
 #include "io/error.h"
 #include "io/inputs.h"
-#include "io/journal.h"
-#include "io/output_file.h"
-#include "io/output_lock.h"
 #include "kernels/dtype.h"
 #include "kernels/plugin.h"
 #include "kernels/registry.h"
