@@ -1,6 +1,7 @@
 #include "driver/binding.h"
 
 #include <algorithm>
+#include <map>
 
 #include "driver/command_binding.h"
 #include "kernels/dtype.h"
@@ -228,6 +229,39 @@ void BindOutputs(const KernelSpec& spec, KernelBinding* binding, Diagnostics* er
   b.outputs = std::move(outputs);
 }
 
+// The output file holds every dimension, parameter and output at its root (io/output_file.h), so
+// their names must differ; a parameter that clashes is blamed, since the user names it.
+void CheckRootNames(const Config& config, const KernelBinding& b, Diagnostics* errors) {
+  std::map<std::string, std::string> taken;  // name -> what it is, for the message
+  taken["chunks"] = "the output file's chunk table";
+  for (const sweep_output_decl& out : b.outputs) {
+    taken[out.name] = "an output of kernel `" + b.name + "`";
+    for (int r = 0; r < out.rank; ++r)
+      taken[std::string(out.name) + "_" + std::to_string(r)] =
+          "a dimension of output `" + std::string(out.name) + "`";
+  }
+  for (const AxisSpec& axis : config.parameters) {
+    const auto it = taken.find(axis.name);
+    if (it != taken.end()) {
+      Fail(errors, axis.where, "parameters." + axis.name,
+           "`" + axis.name + "` is also " + it->second +
+               "; rename the parameter (the output file holds both under one name)");
+    }
+    taken[axis.name] = "a parameter";
+  }
+  for (size_t g = 0; g < config.zip.size(); ++g) {
+    std::string name;
+    for (const std::string& member : config.zip[g]) name += (name.empty() ? "" : "_") + member;
+    const auto it = taken.find(name);
+    if (it != taken.end()) {
+      Fail(errors, g < config.zip_where.size() ? config.zip_where[g] : config.kernel.where,
+           "zip[" + std::to_string(g) + "]",
+           "the group's dimension `" + name + "` is also " + it->second +
+               "; rename one of its parameters");
+    }
+  }
+}
+
 }  // namespace
 
 KernelBinding BindKernel(const Config& config, const Space& space) {
@@ -240,6 +274,8 @@ KernelBinding BindKernel(const Config& config, const Space& space) {
   BindInputs(config, &b, &errors);
   if (!errors.empty()) throw ConfigError(errors);
   BindOutputs(config.kernel, &b, &errors);
+  if (!errors.empty()) throw ConfigError(errors);
+  CheckRootNames(config, b, &errors);
   if (!errors.empty()) throw ConfigError(errors);
   return b;
 }

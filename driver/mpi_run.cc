@@ -338,8 +338,9 @@ int RunRankZero(const RunRequest& request, int ranks) {
     for (int w : workers) total += w;
     JournalStart(*run, total);
     recorder.emplace(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
-                     run->todo.size(), total);
+                     run->todo.size(), total, &*run->filler);
     if (!run->todo.empty()) {
+      run->filler->StartBackground();
       LocalWorkers local(run->WorkerContextFor(run->output_path), run->workers);
       MpiWorkerSet set(local.set(), workers, *run->file);
       Scheduler scheduler(set, *run->plan, run->todo, OptionsFor(*run), *recorder);

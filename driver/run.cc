@@ -26,6 +26,7 @@ void JournalStart(PreparedRun& run, int workers) {
 
 int FinishRun(PreparedRun& run, const RunRequest& request, RunRecorder& recorder,
               Progress& progress, bool interrupted, const std::string& stop_message) {
+  if (run.filler) run.filler->Stop();
   JournalRecord stopped;
   stopped.type = "stopped";
   stopped.time = WallSeconds();
@@ -108,7 +109,7 @@ int ExecuteRun(const RunRequest& request) {
   JournalStart(*run, request.inline_compute ? 1 : run->workers);
   std::unique_ptr<Progress> progress = MakeProgress(request.progress, stdout);
   RunRecorder recorder(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
-                       run->todo.size(), WorkerRanks(*run, request));
+                       run->todo.size(), WorkerRanks(*run, request), &*run->filler);
   bool interrupted = false;
   std::string stop_message;
   try {

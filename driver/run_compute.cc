@@ -18,6 +18,7 @@ void ComputeInline(PreparedRun& run, RunRecorder& recorder) {
   ChunkComputer computer(setup, 0);
   computer.InitKernel();
   for (uint64_t c : run.todo) {
+    run.filler->BeforeHandout(c, 1);
     const Message m = computer.Compute(c);
     if (m.type == MessageType::kDone) {
       recorder.ChunkDone(run.plan->chunk(c), m.checksum, m.seconds, 0, 1);
@@ -57,6 +58,7 @@ bool ComputeWithWorkers(PreparedRun& run, int ranks, RunRecorder& recorder) {
 
 bool ComputeChunks(PreparedRun& run, const RunRequest& request, RunRecorder& recorder) {
   if (run.todo.empty()) return false;  // a resume of a finished sweep
+  run.filler->StartBackground();
   if (request.inline_compute) {
     ComputeInline(run, recorder);
     return false;

@@ -57,16 +57,20 @@ OutputLayoutSpec MakeLayoutSpec(const PreparedRun& run) {
   spec.points = run.plan->points();
   spec.chunk_size = run.plan->chunk_size();
   spec.chunks = run.plan->chunks();
-  for (size_t d = 0; d < space.dimensions().size(); ++d) {
-    const Dimension& dim = space.dimensions()[d];
-    spec.dimensions.push_back(
-        {dim.name, dim.size, [&space, d](uint64_t k) { return space.Coordinate(d, k); }});
+  for (const Dimension& dim : space.dimensions()) spec.dimensions.push_back({dim.name, dim.size});
+  // Every parameter is a variable on its dimension (a grid axis is its dimension's coordinate);
+  // `sample` and `replicate` are coordinates 0..n-1 of their own.
+  for (int i = 0; i < int(space.parameter_names().size()); ++i) {
+    spec.variables.push_back({space.parameter_names()[size_t(i)], space.dimension_of(i),
+                              ValueTypeOf(space.parameter_type(i)),
+                              [&space, i](uint64_t k) { return space.ParameterValue(i, k); }});
   }
-  for (size_t i = 0; i < space.parameter_names().size(); ++i) {
-    spec.parameters.push_back(
-        {space.parameter_names()[i], ValueTypeOf(space.parameter_type(int(i)))});
+  for (int d = 0; d < int(space.dimensions().size()); ++d) {
+    const Dimension& dim = space.dimensions()[size_t(d)];
+    if (dim.name != "sample" && dim.name != "replicate") continue;
+    spec.variables.push_back({dim.name, d, SWEEP_VALUE_INTEGER,
+                              [&space, d](uint64_t k) { return space.Coordinate(size_t(d), k); }});
   }
-  spec.resolve = [&space](uint64_t point, sweep_value* values) { space.Resolve(point, values); };
   spec.outputs = run.binding.outputs;
   return spec;
 }
@@ -338,6 +342,13 @@ std::unique_ptr<PreparedRun> PrepareRun(const RunRequest& request) {
     OpenExistingOutput(request, run.get());
   }
   run->ledger->RecordInto(&*run->journal);
+  // The pending chunks get their "not computed" rows and deferred coordinates before they are
+  // computed; done and failed ones (a rerun) already have them.
+  std::vector<uint64_t> pending;
+  for (uint64_t c : run->todo) {
+    if (run->ledger->status(c) == ChunkStatus::kPending) pending.push_back(c);
+  }
+  run->filler.emplace(*run->file, *run->space, *run->plan, pending);
   return run;
 }
 

@@ -41,13 +41,17 @@ std::string ReplaceAll(std::string s, const std::string& from, const std::string
 
 RunRecorder::RunRecorder(const Space& space, ChunkLedger& ledger, Journal& journal,
                          Progress& progress, uint64_t points_total, uint64_t chunks_total,
-                         int workers)
-    : space_(space), ledger_(ledger), journal_(journal), progress_(progress) {
+                         int workers, OutputFiller* filler)
+    : space_(space), ledger_(ledger), journal_(journal), progress_(progress), filler_(filler) {
   snapshot_.points_total = points_total;
   snapshot_.chunks_total = chunks_total;
   snapshot_.busy_seconds.assign(size_t(workers), 0.0);
   start_ = SteadySeconds();
   last_sync_ = start_;
+}
+
+void RunRecorder::BeforeAssign(uint64_t first, uint64_t count) {
+  if (filler_) filler_->BeforeHandout(first, count);
 }
 
 void RunRecorder::ChunkDone(const Chunk& chunk, uint64_t checksum, double seconds, int rank,

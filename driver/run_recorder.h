@@ -3,7 +3,8 @@
 //      /chunks); the workers wrote the rows before reporting;
 //   2. progress, and for a failure one report on stderr: chunk, point, its parameter values,
 //      the reason and the tail of the worker's stderr.
-// It also syncs the journal to disk at most once a second, on the scheduler's ticks.
+// It also syncs the journal to disk at most once a second, on the scheduler's ticks, and has
+// each chunk's bytes prepared before the chunk is handed out.
 #pragma once
 
 #include <sys/types.h>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "driver/chunk_ledger.h"
+#include "driver/output_filler.h"
 #include "driver/plan.h"
 #include "driver/progress.h"
 #include "driver/scheduler.h"
@@ -26,8 +28,10 @@ class RunRecorder : public SchedulerObserver {
  public:
   // `points_total`, `chunks_total`: what this run computes. REQUIRES: ledger records into
   // `journal`.
+  // `filler`, when given, prepares each chunk before it is handed out (driver/output_filler.h).
   RunRecorder(const Space& space, ChunkLedger& ledger, Journal& journal, Progress& progress,
-              uint64_t points_total, uint64_t chunks_total, int workers);
+              uint64_t points_total, uint64_t chunks_total, int workers,
+              OutputFiller* filler = nullptr);
   RunRecorder(const RunRecorder&) = delete;
   RunRecorder& operator=(const RunRecorder&) = delete;
 
@@ -36,6 +40,7 @@ class RunRecorder : public SchedulerObserver {
                  int attempt) override;
   void ChunkFailed(const ChunkFailure& failure) override;
   void Tick() override;
+  void BeforeAssign(uint64_t first, uint64_t count) override;
 
   ProgressSnapshot Snapshot();
   uint64_t chunks_failed() const { return snapshot_.chunks_failed; }
@@ -45,6 +50,7 @@ class RunRecorder : public SchedulerObserver {
   ChunkLedger& ledger_;
   Journal& journal_;
   Progress& progress_;
+  OutputFiller* filler_;
   ProgressSnapshot snapshot_;
   double start_ = 0;
   double last_sync_ = 0;

@@ -12,6 +12,7 @@
 #include "driver/binding.h"
 #include "driver/chunk_ledger.h"
 #include "driver/local_workers.h"
+#include "driver/output_filler.h"
 #include "driver/plan.h"
 #include "driver/run.h"
 #include "driver/run_recorder.h"
@@ -48,6 +49,9 @@ struct PreparedRun {
   std::optional<Journal> journal;
   std::optional<ChunkLedger> ledger;
   std::vector<uint64_t> todo;  // the chunks to compute, in order
+  // Prepares todo's pending chunks (driver/output_filler.h); its background starts with
+  // ComputeChunks and stops in FinishRun.
+  std::optional<OutputFiller> filler;
 
   uint64_t PointsTodo() const;
   // What workers computing into `rows_path` need (driver/local_workers.h).

@@ -285,6 +285,7 @@ void Scheduler::AssignIdle() {
     if (rank.state != Rank::State::kIdle) continue;
     uint64_t first, count;
     if (!TakeWork(r, &first, &count)) continue;
+    observer_.BeforeAssign(first, count);
     rank.state = Rank::State::kBusy;
     rank.first = first;
     rank.count = count;

@@ -72,6 +72,9 @@ class SchedulerObserver {
   virtual void ChunkDone(const Chunk& chunk, uint64_t checksum, double seconds, int rank,
                          int attempt) = 0;
   virtual void ChunkFailed(const ChunkFailure& failure) = 0;  // final or to be retried
+  // Chunks [first, first + count) are about to be handed to a worker (each hand-out, retries
+  // included). THROWS: Error, which ends the run.
+  virtual void BeforeAssign(uint64_t /*first*/, uint64_t /*count*/) {}
   virtual void Tick() {}
 };
 

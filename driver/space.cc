@@ -358,7 +358,7 @@ void Space::MakeGridDimensions(const Config& config, SpaceProblems* problems) {
       for (const std::string& name : config.zip[g]) {
         const int member = FindParameter(name);
         if (member < 0 || group_of[member] != g) continue;
-        if (!dimension.name.empty()) dimension.name += '+';
+        if (!dimension.name.empty()) dimension.name += '_';
         dimension.name += name;
         dimension.parameters.push_back(member);
       }

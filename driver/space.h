@@ -8,7 +8,7 @@
 // dimensions, which are, in order:
 //   - a grid: one dimension per swept parameter in the order of `parameters`, except that all
 //     members of a zip group share one dimension, placed where the first of its members stands in
-//     `parameters` (named and coordinated by the first member as the group lists it);
+//     `parameters` (named by its members joined with "_" as the group lists them);
 //   - a sampled sweep (`sampling:`): one dimension `sample` of size sampling.n;
 //   - `replicate` last when repeat > 1.
 // Constants are parameters but not dimensions.
@@ -53,8 +53,8 @@ inline constexpr uint64_t kMaxPoints = uint64_t{1} << 48;
 inline constexpr int kSobolDimensions = 64;
 
 struct Dimension {
-  std::string name;  // the parameter's name; for a zip group its members joined by "+" in the
-                     // group's order ("sigma+n"); "sample"; "replicate"
+  std::string name;  // the parameter's name; for a zip group its members joined by "_" in the
+                     // group's order ("sigma_n"); "sample"; "replicate"
   uint64_t size = 0;
   // Indices into Space::parameter_names() that move along it: one parameter; a zip group's
   // members in the group's order; every sampled parameter (for "sample"); none for "replicate".

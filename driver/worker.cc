@@ -19,20 +19,6 @@
 #include "kernels/dtype.h"
 
 namespace sweep {
-namespace {
-
-void FillSentinel(void* data, int dtype, uint64_t elements) {
-  if (dtype == SWEEP_FLOAT64) {
-    std::fill_n(static_cast<double*>(data), elements, std::numeric_limits<double>::quiet_NaN());
-  } else if (dtype == SWEEP_FLOAT32) {
-    std::fill_n(static_cast<float*>(data), elements, std::numeric_limits<float>::quiet_NaN());
-  } else {
-    std::memset(data, 0, elements * DtypeSize(dtype));
-  }
-}
-
-}  // namespace
-
 ChunkComputer::ChunkComputer(const WorkerSetup& setup, int rank)
     : setup_(setup),
       rank_(rank),
@@ -88,8 +74,8 @@ Message ChunkComputer::Compute(uint64_t chunk_index) {
        block_first += block_points_) {
     const uint64_t n = std::min(block_points_, chunk.end() - block_first);
     for (size_t o = 0; o < outs.size(); ++o) {
-      FillSentinel(buffers_[o].data(), outs[o].dtype,
-                   n * bytes_per_point_[o] / DtypeSize(outs[o].dtype));
+      FillMissing(buffers_[o].data(), outs[o].dtype,
+                  n * bytes_per_point_[o] / DtypeSize(outs[o].dtype));
     }
     for (uint64_t i = 0; i < n; ++i) {
       const uint64_t point = block_first + i;

@@ -271,6 +271,12 @@ void SetEarlyFill(hid_t dcpl, hid_t mem_type, const void* fill) {
   Check(H5Pset_fill_value(dcpl, mem_type, fill), "H5Pset_fill_value");
 }
 
+void SetEarlyUnfilled(hid_t dcpl, hid_t mem_type, const void* fill) {
+  Check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time");
+  Check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "H5Pset_fill_time");
+  if (fill) Check(H5Pset_fill_value(dcpl, mem_type, fill), "H5Pset_fill_value");
+}
+
 Handle DatasetCreatePlist(hid_t dataset) {
   return Own(H5Dget_create_plist(dataset), H5Pclose, "H5Dget_create_plist");
 }
@@ -344,6 +350,43 @@ void WriteAttribute(hid_t loc, const std::string& name, uint64_t value) {
 
 void WriteAttribute(hid_t loc, const std::string& name, uint32_t value) {
   WriteScalarAttribute(loc, name, H5T_NATIVE_UINT32, &value);
+}
+
+void WriteAttribute(hid_t loc, const std::string& name, hid_t type, const void* value) {
+  WriteScalarAttribute(loc, name, type, value);
+}
+
+void WriteAttribute(hid_t loc, const std::string& name, const std::vector<std::string>& values) {
+  Handle type = VariableStringType();
+  Handle space = SimpleSpace({values.size()});
+  std::vector<const char*> texts;
+  for (const std::string& v : values) texts.push_back(v.c_str());
+  Handle attribute =
+      Own(H5Acreate2(loc, name.c_str(), type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
+          "cannot create attribute '" + name + "'");
+  Check(H5Awrite(attribute.id(), type.id(), texts.data()), "cannot write attribute '" + name + "'");
+}
+
+std::vector<std::string> ReadStringsAttribute(hid_t loc, const std::string& name) {
+  Handle attribute = OpenAttribute(loc, name);
+  Handle type = Own(H5Aget_type(attribute.id()), H5Tclose, "H5Aget_type");
+  Handle space = Own(H5Aget_space(attribute.id()), H5Sclose, "H5Aget_space");
+  if (Check(H5Tget_class(type.id()), "H5Tget_class") != H5T_STRING ||
+      Check(H5Tis_variable_str(type.id()), "H5Tis_variable_str") <= 0) {
+    throw Error("attribute '" + name + "' is not variable-length strings");
+  }
+  const hssize_t n =
+      Check(H5Sget_simple_extent_npoints(space.id()), "H5Sget_simple_extent_npoints");
+  std::vector<char*> texts(size_t(n), nullptr);
+  Handle mem_type = VariableStringType();
+  Check(H5Aread(attribute.id(), mem_type.id(), texts.data()),
+        "cannot read attribute '" + name + "'");
+  std::vector<std::string> values;
+  for (char* text : texts) {
+    values.emplace_back(text ? text : "");
+    H5free_memory(text);
+  }
+  return values;
 }
 
 std::string ReadStringAttribute(hid_t loc, const std::string& name) {

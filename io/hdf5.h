@@ -101,6 +101,11 @@ void SetDeflate(hid_t dcpl, unsigned level);
 // Storage allocated when the dataset is created and filled with *fill (of type mem_type) then,
 // so the dataset has its final offset and contents before anyone writes raw bytes into it.
 void SetEarlyFill(hid_t dcpl, hid_t mem_type, const void* fill);
+// Storage allocated when the dataset is created, at its final offset, but never written by
+// HDF5: its bytes are the file's holes (zeros) until someone writes them. *fill (of mem_type),
+// unless null, is recorded as the dataset's fill value for readers. Creation is then O(1) in the
+// data's size.
+void SetEarlyUnfilled(hid_t dcpl, hid_t mem_type, const void* fill);
 Handle DatasetCreatePlist(hid_t dataset);
 H5D_layout_t Layout(hid_t dcpl);
 int ExternalFileCount(hid_t dcpl);
@@ -121,9 +126,15 @@ bool AttributeExists(hid_t loc, const std::string& name);
 void WriteAttribute(hid_t loc, const std::string& name, const std::string& value);
 void WriteAttribute(hid_t loc, const std::string& name, uint64_t value);
 void WriteAttribute(hid_t loc, const std::string& name, uint32_t value);
+// A scalar attribute of `type` (a native type) holding *value.
+void WriteAttribute(hid_t loc, const std::string& name, hid_t type, const void* value);
+// A one-dimensional attribute of variable-length UTF-8 strings.
+void WriteAttribute(hid_t loc, const std::string& name, const std::vector<std::string>& values);
 // THROWS: Error when absent or not of the asked kind (a string of either storage; an integer).
 std::string ReadStringAttribute(hid_t loc, const std::string& name);
 uint64_t ReadUnsignedAttribute(hid_t loc, const std::string& name);
+// A string attribute, scalar or one-dimensional, as its elements.
+std::vector<std::string> ReadStringsAttribute(hid_t loc, const std::string& name);
 
 // --- dimension scales (HDF5 high-level library) ---------------------------------------------
 void MakeDimensionScale(hid_t dataset, const std::string& dimension_name);

@@ -15,6 +15,7 @@
 #include "io/error.h"
 #include "io/hdf5.h"
 #include "io/sha256.h"
+#include "kernels/dtype.h"
 
 namespace sweep {
 namespace {
@@ -118,101 +119,145 @@ class ColumnWriter {
   std::vector<char> buffer_;
 };
 
-void WriteParameters(hid_t file, const OutputLayoutSpec& spec) {
-  hdf5::Handle group = hdf5::CreateGroup(file, "params");
-  size_t n = spec.parameters.size();
-  if (n == 0) return;
-  std::vector<sweep_value> values(n);
-  std::vector<ColumnType> columns;
-  for (const OutputParameter& parameter : spec.parameters) {
-    columns.push_back(ColumnType::Of(parameter.type));
-  }
-  // Fixed-size strings need the longest value first: one extra pass, only when strings exist.
-  if (std::any_of(columns.begin(), columns.end(),
-                  [](const ColumnType& c) { return c.kind == ColumnType::kString; })) {
-    for (uint64_t p = 0; p < spec.points; ++p) {
-      spec.resolve(p, values.data());
-      for (size_t j = 0; j < n; ++j) columns[j].Widen(values[j]);
-    }
-  }
+// netCDF-4's mark of a dimension that has no variable (its NAME attribute, then the size).
+constexpr char kDimensionWithoutVariable[] =
+    "This is a netCDF dimension but not a netCDF variable.";
 
-  std::vector<ColumnWriter> writers;
-  writers.reserve(n);
-  for (size_t j = 0; j < n; ++j) {
-    writers.emplace_back(group.id(), spec.parameters[j].name, spec.points, columns[j]);
-  }
-  for (uint64_t first = 0; first < spec.points; first += kBlock) {
-    uint64_t count = std::min(kBlock, spec.points - first);
-    for (uint64_t i = 0; i < count; ++i) {
-      spec.resolve(first + i, values.data());
-      for (size_t j = 0; j < n; ++j) writers[j].Put(i, values[j]);
-    }
-    for (ColumnWriter& writer : writers) writer.Flush(first, count);
-  }
+// A dimension without a variable, as netCDF-4 writes one: a scale never allocated nor written.
+hdf5::Handle CreateBareDimension(hid_t loc, const std::string& name, uint64_t size) {
+  hdf5::Handle dcpl = hdf5::CreateDatasetPlist();
+  hdf5::Handle space = hdf5::SimpleSpace({size});
+  hdf5::Handle dataset = hdf5::CreateDataset(loc, name, H5T_IEEE_F32BE, space.id(), dcpl.id());
+  char mark[96];
+  std::snprintf(mark, sizeof mark, "%s%10llu", kDimensionWithoutVariable,
+                static_cast<unsigned long long>(size));
+  hdf5::MakeDimensionScale(dataset.id(), mark);
+  return dataset;
 }
 
-// Returns the scales, open, in dimension order.
-std::vector<hdf5::Handle> WriteAxes(hid_t file, const OutputLayoutSpec& spec) {
-  hdf5::Handle group = hdf5::CreateGroup(file, "axes");
+// A contiguous dataset allocated now, at its final offset, and not written. With `declare_fill`,
+// *fill (of `type`) is its _FillValue for HDF5 and netCDF readers; variables declare none, so
+// xarray keeps an integer coordinate an integer.
+hdf5::Handle CreateAllocatedDataset(hid_t loc, const std::string& name, hid_t type,
+                                    const std::vector<uint64_t>& dims, const void* fill,
+                                    bool declare_fill) {
+  hdf5::Handle dcpl = hdf5::CreateDatasetPlist();
+  hdf5::SetContiguous(dcpl.id());
+  hdf5::SetEarlyUnfilled(dcpl.id(), type, declare_fill ? fill : nullptr);
+  hdf5::Handle space = hdf5::SimpleSpace(dims);
+  hdf5::Handle dataset = hdf5::CreateDataset(loc, name, type, space.id(), dcpl.id());
+  if (declare_fill) hdf5::WriteAttribute(dataset.id(), "_FillValue", type, fill);
+  return dataset;
+}
+
+// A parameter variable: strings and short ones written now, longer numeric ones deferred.
+hdf5::Handle WriteVariable(hid_t root, const OutputLayoutSpec& spec, const OutputVariable& v) {
+  const bool scalar = v.dimension < 0;
+  const uint64_t n = scalar ? 1 : spec.dimensions[size_t(v.dimension)].size;
+  const std::vector<uint64_t> dims = scalar ? std::vector<uint64_t>{} : std::vector<uint64_t>{n};
+  if (v.type == SWEEP_VALUE_STRING) {
+    hdf5::Handle type = hdf5::VariableStringType();
+    hdf5::Handle dcpl = hdf5::CreateDatasetPlist();
+    hdf5::Handle space = hdf5::SimpleSpace(dims);
+    hdf5::Handle dataset = hdf5::CreateDataset(root, v.name, type.id(), space.id(), dcpl.id());
+    std::vector<std::string> texts;
+    for (uint64_t k = 0; k < n; ++k) texts.push_back(FormatValue(v.value(k)));
+    std::vector<const char*> pointers;
+    for (const std::string& t : texts) pointers.push_back(t.c_str());
+    hdf5::Write(dataset.id(), type.id(), H5S_ALL, H5S_ALL, pointers.data());
+    return dataset;
+  }
+  const bool integer = v.type == SWEEP_VALUE_INTEGER;
+  const int dtype = integer ? SWEEP_INT64 : SWEEP_FLOAT64;
+  const hid_t type = hdf5::NativeType(dtype);
+  hdf5::Handle dataset = CreateAllocatedDataset(root, v.name, type, dims, nullptr, false);
+  if (!scalar && n > kValuesWrittenAtCreation) return dataset;  // deferred
+  std::vector<char> values(n * 8);
+  for (uint64_t k = 0; k < n; ++k) {
+    const sweep_value value = v.value(k);
+    if (integer) {
+      const int64_t i =
+          value.type == SWEEP_VALUE_INTEGER ? value.integer : std::llround(value.number);
+      std::memcpy(values.data() + k * 8, &i, 8);
+    } else {
+      const double d = value.type == SWEEP_VALUE_INTEGER ? double(value.integer) : value.number;
+      std::memcpy(values.data() + k * 8, &d, 8);
+    }
+  }
+  hdf5::Write(dataset.id(), type, H5S_ALL, H5S_ALL, values.data());
+  return dataset;
+}
+
+// The sweep dimensions and every parameter variable. Returns the dimensions' scales, in order.
+std::vector<hdf5::Handle> WriteDimensionsAndVariables(hid_t root, const OutputLayoutSpec& spec) {
   std::vector<hdf5::Handle> scales;
-  for (const OutputDimension& dimension : spec.dimensions) {
-    ColumnType column{ColumnType::kInt64};
-    for (uint64_t k = 0; k < dimension.size; ++k) {
-      int type = dimension.coordinate(k).type;
-      if (type == SWEEP_VALUE_STRING) column.kind = ColumnType::kString;
-      if (type == SWEEP_VALUE_NUMBER && column.kind == ColumnType::kInt64) {
-        column.kind = ColumnType::kFloat64;
-      }
+  for (size_t d = 0; d < spec.dimensions.size(); ++d) {
+    const OutputDimension& dimension = spec.dimensions[d];
+    auto coordinate =
+        std::find_if(spec.variables.begin(), spec.variables.end(),
+                     [&](const OutputVariable& v) { return v.name == dimension.name; });
+    if (coordinate == spec.variables.end()) {
+      scales.push_back(CreateBareDimension(root, dimension.name, dimension.size));
+      continue;
     }
-    if (column.kind == ColumnType::kString) {
-      for (uint64_t k = 0; k < dimension.size; ++k) column.Widen(dimension.coordinate(k));
+    hdf5::Handle dataset = WriteVariable(root, spec, *coordinate);
+    hdf5::MakeDimensionScale(dataset.id(), dimension.name);
+    scales.push_back(std::move(dataset));
+  }
+  for (const OutputVariable& v : spec.variables) {
+    const bool is_coordinate =
+        v.dimension >= 0 && spec.dimensions[size_t(v.dimension)].name == v.name;
+    if (is_coordinate) continue;
+    hdf5::Handle dataset = WriteVariable(root, spec, v);
+    if (v.dimension >= 0) {
+      hdf5::AttachDimensionScale(dataset.id(), scales[size_t(v.dimension)].id(), 0);
     }
-    ColumnWriter writer(group.id(), dimension.name, dimension.size, column);
-    for (uint64_t first = 0; first < dimension.size; first += kBlock) {
-      uint64_t count = std::min(kBlock, dimension.size - first);
-      for (uint64_t i = 0; i < count; ++i) writer.Put(i, dimension.coordinate(first + i));
-      writer.Flush(first, count);
-    }
-    hdf5::MakeDimensionScale(writer.dataset(), dimension.name);
-    scales.push_back(hdf5::OpenDataset(group.id(), dimension.name));
   }
   return scales;
 }
 
-// A contiguous dataset allocated now, at its final offset, and filled with *fill (of `type`).
-hdf5::Handle CreateFilledDataset(hid_t loc, const std::string& name, hid_t type,
-                                 const std::vector<uint64_t>& dims, const void* fill) {
-  hdf5::Handle dcpl = hdf5::CreateDatasetPlist();
-  hdf5::SetContiguous(dcpl.id());
-  hdf5::SetEarlyFill(dcpl.id(), type, fill);
-  hdf5::Handle space = hdf5::SimpleSpace(dims);
-  return hdf5::CreateDataset(loc, name, type, space.id(), dcpl.id());
+// The parameters that are not a dimension's coordinate (zipped, sampled, constants), space
+// separated: the CF `coordinates` attribute that makes xarray show them as coordinates.
+std::string AuxiliaryCoordinates(const OutputLayoutSpec& spec) {
+  std::string names;
+  for (const OutputVariable& v : spec.variables) {
+    if (v.dimension >= 0 && spec.dimensions[size_t(v.dimension)].name == v.name) continue;
+    names += (names.empty() ? "" : " ") + v.name;
+  }
+  return names;
 }
 
-void WriteResults(hid_t file, const OutputLayoutSpec& spec,
+void WriteOutputs(hid_t root, const OutputLayoutSpec& spec,
                   const std::vector<hdf5::Handle>& scales) {
-  hdf5::Handle group = hdf5::CreateGroup(file, "results");
+  const std::string coordinates = AuxiliaryCoordinates(spec);
   for (const sweep_output_decl& output : spec.outputs) {
     std::vector<uint64_t> dims;
     for (const OutputDimension& dimension : spec.dimensions) dims.push_back(dimension.size);
-    for (int r = 0; r < output.rank; ++r) dims.push_back(static_cast<uint64_t>(output.shape[r]));
-    // "Not computed yet" must not look like a result: NaN where the dtype has one.
-    double nan64 = std::numeric_limits<double>::quiet_NaN();
-    float nan32 = std::numeric_limits<float>::quiet_NaN();
-    int64_t zero = 0;
-    const void* fill = output.dtype == SWEEP_FLOAT64   ? static_cast<const void*>(&nan64)
-                       : output.dtype == SWEEP_FLOAT32 ? static_cast<const void*>(&nan32)
-                                                       : static_cast<const void*>(&zero);
+    std::vector<hdf5::Handle> inner;
+    for (int r = 0; r < output.rank; ++r) {
+      const uint64_t n = static_cast<uint64_t>(output.shape[r]);
+      dims.push_back(n);
+      inner.push_back(
+          CreateBareDimension(root, std::string(output.name) + "_" + std::to_string(r), n));
+    }
+    char fill[8];
+    MissingValue(output.dtype, fill);
     hdf5::Handle dataset =
-        CreateFilledDataset(group.id(), output.name, hdf5::NativeType(output.dtype), dims, fill);
+        CreateAllocatedDataset(root, output.name, hdf5::NativeType(output.dtype), dims, fill, true);
     for (size_t d = 0; d < scales.size(); ++d) {
       hdf5::AttachDimensionScale(dataset.id(), scales[d].id(), static_cast<unsigned>(d));
     }
+    for (size_t r = 0; r < inner.size(); ++r) {
+      hdf5::AttachDimensionScale(dataset.id(), inner[r].id(),
+                                 static_cast<unsigned>(scales.size() + r));
+    }
+    if (!coordinates.empty()) hdf5::WriteAttribute(dataset.id(), "coordinates", coordinates);
   }
 }
 
 void WriteChunkTable(hid_t file, const OutputLayoutSpec& spec) {
   hdf5::Handle group = hdf5::CreateGroup(file, "chunks");
+  hdf5::Handle dimension = CreateBareDimension(group.id(), "chunk", spec.chunks);
   ColumnWriter firsts(group.id(), "first", spec.chunks, {ColumnType::kUint64});
   ColumnWriter counts(group.id(), "count", spec.chunks, {ColumnType::kUint64});
   for (uint64_t block = 0; block < spec.chunks; block += kBlock) {
@@ -225,19 +270,25 @@ void WriteChunkTable(hid_t file, const OutputLayoutSpec& spec) {
     firsts.Flush(block, n);
     counts.Flush(block, n);
   }
-  uint64_t zero = 0;  // all-zero bytes: a zero of every type below
-  CreateFilledDataset(group.id(), "status", H5T_NATIVE_UINT8, {spec.chunks}, &zero);
-  CreateFilledDataset(group.id(), "attempts", H5T_NATIVE_UINT32, {spec.chunks}, &zero);
-  CreateFilledDataset(group.id(), "seconds", H5T_NATIVE_DOUBLE, {spec.chunks}, &zero);
-  CreateFilledDataset(group.id(), "checksum", H5T_NATIVE_UINT64, {spec.chunks}, &zero);
+  hdf5::AttachDimensionScale(firsts.dataset(), dimension.id(), 0);
+  hdf5::AttachDimensionScale(counts.dataset(), dimension.id(), 0);
+  const uint64_t zero = 0;  // all-zero bytes: a zero of every type below, and what holes read as
+  const std::pair<const char*, hid_t> columns[] = {{"status", H5T_NATIVE_UINT8},
+                                                   {"attempts", H5T_NATIVE_UINT32},
+                                                   {"seconds", H5T_NATIVE_DOUBLE},
+                                                   {"checksum", H5T_NATIVE_UINT64}};
+  for (const auto& [name, type] : columns) {
+    hdf5::Handle dataset =
+        CreateAllocatedDataset(group.id(), name, type, {spec.chunks}, &zero, false);
+    hdf5::AttachDimensionScale(dataset.id(), dimension.id(), 0);
+  }
 }
 
 void CheckSpec(const OutputLayoutSpec& spec) {
   uint64_t product = 1;
   for (const OutputDimension& dimension : spec.dimensions) product *= dimension.size;
   bool ok = spec.points > 0 && product == spec.points && spec.chunk_size > 0 &&
-            spec.chunks == (spec.points + spec.chunk_size - 1) / spec.chunk_size &&
-            (spec.parameters.empty() || spec.resolve);
+            spec.chunks == (spec.points + spec.chunk_size - 1) / spec.chunk_size;
   if (!ok) throw Error("output layout: dimensions, points and chunks do not agree");
 }
 
@@ -277,9 +328,13 @@ void CreateOutputFile(const std::string& path, const OutputLayoutSpec& spec) {
     hdf5::WriteAttribute(root, "points", spec.points);
     hdf5::WriteAttribute(root, "chunks", spec.chunks);
     hdf5::WriteAttribute(root, "chunk_size", spec.chunk_size);
-    WriteParameters(root, spec);
-    std::vector<hdf5::Handle> scales = WriteAxes(root, spec);
-    WriteResults(root, spec, scales);
+    std::vector<std::string> dimension_names, output_names;
+    for (const OutputDimension& d : spec.dimensions) dimension_names.push_back(d.name);
+    for (const sweep_output_decl& o : spec.outputs) output_names.push_back(o.name);
+    hdf5::WriteAttribute(root, "sweep_dims", dimension_names);
+    hdf5::WriteAttribute(root, "outputs", output_names);
+    std::vector<hdf5::Handle> scales = WriteDimensionsAndVariables(root, spec);
+    WriteOutputs(root, spec, scales);
     WriteChunkTable(root, spec);
     scales.clear();
     file.Close();
@@ -318,6 +373,77 @@ RawRegion RegionOf(const std::string& path, hid_t loc, const std::string& name, 
   return {*offset, elements * element_size};
 }
 
+void ReadDimensions(const std::string& path, hid_t root, const std::vector<std::string>& names,
+                    OutputLayout* layout) {
+  uint64_t product = 1;
+  for (const std::string& name : names) {
+    if (!hdf5::LinkExists(root, name)) Damaged(path, "no dimension /" + name);
+    hdf5::Handle dataset = hdf5::OpenDataset(root, name);
+    hdf5::Handle space = hdf5::DatasetSpace(dataset.id());
+    std::vector<uint64_t> dims = hdf5::SpaceDims(space.id());
+    if (dims.size() != 1) Damaged(path, "/" + name + " is not one-dimensional");
+    layout->dimensions.push_back({name, dims[0]});
+    product *= dims[0];
+  }
+  if (product != layout->points)
+    Damaged(path, "the sweep_dims sizes do not multiply to its points");
+}
+
+void ReadOutput(const std::string& path, hid_t root, const std::string& name,
+                OutputLayout* layout) {
+  if (!hdf5::LinkExists(root, name)) Damaged(path, "no output /" + name);
+  OutputDatasetInfo info;
+  info.name = name;
+  hdf5::Handle dataset = hdf5::OpenDataset(root, name);
+  hdf5::Handle type = hdf5::DatasetType(dataset.id());
+  std::optional<int> dtype = hdf5::SweepDtypeOf(type.id());
+  if (!dtype || !hdf5::TypesEqual(type.id(), hdf5::NativeType(*dtype))) {
+    Damaged(path, "/" + name + " is " + hdf5::DescribeType(type.id()));
+  }
+  info.dtype = *dtype;
+  hdf5::Handle space = hdf5::DatasetSpace(dataset.id());
+  std::vector<uint64_t> dims = hdf5::SpaceDims(space.id());
+  const size_t k = layout->dimensions.size();
+  bool spans = dims.size() >= k;
+  for (size_t d = 0; spans && d < k; ++d) spans = dims[d] == layout->dimensions[d].size;
+  if (!spans) Damaged(path, "/" + name + " does not span the sweep's dimensions");
+  uint64_t elements = 1;
+  for (size_t d = k; d < dims.size(); ++d) {
+    info.point_shape.push_back(static_cast<int64_t>(dims[d]));
+    elements *= dims[d];
+  }
+  const size_t element_size = hdf5::TypeSize(hdf5::NativeType(info.dtype));
+  info.bytes_per_point = elements * element_size;
+  info.region = RegionOf(path, root, name, hdf5::NativeType(info.dtype), layout->points * elements,
+                         element_size);
+  layout->results.push_back(std::move(info));
+}
+
+// The one-dimensional numeric variables: coordinates and parameters, not outputs nor dimensions
+// without variables.
+void ReadVariables(const std::string& path, hid_t root, const std::vector<std::string>& outputs,
+                   OutputLayout* layout) {
+  for (const std::string& name : hdf5::LinkNames(root)) {
+    if (std::find(outputs.begin(), outputs.end(), name) != outputs.end()) continue;
+    if (name == "chunks") continue;
+    hdf5::Handle dataset = hdf5::OpenDataset(root, name);
+    if (hdf5::AttributeExists(dataset.id(), "NAME") &&
+        hdf5::ReadStringAttribute(dataset.id(), "NAME").rfind(kDimensionWithoutVariable, 0) == 0) {
+      continue;
+    }
+    hdf5::Handle space = hdf5::DatasetSpace(dataset.id());
+    std::vector<uint64_t> dims = hdf5::SpaceDims(space.id());
+    hdf5::Handle type = hdf5::DatasetType(dataset.id());
+    int dtype = 0;
+    if (hdf5::TypesEqual(type.id(), H5T_NATIVE_DOUBLE)) dtype = SWEEP_FLOAT64;
+    if (hdf5::TypesEqual(type.id(), H5T_NATIVE_INT64)) dtype = SWEEP_INT64;
+    if (dims.size() != 1 || dtype == 0) continue;  // strings and scalars: never written again
+    OutputVariableInfo info{name, dtype, dims[0], {}};
+    info.region = RegionOf(path, root, name, type.id(), dims[0], 8);
+    layout->variables.push_back(std::move(info));
+  }
+}
+
 }  // namespace
 
 OutputLayout ReadOutputLayout(const std::string& path) {
@@ -336,11 +462,20 @@ OutputLayout ReadOutputLayout(const std::string& path) {
     throw Error(path + ": not a sweep output file (no 'format' attribute)", ExitCode::kUsage);
   }
   layout.format = hdf5::ReadStringAttribute(root, "format");
+  if (layout.format == "sweep/1") {
+    throw Error(path +
+                    ": written by an earlier sweep in output format 'sweep/1'; this sweep "
+                    "reads '" +
+                    std::string(kOutputFormat) +
+                    "': run the sweep again (`sweep run CONFIG --force`) for a current file",
+                ExitCode::kUsage);
+  }
   if (layout.format != kOutputFormat) {
     throw Error(path + ": output format '" + layout.format + "' differs from this sweep's '" +
                     kOutputFormat + "'",
                 ExitCode::kUsage);
   }
+  std::vector<std::string> dimension_names, output_names;
   try {
     layout.sweep_version = hdf5::ReadStringAttribute(root, "sweep_version");
     layout.config_text = hdf5::ReadStringAttribute(root, "config");
@@ -353,56 +488,15 @@ OutputLayout ReadOutputLayout(const std::string& path) {
     layout.points = hdf5::ReadUnsignedAttribute(root, "points");
     layout.chunks = hdf5::ReadUnsignedAttribute(root, "chunks");
     layout.chunk_size = hdf5::ReadUnsignedAttribute(root, "chunk_size");
+    dimension_names = hdf5::ReadStringsAttribute(root, "sweep_dims");
+    output_names = hdf5::ReadStringsAttribute(root, "outputs");
   } catch (const Error& e) {
     Damaged(path, e.what());
   }
-
-  for (const char* group : {"axes", "results", "chunks"}) {
-    if (!hdf5::LinkExists(root, group)) Damaged(path, std::string("no group /") + group);
-  }
-  hdf5::Handle axes = hdf5::OpenGroup(root, "axes");
-  std::vector<uint64_t> sweep_dims;
-  for (const std::string& name : hdf5::LinkNames(axes.id())) {
-    hdf5::Handle dataset = hdf5::OpenDataset(axes.id(), name);
-    hdf5::Handle space = hdf5::DatasetSpace(dataset.id());
-    std::vector<uint64_t> dims = hdf5::SpaceDims(space.id());
-    if (dims.size() != 1) Damaged(path, "/axes/" + name + " is not one-dimensional");
-    layout.dimensions.push_back({name, dims[0]});
-    sweep_dims.push_back(dims[0]);
-  }
-  uint64_t product = 1;
-  for (uint64_t n : sweep_dims) product *= n;
-  if (product != layout.points) Damaged(path, "the /axes sizes do not multiply to its points");
-
-  hdf5::Handle results = hdf5::OpenGroup(root, "results");
-  for (const std::string& name : hdf5::LinkNames(results.id())) {
-    OutputDatasetInfo info;
-    info.name = name;
-    hdf5::Handle dataset = hdf5::OpenDataset(results.id(), name);
-    hdf5::Handle type = hdf5::DatasetType(dataset.id());
-    std::optional<int> dtype = hdf5::SweepDtypeOf(type.id());
-    if (!dtype || !hdf5::TypesEqual(type.id(), hdf5::NativeType(*dtype))) {
-      Damaged(path, "/results/" + name + " is " + hdf5::DescribeType(type.id()));
-    }
-    info.dtype = *dtype;
-    hdf5::Handle space = hdf5::DatasetSpace(dataset.id());
-    std::vector<uint64_t> dims = hdf5::SpaceDims(space.id());
-    if (dims.size() < sweep_dims.size() ||
-        !std::equal(sweep_dims.begin(), sweep_dims.end(), dims.begin())) {
-      Damaged(path, "/results/" + name + " does not span the sweep's dimensions");
-    }
-    uint64_t elements = 1;
-    for (size_t d = sweep_dims.size(); d < dims.size(); ++d) {
-      info.point_shape.push_back(static_cast<int64_t>(dims[d]));
-      elements *= dims[d];
-    }
-    size_t element_size = hdf5::TypeSize(hdf5::NativeType(info.dtype));
-    info.bytes_per_point = elements * element_size;
-    info.region = RegionOf(path, results.id(), name, hdf5::NativeType(info.dtype),
-                           layout.points * elements, element_size);
-    layout.results.push_back(std::move(info));
-  }
-
+  ReadDimensions(path, root, dimension_names, &layout);
+  for (const std::string& name : output_names) ReadOutput(path, root, name, &layout);
+  ReadVariables(path, root, output_names, &layout);
+  if (!hdf5::LinkExists(root, "chunks")) Damaged(path, "no group /chunks");
   hdf5::Handle chunks = hdf5::OpenGroup(root, "chunks");
   layout.chunk_status = RegionOf(path, chunks.id(), "status", H5T_NATIVE_UINT8, layout.chunks, 1);
   layout.chunk_attempts =

@@ -1,50 +1,70 @@
-// OutputFile: the HDF5 file a sweep writes its results into (DESIGN.md "Output file"), and the
-// only code that knows where its bytes are.
+// OutputFile: the HDF5 file a sweep writes its results into, and the only code that knows where
+// its bytes are.
 //
 // CreateOutputFile() writes the whole file before any worker starts: every attribute, every
-// parameter value, every coordinate, and every dataset that will ever be updated, already
-// allocated at its final size and filled. After that nobody changes HDF5 metadata again: workers
-// and the driver write raw bytes at the fixed offsets the layout reports, through an OutputFile
-// (WriteRows, WriteChunkRow). So the file is a valid HDF5 file at every instant, readable live by
-// h5py, and a killed run cannot corrupt it. Object timestamps are off, so the same spec gives the
-// same bytes.
+// variable, and every dataset that will ever be updated, already allocated at its final size and
+// offset. After that nobody changes HDF5 metadata again: workers and the driver write raw bytes at
+// the fixed offsets the layout reports, through an OutputFile (WriteRows, FillRows,
+// WriteVariable, WriteChunkRow). So the file is a valid HDF5 file at every instant, readable live
+// by h5py, xarray and netCDF tools, and a killed run cannot corrupt it. Object timestamps are off,
+// so the same spec gives the same bytes.
+//
+// Creation costs O(1) in the number of points: the large datasets are allocated but not written
+// (their bytes are holes until written), so the first chunk is handed out at once. The driver
+// then writes each chunk's "not computed" values and its share of the large coordinates before
+// handing it out, and a background pass does the same for the chunks not handed out yet
+// (driver/output_filler.h).
 //
 // Two translation units implement this header: output_file.cc (creating the file and reading its
 // layout, with HDF5) and output_file_bytes.cc (raw reads and writes at the layout's offsets,
 // without HDF5), so that a spawned worker, which is given the layout, links no HDF5 at all.
 //
-// Format "sweep/1" (bump kOutputFormat on any change below; ReadOutputLayout() refuses others):
+// Format "sweep/2", a netCDF-4 file (bump kOutputFormat on any change below; ReadOutputLayout()
+// refuses others, "sweep/1" with a message saying how to get a current file):
 //
-//   /                    attributes (scalars; strings are variable-length UTF-8):
-//                          format "sweep/1", sweep_version (SWEEP_VERSION), config (YAML text),
-//                          config_sha256 (64 lowercase hex digits of config), config_file
-//                          (the config's absolute path: relative paths in config resolve against
-//                          its folder), fingerprint (JSON: what the results depend on besides
-//                          the config: kernel, options, inputs; see driver/run.cc), seed (uint64),
-//                          kernel (name), kernel_abi (uint32, SWEEP_KERNEL_ABI), points, chunks,
-//                          chunk_size (uint64)
-//   /params/<name>       [points]  float64 | int64 | fixed-size UTF-8 string (NUL-padded, as long
-//                                  as the longest value): the parameter's value at each point
-//   /axes/<dim>          [n]       coordinates of each sweep dimension, in dimension order; an
-//                                  HDF5 dimension scale named <dim>; float64 | int64 | string as
-//                                  above (string if any coordinate is one, else float64 if any is
-//                                  a number, else int64)
-//   /results/<output>    [n1, ..., nk, ...point shape]  the kernel output's dtype; one dataset
-//                                  per output in the kernel's order; the /axes scales attached to
-//                                  its first k dimensions; NaN (floats) or 0 (integers) until done
-//   /chunks/first        [chunks] uint64   first point of chunk c  (c * chunk_size)
-//   /chunks/count        [chunks] uint64   its number of points
-//   /chunks/status       [chunks] uint8    0 pending, 1 done, 2 failed
-//   /chunks/attempts     [chunks] uint32   0 until the driver writes it
-//   /chunks/seconds      [chunks] float64  0 until the driver writes it
-//   /chunks/checksum     [chunks] uint64   0 until the driver writes it
+//   /                   attributes (scalars unless said; strings are variable-length UTF-8):
+//                         format "sweep/2"; sweep_dims (1-D strings: the sweep dimensions in C
+//                         order); outputs (1-D strings: the kernel's outputs in order);
+//                         sweep_version; config (YAML text); config_sha256 (64 lowercase hex
+//                         digits of config); config_file (absolute: relative paths in the config
+//                         resolve against its folder); fingerprint (JSON: what the results depend
+//                         on besides the config: kernel, options, inputs); seed (uint64, the master
+//                         seed); kernel (name); kernel_abi (uint32); points, chunks, chunk_size
+//                         (uint64)
+//   /<dim>              [n] one netCDF dimension (an HDF5 dimension scale named <dim>) per sweep
+//                         dimension, in C order: one per grid axis, named after its parameter and
+//                         holding its values (the coordinate variable); one per zip group, named
+//                         by its members joined with "_" (a dimension without a variable: its
+//                         members are coordinates on it); `sample` for a sampled sweep and
+//                         `replicate` when repeat > 1, holding 0..n-1 (int64)
+//   /<param>            every other parameter: zipped ones [zip dim], sampled ones [sample],
+//                         constants scalar. Values: float64, int64 (ranges, integer lists and
+//                         constants) or variable-length strings (`values:` lists of strings)
+//   /<output>           [d1, ..., dk, i1, ...] each kernel output in the kernel's order, its dtype,
+//                         over the sweep dimensions then its own, named <output>_0, <output>_1...
+//                         (dimensions without variables); _FillValue (kernels/dtype.h: NaN for
+//                         floats, the netCDF default for integers) until its point is done;
+//                         attribute coordinates (CF: the /<param> variables above, space
+//                         separated, so xarray shows them as coordinates)
+//   /chunks/chunk       [chunks] a dimension without a variable, for the datasets below
+//   /chunks/first       [chunks] uint64   first point of chunk c  (c * chunk_size)
+//   /chunks/count       [chunks] uint64   its number of points
+//   /chunks/status      [chunks] uint8    0 pending, 1 done, 2 failed
+//   /chunks/attempts    [chunks] uint32   0 until the driver writes it
+//   /chunks/seconds     [chunks] float64  0 until the driver writes it
+//   /chunks/checksum    [chunks] uint64   0 until the driver writes it
 //
-// Every group tracks link creation order, so /axes and /results list in the order above.
-// /results/* and the four updatable /chunks datasets are contiguous, allocated early and filled
-// at creation, in native byte order; points are numbered in C order over the dimensions, so a
-// /results dataset is the same bytes as a flat [points, ...point shape] array: point p's row is
-// at region.offset + p * bytes_per_point. The file has no user block, so those offsets are
-// absolute byte offsets in the file.
+// Nothing is stored once per point unless it varies per point: a grid parameter is its
+// coordinate, a point's seed is PointSeed(seed, point) (driver/space.h) and is not stored.
+// Points are numbered in C order over the sweep dimensions, so an output is the same bytes as a
+// flat [points, i1, ...] array: point p's row is at region.offset + p * bytes_per_point. The file
+// has no user block, so offsets are absolute. Every group tracks link creation order.
+//
+// Written at creation: attributes, every string variable, every variable of at most
+// kValuesWrittenAtCreation values, /chunks/first and /chunks/count. Allocated but left to be
+// written: the outputs, the larger numeric variables ("deferred": value k of a variable on a
+// dimension of stride s is written with the chunk holding point k * s), and the updatable
+// /chunks columns, whose holes read as 0 (pending).
 #pragma once
 
 #include <cstdint>
@@ -57,22 +77,30 @@
 
 namespace sweep {
 
-inline constexpr char kOutputFormat[] = "sweep/1";
+inline constexpr char kOutputFormat[] = "sweep/2";
 
-// One sweep dimension: its name (DESIGN.md: a parameter, "a+b" for a zip group, "sample",
-// "replicate"), its size, and its coordinate at index k < size.
+// A numeric variable longer than this is deferred (above): writing it would cost O(points) for a
+// one-dimensional sweep.
+inline constexpr uint64_t kValuesWrittenAtCreation = uint64_t{1} << 16;
+
+// One sweep dimension, a netCDF dimension: its name (a Python identifier) and size.
 struct OutputDimension {
   std::string name;
   uint64_t size = 0;
-  std::function<sweep_value(uint64_t k)> coordinate;
 };
 
-struct OutputParameter {
+// A variable of the sweep's parameters: a scalar (dimension < 0) or one-dimensional over one sweep
+// dimension. The variable named like its dimension is that dimension's coordinate variable.
+struct OutputVariable {
   std::string name;
-  int type = SWEEP_VALUE_NUMBER;  // sweep_value_type: how /params/<name> stores it
+  int dimension = -1;                            // index into OutputLayoutSpec::dimensions, or -1
+  int type = SWEEP_VALUE_NUMBER;                 // sweep_value_type: float64, int64 or strings
+  std::function<sweep_value(uint64_t k)> value;  // its value at index k (k ignored for a scalar);
+                                                 // a string needs live only until the next call
 };
 
-// What the driver knows before the run, independent of how it knows it (driver/space.h adapts).
+// What the driver knows before the run, independent of how it knows it (driver/run_prepare.cc
+// adapts a Space).
 struct OutputLayoutSpec {
   std::string config_text;
   std::string config_file;  // absolute
@@ -81,10 +109,9 @@ struct OutputLayoutSpec {
   uint64_t seed = 0;
   uint64_t points = 0, chunk_size = 0, chunks = 0;  // as driver/plan.h computes them
   std::vector<OutputDimension> dimensions;          // in C order; product of sizes == points
-  std::vector<OutputParameter> parameters;
-  // Fills values[0..parameters.size()) for one point; strings need live only until the next call.
-  std::function<void(uint64_t point, sweep_value* values)> resolve;
-  std::vector<sweep_output_decl> outputs;  // per-point shape of each kernel output
+  std::vector<OutputVariable> variables;            // names distinct from each other, from the
+                                                    // dimensions without variables and outputs
+  std::vector<sweep_output_decl> outputs;           // per-point shape of each kernel output
 };
 
 // Creates the complete file at `path`. It is written to "<path>.tmp-<pid>", then renamed
@@ -113,6 +140,14 @@ struct OutputAxis {
   uint64_t size = 0;
 };
 
+// A one-dimensional numeric variable (float64 or int64) and where its values are.
+struct OutputVariableInfo {
+  std::string name;
+  int dtype = 0;  // sweep_dtype: SWEEP_FLOAT64 or SWEEP_INT64
+  uint64_t size = 0;
+  RawRegion region;  // bytes == size * 8
+};
+
 // An existing output file, as ReadOutputLayout() finds it.
 struct OutputLayout {
   std::string format;  // kOutputFormat
@@ -120,8 +155,9 @@ struct OutputLayout {
   std::string config_file, fingerprint;
   uint32_t kernel_abi = 0;
   uint64_t seed = 0, points = 0, chunk_size = 0, chunks = 0;
-  std::vector<OutputAxis> dimensions;      // /axes, in dimension order
-  std::vector<OutputDatasetInfo> results;  // /results/<name>, in creation order
+  std::vector<OutputAxis> dimensions;         // sweep_dims, in C order
+  std::vector<OutputDatasetInfo> results;     // the outputs, in the kernel's order
+  std::vector<OutputVariableInfo> variables;  // the one-dimensional numeric variables
   // One element per chunk each: uint8, uint32, float64, uint64.
   RawRegion chunk_status, chunk_attempts, chunk_seconds, chunk_checksum;
 };
@@ -179,6 +215,11 @@ class OutputFile {
   // THROWS: Error naming the dataset (a full disk reads as ENOSPC).
   void WriteRows(size_t output, uint64_t first, uint64_t count, const void* data);
   void ReadRows(size_t output, uint64_t first, uint64_t count, void* data) const;
+  // Writes the missing value (kernels/dtype.h) over those rows. THROWS: as WriteRows.
+  void FillRows(size_t output, uint64_t first, uint64_t count);
+  // Writes values [first, first + count) of layout().variables[variable]: `data` holds count
+  // values of its dtype. THROWS: Error naming the variable.
+  void WriteVariable(size_t variable, uint64_t first, uint64_t count, const void* data);
 
   // THROWS: Error when the table cannot be read.
   ChunkTable ReadChunkTable() const;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "io/error.h"
 #include "io/file_bytes.h"
 #include "io/output_file.h"
+#include "kernels/dtype.h"
 
 namespace sweep {
 
@@ -40,13 +42,35 @@ RawRegion OutputFile::Rows(size_t output, uint64_t first, uint64_t count) const 
 void OutputFile::WriteRows(size_t output, uint64_t first, uint64_t count, const void* data) {
   const RawRegion region = Rows(output, first, count);
   WriteBytesAt(fd_, data, region.bytes, region.offset,
-               "writing /results/" + layout_.results[output].name + " in " + path_);
+               "writing /" + layout_.results[output].name + " in " + path_);
 }
 
 void OutputFile::ReadRows(size_t output, uint64_t first, uint64_t count, void* data) const {
   const RawRegion region = Rows(output, first, count);
   ReadBytesAt(fd_, data, region.bytes, region.offset,
-              "reading /results/" + layout_.results[output].name + " in " + path_);
+              "reading /" + layout_.results[output].name + " in " + path_);
+}
+
+void OutputFile::FillRows(size_t output, uint64_t first, uint64_t count) {
+  // A block of missing values reused for the whole range: a chunk may be gigabytes.
+  constexpr uint64_t kBlockBytes = uint64_t{1} << 20;
+  const OutputDatasetInfo& dataset = layout_.results.at(output);
+  const size_t element = DtypeSize(dataset.dtype);
+  const RawRegion region = Rows(output, first, count);
+  const uint64_t block_bytes = std::min(kBlockBytes, region.bytes);  // a multiple of element
+  std::vector<char> block(block_bytes);
+  FillMissing(block.data(), dataset.dtype, block_bytes / element);
+  const std::string what = "writing /" + dataset.name + " in " + path_;
+  for (uint64_t done = 0; done < region.bytes; done += block_bytes) {
+    const uint64_t n = std::min(block_bytes, region.bytes - done);
+    WriteBytesAt(fd_, block.data(), n, region.offset + done, what);
+  }
+}
+
+void OutputFile::WriteVariable(size_t variable, uint64_t first, uint64_t count, const void* data) {
+  const OutputVariableInfo& info = layout_.variables.at(variable);
+  WriteBytesAt(fd_, data, count * 8, info.region.offset + first * 8,
+               "writing /" + info.name + " in " + path_);
 }
 
 ChunkTable OutputFile::ReadChunkTable() const {

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+#include <limits>
+
 namespace sweep {
 
 size_t DtypeSize(int dtype) {
@@ -49,6 +52,42 @@ std::string ValueText(const sweep_value& v) {
     default:
       return fmt::format("{}", v.number);
   }
+}
+
+void MissingValue(int dtype, void* out) {
+  switch (dtype) {
+    case SWEEP_FLOAT64: {
+      const double v = std::numeric_limits<double>::quiet_NaN();
+      std::memcpy(out, &v, sizeof v);
+      break;
+    }
+    case SWEEP_FLOAT32: {
+      const float v = std::numeric_limits<float>::quiet_NaN();
+      std::memcpy(out, &v, sizeof v);
+      break;
+    }
+    case SWEEP_INT64: {
+      const int64_t v = -9223372036854775806LL;
+      std::memcpy(out, &v, sizeof v);
+      break;
+    }
+    case SWEEP_INT32: {
+      const int32_t v = -2147483647;
+      std::memcpy(out, &v, sizeof v);
+      break;
+    }
+    case SWEEP_UINT8:
+      *static_cast<uint8_t*>(out) = 255;
+      break;
+  }
+}
+
+void FillMissing(void* data, int dtype, uint64_t elements) {
+  const size_t size = DtypeSize(dtype);
+  char* out = static_cast<char*>(data);
+  if (elements == 0) return;
+  MissingValue(dtype, out);
+  for (uint64_t i = 1; i < elements; ++i) std::memcpy(out + i * size, out, size);
 }
 
 }  // namespace sweep

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "kernels/kernel.h"
@@ -20,5 +21,14 @@ int DtypeFromName(const std::string& name);  // 0 if unknown
 // "2.5", "10", "abc": as a user would type it; a number prints as the shortest text that reads
 // back as the same double (so a command kernel's argument round-trips).
 std::string ValueText(const sweep_value& v);
+
+// "Not computed": what an output element holds until its point is done, and the _FillValue the
+// output file declares. NaN for floats; the netCDF default fill for integers (int64
+// -9223372036854775806, int32 -2147483647, uint8 255), so xarray and netCDF tools read a pending
+// point as missing whatever the dtype.
+// Writes the missing value into `elements` elements of `dtype` at `data`.
+void FillMissing(void* data, int dtype, uint64_t elements);
+// Writes one missing value of `dtype` (DtypeSize(dtype) bytes) at `out`.
+void MissingValue(int dtype, void* out);
 
 }  // namespace sweep

@@ -21,9 +21,10 @@ OutputLayoutSpec TenPoints() {
   spec.points = 10;
   spec.chunk_size = 3;
   spec.chunks = 4;
-  spec.dimensions = {{"i", 10, [](uint64_t k) {
-                        return sweep_value{SWEEP_VALUE_INTEGER, double(k), int64_t(k), nullptr};
-                      }}};
+  spec.dimensions = {{"i", 10}};
+  spec.variables = {{"i", 0, SWEEP_VALUE_INTEGER, [](uint64_t k) {
+                       return sweep_value{SWEEP_VALUE_INTEGER, double(k), int64_t(k), nullptr};
+                     }}};
   spec.outputs = {{"x", SWEEP_FLOAT64, 0, {}}};
   return spec;
 }

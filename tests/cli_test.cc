@@ -167,7 +167,7 @@ TEST(CliTest, PlanShowsAxesChunksBytesAndMemory) {
   ASSERT_EQ(r.code, 0) << r.err;
   for (const char* fragment : {"heat2d: kernel heat2d, 9 points", "axis alpha",
                                "chunks: 9 of 1 points (auto), for 2 workers",
-                               "/results/field_small", "inputs: 512.0 KiB", "memory per worker"})
+                               "/field_small", "inputs: 512.0 KiB", "memory per worker"})
     EXPECT_NE(r.out.find(fragment), std::string::npos) << fragment << "\n" << r.out;
 }
 

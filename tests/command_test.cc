@@ -421,10 +421,10 @@ TEST_P(CommandKernelRun, ValuesReachTheProgramAsLiteralArguments) {
       EXPECT_TRUE(Contains(written, argv)) << argv << "\nnot in\n" << written;
     }
   }
-  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/results/y");
+  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/y");
   ASSERT_EQ(y.size(), 10u);
   for (size_t i = 0; i < y.size(); ++i) EXPECT_EQ(y[i], double(i));
-  const std::vector<double> v = ReadDataset<double>(dir / "out.h5", "/results/v");
+  const std::vector<double> v = ReadDataset<double>(dir / "out.h5", "/v");
   ASSERT_EQ(v.size(), 30u);
   EXPECT_EQ(v[27], 9.0 * 1);
   EXPECT_EQ(v[29], 9.0 * 3);
@@ -438,8 +438,8 @@ TEST_P(CommandKernelRun, OutputsFromJsonAndLinesAndTheEnvironment) {
                               Execution()));
   const RunResult r = RunSweep({"run", config, "-q"}, dir.path());
   ASSERT_EQ(r.code, 0) << r.err;
-  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/results/y");
-  const std::vector<double> v = ReadDataset<double>(dir / "out.h5", "/results/v");
+  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/y");
+  const std::vector<double> v = ReadDataset<double>(dir / "out.h5", "/v");
   ASSERT_EQ(y.size(), 10u);
   ASSERT_EQ(v.size(), 30u);
   for (size_t i = 0; i < 10; ++i) {
@@ -454,8 +454,8 @@ TEST_P(CommandKernelRun, OutputsFromJsonAndLinesAndTheEnvironment) {
   ASSERT_EQ(e.code, 0) << e.err;
   const Config parsed = LoadConfig(env);
   const Space space(parsed);
-  const std::vector<double> points = ReadDataset<double>(dir / "env.h5", "/results/y");
-  const std::vector<double> ev = ReadDataset<double>(dir / "env.h5", "/results/v");
+  const std::vector<double> points = ReadDataset<double>(dir / "env.h5", "/y");
+  const std::vector<double> ev = ReadDataset<double>(dir / "env.h5", "/v");
   ASSERT_EQ(points.size(), 6u);
   for (uint64_t p = 0; p < 6; ++p) {
     EXPECT_EQ(points[p], double(p));
@@ -500,7 +500,7 @@ TEST_P(CommandKernelRun, FailuresAreRecordedWithReasonAndStderr) {
     EXPECT_EQ(reason.rfind("command `" + kFakeSim + "`: ", 0), 0u) << reason;
     EXPECT_TRUE(Contains(reason, expected[i].second)) << reason;
   }
-  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/results/y");
+  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/y");
   ASSERT_EQ(y.size(), 7u);
   EXPECT_EQ(y[0], 3.0);
   for (size_t i = 1; i < 7; ++i) EXPECT_TRUE(std::isnan(y[i])) << i;
@@ -514,10 +514,10 @@ TEST(CommandKernelConfig, ShippedExampleRuns) {
   const RunResult r =
       RunSweep({"run", SourcePath("configs/command.yaml"), "-q", "-o", dir / "out.h5"}, dir.path());
   ASSERT_EQ(r.code, 0) << r.err;
-  const std::vector<double> x = ReadDataset<double>(dir / "out.h5", "/results/x");
-  const std::vector<int64_t> point = ReadDataset<int64_t>(dir / "out.h5", "/results/point");
-  const std::vector<double> echoed = ReadDataset<double>(dir / "out.h5", "/results/echoed");
-  const std::vector<double> params = ReadDataset<double>(dir / "out.h5", "/params/x");
+  const std::vector<double> x = ReadDataset<double>(dir / "out.h5", "/y");
+  const std::vector<int64_t> point = ReadDataset<int64_t>(dir / "out.h5", "/point");
+  const std::vector<double> echoed = ReadDataset<double>(dir / "out.h5", "/echoed");
+  const std::vector<double> params = ReadDataset<double>(dir / "out.h5", "/x");  // coordinate
   ASSERT_EQ(x.size(), 11u);
   ASSERT_EQ(echoed.size(), 22u);
   for (size_t i = 0; i < 11; ++i) {
@@ -542,7 +542,7 @@ TEST(CommandKernelConfig, ValidateReportsUnknownPlaceholderAndRelativeProgram) {
       {"run", config, "-q", "--set", "kernel.command=[./sim, lines, '{x}']", "-o", "out.h5"},
       dir.path());
   ASSERT_EQ(good.code, 0) << good.err;
-  EXPECT_EQ(ReadDataset<double>(dir / "out.h5", "/results/v"), (std::vector<double>{1, 2, 3}));
+  EXPECT_EQ(ReadDataset<double>(dir / "out.h5", "/v"), (std::vector<double>{1, 2, 3}));
 }
 
 }  // namespace

@@ -161,7 +161,8 @@ inline std::vector<pid_t> LeftoversAfter(const std::string& tag, double seconds 
   return left;
 }
 
-// The raw bytes of a dataset, in its file type converted to native.
+// The raw bytes of a dataset, in its file type converted to native; for variable-length strings,
+// the strings each followed by a NUL (their in-memory pointers would differ between reads).
 inline std::vector<unsigned char> DatasetBytes(const std::string& file, const std::string& name) {
   std::vector<unsigned char> bytes;
   H5E_auto2_t func;
@@ -176,8 +177,18 @@ inline std::vector<unsigned char> DatasetBytes(const std::string& file, const st
       const hid_t native = H5Tget_native_type(type, H5T_DIR_ASCEND);
       const hid_t space = H5Dget_space(d);
       const hssize_t n = H5Sget_simple_extent_npoints(space);
-      bytes.resize(size_t(n) * H5Tget_size(native));
-      if (H5Dread(d, native, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()) < 0) bytes.clear();
+      if (H5Tis_variable_str(type) > 0) {
+        std::vector<char*> texts(size_t(n), nullptr);
+        if (H5Dread(d, native, H5S_ALL, H5S_ALL, H5P_DEFAULT, texts.data()) >= 0) {
+          for (char* t : texts) {
+            bytes.insert(bytes.end(), t, t + std::strlen(t) + 1);
+            H5free_memory(t);
+          }
+        }
+      } else {
+        bytes.resize(size_t(n) * H5Tget_size(native));
+        if (H5Dread(d, native, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()) < 0) bytes.clear();
+      }
       H5Sclose(space);
       H5Tclose(native);
       H5Tclose(type);
@@ -197,23 +208,23 @@ std::vector<T> ReadDataset(const std::string& file, const std::string& name) {
   return values;
 }
 
-// Every dataset under /results and /params, name -> bytes.
+// Every dataset at the root (outputs, coordinates and parameters), name -> bytes.
 inline std::map<std::string, std::vector<unsigned char>> ResultsAndParams(const std::string& file) {
   std::map<std::string, std::vector<unsigned char>> all;
   const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0) return all;
-  for (const char* group : {"/results", "/params"}) {
-    const hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
-    if (g < 0) continue;
-    H5G_info_t info;
-    H5Gget_info(g, &info);
-    for (hsize_t i = 0; i < info.nlinks; ++i) {
-      char name[256];
-      H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
-      const std::string path = std::string(group) + "/" + name;
-      all[path] = DatasetBytes(file, path);
+  H5G_info_t info;
+  H5Gget_info(f, &info);
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    char name[256];
+    H5Lget_name_by_idx(f, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
+    H5O_info_t object;
+    if (H5Oget_info_by_name2(f, name, &object, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
+        object.type != H5O_TYPE_DATASET) {
+      continue;
     }
-    H5Gclose(g);
+    const std::string path = std::string("/") + name;
+    all[path] = DatasetBytes(file, path);
   }
   H5Fclose(f);
   return all;

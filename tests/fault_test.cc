@@ -74,7 +74,7 @@ class FaultTest : public ::testing::Test {
     const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir_.path());
     EXPECT_EQ(resumed.code, 0) << resumed.err;
     EXPECT_TRUE(LeftoversAfter(resumed.tag).empty());
-    const std::vector<double> y = ReadDataset<double>(dir_ / "out.h5", "/results/y");
+    const std::vector<double> y = ReadDataset<double>(dir_ / "out.h5", "/y");
     EXPECT_EQ(y.size(), size_t(kPoints));
     for (int i = 0; i < int(y.size()); ++i) EXPECT_EQ(y[size_t(i)], double(i)) << "point " << i;
     return s;
@@ -127,7 +127,7 @@ TEST(MemoryLimitTest, SharedInputsDoNotCountAgainstTheLimit) {
             "output: {path: out.h5}\n");
   const RunResult r = RunSweep({"run", config, "-q"}, dir.path());
   EXPECT_EQ(r.code, 0) << r.err;
-  const std::vector<double> sums = ReadDataset<double>(dir / "out.h5", "/results/sum");
+  const std::vector<double> sums = ReadDataset<double>(dir / "out.h5", "/sum");
   ASSERT_EQ(sums.size(), 4u);
   EXPECT_EQ(sums[0], 50331648.0 * 50331647.0 / 2);  // exact in float64
 }
@@ -168,7 +168,7 @@ TEST_F(FaultTest, SigtermStopsRecordsAndResumes) {
   std::filesystem::remove(dir_ / "armed");
   const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir_.path());
   EXPECT_EQ(resumed.code, 0) << resumed.err;
-  const std::vector<double> y = ReadDataset<double>(dir_ / "out.h5", "/results/y");
+  const std::vector<double> y = ReadDataset<double>(dir_ / "out.h5", "/y");
   for (int i = 0; i < kPoints; ++i) EXPECT_EQ(y[size_t(i)], double(i));
 }
 
@@ -205,7 +205,7 @@ TEST(DiskFullTest, AFullDiskIsAClearErrorAndNothingIsRecordedDoneThatIsNot) {
   EXPECT_TRUE(LeftoversAfter(full.tag).empty());
   // Every chunk the file or the journal calls done has its rows.
   const std::vector<uint8_t> status = ReadDataset<uint8_t>(mnt + "/out.h5", "/chunks/status");
-  const std::vector<double> rows = ReadDataset<double>(mnt + "/out.h5", "/results/row");
+  const std::vector<double> rows = ReadDataset<double>(mnt + "/out.h5", "/row");
   ASSERT_EQ(rows.size(), 2000u * 128);
   size_t done = 0;
   for (size_t c = 0; c < status.size(); ++c) {
@@ -222,7 +222,7 @@ TEST(DiskFullTest, AFullDiskIsAClearErrorAndNothingIsRecordedDoneThatIsNot) {
   std::filesystem::remove(mnt + "/filler");
   const RunResult resumed = RunSweep({"resume", mnt + "/out.h5", "-q"}, dir.path());
   ASSERT_EQ(resumed.code, 0) << resumed.err;
-  const std::vector<double> after = ReadDataset<double>(mnt + "/out.h5", "/results/row");
+  const std::vector<double> after = ReadDataset<double>(mnt + "/out.h5", "/row");
   for (size_t p = 0; p < 2000; ++p) ASSERT_EQ(after[p * 128 + 127], double(p)) << p;
 }
 

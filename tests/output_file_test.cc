@@ -25,8 +25,8 @@ sweep_value String(const char* v) { return {SWEEP_VALUE_STRING, 0, 0, v}; }
 
 const char* const kLabels[] = {"a", "bb"};
 
-// A 3 x 2 grid: rho (numbers) crossed with label (strings), a constant dt and an integer n that
-// moves with the point; three outputs of different dtypes and ranks; chunks of 4 points.
+// A 3 x 2 grid: rho (numbers) crossed with the zip group label_n of label (strings) and n
+// (integers); a constant dt; three outputs of different dtypes and ranks; chunks of 4 points.
 OutputLayoutSpec SmallSpec() {
   OutputLayoutSpec spec;
   spec.config_text = "name: small\nkernel: {name: fake}\n";
@@ -35,18 +35,11 @@ OutputLayoutSpec SmallSpec() {
   spec.points = 6;
   spec.chunk_size = 4;
   spec.chunks = 2;
-  spec.dimensions = {{"rho", 3, [](uint64_t k) { return Number(0.5 * k); }},
-                     {"label+n", 2, [](uint64_t k) { return String(kLabels[k]); }}};
-  spec.parameters = {{"rho", SWEEP_VALUE_NUMBER},
-                     {"label", SWEEP_VALUE_STRING},
-                     {"n", SWEEP_VALUE_INTEGER},
-                     {"dt", SWEEP_VALUE_NUMBER}};
-  spec.resolve = [](uint64_t point, sweep_value* values) {
-    values[0] = Number(0.5 * (point / 2));
-    values[1] = String(kLabels[point % 2]);
-    values[2] = Integer(100 + int64_t(point));
-    values[3] = Number(0.001);
-  };
+  spec.dimensions = {{"rho", 3}, {"label_n", 2}};
+  spec.variables = {{"rho", 0, SWEEP_VALUE_NUMBER, [](uint64_t k) { return Number(0.5 * k); }},
+                    {"label", 1, SWEEP_VALUE_STRING, [](uint64_t k) { return String(kLabels[k]); }},
+                    {"n", 1, SWEEP_VALUE_INTEGER, [](uint64_t k) { return Integer(100 + k); }},
+                    {"dt", -1, SWEEP_VALUE_NUMBER, [](uint64_t) { return Number(0.001); }}};
   spec.outputs = {{"energy", SWEEP_FLOAT64, 0, {}},
                   {"trajectory", SWEEP_FLOAT32, 2, {4, 3}},
                   {"count", SWEEP_INT32, 0, {}}};
@@ -70,14 +63,15 @@ std::vector<std::string> ReadStrings(const std::string& path, const std::string&
   hdf5::ErrorSilencer quiet;
   hdf5::Handle file = hdf5::OpenFileReadOnly(path);
   hdf5::Handle dataset = hdf5::OpenDataset(file.id(), name);
-  hdf5::Handle type = hdf5::DatasetType(dataset.id());
+  hdf5::Handle type = hdf5::VariableStringType();
   hdf5::Handle space = hdf5::DatasetSpace(dataset.id());
-  size_t size = hdf5::TypeSize(type.id());
-  uint64_t n = hdf5::SpaceDims(space.id()).at(0);
-  std::string bytes(n * size, '\0');
-  hdf5::Read(dataset.id(), type.id(), H5S_ALL, H5S_ALL, bytes.data());
+  std::vector<char*> texts(hdf5::SpaceDims(space.id()).at(0));
+  hdf5::Read(dataset.id(), type.id(), H5S_ALL, H5S_ALL, texts.data());
   std::vector<std::string> values;
-  for (uint64_t i = 0; i < n; ++i) values.push_back(bytes.substr(i * size, size).c_str());
+  for (char* t : texts) {
+    values.push_back(t);
+    H5free_memory(t);
+  }
   return values;
 }
 
@@ -97,7 +91,7 @@ TEST(OutputFileTest, LayoutReadsBackWhatWasCreated) {
   CreateOutputFile(path, spec);
 
   OutputLayout layout = ReadOutputLayout(path);
-  EXPECT_EQ(layout.format, "sweep/1");
+  EXPECT_EQ(layout.format, "sweep/2");
   EXPECT_EQ(layout.sweep_version, SWEEP_VERSION);
   EXPECT_EQ(layout.config_text, spec.config_text);
   EXPECT_EQ(layout.config_sha256, Sha256Hex(spec.config_text));
@@ -110,8 +104,16 @@ TEST(OutputFileTest, LayoutReadsBackWhatWasCreated) {
   ASSERT_EQ(layout.dimensions.size(), 2u);
   EXPECT_EQ(layout.dimensions[0].name, "rho");
   EXPECT_EQ(layout.dimensions[0].size, 3u);
-  EXPECT_EQ(layout.dimensions[1].name, "label+n");
+  EXPECT_EQ(layout.dimensions[1].name, "label_n");
   EXPECT_EQ(layout.dimensions[1].size, 2u);
+
+  // The numeric one-dimensional variables (strings and scalars are never written again).
+  ASSERT_EQ(layout.variables.size(), 2u);
+  EXPECT_EQ(layout.variables[0].name, "rho");
+  EXPECT_EQ(layout.variables[0].dtype, SWEEP_FLOAT64);
+  EXPECT_EQ(layout.variables[0].size, 3u);
+  EXPECT_EQ(layout.variables[1].name, "n");
+  EXPECT_EQ(layout.variables[1].dtype, SWEEP_INT64);
 
   ASSERT_EQ(layout.results.size(), 3u);
   EXPECT_EQ(layout.results[0].name, "energy");
@@ -147,22 +149,17 @@ TEST(OutputFileTest, LayoutReadsBackWhatWasCreated) {
   }
 }
 
-TEST(OutputFileTest, ParamsAxesAndChunkTableHoldTheirValues) {
+TEST(OutputFileTest, VariablesAndChunkTableHoldTheirValues) {
   TempDir dir;
   std::string path = dir.File("out.h5");
   CreateOutputFile(path, SmallSpec());
 
-  EXPECT_EQ(ReadAll<double>(path, "/params/rho", H5T_NATIVE_DOUBLE),
-            (std::vector<double>{0, 0, 0.5, 0.5, 1, 1}));
-  EXPECT_EQ(ReadStrings(path, "/params/label"),
-            (std::vector<std::string>{"a", "bb", "a", "bb", "a", "bb"}));
-  EXPECT_EQ(ReadAll<int64_t>(path, "/params/n", H5T_NATIVE_INT64),
-            (std::vector<int64_t>{100, 101, 102, 103, 104, 105}));
-  EXPECT_EQ(ReadAll<double>(path, "/params/dt", H5T_NATIVE_DOUBLE),
-            (std::vector<double>(6, 0.001)));
-  EXPECT_EQ(ReadAll<double>(path, "/axes/rho", H5T_NATIVE_DOUBLE),
-            (std::vector<double>{0, 0.5, 1}));
-  EXPECT_EQ(ReadStrings(path, "/axes/label+n"), (std::vector<std::string>{"a", "bb"}));
+  // Each parameter once per value of its dimension, never once per point.
+  EXPECT_EQ(ReadAll<double>(path, "/rho", H5T_NATIVE_DOUBLE), (std::vector<double>{0, 0.5, 1}));
+  EXPECT_EQ(ReadStrings(path, "/label"), (std::vector<std::string>{"a", "bb"}));
+  EXPECT_EQ(ReadAll<int64_t>(path, "/n", H5T_NATIVE_INT64), (std::vector<int64_t>{100, 101}));
+  EXPECT_EQ(ReadAll<double>(path, "/dt", H5T_NATIVE_DOUBLE), (std::vector<double>{0.001}));
+  EXPECT_EQ(ReadAll<double>(path, "/label_n", H5T_NATIVE_DOUBLE).size(), 2u);
 
   EXPECT_EQ(ReadAll<uint64_t>(path, "/chunks/first", H5T_NATIVE_UINT64),
             (std::vector<uint64_t>{0, 4}));
@@ -178,18 +175,33 @@ TEST(OutputFileTest, ParamsAxesAndChunkTableHoldTheirValues) {
             (std::vector<uint64_t>{0, 0}));
 }
 
-TEST(OutputFileTest, ResultsStartAsNanOrZero) {
+// Results are allocated but not written at creation (O(1) in the points); FillRows writes the
+// declared _FillValue, which is what a reader then sees for a pending point.
+TEST(OutputFileTest, FillRowsWritesTheDeclaredFillValue) {
   TempDir dir;
   std::string path = dir.File("out.h5");
   CreateOutputFile(path, SmallSpec());
-  std::vector<double> energy = ReadAll<double>(path, "/results/energy", H5T_NATIVE_DOUBLE);
+  {
+    OutputFile file = OutputFile::Open(path, OutputFile::Access::kReadWrite);
+    for (size_t o = 0; o < 3; ++o) file.FillRows(o, 0, 6);
+  }
+  std::vector<double> energy = ReadAll<double>(path, "/energy", H5T_NATIVE_DOUBLE);
   ASSERT_EQ(energy.size(), 6u);
   for (double e : energy) EXPECT_TRUE(std::isnan(e));
-  std::vector<float> trajectory = ReadAll<float>(path, "/results/trajectory", H5T_NATIVE_FLOAT);
+  std::vector<float> trajectory = ReadAll<float>(path, "/trajectory", H5T_NATIVE_FLOAT);
   ASSERT_EQ(trajectory.size(), 6u * 12);
   for (float t : trajectory) EXPECT_TRUE(std::isnan(t));
-  EXPECT_EQ(ReadAll<int32_t>(path, "/results/count", H5T_NATIVE_INT32),
-            (std::vector<int32_t>(6, 0)));
+  EXPECT_EQ(ReadAll<int32_t>(path, "/count", H5T_NATIVE_INT32),
+            (std::vector<int32_t>(6, -2147483647)));
+  hdf5::ErrorSilencer quiet;
+  hdf5::Handle file = hdf5::OpenFileReadOnly(path);
+  hdf5::Handle count = hdf5::OpenDataset(file.id(), "count");
+  const hid_t fill = H5Aopen(count.id(), "_FillValue", H5P_DEFAULT);
+  ASSERT_GE(fill, 0);
+  int32_t declared = 0;
+  EXPECT_GE(H5Aread(fill, H5T_NATIVE_INT32, &declared), 0);
+  H5Aclose(fill);
+  EXPECT_EQ(declared, -2147483647);
 }
 
 // The contract workers rely on: raw bytes at region.offset + point * bytes_per_point are that
@@ -219,16 +231,17 @@ TEST(OutputFileTest, RawWritesAtTheOffsetsAreWhatHdf5Reads) {
   PwriteAt(fd, &checksum, 8, layout.chunk_checksum.offset);
   close(fd);
 
-  std::vector<double> energies = ReadAll<double>(path, "/results/energy", H5T_NATIVE_DOUBLE);
-  EXPECT_TRUE(std::isnan(energies[0]));
+  // Rows nobody wrote are holes, zeros (driver/output_filler.h writes the missing value there).
+  std::vector<double> energies = ReadAll<double>(path, "/energy", H5T_NATIVE_DOUBLE);
+  EXPECT_EQ(energies[0], 0.0);
   EXPECT_EQ(energies[1], 1.5);
-  EXPECT_TRUE(std::isnan(energies[3]));
+  EXPECT_EQ(energies[3], 0.0);
   EXPECT_EQ(energies[4], 6.0);
   EXPECT_EQ(energies[5], 7.5);
-  std::vector<float> rows = ReadAll<float>(path, "/results/trajectory", H5T_NATIVE_FLOAT);
+  std::vector<float> rows = ReadAll<float>(path, "/trajectory", H5T_NATIVE_FLOAT);
   for (int i = 0; i < 12; ++i) EXPECT_EQ(rows[3 * 12 + i], 10.0f * i);
-  EXPECT_TRUE(std::isnan(rows[2 * 12 + 11]));
-  EXPECT_TRUE(std::isnan(rows[4 * 12]));
+  EXPECT_EQ(rows[2 * 12 + 11], 0.0f);
+  EXPECT_EQ(rows[4 * 12], 0.0f);
   EXPECT_EQ(ReadAll<uint8_t>(path, "/chunks/status", H5T_NATIVE_UINT8),
             (std::vector<uint8_t>{0, 1}));
   EXPECT_EQ(ReadAll<uint32_t>(path, "/chunks/attempts", H5T_NATIVE_UINT32),
@@ -264,11 +277,11 @@ TEST(OutputFileTest, OutputFileWritesRowsAndChunkRowsWhereHdf5ReadsThem) {
     EXPECT_EQ(table.seconds[1], 0.5);
     EXPECT_EQ(table.checksum[1], 77u);
   }
-  std::vector<double> energies = ReadAll<double>(path, "/results/energy", H5T_NATIVE_DOUBLE);
-  EXPECT_TRUE(std::isnan(energies[3]));
+  std::vector<double> energies = ReadAll<double>(path, "/energy", H5T_NATIVE_DOUBLE);
+  EXPECT_EQ(energies[3], 0.0);
   EXPECT_EQ(energies[4], 2.5);
   EXPECT_EQ(energies[5], 3.5);
-  EXPECT_EQ(ReadAll<int32_t>(path, "/results/count", H5T_NATIVE_INT32)[5], 9);
+  EXPECT_EQ(ReadAll<int32_t>(path, "/count", H5T_NATIVE_INT32)[5], 9);
   EXPECT_EQ(ReadAll<uint8_t>(path, "/chunks/status", H5T_NATIVE_UINT8),
             (std::vector<uint8_t>{0, 1}));
   EXPECT_EQ(ReadAll<uint64_t>(path, "/chunks/checksum", H5T_NATIVE_UINT64),
@@ -296,24 +309,26 @@ TEST(OutputFileTest, H5pySeesValuesAndDimensionScales) {
   std::string script = dir.File("check.py");
   std::ofstream(script) << R"(import sys, h5py, numpy as np
 f = h5py.File(sys.argv[1], 'r')
-assert f.attrs['format'] == 'sweep/1', f.attrs['format']
+assert f.attrs['format'] == 'sweep/2', f.attrs['format']
 assert f.attrs['kernel'] == 'fake'
 assert int(f.attrs['points']) == 6 and int(f.attrs['seed']) == 42
-e = f['results/energy']
+assert list(f.attrs['sweep_dims']) == ['rho', 'label_n'], f.attrs['sweep_dims']
+e = f['energy']
 assert e.shape == (3, 2), e.shape
-assert e.dims[0][0].name == '/axes/rho', e.dims[0][0].name
-assert e.dims[1][0].name == '/axes/label+n', e.dims[1][0].name
-t = f['results/trajectory']
+assert e.dims[0][0].name == '/rho', e.dims[0][0].name
+assert e.dims[1][0].name == '/label_n', e.dims[1][0].name
+t = f['trajectory']
 assert t.shape == (3, 2, 4, 3) and t.dtype == np.float32, (t.shape, t.dtype)
-assert t.dims[1][0].name == '/axes/label+n'
-assert list(f['axes/rho'][:]) == [0.0, 0.5, 1.0]
-assert [s.decode() for s in f['axes/label+n'][:]] == ['a', 'bb']
-assert [s.decode() for s in f['params/label'][:]] == ['a', 'bb'] * 3
+assert t.dims[1][0].name == '/label_n'
+assert t.dims[2][0].name == '/trajectory_0' and t.dims[3][0].name == '/trajectory_1'
+assert list(f['rho'][:]) == [0.0, 0.5, 1.0]
+assert [s.decode() for s in f['label'][:]] == ['a', 'bb']
+assert f['label'].dims[0][0].name == '/label_n'
 flat = e[...].reshape(-1)
-assert flat[4] == 6.25 and np.isnan(flat[0]), flat
+assert flat[4] == 6.25, flat
 assert e[2, 0] == 6.25
 assert list(f['chunks/status'][:]) == [0, 1]
-assert f['results/count'].dtype == np.int32
+assert f['count'].dtype == np.int32
 print('h5py ok')
 )";
   std::string command = "/usr/bin/python3 " + script + " " + path + " 2>&1";
@@ -351,6 +366,9 @@ TEST(OutputFileTest, SameSpecGivesSameBytes) {
 }
 
 // 200000 points cross the 64Ki-point write blocks three times.
+// A variable longer than kValuesWrittenAtCreation is deferred: allocated, not written at creation
+// (driver/output_filler.h writes it with the chunks), and WriteVariable puts values where HDF5
+// reads them.
 TEST(OutputFileTest, LongColumnsAreWrittenAcrossBlocks) {
   TempDir dir;
   std::string path = dir.File("long.h5");
@@ -359,24 +377,26 @@ TEST(OutputFileTest, LongColumnsAreWrittenAcrossBlocks) {
   spec.points = 200000;
   spec.chunk_size = 1000;
   spec.chunks = 200;
-  spec.dimensions = {{"sample", 200000, [](uint64_t k) { return Integer(int64_t(k)); }}};
-  spec.parameters = {{"x", SWEEP_VALUE_NUMBER}, {"i", SWEEP_VALUE_INTEGER}};
-  spec.resolve = [](uint64_t point, sweep_value* values) {
-    values[0] = Number(0.25 * point);
-    values[1] = Integer(-int64_t(point));
-  };
+  spec.dimensions = {{"sample", 200000}};
+  spec.variables = {{"sample", 0, SWEEP_VALUE_INTEGER, [](uint64_t k) { return Integer(k); }},
+                    {"x", 0, SWEEP_VALUE_NUMBER, [](uint64_t k) { return Number(0.25 * k); }}};
   spec.outputs = {{"y", SWEEP_FLOAT64, 0, {}}};
   CreateOutputFile(path, spec);
-
-  std::vector<double> x = ReadAll<double>(path, "/params/x", H5T_NATIVE_DOUBLE);
-  std::vector<int64_t> i = ReadAll<int64_t>(path, "/params/i", H5T_NATIVE_INT64);
-  std::vector<int64_t> sample = ReadAll<int64_t>(path, "/axes/sample", H5T_NATIVE_INT64);
-  ASSERT_EQ(x.size(), 200000u);
-  for (uint64_t p = 0; p < 200000; ++p) {
-    ASSERT_EQ(x[p], 0.25 * p) << p;
-    ASSERT_EQ(i[p], -int64_t(p)) << p;
-    ASSERT_EQ(sample[p], int64_t(p)) << p;
+  const OutputLayout layout = ReadOutputLayout(path);
+  ASSERT_EQ(layout.variables.size(), 2u);
+  EXPECT_EQ(layout.variables[1].name, "x");
+  EXPECT_EQ(layout.variables[1].size, 200000u);
+  EXPECT_EQ(layout.variables[1].region.bytes, 200000u * 8);
+  {
+    OutputFile file = OutputFile::Open(path, OutputFile::Access::kReadWrite);
+    const double values[] = {1.5, 2.5};
+    file.WriteVariable(1, 199998, 2, values);
   }
+  std::vector<double> x = ReadAll<double>(path, "/x", H5T_NATIVE_DOUBLE);
+  ASSERT_EQ(x.size(), 200000u);
+  EXPECT_EQ(x[199998], 1.5);
+  EXPECT_EQ(x[199999], 2.5);
+  EXPECT_EQ(x[0], 0.0);  // not written yet: a hole
   std::vector<uint64_t> count = ReadAll<uint64_t>(path, "/chunks/count", H5T_NATIVE_UINT64);
   EXPECT_EQ(count, std::vector<uint64_t>(200, 1000));
   EXPECT_EQ(ReadOutputLayout(path).results[0].region.bytes, 1600000u);
@@ -438,11 +458,21 @@ TEST(OutputFileTest, RefusesFilesThatAreNotSweepFiles) {
   {
     hdf5::ErrorSilencer quiet;
     hdf5::Handle file = hdf5::CreateFile(dir.File("future.h5"));
-    hdf5::WriteAttribute(file.id(), "format", std::string("sweep/2"));
+    hdf5::WriteAttribute(file.id(), "format", std::string("sweep/3"));
   }
   EXPECT_EQ(CodeOfReading(dir.File("future.h5"), &message), ExitCode::kUsage);
+  EXPECT_NE(message.find("'sweep/3'"), std::string::npos) << message;
   EXPECT_NE(message.find("'sweep/2'"), std::string::npos) << message;
+
+  // A file of the previous format is refused with what to do about it.
+  {
+    hdf5::ErrorSilencer quiet;
+    hdf5::Handle file = hdf5::CreateFile(dir.File("old.h5"));
+    hdf5::WriteAttribute(file.id(), "format", std::string("sweep/1"));
+  }
+  EXPECT_EQ(CodeOfReading(dir.File("old.h5"), &message), ExitCode::kUsage);
   EXPECT_NE(message.find("'sweep/1'"), std::string::npos) << message;
+  EXPECT_NE(message.find("sweep run CONFIG --force"), std::string::npos) << message;
 }
 
 }  // namespace

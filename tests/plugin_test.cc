@@ -44,11 +44,21 @@ TEST_P(PluginExample, MatchesTheClosedFormSteadyState) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(LeftoversAfter(r.tag).empty());
   const std::string out = dir / "out.h5";
-  const std::vector<double> omega = ReadDataset<double>(out, "/params/omega");
-  const std::vector<double> zeta = ReadDataset<double>(out, "/params/zeta");
-  const std::vector<double> amplitude = ReadDataset<double>(out, "/results/amplitude");
-  const std::vector<double> phase = ReadDataset<double>(out, "/results/phase");
-  const std::vector<double> trace = ReadDataset<double>(out, "/results/x_last_period");
+  // The coordinates: 91 omegas crossed with 5 zetas, in C order.
+  const std::vector<double> omegas = ReadDataset<double>(out, "/omega");
+  const std::vector<double> zetas = ReadDataset<double>(out, "/zeta");
+  ASSERT_EQ(omegas.size(), 91u);
+  ASSERT_EQ(zetas.size(), 5u);
+  std::vector<double> omega, zeta;
+  for (double w : omegas) {
+    for (double z : zetas) {
+      omega.push_back(w);
+      zeta.push_back(z);
+    }
+  }
+  const std::vector<double> amplitude = ReadDataset<double>(out, "/amplitude");
+  const std::vector<double> phase = ReadDataset<double>(out, "/phase");
+  const std::vector<double> trace = ReadDataset<double>(out, "/x_last_period");
   ASSERT_EQ(omega.size(), 455u);
   ASSERT_EQ(amplitude.size(), 455u);
   ASSERT_EQ(phase.size(), 455u);

@@ -48,8 +48,10 @@ TEST_P(SquareTenMillion, EveryPointIsWrittenCorrectly) {
   const RunResult r = RunSweep({"run", config, "-q"}, dir.path());
   ASSERT_EQ(r.code, 0) << r.err;
   ExpectNoLeftovers(r);
-  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/results/y");
-  const std::vector<int64_t> x = ReadDataset<int64_t>(dir / "out.h5", "/params/x");
+  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/y");
+  // x is one range axis: its coordinate variable, deferred at this length (written with the
+  // chunks), is x at every point.
+  const std::vector<int64_t> x = ReadDataset<int64_t>(dir / "out.h5", "/x");
   ASSERT_EQ(y.size(), 10'000'000u);
   ASSERT_EQ(x.size(), 10'000'000u);
   uint64_t wrong = 0;
@@ -70,7 +72,7 @@ TEST(RunTest, ResultsDoNotDependOnWorkersChunksStartOrSchedule) {
   const RunResult base = RunSweep({"run", config, "-q", "-j", "1"}, dir.path());
   ASSERT_EQ(base.code, 0) << base.err;
   const auto expected = ResultsAndParams(dir / "out.h5");
-  ASSERT_EQ(expected.size(), 6u);  // 4 outputs, 2 swept parameters
+  ASSERT_EQ(expected.size(), 7u);  // 4 outputs, the coordinates T, tag and replicate
   const std::vector<std::vector<std::string>> variants = {
       {"-j", "2"},
       {"-j", "3"},
@@ -99,7 +101,7 @@ TEST(RunTest, SameSweepGivesTheSameBytesInResults) {
   ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "a.h5"}, dir.path()).code, 0);
   ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "b.h5"}, dir.path()).code, 0);
   const auto a = ResultsAndParams(dir / "a.h5");
-  ASSERT_EQ(a.size(), 6u);
+  ASSERT_EQ(a.size(), 7u);  // the outputs and the coordinates T, tag and replicate
   EXPECT_EQ(a, ResultsAndParams(dir / "b.h5"));
 }
 
@@ -146,7 +148,7 @@ TEST(RunTest, WorkersShareOneCopyOfTheInput) {
   EXPECT_GE(pss, input_kib / 2) << "summed PSS " << pss << " KiB";
   EXPECT_EQ(run.Wait(), 0) << run.err();
   EXPECT_TRUE(LeftoversAfter(run.tag()).empty());
-  const std::vector<double> sums = ReadDataset<double>(dir / "out.h5", "/results/sum");
+  const std::vector<double> sums = ReadDataset<double>(dir / "out.h5", "/sum");
   ASSERT_EQ(sums.size(), 4u);
   EXPECT_NEAR(sums[1] / sums[0], 2.0, 1e-12);
   EXPECT_NEAR(sums[0] / 33554432.0, 0.5, 1e-3);  // uniform [0, 1)

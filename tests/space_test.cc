@@ -321,7 +321,7 @@ TEST(SpaceOrder, ZipGroupSharesOneDimensionWhereItsFirstMemberStands) {
   Space space(config);
   ASSERT_EQ(space.dimensions().size(), 3u);
   EXPECT_EQ(space.dimensions()[0].name, "a");
-  EXPECT_EQ(space.dimensions()[1].name, "sigma+n");  // at n's position, named in group order
+  EXPECT_EQ(space.dimensions()[1].name, "sigma_n");  // at n's position, named in group order
   EXPECT_EQ(space.dimensions()[1].size, 3u);
   EXPECT_EQ(space.dimensions()[1].parameters, (std::vector<int>{4, 1}));
   EXPECT_EQ(space.dimensions()[2].name, "rho");

@@ -1,0 +1,116 @@
+#include "driver/output_filler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "io/error.h"
+
+namespace sweep {
+
+OutputFiller::OutputFiller(OutputFile& file, const Space& space, const Plan& plan,
+                           const std::vector<uint64_t>& chunks)
+    : file_(file), space_(space), plan_(plan), order_(chunks) {
+  state_.reset(new std::atomic<uint8_t>[plan.chunks()]);
+  for (uint64_t c = 0; c < plan.chunks(); ++c) state_[c].store(kNotOurs);
+  for (uint64_t c : order_) state_[c].store(kUnprepared);
+
+  // Points per step of each dimension, C order.
+  const std::vector<Dimension>& dims = space.dimensions();
+  std::vector<uint64_t> stride(dims.size(), 1);
+  for (size_t d = dims.size(); d-- > 1;) stride[d - 1] = stride[d] * dims[d].size;
+  const std::vector<OutputVariableInfo>& variables = file.layout().variables;
+  for (size_t v = 0; v < variables.size(); ++v) {
+    if (variables[v].size <= kValuesWrittenAtCreation) continue;  // written at creation
+    const int parameter = space.FindParameter(variables[v].name);
+    int dimension = parameter >= 0 ? space.dimension_of(parameter) : -1;
+    for (size_t d = 0; parameter < 0 && d < dims.size(); ++d) {
+      if (dims[d].name == variables[v].name) dimension = int(d);
+    }
+    if (dimension < 0) throw Error(file.path() + ": no sweep dimension for /" + variables[v].name);
+    deferred_.push_back({v, stride[size_t(dimension)], variables[v].size, parameter,
+                         variables[v].dtype == SWEEP_INT64});
+  }
+}
+
+OutputFiller::~OutputFiller() { Stop(); }
+
+void OutputFiller::StartBackground() {
+  if (!background_.joinable()) background_ = std::thread([this] { Background(); });
+}
+
+void OutputFiller::Stop() {
+  stop_.store(true);
+  if (background_.joinable()) background_.join();
+}
+
+void OutputFiller::BeforeHandout(uint64_t first, uint64_t count) {
+  for (uint64_t c = first; c < first + count; ++c) {
+    uint8_t expected = kUnprepared;
+    if (state_[c].compare_exchange_strong(expected, kPreparing)) {
+      try {
+        Prepare(c);
+      } catch (...) {
+        state_[c].store(kUnprepared);
+        throw;
+      }
+      state_[c].store(kPrepared);
+      continue;
+    }
+    // The background is writing it: one chunk's rows, a short wait.
+    while (state_[c].load() == kPreparing) std::this_thread::yield();
+  }
+}
+
+void OutputFiller::Background() {
+  try {
+    for (auto it = order_.rbegin(); it != order_.rend() && !stop_.load(); ++it) {
+      uint8_t expected = kUnprepared;
+      if (!state_[*it].compare_exchange_strong(expected, kPreparing)) continue;
+      try {
+        Prepare(*it);
+      } catch (...) {
+        state_[*it].store(kUnprepared);
+        throw;
+      }
+      state_[*it].store(kPrepared);
+    }
+  } catch (const std::exception&) {
+    // A full disk, say: the hand-out path prepares what is left and reports the error there.
+  }
+}
+
+void OutputFiller::Prepare(uint64_t chunk) {
+  const Chunk c = plan_.chunk(chunk);
+  for (size_t o = 0; o < file_.layout().results.size(); ++o) file_.FillRows(o, c.first, c.count);
+  for (const Deferred& d : deferred_) WriteDeferred(d, c.first, c.end());
+  prepared_.fetch_add(1);
+}
+
+// Value k of a variable on a dimension of stride s is written with the chunk holding point
+// k * s: the point where index k first appears, with every outer index 0. So each value is
+// written exactly once over the whole sweep, by the chunk that covers it.
+void OutputFiller::WriteDeferred(const Deferred& d, uint64_t first_point, uint64_t end_point) {
+  const uint64_t k_begin = (first_point + d.stride - 1) / d.stride;
+  const uint64_t k_end = std::min(d.size, (end_point + d.stride - 1) / d.stride);
+  constexpr uint64_t kBlock = 1 << 14;
+  char buffer[kBlock * 8];
+  for (uint64_t k0 = k_begin; k0 < k_end; k0 += kBlock) {
+    const uint64_t n = std::min(kBlock, k_end - k0);
+    for (uint64_t i = 0; i < n; ++i) {
+      const uint64_t k = k0 + i;
+      sweep_value v{SWEEP_VALUE_INTEGER, double(k), int64_t(k), nullptr};
+      if (d.parameter >= 0) v = space_.ParameterValue(d.parameter, k);
+      if (d.integer) {
+        const int64_t x = v.type == SWEEP_VALUE_INTEGER ? v.integer : std::llround(v.number);
+        std::memcpy(buffer + i * 8, &x, 8);
+      } else {
+        const double x = v.type == SWEEP_VALUE_INTEGER ? double(v.integer) : v.number;
+        std::memcpy(buffer + i * 8, &x, 8);
+      }
+    }
+    file_.WriteVariable(d.variable, k0, n, buffer);
+  }
+}
+
+}  // namespace sweep

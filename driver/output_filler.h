@@ -1,0 +1,80 @@
+// OutputFiller: what a pending chunk's bytes must hold before it is computed, written off the
+// critical path.
+//
+// An output is created with its large datasets allocated but unwritten (io/output_file.h): holes,
+// which read as zeros. Before a chunk is computed, its rows must read "not computed" (the
+// missing value of kernels/dtype.h, NaN for floats) and the deferred coordinate values its points
+// are the first of must be written. The filler does both for every chunk of this run that is
+// pending: synchronously for a chunk about to be handed out (BeforeHandout(), on the scheduler's
+// thread), and in a background thread for the others, from the last chunk backwards. So the
+// first chunk is handed out at once whatever the size of the sweep, within seconds every pending
+// point of the file reads as missing (live readers and a killed run included), and the chunks
+// prepared at hand-out cost only their own size.
+//
+// Each chunk is prepared at most once: a per-chunk state makes the hand-out and the background
+// never both write one, and never write one after it was handed out (that would overwrite the
+// worker's rows). A chunk whose preparation the background has begun is waited for.
+//
+// Chunks of another shard are never touched here: each shard prepares its own.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "driver/plan.h"
+#include "driver/space.h"
+#include "io/output_file.h"
+
+namespace sweep {
+
+class OutputFiller {
+ public:
+  // `chunks`: those to prepare (this run's pending ones), in hand-out order. `file` (opened for
+  // writing) and `space` (the file's sweep) must outlive the filler.
+  OutputFiller(OutputFile& file, const Space& space, const Plan& plan,
+               const std::vector<uint64_t>& chunks);
+  ~OutputFiller();  // Stop()
+  OutputFiller(const OutputFiller&) = delete;
+  OutputFiller& operator=(const OutputFiller&) = delete;
+
+  // Starts preparing the chunks in the background, the last first.
+  void StartBackground();
+  // Prepares chunks [first, first + count) that are not prepared yet, waiting for those the
+  // background is on. THROWS: Error when a write fails (a full disk).
+  void BeforeHandout(uint64_t first, uint64_t count);
+  // Stops the background (between two chunks) and waits for it. A background write error only
+  // stops the background: the chunks it left are prepared at hand-out, where errors are thrown.
+  void Stop();
+
+  // Chunks prepared so far (both paths); for tests.
+  uint64_t prepared() const { return prepared_.load(); }
+
+ private:
+  enum State : uint8_t { kNotOurs, kUnprepared, kPreparing, kPrepared };
+  struct Deferred {   // a variable whose values are written with the chunks
+    size_t variable;  // index into the layout's variables
+    uint64_t stride;  // points per step of its dimension
+    uint64_t size;    // its length
+    int parameter;    // its Space parameter, or -1 for `sample` / `replicate` (value = k)
+    bool integer;
+  };
+
+  void Prepare(uint64_t chunk);
+  void WriteDeferred(const Deferred& d, uint64_t first_point, uint64_t end_point);
+  void Background();
+
+  OutputFile& file_;
+  const Space& space_;
+  const Plan& plan_;
+  std::vector<uint64_t> order_;  // the chunks to prepare, in hand-out order
+  std::unique_ptr<std::atomic<uint8_t>[]> state_;
+  std::vector<Deferred> deferred_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> prepared_{0};
+  std::thread background_;
+};
+
+}  // namespace sweep
