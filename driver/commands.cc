@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "driver/binding.h"
+#include "driver/fingerprint.h"
 #include "driver/plan.h"
+#include "driver/run_steps.h"
 #include "driver/space.h"
 #include "driver/status.h"
 #include "driver/worker.h"
@@ -186,9 +188,9 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
   }
   uint64_t inputs_total = 0;
   for (uint64_t b : input_bytes) inputs_total += b;
-  // /params, /chunks: small next to the results, but counted.
-  const uint64_t table_bytes =
-      space.points() * 8 * space.parameter_names().size() + plan.chunks() * 37;
+  // The file itself, created in memory from the spec a run creates it from: its exact size.
+  const uint64_t file_bytes = OutputFileBytes(
+      LayoutSpecFor(config, space, binding, plan, Fingerprint(binding, config, shapes).dump()));
 
   if (json) {
     nlohmann::json j;
@@ -203,7 +205,8 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
     j["chunk_size"] = plan.chunk_size();
     j["chunk_size_auto"] = chunk_size == 0;
     j["outputs"] = outputs;
-    j["output_bytes"] = results_bytes;
+    j["output_bytes"] = file_bytes;
+    j["results_bytes"] = results_bytes;
     j["output_path"] = config.output.path;
     for (size_t i = 0; i < config.inputs.size(); ++i)
       j["inputs"].push_back({{"name", config.inputs[i].name}, {"bytes", input_bytes[i]}});
@@ -227,10 +230,10 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
   std::printf("  chunks: %llu of %llu points%s, for %d workers\n",
               (unsigned long long)plan.chunks(), (unsigned long long)plan.chunk_size(),
               chunk_size == 0 ? " (auto)" : "", workers);
-  std::printf("  output %s: %s\n", config.output.path.c_str(),
-              Bytes(results_bytes + table_bytes).c_str());
+  std::printf("  output %s: %s (%llu bytes)\n", config.output.path.c_str(),
+              Bytes(file_bytes).c_str(), (unsigned long long)file_bytes);
   for (const auto& o : outputs)
-    std::printf("    /results/%-12s %s %s per point, %s\n", o["name"].get<std::string>().c_str(),
+    std::printf("    /%-14s %s %s per point, %s\n", o["name"].get<std::string>().c_str(),
                 o["dtype"].get<std::string>().c_str(),
                 o["shape"].empty() ? "scalar" : o["shape"].dump().c_str(),
                 Bytes(o["bytes"].get<uint64_t>()).c_str());

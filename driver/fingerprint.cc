@@ -14,6 +14,14 @@ namespace sweep {
 
 nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
                            const MappedInputs& inputs) {
+  std::vector<InputShape> shapes;
+  for (const sweep_array& v : inputs.views())
+    shapes.push_back({v.dtype, std::vector<int64_t>(v.shape, v.shape + v.rank)});
+  return Fingerprint(binding, config, shapes);
+}
+
+nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
+                           const std::vector<InputShape>& inputs) {
   nlohmann::json kernel = {{"name", binding.name}, {"abi", SWEEP_KERNEL_ABI}};
   if (!config.kernel.plugin.empty()) {
     const int fd = open(config.kernel.plugin.c_str(), O_RDONLY | O_CLOEXEC);
@@ -40,11 +48,9 @@ nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
   for (int i = 0; i < k.n_options; ++i)
     options[k.options[i].name] = ValueJson(binding.option_values[size_t(i)]);
   nlohmann::json in = nlohmann::json::object();
-  for (size_t i = 0; i < inputs.views().size(); ++i) {
-    const sweep_array& v = inputs.views()[i];
+  for (size_t i = 0; i < inputs.size(); ++i) {
     const InputSpec& spec = config.inputs[i];
-    nlohmann::json entry = {{"dtype", DtypeName(v.dtype)},
-                            {"shape", std::vector<int64_t>(v.shape, v.shape + v.rank)}};
+    nlohmann::json entry = {{"dtype", DtypeName(inputs[i].dtype)}, {"shape", inputs[i].shape}};
     if (spec.kind == InputSpec::Kind::kGenerate) {
       entry["generate"] = {{"distribution", spec.distribution}, {"seed", spec.seed}};
     } else {

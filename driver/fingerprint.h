@@ -20,6 +20,10 @@ namespace sweep {
 
 nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
                            const MappedInputs& inputs);
+// The same from the inputs' dtypes and shapes (Config::inputs order), as `sweep plan` knows them
+// without mapping anything.
+nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
+                           const std::vector<InputShape>& inputs);
 
 // What differs from `before` to `now`, one line each ("inputs.data.xxh3: now \"...\"").
 std::vector<std::string> FingerprintChanges(const nlohmann::json& before,

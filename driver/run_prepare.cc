@@ -46,35 +46,6 @@ int ValueTypeOf(Value::Type type) {
   }
 }
 
-OutputLayoutSpec MakeLayoutSpec(const PreparedRun& run) {
-  const Space& space = *run.space;
-  OutputLayoutSpec spec;
-  spec.config_text = run.config.text;
-  spec.config_file = run.config_file;
-  spec.fingerprint = run.fingerprint;
-  spec.kernel_name = run.binding.name;
-  spec.seed = run.config.seed;
-  spec.points = run.plan->points();
-  spec.chunk_size = run.plan->chunk_size();
-  spec.chunks = run.plan->chunks();
-  for (const Dimension& dim : space.dimensions()) spec.dimensions.push_back({dim.name, dim.size});
-  // Every parameter is a variable on its dimension (a grid axis is its dimension's coordinate);
-  // `sample` and `replicate` are coordinates 0..n-1 of their own.
-  for (int i = 0; i < int(space.parameter_names().size()); ++i) {
-    spec.variables.push_back({space.parameter_names()[size_t(i)], space.dimension_of(i),
-                              ValueTypeOf(space.parameter_type(i)),
-                              [&space, i](uint64_t k) { return space.ParameterValue(i, k); }});
-  }
-  for (int d = 0; d < int(space.dimensions().size()); ++d) {
-    const Dimension& dim = space.dimensions()[size_t(d)];
-    if (dim.name != "sample" && dim.name != "replicate") continue;
-    spec.variables.push_back({dim.name, d, SWEEP_VALUE_INTEGER,
-                              [&space, d](uint64_t k) { return space.Coordinate(size_t(d), k); }});
-  }
-  spec.outputs = run.binding.outputs;
-  return spec;
-}
-
 // The config, the space, the kernel and the plan: everything checkable before writing.
 void LoadSweep(const RunRequest& request, PreparedRun* run) {
   std::optional<OutputLayout> stored;
@@ -245,7 +216,8 @@ ChunkSelection SelectionFor(const RunRequest& request, const PreparedRun& run) {
 }
 
 void CreateNewOutput(PreparedRun* run) {
-  CreateOutputFile(run->output_path, MakeLayoutSpec(*run));
+  CreateOutputFile(run->output_path, LayoutSpecFor(run->config, *run->space, run->binding,
+                                                   *run->plan, run->fingerprint));
   run->file.emplace(OutputFile::Open(run->output_path, OutputFile::Access::kReadWrite));
   run->journal.emplace(Journal::Create(JournalPath(*run)));
   run->ledger.emplace(ChunkLedger::ForNewOutput(*run->file));
@@ -292,6 +264,36 @@ void OpenExistingOutput(const RunRequest& request, PreparedRun* run) {
 
 }  // namespace
 
+OutputLayoutSpec LayoutSpecFor(const Config& config, const Space& space,
+                               const KernelBinding& binding, const Plan& plan,
+                               const std::string& fingerprint) {
+  OutputLayoutSpec spec;
+  spec.config_text = config.text;
+  spec.config_file = ConfigPathForResume(config);
+  spec.fingerprint = fingerprint;
+  spec.kernel_name = binding.name;
+  spec.seed = config.seed;
+  spec.points = plan.points();
+  spec.chunk_size = plan.chunk_size();
+  spec.chunks = plan.chunks();
+  for (const Dimension& dim : space.dimensions()) spec.dimensions.push_back({dim.name, dim.size});
+  // Every parameter is a variable on its dimension (a grid axis is its dimension's coordinate);
+  // `sample` and `replicate` are coordinates 0..n-1 of their own.
+  for (int i = 0; i < int(space.parameter_names().size()); ++i) {
+    spec.variables.push_back({space.parameter_names()[size_t(i)], space.dimension_of(i),
+                              ValueTypeOf(space.parameter_type(i)),
+                              [&space, i](uint64_t k) { return space.ParameterValue(i, k); }});
+  }
+  for (int d = 0; d < int(space.dimensions().size()); ++d) {
+    const Dimension& dim = space.dimensions()[size_t(d)];
+    if (dim.name != "sample" && dim.name != "replicate") continue;
+    spec.variables.push_back({dim.name, d, SWEEP_VALUE_INTEGER,
+                              [&space, d](uint64_t k) { return space.Coordinate(size_t(d), k); }});
+  }
+  spec.outputs = binding.outputs;
+  return spec;
+}
+
 uint64_t PreparedRun::PointsTodo() const {
   uint64_t points = 0;
   for (uint64_t c : todo) points += plan->chunk(c).count;
@@ -334,6 +336,10 @@ std::unique_ptr<PreparedRun> PrepareRun(const RunRequest& request) {
   LoadSweep(request, run.get());
   CheckOutputPath(request, *run);
   PublishSweepInputs(run.get());
+  if (request.mode == RunRequest::Mode::kRun && !FileExists(run->output_path)) {
+    CheckOutputFits(run->output_path, LayoutSpecFor(run->config, *run->space, run->binding,
+                                                    *run->plan, run->fingerprint));
+  }
   TakeLocks(run.get());
   std::optional<OutputLock> creating;
   if (MustCreate(*run, &creating)) {

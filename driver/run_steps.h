@@ -60,6 +60,12 @@ struct PreparedRun {
   std::string CommandName() const;
 };
 
+// What the output file of this sweep holds (io/output_file.h): `sweep plan` and a new run create
+// it from the same spec, so the plan's byte count is the file's size.
+OutputLayoutSpec LayoutSpecFor(const Config& config, const Space& space,
+                               const KernelBinding& binding, const Plan& plan,
+                               const std::string& fingerprint);
+
 // Prepare: loads, checks and opens everything, writes the output and the journal when new, and
 // lists the chunks to compute. Nothing is written before every check of config, kernel and
 // inputs passed. THROWS: Error / ConfigError.

@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -307,40 +309,138 @@ class TemporaryFile {
   bool kept_ = false;
 };
 
+// Writes the whole file at `path` (which it truncates). THROWS: Error.
+void WriteOutputFile(const std::string& path, const OutputLayoutSpec& spec) {
+  hdf5::ErrorSilencer quiet;
+  hdf5::Handle file = hdf5::CreateFile(path);
+  hid_t root = file.id();
+  hdf5::WriteAttribute(root, "format", std::string(kOutputFormat));
+  hdf5::WriteAttribute(root, "sweep_version", std::string(SWEEP_VERSION));
+  hdf5::WriteAttribute(root, "config", spec.config_text);
+  hdf5::WriteAttribute(root, "config_sha256", Sha256Hex(spec.config_text));
+  hdf5::WriteAttribute(root, "config_file", spec.config_file);
+  hdf5::WriteAttribute(root, "fingerprint", spec.fingerprint);
+  hdf5::WriteAttribute(root, "seed", spec.seed);
+  hdf5::WriteAttribute(root, "kernel", spec.kernel_name);
+  hdf5::WriteAttribute(root, "kernel_abi", uint32_t{SWEEP_KERNEL_ABI});
+  hdf5::WriteAttribute(root, "points", spec.points);
+  hdf5::WriteAttribute(root, "chunks", spec.chunks);
+  hdf5::WriteAttribute(root, "chunk_size", spec.chunk_size);
+  std::vector<std::string> dimension_names, output_names;
+  for (const OutputDimension& d : spec.dimensions) dimension_names.push_back(d.name);
+  for (const sweep_output_decl& o : spec.outputs) output_names.push_back(o.name);
+  hdf5::WriteAttribute(root, "sweep_dims", dimension_names);
+  hdf5::WriteAttribute(root, "outputs", output_names);
+  std::vector<hdf5::Handle> scales = WriteDimensionsAndVariables(root, spec);
+  WriteOutputs(root, spec, scales);
+  WriteChunkTable(root, spec);
+  scales.clear();
+  file.Close();
+}
+
+std::string Gibibytes(uint64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f GiB", double(bytes) / double(uint64_t{1} << 30));
+  return text;
+}
+
+// The bytes the filesystem holding `path` can still give an unprivileged writer, plus what
+// `reclaimed` already occupies there (a temporary about to become the file, the file replaced).
+void CheckFits(const std::string& path, uint64_t file_bytes, uint64_t reclaimed) {
+  std::string folder = path.substr(0, path.find_last_of('/') + 1);
+  if (folder.empty()) folder = ".";
+  struct statvfs fs {};
+  if (statvfs(folder.c_str(), &fs) != 0) return;  // not knowable: let the writes tell
+  const uint64_t available = uint64_t(fs.f_bavail) * uint64_t(fs.f_frsize) + reclaimed;
+  if (file_bytes > available) {
+    throw Error(path + ": the output needs " + Gibibytes(file_bytes) + " but its filesystem has " +
+                    Gibibytes(available) + " free",
+                ExitCode::kUsage);
+  }
+}
+
+uint64_t AllocatedBytes(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 ? uint64_t(st.st_blocks) * 512 : 0;
+}
+
+// Reserves the file's blocks (fallocate: unwritten extents, O(1) per extent, read as zeros), so
+// that no later write into a hole fails for want of space, and a file that cannot fit is refused
+// now. Filesystems without fallocate (some network ones) get the free-space estimate instead.
+// THROWS: Error (exit code 2) when it cannot fit; Error when the file cannot be opened.
+void ReserveSpace(const std::string& path, const std::string& temporary) {
+  const int fd = open(temporary.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) throw Error(temporary + ": " + std::strerror(errno));
+  struct stat st {};
+  fstat(fd, &st);
+  const int status = fallocate(fd, 0, 0, st.st_size);
+  const int error = errno;
+  close(fd);
+  if (status == 0) return;
+  if (error == ENOSPC || error == EFBIG || error == EDQUOT) {
+    const uint64_t reclaimed = AllocatedBytes(path);
+    struct statvfs fs {};
+    const uint64_t available =
+        (statvfs(temporary.c_str(), &fs) == 0 ? uint64_t(fs.f_bavail) * fs.f_frsize : 0) +
+        reclaimed;
+    throw Error(path + ": the output needs " + Gibibytes(uint64_t(st.st_size)) +
+                    " but its filesystem has " + Gibibytes(available) + " free",
+                ExitCode::kUsage);
+  }
+  CheckFits(path, uint64_t(st.st_size), AllocatedBytes(temporary) + AllocatedBytes(path));
+}
+
+uint64_t SizeOf(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) throw Error(path + ": " + std::strerror(errno));
+  return uint64_t(st.st_size);
+}
+
 }  // namespace
+
+uint64_t OutputFileBytes(const OutputLayoutSpec& spec) {
+  CheckSpec(spec);
+  // A temporary file, not a memfd: HDF5 resolves the path it creates, and a memfd has none. Its
+  // large datasets are holes, so it costs what its metadata costs. /dev/shm first: tmpfs takes
+  // sparse files of any size, where ext4 refuses those over 16 TiB (a plan may be that large).
+  const char* folder = std::getenv("TMPDIR");
+  std::string base = access("/dev/shm", W_OK) == 0 ? "/dev/shm"
+                     : folder && *folder           ? folder
+                                                   : "/tmp";
+  std::string pattern = base + "/sweep-plan-XXXXXX";
+  const int fd = mkstemp(pattern.data());
+  if (fd < 0) throw Error(pattern + ": " + std::strerror(errno));
+  close(fd);
+  TemporaryFile temporary(pattern);
+  WriteOutputFile(temporary.path(), spec);
+  return SizeOf(temporary.path());
+}
+
+void CheckOutputFits(const std::string& path, const OutputLayoutSpec& spec) {
+  // The results alone: a sweep that cannot fit is refused before anything is written.
+  uint64_t results_bytes = 0;
+  for (const sweep_output_decl& o : spec.outputs) {
+    uint64_t per_point = DtypeSize(o.dtype);
+    for (int r = 0; r < o.rank; ++r) per_point *= uint64_t(o.shape[r]);
+    uint64_t bytes = 0;
+    if (__builtin_mul_overflow(per_point, spec.points, &bytes) ||
+        __builtin_add_overflow(results_bytes, bytes, &results_bytes)) {
+      results_bytes = UINT64_MAX;
+    }
+  }
+  CheckFits(path, results_bytes, AllocatedBytes(path));
+}
 
 void CreateOutputFile(const std::string& path, const OutputLayoutSpec& spec) {
   CheckSpec(spec);
-  hdf5::ErrorSilencer quiet;
+  CheckOutputFits(path, spec);
   TemporaryFile temporary(path + ".tmp-" + std::to_string(getpid()));
   try {
-    hdf5::Handle file = hdf5::CreateFile(temporary.path());
-    hid_t root = file.id();
-    hdf5::WriteAttribute(root, "format", std::string(kOutputFormat));
-    hdf5::WriteAttribute(root, "sweep_version", std::string(SWEEP_VERSION));
-    hdf5::WriteAttribute(root, "config", spec.config_text);
-    hdf5::WriteAttribute(root, "config_sha256", Sha256Hex(spec.config_text));
-    hdf5::WriteAttribute(root, "config_file", spec.config_file);
-    hdf5::WriteAttribute(root, "fingerprint", spec.fingerprint);
-    hdf5::WriteAttribute(root, "seed", spec.seed);
-    hdf5::WriteAttribute(root, "kernel", spec.kernel_name);
-    hdf5::WriteAttribute(root, "kernel_abi", uint32_t{SWEEP_KERNEL_ABI});
-    hdf5::WriteAttribute(root, "points", spec.points);
-    hdf5::WriteAttribute(root, "chunks", spec.chunks);
-    hdf5::WriteAttribute(root, "chunk_size", spec.chunk_size);
-    std::vector<std::string> dimension_names, output_names;
-    for (const OutputDimension& d : spec.dimensions) dimension_names.push_back(d.name);
-    for (const sweep_output_decl& o : spec.outputs) output_names.push_back(o.name);
-    hdf5::WriteAttribute(root, "sweep_dims", dimension_names);
-    hdf5::WriteAttribute(root, "outputs", output_names);
-    std::vector<hdf5::Handle> scales = WriteDimensionsAndVariables(root, spec);
-    WriteOutputs(root, spec, scales);
-    WriteChunkTable(root, spec);
-    scales.clear();
-    file.Close();
+    WriteOutputFile(temporary.path(), spec);
   } catch (const Error& e) {
     throw Error(path + ": cannot create the output file: " + e.what(), e.code());
   }
+  ReserveSpace(path, temporary.path());
   // Complete before it becomes visible: a killed driver never leaves half a file at `path`.
   // No fsync: the data is hundreds of MB for large sweeps, and a machine that crashes in the
   // seconds after creation leaves a file that `sweep run --force` recreates.

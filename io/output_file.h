@@ -10,7 +10,8 @@
 // so the same spec gives the same bytes.
 //
 // Creation costs O(1) in the number of points: the large datasets are allocated but not written
-// (their bytes are holes until written), so the first chunk is handed out at once. The driver
+// (their bytes are holes until written, reserved with fallocate so that no write into them can
+// fail for want of space), so the first chunk is handed out at once. The driver
 // then writes each chunk's "not computed" values and its share of the large coordinates before
 // handing it out, and a background pass does the same for the chunks not handed out yet
 // (driver/output_filler.h).
@@ -118,8 +119,22 @@ struct OutputLayoutSpec {
 // over `path`, so a failure (or a kill) never leaves half a file at `path`; the temporary is
 // removed on failure.
 // REQUIRES: the caller checked that `path` may be replaced (--force); points > 0; chunks > 0.
-// THROWS: Error (exit code 1) on any I/O or HDF5 failure.
+// Before writing anything, and again once the temporary is written, the free space of the
+// output's filesystem is checked against the file's size (its holes will be written): an output
+// that cannot fit is refused with exit code 2 and nothing left behind.
+// THROWS: Error (exit code 2) when the output cannot fit; Error (exit code 1) on any I/O or
+// HDF5 failure.
 void CreateOutputFile(const std::string& path, const OutputLayoutSpec& spec);
+
+// The first of CreateOutputFile()'s checks, for callers that want it before they write anything
+// of their own (a lock file): the results alone fit the filesystem of `path`.
+// THROWS: Error (exit code 2) naming the bytes needed and free.
+void CheckOutputFits(const std::string& path, const OutputLayoutSpec& spec);
+
+// The size in bytes of the file CreateOutputFile(path, spec) creates: it is created in /dev/shm
+// (else $TMPDIR or /tmp), measured and removed; its large datasets are holes there, so this costs
+// what its metadata costs. THROWS: Error as CreateOutputFile.
+uint64_t OutputFileBytes(const OutputLayoutSpec& spec);
 
 // An absolute byte range of the file.
 struct RawRegion {

@@ -1,0 +1,176 @@
+// The output file as users open it: every shipped config's output in xarray (h5netcdf) and in
+// netCDF's own ncdump, its size as `sweep plan` announced it, and the quickstart's labelled
+// selection the README shows. The readers are Debian's, installed by scripts/setup.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/e2e.h"
+#include "tests/temp_dir.h"
+
+namespace sweep {
+namespace {
+
+using testing::ReadDataset;
+using testing::RunResult;
+using testing::RunSweep;
+using testing::SourcePath;
+
+const char* kPython = "/usr/bin/python3";
+
+int Shell(const std::string& command) {
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Checks, with xarray, that the file is a labelled dataset: dims named as sweep_dims says, in that
+// order, every output over them (then its own named dims), every parameter a coordinate, and no
+// point left missing in a finished run.
+const char* kCheckScript = R"(import sys, json, numpy as np, xarray as xr
+ds = xr.open_dataset(sys.argv[1], engine='h5netcdf')
+dims = list(np.atleast_1d(ds.attrs['sweep_dims']))
+outputs = list(np.atleast_1d(ds.attrs['outputs']))
+params = json.loads(sys.argv[2])
+for name in outputs:
+    v = ds[name]
+    assert list(v.dims[:len(dims)]) == dims, (name, v.dims, dims)
+    assert all(d.startswith(name + '_') for d in v.dims[len(dims):]), v.dims
+    if v.dtype.kind == 'f':
+        assert not np.isnan(v.values).any(), name + ' has missing points after a finished run'
+for p in params:
+    assert p in ds.coords, (p, list(ds.coords))
+for d in dims:
+    assert d in ds.dims
+print('ok', dict(ds.sizes))
+)";
+
+class ShippedConfigOutput : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ShippedConfigOutput, OpensInXarrayAndNcdumpAtThePlannedSize) {
+  TempDir dir;
+  const std::string config = SourcePath("configs/" + GetParam() + ".yaml");
+  std::vector<std::string> set;
+  if (GetParam() == "plugin") set = {"--set", std::string("kernel.plugin=") + SWEEP_EXAMPLE_PLUGIN};
+  std::vector<std::string> plan_args = {"plan", config, "--json"};
+  plan_args.insert(plan_args.end(), set.begin(), set.end());
+  const RunResult plan = RunSweep(plan_args, dir.path());
+  ASSERT_EQ(plan.code, 0) << plan.err;
+  const nlohmann::json planned = nlohmann::json::parse(plan.out);
+
+  std::vector<std::string> run_args = {"run", config, "-q", "-o", dir / "out.h5"};
+  run_args.insert(run_args.end(), set.begin(), set.end());
+  const RunResult run = RunSweep(run_args, dir.path());
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(planned["output_bytes"].get<uint64_t>(), std::filesystem::file_size(dir / "out.h5"));
+
+  EXPECT_EQ(Shell("ncdump -h " + dir / "out.h5" + " > " + dir / "ncdump.txt" + " 2>&1"), 0)
+      << testing::ReadFile(dir / "ncdump.txt");
+  testing::WriteFile(dir / "check.py", kCheckScript);
+  const std::string params = planned["parameters"].dump();
+  EXPECT_EQ(Shell(std::string(kPython) + " " + dir / "check.py" + " " + dir / "out.h5" + " '" +
+                  params + "' > " + dir / "xarray.txt" + " 2>&1"),
+            0)
+      << testing::ReadFile(dir / "xarray.txt");
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, ShippedConfigOutput,
+                         ::testing::Values("blur", "command", "fork_static", "heat2d", "ising2d",
+                                           "lorenz", "option_mc", "plugin", "quickstart", "ridge",
+                                           "sobol", "square", "zip"),
+                         [](const auto& p) { return p.param; });
+
+// The README's first analysis step, and the labels it relies on: rho and sigma are coordinates,
+// beta a scalar coordinate, and selecting by value gives the values h5py reads by index.
+TEST(ReadersTest, QuickstartSelectsByLabelInXarray) {
+  TempDir dir;
+  ASSERT_EQ(
+      RunSweep({"run", SourcePath("configs/quickstart.yaml"), "-q", "-o", dir / "q.h5"}, dir.path())
+          .code,
+      0);
+  testing::WriteFile(dir / "sel.py", R"(import sys, numpy as np, xarray as xr
+ds = xr.open_dataset(sys.argv[1], engine='h5netcdf')
+assert ds.sizes['rho'] == 101 and ds.sizes['sigma'] == 3, dict(ds.sizes)
+assert float(ds.beta) == 8 / 3
+picked = ds.lyapunov.sel(rho=28, method='nearest')
+assert float(picked.rho) == 28.0
+assert list(picked.sigma.values) == [10, 14, 18]
+print(' '.join(repr(float(x)) for x in picked.values))
+)");
+  ASSERT_EQ(Shell(std::string(kPython) + " " + dir / "sel.py" + " " + dir / "q.h5" + " > " +
+                  dir / "sel.txt"),
+            0);
+  // rho = 28 is index 56 of linspace(0, 50, 101): the row h5py would read.
+  const std::vector<double> lyapunov = ReadDataset<double>(dir / "q.h5", "/lyapunov");
+  std::istringstream picked(testing::ReadFile(dir / "sel.txt"));
+  for (int s = 0; s < 3; ++s) {
+    double value = 0;
+    picked >> value;
+    EXPECT_EQ(value, lyapunov[56 * 3 + size_t(s)]) << "sigma index " << s;
+  }
+}
+
+// A zip group is one dimension named like a Python identifier, its members coordinates on it.
+TEST(ReadersTest, ZipGroupIsOneDimensionWithItsMembersAsCoordinates) {
+  TempDir dir;
+  ASSERT_EQ(
+      RunSweep({"run", SourcePath("configs/zip.yaml"), "-q", "-o", dir / "z.h5"}, dir.path()).code,
+      0);
+  testing::WriteFile(dir / "zip.py", R"(import sys, xarray as xr
+ds = xr.open_dataset(sys.argv[1], engine='h5netcdf')
+assert ds.lyapunov.dims == ('rho', 'sigma_beta'), ds.lyapunov.dims
+assert ds.sigma.dims == ('sigma_beta',) and ds.beta.dims == ('sigma_beta',)
+assert 'sigma' in ds.coords and 'beta' in ds.coords
+print('ok')
+)");
+  EXPECT_EQ(Shell(std::string(kPython) + " " + dir / "zip.py" + " " + dir / "z.h5"), 0);
+}
+
+// A sampled parameter longer than what is written at creation is written with the chunks
+// (driver/output_filler.h): once done, /x holds, for every sample, the x the kernel squared,
+// also with replicates, where a sample spans two points and possibly two chunks.
+TEST(ReadersTest, DeferredParametersHoldWhatTheKernelSaw) {
+  TempDir dir;
+  testing::WriteFile(dir / "sampled.yaml",
+                     "name: sampled\nseed: 5\nkernel: {name: square}\n"
+                     "parameters:\n  x: {uniform: [0, 1]}\n"
+                     "sampling: {method: sobol, n: 70001}\nrepeat: 2\n"
+                     "execution: {chunk_size: 999}\noutput: {path: out.h5}\n");
+  ASSERT_EQ(RunSweep({"run", dir / "sampled.yaml", "-q", "-j", "2"}, dir.path()).code, 0);
+  const std::vector<double> x = ReadDataset<double>(dir / "out.h5", "/x");
+  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/y");
+  const std::vector<int64_t> sample = ReadDataset<int64_t>(dir / "out.h5", "/sample");
+  ASSERT_EQ(x.size(), 70001u);
+  ASSERT_EQ(y.size(), 2u * 70001);
+  ASSERT_EQ(sample.size(), 70001u);
+  uint64_t wrong = 0;
+  for (size_t k = 0; k < x.size(); ++k) {
+    wrong += !(sample[k] == int64_t(k) && x[k] >= 0 && x[k] < 1 && y[2 * k] == x[k] * x[k] &&
+               y[2 * k + 1] == x[k] * x[k]);
+  }
+  EXPECT_EQ(wrong, 0u);
+}
+
+// An output that cannot fit on its filesystem is refused before anything is written.
+TEST(ReadersTest, AnOutputLargerThanTheDiskIsRefusedWritingNothing) {
+  TempDir dir;
+  testing::WriteFile(dir / "huge.yaml",
+                     "name: huge\nkernel: {name: square}\n"
+                     "parameters:\n  x: {range: [0, 140737488355328]}\n"  // 2^47 points, 1 PiB
+                     "output: {path: out.h5}\n");
+  const RunResult r = RunSweep({"run", dir / "huge.yaml", "-q"}, dir.path());
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("out.h5: the output needs 1048576.0 GiB but its filesystem has"),
+            std::string::npos)
+      << r.err;
+  std::vector<std::string> left;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    const std::string name = entry.path().filename();
+    if (name.rfind("stdout-", 0) != 0 && name.rfind("stderr-", 0) != 0) left.push_back(name);
+  }
+  EXPECT_EQ(left, std::vector<std::string>{"huge.yaml"});
+}
+
+}  // namespace
+}  // namespace sweep
