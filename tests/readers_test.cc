@@ -3,6 +3,7 @@
 // selection the README shows. The readers are Debian's, installed by scripts/setup.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -170,6 +171,30 @@ TEST(ReadersTest, AnOutputLargerThanTheDiskIsRefusedWritingNothing) {
     if (name.rfind("stdout-", 0) != 0 && name.rfind("stderr-", 0) != 0) left.push_back(name);
   }
   EXPECT_EQ(left, std::vector<std::string>{"huge.yaml"});
+}
+
+// A file of the previous format: every command that reads an output refuses it in one line that
+// says what to do, exit 2, and leaves it as it was.
+TEST(ReadersTest, EveryCommandRefusesAFormatOneFileSayingWhatToDo) {
+  TempDir dir;
+  const std::string old = dir / "old.h5";
+  testing::WriteFile(dir / "make.py",
+                     "import sys, h5py\n"
+                     "with h5py.File(sys.argv[1], 'w') as f:\n"
+                     "    f.attrs['format'] = 'sweep/1'\n"
+                     "    f.create_group('results')\n");
+  ASSERT_EQ(Shell(std::string(kPython) + " " + dir / "make.py" + " " + old), 0);
+  const std::string before = testing::ReadFile(old);
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"status", old}, {"resume", old}, {"rerun", old, "--failed"}}) {
+    const RunResult r = RunSweep(args, dir.path());
+    EXPECT_EQ(r.code, 2) << args[0] << ": " << r.err;
+    EXPECT_NE(r.err.find("output format 'sweep/1'"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("sweep run CONFIG --force"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  EXPECT_EQ(testing::ReadFile(old), before);
+  EXPECT_FALSE(std::filesystem::exists(old + ".journal"));
 }
 
 }  // namespace

@@ -51,6 +51,7 @@ FULL = dict(
     mpi_points=24,
     mpi_sleep_ms=250,
     mpi_chunks=100_000,
+    start_grids=[1_000, 10_000, 31_623],  # square grids: 10^6, 10^8 and 10^9 points
 )
 QUICK = dict(
     reps=1,
@@ -70,9 +71,10 @@ QUICK = dict(
     mpi_points=6,
     mpi_sleep_ms=50,
     mpi_chunks=2_000,
+    start_grids=[1_000, 3_163],
 )
 WORKLOADS = ["dispatch", "shared", "memory", "gather", "startup", "scaling", "command", "chunk",
-             "mpi"]
+             "mpi", "start"]
 MPIRUN = ["mpirun", "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
 
 
@@ -323,9 +325,9 @@ execution: {{workers: 2, chunk_size: auto}}
             "sweep": lambda: self.run_sweep(config, out),
             "peer": lambda: self.peer("dispatch", n, 2, best)["seconds"],
         })
-        y = self.check_done(out, "results/y")
+        y = self.check_done(out, "y")
         if not np.array_equal(y, np.arange(n, dtype=np.float64) ** 2):
-            raise Failed("dispatch: /results/y is not x*x")
+            raise Failed("dispatch: /y is not x*x")
         s, p = n / median(runs["sweep"]), n / median(runs["peer"])
         return [row("1", f"dispatch: `square`, {n:,} points, 2 workers, gathered",
                     (s / 1e6, "M points/s", [n / t / 1e6 for t in runs["sweep"]]),
@@ -359,13 +361,13 @@ execution: {{workers: 2, chunk_size: 1}}
             "joblib": lambda: self._keep(peers, "joblib",
                                          self.peer("shared_joblib", data, points, 2)),
         })
-        sums = self.check_done(out, "results/sum")
+        sums = self.check_done(out, "sum")
         expected = np.asarray(peers["ideal"]["sums"])
         for name, result in peers.items():
             if not np.allclose(result["sums"], expected, rtol=1e-9):
                 raise Failed(f"shared: the {name} peer's sums differ from numpy's")
         if not np.allclose(sums, expected, rtol=1e-9):
-            raise Failed("shared: /results/sum differs from numpy's sum times scale")
+            raise Failed("shared: /sum differs from numpy's sum times scale")
         runs["ideal"] = [t / 2 for t in runs["ideal"]]
         s = median(runs["sweep"])
         what = f"shared input: `array_sum`, {nbytes // MiB} MiB npy, {points} points, 2 workers"
@@ -410,7 +412,7 @@ execution: {{workers: {workers}, chunk_size: 1}}
             if workers == 2:  # at 8 workers Pool+pickle would hold 9 copies of the input
                 sides["pickle"] = lambda: self._peer_pss("memory_pickle", data, workers, hold)
             runs = alternate(self.reps, sides)
-            self.check_done(out, "results/sum")
+            self.check_done(out, "sum")
             sweep_tree = [r[0] for r in runs["sweep"]]
             sweep_workers = [r[1] for r in runs["sweep"]]
             s = median(sweep_tree)
@@ -459,10 +461,10 @@ execution: {{workers: 2, chunk_size: auto}}
 
         self._require_kernel(config, "fill", "fill kernel missing")
         runs = alternate(self.reps, {"sweep": lambda: self.run_sweep(config, out), "peer": peer})
-        rows_out = self.check_done(out, "results/row")
+        rows_out = self.check_done(out, "row")
         if rows_out.shape != (n, row_bytes // 8) or not (
                 rows_out == np.arange(n, dtype=np.float64)[:, None]).all():
-            raise Failed("gather: /results/row is not x in every element")
+            raise Failed("gather: /row is not x in every element")
         total = n * row_bytes / 1e6
         s, p = total / median(runs["sweep"]), total / median(runs["peer"])
         return [row("4", f"gather: `fill`, {row_bytes} B per point, {n:,} points, 2 workers",
@@ -499,8 +501,8 @@ execution: {{workers: 2, start: {start}}}
             "peer": lambda: self.timed([PYTHON, "-c", code])[0],
             "fork": lambda: self.run_sweep(configs["fork"], out),
         })
-        if list(self.check_done(out, "results/y")) != [0.0, 1.0]:
-            raise Failed("startup: /results/y is not [0, 1]")
+        if list(self.check_done(out, "y")) != [0.0, 1.0]:
+            raise Failed("startup: /y is not [0, 1]")
         p = median(runs["peer"])
         peer = (p * 1e3, "ms", [t * 1e3 for t in runs["peer"]])
         label = "`python3 -c` with `Pool(2).map` of 2 items"
@@ -531,7 +533,7 @@ execution: {{chunk_size: auto}}
             "two": lambda: self.run_sweep(config, out, "-j", "2"),
             "one": lambda: self.run_sweep(config, out, "-j", "1"),
         })
-        lyapunov = self.check_done(out, "results/lyapunov")
+        lyapunov = self.check_done(out, "lyapunov")
         if not np.isfinite(lyapunov).all():
             raise Failed("scaling: non-finite lyapunov exponents")
         t2, t1 = median(runs["two"]), median(runs["one"])
@@ -572,8 +574,8 @@ execution: {{workers: 2, chunk_size: auto}}
 
         self._require_kernel(config, "kernel.command", "command kernel missing")
         runs = alternate(self.reps, {"sweep": lambda: self.run_sweep(config, out), "peer": peer})
-        if not np.array_equal(self.check_done(out, "results/y"), np.arange(n, dtype=np.float64)):
-            raise Failed("command: /results/y is not x")
+        if not np.array_equal(self.check_done(out, "y"), np.arange(n, dtype=np.float64)):
+            raise Failed("command: /y is not x")
         with open(parallel_out) as f:
             if sorted(int(line.split()[1]) for line in f) != list(range(n)):
                 raise Failed("command: parallel's output lacks some runs")
@@ -604,8 +606,8 @@ execution: {{workers: 2}}
             "pinned": lambda: float(self.timed(
                 [pingpong, str(n)], preexec_fn=lambda: os.sched_setaffinity(0, one_cpu))[1]),
         })
-        if not np.array_equal(self.check_done(out, "results/y"), np.arange(n, dtype=np.float64) ** 2):
-            raise Failed("chunk: /results/y is not x*x")
+        if not np.array_equal(self.check_done(out, "y"), np.arange(n, dtype=np.float64) ** 2):
+            raise Failed("chunk: /y is not x*x")
         s = median(runs["sweep"])
         what = f"per-chunk overhead: `square`, {n:,} chunks of 1 point, 2 workers"
         return [row(key, what, (s, "us/chunk", runs["sweep"]),
@@ -654,11 +656,11 @@ parameters:
             "local_chunks": lambda: chunks / self.run_sweep(empty, out, "-j", "3",
                                                             "--chunk-size", "1"),
         })
-        if not np.array_equal(self.check_done(sleepy_out, "results/y"), np.arange(n, dtype=np.float64)):
-            raise Failed("mpi: the sleepy sweep's /results/y is not i")
-        if not np.array_equal(self.check_done(out, "results/y"),
+        if not np.array_equal(self.check_done(sleepy_out, "y"), np.arange(n, dtype=np.float64)):
+            raise Failed("mpi: the sleepy sweep's /y is not i")
+        if not np.array_equal(self.check_done(out, "y"),
                               np.arange(chunks, dtype=np.float64) ** 2):
-            raise Failed("mpi: /results/y is not x*x")
+            raise Failed("mpi: /y is not x*x")
         self.mpi_sweep(3, empty, out, "--chunk-size", "1")  # once more, for its journal
         with open(out + ".journal") as f:
             workers = [json.loads(line).get("worker") for line in f if '"type":"done"' in line]
@@ -679,6 +681,81 @@ parameters:
                 (c_mpi, "chunks/s", runs["mpi_chunks"]), (50_000, "chunks/s", [50_000]),
                 "aim: 10^4 ranks with 0.2 s chunks", c_mpi / 50_000, (">=", 1.0)),
         ]
+
+
+    # --- 10. time to the first chunk, whatever the size of the sweep -----------------------------
+
+    def first_chunk(self, side, out):
+        """Seconds from launching `sweep run` on a side x side grid of `square` until its first
+        chunk is recorded done in /chunks/status (polled every 2 ms by raw reads, as a live
+        reader would), and the size of the file created; the run is then interrupted."""
+        config = self.config(f"start-{side}", f"""\
+name: start-{side}
+kernel: {{name: square}}
+parameters:
+  x: {{linspace: [0, 1, {side}]}}
+  k: {{range: [0, {side}]}}
+""")
+        self.clear(out)
+        argv = self.sweep_argv(config, out, ("-j", "2", "--chunk-size", "100000"))
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        where = None
+        try:
+            while True:
+                if proc.poll() is not None:
+                    raise Failed(f"start: sweep exited {proc.returncode} before a chunk was done: "
+                                 f"{proc.stderr.read().strip()[-400:]}")
+                if where is None and os.path.exists(out):
+                    try:
+                        with h5py.File(out, "r") as f:
+                            status = f["chunks/status"]
+                            where = (status.id.get_offset(), status.shape[0])
+                    except OSError:
+                        pass  # being renamed into place
+                if where is not None:
+                    with open(out, "rb") as f:
+                        if b"\x01" in os.pread(f.fileno(), where[1], where[0]):
+                            break
+                time.sleep(0.002)
+            seconds = time.perf_counter() - start
+        finally:
+            proc.send_signal(2)  # SIGINT: the journaled way out
+            proc.wait()
+        size = os.path.getsize(out)
+        self.clear(out)
+        return seconds, size
+
+    def start(self):
+        sides = self.size["start_grids"]
+        out = self.output("start")
+        sizes = {}
+
+        def measure(side):
+            seconds, sizes[side] = self.first_chunk(side, out)
+            return seconds
+
+        runs = alternate(self.reps, {str(side): (lambda side=side: measure(side)) for side in sides})
+        small, large = sides[0], sides[-1]
+        t_small, t_large = median(runs[str(small)]), median(runs[str(large)])
+        results = {side: side * side * 8 for side in sides}
+        grid = sides[1] if len(sides) > 2 else large  # 10^4 x 10^4 in full mode
+        rows = [row("10a", f"time to first chunk done: `square` on a {large:,}^2 grid "
+                           f"({large * large:.2g} points), chunks of 10^5, 2 workers",
+                    (t_large, "s", runs[str(large)]), (t_small, "s", runs[str(small)]),
+                    f"the same on a {small:,}^2 grid ({small * small:.2g} points)",
+                    t_large / t_small, ("<=", 2.0), ratio_note="large / small")]
+        for side in sides[1:-1]:
+            t = median(runs[str(side)])
+            rows.append(row(f"10a{sides.index(side)}", f"time to first chunk done: {side:,}^2 grid "
+                            f"({side * side:.2g} points)", (t, "s", runs[str(side)]),
+                            (t_small, "s", runs[str(small)]), f"{small:,}^2 grid", t / t_small,
+                            ("<=", 2.0), ratio_note="large / small"))
+        rows.append(row("10b", f"file size of the {grid:,}^2 grid of `square` (float64 results)",
+                        (sizes[grid] / 1e6, "MB", [sizes[grid]]),
+                        (results[grid] / 1e6, "MB", [results[grid]]), "its results' bytes",
+                        sizes[grid] / results[grid], ("<=", 1.03)))
+        return rows
 
 
 def row(key, workload, sweep, peer, peer_label, ratio, target=None, met=None, extra=None,
