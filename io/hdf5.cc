@@ -179,14 +179,6 @@ std::optional<int> SweepDtypeOf(hid_t type) {
   return std::nullopt;
 }
 
-Handle FixedStringType(size_t size) {
-  Handle type = Own(H5Tcopy(H5T_C_S1), H5Tclose, "H5Tcopy");
-  Check(H5Tset_size(type.id(), size), "H5Tset_size");
-  Check(H5Tset_cset(type.id(), H5T_CSET_UTF8), "H5Tset_cset");
-  Check(H5Tset_strpad(type.id(), H5T_STR_NULLPAD), "H5Tset_strpad");
-  return type;
-}
-
 Handle VariableStringType() {
   Handle type = Own(H5Tcopy(H5T_C_S1), H5Tclose, "H5Tcopy");
   Check(H5Tset_size(type.id(), H5T_VARIABLE), "H5Tset_size");
@@ -263,12 +255,6 @@ void SetChunked(hid_t dcpl, const std::vector<uint64_t>& chunk_dims) {
 
 void SetDeflate(hid_t dcpl, unsigned level) {
   Check(H5Pset_deflate(dcpl, level), "H5Pset_deflate");
-}
-
-void SetEarlyFill(hid_t dcpl, hid_t mem_type, const void* fill) {
-  Check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time");
-  Check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC), "H5Pset_fill_time");
-  Check(H5Pset_fill_value(dcpl, mem_type, fill), "H5Pset_fill_value");
 }
 
 void SetEarlyUnfilled(hid_t dcpl, hid_t mem_type, const void* fill) {

@@ -76,8 +76,6 @@ hid_t NativeType(int sweep_dtype);
 // The sweep_dtype a stored type converts to without loss of meaning (float64, float32, int64,
 // int32, uint8 of either byte order), or nullopt.
 std::optional<int> SweepDtypeOf(hid_t type);
-// Fixed-size UTF-8 strings, NUL-padded; size >= 1.
-Handle FixedStringType(size_t size);
 // Variable-length UTF-8 strings.
 Handle VariableStringType();
 Handle DatasetType(hid_t dataset);
@@ -98,9 +96,6 @@ Handle CreateDatasetPlist();
 void SetContiguous(hid_t dcpl);
 void SetChunked(hid_t dcpl, const std::vector<uint64_t>& chunk_dims);
 void SetDeflate(hid_t dcpl, unsigned level);
-// Storage allocated when the dataset is created and filled with *fill (of type mem_type) then,
-// so the dataset has its final offset and contents before anyone writes raw bytes into it.
-void SetEarlyFill(hid_t dcpl, hid_t mem_type, const void* fill);
 // Storage allocated when the dataset is created, at its final offset, but never written by
 // HDF5: its bytes are the file's holes (zeros) until someone writes them. *fill (of mem_type),
 // unless null, is recorded as the dataset's fill value for readers. Creation is then O(1) in the

@@ -22,8 +22,8 @@
 namespace sweep {
 namespace {
 
-// Values written per H5Dwrite: large enough that 10^7 points take a few hundred calls, small
-// enough that the block buffers stay well under a MiB per column.
+// Values written per H5Dwrite: large enough that 10^7 chunks take a few hundred calls, small
+// enough that the block buffer stays well under a MiB.
 constexpr uint64_t kBlock = uint64_t{1} << 16;
 
 std::string FormatValue(const sweep_value& v) {
@@ -34,91 +34,32 @@ std::string FormatValue(const sweep_value& v) {
   return text;
 }
 
-// How a 1-D column is stored.
-struct ColumnType {
-  enum Kind { kFloat64, kInt64, kUint64, kString };
-  Kind kind = kFloat64;
-  size_t string_size = 1;  // kString: bytes per value; HDF5 has no zero-size strings
-
-  static ColumnType Of(int sweep_value_type) {
-    if (sweep_value_type == SWEEP_VALUE_STRING) return {kString};
-    if (sweep_value_type == SWEEP_VALUE_INTEGER) return {kInt64};
-    return {kFloat64};
-  }
-  void Widen(const sweep_value& v) {
-    if (kind == kString) string_size = std::max(string_size, FormatValue(v).size());
-  }
-  size_t ElementSize() const { return kind == kString ? string_size : 8; }
-};
-
-// A new contiguous 1-D dataset written block by block: Put() the values of one block, then
-// Flush() it with one hyperslab write.
-class ColumnWriter {
+// A new contiguous 1-D uint64 dataset written block by block: Put() the values of one block,
+// then Flush() it with one hyperslab write.
+class UnsignedColumnWriter {
  public:
-  ColumnWriter(hid_t loc, const std::string& name, uint64_t size, ColumnType column)
-      : column_(column) {
-    if (column.kind == ColumnType::kString)
-      string_type_ = hdf5::FixedStringType(column.string_size);
+  UnsignedColumnWriter(hid_t loc, const std::string& name, uint64_t size)
+      : buffer_(std::min(size, kBlock)) {
     hdf5::Handle dcpl = hdf5::CreateDatasetPlist();
     hdf5::SetContiguous(dcpl.id());
     hdf5::Handle space = hdf5::SimpleSpace({size});
-    dataset_ = hdf5::CreateDataset(loc, name, Type(), space.id(), dcpl.id());
-    buffer_.resize(std::min(size, kBlock) * column.ElementSize());
+    dataset_ = hdf5::CreateDataset(loc, name, H5T_NATIVE_UINT64, space.id(), dcpl.id());
   }
 
   hid_t dataset() const { return dataset_.id(); }
-
-  void Put(uint64_t index_in_block, const sweep_value& v) {
-    char* slot = buffer_.data() + index_in_block * column_.ElementSize();
-    switch (column_.kind) {
-      case ColumnType::kString: {
-        std::string text = FormatValue(v);
-        std::memset(slot, 0, column_.string_size);
-        std::memcpy(slot, text.data(), std::min(text.size(), column_.string_size));
-        break;
-      }
-      case ColumnType::kInt64: {
-        int64_t value = v.type == SWEEP_VALUE_INTEGER ? v.integer : std::llround(v.number);
-        std::memcpy(slot, &value, 8);
-        break;
-      }
-      case ColumnType::kUint64:
-      case ColumnType::kFloat64:
-        std::memcpy(slot, &v.number, 8);
-        break;
-    }
-  }
-
-  void PutUnsigned(uint64_t index_in_block, uint64_t value) {
-    std::memcpy(buffer_.data() + index_in_block * 8, &value, 8);
-  }
+  void Put(uint64_t index_in_block, uint64_t value) { buffer_[index_in_block] = value; }
 
   void Flush(uint64_t first, uint64_t count) {
     hdf5::Handle file_space = hdf5::DatasetSpace(dataset_.id());
     hdf5::SelectHyperslab(file_space.id(), {first}, {count});
     hdf5::Handle memory_space = hdf5::SimpleSpace({count});
-    hdf5::Write(dataset_.id(), Type(), memory_space.id(), file_space.id(), buffer_.data());
+    hdf5::Write(dataset_.id(), H5T_NATIVE_UINT64, memory_space.id(), file_space.id(),
+                buffer_.data());
   }
 
  private:
-  hid_t Type() const {
-    switch (column_.kind) {
-      case ColumnType::kString:
-        return string_type_.id();
-      case ColumnType::kInt64:
-        return H5T_NATIVE_INT64;
-      case ColumnType::kUint64:
-        return H5T_NATIVE_UINT64;
-      case ColumnType::kFloat64:
-        break;
-    }
-    return H5T_NATIVE_DOUBLE;
-  }
-
-  ColumnType column_;
-  hdf5::Handle string_type_;
   hdf5::Handle dataset_;
-  std::vector<char> buffer_;
+  std::vector<uint64_t> buffer_;
 };
 
 // netCDF-4's mark of a dimension that has no variable (its NAME attribute, then the size).
@@ -260,14 +201,14 @@ void WriteOutputs(hid_t root, const OutputLayoutSpec& spec,
 void WriteChunkTable(hid_t file, const OutputLayoutSpec& spec) {
   hdf5::Handle group = hdf5::CreateGroup(file, "chunks");
   hdf5::Handle dimension = CreateBareDimension(group.id(), "chunk", spec.chunks);
-  ColumnWriter firsts(group.id(), "first", spec.chunks, {ColumnType::kUint64});
-  ColumnWriter counts(group.id(), "count", spec.chunks, {ColumnType::kUint64});
+  UnsignedColumnWriter firsts(group.id(), "first", spec.chunks);
+  UnsignedColumnWriter counts(group.id(), "count", spec.chunks);
   for (uint64_t block = 0; block < spec.chunks; block += kBlock) {
     uint64_t n = std::min(kBlock, spec.chunks - block);
     for (uint64_t i = 0; i < n; ++i) {
       uint64_t first = (block + i) * spec.chunk_size;
-      firsts.PutUnsigned(i, first);
-      counts.PutUnsigned(i, std::min(spec.chunk_size, spec.points - first));
+      firsts.Put(i, first);
+      counts.Put(i, std::min(spec.chunk_size, spec.points - first));
     }
     firsts.Flush(block, n);
     counts.Flush(block, n);
