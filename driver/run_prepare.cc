@@ -342,9 +342,15 @@ std::unique_ptr<PreparedRun> PrepareRun(const RunRequest& request) {
   }
   TakeLocks(run.get());
   std::optional<OutputLock> creating;
+  const OutputLock::Mode mode =
+      run->shard ? OutputLock::Mode::kShared : OutputLock::Mode::kExclusive;
   if (MustCreate(*run, &creating)) {
+    // A run that replaces an output (--force) must not replace one a run writes under another name.
+    if (FileExists(run->output_path)) InodeLock(run->output_path, mode);
     CreateNewOutput(run.get());
+    run->inode_lock.emplace(run->output_path, mode);
   } else {
+    run->inode_lock.emplace(run->output_path, mode);
     OpenExistingOutput(request, run.get());
   }
   run->ledger->RecordInto(&*run->journal);

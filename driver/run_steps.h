@@ -45,6 +45,7 @@ struct PreparedRun {
   std::string fingerprint;             // JSON text, driver/fingerprint.h
   std::optional<OutputLock> shard_lock;
   std::optional<OutputLock> lock;
+  std::optional<InodeLock> inode_lock;  // the same, on the output file under every name
   std::optional<OutputFile> file;
   std::optional<Journal> journal;
   std::optional<ChunkLedger> ledger;

@@ -85,6 +85,31 @@ OutputLock::~OutputLock() {
   if (fd_ >= 0) close(fd_);  // releases the flock
 }
 
+InodeLock::InodeLock(const std::string& output_path, OutputLock::Mode mode) {
+  fd_ = open(output_path.c_str(), O_RDWR | O_CLOEXEC);  // a write lock needs a writable descriptor
+  if (fd_ < 0) throw Error("cannot open " + output_path + ": " + std::strerror(errno));
+  struct flock lock {};
+  lock.l_type = mode == OutputLock::Mode::kExclusive ? F_WRLCK : F_RDLCK;
+  lock.l_whence = SEEK_SET;
+  lock.l_start = off_t{1} << 62;  // past any real file's end: no reader's range reaches it
+  lock.l_len = 1;
+  if (fcntl(fd_, F_OFD_SETLK, &lock) == 0) return;
+  const int error = errno;
+  close(fd_);
+  fd_ = -1;
+  if (error == EAGAIN || error == EACCES) {
+    throw Error(output_path +
+                    " is in use by another sweep (under another name: a symlink or a "
+                    "hard link to the same file)",
+                ExitCode::kLocked);
+  }
+  throw Error("cannot lock " + output_path + ": " + std::strerror(error));
+}
+
+InodeLock::~InodeLock() {
+  if (fd_ >= 0) close(fd_);  // releases the lock: it belongs to this open file description
+}
+
 std::optional<LockHolder> ProbeLock(const std::string& output_path) {
   const std::string path = OutputLock::LockPath(output_path);
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

@@ -47,6 +47,27 @@ class OutputLock {
   int fd_ = -1;
 };
 
+// InodeLock: the same exclusion on the output file itself, so every name of it is locked: a
+// `resume` through a symlink or a hard link to a live output finds it locked, where its own
+// `<name>.lock` would be free. It is an open-file-description lock (fcntl F_OFD_SETLK) on one
+// byte far past the file's end, not a flock: HDF5 flocks the file when it opens it (readers such
+// as h5py and xarray take a shared flock), and on Linux the two kinds never conflict, so live
+// readers open the file as before; an OFD lock, unlike a classic fcntl lock, is not dropped when
+// this process closes another descriptor of the file (as HDF5 does).
+class InodeLock {
+ public:
+  // Locks the file at `output_path` (following symlinks: the file is what is locked).
+  // THROWS: Error with ExitCode::kLocked when a conflicting holder has it under any name; Error
+  // when the file cannot be opened or locked.
+  InodeLock(const std::string& output_path, OutputLock::Mode mode);
+  ~InodeLock();
+  InodeLock(const InodeLock&) = delete;
+  InodeLock& operator=(const InodeLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 // Whether someone holds the lock of `output_path` (in either mode), without taking it: the holder
 // as its lock file names it, or nullopt when the lock is free or its file does not exist.
 std::optional<LockHolder> ProbeLock(const std::string& output_path);

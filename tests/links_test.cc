@@ -2,7 +2,9 @@
 // journal, the log folder), which would make it truncate, lock or write what the link points to.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "tests/e2e.h"
 
@@ -53,6 +55,35 @@ TEST(LinkBesideOutputTest, APlantedJournalLinkStopsAResume) {
   const RunResult resume = RunSweep({"resume", "out.h5", "-q"}, dir.path());
   EXPECT_EQ(resume.code, 2) << resume.err;
   EXPECT_EQ(ReadFile(victim), "do not touch\n");
+}
+
+// The lock is on the file, not on its name: a second writer through a symlink or a hard link to
+// a live output is refused (exit 4), and the live run finishes to the bytes it would have given.
+TEST(LinkToOutputTest, ASecondWriterThroughAnotherNameIsRefused) {
+  TempDir dir;
+  const std::string config = dir / "slow.yaml";
+  WriteFile(config,
+            "name: slow\nkernel: {name: ising2d, options: {L: 16, sweeps: 300, burn_in: 50}}\n"
+            "parameters:\n  T: {linspace: [1.5, 3.5, 600]}\n"
+            "execution: {workers: 2}\noutput: {path: out.h5}\n");
+  SweepProcess live({"run", config, "-q"}, dir.path());
+  for (int i = 0; i < 500 && !std::filesystem::exists(dir / "out.h5"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(std::filesystem::exists(dir / "out.h5"));
+  std::filesystem::create_symlink(dir / "out.h5", dir / "alias.h5");
+  std::filesystem::create_hard_link(dir / "out.h5", dir / "hard.h5");
+  for (const std::string& name : {"alias.h5", "hard.h5"}) {
+    const RunResult resume = RunSweep({"resume", name, "-q"}, dir.path());
+    EXPECT_EQ(resume.code, 4) << name << ": " << resume.err;
+    EXPECT_NE(resume.err.find("in use by another sweep"), std::string::npos) << resume.err;
+    const RunResult rerun = RunSweep({"rerun", name, "--chunks", "0", "-q"}, dir.path());
+    EXPECT_EQ(rerun.code, 4) << name << ": " << rerun.err;
+    const RunResult force = RunSweep({"run", config, "-o", name, "--force", "-q"}, dir.path());
+    EXPECT_EQ(force.code, 4) << name << ": " << force.err;
+  }
+  EXPECT_EQ(live.Wait(), 0) << live.err();
+  const RunResult status = RunSweep({"status", "out.h5", "--json"}, dir.path());
+  EXPECT_NE(status.out.find("\"pending\": 0"), std::string::npos) << status.out;
 }
 
 }  // namespace
