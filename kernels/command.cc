@@ -252,6 +252,46 @@ std::string OutputList(const std::vector<sweep_output_decl>& decls) {
 }
 
 // Flattens a JSON number or (nested) array of numbers in C order.
+// Markers for the infinities of AcceptNonFiniteTokens(): strings no JSON output may hold, since
+// outputs are numbers.
+const char kPositiveInfinity[] = "\x01+Infinity";
+const char kNegativeInfinity[] = "\x01-Infinity";
+
+// JSON has no NaN nor infinities, but Python's json.dumps writes them bare (NaN, Infinity,
+// -Infinity), as do JavaScript and many codes: outside strings they become null (NaN) and
+// marker strings that FlattenJson reads as the infinities.
+std::string AcceptNonFiniteTokens(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) out += text[++i];
+      if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    const auto at = [&](const char* token) {
+      return text.compare(i, std::strlen(token), token) == 0;
+    };
+    if (at("NaN")) {
+      out += "null";
+      i += 2;
+    } else if (at("-Infinity")) {
+      out += "\"\\u0001-Infinity\"";
+      i += 8;
+    } else if (at("Infinity")) {
+      out += "\"\\u0001+Infinity\"";
+      i += 7;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string FlattenJson(const nlohmann::json& j, std::vector<Number>* out) {
   if (j.is_array()) {
     for (const nlohmann::json& item : j) {
@@ -274,6 +314,10 @@ std::string FlattenJson(const nlohmann::json& j, std::vector<Number>* out) {
     n.number = j.get<double>();
   } else if (j.is_null()) {
     n.number = std::numeric_limits<double>::quiet_NaN();
+  } else if (j.is_string() && (j == kPositiveInfinity || j == kNegativeInfinity)) {
+    // Python's json.dumps and JavaScript print these bare; AcceptNonFiniteTokens quoted them.
+    n.number = j == kPositiveInfinity ? std::numeric_limits<double>::infinity()
+                                      : -std::numeric_limits<double>::infinity();
   } else {
     return std::string("expected numbers, got ") + j.type_name();
   }
@@ -299,7 +343,7 @@ std::string ReadJson(const std::string& text, const std::vector<sweep_output_dec
                      sweep_array* outputs) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text);
+    j = nlohmann::json::parse(AcceptNonFiniteTokens(text));
   } catch (const nlohmann::json::parse_error& e) {
     std::string what = e.what();
     const size_t bracket = what.find("] ");

@@ -272,6 +272,15 @@ TEST(CommandKernelOutputs, NonFiniteValuesAndIntegerDtypes) {
             "stdout line 3: output `u`: 256 is out of range for uint8");
   EXPECT_EQ(rows.Read("{\"f\": [1, 2, 3], \"i\": [1, true], \"u\": 0}"),
             "output `i`: expected numbers, got boolean");
+  // Python's json.dumps writes NaN and the infinities bare; inside strings they stay text.
+  EXPECT_EQ(rows.Read("{\"f\": [NaN, Infinity, -Infinity], \"i\": [1, 2], \"u\": 0}"), "");
+  EXPECT_TRUE(std::isnan(rows.At<float>(0, 0)));
+  EXPECT_EQ(rows.At<float>(0, 1), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(rows.At<float>(0, 2), -std::numeric_limits<float>::infinity());
+  EXPECT_EQ(rows.Read("{\"f\": [1, 2, 3], \"i\": [1, \"NaN\"], \"u\": 0}"),
+            "output `i`: expected numbers, got string");
+  EXPECT_EQ(rows.Read("{\"f\": [1, 2, 3], \"i\": [1, Infinity], \"u\": 0}"),
+            "output `i`: inf is not an integer");
 }
 
 TEST(CommandKernelOutputs, EveryMistakeIsNamed) {
