@@ -1,6 +1,7 @@
 #include "io/config.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -1183,9 +1184,24 @@ Config ParseConfig(const std::string& text, const std::string& file,
 }
 
 Config LoadConfig(const std::string& path, const std::vector<std::string>& overrides) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const auto refuse = [&](const std::string& what) {
+    throw ConfigError({{{"", 0, 0}, "", path + ": " + what}});
+  };
+  // O_NONBLOCK: a FIFO must not block the open; only regular files are read at all.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   std::string text;
   int error = 0;
+  struct stat st {};
+  if (fd >= 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    refuse(S_ISDIR(st.st_mode) ? "is a directory, not a config file"
+                               : "is not a regular file (a device, a pipe or a socket)");
+  }
+  if (fd >= 0 && uint64_t(st.st_size) > kMaxConfigBytes) {
+    ::close(fd);
+    refuse(fmt::format("is {:.1f} MiB, over the limit of {} MiB for a config",
+                       double(st.st_size) / (1 << 20), kMaxConfigBytes >> 20));
+  }
   if (fd < 0) {
     error = errno;
   } else {
@@ -1198,6 +1214,7 @@ Config LoadConfig(const std::string& path, const std::vector<std::string>& overr
         break;
       }
       text.append(buffer, size_t(n));
+      if (text.size() > kMaxConfigBytes) break;  // grown since the fstat
     }
     ::close(fd);
   }

@@ -156,9 +156,15 @@ struct Config {
   const AxisSpec* FindParameter(const std::string& name) const;
 };
 
+// The largest config file LoadConfig() reads: far above any real sweep's, far below what would
+// take a parser minutes and gigabytes.
+inline constexpr uint64_t kMaxConfigBytes = uint64_t{16} << 20;
+
 // Reads and checks a config file. overrides are "key.path=value" strings (from --set).
-// THROWS: ConfigError with every problem found (exit code 2); for a file that cannot be read,
-// one diagnostic without location: "cannot read <path>: <strerror>".
+// THROWS: ConfigError with every problem found (exit code 2); for a file that cannot be read, is
+// not a regular file (a directory, /dev/zero, a pipe) or is over kMaxConfigBytes, one diagnostic
+// without location: "cannot read <path>: <strerror>", "<path>: is a directory, ...".
+
 Config LoadConfig(const std::string& path, const std::vector<std::string>& overrides = {});
 
 // The same from text already in memory (an output file's stored config, or a test's).

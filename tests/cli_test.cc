@@ -123,6 +123,27 @@ TEST(CliTest, ATrillionPointSweepPlansInstantly) {
   EXPECT_EQ(FilesIn(dir.path()), 1u);
 }
 
+// What is not a config file is refused at once, in one line, exit 2: a device that never ends,
+// a folder, a file too large to be a config (rather than minutes of parsing and gigabytes).
+TEST(CliTest, DevicesFoldersAndHugeFilesAreNotConfigs) {
+  TempDir dir;
+  WriteFile(dir / "huge.yaml", std::string((16 << 20) + 1, '#'));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"/dev/zero", "/dev/zero: is not a regular file"},
+      {"/dev/null", "/dev/null: is not a regular file"},
+      {dir.path(), ": is a directory, not a config file"},
+      {dir / "huge.yaml", "huge.yaml: is 16.0 MiB, over the limit of 16 MiB for a config"}};
+  for (const auto& [path, message] : cases) {
+    for (const char* command : {"validate", "plan", "run"}) {
+      const RunResult r = RunSweep({command, path}, dir.path());
+      EXPECT_EQ(r.code, 2) << command << " " << path << ": " << r.err;
+      EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+      EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    }
+  }
+  EXPECT_EQ(FilesIn(dir.path()), 1u);
+}
+
 TEST(CliTest, UsageErrorsExitTwo) {
   TempDir dir;
   for (const std::vector<std::string>& args :
@@ -166,8 +187,8 @@ TEST(CliTest, PlanShowsAxesChunksBytesAndMemory) {
   const RunResult r = RunSweep({"plan", SourcePath("configs/heat2d.yaml"), "-j", "2"}, dir.path());
   ASSERT_EQ(r.code, 0) << r.err;
   for (const char* fragment : {"heat2d: kernel heat2d, 9 points", "axis alpha",
-                               "chunks: 9 of 1 points (auto), for 2 workers",
-                               "/field_small", "inputs: 512.0 KiB", "memory per worker"})
+                               "chunks: 9 of 1 points (auto), for 2 workers", "/field_small",
+                               "inputs: 512.0 KiB", "memory per worker"})
     EXPECT_NE(r.out.find(fragment), std::string::npos) << fragment << "\n" << r.out;
 }
 
