@@ -229,9 +229,34 @@ void BindOutputs(const KernelSpec& spec, KernelBinding* binding, Diagnostics* er
   b.outputs = std::move(outputs);
 }
 
+constexpr size_t kMaxOutputRank = 32;  // H5S_MAX_RANK, without including HDF5 here
+
 // The output file holds every dimension, parameter and output at its root (io/output_file.h), so
 // their names must differ; a parameter that clashes is blamed, since the user names it.
-void CheckRootNames(const Config& config, const KernelBinding& b, Diagnostics* errors) {
+void CheckRootNames(const Config& config, const Space& space, const KernelBinding& b,
+                    Diagnostics* errors) {
+  // HDF5 (and netCDF) take at most 32 dimensions per dataset: the sweep's, then the output's own.
+  for (const sweep_output_decl& out : b.outputs) {
+    const size_t rank = space.dimensions().size() + size_t(out.rank);
+    if (rank > kMaxOutputRank) {
+      // Blame the first dimension over the limit: the parameter that makes it, if one does.
+      const Dimension& over = space.dimensions()[kMaxOutputRank - size_t(out.rank)];
+      SourceLocation where = config.kernel.where;
+      std::string key = over.name == "replicate" ? "repeat" : "parameters";
+      if (!over.parameters.empty()) {
+        const AxisSpec* axis =
+            config.FindParameter(space.parameter_names()[size_t(over.parameters[0])]);
+        if (axis) where = axis->where, key = "parameters." + axis->name;
+      }
+      Fail(errors, where, key,
+           "output `" + std::string(out.name) + "` would have " + std::to_string(rank) +
+               " dimensions (" + std::to_string(space.dimensions().size()) + " of the sweep, " +
+               std::to_string(out.rank) + " its own), over the limit of " +
+               std::to_string(kMaxOutputRank) +
+               " of HDF5 and netCDF; a parameter with one value can be a constant (`x: 1`)");
+      return;
+    }
+  }
   std::map<std::string, std::string> taken;  // name -> what it is, for the message
   taken["chunks"] = "the output file's chunk table";
   for (const sweep_output_decl& out : b.outputs) {
@@ -275,7 +300,7 @@ KernelBinding BindKernel(const Config& config, const Space& space) {
   if (!errors.empty()) throw ConfigError(errors);
   BindOutputs(config.kernel, &b, &errors);
   if (!errors.empty()) throw ConfigError(errors);
-  CheckRootNames(config, b, &errors);
+  CheckRootNames(config, space, b, &errors);
   if (!errors.empty()) throw ConfigError(errors);
   return b;
 }

@@ -1157,6 +1157,32 @@ std::string Folder(const std::string& file) {
   return folder.lexically_normal().string();
 }
 
+// Strings travel to kernels, command lines and the output file as C strings, where a NUL would
+// silently cut them: refused wherever one is in the document, key or value.
+void RefuseNulCharacters(const YAML::Node& node, const std::string& file, const std::string& key,
+                         std::vector<Diagnostic>* diagnostics) {
+  const auto where = [&](const YAML::Node& n) {
+    return n.Mark().is_null() ? SourceLocation{file, 0, 0}
+                              : SourceLocation{file, n.Mark().line + 1, n.Mark().column + 1};
+  };
+  if (node.IsScalar() && node.Scalar().find('\0') != std::string::npos) {
+    diagnostics->push_back({where(node), key, "a NUL character inside a string is not supported"});
+  } else if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i)
+      RefuseNulCharacters(node[i], file, key + "[" + std::to_string(i) + "]", diagnostics);
+  } else if (node.IsMap()) {
+    for (const auto& item : node) {
+      const std::string name = item.first.IsScalar() ? item.first.Scalar() : "?";
+      const std::string path = key.empty() ? name : key + "." + name;
+      if (name.find('\0') != std::string::npos) {
+        diagnostics->push_back(
+            {where(item.first), key, "a NUL character inside a key is not supported"});
+      }
+      RefuseNulCharacters(item.second, file, path, diagnostics);
+    }
+  }
+}
+
 }  // namespace
 
 Config ParseConfig(const std::string& text, const std::string& file,
@@ -1177,6 +1203,8 @@ Config ParseConfig(const std::string& text, const std::string& file,
   }
   config.text = overrides.empty() ? text : EmitYaml(source.root);
 
+  RefuseNulCharacters(source.root, file, "", &diagnostics);
+  if (!diagnostics.empty()) throw ConfigError(diagnostics);
   ConfigReader reader(&config, &diagnostics, override_paths);
   reader.Read(source.root);
   if (!diagnostics.empty()) throw ConfigError(diagnostics);

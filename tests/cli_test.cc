@@ -144,6 +144,32 @@ TEST(CliTest, DevicesFoldersAndHugeFilesAreNotConfigs) {
   EXPECT_EQ(FilesIn(dir.path()), 1u);
 }
 
+// Limits found by validate, not at file creation: the 32 dimensions an HDF5 dataset can have;
+// and a NUL inside a string, which C strings downstream would cut silently.
+TEST(CliTest, ValidateFindsWhatTheOutputFileCouldNotHold) {
+  TempDir dir;
+  std::string many = "name: many\nkernel: {name: square}\nparameters:\n  x: {values: [1]}\n";
+  for (int i = 0; i < 33; ++i) many += "  a" + std::to_string(i) + ": {values: [1]}\n";
+  WriteFile(dir / "many.yaml", many);
+  WriteFile(dir / "nul.yaml",
+            "name: nul\nkernel: {name: square}\nparameters:\n  x: {range: [0, 2]}\n"
+            "  s: {values: [\"a\\0b\", c]}\n");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"many.yaml",
+       "many.yaml:36:3: parameters.a31: output `y` would have 34 dimensions (34 of the sweep, 0 "
+       "its own), over the limit of 32"},
+      {"nul.yaml",
+       "nul.yaml:5:16: parameters.s.values[0]: a NUL character inside a string is not supported"}};
+  for (const auto& [file, message] : cases) {
+    for (const char* command : {"validate", "run"}) {
+      const RunResult r = RunSweep({command, file}, dir.path());
+      EXPECT_EQ(r.code, 2) << command << " " << file << ": " << r.err;
+      EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    }
+  }
+  EXPECT_EQ(FilesIn(dir.path()), 2u);
+}
+
 TEST(CliTest, UsageErrorsExitTwo) {
   TempDir dir;
   for (const std::vector<std::string>& args :
