@@ -356,7 +356,7 @@ TEST(ConfigParseTest, UnreadableFile) {
     LoadConfig(dir.path().string());
     FAIL() << "loaded a directory";
   } catch (const ConfigError& e) {
-    EXPECT_EQ(std::string(e.what()), "cannot read " + dir.path().string() + ": Is a directory");
+    EXPECT_EQ(std::string(e.what()), dir.path().string() + ": is a directory, not a config file");
   }
 }
 
