@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "driver/fingerprint.h"
@@ -14,6 +15,8 @@
 #include "io/error.h"
 
 namespace sweep {
+
+namespace fs = std::filesystem;
 namespace {
 
 bool FileExists(const std::string& path) {
@@ -79,6 +82,28 @@ void LoadSweep(const RunRequest& request, PreparedRun* run) {
   }
 }
 
+// `-o` naming the run's own config or one of its input files (under any name) would have
+// --force destroy what the run reads: refused, whatever --force says.
+void RefuseReplacingOwnFiles(const PreparedRun& run) {
+  struct stat output {};
+  if (stat(run.output_path.c_str(), &output) != 0) return;
+  const auto same = [&](const std::string& path) {
+    struct stat other {};
+    return stat(path.c_str(), &other) == 0 && other.st_dev == output.st_dev &&
+           other.st_ino == output.st_ino;
+  };
+  std::string what;
+  if (!run.config.file.empty() && same(run.config.file)) what = "its own config";
+  for (const InputSpec& input : run.config.inputs) {
+    if (what.empty() && input.kind != InputSpec::Kind::kGenerate && same(input.path))
+      what = "its input `" + input.name + "`";
+  }
+  if (!what.empty()) {
+    throw Error(run.output_path + ": is " + what + "; the output must be another file",
+                ExitCode::kUsage);
+  }
+}
+
 void CheckOutputPath(const RunRequest& request, const PreparedRun& run) {
   if (run.shard && request.force) {
     throw Error(
@@ -92,6 +117,7 @@ void CheckOutputPath(const RunRequest& request, const PreparedRun& run) {
                     run.output_path + "` to finish it",
                 ExitCode::kUsage);
   }
+  RefuseReplacingOwnFiles(run);
 }
 
 // Inputs checked and published (memfds and mappings only; no file is written), and fingerprinted.
@@ -215,7 +241,23 @@ ChunkSelection SelectionFor(const RunRequest& request, const PreparedRun& run) {
   return selection;
 }
 
+// `OUT.h5.tmp-<pid>`: what a creator killed between writing and renaming leaves. The caller
+// holds the lock that every creator of this output holds, so no live creator owns one.
+void RemoveStaleTemporaries(const std::string& output_path) {
+  const fs::path output(output_path);
+  const std::string prefix = output.filename().string() + ".tmp-";
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(output.parent_path(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
+        name.find_first_not_of("0123456789", prefix.size()) == std::string::npos) {
+      fs::remove(entry.path(), ec);
+    }
+  }
+}
+
 void CreateNewOutput(PreparedRun* run) {
+  RemoveStaleTemporaries(run->output_path);
   CreateOutputFile(run->output_path, LayoutSpecFor(run->config, *run->space, run->binding,
                                                    *run->plan, run->fingerprint));
   run->file.emplace(OutputFile::Open(run->output_path, OutputFile::Access::kReadWrite));

@@ -57,6 +57,44 @@ TEST(LinkBesideOutputTest, APlantedJournalLinkStopsAResume) {
   EXPECT_EQ(ReadFile(victim), "do not touch\n");
 }
 
+// `-o` naming what the run reads, under any name, is refused even with --force: the config, an
+// input (here a raw float64 file read by array_sum).
+TEST(OwnFilesTest, ForceNeverReplacesTheRunsOwnConfigOrInputs) {
+  TempDir dir;
+  WriteFile(dir / "data.f64", std::string(4 * 8, '\0'));
+  const std::string config = dir / "sum.yaml";
+  WriteFile(config,
+            "name: sum\nkernel: {name: array_sum}\n"
+            "inputs:\n  data: {raw: data.f64, dtype: float64, shape: [4]}\n"
+            "parameters:\n  scale: {values: [1, 2]}\noutput: {path: out.h5}\n");
+  std::filesystem::create_hard_link(dir / "data.f64", dir / "alias.f64");
+  const std::string config_text = ReadFile(config);
+  for (const auto& [target, what] : std::vector<std::pair<std::string, std::string>>{
+           {"sum.yaml", "is its own config"}, {"alias.f64", "is its input `data`"}}) {
+    const RunResult r = RunSweep({"run", config, "-o", target, "--force", "-q"}, dir.path());
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find(target + ": " + what + "; the output must be another file"),
+              std::string::npos)
+        << r.err;
+  }
+  EXPECT_EQ(ReadFile(config), config_text);
+  EXPECT_EQ(ReadFile(dir / "data.f64"), std::string(4 * 8, '\0'));
+  EXPECT_FALSE(std::filesystem::exists(dir / "sum.yaml.lock"));
+}
+
+// A creator killed between writing its temporary and renaming it leaves `out.h5.tmp-<pid>`; the
+// next run that creates the output removes such leftovers (and nothing else).
+TEST(OwnFilesTest, TemporariesOfADeadCreatorAreRemoved) {
+  TempDir dir;
+  const std::string config = SmallConfig(dir);
+  WriteFile(dir / "out.h5.tmp-4194999", "half a file");
+  WriteFile(dir / "out.h5.tmp-notes", "not ours");
+  ASSERT_EQ(RunSweep({"run", config, "-q"}, dir.path()).code, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.tmp-4194999"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "out.h5.tmp-notes"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "out.h5"));
+}
+
 // The lock is on the file, not on its name: a second writer through a symlink or a hard link to
 // a live output is refused (exit 4), and the live run finishes to the bytes it would have given.
 TEST(LinkToOutputTest, ASecondWriterThroughAnotherNameIsRefused) {
