@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,7 +86,42 @@ int Outputs(const CommandKernel& k, sweep_output_decl* out, int* n_out) {
   return 0;
 }
 
+// The process group of the program running now in this worker, 0 between points. Read by the
+// death handler below, so a lock-free atomic.
+std::atomic<pid_t> g_program_group{0};
+static_assert(std::atomic<pid_t>::is_always_lock_free, "read in a signal handler");
+
+// The signal a worker running command kernels gets when the driver dies, instead of SIGKILL: a
+// real-time signal nothing else sends. The program has its own process group (so a timeout can
+// kill all it started) and so does not die with the worker's group; its own death signal kills
+// it but not what it started (a script's children). So the worker, told of the driver's death,
+// kills the program's whole group before dying itself.
+const int kWorkerDeathSignal = SIGRTMIN + 3;
+
+void KillProgramAndDie(int) {
+  const pid_t group = g_program_group.load(std::memory_order_relaxed);
+  if (group > 0) kill(-group, SIGKILL);
+  _exit(128 + SIGKILL);  // as it would have died of the SIGKILL it replaces
+}
+
+// Only in a worker (whose death signal the launcher set to SIGKILL): `rerun --inline` runs the
+// kernel in the driver, which keeps the behaviour it has.
+void KillProgramWhenTheDriverDies() {
+  int death_signal = 0;
+  if (prctl(PR_GET_PDEATHSIG, &death_signal) != 0 || death_signal != SIGKILL) return;
+  struct sigaction action {};
+  action.sa_handler = KillProgramAndDie;
+  sigemptyset(&action.sa_mask);
+  sigaction(kWorkerDeathSignal, &action, nullptr);
+  sigset_t unblock;
+  sigemptyset(&unblock);
+  sigaddset(&unblock, kWorkerDeathSignal);
+  sigprocmask(SIG_UNBLOCK, &unblock, nullptr);
+  prctl(PR_SET_PDEATHSIG, kWorkerDeathSignal);
+}
+
 int Init(const CommandKernel& k, void** state, char* err, size_t err_size) {
+  KillProgramWhenTheDriverDies();
   auto s = std::make_unique<CommandState>();
   s->kernel = &k;
   s->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -483,6 +519,7 @@ RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
     r.start_error = e.what();
     return r;
   }
+  g_program_group.store(pid);
   out.CloseWrite();
   err.CloseWrite();
   fcntl(out.read, F_SETFL, fcntl(out.read, F_GETFL) | O_NONBLOCK);
@@ -538,6 +575,7 @@ RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
   }
   // Whatever is left of its group goes with it: a timeout, or what it started and left behind.
   kill(-pid, SIGKILL);
+  g_program_group.store(0);
   while (waitpid(pid, &r.wait_status, 0) < 0) {
     if (errno == EINTR) continue;
     r.start_error = std::string("lost its exit status: waitpid: ") + strerror(errno);

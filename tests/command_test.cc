@@ -4,6 +4,8 @@
 // /bin/echo; no shell is involved anywhere.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <thread>
 
 #include <chrono>
 #include <cmath>
@@ -552,6 +554,28 @@ TEST(CommandKernelConfig, ValidateReportsUnknownPlaceholderAndRelativeProgram) {
       dir.path());
   ASSERT_EQ(good.code, 0) << good.err;
   EXPECT_EQ(ReadDataset<double>(dir / "out.h5", "/v"), (std::vector<double>{1, 2, 3}));
+}
+
+// A program started through a wrapper script leaves the script's children when it is killed; a
+// `kill -9` of the driver must still leave nothing behind: the worker, told of the driver's
+// death, kills the program's whole process group (the script and its children), both start
+// methods.
+TEST_P(CommandKernelRun, AKilledDriverLeavesNoDescendantOfTheProgram) {
+  TempDir dir;
+  WriteFile(dir / "wrapper.sh", "#!/bin/sh\nsleep 300 &\nsleep 301\necho 'y 1'\n");
+  chmod((dir / "wrapper.sh").c_str(), 0755);
+  WriteFile(dir / "wrap.yaml",
+            "name: wrap\nkernel:\n  command: [./wrapper.sh]\n  outputs: {y: float64}\n"
+            "parameters:\n  x: {range: [0, 4]}\nexecution: {workers: 2, start: " +
+                GetParam() + ", timeout: 600s}\noutput: {path: out.h5}\n");
+  SweepProcess run({"run", dir / "wrap.yaml", "-q"}, dir.path());
+  // The driver, 2 workers, and per worker the script and its two sleeps.
+  for (int i = 0; i < 500 && TaggedProcesses(run.tag()).size() < 9; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_GE(TaggedProcesses(run.tag()).size(), 9u);
+  run.Signal(SIGKILL);
+  EXPECT_EQ(run.Wait(), 128 + SIGKILL);
+  EXPECT_TRUE(LeftoversAfter(run.tag(), 5.0).empty()) << "descendants outlived the driver";
 }
 
 }  // namespace
