@@ -216,11 +216,21 @@ pid_t SpawnChild(const std::vector<std::string>& argv, const ChildSetup& setup) 
   return pid;
 }
 
+pid_t ForkRetryingOnEagain(int attempts, const std::function<pid_t()>& fork_call) {
+  useconds_t wait = 10'000;
+  for (int attempt = 1;; ++attempt) {
+    const pid_t pid = fork_call ? fork_call() : fork();
+    if (pid >= 0 || errno != EAGAIN || attempt >= attempts) return pid;
+    usleep(wait);
+    wait *= 2;
+  }
+}
+
 pid_t ForkChild(const ChildSetup& setup, const std::function<int()>& body,
                 const std::string& what) {
   ForkPlan plan(setup);
   const pid_t parent = getpid();
-  const pid_t pid = fork();
+  const pid_t pid = ForkRetryingOnEagain();
   if (pid < 0) ThrowCall("fork", errno);
   if (pid == 0) {
     SetUpForkedChild(parent, plan);
@@ -252,7 +262,7 @@ pid_t ForkExec(const std::string& path, const std::vector<std::string>& argv,
   const std::vector<char*> cargv = CStrings(argv);
   char* const* envp = plan.envp.empty() ? environ : plan.envp.data();
   const pid_t parent = getpid();
-  const pid_t pid = fork();
+  const pid_t pid = ForkRetryingOnEagain();
   if (pid < 0) ThrowCall("fork", errno);
   if (pid == 0) {
     SetUpForkedChild(parent, plan);

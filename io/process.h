@@ -68,6 +68,12 @@ struct ChildSetup {
 // exec failures from the child), or naming the posix_spawn_* call that failed.
 pid_t SpawnChild(const std::vector<std::string>& argv, const ChildSetup& setup);
 
+// fork(), retried while it fails with EAGAIN (a process or thread limit reached for a moment, the
+// kernel short of a resource): up to `attempts` tries, waiting 10 ms, 20 ms, 40 ms... between
+// them (about 5 s in all for the default). Returns fork()'s result; errno is set on failure.
+// `fork_call` is fork itself except in tests.
+pid_t ForkRetryingOnEagain(int attempts = 10, const std::function<pid_t()>& fork_call = {});
+
 // Forks; the child does the setup, runs body() and exits with its return value (1, printing
 // "<what>: <message>" to stderr, if it throws), flushing stdio but running no atexit handler
 // and no destructor of this process. Returns the child's pid. THROWS: Error "fork: ...".

@@ -47,6 +47,40 @@ const std::vector<std::string> kListFds = {
     "for fd in 0 1 2 3 4 5 6 7 8 9 50 100 101 102; do [ -e /proc/self/fd/$fd ] && printf "
     "\"$fd \"; done; echo \"x=$SWEEP_X\""};
 
+// EAGAIN from fork (a process limit reached for a moment) is waited out, not a failed point;
+// other errors and a lasting EAGAIN are returned as they are.
+TEST(ProcessTest, ForkIsRetriedWhileItFailsWithEagain) {
+  int calls = 0;
+  const auto failing_twice = [&]() -> pid_t {
+    if (++calls <= 2) {
+      errno = EAGAIN;
+      return -1;
+    }
+    return 4242;
+  };
+  EXPECT_EQ(ForkRetryingOnEagain(10, failing_twice), 4242);
+  EXPECT_EQ(calls, 3);
+
+  calls = 0;
+  const auto always_eagain = [&]() -> pid_t {
+    ++calls;
+    errno = EAGAIN;
+    return -1;
+  };
+  EXPECT_EQ(ForkRetryingOnEagain(4, always_eagain), -1);
+  EXPECT_EQ(errno, EAGAIN);
+  EXPECT_EQ(calls, 4);
+
+  calls = 0;
+  const auto out_of_memory = [&]() -> pid_t {
+    ++calls;
+    errno = ENOMEM;
+    return -1;
+  };
+  EXPECT_EQ(ForkRetryingOnEagain(10, out_of_memory), -1);
+  EXPECT_EQ(calls, 1);
+}
+
 TEST(ProcessTest, ExecFailureIsReportedWithErrnoText) {
   EXPECT_EQ(ThrownBy([] { ForkExec("/no/such/program", {"prog"}, {}); }),
             "cannot run /no/such/program: No such file or directory");
