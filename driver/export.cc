@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -16,14 +17,11 @@
 #include <set>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "driver/plan.h"
 #include "driver/space.h"
 #include "io/config.h"
 #include "io/error.h"
 #include "io/output_file.h"
-#include "kernels/dtype.h"
 
 namespace sweep {
 namespace {
