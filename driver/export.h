@@ -48,8 +48,9 @@ struct ExportRequest {
 // Writes the table; returns the exit code (0). Notes (outputs left out, renamed columns, points
 // not done) go to stderr, one line each.
 // THROWS: Error with exit code 2 when the output is missing or not a sweep output file, or when
-// -o names the output itself (nothing is written then); 130 on SIGINT or SIGTERM; 1 on any
-// other failure (a config in the file that no longer gives its points, a read or write error).
+// -o names the output itself; ConfigError (exit code 2) when the config stored in it no longer
+// reads; nothing is written in those cases. Error with 130 on SIGINT or SIGTERM; with 1 on any
+// other failure (a stored config that no longer gives the file's points, a read or write error).
 int ExportCommand(const ExportRequest& request);
 
 // The value texts above, exposed for tests.
