@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "driver/commands.h"
+#include "driver/export.h"
 #include "driver/run.h"
 #include "driver/worker.h"
 #include "io/error.h"
@@ -162,6 +163,29 @@ Handler AddStatusCommand(CLI::App& app) {
   return [cmd, o]() -> int { return cmd->parsed() ? StatusCommand(o->output, o->json) : -1; };
 }
 
+struct ExportOptions {
+  ExportRequest request;
+  std::string format = "csv";
+};
+
+Handler AddExportCommand(CLI::App& app) {
+  auto o = std::make_shared<ExportOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "export", "the done points as a CSV or JSON-lines table: parameters, seed, scalar outputs");
+  cmd->add_option("output", o->request.output_path, "the output file")->required();
+  cmd->add_option("--format", o->format,
+                  "csv (a header line; NaN as nan) or jsonl (an object a line; NaN as null)")
+      ->check(CLI::IsMember({"csv", "jsonl"}))
+      ->capture_default_str();
+  cmd->add_option("-o,--output", o->request.destination,
+                  "write this file (whole, or not at all) instead of stdout");
+  return [cmd, o]() -> int {
+    if (!cmd->parsed()) return -1;
+    o->request.format = o->format == "jsonl" ? ExportFormat::kJsonl : ExportFormat::kCsv;
+    return ExportCommand(o->request);
+  };
+}
+
 struct ResumeOptions {
   RunRequest request;
   ProgressFlags progress;
@@ -244,8 +268,8 @@ int Dispatch(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("sweep ") + SWEEP_VERSION);
   const Handler handlers[] = {AddRunCommand(app),    AddPlanCommand(app),   AddValidateCommand(app),
-                              AddStatusCommand(app), AddResumeCommand(app), AddRerunCommand(app),
-                              AddKernelsCommand(app)};
+                              AddStatusCommand(app), AddExportCommand(app), AddResumeCommand(app),
+                              AddRerunCommand(app),  AddKernelsCommand(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
