@@ -102,7 +102,7 @@ Table PlanTable(const Space& space, const OutputLayout& layout) {
     }
     std::string name = result.name;
     if (taken.count(name)) {
-      name = "results/" + name;
+      name = "output_" + name;
       renamed.push_back(result.name + " as " + name);
     }
     taken.insert(name);

@@ -11,8 +11,8 @@
 // (swept, zipped, sampled and constants); `replicate` (point % repeat) when repeat > 1; `seed`
 // (the point's seed, an unsigned 64-bit integer); then every scalar kernel output in the
 // kernel's order. Outputs with a per-point shape do not fit a table and are left out, said once
-// on stderr. An output named like an earlier column (a command kernel may echo `x` or `point`)
-// is named `results/<name>`, also said on stderr.
+// on stderr. An output named like an earlier column (a command kernel may output `point` or
+// `seed`) is named `output_<name>`, also said on stderr.
 //
 // Parameter values are rebuilt from the config stored in the file (driver/space.h), never read
 // from per-point datasets; results are read through OutputFile (io/output_file.h) a block of

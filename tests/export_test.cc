@@ -178,9 +178,8 @@ print(json.dumps({
   EXPECT_EQ(t["point"].get<std::vector<uint64_t>>(), points);
   EXPECT_EQ(t["seed"].get<std::vector<uint64_t>>(), seeds);
   // Bit for bit: the /results datasets are [rho, sigma] in C order, so flat by point.
-  EXPECT_EQ(t["lyapunov"].get<std::vector<double>>(),
-            ReadDataset<double>(out, "/results/lyapunov"));
-  EXPECT_EQ(t["z_mean"].get<std::vector<double>>(), ReadDataset<double>(out, "/results/z_mean"));
+  EXPECT_EQ(t["lyapunov"].get<std::vector<double>>(), ReadDataset<double>(out, "/lyapunov"));
+  EXPECT_EQ(t["z_mean"].get<std::vector<double>>(), ReadDataset<double>(out, "/z_mean"));
 }
 
 TEST(ExportTest, QuickstartJsonLinesHoldTheSameValues) {
@@ -190,8 +189,8 @@ TEST(ExportTest, QuickstartJsonLinesHoldTheSameValues) {
   ASSERT_EQ(r.code, 0) << r.err;
   const std::vector<nlohmann::ordered_json> rows = JsonLines(r.out);
   ASSERT_EQ(rows.size(), 303u);
-  const std::vector<double> lyapunov = ReadDataset<double>(out, "/results/lyapunov");
-  const std::vector<double> z_mean = ReadDataset<double>(out, "/results/z_mean");
+  const std::vector<double> lyapunov = ReadDataset<double>(out, "/lyapunov");
+  const std::vector<double> z_mean = ReadDataset<double>(out, "/z_mean");
   const int kSigmas[] = {10, 14, 18};
   const std::vector<std::string> keys = {"point", "rho",    "sigma",   "beta",
                                          "seed",  "z_mean", "lyapunov"};
@@ -284,7 +283,7 @@ void ExpectIsingRowsMatch(const std::vector<nlohmann::ordered_json>& rows,
       "heat_capacity"};
   std::map<std::string, std::vector<double>> results;
   for (size_t k = 4; k < keys.size(); ++k)
-    results[keys[k]] = ReadDataset<double>(file, "/results/" + keys[k]);
+    results[keys[k]] = ReadDataset<double>(file, "/" + keys[k]);
   for (const nlohmann::ordered_json& row : rows) {
     SCOPED_TRACE(row.dump());
     ASSERT_EQ(Keys(row), keys);
@@ -342,13 +341,13 @@ TEST(ExportTest, ALiveRunIsExportedAsItStands) {
 // ---- Strings, repeat, every dtype, NaN and infinities ----
 
 // /bin/echo prints each output in `name value` lines: y is NaN, inf, -inf or 0.5 as the string
-// parameter s says; two outputs are named like columns before them (x, point).
+// parameter s says; an output is named like a column before it (point); xo echoes x.
 constexpr char kTidyConfig[] = R"(name: tidy
 seed: 5
 kernel:
-  command: [/bin/echo, "x {x}\nf32 {x}\ny {s}\npoint {point}\ni32 -{n}\nu8 {n}"]
+  command: [/bin/echo, "xo {x}\nf32 {x}\ny {s}\npoint {point}\ni32 -{n}\nu8 {n}"]
   outputs:
-    x: float64
+    xo: float64
     f32: float32
     y: float64
     point: int64
@@ -392,8 +391,8 @@ TidyPoint Tidy(uint64_t p) {
 bool SameDouble(double a, double b) { return std::isnan(a) ? std::isnan(b) : a == b; }
 
 const std::vector<std::string> kTidyColumns = {
-    "point", "x",         "n",   "s", "label",         "note", "replicate",
-    "seed",  "results/x", "f32", "y", "results/point", "i32",  "u8"};
+    "point", "x",  "n",   "s", "label",        "note", "replicate",
+    "seed",  "xo", "f32", "y", "output_point", "i32",  "u8"};
 
 TEST(ExportTest, StringsRepeatAndEveryDtypeRoundTripThroughPandas) {
   if (!HavePandas()) GTEST_SKIP() << "no pandas in " << kPython;
@@ -404,11 +403,9 @@ TEST(ExportTest, StringsRepeatAndEveryDtypeRoundTripThroughPandas) {
   const RunResult r = RunSweep({"export", "out.h5", "-o", "table.csv"}, dir.path());
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.err,
-            "sweep: export: outputs named like a column before them: x as results/x, point as "
-            "results/point\n");
+            "sweep: export: outputs named like a column before them: point as output_point\n");
   const std::string csv = ReadFile(dir / "table.csv");
-  EXPECT_EQ(Lines(csv)[0],
-            "point,x,n,s,label,note,replicate,seed,results/x,f32,y,results/point,i32,u8");
+  EXPECT_EQ(Lines(csv)[0], "point,x,n,s,label,note,replicate,seed,xo,f32,y,output_point,i32,u8");
   EXPECT_NE(csv.find(",\"a,b\",\"hello, world\","), std::string::npos);
   EXPECT_NE(csv.find(",\"say \"\"hi\"\"\",\"hello, world\","), std::string::npos);
   EXPECT_NE(csv.find(",\"\",\"hello, world\","), std::string::npos);
@@ -425,8 +422,8 @@ print(json.dumps({
     "dtypes": {c: str(t) for c, t in df.dtypes.items()},
     "point": df.point.tolist(), "seed": [int(s) for s in df.seed],
     "n": df.n.tolist(), "replicate": df.replicate.tolist(),
-    "i32": df.i32.tolist(), "u8": df.u8.tolist(), "out_point": df["results/point"].tolist(),
-    "x": [number(v) for v in df.x], "out_x": [number(v) for v in df["results/x"]],
+    "i32": df.i32.tolist(), "u8": df.u8.tolist(), "out_point": df["output_point"].tolist(),
+    "x": [number(v) for v in df.x], "out_x": [number(v) for v in df["xo"]],
     "f32": [number(v) for v in df.f32], "y": [number(v) for v in df.y],
     "s": text.s.tolist(), "label": text.label.tolist(), "note": sorted(set(text.note))}))
 )");
@@ -434,13 +431,13 @@ print(json.dumps({
   EXPECT_EQ(t["columns"].get<std::vector<std::string>>(), kTidyColumns);
   ASSERT_EQ(t["rows"], 160 * 2);
   const nlohmann::json& dtypes = t["dtypes"];
-  for (const char* c : {"point", "n", "replicate", "results/point", "i32", "u8"})
+  for (const char* c : {"point", "n", "replicate", "output_point", "i32", "u8"})
     EXPECT_EQ(dtypes[c], "int64") << c;
-  for (const char* c : {"x", "results/x", "f32", "y"}) EXPECT_EQ(dtypes[c], "float64") << c;
+  for (const char* c : {"x", "xo", "f32", "y"}) EXPECT_EQ(dtypes[c], "float64") << c;
   EXPECT_EQ(dtypes["seed"], "uint64");
   EXPECT_EQ(t["note"], nlohmann::json({"hello, world"}));
-  const std::vector<float> f32 = ReadDataset<float>(dir / "out.h5", "/results/f32");
-  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/results/y");
+  const std::vector<float> f32 = ReadDataset<float>(dir / "out.h5", "/f32");
+  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/y");
   for (uint64_t p = 0; p < 320; ++p) {
     SCOPED_TRACE("point " + std::to_string(p));
     const TidyPoint e = Tidy(p);
@@ -474,7 +471,7 @@ TEST(ExportTest, StringsRepeatAndEveryDtypeRoundTripThroughJsonLines) {
   ASSERT_EQ(r.code, 0) << r.err;
   const std::vector<nlohmann::ordered_json> rows = JsonLines(r.out);
   ASSERT_EQ(rows.size(), 320u);
-  const std::vector<float> f32 = ReadDataset<float>(dir / "out.h5", "/results/f32");
+  const std::vector<float> f32 = ReadDataset<float>(dir / "out.h5", "/f32");
   for (uint64_t p = 0; p < rows.size(); ++p) {
     const nlohmann::ordered_json& row = rows[p];
     SCOPED_TRACE(row.dump());
@@ -489,14 +486,14 @@ TEST(ExportTest, StringsRepeatAndEveryDtypeRoundTripThroughJsonLines) {
     EXPECT_EQ(row["note"], "hello, world");
     EXPECT_EQ(row["replicate"], e.replicate);
     EXPECT_EQ(row["seed"].get<uint64_t>(), PointSeed(5, p / 2, p % 2));
-    EXPECT_EQ(row["results/x"].get<double>(), e.x);
+    EXPECT_EQ(row["xo"].get<double>(), e.x);
     EXPECT_EQ(float(row["f32"].get<double>()), f32[p]);
     if (std::isfinite(e.y)) {
       EXPECT_EQ(row["y"].get<double>(), e.y);
     } else {
       EXPECT_TRUE(row["y"].is_null());  // NaN and both infinities: JSON has none
     }
-    EXPECT_EQ(row["results/point"], p);
+    EXPECT_EQ(row["output_point"], p);
     EXPECT_EQ(row["i32"], -e.n);
     EXPECT_EQ(row["u8"], e.n);
   }
