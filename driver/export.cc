@@ -68,7 +68,7 @@ void AppendJsonString(const char* text, std::string* out) {
 // ---- Columns ----
 
 struct Column {
-  enum class Kind { kPoint, kParameter, kReplicate, kSeed, kResult };
+  enum class Kind { kPoint, kSample, kParameter, kReplicate, kSeed, kResult };
   Kind kind;
   std::string name;
   size_t index = 0;  // kParameter: into Space::parameter_names(); kResult: into layout().results
@@ -87,6 +87,10 @@ std::string ShapeText(const std::vector<int64_t>& shape) {
 Table PlanTable(const Space& space, const OutputLayout& layout) {
   Table table;
   table.columns.push_back({Column::Kind::kPoint, "point"});
+  // A sampled sweep's points are labelled by their sample index, as its file's `sample` dimension.
+  const bool sampled = std::any_of(space.dimensions().begin(), space.dimensions().end(),
+                                   [](const Dimension& d) { return d.name == "sample"; });
+  if (sampled) table.columns.push_back({Column::Kind::kSample, "sample"});
   for (size_t i = 0; i < space.parameter_names().size(); ++i)
     table.columns.push_back({Column::Kind::kParameter, space.parameter_names()[i], i});
   if (space.repeat() > 1) table.columns.push_back({Column::Kind::kReplicate, "replicate"});
@@ -376,6 +380,9 @@ struct Exporter {
           break;
         case Column::Kind::kParameter:
           format.Value(values[c.index], out);
+          break;
+        case Column::Kind::kSample:
+          fmt::format_to(std::back_inserter(*out), "{}", point / space.repeat());
           break;
         case Column::Kind::kReplicate:
           fmt::format_to(std::back_inserter(*out), "{}", point % space.repeat());

@@ -7,7 +7,7 @@
 // live run's output may be exported: the file is only read, and what is done at that instant is
 // what comes out.
 //
-// Columns, in order: `point`; every parameter in the order of the config's `parameters`
+// Columns, in order: `point`; `sample` (point / repeat) for a sampled sweep; every parameter in the order of the config's `parameters`
 // (swept, zipped, sampled and constants); `replicate` (point % repeat) when repeat > 1; `seed`
 // (the point's seed, an unsigned 64-bit integer); then every scalar kernel output in the
 // kernel's order. Outputs with a per-point shape do not fit a table and are left out, said once

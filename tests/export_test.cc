@@ -577,5 +577,29 @@ TEST(ExportTest, AnInterruptedExportLeavesNothingAtO) {
   EXPECT_EQ(ReadFile(dir / "table.csv"), "old\n");
 }
 
+// A sampled sweep's rows carry their sample index, and each sample's parameter is the value the
+// file's `sample` coordinate holds for it.
+TEST(ExportTest, SampledSweepsCarryTheSampleIndex) {
+  TempDir dir;
+  WriteFile(dir / "sampled.yaml",
+            "name: sampled\nseed: 3\nkernel: {name: square}\n"
+            "parameters:\n  x: {uniform: [0, 1]}\nsampling: {method: lhs, n: 50}\nrepeat: 2\n"
+            "output: {path: out.h5}\n");
+  ASSERT_EQ(RunSweep({"run", "sampled.yaml", "-q"}, dir.path()).code, 0);
+  const RunResult r = RunSweep({"export", "out.h5", "--format", "jsonl"}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<nlohmann::ordered_json> rows = JsonLines(r.out);
+  ASSERT_EQ(rows.size(), 100u);
+  const std::vector<double> x = ReadDataset<double>(dir / "out.h5", "/x");
+  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/y");
+  for (uint64_t p = 0; p < rows.size(); ++p) {
+    EXPECT_EQ(Keys(rows[p]),
+              (std::vector<std::string>{"point", "sample", "x", "replicate", "seed", "y"}));
+    EXPECT_EQ(rows[p]["sample"], p / 2);
+    EXPECT_EQ(rows[p]["x"].get<double>(), x[p / 2]);
+    EXPECT_EQ(rows[p]["y"].get<double>(), y[p]);
+  }
+}
+
 }  // namespace
 }  // namespace sweep
