@@ -7,12 +7,12 @@
 // live run's output may be exported: the file is only read, and what is done at that instant is
 // what comes out.
 //
-// Columns, in order: `point`; `sample` (point / repeat) for a sampled sweep; every parameter in the order of the config's `parameters`
-// (swept, zipped, sampled and constants); `replicate` (point % repeat) when repeat > 1; `seed`
-// (the point's seed, an unsigned 64-bit integer); then every scalar kernel output in the
-// kernel's order. Outputs with a per-point shape do not fit a table and are left out, said once
-// on stderr. An output named like an earlier column (a command kernel may output `point` or
-// `seed`) is named `output_<name>`, also said on stderr.
+// Columns, in order: `point`; `sample` (point / repeat) for a sampled sweep; every parameter in the
+// order of the config's `parameters` (swept, zipped, sampled and constants); `replicate` (point %
+// repeat) when repeat > 1; `seed` (the point's seed, an unsigned 64-bit integer); then every scalar
+// kernel output in the kernel's order. Outputs with a per-point shape do not fit a table and are
+// left out, said once on stderr. An output named like an earlier column (a command kernel may
+// output `point` or `seed`) is named `output_<name>`, also said on stderr.
 //
 // Parameter values are rebuilt from the config stored in the file (driver/space.h), never read
 // from per-point datasets; results are read through OutputFile (io/output_file.h) a block of
