@@ -24,40 +24,42 @@ ChunkLedger ChunkLedger::ForNewOutput(OutputFile& file) {
 
 ChunkLedger ChunkLedger::Load(OutputFile& file) {
   ChunkLedger ledger(file, file.ReadChunkTable());
-  std::vector<JournalRecord> records;
-  for (const std::string& path : JournalsOf(file.path())) {
-    JournalContents journal = Journal::Read(path);
-    if (journal.truncated) ledger.truncated_journals_.push_back(path);
-    records.insert(records.end(), std::make_move_iterator(journal.records.begin()),
-                   std::make_move_iterator(journal.records.end()));
-  }
   // Shards append to their own journals at once: merged in time order, the latest event of a
   // chunk wins.
-  std::stable_sort(records.begin(), records.end(),
-                   [](const JournalRecord& a, const JournalRecord& b) { return a.time < b.time; });
-  ledger.Fold(records);
+  MergedJournals journals(JournalsOf(file.path()));
+  JournalRecord record;
+  while (journals.Next(&record)) ledger.Apply(record);
+  for (const JournalReader& journal : journals.readers()) {
+    if (journal.truncated()) ledger.truncated_journals_.push_back(journal.path());
+    if (journal.damaged_records() > 0)
+      ledger.damaged_journals_.emplace_back(journal.path(), journal.damaged_records());
+  }
   return ledger;
 }
 
-void ChunkLedger::Fold(const std::vector<JournalRecord>& records) {
-  for (const JournalRecord& r : records) {
-    if (r.type == "started") {
-      last_start_time_ = r.time;
-      points_since_last_start_ = 0;
-    }
-    if (r.chunk >= plan_.chunks()) continue;
-    if (r.type == "done") {
-      table_.status[r.chunk] = ChunkStatus::kDone;
-      table_.checksum[r.chunk] = r.checksum;
-      table_.attempts[r.chunk] = uint32_t(r.attempt);
-      table_.seconds[r.chunk] = r.seconds;
-      failures_.erase(r.chunk);
-      points_since_last_start_ += plan_.chunk(r.chunk).count;
-    } else if (r.type == "failed" && r.final) {
-      table_.status[r.chunk] = ChunkStatus::kFailed;
-      failures_[r.chunk] = r;
-    }
+void ChunkLedger::Apply(const JournalRecord& r) {
+  if (r.type == "started") {
+    last_start_time_ = r.time;
+    points_since_last_start_ = 0;
   }
+  if (r.chunk >= plan_.chunks()) return;
+  if (r.type == "done") {
+    table_.status[r.chunk] = ChunkStatus::kDone;
+    table_.checksum[r.chunk] = r.checksum;
+    table_.attempts[r.chunk] = uint32_t(r.attempt);
+    table_.seconds[r.chunk] = r.seconds;
+    failures_.erase(r.chunk);
+    points_since_last_start_ += plan_.chunk(r.chunk).count;
+  } else if (r.type == "failed" && r.final) {
+    table_.status[r.chunk] = ChunkStatus::kFailed;
+    failures_[r.chunk] = r;
+  }
+}
+
+uint64_t ChunkLedger::damaged_records() const {
+  uint64_t n = 0;
+  for (const auto& journal : damaged_journals_) n += journal.second;
+  return n;
 }
 
 LedgerCounts ChunkLedger::Count() const { return Count(ChunkSelection{}); }

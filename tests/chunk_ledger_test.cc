@@ -206,15 +206,55 @@ TEST_F(ChunkLedgerTest, AJournalCutAtEveryByteLengthLoadsItsWholeRecords) {
   }
 }
 
-TEST_F(ChunkLedgerTest, ADamagedRecordBeforeTheLastIsAnError) {
+// A damaged record is skipped and reported; the records after it still count. Its chunk is as
+// /chunks says (the row is written after the record), and a resume verifies every done chunk.
+TEST_F(ChunkLedgerTest, ADamagedRecordInTheMiddleIsSkippedAndLaterRecordsApply) {
   OutputFile file = Open();
+  const uint64_t sum1 = WriteRows(file, 1), sum2 = WriteRows(file, 2);
+  const std::string journal_path = path_ + ".journal";
+  size_t damaged_at = 0;
   {
-    Journal journal = Journal::Create(path_ + ".journal");
-    journal.Append(Done(0, 1, 1.0));
+    Journal journal = Journal::Create(journal_path);
+    journal.Append(Done(0, 11, 1.0));  // chunk 0's rows were never written: 11 is wrong
+    damaged_at = std::filesystem::file_size(journal_path) + 10;
+    journal.Append(Done(1, sum1, 2.0));
+    journal.Append(Failed(3, 3.0, true));
+    journal.Append(Done(2, sum2, 4.0));
   }
-  std::ofstream(path_ + ".journal", std::ios::app) << "{not json\n"
-                                                   << EncodeJournalRecord(Done(1, 2, 2.0)) << "\n";
-  EXPECT_THROW(ChunkLedger::Load(file), Error);
+  file.WriteChunkRow(1, {ChunkStatus::kDone, 1, 0.5, sum1});
+  std::fstream damage(journal_path, std::ios::binary | std::ios::in | std::ios::out);
+  damage.seekp(long(damaged_at));
+  damage.put('\x5a');
+  damage.close();
+
+  ChunkLedger ledger = ChunkLedger::Load(file);
+  EXPECT_EQ(Statuses(ledger), (std::vector<ChunkStatus>{kD, kD, kD, kF}));
+  EXPECT_EQ(ledger.damaged_records(), 1u);
+  ASSERT_EQ(ledger.damaged_journals().size(), 1u);
+  EXPECT_EQ(ledger.damaged_journals()[0].first, journal_path);
+  EXPECT_TRUE(ledger.truncated_journals().empty());
+  EXPECT_EQ(ledger.failures().count(3), 1u);
+  ChunkSelection unfinished;
+  unfinished.kind = ChunkSelection::Kind::kUnfinished;
+  EXPECT_EQ(ledger.VerifyDone(unfinished), 1u);
+  EXPECT_EQ(Statuses(ledger), (std::vector<ChunkStatus>{kP, kD, kD, kF}));
+  EXPECT_EQ(ledger.Todo(unfinished), (std::vector<uint64_t>{0, 3}));
+}
+
+// Outputs made before journal version 2 are folded the same way.
+TEST_F(ChunkLedgerTest, AVersion1JournalIsFolded) {
+  OutputFile file = Open();
+  const uint64_t sum = WriteRows(file, 2);
+  std::ofstream(path_ + ".journal", std::ios::binary)
+      << "{\"journal\":\"sweep\",\"version\":1}\n"
+      << EncodeJournalRecord(Done(2, sum, 1.0)) << "\n"
+      << EncodeJournalRecord(Failed(1, 2.0, true)) << "\n";
+  ChunkLedger ledger = ChunkLedger::Load(file);
+  EXPECT_EQ(Statuses(ledger), (std::vector<ChunkStatus>{kP, kF, kD, kP}));
+  EXPECT_EQ(ledger.failures().at(1).reason, "SIGSEGV (Segmentation fault)");
+  ChunkSelection unfinished;
+  unfinished.kind = ChunkSelection::Kind::kUnfinished;
+  EXPECT_EQ(ledger.VerifyDone(unfinished), 0u);
 }
 
 // Shards write their own journals at the same time; the latest event of a chunk wins, whichever

@@ -60,13 +60,12 @@ nlohmann::json StatusJson(const TempDir& dir) {
 // The chunks the run with this driver pid has journaled as done (0 before it starts its journal;
 // the one a previous run left is not counted).
 int ChunksDoneBy(const TempDir& dir, pid_t pid) {
-  const std::string journal = ReadFile(dir / "out.h5.journal");
-  const size_t started = journal.find("\"pid\":" + std::to_string(pid) + ",");
-  if (started == std::string::npos) return 0;
+  bool started = false;
   int done = 0;
-  for (size_t at = journal.find("\"type\":\"done\"", started); at != std::string::npos;
-       at = journal.find("\"type\":\"done\"", at + 1))
-    ++done;
+  for (const JournalRecord& r : JournalRecords(dir / "out.h5.journal", "")) {
+    started = started || (r.type == "started" && r.pid == pid);
+    done += started && r.type == "done";
+  }
   return done;
 }
 
@@ -120,7 +119,7 @@ TEST(ResumeTest, AResumeWithOtherWorkersFinishesARunMadeWithOtherSettings) {
   const auto clean = ResultsAndParams(dir / "clean.h5");
   SweepProcess run({"run", config, "-q", "-j", "1", "--chunk-size", "500"}, dir.path());
   const std::string journal = dir / "out.h5.journal";
-  for (int i = 0; i < 4000 && ReadFile(journal).find("\"done\"") == std::string::npos; ++i) {
+  for (int i = 0; i < 4000 && JournalRecords(journal, "done").empty(); ++i) {
     SleepSeconds(0.005);
   }
   run.Signal(SIGKILL);
@@ -257,8 +256,7 @@ TEST(ResumeTest, H5pyReadsTheOutputWhileARunWrites) {
   if (!HaveH5py()) GTEST_SKIP() << "no h5py in " << kPython;
   TempDir dir;
   SweepProcess run({"run", SlowIsingConfig(dir), "-q"}, dir.path());
-  for (int i = 0; i < 200 && ReadFile(dir / "out.h5.journal").find("\"done\"") == std::string::npos;
-       ++i)
+  for (int i = 0; i < 200 && JournalRecords(dir / "out.h5.journal", "done").empty(); ++i)
     SleepSeconds(0.01);
   const std::string script = dir / "read.py";
   WriteFile(script,

@@ -22,6 +22,7 @@ import platform
 import resource
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import time
@@ -166,6 +167,28 @@ def run_sampling_pss(argv, interval=0.05):
     if stable_samples == 0:
         raise Failed(f"{' '.join(argv[:3])}...: no stable PSS sample (hold the workers longer)")
     return time.perf_counter() - start, out, peak_tree, peak_children
+
+
+def journal_records(path):
+    """The records of a sweep journal (io/journal.h) as dicts, up to the first damaged one:
+    version 2's framed records (their XXH32 checks are not verified here) or version 1's lines."""
+    with open(path, "rb") as f:
+        data = f.read()
+    at = data.index(b"\n") + 1
+    if json.loads(data[:at])["version"] == 1:
+        return [json.loads(line) for line in data[at:].splitlines() if line.strip()]
+    records = []
+    while at + 8 <= len(data) and data[at] == 0xC1:
+        kind, length = data[at + 1], int.from_bytes(data[at + 2 : at + 4], "little")
+        payload = data[at + 4 : at + 4 + length]
+        if kind == ord("D"):
+            fields = struct.unpack("<dQQdiI", payload)
+            records.append(dict(zip(("time", "chunk", "checksum", "seconds", "worker",
+                                     "attempt"), fields), type="done"))
+        else:
+            records.append(json.loads(payload))
+        at += 8 + length
+    return records
 
 
 class MachineLoad:
@@ -660,8 +683,8 @@ parameters:
                               np.arange(chunks, dtype=np.float64) ** 2):
             raise Failed("mpi: /results/y is not x*x")
         self.mpi_sweep(3, empty, out, "--chunk-size", "1")  # once more, for its journal
-        with open(out + ".journal") as f:
-            workers = [json.loads(line).get("worker") for line in f if '"type":"done"' in line]
+        workers = [r.get("worker") for r in journal_records(out + ".journal")
+                   if r["type"] == "done"]
         remote = sum(1 for w in workers if w and w > 0) / max(len(workers), 1)
         t1, t3 = median(runs["one"]), median(runs["three"])
         c_mpi, c_local = median(runs["mpi_chunks"]), median(runs["local_chunks"])
