@@ -86,25 +86,68 @@ LedgerCounts ChunkLedger::Count(const ChunkSelection& selection) const {
   return counts;
 }
 
-uint64_t ChunkLedger::VerifyDone(const ChunkSelection& selection) {
-  const std::vector<OutputDatasetInfo>& results = file_->layout().results;
-  ChunkChecksum checksum(results.size());
-  std::vector<char> buffer;
+namespace {
+
+// VerifyDone reads runs of chunks of up to this many bytes of rows at once, and reads through
+// gaps (chunks not to verify) of up to kVerifyGapBytes rather than start another run.
+constexpr uint64_t kVerifyRunBytes = 4 << 20;
+constexpr uint64_t kVerifyGapBytes = 64 << 10;
+
+// Verifies the done chunks `selection` includes among chunks [first, end), reading their rows
+// at once; those whose rows do not match their checksum become pending. Returns how many.
+uint64_t VerifyRun(const OutputFile& file, const Plan& plan, const ChunkSelection& selection,
+                   uint64_t first, uint64_t end, ChunkTable* table, ChunkChecksum* checksum,
+                   std::vector<std::vector<char>>* buffers) {
+  const uint64_t begin_point = plan.chunk(first).first;
+  const uint64_t points = plan.chunk(end - 1).end() - begin_point;
+  for (size_t o = 0; o < buffers->size(); ++o) {
+    (*buffers)[o].resize(file.Rows(o, begin_point, points).bytes);
+    file.ReadRows(o, begin_point, points, (*buffers)[o].data());
+  }
   uint64_t torn = 0;
-  for (uint64_t c = 0; c < plan_.chunks(); ++c) {
-    if (table_.status[c] != ChunkStatus::kDone || !selection.Includes(c)) continue;
-    const Chunk chunk = plan_.chunk(c);
-    checksum.Reset();
-    for (size_t o = 0; o < results.size(); ++o) {
-      buffer.resize(file_->Rows(o, chunk.first, chunk.count).bytes);
-      file_->ReadRows(o, chunk.first, chunk.count, buffer.data());
-      checksum.Add(o, buffer.data(), buffer.size());
+  for (uint64_t c = first; c < end; ++c) {
+    if (table->status[c] != ChunkStatus::kDone || !selection.Includes(c)) continue;
+    const Chunk chunk = plan.chunk(c);
+    checksum->Reset();
+    for (size_t o = 0; o < buffers->size(); ++o) {
+      const RawRegion rows = file.Rows(o, chunk.first, chunk.count);
+      const uint64_t at = rows.offset - file.Rows(o, begin_point, 0).offset;
+      checksum->Add(o, (*buffers)[o].data() + at, rows.bytes);
     }
-    if (checksum.Finish() != table_.checksum[c]) {
-      table_.status[c] = ChunkStatus::kPending;
+    if (checksum->Finish() != table->checksum[c]) {
+      table->status[c] = ChunkStatus::kPending;
       ++torn;
     }
   }
+  return torn;
+}
+
+}  // namespace
+
+uint64_t ChunkLedger::VerifyDone(const ChunkSelection& selection) {
+  const size_t outputs = file_->layout().results.size();
+  if (plan_.chunks() == 0) return 0;
+  uint64_t point_bytes = 0;
+  for (size_t o = 0; o < outputs; ++o) point_bytes += file_->Rows(o, 0, 1).bytes;
+  ChunkChecksum checksum(outputs);
+  std::vector<std::vector<char>> buffers(outputs);
+  uint64_t torn = 0, first = 0, end = 0;  // the run [first, end) to read at once; empty if equal
+  for (uint64_t c = 0; c < plan_.chunks(); ++c) {
+    if (table_.status[c] != ChunkStatus::kDone || !selection.Includes(c)) continue;
+    if (end > first) {
+      const uint64_t run_bytes = (plan_.chunk(c).end() - plan_.chunk(first).first) * point_bytes;
+      const uint64_t gap_bytes = (plan_.chunk(c).first - plan_.chunk(end - 1).end()) * point_bytes;
+      if (run_bytes <= kVerifyRunBytes && gap_bytes <= kVerifyGapBytes) {
+        end = c + 1;
+        continue;
+      }
+      torn += VerifyRun(*file_, plan_, selection, first, end, &table_, &checksum, &buffers);
+    }
+    first = c;
+    end = c + 1;
+  }
+  if (end > first)
+    torn += VerifyRun(*file_, plan_, selection, first, end, &table_, &checksum, &buffers);
   return torn;
 }
 

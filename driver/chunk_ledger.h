@@ -88,7 +88,8 @@ class ChunkLedger {
   uint64_t points_done_since_last_start() const { return points_since_last_start_; }
 
   // Checks the bytes of every done chunk the selection includes against its checksum; those
-  // that do not match become pending. Returns how many did not. THROWS: Error on a read error.
+  // that do not match become pending. Returns how many did not. Reads runs of consecutive done
+  // chunks at once (a few MiB), not chunk by chunk. THROWS: Error on a read error.
   uint64_t VerifyDone(const ChunkSelection& selection);
 
   // The chunks to compute, ascending. THROWS: Error (exit code 2) for a chosen chunk or point

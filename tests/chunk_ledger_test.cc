@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -166,6 +168,63 @@ TEST_F(ChunkLedgerTest, TornRowsSendADoneChunkBackToPendingWhereVerified) {
   EXPECT_EQ(ledger.VerifyDone(all), 1u);
   EXPECT_EQ(Statuses(ledger), (std::vector<ChunkStatus>{kD, kP, kP, kP}));
   EXPECT_EQ(ledger.Todo(all), (std::vector<uint64_t>{1, 2, 3}));
+}
+
+// VerifyDone reads runs of chunks at once (through gaps of chunks it does not check): every torn
+// chunk is still found, in every output, and no other.
+TEST(ChunkLedgerVerifyTest, RunsOfChunksAreReadAtOnceAndEveryTornChunkIsFound) {
+  TempDir dir;
+  const std::string path = dir / "out.h5";
+  OutputLayoutSpec spec = TenPoints();
+  spec.points = 100000;
+  spec.chunk_size = 3;
+  spec.chunks = 33334;
+  spec.dimensions = {{"i", spec.points, [](uint64_t k) {
+                        return sweep_value{SWEEP_VALUE_INTEGER, double(k), int64_t(k), nullptr};
+                      }}};
+  spec.outputs = {{"x", SWEEP_FLOAT64, 0, {}}, {"v", SWEEP_INT32, 1, {5}}};
+  CreateOutputFile(path, spec);
+  OutputFile file = OutputFile::Open(path, OutputFile::Access::kReadWrite);
+  const Plan plan(spec.points, spec.chunk_size);
+  std::vector<double> x(spec.points);
+  std::vector<int32_t> v(spec.points * 5);
+  for (uint64_t p = 0; p < spec.points; ++p) x[p] = double(p) / 7;
+  for (size_t i = 0; i < v.size(); ++i) v[i] = int32_t(i * 2654435761u);
+  file.WriteRows(0, 0, spec.points, x.data());
+  file.WriteRows(1, 0, spec.points, v.data());
+  for (uint64_t c = 0; c < plan.chunks(); ++c) {
+    if (c % 10 == 8) continue;  // pending: gaps in the runs
+    const Chunk chunk = plan.chunk(c);
+    ChunkChecksum checksum(2);
+    checksum.Add(0, &x[chunk.first], chunk.count * 8);
+    checksum.Add(1, &v[chunk.first * 5], chunk.count * 20);
+    file.WriteChunkRow(c, {ChunkStatus::kDone, 1, 0.1, checksum.Finish()});
+  }
+  // Tear one byte of some done chunks, in either output; and of a pending one.
+  const std::vector<uint64_t> torn = {0, 1, 2, 4, 5000, 17777, 33333};
+  for (uint64_t c : torn) {
+    const Chunk chunk = plan.chunk(c);
+    const int32_t garbage = -1;
+    if (c % 2) {
+      file.WriteRows(1, chunk.end() - 1, 1, std::vector<int32_t>(5, garbage).data());
+    } else {
+      const double nan = std::nan("");
+      file.WriteRows(0, chunk.first, 1, &nan);
+    }
+  }
+  file.WriteRows(0, plan.chunk(18).first, 1, &x[0]);
+  ChunkLedger ledger = ChunkLedger::Load(file);
+  ChunkSelection odd_shard;
+  odd_shard.kind = ChunkSelection::Kind::kUnfinished;
+  odd_shard.shard = std::make_pair(uint64_t{1}, uint64_t{2});
+  EXPECT_EQ(ledger.VerifyDone(odd_shard), 3u);  // 1, 5000 is even, 17777, 33333
+  ChunkSelection all;
+  all.kind = ChunkSelection::Kind::kUnfinished;
+  EXPECT_EQ(ledger.VerifyDone(all), 4u);  // the rest: 0, 2, 4, 5000
+  for (uint64_t c = 0; c < plan.chunks(); ++c) {
+    const bool pending = c % 10 == 8 || std::count(torn.begin(), torn.end(), c);
+    ASSERT_EQ(ledger.status(c), pending ? kP : kD) << "chunk " << c;
+  }
 }
 
 // Like ninja's deps log: the journal cut at every byte length loads, with exactly the records
