@@ -74,6 +74,7 @@ StatusReport ReadStatus(const std::string& output_path) {
   report.counts = ledger.Count();
   report.failures = ledger.failures();
   report.journal_truncated = !ledger.truncated_journals().empty();
+  report.journal_damaged = ledger.damaged_records();
   report.shards = ReadShards(output_path, ledger);
   if (const std::optional<LockHolder> holder = ProbeLock(output_path)) {
     report.live = true;
@@ -104,7 +105,8 @@ nlohmann::json StatusJson(const StatusReport& r) {
                       {"host", r.host},
                       {"points_per_second", r.points_per_second},
                       {"eta_seconds", r.eta_seconds ? nlohmann::json(*r.eta_seconds) : nullptr},
-                      {"journal_truncated", r.journal_truncated}};
+                      {"journal_truncated", r.journal_truncated},
+                      {"journal_damaged_records", r.journal_damaged}};
   j["shards"] = nlohmann::json::array();
   for (const ShardStatus& s : r.shards) {
     j["shards"].push_back({{"shard", fmt::format("{}/{}", s.index, s.count)},
@@ -155,6 +157,12 @@ std::string StatusText(const StatusReport& r) {
   }
   if (r.journal_truncated)
     text += "  note: the journal's last record was cut by a kill and is ignored\n";
+  if (r.journal_damaged > 0) {
+    text += fmt::format(
+        "  note: {} damaged journal record{} skipped; `sweep resume` verifies every done chunk "
+        "against its checksum\n",
+        r.journal_damaged, r.journal_damaged == 1 ? "" : "s");
+  }
   for (const auto& [chunk, f] : r.failures) {
     text += fmt::format("  failed chunk {}", chunk);
     if (f.point) text += fmt::format(", point {} ({})", *f.point, ParamsText(f));

@@ -157,6 +157,47 @@ TEST(ResumeTest, TornRowsOfAChunkRecordedDoneAreRecomputed) {
   EXPECT_EQ(ResultsAndParams(dir / "out.h5"), clean);
 }
 
+// A damaged journal record does not stop `status` or `resume`: it is skipped and reported, and the
+// chunk it concerned is verified by checksum like every done chunk (here its rows are torn too).
+TEST(ResumeTest, ADamagedJournalRecordIsSkippedReportedAndItsChunkVerified) {
+  TempDir dir;
+  const std::string config = dir / "square.yaml";
+  WriteFile(config,
+            "name: square\nkernel: {name: square}\nparameters:\n  x: {range: [0, 40]}\n"
+            "execution: {workers: 2, chunk_size: 1}\noutput: {path: out.h5}\n");
+  ASSERT_EQ(RunSweep({"run", config, "-q"}, dir.path()).code, 0);
+  const auto clean = ResultsAndParams(dir / "out.h5");
+  // Chunk 17's done record (io/journal.h: magic, 'D', length 40, time, chunk...): one bit off.
+  std::string journal = ReadFile(dir / "out.h5.journal");
+  size_t at = 0;
+  const std::string done_frame(
+      "\xc1"
+      "D\x28\x00",
+      4);
+  while ((at = journal.find(done_frame, at + 1)) != std::string::npos && journal[at + 12] != 17) {
+  }
+  ASSERT_NE(at, std::string::npos);
+  journal[at + 20] ^= 1;
+  WriteFile(dir / "out.h5.journal", journal);
+  const OutputLayout layout = ReadOutputLayout(dir / "out.h5");
+  const int fd = open(std::string(dir / "out.h5").c_str(), O_WRONLY);
+  const double garbage = 12345.0;
+  ASSERT_EQ(pwrite(fd, &garbage, 8, off_t(layout.results[0].region.offset + 8 * 17)), 8);
+  close(fd);
+
+  const nlohmann::json status = StatusJson(dir);
+  EXPECT_EQ(status["journal_damaged_records"], 1);
+  EXPECT_EQ(status["done"], 40);
+  const RunResult text = RunSweep({"status", "out.h5"}, dir.path());
+  EXPECT_NE(text.out.find("1 damaged journal record skipped"), std::string::npos) << text.out;
+  const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir.path());
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("1 damaged records skipped"), std::string::npos) << resumed.err;
+  EXPECT_NE(resumed.err.find("1 chunks recorded done had damaged rows"), std::string::npos)
+      << resumed.err;
+  EXPECT_EQ(ResultsAndParams(dir / "out.h5"), clean);
+}
+
 TEST(ResumeTest, RerunOfDoneChunksAndInlineRerunGiveTheSameBytes) {
   TempDir dir;
   const std::string config = SlowIsingConfig(dir);
