@@ -203,6 +203,25 @@ JournalReader::JournalReader(std::string path, size_t buffer_bytes)
   ReadHeader();
 }
 
+// Opens the journal, refusing another file than the one read so far: a version-1 journal is
+// replaced when it is rewritten (Journal::OpenForAppend), and its offsets mean nothing in the new.
+int JournalReader::OpenSameFile() {
+  const int fd = OpenToRead(path_);
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    ThrowIo("stat", path_);
+  }
+  const std::pair<uint64_t, uint64_t> id(st.st_dev, st.st_ino);
+  if (file_id_ && *file_id_ != id) {
+    close(fd);
+    throw Error("journal " + path_ +
+                ": replaced while being read (rewritten by a resume); try again");
+  }
+  file_id_ = id;
+  return fd;
+}
+
 // Makes n bytes from the cursor readable, fewer only at the end of the file; returns how many are.
 size_t JournalReader::Ensure(size_t n) {
   const size_t have = buffer_.size() - cursor_;
@@ -210,7 +229,7 @@ size_t JournalReader::Ensure(size_t n) {
   buffer_.erase(0, cursor_);
   base_ += cursor_;
   cursor_ = 0;
-  const int fd = OpenToRead(path_);
+  const int fd = OpenSameFile();
   while (buffer_.size() < n && !eof_) {
     const size_t old = buffer_.size(), want = std::max(buffer_bytes_, n - old);
     buffer_.resize(old + want);

@@ -83,7 +83,7 @@ struct JournalRecord {
 
 // Reads one journal front to back, one record at a time: memory is a buffer, not the journal.
 // Reads by path, opening the file for each refill, so that any number of readers hold no
-// descriptor between calls.
+// descriptor between calls; a file replaced meanwhile is an error.
 class JournalReader {
  public:
   // `buffer_bytes`: how much is read at a time. THROWS: Error (exit code 2) if missing, not a
@@ -104,6 +104,7 @@ class JournalReader {
   uint64_t valid_bytes() const { return valid_bytes_; }
 
  private:
+  int OpenSameFile();
   size_t Ensure(size_t n);
   uint64_t Offset() const { return base_ + cursor_; }
   void ReadHeader();
@@ -119,6 +120,7 @@ class JournalReader {
   uint64_t base_ = 0;
   size_t cursor_ = 0;  // the next unread byte, in buffer_
   bool eof_ = false;
+  std::optional<std::pair<uint64_t, uint64_t>> file_id_;  // st_dev, st_ino
   int version_ = 0;
   bool truncated_ = false;
   bool skipping_ = false;       // version 2: inside a damaged stretch

@@ -295,6 +295,26 @@ TEST(JournalTest, AppendingToAVersion1JournalRewritesItAsVersion2) {
             1);
 }
 
+// A reader goes by path; a journal rewritten under it (a resume upgrading it) is not misread.
+TEST(JournalTest, AReaderRefusesAJournalReplacedWhileItReads) {
+  TempDir dir;
+  const std::string path = dir / "j";
+  std::string text = "{\"journal\":\"sweep\",\"version\":1}\n";
+  for (uint64_t c = 0; c < 100; ++c) text += EncodeJournalRecord(Done(c, double(c))) + "\n";
+  Spit(path, text);
+  JournalReader reader(path, 64);
+  JournalRecord r;
+  ASSERT_TRUE(reader.Next(&r));
+  Journal::OpenForAppend(path);  // rewrites it as version 2
+  EXPECT_THROW(
+      {
+        while (reader.Next(&r)) {
+        }
+      },
+      Error);
+  EXPECT_EQ(Journal::Read(path).records.size(), 100u);
+}
+
 TEST(JournalTest, OtherVersionsAreRefusedNamingBoth) {
   TempDir dir;
   const std::string path = dir / "j";
