@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -253,7 +254,7 @@ void JournalReader::ReadHeader() {
   const bool last = eof_ && (!newline || size_t(newline - start) + 1 == have);
   nlohmann::json h;
   if (newline) h = nlohmann::json::parse(start, newline, nullptr, false);
-  if (!newline || h.is_discarded() || !h.is_object() || h.value("journal", "") != "sweep") {
+  if (!newline || !h.is_object() || h["journal"] != "sweep") {
     if (last) {  // killed before (or while) writing its header
       truncated_ = true;
       cursor_ = buffer_.size();
@@ -261,7 +262,7 @@ void JournalReader::ReadHeader() {
     }
     throw Error("journal " + path_ + ": not a sweep journal", ExitCode::kUsage);
   }
-  const int version = h.value("version", 0);
+  const int version = h["version"].is_number_integer() ? h["version"].get<int>() : 0;
   if (version < kOldestJournalVersion || version > kJournalVersion) {
     throw Error(fmt::format("journal {}: version {}, but this sweep reads version {} (and the "
                             "older version {})",
@@ -386,7 +387,7 @@ MergedJournals::MergedJournals(const std::vector<std::string>& paths) {
 void MergedJournals::Advance(size_t i) {
   if (!readers_[i].Next(&heads_[i])) return;
   const double time = heads_[i].time;
-  queue_.push({time == time ? time : 0.0, i});  // a NaN would break the heap's order
+  queue_.push({std::isnan(time) ? 0.0 : time, i});  // a NaN would break the heap's order
 }
 
 bool MergedJournals::Next(JournalRecord* record) {

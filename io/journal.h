@@ -18,8 +18,8 @@
 //      "reason":"..","point":..|null,"params":{"rho":2.5,..},"stderr":"..","worker":..}
 //     {"type":"stopped","time":..,"reason":"finished|interrupted|error","message":".."}
 //     A record that would not fit in 65535 bytes has its longest texts shortened (the stderr
-//     tail keeps its end). Unknown fields and types are kept on read (later versions may add
-//     some); a header of another version is refused with an error that names both versions.
+//     tail keeps its end). On read, unknown fields are ignored and unknown types kept (later
+//     versions may add some); a header of another version is refused naming both versions.
 //
 // Version 1 (read, never written): UTF-8 text, one JSON object a line, each ended by '\n'; the
 // header line {"journal":"sweep","version":1}, then the objects above, `done` as

@@ -328,8 +328,17 @@ TEST(JournalTest, OtherVersionsAreRefusedNamingBoth) {
         << e.what();
     EXPECT_EQ(e.code(), ExitCode::kUsage);
   }
-  Spit(path, "not a journal\nat all\n");
-  EXPECT_THROW(Journal::Read(path), Error);
+  // Headers that are not sweep's are refused as such (an Error, exit code 2), whatever they hold.
+  for (const char* header :
+       {"not a journal", "{\"journal\":5}", "[1,2]", "{\"journal\":\"sweep\",\"version\":\"2\"}"}) {
+    Spit(path, std::string(header) + "\nmore\n");
+    try {
+      Journal::Read(path);
+      FAIL() << header;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::kUsage) << header;
+    }
+  }
 }
 
 // Shards' journals merge in time order; a journal's own order stands even if its clock went back.
