@@ -64,25 +64,33 @@ uint64_t ChunkLedger::damaged_records() const {
 
 LedgerCounts ChunkLedger::Count() const { return Count(ChunkSelection{}); }
 
+void ChunkLedger::CountChunk(uint64_t c, LedgerCounts* counts) const {
+  const uint64_t points = plan_.chunk(c).count;
+  switch (table_.status[c]) {
+    case ChunkStatus::kDone:
+      ++counts->done;
+      counts->points_done += points;
+      return;
+    case ChunkStatus::kFailed:
+      ++counts->failed;
+      break;
+    default:
+      ++counts->pending;
+      break;
+  }
+  counts->points_left += points;
+}
+
 LedgerCounts ChunkLedger::Count(const ChunkSelection& selection) const {
   LedgerCounts counts;
-  for (uint64_t c = 0; c < plan_.chunks(); ++c) {
-    if (!selection.Includes(c)) continue;
-    const uint64_t points = plan_.chunk(c).count;
-    switch (table_.status[c]) {
-      case ChunkStatus::kDone:
-        ++counts.done;
-        counts.points_done += points;
-        continue;
-      case ChunkStatus::kFailed:
-        ++counts.failed;
-        break;
-      default:
-        ++counts.pending;
-        break;
-    }
-    counts.points_left += points;
-  }
+  for (uint64_t c = 0; c < plan_.chunks(); ++c)
+    if (selection.Includes(c)) CountChunk(c, &counts);
+  return counts;
+}
+
+std::vector<LedgerCounts> ChunkLedger::CountByShard(uint64_t shards) const {
+  std::vector<LedgerCounts> counts(shards);
+  for (uint64_t c = 0; c < plan_.chunks(); ++c) CountChunk(c, &counts[c % shards]);
   return counts;
 }
 

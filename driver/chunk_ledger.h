@@ -73,6 +73,8 @@ class ChunkLedger {
   // Counts over every chunk, or over those `selection` includes (its shard; its kind is ignored).
   LedgerCounts Count() const;
   LedgerCounts Count(const ChunkSelection& selection) const;
+  // The counts of each shard I of `shards` (element I), in one pass. REQUIRES: shards > 0.
+  std::vector<LedgerCounts> CountByShard(uint64_t shards) const;
   // The last final failure recorded for each chunk that is failed now, by chunk.
   const std::map<uint64_t, JournalRecord>& failures() const { return failures_; }
   // The journals whose partial last record (cut by a kill) was ignored.
@@ -108,6 +110,7 @@ class ChunkLedger {
  private:
   ChunkLedger(OutputFile& file, ChunkTable table);
   void Apply(const JournalRecord& record);
+  void CountChunk(uint64_t chunk, LedgerCounts* counts) const;
 
   OutputFile* file_;
   Plan plan_;

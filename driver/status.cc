@@ -16,6 +16,7 @@ namespace {
 // The shards that have journals, each with its counts and whether its process is live.
 std::vector<ShardStatus> ReadShards(const std::string& output_path, const ChunkLedger& ledger) {
   std::vector<ShardStatus> shards;
+  std::map<uint64_t, std::vector<LedgerCounts>> by_count;  // one pass over the chunks for each N
   const std::string prefix = output_path + ".journal.shard-";
   for (const std::string& journal : JournalsOf(output_path)) {
     if (journal.rfind(prefix, 0) != 0) continue;
@@ -28,9 +29,15 @@ std::vector<ShardStatus> ReadShards(const std::string& output_path, const ChunkL
     ShardStatus shard;
     shard.index = index;
     shard.count = count;
-    ChunkSelection mine;
-    mine.shard = std::make_pair(shard.index, shard.count);
-    shard.counts = ledger.Count(mine);
+    if (count <= ledger.plan().chunks()) {
+      std::vector<LedgerCounts>& counts = by_count[count];
+      if (counts.empty()) counts = ledger.CountByShard(count);
+      shard.counts = counts[index];
+    } else {  // more shards than chunks: no table of N counts
+      ChunkSelection mine;
+      mine.shard = std::make_pair(shard.index, shard.count);
+      shard.counts = ledger.Count(mine);
+    }
     if (const std::optional<LockHolder> holder =
             ProbeLock(fmt::format("{}.shard-{}-of-{}", output_path, index, count))) {
       shard.live = true;

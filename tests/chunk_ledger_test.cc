@@ -129,6 +129,23 @@ TEST_F(ChunkLedgerTest, RecordingWritesTheJournalAndTheTable) {
   EXPECT_EQ(counts.failed, 1u);
   EXPECT_EQ(counts.points_done, 3u);
   EXPECT_EQ(counts.points_left, 7u);
+  // Per shard, in one pass, as a selection of the shard counts them.
+  const std::vector<LedgerCounts> halves = reloaded.CountByShard(2);
+  ASSERT_EQ(halves.size(), 2u);
+  for (uint64_t i = 0; i < 2; ++i) {
+    ChunkSelection shard;
+    shard.shard = std::make_pair(i, uint64_t{2});
+    const LedgerCounts expected = reloaded.Count(shard);
+    EXPECT_EQ(halves[i].done, expected.done);
+    EXPECT_EQ(halves[i].pending, expected.pending);
+    EXPECT_EQ(halves[i].failed, expected.failed);
+    EXPECT_EQ(halves[i].points_done, expected.points_done);
+    EXPECT_EQ(halves[i].points_left, expected.points_left);
+  }
+  EXPECT_EQ(halves[0].pending, 2u);
+  EXPECT_EQ(halves[1].done, 1u);
+  EXPECT_EQ(halves[1].failed, 1u);
+  EXPECT_EQ(halves[1].points_left, 1u);
 }
 
 // A kill between the journal record and the status byte: the journal is the truth.
