@@ -331,6 +331,15 @@ TEST_F(ChunkLedgerTest, AVersion1JournalIsFolded) {
   ChunkSelection unfinished;
   unfinished.kind = ChunkSelection::Kind::kUnfinished;
   EXPECT_EQ(ledger.VerifyDone(unfinished), 0u);
+  // A shard that ran after the upgrade writes version 2 beside it: merged in time order.
+  {
+    Journal shard = Journal::Create(path_ + ".journal.shard-1-of-2");
+    shard.Append(Done(1, 5, 3.0));
+    shard.Append(Failed(3, 0.5, true));  // older than everything in the version-1 journal
+  }
+  ledger = ChunkLedger::Load(file);
+  EXPECT_EQ(Statuses(ledger), (std::vector<ChunkStatus>{kP, kD, kD, kF}));
+  EXPECT_EQ(ledger.failures().count(1), 0u);
 }
 
 // Shards write their own journals at the same time; the latest event of a chunk wins, whichever
