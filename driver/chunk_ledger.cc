@@ -118,9 +118,9 @@ uint64_t VerifyRun(const OutputFile& file, const Plan& plan, const ChunkSelectio
     const Chunk chunk = plan.chunk(c);
     checksum->Reset();
     for (size_t o = 0; o < buffers->size(); ++o) {
-      const RawRegion rows = file.Rows(o, chunk.first, chunk.count);
-      const uint64_t at = rows.offset - file.Rows(o, begin_point, 0).offset;
-      checksum->Add(o, (*buffers)[o].data() + at, rows.bytes);
+      // The rows before the chunk's in the buffer, and the chunk's own.
+      const uint64_t at = file.Rows(o, begin_point, chunk.first - begin_point).bytes;
+      checksum->Add(o, (*buffers)[o].data() + at, file.Rows(o, chunk.first, chunk.count).bytes);
     }
     if (checksum->Finish() != table->checksum[c]) {
       table->status[c] = ChunkStatus::kPending;

@@ -34,14 +34,14 @@
 // at most once a second and at the end (driver/run_recorder.h), so tiny chunks are not throttled
 // by the disk.
 //
-// Damage: a record whose magic, kind, length or check is wrong (version 1: a line that does not
-// parse) is damaged. The reader skips it and resynchronises on the next offset where a whole
-// record with a right check starts; each stretch of skipped bytes between two whole records
-// counts as one damaged record (it held at least one). Bytes after the last whole record that
-// hold none are the partial last record a kill leaves: ignored and reported as `truncated`, and
-// cut off by OpenForAppend. A damaged record never stops a reader; what it recorded is lost, so
-// the chunks it may concern are trusted only after their checksums are verified
-// (driver/chunk_ledger.h).
+// Damage: a record whose magic, kind, length or check is wrong, or whose JSON does not parse
+// (version 1: a line that does not parse), is damaged. The reader skips it and resynchronises on
+// the next offset where a whole record with a right check starts; each stretch of skipped bytes
+// between two whole records counts as one damaged record (it held at least one). Bytes after the
+// last whole record that hold none are the partial last record a kill leaves: ignored and reported
+// as `truncated`, and cut off by OpenForAppend. A damaged record never stops a reader; what it
+// recorded is lost, so the chunks it may concern are trusted only after their checksums are
+// verified (driver/chunk_ledger.h).
 //
 // Each shard of a sweep appends to its own journal (`OUT.h5.journal.shard-I-of-N`);
 // driver/chunk_ledger.h folds them all, in time order (MergedJournals), over /chunks.
