@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "io/error.h"
@@ -223,6 +224,33 @@ TEST(JournalTest, EveryFlippedByteIsDetected) {
       EXPECT_EQ(c.records[j].type, records[i].type) << "byte " << at;
       EXPECT_EQ(c.records[j++].chunk, records[i].chunk) << "byte " << at;
     }
+  }
+}
+
+// Resynchronisation finds every whole record however much garbage lies between them.
+TEST(JournalTest, WholeRecordsAreFoundAmidRandomGarbage) {
+  TempDir dir;
+  const std::string path = dir / "j";
+  std::mt19937 random(7);
+  std::string text = kHeaderLine;
+  uint64_t stretches = 0;
+  for (uint64_t c = 0; c < 300; ++c) {
+    std::string garbage(random() % 3 ? random() % 200 : 0, '\0');
+    for (char& byte : garbage) byte = char(random() % 4 ? random() : 0xc1);
+    stretches += !garbage.empty();
+    text += garbage;
+    JournalRecord r = c % 10 ? Done(c, double(c)) : SampleRecords()[2];
+    r.chunk = c;
+    text += EncodeJournalFrame(r);
+  }
+  Spit(path, text + "\xc1J\x10");  // and a cut last record
+  const JournalContents read = Journal::Read(path);
+  EXPECT_TRUE(read.truncated);
+  EXPECT_EQ(read.damaged_records, stretches);
+  ASSERT_EQ(read.records.size(), 300u);
+  for (uint64_t c = 0; c < 300; ++c) {
+    EXPECT_EQ(read.records[c].chunk, c);
+    EXPECT_EQ(read.records[c].type, c % 10 ? "done" : "failed");
   }
 }
 
