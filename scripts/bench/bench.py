@@ -721,12 +721,12 @@ parameters:
                 "aim: 10^4 ranks with 0.2 s chunks", c_mpi / 50_000, (">=", 1.0)),
         ]
 
-    # --- 10. journal -----------------------------------------------------------------------------
+    # --- 11. journal -----------------------------------------------------------------------------
 
     def journal(self):
         rows = []
         for n in self.size["journal_chunks"]:
-            rows += self._journal_rows(n, [f"10{k}" for k in "abcdefghij"[len(rows):]])
+            rows += self._journal_rows(n, [f"11{k}" for k in "abcdefghij"[len(rows):]])
         return rows
 
     def _journal_rows(self, n, keys):
