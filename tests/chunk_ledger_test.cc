@@ -196,9 +196,7 @@ TEST(ChunkLedgerVerifyTest, RunsOfChunksAreReadAtOnceAndEveryTornChunkIsFound) {
   spec.points = 100000;
   spec.chunk_size = 3;
   spec.chunks = 33334;
-  spec.dimensions = {{"i", spec.points, [](uint64_t k) {
-                        return sweep_value{SWEEP_VALUE_INTEGER, double(k), int64_t(k), nullptr};
-                      }}};
+  spec.dimensions[0].size = spec.points;
   spec.outputs = {{"x", SWEEP_FLOAT64, 0, {}}, {"v", SWEEP_INT32, 1, {5}}};
   CreateOutputFile(path, spec);
   OutputFile file = OutputFile::Open(path, OutputFile::Access::kReadWrite);
