@@ -24,85 +24,138 @@ ChunkLedger ChunkLedger::ForNewOutput(OutputFile& file) {
 
 ChunkLedger ChunkLedger::Load(OutputFile& file) {
   ChunkLedger ledger(file, file.ReadChunkTable());
-  std::vector<JournalRecord> records;
-  for (const std::string& path : JournalsOf(file.path())) {
-    JournalContents journal = Journal::Read(path);
-    if (journal.truncated) ledger.truncated_journals_.push_back(path);
-    records.insert(records.end(), std::make_move_iterator(journal.records.begin()),
-                   std::make_move_iterator(journal.records.end()));
-  }
   // Shards append to their own journals at once: merged in time order, the latest event of a
   // chunk wins.
-  std::stable_sort(records.begin(), records.end(),
-                   [](const JournalRecord& a, const JournalRecord& b) { return a.time < b.time; });
-  ledger.Fold(records);
+  MergedJournals journals(JournalsOf(file.path()));
+  JournalRecord record;
+  while (journals.Next(&record)) ledger.Apply(record);
+  for (const JournalReader& journal : journals.readers()) {
+    if (journal.truncated()) ledger.truncated_journals_.push_back(journal.path());
+    if (journal.damaged_records() > 0)
+      ledger.damaged_journals_.emplace_back(journal.path(), journal.damaged_records());
+  }
   return ledger;
 }
 
-void ChunkLedger::Fold(const std::vector<JournalRecord>& records) {
-  for (const JournalRecord& r : records) {
-    if (r.type == "started") {
-      last_start_time_ = r.time;
-      points_since_last_start_ = 0;
-    }
-    if (r.chunk >= plan_.chunks()) continue;
-    if (r.type == "done") {
-      table_.status[r.chunk] = ChunkStatus::kDone;
-      table_.checksum[r.chunk] = r.checksum;
-      table_.attempts[r.chunk] = uint32_t(r.attempt);
-      table_.seconds[r.chunk] = r.seconds;
-      failures_.erase(r.chunk);
-      points_since_last_start_ += plan_.chunk(r.chunk).count;
-    } else if (r.type == "failed" && r.final) {
-      table_.status[r.chunk] = ChunkStatus::kFailed;
-      failures_[r.chunk] = r;
-    }
+void ChunkLedger::Apply(const JournalRecord& r) {
+  if (r.type == "started") {
+    last_start_time_ = r.time;
+    points_since_last_start_ = 0;
   }
+  if (r.chunk >= plan_.chunks()) return;
+  if (r.type == "done") {
+    table_.status[r.chunk] = ChunkStatus::kDone;
+    table_.checksum[r.chunk] = r.checksum;
+    table_.attempts[r.chunk] = uint32_t(r.attempt);
+    table_.seconds[r.chunk] = r.seconds;
+    failures_.erase(r.chunk);
+    points_since_last_start_ += plan_.chunk(r.chunk).count;
+  } else if (r.type == "failed" && r.final) {
+    table_.status[r.chunk] = ChunkStatus::kFailed;
+    failures_[r.chunk] = r;
+  }
+}
+
+uint64_t ChunkLedger::damaged_records() const {
+  uint64_t n = 0;
+  for (const auto& journal : damaged_journals_) n += journal.second;
+  return n;
 }
 
 LedgerCounts ChunkLedger::Count() const { return Count(ChunkSelection{}); }
 
+void ChunkLedger::CountChunk(uint64_t c, LedgerCounts* counts) const {
+  const uint64_t points = plan_.chunk(c).count;
+  switch (table_.status[c]) {
+    case ChunkStatus::kDone:
+      ++counts->done;
+      counts->points_done += points;
+      return;
+    case ChunkStatus::kFailed:
+      ++counts->failed;
+      break;
+    default:
+      ++counts->pending;
+      break;
+  }
+  counts->points_left += points;
+}
+
 LedgerCounts ChunkLedger::Count(const ChunkSelection& selection) const {
   LedgerCounts counts;
-  for (uint64_t c = 0; c < plan_.chunks(); ++c) {
-    if (!selection.Includes(c)) continue;
-    const uint64_t points = plan_.chunk(c).count;
-    switch (table_.status[c]) {
-      case ChunkStatus::kDone:
-        ++counts.done;
-        counts.points_done += points;
-        continue;
-      case ChunkStatus::kFailed:
-        ++counts.failed;
-        break;
-      default:
-        ++counts.pending;
-        break;
-    }
-    counts.points_left += points;
-  }
+  for (uint64_t c = 0; c < plan_.chunks(); ++c)
+    if (selection.Includes(c)) CountChunk(c, &counts);
   return counts;
 }
 
-uint64_t ChunkLedger::VerifyDone(const ChunkSelection& selection) {
-  const std::vector<OutputDatasetInfo>& results = file_->layout().results;
-  ChunkChecksum checksum(results.size());
-  std::vector<char> buffer;
+std::vector<LedgerCounts> ChunkLedger::CountByShard(uint64_t shards) const {
+  std::vector<LedgerCounts> counts(shards);
+  for (uint64_t c = 0; c < plan_.chunks(); ++c) CountChunk(c, &counts[c % shards]);
+  return counts;
+}
+
+namespace {
+
+// VerifyDone reads runs of chunks of up to this many bytes of rows at once, and reads through
+// gaps (chunks not to verify) of up to kVerifyGapBytes rather than start another run.
+constexpr uint64_t kVerifyRunBytes = 4 << 20;
+constexpr uint64_t kVerifyGapBytes = 64 << 10;
+
+// Verifies the done chunks `selection` includes among chunks [first, end), reading their rows
+// at once; those whose rows do not match their checksum become pending. Returns how many.
+uint64_t VerifyRun(const OutputFile& file, const Plan& plan, const ChunkSelection& selection,
+                   uint64_t first, uint64_t end, ChunkTable* table, ChunkChecksum* checksum,
+                   std::vector<std::vector<char>>* buffers) {
+  const uint64_t begin_point = plan.chunk(first).first;
+  const uint64_t points = plan.chunk(end - 1).end() - begin_point;
+  for (size_t o = 0; o < buffers->size(); ++o) {
+    (*buffers)[o].resize(file.Rows(o, begin_point, points).bytes);
+    file.ReadRows(o, begin_point, points, (*buffers)[o].data());
+  }
   uint64_t torn = 0;
-  for (uint64_t c = 0; c < plan_.chunks(); ++c) {
-    if (table_.status[c] != ChunkStatus::kDone || !selection.Includes(c)) continue;
-    const Chunk chunk = plan_.chunk(c);
-    checksum.Reset();
-    for (size_t o = 0; o < results.size(); ++o) {
-      buffer.resize(file_->Rows(o, chunk.first, chunk.count).bytes);
-      file_->ReadRows(o, chunk.first, chunk.count, buffer.data());
-      checksum.Add(o, buffer.data(), buffer.size());
+  for (uint64_t c = first; c < end; ++c) {
+    if (table->status[c] != ChunkStatus::kDone || !selection.Includes(c)) continue;
+    const Chunk chunk = plan.chunk(c);
+    checksum->Reset();
+    for (size_t o = 0; o < buffers->size(); ++o) {
+      // The rows before the chunk's in the buffer, and the chunk's own.
+      const uint64_t at = file.Rows(o, begin_point, chunk.first - begin_point).bytes;
+      checksum->Add(o, (*buffers)[o].data() + at, file.Rows(o, chunk.first, chunk.count).bytes);
     }
-    if (checksum.Finish() != table_.checksum[c]) {
-      table_.status[c] = ChunkStatus::kPending;
+    if (checksum->Finish() != table->checksum[c]) {
+      table->status[c] = ChunkStatus::kPending;
       ++torn;
     }
   }
+  return torn;
+}
+
+}  // namespace
+
+uint64_t ChunkLedger::VerifyDone(const ChunkSelection& selection) {
+  const size_t outputs = file_->layout().results.size();
+  if (plan_.chunks() == 0) return 0;
+  uint64_t point_bytes = 0;
+  for (size_t o = 0; o < outputs; ++o) point_bytes += file_->Rows(o, 0, 1).bytes;
+  ChunkChecksum checksum(outputs);
+  std::vector<std::vector<char>> buffers(outputs);
+  uint64_t torn = 0, first = 0, end = 0;  // the run [first, end) to read at once; empty if equal
+  for (uint64_t c = 0; c < plan_.chunks(); ++c) {
+    if (table_.status[c] != ChunkStatus::kDone || !selection.Includes(c)) continue;
+    if (end > first) {
+      const uint64_t run_bytes = (plan_.chunk(c).end() - plan_.chunk(first).first) * point_bytes;
+      const uint64_t gap_bytes = (plan_.chunk(c).first - plan_.chunk(end - 1).end()) * point_bytes;
+      if (run_bytes <= kVerifyRunBytes && gap_bytes <= kVerifyGapBytes) {
+        end = c + 1;
+        continue;
+      }
+      torn += VerifyRun(*file_, plan_, selection, first, end, &table_, &checksum, &buffers);
+    }
+    first = c;
+    end = c + 1;
+  }
+  if (end > first)
+    torn += VerifyRun(*file_, plan_, selection, first, end, &table_, &checksum, &buffers);
   return torn;
 }
 

@@ -4,8 +4,17 @@
 // The truth is the union of /chunks/status (written in place as chunks finish) and every journal
 // of the output (`OUT.h5.journal` and each shard's, io/journal.h): a journal record is written
 // before the status byte, so a chunk a journal calls done may not be marked yet, never the other
-// way round. Load() folds both; VerifyDone() then recomputes each done chunk's checksum from the
-// bytes in the file, so a torn write after a crash sends the chunk back to pending.
+// way round. Load() folds both: it streams the journals, merged in time order, and applies each
+// record to the chunk table as it is read, so memory is O(chunks), whatever the journals' size.
+// VerifyDone() then recomputes each done chunk's checksum from the bytes in the file, so a torn
+// write after a crash sends the chunk back to pending.
+//
+// A damaged journal record is skipped (io/journal.h) and counted. The event it held is lost to
+// the fold, so its chunk ends in the state of its last whole record, or of /chunks if it has
+// none (the table is written after the record, so it may hold the lost event). At worst that is
+// an earlier event of the chunk: a failure it later overcame (it is computed again) or a done
+// it later failed (its rows are verified against that done's checksum). So a damaged record
+// costs recomputation at most, never a chunk called done whose bytes do not match.
 //
 // Recording keeps that order: RecordDone() and RecordFailed() append the journal record first and
 // then write the chunk's row of /chunks, so no chunk is ever marked done that its journal does not
@@ -54,8 +63,9 @@ class ChunkLedger {
   // A new output's ledger: every chunk pending, no journal read.
   static ChunkLedger ForNewOutput(OutputFile& file);
   // Reads /chunks and folds every journal of file.path() over it (see above).
-  // THROWS: Error when the table or a journal cannot be read (a damaged record before the last
-  // one included); a partial last record is ignored and listed by truncated_journals().
+  // THROWS: Error when the table or a journal cannot be read, or a journal is of another
+  // version. A partial last record is ignored and listed by truncated_journals(); damaged
+  // records are skipped and listed by damaged_journals().
   static ChunkLedger Load(OutputFile& file);
 
   const Plan& plan() const { return plan_; }
@@ -63,17 +73,25 @@ class ChunkLedger {
   // Counts over every chunk, or over those `selection` includes (its shard; its kind is ignored).
   LedgerCounts Count() const;
   LedgerCounts Count(const ChunkSelection& selection) const;
+  // The counts of each shard I of `shards` (element I), in one pass. REQUIRES: shards > 0.
+  std::vector<LedgerCounts> CountByShard(uint64_t shards) const;
   // The last final failure recorded for each chunk that is failed now, by chunk.
   const std::map<uint64_t, JournalRecord>& failures() const { return failures_; }
   // The journals whose partial last record (cut by a kill) was ignored.
   const std::vector<std::string>& truncated_journals() const { return truncated_journals_; }
+  // The journals in which damaged records were skipped, with how many in each.
+  const std::vector<std::pair<std::string, uint64_t>>& damaged_journals() const {
+    return damaged_journals_;
+  }
+  uint64_t damaged_records() const;
   // When the latest `started` record of any journal was written (Unix seconds; 0 if none), and
   // the points journaled done since then: the live run's throughput.
   double last_start_time() const { return last_start_time_; }
   uint64_t points_done_since_last_start() const { return points_since_last_start_; }
 
   // Checks the bytes of every done chunk the selection includes against its checksum; those
-  // that do not match become pending. Returns how many did not. THROWS: Error on a read error.
+  // that do not match become pending. Returns how many did not. Reads runs of consecutive done
+  // chunks at once (a few MiB), not chunk by chunk. THROWS: Error on a read error.
   uint64_t VerifyDone(const ChunkSelection& selection);
 
   // The chunks to compute, ascending. THROWS: Error (exit code 2) for a chosen chunk or point
@@ -91,13 +109,15 @@ class ChunkLedger {
 
  private:
   ChunkLedger(OutputFile& file, ChunkTable table);
-  void Fold(const std::vector<JournalRecord>& records);
+  void Apply(const JournalRecord& record);
+  void CountChunk(uint64_t chunk, LedgerCounts* counts) const;
 
   OutputFile* file_;
   Plan plan_;
   ChunkTable table_;
   std::map<uint64_t, JournalRecord> failures_;
   std::vector<std::string> truncated_journals_;
+  std::vector<std::pair<std::string, uint64_t>> damaged_journals_;
   double last_start_time_ = 0;
   uint64_t points_since_last_start_ = 0;
   Journal* journal_ = nullptr;

@@ -290,6 +290,12 @@ void OpenExistingOutput(const RunRequest& request, PreparedRun* run) {
                  "writing it)\n",
                  path.c_str());
   }
+  for (const auto& [path, count] : run->ledger->damaged_journals()) {
+    std::fprintf(stderr,
+                 "sweep: warning: %s: %llu damaged records skipped (what they held is lost; a "
+                 "resume trusts a done chunk only once its rows match its checksum)\n",
+                 path.c_str(), (unsigned long long)count);
+  }
   const ChunkSelection selection = SelectionFor(request, *run);
   if (selection.kind == ChunkSelection::Kind::kUnfinished) {
     const uint64_t torn = run->ledger->VerifyDone(selection);

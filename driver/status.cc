@@ -16,6 +16,7 @@ namespace {
 // The shards that have journals, each with its counts and whether its process is live.
 std::vector<ShardStatus> ReadShards(const std::string& output_path, const ChunkLedger& ledger) {
   std::vector<ShardStatus> shards;
+  std::map<uint64_t, std::vector<LedgerCounts>> by_count;  // one pass over the chunks for each N
   const std::string prefix = output_path + ".journal.shard-";
   for (const std::string& journal : JournalsOf(output_path)) {
     if (journal.rfind(prefix, 0) != 0) continue;
@@ -28,9 +29,15 @@ std::vector<ShardStatus> ReadShards(const std::string& output_path, const ChunkL
     ShardStatus shard;
     shard.index = index;
     shard.count = count;
-    ChunkSelection mine;
-    mine.shard = std::make_pair(shard.index, shard.count);
-    shard.counts = ledger.Count(mine);
+    if (count <= ledger.plan().chunks()) {
+      std::vector<LedgerCounts>& counts = by_count[count];
+      if (counts.empty()) counts = ledger.CountByShard(count);
+      shard.counts = counts[index];
+    } else {  // more shards than chunks: no table of N counts
+      ChunkSelection mine;
+      mine.shard = std::make_pair(shard.index, shard.count);
+      shard.counts = ledger.Count(mine);
+    }
     if (const std::optional<LockHolder> holder =
             ProbeLock(fmt::format("{}.shard-{}-of-{}", output_path, index, count))) {
       shard.live = true;
@@ -74,6 +81,7 @@ StatusReport ReadStatus(const std::string& output_path) {
   report.counts = ledger.Count();
   report.failures = ledger.failures();
   report.journal_truncated = !ledger.truncated_journals().empty();
+  report.journal_damaged = ledger.damaged_records();
   report.shards = ReadShards(output_path, ledger);
   if (const std::optional<LockHolder> holder = ProbeLock(output_path)) {
     report.live = true;
@@ -104,7 +112,8 @@ nlohmann::json StatusJson(const StatusReport& r) {
                       {"host", r.host},
                       {"points_per_second", r.points_per_second},
                       {"eta_seconds", r.eta_seconds ? nlohmann::json(*r.eta_seconds) : nullptr},
-                      {"journal_truncated", r.journal_truncated}};
+                      {"journal_truncated", r.journal_truncated},
+                      {"journal_damaged_records", r.journal_damaged}};
   j["shards"] = nlohmann::json::array();
   for (const ShardStatus& s : r.shards) {
     j["shards"].push_back({{"shard", fmt::format("{}/{}", s.index, s.count)},
@@ -155,6 +164,12 @@ std::string StatusText(const StatusReport& r) {
   }
   if (r.journal_truncated)
     text += "  note: the journal's last record was cut by a kill and is ignored\n";
+  if (r.journal_damaged > 0) {
+    text += fmt::format(
+        "  note: {} damaged journal record{} skipped; `sweep resume` verifies every done chunk "
+        "against its checksum\n",
+        r.journal_damaged, r.journal_damaged == 1 ? "" : "s");
+  }
   for (const auto& [chunk, f] : r.failures) {
     text += fmt::format("  failed chunk {}", chunk);
     if (f.point) text += fmt::format(", point {} ({})", *f.point, ParamsText(f));

@@ -3,7 +3,7 @@
 //
 // Read without taking any lock and without writing: /chunks and every journal (through
 // driver/chunk_ledger.h), and the locks probed (io/output_lock.h) to tell which run or shards are
-// live and on which host. Costs O(chunks + journal records).
+// live and on which host. Costs O(chunks + journal bytes) time and O(chunks) memory.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +36,7 @@ struct StatusReport {
   double points_per_second = 0;       // of the live run(s) since the latest start; 0 if none
   std::optional<double> eta_seconds;  // when live and measurable
   bool journal_truncated = false;     // a kill cut some journal's last record
+  uint64_t journal_damaged = 0;       // damaged journal records skipped
   std::vector<ShardStatus> shards;    // by N, then I
   std::map<uint64_t, JournalRecord> failures;  // final failures of the chunks failed now
 };

@@ -4,10 +4,12 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <fmt/format.h>
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -16,14 +18,19 @@
 namespace sweep {
 namespace {
 
-const std::string kHeader = R"({"journal":"sweep","version":1})";
+const std::string kHeader = R"({"journal":"sweep","version":2})";
+// Version 2's framing (io/journal.h).
+constexpr unsigned char kMagic = 0xC1;
+constexpr size_t kFrameHead = 4, kFrameCheck = 4, kDonePayload = 40;
+constexpr size_t kMaxPayload = 0xFFFF;
+// A header line longer than this is not a sweep journal's.
+constexpr size_t kMaxHeader = 4096;
 
 [[noreturn]] void ThrowIo(const std::string& what, const std::string& path) {
   throw Error("journal " + path + ": " + what + ": " + std::strerror(errno));
 }
 
-void WriteLine(int fd, const std::string& line, const std::string& path) {
-  const std::string bytes = line + '\n';
+void WriteBytes(int fd, const std::string& bytes, const std::string& path) {
   for (;;) {
     const ssize_t n = write(fd, bytes.data(), bytes.size());
     if (n == ssize_t(bytes.size())) return;
@@ -33,26 +40,81 @@ void WriteLine(int fd, const std::string& line, const std::string& path) {
   }
 }
 
-std::string ReadAll(const std::string& path) {
+void PutLe(std::string* out, uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) out->push_back(char(uint8_t(value >> (8 * i))));
+}
+
+uint64_t GetLe(const char* p, int bytes) {
+  uint64_t value = 0;
+  for (int i = 0; i < bytes; ++i) value |= uint64_t(uint8_t(p[i])) << (8 * i);
+  return value;
+}
+
+uint64_t BitsOf(double d) {
+  uint64_t u;
+  std::memcpy(&u, &d, 8);
+  return u;
+}
+
+double DoubleOf(uint64_t u) {
+  double d;
+  std::memcpy(&d, &u, 8);
+  return d;
+}
+
+std::string DonePayload(const JournalRecord& r) {
+  std::string p;
+  p.reserve(kDonePayload);
+  PutLe(&p, BitsOf(r.time), 8);
+  PutLe(&p, r.chunk, 8);
+  PutLe(&p, r.checksum, 8);
+  PutLe(&p, BitsOf(r.seconds), 8);
+  PutLe(&p, uint32_t(int32_t(r.worker)), 4);
+  PutLe(&p, uint32_t(r.attempt), 4);
+  return p;
+}
+
+void DecodeDone(const char* p, JournalRecord* r) {
+  *r = JournalRecord{};
+  r->type = "done";
+  r->time = DoubleOf(GetLe(p, 8));
+  r->chunk = GetLe(p + 8, 8);
+  r->checksum = GetLe(p + 16, 8);
+  r->seconds = DoubleOf(GetLe(p + 24, 8));
+  r->worker = int32_t(uint32_t(GetLe(p + 32, 4)));
+  r->attempt = int(GetLe(p + 36, 4));
+}
+
+// The record's JSON, its longest texts halved until it fits a frame (the stderr tail keeps its
+// end, the others their start; the parameters go last, whole).
+std::string FittedJson(JournalRecord r) {
+  for (;;) {
+    std::string json = EncodeJournalRecord(r);
+    if (json.size() <= kMaxPayload) return json;
+    std::string* longest = &r.stderr_tail;
+    for (std::string* s : {&r.reason, &r.message, &r.kind, &r.command, &r.type})
+      if (s->size() > longest->size()) longest = s;
+    if (longest->size() > 64) {
+      if (longest == &r.stderr_tail) {
+        longest->erase(0, longest->size() / 2);
+      } else {
+        longest->resize(longest->size() / 2);
+      }
+    } else if (!r.params_json.empty()) {
+      r.params_json.clear();
+    } else {
+      throw Error("journal: a record of " + std::to_string(json.size()) + " bytes does not fit");
+    }
+  }
+}
+
+int OpenToRead(const std::string& path) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     throw Error("journal " + path + ": " + std::strerror(errno),
                 errno == ENOENT ? ExitCode::kUsage : ExitCode::kFailure);
   }
-  std::string text;
-  char buffer[1 << 16];
-  for (;;) {
-    const ssize_t n = read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      close(fd);
-      ThrowIo("read", path);
-    }
-    if (n == 0) break;
-    text.append(buffer, size_t(n));
-  }
-  close(fd);
-  return text;
+  return fd;
 }
 
 }  // namespace
@@ -122,6 +184,223 @@ std::optional<JournalRecord> DecodeJournalRecord(const std::string& line) {
   return r;
 }
 
+std::string EncodeJournalFrame(const JournalRecord& r) {
+  const bool done = r.type == "done";
+  const std::string payload = done ? DonePayload(r) : FittedJson(r);
+  std::string frame;
+  frame.reserve(kFrameHead + payload.size() + kFrameCheck);
+  frame.push_back(char(kMagic));
+  frame.push_back(done ? 'D' : 'J');
+  PutLe(&frame, payload.size(), 2);
+  frame += payload;
+  PutLe(&frame, XXH32(frame.data(), frame.size(), 0), 4);
+  return frame;
+}
+
+// --- reading ------------------------------------------------------------------------------------
+
+JournalReader::JournalReader(std::string path, size_t buffer_bytes)
+    : path_(std::move(path)), buffer_bytes_(std::max<size_t>(buffer_bytes, 64)) {
+  ReadHeader();
+}
+
+// Opens the journal, refusing another file than the one read so far: a version-1 journal is
+// replaced when it is rewritten (Journal::OpenForAppend), and its offsets mean nothing in the new.
+int JournalReader::OpenSameFile() {
+  const int fd = OpenToRead(path_);
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    ThrowIo("stat", path_);
+  }
+  const std::pair<uint64_t, uint64_t> id(st.st_dev, st.st_ino);
+  if (file_id_ && *file_id_ != id) {
+    close(fd);
+    throw Error("journal " + path_ +
+                ": replaced while being read (rewritten by a resume); try again");
+  }
+  file_id_ = id;
+  return fd;
+}
+
+// Makes n bytes from the cursor readable, fewer only at the end of the file; returns how many are.
+size_t JournalReader::Ensure(size_t n) {
+  const size_t have = buffer_.size() - cursor_;
+  if (have >= n || eof_) return std::min(have, n);
+  buffer_.erase(0, cursor_);
+  base_ += cursor_;
+  cursor_ = 0;
+  const int fd = OpenSameFile();
+  while (buffer_.size() < n && !eof_) {
+    const size_t old = buffer_.size(), want = std::max(buffer_bytes_, n - old);
+    buffer_.resize(old + want);
+    const ssize_t got = pread(fd, &buffer_[old], want, off_t(base_ + old));
+    buffer_.resize(old + size_t(std::max<ssize_t>(got, 0)));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      close(fd);
+      ThrowIo("read", path_);
+    }
+    eof_ = got == 0;
+  }
+  close(fd);
+  return std::min(buffer_.size(), n);
+}
+
+void JournalReader::ReadHeader() {
+  const size_t have = Ensure(kMaxHeader);
+  const char* start = buffer_.data();
+  const char* newline = static_cast<const char*>(std::memchr(start, '\n', have));
+  const bool last = eof_ && (!newline || size_t(newline - start) + 1 == have);
+  nlohmann::json h;
+  if (newline) h = nlohmann::json::parse(start, newline, nullptr, false);
+  if (!newline || !h.is_object() || h["journal"] != "sweep") {
+    if (last) {  // killed before (or while) writing its header
+      truncated_ = true;
+      cursor_ = buffer_.size();
+      return;
+    }
+    throw Error("journal " + path_ + ": not a sweep journal", ExitCode::kUsage);
+  }
+  const int version = h["version"].is_number_integer() ? h["version"].get<int>() : 0;
+  if (version < kOldestJournalVersion || version > kJournalVersion) {
+    throw Error(fmt::format("journal {}: version {}, but this sweep reads version {} (and the "
+                            "older version {})",
+                            path_, version, kJournalVersion, kOldestJournalVersion),
+                ExitCode::kUsage);
+  }
+  version_ = version;
+  cursor_ = size_t(newline - start) + 1;
+  valid_bytes_ = Offset();
+}
+
+bool JournalReader::Next(JournalRecord* record) {
+  if (version_ == 2) return NextVersion2(record);
+  if (version_ == 1) return NextVersion1(record);
+  return false;
+}
+
+// Version 2: a frame at the cursor, checked and decoded; false (record untouched) if there is none.
+bool JournalReader::DecodeFrame(JournalRecord* record, size_t* size) {
+  if (Ensure(kFrameHead) < kFrameHead) return false;
+  const char* p = buffer_.data() + cursor_;
+  const char kind = p[1];
+  const size_t length = GetLe(p + 2, 2);
+  if (uint8_t(p[0]) != kMagic || !(kind == 'J' || (kind == 'D' && length == kDonePayload)))
+    return false;
+  const size_t total = kFrameHead + length + kFrameCheck;
+  if (Ensure(total) < total) return false;
+  p = buffer_.data() + cursor_;
+  if (XXH32(p, total - kFrameCheck, 0) != GetLe(p + total - kFrameCheck, 4)) return false;
+  if (kind == 'D') {
+    DecodeDone(p + kFrameHead, record);
+  } else {
+    std::optional<JournalRecord> r = DecodeJournalRecord(std::string(p + kFrameHead, length));
+    if (!r) return false;
+    *record = std::move(*r);
+  }
+  *size = total;
+  return true;
+}
+
+// Moves the cursor past the byte it is on, to the next magic byte (or the end).
+void JournalReader::SkipToNextMagic() {
+  ++cursor_;
+  while (Ensure(1) > 0) {
+    const char* start = buffer_.data() + cursor_;
+    const void* magic = std::memchr(start, kMagic, buffer_.size() - cursor_);
+    if (magic) {
+      cursor_ += size_t(static_cast<const char*>(magic) - start);
+      return;
+    }
+    cursor_ = buffer_.size();
+  }
+}
+
+bool JournalReader::NextVersion2(JournalRecord* record) {
+  for (;;) {
+    size_t size = 0;
+    if (DecodeFrame(record, &size)) {
+      damaged_records_ += skipping_;  // the stretch skipped to get here
+      skipping_ = false;
+      cursor_ += size;
+      valid_bytes_ = Offset();
+      return true;
+    }
+    if (Ensure(1) == 0) {  // the end: a stretch skipped up to here is the partial last record
+      truncated_ = skipping_;
+      return false;
+    }
+    skipping_ = true;
+    SkipToNextMagic();
+  }
+}
+
+// Version 1: the length of the line at the cursor with its '\n'; 0 if no whole line is left.
+size_t JournalReader::LineLength() {
+  size_t scanned = 0;
+  for (;;) {
+    const size_t have = buffer_.size() - cursor_;
+    const char* start = buffer_.data() + cursor_;
+    if (const void* newline = std::memchr(start + scanned, '\n', have - scanned))
+      return size_t(static_cast<const char*>(newline) - start) + 1;
+    if (eof_) return 0;
+    scanned = have;
+    Ensure(have + buffer_bytes_);
+  }
+}
+
+bool JournalReader::NextVersion1(JournalRecord* record) {
+  for (;;) {
+    const size_t length = LineLength();
+    if (length == 0) {  // the last line, if bad or cut, is the partial last record
+      const bool cut = buffer_.size() > cursor_;
+      truncated_ = cut || skipped_lines_ > 0;
+      damaged_records_ += cut ? skipped_lines_ : std::max<uint64_t>(skipped_lines_, 1) - 1;
+      skipped_lines_ = 0;
+      return false;
+    }
+    std::optional<JournalRecord> r = DecodeJournalRecord(buffer_.substr(cursor_, length - 1));
+    cursor_ += length;
+    if (!r) {
+      ++skipped_lines_;
+      continue;
+    }
+    damaged_records_ += skipped_lines_;
+    skipped_lines_ = 0;
+    valid_bytes_ = Offset();
+    *record = std::move(*r);
+    return true;
+  }
+}
+
+MergedJournals::MergedJournals(const std::vector<std::string>& paths) {
+  // 16 MiB of buffers at most, however many shards wrote journals.
+  const size_t buffer =
+      std::clamp<size_t>((size_t(16) << 20) / std::max<size_t>(paths.size(), 1), 4096, 1 << 16);
+  readers_.reserve(paths.size());
+  for (const std::string& path : paths) readers_.emplace_back(path, buffer);
+  heads_.resize(readers_.size());
+  for (size_t i = 0; i < readers_.size(); ++i) Advance(i);
+}
+
+void MergedJournals::Advance(size_t i) {
+  if (!readers_[i].Next(&heads_[i])) return;
+  const double time = heads_[i].time;
+  queue_.push({std::isnan(time) ? 0.0 : time, i});  // a NaN would break the heap's order
+}
+
+bool MergedJournals::Next(JournalRecord* record) {
+  if (queue_.empty()) return false;
+  const size_t i = queue_.top().second;
+  queue_.pop();
+  *record = std::move(heads_[i]);
+  Advance(i);
+  return true;
+}
+
+// --- writing ------------------------------------------------------------------------------------
+
 std::vector<std::string> JournalsOf(const std::string& output_path) {
   std::vector<std::string> paths;
   const size_t slash = output_path.rfind('/');
@@ -141,75 +420,98 @@ std::vector<std::string> JournalsOf(const std::string& output_path) {
   return paths;
 }
 
+JournalContents Journal::Read(const std::string& path) {
+  JournalReader reader(path);
+  JournalContents contents;
+  JournalRecord record;
+  while (reader.Next(&record)) contents.records.push_back(std::move(record));
+  contents.truncated = reader.truncated();
+  contents.damaged_records = reader.damaged_records();
+  contents.valid_bytes = reader.valid_bytes();
+  contents.version = reader.version();
+  return contents;
+}
+
 Journal Journal::Create(const std::string& path) {
   const int fd =
       open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0) ThrowIo("create", path);
   Journal journal(path, fd);
-  WriteLine(fd, kHeader, path);
+  WriteBytes(fd, kHeader + '\n', path);
   journal.dirty_ = true;  // synced with the first batch of records
   return journal;
 }
 
+namespace {
+
+// `.NAME.rewrite` beside `path`: a name JournalsOf() never lists.
+std::string RewritePath(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const size_t name = slash == std::string::npos ? 0 : slash + 1;
+  return path.substr(0, name) + "." + path.substr(name) + ".rewrite";
+}
+
+void SyncFolderOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string folder = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  const int fd = open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) ThrowIo("open folder", path);
+  const int synced = fsync(fd);
+  close(fd);
+  if (synced != 0) ThrowIo("sync folder", path);
+}
+
+// Rewrites a journal in the current version, its whole records kept: into a file beside it,
+// synced, renamed over it (atomic), the folder synced (so the appends that follow land in the
+// file a crash keeps).
+void RewriteInCurrentVersion(const std::string& path) {
+  const std::string temp = RewritePath(path);
+  unlink(temp.c_str());  // left by a kill during an earlier rewrite
+  const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) ThrowIo("create", temp);
+  try {
+    JournalReader reader(path);
+    JournalRecord record;
+    std::string bytes = kHeader + '\n';
+    while (reader.Next(&record)) {
+      bytes += EncodeJournalFrame(record);
+      if (bytes.size() < (1 << 20)) continue;
+      WriteBytes(fd, bytes, temp);
+      bytes.clear();
+    }
+    WriteBytes(fd, bytes, temp);
+    if (fdatasync(fd) != 0) ThrowIo("sync", temp);
+    if (rename(temp.c_str(), path.c_str()) != 0) ThrowIo("rename", temp);
+  } catch (...) {
+    close(fd);
+    unlink(temp.c_str());
+    throw;
+  }
+  close(fd);
+  SyncFolderOf(path);
+}
+
+}  // namespace
+
 Journal Journal::OpenForAppend(const std::string& path) {
-  const JournalContents contents = Read(path);
+  JournalReader scan(path);  // its header tells the version
+  const bool rewritten = scan.version() != 0 && scan.version() != kJournalVersion;
+  if (rewritten) {
+    RewriteInCurrentVersion(path);
+  } else {
+    JournalRecord record;
+    while (scan.Next(&record)) {
+    }
+  }
   const int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) ThrowIo("open", path);
-  if (contents.truncated && ftruncate(fd, off_t(contents.valid_bytes)) != 0) {
+  if (!rewritten && scan.truncated() && ftruncate(fd, off_t(scan.valid_bytes())) != 0) {
     close(fd);
     ThrowIo("truncate", path);
   }
   Journal journal(path, fd);
-  if (contents.valid_bytes == 0) WriteLine(fd, kHeader, path);
+  if (!rewritten && scan.valid_bytes() == 0) WriteBytes(fd, kHeader + '\n', path);
   return journal;
-}
-
-JournalContents Journal::Read(const std::string& path) {
-  const std::string text = ReadAll(path);
-  JournalContents contents;
-  size_t pos = 0;
-  bool header = true;
-  while (pos < text.size()) {
-    const size_t end = text.find('\n', pos);
-    const bool last = end == std::string::npos || end + 1 == text.size();
-    if (end == std::string::npos) {  // no newline: a record cut by a kill
-      contents.truncated = true;
-      break;
-    }
-    const std::string line = text.substr(pos, end - pos);
-    if (header) {
-      const nlohmann::json h = nlohmann::json::parse(line, nullptr, false);
-      if (h.is_discarded() || !h.is_object() || h.value("journal", "") != "sweep") {
-        if (last) {
-          contents.truncated = true;
-          break;
-        }
-        throw Error("journal " + path + ": not a sweep journal", ExitCode::kUsage);
-      }
-      const int version = h.value("version", 0);
-      if (version != kJournalVersion) {
-        throw Error("journal " + path + ": version " + std::to_string(version) +
-                        ", but this sweep reads version " + std::to_string(kJournalVersion),
-                    ExitCode::kUsage);
-      }
-      header = false;
-    } else {
-      std::optional<JournalRecord> record = DecodeJournalRecord(line);
-      if (!record) {
-        if (last) {
-          contents.truncated = true;
-          break;
-        }
-        throw Error("journal " + path + ": line " + std::to_string(contents.records.size() + 2) +
-                    " is damaged");
-      }
-      contents.records.push_back(std::move(*record));
-    }
-    pos = end + 1;
-    contents.valid_bytes = pos;
-  }
-  if (text.empty()) contents.truncated = true;  // killed before its header was written
-  return contents;
 }
 
 Journal::Journal(Journal&& other) noexcept
@@ -223,7 +525,7 @@ Journal::~Journal() {
 }
 
 void Journal::Append(const JournalRecord& record) {
-  WriteLine(fd_, EncodeJournalRecord(record), path_);
+  WriteBytes(fd_, EncodeJournalFrame(record), path_);
   dirty_ = true;
 }
 

@@ -1,37 +1,65 @@
-// Journal: the append-only record of a run, `OUT.h5.journal` (DESIGN.md "Output file").
+// Journal: the append-only record of a run, `OUT.h5.journal`.
 //
-// Format, version 1: UTF-8 text, one JSON object a line, each line ended by '\n'.
-//   line 1 (header):  {"journal":"sweep","version":1}
-//   then records, each with "type" and "time" (Unix seconds, UTC):
+// Format, version 2 (the one written): a header line, then framed records back to back.
+//   header: the 32 bytes {"journal":"sweep","version":2} followed by '\n'.
+//   record: offset  size  field
+//           0       1     magic 0xC1 (a byte that never occurs in UTF-8 text)
+//           1       1     kind: 'D' (a `done` record, binary payload) or 'J' (any other, JSON)
+//           2       2     payload length L, uint16 little-endian ('D': always 40)
+//           4       L     payload
+//           4+L     4     check: XXH32 (seed 0) of bytes 0 .. 4+L-1, uint32 little-endian
+//   'D' payload, little-endian, so a done record is 48 bytes:
+//           0 time f64 | 8 chunk u64 | 16 checksum u64 | 24 seconds f64 | 32 worker i32 |
+//           36 attempt u32
+//   'J' payload: one JSON object (UTF-8, no newline) with "type" and "time" (Unix seconds, UTC):
 //     {"type":"started","time":..,"pid":..,"command":"run|run --shard I/N|resume|rerun",
 //      "workers":..}
-//     {"type":"done","time":..,"chunk":..,"checksum":"<16 hex digits>","seconds":..,"worker":..,
-//      "attempt":..}
 //     {"type":"failed","time":..,"chunk":..,"attempt":..,"final":true|false,"kind":"crashed|...",
 //      "reason":"..","point":..|null,"params":{"rho":2.5,..},"stderr":"..","worker":..}
 //     {"type":"stopped","time":..,"reason":"finished|interrupted|error","message":".."}
-// Unknown fields are ignored on read (later versions may add some); a different header version is
-// refused with an error that names both versions.
+//     A record that would not fit in 65535 bytes has its longest texts shortened (the stderr
+//     tail keeps its end). On read, unknown fields are ignored and unknown types kept (later
+//     versions may add some); a header of another version is refused naming both versions.
 //
-// Durability: every record is one write(2) of a whole line to a descriptor opened with O_APPEND,
-// so a process killed at any instant leaves whole lines plus at most one partial last line. The
-// page cache survives the process; fdatasync (for a machine crash) is batched: the run calls
-// Sync() at most once a second and at the end (driver/run_recorder.h), so tiny chunks are not
-// throttled by the disk. On read, a last line without its '\n' or that does not parse is ignored
-// and reported as `truncated`; a bad line before the last is corruption and an error.
+// Version 1 (read, never written): UTF-8 text, one JSON object a line, each ended by '\n'; the
+// header line {"journal":"sweep","version":1}, then the objects above, `done` as
+//     {"type":"done","time":..,"chunk":..,"checksum":"<16 hex digits>","seconds":..,"worker":..,
+//      "attempt":..}
+// Appending to a version-1 journal first rewrites it as version 2 (OpenForAppend), so no file
+// mixes the two.
+//
+// Durability: every record is one write(2) to a descriptor opened with O_APPEND, so a process
+// killed at any instant leaves whole records plus at most one partial last record. The page
+// cache survives the process; fdatasync (for a machine crash) is batched: the run calls Sync()
+// at most once a second and at the end (driver/run_recorder.h), so tiny chunks are not throttled
+// by the disk.
+//
+// Damage: a record whose magic, kind, length or check is wrong, or whose JSON does not parse
+// (version 1: a line that does not parse), is damaged. The reader skips it and resynchronises on
+// the next offset where a whole record with a right check starts; each stretch of skipped bytes
+// between two whole records counts as one damaged record (it held at least one). Bytes after the
+// last whole record that hold none are the partial last record a kill leaves: ignored and reported
+// as `truncated`, and cut off by OpenForAppend. A damaged record never stops a reader; what it
+// recorded is lost, so the chunks it may concern are trusted only after their checksums are
+// verified (driver/chunk_ledger.h).
 //
 // Each shard of a sweep appends to its own journal (`OUT.h5.journal.shard-I-of-N`);
-// driver/chunk_ledger.h folds them all, in time order, over /chunks.
+// driver/chunk_ledger.h folds them all, in time order (MergedJournals), over /chunks.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <queue>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sweep {
 
-inline constexpr int kJournalVersion = 1;
+inline constexpr int kJournalVersion = 2;
+// The oldest version still read.
+inline constexpr int kOldestJournalVersion = 1;
 
 struct JournalRecord {
   std::string type;  // started | done | failed | stopped | (unknown types are kept)
@@ -53,22 +81,97 @@ struct JournalRecord {
   std::string message;  // stopped
 };
 
+// Reads one journal front to back, one record at a time: memory is a buffer, not the journal.
+// Reads by path, opening the file for each refill, so that any number of readers hold no
+// descriptor between calls; a file replaced meanwhile is an error.
+class JournalReader {
+ public:
+  // `buffer_bytes`: how much is read at a time. THROWS: Error (exit code 2) if missing, not a
+  // sweep journal, or of a version this sweep does not read (naming both); Error on I/O errors.
+  explicit JournalReader(std::string path, size_t buffer_bytes = 1 << 16);
+
+  // The next whole, undamaged record; false at the end. THROWS: Error on I/O errors.
+  bool Next(JournalRecord* record);
+
+  const std::string& path() const { return path_; }
+  // 1 or 2; 0 while the file holds no whole header line (a kill cut it).
+  int version() const { return version_; }
+  // After Next() returned false: whether a partial last record (or header) was ignored.
+  bool truncated() const { return truncated_; }
+  // Damaged records skipped so far (version 2: stretches of damaged bytes; version 1: lines).
+  uint64_t damaged_records() const { return damaged_records_; }
+  // The end of the last whole record (or of the header) read so far.
+  uint64_t valid_bytes() const { return valid_bytes_; }
+
+ private:
+  int OpenSameFile();
+  size_t Ensure(size_t n);
+  uint64_t Offset() const { return base_ + cursor_; }
+  void ReadHeader();
+  bool NextVersion1(JournalRecord* record);
+  bool NextVersion2(JournalRecord* record);
+  size_t LineLength();
+  bool DecodeFrame(JournalRecord* record, size_t* size);
+  void SkipToNextMagic();
+
+  std::string path_;
+  size_t buffer_bytes_;
+  std::string buffer_;  // the file's bytes [base_, base_ + buffer_.size())
+  uint64_t base_ = 0;
+  size_t cursor_ = 0;  // the next unread byte, in buffer_
+  bool eof_ = false;
+  std::optional<std::pair<uint64_t, uint64_t>> file_id_;  // st_dev, st_ino
+  int version_ = 0;
+  bool truncated_ = false;
+  bool skipping_ = false;       // version 2: inside a damaged stretch
+  uint64_t skipped_lines_ = 0;  // version 1: lines that did not parse, not yet counted
+  uint64_t damaged_records_ = 0;
+  uint64_t valid_bytes_ = 0;
+};
+
+// Several journals read as one stream in time order: a k-way merge of their readers, so memory
+// is one buffer and one record per journal. A journal's own records keep their order (one
+// process wrote them, in that order, even if its clock stepped back); among journals the record
+// with the earliest time goes first, ties to the journal listed first.
+class MergedJournals {
+ public:
+  // THROWS: as JournalReader.
+  explicit MergedJournals(const std::vector<std::string>& paths);
+  // THROWS: Error on I/O errors.
+  bool Next(JournalRecord* record);
+  // Every reader, in the order of `paths`; their counts are final once Next() returned false.
+  const std::vector<JournalReader>& readers() const { return readers_; }
+
+ private:
+  void Advance(size_t i);
+
+  std::vector<JournalReader> readers_;
+  std::vector<JournalRecord> heads_;
+  using Key = std::pair<double, size_t>;  // (head's time, reader)
+  std::priority_queue<Key, std::vector<Key>, std::greater<Key>> queue_;
+};
+
 struct JournalContents {
   std::vector<JournalRecord> records;
-  bool truncated = false;    // a partial last line was ignored
-  uint64_t valid_bytes = 0;  // the length of the whole lines read
+  bool truncated = false;        // a partial last record was ignored
+  uint64_t damaged_records = 0;  // damaged stretches skipped
+  uint64_t valid_bytes = 0;      // the end of the last whole record
+  int version = 0;
 };
 
 class Journal {
  public:
-  // Creates (or replaces) the journal with only its header.
+  // Creates (or replaces) the journal with only its (version 2) header.
   // THROWS: Error on any I/O failure.
   static Journal Create(const std::string& path);
-  // Opens an existing journal to append to; a partial last line is cut off first (so the next
-  // record starts on a line of its own).
-  // THROWS: Error if missing, of another version, or corrupt.
+  // Opens an existing journal to append to: a partial last record is cut off first (so the next
+  // record starts whole), and a version-1 journal is rewritten as version 2, its whole records
+  // kept (written to a temporary file, synced, renamed over it: a kill at any instant leaves the
+  // old journal or the new one).
+  // THROWS: Error if missing, of another version, or on an I/O failure.
   static Journal OpenForAppend(const std::string& path);
-  // THROWS: Error (exit code 2) if missing or of another version; Error if corrupt.
+  // Every record in memory: for tests and small journals (ChunkLedger streams instead).
+  // THROWS: as JournalReader.
   static JournalContents Read(const std::string& path);
 
   Journal(Journal&& other) noexcept;
@@ -94,8 +197,10 @@ class Journal {
 // those that exist, sorted by name.
 std::vector<std::string> JournalsOf(const std::string& output_path);
 
-// The JSON line of a record (no newline) and back; exposed for tests.
+// A record as one JSON object (no newline; version 1's line, version 2's 'J' payload) and back.
 std::string EncodeJournalRecord(const JournalRecord& record);
 std::optional<JournalRecord> DecodeJournalRecord(const std::string& line);
+// A record's version-2 bytes (magic to check); exposed for tests.
+std::string EncodeJournalFrame(const JournalRecord& record);
 
 }  // namespace sweep

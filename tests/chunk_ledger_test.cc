@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -128,6 +130,23 @@ TEST_F(ChunkLedgerTest, RecordingWritesTheJournalAndTheTable) {
   EXPECT_EQ(counts.failed, 1u);
   EXPECT_EQ(counts.points_done, 3u);
   EXPECT_EQ(counts.points_left, 7u);
+  // Per shard, in one pass, as a selection of the shard counts them.
+  const std::vector<LedgerCounts> halves = reloaded.CountByShard(2);
+  ASSERT_EQ(halves.size(), 2u);
+  for (uint64_t i = 0; i < 2; ++i) {
+    ChunkSelection shard;
+    shard.shard = std::make_pair(i, uint64_t{2});
+    const LedgerCounts expected = reloaded.Count(shard);
+    EXPECT_EQ(halves[i].done, expected.done);
+    EXPECT_EQ(halves[i].pending, expected.pending);
+    EXPECT_EQ(halves[i].failed, expected.failed);
+    EXPECT_EQ(halves[i].points_done, expected.points_done);
+    EXPECT_EQ(halves[i].points_left, expected.points_left);
+  }
+  EXPECT_EQ(halves[0].pending, 2u);
+  EXPECT_EQ(halves[1].done, 1u);
+  EXPECT_EQ(halves[1].failed, 1u);
+  EXPECT_EQ(halves[1].points_left, 1u);
 }
 
 // A kill between the journal record and the status byte: the journal is the truth.
@@ -169,6 +188,61 @@ TEST_F(ChunkLedgerTest, TornRowsSendADoneChunkBackToPendingWhereVerified) {
   EXPECT_EQ(ledger.Todo(all), (std::vector<uint64_t>{1, 2, 3}));
 }
 
+// VerifyDone reads runs of chunks at once (through gaps of chunks it does not check): every torn
+// chunk is still found, in every output, and no other.
+TEST(ChunkLedgerVerifyTest, RunsOfChunksAreReadAtOnceAndEveryTornChunkIsFound) {
+  TempDir dir;
+  const std::string path = dir / "out.h5";
+  OutputLayoutSpec spec = TenPoints();
+  spec.points = 100000;
+  spec.chunk_size = 3;
+  spec.chunks = 33334;
+  spec.dimensions[0].size = spec.points;
+  spec.outputs = {{"x", SWEEP_FLOAT64, 0, {}}, {"v", SWEEP_INT32, 1, {5}}};
+  CreateOutputFile(path, spec);
+  OutputFile file = OutputFile::Open(path, OutputFile::Access::kReadWrite);
+  const Plan plan(spec.points, spec.chunk_size);
+  std::vector<double> x(spec.points);
+  std::vector<int32_t> v(spec.points * 5);
+  for (uint64_t p = 0; p < spec.points; ++p) x[p] = double(p) / 7;
+  for (size_t i = 0; i < v.size(); ++i) v[i] = int32_t(i * 2654435761u);
+  file.WriteRows(0, 0, spec.points, x.data());
+  file.WriteRows(1, 0, spec.points, v.data());
+  for (uint64_t c = 0; c < plan.chunks(); ++c) {
+    if (c % 10 == 8) continue;  // pending: gaps in the runs
+    const Chunk chunk = plan.chunk(c);
+    ChunkChecksum checksum(2);
+    checksum.Add(0, &x[chunk.first], chunk.count * 8);
+    checksum.Add(1, &v[chunk.first * 5], chunk.count * 20);
+    file.WriteChunkRow(c, {ChunkStatus::kDone, 1, 0.1, checksum.Finish()});
+  }
+  // Tear one byte of some done chunks, in either output; and of a pending one.
+  const std::vector<uint64_t> torn = {0, 1, 2, 4, 5000, 17777, 33333};
+  for (uint64_t c : torn) {
+    const Chunk chunk = plan.chunk(c);
+    const int32_t garbage = -1;
+    if (c % 2) {
+      file.WriteRows(1, chunk.end() - 1, 1, std::vector<int32_t>(5, garbage).data());
+    } else {
+      const double nan = std::nan("");
+      file.WriteRows(0, chunk.first, 1, &nan);
+    }
+  }
+  file.WriteRows(0, plan.chunk(18).first, 1, &x[0]);
+  ChunkLedger ledger = ChunkLedger::Load(file);
+  ChunkSelection odd_shard;
+  odd_shard.kind = ChunkSelection::Kind::kUnfinished;
+  odd_shard.shard = std::make_pair(uint64_t{1}, uint64_t{2});
+  EXPECT_EQ(ledger.VerifyDone(odd_shard), 3u);  // 1, 5000 is even, 17777, 33333
+  ChunkSelection all;
+  all.kind = ChunkSelection::Kind::kUnfinished;
+  EXPECT_EQ(ledger.VerifyDone(all), 4u);  // the rest: 0, 2, 4, 5000
+  for (uint64_t c = 0; c < plan.chunks(); ++c) {
+    const bool pending = c % 10 == 8 || std::count(torn.begin(), torn.end(), c);
+    ASSERT_EQ(ledger.status(c), pending ? kP : kD) << "chunk " << c;
+  }
+}
+
 // Like ninja's deps log: the journal cut at every byte length loads, with exactly the records
 // whose lines are whole, and reports a cut that is not at a line's end.
 TEST_F(ChunkLedgerTest, AJournalCutAtEveryByteLengthLoadsItsWholeRecords) {
@@ -207,15 +281,64 @@ TEST_F(ChunkLedgerTest, AJournalCutAtEveryByteLengthLoadsItsWholeRecords) {
   }
 }
 
-TEST_F(ChunkLedgerTest, ADamagedRecordBeforeTheLastIsAnError) {
+// A damaged record is skipped and reported; the records after it still count. Its chunk is as
+// /chunks says (the row is written after the record), and a resume verifies every done chunk.
+TEST_F(ChunkLedgerTest, ADamagedRecordInTheMiddleIsSkippedAndLaterRecordsApply) {
   OutputFile file = Open();
+  const uint64_t sum1 = WriteRows(file, 1), sum2 = WriteRows(file, 2);
+  const std::string journal_path = path_ + ".journal";
+  size_t damaged_at = 0;
   {
-    Journal journal = Journal::Create(path_ + ".journal");
-    journal.Append(Done(0, 1, 1.0));
+    Journal journal = Journal::Create(journal_path);
+    journal.Append(Done(0, 11, 1.0));  // chunk 0's rows were never written: 11 is wrong
+    damaged_at = std::filesystem::file_size(journal_path) + 10;
+    journal.Append(Done(1, sum1, 2.0));
+    journal.Append(Failed(3, 3.0, true));
+    journal.Append(Done(2, sum2, 4.0));
   }
-  std::ofstream(path_ + ".journal", std::ios::app) << "{not json\n"
-                                                   << EncodeJournalRecord(Done(1, 2, 2.0)) << "\n";
-  EXPECT_THROW(ChunkLedger::Load(file), Error);
+  file.WriteChunkRow(1, {ChunkStatus::kDone, 1, 0.5, sum1});
+  std::fstream damage(journal_path, std::ios::binary | std::ios::in | std::ios::out);
+  damage.seekp(long(damaged_at));
+  damage.put('\x5a');
+  damage.close();
+
+  ChunkLedger ledger = ChunkLedger::Load(file);
+  EXPECT_EQ(Statuses(ledger), (std::vector<ChunkStatus>{kD, kD, kD, kF}));
+  EXPECT_EQ(ledger.damaged_records(), 1u);
+  ASSERT_EQ(ledger.damaged_journals().size(), 1u);
+  EXPECT_EQ(ledger.damaged_journals()[0].first, journal_path);
+  EXPECT_TRUE(ledger.truncated_journals().empty());
+  EXPECT_EQ(ledger.failures().count(3), 1u);
+  ChunkSelection unfinished;
+  unfinished.kind = ChunkSelection::Kind::kUnfinished;
+  EXPECT_EQ(ledger.VerifyDone(unfinished), 1u);
+  EXPECT_EQ(Statuses(ledger), (std::vector<ChunkStatus>{kP, kD, kD, kF}));
+  EXPECT_EQ(ledger.Todo(unfinished), (std::vector<uint64_t>{0, 3}));
+}
+
+// Outputs made before journal version 2 are folded the same way.
+TEST_F(ChunkLedgerTest, AVersion1JournalIsFolded) {
+  OutputFile file = Open();
+  const uint64_t sum = WriteRows(file, 2);
+  std::ofstream(path_ + ".journal", std::ios::binary)
+      << "{\"journal\":\"sweep\",\"version\":1}\n"
+      << EncodeJournalRecord(Done(2, sum, 1.0)) << "\n"
+      << EncodeJournalRecord(Failed(1, 2.0, true)) << "\n";
+  ChunkLedger ledger = ChunkLedger::Load(file);
+  EXPECT_EQ(Statuses(ledger), (std::vector<ChunkStatus>{kP, kF, kD, kP}));
+  EXPECT_EQ(ledger.failures().at(1).reason, "SIGSEGV (Segmentation fault)");
+  ChunkSelection unfinished;
+  unfinished.kind = ChunkSelection::Kind::kUnfinished;
+  EXPECT_EQ(ledger.VerifyDone(unfinished), 0u);
+  // A shard that ran after the upgrade writes version 2 beside it: merged in time order.
+  {
+    Journal shard = Journal::Create(path_ + ".journal.shard-1-of-2");
+    shard.Append(Done(1, 5, 3.0));
+    shard.Append(Failed(3, 0.5, true));  // older than everything in the version-1 journal
+  }
+  ledger = ChunkLedger::Load(file);
+  EXPECT_EQ(Statuses(ledger), (std::vector<ChunkStatus>{kP, kD, kD, kF}));
+  EXPECT_EQ(ledger.failures().count(1), 0u);
 }
 
 // Shards write their own journals at the same time; the latest event of a chunk wins, whichever

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -20,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "io/journal.h"
 #include "tests/fakes.h"
 
 extern char** environ;
@@ -39,6 +41,16 @@ inline std::string ReadFile(const std::string& path) {
 
 inline void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+// The records of `type` (every record for "") in a journal; none while it does not exist yet.
+inline std::vector<JournalRecord> JournalRecords(const std::string& journal,
+                                                 const std::string& type) {
+  std::vector<JournalRecord> out;
+  if (!std::filesystem::exists(journal)) return out;
+  for (JournalRecord& r : Journal::Read(journal).records)
+    if (type.empty() || r.type == type) out.push_back(std::move(r));
+  return out;
 }
 
 // A `sweep` process started in the background. Every process it starts carries

@@ -156,8 +156,7 @@ TEST_F(FaultTest, SigtermStopsRecordsAndResumes) {
   WriteFile(dir_ / "armed", "");
   const std::string config = FaultyConfig(dir_, "sleep_ms: 50", "retries: 0");
   SweepProcess run({"run", config, "-q"}, dir_.path());
-  for (int i = 0;
-       i < 400 && ReadFile(dir_ / "out.h5.journal").find("\"done\"") == std::string::npos; ++i) {
+  for (int i = 0; i < 400 && JournalRecords(dir_ / "out.h5.journal", "done").empty(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   run.Signal(SIGTERM);

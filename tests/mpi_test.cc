@@ -57,15 +57,6 @@ std::string SleepyConfig(const TempDir& dir, int points, int sleep_ms) {
   return path;
 }
 
-// The records of `type` in a journal; none while it does not exist yet.
-std::vector<JournalRecord> Records(const std::string& journal, const std::string& type) {
-  std::vector<JournalRecord> out;
-  if (!std::filesystem::exists(journal)) return out;
-  for (const JournalRecord& r : Journal::Read(journal).records)
-    if (r.type == type) out.push_back(r);
-  return out;
-}
-
 class MpiStartTest : public ::testing::TestWithParam<std::string> {};
 
 // Three ranks with one worker each compute one sweep into one output, rank 0 writing every row:
@@ -83,12 +74,13 @@ TEST_P(MpiStartTest, ThreeRanksGiveTheBytesOfAPlainRun) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(LeftoversAfter(r.tag).empty());
   EXPECT_EQ(ResultsAndParams(dir / "out.h5"), ResultsAndParams(dir / "plain.h5"));
-  const std::vector<JournalRecord> started = Records(dir / "out.h5.journal", "started");
+  const std::vector<JournalRecord> started = JournalRecords(dir / "out.h5.journal", "started");
   ASSERT_EQ(started.size(), 1u);
   EXPECT_EQ(started[0].command, "run --mpi");
   EXPECT_EQ(started[0].workers, 3);
   std::set<int> workers;
-  for (const JournalRecord& d : Records(dir / "out.h5.journal", "done")) workers.insert(d.worker);
+  for (const JournalRecord& d : JournalRecords(dir / "out.h5.journal", "done"))
+    workers.insert(d.worker);
   EXPECT_EQ(workers, (std::set<int>{0, 1, 2}));
 }
 
@@ -101,7 +93,8 @@ TEST(MpiTest, ChunksAreSharedBetweenRanksAsTheyFinish) {
   const RunResult r = RunMpi(2, {"run", config, "-q", "--mpi", "-j", "1"}, dir.path());
   ASSERT_EQ(r.code, 0) << r.err;
   int by_rank1 = 0;
-  for (const JournalRecord& d : Records(dir / "out.h5.journal", "done")) by_rank1 += d.worker == 1;
+  for (const JournalRecord& d : JournalRecords(dir / "out.h5.journal", "done"))
+    by_rank1 += d.worker == 1;
   EXPECT_GE(by_rank1, 5);
   EXPECT_LE(by_rank1, 11);
 }
@@ -128,15 +121,15 @@ TEST(MpiTest, AWorkerKilledOnAnotherRankHasItsChunkRetried) {
   pid_t worker = -1;
   for (int i = 0; i < 1000 && worker < 0; ++i) {
     // Busy: rank 1's worker has reported a chunk done, so it computes the next one now.
-    const std::string journal = ReadFile(dir / "out.h5.journal");
-    if (journal.find("\"worker\":1") != std::string::npos) worker = WorkerOfRank(run.tag(), 1);
+    for (const JournalRecord& d : JournalRecords(dir / "out.h5.journal", "done"))
+      if (d.worker == 1 && worker < 0) worker = WorkerOfRank(run.tag(), 1);
     if (worker < 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_GT(worker, 0);
   kill(worker, SIGKILL);
   ASSERT_EQ(run.Wait(), 0) << run.err();
   bool retried = false;
-  for (const JournalRecord& f : Records(dir / "out.h5.journal", "failed")) {
+  for (const JournalRecord& f : JournalRecords(dir / "out.h5.journal", "failed")) {
     EXPECT_FALSE(f.final) << f.reason;
     EXPECT_EQ(f.worker, 1);
     EXPECT_EQ(f.kind, "killed");
@@ -156,7 +149,7 @@ TEST(MpiTest, AKilledJobLeavesNoProcessAndResumesToThePlainBytes) {
   ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "plain.h5"}, dir.path()).code, 0);
   SweepProcess run({"run", config, "-q", "--mpi", "-j", "1"}, dir.path(), Mpirun(3));
   for (int i = 0; i < 2000; ++i) {
-    if (Records(dir / "out.h5.journal", "done").size() >= 5) break;
+    if (JournalRecords(dir / "out.h5.journal", "done").size() >= 5) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   kill(run.pid(), SIGKILL);
@@ -174,13 +167,13 @@ TEST(MpiTest, ATerminatedJobJournalsItsStop) {
   const std::string config = SleepyConfig(dir, 200, 100);
   SweepProcess run({"run", config, "-q", "--mpi", "-j", "1"}, dir.path(), Mpirun(2));
   for (int i = 0; i < 2000; ++i) {
-    if (Records(dir / "out.h5.journal", "done").size() >= 4) break;
+    if (JournalRecords(dir / "out.h5.journal", "done").size() >= 4) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   run.Signal(SIGTERM);
   run.Wait();
   EXPECT_TRUE(LeftoversAfter(run.tag(), 5.0).empty());
-  const std::vector<JournalRecord> stopped = Records(dir / "out.h5.journal", "stopped");
+  const std::vector<JournalRecord> stopped = JournalRecords(dir / "out.h5.journal", "stopped");
   ASSERT_EQ(stopped.size(), 1u);
   EXPECT_EQ(stopped[0].reason, "interrupted");
 }

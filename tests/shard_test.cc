@@ -65,7 +65,7 @@ TEST(ShardTest, AKilledShardFinishesWhenItRunsAgain) {
   ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "clean.h5"}, dir.path()).code, 0);
   SweepProcess shard({"run", config, "-q", "--shard", "0/2"}, dir.path());
   const std::string journal = dir / "out.h5.journal.shard-0-of-2";
-  for (int i = 0; i < 2000 && ReadFile(journal).find("\"done\"") == std::string::npos; ++i) {
+  for (int i = 0; i < 2000 && JournalRecords(journal, "done").empty(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   shard.Signal(SIGKILL);

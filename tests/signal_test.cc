@@ -29,8 +29,7 @@ TEST(SignalTest, HangupStopsTheRunAndJournalsIt) {
   TempDir dir;
   const std::string config = SleepyConfig(dir, 60);
   SweepProcess run({"run", config, "-q"}, dir.path());
-  for (int i = 0;
-       i < 1000 && ReadFile(dir / "out.h5.journal").find("\"done\"") == std::string::npos; ++i)
+  for (int i = 0; i < 1000 && JournalRecords(dir / "out.h5.journal", "done").empty(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   run.Signal(SIGHUP);
   EXPECT_EQ(run.Wait(), 130) << run.err();

@@ -183,11 +183,11 @@ class SlurmTest : public ::testing::Test {
     ASSERT_FALSE(job.empty());
     const std::string journal = dir_ / "out.h5.journal";
     ASSERT_TRUE(PollFor(120, [&] {
-      if (ReadFile(journal).find("\"type\":\"done\"") != std::string::npos) return true;
+      if (!JournalRecords(journal, "done").empty()) return true;
       const std::vector<JobRecord> r = ShowJob(job);
       return !r.empty() && r[0].state != "PENDING" && r[0].state != "RUNNING";
     }));
-    ASSERT_NE(ReadFile(journal).find("\"type\":\"done\""), std::string::npos) << Logs();
+    ASSERT_NE(JournalRecords(journal, "done").size(), 0u) << Logs();
     const Shell requeued = RunShell("scontrol requeue " + job);
     ASSERT_EQ(requeued.code, 0) << requeued.out;
     ASSERT_TRUE(PollFor(60, [&] {

@@ -22,8 +22,10 @@ import platform
 import resource
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 import h5py
@@ -52,6 +54,7 @@ FULL = dict(
     mpi_sleep_ms=250,
     mpi_chunks=100_000,
     start_grids=[1_000, 10_000, 31_623],  # square grids: 10^6, 10^8 and 10^9 points
+    journal_chunks=[1_000_000, 10_000_000],
 )
 QUICK = dict(
     reps=1,
@@ -72,9 +75,10 @@ QUICK = dict(
     mpi_sleep_ms=50,
     mpi_chunks=2_000,
     start_grids=[1_000, 3_163],
+    journal_chunks=[100_000],
 )
 WORKLOADS = ["dispatch", "shared", "memory", "gather", "startup", "scaling", "command", "chunk",
-             "mpi", "start"]
+             "mpi", "start", "journal"]
 MPIRUN = ["mpirun", "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
 
 
@@ -168,6 +172,43 @@ def run_sampling_pss(argv, interval=0.05):
     if stable_samples == 0:
         raise Failed(f"{' '.join(argv[:3])}...: no stable PSS sample (hold the workers longer)")
     return time.perf_counter() - start, out, peak_tree, peak_children
+
+
+def journal_records(path):
+    """The records of a sweep journal (io/journal.h) as dicts, up to the first damaged one:
+    version 2's framed records (their XXH32 checks are not verified here) or version 1's lines."""
+    with open(path, "rb") as f:
+        data = f.read()
+    at = data.index(b"\n") + 1
+    if json.loads(data[:at])["version"] == 1:
+        return [json.loads(line) for line in data[at:].splitlines() if line.strip()]
+    records = []
+    while at + 8 <= len(data) and data[at] == 0xC1:
+        kind, length = data[at + 1], int.from_bytes(data[at + 2 : at + 4], "little")
+        payload = data[at + 4 : at + 4 + length]
+        if kind == ord("D"):
+            fields = struct.unpack("<dQQdiI", payload)
+            records.append(dict(zip(("time", "chunk", "checksum", "seconds", "worker",
+                                     "attempt"), fields), type="done"))
+        else:
+            records.append(json.loads(payload))
+        at += 8 + length
+    return records
+
+
+def run_rusage(argv):
+    """Runs argv under GNU time; returns (wall seconds, its peak RSS in MiB, stdout). GNU time
+    is a small program that forks and execs argv: a child of this interpreter would report the
+    interpreter's own RSS (numpy, h5py) as its peak, since a process's peak survives exec."""
+    with tempfile.NamedTemporaryFile() as rss:
+        start = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name] + argv,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise Failed(f"{' '.join(argv[:3])}... exited {proc.returncode}: "
+                         f"{proc.stderr.strip()[-400:]}")
+        return seconds, int(open(rss.name).read().split()[-1]) / 1024, proc.stdout
 
 
 class MachineLoad:
@@ -662,8 +703,8 @@ parameters:
                               np.arange(chunks, dtype=np.float64) ** 2):
             raise Failed("mpi: /y is not x*x")
         self.mpi_sweep(3, empty, out, "--chunk-size", "1")  # once more, for its journal
-        with open(out + ".journal") as f:
-            workers = [json.loads(line).get("worker") for line in f if '"type":"done"' in line]
+        workers = [r.get("worker") for r in journal_records(out + ".journal")
+                   if r["type"] == "done"]
         remote = sum(1 for w in workers if w and w > 0) / max(len(workers), 1)
         t1, t3 = median(runs["one"]), median(runs["three"])
         c_mpi, c_local = median(runs["mpi_chunks"]), median(runs["local_chunks"])
@@ -680,6 +721,67 @@ parameters:
                       f"({remote:.0%} computed on ranks 1-2)",
                 (c_mpi, "chunks/s", runs["mpi_chunks"]), (50_000, "chunks/s", [50_000]),
                 "aim: 10^4 ranks with 0.2 s chunks", c_mpi / 50_000, (">=", 1.0)),
+        ]
+
+    # --- 11. journal -----------------------------------------------------------------------------
+
+    def journal(self):
+        rows = []
+        for n in self.size["journal_chunks"]:
+            rows += self._journal_rows(n, [f"11{k}" for k in "abcdefghij"[len(rows):]])
+        return rows
+
+    def _journal_rows(self, n, keys):
+        """One `sweep run` of n one-point chunks, then what its journal costs: bytes per chunk,
+        `sweep status` (seconds, peak RSS) and a resume with nothing left to do. The limits are
+        the ones set for 10^6 chunks, the same below and scaled linearly above (O(chunks))."""
+        config = self.config(f"journal{n}", f"""\
+name: journal{n}
+kernel: {{name: square}}
+parameters:
+  x: {{range: [0, {n}]}}
+execution: {{workers: 2, chunk_size: 1}}
+""")
+        out = self.output(f"journal{n}")
+        run_seconds = self.run_sweep(config, out)
+        per_chunk = os.path.getsize(out + ".journal") / n
+        status, resume = [], []
+        for _ in range(self.reps):
+            os.sync()
+            status.append(run_rusage([self.sweep, "status", out, "--json"]))
+            os.sync()
+            resume.append(run_rusage([self.sweep, "resume", out, "-q"])[0])
+        report = json.loads(status[-1][2])
+        if report["done"] != n or report["journal_damaged_records"] != 0:
+            raise Failed(f"journal: status says {report['done']} of {n} done, "
+                         f"{report['journal_damaged_records']} damaged records")
+        with h5py.File(out, "r") as f:
+            y = "results/y" if "results" in f else "y"  # output format sweep/1, or sweep/2
+        if not np.array_equal(self.check_done(out, y), np.arange(n, dtype=np.float64) ** 2):
+            raise Failed("journal: /results/y is not x*x")
+        self.clear(out)  # up to 1 GB at 10^7 chunks
+        scale = max(n / 1e6, 1.0)
+        what = f"journal: `square`, {n:,} chunks of 1 point, all done"
+        seconds = [s[0] for s in status]
+        rss = [s[1] for s in status]
+
+        def limited(key, label, runs, unit, limit, limit_label):
+            value = median(runs)
+            return row(key, f"{what}: {label}", (value, unit, runs), (limit, unit, [limit]),
+                       limit_label, value / limit, ("<=", 1.0), ratio_note="sweep / limit")
+
+        return [
+            limited(keys[0], "journal bytes per chunk", [per_chunk], "B", 64,
+                    "limit: under 64 B (aim 48)"),
+            limited(keys[1], "`sweep status`", seconds, "s", 1.0 * scale,
+                    f"limit: {1.0 * scale:g} s"),
+            limited(keys[2], "`sweep status` peak RSS", rss, "MiB", 200 * scale,
+                    f"limit: {200 * scale:g} MiB"),
+            limited(keys[3], "`sweep resume` with nothing to do", resume, "s", 5.0 * scale,
+                    f"limit: {5.0 * scale:g} s"),
+            row(keys[4], f"{what}: the `sweep run` that made it",
+                (run_seconds / n * 1e6, "us/chunk", [run_seconds / n * 1e6]),
+                (run_seconds, "s", [run_seconds]), "the whole run", 1.0, None),
         ]
 
 
