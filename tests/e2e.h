@@ -43,6 +43,18 @@ inline void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
 }
 
+// About a second on 2 workers: 3000 points (1500 temperatures, 2 replicates) in 128 chunks,
+// seeded per point, so equality is meaningful: the sweep the resume, kill and export tests stop.
+inline std::string SlowIsingConfig(const TempDir& dir) {
+  const std::string path = dir / "ising.yaml";
+  WriteFile(
+      path,
+      "name: ising\nseed: 9\nkernel: {name: ising2d, options: {L: 16, sweeps: 300, burn_in: 50}}\n"
+      "parameters:\n  T: {linspace: [1.5, 3.5, 1500]}\nrepeat: 2\n"
+      "execution: {workers: 2}\noutput: {path: out.h5}\n");
+  return path;
+}
+
 // The records of `type` (every record for "") in a journal; none while it does not exist yet.
 inline std::vector<JournalRecord> JournalRecords(const std::string& journal,
                                                  const std::string& type) {

@@ -249,24 +249,8 @@ TEST(ExportTest, FailedChunksAreLeftOut) {
   EXPECT_EQ(points, DonePoints(dir / "out.h5"));
 }
 
-// About a second on 2 workers, in 128 chunks; seeded per point.
-std::string SlowIsingConfig(const TempDir& dir) {
-  const std::string path = dir / "ising.yaml";
-  WriteFile(
-      path,
-      "name: ising\nseed: 9\nkernel: {name: ising2d, options: {L: 16, sweeps: 300, burn_in: 50}}\n"
-      "parameters:\n  T: {linspace: [1.5, 3.5, 1500]}\nrepeat: 2\n"
-      "execution: {workers: 2}\noutput: {path: out.h5}\n");
-  return path;
-}
-
 int DoneRecords(const TempDir& dir) {
-  const std::string journal = ReadFile(dir / "out.h5.journal");
-  int done = 0;
-  for (size_t at = journal.find("\"type\":\"done\""); at != std::string::npos;
-       at = journal.find("\"type\":\"done\"", at + 1))
-    ++done;
-  return done;
+  return int(JournalRecords(dir / "out.h5.journal", "done").size());
 }
 
 void WaitForDoneRecords(const TempDir& dir, int n) {

@@ -110,7 +110,7 @@ TEST(LinkToOutputTest, ASecondWriterThroughAnotherNameIsRefused) {
   ASSERT_TRUE(std::filesystem::exists(dir / "out.h5"));
   std::filesystem::create_symlink(dir / "out.h5", dir / "alias.h5");
   std::filesystem::create_hard_link(dir / "out.h5", dir / "hard.h5");
-  for (const std::string& name : {"alias.h5", "hard.h5"}) {
+  for (const std::string name : {"alias.h5", "hard.h5"}) {
     const RunResult resume = RunSweep({"resume", name, "-q"}, dir.path());
     EXPECT_EQ(resume.code, 4) << name << ": " << resume.err;
     EXPECT_NE(resume.err.find("in use by another sweep"), std::string::npos) << resume.err;

@@ -16,17 +16,6 @@ namespace {
 
 using namespace sweep::testing;
 
-// About a second on 2 workers; seeded per point, so equality is meaningful.
-std::string SlowIsingConfig(const TempDir& dir) {
-  const std::string path = dir / "ising.yaml";
-  WriteFile(
-      path,
-      "name: ising\nseed: 9\nkernel: {name: ising2d, options: {L: 16, sweeps: 300, burn_in: 50}}\n"
-      "parameters:\n  T: {linspace: [1.5, 3.5, 1500]}\nrepeat: 2\n"
-      "execution: {workers: 2}\noutput: {path: out.h5}\n");
-  return path;
-}
-
 std::string FaultyConfig(const TempDir& dir, const std::string& options, int points = 40) {
   const std::string path = dir / "faulty.yaml";
   WriteFile(
