@@ -1158,9 +1158,19 @@ std::string Folder(const std::string& file) {
 }
 
 // Strings travel to kernels, command lines and the output file as C strings, where a NUL would
-// silently cut them: refused wherever one is in the document, key or value.
+// silently cut them: refused wherever one is in the document, key or value. Aliases share nodes,
+// so a document may be a cycle (`&v [1, *v]`) or expand exponentially (aliases of aliases): the
+// walk stops at a depth and a number of nodes no config comes near (the reader refuses such
+// documents for their shape).
+constexpr int kMaxWalkDepth = 64;
+constexpr int64_t kMaxWalkNodes = 2'000'000;
+
 void RefuseNulCharacters(const YAML::Node& node, const std::string& file, const std::string& key,
-                         std::vector<Diagnostic>* diagnostics) {
+                         std::vector<Diagnostic>* diagnostics, int depth = 0,
+                         int64_t* budget = nullptr) {
+  int64_t nodes = kMaxWalkNodes;
+  if (!budget) budget = &nodes;
+  if (depth > kMaxWalkDepth || --*budget < 0) return;
   const auto where = [&](const YAML::Node& n) {
     return n.Mark().is_null() ? SourceLocation{file, 0, 0}
                               : SourceLocation{file, n.Mark().line + 1, n.Mark().column + 1};
@@ -1169,7 +1179,8 @@ void RefuseNulCharacters(const YAML::Node& node, const std::string& file, const 
     diagnostics->push_back({where(node), key, "a NUL character inside a string is not supported"});
   } else if (node.IsSequence()) {
     for (size_t i = 0; i < node.size(); ++i)
-      RefuseNulCharacters(node[i], file, key + "[" + std::to_string(i) + "]", diagnostics);
+      RefuseNulCharacters(node[i], file, key + "[" + std::to_string(i) + "]", diagnostics,
+                          depth + 1, budget);
   } else if (node.IsMap()) {
     for (const auto& item : node) {
       const std::string name = item.first.IsScalar() ? item.first.Scalar() : "?";
@@ -1178,7 +1189,7 @@ void RefuseNulCharacters(const YAML::Node& node, const std::string& file, const 
         diagnostics->push_back(
             {where(item.first), key, "a NUL character inside a key is not supported"});
       }
-      RefuseNulCharacters(item.second, file, path, diagnostics);
+      RefuseNulCharacters(item.second, file, path, diagnostics, depth + 1, budget);
     }
   }
 }
