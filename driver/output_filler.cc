@@ -4,13 +4,33 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 
 #include "io/error.h"
 
 namespace sweep {
+
+namespace {
+std::atomic<OutputFiller*> g_active_filler{nullptr};
+std::once_flag g_fork_handlers;
+}  // namespace
+
+void PauseFillerForFork() {
+  OutputFiller* f = g_active_filler.load();
+  if (!f) return;
+  f->pause_.store(true);
+  while (f->busy_.load()) std::this_thread::yield();
+}
+
+void ResumeFillerAfterFork() {
+  if (OutputFiller* f = g_active_filler.load()) f->pause_.store(false);
+}
 
 OutputFiller::OutputFiller(OutputFile& file, const Space& space, const Plan& plan,
                            const std::vector<uint64_t>& chunks)
@@ -40,12 +60,18 @@ OutputFiller::OutputFiller(OutputFile& file, const Space& space, const Plan& pla
 OutputFiller::~OutputFiller() { Stop(); }
 
 void OutputFiller::StartBackground() {
-  if (!background_.joinable()) background_ = std::thread([this] { Background(); });
+  if (background_.joinable()) return;
+  std::call_once(g_fork_handlers,
+                 [] { pthread_atfork(PauseFillerForFork, ResumeFillerAfterFork, nullptr); });
+  g_active_filler.store(this);
+  background_ = std::thread([this] { Background(); });
 }
 
 void OutputFiller::Stop() {
   stop_.store(true);
   if (background_.joinable()) background_.join();
+  OutputFiller* self = this;
+  g_active_filler.compare_exchange_strong(self, nullptr);
 }
 
 void OutputFiller::BeforeHandout(uint64_t first, uint64_t count) {
@@ -72,6 +98,17 @@ void OutputFiller::Background() {
   setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
   try {
     for (auto it = order_.rbegin(); it != order_.rend() && !stop_.load(); ++it) {
+      // Between chunks: hold still while a fork is under way (see pause_).
+      busy_.store(true);
+      while (pause_.load() && !stop_.load()) {
+        busy_.store(false);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        busy_.store(true);
+      }
+      struct NotBusy {
+        std::atomic<bool>& busy;
+        ~NotBusy() { busy.store(false); }
+      } not_busy{busy_};
       uint8_t expected = kUnprepared;
       if (!state_[*it].compare_exchange_strong(expected, kPreparing)) continue;
       try {

@@ -73,6 +73,12 @@ class OutputFiller {
   std::unique_ptr<std::atomic<uint8_t>[]> state_;
   std::vector<Deferred> deferred_;
   std::atomic<bool> stop_{false};
+  // A fork (start: fork workers) waits until the background is between two chunks, so the child
+  // never inherits a lock (the allocator's) that the background held: pthread_atfork handlers.
+  friend void PauseFillerForFork();
+  friend void ResumeFillerAfterFork();
+  std::atomic<bool> pause_{false};
+  std::atomic<bool> busy_{false};
   std::atomic<uint64_t> prepared_{0};
   std::thread background_;
 };
