@@ -74,19 +74,22 @@ void OutputFiller::Stop() {
   g_active_filler.compare_exchange_strong(self, nullptr);
 }
 
+bool OutputFiller::PrepareIfUnclaimed(uint64_t chunk) {
+  uint8_t expected = kUnprepared;
+  if (!state_[chunk].compare_exchange_strong(expected, kPreparing)) return false;
+  try {
+    Prepare(chunk);
+  } catch (...) {
+    state_[chunk].store(kUnprepared);  // left for the hand-out path, which reports the error
+    throw;
+  }
+  state_[chunk].store(kPrepared);
+  return true;
+}
+
 void OutputFiller::BeforeHandout(uint64_t first, uint64_t count) {
   for (uint64_t c = first; c < first + count; ++c) {
-    uint8_t expected = kUnprepared;
-    if (state_[c].compare_exchange_strong(expected, kPreparing)) {
-      try {
-        Prepare(c);
-      } catch (...) {
-        state_[c].store(kUnprepared);
-        throw;
-      }
-      state_[c].store(kPrepared);
-      continue;
-    }
+    if (PrepareIfUnclaimed(c)) continue;
     // The background is writing it: one chunk's rows, a short wait.
     while (state_[c].load() == kPreparing) std::this_thread::yield();
   }
@@ -109,15 +112,7 @@ void OutputFiller::Background() {
         std::atomic<bool>& busy;
         ~NotBusy() { busy.store(false); }
       } not_busy{busy_};
-      uint8_t expected = kUnprepared;
-      if (!state_[*it].compare_exchange_strong(expected, kPreparing)) continue;
-      try {
-        Prepare(*it);
-      } catch (...) {
-        state_[*it].store(kUnprepared);
-        throw;
-      }
-      state_[*it].store(kPrepared);
+      PrepareIfUnclaimed(*it);
     }
   } catch (const std::exception&) {
     // A full disk, say: the hand-out path prepares what is left and reports the error there.

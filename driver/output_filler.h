@@ -62,6 +62,9 @@ class OutputFiller {
     bool integer;
   };
 
+  // Claims the chunk if nobody has and prepares it; false if it was claimed already.
+  // THROWS: as Prepare(), the chunk left unclaimed.
+  bool PrepareIfUnclaimed(uint64_t chunk);
   void Prepare(uint64_t chunk);
   void WriteDeferred(const Deferred& d, uint64_t first_point, uint64_t end_point);
   void Background();
