@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
@@ -298,8 +299,18 @@ void FinishAll(int ranks, int code) {
   for (int k = 1; k < ranks; ++k) SendTo(k, Writer(Wire::kFinish).Put(int32_t(code)).bytes);
 }
 
-// The other ranks' workers, after setup: how many each has (index 0: rank 0's own).
-std::vector<int> GatherHellos(int ranks, int own_workers) {
+// The inputs' start hashes as hello carries them.
+std::vector<std::string> HashTexts(const InputGuard& guard) {
+  std::vector<std::string> texts;
+  for (uint64_t h : guard.start_hashes()) texts.push_back(fmt::format("{:016x}", h));
+  return texts;
+}
+
+// The other ranks' workers, after setup: how many each has (index 0: rank 0's own). Each rank
+// read its own copy of the inputs (another node, another file system): one whose bytes differ
+// from rank 0's would mix results, so the run stops before it starts.
+std::vector<int> GatherHellos(int ranks, int own_workers, const PreparedRun& run) {
+  const std::vector<std::string> own_hashes = HashTexts(*run.input_guard);
   std::vector<int> workers(size_t(ranks), 0);
   workers[0] = own_workers;
   for (int k = 1; k < ranks; ++k) {
@@ -309,6 +320,15 @@ std::vector<int> GatherHellos(int ranks, int own_workers) {
                   " cannot run: " + hello["error"].get<std::string>());
     }
     workers[size_t(k)] = hello.at("workers").get<int>();
+    const std::vector<std::string> hashes = hello.value("input_xxh3", std::vector<std::string>{});
+    for (size_t i = 0; i < run.config.inputs.size() && i < hashes.size(); ++i) {
+      if (hashes[i] == own_hashes[i]) continue;
+      throw Error(
+          fmt::format("mpi: rank {} on {} reads input `{}` ({}) with other bytes than rank 0 "
+                      "(xxh3 {}, rank 0 {}); every node must see the same inputs",
+                      k, hello.value("host", "?"), run.config.inputs[i].name,
+                      run.config.inputs[i].path, hashes[i], own_hashes[i]));
+    }
   }
   return workers;
 }
@@ -333,12 +353,13 @@ int RunRankZero(const RunRequest& request, int ranks) {
   bool interrupted = false;
   std::string stop_message;
   try {
-    workers = GatherHellos(ranks, run->workers);
+    workers = GatherHellos(ranks, run->workers, *run);
     int total = 0;
     for (int w : workers) total += w;
     JournalStart(*run, total);
     recorder.emplace(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
                      run->todo.size(), total, &*run->filler);
+    recorder->GuardInputs(&*run->input_guard, run->output_path);
     if (!run->todo.empty()) {
       run->filler->StartBackground();
       LocalWorkers local(run->WorkerContextFor(run->output_path), run->workers);
@@ -375,6 +396,7 @@ struct NodeSweep {
   KernelBinding binding;
   std::optional<PublishedInputs> published;
   std::optional<MappedInputs> inputs;
+  std::optional<InputGuard> input_guard;  // hashes this node's inputs for rank 0 to compare
   OutputLayout layout;
   int staging_fd = -1;  // a memfd laid out like the output: the workers' rows
   std::string staging_path;
@@ -411,6 +433,7 @@ void SetUpNode(const RunRequest& request, const nlohmann::json& setup, NodeSweep
   node->binding = BindKernel(node->config, *node->space);
   node->published.emplace(PublishInputs(node->config.inputs));
   node->inputs.emplace(node->published->inputs());
+  node->input_guard.emplace(node->published->inputs(), *node->inputs);
   node->layout = DecodeRowLayout(setup.at("layout").get<std::string>());
   MakeStaging(node);
   WorkerContext context;
@@ -499,10 +522,12 @@ int RunNode(const RunRequest& request) {
     const std::string finish = ReceiveFrom(0);
     return TypeOf(finish) == Wire::kFinish ? 0 : 1;
   }
-  SendTo(0, Writer(Wire::kHello).bytes + nlohmann::json({{"workers", node.workers->set().size()},
-                                                         {"host", HostName()},
-                                                         {"pid", getpid()}})
-                                             .dump());
+  SendTo(0,
+         Writer(Wire::kHello).bytes + nlohmann::json({{"workers", node.workers->set().size()},
+                                                      {"host", HostName()},
+                                                      {"pid", getpid()},
+                                                      {"input_xxh3", HashTexts(*node.input_guard)}})
+                                          .dump());
   const ParentWatch parent;
   Pacer pacer;
   for (;;) {

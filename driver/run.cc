@@ -21,12 +21,19 @@ void JournalStart(PreparedRun& run, int workers) {
   started.pid = getpid();
   started.command = run.CommandName();
   started.workers = workers;
+  started.fingerprint_json = run.fingerprint;
   run.journal->Append(started);
 }
 
 int FinishRun(PreparedRun& run, const RunRequest& request, RunRecorder& recorder,
-              Progress& progress, bool interrupted, const std::string& stop_message) {
+              Progress& progress, bool interrupted, std::string stop_message) {
   if (run.filler) run.filler->Stop();
+  try {
+    const std::string changed = recorder.CheckInputsAtEnd();
+    if (stop_message.empty()) stop_message = changed;
+  } catch (const std::exception& e) {
+    if (stop_message.empty()) stop_message = e.what();
+  }
   JournalRecord stopped;
   stopped.type = "stopped";
   stopped.time = WallSeconds();
@@ -110,6 +117,7 @@ int ExecuteRun(const RunRequest& request) {
   std::unique_ptr<Progress> progress = MakeProgress(request.progress, stdout);
   RunRecorder recorder(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
                        run->todo.size(), WorkerRanks(*run, request), &*run->filler);
+  recorder.GuardInputs(&*run->input_guard, run->output_path);
   bool interrupted = false;
   std::string stop_message;
   try {

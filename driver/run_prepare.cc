@@ -127,7 +127,9 @@ void PublishSweepInputs(PreparedRun* run) {
   for (const PublishedInput& in : run->published->inputs()) shapes.push_back({in.dtype, in.shape});
   CheckInputsAgainstKernel(run->config, run->binding, shapes);
   run->inputs.emplace(run->published->inputs());
-  run->fingerprint = Fingerprint(run->binding, run->config, *run->inputs).dump();
+  run->input_guard.emplace(run->published->inputs(), *run->inputs);
+  run->fingerprint =
+      Fingerprint(run->binding, run->config, *run->inputs, run->input_guard->start_hashes()).dump();
 }
 
 std::string JournalPath(const PreparedRun& run) {
@@ -205,22 +207,28 @@ bool MustCreate(const PreparedRun& run, std::optional<OutputLock>* creating) {
   return !FileExists(run.output_path);
 }
 
-// Refuses (or with --force, warns about) a kernel, options or inputs that changed since the
-// output was made. Shards never go on over a change: their results would mix.
+// Refuses (or with --force, warns about) a kernel, options or inputs that changed since the last
+// run of this output: the latest fingerprint its journals hold, else the one it was made with.
+// The run's own `started` record then holds the new one, so after `--force` later runs compare
+// with what it computed with. Shards never go on over a change: their results would mix.
 void CheckUnchanged(const RunRequest& request, const PreparedRun& run) {
-  const std::vector<std::string> changes =
-      FingerprintChanges(nlohmann::json::parse(run.file->layout().fingerprint, nullptr, false),
-                         nlohmann::json::parse(run.fingerprint));
+  const std::string& last = run.ledger->last_fingerprint();
+  const std::vector<std::string> changes = FingerprintChanges(
+      nlohmann::json::parse(last.empty() ? run.file->layout().fingerprint : last, nullptr, false),
+      nlohmann::json::parse(run.fingerprint), run.config);
   if (changes.empty()) return;
   std::string list;
   for (const std::string& c : changes) list += "\n  " + c;
   if (!request.force || run.shard) {
     throw Error(run.output_path +
-                    ": the kernel, its options or an input changed since the file was made" +
-                    (run.shard ? "" : " (--force to go on anyway)") + ":" + list,
+                    ": the kernel, its options or an input changed since the last run" +
+                    (run.shard ? "" : " (--force to go on with them)") + ":" + list,
                 ExitCode::kUsage);
   }
-  std::fprintf(stderr, "sweep: warning: going on although these changed:%s\n", list.c_str());
+  std::fprintf(stderr,
+               "sweep: warning: going on although these changed (the chunks done so far keep "
+               "their results; later resumes compare with what this run computes with):%s\n",
+               list.c_str());
 }
 
 ChunkSelection SelectionFor(const RunRequest& request, const PreparedRun& run) {
@@ -282,8 +290,8 @@ void OpenExistingOutput(const RunRequest& request, PreparedRun* run) {
     }
     run->plan.emplace(stored.points, stored.chunk_size);
   }
-  CheckUnchanged(request, *run);
   run->ledger.emplace(ChunkLedger::Load(*run->file));
+  CheckUnchanged(request, *run);
   for (const std::string& path : run->ledger->truncated_journals()) {
     std::fprintf(stderr,
                  "sweep: warning: %s: ignoring a partial last record (the run was killed while "

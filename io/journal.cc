@@ -127,6 +127,7 @@ std::string EncodeJournalRecord(const JournalRecord& r) {
     j["pid"] = r.pid;
     j["command"] = r.command;
     j["workers"] = r.workers;
+    if (!r.fingerprint_json.empty()) j["fingerprint"] = nlohmann::json::parse(r.fingerprint_json);
   } else if (r.type == "done") {
     j["chunk"] = r.chunk;
     j["checksum"] = fmt::format("{:016x}", r.checksum);
@@ -177,6 +178,8 @@ std::optional<JournalRecord> DecodeJournalRecord(const std::string& line) {
     r.command = j.value("command", "");
     r.pid = j.value("pid", int64_t{0});
     r.workers = j.value("workers", 0);
+    if (j.contains("fingerprint") && j["fingerprint"].is_object())
+      r.fingerprint_json = j["fingerprint"].dump();
     r.message = j.value("message", "");
   } catch (const std::exception&) {
     return std::nullopt;

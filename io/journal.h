@@ -13,7 +13,8 @@
 //           36 attempt u32
 //   'J' payload: one JSON object (UTF-8, no newline) with "type" and "time" (Unix seconds, UTC):
 //     {"type":"started","time":..,"pid":..,"command":"run|run --shard I/N|resume|rerun",
-//      "workers":..}
+//      "workers":..,"fingerprint":{..}}   (the fingerprint the run computes with,
+//      driver/fingerprint.h; absent in journals of older sweeps)
 //     {"type":"failed","time":..,"chunk":..,"attempt":..,"final":true|false,"kind":"crashed|...",
 //      "reason":"..","point":..|null,"params":{"rho":2.5,..},"stderr":"..","worker":..}
 //     {"type":"stopped","time":..,"reason":"finished|interrupted|error","message":".."}
@@ -75,10 +76,11 @@ struct JournalRecord {
   std::optional<uint64_t> point;
   std::string params_json;  // the "params" object as JSON text
   std::string stderr_tail;
-  std::string command;  // started
-  int64_t pid = 0;      // started
-  int workers = 0;      // started
-  std::string message;  // stopped
+  std::string command;           // started
+  int64_t pid = 0;               // started
+  int workers = 0;               // started
+  std::string fingerprint_json;  // started: the run's fingerprint as JSON text; "" if absent
+  std::string message;           // stopped
 };
 
 // Reads one journal front to back, one record at a time: memory is a buffer, not the journal.

@@ -55,6 +55,20 @@ inline std::string SlowIsingConfig(const TempDir& dir) {
   return path;
 }
 
+// A float64 npy file (version 1.0) holding `values`, as numpy.save writes it.
+inline std::string Npy(const std::vector<double>& values) {
+  std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (" +
+                       std::to_string(values.size()) + ",), }";
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string bytes("\x93NUMPY\x01\x00", 8);
+  bytes += char(header.size() & 0xff);
+  bytes += char(header.size() >> 8);
+  bytes += header;
+  bytes.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(double));
+  return bytes;
+}
+
 // The records of `type` (every record for "") in a journal; none while it does not exist yet.
 inline std::vector<JournalRecord> JournalRecords(const std::string& journal,
                                                  const std::string& type) {
