@@ -345,6 +345,9 @@ int RunRankZero(const RunRequest& request, int ranks) {
                           {"config_text", run->config.text},
                           {"config_file", run->config_file},
                           {"layout", EncodeRowLayout(run->file->layout())}};
+  // Where rank 0 reads each input file (`--input` may have moved one): every rank reads the same.
+  for (const InputSpec& input : run->config.inputs)
+    if (input.kind != InputSpec::Kind::kGenerate) setup["input_paths"][input.name] = input.path;
   for (int k = 1; k < ranks; ++k) SendTo(k, Writer(Wire::kSetup).bytes + setup.dump());
 
   std::vector<int> workers;
@@ -429,6 +432,10 @@ void MakeStaging(NodeSweep* node) {
 void SetUpNode(const RunRequest& request, const nlohmann::json& setup, NodeSweep* node) {
   node->config_file = setup.at("config_file").get<std::string>();
   node->config = ParseConfig(setup.at("config_text").get<std::string>(), node->config_file);
+  for (InputSpec& input : node->config.inputs) {
+    if (setup.contains("input_paths") && setup["input_paths"].contains(input.name))
+      input.path = setup["input_paths"][input.name].get<std::string>();
+  }
   node->space.emplace(node->config);
   node->binding = BindKernel(node->config, *node->space);
   node->published.emplace(PublishInputs(node->config.inputs));

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -49,6 +50,43 @@ int ValueTypeOf(Value::Type type) {
   }
 }
 
+// `--input NAME=PATH` of a resume or rerun: input NAME of the stored config is read from PATH
+// (relative to the working folder). Without it, an input whose file is gone is named with the way
+// to point to it, rather than as a config error in a config the user did not write just now.
+void PointInputs(const RunRequest& request, Config* config) {
+  for (const std::string& arg : request.input_paths) {
+    const size_t equals = arg.find('=');
+    const std::string name = arg.substr(0, equals);
+    auto input = std::find_if(config->inputs.begin(), config->inputs.end(),
+                              [&](const InputSpec& spec) { return spec.name == name; });
+    if (equals == std::string::npos || equals + 1 == arg.size() || name.empty()) {
+      throw Error("--input " + arg + ": expected NAME=PATH", ExitCode::kUsage);
+    }
+    if (input == config->inputs.end()) {
+      std::string names;
+      for (const InputSpec& spec : config->inputs) names += (names.empty() ? "" : ", ") + spec.name;
+      throw Error("--input " + arg + ": the sweep has no input `" + name +
+                      "` (its inputs: " + (names.empty() ? "none" : names) + ")",
+                  ExitCode::kUsage);
+    }
+    if (input->kind == InputSpec::Kind::kGenerate) {
+      throw Error("--input " + arg + ": input `" + name + "` is generated, not read from a file",
+                  ExitCode::kUsage);
+    }
+    input->path = AbsolutePath(arg.substr(equals + 1));
+  }
+  for (const InputSpec& input : config->inputs) {
+    struct stat st {};
+    if (input.kind == InputSpec::Kind::kGenerate || stat(input.path.c_str(), &st) == 0) continue;
+    throw Error(fmt::format("{}: input `{}` was read from {}, which is gone; if it moved, say "
+                            "where: `sweep {} {} --input {}=NEW_PATH`",
+                            request.output_path, input.name, input.path,
+                            request.mode == RunRequest::Mode::kResume ? "resume" : "rerun",
+                            request.output_path, input.name),
+                ExitCode::kUsage);
+  }
+}
+
 // The config, the space, the kernel and the plan: everything checkable before writing.
 void LoadSweep(const RunRequest& request, PreparedRun* run) {
   std::optional<OutputLayout> stored;
@@ -60,6 +98,7 @@ void LoadSweep(const RunRequest& request, PreparedRun* run) {
     run->output_path = AbsolutePath(request.output_path);
     stored = ReadOutputLayout(run->output_path);
     run->config = ParseConfig(stored->config_text, stored->config_file);
+    PointInputs(request, &run->config);
   }
   run->config_file = ConfigPathForResume(run->config);
   run->space.emplace(run->config);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -158,6 +159,49 @@ TEST(InputChangeTest, ATouchOrTheSameBytesWrittenAgainIsNoChangeForResume) {
   const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir.path());
   EXPECT_EQ(resumed.code, 0) << resumed.err;
   EXPECT_EQ(StatusJson(dir)["pending"], 0);
+}
+
+// A project moved as a whole (config, inputs and output): the output remembers where its inputs
+// were; `--input NAME=PATH` says where one is now, and its bytes are still checked.
+TEST(InputChangeTest, AMovedProjectIsResumedWithInputPointingToTheMovedFile) {
+  TempDir root;
+  const std::string project = root / "project";
+  std::filesystem::create_directory(project);
+  WriteFile(project + "/data.npy", Npy(Values(0)));
+  WriteFile(project + "/sum.yaml",
+            "name: sum\nkernel: {name: array_sum, options: {sleep_ms: 20}}\ninputs:\n"
+            "  data: {npy: data.npy}\nparameters:\n  scale: {linspace: [1, 2, 200]}\n"
+            "execution: {workers: 2, chunk_size: 4}\noutput: {path: out.h5}\n");
+  ASSERT_EQ(RunSweep({"run", "sum.yaml", "-q", "-o", "clean.h5"}, project).code, 0);
+  {
+    SweepProcess run({"run", "sum.yaml", "-q"}, project);
+    for (int i = 0; i < 600 && JournalRecords(project + "/out.h5.journal", "done").size() < 3; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    run.Signal(SIGINT);
+    ASSERT_EQ(run.Wait(), 130) << run.err();
+  }
+  const std::string moved = root / "moved";
+  std::filesystem::rename(project, moved);
+
+  const RunResult gone = RunSweep({"resume", "out.h5", "-q"}, moved);
+  EXPECT_EQ(gone.code, 2);
+  EXPECT_NE(gone.err.find("input `data` was read from " + project + "/data.npy, which is gone"),
+            std::string::npos)
+      << gone.err;
+  EXPECT_NE(gone.err.find("--input data=NEW_PATH"), std::string::npos) << gone.err;
+  const RunResult unknown = RunSweep({"resume", "out.h5", "-q", "--input", "datum=x.npy"}, moved);
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_NE(unknown.err.find("no input `datum` (its inputs: data)"), std::string::npos)
+      << unknown.err;
+  WriteFile(moved + "/other.npy", Npy(Values(1)));
+  const RunResult other = RunSweep({"resume", "out.h5", "-q", "--input", "data=other.npy"}, moved);
+  EXPECT_EQ(other.code, 2);
+  EXPECT_NE(other.err.find("inputs.data: its bytes changed"), std::string::npos) << other.err;
+
+  const RunResult resumed = RunSweep({"resume", "out.h5", "-q", "--input", "data=data.npy"}, moved);
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_EQ(ReadDataset<double>(moved + "/out.h5", "/sum"),
+            ReadDataset<double>(moved + "/clean.h5", "/sum"));
 }
 
 }  // namespace
