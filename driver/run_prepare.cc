@@ -357,6 +357,20 @@ void OpenExistingOutput(const RunRequest& request, PreparedRun* run) {
                                                 : Journal::Create(journal_path));
 }
 
+// A resume or rerun does not trust the parameter values in the file: they are recomputed from the
+// stored config, and any that differ (a damaged or edited file) are written back and named.
+void RepairParameterVariables(PreparedRun* run) {
+  const ChunkLedger& ledger = *run->ledger;
+  const auto repairs = run->filler->RepairVariables(
+      [&ledger](uint64_t c) { return ledger.status(c) != ChunkStatus::kPending; });
+  for (const OutputFiller::Repair& r : repairs) {
+    std::fprintf(stderr,
+                 "sweep: warning: %s: /%s held %llu values that are not the config's (the file "
+                 "was damaged or edited); rewritten from the config\n",
+                 run->output_path.c_str(), r.variable.c_str(), (unsigned long long)r.values);
+  }
+}
+
 }  // namespace
 
 OutputLayoutSpec LayoutSpecFor(const Config& config, const Space& space,
@@ -456,6 +470,7 @@ std::unique_ptr<PreparedRun> PrepareRun(const RunRequest& request) {
     if (run->ledger->status(c) == ChunkStatus::kPending) pending.push_back(c);
   }
   run->filler.emplace(*run->file, *run->space, *run->plan, pending);
+  if (request.mode != RunRequest::Mode::kRun) RepairParameterVariables(run.get());
   return run;
 }
 

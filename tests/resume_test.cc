@@ -385,6 +385,53 @@ TEST(ResumeTest, ResumeComparesInputsByContentAndForceRecordsTheNewBytes) {
   EXPECT_EQ(back.code, 2) << back.err;
 }
 
+// Overwrites value k of the float64 variable `name` of an output, as damage or an edit would.
+void CorruptVariable(const std::string& output, const std::string& name, uint64_t k, double value) {
+  const OutputLayout layout = ReadOutputLayout(output);
+  for (const OutputVariableInfo& v : layout.variables) {
+    if (v.name != name) continue;
+    const int fd = open(output.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(pwrite(fd, &value, 8, off_t(v.region.offset + k * 8)), 8);
+    close(fd);
+    return;
+  }
+  FAIL() << "no variable " << name;
+}
+
+// The parameter values in the file are the config's, recomputed on resume: a damaged one, written
+// at creation (a grid axis) or with its chunk (a sampled parameter, deferred), is found and
+// written back.
+TEST(ResumeTest, DamagedParameterValuesAreRecomputedOnResume) {
+  TempDir dir;
+  WriteFile(dir / "grid.yaml",
+            "name: g\nkernel: {name: square}\nparameters:\n  x: {linspace: [0, 1, 11]}\n"
+            "output: {path: grid.h5}\n");
+  ASSERT_EQ(RunSweep({"run", "grid.yaml", "-q"}, dir.path()).code, 0);
+  const std::vector<double> grid = ReadDataset<double>(dir / "grid.h5", "/x");
+  CorruptVariable(dir / "grid.h5", "x", 3, 99.0);
+  const RunResult grid_resume = RunSweep({"resume", "grid.h5", "-q"}, dir.path());
+  EXPECT_EQ(grid_resume.code, 0) << grid_resume.err;
+  EXPECT_NE(grid_resume.err.find("/x held 1 values that are not the config's"), std::string::npos)
+      << grid_resume.err;
+  EXPECT_EQ(ReadDataset<double>(dir / "grid.h5", "/x"), grid);
+
+  // 70,000 samples: /x is deferred, each value written by the chunk of its point.
+  WriteFile(dir / "sampled.yaml",
+            "name: s\nkernel: {name: square}\nparameters:\n  x: {uniform: [0, 1]}\n"
+            "sampling: {method: sobol, n: 70000}\noutput: {path: sampled.h5}\n");
+  ASSERT_EQ(RunSweep({"run", "sampled.yaml", "-q"}, dir.path()).code, 0);
+  const std::vector<double> sampled = ReadDataset<double>(dir / "sampled.h5", "/x");
+  CorruptVariable(dir / "sampled.h5", "x", 0, -1.0);
+  CorruptVariable(dir / "sampled.h5", "x", 69999, -1.0);
+  const RunResult sampled_resume = RunSweep({"resume", "sampled.h5", "-q"}, dir.path());
+  EXPECT_EQ(sampled_resume.code, 0) << sampled_resume.err;
+  EXPECT_NE(sampled_resume.err.find("/x held 2 values"), std::string::npos) << sampled_resume.err;
+  EXPECT_EQ(ReadDataset<double>(dir / "sampled.h5", "/x"), sampled);
+  const RunResult clean = RunSweep({"resume", "sampled.h5", "-q"}, dir.path());
+  EXPECT_EQ(clean.err, "");
+}
+
 TEST(ResumeTest, StatusOfAFinishedRun) {
   TempDir dir;
   ASSERT_EQ(
