@@ -48,11 +48,6 @@ void WaitForDoneChunks(const TempDir& dir, size_t n) {
   ASSERT_GE(JournalRecords(dir / "out.h5.journal", "done").size(), n);
 }
 
-nlohmann::json StatusJson(const TempDir& dir) {
-  const RunResult status = RunSweep({"status", "out.h5", "--json"}, dir.path());
-  return nlohmann::json::parse(status.out);
-}
-
 TEST(InputChangeTest, AnInputWrittenMidRunStopsItAndNoLaterChunkIsRecordedDone) {
   TempDir dir;
   SweepProcess run({"run", SlowSumConfig(dir), "-q"}, dir.path());

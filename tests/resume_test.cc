@@ -32,22 +32,7 @@ std::string FaultyConfig(const TempDir& dir, const std::string& options, int poi
   return path;
 }
 
-void SleepSeconds(double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
-
-int Shell(const std::string& command) {
-  const int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-const char* kPython = "/usr/bin/python3";
-
 bool HaveH5py() { return Shell(std::string(kPython) + " -c 'import h5py' 2>/dev/null") == 0; }
-
-nlohmann::json StatusJson(const TempDir& dir) {
-  const RunResult r = RunSweep({"status", "out.h5", "--json"}, dir.path());
-  EXPECT_EQ(r.code, 0) << r.err;
-  return nlohmann::json::parse(r.out);
-}
 
 // The chunks the run with this driver pid has journaled as done (0 before it starts its journal;
 // the one a previous run left is not counted).
@@ -301,7 +286,7 @@ TEST(ResumeTest, ASecondRunOnAnOutputInUseExitsFourNamingTheHolder) {
 
 // h5py and xarray both open the file while workers write it: some points done, the rest missing.
 TEST(ResumeTest, H5pyReadsTheOutputWhileARunWrites) {
-  if (!HaveH5py()) GTEST_SKIP() << "no h5py in " << kPython;
+  ASSERT_TRUE(HaveH5py()) << "no h5py in " << kPython << " (scripts/setup installs it)";
   TempDir dir;
   SweepProcess run({"run", SlowIsingConfig(dir), "-q"}, dir.path());
   for (int i = 0; i < 200 && JournalRecords(dir / "out.h5.journal", "done").empty(); ++i)
