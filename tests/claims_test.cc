@@ -2,8 +2,10 @@
 // user meets it, so that the test fails if the promise is false (not only when the bytes differ
 // from a clean run's: a resume that recomputed everything would give those bytes too).
 #include <gtest/gtest.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -252,6 +254,50 @@ TEST(ClaimsTest, AResumeRefusesARebuiltPluginNamingIt) {
   const RunResult refused = RunSweep({"resume", "out.h5", "-q"}, dir.path());
   EXPECT_EQ(refused.code, 2);
   EXPECT_NE(refused.err.find("kernel.library_xxh3: now"), std::string::npos) << refused.err;
+}
+
+// The progress line on a real terminal: one line redrawn in place (carriage return, erase to the
+// end), the points done never going back, ending at 100% with the summary below it.
+TEST(ClaimsTest, OnATerminalProgressIsOneLineRedrawnInPlace) {
+  TempDir dir;
+  const std::string config = SleepyConfig(dir, 200, 10, 4);  // about 1 s
+  int master = -1;
+  const pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (chdir(dir.path().c_str()) == 0)
+      execl(SWEEP_BINARY, SWEEP_BINARY, "run", config.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string screen;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = read(master, buffer, sizeof buffer);
+    if (n <= 0) break;  // EIO once the child is gone
+    screen.append(buffer, size_t(n));
+  }
+  close(master);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << screen;
+
+  const size_t summary = screen.find("done: 200 of 200 points");
+  ASSERT_NE(summary, std::string::npos) << screen;
+  std::string line = screen.substr(0, summary);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  EXPECT_EQ(line.find('\n'), std::string::npos) << "the progress took more than one line";
+  std::vector<long> done;
+  for (size_t at = line.find('\r'); at != std::string::npos; at = line.find('\r', at + 1)) {
+    const std::string frame = line.substr(at + 1, line.find('\r', at + 1) - at - 1);
+    if (frame.empty()) continue;
+    EXPECT_NE(frame.find("\x1b[K"), std::string::npos) << "a frame not erased to its end";
+    done.push_back(std::stol(frame));
+  }
+  ASSERT_GE(done.size(), 3u) << line;
+  EXPECT_TRUE(std::is_sorted(done.begin(), done.end())) << line;
+  EXPECT_EQ(done.back(), 200);
+  EXPECT_NE(line.find("200/200 points (100.0%)"), std::string::npos) << line;
+  EXPECT_NE(screen.find("results: " + (dir / "out.h5")), std::string::npos) << screen;
 }
 
 }  // namespace
