@@ -1078,8 +1078,8 @@ void ConfigReader::ReadExecution(const Field& field) {
   std::optional<std::vector<Entry>> keys = Map(field, "a map of execution settings");
   if (!keys) return;
   ExecutionSpec& x = config_.execution;
-  RejectUnknown(
-      *keys, {"workers", "chunk_size", "schedule", "start", "timeout", "retries", "memory_limit"});
+  RejectUnknown(*keys, {"workers", "chunk_size", "schedule", "start", "timeout", "retries",
+                        "memory_limit", "max_failures"});
   // A count or `auto` (0).
   auto count_or_auto = [&](const Field& f, int64_t max) -> std::optional<int64_t> {
     Scalar s = Classify(f.node);
@@ -1124,6 +1124,16 @@ void ConfigReader::ReadExecution(const Field& field) {
       Fail(e->value, "at most 1000000 retries");
     } else {
       x.retries = int(retries);
+    }
+  }
+  if (const Entry* e = Find(*keys, "max_failures")) {
+    Scalar s = Classify(e->value.node);
+    if (s.kind == Scalar::kString && s.text == "none") {
+      x.max_failures = 0;
+    } else if (s.kind == Scalar::kInteger && s.integer >= 1) {
+      x.max_failures = uint64_t(s.integer);
+    } else {
+      Fail(e->value, "expected a number of failed chunks >= 1 or `none`, " + Got(s, e->value.node));
     }
   }
   if (const Entry* e = Find(*keys, "memory_limit")) {

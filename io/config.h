@@ -151,6 +151,9 @@ struct ExecutionSpec {
   double timeout_seconds = 0;  // per chunk; 0: none
   int retries = 2;
   uint64_t memory_limit_bytes = 0;  // per worker, private memory; 0: none
+  // Chunks failed for good (after their retries) in one invocation, after which no more chunks
+  // are handed out; 0: none.
+  uint64_t max_failures = 100;
 };
 
 struct OutputSpec {

@@ -742,6 +742,46 @@ TEST(CommandKernelWorkdir, AMissingOutputFailsThePointNamingIt) {
   EXPECT_TRUE(Contains(r.err, "missing output `trace` in out.json")) << r.err;
 }
 
+// max_failures: a sweep whose every point fails stops after about that many, not after all of
+// them; what it did not compute stays pending, and `sweep resume` finishes it once fixed.
+TEST(CommandKernelMaxFailures, AFailingSweepStopsEarlyAndResumeFinishesIt) {
+  TempDir dir;
+  WriteFile(dir / "code.sh", "#!/bin/sh\n[ -e '" + dir / "broken" +
+                                 "' ] && { echo 'no licence' >&2; exit 1; }\necho \"y $1\"\n");
+  chmod((dir / "code.sh").c_str(), 0755);
+  WriteFile(dir / "broken", "");
+  WriteFile(dir / "c.yaml",
+            "name: doomed\nkernel:\n  command: [./code.sh, '{i}']\n  outputs: {y: float64}\n"
+            "parameters:\n  i: {range: [0, 200]}\n"
+            "execution: {workers: 2, chunk_size: 1, max_failures: 3}\noutput: {path: out.h5}\n");
+  const RunResult r = RunSweep({"run", "c.yaml", "-q"}, dir.path());
+  EXPECT_EQ(r.code, 3) << r.err;
+  std::vector<JournalRecord> failed;
+  for (JournalRecord& f : JournalRecords(dir / "out.h5.journal", "failed"))
+    if (f.final) failed.push_back(std::move(f));
+  EXPECT_GE(failed.size(), 3u);
+  EXPECT_LE(failed.size(), 3u + 2u) << "at most one more failure per worker";
+  const std::string stop = "sweep: stopped after " + std::to_string(failed.size()) +
+                           " failed chunks (execution.max_failures is 3); " +
+                           std::to_string(200 - failed.size()) +
+                           " chunks were not computed: see `sweep status " + dir / "out.h5" +
+                           "`, fix, then `sweep resume " + dir / "out.h5" + "`\n";
+  EXPECT_TRUE(Contains(r.err, stop)) << r.err;
+  EXPECT_FALSE(Contains(r.err, "chunks failed; see")) << r.err;
+  const nlohmann::json status = StatusJson(dir);
+  EXPECT_EQ(status["failed"], failed.size());
+  EXPECT_EQ(status["done"], 0);
+  EXPECT_EQ(status["pending"], 200 - failed.size());
+
+  std::filesystem::remove(dir / "broken");
+  const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir.path());
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/y");
+  ASSERT_EQ(y.size(), 200u);
+  for (size_t i = 0; i < y.size(); ++i) EXPECT_EQ(y[i], double(i)) << i;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.work"));
+}
+
 INSTANTIATE_TEST_SUITE_P(CommandKernel, CommandKernelRun, ::testing::Values("spawn", "fork"),
                          [](const auto& p) { return std::string(p.param); });
 

@@ -180,6 +180,7 @@ TEST(ConfigParseTest, DefaultsOfAMinimalConfig) {
   EXPECT_EQ(c.execution.timeout_seconds, 0);
   EXPECT_EQ(c.execution.retries, 2);
   EXPECT_EQ(c.execution.memory_limit_bytes, 0u);
+  EXPECT_EQ(c.execution.max_failures, 100u);
   // "t.yaml" has no folder: paths resolve against the working directory.
   EXPECT_EQ(c.folder, fs::current_path().lexically_normal().string());
   EXPECT_EQ(c.output.path, (fs::current_path() / "results/t.h5").string());
@@ -320,7 +321,8 @@ TEST(ConfigParseTest, CommandKernelWorkDirectoryKeys) {
       "  results_file: out/results.json\n"
       "  outputs: {energy: float64}\n"
       "  workdir: {root: scratch/work, keep: always}\n"
-      "parameters: {rho: {values: [1, 2]}}\n");
+      "parameters: {rho: {values: [1, 2]}}\n"
+      "execution: {max_failures: 7}\n");
   ASSERT_EQ(c.kernel.command_files.size(), 2u);
   EXPECT_EQ(c.kernel.command_files[0].name, "input.nml");
   EXPECT_EQ(c.kernel.command_files[0].template_path,
@@ -331,13 +333,16 @@ TEST(ConfigParseTest, CommandKernelWorkDirectoryKeys) {
   EXPECT_EQ(c.kernel.results_file, "out/results.json");
   EXPECT_EQ(c.kernel.workdir.root, (fs::current_path() / "scratch/work").string());
   EXPECT_EQ(c.kernel.workdir.keep, KernelSpec::Workdir::Keep::kAlways);
+  EXPECT_EQ(c.execution.max_failures, 7u);
   // The defaults: outputs on stdout, the work folder beside the output, failed points kept.
-  Config d =
-      Parse("name: cmd\nkernel: {command: [./sim], outputs: {e: float64}}\nparameters: {x: 1}\n");
+  Config d = Parse(
+      "name: cmd\nkernel: {command: [./sim], outputs: {e: float64}}\n"
+      "parameters: {x: 1}\nexecution: {max_failures: none}\n");
   EXPECT_TRUE(d.kernel.command_files.empty());
   EXPECT_TRUE(d.kernel.results_file.empty());
   EXPECT_TRUE(d.kernel.workdir.root.empty());
   EXPECT_EQ(d.kernel.workdir.keep, KernelSpec::Workdir::Keep::kFailed);
+  EXPECT_EQ(d.execution.max_failures, 0u);
 }
 
 TEST(ConfigParseTest, RelativePathsResolveAgainstTheConfigFolder) {
@@ -770,6 +775,10 @@ TEST(ConfigErrorTest, TableOfMalformedConfigs) {
        "at most 1000000 retries"},
       {"malformed memory_limit", WithExecution("  memory_limit: 4 gigs\n"), 6,
        "execution.memory_limit", "expected a size like 512MiB"},
+      {"max_failures 0", WithExecution("  max_failures: 0\n"), 6, "execution.max_failures",
+       "expected a number of failed chunks >= 1 or `none`, got 0"},
+      {"max_failures many", WithExecution("  max_failures: many\n"), 6, "execution.max_failures",
+       "expected a number of failed chunks >= 1 or `none`"},
       {"files without a command", "name: t\nkernel: {name: k, files: {a: b}}\nparameters: {x: 1}\n",
        2, "kernel.files", "`files` is only for `command` kernels"},
       {"absolute file name", Command("  files: {/etc/passwd: t.txt}\n"), 4,
