@@ -195,11 +195,18 @@ class MemoryBuffer : public std::streambuf {
   size_t consumed() const { return size_t(gptr() - eback()); }
 };
 
-// nlohmann's "[json.exception.parse_error.101] parse error at line 1, column 7: what": `what`.
-std::string ParseErrorText(const std::string& message) {
-  const size_t column = message.find("column ");
-  const size_t colon = column == std::string::npos ? column : message.find(": ", column);
-  return colon == std::string::npos ? message : message.substr(colon + 2);
+// nlohmann's "[json.exception.parse_error.101] parse error at line 1, column 7: what", or
+// "[json.exception.out_of_range.406] what": `what`.
+std::string ParseErrorText(std::string message) {
+  const size_t bracket = message.find("] ");
+  if (message.rfind("[json.exception", 0) == 0 && bracket != std::string::npos)
+    message.erase(0, bracket + 2);
+  if (message.rfind("parse error", 0) == 0) {
+    const size_t column = message.find("column ");
+    const size_t colon = column == std::string::npos ? column : message.find(": ", column);
+    if (colon != std::string::npos) message.erase(0, colon + 2);
+  }
+  return message;
 }
 
 std::vector<std::string> Words(const std::string& line) {
@@ -281,7 +288,7 @@ class OutputReader {
     nlohmann::json j;
     try {
       in >> j;
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // a parse error, or a number out of range
       if (json_hint_.empty()) {
         json_hint_ = "line " + std::to_string(line) +
                      " starts with `{` but is not JSON: " + ParseErrorText(e.what());

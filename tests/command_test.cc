@@ -341,6 +341,9 @@ TEST(CommandKernelOutputs, EveryMistakeIsNamed) {
       {"log\n{\"energy\": 1, \"trace\": [1, 2, 3, 4]",
        "missing output `energy` on stdout: line 2 starts with `{` but is not JSON: syntax error "
        "while parsing object - unexpected end of input"},
+      {"{\"energy\": 1e999, \"trace\": [1, 2, 3, 4]}",
+       "missing output `energy` on stdout: line 1 starts with `{` but is not JSON: number "
+       "overflow parsing '1e999'"},
       {"[1, 2]", "missing output `energy` on stdout"},
       {" \n", "nothing on stdout"},
   };
