@@ -717,6 +717,30 @@ TEST(CommandKernelWorkdir, APlantedLinkForTheWorkFolderIsRefused) {
   EXPECT_EQ(Entries(dir / "precious"), std::set<std::string>{"data"});
 }
 
+TEST(CommandKernelWorkdir, OutputsOnStdoutAmidALog) {
+  TempDir dir;
+  // 50 lines of log, the outputs in both forms among them, then more log.
+  WriteFile(dir / "code.sh",
+            "#!/bin/sh\ni=1\nwhile [ $i -le 50 ]; do echo \"iteration $i: energy drifting\"; "
+            "i=$((i+1)); done\necho \"energy $1\"\necho '{\"note\": \"trace follows\",'\n"
+            "echo \" \\\"trace\\\": [$1, NaN]}\"\necho 'finished {cleanly}'\n");
+  chmod((dir / "code.sh").c_str(), 0755);
+  WriteFile(dir / "c.yaml",
+            "name: log\nkernel:\n  command: [./code.sh, '{x}']\n"
+            "  outputs: {energy: float64, trace: [float64, 2]}\n"
+            "parameters:\n  x: {values: [1.5, -2]}\nexecution: {workers: 2}\n"
+            "output: {path: out.h5}\n");
+  const RunResult r = RunSweep({"run", "c.yaml", "-q"}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(ReadDataset<double>(dir / "out.h5", "/energy"), (std::vector<double>{1.5, -2}));
+  const std::vector<double> trace = ReadDataset<double>(dir / "out.h5", "/trace");
+  ASSERT_EQ(trace.size(), 4u);
+  EXPECT_EQ(trace[0], 1.5);
+  EXPECT_TRUE(std::isnan(trace[1]));
+  EXPECT_EQ(trace[2], -2.0);
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.work"));
+}
+
 TEST(CommandKernelWorkdir, AMissingOutputFailsThePointNamingIt) {
   TempDir dir;
   // Writes both outputs, only `energy`, or no results file at all.
