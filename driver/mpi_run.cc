@@ -33,7 +33,7 @@ constexpr int kTag = 7;
 
 // What travels between rank 0 and the other ranks (the first byte of every message).
 enum class Wire : uint8_t {
-  kSetup = 1,   // 0 -> k: JSON {"code": 0, config text and file, layout} or {"code": exit code}
+  kSetup = 1,   // 0 -> k: JSON {"code": 0, config text, file, output path, layout} or {"code"}
   kHello = 2,   // k -> 0: JSON {"workers", "host", "pid"} or {"error": "..."}
   kStart = 3,   // 0 -> k: worker
   kSend = 4,    // 0 -> k: worker, protocol message bytes
@@ -344,6 +344,7 @@ int RunRankZero(const RunRequest& request, int ranks) {
   nlohmann::json setup = {{"code", 0},
                           {"config_text", run->config.text},
                           {"config_file", run->config_file},
+                          {"output_path", run->output_path},
                           {"layout", EncodeRowLayout(run->file->layout())}};
   // Where rank 0 reads each input file (`--input` may have moved one): every rank reads the same.
   for (const InputSpec& input : run->config.inputs)
@@ -432,6 +433,7 @@ void MakeStaging(NodeSweep* node) {
 void SetUpNode(const RunRequest& request, const nlohmann::json& setup, NodeSweep* node) {
   node->config_file = setup.at("config_file").get<std::string>();
   node->config = ParseConfig(setup.at("config_text").get<std::string>(), node->config_file);
+  node->config.output.path = setup.at("output_path").get<std::string>();
   for (InputSpec& input : node->config.inputs) {
     if (setup.contains("input_paths") && setup["input_paths"].contains(input.name))
       input.path = setup["input_paths"][input.name].get<std::string>();

@@ -51,6 +51,19 @@ int FinishRun(PreparedRun& run, const RunRequest& request, RunRecorder& recorder
   }
   if (!stop_message.empty()) throw Error(stop_message);
   if (interrupted) return int(ExitCode::kInterrupted);
+  const ProgressSnapshot snapshot = recorder.Snapshot();
+  const uint64_t max_failures = run.config.execution.max_failures;
+  const uint64_t left = snapshot.chunks_total - snapshot.chunks_done - snapshot.chunks_failed;
+  if (max_failures > 0 && snapshot.chunks_failed >= max_failures && left > 0) {
+    // The scheduler stopped handing out chunks (driver/scheduler.h): one line says so.
+    std::fprintf(stderr,
+                 "sweep: stopped after %llu failed chunks (execution.max_failures is %llu); %llu "
+                 "chunks were not computed: see `sweep status %s`, fix, then `sweep "
+                 "resume %s`\n",
+                 (unsigned long long)snapshot.chunks_failed, (unsigned long long)max_failures,
+                 (unsigned long long)left, run.output_path.c_str(), run.output_path.c_str());
+    return int(ExitCode::kChunksFailed);
+  }
   if (recorder.chunks_failed() > 0) {
     std::fprintf(
         stderr,

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "driver/command_binding.h"
 #include "driver/fingerprint.h"
 #include "driver/run_steps.h"
 #include "io/error.h"
@@ -100,6 +101,8 @@ void LoadSweep(const RunRequest& request, PreparedRun* run) {
     run->config = ParseConfig(stored->config_text, stored->config_file);
     PointInputs(request, &run->config);
   }
+  // What derives from the output's path (the command kernel's work folder) follows the file.
+  run->config.output.path = run->output_path;
   run->config_file = ConfigPathForResume(run->config);
   run->space.emplace(run->config);
   run->binding = BindKernel(run->config, *run->space);
@@ -194,6 +197,9 @@ void RefuseLinksBeside(const PreparedRun& run) {
   std::vector<std::string> beside = {OutputLock::LockPath(run.output_path), JournalPath(run),
                                      run.output_path + ".logs"};
   if (run.shard) beside.push_back(OutputLock::LockPath(ShardLockName(run)));
+  // The command kernel's default work folder (one the config names may be a link).
+  if (!run.config.kernel.command.empty() && run.config.kernel.workdir.root.empty())
+    beside.push_back(CommandWorkdirRoot(run.config));
   for (const std::string& path : beside) {
     struct stat st {};
     if (lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {

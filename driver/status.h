@@ -4,6 +4,10 @@
 // Read without taking any lock and without writing: /chunks and every journal (through
 // driver/chunk_ledger.h), and the locks probed (io/output_lock.h) to tell which run or shards are
 // live and on which host. Costs O(chunks + journal bytes) time and O(chunks) memory.
+//
+// For a command kernel, each failure's point is looked up in the work folder the stored config
+// gives (the output's `<OUT.h5>.work` by default; kernels/command.h): a directory kept there is
+// named next to the failure.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +42,8 @@ struct StatusReport {
   bool journal_truncated = false;     // a kill cut some journal's last record
   uint64_t journal_damaged = 0;       // damaged journal records skipped
   std::vector<ShardStatus> shards;    // by N, then I
-  std::map<uint64_t, JournalRecord> failures;  // final failures of the chunks failed now
+  std::map<uint64_t, JournalRecord> failures;     // final failures of the chunks failed now
+  std::map<uint64_t, std::string> kept_workdirs;  // chunk -> its failed point's work directory
 };
 
 // THROWS: Error as OutputFile::Open and ChunkLedger::Load do.
