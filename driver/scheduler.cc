@@ -9,6 +9,7 @@
 
 #include "io/clock.h"
 #include "io/error.h"
+#include "kernels/kernel.h"
 
 namespace sweep {
 Scheduler::Scheduler(WorkerSet& workers, const Plan& plan, std::vector<uint64_t> todo,
@@ -88,6 +89,18 @@ Scheduler::Outcome Scheduler::Run() {
   return pending() > 0 ? Outcome::kStoppedAtMaxFailures : Outcome::kFinished;
 }
 
+namespace {
+
+// A kernel error is deterministic unless its reason carries one of the two transient markers:
+// out of memory (the protocol's) or out of time (the kernel ABI's, kernels/kernel.h).
+ChunkFailure::Kind KindOfKernelError(const std::string& reason) {
+  if (reason.rfind(kOutOfMemoryReason, 0) == 0) return ChunkFailure::Kind::kOutOfMemory;
+  if (reason.rfind(SWEEP_TIMEOUT_PREFIX, 0) == 0) return ChunkFailure::Kind::kTimeout;
+  return ChunkFailure::Kind::kKernelError;
+}
+
+}  // namespace
+
 void Scheduler::Handle(const WorkerEvent& event) {
   switch (event.kind) {
     case WorkerEvent::Kind::kInterrupt:
@@ -133,10 +146,7 @@ void Scheduler::Handle(const WorkerEvent& event) {
                     std::to_string(m.chunk) + " while computing chunk " +
                     std::to_string(rank.next));
       }
-      FailChunk(event.rank, m.chunk,
-                m.text.rfind(kOutOfMemoryReason, 0) == 0 ? ChunkFailure::Kind::kOutOfMemory
-                                                         : ChunkFailure::Kind::kKernelError,
-                m.text, m.point, "");
+      FailChunk(event.rank, m.chunk, KindOfKernelError(m.text), m.text, m.point, "");
       FinishAssignmentChunk(event.rank);
       return;
     default:

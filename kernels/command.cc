@@ -379,8 +379,7 @@ std::string ReadRun(const CommandKernel& k, const RunOutcome& r, int dir, sweep_
   if (!r.start_error.empty()) return r.start_error;
   if (r.timed_out) {
     return fmt::format(
-        "timed out after {:.3g} s (execution.timeout less its margin); its process group was "
-        "killed",
+        "ran over {:.3g} s (execution.timeout less its margin); its process group was killed",
         k.limit_seconds);
   }
   if (r.stdout_overflow) return "wrote more than 64 MiB on stdout; killed";
@@ -471,8 +470,10 @@ int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* 
   if (problem.empty()) return 0;
   // Codes that log only on stdout have their last words there.
   const bool quiet = r.err.find_first_not_of(" \t\r\n") == std::string::npos;
+  // Out of time is transient, retried as a chunk timeout is (kernels/kernel.h).
+  const std::string prefix = r.timed_out ? SWEEP_TIMEOUT_PREFIX : "";
   return Fail(err, err_size,
-              WithTail(Printable(name + problem),
+              WithTail(Printable(prefix + name + problem),
                        quiet ? "; stdout: " : "; stderr: ", quiet ? r.out : r.err, err_size));
 }
 

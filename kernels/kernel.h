@@ -130,6 +130,12 @@ typedef struct sweep_kernel {
 typedef const sweep_kernel* (*sweep_kernel_entry_fn)(void);
 #define SWEEP_KERNEL_ENTRY "sweep_kernel_entry"
 
+/* A kernel error whose message starts with this prefix says that the point ran out of time (a
+ * program the kernel runs did not finish, say), not that it is wrong: sweep treats it as it treats
+ * a chunk over execution.timeout, as transient, retried up to execution.retries times with backoff.
+ * Any other error is deterministic and recorded at once. */
+#define SWEEP_TIMEOUT_PREFIX "timeout: "
+
 /* Writes a message into a kernel's err buffer and returns 1, so `return sweep_fail(...)` reads
  * naturally. */
 static inline int sweep_fail(char* err, size_t err_size, const char* message) {
