@@ -330,7 +330,7 @@ TEST_F(ChunkLedgerTest, AVersion1JournalIsFolded) {
   ChunkSelection unfinished;
   unfinished.kind = ChunkSelection::Kind::kUnfinished;
   EXPECT_EQ(ledger.VerifyDone(unfinished), 0u);
-  // A shard that ran after the upgrade writes version 2 beside it: merged in time order.
+  // A shard that ran after the upgrade writes the current version beside it: merged in time order.
   {
     Journal shard = Journal::Create(path_ + ".journal.shard-1-of-2");
     shard.Append(Done(1, 5, 3.0));
