@@ -191,18 +191,19 @@ std::vector<uint64_t> ChunkLedger::Todo(const ChunkSelection& selection) const {
   return todo;
 }
 
-void ChunkLedger::RecordDone(const Chunk& chunk, uint64_t checksum, double seconds, int worker,
-                             int attempt) {
+void ChunkLedger::RecordDone(const Chunk& chunk, const DoneChunk& done) {
   JournalRecord r;
   r.type = "done";
   r.time = WallSeconds();
   r.chunk = chunk.index;
-  r.checksum = checksum;
-  r.seconds = seconds;
-  r.worker = worker;
-  r.attempt = attempt;
+  r.checksum = done.checksum;
+  r.seconds = done.seconds;
+  r.start_time = done.start_time;
+  r.max_rss = done.max_rss;
+  r.worker = done.worker;
+  r.attempt = done.attempt;
   journal_->Append(r);
-  const ChunkRow row{ChunkStatus::kDone, uint32_t(attempt), seconds, checksum};
+  const ChunkRow row{ChunkStatus::kDone, uint32_t(done.attempt), done.seconds, done.checksum};
   file_->WriteChunkRow(chunk.index, row);
   table_.status[chunk.index] = row.status;
   table_.attempts[chunk.index] = row.attempts;

@@ -102,7 +102,7 @@ class ChunkLedger {
   void RecordInto(Journal* journal) { journal_ = journal; }
   // REQUIRES: RecordInto() and an OutputFile opened for writing. THROW: Error when the journal
   // or the table cannot be written; the event is then not recorded.
-  void RecordDone(const Chunk& chunk, uint64_t checksum, double seconds, int worker, int attempt);
+  void RecordDone(const Chunk& chunk, const DoneChunk& done);
   // `failed`: a record of type "failed" (the caller fills the point, its parameters and the
   // reason). Only a final failure changes the chunk's row.
   void RecordFailed(const JournalRecord& failed);

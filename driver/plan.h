@@ -25,6 +25,16 @@ struct Chunk {
   uint64_t end() const { return first + count; }
 };
 
+// A chunk computed: what its worker reported of it, and which worker and try it was.
+struct DoneChunk {
+  uint64_t checksum = 0;  // of its rows (driver/checksum.h)
+  double seconds = 0;     // the wall time its worker spent on it
+  double start_time = 0;  // when its worker began it: Unix seconds, the worker's clock
+  uint64_t max_rss = 0;   // bytes: its worker's peak resident memory at its end (driver/worker.h)
+  int worker = -1;        // the scheduler's index of the worker (its rank)
+  int attempt = 1;        // 1 for the first try
+};
+
 class Plan {
  public:
   // REQUIRES: chunk_size > 0. The caller checks chunks() <= kMaxChunks (see PlanFor()).

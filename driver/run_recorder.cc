@@ -54,13 +54,12 @@ void RunRecorder::BeforeAssign(uint64_t first, uint64_t count) {
   if (filler_) filler_->BeforeHandout(first, count);
 }
 
-void RunRecorder::ChunkDone(const Chunk& chunk, uint64_t checksum, double seconds, int rank,
-                            int attempt) {
-  ledger_.RecordDone(chunk, checksum, seconds, rank, attempt);
+void RunRecorder::ChunkDone(const Chunk& chunk, const DoneChunk& done) {
+  ledger_.RecordDone(chunk, done);
   snapshot_.points_done += chunk.count;
   ++snapshot_.chunks_done;
-  if (rank >= 0 && size_t(rank) < snapshot_.busy_seconds.size())
-    snapshot_.busy_seconds[size_t(rank)] += seconds;
+  if (done.worker >= 0 && size_t(done.worker) < snapshot_.busy_seconds.size())
+    snapshot_.busy_seconds[size_t(done.worker)] += done.seconds;
   Tick();
 }
 

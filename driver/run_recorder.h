@@ -36,8 +36,7 @@ class RunRecorder : public SchedulerObserver {
   RunRecorder& operator=(const RunRecorder&) = delete;
 
   // THROW: Error when the journal or the output cannot be written (a full disk).
-  void ChunkDone(const Chunk& chunk, uint64_t checksum, double seconds, int rank,
-                 int attempt) override;
+  void ChunkDone(const Chunk& chunk, const DoneChunk& done) override;
   void ChunkFailed(const ChunkFailure& failure) override;
   void Tick() override;
   void BeforeAssign(uint64_t first, uint64_t count) override;

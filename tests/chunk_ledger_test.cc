@@ -106,7 +106,7 @@ TEST_F(ChunkLedgerTest, RecordingWritesTheJournalAndTheTable) {
     Journal journal = Journal::Create(path_ + ".journal");
     ledger.RecordInto(&journal);
     const uint64_t sum = WriteRows(file, 1);
-    ledger.RecordDone(Plan(10, 3).chunk(1), sum, 0.25, 1, 2);
+    ledger.RecordDone(Plan(10, 3).chunk(1), DoneChunk{sum, 0.25, 1.7e9, 1 << 20, 1, 2});
     ledger.RecordFailed(Failed(2, 5.0, /*final=*/false));  // to be retried: no row change
     ledger.RecordFailed(Failed(3, 6.0, /*final=*/true));
     EXPECT_EQ(Statuses(ledger), (std::vector<ChunkStatus>{kP, kD, kP, kF}));
