@@ -191,7 +191,8 @@ std::vector<uint64_t> ChunkLedger::Todo(const ChunkSelection& selection) const {
   return todo;
 }
 
-void ChunkLedger::RecordDone(const Chunk& chunk, const DoneChunk& done) {
+void ChunkLedger::RecordDone(const Chunk& chunk, const DoneChunk& done, const std::string& host) {
+  const uint16_t host_row = file_->HostRow(host);
   JournalRecord r;
   r.type = "done";
   r.time = WallSeconds();
@@ -203,7 +204,9 @@ void ChunkLedger::RecordDone(const Chunk& chunk, const DoneChunk& done) {
   r.worker = done.worker;
   r.attempt = done.attempt;
   journal_->Append(r);
-  const ChunkRow row{ChunkStatus::kDone, uint32_t(done.attempt), done.seconds, done.checksum};
+  const ChunkRow row{
+      ChunkStatus::kDone, uint32_t(done.attempt), done.seconds, done.checksum, host_row,
+      done.worker,        done.start_time,        done.max_rss};
   file_->WriteChunkRow(chunk.index, row);
   table_.status[chunk.index] = row.status;
   table_.attempts[chunk.index] = row.attempts;
@@ -212,10 +215,15 @@ void ChunkLedger::RecordDone(const Chunk& chunk, const DoneChunk& done) {
   failures_.erase(chunk.index);
 }
 
-void ChunkLedger::RecordFailed(const JournalRecord& failed) {
+void ChunkLedger::RecordFailed(const JournalRecord& failed, const std::string& host) {
+  const uint16_t reason_row = file_->FailureReasonRow(failed.reason);
+  const uint16_t host_row = failed.final ? file_->HostRow(host) : 0;
   journal_->Append(failed);
+  file_->WriteChunkFailure(failed.chunk, reason_row);
   if (!failed.final) return;
-  const ChunkRow row{ChunkStatus::kFailed, uint32_t(failed.attempt), 0, 0};
+  ChunkRow row{ChunkStatus::kFailed, uint32_t(failed.attempt), 0, 0};
+  row.host = host_row;
+  row.worker = failed.worker;
   file_->WriteChunkRow(failed.chunk, row);
   table_.status[failed.chunk] = row.status;
   table_.attempts[failed.chunk] = row.attempts;

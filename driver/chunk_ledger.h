@@ -18,7 +18,10 @@
 //
 // Recording keeps that order: RecordDone() and RecordFailed() append the journal record first and
 // then write the chunk's row of /chunks, so no chunk is ever marked done that its journal does not
-// hold, and a full disk that refuses the record stops the event from counting.
+// hold, and a full disk that refuses the record stops the event from counting. The row carries
+// the chunk's provenance (io/output_file.h): its worker's host, the worker, when it began, its
+// peak memory, and the reason of its latest failure; the journal holds the same (the host once,
+// in the run's `started` record).
 #pragma once
 
 #include <cstdint>
@@ -100,12 +103,14 @@ class ChunkLedger {
 
   // From now on, Record*() append to `journal` (not owned; it must outlive the recording).
   void RecordInto(Journal* journal) { journal_ = journal; }
+  // `host`: where done.worker (failed.worker) ran.
   // REQUIRES: RecordInto() and an OutputFile opened for writing. THROW: Error when the journal
   // or the table cannot be written; the event is then not recorded.
-  void RecordDone(const Chunk& chunk, const DoneChunk& done);
+  void RecordDone(const Chunk& chunk, const DoneChunk& done, const std::string& host);
   // `failed`: a record of type "failed" (the caller fills the point, its parameters and the
-  // reason). Only a final failure changes the chunk's row.
-  void RecordFailed(const JournalRecord& failed);
+  // reason). Every failure sets the chunk's /chunks/failure; only a final one changes the rest
+  // of its row.
+  void RecordFailed(const JournalRecord& failed, const std::string& host);
 
  private:
   ChunkLedger(OutputFile& file, ChunkTable table);

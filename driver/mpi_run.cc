@@ -298,17 +298,23 @@ void FinishAll(int ranks, int code) {
   for (int k = 1; k < ranks; ++k) SendTo(k, Writer(Wire::kFinish).Put(int32_t(code)).bytes);
 }
 
-// The other ranks' workers, after setup: how many each has (index 0: rank 0's own).
-std::vector<int> GatherHellos(int ranks, int own_workers) {
+// The other ranks' workers, after setup: how many each has (index 0: rank 0's own), and in
+// *hosts the host of each worker by its global index (MpiWorkerSet's numbering).
+std::vector<int> GatherHellos(int ranks, int own_workers, WorkerHosts* hosts) {
   std::vector<int> workers(size_t(ranks), 0);
   workers[0] = own_workers;
+  *hosts = WorkerHosts{HostName(), {}};
+  int first = own_workers;  // the global index of rank k's first worker
   for (int k = 1; k < ranks; ++k) {
     const nlohmann::json hello = nlohmann::json::parse(ReceiveFrom(k).substr(1));
+    const std::string host = hello.value("host", "?");
     if (hello.contains("error")) {
-      throw Error("mpi: rank " + std::to_string(k) + " on " + hello.value("host", "?") +
+      throw Error("mpi: rank " + std::to_string(k) + " on " + host +
                   " cannot run: " + hello["error"].get<std::string>());
     }
     workers[size_t(k)] = hello.at("workers").get<int>();
+    if (host != hosts->Of(first)) hosts->ranges.emplace_back(first, host);
+    first += workers[size_t(k)];
   }
   return workers;
 }
@@ -333,12 +339,13 @@ int RunRankZero(const RunRequest& request, int ranks) {
   bool interrupted = false;
   std::string stop_message;
   try {
-    workers = GatherHellos(ranks, run->workers);
+    WorkerHosts hosts;
+    workers = GatherHellos(ranks, run->workers, &hosts);
     int total = 0;
     for (int w : workers) total += w;
-    JournalStart(*run, total);
+    JournalStart(*run, total, hosts);
     recorder.emplace(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
-                     run->todo.size(), total, &*run->filler);
+                     run->todo.size(), total, hosts, &*run->filler);
     if (!run->todo.empty()) {
       run->filler->StartBackground();
       LocalWorkers local(run->WorkerContextFor(run->output_path), run->workers);
@@ -352,8 +359,9 @@ int RunRankZero(const RunRequest& request, int ranks) {
   int code = int(ExitCode::kFailure);
   try {
     if (!recorder) {
-      recorder.emplace(*run->space, *run->ledger, *run->journal, *progress, 0, 0, 1);
-      JournalStart(*run, run->workers);
+      const WorkerHosts hosts{HostName(), {}};
+      recorder.emplace(*run->space, *run->ledger, *run->journal, *progress, 0, 0, 1, hosts);
+      JournalStart(*run, run->workers, hosts);
     }
     code = FinishRun(*run, request, *recorder, *progress, interrupted, stop_message);
   } catch (const Error& e) {

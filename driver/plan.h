@@ -5,7 +5,7 @@
 //
 // `chunk_size: auto` (AutoChunkSize): about 64 chunks per worker, so dynamic scheduling can
 // balance uneven points, but never more than kMaxChunks chunks in all (the chunk table lives in
-// the output file, 37 bytes a chunk). Because a chunk of cheap points would then be dominated by
+// the output file, 61 bytes a chunk). Because a chunk of cheap points would then be dominated by
 // per-chunk overhead, the scheduler additionally hands out runs of consecutive chunks, sized from
 // the first measured chunks (driver/scheduler.h); the chunks themselves, and so the bytes of the
 // output file, never depend on timing.

@@ -14,13 +14,14 @@
 #include "io/error.h"
 
 namespace sweep {
-void JournalStart(PreparedRun& run, int workers) {
+void JournalStart(PreparedRun& run, int workers, const WorkerHosts& hosts) {
   JournalRecord started;
   started.type = "started";
   started.time = WallSeconds();
   started.pid = getpid();
   started.command = run.CommandName();
   started.workers = workers;
+  started.hosts = hosts;
   run.journal->Append(started);
 }
 
@@ -106,10 +107,11 @@ int ExecuteRun(const RunRequest& request) {
   }
 #endif
   std::unique_ptr<PreparedRun> run = PrepareRun(request);
-  JournalStart(*run, request.inline_compute ? 1 : run->workers);
+  const WorkerHosts hosts{HostName(), {}};  // every worker is on this machine
+  JournalStart(*run, request.inline_compute ? 1 : run->workers, hosts);
   std::unique_ptr<Progress> progress = MakeProgress(request.progress, stdout);
   RunRecorder recorder(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
-                       run->todo.size(), WorkerRanks(*run, request), &*run->filler);
+                       run->todo.size(), WorkerRanks(*run, request), hosts, &*run->filler);
   bool interrupted = false;
   std::string stop_message;
   try {

@@ -41,8 +41,13 @@ std::string ReplaceAll(std::string s, const std::string& from, const std::string
 
 RunRecorder::RunRecorder(const Space& space, ChunkLedger& ledger, Journal& journal,
                          Progress& progress, uint64_t points_total, uint64_t chunks_total,
-                         int workers, OutputFiller* filler)
-    : space_(space), ledger_(ledger), journal_(journal), progress_(progress), filler_(filler) {
+                         int workers, WorkerHosts hosts, OutputFiller* filler)
+    : space_(space),
+      ledger_(ledger),
+      journal_(journal),
+      progress_(progress),
+      hosts_(std::move(hosts)),
+      filler_(filler) {
   snapshot_.points_total = points_total;
   snapshot_.chunks_total = chunks_total;
   snapshot_.busy_seconds.assign(size_t(workers), 0.0);
@@ -55,7 +60,7 @@ void RunRecorder::BeforeAssign(uint64_t first, uint64_t count) {
 }
 
 void RunRecorder::ChunkDone(const Chunk& chunk, const DoneChunk& done) {
-  ledger_.RecordDone(chunk, done);
+  ledger_.RecordDone(chunk, done, hosts_.Of(done.worker));
   snapshot_.points_done += chunk.count;
   ++snapshot_.chunks_done;
   if (done.worker >= 0 && size_t(done.worker) < snapshot_.busy_seconds.size())
@@ -77,7 +82,7 @@ void RunRecorder::ChunkFailed(const ChunkFailure& f) {
   r.stderr_tail = f.log_tail;
   std::string params_text;
   if (f.point) DescribePoint(space_, *f.point, &params_text, &r.params_json);
-  ledger_.RecordFailed(r);
+  ledger_.RecordFailed(r, hosts_.Of(f.rank));
   if (f.final) {
     ++snapshot_.chunks_failed;
   } else {

@@ -26,11 +26,11 @@ namespace sweep {
 
 class RunRecorder : public SchedulerObserver {
  public:
-  // `points_total`, `chunks_total`: what this run computes. REQUIRES: ledger records into
-  // `journal`.
+  // `points_total`, `chunks_total`: what this run computes. `hosts`: where each worker runs, as
+  // the run's `started` record says. REQUIRES: ledger records into `journal`.
   // `filler`, when given, prepares each chunk before it is handed out (driver/output_filler.h).
   RunRecorder(const Space& space, ChunkLedger& ledger, Journal& journal, Progress& progress,
-              uint64_t points_total, uint64_t chunks_total, int workers,
+              uint64_t points_total, uint64_t chunks_total, int workers, WorkerHosts hosts,
               OutputFiller* filler = nullptr);
   RunRecorder(const RunRecorder&) = delete;
   RunRecorder& operator=(const RunRecorder&) = delete;
@@ -49,6 +49,7 @@ class RunRecorder : public SchedulerObserver {
   ChunkLedger& ledger_;
   Journal& journal_;
   Progress& progress_;
+  WorkerHosts hosts_;
   OutputFiller* filler_;
   ProgressSnapshot snapshot_;
   double start_ = 0;

@@ -83,8 +83,8 @@ int WorkerRanks(const PreparedRun& run, const RunRequest& request);
 // The scheduler's rules for this run's config and settings.
 SchedulerOptions OptionsFor(const PreparedRun& run);
 
-// The journal's record that this run started (its command and worker count).
-void JournalStart(PreparedRun& run, int workers);
+// The journal's record that this run started: its command, worker count and their hosts.
+void JournalStart(PreparedRun& run, int workers, const WorkerHosts& hosts);
 
 // Finish: the stop record, the summary and the exit code. THROWS: Error carrying `stop_message`
 // when the run stopped on an error.

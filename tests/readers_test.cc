@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "io/output_lock.h"
 #include "tests/e2e.h"
 #include "tests/temp_dir.h"
 
@@ -28,7 +29,7 @@ int Shell(const std::string& command) {
 
 // Checks, with xarray, that the file is a labelled dataset: dims named as sweep_dims says, in that
 // order, every output over them (then its own named dims), every parameter a coordinate, and no
-// point left missing in a finished run.
+// point left missing in a finished run; and that its group `chunks` holds each chunk's provenance.
 const char* kCheckScript = R"(import sys, json, numpy as np, xarray as xr
 ds = xr.open_dataset(sys.argv[1], engine='h5netcdf')
 dims = list(np.atleast_1d(ds.attrs['sweep_dims']))
@@ -44,6 +45,15 @@ for p in params:
     assert p in ds.coords, (p, list(ds.coords))
 for d in dims:
     assert d in ds.dims
+# Every chunk's provenance: this machine, a worker, a start time (a datetime), its peak memory.
+chunks = xr.open_dataset(sys.argv[1], engine='h5netcdf', group='chunks')
+assert (chunks.status.values == 1).all()
+hosts = chunks.host_names.values[chunks.host.values]
+assert (hosts == sys.argv[3]).all(), set(hosts)
+assert (chunks.worker.values >= 0).all()
+assert chunks.start_time.dtype.kind == 'M' and not np.isnat(chunks.start_time.values).any()
+assert (chunks.max_rss.values > 0).all()
+assert (chunks.failure.values == 0).all()
 print('ok', dict(ds.sizes))
 )";
 
@@ -71,7 +81,7 @@ TEST_P(ShippedConfigOutput, OpensInXarrayAndNcdumpAtThePlannedSize) {
   testing::WriteFile(dir / "check.py", kCheckScript);
   const std::string params = planned["parameters"].dump();
   EXPECT_EQ(Shell(std::string(kPython) + " " + dir / "check.py" + " " + dir / "out.h5" + " '" +
-                  params + "' > " + dir / "xarray.txt" + " 2>&1"),
+                  params + "' '" + HostName() + "' > " + dir / "xarray.txt" + " 2>&1"),
             0)
       << testing::ReadFile(dir / "xarray.txt");
 }
