@@ -22,13 +22,18 @@ ChunkLedger ChunkLedger::ForNewOutput(OutputFile& file) {
   return ChunkLedger(file, std::move(table));
 }
 
-ChunkLedger ChunkLedger::Load(OutputFile& file) {
+ChunkLedger ChunkLedger::Load(
+    OutputFile& file, const std::function<void(const JournalRecord&, size_t journal)>& observe) {
   ChunkLedger ledger(file, file.ReadChunkTable());
   // Shards append to their own journals at once: merged in time order, the latest event of a
   // chunk wins.
   MergedJournals journals(JournalsOf(file.path()));
   JournalRecord record;
-  while (journals.Next(&record)) ledger.Apply(record);
+  size_t source = 0;
+  while (journals.Next(&record, &source)) {
+    ledger.Apply(record);
+    if (observe) observe(record, source);
+  }
   for (const JournalReader& journal : journals.readers()) {
     if (journal.truncated()) ledger.truncated_journals_.push_back(journal.path());
     if (journal.damaged_records() > 0)

@@ -65,11 +65,15 @@ class ChunkLedger {
  public:
   // A new output's ledger: every chunk pending, no journal read.
   static ChunkLedger ForNewOutput(OutputFile& file);
-  // Reads /chunks and folds every journal of file.path() over it (see above).
+  // Reads /chunks and folds every journal of file.path() over it (see above). `observe`, when
+  // given, sees every record as it is folded, with the index of its journal in
+  // JournalsOf(file.path()) (driver/chunk_history.h folds the provenance so).
   // THROWS: Error when the table or a journal cannot be read, or a journal is of another
   // version. A partial last record is ignored and listed by truncated_journals(); damaged
   // records are skipped and listed by damaged_journals().
-  static ChunkLedger Load(OutputFile& file);
+  static ChunkLedger Load(
+      OutputFile& file,
+      const std::function<void(const JournalRecord&, size_t journal)>& observe = nullptr);
 
   const Plan& plan() const { return plan_; }
   ChunkStatus status(uint64_t chunk) const { return table_.status[chunk]; }

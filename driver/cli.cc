@@ -179,6 +179,9 @@ Handler AddExportCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("-o,--output", o->request.destination,
                   "write this file (whole, or not at all) instead of stdout");
+  cmd->add_flag("--chunks", o->request.chunks,
+                "a row per chunk instead: status, attempts, host, worker, start time, seconds, "
+                "peak memory, latest failure");
   return [cmd, o]() -> int {
     if (!cmd->parsed()) return -1;
     o->request.format = o->format == "jsonl" ? ExportFormat::kJsonl : ExportFormat::kCsv;
