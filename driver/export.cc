@@ -20,6 +20,7 @@
 #include "driver/chunk_history.h"
 #include "driver/plan.h"
 #include "driver/space.h"
+#include "driver/stored_sweep.h"
 #include "io/config.h"
 #include "io/error.h"
 #include "io/output_file.h"
@@ -329,18 +330,6 @@ class TemporaryFile {
 
 // ---- The export ----
 
-// The space the config stored in the file describes.
-// THROWS: ConfigError as ParseConfig(); Error when it gives another number of points.
-Space SpaceOf(const OutputFile& file) {
-  const OutputLayout& layout = file.layout();
-  Space space(ParseConfig(layout.config_text, layout.config_file));
-  if (space.points() != layout.points) {
-    throw Error(fmt::format("export: {}: its stored config gives {} points, but the file holds {}",
-                            file.path(), space.points(), layout.points));
-  }
-  return space;
-}
-
 // THROWS: Error (exit code 2) when `destination` is the output file itself.
 void CheckNotTheOutput(const std::string& output, const std::string& destination) {
   struct stat a, b;
@@ -508,7 +497,7 @@ int ExportChunks(const ExportRequest& request) {
 int ExportCommand(const ExportRequest& request) {
   if (request.chunks) return ExportChunks(request);
   const OutputFile file = OutputFile::Open(request.output_path, OutputFile::Access::kRead);
-  const Space space = SpaceOf(file);
+  const Space space = StoredSpace(file);
   const Table table = PlanTable(space, file.layout());
   std::vector<std::string> names;
   for (const Column& c : table.columns) names.push_back(c.name);
