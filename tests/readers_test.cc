@@ -195,8 +195,12 @@ TEST(ReadersTest, EveryCommandRefusesAFormatOneFileSayingWhatToDo) {
                      "    f.create_group('results')\n");
   ASSERT_EQ(Shell(std::string(kPython) + " " + dir / "make.py" + " " + old), 0);
   const std::string before = testing::ReadFile(old);
-  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"status", old}, {"resume", old}, {"rerun", old, "--failed"}}) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"status", old},
+                                             {"resume", old},
+                                             {"rerun", old, "--failed"},
+                                             {"export", old, "--chunks"},
+                                             {"report", old}}) {
     const RunResult r = RunSweep(args, dir.path());
     EXPECT_EQ(r.code, 2) << args[0] << ": " << r.err;
     EXPECT_NE(r.err.find("output format 'sweep/1'"), std::string::npos) << r.err;
