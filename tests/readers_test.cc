@@ -48,7 +48,7 @@ for d in dims:
 # Every chunk's provenance: this machine, a worker, a start time (a datetime), its peak memory.
 chunks = xr.open_dataset(sys.argv[1], engine='h5netcdf', group='chunks')
 assert (chunks.status.values == 1).all()
-hosts = chunks.host_names.values[chunks.host.values]
+hosts = chunks.host_names[chunks.host].values  # as the README shows
 assert (hosts == sys.argv[3]).all(), set(hosts)
 assert (chunks.worker.values >= 0).all()
 assert chunks.start_time.dtype.kind == 'M' and not np.isnat(chunks.start_time.values).any()
