@@ -222,22 +222,25 @@ std::string LineSvg(const LinePlot& plot) {
   const Scale y{lo, hi, f.y0() - 6, f.y1() + 6};
   LeftTicks(&out, f, y, lo, hi);
   // One path of segments, broken where a value is missing.
-  std::string d;
-  bool pen_down = false;
-  for (size_t i = 0; i < plot.y.size() && i < x.size(); ++i) {
-    if (!std::isfinite(plot.y[i])) {
-      pen_down = false;
-      continue;
+  if (!plot.scatter) {
+    std::string d;
+    bool pen_down = false;
+    for (size_t i = 0; i < plot.y.size() && i < x.size(); ++i) {
+      if (!std::isfinite(plot.y[i])) {
+        pen_down = false;
+        continue;
+      }
+      d += fmt::format("{}{} {}", pen_down ? "L" : "M", Px(x[i]), Px(y(plot.y[i])));
+      pen_down = true;
     }
-    d += fmt::format("{}{} {}", pen_down ? "L" : "M", Px(x[i]), Px(y(plot.y[i])));
-    pen_down = true;
+    fmt::format_to(std::back_inserter(out),
+                   "<path class=\"series\" d=\"{}\" fill=\"none\" stroke=\"#21918c\" "
+                   "stroke-width=\"1.5\"/>\n",
+                   d);
   }
-  fmt::format_to(std::back_inserter(out),
-                 "<path class=\"series\" d=\"{}\" fill=\"none\" stroke=\"#21918c\" "
-                 "stroke-width=\"1.5\"/>\n",
-                 d);
-  // Points to hover: each one when they are few, else none (the path shows the shape).
-  if (plot.y.size() <= 200) {
+  // Points to hover: each one when they are few, else none (the path shows the shape); every one
+  // in a scatter.
+  if (plot.y.size() <= 200 || plot.scatter) {
     out += "<g class=\"points\" fill=\"#21918c\">\n";
     for (size_t i = 0; i < plot.y.size() && i < x.size(); ++i) {
       if (!std::isfinite(plot.y[i])) continue;

@@ -30,11 +30,13 @@ struct PlotAxis {
   bool numeric = false;
 };
 
-// y over the positions of x.
+// y over the positions of x: a line through the values, or with `scatter` a dot for each (the
+// positions of a sampled sweep are not neighbours: a line between them would mean nothing).
 struct LinePlot {
   PlotAxis x;
   std::string y_name;
   std::vector<double> y;  // one per position of x; NaN: none
+  bool scatter = false;
 };
 
 // values[iy * nx + ix] over the positions of x (horizontal) and y (vertical, upwards).

@@ -285,7 +285,7 @@ void ResultsSection(const Sweep& s, std::string* out) {
                      "<figcaption>{}</figcaption>\n",
                      H(name), k, H(caption));
       if (plan.line) {
-        *out += LineSvg({x, name, cells.Means(k)});
+        *out += LineSvg({x, name, cells.Means(k), x.name == "sample"});
       } else {
         *out += HeatmapSvg({x, y, name, cells.Means(k)});
       }

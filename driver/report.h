@@ -9,7 +9,8 @@
 //     largest peak memory of a worker, retried chunks; and the notes `sweep status` gives of a
 //     damaged journal;
 //   - every scalar output over the sweep's axes, each in one <figure class="result"> with
-//     data-output=<its name>: a line over a one-dimensional sweep; a heatmap with its colour
+//     data-output=<its name>: a line over a one-dimensional sweep (dots over `sample`, whose
+//     neighbours are not neighbours in the parameters); a heatmap with its colour
 //     scale over the first two axes of a larger one, as one slice at the first value of every
 //     other axis, plus up to kReportSlices slices spread over their values (one figure a slice,
 //     labelled with the values of the other axes). Axes are named after their dimensions and

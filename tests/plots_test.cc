@@ -78,6 +78,21 @@ TEST(PlotsTest, ALineBreaksWhereValuesAreMissing) {
   ExpectNoNonNumbers(svg);
 }
 
+// A scatter (a sampled sweep) draws a dot for each value and no line between them.
+TEST(PlotsTest, AScatterHasADotPerValueAndNoLine) {
+  std::vector<double> y(500, 1.5);
+  y[3] = NAN;
+  PlotAxis x = Numbers("sample", {});
+  for (int i = 0; i < 500; ++i) {
+    x.values.push_back(i);
+    x.labels.push_back(std::to_string(i));
+  }
+  const std::string svg = LineSvg({x, "energy", y, /*scatter=*/true});
+  EXPECT_EQ(svg.find("class=\"series\""), std::string::npos);
+  EXPECT_EQ(Count(svg, "<circle"), 499u);
+  ExpectNoNonNumbers(svg);
+}
+
 TEST(PlotsTest, AHeatmapHasACellPerValueColouredFromTheSmallestToTheLargest) {
   const std::string svg = HeatmapSvg({Numbers("rho", {0, 10, 20}),
                                       Categories("label", {"a", "b"}),

@@ -1,6 +1,7 @@
 // The output file as users open it: every shipped config's output in xarray (h5netcdf) and in
-// netCDF's own ncdump, its size as `sweep plan` announced it, and the quickstart's labelled
-// selection the README shows. The readers are Debian's, installed by scripts/setup.
+// netCDF's own ncdump, its size as `sweep plan` announced it, its `sweep report`, and the
+// quickstart's labelled selection the README shows. The readers are Debian's, installed by
+// scripts/setup.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "io/output_file.h"
 #include "io/output_lock.h"
 #include "tests/e2e.h"
 #include "tests/temp_dir.h"
@@ -84,6 +86,18 @@ TEST_P(ShippedConfigOutput, OpensInXarrayAndNcdumpAtThePlannedSize) {
                   params + "' '" + HostName() + "' > " + dir / "xarray.txt" + " 2>&1"),
             0)
       << testing::ReadFile(dir / "xarray.txt");
+
+  // Its report plots every scalar output, and draws the timeline of its chunks.
+  const RunResult report =
+      RunSweep({"report", dir / "out.h5", "-o", dir / "report.html"}, dir.path());
+  ASSERT_EQ(report.code, 0) << report.err;
+  const std::string html = testing::ReadFile(dir / "report.html");
+  for (const OutputDatasetInfo& output : ReadOutputLayout(dir / "out.h5").results) {
+    const std::string figure = "<figure class=\"result\" data-output=\"" + output.name + "\"";
+    EXPECT_EQ(html.find(figure) != std::string::npos, output.point_shape.empty()) << output.name;
+  }
+  EXPECT_NE(html.find("class=\"bar\""), std::string::npos);
+  EXPECT_NE(html.find("finished: every point done"), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, ShippedConfigOutput,
