@@ -324,6 +324,14 @@ std::string StateText(const Sweep& s, const LedgerCounts& c) {
                      c.pending == 1 ? "" : "s", s.output);
 }
 
+// When run i ended, or now for the live one: the latest run when a run holds the output and it
+// recorded no stop.
+double RunEnd(const Sweep& s, size_t i) {
+  const std::vector<RecordedRun>& runs = s.history.runs();
+  const bool live = s.holder && i + 1 == runs.size() && runs[i].stop_reason.empty();
+  return live ? std::max(s.now, runs[i].end) : runs[i].end;
+}
+
 void Row(std::string* out, const std::string& name, const std::string& value) {
   *out += "<tr><th>" + H(name) + "</th><td>" + H(value) + "</td></tr>\n";
 }
@@ -339,12 +347,14 @@ void SummarySection(const Sweep& s, std::string* out) {
   Row(out, "chunks",
       fmt::format("{} done, {} failed, {} pending, of {} ({} points each)", c.done, c.failed,
                   c.pending, layout.chunks, layout.chunk_size));
-  // Wall time: each run from its start to its end (a live one: to now).
-  double wall = 0;
-  const std::vector<RecordedRun>& runs = s.history.runs();
+  // Wall time: the time any run was running, each from its start to its end (a live one: to
+  // now); shards run at once, so their times overlap and count once.
+  const std::vector<RecordedRun>& runs = s.history.runs();  // by start
+  double wall = 0, covered_to = -INFINITY;
   for (size_t i = 0; i < runs.size(); ++i) {
-    const bool live = s.holder && i + 1 == runs.size() && runs[i].stop_reason.empty();
-    wall += (live ? std::max(s.now, runs[i].end) : runs[i].end) - runs[i].start;
+    const double end = RunEnd(s, i);
+    wall += std::max(0.0, end - std::max(runs[i].start, covered_to));
+    covered_to = std::max(covered_to, end);
   }
   if (!runs.empty()) {
     Row(out, "wall time",
@@ -401,7 +411,7 @@ void SummarySection(const Sweep& s, std::string* out) {
     for (size_t i = 0; i < runs.size(); ++i) {
       const RecordedRun& r = runs[i];
       const bool live = s.holder && i + 1 == runs.size() && r.stop_reason.empty();
-      const double end = live ? std::max(s.now, r.end) : r.end;
+      const double end = RunEnd(s, i);
       const std::string ended = live ? "running" : r.stop_reason.empty() ? "killed" : r.stop_reason;
       fmt::format_to(std::back_inserter(*out),
                      "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"

@@ -163,7 +163,7 @@ TEST(ReportTest, ALiveRunIsReportedWithoutDisturbingIt) {
   EXPECT_NE(during.find("<td>running</td>"), std::string::npos);
   EXPECT_GT(Count(during, "class=\"missing\""), 0u);  // not done yet
   EXPECT_EQ(FigureOutputs(during), (std::vector<std::string>{"energy", "magnetisation",
-                                                              "susceptibility", "heat_capacity"}));
+                                                             "susceptibility", "heat_capacity"}));
 
   ASSERT_EQ(RunSweep({"report", "out.h5", "-o", "after.html"}, dir.path()).code, 0);
   const std::string after = ReadFile(dir / "after.html");
@@ -188,6 +188,42 @@ TEST(ReportTest, AKeptWorkDirectoryIsShown) {
                       "</code></td>"),
             std::string::npos);
   EXPECT_NE(html.find("<td class=\"workdir\">-</td>"), std::string::npos);  // the other failure
+}
+
+// Wall time is the time some run was running: shards run at once, and count once.
+TEST(ReportTest, RunsAtOnceCountOnceInTheWallTime) {
+  TempDir dir;
+  ASSERT_EQ(RunSweep({"run", FaultyConfig(dir), "-q"}, dir.path()).code, 3);
+  const auto wall_time = [&]() {
+    EXPECT_EQ(RunSweep({"report", "out.h5"}, dir.path()).code, 0);
+    const std::string html = ReadFile(dir / "out.h5.report.html");
+    static const std::regex row("<th>wall time</th><td>([^<]*)</td>");
+    std::smatch m;
+    return std::regex_search(html, m, row) ? std::string(m[1]) : std::string("none");
+  };
+  const std::string alone = wall_time();
+  EXPECT_NE(alone.find(" in 1 run"), std::string::npos) << alone;
+  // A shard that ran within the run's time, and one that ran a minute after it for 10 s.
+  const std::vector<JournalRecord> records = JournalRecords(dir / "out.h5.journal", "");
+  const double start = records.front().time, end = records.back().time;
+  const auto shard = [&](const std::string& name, double from, double to) {
+    Journal journal = Journal::Create(dir / name);
+    JournalRecord r;
+    r.type = "started";
+    r.time = from;
+    r.command = "run --shard 0/2";
+    journal.Append(r);
+    r.type = "stopped";
+    r.time = to;
+    r.reason = "finished";
+    journal.Append(r);
+  };
+  shard("out.h5.journal.shard-0-of-2", start + (end - start) / 4, end - (end - start) / 4);
+  EXPECT_EQ(wall_time(), alone.substr(0, alone.find(" in ")) + " in 2 runs");
+  shard("out.h5.journal.shard-1-of-2", end + 60, end + 70);
+  const std::string three = wall_time();
+  EXPECT_NE(three.find(" in 3 runs"), std::string::npos);
+  EXPECT_NEAR(std::stod(three), std::stod(alone) + 10, 0.01) << three << " vs " << alone;
 }
 
 TEST(ReportTest, BadUsageExitsTwoAndLeavesTheOutputAlone) {
