@@ -33,8 +33,6 @@ ChunkHistory ChunkHistory::Read(OutputFile& file) {
     h.worker_[c] = stored.host[c] > 0 ? stored.worker[c] : -1;
     h.failure_[c] = stored.failure[c] < reason_texts.size() ? reason_texts[stored.failure[c]] : 0;
   }
-  h.journal_hosts_.resize(JournalsOf(file.path()).size());
-  h.journal_run_.assign(h.journal_hosts_.size(), -1);
   h.ledger_.emplace(ChunkLedger::Load(
       file, [&h](const JournalRecord& record, size_t journal) { h.Fold(record, journal); }));
   return h;
@@ -47,9 +45,10 @@ uint32_t ChunkHistory::Text(const std::string& text) {
 }
 
 void ChunkHistory::Fold(const JournalRecord& r, size_t journal) {
-  // A journal found after the list was taken (a shard that just started) is not read; one that
-  // disappeared meanwhile would have failed the load.
-  if (journal >= journal_hosts_.size()) return;
+  if (journal >= journal_hosts_.size()) {  // the journals' list is the ledger's
+    journal_hosts_.resize(journal + 1);
+    journal_run_.resize(journal + 1, -1);
+  }
   long& run = journal_run_[journal];
   if (r.type == "started") {
     journal_hosts_[journal] = r.hosts;
