@@ -46,6 +46,7 @@ void ChunkLedger::Apply(const JournalRecord& r) {
   if (r.type == "started") {
     last_start_time_ = r.time;
     points_since_last_start_ = 0;
+    if (!r.fingerprint_json.empty()) last_fingerprint_ = r.fingerprint_json;
   }
   if (r.chunk >= plan_.chunks()) return;
   if (r.type == "done") {

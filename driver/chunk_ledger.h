@@ -95,6 +95,10 @@ class ChunkLedger {
   // the points journaled done since then: the live run's throughput.
   double last_start_time() const { return last_start_time_; }
   uint64_t points_done_since_last_start() const { return points_since_last_start_; }
+  // The fingerprint (JSON text) of the latest `started` record that holds one: what the last run
+  // computed with, so what the chunks done so far depend on. "" when no record holds one (a new
+  // output, or journals of an older sweep): the output's own `fingerprint` attribute then holds.
+  const std::string& last_fingerprint() const { return last_fingerprint_; }
 
   // Checks the bytes of every done chunk the selection includes against its checksum; those
   // that do not match become pending. Returns how many did not. Reads runs of consecutive done
@@ -129,6 +133,7 @@ class ChunkLedger {
   std::vector<std::pair<std::string, uint64_t>> damaged_journals_;
   double last_start_time_ = 0;
   uint64_t points_since_last_start_ = 0;
+  std::string last_fingerprint_;
   Journal* journal_ = nullptr;
 };
 

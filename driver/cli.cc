@@ -200,6 +200,13 @@ Handler AddReportCommand(CLI::App& app) {
   return [cmd, request]() -> int { return cmd->parsed() ? ReportCommand(*request) : -1; };
 }
 
+// `--input NAME=PATH`: an input of the stored config found elsewhere now (the project moved).
+void AddInputOption(CLI::App* cmd, RunRequest* request) {
+  cmd->add_option("--input", request->input_paths,
+                  "NAME=PATH: read input NAME from PATH (its bytes must be the same, or --force)")
+      ->type_name("NAME=PATH");
+}
+
 struct ResumeOptions {
   RunRequest request;
   ProgressFlags progress;
@@ -215,6 +222,7 @@ Handler AddResumeCommand(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--force", o->request.force,
                 "go on even if the kernel, its options or an input changed");
+  AddInputOption(cmd, &o->request);
   AddMpiFlag(cmd, &o->request);
   o->progress.AddTo(cmd);
   return [cmd, o]() -> int {
@@ -245,6 +253,7 @@ Handler AddRerunCommand(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--force", o->request.force,
                 "go on even if the kernel, its options or an input changed");
+  AddInputOption(cmd, &o->request);
   o->progress.AddTo(cmd);
   return [cmd, o, chunks, points]() -> int {
     if (!cmd->parsed()) return -1;

@@ -1,13 +1,19 @@
 #include "driver/command_binding.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "io/error.h"
+#include "io/file_bytes.h"
+#include "io/process.h"
 #include "kernels/dtype.h"
 
 namespace sweep {
@@ -15,49 +21,94 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Splits one argument into pieces. Returns what is wrong, or "".
-std::string ParseArgument(const std::string& arg, const Space& space, CommandSpec* k,
-                          CommandArg* pieces) {
-  std::string text;
+// A problem in a template: what, and the offset of the brace to blame.
+struct TemplateError {
+  std::string message;
+  size_t offset = 0;
+};
+
+// Splits a template (an argument, or a file's text) into pieces, adding the parameters it
+// names to spec->param_names. Returns what is wrong, or nullopt.
+std::optional<TemplateError> ParseTemplate(const std::string& text, const Space& space,
+                                           CommandSpec* spec, CommandTemplate* pieces) {
+  std::string literal;
   const auto flush = [&] {
-    if (!text.empty())
-      pieces->push_back(CommandArgPiece{CommandArgPiece::Kind::kText, std::move(text), -1});
-    text.clear();
+    if (!literal.empty())
+      pieces->push_back(CommandPiece{CommandPiece::Kind::kText, std::move(literal), -1});
+    literal.clear();
   };
-  for (size_t i = 0; i < arg.size(); ++i) {
-    const char c = arg[i];
-    if ((c == '{' || c == '}') && i + 1 < arg.size() && arg[i + 1] == c) {
-      text += c;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if ((c == '{' || c == '}') && i + 1 < text.size() && text[i + 1] == c) {
+      literal += c;
       ++i;
       continue;
     }
-    if (c == '}') return "a lone `}` (write `}}` for a literal brace)";
+    if (c == '}') return TemplateError{"a lone `}` (write `}}` for a literal brace)", i};
     if (c != '{') {
-      text += c;
+      literal += c;
       continue;
     }
-    const size_t close = arg.find('}', i + 1);
-    if (close == std::string::npos) return "a `{` without its `}` (write `{{` for a literal brace)";
-    const std::string name = arg.substr(i + 1, close - i - 1);
-    i = close;
+    const size_t close = text.find_first_of("{}\n", i + 1);
+    if (close == std::string::npos || text[close] != '}')
+      return TemplateError{"a `{` without its `}` (write `{{` for a literal brace)", i};
+    const std::string name = text.substr(i + 1, close - i - 1);
     flush();
     if (name == "seed") {
-      pieces->push_back(CommandArgPiece{CommandArgPiece::Kind::kSeed, "", -1});
+      pieces->push_back(CommandPiece{CommandPiece::Kind::kSeed, "", -1});
     } else if (name == "point") {
-      pieces->push_back(CommandArgPiece{CommandArgPiece::Kind::kPoint, "", -1});
+      pieces->push_back(CommandPiece{CommandPiece::Kind::kPoint, "", -1});
     } else if (space.FindParameter(name) >= 0) {
-      auto it = std::find(k->param_names.begin(), k->param_names.end(), name);
-      if (it == k->param_names.end()) it = k->param_names.insert(it, name);
+      auto it = std::find(spec->param_names.begin(), spec->param_names.end(), name);
+      if (it == spec->param_names.end()) it = spec->param_names.insert(it, name);
       pieces->push_back(
-          CommandArgPiece{CommandArgPiece::Kind::kParam, "", int(it - k->param_names.begin())});
+          CommandPiece{CommandPiece::Kind::kParam, "", int(it - spec->param_names.begin())});
     } else {
       std::string known;
       for (const std::string& p : space.parameter_names()) known += "{" + p + "}, ";
-      return "unknown placeholder `{" + name + "}` (placeholders: " + known +
-             "{seed}, {point}; `{{` and `}}` for literal braces)";
+      return TemplateError{"unknown placeholder `{" + name + "}` (placeholders: " + known +
+                               "{seed}, {point}; `{{` and `}}` for literal braces)",
+                           i};
     }
+    i = close;
   }
   flush();
+  return std::nullopt;
+}
+
+// Where `offset` of a text read from `file` is, 1-based.
+SourceLocation LocationIn(const std::string& file, const std::string& text, size_t offset) {
+  SourceLocation where{file, 1, 1};
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++where.line;
+      where.column = 1;
+    } else if ((static_cast<unsigned char>(text[i]) & 0xc0) != 0x80) {
+      ++where.column;  // a character, not a UTF-8 continuation byte
+    }
+  }
+  return where;
+}
+
+// The largest template read: far above any input file of a simulation code.
+constexpr uint64_t kMaxTemplateBytes = uint64_t{16} << 20;
+
+// A template file's text and permission bits. Returns what is wrong, or "".
+std::string ReadTemplate(const std::string& path, std::string* text, unsigned* mode) {
+  const ScopedFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  struct stat st {};
+  if (!fd.valid() || fstat(fd.get(), &st) != 0)
+    return "cannot read the template " + path + ": " + std::strerror(errno);
+  if (!S_ISREG(st.st_mode)) return "the template " + path + " is not a regular file";
+  if (uint64_t(st.st_size) > kMaxTemplateBytes)
+    return "the template " + path + " is over the limit of 16 MiB";
+  text->assign(size_t(st.st_size), '\0');
+  try {
+    ReadBytesAt(fd.get(), text->data(), text->size(), 0, "read " + path);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  *mode = unsigned(st.st_mode & 0777);
   return "";
 }
 
@@ -108,10 +159,43 @@ CommandSpec ReadCommandSpec(const Config& config, const Space& space) {
   spec.path = ResolveProgram(spec.program, config.folder, &why);
   if (spec.path.empty()) fail("kernel.command[0]", why);
   for (size_t i = 1; i < kernel.command.size(); ++i) {
-    CommandArg pieces;
-    const std::string error = ParseArgument(kernel.command[i], space, &spec, &pieces);
-    if (!error.empty()) fail("kernel.command[" + std::to_string(i) + "]", error);
+    CommandTemplate pieces;
+    if (const std::optional<TemplateError> error =
+            ParseTemplate(kernel.command[i], space, &spec, &pieces))
+      fail("kernel.command[" + std::to_string(i) + "]", error->message);
     spec.args.push_back(std::move(pieces));
+  }
+  for (const KernelSpec::CommandFile& f : kernel.command_files) {
+    const std::string key = "kernel.files." + f.name;
+    CommandFile file;
+    file.name = f.name;
+    std::string text;
+    const std::string unreadable = ReadTemplate(f.template_path, &text, &file.mode);
+    if (!unreadable.empty()) {
+      errors.push_back(Diagnostic{f.where, key, unreadable});
+      continue;
+    }
+    // Blamed where the user must edit: the template's line and column.
+    if (const std::optional<TemplateError> error = ParseTemplate(text, space, &spec, &file.text)) {
+      errors.push_back(
+          Diagnostic{LocationIn(f.template_path, text, error->offset), key, error->message});
+      continue;
+    }
+    spec.files.push_back(std::move(file));
+  }
+  spec.results_file = kernel.results_file;
+  spec.workdir_root = CommandWorkdirRoot(config);
+  spec.workdir_root_is_default = kernel.workdir.root.empty();
+  switch (kernel.workdir.keep) {
+    case KernelSpec::Workdir::Keep::kFailed:
+      spec.keep = CommandSpec::Keep::kFailed;
+      break;
+    case KernelSpec::Workdir::Keep::kAlways:
+      spec.keep = CommandSpec::Keep::kAlways;
+      break;
+    case KernelSpec::Workdir::Keep::kNever:
+      spec.keep = CommandSpec::Keep::kNever;
+      break;
   }
   if (kernel.command_outputs.empty()) {
     fail("kernel.outputs",
@@ -124,6 +208,11 @@ CommandSpec ReadCommandSpec(const Config& config, const Space& space) {
   const double timeout = config.execution.timeout_seconds;
   spec.limit_seconds = timeout > 0 ? timeout - std::min(1.0, timeout / 10) : 0;
   return spec;
+}
+
+std::string CommandWorkdirRoot(const Config& config) {
+  const std::string& root = config.kernel.workdir.root;
+  return root.empty() ? config.output.path + ".work" : root;
 }
 
 void BindCommandKernel(const Config& config, const Space& space, KernelBinding* binding) {

@@ -1,5 +1,6 @@
-// Binding the command kernel (kernels/command.h) to a config: reads `kernel.command` and
-// `kernel.outputs` against the sweep's parameters into a CommandSpec, then makes the kernel.
+// Binding the command kernel (kernels/command.h) to a config: reads `kernel.command`, the
+// templates of `kernel.files`, `kernel.outputs`, `results_file` and `workdir` against the sweep's
+// parameters into a CommandSpec, then makes the kernel.
 #pragma once
 
 #include "driver/binding.h"
@@ -10,11 +11,18 @@
 namespace sweep {
 
 // The spec of config.kernel: the program resolved (relative to the config's folder, or in
-// PATH), every argument parsed into pieces, the parameters they name in order of first use, the
-// outputs in file order, and the per-point limit (execution.timeout less a tenth, at most 1 s).
+// PATH), every argument and every template file (read now, with its permission bits) parsed into
+// pieces, the parameters they name in order of first use, the outputs in file order, the
+// per-point limit (execution.timeout less a tenth, at most 1 s) and the work directories' root.
 // THROWS: ConfigError naming file:line:col and key path: `outputs:` absent, an unknown
-// placeholder, an unmatched brace, a program that does not exist or is not executable.
+// placeholder or an unmatched brace (in a template file: at the template's line and column, with
+// the key `kernel.files.<name>`), a template that cannot be read, a program that does not exist
+// or is not executable.
 CommandSpec ReadCommandSpec(const Config& config, const Space& space);
+
+// The folder the points' work directories go in: `kernel.workdir.root`, else beside the output,
+// `<output.path>.work`.
+std::string CommandWorkdirRoot(const Config& config);
 
 // Makes the command kernel of config.kernel and sets binding->kernel, binding->owner (which
 // keeps the table alive) and binding->set_point. Everything derives from the config, so a

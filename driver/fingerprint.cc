@@ -7,21 +7,20 @@
 
 #include <fmt/format.h>
 #include <algorithm>
+#include <functional>
 
 #include "driver/point_values.h"
 
 namespace sweep {
 
-nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
-                           const MappedInputs& inputs) {
-  std::vector<InputShape> shapes;
-  for (const sweep_array& v : inputs.views())
-    shapes.push_back({v.dtype, std::vector<int64_t>(v.shape, v.shape + v.rank)});
-  return Fingerprint(binding, config, shapes);
-}
+namespace {
 
-nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
-                           const std::vector<InputShape>& inputs) {
+std::string Hex(uint64_t value) { return fmt::format("{:016x}", value); }
+
+// The fingerprint, with each input's "xxh3" the text `hash(i)` gives.
+nlohmann::json FingerprintWith(const KernelBinding& binding, const Config& config,
+                               const std::vector<InputShape>& inputs,
+                               const std::function<std::string(size_t)>& hash) {
   nlohmann::json kernel = {{"name", binding.name}, {"abi", SWEEP_KERNEL_ABI}};
   if (!config.kernel.plugin.empty()) {
     const int fd = open(config.kernel.plugin.c_str(), O_RDONLY | O_CLOEXEC);
@@ -32,7 +31,7 @@ nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
       while ((n = read(fd, buffer, sizeof buffer)) > 0) bytes.append(buffer, size_t(n));
       close(fd);
     }
-    kernel["library_xxh3"] = fmt::format("{:016x}", XXH3_64bits(bytes.data(), bytes.size()));
+    kernel["library_xxh3"] = Hex(XXH3_64bits(bytes.data(), bytes.size()));
   } else {
     kernel["sweep_version"] = SWEEP_VERSION;
   }
@@ -50,26 +49,58 @@ nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
   nlohmann::json in = nlohmann::json::object();
   for (size_t i = 0; i < inputs.size(); ++i) {
     const InputSpec& spec = config.inputs[i];
-    nlohmann::json entry = {{"dtype", DtypeName(inputs[i].dtype)}, {"shape", inputs[i].shape}};
-    if (spec.kind == InputSpec::Kind::kGenerate) {
+    nlohmann::json entry = {
+        {"dtype", DtypeName(inputs[i].dtype)}, {"shape", inputs[i].shape}, {"xxh3", hash(i)}};
+    if (spec.kind == InputSpec::Kind::kGenerate)
       entry["generate"] = {{"distribution", spec.distribution}, {"seed", spec.seed}};
-    } else {
-      // Like make and ninja: a file is what its size and modification time say. Hashing the
-      // bytes instead would read every input once more before the first worker starts.
-      struct stat st {};
-      if (stat(spec.path.c_str(), &st) == 0) {
-        entry["file"] = {
-            {"size", uint64_t(st.st_size)},
-            {"mtime_ns", int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec}};
-      }
-    }
     in[spec.name] = entry;
   }
   return {{"kernel", kernel}, {"options", options}, {"inputs", in}};
 }
 
-std::vector<std::string> FingerprintChanges(const nlohmann::json& before,
-                                            const nlohmann::json& now) {
+// An input an older sweep fingerprinted by its file's size and modification time is compared
+// the same way: its "xxh3" now stands for what those said.
+void CompareOlderInputsByTime(const nlohmann::json& before, const Config& config,
+                              nlohmann::json* now) {
+  if (!before.contains("inputs") || !before["inputs"].is_object() || !now->contains("inputs"))
+    return;
+  for (const InputSpec& spec : config.inputs) {
+    const nlohmann::json* old = nullptr;
+    auto it = before["inputs"].find(spec.name);
+    if (it != before["inputs"].end()) old = &*it;
+    if (!old || !old->is_object() || old->contains("xxh3") || !(*now)["inputs"].contains(spec.name))
+      continue;
+    nlohmann::json& entry = (*now)["inputs"][spec.name];
+    entry.erase("xxh3");
+    struct stat st {};
+    if (old->contains("file") && stat(spec.path.c_str(), &st) == 0) {
+      entry["file"] = {
+          {"size", uint64_t(st.st_size)},
+          {"mtime_ns", int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec}};
+    }
+  }
+}
+
+}  // namespace
+
+nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
+                           const MappedInputs& inputs,
+                           const std::vector<uint64_t>& content_hashes) {
+  std::vector<InputShape> shapes;
+  for (const sweep_array& v : inputs.views())
+    shapes.push_back({v.dtype, std::vector<int64_t>(v.shape, v.shape + v.rank)});
+  return FingerprintWith(binding, config, shapes,
+                         [&](size_t i) { return Hex(content_hashes.at(i)); });
+}
+
+nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
+                           const std::vector<InputShape>& inputs) {
+  return FingerprintWith(binding, config, inputs, [](size_t) { return Hex(0); });
+}
+
+std::vector<std::string> FingerprintChanges(const nlohmann::json& before, nlohmann::json now,
+                                            const Config& config) {
+  CompareOlderInputsByTime(before, config, &now);
   std::vector<std::string> changes;
   const nlohmann::json patch = nlohmann::json::diff(before, now);
   for (const nlohmann::json& op : patch) {
@@ -77,7 +108,15 @@ std::vector<std::string> FingerprintChanges(const nlohmann::json& before,
     std::replace(path.begin(), path.end(), '/', '.');
     if (!path.empty() && path[0] == '.') path.erase(0, 1);
     const std::string kind = op.value("op", "");
-    if (kind == "add") {
+    const std::string pointer = op.value("path", "");
+    if (kind == "replace" && path.size() > 5 && path.compare(0, 7, "inputs.") == 0 &&
+        path.compare(path.size() - 5, 5, ".xxh3") == 0) {
+      const nlohmann::json was =
+          before.value(nlohmann::json::json_pointer(pointer), nlohmann::json());
+      changes.push_back(fmt::format("{}: its bytes changed (xxh3 {} before, {} now)",
+                                    path.substr(0, path.size() - 5), was.dump(),
+                                    op.value("value", nlohmann::json()).dump()));
+    } else if (kind == "add") {
       changes.push_back(path + ": added");
     } else if (kind == "remove") {
       changes.push_back(path + ": removed");

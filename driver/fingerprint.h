@@ -3,9 +3,13 @@
 //
 // JSON: {"kernel": {name, abi, outputs, and for a plugin "library_xxh3" of the library's bytes,
 // for a built-in the "sweep_version"}, "options": {name: value}, "inputs": {name: {dtype, shape,
-// and "file": {size, mtime_ns} for a file, "generate": {distribution, seed} for a generated
-// array}}}. Files are judged by size and modification time, as make and ninja do, not by their
-// bytes: hashing a large input would cost a full read of it before the first worker starts.
+// "xxh3" of the array's bytes (driver/input_guard.h), and "generate": {distribution, seed} for
+// a generated array}}}. Inputs are judged by their bytes, not by size and modification time: a
+// `touch` or a copy is no change, an edit that restores both is one. Hashing costs one read of
+// each input when a run starts (XXH3 runs at memory speed: about 0.1 s per GiB in the page cache).
+//
+// Fingerprints written by older sweeps hold "file": {size, mtime_ns} instead of "xxh3";
+// FingerprintChanges compares such an input by size and time, as those sweeps did.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -18,15 +22,17 @@
 
 namespace sweep {
 
+// `content_hashes[i]`: XXH3-64 of input i's bytes (InputGuard::start_hashes()).
 nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
-                           const MappedInputs& inputs);
+                           const MappedInputs& inputs, const std::vector<uint64_t>& content_hashes);
 // The same from the inputs' dtypes and shapes (Config::inputs order), as `sweep plan` knows them
-// without mapping anything.
+// without reading anything: every "xxh3" is zeros, so the text has the length of the real one.
 nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
                            const std::vector<InputShape>& inputs);
 
 // What differs from `before` to `now`, one line each ("inputs.data.xxh3: now \"...\"").
-std::vector<std::string> FingerprintChanges(const nlohmann::json& before,
-                                            const nlohmann::json& now);
+// `config` resolves the inputs of an older fingerprint that judged files by size and time.
+std::vector<std::string> FingerprintChanges(const nlohmann::json& before, nlohmann::json now,
+                                            const Config& config);
 
 }  // namespace sweep

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
@@ -32,7 +33,7 @@ constexpr int kTag = 7;
 
 // What travels between rank 0 and the other ranks (the first byte of every message).
 enum class Wire : uint8_t {
-  kSetup = 1,   // 0 -> k: JSON {"code": 0, config text and file, layout} or {"code": exit code}
+  kSetup = 1,   // 0 -> k: JSON {"code": 0, config text, file, output path, layout} or {"code"}
   kHello = 2,   // k -> 0: JSON {"workers", "host", "pid"} or {"error": "..."}
   kStart = 3,   // 0 -> k: worker
   kSend = 4,    // 0 -> k: worker, protocol message bytes
@@ -298,9 +299,20 @@ void FinishAll(int ranks, int code) {
   for (int k = 1; k < ranks; ++k) SendTo(k, Writer(Wire::kFinish).Put(int32_t(code)).bytes);
 }
 
+// The inputs' start hashes as hello carries them.
+std::vector<std::string> HashTexts(const InputGuard& guard) {
+  std::vector<std::string> texts;
+  for (uint64_t h : guard.start_hashes()) texts.push_back(fmt::format("{:016x}", h));
+  return texts;
+}
+
 // The other ranks' workers, after setup: how many each has (index 0: rank 0's own), and in
-// *hosts the host of each worker by its global index (MpiWorkerSet's numbering).
-std::vector<int> GatherHellos(int ranks, int own_workers, WorkerHosts* hosts) {
+// *hosts the host of each worker by its global index (MpiWorkerSet's numbering). Each rank read
+// its own copy of the inputs (another node, another file system): one whose bytes differ from
+// rank 0's would mix results, so the run stops before it starts.
+std::vector<int> GatherHellos(int ranks, int own_workers, const PreparedRun& run,
+                              WorkerHosts* hosts) {
+  const std::vector<std::string> own_hashes = HashTexts(*run.input_guard);
   std::vector<int> workers(size_t(ranks), 0);
   workers[0] = own_workers;
   *hosts = WorkerHosts{HostName(), {}};
@@ -313,6 +325,14 @@ std::vector<int> GatherHellos(int ranks, int own_workers, WorkerHosts* hosts) {
                   " cannot run: " + hello["error"].get<std::string>());
     }
     workers[size_t(k)] = hello.at("workers").get<int>();
+    const std::vector<std::string> hashes = hello.value("input_xxh3", std::vector<std::string>{});
+    for (size_t i = 0; i < run.config.inputs.size() && i < hashes.size(); ++i) {
+      if (hashes[i] == own_hashes[i]) continue;
+      throw Error(fmt::format(
+          "mpi: rank {} on {} reads input `{}` ({}) with other bytes than rank 0 "
+          "(xxh3 {}, rank 0 {}); every node must see the same inputs",
+          k, host, run.config.inputs[i].name, run.config.inputs[i].path, hashes[i], own_hashes[i]));
+    }
     if (host != hosts->Of(first)) hosts->ranges.emplace_back(first, host);
     first += workers[size_t(k)];
   }
@@ -330,7 +350,11 @@ int RunRankZero(const RunRequest& request, int ranks) {
   nlohmann::json setup = {{"code", 0},
                           {"config_text", run->config.text},
                           {"config_file", run->config_file},
+                          {"output_path", run->output_path},
                           {"layout", EncodeRowLayout(run->file->layout())}};
+  // Where rank 0 reads each input file (`--input` may have moved one): every rank reads the same.
+  for (const InputSpec& input : run->config.inputs)
+    if (input.kind != InputSpec::Kind::kGenerate) setup["input_paths"][input.name] = input.path;
   for (int k = 1; k < ranks; ++k) SendTo(k, Writer(Wire::kSetup).bytes + setup.dump());
 
   std::vector<int> workers;
@@ -340,12 +364,13 @@ int RunRankZero(const RunRequest& request, int ranks) {
   std::string stop_message;
   try {
     WorkerHosts hosts;
-    workers = GatherHellos(ranks, run->workers, &hosts);
+    workers = GatherHellos(ranks, run->workers, *run, &hosts);
     int total = 0;
     for (int w : workers) total += w;
     JournalStart(*run, total, hosts);
     recorder.emplace(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
                      run->todo.size(), total, hosts, &*run->filler);
+    recorder->GuardInputs(&*run->input_guard, run->output_path);
     if (!run->todo.empty()) {
       run->filler->StartBackground();
       LocalWorkers local(run->WorkerContextFor(run->output_path), run->workers);
@@ -383,6 +408,7 @@ struct NodeSweep {
   KernelBinding binding;
   std::optional<PublishedInputs> published;
   std::optional<MappedInputs> inputs;
+  std::optional<InputGuard> input_guard;  // hashes this node's inputs for rank 0 to compare
   OutputLayout layout;
   int staging_fd = -1;  // a memfd laid out like the output: the workers' rows
   std::string staging_path;
@@ -415,10 +441,16 @@ void MakeStaging(NodeSweep* node) {
 void SetUpNode(const RunRequest& request, const nlohmann::json& setup, NodeSweep* node) {
   node->config_file = setup.at("config_file").get<std::string>();
   node->config = ParseConfig(setup.at("config_text").get<std::string>(), node->config_file);
+  node->config.output.path = setup.at("output_path").get<std::string>();
+  for (InputSpec& input : node->config.inputs) {
+    if (setup.contains("input_paths") && setup["input_paths"].contains(input.name))
+      input.path = setup["input_paths"][input.name].get<std::string>();
+  }
   node->space.emplace(node->config);
   node->binding = BindKernel(node->config, *node->space);
   node->published.emplace(PublishInputs(node->config.inputs));
   node->inputs.emplace(node->published->inputs());
+  node->input_guard.emplace(node->published->inputs(), *node->inputs);
   node->layout = DecodeRowLayout(setup.at("layout").get<std::string>());
   MakeStaging(node);
   WorkerContext context;
@@ -507,10 +539,12 @@ int RunNode(const RunRequest& request) {
     const std::string finish = ReceiveFrom(0);
     return TypeOf(finish) == Wire::kFinish ? 0 : 1;
   }
-  SendTo(0, Writer(Wire::kHello).bytes + nlohmann::json({{"workers", node.workers->set().size()},
-                                                         {"host", HostName()},
-                                                         {"pid", getpid()}})
-                                             .dump());
+  SendTo(0,
+         Writer(Wire::kHello).bytes + nlohmann::json({{"workers", node.workers->set().size()},
+                                                      {"host", HostName()},
+                                                      {"pid", getpid()},
+                                                      {"input_xxh3", HashTexts(*node.input_guard)}})
+                                          .dump());
   const ParentWatch parent;
   Pacer pacer;
   for (;;) {

@@ -45,15 +45,15 @@ OutputFiller::OutputFiller(OutputFile& file, const Space& space, const Plan& pla
   for (size_t d = dims.size(); d-- > 1;) stride[d - 1] = stride[d] * dims[d].size;
   const std::vector<OutputVariableInfo>& variables = file.layout().variables;
   for (size_t v = 0; v < variables.size(); ++v) {
-    if (variables[v].size <= kValuesWrittenAtCreation) continue;  // written at creation
     const int parameter = space.FindParameter(variables[v].name);
     int dimension = parameter >= 0 ? space.dimension_of(parameter) : -1;
     for (size_t d = 0; parameter < 0 && d < dims.size(); ++d) {
       if (dims[d].name == variables[v].name) dimension = int(d);
     }
     if (dimension < 0) throw Error(file.path() + ": no sweep dimension for /" + variables[v].name);
-    deferred_.push_back({v, stride[size_t(dimension)], variables[v].size, parameter,
-                         variables[v].dtype == SWEEP_INT64});
+    variables_.push_back({v, stride[size_t(dimension)], variables[v].size, parameter,
+                          variables[v].dtype == SWEEP_INT64,
+                          variables[v].size > kValuesWrittenAtCreation});
   }
 }
 
@@ -122,34 +122,69 @@ void OutputFiller::Background() {
 void OutputFiller::Prepare(uint64_t chunk) {
   const Chunk c = plan_.chunk(chunk);
   for (size_t o = 0; o < file_.layout().results.size(); ++o) file_.FillRows(o, c.first, c.count);
-  for (const Deferred& d : deferred_) WriteDeferred(d, c.first, c.end());
+  for (const Variable& d : variables_)
+    if (d.deferred) WriteDeferred(d, c.first, c.end());
   prepared_.fetch_add(1);
 }
 
 // Value k of a variable on a dimension of stride s is written with the chunk holding point
 // k * s: the point where index k first appears, with every outer index 0. So each value is
 // written exactly once over the whole sweep, by the chunk that covers it.
-void OutputFiller::WriteDeferred(const Deferred& d, uint64_t first_point, uint64_t end_point) {
+void OutputFiller::WriteDeferred(const Variable& d, uint64_t first_point, uint64_t end_point) {
   const uint64_t k_begin = (first_point + d.stride - 1) / d.stride;
   const uint64_t k_end = std::min(d.size, (end_point + d.stride - 1) / d.stride);
   constexpr uint64_t kBlock = 1 << 14;
   char buffer[kBlock * 8];
   for (uint64_t k0 = k_begin; k0 < k_end; k0 += kBlock) {
     const uint64_t n = std::min(kBlock, k_end - k0);
-    for (uint64_t i = 0; i < n; ++i) {
-      const uint64_t k = k0 + i;
-      sweep_value v{SWEEP_VALUE_INTEGER, double(k), int64_t(k), nullptr};
-      if (d.parameter >= 0) v = space_.ParameterValue(d.parameter, k);
-      if (d.integer) {
-        const int64_t x = v.type == SWEEP_VALUE_INTEGER ? v.integer : std::llround(v.number);
-        std::memcpy(buffer + i * 8, &x, 8);
-      } else {
-        const double x = v.type == SWEEP_VALUE_INTEGER ? double(v.integer) : v.number;
-        std::memcpy(buffer + i * 8, &x, 8);
-      }
-    }
+    ValuesInto(d, k0, n, buffer);
     file_.WriteVariable(d.variable, k0, n, buffer);
   }
+}
+
+void OutputFiller::ValuesInto(const Variable& d, uint64_t k0, uint64_t n, char* out) const {
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint64_t k = k0 + i;
+    sweep_value v{SWEEP_VALUE_INTEGER, double(k), int64_t(k), nullptr};
+    if (d.parameter >= 0) v = space_.ParameterValue(d.parameter, k);
+    if (d.integer) {
+      const int64_t x = v.type == SWEEP_VALUE_INTEGER ? v.integer : std::llround(v.number);
+      std::memcpy(out + i * 8, &x, 8);
+    } else {
+      const double x = v.type == SWEEP_VALUE_INTEGER ? double(v.integer) : v.number;
+      std::memcpy(out + i * 8, &x, 8);
+    }
+  }
+}
+
+std::vector<OutputFiller::Repair> OutputFiller::RepairVariables(
+    const std::function<bool(uint64_t chunk)>& written) {
+  std::vector<Repair> repairs;
+  constexpr uint64_t kBlock = 1 << 14;
+  std::vector<char> expected(kBlock * 8), held(kBlock * 8);
+  for (const Variable& d : variables_) {
+    Repair repair{file_.layout().variables[d.variable].name, 0};
+    for (uint64_t k0 = 0; k0 < d.size; k0 += kBlock) {
+      const uint64_t n = std::min(kBlock, d.size - k0);
+      ValuesInto(d, k0, n, expected.data());
+      file_.ReadVariable(d.variable, k0, n, held.data());
+      bool rewrite = false;
+      for (uint64_t i = 0; i < n; ++i) {
+        // A deferred value not written yet is the filler's to write, not a fault.
+        if (d.deferred && !written(plan_.ChunkOf((k0 + i) * d.stride))) continue;
+        if (std::memcmp(&expected[i * 8], &held[i * 8], 8) == 0) continue;
+        ++repair.values;
+        rewrite = true;
+      }
+      if (!rewrite) continue;
+      for (uint64_t i = 0; i < n; ++i) {
+        if (!d.deferred || written(plan_.ChunkOf((k0 + i) * d.stride)))
+          file_.WriteVariable(d.variable, k0 + i, 1, &expected[i * 8]);
+      }
+    }
+    if (repair.values > 0) repairs.push_back(std::move(repair));
+  }
+  return repairs;
 }
 
 }  // namespace sweep

@@ -16,11 +16,18 @@
 // worker's rows). A chunk whose preparation the background has begun is waited for.
 //
 // Chunks of another shard are never touched here: each shard prepares its own.
+//
+// The parameter variables are a function of the config, so a resume recomputes them rather than
+// trusting the file: RepairVariables() compares every numeric one-dimensional variable (written
+// at creation, or deferred and written by a chunk already computed) with its values from the
+// config and writes back those that differ.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -49,24 +56,37 @@ class OutputFiller {
   // stops the background: the chunks it left are prepared at hand-out, where errors are thrown.
   void Stop();
 
+  // One variable whose values the file held wrong, and how many.
+  struct Repair {
+    std::string variable;
+    uint64_t values = 0;
+  };
+  // Checks the parameter variables against the config, as above; `written(c)` says whether
+  // chunk c has written its deferred values (it was computed or failed). Call before any worker
+  // starts. Returns the variables repaired. THROWS: Error when the file cannot be read or written.
+  std::vector<Repair> RepairVariables(const std::function<bool(uint64_t chunk)>& written);
+
   // Chunks prepared so far (both paths); for tests.
   uint64_t prepared() const { return prepared_.load(); }
 
  private:
   enum State : uint8_t { kNotOurs, kUnprepared, kPreparing, kPrepared };
-  struct Deferred {   // a variable whose values are written with the chunks
+  struct Variable {   // a numeric one-dimensional variable of the layout
     size_t variable;  // index into the layout's variables
     uint64_t stride;  // points per step of its dimension
     uint64_t size;    // its length
     int parameter;    // its Space parameter, or -1 for `sample` / `replicate` (value = k)
     bool integer;
+    bool deferred;  // written with the chunks, not at creation
   };
 
   // Claims the chunk if nobody has and prepares it; false if it was claimed already.
   // THROWS: as Prepare(), the chunk left unclaimed.
   bool PrepareIfUnclaimed(uint64_t chunk);
   void Prepare(uint64_t chunk);
-  void WriteDeferred(const Deferred& d, uint64_t first_point, uint64_t end_point);
+  void WriteDeferred(const Variable& d, uint64_t first_point, uint64_t end_point);
+  // Values [k0, k0 + n) of `d`, 8 bytes each, into `out`.
+  void ValuesInto(const Variable& d, uint64_t k0, uint64_t n, char* out) const;
   void Background();
 
   OutputFile& file_;
@@ -74,7 +94,7 @@ class OutputFiller {
   const Plan& plan_;
   std::vector<uint64_t> order_;  // the chunks to prepare, in hand-out order
   std::unique_ptr<std::atomic<uint8_t>[]> state_;
-  std::vector<Deferred> deferred_;
+  std::vector<Variable> variables_;
   std::atomic<bool> stop_{false};
   // A fork (start: fork workers) waits until the background is between two chunks, so the child
   // never inherits a lock (the allocator's) that the background held: pthread_atfork handlers.

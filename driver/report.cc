@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,7 @@
 #include "driver/plots.h"
 #include "driver/progress.h"
 #include "driver/space.h"
+#include "driver/status.h"
 #include "driver/stored_sweep.h"
 #include "io/clock.h"
 #include "io/error.h"
@@ -476,14 +478,22 @@ void TimelineSection(const Sweep& s, std::string* out) {
 
 // ---- Failures ----
 
-std::string ParamsHtml(const std::string& params_json) {
+// A failing point's parameters, in the order of the config's `parameters` (the journal keeps
+// them by name).
+std::string ParamsHtml(const Space& space, const std::string& params_json) {
   if (params_json.empty()) return "";
   const nlohmann::json params = nlohmann::json::parse(params_json, nullptr, false);
   if (!params.is_object()) return H(params_json);
+  std::vector<std::string> names = space.parameter_names();
+  for (const auto& item : params.items())
+    if (std::find(names.begin(), names.end(), item.key()) == names.end())
+      names.push_back(item.key());
   std::string html;
-  for (const auto& [name, value] : params.items()) {
+  for (const std::string& name : names) {
+    const auto value = params.find(name);
+    if (value == params.end()) continue;
     html += fmt::format("<span class=\"param\"><code>{}</code> = {}</span> ", H(name),
-                        H(value.is_string() ? value.get<std::string>() : value.dump()));
+                        H(value->is_string() ? value->get<std::string>() : value->dump()));
   }
   return html;
 }
@@ -499,6 +509,8 @@ void FailuresSection(const Sweep& s, std::string* out) {
       "<table id=\"failures\">\n<thead><tr><th>chunk</th><th>point</th><th>parameters</th>"
       "<th>reason</th><th>tries</th><th>where</th><th>when</th><th>work directory</th>"
       "</tr></thead>\n<tbody>\n";
+  const std::map<uint64_t, std::string> kept = KeptWorkdirs(
+      s.file, std::filesystem::absolute(s.output).lexically_normal().string(), failures);
   uint64_t listed = 0;
   for (const auto& [chunk, f] : failures) {
     if (listed++ == kReportFailures) break;
@@ -507,15 +519,18 @@ void FailuresSection(const Sweep& s, std::string* out) {
       reason += "<details><summary>stderr</summary><pre>" + H(f.stderr_tail) + "</pre></details>";
     }
     const int worker = s.history.worker(chunk);
+    const auto workdir = kept.find(chunk);
     fmt::format_to(
         std::back_inserter(*out),
         "<tr class=\"failure\" data-chunk=\"{}\"{}><td>{}</td><td>{}</td><td class=\"params\">{}"
         "</td><td class=\"reason\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"workdir\">"
         "{}</td></tr>\n",
         chunk, f.point ? fmt::format(" data-point=\"{}\"", *f.point) : "", chunk,
-        f.point ? std::to_string(*f.point) : "?", ParamsHtml(f.params_json), reason, f.attempt,
+        f.point ? std::to_string(*f.point) : "?", ParamsHtml(s.space, f.params_json), reason,
+        f.attempt,
         H(worker >= 0 ? fmt::format("{} worker {}", s.history.host(chunk), worker) : "?"),
-        H(LocalTime(f.time)), f.workdir.empty() ? "-" : "<code>" + H(f.workdir) + "</code>");
+        H(LocalTime(f.time)),
+        workdir == kept.end() ? "-" : "<code>" + H(workdir->second) + "</code>");
   }
   *out += "</tbody>\n</table>\n";
   if (failures.size() > kReportFailures) {

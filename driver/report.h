@@ -24,8 +24,9 @@
 //     from its worker's start time for its seconds (chunks within a pixel merge);
 //   - a histogram of the done chunks' times;
 //   - the chunks failed now, in a table with id "failures": chunk, point, its parameter values,
-//     kind and reason, tries, host and worker, when, the point's kept work directory when the
-//     journal names one, and the tail of the worker's stderr;
+//     kind and reason, tries, host and worker, when, the point's work directory when a command
+//     kernel kept it (as `sweep status` finds it, driver/status.h), and the tail of the worker's
+//     stderr;
 //   - the stored config.
 // It is made from the output's layout and stored config (driver/stored_sweep.h), the chunk
 // history (driver/chunk_history.h: /chunks and every journal, as `sweep status` reads them) and

@@ -21,13 +21,20 @@ void JournalStart(PreparedRun& run, int workers, const WorkerHosts& hosts) {
   started.pid = getpid();
   started.command = run.CommandName();
   started.workers = workers;
+  started.fingerprint_json = run.fingerprint;
   started.hosts = hosts;
   run.journal->Append(started);
 }
 
 int FinishRun(PreparedRun& run, const RunRequest& request, RunRecorder& recorder,
-              Progress& progress, bool interrupted, const std::string& stop_message) {
+              Progress& progress, bool interrupted, std::string stop_message) {
   if (run.filler) run.filler->Stop();
+  try {
+    const std::string changed = recorder.CheckInputsAtEnd();
+    if (stop_message.empty()) stop_message = changed;
+  } catch (const std::exception& e) {
+    if (stop_message.empty()) stop_message = e.what();
+  }
   JournalRecord stopped;
   stopped.type = "stopped";
   stopped.time = WallSeconds();
@@ -45,6 +52,19 @@ int FinishRun(PreparedRun& run, const RunRequest& request, RunRecorder& recorder
   }
   if (!stop_message.empty()) throw Error(stop_message);
   if (interrupted) return int(ExitCode::kInterrupted);
+  const ProgressSnapshot snapshot = recorder.Snapshot();
+  const uint64_t max_failures = run.config.execution.max_failures;
+  const uint64_t left = snapshot.chunks_total - snapshot.chunks_done - snapshot.chunks_failed;
+  if (max_failures > 0 && snapshot.chunks_failed >= max_failures && left > 0) {
+    // The scheduler stopped handing out chunks (driver/scheduler.h): one line says so.
+    std::fprintf(stderr,
+                 "sweep: stopped after %llu failed chunks (execution.max_failures is %llu); %llu "
+                 "chunks were not computed: see `sweep status %s`, fix, then `sweep "
+                 "resume %s`\n",
+                 (unsigned long long)snapshot.chunks_failed, (unsigned long long)max_failures,
+                 (unsigned long long)left, run.output_path.c_str(), run.output_path.c_str());
+    return int(ExitCode::kChunksFailed);
+  }
   if (recorder.chunks_failed() > 0) {
     std::fprintf(
         stderr,
@@ -112,6 +132,7 @@ int ExecuteRun(const RunRequest& request) {
   std::unique_ptr<Progress> progress = MakeProgress(request.progress, stdout);
   RunRecorder recorder(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
                        run->todo.size(), WorkerRanks(*run, request), hosts, &*run->filler);
+  recorder.GuardInputs(&*run->input_guard, run->output_path);
   bool interrupted = false;
   std::string stop_message;
   try {

@@ -38,6 +38,9 @@ struct RunRequest {
   std::vector<std::string> overrides;  // kRun: --set key.path=value
   std::string output_path;             // kRun: -o (empty: the config's); else the output
   bool force = false;                  // kRun: replace; kResume/kRerun: ignore changes
+  // kResume, kRerun: `--input NAME=PATH`, where an input of the stored config is now (a moved
+  // project). Its bytes are still compared with what the output was computed from.
+  std::vector<std::string> input_paths;
 
   // Settings of this invocation (-j, --chunk-size, --shard), never written into the stored
   // config, so shards or a resume may use other values than the run that made the output.

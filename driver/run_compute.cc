@@ -17,7 +17,9 @@ void ComputeInline(PreparedRun& run, RunRecorder& recorder) {
                     run.output_path, &run.file->layout(), &scoreboard};
   ChunkComputer computer(setup, 0);
   computer.InitKernel();
+  const uint64_t max_failures = run.config.execution.max_failures;
   for (uint64_t c : run.todo) {
+    if (max_failures > 0 && recorder.chunks_failed() >= max_failures) break;
     run.filler->BeforeHandout(c, 1);
     const Message m = computer.Compute(c);
     if (m.type == MessageType::kDone) {
@@ -44,6 +46,7 @@ SchedulerOptions OptionsFor(const PreparedRun& run) {
   options.batch = run.batch;
   options.timeout_seconds = execution.timeout_seconds;
   options.retries = execution.retries;
+  options.max_failures = execution.max_failures;
   return options;
 }
 

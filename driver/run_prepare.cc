@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "driver/command_binding.h"
 #include "driver/fingerprint.h"
 #include "driver/run_steps.h"
 #include "io/error.h"
@@ -49,6 +51,43 @@ int ValueTypeOf(Value::Type type) {
   }
 }
 
+// `--input NAME=PATH` of a resume or rerun: input NAME of the stored config is read from PATH
+// (relative to the working folder). Without it, an input whose file is gone is named with the way
+// to point to it, rather than as a config error in a config the user did not write just now.
+void PointInputs(const RunRequest& request, Config* config) {
+  for (const std::string& arg : request.input_paths) {
+    const size_t equals = arg.find('=');
+    const std::string name = arg.substr(0, equals);
+    auto input = std::find_if(config->inputs.begin(), config->inputs.end(),
+                              [&](const InputSpec& spec) { return spec.name == name; });
+    if (equals == std::string::npos || equals + 1 == arg.size() || name.empty()) {
+      throw Error("--input " + arg + ": expected NAME=PATH", ExitCode::kUsage);
+    }
+    if (input == config->inputs.end()) {
+      std::string names;
+      for (const InputSpec& spec : config->inputs) names += (names.empty() ? "" : ", ") + spec.name;
+      throw Error("--input " + arg + ": the sweep has no input `" + name +
+                      "` (its inputs: " + (names.empty() ? "none" : names) + ")",
+                  ExitCode::kUsage);
+    }
+    if (input->kind == InputSpec::Kind::kGenerate) {
+      throw Error("--input " + arg + ": input `" + name + "` is generated, not read from a file",
+                  ExitCode::kUsage);
+    }
+    input->path = AbsolutePath(arg.substr(equals + 1));
+  }
+  for (const InputSpec& input : config->inputs) {
+    struct stat st {};
+    if (input.kind == InputSpec::Kind::kGenerate || stat(input.path.c_str(), &st) == 0) continue;
+    throw Error(fmt::format("{}: input `{}` was read from {}, which is gone; if it moved, say "
+                            "where: `sweep {} {} --input {}=NEW_PATH`",
+                            request.output_path, input.name, input.path,
+                            request.mode == RunRequest::Mode::kResume ? "resume" : "rerun",
+                            request.output_path, input.name),
+                ExitCode::kUsage);
+  }
+}
+
 // The config, the space, the kernel and the plan: everything checkable before writing.
 void LoadSweep(const RunRequest& request, PreparedRun* run) {
   std::optional<OutputLayout> stored;
@@ -60,7 +99,10 @@ void LoadSweep(const RunRequest& request, PreparedRun* run) {
     run->output_path = AbsolutePath(request.output_path);
     stored = ReadOutputLayout(run->output_path);
     run->config = ParseConfig(stored->config_text, stored->config_file);
+    PointInputs(request, &run->config);
   }
+  // What derives from the output's path (the command kernel's work folder) follows the file.
+  run->config.output.path = run->output_path;
   run->config_file = ConfigPathForResume(run->config);
   run->space.emplace(run->config);
   run->binding = BindKernel(run->config, *run->space);
@@ -127,7 +169,9 @@ void PublishSweepInputs(PreparedRun* run) {
   for (const PublishedInput& in : run->published->inputs()) shapes.push_back({in.dtype, in.shape});
   CheckInputsAgainstKernel(run->config, run->binding, shapes);
   run->inputs.emplace(run->published->inputs());
-  run->fingerprint = Fingerprint(run->binding, run->config, *run->inputs).dump();
+  run->input_guard.emplace(run->published->inputs(), *run->inputs);
+  run->fingerprint =
+      Fingerprint(run->binding, run->config, *run->inputs, run->input_guard->start_hashes()).dump();
 }
 
 std::string JournalPath(const PreparedRun& run) {
@@ -153,6 +197,9 @@ void RefuseLinksBeside(const PreparedRun& run) {
   std::vector<std::string> beside = {OutputLock::LockPath(run.output_path), JournalPath(run),
                                      run.output_path + ".logs"};
   if (run.shard) beside.push_back(OutputLock::LockPath(ShardLockName(run)));
+  // The command kernel's default work folder (one the config names may be a link).
+  if (!run.config.kernel.command.empty() && run.config.kernel.workdir.root.empty())
+    beside.push_back(CommandWorkdirRoot(run.config));
   for (const std::string& path : beside) {
     struct stat st {};
     if (lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
@@ -205,22 +252,28 @@ bool MustCreate(const PreparedRun& run, std::optional<OutputLock>* creating) {
   return !FileExists(run.output_path);
 }
 
-// Refuses (or with --force, warns about) a kernel, options or inputs that changed since the
-// output was made. Shards never go on over a change: their results would mix.
+// Refuses (or with --force, warns about) a kernel, options or inputs that changed since the last
+// run of this output: the latest fingerprint its journals hold, else the one it was made with.
+// The run's own `started` record then holds the new one, so after `--force` later runs compare
+// with what it computed with. Shards never go on over a change: their results would mix.
 void CheckUnchanged(const RunRequest& request, const PreparedRun& run) {
-  const std::vector<std::string> changes =
-      FingerprintChanges(nlohmann::json::parse(run.file->layout().fingerprint, nullptr, false),
-                         nlohmann::json::parse(run.fingerprint));
+  const std::string& last = run.ledger->last_fingerprint();
+  const std::vector<std::string> changes = FingerprintChanges(
+      nlohmann::json::parse(last.empty() ? run.file->layout().fingerprint : last, nullptr, false),
+      nlohmann::json::parse(run.fingerprint), run.config);
   if (changes.empty()) return;
   std::string list;
   for (const std::string& c : changes) list += "\n  " + c;
   if (!request.force || run.shard) {
     throw Error(run.output_path +
-                    ": the kernel, its options or an input changed since the file was made" +
-                    (run.shard ? "" : " (--force to go on anyway)") + ":" + list,
+                    ": the kernel, its options or an input changed since the last run" +
+                    (run.shard ? "" : " (--force to go on with them)") + ":" + list,
                 ExitCode::kUsage);
   }
-  std::fprintf(stderr, "sweep: warning: going on although these changed:%s\n", list.c_str());
+  std::fprintf(stderr,
+               "sweep: warning: going on although these changed (the chunks done so far keep "
+               "their results; later resumes compare with what this run computes with):%s\n",
+               list.c_str());
 }
 
 ChunkSelection SelectionFor(const RunRequest& request, const PreparedRun& run) {
@@ -282,8 +335,8 @@ void OpenExistingOutput(const RunRequest& request, PreparedRun* run) {
     }
     run->plan.emplace(stored.points, stored.chunk_size);
   }
-  CheckUnchanged(request, *run);
   run->ledger.emplace(ChunkLedger::Load(*run->file));
+  CheckUnchanged(request, *run);
   for (const std::string& path : run->ledger->truncated_journals()) {
     std::fprintf(stderr,
                  "sweep: warning: %s: ignoring a partial last record (the run was killed while "
@@ -308,6 +361,20 @@ void OpenExistingOutput(const RunRequest& request, PreparedRun* run) {
   const std::string journal_path = JournalPath(*run);
   run->journal.emplace(FileExists(journal_path) ? Journal::OpenForAppend(journal_path)
                                                 : Journal::Create(journal_path));
+}
+
+// A resume or rerun does not trust the parameter values in the file: they are recomputed from the
+// stored config, and any that differ (a damaged or edited file) are written back and named.
+void RepairParameterVariables(PreparedRun* run) {
+  const ChunkLedger& ledger = *run->ledger;
+  const auto repairs = run->filler->RepairVariables(
+      [&ledger](uint64_t c) { return ledger.status(c) != ChunkStatus::kPending; });
+  for (const OutputFiller::Repair& r : repairs) {
+    std::fprintf(stderr,
+                 "sweep: warning: %s: /%s held %llu values that are not the config's (the file "
+                 "was damaged or edited); rewritten from the config\n",
+                 run->output_path.c_str(), r.variable.c_str(), (unsigned long long)r.values);
+  }
 }
 
 }  // namespace
@@ -409,6 +476,7 @@ std::unique_ptr<PreparedRun> PrepareRun(const RunRequest& request) {
     if (run->ledger->status(c) == ChunkStatus::kPending) pending.push_back(c);
   }
   run->filler.emplace(*run->file, *run->space, *run->plan, pending);
+  if (request.mode != RunRequest::Mode::kRun) RepairParameterVariables(run.get());
   return run;
 }
 

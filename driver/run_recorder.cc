@@ -31,6 +31,16 @@ const char* FailureKindName(ChunkFailure::Kind kind) {
   return "?";
 }
 
+// Ends the run over an input that changed under it; the chunk being recorded is not.
+void ThrowInputChanged(const std::string& change, const std::string& output_path) {
+  throw Error(fmt::format(
+      "{}; the run stopped, and no chunk that finished after that is recorded done. Once the "
+      "input holds the bytes the sweep should use: `sweep resume {}` goes on if they are the "
+      "bytes it started with, `sweep resume {} --force` goes on with new ones (the chunks done "
+      "so far keep their results)",
+      change, output_path, output_path));
+}
+
 std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
   for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
     s.replace(pos, from.size(), to);
@@ -60,7 +70,9 @@ void RunRecorder::BeforeAssign(uint64_t first, uint64_t count) {
 }
 
 void RunRecorder::ChunkDone(const Chunk& chunk, const DoneChunk& done) {
+  if (guard_ && !guard_->Changed().empty()) ThrowInputChanged(guard_->Changed(), output_path_);
   ledger_.RecordDone(chunk, done, hosts_.Of(done.worker));
+  if (guard_ && guard_->watches_files()) done_by_this_run_.push_back(chunk);
   snapshot_.points_done += chunk.count;
   ++snapshot_.chunks_done;
   if (done.worker >= 0 && size_t(done.worker) < snapshot_.busy_seconds.size())
@@ -103,12 +115,39 @@ void RunRecorder::ChunkFailed(const ChunkFailure& f) {
 }
 
 void RunRecorder::Tick() {
+  if (guard_ && !guard_->Changed().empty()) ThrowInputChanged(guard_->Changed(), output_path_);
   const double now = SteadySeconds();
   if (now - last_sync_ >= 1.0) {
     journal_.Sync();
     last_sync_ = now;
   }
   progress_.Update(Snapshot());
+}
+
+std::string RunRecorder::CheckInputsAtEnd() {
+  if (!guard_ || !guard_->watches_files()) return "";
+  // A change inotify reported stopped the run before any chunk computed from it was recorded.
+  if (!guard_->Changed().empty()) return guard_->Changed();
+  const std::string changed = guard_->ChangedContent();
+  if (changed.empty()) return "";
+  for (const Chunk& chunk : done_by_this_run_) {
+    JournalRecord r;
+    r.type = "failed";
+    r.time = WallSeconds();
+    r.chunk = chunk.index;
+    r.attempt = 1;
+    r.final = true;
+    r.kind = "input-changed";
+    r.reason = changed + " (found when the run ended); this chunk's result cannot be trusted";
+    ledger_.RecordFailed(r, hosts_.host);  // found by the driver, not by a worker
+  }
+  journal_.Sync();
+  return fmt::format(
+      "{}, found when the run ended without a write the run could see (a write through a shared "
+      "mapping?): the {} chunks this run computed are recorded failed. Once the input holds the "
+      "bytes the sweep should use, `sweep resume {}` (with --force for new bytes) computes them "
+      "again",
+      changed, done_by_this_run_.size(), output_path_);
 }
 
 ProgressSnapshot RunRecorder::Snapshot() {

@@ -5,6 +5,10 @@
 //      the reason and the tail of the worker's stderr.
 // It also syncs the journal to disk at most once a second, on the scheduler's ticks, and has
 // each chunk's bytes prepared before the chunk is handed out.
+//
+// With GuardInputs(), a change to an input the run maps from a file (driver/input_guard.h) ends
+// the run before another chunk is recorded done: ChunkDone() asks the guard before recording, and
+// Tick() asks it at least every tick, so the run stops within a tick even between chunks.
 #pragma once
 
 #include <sys/types.h>
@@ -15,6 +19,7 @@
 #include <vector>
 
 #include "driver/chunk_ledger.h"
+#include "driver/input_guard.h"
 #include "driver/output_filler.h"
 #include "driver/plan.h"
 #include "driver/progress.h"
@@ -41,6 +46,17 @@ class RunRecorder : public SchedulerObserver {
   void Tick() override;
   void BeforeAssign(uint64_t first, uint64_t count) override;
 
+  // REQUIRES: `guard` outlives the recorder. `output_path` is named in what the user is told.
+  void GuardInputs(InputGuard* guard, std::string output_path) {
+    guard_ = guard;
+    output_path_ = std::move(output_path);
+  }
+  // When the run has ended: hashes the guarded inputs again. If their bytes changed where no
+  // inotify event said so (a write through a shared mapping), no chunk this run recorded done can
+  // be trusted: each is recorded failed (kind "input-changed"), so a resume computes it again.
+  // Returns what changed, or "" when nothing did. THROWS: Error when the journal cannot be written.
+  std::string CheckInputsAtEnd();
+
   ProgressSnapshot Snapshot();
   uint64_t chunks_failed() const { return snapshot_.chunks_failed; }
 
@@ -51,6 +67,9 @@ class RunRecorder : public SchedulerObserver {
   Progress& progress_;
   WorkerHosts hosts_;
   OutputFiller* filler_;
+  InputGuard* guard_ = nullptr;
+  std::string output_path_;
+  std::vector<Chunk> done_by_this_run_;  // kept only while guard_ watches files
   ProgressSnapshot snapshot_;
   double start_ = 0;
   double last_sync_ = 0;

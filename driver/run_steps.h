@@ -11,6 +11,7 @@
 
 #include "driver/binding.h"
 #include "driver/chunk_ledger.h"
+#include "driver/input_guard.h"
 #include "driver/local_workers.h"
 #include "driver/output_filler.h"
 #include "driver/plan.h"
@@ -41,8 +42,9 @@ struct PreparedRun {
   std::string output_path;  // absolute
   std::string config_file;  // the config's path, absolute: relative paths in it resolve there
   std::optional<PublishedInputs> published;
-  std::optional<MappedInputs> inputs;  // the driver's own mapping (fork workers, --inline)
-  std::string fingerprint;             // JSON text, driver/fingerprint.h
+  std::optional<MappedInputs> inputs;     // the driver's own mapping (fork workers, --inline)
+  std::optional<InputGuard> input_guard;  // holds the run to the inputs' bytes at its start
+  std::string fingerprint;                // JSON text, driver/fingerprint.h
   std::optional<OutputLock> shard_lock;
   std::optional<OutputLock> lock;
   std::optional<InodeLock> inode_lock;  // the same, on the output file under every name
@@ -83,12 +85,14 @@ int WorkerRanks(const PreparedRun& run, const RunRequest& request);
 // The scheduler's rules for this run's config and settings.
 SchedulerOptions OptionsFor(const PreparedRun& run);
 
-// The journal's record that this run started: its command, worker count and their hosts.
+// The journal's record that this run started: its command, worker count, fingerprint and the
+// workers' hosts.
 void JournalStart(PreparedRun& run, int workers, const WorkerHosts& hosts);
 
-// Finish: the stop record, the summary and the exit code. THROWS: Error carrying `stop_message`
-// when the run stopped on an error.
+// Finish: the inputs checked against their start (RunRecorder::CheckInputsAtEnd), the stop
+// record, the summary and the exit code. THROWS: Error carrying `stop_message` when the run
+// stopped on an error, or what changed when an input did.
 int FinishRun(PreparedRun& run, const RunRequest& request, RunRecorder& recorder,
-              Progress& progress, bool interrupted, const std::string& stop_message);
+              Progress& progress, bool interrupted, std::string stop_message);
 
 }  // namespace sweep

@@ -41,7 +41,12 @@ uint64_t Scheduler::LiveRanks() const {
   return live;
 }
 
+bool Scheduler::StoppedAtMaxFailures() const {
+  return options_.max_failures > 0 && chunks_failed_ >= options_.max_failures;
+}
+
 bool Scheduler::WorkRemains(int rank) const {
+  if (StoppedAtMaxFailures()) return false;
   if (options_.dynamic) return !queue_.empty() || !retry_at_.empty();
   return !ranks_[rank].own.empty();
 }
@@ -56,7 +61,7 @@ Scheduler::Outcome Scheduler::Run() {
     if (WorkRemains(r) && uint64_t(r) < std::max<uint64_t>(total_, 1)) StartRank(r);
   }
   double next_tick = Now() + options_.tick_seconds;
-  while (!interrupted_ && (pending() > 0 || AnyBusy())) {
+  while (!interrupted_ && ((pending() > 0 && !StoppedAtMaxFailures()) || AnyBusy())) {
     double wait = next_tick - Now();
     for (const Rank& r : ranks_)
       if (r.state == Rank::State::kBusy && r.deadline > 0)
@@ -79,7 +84,8 @@ Scheduler::Outcome Scheduler::Run() {
   }
   Shutdown();
   observer_.Tick();
-  return interrupted_ ? Outcome::kInterrupted : Outcome::kFinished;
+  if (interrupted_) return Outcome::kInterrupted;
+  return pending() > 0 ? Outcome::kStoppedAtMaxFailures : Outcome::kFinished;
 }
 
 void Scheduler::Handle(const WorkerEvent& event) {
@@ -243,6 +249,7 @@ void Scheduler::CheckDeadlines() {
 }
 
 bool Scheduler::TakeWork(int r, uint64_t* first, uint64_t* count) {
+  if (StoppedAtMaxFailures()) return false;
   if (!options_.dynamic) {
     std::deque<uint64_t>& own = ranks_[r].own;
     if (own.empty()) return false;

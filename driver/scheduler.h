@@ -21,6 +21,10 @@
 //   - a worker that dies is replaced while work remains. Workers that die before saying Ready
 //     `max_start_failures` times in a row (a plugin that does not load, an input that does not
 //     map) end the run with an Error carrying the last worker's reason and log tail.
+//   - max_failures (0 = none): once that many chunks failed for good (after their retries), no
+//     chunk is handed out any more, retries waiting for their backoff included; the chunks handed
+//     out already finish (so up to one more failure per worker, or per chunk of the assignments
+//     in flight), the rest stay pending, and Run() returns kStoppedAtMaxFailures.
 //   - an interrupt kills every worker; chunks in flight stay pending; Run() returns kInterrupted.
 #pragma once
 
@@ -46,6 +50,7 @@ struct SchedulerOptions {
   bool retry_deterministic = false;
   double retry_backoff_seconds = 0.5;
   int max_start_failures = 3;
+  uint64_t max_failures = 0;   // 0: none
   double tick_seconds = 0.25;  // how often the observer's Tick() runs at least
   // Seconds on a monotonic clock; tests pass a fake.
   std::function<double()> clock;
@@ -79,13 +84,14 @@ class SchedulerObserver {
 
 class Scheduler {
  public:
-  enum class Outcome { kFinished, kInterrupted };
+  enum class Outcome { kFinished, kInterrupted, kStoppedAtMaxFailures };
 
   // `todo`: the chunks to compute, in the order to hand them out.
   Scheduler(WorkerSet& workers, const Plan& plan, std::vector<uint64_t> todo,
             SchedulerOptions options, SchedulerObserver& observer);
 
-  // Runs until every chunk is done or finally failed, or an interrupt. Shuts workers down.
+  // Runs until every chunk is done or finally failed, max_failures, or an interrupt. Shuts
+  // workers down.
   // THROWS: Error when workers keep failing to start.
   Outcome Run();
 
@@ -113,6 +119,7 @@ class Scheduler {
   void AssignIdle();
   bool TakeWork(int rank, uint64_t* first, uint64_t* count);
   bool WorkRemains(int rank) const;
+  bool StoppedAtMaxFailures() const;
   bool AnyBusy() const;
   uint64_t LiveRanks() const;
   void StartRank(int rank);

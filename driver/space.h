@@ -28,7 +28,8 @@
 // functions of (seed, sample index): the seed is the master seed `seed:`.
 //
 // Seeds: a point's seed is PointSeed(master seed, point index without its replicate, replicate):
-// a stable 64-bit mix, independent of workers, chunks and order.
+// XXH3-64 seeded with the master seed of the 16 bytes point, replicate (each 8 bytes,
+// little-endian), independent of workers, chunks and order.
 //
 // Stability: the values below are part of the file format (DESIGN.md "Determinism"). Changing
 // linspace arithmetic, the hashes, the Feistel rounds, the direction numbers or the clamping

@@ -1,14 +1,19 @@
 #include "driver/status.h"
 
+#include <sys/stat.h>
+
 #include <fmt/format.h>
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 
+#include "driver/command_binding.h"
 #include "driver/progress.h"
 #include "io/clock.h"
 #include "io/journal.h"
 #include "io/output_file.h"
 #include "io/output_lock.h"
+#include "io/workdirs.h"
 
 namespace sweep {
 namespace {
@@ -70,6 +75,28 @@ std::string LiveText(long pid, const std::string& host) {
 
 }  // namespace
 
+std::map<uint64_t, std::string> KeptWorkdirs(const OutputFile& file, const std::string& output_path,
+                                             const std::map<uint64_t, JournalRecord>& failures) {
+  std::map<uint64_t, std::string> kept;
+  if (failures.empty()) return kept;
+  Config config;
+  try {
+    config = ParseConfig(file.layout().config_text, file.layout().config_file);
+  } catch (const Error&) {
+    return kept;  // a config this sweep no longer reads: status goes on without it
+  }
+  if (config.kernel.command.empty()) return kept;
+  config.output.path = output_path;
+  const Workdirs workdirs(CommandWorkdirRoot(config), true);
+  for (const auto& [chunk, f] : failures) {
+    if (!f.point) continue;
+    struct stat st {};
+    const std::string path = workdirs.PathOf(*f.point);
+    if (lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) kept[chunk] = path;
+  }
+  return kept;
+}
+
 StatusReport ReadStatus(const std::string& output_path) {
   OutputFile file = OutputFile::Open(output_path, OutputFile::Access::kRead);
   const ChunkLedger ledger = ChunkLedger::Load(file);
@@ -80,6 +107,8 @@ StatusReport ReadStatus(const std::string& output_path) {
   report.chunks = file.layout().chunks;
   report.counts = ledger.Count();
   report.failures = ledger.failures();
+  report.kept_workdirs = KeptWorkdirs(
+      file, std::filesystem::absolute(output_path).lexically_normal().string(), report.failures);
   report.journal_truncated = !ledger.truncated_journals().empty();
   report.journal_damaged = ledger.damaged_records();
   report.shards = ReadShards(output_path, ledger);
@@ -136,6 +165,9 @@ nlohmann::json StatusJson(const StatusReport& r) {
          {"reason", f.reason},
          {"attempt", f.attempt},
          {"stderr", f.stderr_tail}});
+    const auto kept = r.kept_workdirs.find(chunk);
+    j["failures"].back()["workdir"] =
+        kept == r.kept_workdirs.end() ? nlohmann::json(nullptr) : nlohmann::json(kept->second);
   }
   return j;
 }
@@ -174,6 +206,8 @@ std::string StatusText(const StatusReport& r) {
     text += fmt::format("  failed chunk {}", chunk);
     if (f.point) text += fmt::format(", point {} ({})", *f.point, ParamsText(f));
     text += fmt::format(": {} [{}, attempt {}]\n", f.reason, f.kind, f.attempt);
+    const auto kept = r.kept_workdirs.find(chunk);
+    if (kept != r.kept_workdirs.end()) text += "    work directory kept: " + kept->second + "\n";
   }
   return text;
 }

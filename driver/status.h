@@ -4,6 +4,10 @@
 // Read without taking any lock and without writing: /chunks and every journal (through
 // driver/chunk_ledger.h), and the locks probed (io/output_lock.h) to tell which run or shards are
 // live and on which host. Costs O(chunks + journal bytes) time and O(chunks) memory.
+//
+// For a command kernel, each failure's point is looked up in the work folder the stored config
+// gives (the output's `<OUT.h5>.work` by default; kernels/command.h): a directory kept there is
+// named next to the failure.
 #pragma once
 
 #include <cstdint>
@@ -38,11 +42,19 @@ struct StatusReport {
   bool journal_truncated = false;     // a kill cut some journal's last record
   uint64_t journal_damaged = 0;       // damaged journal records skipped
   std::vector<ShardStatus> shards;    // by N, then I
-  std::map<uint64_t, JournalRecord> failures;  // final failures of the chunks failed now
+  std::map<uint64_t, JournalRecord> failures;     // final failures of the chunks failed now
+  std::map<uint64_t, std::string> kept_workdirs;  // chunk -> its failed point's work directory
 };
 
 // THROWS: Error as OutputFile::Open and ChunkLedger::Load do.
 StatusReport ReadStatus(const std::string& output_path);
+
+// The work directories kept for `failures`' points (ChunkLedger::failures()) by a command kernel,
+// by chunk: each point's directory in the work folder that the config stored in `file` gives
+// for an output at `output_path` (absolute), where it exists. Empty for other kernels, and when
+// the stored config no longer reads.
+std::map<uint64_t, std::string> KeptWorkdirs(const OutputFile& file, const std::string& output_path,
+                                             const std::map<uint64_t, JournalRecord>& failures);
 
 std::string StatusText(const StatusReport& report);
 nlohmann::json StatusJson(const StatusReport& report);

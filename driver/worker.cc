@@ -161,12 +161,13 @@ int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd) {
 }
 
 std::string EncodeWorkerJob(const std::string& config_text, const std::string& config_file,
-                            const std::string& output_path, const OutputLayout& layout,
-                            const std::string& inputs_json) {
+                            const std::string& config_output_path, const std::string& rows_path,
+                            const OutputLayout& layout, const std::string& inputs_json) {
   nlohmann::json job;
   job["config_text"] = config_text;
   job["config_file"] = config_file;
-  job["output_path"] = output_path;
+  job["config_output_path"] = config_output_path;
+  job["output_path"] = rows_path;
   job["inputs"] = inputs_json;
   // What a worker needs of the layout, so it never opens the file with HDF5.
   job["layout"] = EncodeRowLayout(layout);
@@ -198,8 +199,10 @@ int SpawnedWorkerMain() {
     BecomeWorker(pid_t(std::atoll(driver_env)), kWorkerFirstPassedFd + 2);
 
     Scoreboard scoreboard(kWorkerFirstPassedFd, std::atoi(size_env));
-    const Config config = ParseConfig(job.at("config_text").get<std::string>(),
-                                      job.at("config_file").get<std::string>());
+    Config config = ParseConfig(job.at("config_text").get<std::string>(),
+                                job.at("config_file").get<std::string>());
+    // The output the run writes (`-o`, a resume), which the text may not name.
+    config.output.path = job.at("config_output_path").get<std::string>();
     const Space space(config);
     const KernelBinding binding = BindKernel(config, space);
     const MappedInputs inputs(published);

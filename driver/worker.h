@@ -88,11 +88,12 @@ class ChunkComputer {
 int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd);
 
 // The job a spawned worker reads from its descriptor kWorkerFirstPassedFd + 1: JSON with the
-// config text and file, the output path, the offsets of the /results datasets and the published
-// inputs. With it a worker needs neither HDF5 nor the driver's memory.
+// config text and file, the config's output.path as the run set it (Config::output), the path
+// the rows go to, the offsets of the /results datasets and the published inputs. With it a
+// worker needs neither HDF5 nor the driver's memory.
 std::string EncodeWorkerJob(const std::string& config_text, const std::string& config_file,
-                            const std::string& output_path, const OutputLayout& layout,
-                            const std::string& inputs_json);
+                            const std::string& config_output_path, const std::string& rows_path,
+                            const OutputLayout& layout, const std::string& inputs_json);
 
 // The entry of a spawned worker: the `sweep-worker` executable (driver/worker_main.cc, linked
 // without HDF5, so it starts fast), or `sweep __worker`. Returns its exit code.

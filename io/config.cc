@@ -169,6 +169,25 @@ Scalar Classify(const YAML::Node& node) {
   return s;
 }
 
+// What is wrong with a name a command kernel writes or reads in a point's work directory, or "":
+// it must stay inside that directory whatever is there.
+std::string WorkPathProblem(const std::string& name) {
+  if (name.empty()) return "expected a file name, got an empty string";
+  if (name[0] == '/') return "`" + name + "` is absolute; give a name inside the work directory";
+  for (size_t begin = 0; begin <= name.size();) {
+    size_t end = name.find('/', begin);
+    if (end == std::string::npos) end = name.size();
+    const std::string part = name.substr(begin, end - begin);
+    if (part.empty() || part == "." || part == "..") {
+      return "`" + name +
+             "`: a name inside the work directory has no empty, `.` or `..` part (such as "
+             "input.nml or conf/input.nml)";
+    }
+    begin = end + 1;
+  }
+  return "";
+}
+
 std::string Join(const std::vector<std::string>& words, const char* separator = ", ") {
   std::string text;
   for (const std::string& w : words) text += (text.empty() ? "" : separator) + w;
@@ -367,6 +386,8 @@ class ConfigReader {
   void ReadSeed(const Field& field);
   void ReadKernel(const Entry& entry);
   void ReadCommandOutputs(const Field& field);
+  void ReadCommandFiles(const Field& field);
+  void ReadWorkdir(const Field& field);
   void ReadInputs(const Field& field);
   void ReadInput(const Entry& entry);
   std::optional<std::vector<int64_t>> Shape(const Field& field, bool allow_empty);
@@ -464,7 +485,8 @@ void ConfigReader::ReadKernel(const Entry& entry) {
   std::optional<std::vector<Entry>> entries =
       Map(entry.value, "a map with one of `name`, `plugin` or `command`");
   if (!entries) return;
-  RejectUnknown(*entries, {"name", "plugin", "command", "options", "outputs"});
+  RejectUnknown(*entries, {"name", "plugin", "command", "options", "outputs", "files",
+                           "results_file", "workdir"});
   std::vector<std::string> given;
   for (const char* key : {"name", "plugin", "command"})
     if (Find(*entries, key)) given.push_back(key);
@@ -512,6 +534,72 @@ void ConfigReader::ReadKernel(const Entry& entry) {
       Fail(e->key_field,
            "`outputs` is only for `command` kernels (other kernels declare their own)");
     }
+  }
+  // What only a program run in a work directory of its own has.
+  for (const char* key : {"files", "results_file", "workdir"}) {
+    const Entry* e = Find(*entries, key);
+    if (e && !Find(*entries, "command"))
+      Fail(e->key_field, "`" + std::string(key) + "` is only for `command` kernels");
+  }
+  if (!Find(*entries, "command")) return;
+  if (const Entry* e = Find(*entries, "files")) ReadCommandFiles(e->value);
+  if (const Entry* e = Find(*entries, "results_file")) {
+    std::optional<std::string> name = String(e->value, "a file name in the work directory");
+    const std::string problem = name ? WorkPathProblem(*name) : "";
+    if (!problem.empty()) Fail(e->value, problem);
+    if (name && problem.empty()) kernel.results_file = *name;
+    for (const KernelSpec::CommandFile& f : kernel.command_files) {
+      if (f.name == kernel.results_file) {
+        Fail(e->value, "`" + f.name +
+                           "` is also rendered by `files:`; the outputs would be read from the "
+                           "template's text if the program did not write them");
+      }
+    }
+  }
+  if (const Entry* e = Find(*entries, "workdir")) ReadWorkdir(e->value);
+}
+
+void ConfigReader::ReadCommandFiles(const Field& field) {
+  std::optional<std::vector<Entry>> files =
+      Map(field, "a map of file name in the work directory: template file");
+  if (!files) return;
+  std::vector<KernelSpec::CommandFile>& out = config_.kernel.command_files;
+  for (const Entry& e : *files) {
+    const std::string problem = WorkPathProblem(e.key);
+    if (!problem.empty()) {
+      Fail(e.key_field, problem);
+      continue;
+    }
+    // `a` and `a/b` cannot both be: one would be a file and a folder at once.
+    bool nested = false;
+    for (const KernelSpec::CommandFile& f : out) {
+      const std::string& shorter = f.name.size() < e.key.size() ? f.name : e.key;
+      const std::string& longer = f.name.size() < e.key.size() ? e.key : f.name;
+      if (longer.compare(0, shorter.size() + 1, shorter + "/") == 0) {
+        Fail(e.key_field, "`" + shorter + "` is a file, so `" + longer + "` cannot be under it");
+        nested = true;
+      }
+    }
+    std::optional<std::string> path = String(e.value, "the path of a template file");
+    if (!path || nested) continue;
+    out.push_back({e.key, Resolve(*path), e.value.where});
+  }
+}
+
+void ConfigReader::ReadWorkdir(const Field& field) {
+  std::optional<std::vector<Entry>> keys = Map(field, "a map {root: ..., keep: ...}");
+  if (!keys) return;
+  RejectUnknown(*keys, {"root", "keep"});
+  KernelSpec::Workdir& workdir = config_.kernel.workdir;
+  if (const Entry* e = Find(*keys, "root")) {
+    std::optional<std::string> root = String(e->value, "a folder path");
+    if (root) workdir.root = Resolve(*root);
+  }
+  if (const Entry* e = Find(*keys, "keep")) {
+    std::optional<std::string> keep =
+        Choice(e->value, "which work directories to keep", {"failed", "always", "never"});
+    if (keep == "always") workdir.keep = KernelSpec::Workdir::Keep::kAlways;
+    if (keep == "never") workdir.keep = KernelSpec::Workdir::Keep::kNever;
   }
 }
 
@@ -990,8 +1078,8 @@ void ConfigReader::ReadExecution(const Field& field) {
   std::optional<std::vector<Entry>> keys = Map(field, "a map of execution settings");
   if (!keys) return;
   ExecutionSpec& x = config_.execution;
-  RejectUnknown(
-      *keys, {"workers", "chunk_size", "schedule", "start", "timeout", "retries", "memory_limit"});
+  RejectUnknown(*keys, {"workers", "chunk_size", "schedule", "start", "timeout", "retries",
+                        "memory_limit", "max_failures"});
   // A count or `auto` (0).
   auto count_or_auto = [&](const Field& f, int64_t max) -> std::optional<int64_t> {
     Scalar s = Classify(f.node);
@@ -1036,6 +1124,16 @@ void ConfigReader::ReadExecution(const Field& field) {
       Fail(e->value, "at most 1000000 retries");
     } else {
       x.retries = int(retries);
+    }
+  }
+  if (const Entry* e = Find(*keys, "max_failures")) {
+    Scalar s = Classify(e->value.node);
+    if (s.kind == Scalar::kString && s.text == "none") {
+      x.max_failures = 0;
+    } else if (s.kind == Scalar::kInteger && s.integer >= 1) {
+      x.max_failures = uint64_t(s.integer);
+    } else {
+      Fail(e->value, "expected a number of failed chunks >= 1 or `none`, " + Got(s, e->value.node));
     }
   }
   if (const Entry* e = Find(*keys, "memory_limit")) {

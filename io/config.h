@@ -12,9 +12,11 @@
 // parameter twice), sampling (only {uniform}/{loguniform} and constants with `sampling:`, and
 // those only with it), durations, sizes, worker counts, parameter names (identifiers, since
 // they name HDF5 datasets and {placeholders}; `seed`, `point`, `sample` and `replicate` are
-// reserved). What it does not check: kernels (their options, inputs and outputs; see kernels/),
-// input files (they may not exist yet; see the inputs module) and point-count limits (see
-// driver/space.h), because these need more than the file.
+// reserved), the names a command kernel writes and reads in its work directory (`files:` and
+// `results_file:`: relative paths with no `.`, `..` or empty part, so none leads out of it).
+// What it does not check: kernels (their options, inputs and outputs; see kernels/), input files
+// and templates (they may not exist yet; see the inputs module and driver/command_binding.h) and
+// point-count limits (see driver/space.h), because these need more than the file.
 //
 // Typing: a plain YAML scalar is an integer if it is one (decimal, fits int64), a number if it
 // is a YAML 1.2 float ("0.5", "1e-3", ".inf"), else a string; a quoted scalar is always a string,
@@ -96,6 +98,24 @@ struct KernelSpec {
     std::vector<int64_t> shape;
   };
   std::vector<CommandOutput> command_outputs;
+  // The command kernel's `files:`, rendered into every point's work directory: the name there
+  // (a relative path without `.` or `..` parts) and its template (absolute after loading).
+  struct CommandFile {
+    std::string name;
+    std::string template_path;
+    SourceLocation where;  // of the template's path in the config
+  };
+  std::vector<CommandFile> command_files;
+  // The command kernel's `results_file:`: where it writes its outputs, a relative path in the work
+  // directory like a file's name; "": its stdout.
+  std::string results_file;
+  // The command kernel's `workdir:`. `root` is absolute; "": beside the output, `<output>.work`.
+  struct Workdir {
+    enum class Keep { kFailed, kAlways, kNever };  // which points' directories stay after them
+    std::string root;
+    Keep keep = Keep::kFailed;
+  };
+  Workdir workdir;
   std::map<std::string, Value> options;                // as written; checked against the kernel
   std::map<std::string, SourceLocation> option_where;  // where each option was written
   SourceLocation where;                                // of `kernel:`
@@ -131,10 +151,16 @@ struct ExecutionSpec {
   double timeout_seconds = 0;  // per chunk; 0: none
   int retries = 2;
   uint64_t memory_limit_bytes = 0;  // per worker, private memory; 0: none
+  // Chunks failed for good (after their retries) in one invocation, after which no more chunks
+  // are handed out; 0: none.
+  uint64_t max_failures = 100;
 };
 
 struct OutputSpec {
-  std::string path;  // absolute after loading; default "results/<name>.h5" beside the config
+  // Absolute after loading; default "results/<name>.h5" beside the config. A run sets it to the
+  // file it writes (`-o`, or the output resumed), so what derives from it (the command kernel's
+  // default work folder) follows the file.
+  std::string path;
 };
 
 struct Config {

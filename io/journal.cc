@@ -99,8 +99,7 @@ std::string FittedJson(JournalRecord r) {
     std::string json = EncodeJournalRecord(r);
     if (json.size() <= kMaxPayload) return json;
     std::string* longest = &r.stderr_tail;
-    for (std::string* s :
-         {&r.reason, &r.message, &r.kind, &r.command, &r.type, &r.workdir, &r.hosts.host})
+    for (std::string* s : {&r.reason, &r.message, &r.kind, &r.command, &r.type, &r.hosts.host})
       if (s->size() > longest->size()) longest = s;
     if (longest->size() > 64) {
       if (longest == &r.stderr_tail) {
@@ -144,6 +143,7 @@ std::string EncodeJournalRecord(const JournalRecord& r) {
     j["pid"] = r.pid;
     j["command"] = r.command;
     j["workers"] = r.workers;
+    if (!r.fingerprint_json.empty()) j["fingerprint"] = nlohmann::json::parse(r.fingerprint_json);
     j["host"] = r.hosts.host;
     if (!r.hosts.ranges.empty()) j["worker_hosts"] = r.hosts.ranges;
   } else if (r.type == "done") {
@@ -165,7 +165,6 @@ std::string EncodeJournalRecord(const JournalRecord& r) {
         r.params_json.empty() ? nlohmann::json::object() : nlohmann::json::parse(r.params_json);
     j["stderr"] = r.stderr_tail;
     j["worker"] = r.worker;
-    if (!r.workdir.empty()) j["workdir"] = r.workdir;
   } else if (r.type == "stopped") {
     j["reason"] = r.reason;
     j["message"] = r.message;
@@ -198,10 +197,11 @@ std::optional<JournalRecord> DecodeJournalRecord(const std::string& line) {
       r.point = j["point"].get<uint64_t>();
     if (j.contains("params")) r.params_json = j["params"].dump();
     r.stderr_tail = j.value("stderr", "");
-    r.workdir = j.value("workdir", "");
     r.command = j.value("command", "");
     r.pid = j.value("pid", int64_t{0});
     r.workers = j.value("workers", 0);
+    if (j.contains("fingerprint") && j["fingerprint"].is_object())
+      r.fingerprint_json = j["fingerprint"].dump();
     r.message = j.value("message", "");
     r.hosts.host = j.value("host", "");
     if (j.contains("worker_hosts"))

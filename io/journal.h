@@ -16,15 +16,14 @@
 //     end (driver/worker.h says what it counts). 0 for either: not recorded.
 //   'J' payload: one JSON object (UTF-8, no newline) with "type" and "time" (Unix seconds, UTC):
 //     {"type":"started","time":..,"pid":..,"command":"run|run --shard I/N|resume|rerun",
-//      "workers":..,"host":"..","worker_hosts":[[first worker,"host"],..]}
-//        host: where the run's driver is, and so its workers; worker_hosts (an MPI run's, left
-//        out otherwise): workers from each first on are on that host. The done and failed
-//        records that follow in the same journal name their worker by its index: this is
-//        where to find its host.
+//      "workers":..,"fingerprint":{..},"host":"..","worker_hosts":[[first worker,"host"],..]}
+//        fingerprint: what the run computes with (driver/fingerprint.h; absent in journals of
+//        older sweeps). host: where the run's driver is, and so its workers; worker_hosts (an
+//        MPI run's, left out otherwise): workers from each first on are on that host. The done
+//        and failed records that follow in the same journal name their worker by its index:
+//        this is where to find its host.
 //     {"type":"failed","time":..,"chunk":..,"attempt":..,"final":true|false,"kind":"crashed|...",
-//      "reason":"..","point":..|null,"params":{"rho":2.5,..},"stderr":"..","worker":..,
-//      "workdir":".."}
-//        workdir (left out when none): the failing point's work directory, kept for a look.
+//      "reason":"..","point":..|null,"params":{"rho":2.5,..},"stderr":"..","worker":..}
 //     {"type":"stopped","time":..,"reason":"finished|interrupted|error","message":".."}
 //     A record that would not fit in 65535 bytes has its longest texts shortened (the stderr
 //     tail keeps its end), then loses its worker_hosts, then its params. On read, unknown fields
@@ -98,12 +97,12 @@ struct JournalRecord {
   std::optional<uint64_t> point;
   std::string params_json;  // the "params" object as JSON text
   std::string stderr_tail;
-  std::string workdir;  // failed: the kept work directory; "" when none
-  std::string command;  // started
-  int64_t pid = 0;      // started
-  int workers = 0;      // started
-  WorkerHosts hosts;    // started
-  std::string message;  // stopped
+  std::string command;           // started
+  int64_t pid = 0;               // started
+  int workers = 0;               // started
+  std::string fingerprint_json;  // started: the run's fingerprint as JSON text; "" if absent
+  WorkerHosts hosts;             // started
+  std::string message;           // stopped
 };
 
 // Reads one journal front to back, one record at a time: memory is a buffer, not the journal.

@@ -305,6 +305,8 @@ class OutputFile {
   // Writes values [first, first + count) of layout().variables[variable]: `data` holds count
   // values of its dtype. THROWS: Error naming the variable.
   void WriteVariable(size_t variable, uint64_t first, uint64_t count, const void* data);
+  // Reads them. THROWS: Error naming the variable.
+  void ReadVariable(size_t variable, uint64_t first, uint64_t count, void* data) const;
 
   // THROWS: Error when the table cannot be read.
   ChunkTable ReadChunkTable() const;

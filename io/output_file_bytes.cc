@@ -75,6 +75,12 @@ void OutputFile::WriteVariable(size_t variable, uint64_t first, uint64_t count, 
                "writing /" + info.name + " in " + path_);
 }
 
+void OutputFile::ReadVariable(size_t variable, uint64_t first, uint64_t count, void* data) const {
+  const OutputVariableInfo& info = layout_.variables.at(variable);
+  ReadBytesAt(fd_, data, count * 8, info.region.offset + first * 8,
+              "reading /" + info.name + " in " + path_);
+}
+
 ChunkTable OutputFile::ReadChunkTable() const {
   const uint64_t n = layout_.chunks;
   ChunkTable table;

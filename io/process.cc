@@ -54,7 +54,8 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
 // Everything a forked child needs, made in the parent: between fork() and exec the child of a
 // process with threads must not allocate.
 struct ForkPlan {
-  explicit ForkPlan(const ChildSetup& setup) : fds(setup.fds), staged(setup.fds.size(), -1) {
+  explicit ForkPlan(const ChildSetup& setup)
+      : cwd(setup.cwd), fds(setup.fds), staged(setup.fds.size(), -1) {
     CheckTargets(setup);
     for (const ChildSetup::Fd& fd : fds) {
       is_target[fd.target] = true;
@@ -62,6 +63,7 @@ struct ForkPlan {
     }
     if (setup.env) envp = CStrings(*setup.env);
   }
+  int cwd = -1;
   std::vector<ChildSetup::Fd> fds;
   std::vector<int> staged;  // the child's copies above kStagingFd
   bool is_target[kStagingFd] = {};
@@ -74,6 +76,8 @@ void SetUpForkedChild(pid_t parent, ForkPlan& plan) {
   // Its own group first, so that a kill of the group reaches whatever it starts.
   setpgid(0, 0);
   if (!DieWithParent(parent)) _exit(127);
+  // First: renumbering the descriptors below may close or replace this one.
+  if (plan.cwd >= 0 && fchdir(plan.cwd) != 0) _exit(127);
   for (size_t i = 0; i < plan.fds.size(); ++i) {
     plan.staged[i] = fcntl(plan.fds[i].source, F_DUPFD_CLOEXEC, kStagingFd);
     if (plan.staged[i] < 0) _exit(127);
@@ -128,6 +132,11 @@ struct SpawnObjects {
 void AddFileActions(const ChildSetup& setup, posix_spawn_file_actions_t* actions,
                     std::vector<ScopedFd>* staged) {
   CheckTargets(setup);
+  // First: the dup2 and close actions below may close or replace this descriptor.
+  if (setup.cwd >= 0) {
+    CheckSpawnCall(posix_spawn_file_actions_addfchdir_np(actions, setup.cwd),
+                   "posix_spawn_file_actions_addfchdir_np");
+  }
   bool is_target[kStagingFd] = {};
   int max_target = 2;
   for (const ChildSetup::Fd& fd : setup.fds) {

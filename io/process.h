@@ -10,6 +10,7 @@
 //   - exactly the descriptors ChildSetup::fds names, at the numbers it names; stdin from
 //     /dev/null unless one lands at 0; stdout and stderr are this process's unless named; every
 //     other descriptor is closed, close-on-exec or not;
+//   - the working folder ChildSetup::cwd names, if any;
 //   - an empty signal mask and every signal at its default action;
 //   - ForkChild and ForkExec only: SIGKILL when this process (strictly: the calling thread)
 //     dies, by PR_SET_PDEATHSIG, after which the child checks that this process is still its
@@ -60,6 +61,9 @@ struct ChildSetup {
   std::vector<Fd> fds;
   // The child's whole environment, "NAME=value" each; nullopt: this process's.
   std::optional<std::vector<std::string>> env;
+  // A descriptor of the folder the child starts in (fchdir, before anything else, so its number
+  // may be any); -1: this process's working folder.
+  int cwd = -1;
 };
 
 // Starts argv[0] (a path: PATH is not searched) with posix_spawn, which copies no page tables:

@@ -11,19 +11,21 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <utility>
 
 #include "io/clock.h"
 #include "io/error.h"
 #include "io/process.h"
+#include "io/workdirs.h"
+#include "kernels/command_outputs.h"
 #include "kernels/dtype.h"
 
 extern char** environ;
@@ -35,21 +37,26 @@ constexpr size_t kStdoutLimit = size_t{64} << 20;
 constexpr size_t kStderrKeep = 4096;
 constexpr uint64_t kNoPoint = std::numeric_limits<uint64_t>::max();
 
-using Piece = CommandArgPiece;
-using ArgTemplate = CommandArg;
+using Piece = CommandPiece;
 
 // A bound command kernel: the table and everything it points into. Never moved once built.
 struct CommandKernel {
   sweep_kernel table{};
   std::string description;
-  std::string program;  // argv[0] as written: what messages name and what the program sees
+  std::string program;  // argv[0] as written: what messages name
   std::string path;     // the executable that runs
-  std::vector<ArgTemplate> args;  // argv[1..]
+  std::string argv0;    // what the program gets as argv[0]: its path, or its name from PATH
+  std::vector<CommandTemplate> args;  // argv[1..]
   std::vector<std::string> param_names;
   std::vector<sweep_param_decl> params;
   std::vector<std::string> output_names;
   std::vector<sweep_output_decl> outputs;
   double limit_seconds = 0;  // per point; 0: none
+  std::vector<CommandFile> files;
+  std::string results_file;
+  Workdirs workdirs{"", false};
+  bool remove_empty_root = false;
+  CommandSpec::Keep keep = CommandSpec::Keep::kFailed;
   int slot = -1;
   ~CommandKernel();
 };
@@ -160,6 +167,7 @@ void Finish(void* state) {
   auto* s = static_cast<CommandState*>(state);
   if (!s) return;
   if (s->devnull >= 0) close(s->devnull);
+  if (s->kernel->remove_empty_root) s->kernel->workdirs.RemoveRootIfEmpty();
   delete s;
 }
 
@@ -203,255 +211,6 @@ std::string Printable(const std::string& text) {
   return out;
 }
 
-// ---- Reading outputs ----
-
-// A value for one element of an output, before its dtype is applied.
-struct Number {
-  bool integral = false;  // `integer` holds it exactly
-  int64_t integer = 0;
-  double number = 0;
-};
-
-std::optional<Number> ParseNumber(const std::string& token) {
-  Number n;
-  errno = 0;
-  char* end = nullptr;
-  const long long i = std::strtoll(token.c_str(), &end, 10);
-  if (!token.empty() && *end == '\0' && errno == 0) {
-    n.integral = true;
-    n.integer = i;
-    n.number = double(i);
-    return n;
-  }
-  errno = 0;
-  const double d = std::strtod(token.c_str(), &end);
-  if (token.empty() || *end != '\0') return std::nullopt;
-  n.number = d;
-  return n;
-}
-
-// Writes element i of an output; returns what is wrong, or "".
-std::string Store(const sweep_output_decl& decl, sweep_array& view, uint64_t i, const Number& v) {
-  switch (decl.dtype) {
-    case SWEEP_FLOAT64:
-      static_cast<double*>(view.data)[i] = v.number;
-      return "";
-    case SWEEP_FLOAT32:
-      static_cast<float*>(view.data)[i] = float(v.number);
-      return "";
-  }
-  int64_t x = v.integer;
-  if (!v.integral) {
-    // 2^63 is exact in a double, so this bound keeps the cast defined.
-    if (!(std::trunc(v.number) == v.number && std::fabs(v.number) < 9223372036854775808.0))
-      return fmt::format("{} is not an integer", v.number);
-    x = int64_t(v.number);
-  }
-  const auto in = [&](int64_t lo, int64_t hi) { return x >= lo && x <= hi; };
-  switch (decl.dtype) {
-    case SWEEP_INT64:
-      static_cast<int64_t*>(view.data)[i] = x;
-      return "";
-    case SWEEP_INT32:
-      if (!in(INT32_MIN, INT32_MAX)) return std::to_string(x) + " is out of range for int32";
-      static_cast<int32_t*>(view.data)[i] = int32_t(x);
-      return "";
-    case SWEEP_UINT8:
-      if (!in(0, 255)) return std::to_string(x) + " is out of range for uint8";
-      static_cast<uint8_t*>(view.data)[i] = uint8_t(x);
-      return "";
-  }
-  return "unknown dtype";
-}
-
-uint64_t Elements(const sweep_output_decl& decl) {
-  uint64_t n = 1;
-  for (int d = 0; d < decl.rank; ++d) n *= uint64_t(decl.shape[d]);
-  return n;
-}
-
-std::string Plural(uint64_t n, const char* what) {
-  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
-}
-
-int FindOutput(const std::vector<sweep_output_decl>& decls, const std::string& name) {
-  for (size_t i = 0; i < decls.size(); ++i)
-    if (name == decls[i].name) return int(i);
-  return -1;
-}
-
-std::string OutputList(const std::vector<sweep_output_decl>& decls) {
-  std::string names;
-  for (const sweep_output_decl& d : decls)
-    names += (names.empty() ? "" : ", ") + std::string(d.name);
-  return names;
-}
-
-// Flattens a JSON number or (nested) array of numbers in C order.
-// Markers for the infinities of AcceptNonFiniteTokens(): strings no JSON output may hold, since
-// outputs are numbers.
-const char kPositiveInfinity[] = "\x01+Infinity";
-const char kNegativeInfinity[] = "\x01-Infinity";
-
-// JSON has no NaN nor infinities, but Python's json.dumps writes them bare (NaN, Infinity,
-// -Infinity), as do JavaScript and many codes: outside strings they become null (NaN) and
-// marker strings that FlattenJson reads as the infinities.
-std::string AcceptNonFiniteTokens(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      out += c;
-      if (c == '\\' && i + 1 < text.size()) out += text[++i];
-      if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    const auto at = [&](const char* token) {
-      return text.compare(i, std::strlen(token), token) == 0;
-    };
-    if (at("NaN")) {
-      out += "null";
-      i += 2;
-    } else if (at("-Infinity")) {
-      out += "\"\\u0001-Infinity\"";
-      i += 8;
-    } else if (at("Infinity")) {
-      out += "\"\\u0001+Infinity\"";
-      i += 7;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string FlattenJson(const nlohmann::json& j, std::vector<Number>* out) {
-  if (j.is_array()) {
-    for (const nlohmann::json& item : j) {
-      std::string error = FlattenJson(item, out);
-      if (!error.empty()) return error;
-    }
-    return "";
-  }
-  Number n;
-  if (j.is_number_unsigned()) {
-    const uint64_t u = j.get<uint64_t>();
-    n.integral = u <= uint64_t(std::numeric_limits<int64_t>::max());
-    n.integer = int64_t(u);
-    n.number = double(u);
-  } else if (j.is_number_integer()) {
-    n.integral = true;
-    n.integer = j.get<int64_t>();
-    n.number = double(n.integer);
-  } else if (j.is_number_float()) {
-    n.number = j.get<double>();
-  } else if (j.is_null()) {
-    n.number = std::numeric_limits<double>::quiet_NaN();
-  } else if (j.is_string() && (j == kPositiveInfinity || j == kNegativeInfinity)) {
-    // Python's json.dumps and JavaScript print these bare; AcceptNonFiniteTokens quoted them.
-    n.number = j == kPositiveInfinity ? std::numeric_limits<double>::infinity()
-                                      : -std::numeric_limits<double>::infinity();
-  } else {
-    return std::string("expected numbers, got ") + j.type_name();
-  }
-  out->push_back(n);
-  return "";
-}
-
-std::string StoreAll(const sweep_output_decl& decl, sweep_array& view,
-                     const std::vector<Number>& values) {
-  const uint64_t expected = Elements(decl);
-  if (values.size() != expected) {
-    return "output `" + std::string(decl.name) + "`: expected " + Plural(expected, "value") +
-           ", got " + std::to_string(values.size());
-  }
-  for (uint64_t i = 0; i < expected; ++i) {
-    const std::string error = Store(decl, view, i, values[i]);
-    if (!error.empty()) return "output `" + std::string(decl.name) + "`: " + error;
-  }
-  return "";
-}
-
-std::string ReadJson(const std::string& text, const std::vector<sweep_output_decl>& decls,
-                     sweep_array* outputs) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(AcceptNonFiniteTokens(text));
-  } catch (const nlohmann::json::parse_error& e) {
-    std::string what = e.what();
-    const size_t bracket = what.find("] ");
-    if (what.rfind("[json.exception", 0) == 0 && bracket != std::string::npos)
-      what.erase(0, bracket + 2);
-    return "malformed JSON on stdout: " + what;
-  }
-  if (!j.is_object()) return "stdout is JSON but not an object";
-  for (const auto& [name, value] : j.items()) {
-    if (FindOutput(decls, name) < 0)
-      return "stdout names `" + name + "`, which is not an output (outputs: " + OutputList(decls) +
-             ")";
-  }
-  for (size_t o = 0; o < decls.size(); ++o) {
-    const auto it = j.find(decls[o].name);
-    if (it == j.end()) return "missing output `" + std::string(decls[o].name) + "` on stdout";
-    if (decls[o].rank == 0 && it->is_array())
-      return "output `" + std::string(decls[o].name) + "`: expected a number, got an array";
-    std::vector<Number> values;
-    std::string error = FlattenJson(*it, &values);
-    if (!error.empty()) return "output `" + std::string(decls[o].name) + "`: " + error;
-    error = StoreAll(decls[o], outputs[o], values);
-    if (!error.empty()) return error;
-  }
-  return "";
-}
-
-std::string ReadLines(const std::string& text, const std::vector<sweep_output_decl>& decls,
-                      sweep_array* outputs) {
-  std::vector<bool> seen(decls.size(), false);
-  size_t line_number = 0;
-  for (size_t begin = 0; begin < text.size();) {
-    size_t end = text.find('\n', begin);
-    if (end == std::string::npos) end = text.size();
-    const std::string line = text.substr(begin, end - begin);
-    begin = end + 1;
-    ++line_number;
-    std::vector<std::string> tokens;
-    for (size_t i = 0; i < line.size();) {
-      while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
-      size_t j = i;
-      while (j < line.size() && !std::isspace(static_cast<unsigned char>(line[j]))) ++j;
-      if (j > i) tokens.push_back(line.substr(i, j - i));
-      i = j;
-    }
-    if (tokens.empty()) continue;
-    const std::string where = "stdout line " + std::to_string(line_number) + ": ";
-    const int o = FindOutput(decls, tokens[0]);
-    if (o < 0) {
-      std::string shown = tokens[0].size() > 40 ? tokens[0].substr(0, 40) + "..." : tokens[0];
-      return where + "`" + shown + "` is not an output (outputs: " + OutputList(decls) +
-             "; expected `name value...` lines or one JSON object)";
-    }
-    if (seen[size_t(o)]) return where + "output `" + tokens[0] + "` given twice";
-    seen[size_t(o)] = true;
-    std::vector<Number> values;
-    for (size_t t = 1; t < tokens.size(); ++t) {
-      std::optional<Number> n = ParseNumber(tokens[t]);
-      if (!n) {
-        std::string shown = tokens[t].size() > 40 ? tokens[t].substr(0, 40) + "..." : tokens[t];
-        return where + "output `" + tokens[0] + "`: `" + shown + "` is not a number";
-      }
-      values.push_back(*n);
-    }
-    const std::string error = StoreAll(decls[size_t(o)], outputs[o], values);
-    if (!error.empty()) return where + error;
-  }
-  for (size_t o = 0; o < decls.size(); ++o)
-    if (!seen[o]) return "missing output `" + std::string(decls[o].name) + "` on stdout";
-  return "";
-}
-
 // ---- Running the program ----
 
 struct Pipe {
@@ -483,7 +242,8 @@ struct RunOutcome {
   std::string err;  // the last kStderrKeep bytes
 };
 
-// Reads what fd has now into *text; returns false at end of file (or on an error).
+// Reads what fd has now into *text, keeping only its last `keep_tail` bytes unless 0; returns
+// false at end of file (or on an error).
 bool Drain(int fd, std::string* text, size_t keep_tail) {
   char buffer[65536];
   for (;;) {
@@ -497,8 +257,10 @@ bool Drain(int fd, std::string* text, size_t keep_tail) {
   }
 }
 
+// Runs the program in the folder `cwd` (a descriptor). Its stdout is kept whole when it holds
+// the outputs (up to kStdoutLimit), else only its tail, like stderr's.
 RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
-               const std::vector<std::string>& env) {
+               const std::vector<std::string>& env, int cwd) {
   RunOutcome r;
   Pipe out, err;
   if (out.read < 0 || err.read < 0) {
@@ -512,6 +274,8 @@ RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
   ChildSetup setup;
   setup.fds = {{s.devnull, 0}, {out.write, 1}, {err.write, 2}};
   setup.env = env;
+  setup.cwd = cwd;
+  const size_t stdout_keep = s.kernel->results_file.empty() ? 0 : kStderrKeep;
   pid_t pid;
   try {
     pid = ForkExec(s.kernel->path, argv, setup);
@@ -552,7 +316,7 @@ RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
     const int n = poll(fds, 2, wait_ms);
     if (n < 0 && errno != EINTR) break;
     if (n == 0) done = exited(false);
-    if (out_open) out_open = Drain(out.read, &r.out, 0);
+    if (out_open) out_open = Drain(out.read, &r.out, stdout_keep);
     if (err_open) err_open = Drain(err.read, &r.err, kStderrKeep);
     if (r.out.size() > kStdoutLimit) {
       r.stdout_overflow = true;
@@ -582,7 +346,87 @@ RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
     break;
   }
   if (r.err.size() > kStderrKeep) r.err.erase(0, r.err.size() - kStderrKeep);
+  if (stdout_keep && r.out.size() > stdout_keep) r.out.erase(0, r.out.size() - stdout_keep);
   return r;
+}
+
+// A template's text for one point.
+std::string Render(const CommandTemplate& pieces, const sweep_value* params, uint64_t seed,
+                   uint64_t point) {
+  std::string text;
+  for (const Piece& piece : pieces) {
+    switch (piece.kind) {
+      case Piece::Kind::kText:
+        text += piece.text;
+        break;
+      case Piece::Kind::kParam:
+        text += ValueText(params[piece.param]);
+        break;
+      case Piece::Kind::kSeed:
+        text += std::to_string(seed);
+        break;
+      case Piece::Kind::kPoint:
+        text += std::to_string(point);
+        break;
+    }
+  }
+  return text;
+}
+
+// What went wrong with a run, or "" when its outputs are read into `outputs`. `dir`: its work
+// directory, where a results file is read.
+std::string ReadRun(const CommandKernel& k, const RunOutcome& r, int dir, sweep_array* outputs) {
+  if (!r.start_error.empty()) return r.start_error;
+  if (r.timed_out) {
+    return fmt::format(
+        "timed out after {:.3g} s (execution.timeout less its margin); its process group was "
+        "killed",
+        k.limit_seconds);
+  }
+  if (r.stdout_overflow) return "wrote more than 64 MiB on stdout; killed";
+  if (!WIFEXITED(r.wait_status) || WEXITSTATUS(r.wait_status) != 0) {
+    return WIFSIGNALED(r.wait_status) ? "killed by " + DescribeWaitStatus(r.wait_status)
+                                      : "failed with " + DescribeWaitStatus(r.wait_status);
+  }
+  if (k.results_file.empty()) {
+    if (r.out.find_first_not_of(" \t\r\n") == std::string::npos)
+      return "printed nothing on stdout (expected its outputs: " + OutputList(k.outputs) + ")";
+    return ReadCommandOutputs(r.out, "stdout", k.outputs, outputs);
+  }
+  std::optional<std::string> text;
+  try {
+    text = ReadFileBelow(dir, k.results_file, kStdoutLimit);
+  } catch (const Error& e) {
+    return std::string("results_file ") + e.what();
+  }
+  if (!text) {
+    return "did not write its results_file `" + k.results_file +
+           "` in its work directory (expected its outputs: " + OutputList(k.outputs) + ")";
+  }
+  return ReadCommandOutputs(*text, k.results_file, k.outputs, outputs);
+}
+
+// `message` and as much of the tail of `log` (stderr, or stdout) as its room has, from a line
+// start when one is near.
+std::string WithTail(std::string message, const std::string& label, const std::string& log,
+                     size_t err_size) {
+  size_t tail_end = log.size();
+  while (tail_end > 0 && std::isspace(static_cast<unsigned char>(log[tail_end - 1]))) --tail_end;
+  if (tail_end == 0 || err_size <= message.size() + label.size() + 64) return message;
+  const size_t room = err_size - 1 - message.size() - label.size();
+  size_t from = tail_end > room ? tail_end - room : 0;
+  std::string tail;
+  for (;;) {
+    if (from > 0) {
+      const size_t line = log.find('\n', from - 1);
+      if (line != std::string::npos && line + 1 < tail_end && line + 1 - from < 200)
+        from = line + 1;
+    }
+    tail = (from > 0 ? "..." : "") + Printable(log.substr(from, tail_end - from));
+    if (tail.size() <= room) break;
+    from += tail.size() - room;  // Printable() lengthened line breaks: drop as much more
+  }
+  return message + label + tail;
 }
 
 int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* outputs, char* err,
@@ -590,94 +434,55 @@ int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* 
   const CommandState& s = *static_cast<const CommandState*>(state);
   const CommandKernel& k = *s.kernel;
   const std::string name = "command `" + k.program + "`: ";
-  std::vector<std::string> argv = {k.program};
-  for (const ArgTemplate& arg : k.args) {
-    std::string text;
-    for (const Piece& piece : arg) {
-      switch (piece.kind) {
-        case Piece::Kind::kText:
-          text += piece.text;
-          break;
-        case Piece::Kind::kParam:
-          text += ValueText(params[piece.param]);
-          break;
-        case Piece::Kind::kSeed:
-          text += std::to_string(seed);
-          break;
-        case Piece::Kind::kPoint:
-          if (s.point == kNoPoint)
-            return Fail(err, err_size, name + "{point} used, but the caller gave no point index");
-          text += std::to_string(s.point);
-          break;
-      }
-    }
-    argv.push_back(std::move(text));
-  }
+  // The point names its work directory, and {point} and SWEEP_POINT need it.
+  if (s.point == kNoPoint)
+    return Fail(err, err_size, name + "the caller gave no point index (set_point)");
+  std::vector<std::string> argv = {k.argv0};
+  for (const CommandTemplate& arg : k.args) argv.push_back(Render(arg, params, seed, s.point));
   std::vector<std::string> env = s.environment;
-  if (s.point != kNoPoint) env.push_back("SWEEP_POINT=" + std::to_string(s.point));
+  env.push_back("SWEEP_POINT=" + std::to_string(s.point));
   env.push_back("SWEEP_SEED=" + std::to_string(seed));
 
-  RunOutcome r = Run(s, argv, env);
   std::string problem;
-  if (!r.start_error.empty()) {
-    problem = r.start_error;
-  } else if (r.timed_out) {
-    problem = fmt::format(
-        "timed out after {:.3g} s (execution.timeout less its margin); its "
-        "process group was killed",
-        k.limit_seconds);
-  } else if (r.stdout_overflow) {
-    problem = "wrote more than 64 MiB on stdout; killed";
-  } else if (!WIFEXITED(r.wait_status) || WEXITSTATUS(r.wait_status) != 0) {
-    problem = WIFSIGNALED(r.wait_status) ? "killed by " + DescribeWaitStatus(r.wait_status)
-                                         : "failed with " + DescribeWaitStatus(r.wait_status);
-  } else if (r.out.find_first_not_of(" \t\r\n") == std::string::npos) {
-    problem = "printed nothing on stdout (expected its outputs: " + OutputList(k.outputs) + ")";
-  } else {
-    const size_t first = r.out.find_first_not_of(" \t\r\n");
-    problem = r.out[first] == '{' ? ReadJson(r.out, k.outputs, outputs)
-                                  : ReadLines(r.out, k.outputs, outputs);
+  RunOutcome r;
+  ScopedFd dir;
+  try {
+    dir = k.workdirs.MakeFresh(s.point);
+    for (const CommandFile& f : k.files)
+      WriteFileBelow(dir.get(), f.name, Render(f.text, params, seed, s.point), mode_t(f.mode));
+  } catch (const Error& e) {
+    problem = std::string("work directory: ") + e.what();
+  }
+  if (problem.empty()) {
+    r = Run(s, argv, env, dir.get());
+    problem = ReadRun(k, r, dir.get(), outputs);
+  }
+  dir.reset();
+  const bool keep = k.keep == CommandSpec::Keep::kAlways ||
+                    (k.keep == CommandSpec::Keep::kFailed && !problem.empty());
+  if (!keep) {
+    try {
+      k.workdirs.Remove(s.point);
+    } catch (const Error& e) {
+      // The disk would fill up with what was to be removed: not a point to call done.
+      if (problem.empty()) problem = std::string("its work directory stays: ") + e.what();
+    }
   }
   if (problem.empty()) return 0;
-
-  // As much of stderr's tail as the message has room for, from a line start when one is near.
-  std::string message = Printable(name + problem);
-  const std::string label = "; stderr: ";
-  size_t tail_end = r.err.size();
-  while (tail_end > 0 && (r.err[tail_end - 1] == '\n' || r.err[tail_end - 1] == '\r')) --tail_end;
-  if (tail_end > 0 && err_size > message.size() + label.size() + 64) {
-    const size_t room = err_size - 1 - message.size() - label.size();
-    size_t from = tail_end > room ? tail_end - room : 0;
-    std::string tail;
-    for (;;) {
-      if (from > 0) {
-        const size_t line = r.err.find('\n', from - 1);
-        if (line != std::string::npos && line + 1 < tail_end && line + 1 - from < 200)
-          from = line + 1;
-      }
-      tail = (from > 0 ? "..." : "") + Printable(r.err.substr(from, tail_end - from));
-      if (tail.size() <= room) break;
-      from += tail.size() - room;  // Printable() lengthened line breaks: drop as much more
-    }
-    message += label + tail;
-  }
-  return Fail(err, err_size, message);
+  // Codes that log only on stdout have their last words there.
+  const bool quiet = r.err.find_first_not_of(" \t\r\n") == std::string::npos;
+  return Fail(err, err_size,
+              WithTail(Printable(name + problem),
+                       quiet ? "; stdout: " : "; stderr: ", quiet ? r.out : r.err, err_size));
 }
 
 }  // namespace
-
-std::string ReadCommandOutputs(const std::string& stdout_text,
-                               const std::vector<sweep_output_decl>& decls, sweep_array* outputs) {
-  const size_t first = stdout_text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return "nothing on stdout";
-  return stdout_text[first] == '{' ? ReadJson(stdout_text, decls, outputs)
-                                   : ReadLines(stdout_text, decls, outputs);
-}
 
 CommandKernelTable MakeCommandKernel(CommandSpec spec) {
   auto k = std::make_shared<CommandKernel>();
   k->program = std::move(spec.program);
   k->path = std::move(spec.path);
+  k->argv0 = k->program.find('/') == std::string::npos ? k->program : k->path;
   k->args = std::move(spec.args);
   k->param_names = std::move(spec.param_names);
   for (const CommandOutput& o : spec.outputs) {
@@ -693,6 +498,11 @@ CommandKernelTable MakeCommandKernel(CommandSpec spec) {
     k->params.push_back(
         sweep_param_decl{p.c_str(), "a sweep parameter the command's arguments name"});
   k->limit_seconds = spec.limit_seconds;
+  k->files = std::move(spec.files);
+  k->results_file = std::move(spec.results_file);
+  k->workdirs = Workdirs(spec.workdir_root, !spec.workdir_root_is_default);
+  k->remove_empty_root = spec.workdir_root_is_default;
+  k->keep = spec.keep;
   k->description = "runs `" + k->program + "` once per point";
 
   {

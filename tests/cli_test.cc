@@ -214,8 +214,29 @@ TEST(CliTest, PlanShowsAxesChunksBytesAndMemory) {
   ASSERT_EQ(r.code, 0) << r.err;
   for (const char* fragment : {"heat2d: kernel heat2d, 9 points", "axis alpha",
                                "chunks: 9 of 1 points (auto), for 2 workers", "/field_small",
-                               "inputs: 512.0 KiB", "memory per worker"})
+                               "inputs: 512.0 KiB", "memory per worker: 2.0 KiB"})
     EXPECT_NE(r.out.find(fragment), std::string::npos) << fragment << "\n" << r.out;
+}
+
+// The memory a worker needs besides its kernel: one block of rows per output, a block being as many
+// points as fit in 1 MiB of the widest output's rows, but never more than a chunk.
+TEST(CliTest, PlanGivesTheWorkersBlockMemoryByTheBlockRule) {
+  TempDir dir;
+  const auto private_bytes = [&](const std::vector<std::string>& args) {
+    const RunResult r = RunSweep(args, dir.path());
+    EXPECT_EQ(r.code, 0) << r.err;
+    return nlohmann::json::parse(r.out)["worker_private_bytes"].get<uint64_t>();
+  };
+  // heat2d: chunks of one point; 4 scalars and a 16 x 16 field of float64 a point.
+  EXPECT_EQ(private_bytes({"plan", SourcePath("configs/heat2d.yaml"), "-j", "2", "--json"}),
+            4 * 8 + 16 * 16 * 8);
+  // square: one float64 a point, chunks of 10^6 points: 2^17 points fill the 1 MiB block.
+  WriteFile(dir / "sq.yaml",
+            "name: sq\nkernel: {name: square}\nparameters:\n  x: {range: [0, 1000000]}\n"
+            "output: {path: sq.h5}\n");
+  EXPECT_EQ(private_bytes({"plan", "sq.yaml", "--chunk-size", "1000000", "--json"}),
+            uint64_t{1} << 20);
+  EXPECT_EQ(private_bytes({"plan", "sq.yaml", "--chunk-size", "1000", "--json"}), 1000u * 8);
 }
 
 }  // namespace

@@ -12,11 +12,13 @@
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "driver/binding.h"
 #include "driver/space.h"
 #include "io/config.h"
 #include "kernels/command.h"
+#include "kernels/command_outputs.h"
 #include "tests/e2e.h"
 
 namespace sweep {
@@ -204,8 +206,9 @@ TEST(CommandKernelBind, ProgramIsResolvedAgainstTheConfigFolderOrPath) {
   std::vector<std::vector<double>> out;
   EXPECT_EQ(path.Point(0, &out), "");
   EXPECT_EQ(out[0][0], 1.0);
-  // fake_sim prints v too, which this config does not declare.
-  EXPECT_TRUE(Contains(relative.Point(0, &out), "`v` is not an output (outputs: y"));
+  // fake_sim prints v too, which this config does not declare: a line like any log line.
+  EXPECT_EQ(relative.Point(0, &out), "");
+  EXPECT_EQ(out[0][0], 7.0);
 }
 
 // ---- Reading outputs ----
@@ -223,7 +226,7 @@ struct Rows {
     }
   }
   std::string Read(const std::string& text) {
-    return ReadCommandOutputs(text, decls, views.data());
+    return ReadCommandOutputs(text, "stdout", decls, views.data());
   }
   template <typename T>
   T At(size_t output, size_t i) const {
@@ -254,6 +257,35 @@ TEST(CommandKernelOutputs, JsonAndLinesGiveTheSameValues) {
   }
 }
 
+// Real codes print a log on stdout: the outputs are read from among its lines.
+TEST(CommandKernelOutputs, ACodesLogAroundTheOutputsIsIgnored) {
+  Rows rows = EnergyTrace();
+  EXPECT_EQ(rows.Read("Starting run 7\n  step 1: energy=3.2\n{not json}\n{\"status\": \"ok\"}\n"
+                      "energy is converging\nenergy 1.5\ntrace: see below\n"
+                      "{\"trace\":\n  [1, 2.5,\n   -3e-2, 4], \"code\": \"v2\"} and more\nDone.\n"),
+            "");
+  EXPECT_EQ(rows.At<double>(0, 0), 1.5);
+  EXPECT_EQ(rows.At<double>(1, 0), 1.0);
+  EXPECT_EQ(rows.At<double>(1, 2), -0.03);
+  EXPECT_EQ(rows.At<double>(1, 3), 4.0);
+  // A log line's stray quote does not reach the next line; bare NaN and infinities are read.
+  Rows more = EnergyTrace();
+  EXPECT_EQ(more.Read("He said \"NaN\nwarning: Infinity reached\n"
+                      "{\"energy\": NaN, \"trace\": [Infinity, -Infinity, 1, 2]}\n"),
+            "");
+  EXPECT_TRUE(std::isnan(more.At<double>(0, 0)));
+  EXPECT_EQ(more.At<double>(1, 0), std::numeric_limits<double>::infinity());
+  EXPECT_EQ(more.At<double>(1, 1), -std::numeric_limits<double>::infinity());
+  EXPECT_EQ(more.At<double>(1, 3), 2.0);
+  // A results file is named in messages.
+  Rows file = EnergyTrace();
+  std::vector<sweep_array> views = file.views;
+  EXPECT_EQ(ReadCommandOutputs("{\"energy\": 1}", "out.json", file.decls, views.data()),
+            "missing output `trace` in out.json (expected `trace value...` lines or a JSON "
+            "object; outputs: energy, trace)");
+  EXPECT_EQ(ReadCommandOutputs("\n", "out.json", file.decls, views.data()), "out.json is empty");
+}
+
 TEST(CommandKernelOutputs, NonFiniteValuesAndIntegerDtypes) {
   Rows rows({{"f", SWEEP_FLOAT32, 1, {3, 0, 0, 0}},
              {"i", SWEEP_INT64, 1, {2, 0, 0, 0}},
@@ -273,16 +305,16 @@ TEST(CommandKernelOutputs, NonFiniteValuesAndIntegerDtypes) {
   EXPECT_EQ(rows.Read("f 1 2 3\ni 1 2\nu 256\n"),
             "stdout line 3: output `u`: 256 is out of range for uint8");
   EXPECT_EQ(rows.Read("{\"f\": [1, 2, 3], \"i\": [1, true], \"u\": 0}"),
-            "output `i`: expected numbers, got boolean");
+            "stdout line 1: output `i`: expected numbers, got boolean");
   // Python's json.dumps writes NaN and the infinities bare; inside strings they stay text.
   EXPECT_EQ(rows.Read("{\"f\": [NaN, Infinity, -Infinity], \"i\": [1, 2], \"u\": 0}"), "");
   EXPECT_TRUE(std::isnan(rows.At<float>(0, 0)));
   EXPECT_EQ(rows.At<float>(0, 1), std::numeric_limits<float>::infinity());
   EXPECT_EQ(rows.At<float>(0, 2), -std::numeric_limits<float>::infinity());
   EXPECT_EQ(rows.Read("{\"f\": [1, 2, 3], \"i\": [1, \"NaN\"], \"u\": 0}"),
-            "output `i`: expected numbers, got string");
+            "stdout line 1: output `i`: expected numbers, got string");
   EXPECT_EQ(rows.Read("{\"f\": [1, 2, 3], \"i\": [1, Infinity], \"u\": 0}"),
-            "output `i`: inf is not an integer");
+            "stdout line 1: output `i`: inf is not an integer");
 }
 
 TEST(CommandKernelOutputs, EveryMistakeIsNamed) {
@@ -291,17 +323,28 @@ TEST(CommandKernelOutputs, EveryMistakeIsNamed) {
       {"{\"energy\": 1}", "missing output `trace` on stdout"},
       {"energy 1\ntrace 1 2 3\n", "stdout line 2: output `trace`: expected 4 values, got 3"},
       {"{\"energy\": 1, \"trace\": [1, 2, 3, 4, 5]}", "output `trace`: expected 4 values, got 5"},
-      {"energy 1\ntrace 1 2 x 4\n", "stdout line 2: output `trace`: `x` is not a number"},
-      {"energy 1\nenergy 2\n", "stdout line 2: output `energy` given twice"},
+      {"energy 1\ntrace 1 2 x 4\n",
+       "missing output `trace` on stdout: line 2 names it, but `x` is not a number"},
+      {"energy 1\ntrace\n", "missing output `trace` on stdout: line 2 names it, with no value"},
+      {"energy 1\nenergy 2\n", "stdout line 2: output `energy` given twice (first on line 1)"},
+      {"trace 1 2 3 4\n{\"energy\": 1,\n \"trace\": [1, 2, 3, 4]}",
+       "stdout line 2: output `trace` given twice (first on line 1)"},
       {"Starting the simulation\n",
-       "stdout line 1: `Starting` is not an output (outputs: energy, trace;"},
-      {"{\"energy\": 1, \"trace\": [1, 2, 3, 4], \"enrgy\": 2}",
-       "stdout names `enrgy`, which is not an output (outputs: energy, trace)"},
+       "missing output `energy` on stdout (expected `energy value...` lines or a JSON object; "
+       "outputs: energy, trace)"},
+      {"{\"energy\": 1, \"trace\": [1, 2, 3, 4], \"enrgy\": 2}\n{\"trace\": 1}",
+       "stdout line 2: output `trace` given twice (first on line 1)"},
+      {"{\"trace\": [1, 2, 3, 4], \"enrgy\": 2}",
+       "missing output `energy` on stdout (its JSON has members that are not outputs: `enrgy`)"},
       {"{\"energy\": [1], \"trace\": [1, 2, 3, 4]}",
-       "output `energy`: expected a number, got an array"},
-      {"{\"energy\": 1, \"trace\": [1, 2, 3, 4]",
-       "malformed JSON on stdout: parse error at line 1"},
-      {"[1, 2]", "`[1,` is not an output"},
+       "stdout line 1: output `energy`: expected a number, got an array"},
+      {"log\n{\"energy\": 1, \"trace\": [1, 2, 3, 4]",
+       "missing output `energy` on stdout: line 2 starts with `{` but is not JSON: syntax error "
+       "while parsing object - unexpected end of input"},
+      {"{\"energy\": 1e999, \"trace\": [1, 2, 3, 4]}",
+       "missing output `energy` on stdout: line 1 starts with `{` but is not JSON: number "
+       "overflow parsing '1e999'"},
+      {"[1, 2]", "missing output `energy` on stdout"},
       {" \n", "nothing on stdout"},
   };
   for (const auto& [text, expected] : cases) {
@@ -339,7 +382,7 @@ TEST(CommandKernelPoint, FailuresNameTheReasonAndEndWithStderr) {
   const std::vector<std::string> expected = {
       program + "failed with exit code 3; stderr: noise | fake_sim: giving up at x=3",
       program + "killed by SIGABRT (Aborted); stderr: fake_sim: about to abort",
-      program + "malformed JSON on stdout: parse error at line 2",
+      program + "missing output `y` on stdout: line 1 starts with `{` but is not JSON",
       program + "missing output `v` on stdout",
       program + "stdout line 2: output `v`: expected 3 values, got 2",
       program + "failed with exit code 2; stderr: ...stderr line ",
@@ -495,7 +538,7 @@ TEST_P(CommandKernelRun, FailuresAreRecordedWithReasonAndStderr) {
   const std::vector<std::pair<std::string, std::string>> expected = {
       {"exit", "failed with exit code 3; stderr: noise | fake_sim: giving up at x=3"},
       {"abort", "killed by SIGABRT (Aborted); stderr: fake_sim: about to abort"},
-      {"malformed", "malformed JSON on stdout"},
+      {"malformed", "missing output `y` on stdout: line 1 starts with `{` but is not JSON"},
       {"missing", "missing output `v` on stdout"},
       {"short", "output `v`: expected 3 values, got 2"},
       {"sleep",
@@ -517,6 +560,255 @@ TEST_P(CommandKernelRun, FailuresAreRecordedWithReasonAndStderr) {
   for (size_t i = 1; i < 7; ++i) EXPECT_TRUE(std::isnan(y[i])) << i;
 }
 
+// A stand-in for a real code, written into `dir`: it logs 50 lines on stdout, reads its input
+// from the namelist rendered into the folder it runs in, leaves a read-only folder and a link to
+// `dir/precious` there, and writes out.json: energy = x * n, trace = [x, n, point]. x = 3
+// diverges (exit 4, a word on stderr) while `dir/broken` exists.
+void WriteChattyCode(const TempDir& dir) {
+  WriteFile(dir / "chatty.sh",
+            "#!/bin/sh\n"
+            "i=1\n"
+            "while [ $i -le 50 ]; do echo \"step $i: residual 1e-$i\"; i=$((i+1)); done\n"
+            "value() { sed -n \"s/^ *$1 *= *\\([^ ,]*\\).*/\\1/p\" input.nml; }\n"
+            "x=$(value x); n=$(value n); point=$(value point)\n"
+            "if [ \"$x\" = 3 ] && [ -e '" +
+                dir / "broken" +
+                "' ]; then\n"
+                "  echo \"error: x = 3 diverges\" >&2; exit 4\n"
+                "fi\n"
+                "mkdir -p scratch/ro && touch scratch/ro/f && chmod 555 scratch/ro\n"
+                "ln -s '" +
+                dir / "precious" +
+                "' precious\n"
+                "awk -v x=\"$x\" -v n=\"$n\" -v p=\"$point\" 'BEGIN { printf \"{\\\"energy\\\": "
+                "%.17g, \\\"trace\\\": [%s, %s, %s]}\\n\", x * n, x, n, p }' > out.json\n"
+                "echo 'run complete'\n");
+  chmod((dir / "chatty.sh").c_str(), 0755);
+  WriteFile(
+      dir / "input.nml.in",
+      "&params\n  x = {x}\n  n = {n}\n  point = {point}\n  seed = {seed}\n  label = '{{a}}'\n/\n");
+  WriteFile(dir / "broken", "");
+  std::filesystem::create_directory(dir / "precious");
+  WriteFile(dir / "precious/data", "not to be removed");
+}
+
+// The chatty code over x in {1, 2, 3, 4} and n in {10, 20}: points 4 and 5 have x = 3.
+std::string ChattyConfig(const std::string& execution) {
+  return "name: chatty\nseed: 5\nkernel:\n  command: [./chatty.sh]\n"
+         "  files: {input.nml: input.nml.in}\n  results_file: out.json\n"
+         "  outputs: {energy: float64, trace: [float64, 3]}\n"
+         "parameters:\n  x: {values: [1, 2, 3, 4]}\n  n: {values: [10, 20]}\n"
+         "execution: " +
+         execution + "\noutput: {path: out.h5}\n";
+}
+
+std::set<std::string> Entries(const std::string& folder) {
+  std::set<std::string> names;
+  if (!std::filesystem::exists(folder)) return names;
+  for (const auto& e : std::filesystem::directory_iterator(folder))
+    names.insert(e.path().filename().string());
+  return names;
+}
+
+TEST_P(CommandKernelRun, AChattyCodeRunsInAWorkDirectoryOfItsOwn) {
+  TempDir dir;
+  WriteChattyCode(dir);
+  WriteFile(dir / "c.yaml", ChattyConfig(Execution()));
+  const RunResult r = RunSweep({"run", "c.yaml", "-q"}, dir.path());
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_TRUE(LeftoversAfter(r.tag).empty());
+  const std::vector<double> energy = ReadDataset<double>(dir / "out.h5", "/energy");
+  const std::vector<double> trace = ReadDataset<double>(dir / "out.h5", "/trace");
+  ASSERT_EQ(energy.size(), 8u);
+  ASSERT_EQ(trace.size(), 24u);
+  for (uint64_t p = 0; p < 8; ++p) {
+    const double x = double(p / 2 + 1), n = p % 2 ? 20 : 10;
+    if (x == 3) {
+      EXPECT_TRUE(std::isnan(energy[p])) << p;
+      continue;
+    }
+    EXPECT_EQ(energy[p], x * n) << p;
+    EXPECT_EQ(trace[3 * p], x);
+    EXPECT_EQ(trace[3 * p + 1], n);
+    EXPECT_EQ(trace[3 * p + 2], double(p));
+  }
+  // Only the failed points' directories are left, each with its rendered input and no output.
+  const std::string root = dir / "out.h5.work";
+  EXPECT_EQ(Entries(root), (std::set<std::string>{"point-4", "point-5"}));
+  const Space space(LoadConfig(dir / "c.yaml"));
+  for (uint64_t p : {4u, 5u}) {
+    EXPECT_EQ(ReadFile(root + "/point-" + std::to_string(p) + "/input.nml"),
+              "&params\n  x = 3\n  n = " + std::string(p == 4 ? "10" : "20") +
+                  "\n  point = " + std::to_string(p) +
+                  "\n  seed = " + std::to_string(space.Seed(p)) + "\n  label = '{a}'\n/\n");
+    EXPECT_EQ(Entries(root + "/point-" + std::to_string(p)), std::set<std::string>{"input.nml"});
+  }
+  // What the successful points left (a link out, a read-only folder) went without harm.
+  EXPECT_EQ(ReadFile(dir / "precious/data"), "not to be removed");
+
+  // `sweep status` names each kept directory next to its failure.
+  const RunResult text = RunSweep({"status", "out.h5"}, dir.path());
+  EXPECT_EQ(text.code, 0) << text.err;
+  EXPECT_TRUE(Contains(text.out,
+                       "point 4 (n=10, x=3): command `./chatty.sh`: failed with exit code 4; "
+                       "stderr: error: x = 3 diverges [kernel-error, attempt 1]\n"
+                       "    work directory kept: " +
+                           root + "/point-4\n"))
+      << text.out;
+  EXPECT_TRUE(Contains(text.out, "    work directory kept: " + root + "/point-5\n")) << text.out;
+  const nlohmann::json status = StatusJson(dir);
+  ASSERT_EQ(status["failures"].size(), 2u);
+  EXPECT_EQ(status["failures"][0]["point"], 4);
+  EXPECT_EQ(status["failures"][0]["workdir"], root + "/point-4");
+  EXPECT_EQ(status["failures"][1]["workdir"], root + "/point-5");
+
+  // Fixed, a rerun of the failed points reuses their directories, removes them, and the folder.
+  std::filesystem::remove(dir / "broken");
+  const RunResult rerun = RunSweep({"rerun", "out.h5", "--failed", "-q"}, dir.path());
+  ASSERT_EQ(rerun.code, 0) << rerun.err;
+  const std::vector<double> fixed = ReadDataset<double>(dir / "out.h5", "/energy");
+  EXPECT_EQ(fixed[4], 30.0);
+  EXPECT_EQ(fixed[5], 60.0);
+  EXPECT_FALSE(std::filesystem::exists(root));
+  EXPECT_EQ(ReadFile(dir / "precious/data"), "not to be removed");
+}
+
+TEST(CommandKernelWorkdir, KeepAlwaysOrNeverAndARootOfItsOwn) {
+  TempDir dir;
+  WriteChattyCode(dir);
+  WriteFile(dir / "c.yaml", ChattyConfig("{workers: 2, chunk_size: 1}"));
+  const RunResult always =
+      RunSweep({"run", "c.yaml", "-q", "--set", "kernel.workdir={root: runs/all, keep: always}"},
+               dir.path());
+  EXPECT_EQ(always.code, 3) << always.err;
+  std::set<std::string> every;
+  for (int p = 0; p < 8; ++p) every.insert("point-" + std::to_string(p));
+  EXPECT_EQ(Entries(dir / "runs/all"), every);
+  EXPECT_EQ(Entries(dir / "runs/all/point-0"),
+            (std::set<std::string>{"input.nml", "out.json", "precious", "scratch"}));
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.work"));
+
+  const RunResult never = RunSweep(
+      {"run", "c.yaml", "-q", "-o", "never.h5", "--set", "kernel.workdir.keep=never"}, dir.path());
+  EXPECT_EQ(never.code, 3) << never.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "never.h5.work"));
+  const RunResult status = RunSweep({"status", "never.h5", "--json"}, dir.path());
+  const nlohmann::json j = nlohmann::json::parse(status.out);
+  ASSERT_EQ(j["failures"].size(), 2u);
+  EXPECT_TRUE(j["failures"][0]["workdir"].is_null());
+  EXPECT_EQ(ReadFile(dir / "precious/data"), "not to be removed");
+
+  // The default folder is beside the output written (`-o`), which the config does not name.
+  const RunResult moved = RunSweep({"run", "c.yaml", "-q", "-o", "moved.h5"}, dir.path());
+  EXPECT_EQ(moved.code, 3) << moved.err;
+  EXPECT_EQ(Entries(dir / "moved.h5.work"), (std::set<std::string>{"point-4", "point-5"}));
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.work"));
+}
+
+TEST(CommandKernelWorkdir, APlantedLinkForTheWorkFolderIsRefused) {
+  TempDir dir;
+  WriteChattyCode(dir);
+  WriteFile(dir / "c.yaml", ChattyConfig("{workers: 2, chunk_size: 1}"));
+  std::filesystem::create_directory_symlink(dir / "precious", dir / "out.h5.work");
+  const RunResult r = RunSweep({"run", "c.yaml", "-q"}, dir.path());
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_TRUE(Contains(r.err, dir / "out.h5.work: is a symbolic link")) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.h5"));
+  EXPECT_EQ(Entries(dir / "precious"), std::set<std::string>{"data"});
+}
+
+TEST(CommandKernelWorkdir, OutputsOnStdoutAmidALog) {
+  TempDir dir;
+  // 50 lines of log, the outputs in both forms among them, then more log.
+  WriteFile(dir / "code.sh",
+            "#!/bin/sh\ni=1\nwhile [ $i -le 50 ]; do echo \"iteration $i: energy drifting\"; "
+            "i=$((i+1)); done\necho \"energy $1\"\necho '{\"note\": \"trace follows\",'\n"
+            "echo \" \\\"trace\\\": [$1, NaN]}\"\necho 'finished {cleanly}'\n");
+  chmod((dir / "code.sh").c_str(), 0755);
+  WriteFile(dir / "c.yaml",
+            "name: log\nkernel:\n  command: [./code.sh, '{x}']\n"
+            "  outputs: {energy: float64, trace: [float64, 2]}\n"
+            "parameters:\n  x: {values: [1.5, -2]}\nexecution: {workers: 2}\n"
+            "output: {path: out.h5}\n");
+  const RunResult r = RunSweep({"run", "c.yaml", "-q"}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(ReadDataset<double>(dir / "out.h5", "/energy"), (std::vector<double>{1.5, -2}));
+  const std::vector<double> trace = ReadDataset<double>(dir / "out.h5", "/trace");
+  ASSERT_EQ(trace.size(), 4u);
+  EXPECT_EQ(trace[0], 1.5);
+  EXPECT_TRUE(std::isnan(trace[1]));
+  EXPECT_EQ(trace[2], -2.0);
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.work"));
+}
+
+TEST(CommandKernelWorkdir, AMissingOutputFailsThePointNamingIt) {
+  TempDir dir;
+  // Writes both outputs, only `energy`, or no results file at all.
+  WriteFile(dir / "code.sh",
+            "#!/bin/sh\necho 'computing'\ncase $1 in\n"
+            "  all) echo '{\"energy\": 1.5, \"trace\": [1, 2, 3]}' > out.json ;;\n"
+            "  partial) printf 'energy 2.5\\nmesh refined\\n' > out.json ;;\n"
+            "esac\n");
+  chmod((dir / "code.sh").c_str(), 0755);
+  WriteFile(dir / "c.yaml",
+            "name: missing\nkernel:\n  command: [./code.sh, '{mode}']\n  results_file: out.json\n"
+            "  outputs: {energy: float64, trace: [float64, 3]}\n"
+            "parameters:\n  mode: {values: [all, partial, none]}\n"
+            "execution: {workers: 2, chunk_size: 1}\noutput: {path: out.h5}\n");
+  const RunResult r = RunSweep({"run", "c.yaml", "-q"}, dir.path());
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_EQ(ReadDataset<double>(dir / "out.h5", "/energy")[0], 1.5);
+  const nlohmann::json status = StatusJson(dir);
+  ASSERT_EQ(status["failures"].size(), 2u);
+  EXPECT_EQ(status["failures"][0]["reason"],
+            "command `./code.sh`: missing output `trace` in out.json (expected `trace value...` "
+            "lines or a JSON object; outputs: energy, trace); stdout: computing");
+  EXPECT_EQ(status["failures"][1]["reason"],
+            "command `./code.sh`: did not write its results_file `out.json` in its work directory "
+            "(expected its outputs: energy, trace); stdout: computing");
+  EXPECT_TRUE(Contains(r.err, "missing output `trace` in out.json")) << r.err;
+}
+
+// max_failures: a sweep whose every point fails stops after about that many, not after all of
+// them; what it did not compute stays pending, and `sweep resume` finishes it once fixed.
+TEST(CommandKernelMaxFailures, AFailingSweepStopsEarlyAndResumeFinishesIt) {
+  TempDir dir;
+  WriteFile(dir / "code.sh", "#!/bin/sh\n[ -e '" + dir / "broken" +
+                                 "' ] && { echo 'no licence' >&2; exit 1; }\necho \"y $1\"\n");
+  chmod((dir / "code.sh").c_str(), 0755);
+  WriteFile(dir / "broken", "");
+  WriteFile(dir / "c.yaml",
+            "name: doomed\nkernel:\n  command: [./code.sh, '{i}']\n  outputs: {y: float64}\n"
+            "parameters:\n  i: {range: [0, 200]}\n"
+            "execution: {workers: 2, chunk_size: 1, max_failures: 3}\noutput: {path: out.h5}\n");
+  const RunResult r = RunSweep({"run", "c.yaml", "-q"}, dir.path());
+  EXPECT_EQ(r.code, 3) << r.err;
+  std::vector<JournalRecord> failed;
+  for (JournalRecord& f : JournalRecords(dir / "out.h5.journal", "failed"))
+    if (f.final) failed.push_back(std::move(f));
+  EXPECT_GE(failed.size(), 3u);
+  EXPECT_LE(failed.size(), 3u + 2u) << "at most one more failure per worker";
+  const std::string stop = "sweep: stopped after " + std::to_string(failed.size()) +
+                           " failed chunks (execution.max_failures is 3); " +
+                           std::to_string(200 - failed.size()) +
+                           " chunks were not computed: see `sweep status " + dir / "out.h5" +
+                           "`, fix, then `sweep resume " + dir / "out.h5" + "`\n";
+  EXPECT_TRUE(Contains(r.err, stop)) << r.err;
+  EXPECT_FALSE(Contains(r.err, "chunks failed; see")) << r.err;
+  const nlohmann::json status = StatusJson(dir);
+  EXPECT_EQ(status["failed"], failed.size());
+  EXPECT_EQ(status["done"], 0);
+  EXPECT_EQ(status["pending"], 200 - failed.size());
+
+  std::filesystem::remove(dir / "broken");
+  const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir.path());
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/y");
+  ASSERT_EQ(y.size(), 200u);
+  for (size_t i = 0; i < y.size(); ++i) EXPECT_EQ(y[i], double(i)) << i;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.work"));
+}
+
 INSTANTIATE_TEST_SUITE_P(CommandKernel, CommandKernelRun, ::testing::Values("spawn", "fork"),
                          [](const auto& p) { return std::string(p.param); });
 
@@ -536,6 +828,41 @@ TEST(CommandKernelConfig, ShippedExampleRuns) {
     EXPECT_EQ(point[i], int64_t(i));
     EXPECT_EQ(echoed[2 * i + 1], params[i]);
   }
+}
+
+TEST(CommandKernelConfig, ShippedRealCodeExampleRuns) {
+  TempDir dir;
+  const RunResult r = RunSweep(
+      {"run", SourcePath("configs/command_files.yaml"), "-q", "-o", dir / "out.h5"}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<double> energy = ReadDataset<double>(dir / "out.h5", "/energy");
+  const std::vector<double> trace = ReadDataset<double>(dir / "out.h5", "/trace");
+  ASSERT_EQ(energy.size(), 10u);
+  for (size_t p = 0; p < 10; ++p) {
+    const double rho = 0.5 * double(p / 2), sigma = p % 2 ? 10 : 1;
+    EXPECT_EQ(energy[p], rho * sigma) << p;
+    EXPECT_EQ(trace[3 * p + 2], double(p));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.work"));
+}
+
+TEST(CommandKernelConfig, ValidateNamesTheTemplateOfAnUnknownPlaceholder) {
+  TempDir dir;
+  WriteFile(dir / "input.nml.in", "&params\n  x = {x}\n  rho = {rho}\n/\n");
+  WriteFile(dir / "c.yaml",
+            "name: t\nkernel:\n  command: [/bin/echo, y 1]\n"
+            "  files: {input.nml: input.nml.in, other.nml: missing.in}\n"
+            "  outputs: {y: float64}\nparameters:\n  x: {values: [1, 2]}\n");
+  const RunResult r = RunSweep({"validate", "c.yaml"}, dir.path());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(Contains(r.err, dir / "input.nml.in" +
+                                  ":3:9: kernel.files.input.nml: unknown placeholder `{rho}` "
+                                  "(placeholders: {x}, {seed}, {point};"))
+      << r.err;
+  EXPECT_TRUE(Contains(r.err, "c.yaml:4:47: kernel.files.other.nml: cannot read the template " +
+                                  dir / "missing.in" + ": No such file or directory"))
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "results"));
 }
 
 TEST(CommandKernelConfig, ValidateReportsUnknownPlaceholderAndRelativeProgram) {

@@ -180,6 +180,7 @@ TEST(ConfigParseTest, DefaultsOfAMinimalConfig) {
   EXPECT_EQ(c.execution.timeout_seconds, 0);
   EXPECT_EQ(c.execution.retries, 2);
   EXPECT_EQ(c.execution.memory_limit_bytes, 0u);
+  EXPECT_EQ(c.execution.max_failures, 100u);
   // "t.yaml" has no folder: paths resolve against the working directory.
   EXPECT_EQ(c.folder, fs::current_path().lexically_normal().string());
   EXPECT_EQ(c.output.path, (fs::current_path() / "results/t.h5").string());
@@ -309,6 +310,39 @@ TEST(ConfigParseTest, CommandKernelKeepsPlaceholdersVerbatim) {
   EXPECT_EQ(c.kernel.command_outputs[1].shape, (std::vector<int64_t>{100, 3}));
   EXPECT_EQ(c.kernel.command_outputs[2].dtype, "uint8");
   EXPECT_TRUE(c.kernel.command_outputs[2].shape.empty());
+}
+
+TEST(ConfigParseTest, CommandKernelWorkDirectoryKeys) {
+  Config c = Parse(
+      "name: cmd\n"
+      "kernel:\n"
+      "  command: [./sim, input.nml]\n"
+      "  files: {input.nml: templates/input.nml, conf/run.sh: /abs/run.sh}\n"
+      "  results_file: out/results.json\n"
+      "  outputs: {energy: float64}\n"
+      "  workdir: {root: scratch/work, keep: always}\n"
+      "parameters: {rho: {values: [1, 2]}}\n"
+      "execution: {max_failures: 7}\n");
+  ASSERT_EQ(c.kernel.command_files.size(), 2u);
+  EXPECT_EQ(c.kernel.command_files[0].name, "input.nml");
+  EXPECT_EQ(c.kernel.command_files[0].template_path,
+            (fs::current_path() / "templates/input.nml").string());
+  EXPECT_EQ(c.kernel.command_files[0].where.line, 4);
+  EXPECT_EQ(c.kernel.command_files[1].name, "conf/run.sh");
+  EXPECT_EQ(c.kernel.command_files[1].template_path, "/abs/run.sh");
+  EXPECT_EQ(c.kernel.results_file, "out/results.json");
+  EXPECT_EQ(c.kernel.workdir.root, (fs::current_path() / "scratch/work").string());
+  EXPECT_EQ(c.kernel.workdir.keep, KernelSpec::Workdir::Keep::kAlways);
+  EXPECT_EQ(c.execution.max_failures, 7u);
+  // The defaults: outputs on stdout, the work folder beside the output, failed points kept.
+  Config d = Parse(
+      "name: cmd\nkernel: {command: [./sim], outputs: {e: float64}}\n"
+      "parameters: {x: 1}\nexecution: {max_failures: none}\n");
+  EXPECT_TRUE(d.kernel.command_files.empty());
+  EXPECT_TRUE(d.kernel.results_file.empty());
+  EXPECT_TRUE(d.kernel.workdir.root.empty());
+  EXPECT_EQ(d.kernel.workdir.keep, KernelSpec::Workdir::Keep::kFailed);
+  EXPECT_EQ(d.execution.max_failures, 0u);
 }
 
 TEST(ConfigParseTest, RelativePathsResolveAgainstTheConfigFolder) {
@@ -496,6 +530,12 @@ std::string WithParameters(const std::string& parameters, const std::string& ext
 
 std::string WithExecution(const std::string& execution) {
   return std::string(kMinimal) + "execution:\n" + execution;
+}
+
+// A command kernel with more keys from line 4 on.
+std::string Command(const std::string& keys) {
+  return "name: t\nkernel:\n  command: [./sim]\n" + keys +
+         "  outputs: {e: float64}\nparameters: {x: 1}\n";
 }
 
 TEST(ConfigErrorTest, TableOfMalformedConfigs) {
@@ -735,6 +775,32 @@ TEST(ConfigErrorTest, TableOfMalformedConfigs) {
        "at most 1000000 retries"},
       {"malformed memory_limit", WithExecution("  memory_limit: 4 gigs\n"), 6,
        "execution.memory_limit", "expected a size like 512MiB"},
+      {"max_failures 0", WithExecution("  max_failures: 0\n"), 6, "execution.max_failures",
+       "expected a number of failed chunks >= 1 or `none`, got 0"},
+      {"max_failures many", WithExecution("  max_failures: many\n"), 6, "execution.max_failures",
+       "expected a number of failed chunks >= 1 or `none`"},
+      {"files without a command", "name: t\nkernel: {name: k, files: {a: b}}\nparameters: {x: 1}\n",
+       2, "kernel.files", "`files` is only for `command` kernels"},
+      {"absolute file name", Command("  files: {/etc/passwd: t.txt}\n"), 4,
+       "kernel.files./etc/passwd",
+       "`/etc/passwd` is absolute; give a name inside the work directory"},
+      {"file name leading out", Command("  files: {../up.nml: t.txt}\n"), 4,
+       "kernel.files.../up.nml", "no empty, `.` or `..` part"},
+      {"file name with an empty part", Command("  files: {'a//b': t.txt}\n"), 4,
+       "kernel.files.a//b", "no empty, `.` or `..` part"},
+      {"a file under a file", Command("  files: {a: t.txt, a/b: u.txt}\n"), 4, "kernel.files.a/b",
+       "`a` is a file, so `a/b` cannot be under it"},
+      {"template not a path", Command("  files: {a: [1]}\n"), 4, "kernel.files.a",
+       "expected the path of a template file, got a list"},
+      {"results_file leading out", Command("  results_file: ../out.json\n"), 4,
+       "kernel.results_file", "no empty, `.` or `..` part"},
+      {"results_file also rendered", Command("  files: {out.json: t}\n  results_file: out.json\n"),
+       5, "kernel.results_file", "`out.json` is also rendered by `files:`"},
+      {"bad keep", Command("  workdir: {keep: faild}\n"), 4, "kernel.workdir.keep",
+       "expected which work directories to keep (failed | always | never), got `faild` (did "
+       "you mean `failed`?)"},
+      {"unknown workdir key", Command("  workdir: {rot: w}\n"), 4, "kernel.workdir.rot",
+       "did you mean `root`?"},
       {"unknown execution key", WithExecution("  worker: 4\n"), 6, "execution.worker",
        "unknown key `worker` (did you mean `workers`?)"},
       {"execution not a map", std::string(kMinimal) + "execution: fast\n", 5, "execution",

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <hdf5.h>
 #include <signal.h>
 #include <spawn.h>
@@ -12,10 +13,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -53,6 +56,34 @@ inline std::string SlowIsingConfig(const TempDir& dir) {
       "parameters:\n  T: {linspace: [1.5, 3.5, 1500]}\nrepeat: 2\n"
       "execution: {workers: 2}\noutput: {path: out.h5}\n");
   return path;
+}
+
+// The Python with Debian's h5py, numpy, pandas and xarray (scripts/setup installs them): the
+// `python3` first on PATH may be another.
+inline constexpr const char* kPython = "/usr/bin/python3";
+
+// Runs `command` with /bin/sh; its exit code, or -1 if it did not exit.
+inline int Shell(const std::string& command) {
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+inline void SleepSeconds(double s) {
+  std::this_thread::sleep_for(std::chrono::duration<double>(s));
+}
+
+// A float64 npy file (version 1.0) holding `values`, as numpy.save writes it.
+inline std::string Npy(const std::vector<double>& values) {
+  std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (" +
+                       std::to_string(values.size()) + ",), }";
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string bytes("\x93NUMPY\x01\x00", 8);
+  bytes += char(header.size() & 0xff);
+  bytes += char(header.size() >> 8);
+  bytes += header;
+  bytes.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(double));
+  return bytes;
 }
 
 // The records of `type` (every record for "") in a journal; none while it does not exist yet.
@@ -149,6 +180,13 @@ inline RunResult RunSweep(const std::vector<std::string>& args, const std::strin
   r.err = p.err();
   r.tag = p.tag();
   return r;
+}
+
+// `sweep status OUTPUT --json` in `dir`, parsed.
+inline nlohmann::json StatusJson(const TempDir& dir, const std::string& output = "out.h5") {
+  const RunResult r = RunSweep({"status", output, "--json"}, dir.path());
+  EXPECT_EQ(r.code, 0) << r.err;
+  return nlohmann::json::parse(r.out);
 }
 
 // Processes (other than zombies) whose environment carries SWEEP_TEST_TAG=<tag>.

@@ -144,7 +144,7 @@ TEST(ExportTest, CsvFieldsAreQuotedOnlyWhenTheyMustBe) {
 // ---- Whole runs ----
 
 TEST(ExportTest, QuickstartCsvReadByPandasHoldsTheResults) {
-  if (!HavePandas()) GTEST_SKIP() << "no pandas in " << kPython;
+  ASSERT_TRUE(HavePandas()) << "no pandas in " << kPython << " (scripts/setup installs it)";
   TempDir dir;
   const std::string out = QuickstartOutput(dir);
   const RunResult r = RunSweep({"export", "out.h5", "-o", "table.csv"}, dir.path());
@@ -483,7 +483,7 @@ const std::vector<std::string> kTidyColumns = {
     "seed",  "xo", "f32", "y", "output_point", "i32",  "u8"};
 
 TEST(ExportTest, StringsRepeatAndEveryDtypeRoundTripThroughPandas) {
-  if (!HavePandas()) GTEST_SKIP() << "no pandas in " << kPython;
+  ASSERT_TRUE(HavePandas()) << "no pandas in " << kPython << " (scripts/setup installs it)";
   TempDir dir;
   WriteFile(dir / "tidy.yaml", kTidyConfig);
   const RunResult run = RunSweep({"run", "tidy.yaml", "-q"}, dir.path());

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "driver/binding.h"
+#include "driver/input_guard.h"
 #include "driver/space.h"
 #include "io/config.h"
 #include "io/inputs.h"
@@ -25,7 +26,8 @@ nlohmann::json FingerprintOf(const TempDir& dir, const std::string& yaml) {
   const KernelBinding binding = BindKernel(config, space);
   const PublishedInputs published = PublishInputs(config.inputs);
   const MappedInputs inputs(published.inputs());
-  return Fingerprint(binding, config, inputs);
+  const InputGuard guard(published.inputs(), inputs);
+  return Fingerprint(binding, config, inputs, guard.start_hashes());
 }
 
 // A float64 npy file of `n` values 0, 1, ...
@@ -62,7 +64,9 @@ TEST(FingerprintTest, TheSameSweepHasNoChanges) {
   TempDir dir;
   WriteNpy(dir / "data.npy", 4);
   const std::string yaml = SumConfig("{npy: data.npy}");
-  EXPECT_EQ(FingerprintChanges(FingerprintOf(dir, yaml), FingerprintOf(dir, yaml)), Changes{});
+  EXPECT_EQ(FingerprintChanges(FingerprintOf(dir, yaml), FingerprintOf(dir, yaml),
+                               ParseConfig(yaml, dir / "c.yaml")),
+            Changes{});
 }
 
 TEST(FingerprintTest, AKernelOptionIsReportedWithItsNewValue) {
@@ -72,38 +76,94 @@ TEST(FingerprintTest, AKernelOptionIsReportedWithItsNewValue) {
                                   ", dt: 0.005}\nparameters:\n  rho: {linspace: [0, 50, 3]}\n"
                                   "  sigma: 10\n  beta: 2.5\noutput: {path: out.h5}\n");
   };
-  EXPECT_EQ(FingerprintChanges(lorenz("4000"), lorenz("4001")), Changes{"options.steps: now 4001"});
+  EXPECT_EQ(FingerprintChanges(lorenz("4000"), lorenz("4001"), Config{}),
+            Changes{"options.steps: now 4001"});
 }
 
-TEST(FingerprintTest, AnInputFileIsJudgedBySizeAndModificationTime) {
+// Writes `values` as the float64 npy file `path`.
+void WriteNpyValues(const std::string& path, const std::vector<double>& values) {
+  WriteNpy(path, int(values.size()));
+  std::fstream file(path, std::ios::binary | std::ios::in | std::ios::out);
+  file.seekp(-std::streamoff(values.size() * sizeof(double)), std::ios::end);
+  file.write(reinterpret_cast<const char*>(values.data()),
+             std::streamsize(values.size() * sizeof(double)));
+}
+
+TEST(FingerprintTest, AnInputFileIsJudgedByItsBytesNotItsTime) {
   TempDir dir;
   const std::string yaml = SumConfig("{npy: data.npy}");
   WriteNpy(dir / "data.npy", 4);
   SetMtime(dir / "data.npy", 1'000'000'000);
   const nlohmann::json before = FingerprintOf(dir, yaml);
+  const Config config = ParseConfig(yaml, dir / "c.yaml");
 
-  // Touched only: the same bytes, a new time.
+  // Touched, then replaced by a copy: the same bytes.
   SetMtime(dir / "data.npy", 1'000'000'007);
-  EXPECT_EQ(FingerprintChanges(before, FingerprintOf(dir, yaml)),
-            Changes{"inputs.data.file.mtime_ns: now 1000000007000000000"});
+  EXPECT_EQ(FingerprintChanges(before, FingerprintOf(dir, yaml), config), Changes{});
+  std::filesystem::copy_file(dir / "data.npy", dir / "copy.npy");
+  std::filesystem::rename(dir / "copy.npy", dir / "data.npy");
+  EXPECT_EQ(FingerprintChanges(before, FingerprintOf(dir, yaml), config), Changes{});
 
-  // Rewritten with one more value at the old time: size (and shape) say it.
-  WriteNpy(dir / "data.npy", 5);
+  // Edited in place, with its size and time as they were.
+  WriteNpyValues(dir / "data.npy", {0, 1, 2, 3.5});
   SetMtime(dir / "data.npy", 1'000'000'000);
-  const uint64_t size = std::filesystem::file_size(dir / "data.npy");
-  EXPECT_EQ(FingerprintChanges(before, FingerprintOf(dir, yaml)),
-            (Changes{"inputs.data.file.size: now " + std::to_string(size),
-                     "inputs.data.shape.0: now 5"}));
+  const nlohmann::json edited = FingerprintOf(dir, yaml);
+  const Changes changes = FingerprintChanges(before, edited, config);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0], "inputs.data: its bytes changed (xxh3 " +
+                            before["inputs"]["data"]["xxh3"].dump() + " before, " +
+                            edited["inputs"]["data"]["xxh3"].dump() + " now)");
+  EXPECT_NE(before["inputs"]["data"]["xxh3"], edited["inputs"]["data"]["xxh3"]);
+
+  // One more value: the shape says it too.
+  WriteNpy(dir / "data.npy", 5);
+  const Changes grown = FingerprintChanges(before, FingerprintOf(dir, yaml), config);
+  ASSERT_EQ(grown.size(), 2u);
+  EXPECT_EQ(grown[0], "inputs.data.shape.0: now 5");
+  EXPECT_EQ(grown[1].rfind("inputs.data: its bytes changed", 0), 0u) << grown[1];
 }
 
-TEST(FingerprintTest, AGeneratedInputIsJudgedByItsRecipe) {
+// Outputs made by an older sweep hold each file's size and time instead of its hash: those keep
+// deciding, so such an output can still be resumed.
+TEST(FingerprintTest, AnOlderFingerprintIsComparedBySizeAndTime) {
+  TempDir dir;
+  const std::string yaml = SumConfig("{npy: data.npy}");
+  WriteNpy(dir / "data.npy", 4);
+  SetMtime(dir / "data.npy", 1'000'000'000);
+  const Config config = ParseConfig(yaml, dir / "c.yaml");
+  nlohmann::json older = FingerprintOf(dir, yaml);
+  older["inputs"]["data"].erase("xxh3");
+  older["inputs"]["data"]["file"] = {{"size", std::filesystem::file_size(dir / "data.npy")},
+                                     {"mtime_ns", int64_t{1'000'000'000} * 1'000'000'000}};
+  EXPECT_EQ(FingerprintChanges(older, FingerprintOf(dir, yaml), config), Changes{});
+  SetMtime(dir / "data.npy", 1'000'000'007);
+  EXPECT_EQ(FingerprintChanges(older, FingerprintOf(dir, yaml), config),
+            Changes{"inputs.data.file.mtime_ns: now 1000000007000000000"});
+}
+
+// `sweep plan` sizes the output from a fingerprint made without reading the inputs: its text must
+// be as long as the real one.
+TEST(FingerprintTest, APlanFingerprintIsAsLongAsTheRealOne) {
+  TempDir dir;
+  WriteNpy(dir / "data.npy", 4);
+  const std::string yaml = SumConfig("{npy: data.npy}");
+  const Config config = ParseConfig(yaml, dir / "c.yaml");
+  const Space space(config);
+  const KernelBinding binding = BindKernel(config, space);
+  const nlohmann::json planned =
+      Fingerprint(binding, config, std::vector<InputShape>{{SWEEP_FLOAT64, {4}}});
+  EXPECT_EQ(planned.dump().size(), FingerprintOf(dir, yaml).dump().size());
+}
+
+TEST(FingerprintTest, AGeneratedInputIsJudgedByItsRecipeAndItsBytes) {
   TempDir dir;
   const nlohmann::json before =
       FingerprintOf(dir, SumConfig("{generate: normal, shape: [8], seed: 7}"));
-  EXPECT_EQ(
-      FingerprintChanges(before, FingerprintOf(dir, SumConfig("{generate: normal, shape: [8], "
-                                                              "seed: 8}"))),
-      Changes{"inputs.data.generate.seed: now 8"});
+  const Changes changes = FingerprintChanges(
+      before, FingerprintOf(dir, SumConfig("{generate: normal, shape: [8], seed: 8}")), Config{});
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0], "inputs.data.generate.seed: now 8");
+  EXPECT_EQ(changes[1].rfind("inputs.data: its bytes changed", 0), 0u) << changes[1];
 }
 
 TEST(FingerprintTest, ARebuiltPluginIsReportedByItsBytes) {
@@ -118,11 +178,12 @@ TEST(FingerprintTest, ARebuiltPluginIsReportedByItsBytes) {
   const Space space(config);
   const KernelBinding binding = BindKernel(config, space);
   const MappedInputs inputs({});
-  const nlohmann::json before = Fingerprint(binding, config, inputs);
+  const nlohmann::json before = Fingerprint(binding, config, inputs, {});
   EXPECT_TRUE(before["kernel"].contains("library_xxh3"));
   EXPECT_FALSE(before["kernel"].contains("sweep_version"));
   std::ofstream(plugin, std::ios::binary | std::ios::app) << "rebuilt";
-  const Changes changes = FingerprintChanges(before, Fingerprint(binding, config, inputs));
+  const Changes changes =
+      FingerprintChanges(before, Fingerprint(binding, config, inputs, {}), config);
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(changes[0].rfind("kernel.library_xxh3: now \"", 0), 0u) << changes[0];
 }
@@ -130,7 +191,8 @@ TEST(FingerprintTest, ARebuiltPluginIsReportedByItsBytes) {
 TEST(FingerprintTest, AddedAndRemovedKeysAreNamed) {
   const nlohmann::json before = {{"inputs", {{"a", 1}}}};
   const nlohmann::json now = {{"inputs", {{"b", 1}}}};
-  EXPECT_EQ(FingerprintChanges(before, now), (Changes{"inputs.a: removed", "inputs.b: added"}));
+  EXPECT_EQ(FingerprintChanges(before, now, Config{}),
+            (Changes{"inputs.a: removed", "inputs.b: added"}));
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #if defined(SWEEP_HAVE_MPI)
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 
 #include <filesystem>
@@ -176,6 +178,37 @@ TEST(MpiTest, ATerminatedJobJournalsItsStop) {
   const std::vector<JournalRecord> stopped = JournalRecords(dir / "out.h5.journal", "stopped");
   ASSERT_EQ(stopped.size(), 1u);
   EXPECT_EQ(stopped[0].reason, "interrupted");
+}
+
+// execution.max_failures holds over every rank's workers: after it, rank 0 hands out no chunk,
+// and the rest stays pending. The command kernel's work folder is beside the output every rank
+// writes to (`-o`), not the config's.
+TEST(MpiTest, MaxFailuresStopsEveryRank) {
+  TempDir dir;
+  WriteFile(dir / "code.sh", "#!/bin/sh\necho 'no licence' >&2\nexit 1\n");
+  chmod((dir / "code.sh").c_str(), 0755);
+  WriteFile(dir / "c.yaml",
+            "name: doomed\nkernel:\n  command: [./code.sh, '{i}']\n  outputs: {y: float64}\n"
+            "parameters:\n  i: {range: [0, 60]}\n"
+            "execution: {chunk_size: 1, max_failures: 2}\noutput: {path: out.h5}\n");
+  const RunResult r =
+      RunMpi(3, {"run", "c.yaml", "-q", "--mpi", "-j", "1", "-o", "run.h5"}, dir.path());
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_TRUE(LeftoversAfter(r.tag).empty());
+  uint64_t failed = 0;
+  for (const JournalRecord& f : JournalRecords(dir / "run.h5.journal", "failed")) failed += f.final;
+  EXPECT_GE(failed, 2u);
+  EXPECT_LE(failed, 2u + 3u) << "at most one more failure per worker of the 3 ranks";
+  EXPECT_NE(r.err.find("stopped after " + std::to_string(failed) +
+                       " failed chunks (execution.max_failures is 2); " +
+                       std::to_string(60 - failed) + " chunks were not computed"),
+            std::string::npos)
+      << r.err;
+  uint64_t kept = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "run.h5.work"))
+    kept += e.path().filename().string().rfind("point-", 0) == 0;
+  EXPECT_EQ(kept, failed);
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.work"));
 }
 
 // A config error is reported once, by rank 0, with exit code 2 and nothing written.

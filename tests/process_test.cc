@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -136,6 +137,33 @@ TEST(ProcessTest, SpawnedChildGetsExactlyTheNamedDescriptors) {
 TEST(ProcessTest, ExecutedChildGetsExactlyTheNamedDescriptors) {
   ExpectOnlyTheNamedDescriptors(
       [](const ChildSetup& s) { return ForkExec(kListFds[0], kListFds, s); });
+}
+
+// Every way of starting a child starts it in ChildSetup::cwd, even when that descriptor's number
+// is one the child's descriptors replace; the directory's descriptor does not reach the child.
+TEST(ProcessTest, EveryChildStartsInTheFolderItIsGiven) {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "here");
+  const ScopedFd out(open((dir / "out").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  const ScopedFd here(open((dir / "here").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_LT(here.get(), 100);
+  // The child gets another descriptor at the folder's number.
+  const std::string number = std::to_string(here.get());
+  ChildSetup setup;
+  setup.fds = {{out.get(), 1}, {out.get(), here.get()}};
+  setup.cwd = here.get();
+  const std::vector<std::string> pwd = {"/bin/sh", "-c",
+                                        "pwd; [ -d /proc/self/fd/" + number + " ] || echo file"};
+  EXPECT_EQ(Wait(SpawnChild(pwd, setup)), W_EXITCODE(0, 0));
+  EXPECT_EQ(Wait(ForkExec(pwd[0], pwd, setup)), W_EXITCODE(0, 0));
+  EXPECT_EQ(Wait(ForkChild(setup,
+                           [] {
+                             const std::string cwd = std::filesystem::current_path().string();
+                             return cwd.size() > 5 && cwd.substr(cwd.size() - 5) == "/here" ? 0 : 3;
+                           })),
+            W_EXITCODE(0, 0));
+  const std::string line = dir / "here\nfile\n";
+  EXPECT_EQ(ReadAll(dir / "out"), line + line);
 }
 
 TEST(ProcessTest, ForkedChildGetsTheNamedDescriptorsDevNullAndDefaultSignals) {

@@ -1,6 +1,7 @@
 // `sweep report`: the page of real runs read back as text (and each chart parsed as XML by
-// Python): a run with failures, a sweep of three axes, a live run, a kept work directory, bad
-// usage. The same pages rendered in headless Chromium: tests/report_browser_test.cc.
+// Python): a run with failures, a sweep of three axes, a live run, a command kernel's kept work
+// directories, runs at once, bad usage. The same pages rendered in headless Chromium:
+// tests/report_browser_test.cc.
 #include "driver/report.h"
 
 #include <gtest/gtest.h>
@@ -171,23 +172,32 @@ TEST(ReportTest, ALiveRunIsReportedWithoutDisturbingIt) {
   EXPECT_EQ(Count(after, "class=\"missing\""), 0u);
 }
 
-// A failure whose journal record names a kept work directory shows it.
-TEST(ReportTest, AKeptWorkDirectoryIsShown) {
+// A command kernel whose program fails for one parameter value: the failed points' work
+// directories, which it keeps, are shown with their failures; its array output is not plotted.
+TEST(ReportTest, ACommandsFailedPointsShowTheirKeptWorkDirectories) {
   TempDir dir;
-  ASSERT_EQ(RunSweep({"run", FaultyConfig(dir), "-q"}, dir.path()).code, 3);
-  {
-    JournalRecord kept = JournalRecords(dir / "out.h5.journal", "failed").at(0);
-    kept.time += 1;
-    kept.workdir = dir / "out.h5.work/point-<7>";
-    Journal journal = Journal::OpenForAppend(dir / "out.h5.journal");
-    journal.Append(kept);
-  }
+  WriteFile(dir / "command.yaml",
+            std::string("name: command\nkernel:\n  command: [") + SWEEP_FAKE_SIM +
+                ", \"{mode}\", \"{x}\"]\n  outputs: {y: float64, v: [float64, 3]}\n"
+                "parameters:\n  x: {values: [1, 2, 3]}\n  mode: {values: [json, exit]}\n"
+                "execution: {workers: 2, chunk_size: 1}\noutput: {path: out.h5}\n");
+  ASSERT_EQ(RunSweep({"run", "command.yaml", "-q"}, dir.path()).code, 3);
   ASSERT_EQ(RunSweep({"report", "out.h5"}, dir.path()).code, 0);
   const std::string html = ReadFile(dir / "out.h5.report.html");
-  EXPECT_NE(html.find("<td class=\"workdir\"><code>" + dir / "out.h5.work/point-&lt;7&gt;" +
-                      "</code></td>"),
+  EXPECT_EQ(FigureOutputs(html), std::vector<std::string>{"y"});
+  EXPECT_EQ(Count(html, "class=\"missing\""), 3u);  // mode exit, every x
+  EXPECT_NE(html.find("Not plotted, a shape per point: v [3]."), std::string::npos);
+  EXPECT_EQ(Count(html, "<tr class=\"failure\""), 3u);
+  for (uint64_t point : {1, 3, 5}) {  // x in C order first: (x, mode) = (1, exit), ...
+    ASSERT_TRUE(std::filesystem::is_directory(dir / "out.h5.work/point-" + std::to_string(point)));
+    EXPECT_NE(html.find("<td class=\"workdir\"><code>" + dir / "out.h5.work/point-" +
+                        std::to_string(point) + "</code></td>"),
+              std::string::npos)
+        << point;
+  }
+  EXPECT_NE(html.find("<code>x</code> = 2</span> <span class=\"param\"><code>mode</code> = exit"),
             std::string::npos);
-  EXPECT_NE(html.find("<td class=\"workdir\">-</td>"), std::string::npos);  // the other failure
+  EXPECT_NE(html.find("failed with exit code 2"), std::string::npos);
 }
 
 // Wall time is the time some run was running: shards run at once, and count once.

@@ -262,6 +262,62 @@ TEST(SchedulerTest, InterruptKillsEveryWorkerAndLeavesChunksPending) {
   for (int r = 0; r < 2; ++r) EXPECT_FALSE(fake.Running(r));
 }
 
+FakeChunkResult KernelError(uint64_t point) {
+  FakeChunkResult r;
+  r.kind = FakeChunkResult::Kind::kKernelError;
+  r.point = point;
+  return r;
+}
+
+// After max_failures final failures no chunk is handed out: only those in flight finish, the
+// rest stay pending, retries waiting for their backoff too.
+TEST(SchedulerTest, MaxFailuresStopsHandingOutChunks) {
+  for (const bool dynamic : {true, false}) {
+    FakeWorkerSet fake(2, [](uint64_t c, int) {
+      if (c == 1) {  // a transient failure that would be retried after its backoff
+        FakeChunkResult r;
+        r.kind = FakeChunkResult::Kind::kExternalKill;
+        return r;
+      }
+      return KernelError(c);
+    });
+    Plan plan(100, 1);
+    Recorder rec;
+    SchedulerOptions o = Options(fake);
+    o.dynamic = dynamic;
+    o.max_failures = 3;
+    o.retry_backoff_seconds = 100;
+    Scheduler s(fake, plan, Iota(100), o, rec);
+    EXPECT_EQ(s.Run(), Scheduler::Outcome::kStoppedAtMaxFailures);
+    // The failure that reached the limit, and at most one more per other busy worker.
+    EXPECT_GE(rec.FinalFailures(), 3u);
+    EXPECT_LE(rec.FinalFailures(), 3u + 1u);
+    EXPECT_EQ(s.pending(), 100u - rec.FinalFailures());
+    // (A static schedule retries at once, so only the dynamic one has a retry waiting.)
+    if (dynamic) {
+      EXPECT_EQ(fake.attempts(1), 1) << "a retry was handed out after the limit";
+    }
+    uint64_t assigned = 0;
+    for (const auto& [rank, m] : fake.sent) assigned += m.type == MessageType::kAssign;
+    EXPECT_EQ(assigned, rec.failures.size());
+    for (int r = 0; r < 2; ++r) EXPECT_FALSE(fake.Running(r));
+    EXPECT_EQ(fake.kills, 0);
+  }
+  // Below the limit, or without one, the run finishes as always.
+  for (const uint64_t max : {uint64_t{0}, uint64_t{11}}) {
+    FakeWorkerSet fake(
+        2, [](uint64_t c, int) { return c % 10 == 0 ? KernelError(c) : FakeChunkResult::Done(); });
+    Plan plan(100, 1);
+    Recorder rec;
+    SchedulerOptions o = Options(fake);
+    o.max_failures = max;
+    Scheduler s(fake, plan, Iota(100), o, rec);
+    EXPECT_EQ(s.Run(), Scheduler::Outcome::kFinished);
+    EXPECT_EQ(rec.FinalFailures(), 10u);
+    EXPECT_EQ(s.pending(), 0u);
+  }
+}
+
 TEST(SchedulerTest, NeverStartsMoreWorkersThanChunks) {
   FakeWorkerSet fake(8, [](uint64_t, int) { return FakeChunkResult::Done(); });
   Plan plan(2, 1);

@@ -456,7 +456,11 @@ execution: {{workers: {workers}, chunk_size: 1}}
             if workers == 2:  # at 8 workers Pool+pickle would hold 9 copies of the input
                 sides["pickle"] = lambda: self._peer_pss("memory_pickle", data, workers, hold)
             runs = alternate(self.reps, sides)
-            self.check_done(out, "sum")
+            # Each point sums the input times its scale (array_sum): checked against numpy.
+            sums = self.check_done(out, "sum")
+            expected = np.arange(workers) * np.load(data, mmap_mode="r").sum()
+            if not np.allclose(sums, expected, rtol=1e-9):
+                raise Failed(f"memory: /sum of {workers} workers is not scale * sum(input)")
             sweep_tree = [r[0] for r in runs["sweep"]]
             sweep_workers = [r[1] for r in runs["sweep"]]
             s = median(sweep_tree)
@@ -572,14 +576,16 @@ parameters:
   beta: 2.6666666666666665
 execution: {{chunk_size: auto}}
 """)
-        out = self.output("scaling")
+        out, out_one = self.output("scaling"), self.output("scaling-one")
         runs = alternate(self.reps, {
             "two": lambda: self.run_sweep(config, out, "-j", "2"),
-            "one": lambda: self.run_sweep(config, out, "-j", "1"),
+            "one": lambda: self.run_sweep(config, out_one, "-j", "1"),
         })
         lyapunov = self.check_done(out, "lyapunov")
         if not np.isfinite(lyapunov).all():
             raise Failed("scaling: non-finite lyapunov exponents")
+        if not np.array_equal(lyapunov, self.check_done(out_one, "lyapunov")):
+            raise Failed("scaling: 2 workers and 1 give different lyapunov exponents")
         t2, t1 = median(runs["two"]), median(runs["one"])
         return [row("6", f"scaling: `lorenz`, {points} points x {steps:,} RK4 steps",
                     (t2, "s (2 workers)", runs["two"]), (t1, "s (1 worker)", runs["one"]),
@@ -923,7 +929,8 @@ def main():
     parser.add_argument("--work", required=True, help="scratch folder for inputs and outputs")
     parser.add_argument("--json", required=True, help="where to write the rows as JSON")
     parser.add_argument("--quick", action="store_true",
-                        help="every workload small; fail only if something does not run")
+                        help="every workload small; fail if one does not run, errs or gives "
+                             "wrong results")
     parser.add_argument("--reps", type=int, default=0, help="runs per figure (default 5)")
     parser.add_argument("--only", default="", help=f"comma-separated subset of {WORKLOADS}")
     args = parser.parse_args()
@@ -942,6 +949,9 @@ def main():
         try:
             new = getattr(bench, name)()
         except NotRun as e:
+            # --quick is what CI runs, on a machine scripts/setup made: everything must run.
+            if args.quick:
+                failures.append(f"{name}: not run: {e}")
             new = [{"id": str(WORKLOADS.index(name) + 1), "workload": name,
                     "status": f"not run: {e}"}]
         except Exception as e:  # noqa: BLE001 - one broken workload must not hide the others

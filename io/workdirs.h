@@ -1,0 +1,67 @@
+// Workdirs: the work directories of the command kernel's points (kernels/command.h), one per
+// point under one root folder, named `point-<index>`: a deterministic name, so that a point run
+// again (a retry, a resume, a rerun) finds its old directory and replaces it.
+//
+// Below the root, every operation goes through directory descriptors (openat, mkdirat,
+// unlinkat) and never follows a symbolic link: a program that leaves a link to /data in its
+// directory has the link removed, never /data, and a name from the config cannot lead out of the
+// point's directory (the config refuses absolute names and `..` too; this is the second lock).
+// The root is made with its parents when missing. The default root, beside the output, is never
+// followed through a symbolic link either (like every file sweep keeps there); a root the config
+// names may be one (a link to a scratch disk).
+//
+// Every function that throws throws Error naming the path and the failed call's errno text.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "io/process.h"
+
+namespace sweep {
+
+class Workdirs {
+ public:
+  // `root`: absolute. `follow_root_link`: whether the root may be a symbolic link.
+  Workdirs(std::string root, bool follow_root_link);
+
+  const std::string& root() const { return root_; }
+  static std::string NameOf(uint64_t point);  // "point-<index>"
+  std::string PathOf(uint64_t point) const;   // root/point-<index>
+
+  // The point's directory, empty: made after removing whatever was there under its name.
+  // Returns a descriptor of it (close-on-exec). THROWS: Error.
+  ScopedFd MakeFresh(uint64_t point) const;
+  // Removes the point's directory with all it holds; nothing when it is not there. THROWS: Error.
+  void Remove(uint64_t point) const;
+  // Removes the root when it is empty (kept directories, or other workers' points, leave it).
+  // Never throws.
+  void RemoveRootIfEmpty() const;
+
+ private:
+  ScopedFd OpenRoot() const;
+
+  std::string root_;
+  bool follow_root_link_;
+};
+
+// Writes `bytes` as the file `name` under the directory `dir`, making the folders on the way;
+// `name` is a relative path with no empty, `.` or `..` part, and the file must not exist yet.
+// `mode`: permission bits (less the umask). THROWS: Error.
+void WriteFileBelow(int dir, const std::string& name, const std::string& bytes, mode_t mode);
+
+// The bytes of the file `name` under `dir` (a name as above); nullopt when it does not exist.
+// THROWS: Error when it is a symbolic link, not a regular file, longer than `max_bytes`, or
+// cannot be read.
+std::optional<std::string> ReadFileBelow(int dir, const std::string& name, size_t max_bytes);
+
+// Removes the entry `name` of `dir` with everything below it, never following a symbolic link
+// (a link is removed itself). Folders a program made read-only are made writable first, as they
+// must be for their entries to go. Nothing when there is no such entry. THROWS: Error, also for
+// folders nested deeper than 256.
+void RemoveTree(int dir, const std::string& name);
+
+}  // namespace sweep

@@ -1,0 +1,387 @@
+#include "kernels/command_outputs.h"
+
+#include <fmt/format.h>
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <istream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <streambuf>
+
+namespace sweep {
+namespace {
+
+// A value for one element of an output, before its dtype is applied.
+struct Number {
+  bool integral = false;  // `integer` holds it exactly
+  int64_t integer = 0;
+  double number = 0;
+};
+
+std::optional<Number> ParseNumber(const std::string& token) {
+  Number n;
+  errno = 0;
+  char* end = nullptr;
+  const long long i = std::strtoll(token.c_str(), &end, 10);
+  if (!token.empty() && *end == '\0' && errno == 0) {
+    n.integral = true;
+    n.integer = i;
+    n.number = double(i);
+    return n;
+  }
+  errno = 0;
+  const double d = std::strtod(token.c_str(), &end);
+  if (token.empty() || *end != '\0') return std::nullopt;
+  n.number = d;
+  return n;
+}
+
+// Writes element i of an output; returns what is wrong, or "".
+std::string Store(const sweep_output_decl& decl, sweep_array& view, uint64_t i, const Number& v) {
+  switch (decl.dtype) {
+    case SWEEP_FLOAT64:
+      static_cast<double*>(view.data)[i] = v.number;
+      return "";
+    case SWEEP_FLOAT32:
+      static_cast<float*>(view.data)[i] = float(v.number);
+      return "";
+  }
+  int64_t x = v.integer;
+  if (!v.integral) {
+    // 2^63 is exact in a double, so this bound keeps the cast defined.
+    if (!(std::trunc(v.number) == v.number && std::fabs(v.number) < 9223372036854775808.0))
+      return fmt::format("{} is not an integer", v.number);
+    x = int64_t(v.number);
+  }
+  const auto in = [&](int64_t lo, int64_t hi) { return x >= lo && x <= hi; };
+  switch (decl.dtype) {
+    case SWEEP_INT64:
+      static_cast<int64_t*>(view.data)[i] = x;
+      return "";
+    case SWEEP_INT32:
+      if (!in(INT32_MIN, INT32_MAX)) return std::to_string(x) + " is out of range for int32";
+      static_cast<int32_t*>(view.data)[i] = int32_t(x);
+      return "";
+    case SWEEP_UINT8:
+      if (!in(0, 255)) return std::to_string(x) + " is out of range for uint8";
+      static_cast<uint8_t*>(view.data)[i] = uint8_t(x);
+      return "";
+  }
+  return "unknown dtype";
+}
+
+uint64_t Elements(const sweep_output_decl& decl) {
+  uint64_t n = 1;
+  for (int d = 0; d < decl.rank; ++d) n *= uint64_t(decl.shape[d]);
+  return n;
+}
+
+std::string Plural(uint64_t n, const char* what) {
+  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
+
+int FindOutput(const std::vector<sweep_output_decl>& decls, const std::string& name) {
+  for (size_t i = 0; i < decls.size(); ++i)
+    if (name == decls[i].name) return int(i);
+  return -1;
+}
+
+// Markers for the infinities of AcceptNonFiniteTokens(): strings no JSON output may hold, since
+// outputs are numbers.
+const char kPositiveInfinity[] = "\x01+Infinity";
+const char kNegativeInfinity[] = "\x01-Infinity";
+
+// JSON has no NaN nor infinities, but Python's json.dumps writes them bare (NaN, Infinity,
+// -Infinity), as do JavaScript and many codes: outside strings they become null (NaN) and
+// marker strings that FlattenJson reads as the infinities. Line for line: a JSON string never
+// holds a raw line break, so each line starts outside strings, whatever a log line before held.
+std::string AcceptNonFiniteTokens(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      in_string = false;
+      out += c;
+      continue;
+    }
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') out += text[++i];
+      if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    const auto at = [&](const char* token) {
+      return text.compare(i, std::strlen(token), token) == 0;
+    };
+    if (at("NaN")) {
+      out += "null";
+      i += 2;
+    } else if (at("-Infinity")) {
+      out += "\"\\u0001-Infinity\"";
+      i += 8;
+    } else if (at("Infinity")) {
+      out += "\"\\u0001+Infinity\"";
+      i += 7;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Flattens a JSON number or (nested) array of numbers in C order.
+std::string FlattenJson(const nlohmann::json& j, std::vector<Number>* out) {
+  if (j.is_array()) {
+    for (const nlohmann::json& item : j) {
+      std::string error = FlattenJson(item, out);
+      if (!error.empty()) return error;
+    }
+    return "";
+  }
+  Number n;
+  if (j.is_number_unsigned()) {
+    const uint64_t u = j.get<uint64_t>();
+    n.integral = u <= uint64_t(std::numeric_limits<int64_t>::max());
+    n.integer = int64_t(u);
+    n.number = double(u);
+  } else if (j.is_number_integer()) {
+    n.integral = true;
+    n.integer = j.get<int64_t>();
+    n.number = double(n.integer);
+  } else if (j.is_number_float()) {
+    n.number = j.get<double>();
+  } else if (j.is_null()) {
+    n.number = std::numeric_limits<double>::quiet_NaN();
+  } else if (j.is_string() && (j == kPositiveInfinity || j == kNegativeInfinity)) {
+    // Python's json.dumps and JavaScript print these bare; AcceptNonFiniteTokens quoted them.
+    n.number = j == kPositiveInfinity ? std::numeric_limits<double>::infinity()
+                                      : -std::numeric_limits<double>::infinity();
+  } else {
+    return std::string("expected numbers, got ") + j.type_name();
+  }
+  out->push_back(n);
+  return "";
+}
+
+std::string StoreAll(const sweep_output_decl& decl, sweep_array& view,
+                     const std::vector<Number>& values) {
+  const uint64_t expected = Elements(decl);
+  if (values.size() != expected) {
+    return "output `" + std::string(decl.name) + "`: expected " + Plural(expected, "value") +
+           ", got " + std::to_string(values.size());
+  }
+  for (uint64_t i = 0; i < expected; ++i) {
+    const std::string error = Store(decl, view, i, values[i]);
+    if (!error.empty()) return "output `" + std::string(decl.name) + "`: " + error;
+  }
+  return "";
+}
+
+// Reads a stream straight from memory, and says how much of it was read.
+class MemoryBuffer : public std::streambuf {
+ public:
+  MemoryBuffer(const char* begin, const char* end) {
+    char* b = const_cast<char*>(begin);
+    setg(b, b, const_cast<char*>(end));
+  }
+  size_t consumed() const { return size_t(gptr() - eback()); }
+};
+
+// nlohmann's "[json.exception.parse_error.101] parse error at line 1, column 7: what", or
+// "[json.exception.out_of_range.406] what": `what`.
+std::string ParseErrorText(std::string message) {
+  const size_t bracket = message.find("] ");
+  if (message.rfind("[json.exception", 0) == 0 && bracket != std::string::npos)
+    message.erase(0, bracket + 2);
+  if (message.rfind("parse error", 0) == 0) {
+    const size_t column = message.find("column ");
+    const size_t colon = column == std::string::npos ? column : message.find(": ", column);
+    if (colon != std::string::npos) message.erase(0, colon + 2);
+  }
+  return message;
+}
+
+std::vector<std::string> Words(const std::string& line) {
+  std::vector<std::string> words;
+  for (size_t i = 0; i < line.size();) {
+    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+    size_t j = i;
+    while (j < line.size() && !std::isspace(static_cast<unsigned char>(line[j]))) ++j;
+    if (j > i) words.push_back(line.substr(i, j - i));
+    i = j;
+  }
+  return words;
+}
+
+std::string Shown(const std::string& word) {
+  return word.size() > 40 ? word.substr(0, 40) + "..." : word;
+}
+
+// One pass over the text, line by line.
+class OutputReader {
+ public:
+  OutputReader(const std::string& text, const std::string& source,
+               const std::vector<sweep_output_decl>& decls, sweep_array* outputs)
+      : text_(text),
+        json_text_(AcceptNonFiniteTokens(text)),
+        source_(source),
+        decls_(decls),
+        outputs_(outputs),
+        given_on_(decls.size(), 0),
+        hints_(decls.size()) {}
+
+  std::string Read() {
+    size_t at = 0, json_at = 0;  // the current line's start in text_ and json_text_
+    for (size_t line = 1; at < text_.size(); ++line) {
+      const size_t first = text_.find_first_not_of(" \t\r", at);
+      std::string error;
+      size_t spanned = 0;  // further lines a JSON object took
+      if (first != std::string::npos && text_[first] == '{') {
+        error = ReadObject(line, json_at + (first - at), &spanned);
+      } else {
+        size_t end = text_.find('\n', at);
+        if (end == std::string::npos) end = text_.size();
+        error = ReadLine(line, text_.substr(at, end - at));
+      }
+      if (!error.empty()) return error;
+      for (size_t skip = 0; skip <= spanned; ++skip) {
+        at = NextLine(text_, at);
+        json_at = NextLine(json_text_, json_at);
+      }
+      line += spanned;
+    }
+    for (size_t o = 0; o < decls_.size(); ++o) {
+      if (given_on_[o] == 0) return Missing(o);
+    }
+    return "";
+  }
+
+ private:
+  static size_t NextLine(const std::string& text, size_t at) {
+    const size_t end = text.find('\n', at);
+    return end == std::string::npos ? text.size() : end + 1;
+  }
+
+  std::string Where(size_t line) const { return source_ + " line " + std::to_string(line) + ": "; }
+
+  // Marks output o given on `line`; the error when it was given before.
+  std::string Given(size_t o, size_t line) {
+    if (given_on_[o] != 0) {
+      return Where(line) + "output `" + decls_[o].name + "` given twice (first on line " +
+             std::to_string(given_on_[o]) + ")";
+    }
+    given_on_[o] = line;
+    return "";
+  }
+
+  std::string ReadObject(size_t line, size_t start, size_t* spanned) {
+    MemoryBuffer buffer(json_text_.data() + start, json_text_.data() + json_text_.size());
+    std::istream in(&buffer);
+    nlohmann::json j;
+    try {
+      in >> j;
+    } catch (const nlohmann::json::exception& e) {  // a parse error, or a number out of range
+      if (json_hint_.empty()) {
+        json_hint_ = "line " + std::to_string(line) +
+                     " starts with `{` but is not JSON: " + ParseErrorText(e.what());
+      }
+      return "";  // a log line
+    }
+    *spanned =
+        size_t(std::count(json_text_.begin() + std::ptrdiff_t(start),
+                          json_text_.begin() + std::ptrdiff_t(start + buffer.consumed()), '\n'));
+    for (const auto& [name, value] : j.items()) {
+      const int o = FindOutput(decls_, name);
+      if (o < 0) {
+        unknown_members_ += (unknown_members_.empty() ? "`" : ", `") + Shown(name) + "`";
+        continue;
+      }
+      std::string error = Given(size_t(o), line);
+      if (!error.empty()) return error;
+      const sweep_output_decl& decl = decls_[size_t(o)];
+      if (decl.rank == 0 && value.is_array())
+        return Where(line) + "output `" + decl.name + "`: expected a number, got an array";
+      std::vector<Number> values;
+      error = FlattenJson(value, &values);
+      if (error.empty()) error = StoreAll(decl, outputs_[o], values);
+      if (!error.empty())
+        return Where(line) + (error.rfind("output `", 0) == 0 ? "" : "output `" + name + "`: ") +
+               error;
+    }
+    return "";
+  }
+
+  std::string ReadLine(size_t line, const std::string& text) {
+    const std::vector<std::string> words = Words(text);
+    if (words.empty()) return "";
+    const int o = FindOutput(decls_, words[0]);
+    if (o < 0) return "";  // a log line
+    std::vector<Number> values;
+    for (size_t w = 1; w < words.size(); ++w) {
+      const std::optional<Number> n = ParseNumber(words[w]);
+      if (!n) {
+        if (hints_[size_t(o)].empty())
+          hints_[size_t(o)] = "line " + std::to_string(line) + " names it, but `" +
+                              Shown(words[w]) + "` is not a number";
+        return "";
+      }
+      values.push_back(*n);
+    }
+    if (values.empty()) {
+      if (hints_[size_t(o)].empty())
+        hints_[size_t(o)] = "line " + std::to_string(line) + " names it, with no value";
+      return "";
+    }
+    std::string error = Given(size_t(o), line);
+    if (error.empty()) error = StoreAll(decls_[size_t(o)], outputs_[o], values);
+    if (!error.empty() && error.rfind(source_ + " line ", 0) != 0) error = Where(line) + error;
+    return error;
+  }
+
+  std::string Missing(size_t o) const {
+    std::string message = "missing output `" + std::string(decls_[o].name) + "` " +
+                          (source_ == "stdout" ? "on stdout" : "in " + source_);
+    if (!hints_[o].empty()) return message + ": " + hints_[o];
+    if (!unknown_members_.empty())
+      return message + " (its JSON has members that are not outputs: " + unknown_members_ + ")";
+    if (!json_hint_.empty()) return message + ": " + json_hint_;
+    return message + " (expected `" + decls_[o].name +
+           " value...` lines or a JSON object; outputs: " + OutputList(decls_) + ")";
+  }
+
+  const std::string& text_;
+  const std::string json_text_;  // text_ with NaN and the infinities made JSON, line for line
+  const std::string& source_;
+  const std::vector<sweep_output_decl>& decls_;
+  sweep_array* outputs_;
+  std::vector<size_t> given_on_;    // the line each output was given on; 0: not yet
+  std::vector<std::string> hints_;  // why a line naming an output was not read
+  std::string json_hint_;           // the first `{` line that is not JSON, and why
+  std::string unknown_members_;     // of the JSON objects read
+};
+
+}  // namespace
+
+std::string OutputList(const std::vector<sweep_output_decl>& decls) {
+  std::string names;
+  for (const sweep_output_decl& d : decls)
+    names += (names.empty() ? "" : ", ") + std::string(d.name);
+  return names;
+}
+
+std::string ReadCommandOutputs(const std::string& text, const std::string& source,
+                               const std::vector<sweep_output_decl>& decls, sweep_array* outputs) {
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+    return source == "stdout" ? "nothing on stdout" : source + " is empty";
+  return OutputReader(text, source, decls, outputs).Read();
+}
+
+}  // namespace sweep

@@ -1,0 +1,40 @@
+// Reading the command kernel's outputs (kernels/command.h) from what its program wrote: its
+// stdout, or the results file it wrote in its work directory.
+//
+// Real codes print a log; the outputs are found among its lines, every other line is ignored:
+//   - a JSON object, starting on a line whose first non-blank character is `{` and running over
+//     as many lines as it takes: its members named like declared outputs are read, any other
+//     member is ignored (a code's metadata). A value is a number or an array of numbers, nested
+//     in C order or flat; null stands for NaN, and the bare NaN, Infinity and -Infinity that
+//     Python's json.dumps writes are accepted. A `{` line that does not parse as JSON is a log
+//     line like any other.
+//   - `name value...` lines: a line whose first word is a declared output and whose other words
+//     are all numbers (`energy 1.5`, `trace 0.1 0.2 ...`; nan and inf accepted).
+// Several objects and lines may share the outputs between them.
+//
+// Errors (the point fails with the message): an output given twice, the wrong number of values,
+// a value its dtype cannot hold (integer outputs take integral values within their dtype's
+// range), and a declared output found nowhere. Where a line is to blame the message names it
+// ("stdout line 12: output `trace`: expected 4 values, got 3"); a missing output's message also
+// says why a line that looked like it was not read ("line 3 names it, but `J` is not a number";
+// a `{` line that is not JSON, with the parser's message; members of the objects read that are
+// not outputs, for a misspelt name).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "kernels/kernel.h"
+
+namespace sweep {
+
+// Reads the outputs in `text` into one point's views; outputs[i] holds decls[i]. `source` names
+// the text in messages: "stdout", or the results file's name. Returns "" on success, else what
+// is wrong.
+std::string ReadCommandOutputs(const std::string& text, const std::string& source,
+                               const std::vector<sweep_output_decl>& decls, sweep_array* outputs);
+
+// "energy, trace": the declared outputs' names, for messages.
+std::string OutputList(const std::vector<sweep_output_decl>& decls);
+
+}  // namespace sweep
