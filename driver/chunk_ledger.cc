@@ -22,13 +22,18 @@ ChunkLedger ChunkLedger::ForNewOutput(OutputFile& file) {
   return ChunkLedger(file, std::move(table));
 }
 
-ChunkLedger ChunkLedger::Load(OutputFile& file) {
+ChunkLedger ChunkLedger::Load(
+    OutputFile& file, const std::function<void(const JournalRecord&, size_t journal)>& observe) {
   ChunkLedger ledger(file, file.ReadChunkTable());
   // Shards append to their own journals at once: merged in time order, the latest event of a
   // chunk wins.
   MergedJournals journals(JournalsOf(file.path()));
   JournalRecord record;
-  while (journals.Next(&record)) ledger.Apply(record);
+  size_t source = 0;
+  while (journals.Next(&record, &source)) {
+    ledger.Apply(record);
+    if (observe) observe(record, source);
+  }
   for (const JournalReader& journal : journals.readers()) {
     if (journal.truncated()) ledger.truncated_journals_.push_back(journal.path());
     if (journal.damaged_records() > 0)
@@ -192,18 +197,22 @@ std::vector<uint64_t> ChunkLedger::Todo(const ChunkSelection& selection) const {
   return todo;
 }
 
-void ChunkLedger::RecordDone(const Chunk& chunk, uint64_t checksum, double seconds, int worker,
-                             int attempt) {
+void ChunkLedger::RecordDone(const Chunk& chunk, const DoneChunk& done, const std::string& host) {
+  const uint16_t host_row = file_->HostRow(host);
   JournalRecord r;
   r.type = "done";
   r.time = WallSeconds();
   r.chunk = chunk.index;
-  r.checksum = checksum;
-  r.seconds = seconds;
-  r.worker = worker;
-  r.attempt = attempt;
+  r.checksum = done.checksum;
+  r.seconds = done.seconds;
+  r.start_time = done.start_time;
+  r.max_rss = done.max_rss;
+  r.worker = done.worker;
+  r.attempt = done.attempt;
   journal_->Append(r);
-  const ChunkRow row{ChunkStatus::kDone, uint32_t(attempt), seconds, checksum};
+  const ChunkRow row{
+      ChunkStatus::kDone, uint32_t(done.attempt), done.seconds, done.checksum, host_row,
+      done.worker,        done.start_time,        done.max_rss};
   file_->WriteChunkRow(chunk.index, row);
   table_.status[chunk.index] = row.status;
   table_.attempts[chunk.index] = row.attempts;
@@ -212,10 +221,15 @@ void ChunkLedger::RecordDone(const Chunk& chunk, uint64_t checksum, double secon
   failures_.erase(chunk.index);
 }
 
-void ChunkLedger::RecordFailed(const JournalRecord& failed) {
+void ChunkLedger::RecordFailed(const JournalRecord& failed, const std::string& host) {
+  const uint16_t reason_row = file_->FailureReasonRow(failed.reason);
+  const uint16_t host_row = failed.final ? file_->HostRow(host) : 0;
   journal_->Append(failed);
+  file_->WriteChunkFailure(failed.chunk, reason_row);
   if (!failed.final) return;
-  const ChunkRow row{ChunkStatus::kFailed, uint32_t(failed.attempt), 0, 0};
+  ChunkRow row{ChunkStatus::kFailed, uint32_t(failed.attempt), 0, 0};
+  row.host = host_row;
+  row.worker = failed.worker;
   file_->WriteChunkRow(failed.chunk, row);
   table_.status[failed.chunk] = row.status;
   table_.attempts[failed.chunk] = row.attempts;

@@ -18,7 +18,10 @@
 //
 // Recording keeps that order: RecordDone() and RecordFailed() append the journal record first and
 // then write the chunk's row of /chunks, so no chunk is ever marked done that its journal does not
-// hold, and a full disk that refuses the record stops the event from counting.
+// hold, and a full disk that refuses the record stops the event from counting. The row carries
+// the chunk's provenance (io/output_file.h): its worker's host, the worker, when it began, its
+// peak memory, and the reason of its latest failure; the journal holds the same (the host once,
+// in the run's `started` record).
 #pragma once
 
 #include <cstdint>
@@ -62,11 +65,15 @@ class ChunkLedger {
  public:
   // A new output's ledger: every chunk pending, no journal read.
   static ChunkLedger ForNewOutput(OutputFile& file);
-  // Reads /chunks and folds every journal of file.path() over it (see above).
+  // Reads /chunks and folds every journal of file.path() over it (see above). `observe`, when
+  // given, sees every record as it is folded, with the index of its journal in
+  // JournalsOf(file.path()) (driver/chunk_history.h folds the provenance so).
   // THROWS: Error when the table or a journal cannot be read, or a journal is of another
   // version. A partial last record is ignored and listed by truncated_journals(); damaged
   // records are skipped and listed by damaged_journals().
-  static ChunkLedger Load(OutputFile& file);
+  static ChunkLedger Load(
+      OutputFile& file,
+      const std::function<void(const JournalRecord&, size_t journal)>& observe = nullptr);
 
   const Plan& plan() const { return plan_; }
   ChunkStatus status(uint64_t chunk) const { return table_.status[chunk]; }
@@ -104,12 +111,14 @@ class ChunkLedger {
 
   // From now on, Record*() append to `journal` (not owned; it must outlive the recording).
   void RecordInto(Journal* journal) { journal_ = journal; }
+  // `host`: where done.worker (failed.worker) ran.
   // REQUIRES: RecordInto() and an OutputFile opened for writing. THROW: Error when the journal
   // or the table cannot be written; the event is then not recorded.
-  void RecordDone(const Chunk& chunk, uint64_t checksum, double seconds, int worker, int attempt);
+  void RecordDone(const Chunk& chunk, const DoneChunk& done, const std::string& host);
   // `failed`: a record of type "failed" (the caller fills the point, its parameters and the
-  // reason). Only a final failure changes the chunk's row.
-  void RecordFailed(const JournalRecord& failed);
+  // reason). Every failure sets the chunk's /chunks/failure; only a final one changes the rest
+  // of its row.
+  void RecordFailed(const JournalRecord& failed, const std::string& host);
 
  private:
   ChunkLedger(OutputFile& file, ChunkTable table);

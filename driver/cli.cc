@@ -14,6 +14,7 @@
 
 #include "driver/commands.h"
 #include "driver/export.h"
+#include "driver/report.h"
 #include "driver/run.h"
 #include "driver/worker.h"
 #include "io/error.h"
@@ -179,11 +180,24 @@ Handler AddExportCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("-o,--output", o->request.destination,
                   "write this file (whole, or not at all) instead of stdout");
+  cmd->add_flag("--chunks", o->request.chunks,
+                "a row per chunk instead: status, attempts, host, worker, start time, seconds, "
+                "peak memory, latest failure");
   return [cmd, o]() -> int {
     if (!cmd->parsed()) return -1;
     o->request.format = o->format == "jsonl" ? ExportFormat::kJsonl : ExportFormat::kCsv;
     return ExportCommand(o->request);
   };
+}
+
+Handler AddReportCommand(CLI::App& app) {
+  auto request = std::make_shared<ReportRequest>();
+  CLI::App* cmd = app.add_subcommand(
+      "report", "one self-contained HTML page: summary, results plotted, timeline, failures");
+  cmd->add_option("output", request->output_path, "the output file")->required();
+  cmd->add_option("-o,--output", request->destination,
+                  "write this file (default: beside the output, OUT.h5.report.html)");
+  return [cmd, request]() -> int { return cmd->parsed() ? ReportCommand(*request) : -1; };
 }
 
 // `--input NAME=PATH`: an input of the stored config found elsewhere now (the project moved).
@@ -277,8 +291,8 @@ int Dispatch(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("sweep ") + SWEEP_VERSION);
   const Handler handlers[] = {AddRunCommand(app),    AddPlanCommand(app),   AddValidateCommand(app),
-                              AddStatusCommand(app), AddExportCommand(app), AddResumeCommand(app),
-                              AddRerunCommand(app),  AddKernelsCommand(app)};
+                              AddStatusCommand(app), AddExportCommand(app), AddReportCommand(app),
+                              AddResumeCommand(app), AddRerunCommand(app),  AddKernelsCommand(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

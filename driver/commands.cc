@@ -9,6 +9,7 @@
 #include "driver/binding.h"
 #include "driver/fingerprint.h"
 #include "driver/plan.h"
+#include "driver/progress.h"
 #include "driver/run_steps.h"
 #include "driver/space.h"
 #include "driver/status.h"
@@ -22,17 +23,6 @@
 
 namespace sweep {
 namespace {
-
-std::string Bytes(uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  double v = double(n);
-  int u = 0;
-  while (v >= 1024 && u < 6) {
-    v /= 1024;
-    ++u;
-  }
-  return u == 0 ? fmt::format("{} B", n) : fmt::format("{:.1f} {}", v, units[u]);
-}
 
 // Each input's dtype and shape. npy and HDF5 inputs are opened to read their headers (mapping
 // them costs nothing); raw and generated inputs are sized from their declared shape, so nothing
@@ -231,20 +221,21 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
               (unsigned long long)plan.chunks(), (unsigned long long)plan.chunk_size(),
               chunk_size == 0 ? " (auto)" : "", workers);
   std::printf("  output %s: %s (%llu bytes)\n", config.output.path.c_str(),
-              Bytes(file_bytes).c_str(), (unsigned long long)file_bytes);
+              FormatBytes(file_bytes).c_str(), (unsigned long long)file_bytes);
   for (const auto& o : outputs)
     std::printf("    /%-14s %s %s per point, %s\n", o["name"].get<std::string>().c_str(),
                 o["dtype"].get<std::string>().c_str(),
                 o["shape"].empty() ? "scalar" : o["shape"].dump().c_str(),
-                Bytes(o["bytes"].get<uint64_t>()).c_str());
+                FormatBytes(o["bytes"].get<uint64_t>()).c_str());
   if (!config.inputs.empty()) {
     std::printf("  inputs: %s, mapped once and shared by every worker\n",
-                Bytes(inputs_total).c_str());
+                FormatBytes(inputs_total).c_str());
     for (size_t i = 0; i < config.inputs.size(); ++i)
-      std::printf("    %-16s %s\n", config.inputs[i].name.c_str(), Bytes(input_bytes[i]).c_str());
+      std::printf("    %-16s %s\n", config.inputs[i].name.c_str(),
+                  FormatBytes(input_bytes[i]).c_str());
   }
   std::printf("  memory per worker: %s of result blocks, plus the kernel's own state\n",
-              Bytes(block_bytes).c_str());
+              FormatBytes(block_bytes).c_str());
   return 0;
 }
 

@@ -17,8 +17,10 @@
 #include <set>
 #include <vector>
 
+#include "driver/chunk_history.h"
 #include "driver/plan.h"
 #include "driver/space.h"
+#include "driver/stored_sweep.h"
 #include "io/config.h"
 #include "io/error.h"
 #include "io/output_file.h"
@@ -126,16 +128,16 @@ Table PlanTable(const Space& space, const OutputLayout& layout) {
 // How one format lays out a row: each column's text before its value, and the row's end.
 class RowFormat {
  public:
-  RowFormat(ExportFormat format, const std::vector<Column>& columns)
+  RowFormat(ExportFormat format, const std::vector<std::string>& names)
       : json_(format == ExportFormat::kJsonl) {
-    for (size_t i = 0; i < columns.size(); ++i) {
+    for (size_t i = 0; i < names.size(); ++i) {
       std::string before = json_ ? (i ? "," : "{") : (i ? "," : "");
       if (json_) {
-        AppendJsonString(columns[i].name.c_str(), &before);
+        AppendJsonString(names[i].c_str(), &before);
         before += ':';
       } else {
-        AppendCsvField(columns[i].name.c_str(), &header_);
-        header_ += i + 1 < columns.size() ? "," : "\n";
+        AppendCsvField(names[i].c_str(), &header_);
+        header_ += i + 1 < names.size() ? "," : "\n";
       }
       before_.push_back(std::move(before));
     }
@@ -161,6 +163,10 @@ class RowFormat {
   template <typename T>
   void Float(T v, std::string* out) const {
     AppendFloat(v, json_, out);
+  }
+  // A value not recorded: an empty CSV field (not the quoted empty string), JSON's null.
+  void Missing(std::string* out) const {
+    if (json_) *out += "null";
   }
 
  private:
@@ -324,18 +330,6 @@ class TemporaryFile {
 
 // ---- The export ----
 
-// The space the config stored in the file describes.
-// THROWS: ConfigError as ParseConfig(); Error when it gives another number of points.
-Space SpaceOf(const OutputFile& file) {
-  const OutputLayout& layout = file.layout();
-  Space space(ParseConfig(layout.config_text, layout.config_file));
-  if (space.points() != layout.points) {
-    throw Error(fmt::format("export: {}: its stored config gives {} points, but the file holds {}",
-                            file.path(), space.points(), layout.points));
-  }
-  return space;
-}
-
 // THROWS: Error (exit code 2) when `destination` is the output file itself.
 void CheckNotTheOutput(const std::string& output, const std::string& destination) {
   struct stat a, b;
@@ -420,13 +414,94 @@ void PrintNotes(const Table& table, uint64_t done, uint64_t points) {
   }
 }
 
+// ---- The chunk table (--chunks) ----
+
+const char* StatusName(ChunkStatus status) {
+  switch (status) {
+    case ChunkStatus::kDone:
+      return "done";
+    case ChunkStatus::kFailed:
+      return "failed";
+    default:
+      return "pending";
+  }
+}
+
+const std::vector<std::string> kChunkColumns = {
+    "chunk",  "first_point", "points",  "status",  "attempts", "host",
+    "worker", "start_time",  "seconds", "max_rss", "failure",  "failure_point"};
+
+// Chunk c's row, in kChunkColumns' order.
+void AppendChunkRow(const ChunkHistory& history, const Plan& plan, uint64_t c,
+                    const RowFormat& format, std::string* out) {
+  const Chunk chunk = plan.chunk(c);
+  size_t column = 0;
+  const auto next = [&]() -> std::string* {
+    *out += format.before(column++);
+    return out;
+  };
+  const auto unsigned_or_missing = [&](uint64_t value, bool recorded) {
+    recorded ? void(fmt::format_to(std::back_inserter(*next()), "{}", value))
+             : format.Missing(next());
+  };
+  const auto float_or_missing = [&](double value) {
+    value != 0 ? format.Float(value, next()) : format.Missing(next());
+  };
+  const auto text_or_missing = [&](const std::string& text) {
+    !text.empty() ? format.String(text.c_str(), next()) : format.Missing(next());
+  };
+  fmt::format_to(std::back_inserter(*next()), "{}", c);
+  fmt::format_to(std::back_inserter(*next()), "{}", chunk.first);
+  fmt::format_to(std::back_inserter(*next()), "{}", chunk.count);
+  format.String(StatusName(history.ledger().status(c)), next());
+  fmt::format_to(std::back_inserter(*next()), "{}", history.attempts(c));
+  text_or_missing(history.host(c));
+  unsigned_or_missing(uint64_t(history.worker(c)), history.worker(c) >= 0);
+  float_or_missing(history.start_time(c));
+  float_or_missing(history.seconds(c));
+  unsigned_or_missing(history.max_rss(c), history.max_rss(c) > 0);
+  text_or_missing(history.failure(c));
+  const std::optional<uint64_t> point = history.failure_point(c);
+  unsigned_or_missing(point.value_or(0), point.has_value());
+  *out += format.end();
+}
+
+int ExportChunks(const ExportRequest& request) {
+  OutputFile file = OutputFile::Open(request.output_path, OutputFile::Access::kRead);
+  if (!request.destination.empty()) CheckNotTheOutput(request.output_path, request.destination);
+  const StopSignals stop;
+  const ChunkHistory history = ChunkHistory::Read(file);
+  const Plan plan(file.layout().points, file.layout().chunk_size);
+  const RowFormat format(request.format, kChunkColumns);
+  std::optional<TemporaryFile> temporary;
+  if (!request.destination.empty()) temporary.emplace(request.destination);
+  Sink sink(temporary ? temporary->fd() : STDOUT_FILENO,
+            temporary ? request.destination : std::string("stdout"));
+  try {
+    *sink.buffer() += format.header();
+    for (uint64_t c = 0; c < plan.chunks(); ++c) {
+      if (c % kBlockPoints == 0) StopSignals::Check();
+      AppendChunkRow(history, plan, c, format, sink.buffer());
+      sink.MaybeFlush();
+    }
+    sink.Flush();
+  } catch (const ReaderGone&) {
+    return 0;
+  }
+  if (temporary) temporary->Commit();
+  return 0;
+}
+
 }  // namespace
 
 int ExportCommand(const ExportRequest& request) {
+  if (request.chunks) return ExportChunks(request);
   const OutputFile file = OutputFile::Open(request.output_path, OutputFile::Access::kRead);
-  const Space space = SpaceOf(file);
+  const Space space = StoredSpace(file);
   const Table table = PlanTable(space, file.layout());
-  const RowFormat format(request.format, table.columns);
+  std::vector<std::string> names;
+  for (const Column& c : table.columns) names.push_back(c.name);
+  const RowFormat format(request.format, names);
   if (!request.destination.empty()) CheckNotTheOutput(request.output_path, request.destination);
   const StopSignals stop;
   const std::vector<std::pair<uint64_t, uint64_t>> ranges = DoneRanges(file);

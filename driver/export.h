@@ -27,6 +27,18 @@
 // object a line with the columns as keys, strings escaped, NaN and infinities null (JSON has
 // neither).
 //
+// `--chunks`: one row per chunk instead, every chunk in order, with its provenance as /chunks and
+// the journals record it together (driver/chunk_history.h: so the states agree with `sweep
+// status`). Columns: `chunk`; `first_point` and `points` (the points it holds); `status`
+// (pending, done or failed); `attempts` (tries it took to be done or to fail for good, 0 before);
+// `host` and `worker` (where it was computed, or failed for good); `start_time` (when its worker
+// began it: Unix seconds, a float; pandas.to_datetime(df.start_time, unit="s")); `seconds` (its
+// worker's wall time on it); `max_rss` (its worker's peak resident memory at its end, bytes:
+// driver/worker.h says what it counts); `failure` (the reason its latest failed attempt gave,
+// kept when a later one is done) and `failure_point` (the point that attempt failed on). A value
+// not recorded (a pending chunk's host, an output from before provenance) is an empty CSV field,
+// JSON null.
+//
 // Destination: `-o FILE` writes FILE.tmp-<pid> beside FILE and renames it over FILE at the end,
 // so a failed or interrupted export leaves FILE as it was and no temporary behind. Without it, the
 // table goes to stdout; a reader that goes away (`| head`) ends the export quietly with success.
@@ -43,6 +55,7 @@ struct ExportRequest {
   std::string output_path;  // the sweep's HDF5 output
   ExportFormat format = ExportFormat::kCsv;
   std::string destination;  // -o; empty: stdout
+  bool chunks = false;      // --chunks: the chunk table instead of the points
 };
 
 // Writes the table; returns the exit code (0). Notes (outputs left out, renamed columns, points

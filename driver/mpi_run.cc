@@ -306,29 +306,35 @@ std::vector<std::string> HashTexts(const InputGuard& guard) {
   return texts;
 }
 
-// The other ranks' workers, after setup: how many each has (index 0: rank 0's own). Each rank
-// read its own copy of the inputs (another node, another file system): one whose bytes differ
-// from rank 0's would mix results, so the run stops before it starts.
-std::vector<int> GatherHellos(int ranks, int own_workers, const PreparedRun& run) {
+// The other ranks' workers, after setup: how many each has (index 0: rank 0's own), and in
+// *hosts the host of each worker by its global index (MpiWorkerSet's numbering). Each rank read
+// its own copy of the inputs (another node, another file system): one whose bytes differ from
+// rank 0's would mix results, so the run stops before it starts.
+std::vector<int> GatherHellos(int ranks, int own_workers, const PreparedRun& run,
+                              WorkerHosts* hosts) {
   const std::vector<std::string> own_hashes = HashTexts(*run.input_guard);
   std::vector<int> workers(size_t(ranks), 0);
   workers[0] = own_workers;
+  *hosts = WorkerHosts{HostName(), {}};
+  int first = own_workers;  // the global index of rank k's first worker
   for (int k = 1; k < ranks; ++k) {
     const nlohmann::json hello = nlohmann::json::parse(ReceiveFrom(k).substr(1));
+    const std::string host = hello.value("host", "?");
     if (hello.contains("error")) {
-      throw Error("mpi: rank " + std::to_string(k) + " on " + hello.value("host", "?") +
+      throw Error("mpi: rank " + std::to_string(k) + " on " + host +
                   " cannot run: " + hello["error"].get<std::string>());
     }
     workers[size_t(k)] = hello.at("workers").get<int>();
     const std::vector<std::string> hashes = hello.value("input_xxh3", std::vector<std::string>{});
     for (size_t i = 0; i < run.config.inputs.size() && i < hashes.size(); ++i) {
       if (hashes[i] == own_hashes[i]) continue;
-      throw Error(
-          fmt::format("mpi: rank {} on {} reads input `{}` ({}) with other bytes than rank 0 "
-                      "(xxh3 {}, rank 0 {}); every node must see the same inputs",
-                      k, hello.value("host", "?"), run.config.inputs[i].name,
-                      run.config.inputs[i].path, hashes[i], own_hashes[i]));
+      throw Error(fmt::format(
+          "mpi: rank {} on {} reads input `{}` ({}) with other bytes than rank 0 "
+          "(xxh3 {}, rank 0 {}); every node must see the same inputs",
+          k, host, run.config.inputs[i].name, run.config.inputs[i].path, hashes[i], own_hashes[i]));
     }
+    if (host != hosts->Of(first)) hosts->ranges.emplace_back(first, host);
+    first += workers[size_t(k)];
   }
   return workers;
 }
@@ -357,12 +363,13 @@ int RunRankZero(const RunRequest& request, int ranks) {
   bool interrupted = false;
   std::string stop_message;
   try {
-    workers = GatherHellos(ranks, run->workers, *run);
+    WorkerHosts hosts;
+    workers = GatherHellos(ranks, run->workers, *run, &hosts);
     int total = 0;
     for (int w : workers) total += w;
-    JournalStart(*run, total);
+    JournalStart(*run, total, hosts);
     recorder.emplace(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
-                     run->todo.size(), total, &*run->filler);
+                     run->todo.size(), total, hosts, &*run->filler);
     recorder->GuardInputs(&*run->input_guard, run->output_path);
     if (!run->todo.empty()) {
       run->filler->StartBackground();
@@ -377,8 +384,9 @@ int RunRankZero(const RunRequest& request, int ranks) {
   int code = int(ExitCode::kFailure);
   try {
     if (!recorder) {
-      recorder.emplace(*run->space, *run->ledger, *run->journal, *progress, 0, 0, 1);
-      JournalStart(*run, run->workers);
+      const WorkerHosts hosts{HostName(), {}};
+      recorder.emplace(*run->space, *run->ledger, *run->journal, *progress, 0, 0, 1, hosts);
+      JournalStart(*run, run->workers, hosts);
     }
     code = FinishRun(*run, request, *recorder, *progress, interrupted, stop_message);
   } catch (const Error& e) {

@@ -5,7 +5,7 @@
 //
 // `chunk_size: auto` (AutoChunkSize): about 64 chunks per worker, so dynamic scheduling can
 // balance uneven points, but never more than kMaxChunks chunks in all (the chunk table lives in
-// the output file, 37 bytes a chunk). Because a chunk of cheap points would then be dominated by
+// the output file, 61 bytes a chunk). Because a chunk of cheap points would then be dominated by
 // per-chunk overhead, the scheduler additionally hands out runs of consecutive chunks, sized from
 // the first measured chunks (driver/scheduler.h); the chunks themselves, and so the bytes of the
 // output file, never depend on timing.
@@ -23,6 +23,16 @@ struct Chunk {
   uint64_t first = 0;  // first point
   uint64_t count = 0;  // points in it, > 0
   uint64_t end() const { return first + count; }
+};
+
+// A chunk computed: what its worker reported of it, and which worker and try it was.
+struct DoneChunk {
+  uint64_t checksum = 0;  // of its rows (driver/checksum.h)
+  double seconds = 0;     // the wall time its worker spent on it
+  double start_time = 0;  // when its worker began it: Unix seconds, the worker's clock
+  uint64_t max_rss = 0;   // bytes: its worker's peak resident memory at its end (driver/worker.h)
+  int worker = -1;        // the scheduler's index of the worker (its rank)
+  int attempt = 1;        // 1 for the first try
 };
 
 class Plan {

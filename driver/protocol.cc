@@ -64,12 +64,15 @@ Message Message::Ready(int64_t pid) {
   return m;
 }
 
-Message Message::Done(uint64_t chunk, uint64_t checksum, double seconds) {
+Message Message::Done(uint64_t chunk, uint64_t checksum, double seconds, double start_time,
+                      uint64_t max_rss) {
   Message m;
   m.type = MessageType::kDone;
   m.chunk = chunk;
   m.checksum = checksum;
   m.seconds = seconds;
+  m.start_time = start_time;
+  m.max_rss = max_rss;
   return m;
 }
 
@@ -107,6 +110,8 @@ std::string EncodeMessage(const Message& m) {
       Put(&out, m.chunk);
       Put(&out, m.checksum);
       Put(&out, m.seconds);
+      Put(&out, m.start_time);
+      Put(&out, m.max_rss);
       break;
     case MessageType::kFailed:
       Put(&out, m.chunk);
@@ -140,6 +145,8 @@ std::optional<Message> DecodeMessage(const char* data, size_t size) {
       m.chunk = in.Get<uint64_t>();
       m.checksum = in.Get<uint64_t>();
       m.seconds = in.Get<double>();
+      m.start_time = in.Get<double>();
+      m.max_rss = in.Get<uint64_t>();
       break;
     case MessageType::kFailed:
       m.chunk = in.Get<uint64_t>();

@@ -14,7 +14,7 @@
 #include "io/error.h"
 
 namespace sweep {
-void JournalStart(PreparedRun& run, int workers) {
+void JournalStart(PreparedRun& run, int workers, const WorkerHosts& hosts) {
   JournalRecord started;
   started.type = "started";
   started.time = WallSeconds();
@@ -22,6 +22,7 @@ void JournalStart(PreparedRun& run, int workers) {
   started.command = run.CommandName();
   started.workers = workers;
   started.fingerprint_json = run.fingerprint;
+  started.hosts = hosts;
   run.journal->Append(started);
 }
 
@@ -126,10 +127,11 @@ int ExecuteRun(const RunRequest& request) {
   }
 #endif
   std::unique_ptr<PreparedRun> run = PrepareRun(request);
-  JournalStart(*run, request.inline_compute ? 1 : run->workers);
+  const WorkerHosts hosts{HostName(), {}};  // every worker is on this machine
+  JournalStart(*run, request.inline_compute ? 1 : run->workers, hosts);
   std::unique_ptr<Progress> progress = MakeProgress(request.progress, stdout);
   RunRecorder recorder(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
-                       run->todo.size(), WorkerRanks(*run, request), &*run->filler);
+                       run->todo.size(), WorkerRanks(*run, request), hosts, &*run->filler);
   recorder.GuardInputs(&*run->input_guard, run->output_path);
   bool interrupted = false;
   std::string stop_message;

@@ -23,7 +23,8 @@ void ComputeInline(PreparedRun& run, RunRecorder& recorder) {
     run.filler->BeforeHandout(c, 1);
     const Message m = computer.Compute(c);
     if (m.type == MessageType::kDone) {
-      recorder.ChunkDone(run.plan->chunk(c), m.checksum, m.seconds, 0, 1);
+      recorder.ChunkDone(run.plan->chunk(c),
+                         DoneChunk{m.checksum, m.seconds, m.start_time, m.max_rss, 0, 1});
       continue;
     }
     ChunkFailure f;

@@ -51,8 +51,13 @@ std::string ReplaceAll(std::string s, const std::string& from, const std::string
 
 RunRecorder::RunRecorder(const Space& space, ChunkLedger& ledger, Journal& journal,
                          Progress& progress, uint64_t points_total, uint64_t chunks_total,
-                         int workers, OutputFiller* filler)
-    : space_(space), ledger_(ledger), journal_(journal), progress_(progress), filler_(filler) {
+                         int workers, WorkerHosts hosts, OutputFiller* filler)
+    : space_(space),
+      ledger_(ledger),
+      journal_(journal),
+      progress_(progress),
+      hosts_(std::move(hosts)),
+      filler_(filler) {
   snapshot_.points_total = points_total;
   snapshot_.chunks_total = chunks_total;
   snapshot_.busy_seconds.assign(size_t(workers), 0.0);
@@ -64,15 +69,14 @@ void RunRecorder::BeforeAssign(uint64_t first, uint64_t count) {
   if (filler_) filler_->BeforeHandout(first, count);
 }
 
-void RunRecorder::ChunkDone(const Chunk& chunk, uint64_t checksum, double seconds, int rank,
-                            int attempt) {
+void RunRecorder::ChunkDone(const Chunk& chunk, const DoneChunk& done) {
   if (guard_ && !guard_->Changed().empty()) ThrowInputChanged(guard_->Changed(), output_path_);
-  ledger_.RecordDone(chunk, checksum, seconds, rank, attempt);
+  ledger_.RecordDone(chunk, done, hosts_.Of(done.worker));
   if (guard_ && guard_->watches_files()) done_by_this_run_.push_back(chunk);
   snapshot_.points_done += chunk.count;
   ++snapshot_.chunks_done;
-  if (rank >= 0 && size_t(rank) < snapshot_.busy_seconds.size())
-    snapshot_.busy_seconds[size_t(rank)] += seconds;
+  if (done.worker >= 0 && size_t(done.worker) < snapshot_.busy_seconds.size())
+    snapshot_.busy_seconds[size_t(done.worker)] += done.seconds;
   Tick();
 }
 
@@ -90,7 +94,7 @@ void RunRecorder::ChunkFailed(const ChunkFailure& f) {
   r.stderr_tail = f.log_tail;
   std::string params_text;
   if (f.point) DescribePoint(space_, *f.point, &params_text, &r.params_json);
-  ledger_.RecordFailed(r);
+  ledger_.RecordFailed(r, hosts_.Of(f.rank));
   if (f.final) {
     ++snapshot_.chunks_failed;
   } else {
@@ -135,7 +139,7 @@ std::string RunRecorder::CheckInputsAtEnd() {
     r.final = true;
     r.kind = "input-changed";
     r.reason = changed + " (found when the run ended); this chunk's result cannot be trusted";
-    ledger_.RecordFailed(r);
+    ledger_.RecordFailed(r, hosts_.host);  // found by the driver, not by a worker
   }
   journal_.Sync();
   return fmt::format(

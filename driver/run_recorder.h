@@ -31,18 +31,17 @@ namespace sweep {
 
 class RunRecorder : public SchedulerObserver {
  public:
-  // `points_total`, `chunks_total`: what this run computes. REQUIRES: ledger records into
-  // `journal`.
+  // `points_total`, `chunks_total`: what this run computes. `hosts`: where each worker runs, as
+  // the run's `started` record says. REQUIRES: ledger records into `journal`.
   // `filler`, when given, prepares each chunk before it is handed out (driver/output_filler.h).
   RunRecorder(const Space& space, ChunkLedger& ledger, Journal& journal, Progress& progress,
-              uint64_t points_total, uint64_t chunks_total, int workers,
+              uint64_t points_total, uint64_t chunks_total, int workers, WorkerHosts hosts,
               OutputFiller* filler = nullptr);
   RunRecorder(const RunRecorder&) = delete;
   RunRecorder& operator=(const RunRecorder&) = delete;
 
   // THROW: Error when the journal or the output cannot be written (a full disk).
-  void ChunkDone(const Chunk& chunk, uint64_t checksum, double seconds, int rank,
-                 int attempt) override;
+  void ChunkDone(const Chunk& chunk, const DoneChunk& done) override;
   void ChunkFailed(const ChunkFailure& failure) override;
   void Tick() override;
   void BeforeAssign(uint64_t first, uint64_t count) override;
@@ -66,6 +65,7 @@ class RunRecorder : public SchedulerObserver {
   ChunkLedger& ledger_;
   Journal& journal_;
   Progress& progress_;
+  WorkerHosts hosts_;
   OutputFiller* filler_;
   InputGuard* guard_ = nullptr;
   std::string output_path_;

@@ -85,8 +85,9 @@ int WorkerRanks(const PreparedRun& run, const RunRequest& request);
 // The scheduler's rules for this run's config and settings.
 SchedulerOptions OptionsFor(const PreparedRun& run);
 
-// The journal's record that this run started (its command, worker count and fingerprint).
-void JournalStart(PreparedRun& run, int workers);
+// The journal's record that this run started: its command, worker count, fingerprint and the
+// workers' hosts.
+void JournalStart(PreparedRun& run, int workers, const WorkerHosts& hosts);
 
 // Finish: the inputs checked against their start (RunRecorder::CheckInputsAtEnd), the stop
 // record, the summary and the exit code. THROWS: Error carrying `stop_message` when the run

@@ -74,8 +74,7 @@ struct ChunkFailure {
 class SchedulerObserver {
  public:
   virtual ~SchedulerObserver() = default;
-  virtual void ChunkDone(const Chunk& chunk, uint64_t checksum, double seconds, int rank,
-                         int attempt) = 0;
+  virtual void ChunkDone(const Chunk& chunk, const DoneChunk& done) = 0;
   virtual void ChunkFailed(const ChunkFailure& failure) = 0;  // final or to be retried
   // Chunks [first, first + count) are about to be handed to a worker (each hand-out, retries
   // included). THROWS: Error, which ends the run.

@@ -67,7 +67,14 @@ std::string ParamsText(const JournalRecord& r) {
   return params;
 }
 
-// The work directories kept for the failed points of a command kernel, by chunk.
+std::string LiveText(long pid, const std::string& host) {
+  std::string text = "pid " + (pid > 0 ? std::to_string(pid) : std::string("?"));
+  if (!host.empty()) text += " on " + host;
+  return text;
+}
+
+}  // namespace
+
 std::map<uint64_t, std::string> KeptWorkdirs(const OutputFile& file, const std::string& output_path,
                                              const std::map<uint64_t, JournalRecord>& failures) {
   std::map<uint64_t, std::string> kept;
@@ -89,14 +96,6 @@ std::map<uint64_t, std::string> KeptWorkdirs(const OutputFile& file, const std::
   }
   return kept;
 }
-
-std::string LiveText(long pid, const std::string& host) {
-  std::string text = "pid " + (pid > 0 ? std::to_string(pid) : std::string("?"));
-  if (!host.empty()) text += " on " + host;
-  return text;
-}
-
-}  // namespace
 
 StatusReport ReadStatus(const std::string& output_path) {
   OutputFile file = OutputFile::Open(output_path, OutputFile::Access::kRead);

@@ -49,6 +49,13 @@ struct StatusReport {
 // THROWS: Error as OutputFile::Open and ChunkLedger::Load do.
 StatusReport ReadStatus(const std::string& output_path);
 
+// The work directories kept for `failures`' points (ChunkLedger::failures()) by a command kernel,
+// by chunk: each point's directory in the work folder that the config stored in `file` gives
+// for an output at `output_path` (absolute), where it exists. Empty for other kernels, and when
+// the stored config no longer reads.
+std::map<uint64_t, std::string> KeptWorkdirs(const OutputFile& file, const std::string& output_path,
+                                             const std::map<uint64_t, JournalRecord>& failures);
+
 std::string StatusText(const StatusReport& report);
 nlohmann::json StatusJson(const StatusReport& report);
 

@@ -1,6 +1,7 @@
 #include "driver/worker.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,19 @@
 #include "kernels/dtype.h"
 
 namespace sweep {
+namespace {
+
+// driver/worker.h: the peak resident memory of this process or of any child it waited for.
+uint64_t PeakResidentBytes() {
+  struct rusage self {
+  }, children{};
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &children);
+  return uint64_t(std::max(self.ru_maxrss, children.ru_maxrss)) * 1024;  // KiB on Linux
+}
+
+}  // namespace
+
 ChunkComputer::ChunkComputer(const WorkerSetup& setup, int rank)
     : setup_(setup),
       rank_(rank),
@@ -65,7 +79,7 @@ void ChunkComputer::FinishKernel() {
 
 Message ChunkComputer::Compute(uint64_t chunk_index) {
   const Chunk chunk = plan_.chunk(chunk_index);
-  const double start = SteadySeconds();
+  const double start = SteadySeconds(), start_time = WallSeconds();
   checksum_.Reset();
   const std::vector<sweep_output_decl>& outs = setup_.binding->outputs;
   const std::vector<int>& sources = setup_.binding->parameter_source;
@@ -113,7 +127,8 @@ Message ChunkComputer::Compute(uint64_t chunk_index) {
     }
   }
   setup_.scoreboard->Publish(rank_, Scoreboard::kIdle);
-  return Message::Done(chunk_index, checksum_.Finish(), SteadySeconds() - start);
+  return Message::Done(chunk_index, checksum_.Finish(), SteadySeconds() - start, start_time,
+                       PeakResidentBytes());
 }
 
 int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd) {

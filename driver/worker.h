@@ -4,9 +4,20 @@
 // Ready, then for every assigned chunk computes each point into a block buffer, writes the
 // block's rows straight into the output file at their fixed offsets (pwrite, so a full disk is
 // an error we see rather than a SIGBUS), and reports the chunk Done with its checksum
-// (driver/checksum.h). Before each point it publishes the point's index in the scoreboard, so
-// the driver can name the point even when the worker dies without a word. A kernel error fails
-// the chunk (Failed) and the worker goes on with the next; an I/O error is Fatal.
+// (driver/checksum.h), when it began and the worker's peak memory at its end. Before each point
+// it publishes the point's index in the scoreboard, so the driver can name the point even when
+// the worker dies without a word. A kernel error fails the chunk (Failed) and the worker goes on
+// with the next; an I/O error is Fatal.
+//
+// Peak memory (`max_rss` of a Done, kept per chunk in the output's /chunks): the largest resident
+// set, in bytes, that the worker process had, or any program it ran and waited for (a command
+// kernel's), from the worker's start to the chunk's end: getrusage's ru_maxrss of the process and
+// of its children, whichever is larger. It is a high-water mark over the worker's life, not the
+// chunk's own: it never falls from one chunk to the next of a worker, and the chunk where it
+// rises is the one that needed more memory than any before it on that worker. It counts the pages
+// of the shared inputs the worker touched (they are resident in it too), which
+// execution.memory_limit does not; a `start: fork` worker starts with the pages it shares with
+// the driver.
 //
 // Both start methods end in WorkerLoop(): `fork` calls it in the child with the driver's objects
 // (the mapped inputs are inherited, not mapped again); `spawn` runs `sweep __worker`, which

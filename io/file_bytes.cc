@@ -1,5 +1,6 @@
 #include "io/file_bytes.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -31,6 +32,27 @@ void ReadBytesAt(int fd, void* data, size_t size, uint64_t offset, const std::st
     p += n;
     size -= size_t(n);
     offset += uint64_t(n);
+  }
+}
+
+void WriteWholeFile(const std::string& path, const std::string& bytes) {
+  const std::string temporary = path + ".tmp-" + std::to_string(getpid());
+  const int fd =
+      open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+  if (fd < 0) throw Error("cannot write " + path + ": " + std::strerror(errno));
+  try {
+    WriteBytesAt(fd, bytes.data(), bytes.size(), 0, "cannot write " + path);
+    if (fsync(fd) != 0) throw Error("cannot write " + path + ": " + std::strerror(errno));
+  } catch (...) {
+    close(fd);
+    unlink(temporary.c_str());
+    throw;
+  }
+  const bool closed = close(fd) == 0;
+  if (!closed || rename(temporary.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    unlink(temporary.c_str());
+    throw Error("cannot write " + path + ": " + std::strerror(error));
   }
 }
 

@@ -186,6 +186,12 @@ Handle VariableStringType() {
   return type;
 }
 
+Handle CharType() {
+  Handle type = Own(H5Tcopy(H5T_C_S1), H5Tclose, "H5Tcopy");
+  Check(H5Tset_strpad(type.id(), H5T_STR_NULLTERM), "H5Tset_strpad");
+  return type;
+}
+
 Handle DatasetType(hid_t dataset) { return Own(H5Dget_type(dataset), H5Tclose, "H5Dget_type"); }
 
 std::string DescribeType(hid_t type) {

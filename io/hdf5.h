@@ -78,6 +78,9 @@ hid_t NativeType(int sweep_dtype);
 std::optional<int> SweepDtypeOf(hid_t type);
 // Variable-length UTF-8 strings.
 Handle VariableStringType();
+// netCDF's char, as netCDF-4 stores it: one-byte NUL-terminated strings; an array of them whose
+// last dimension is a string's length is netCDF text.
+Handle CharType();
 Handle DatasetType(hid_t dataset);
 bool TypesEqual(hid_t a, hid_t b);
 size_t TypeSize(hid_t type);

@@ -18,10 +18,11 @@
 namespace sweep {
 namespace {
 
-const std::string kHeader = R"({"journal":"sweep","version":2})";
-// Version 2's framing (io/journal.h).
+const std::string kHeader = R"({"journal":"sweep","version":3})";
+// The framing of versions 2 and 3 (io/journal.h).
 constexpr unsigned char kMagic = 0xC1;
-constexpr size_t kFrameHead = 4, kFrameCheck = 4, kDonePayload = 40;
+constexpr size_t kFrameHead = 4, kFrameCheck = 4;
+constexpr size_t kDonePayload = 52, kVersion2DonePayload = 40;
 constexpr size_t kMaxPayload = 0xFFFF;
 // A header line longer than this is not a sweep journal's.
 constexpr size_t kMaxHeader = 4096;
@@ -71,10 +72,13 @@ std::string DonePayload(const JournalRecord& r) {
   PutLe(&p, BitsOf(r.seconds), 8);
   PutLe(&p, uint32_t(int32_t(r.worker)), 4);
   PutLe(&p, uint32_t(r.attempt), 4);
+  PutLe(&p, BitsOf(r.start_time), 8);
+  PutLe(&p, std::min<uint64_t>(r.max_rss / 1024, UINT32_MAX), 4);
   return p;
 }
 
-void DecodeDone(const char* p, JournalRecord* r) {
+// A 'D' payload of `length` bytes: kDonePayload, or version 2's kVersion2DonePayload.
+void DecodeDone(const char* p, size_t length, JournalRecord* r) {
   *r = JournalRecord{};
   r->type = "done";
   r->time = DoubleOf(GetLe(p, 8));
@@ -83,6 +87,9 @@ void DecodeDone(const char* p, JournalRecord* r) {
   r->seconds = DoubleOf(GetLe(p + 24, 8));
   r->worker = int32_t(uint32_t(GetLe(p + 32, 4)));
   r->attempt = int(GetLe(p + 36, 4));
+  if (length < kDonePayload) return;
+  r->start_time = DoubleOf(GetLe(p + 40, 8));
+  r->max_rss = GetLe(p + 48, 4) * 1024;
 }
 
 // The record's JSON, its longest texts halved until it fits a frame (the stderr tail keeps its
@@ -92,7 +99,7 @@ std::string FittedJson(JournalRecord r) {
     std::string json = EncodeJournalRecord(r);
     if (json.size() <= kMaxPayload) return json;
     std::string* longest = &r.stderr_tail;
-    for (std::string* s : {&r.reason, &r.message, &r.kind, &r.command, &r.type})
+    for (std::string* s : {&r.reason, &r.message, &r.kind, &r.command, &r.type, &r.hosts.host})
       if (s->size() > longest->size()) longest = s;
     if (longest->size() > 64) {
       if (longest == &r.stderr_tail) {
@@ -100,6 +107,8 @@ std::string FittedJson(JournalRecord r) {
       } else {
         longest->resize(longest->size() / 2);
       }
+    } else if (!r.hosts.ranges.empty()) {
+      r.hosts.ranges.clear();
     } else if (!r.params_json.empty()) {
       r.params_json.clear();
     } else {
@@ -119,6 +128,13 @@ int OpenToRead(const std::string& path) {
 
 }  // namespace
 
+const std::string& WorkerHosts::Of(int worker) const {
+  const std::string* found = &host;
+  for (const auto& [first, name] : ranges)
+    if (first <= worker) found = &name;
+  return *found;
+}
+
 std::string EncodeJournalRecord(const JournalRecord& r) {
   nlohmann::json j;
   j["type"] = r.type;
@@ -128,12 +144,16 @@ std::string EncodeJournalRecord(const JournalRecord& r) {
     j["command"] = r.command;
     j["workers"] = r.workers;
     if (!r.fingerprint_json.empty()) j["fingerprint"] = nlohmann::json::parse(r.fingerprint_json);
+    j["host"] = r.hosts.host;
+    if (!r.hosts.ranges.empty()) j["worker_hosts"] = r.hosts.ranges;
   } else if (r.type == "done") {
     j["chunk"] = r.chunk;
     j["checksum"] = fmt::format("{:016x}", r.checksum);
     j["seconds"] = r.seconds;
     j["worker"] = r.worker;
     j["attempt"] = r.attempt;
+    j["start_time"] = r.start_time;
+    j["max_rss"] = r.max_rss;
   } else if (r.type == "failed") {
     j["chunk"] = r.chunk;
     j["attempt"] = r.attempt;
@@ -166,6 +186,8 @@ std::optional<JournalRecord> DecodeJournalRecord(const std::string& line) {
     if (j.contains("checksum"))
       r.checksum = std::stoull(j["checksum"].get<std::string>(), nullptr, 16);
     r.seconds = j.value("seconds", 0.0);
+    r.start_time = j.value("start_time", 0.0);
+    r.max_rss = j.value("max_rss", uint64_t{0});
     r.worker = j.value("worker", -1);
     r.attempt = j.value("attempt", 0);
     r.final = j.value("final", true);
@@ -181,6 +203,9 @@ std::optional<JournalRecord> DecodeJournalRecord(const std::string& line) {
     if (j.contains("fingerprint") && j["fingerprint"].is_object())
       r.fingerprint_json = j["fingerprint"].dump();
     r.message = j.value("message", "");
+    r.hosts.host = j.value("host", "");
+    if (j.contains("worker_hosts"))
+      r.hosts.ranges = j["worker_hosts"].get<std::vector<std::pair<int, std::string>>>();
   } catch (const std::exception&) {
     return std::nullopt;
   }
@@ -207,8 +232,9 @@ JournalReader::JournalReader(std::string path, size_t buffer_bytes)
   ReadHeader();
 }
 
-// Opens the journal, refusing another file than the one read so far: a version-1 journal is
-// replaced when it is rewritten (Journal::OpenForAppend), and its offsets mean nothing in the new.
+// Opens the journal, refusing another file than the one read so far: a journal of an earlier
+// version is replaced when it is rewritten (Journal::OpenForAppend), and its offsets mean nothing
+// in the new.
 int JournalReader::OpenSameFile() {
   const int fd = OpenToRead(path_);
   struct stat st {};
@@ -278,25 +304,27 @@ void JournalReader::ReadHeader() {
 }
 
 bool JournalReader::Next(JournalRecord* record) {
-  if (version_ == 2) return NextVersion2(record);
+  if (version_ >= 2) return NextFramed(record);
   if (version_ == 1) return NextVersion1(record);
   return false;
 }
 
-// Version 2: a frame at the cursor, checked and decoded; false (record untouched) if there is none.
+// Versions 2 and 3: a frame at the cursor, checked and decoded; false (record untouched) if there
+// is none.
 bool JournalReader::DecodeFrame(JournalRecord* record, size_t* size) {
   if (Ensure(kFrameHead) < kFrameHead) return false;
   const char* p = buffer_.data() + cursor_;
   const char kind = p[1];
   const size_t length = GetLe(p + 2, 2);
-  if (uint8_t(p[0]) != kMagic || !(kind == 'J' || (kind == 'D' && length == kDonePayload)))
+  const size_t done_length = version_ == 2 ? kVersion2DonePayload : kDonePayload;
+  if (uint8_t(p[0]) != kMagic || !(kind == 'J' || (kind == 'D' && length == done_length)))
     return false;
   const size_t total = kFrameHead + length + kFrameCheck;
   if (Ensure(total) < total) return false;
   p = buffer_.data() + cursor_;
   if (XXH32(p, total - kFrameCheck, 0) != GetLe(p + total - kFrameCheck, 4)) return false;
   if (kind == 'D') {
-    DecodeDone(p + kFrameHead, record);
+    DecodeDone(p + kFrameHead, length, record);
   } else {
     std::optional<JournalRecord> r = DecodeJournalRecord(std::string(p + kFrameHead, length));
     if (!r) return false;
@@ -320,7 +348,7 @@ void JournalReader::SkipToNextMagic() {
   }
 }
 
-bool JournalReader::NextVersion2(JournalRecord* record) {
+bool JournalReader::NextFramed(JournalRecord* record) {
   for (;;) {
     size_t size = 0;
     if (DecodeFrame(record, &size)) {
@@ -393,10 +421,11 @@ void MergedJournals::Advance(size_t i) {
   queue_.push({std::isnan(time) ? 0.0 : time, i});  // a NaN would break the heap's order
 }
 
-bool MergedJournals::Next(JournalRecord* record) {
+bool MergedJournals::Next(JournalRecord* record, size_t* journal) {
   if (queue_.empty()) return false;
   const size_t i = queue_.top().second;
   queue_.pop();
+  if (journal) *journal = i;
   *record = std::move(heads_[i]);
   Advance(i);
   return true;

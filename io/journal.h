@@ -1,33 +1,43 @@
 // Journal: the append-only record of a run, `OUT.h5.journal`.
 //
-// Format, version 2 (the one written): a header line, then framed records back to back.
-//   header: the 32 bytes {"journal":"sweep","version":2} followed by '\n'.
+// Format, version 3 (the one written): a header line, then framed records back to back.
+//   header: the 32 bytes {"journal":"sweep","version":3} followed by '\n'.
 //   record: offset  size  field
 //           0       1     magic 0xC1 (a byte that never occurs in UTF-8 text)
 //           1       1     kind: 'D' (a `done` record, binary payload) or 'J' (any other, JSON)
-//           2       2     payload length L, uint16 little-endian ('D': always 40)
+//           2       2     payload length L, uint16 little-endian ('D': always 52)
 //           4       L     payload
 //           4+L     4     check: XXH32 (seed 0) of bytes 0 .. 4+L-1, uint32 little-endian
-//   'D' payload, little-endian, so a done record is 48 bytes:
+//   'D' payload, little-endian, so a done record is 60 bytes:
 //           0 time f64 | 8 chunk u64 | 16 checksum u64 | 24 seconds f64 | 32 worker i32 |
-//           36 attempt u32
+//           36 attempt u32 | 40 start_time f64 | 48 max_rss u32 (KiB, saturated)
+//     time: when the driver recorded it; start_time: when the worker began the chunk (the
+//     worker's clock, Unix seconds); max_rss: the worker's peak resident memory at the chunk's
+//     end (driver/worker.h says what it counts). 0 for either: not recorded.
 //   'J' payload: one JSON object (UTF-8, no newline) with "type" and "time" (Unix seconds, UTC):
 //     {"type":"started","time":..,"pid":..,"command":"run|run --shard I/N|resume|rerun",
-//      "workers":..,"fingerprint":{..}}   (the fingerprint the run computes with,
-//      driver/fingerprint.h; absent in journals of older sweeps)
+//      "workers":..,"fingerprint":{..},"host":"..","worker_hosts":[[first worker,"host"],..]}
+//        fingerprint: what the run computes with (driver/fingerprint.h; absent in journals of
+//        older sweeps). host: where the run's driver is, and so its workers; worker_hosts (an
+//        MPI run's, left out otherwise): workers from each first on are on that host. The done
+//        and failed records that follow in the same journal name their worker by its index:
+//        this is where to find its host.
 //     {"type":"failed","time":..,"chunk":..,"attempt":..,"final":true|false,"kind":"crashed|...",
 //      "reason":"..","point":..|null,"params":{"rho":2.5,..},"stderr":"..","worker":..}
 //     {"type":"stopped","time":..,"reason":"finished|interrupted|error","message":".."}
 //     A record that would not fit in 65535 bytes has its longest texts shortened (the stderr
-//     tail keeps its end). On read, unknown fields are ignored and unknown types kept (later
-//     versions may add some); a header of another version is refused naming both versions.
+//     tail keeps its end), then loses its worker_hosts, then its params. On read, unknown fields
+//     are ignored and unknown types kept (later versions may add some); a header of another
+//     version is refused naming both versions.
 //
+// Version 2 (read, never written): as version 3, but a 'D' payload is 40 bytes (a done record
+// 48), without start_time and max_rss.
 // Version 1 (read, never written): UTF-8 text, one JSON object a line, each ended by '\n'; the
 // header line {"journal":"sweep","version":1}, then the objects above, `done` as
 //     {"type":"done","time":..,"chunk":..,"checksum":"<16 hex digits>","seconds":..,"worker":..,
 //      "attempt":..}
-// Appending to a version-1 journal first rewrites it as version 2 (OpenForAppend), so no file
-// mixes the two.
+// Appending to a journal of an earlier version first rewrites it in the current one
+// (OpenForAppend), so no file mixes two.
 //
 // Durability: every record is one write(2) to a descriptor opened with O_APPEND, so a process
 // killed at any instant leaves whole records plus at most one partial last record. The page
@@ -58,9 +68,18 @@
 
 namespace sweep {
 
-inline constexpr int kJournalVersion = 2;
+inline constexpr int kJournalVersion = 3;
 // The oldest version still read.
 inline constexpr int kOldestJournalVersion = 1;
+
+// Which host each worker of a run is on: `host`, but for the workers from ranges[i].first on (up
+// to the next range's first), which are on ranges[i].second. Only an MPI run has ranges.
+struct WorkerHosts {
+  std::string host;
+  std::vector<std::pair<int, std::string>> ranges;  // ascending by first worker
+
+  const std::string& Of(int worker) const;
+};
 
 struct JournalRecord {
   std::string type;  // started | done | failed | stopped | (unknown types are kept)
@@ -68,6 +87,8 @@ struct JournalRecord {
   uint64_t chunk = 0;
   uint64_t checksum = 0;
   double seconds = 0;
+  double start_time = 0;  // done: when the worker began the chunk; 0: not recorded
+  uint64_t max_rss = 0;   // done: bytes, a multiple of 1024; 0: not recorded
   int worker = -1;
   int attempt = 0;
   bool final = true;
@@ -80,6 +101,7 @@ struct JournalRecord {
   int64_t pid = 0;               // started
   int workers = 0;               // started
   std::string fingerprint_json;  // started: the run's fingerprint as JSON text; "" if absent
+  WorkerHosts hosts;             // started
   std::string message;           // stopped
 };
 
@@ -96,11 +118,11 @@ class JournalReader {
   bool Next(JournalRecord* record);
 
   const std::string& path() const { return path_; }
-  // 1 or 2; 0 while the file holds no whole header line (a kill cut it).
+  // 1, 2 or 3; 0 while the file holds no whole header line (a kill cut it).
   int version() const { return version_; }
   // After Next() returned false: whether a partial last record (or header) was ignored.
   bool truncated() const { return truncated_; }
-  // Damaged records skipped so far (version 2: stretches of damaged bytes; version 1: lines).
+  // Damaged records skipped so far (versions 2, 3: stretches of damaged bytes; version 1: lines).
   uint64_t damaged_records() const { return damaged_records_; }
   // The end of the last whole record (or of the header) read so far.
   uint64_t valid_bytes() const { return valid_bytes_; }
@@ -111,7 +133,7 @@ class JournalReader {
   uint64_t Offset() const { return base_ + cursor_; }
   void ReadHeader();
   bool NextVersion1(JournalRecord* record);
-  bool NextVersion2(JournalRecord* record);
+  bool NextFramed(JournalRecord* record);  // versions 2 and 3
   size_t LineLength();
   bool DecodeFrame(JournalRecord* record, size_t* size);
   void SkipToNextMagic();
@@ -125,7 +147,7 @@ class JournalReader {
   std::optional<std::pair<uint64_t, uint64_t>> file_id_;  // st_dev, st_ino
   int version_ = 0;
   bool truncated_ = false;
-  bool skipping_ = false;       // version 2: inside a damaged stretch
+  bool skipping_ = false;       // versions 2, 3: inside a damaged stretch
   uint64_t skipped_lines_ = 0;  // version 1: lines that did not parse, not yet counted
   uint64_t damaged_records_ = 0;
   uint64_t valid_bytes_ = 0;
@@ -139,8 +161,9 @@ class MergedJournals {
  public:
   // THROWS: as JournalReader.
   explicit MergedJournals(const std::vector<std::string>& paths);
+  // The next record; *journal (when given) is set to its journal's index in `paths`.
   // THROWS: Error on I/O errors.
-  bool Next(JournalRecord* record);
+  bool Next(JournalRecord* record, size_t* journal = nullptr);
   // Every reader, in the order of `paths`; their counts are final once Next() returned false.
   const std::vector<JournalReader>& readers() const { return readers_; }
 
@@ -163,13 +186,13 @@ struct JournalContents {
 
 class Journal {
  public:
-  // Creates (or replaces) the journal with only its (version 2) header.
+  // Creates (or replaces) the journal with only its (current version) header.
   // THROWS: Error on any I/O failure.
   static Journal Create(const std::string& path);
   // Opens an existing journal to append to: a partial last record is cut off first (so the next
-  // record starts whole), and a version-1 journal is rewritten as version 2, its whole records
-  // kept (written to a temporary file, synced, renamed over it: a kill at any instant leaves the
-  // old journal or the new one).
+  // record starts whole), and a journal of an earlier version is rewritten in the current one,
+  // its whole records kept (written to a temporary file, synced, renamed over it: a kill at any
+  // instant leaves the old journal or the new one).
   // THROWS: Error if missing, of another version, or on an I/O failure.
   static Journal OpenForAppend(const std::string& path);
   // Every record in memory: for tests and small journals (ChunkLedger streams instead).
@@ -199,7 +222,7 @@ class Journal {
 // those that exist, sorted by name.
 std::vector<std::string> JournalsOf(const std::string& output_path);
 
-// A record as one JSON object (no newline; version 1's line, version 2's 'J' payload) and back.
+// A record as one JSON object (no newline; version 1's line, a 'J' payload) and back.
 std::string EncodeJournalRecord(const JournalRecord& record);
 std::optional<JournalRecord> DecodeJournalRecord(const std::string& line);
 // A record's version-2 bytes (magic to check); exposed for tests.

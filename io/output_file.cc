@@ -198,6 +198,60 @@ void WriteOutputs(hid_t root, const OutputLayoutSpec& spec,
   }
 }
 
+// A string table of /chunks: `rows` rows of `width` chars (netCDF text) over the dimensions
+// `row_dimension` and `char_dimension`, all holes but the last row, which holds `full`.
+void WriteStringTable(hid_t group, const std::string& name, const std::string& row_dimension,
+                      const std::string& char_dimension, uint64_t rows, uint64_t width,
+                      const std::string& full) {
+  hdf5::Handle row_scale = CreateBareDimension(group, row_dimension, rows);
+  hdf5::Handle char_scale = CreateBareDimension(group, char_dimension, width);
+  hdf5::Handle type = hdf5::CharType();
+  hdf5::Handle dataset =
+      CreateAllocatedDataset(group, name, type.id(), {rows, width}, nullptr, false);
+  hdf5::WriteAttribute(dataset.id(), "_Encoding", std::string("utf-8"));
+  hdf5::AttachDimensionScale(dataset.id(), row_scale.id(), 0);
+  hdf5::AttachDimensionScale(dataset.id(), char_scale.id(), 1);
+  std::string last = FitTableText(full, width);
+  last.resize(width, '\0');
+  hdf5::Handle file_space = hdf5::DatasetSpace(dataset.id());
+  hdf5::SelectHyperslab(file_space.id(), {rows - 1, 0}, {1, width});
+  hdf5::Handle memory_space = hdf5::SimpleSpace({1, width});
+  hdf5::Write(dataset.id(), type.id(), memory_space.id(), file_space.id(), last.data());
+}
+
+// The provenance columns of /chunks and their string tables (io/output_file.h).
+void WriteProvenanceColumns(hid_t group, hid_t chunk_dimension, uint64_t chunks) {
+  struct Column {
+    const char* name;
+    hid_t type;
+    const char* long_name;
+  };
+  const Column columns[] = {
+      {"host", H5T_NATIVE_UINT16, "host of the chunk's worker: a row of host_names (0: none)"},
+      {"worker", H5T_NATIVE_INT32, "index of the chunk's worker in its run"},
+      {"start_time", H5T_NATIVE_DOUBLE, "when the chunk's worker began it"},
+      {"max_rss", H5T_NATIVE_UINT64,
+       "peak resident memory of the chunk's worker at its end, bytes"},
+      {"failure", H5T_NATIVE_UINT16,
+       "reason of the chunk's latest failed attempt: a row of failure_reasons (0: none)"}};
+  const uint64_t zero = 0;
+  for (const Column& c : columns) {
+    const bool time = std::strcmp(c.name, "start_time") == 0;
+    hdf5::Handle dataset = CreateAllocatedDataset(group, c.name, c.type, {chunks}, &zero, time);
+    hdf5::AttachDimensionScale(dataset.id(), chunk_dimension, 0);
+    hdf5::WriteAttribute(dataset.id(), "long_name", std::string(c.long_name));
+    // CF time: xarray reads a datetime, NaT where nothing is recorded (the _FillValue 0).
+    if (time) hdf5::WriteAttribute(dataset.id(), "units", std::string("seconds since 1970-01-01"));
+  }
+  const uint64_t rows = StringTableRows(chunks);
+  WriteStringTable(group, "host_names", "host_row", "host_name_char", rows, kHostNameBytes,
+                   "(another host: this table was full)");
+  WriteStringTable(group, "failure_reasons", "failure_row", "failure_reason_char", rows,
+                   kFailureReasonBytes,
+                   "(another reason: this table was full; the journal and `sweep export "
+                   "--chunks` have it)");
+}
+
 void WriteChunkTable(hid_t file, const OutputLayoutSpec& spec) {
   hdf5::Handle group = hdf5::CreateGroup(file, "chunks");
   hdf5::Handle dimension = CreateBareDimension(group.id(), "chunk", spec.chunks);
@@ -225,6 +279,7 @@ void WriteChunkTable(hid_t file, const OutputLayoutSpec& spec) {
         CreateAllocatedDataset(group.id(), name, type, {spec.chunks}, &zero, false);
     hdf5::AttachDimensionScale(dataset.id(), dimension.id(), 0);
   }
+  WriteProvenanceColumns(group.id(), dimension.id(), spec.chunks);
 }
 
 void CheckSpec(const OutputLayoutSpec& spec) {
@@ -485,6 +540,36 @@ void ReadVariables(const std::string& path, hid_t root, const std::vector<std::s
   }
 }
 
+StringTableInfo StringTableOf(const std::string& path, hid_t chunks, const std::string& name) {
+  if (!hdf5::LinkExists(chunks, name)) Damaged(path, "no dataset " + name);
+  StringTableInfo table;
+  {
+    hdf5::Handle dataset = hdf5::OpenDataset(chunks, name);
+    hdf5::Handle space = hdf5::DatasetSpace(dataset.id());
+    const std::vector<uint64_t> dims = hdf5::SpaceDims(space.id());
+    if (dims.size() != 2 || dims[0] < 2 || dims[1] == 0)
+      Damaged(path, name + " is not a table of text rows");
+    table.rows = dims[0];
+    table.width = dims[1];
+  }
+  hdf5::Handle type = hdf5::CharType();
+  table.region = RegionOf(path, chunks, name, type.id(), table.rows * table.width, 1);
+  return table;
+}
+
+// The provenance columns and their tables, when the file has them (io/output_file.h).
+void ReadProvenance(const std::string& path, hid_t chunks, OutputLayout* layout) {
+  if (!hdf5::LinkExists(chunks, "host")) return;  // made before provenance
+  const uint64_t n = layout->chunks;
+  layout->chunk_host = RegionOf(path, chunks, "host", H5T_NATIVE_UINT16, n, 2);
+  layout->chunk_worker = RegionOf(path, chunks, "worker", H5T_NATIVE_INT32, n, 4);
+  layout->chunk_start_time = RegionOf(path, chunks, "start_time", H5T_NATIVE_DOUBLE, n, 8);
+  layout->chunk_max_rss = RegionOf(path, chunks, "max_rss", H5T_NATIVE_UINT64, n, 8);
+  layout->chunk_failure = RegionOf(path, chunks, "failure", H5T_NATIVE_UINT16, n, 2);
+  layout->host_names = StringTableOf(path, chunks, "host_names");
+  layout->failure_reasons = StringTableOf(path, chunks, "failure_reasons");
+}
+
 }  // namespace
 
 OutputLayout ReadOutputLayout(const std::string& path) {
@@ -546,6 +631,7 @@ OutputLayout ReadOutputLayout(const std::string& path) {
       RegionOf(path, chunks.id(), "seconds", H5T_NATIVE_DOUBLE, layout.chunks, 8);
   layout.chunk_checksum =
       RegionOf(path, chunks.id(), "checksum", H5T_NATIVE_UINT64, layout.chunks, 8);
+  ReadProvenance(path, chunks.id(), &layout);
   return layout;
 }
 

@@ -51,9 +51,40 @@
 //   /chunks/first       [chunks] uint64   first point of chunk c  (c * chunk_size)
 //   /chunks/count       [chunks] uint64   its number of points
 //   /chunks/status      [chunks] uint8    0 pending, 1 done, 2 failed
-//   /chunks/attempts    [chunks] uint32   0 until the driver writes it
-//   /chunks/seconds     [chunks] float64  0 until the driver writes it
-//   /chunks/checksum    [chunks] uint64   0 until the driver writes it
+//   /chunks/attempts    [chunks] uint32   tries it took to be done or to fail for good; 0 before
+//   /chunks/seconds     [chunks] float64  its worker's wall time on it (done); 0 otherwise
+//   /chunks/checksum    [chunks] uint64   of its rows (done, driver/checksum.h); 0 otherwise
+//   Provenance: where, when and in how much memory each chunk was computed, and why it failed.
+//   Each has a long_name attribute saying so in a line.
+//   /chunks/host        [chunks] uint16   its worker's host, as a row of host_names: the host of
+//                                         its done or final failed attempt; 0 (the empty row)
+//                                         while not recorded
+//   /chunks/worker      [chunks] int32    that worker's index in its run, the journal's `worker`
+//                                         (an MPI run numbers all ranks' workers together);
+//                                         meaningful where host > 0
+//   /chunks/start_time  [chunks] float64  when its worker began it (done), Unix seconds on that
+//                                         worker's clock; units "seconds since 1970-01-01" and
+//                                         _FillValue 0, so xarray reads a time, NaT where none
+//   /chunks/max_rss     [chunks] uint64   its worker's peak resident memory at its end (done),
+//                                         bytes: the high-water mark of the worker process (and
+//                                         of the programs it ran) since it started, which
+//                                         driver/worker.h details; 0 where not recorded
+//   /chunks/failure     [chunks] uint16   the reason its latest failed attempt gave, as a row of
+//                                         failure_reasons, kept when a later attempt is done;
+//                                         0 (the empty row) if it never failed
+//   /chunks/host_names       [host_row, host_name_char] char: netCDF text, a string a row
+//                                         (UTF-8, NUL-padded, cut to kHostNameBytes at a
+//                                         character boundary; attribute _Encoding "utf-8")
+//   /chunks/failure_reasons  [failure_row, failure_reason_char] char: likewise, cut to
+//                                         kFailureReasonBytes (the journal keeps the whole text)
+//     Each table has StringTableRows(chunks) rows: row 0 empty (none), then the strings in the
+//     order they were first recorded, each once, and a last row, written at creation, that every
+//     string that found the table full points to. Writers at once (shards) add a string under
+//     an exclusive lock (an open-file-description lock on one byte far past the file's end),
+//     so no two take one row. With xarray: ds = xr.open_dataset(OUT, group="chunks");
+//     ds.host_names[ds.host] is each chunk's host.
+//   An output made before the provenance datasets existed (they came within this format) has
+//   none: it reads as nothing recorded, and runs on it record provenance in the journal only.
 //
 // Nothing is stored once per point unless it varies per point: a grid parameter is its
 // coordinate, a point's seed is PointSeed(seed, point) (driver/space.h) and is not stored.
@@ -62,14 +93,16 @@
 // has no user block, so offsets are absolute. Every group tracks link creation order.
 //
 // Written at creation: attributes, every string variable, every variable of at most
-// kValuesWrittenAtCreation values, /chunks/first and /chunks/count. Allocated but left to be
-// written: the outputs, the larger numeric variables ("deferred": value k of a variable on a
-// dimension of stride s is written with the chunk holding point k * s), and the updatable
-// /chunks columns, whose holes read as 0 (pending).
+// kValuesWrittenAtCreation values, /chunks/first and /chunks/count, the last row of each string
+// table. Allocated but left to be written: the outputs, the larger numeric variables ("deferred":
+// value k of a variable on a dimension of stride s is written with the chunk holding point
+// k * s), and the updatable /chunks columns and string tables, whose holes read as 0 (pending,
+// not recorded, empty).
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -83,6 +116,18 @@ inline constexpr char kOutputFormat[] = "sweep/2";
 // A numeric variable longer than this is deferred (above): writing it would cost O(points) for a
 // one-dimensional sweep.
 inline constexpr uint64_t kValuesWrittenAtCreation = uint64_t{1} << 16;
+
+// The width of a row of /chunks/host_names (HOST_NAME_MAX) and of /chunks/failure_reasons.
+inline constexpr uint64_t kHostNameBytes = 64;
+inline constexpr uint64_t kFailureReasonBytes = 256;
+// The strings a table holds at most, whatever the chunks.
+inline constexpr uint64_t kStringTableStrings = 1022;
+
+// The rows of each string table of an output of `chunks` chunks: the empty row, a row for each
+// of up to min(chunks, kStringTableStrings) strings, and the row for those that found it full.
+inline uint64_t StringTableRows(uint64_t chunks) {
+  return 2 + (chunks < kStringTableStrings ? chunks : kStringTableStrings);
+}
 
 // One sweep dimension, a netCDF dimension: its name (a Python identifier) and size.
 struct OutputDimension {
@@ -163,6 +208,12 @@ struct OutputVariableInfo {
   RawRegion region;  // bytes == size * 8
 };
 
+// A string table of /chunks: `rows` rows of `width` bytes.
+struct StringTableInfo {
+  RawRegion region;  // bytes == rows * width; empty in a file without the table
+  uint64_t rows = 0, width = 0;
+};
+
 // An existing output file, as ReadOutputLayout() finds it.
 struct OutputLayout {
   std::string format;  // kOutputFormat
@@ -175,6 +226,11 @@ struct OutputLayout {
   std::vector<OutputVariableInfo> variables;  // the one-dimensional numeric variables
   // One element per chunk each: uint8, uint32, float64, uint64.
   RawRegion chunk_status, chunk_attempts, chunk_seconds, chunk_checksum;
+  // Provenance, one element per chunk each: uint16, int32, float64, uint64, uint16; all empty
+  // (bytes 0) in a file made before they existed, with the tables.
+  RawRegion chunk_host, chunk_worker, chunk_start_time, chunk_max_rss, chunk_failure;
+  StringTableInfo host_names, failure_reasons;
+  bool has_provenance() const { return chunk_host.bytes > 0; }
 };
 
 // Opens `path` read-only and reads its layout; the file is closed again on return.
@@ -194,12 +250,26 @@ struct ChunkTable {
   std::vector<uint64_t> checksum;
 };
 
-// One chunk's row of those columns.
+// One chunk's row of those columns and of the provenance columns but /chunks/failure.
 struct ChunkRow {
   ChunkStatus status = ChunkStatus::kPending;
   uint32_t attempts = 0;
   double seconds = 0;
   uint64_t checksum = 0;
+  uint16_t host = 0;  // a row of /chunks/host_names (OutputFile::HostRow)
+  int32_t worker = 0;
+  double start_time = 0;
+  uint64_t max_rss = 0;
+};
+
+// The provenance columns of /chunks, one element per chunk each, and the string tables whose
+// rows `host` and `failure` name: as stored, or all zeros and {""} for a file without them.
+struct ChunkProvenance {
+  std::vector<uint16_t> host, failure;
+  std::vector<int32_t> worker;
+  std::vector<double> start_time;
+  std::vector<uint64_t> max_rss;
+  std::vector<std::string> host_names, failure_reasons;  // by row; row 0 is ""
 };
 
 // An open output file: its layout and a descriptor for raw reads and writes at the layout's
@@ -240,16 +310,37 @@ class OutputFile {
 
   // THROWS: Error when the table cannot be read.
   ChunkTable ReadChunkTable() const;
-  // Writes one chunk's row: attempts, seconds and checksum first, the status byte last, so a
-  // reader that sees a chunk done sees the rest. REQUIRES: Access::kReadWrite, chunk < chunks.
-  // THROWS: Error when a write fails.
+  // Writes one chunk's row: attempts, seconds, checksum and provenance first, the status byte
+  // last, so a reader that sees a chunk done sees the rest. REQUIRES: Access::kReadWrite,
+  // chunk < chunks. THROWS: Error when a write fails.
   void WriteChunkRow(uint64_t chunk, const ChunkRow& row);
+  // Writes /chunks/failure of one chunk: a row of FailureReasonRow(). Nothing in a file without
+  // provenance. REQUIRES and THROWS: as WriteChunkRow.
+  void WriteChunkFailure(uint64_t chunk, uint16_t failure_reason_row);
+
+  // The row of /chunks/host_names (/chunks/failure_reasons) holding `text` as the table keeps it
+  // (cut to its width at a character boundary; an empty text as "?"), added in the first empty
+  // row under the tables' lock if no row holds it yet; the table's last row if it is full; 0 in
+  // a file without the table. Rows found are remembered, so a text costs the lock once.
+  // REQUIRES: Access::kReadWrite. THROWS: Error when the table cannot be read, written or locked.
+  uint16_t HostRow(const std::string& text);
+  uint16_t FailureReasonRow(const std::string& text);
+  // THROWS: Error when the columns or tables cannot be read.
+  ChunkProvenance ReadChunkProvenance() const;
 
  private:
+  uint16_t TableRow(const StringTableInfo& table, std::map<std::string, uint16_t>* known,
+                    const std::string& text);
+
   std::string path_;
   OutputLayout layout_;
   int fd_ = -1;
+  std::map<std::string, uint16_t> host_rows_, failure_reason_rows_;  // as the file holds them
 };
+
+// `text` as a row of `width` bytes keeps it: cut at a UTF-8 character boundary to at most
+// `width` bytes, and at its first NUL.
+std::string FitTableText(const std::string& text, uint64_t width);
 
 // What a spawned worker needs of a layout (points, chunk size, the /results datasets and their
 // offsets), as JSON text, and back. THROWS (decoding): nlohmann::json errors on malformed text.

@@ -32,7 +32,9 @@ OutputFile::~OutputFile() {
 OutputFile::OutputFile(OutputFile&& other) noexcept
     : path_(std::move(other.path_)),
       layout_(std::move(other.layout_)),
-      fd_(std::exchange(other.fd_, -1)) {}
+      fd_(std::exchange(other.fd_, -1)),
+      host_rows_(std::move(other.host_rows_)),
+      failure_reason_rows_(std::move(other.failure_reason_rows_)) {}
 
 RawRegion OutputFile::Rows(size_t output, uint64_t first, uint64_t count) const {
   const OutputDatasetInfo& dataset = layout_.results.at(output);
@@ -100,7 +102,134 @@ void OutputFile::WriteChunkRow(uint64_t chunk, const ChunkRow& row) {
   WriteBytesAt(fd_, &row.attempts, 4, layout_.chunk_attempts.offset + chunk * 4, what);
   WriteBytesAt(fd_, &row.seconds, 8, layout_.chunk_seconds.offset + chunk * 8, what);
   WriteBytesAt(fd_, &row.checksum, 8, layout_.chunk_checksum.offset + chunk * 8, what);
+  if (layout_.has_provenance()) {
+    WriteBytesAt(fd_, &row.host, 2, layout_.chunk_host.offset + chunk * 2, what);
+    WriteBytesAt(fd_, &row.worker, 4, layout_.chunk_worker.offset + chunk * 4, what);
+    WriteBytesAt(fd_, &row.start_time, 8, layout_.chunk_start_time.offset + chunk * 8, what);
+    WriteBytesAt(fd_, &row.max_rss, 8, layout_.chunk_max_rss.offset + chunk * 8, what);
+  }
   WriteBytesAt(fd_, &row.status, 1, layout_.chunk_status.offset + chunk, what);
+}
+
+void OutputFile::WriteChunkFailure(uint64_t chunk, uint16_t failure_reason_row) {
+  if (!layout_.has_provenance()) return;
+  WriteBytesAt(fd_, &failure_reason_row, 2, layout_.chunk_failure.offset + chunk * 2,
+               "updating /chunks in " + path_);
+}
+
+std::string FitTableText(const std::string& text, uint64_t width) {
+  size_t n = std::min<size_t>(text.find('\0'), text.size());
+  if (n > width) {
+    n = size_t(width);
+    while (n > 0 && (uint8_t(text[n]) & 0xC0) == 0x80) --n;  // text[n], the first cut, continues
+  }
+  return text.substr(0, n);
+}
+
+namespace {
+
+// The string tables' lock (io/output_file.h), held for its life: an open-file-description write
+// lock, waited for, on one byte far past the file's end (InodeLock's is the byte before), so it
+// is shared by every process that opened the file, whatever its name, and dies with them.
+class StringTableLock {
+ public:
+  StringTableLock(int fd, const std::string& path) : fd_(fd) {
+    struct flock lock = Range(F_WRLCK);
+    while (fcntl(fd_, F_OFD_SETLKW, &lock) != 0) {
+      if (errno != EINTR)
+        throw Error("cannot lock the string tables of " + path + ": " + std::strerror(errno));
+    }
+  }
+  ~StringTableLock() {
+    struct flock lock = Range(F_UNLCK);
+    fcntl(fd_, F_OFD_SETLK, &lock);
+  }
+  StringTableLock(const StringTableLock&) = delete;
+  StringTableLock& operator=(const StringTableLock&) = delete;
+
+ private:
+  static struct flock Range(short type) {
+    struct flock lock {};
+    lock.l_type = type;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = (off_t{1} << 62) + 1;
+    lock.l_len = 1;
+    return lock;
+  }
+  int fd_;
+};
+
+// The text of row `row` of a table read whole into `bytes`.
+std::string RowText(const std::string& bytes, const StringTableInfo& table, uint64_t row) {
+  const char* at = bytes.data() + row * table.width;
+  return std::string(at, strnlen(at, size_t(table.width)));
+}
+
+}  // namespace
+
+uint16_t OutputFile::TableRow(const StringTableInfo& table, std::map<std::string, uint16_t>* known,
+                              const std::string& text) {
+  if (table.rows < 2) return 0;
+  std::string fitted = FitTableText(text, table.width);
+  if (fitted.empty()) fitted = "?";  // row 0, the empty one, means none
+  if (auto it = known->find(fitted); it != known->end()) return it->second;
+  const StringTableLock lock(fd_, path_);
+  // Under the lock the table is what every writer made of it: rows are taken in order and never
+  // given back, so the first empty row ends it.
+  std::string bytes(size_t(table.region.bytes), '\0');
+  ReadBytesAt(fd_, bytes.data(), bytes.size(), table.region.offset, "reading /chunks in " + path_);
+  const uint64_t last = table.rows - 1;
+  uint64_t row = 1;
+  for (; row < last; ++row) {
+    const std::string held = RowText(bytes, table, row);
+    if (held.empty()) break;
+    known->emplace(held, uint16_t(row));
+  }
+  if (auto it = known->find(fitted); it != known->end()) return it->second;
+  if (row < last) {
+    std::string padded = fitted;
+    padded.resize(size_t(table.width), '\0');
+    WriteBytesAt(fd_, padded.data(), padded.size(), table.region.offset + row * table.width,
+                 "updating /chunks in " + path_);
+  }
+  known->emplace(fitted, uint16_t(row));  // `last` when the table is full
+  return uint16_t(row);
+}
+
+uint16_t OutputFile::HostRow(const std::string& text) {
+  return TableRow(layout_.host_names, &host_rows_, text);
+}
+
+uint16_t OutputFile::FailureReasonRow(const std::string& text) {
+  return TableRow(layout_.failure_reasons, &failure_reason_rows_, text);
+}
+
+ChunkProvenance OutputFile::ReadChunkProvenance() const {
+  const uint64_t n = layout_.chunks;
+  ChunkProvenance p;
+  p.host.resize(n);
+  p.failure.resize(n);
+  p.worker.resize(n);
+  p.start_time.resize(n);
+  p.max_rss.resize(n);
+  p.host_names = {""};
+  p.failure_reasons = {""};
+  if (!layout_.has_provenance()) return p;
+  const std::string what = "reading /chunks in " + path_;
+  ReadBytesAt(fd_, p.host.data(), n * 2, layout_.chunk_host.offset, what);
+  ReadBytesAt(fd_, p.failure.data(), n * 2, layout_.chunk_failure.offset, what);
+  ReadBytesAt(fd_, p.worker.data(), n * 4, layout_.chunk_worker.offset, what);
+  ReadBytesAt(fd_, p.start_time.data(), n * 8, layout_.chunk_start_time.offset, what);
+  ReadBytesAt(fd_, p.max_rss.data(), n * 8, layout_.chunk_max_rss.offset, what);
+  for (const auto& [table, strings] :
+       {std::make_pair(&layout_.host_names, &p.host_names),
+        std::make_pair(&layout_.failure_reasons, &p.failure_reasons)}) {
+    std::string bytes(size_t(table->region.bytes), '\0');
+    ReadBytesAt(fd_, bytes.data(), bytes.size(), table->region.offset, what);
+    for (uint64_t row = 1; row < table->rows; ++row)
+      strings->push_back(RowText(bytes, *table, row));
+  }
+  return p;
 }
 
 std::string EncodeRowLayout(const OutputLayout& layout) {

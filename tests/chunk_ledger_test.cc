@@ -106,9 +106,14 @@ TEST_F(ChunkLedgerTest, RecordingWritesTheJournalAndTheTable) {
     Journal journal = Journal::Create(path_ + ".journal");
     ledger.RecordInto(&journal);
     const uint64_t sum = WriteRows(file, 1);
-    ledger.RecordDone(Plan(10, 3).chunk(1), sum, 0.25, 1, 2);
-    ledger.RecordFailed(Failed(2, 5.0, /*final=*/false));  // to be retried: no row change
-    ledger.RecordFailed(Failed(3, 6.0, /*final=*/true));
+    ledger.RecordDone(Plan(10, 3).chunk(1), DoneChunk{sum, 0.25, 1.7e9, 1 << 20, 1, 2}, "node-a");
+    JournalRecord transient = Failed(2, 5.0, /*final=*/false);  // to be retried: status unchanged
+    transient.reason = "killed (SIGKILL)";
+    transient.worker = 0;
+    ledger.RecordFailed(transient, "node-a");
+    JournalRecord final = Failed(3, 6.0, /*final=*/true);
+    final.worker = 3;
+    ledger.RecordFailed(final, "node-b");
     EXPECT_EQ(Statuses(ledger), (std::vector<ChunkStatus>{kP, kD, kP, kF}));
   }
   // The table alone (journals removed) says the same: both were written.
@@ -118,10 +123,31 @@ TEST_F(ChunkLedgerTest, RecordingWritesTheJournalAndTheTable) {
   EXPECT_EQ(table.attempts, (std::vector<uint32_t>{0, 2, 0, 2}));
   EXPECT_EQ(table.seconds[1], 0.25);
   EXPECT_NE(table.checksum[1], 0u);
+  // The provenance: the done chunk's host, worker, start and peak memory; each failure's reason,
+  // the final one's host and worker.
+  const ChunkProvenance provenance = file.ReadChunkProvenance();
+  const auto host = [&](uint64_t c) { return provenance.host_names.at(provenance.host[c]); };
+  const auto reason = [&](uint64_t c) {
+    return provenance.failure_reasons.at(provenance.failure[c]);
+  };
+  EXPECT_EQ(host(0), "");
+  EXPECT_EQ(host(1), "node-a");
+  EXPECT_EQ(provenance.worker[1], 1);
+  EXPECT_EQ(provenance.start_time[1], 1.7e9);
+  EXPECT_EQ(provenance.max_rss[1], uint64_t{1} << 20);
+  EXPECT_EQ(reason(1), "");
+  EXPECT_EQ(host(2), "");  // a transient failure leaves the row but its reason
+  EXPECT_EQ(reason(2), "killed (SIGKILL)");
+  EXPECT_EQ(host(3), "node-b");
+  EXPECT_EQ(provenance.worker[3], 3);
+  EXPECT_EQ(provenance.start_time[3], 0);
+  EXPECT_EQ(reason(3), "SIGSEGV (Segmentation fault)");
   const JournalContents journal = Journal::Read(path_ + ".journal");
   ASSERT_EQ(journal.records.size(), 3u);
   EXPECT_EQ(journal.records[0].type, "done");
   EXPECT_EQ(journal.records[0].checksum, table.checksum[1]);
+  EXPECT_EQ(journal.records[0].start_time, 1.7e9);
+  EXPECT_EQ(journal.records[0].max_rss, uint64_t{1} << 20);
   std::filesystem::remove(path_ + ".journal");
   const ChunkLedger reloaded = ChunkLedger::Load(file);
   EXPECT_EQ(Statuses(reloaded), (std::vector<ChunkStatus>{kP, kD, kP, kF}));
@@ -330,7 +356,7 @@ TEST_F(ChunkLedgerTest, AVersion1JournalIsFolded) {
   ChunkSelection unfinished;
   unfinished.kind = ChunkSelection::Kind::kUnfinished;
   EXPECT_EQ(ledger.VerifyDone(unfinished), 0u);
-  // A shard that ran after the upgrade writes version 2 beside it: merged in time order.
+  // A shard that ran after the upgrade writes the current version beside it: merged in time order.
   {
     Journal shard = Journal::Create(path_ + ".journal.shard-1-of-2");
     shard.Append(Done(1, 5, 3.0));

@@ -14,6 +14,8 @@
 #include <set>
 
 #include "driver/space.h"
+#include "io/clock.h"
+#include "io/output_lock.h"
 #include "tests/e2e.h"
 
 namespace sweep {
@@ -320,6 +322,108 @@ TEST(ExportTest, ALiveRunIsExportedAsItStands) {
   EXPECT_EQ(std::set<uint64_t>(points.begin(), points.end()).size(), points.size());
   // What was done when exported is what the finished file holds.
   ExpectIsingRowsMatch(rows, dir / "out.h5");
+}
+
+// ---- The chunk table (--chunks) ----
+
+// 40 points in chunks of 4 on 2 workers; point 7 reports an error and point 21 crashes its worker,
+// so chunks 1 and 5 fail.
+std::string FaultyConfig(const TempDir& dir) {
+  WriteFile(dir / "faulty.yaml",
+            "name: faulty\n"
+            "kernel: {name: faulty, options: {error_at: 7, segfault_at: 21, sleep_ms: 2}}\n"
+            "inputs:\n  data: {generate: zeros, shape: [4]}\n"
+            "parameters:\n  i: {range: [0, 40]}\n"
+            "execution: {workers: 2, chunk_size: 4}\noutput: {path: out.h5}\n");
+  return dir / "faulty.yaml";
+}
+
+TEST(ExportTest, TheChunkTableReadByPandasHoldsEachChunksProvenance) {
+  if (!HavePandas()) GTEST_SKIP() << "no pandas in " << kPython;
+  TempDir dir;
+  const double before = WallSeconds();
+  ASSERT_EQ(RunSweep({"run", FaultyConfig(dir), "-q"}, dir.path()).code, 3);
+  const double after = WallSeconds();
+  const RunResult r = RunSweep({"export", "out.h5", "--chunks", "-o", "chunks.csv"}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  const nlohmann::json t = PythonJson(dir, R"(import json, pandas
+df = pandas.read_csv("chunks.csv", float_precision="round_trip")
+done = df[df.status == "done"]
+failed = df[df.status == "failed"]
+print(json.dumps({
+    "columns": list(df.columns), "chunks": list(df.chunk), "first": list(df.first_point),
+    "points": list(df.points), "status": list(df.status), "attempts": list(df.attempts),
+    "done_hosts": sorted(set(done.host)), "done_workers": sorted(set(done.worker)),
+    "start": [done.start_time.min(), done.start_time.max()], "seconds": done.seconds.min(),
+    "max_rss": int(done.max_rss.min()), "done_failures": int(done.failure.notna().sum()),
+    "failed": [[int(c), h, int(w), f, int(p), bool(pandas.isna(s)), bool(pandas.isna(m))]
+               for c, h, w, f, p, s, m in zip(failed.chunk, failed.host, failed.worker,
+                                              failed.failure, failed.failure_point,
+                                              failed.start_time, failed.max_rss)]}))
+)");
+  ASSERT_FALSE(t.is_null());
+  EXPECT_EQ(t["columns"], nlohmann::json::parse(R"(["chunk", "first_point", "points", "status",
+      "attempts", "host", "worker", "start_time", "seconds", "max_rss", "failure",
+      "failure_point"])"));
+  EXPECT_EQ(t["chunks"], nlohmann::json::parse("[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"));
+  EXPECT_EQ(t["first"], nlohmann::json::parse("[0, 4, 8, 12, 16, 20, 24, 28, 32, 36]"));
+  EXPECT_EQ(t["points"], nlohmann::json::parse("[4, 4, 4, 4, 4, 4, 4, 4, 4, 4]"));
+  // As /chunks/status says, and tried once each (neither failure is retried).
+  const std::vector<uint8_t> status = ReadDataset<uint8_t>(dir / "out.h5", "/chunks/status");
+  ASSERT_EQ(status.size(), 10u);
+  for (size_t c = 0; c < 10; ++c) {
+    EXPECT_EQ(t["status"][c], status[c] == 1 ? "done" : status[c] == 2 ? "failed" : "pending");
+    EXPECT_EQ(t["status"][c], c == 1 || c == 5 ? "failed" : "done") << c;
+    EXPECT_EQ(t["attempts"][c], 1) << c;
+  }
+  // Where and when: this machine, one of the two workers, during the run, with its memory.
+  EXPECT_EQ(t["done_hosts"], nlohmann::json::array({HostName()}));
+  for (const auto& w : t["done_workers"]) EXPECT_TRUE(w == 0 || w == 1) << w;
+  EXPECT_GE(t["start"][0].get<double>(), before);
+  EXPECT_LE(t["start"][1].get<double>(), after);
+  EXPECT_GE(t["seconds"].get<double>(), 0.008);  // 4 points of 2 ms
+  EXPECT_GT(t["max_rss"].get<uint64_t>(), uint64_t{1} << 20);
+  EXPECT_EQ(t["done_failures"], 0);
+  // Why the failed ones failed, on which point, as the journal recorded it; no start, no memory.
+  std::map<uint64_t, std::string> reasons;
+  for (const JournalRecord& f : JournalRecords(dir / "out.h5.journal", "failed"))
+    reasons[f.chunk] = f.reason;
+  ASSERT_EQ(t["failed"].size(), 2u);
+  for (const auto& row : t["failed"]) {
+    const uint64_t c = row[0];
+    EXPECT_EQ(row[1], HostName());
+    EXPECT_TRUE(row[2] == 0 || row[2] == 1) << row;
+    EXPECT_EQ(row[3], reasons.at(c));
+    EXPECT_EQ(row[4], c == 1 ? 7 : 21);
+    EXPECT_EQ(row[5], true) << "start_time of a failed chunk: " << row;
+    EXPECT_EQ(row[6], true) << "max_rss of a failed chunk: " << row;
+  }
+  EXPECT_NE(reasons.at(5).find("SIGSEGV"), std::string::npos) << reasons.at(5);
+}
+
+TEST(ExportTest, TheChunkTableAsJsonLinesHasNullWhereNothingIsRecorded) {
+  TempDir dir;
+  ASSERT_EQ(RunSweep({"run", FaultyConfig(dir), "-q"}, dir.path()).code, 3);
+  const RunResult r = RunSweep({"export", "out.h5", "--chunks", "--format", "jsonl"}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<nlohmann::ordered_json> rows = JsonLines(r.out);
+  ASSERT_EQ(rows.size(), 10u);
+  for (const auto& row : rows) {
+    EXPECT_EQ(Keys(row),
+              (std::vector<std::string>{"chunk", "first_point", "points", "status", "attempts",
+                                        "host", "worker", "start_time", "seconds", "max_rss",
+                                        "failure", "failure_point"}));
+    const bool failed = row["status"] == "failed";
+    EXPECT_EQ(row["host"], HostName());
+    EXPECT_TRUE(row["worker"].is_number_unsigned()) << row;
+    EXPECT_EQ(row["start_time"].is_null(), failed) << row;
+    EXPECT_EQ(row["seconds"].is_null(), failed) << row;
+    EXPECT_EQ(row["max_rss"].is_null(), failed) << row;
+    EXPECT_EQ(row["failure"].is_string(), failed) << row;
+    EXPECT_EQ(row["failure_point"].is_null(), !failed) << row;
+  }
+  EXPECT_EQ(rows[1]["failure"], "faulty: error at i=7");
 }
 
 // ---- Strings, repeat, every dtype, NaN and infinities ----

@@ -7,6 +7,8 @@
 #include <random>
 #include <sstream>
 
+#include <xxhash.h>
+
 #include "io/error.h"
 #include "tests/fakes.h"
 
@@ -15,7 +17,7 @@ namespace {
 
 using testing::TempDir;
 
-const std::string kHeaderLine = "{\"journal\":\"sweep\",\"version\":2}\n";
+const std::string kHeaderLine = "{\"journal\":\"sweep\",\"version\":3}\n";
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -37,7 +39,19 @@ JournalRecord Done(uint64_t chunk, double time) {
   done.seconds = 0.25;
   done.worker = 1;
   done.attempt = 2;
+  done.start_time = time - 0.25;
+  done.max_rss = uint64_t{123456} * 1024;
   return done;
+}
+
+// A done record as version 2 framed it: the 40-byte payload without start_time and max_rss.
+std::string Version2DoneFrame(const JournalRecord& r) {
+  std::string frame = EncodeJournalFrame(r);
+  frame.resize(4 + 40);
+  frame[2] = 40;
+  const uint32_t check = XXH32(frame.data(), frame.size(), 0);
+  for (int i = 0; i < 4; ++i) frame.push_back(char(uint8_t(check >> (8 * i))));
+  return frame;
 }
 
 std::vector<JournalRecord> SampleRecords() {
@@ -47,6 +61,8 @@ std::vector<JournalRecord> SampleRecords() {
   started.pid = 4242;
   started.command = "run";
   started.workers = 2;
+  started.hosts.host = "node-0";
+  started.hosts.ranges = {{2, "node-1"}};
   JournalRecord done = Done(7, 2.5);
   JournalRecord failed;
   failed.type = "failed";
@@ -84,12 +100,14 @@ TEST(JournalTest, RecordsRoundTrip) {
   const JournalContents c = Journal::Read(path);
   EXPECT_FALSE(c.truncated);
   EXPECT_EQ(c.damaged_records, 0u);
-  EXPECT_EQ(c.version, 2);
+  EXPECT_EQ(c.version, 3);
   ASSERT_EQ(c.records.size(), 4u);
   EXPECT_EQ(c.records[0].type, "started");
   EXPECT_EQ(c.records[0].pid, 4242);
   EXPECT_EQ(c.records[0].command, "run");
   EXPECT_EQ(c.records[0].time, 1.5);
+  EXPECT_EQ(c.records[0].hosts.host, "node-0");
+  EXPECT_EQ(c.records[0].hosts.ranges, (std::vector<std::pair<int, std::string>>{{2, "node-1"}}));
   EXPECT_EQ(c.records[1].type, "done");
   EXPECT_EQ(c.records[1].time, 2.5);
   EXPECT_EQ(c.records[1].chunk, 7u);
@@ -97,6 +115,8 @@ TEST(JournalTest, RecordsRoundTrip) {
   EXPECT_EQ(c.records[1].seconds, 0.25);
   EXPECT_EQ(c.records[1].worker, 1);
   EXPECT_EQ(c.records[1].attempt, 2);
+  EXPECT_EQ(c.records[1].start_time, 2.25);
+  EXPECT_EQ(c.records[1].max_rss, uint64_t{123456} * 1024);
   EXPECT_EQ(c.records[2].point, std::optional<uint64_t>(37));
   EXPECT_EQ(c.records[2].reason, "SIGSEGV (Segmentation fault)");
   EXPECT_EQ(c.records[2].params_json, R"({"name":"a\"b","rho":2.5})");
@@ -105,7 +125,7 @@ TEST(JournalTest, RecordsRoundTrip) {
   EXPECT_EQ(Slurp(path).substr(0, kHeaderLine.size()), kHeaderLine);
 }
 
-// The figure that makes 10^7 chunks cheap: a done record is 48 bytes, whatever its values.
+// The figure that makes 10^7 chunks cheap: a done record is 60 bytes, whatever its values.
 TEST(JournalTest, ADoneChunkTakesUnder64Bytes) {
   TempDir dir;
   const std::string path = dir / "j";
@@ -115,14 +135,77 @@ TEST(JournalTest, ADoneChunkTakesUnder64Bytes) {
     r.seconds = 1234.5678 / double(c + 1);
     r.attempt = int(c % 7);
     r.worker = int(c % 1024);
+    r.start_time = 1.8e9 - double(c);
+    r.max_rss = (uint64_t{1} << 40) + c * 1024;
     records.push_back(r);
   }
   WriteJournal(path, records);
   const double per_chunk = double(std::filesystem::file_size(path) - kHeaderLine.size()) / 1000;
   EXPECT_LT(per_chunk, 64);
-  EXPECT_EQ(per_chunk, 48);
-  EXPECT_EQ(EncodeJournalFrame(records[0]).size(), 48u);
-  EXPECT_EQ(Journal::Read(path).records.size(), 1000u);
+  EXPECT_EQ(per_chunk, 60);
+  EXPECT_EQ(EncodeJournalFrame(records[0]).size(), 60u);
+  const JournalContents read = Journal::Read(path);
+  ASSERT_EQ(read.records.size(), 1000u);
+  EXPECT_EQ(read.records[999].start_time, 1.8e9 - 999);
+  EXPECT_EQ(read.records[999].max_rss, (uint64_t{1} << 40) + 999 * 1024);
+}
+
+// A peak over 4 TiB does not fit the record's 32 bits of KiB: it is kept as the largest that does.
+TEST(JournalTest, APeakMemoryTooLargeForADoneRecordSaturates) {
+  JournalRecord r = Done(1, 2);
+  r.max_rss = uint64_t{1} << 50;
+  TempDir dir;
+  WriteJournal(dir / "j", {r});
+  EXPECT_EQ(Journal::Read(dir / "j").records[0].max_rss, uint64_t{UINT32_MAX} * 1024);
+}
+
+TEST(JournalTest, WorkerHostsNameEachWorkersHost) {
+  WorkerHosts hosts;
+  hosts.host = "a";
+  EXPECT_EQ(hosts.Of(0), "a");
+  EXPECT_EQ(hosts.Of(7), "a");
+  hosts.ranges = {{0, "a"}, {4, "b"}, {6, "c"}};
+  EXPECT_EQ(hosts.Of(3), "a");
+  EXPECT_EQ(hosts.Of(4), "b");
+  EXPECT_EQ(hosts.Of(5), "b");
+  EXPECT_EQ(hosts.Of(6), "c");
+  EXPECT_EQ(hosts.Of(100), "c");
+}
+
+// Outputs made with journal version 2 keep working: its 48-byte done records are read (without
+// start time and peak memory), and appending rewrites it in version 3, its records kept.
+TEST(JournalTest, Version2JournalsAreReadAndRewrittenOnAppend) {
+  TempDir dir;
+  const std::string path = dir / "out.h5.journal";
+  std::string text = "{\"journal\":\"sweep\",\"version\":2}\n";
+  text += EncodeJournalFrame(SampleRecords()[0]);
+  for (uint64_t c = 0; c < 3; ++c) text += Version2DoneFrame(Done(c, double(c) + 2));
+  text += EncodeJournalFrame(SampleRecords()[2]);
+  Spit(path, text);
+  JournalContents c = Journal::Read(path);
+  EXPECT_EQ(c.version, 2);
+  EXPECT_EQ(c.damaged_records, 0u);
+  ASSERT_EQ(c.records.size(), 5u);
+  EXPECT_EQ(c.records[3].type, "done");
+  EXPECT_EQ(c.records[3].chunk, 2u);
+  EXPECT_EQ(c.records[3].checksum, 0xfedcba9876543210ULL ^ 2);
+  EXPECT_EQ(c.records[3].attempt, 2);
+  EXPECT_EQ(c.records[3].start_time, 0);
+  EXPECT_EQ(c.records[3].max_rss, 0u);
+  EXPECT_EQ(c.records[4].reason, "SIGSEGV (Segmentation fault)");
+  {
+    Journal j = Journal::OpenForAppend(path);
+    j.Append(Done(8, 9));
+  }
+  c = Journal::Read(path);
+  EXPECT_EQ(c.version, 3);
+  EXPECT_EQ(c.damaged_records, 0u);
+  ASSERT_EQ(c.records.size(), 6u);
+  EXPECT_EQ(c.records[3].chunk, 2u);
+  EXPECT_EQ(c.records[3].start_time, 0);
+  EXPECT_EQ(c.records[5].chunk, 8u);
+  EXPECT_EQ(c.records[5].start_time, 8.75);
+  EXPECT_EQ(Slurp(path).substr(0, kHeaderLine.size()), kHeaderLine);
 }
 
 // Like ninja's deps log test: reload the journal cut at every byte length.
@@ -298,8 +381,8 @@ TEST(JournalTest, Version1JournalsAreRead) {
   EXPECT_TRUE(c.records.empty());
 }
 
-// Appending to a version-1 journal rewrites it as version 2 first: no file mixes the two.
-TEST(JournalTest, AppendingToAVersion1JournalRewritesItAsVersion2) {
+// Appending to a version-1 journal rewrites it in the current version first: no file mixes two.
+TEST(JournalTest, AppendingToAVersion1JournalRewritesItInTheCurrentVersion) {
   TempDir dir;
   const std::string path = dir / "out.h5.journal";
   std::string text = "{\"journal\":\"sweep\",\"version\":1}\n";
@@ -310,7 +393,7 @@ TEST(JournalTest, AppendingToAVersion1JournalRewritesItAsVersion2) {
     j.Append(Done(8, 9));
   }
   const JournalContents c = Journal::Read(path);
-  EXPECT_EQ(c.version, 2);
+  EXPECT_EQ(c.version, 3);
   EXPECT_FALSE(c.truncated);
   ASSERT_EQ(c.records.size(), 5u);
   EXPECT_EQ(c.records[1].chunk, 7u);
@@ -333,7 +416,7 @@ TEST(JournalTest, AReaderRefusesAJournalReplacedWhileItReads) {
   JournalReader reader(path, 64);
   JournalRecord r;
   ASSERT_TRUE(reader.Next(&r));
-  Journal::OpenForAppend(path);  // rewrites it as version 2
+  Journal::OpenForAppend(path);  // rewrites it in the current version
   EXPECT_THROW(
       {
         while (reader.Next(&r)) {
@@ -351,7 +434,7 @@ TEST(JournalTest, OtherVersionsAreRefusedNamingBoth) {
     Journal::Read(path);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("version 9, but this sweep reads version 2"),
+    EXPECT_NE(std::string(e.what()).find("version 9, but this sweep reads version 3"),
               std::string::npos)
         << e.what();
     EXPECT_EQ(e.code(), ExitCode::kUsage);
@@ -377,9 +460,15 @@ TEST(JournalTest, MergedJournalsComeInTimeOrder) {
   WriteJournal(dir / "c", {});
   MergedJournals merged({dir / "a", dir / "b", dir / "c"});
   std::vector<uint64_t> order;
+  std::vector<size_t> journals;
   JournalRecord r;
-  while (merged.Next(&r)) order.push_back(r.chunk);
+  size_t journal = 9;
+  while (merged.Next(&r, &journal)) {
+    order.push_back(r.chunk);
+    journals.push_back(journal);
+  }
   EXPECT_EQ(order, (std::vector<uint64_t>{0, 10, 1, 2, 11, 12, 3}));
+  EXPECT_EQ(journals, (std::vector<size_t>{0, 1, 0, 0, 1, 1, 0}));
   EXPECT_EQ(merged.readers().size(), 3u);
   EXPECT_THROW(MergedJournals({dir / "missing"}), Error);
 }

@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "io/journal.h"
+#include "io/output_file.h"
+#include "io/output_lock.h"
 #include "tests/e2e.h"
 
 namespace sweep {
@@ -81,9 +83,20 @@ TEST_P(MpiStartTest, ThreeRanksGiveTheBytesOfAPlainRun) {
   EXPECT_EQ(started[0].command, "run --mpi");
   EXPECT_EQ(started[0].workers, 3);
   std::set<int> workers;
-  for (const JournalRecord& d : JournalRecords(dir / "out.h5.journal", "done"))
+  for (const JournalRecord& d : JournalRecords(dir / "out.h5.journal", "done")) {
     workers.insert(d.worker);
+    // Every rank's workers report when they began a chunk and their peak memory.
+    EXPECT_GT(d.start_time, started[0].time - 1) << "chunk " << d.chunk;
+    EXPECT_GT(d.max_rss, 0u) << "chunk " << d.chunk;
+  }
   EXPECT_EQ(workers, (std::set<int>{0, 1, 2}));
+  // /chunks names each chunk's worker by its index over every rank, and its host.
+  EXPECT_EQ(started[0].hosts.host, HostName());
+  const ChunkProvenance provenance =
+      OutputFile::Open(dir / "out.h5", OutputFile::Access::kRead).ReadChunkProvenance();
+  const std::set<int32_t> recorded(provenance.worker.begin(), provenance.worker.end());
+  EXPECT_EQ(recorded, (std::set<int32_t>{0, 1, 2}));
+  for (uint16_t row : provenance.host) EXPECT_EQ(provenance.host_names.at(row), HostName());
 }
 
 INSTANTIATE_TEST_SUITE_P(Mpi, MpiStartTest, ::testing::Values("spawn", "fork"));

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <map>
 
 #include "io/error.h"
 #include "io/hdf5.h"
@@ -288,6 +289,177 @@ TEST(OutputFileTest, OutputFileWritesRowsAndChunkRowsWhereHdf5ReadsThem) {
             (std::vector<uint64_t>{0, 77}));
   EXPECT_THROW(OutputFile(dir.File("missing.h5"), OutputLayout{}, OutputFile::Access::kRead),
                Error);
+}
+
+// Provenance: the chunk row's host, worker, start and peak memory and the failure reason land in
+// their /chunks columns, strings as rows of netCDF text tables that HDF5 reads as such.
+TEST(OutputFileTest, ProvenanceColumnsAndStringTablesHoldWhatWasWritten) {
+  TempDir dir;
+  std::string path = dir.File("out.h5");
+  CreateOutputFile(path, SmallSpec());
+  {
+    OutputFile file = OutputFile::Open(path, OutputFile::Access::kReadWrite);
+    ASSERT_TRUE(file.layout().has_provenance());
+    EXPECT_EQ(file.layout().host_names.rows, StringTableRows(2));
+    EXPECT_EQ(file.layout().host_names.width, kHostNameBytes);
+    EXPECT_EQ(file.layout().failure_reasons.width, kFailureReasonBytes);
+    const ChunkProvenance fresh = file.ReadChunkProvenance();
+    EXPECT_EQ(fresh.host, (std::vector<uint16_t>{0, 0}));
+    EXPECT_EQ(fresh.max_rss, (std::vector<uint64_t>{0, 0}));
+    EXPECT_EQ(fresh.host_names[0], "");
+    EXPECT_EQ(fresh.host_names.back(), "(another host: this table was full)");
+    ChunkRow row{ChunkStatus::kDone, 1, 0.5, 77};
+    row.host = file.HostRow("node-1.cluster");
+    row.worker = 7;
+    row.start_time = 1.7e9 + 0.25;
+    row.max_rss = uint64_t{5} << 30;
+    file.WriteChunkRow(1, row);
+    file.WriteChunkFailure(1, file.FailureReasonRow("exit code 3: ünïcode"));
+    file.WriteChunkFailure(0, file.FailureReasonRow(""));
+  }
+  const OutputFile file = OutputFile::Open(path, OutputFile::Access::kRead);
+  const ChunkProvenance p = file.ReadChunkProvenance();
+  EXPECT_EQ(p.host_names.at(p.host[1]), "node-1.cluster");
+  EXPECT_EQ(p.host[0], 0);
+  EXPECT_EQ(p.worker[1], 7);
+  EXPECT_EQ(p.start_time[1], 1.7e9 + 0.25);
+  EXPECT_EQ(p.max_rss[1], uint64_t{5} << 30);
+  EXPECT_EQ(p.failure_reasons.at(p.failure[1]), "exit code 3: ünïcode");
+  EXPECT_EQ(p.failure_reasons.at(p.failure[0]), "?");  // an empty reason is not "none"
+  EXPECT_EQ(ReadAll<uint16_t>(path, "/chunks/host", H5T_NATIVE_UINT16),
+            (std::vector<uint16_t>{0, 1}));
+  EXPECT_EQ(ReadAll<int32_t>(path, "/chunks/worker", H5T_NATIVE_INT32),
+            (std::vector<int32_t>{0, 7}));
+  hdf5::Handle chars = hdf5::CharType();
+  const std::vector<char> names = ReadAll<char>(path, "/chunks/host_names", chars.id());
+  ASSERT_EQ(names.size(), StringTableRows(2) * kHostNameBytes);
+  EXPECT_EQ(std::string(names.data() + kHostNameBytes), "node-1.cluster");
+  EXPECT_EQ(names[0], '\0');
+}
+
+// A table keeps each text once, in the order first recorded, cut at a character boundary; the
+// rows another writer added are found, not added again; a full table answers its last row.
+TEST(OutputFileTest, StringTablesKeepEachTextOnceAndSayWhenFull) {
+  TempDir dir;
+  std::string path = dir.File("out.h5");
+  CreateOutputFile(path, SmallSpec());  // 2 chunks: rows "", 2 texts, "full"
+  OutputFile a = OutputFile::Open(path, OutputFile::Access::kReadWrite);
+  OutputFile b = OutputFile::Open(path, OutputFile::Access::kReadWrite);
+  EXPECT_EQ(a.HostRow("x"), 1);
+  EXPECT_EQ(a.HostRow("x"), 1);
+  EXPECT_EQ(b.HostRow("x"), 1);  // another writer's row
+  EXPECT_EQ(b.HostRow("y"), 2);
+  EXPECT_EQ(a.HostRow("y"), 2);
+  EXPECT_EQ(a.HostRow("z"), 3);  // the last row: full
+  EXPECT_EQ(a.ReadChunkProvenance().host_names,
+            (std::vector<std::string>{"", "x", "y", "(another host: this table was full)"}));
+  // 63 ASCII bytes and a 2-byte character: the character does not fit and is left out whole.
+  const std::string long_name = std::string(63, 'h') + "é";
+  EXPECT_EQ(FitTableText(long_name, 64), std::string(63, 'h'));
+  EXPECT_EQ(FitTableText(std::string("ab\0cd", 5), 64), "ab");
+  EXPECT_EQ(FitTableText("€uro", 2), "");
+  EXPECT_EQ(FitTableText("€uro", 3), "€");
+  EXPECT_EQ(a.FailureReasonRow(std::string(300, 'r')), 1);
+  EXPECT_EQ(a.ReadChunkProvenance().failure_reasons[1], std::string(kFailureReasonBytes, 'r'));
+}
+
+// Shards add strings at once from their own processes: under the tables' lock no row is taken
+// twice and none is lost.
+// Adds, in `writers` processes started together, each writer's own texts and texts every writer
+// adds, to the host table of the output at `path`. Returns whether every process succeeded.
+bool AddHostNamesAtOnce(const std::string& path, int writers, int texts) {
+  int start[2];
+  if (pipe(start) != 0) return false;  // closed once every writer is forked: they start together
+  std::vector<pid_t> children;
+  for (int w = 0; w < writers; ++w) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      close(start[1]);
+      char byte;
+      while (read(start[0], &byte, 1) < 0 && errno == EINTR) {
+      }
+      int code = 0;
+      try {
+        OutputFile file = OutputFile::Open(path, OutputFile::Access::kReadWrite);
+        for (int i = 0; i < texts; ++i) {
+          const uint16_t own = file.HostRow("w" + std::to_string(w) + "-" + std::to_string(i));
+          const uint16_t shared = file.HostRow("shared-" + std::to_string(i));
+          if (own == 0 || shared == 0) code = 1;
+        }
+      } catch (...) {
+        code = 2;
+      }
+      _exit(code);
+    }
+    children.push_back(pid);
+  }
+  close(start[0]);
+  close(start[1]);
+  bool ok = true;
+  for (pid_t pid : children) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+  return ok;
+}
+
+// Shards add strings at once from their own processes: under the tables' lock no row is taken
+// twice and none is lost. (Without the lock, about every other round takes a row twice.)
+TEST(OutputFileTest, WritersAtOnceShareTheStringTables) {
+  TempDir dir;
+  OutputLayoutSpec spec = SmallSpec();
+  spec.dimensions = {{"rho", 600}, {"label_n", 2}};
+  spec.variables = {spec.variables[0], spec.variables[1], spec.variables[2]};
+  spec.points = 1200;
+  spec.chunk_size = 2;
+  spec.chunks = 600;
+  constexpr int kWriters = 4, kTexts = 100;
+  for (int round = 0; round < 6; ++round) {
+    const std::string path = dir.File("out" + std::to_string(round) + ".h5");
+    CreateOutputFile(path, spec);
+    ASSERT_TRUE(AddHostNamesAtOnce(path, kWriters, kTexts));
+    const OutputFile file = OutputFile::Open(path, OutputFile::Access::kRead);
+    std::vector<std::string> names = file.ReadChunkProvenance().host_names;
+    ASSERT_EQ(names.size(), StringTableRows(600));
+    names.erase(names.begin());  // ""
+    names.pop_back();            // "full"
+    std::map<std::string, int> seen;
+    for (const std::string& n : names)
+      if (!n.empty()) ++seen[n];
+    EXPECT_EQ(seen.size(), size_t(kWriters * kTexts + kTexts)) << "round " << round;
+    for (const auto& [text, times] : seen) ASSERT_EQ(times, 1) << text << ", round " << round;
+  }
+}
+
+// An output made before provenance existed (format sweep/2 without those datasets) still opens:
+// nothing is recorded and writing a row leaves the missing columns alone.
+TEST(OutputFileTest, AnOutputWithoutProvenanceColumnsStillWorks) {
+  TempDir dir;
+  std::string path = dir.File("out.h5");
+  CreateOutputFile(path, SmallSpec());
+  {
+    hdf5::ErrorSilencer quiet;
+    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    for (const char* name :
+         {"host", "worker", "start_time", "max_rss", "failure", "host_names", "failure_reasons",
+          "host_row", "host_name_char", "failure_row", "failure_reason_char"}) {
+      EXPECT_GE(H5Ldelete(f, (std::string("/chunks/") + name).c_str(), H5P_DEFAULT), 0) << name;
+    }
+    H5Fclose(f);
+  }
+  OutputFile file = OutputFile::Open(path, OutputFile::Access::kReadWrite);
+  EXPECT_FALSE(file.layout().has_provenance());
+  ChunkRow row{ChunkStatus::kDone, 1, 0.5, 77};
+  row.host = file.HostRow("node");
+  EXPECT_EQ(row.host, 0);
+  file.WriteChunkRow(1, row);
+  file.WriteChunkFailure(1, file.FailureReasonRow("why"));
+  EXPECT_EQ(file.ReadChunkTable().checksum[1], 77u);
+  const ChunkProvenance p = file.ReadChunkProvenance();
+  EXPECT_EQ(p.host, (std::vector<uint16_t>{0, 0}));
+  EXPECT_EQ(p.host_names, (std::vector<std::string>{""}));
 }
 
 TEST(OutputFileTest, H5pySeesValuesAndDimensionScales) {

@@ -1,6 +1,7 @@
 // The output file as users open it: every shipped config's output in xarray (h5netcdf) and in
-// netCDF's own ncdump, its size as `sweep plan` announced it, and the quickstart's labelled
-// selection the README shows. The readers are Debian's, installed by scripts/setup.
+// netCDF's own ncdump, its size as `sweep plan` announced it, its `sweep report`, and the
+// quickstart's labelled selection the README shows. The readers are Debian's, installed by
+// scripts/setup.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "io/output_file.h"
+#include "io/output_lock.h"
 #include "tests/e2e.h"
 #include "tests/temp_dir.h"
 
@@ -28,7 +31,7 @@ int Shell(const std::string& command) {
 
 // Checks, with xarray, that the file is a labelled dataset: dims named as sweep_dims says, in that
 // order, every output over them (then its own named dims), every parameter a coordinate, and no
-// point left missing in a finished run.
+// point left missing in a finished run; and that its group `chunks` holds each chunk's provenance.
 const char* kCheckScript = R"(import sys, json, numpy as np, xarray as xr
 ds = xr.open_dataset(sys.argv[1], engine='h5netcdf')
 dims = list(np.atleast_1d(ds.attrs['sweep_dims']))
@@ -44,6 +47,15 @@ for p in params:
     assert p in ds.coords, (p, list(ds.coords))
 for d in dims:
     assert d in ds.dims
+# Every chunk's provenance: this machine, a worker, a start time (a datetime), its peak memory.
+chunks = xr.open_dataset(sys.argv[1], engine='h5netcdf', group='chunks')
+assert (chunks.status.values == 1).all()
+hosts = chunks.host_names[chunks.host].values  # as the README shows
+assert (hosts == sys.argv[3]).all(), set(hosts)
+assert (chunks.worker.values >= 0).all()
+assert chunks.start_time.dtype.kind == 'M' and not np.isnat(chunks.start_time.values).any()
+assert (chunks.max_rss.values > 0).all()
+assert (chunks.failure.values == 0).all()
 print('ok', dict(ds.sizes))
 )";
 
@@ -71,9 +83,21 @@ TEST_P(ShippedConfigOutput, OpensInXarrayAndNcdumpAtThePlannedSize) {
   testing::WriteFile(dir / "check.py", kCheckScript);
   const std::string params = planned["parameters"].dump();
   EXPECT_EQ(Shell(std::string(kPython) + " " + dir / "check.py" + " " + dir / "out.h5" + " '" +
-                  params + "' > " + dir / "xarray.txt" + " 2>&1"),
+                  params + "' '" + HostName() + "' > " + dir / "xarray.txt" + " 2>&1"),
             0)
       << testing::ReadFile(dir / "xarray.txt");
+
+  // Its report plots every scalar output, and draws the timeline of its chunks.
+  const RunResult report =
+      RunSweep({"report", dir / "out.h5", "-o", dir / "report.html"}, dir.path());
+  ASSERT_EQ(report.code, 0) << report.err;
+  const std::string html = testing::ReadFile(dir / "report.html");
+  for (const OutputDatasetInfo& output : ReadOutputLayout(dir / "out.h5").results) {
+    const std::string figure = "<figure class=\"result\" data-output=\"" + output.name + "\"";
+    EXPECT_EQ(html.find(figure) != std::string::npos, output.point_shape.empty()) << output.name;
+  }
+  EXPECT_NE(html.find("class=\"bar\""), std::string::npos);
+  EXPECT_NE(html.find("finished: every point done"), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, ShippedConfigOutput,
@@ -185,8 +209,12 @@ TEST(ReadersTest, EveryCommandRefusesAFormatOneFileSayingWhatToDo) {
                      "    f.create_group('results')\n");
   ASSERT_EQ(Shell(std::string(kPython) + " " + dir / "make.py" + " " + old), 0);
   const std::string before = testing::ReadFile(old);
-  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"status", old}, {"resume", old}, {"rerun", old, "--failed"}}) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"status", old},
+                                             {"resume", old},
+                                             {"rerun", old, "--failed"},
+                                             {"export", old, "--chunks"},
+                                             {"report", old}}) {
     const RunResult r = RunSweep(args, dir.path());
     EXPECT_EQ(r.code, 2) << args[0] << ": " << r.err;
     EXPECT_NE(r.err.find("output format 'sweep/1'"), std::string::npos) << r.err;

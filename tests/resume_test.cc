@@ -158,12 +158,12 @@ TEST(ResumeTest, ADamagedJournalRecordIsSkippedReportedAndItsChunkVerified) {
             "execution: {workers: 2, chunk_size: 1}\noutput: {path: out.h5}\n");
   ASSERT_EQ(RunSweep({"run", config, "-q"}, dir.path()).code, 0);
   const auto clean = ResultsAndParams(dir / "out.h5");
-  // Chunk 17's done record (io/journal.h: magic, 'D', length 40, time, chunk...): one bit off.
+  // Chunk 17's done record (io/journal.h: magic, 'D', length 52, time, chunk...): one bit off.
   std::string journal = ReadFile(dir / "out.h5.journal");
   size_t at = 0;
   const std::string done_frame(
       "\xc1"
-      "D\x28\x00",
+      "D\x34\x00",
       4);
   while ((at = journal.find(done_frame, at + 1)) != std::string::npos && journal[at + 12] != 17) {
   }

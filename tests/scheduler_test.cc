@@ -20,9 +20,9 @@ struct Recorder : SchedulerObserver {
   std::vector<double> failure_times;
   uint64_t points_done = 0;
   FakeWorkerSet* workers = nullptr;
-  void ChunkDone(const Chunk& chunk, uint64_t checksum, double, int, int attempt) override {
-    EXPECT_EQ(checksum, 1000 + chunk.index);
-    done.push_back({chunk.index, attempt});
+  void ChunkDone(const Chunk& chunk, const DoneChunk& d) override {
+    EXPECT_EQ(d.checksum, 1000 + chunk.index);
+    done.push_back({chunk.index, d.attempt});
     points_done += chunk.count;
   }
   void ChunkFailed(const ChunkFailure& failure) override {
