@@ -21,6 +21,7 @@
 #include "driver/local_workers.h"
 #include "driver/protocol.h"
 #include "driver/run_steps.h"
+#include "driver/worker_board.h"
 #include "io/clock.h"
 #include "io/error.h"
 #include "io/output_lock.h"
@@ -339,6 +340,7 @@ int RunRankZero(const RunRequest& request, int ranks) {
     JournalStart(*run, total);
     recorder.emplace(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
                      run->todo.size(), total, &*run->filler);
+    recorder->ShowWorkersIn(WorkerBoardPath(run->output_path, run->shard), run->CommandName());
     if (!run->todo.empty()) {
       run->filler->StartBackground();
       LocalWorkers local(run->WorkerContextFor(run->output_path), run->workers);

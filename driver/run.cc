@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "driver/run_steps.h"
+#include "driver/worker_board.h"
 #if defined(SWEEP_HAVE_MPI)
 #include "driver/mpi_run.h"
 #endif
@@ -26,6 +27,7 @@ void JournalStart(PreparedRun& run, int workers) {
 
 int FinishRun(PreparedRun& run, const RunRequest& request, RunRecorder& recorder,
               Progress& progress, bool interrupted, const std::string& stop_message) {
+  recorder.StopShowingWorkers();
   if (run.filler) run.filler->Stop();
   JournalRecord stopped;
   stopped.type = "stopped";
@@ -110,6 +112,7 @@ int ExecuteRun(const RunRequest& request) {
   std::unique_ptr<Progress> progress = MakeProgress(request.progress, stdout);
   RunRecorder recorder(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
                        run->todo.size(), WorkerRanks(*run, request), &*run->filler);
+  recorder.ShowWorkersIn(WorkerBoardPath(run->output_path, run->shard), run->CommandName());
   bool interrupted = false;
   std::string stop_message;
   try {

@@ -12,6 +12,7 @@
 
 #include "driver/fingerprint.h"
 #include "driver/run_steps.h"
+#include "driver/worker_board.h"
 #include "io/error.h"
 
 namespace sweep {
@@ -151,7 +152,8 @@ std::string ShardLockName(const PreparedRun& run) {
 // before anything is written.
 void RefuseLinksBeside(const PreparedRun& run) {
   std::vector<std::string> beside = {OutputLock::LockPath(run.output_path), JournalPath(run),
-                                     run.output_path + ".logs"};
+                                     run.output_path + ".logs",
+                                     WorkerBoardPath(run.output_path, run.shard)};
   if (run.shard) beside.push_back(OutputLock::LockPath(ShardLockName(run)));
   for (const std::string& path : beside) {
     struct stat st {};
