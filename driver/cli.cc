@@ -249,15 +249,25 @@ Handler AddValidateCommand(CLI::App& app) {
 
 struct StatusOptions {
   std::string output;
-  bool json = false;
+  bool json = false, watch = false;
+  double interval = 1.0;
 };
 
 Handler AddStatusCommand(CLI::App& app) {
   auto o = std::make_shared<StatusOptions>();
-  CLI::App* cmd = app.add_subcommand("status", "what is done, pending and failed in an output");
+  CLI::App* cmd = app.add_subcommand(
+      "status", "what is done, pending and failed in an output; per worker while it runs");
   cmd->add_option("output", o->output, "the output file")->required()->type_name("OUT.h5");
-  cmd->add_flag("--json", o->json, "print JSON");
-  return [cmd, o]() -> int { return cmd->parsed() ? StatusCommand(o->output, o->json) : -1; };
+  cmd->add_flag("--json", o->json, "print JSON (with --watch: one object a line)");
+  cmd->add_flag("--watch", o->watch,
+                "refresh until the run ends (in place on a terminal), then print the final state");
+  cmd->add_option("--interval", o->interval, "seconds between refreshes of --watch")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->type_name("SECONDS")
+      ->capture_default_str();
+  return [cmd, o]() -> int {
+    return cmd->parsed() ? StatusCommand(o->output, o->json, o->watch, o->interval) : -1;
+  };
 }
 
 struct ExportOptions {
