@@ -33,14 +33,17 @@ constexpr int kTag = 7;
 
 // What travels between rank 0 and the other ranks (the first byte of every message).
 enum class Wire : uint8_t {
-  kSetup = 1,   // 0 -> k: JSON {"code": 0, config text and file, layout} or {"code": exit code}
-  kHello = 2,   // k -> 0: JSON {"workers", "host", "pid"} or {"error": "..."}
-  kStart = 3,   // 0 -> k: worker
-  kSend = 4,    // 0 -> k: worker, protocol message bytes
-  kKill = 5,    // 0 -> k: worker
-  kFinish = 6,  // 0 -> k: exit code; the rank stops its workers and exits with it
-  kEvent = 7,   // k -> 0: worker, a WorkerEvent (message bytes, or exit status and its details)
-  kRows = 8,    // k -> 0: chunk, then its rows of every output in order (sent before its Done)
+  kSetup = 1,      // 0 -> k: JSON {"code": 0, config text and file, layout} or {"code": exit code}
+  kHello = 2,      // k -> 0: JSON {"workers", "host", "pid"} or {"error": "..."}
+  kStart = 3,      // 0 -> k: worker
+  kSend = 4,       // 0 -> k: worker, protocol message bytes
+  kKill = 5,       // 0 -> k: worker
+  kFinish = 6,     // 0 -> k: exit code; the rank stops its workers and exits with it
+  kEvent = 7,      // k -> 0: worker, a WorkerEvent (message bytes, or exit status and its details)
+  kRows = 8,       // k -> 0: chunk, then its rows of every output in order (sent before its Done)
+  kAskPlaces = 9,  // 0 -> k: send kPlaces (twice per kBoardSeconds at most, one ask in flight)
+  kPlaces = 10,    // k -> 0: count, then each worker's pid (int64, 0: none) and point (uint64,
+                   // Scoreboard::kIdle: none), for `sweep status`
 };
 
 // Appends fixed-size values and length-prefixed strings; Reader takes them back in order.
@@ -150,18 +153,30 @@ struct RemoteWorker {
   int rank = 0;   // the MPI rank it lives on
   int local = 0;  // its index among that rank's workers
   bool running = false;
-  std::optional<uint64_t> point;  // as its rank read it when it exited
-  std::string log_tail;           // likewise
+  // While running: the point as its rank last told (kPlaces); after its exit: as its rank read
+  // it then.
+  std::optional<uint64_t> point;
+  long pid = 0;          // while running, as its rank last told; 0: not known
+  std::string log_tail;  // as its rank read it when it exited
+};
+
+// What a rank said of itself when it joined (kHello).
+struct RankHello {
+  int workers = 0;
+  std::string host;
 };
 
 class MpiWorkerSet : public WorkerSet {
  public:
   // `local`: rank 0's own workers, global indices [0, local.size()); then each other rank's.
-  MpiWorkerSet(ProcessWorkerSet& local, const std::vector<int>& workers_per_rank,
-               OutputFile& output)
-      : local_(local), output_(output), plan_(output.layout().points, output.layout().chunk_size) {
-    for (size_t rank = 1; rank < workers_per_rank.size(); ++rank)
-      for (int i = 0; i < workers_per_rank[rank]; ++i) {
+  MpiWorkerSet(ProcessWorkerSet& local, const std::vector<RankHello>& ranks, OutputFile& output)
+      : local_(local),
+        output_(output),
+        plan_(output.layout().points, output.layout().chunk_size),
+        ranks_(ranks),
+        asked_(ranks.size(), false) {
+    for (size_t rank = 1; rank < ranks.size(); ++rank)
+      for (int i = 0; i < ranks[rank].workers; ++i) {
         RemoteWorker w;
         w.rank = int(rank);
         w.local = i;
@@ -176,6 +191,7 @@ class MpiWorkerSet : public WorkerSet {
     SendTo(w.rank, Writer(Wire::kStart).Put(int32_t(w.local)).bytes);
     w.running = true;
     w.point.reset();
+    w.pid = 0;
     w.log_tail.clear();
   }
   bool Running(int g) const override {
@@ -197,6 +213,11 @@ class MpiWorkerSet : public WorkerSet {
   std::optional<uint64_t> CurrentPoint(int g) const override {
     return g < local_.size() ? local_.CurrentPoint(g) : Remote(g).point;
   }
+  WorkerPlace Place(int g) const override {
+    if (g < local_.size()) return local_.Place(g);
+    const RemoteWorker& w = Remote(g);
+    return {ranks_.at(size_t(w.rank)).host, w.running ? w.pid : 0, w.rank};
+  }
   std::string LogTail(int g, size_t max_bytes) const override {
     if (g < local_.size()) return local_.LogTail(g, max_bytes);
     const std::string& tail = Remote(g).log_tail;
@@ -204,6 +225,7 @@ class MpiWorkerSet : public WorkerSet {
   }
 
   std::optional<WorkerEvent> Next(double timeout_seconds) override {
+    AskPlaces();
     const double deadline = timeout_seconds < 0 ? -1 : SteadySeconds() + timeout_seconds;
     for (;;) {
       if (std::optional<WorkerEvent> e = local_.Next(0)) return Active(e);
@@ -232,6 +254,37 @@ class MpiWorkerSet : public WorkerSet {
     pacer_.Active();
     return e;
   }
+  // Where the other ranks' workers are and what point each is on is asked for, not pushed: so
+  // each answer is awaited (CollectPlaces), and no rank is left sending to a rank 0 that stopped
+  // receiving.
+  void AskPlaces() {
+    if (SteadySeconds() < next_ask_) return;
+    // Twice per board: a point told is at most that old when the board is written.
+    next_ask_ = SteadySeconds() + kBoardSeconds / 2;
+    for (size_t k = 1; k < asked_.size(); ++k) {
+      if (asked_[k]) continue;
+      SendTo(int(k), Writer(Wire::kAskPlaces).bytes);
+      asked_[k] = true;
+    }
+  }
+
+ public:
+  // After the scheduler's end: takes the answers still owed, for up to `seconds` (a rank that
+  // died owes its answer for ever).
+  void CollectPlaces(double seconds) {
+    const double deadline = SteadySeconds() + seconds;
+    while (std::find(asked_.begin(), asked_.end(), true) != asked_.end() &&
+           SteadySeconds() < deadline) {
+      int from = 0;
+      if (std::optional<std::string> bytes = TryReceive(MPI_ANY_SOURCE, &from)) {
+        Receive(from, *bytes);
+      } else {
+        std::this_thread::sleep_for(std::chrono::duration<double>(kIdleWait));
+      }
+    }
+  }
+
+ private:
   RemoteWorker& Remote(int g) { return remote_.at(size_t(g - local_.size())); }
   const RemoteWorker& Remote(int g) const { return remote_.at(size_t(g - local_.size())); }
 
@@ -255,6 +308,20 @@ class MpiWorkerSet : public WorkerSet {
         if (r.at + rows.bytes > bytes.size()) throw Error("mpi: a chunk's rows are cut short");
         output_.WriteRows(o, chunk.first, chunk.count, bytes.data() + r.at);
         r.at += rows.bytes;
+      }
+      return std::nullopt;
+    }
+    if (TypeOf(bytes) == Wire::kPlaces) {
+      asked_[size_t(from)] = false;
+      const uint32_t count = r.Get<uint32_t>();
+      for (uint32_t local = 0; local < count; ++local) {
+        const int64_t pid = r.Get<int64_t>();
+        const uint64_t point = r.Get<uint64_t>();
+        RemoteWorker& w = Remote(GlobalIndex(from, int(local)));
+        // A worker this rank has not (re)started yet may still show its predecessor's slot.
+        if (!w.running || pid <= 0) continue;
+        w.pid = long(pid);
+        w.point = point == Scoreboard::kIdle ? std::nullopt : std::optional<uint64_t>(point);
       }
       return std::nullopt;
     }
@@ -289,6 +356,10 @@ class MpiWorkerSet : public WorkerSet {
   ProcessWorkerSet& local_;
   OutputFile& output_;
   Plan plan_;
+  std::vector<RankHello> ranks_;  // by MPI rank (0: this one, whose workers are local_)
+  // Which ranks were asked for their places and have not answered; when to ask again.
+  std::vector<bool> asked_;
+  double next_ask_ = 0;
   std::vector<RemoteWorker> remote_;
   ParentWatch parent_;
   Pacer pacer_;
@@ -299,19 +370,19 @@ void FinishAll(int ranks, int code) {
   for (int k = 1; k < ranks; ++k) SendTo(k, Writer(Wire::kFinish).Put(int32_t(code)).bytes);
 }
 
-// The other ranks' workers, after setup: how many each has (index 0: rank 0's own).
-std::vector<int> GatherHellos(int ranks, int own_workers) {
-  std::vector<int> workers(size_t(ranks), 0);
-  workers[0] = own_workers;
+// The other ranks' workers, after setup: how many each has and its host (index 0: rank 0).
+std::vector<RankHello> GatherHellos(int ranks, int own_workers) {
+  std::vector<RankHello> hellos(static_cast<size_t>(ranks));
+  hellos[0] = {own_workers, HostName()};
   for (int k = 1; k < ranks; ++k) {
     const nlohmann::json hello = nlohmann::json::parse(ReceiveFrom(k).substr(1));
     if (hello.contains("error")) {
       throw Error("mpi: rank " + std::to_string(k) + " on " + hello.value("host", "?") +
                   " cannot run: " + hello["error"].get<std::string>());
     }
-    workers[size_t(k)] = hello.at("workers").get<int>();
+    hellos[size_t(k)] = {hello.at("workers").get<int>(), hello.value("host", "")};
   }
-  return workers;
+  return hellos;
 }
 
 int RunRankZero(const RunRequest& request, int ranks) {
@@ -328,7 +399,7 @@ int RunRankZero(const RunRequest& request, int ranks) {
                           {"layout", EncodeRowLayout(run->file->layout())}};
   for (int k = 1; k < ranks; ++k) SendTo(k, Writer(Wire::kSetup).bytes + setup.dump());
 
-  std::vector<int> workers;
+  std::vector<RankHello> workers;
   std::unique_ptr<Progress> progress = MakeProgress(request.progress, stdout);
   std::optional<RunRecorder> recorder;
   bool interrupted = false;
@@ -336,7 +407,7 @@ int RunRankZero(const RunRequest& request, int ranks) {
   try {
     workers = GatherHellos(ranks, run->workers);
     int total = 0;
-    for (int w : workers) total += w;
+    for (const RankHello& rank : workers) total += rank.workers;
     JournalStart(*run, total);
     recorder.emplace(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
                      run->todo.size(), total, &*run->filler);
@@ -347,6 +418,7 @@ int RunRankZero(const RunRequest& request, int ranks) {
       MpiWorkerSet set(local.set(), workers, *run->file);
       Scheduler scheduler(set, *run->plan, run->todo, OptionsFor(*run), *recorder);
       interrupted = scheduler.Run() == Scheduler::Outcome::kInterrupted;
+      set.CollectPlaces(interrupted ? 0.2 : 2.0);
     }
   } catch (const std::exception& e) {
     stop_message = e.what();
@@ -462,6 +534,18 @@ void Relay(NodeSweep& node, const WorkerEvent& e) {
   SendTo(0, EncodeEvent(e.rank, e, point, tail));
 }
 
+// Tells rank 0 each worker's pid and point, for `sweep status`.
+void SendPlaces(NodeSweep& node) {
+  ProcessWorkerSet& set = node.workers->set();
+  Writer places(Wire::kPlaces);
+  places.Put(uint32_t(set.size()));
+  for (int w = 0; w < set.size(); ++w) {
+    places.Put(int64_t(set.Running(w) ? set.pid(w) : 0));
+    places.Put(set.CurrentPoint(w).value_or(Scoreboard::kIdle));
+  }
+  SendTo(0, places.bytes);
+}
+
 // Obeys one order of rank 0; returns rank 0's exit code when it is kFinish.
 std::optional<int> Obey(NodeSweep& node, const std::string& bytes) {
   Reader r{bytes};
@@ -480,6 +564,9 @@ std::optional<int> Obey(NodeSweep& node, const std::string& bytes) {
     }
     case Wire::kKill:
       set.Kill(r.Get<int32_t>());
+      return std::nullopt;
+    case Wire::kAskPlaces:
+      SendPlaces(node);
       return std::nullopt;
     case Wire::kFinish:
       return r.Get<int32_t>();

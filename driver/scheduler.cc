@@ -45,6 +45,10 @@ std::vector<RankActivity> Scheduler::Activity() const {
         a.state = RankActivity::State::kBusy;
         a.chunk = rank.next;
         a.point = workers_.CurrentPoint(int(r));
+        // A point read before the worker moved on to this chunk (another rank's, relayed late).
+        if (a.point && (*a.point < plan_.chunk(rank.next).first ||
+                        *a.point >= plan_.chunk(rank.next).first + plan_.chunk(rank.next).count))
+          a.point.reset();
         a.seconds_on_chunk = std::max(0.0, Now() - rank.began);
         break;
       case Rank::State::kStopped:

@@ -71,7 +71,8 @@ struct RankActivity {
   enum class State { kStopped, kStarting, kIdle, kBusy };
   State state = State::kStopped;
   std::optional<uint64_t> chunk;  // kBusy: the chunk it computes
-  std::optional<uint64_t> point;  // kBusy: the point it is on, as its worker published it
+  std::optional<uint64_t> point;  // kBusy: the point it is on, as its worker published it, when
+                                  // that is a point of `chunk`
   double seconds_on_chunk = 0;    // kBusy: since the chunk was begun
   WorkerPlace place;
 };
