@@ -1,4 +1,5 @@
-// A sweep config: the YAML file of DESIGN.md ("Config"), read into typed fields and checked.
+// A sweep config: the YAML file documented key by key in configs/README.md, read into typed
+// fields and checked.
 //
 // LoadConfig() parses the file, applies `--set key.path=value` overrides, resolves relative
 // paths against the config file's folder, and checks the whole schema. It never stops at the
