@@ -396,7 +396,7 @@ Handler AddHelpCommand(CLI::App& app) {
 // `sweep completion`: the bash completion script (driver/bash_completion.h).
 Handler AddCompletionCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
-      "completion", "print the bash completion script (source it, or see README: cmake --install)");
+      "completion", "print the bash completion script: source <(sweep completion)");
   return [&app, cmd]() -> int {
     if (!cmd->parsed()) return -1;
     std::vector<std::string> kernels;
