@@ -250,7 +250,8 @@ int ValidateCommand(const std::string& config_path, const std::vector<std::strin
   return 0;
 }
 
-int StatusCommand(const std::string& output_path, bool json) {
+int StatusCommand(const std::string& output_path, bool json, bool watch, double interval_seconds) {
+  if (watch) return WatchStatus(output_path, json, interval_seconds, stdout);
   const StatusReport report = ReadStatus(output_path);
   if (json) {
     std::printf("%s\n", StatusJson(report).dump(2).c_str());

@@ -19,9 +19,11 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
 // Checks the config, its kernel and its inputs. Prints `ok` or throws every problem found.
 int ValidateCommand(const std::string& config_path, const std::vector<std::string>& overrides);
 
-// Counts by state, throughput and ETA if a run is live, and every failed chunk with its point,
-// parameter values and reason.
-int StatusCommand(const std::string& output_path, bool json);
+// Counts by state, throughput and ETA if a run is live, what each of its workers computes, and
+// every failed chunk with its point, parameter values and reason. With `watch`, again every
+// `interval_seconds` while the run is live (driver/status.h, WatchStatus).
+int StatusCommand(const std::string& output_path, bool json, bool watch = false,
+                  double interval_seconds = 1.0);
 
 // Every kernel, or one (a built-in name or a plugin path), with its declarations.
 int KernelsCommand(const std::string& name, bool json);

@@ -22,6 +22,7 @@
 #include "driver/local_workers.h"
 #include "driver/protocol.h"
 #include "driver/run_steps.h"
+#include "driver/worker_board.h"
 #include "io/clock.h"
 #include "io/error.h"
 #include "io/output_lock.h"
@@ -33,14 +34,17 @@ constexpr int kTag = 7;
 
 // What travels between rank 0 and the other ranks (the first byte of every message).
 enum class Wire : uint8_t {
-  kSetup = 1,   // 0 -> k: JSON {"code": 0, config text, file, output path, layout} or {"code"}
-  kHello = 2,   // k -> 0: JSON {"workers", "host", "pid"} or {"error": "..."}
-  kStart = 3,   // 0 -> k: worker
-  kSend = 4,    // 0 -> k: worker, protocol message bytes
-  kKill = 5,    // 0 -> k: worker
-  kFinish = 6,  // 0 -> k: exit code; the rank stops its workers and exits with it
-  kEvent = 7,   // k -> 0: worker, a WorkerEvent (message bytes, or exit status and its details)
-  kRows = 8,    // k -> 0: chunk, then its rows of every output in order (sent before its Done)
+  kSetup = 1,      // 0 -> k: JSON {"code": 0, config text, file, output path, layout} or {"code"}
+  kHello = 2,      // k -> 0: JSON {"workers", "host", "pid", "input_xxh3"} or {"error": "..."}
+  kStart = 3,      // 0 -> k: worker
+  kSend = 4,       // 0 -> k: worker, protocol message bytes
+  kKill = 5,       // 0 -> k: worker
+  kFinish = 6,     // 0 -> k: exit code; the rank stops its workers and exits with it
+  kEvent = 7,      // k -> 0: worker, a WorkerEvent (message bytes, or exit status and its details)
+  kRows = 8,       // k -> 0: chunk, then its rows of every output in order (sent before its Done)
+  kAskPlaces = 9,  // 0 -> k: send kPlaces (twice per kBoardSeconds at most, one ask in flight)
+  kPlaces = 10,    // k -> 0: count, then each worker's pid (int64, 0: none) and point (uint64,
+                   // Scoreboard::kIdle: none), for `sweep status`
 };
 
 // Appends fixed-size values and length-prefixed strings; Reader takes them back in order.
@@ -150,18 +154,30 @@ struct RemoteWorker {
   int rank = 0;   // the MPI rank it lives on
   int local = 0;  // its index among that rank's workers
   bool running = false;
-  std::optional<uint64_t> point;  // as its rank read it when it exited
-  std::string log_tail;           // likewise
+  // While running: the point as its rank last told (kPlaces); after its exit: as its rank read
+  // it then.
+  std::optional<uint64_t> point;
+  long pid = 0;          // while running, as its rank last told; 0: not known
+  std::string log_tail;  // as its rank read it when it exited
+};
+
+// What a rank said of itself when it joined (kHello).
+struct RankHello {
+  int workers = 0;
+  std::string host;
 };
 
 class MpiWorkerSet : public WorkerSet {
  public:
   // `local`: rank 0's own workers, global indices [0, local.size()); then each other rank's.
-  MpiWorkerSet(ProcessWorkerSet& local, const std::vector<int>& workers_per_rank,
-               OutputFile& output)
-      : local_(local), output_(output), plan_(output.layout().points, output.layout().chunk_size) {
-    for (size_t rank = 1; rank < workers_per_rank.size(); ++rank)
-      for (int i = 0; i < workers_per_rank[rank]; ++i) {
+  MpiWorkerSet(ProcessWorkerSet& local, const std::vector<RankHello>& ranks, OutputFile& output)
+      : local_(local),
+        output_(output),
+        plan_(output.layout().points, output.layout().chunk_size),
+        ranks_(ranks),
+        asked_(ranks.size(), false) {
+    for (size_t rank = 1; rank < ranks.size(); ++rank)
+      for (int i = 0; i < ranks[rank].workers; ++i) {
         RemoteWorker w;
         w.rank = int(rank);
         w.local = i;
@@ -176,6 +192,7 @@ class MpiWorkerSet : public WorkerSet {
     SendTo(w.rank, Writer(Wire::kStart).Put(int32_t(w.local)).bytes);
     w.running = true;
     w.point.reset();
+    w.pid = 0;
     w.log_tail.clear();
   }
   bool Running(int g) const override {
@@ -197,6 +214,11 @@ class MpiWorkerSet : public WorkerSet {
   std::optional<uint64_t> CurrentPoint(int g) const override {
     return g < local_.size() ? local_.CurrentPoint(g) : Remote(g).point;
   }
+  WorkerPlace Place(int g) const override {
+    if (g < local_.size()) return local_.Place(g);
+    const RemoteWorker& w = Remote(g);
+    return {ranks_.at(size_t(w.rank)).host, w.running ? w.pid : 0, w.rank};
+  }
   std::string LogTail(int g, size_t max_bytes) const override {
     if (g < local_.size()) return local_.LogTail(g, max_bytes);
     const std::string& tail = Remote(g).log_tail;
@@ -204,6 +226,7 @@ class MpiWorkerSet : public WorkerSet {
   }
 
   std::optional<WorkerEvent> Next(double timeout_seconds) override {
+    AskPlaces();
     const double deadline = timeout_seconds < 0 ? -1 : SteadySeconds() + timeout_seconds;
     for (;;) {
       if (std::optional<WorkerEvent> e = local_.Next(0)) return Active(e);
@@ -232,6 +255,37 @@ class MpiWorkerSet : public WorkerSet {
     pacer_.Active();
     return e;
   }
+  // Where the other ranks' workers are and what point each is on is asked for, not pushed: so
+  // each answer is awaited (CollectPlaces), and no rank is left sending to a rank 0 that stopped
+  // receiving.
+  void AskPlaces() {
+    if (SteadySeconds() < next_ask_) return;
+    // Twice per board: a point told is at most that old when the board is written.
+    next_ask_ = SteadySeconds() + kBoardSeconds / 2;
+    for (size_t k = 1; k < asked_.size(); ++k) {
+      if (asked_[k]) continue;
+      SendTo(int(k), Writer(Wire::kAskPlaces).bytes);
+      asked_[k] = true;
+    }
+  }
+
+ public:
+  // After the scheduler's end: takes the answers still owed, for up to `seconds` (a rank that
+  // died owes its answer for ever).
+  void CollectPlaces(double seconds) {
+    const double deadline = SteadySeconds() + seconds;
+    while (std::find(asked_.begin(), asked_.end(), true) != asked_.end() &&
+           SteadySeconds() < deadline) {
+      int from = 0;
+      if (std::optional<std::string> bytes = TryReceive(MPI_ANY_SOURCE, &from)) {
+        Receive(from, *bytes);
+      } else {
+        std::this_thread::sleep_for(std::chrono::duration<double>(kIdleWait));
+      }
+    }
+  }
+
+ private:
   RemoteWorker& Remote(int g) { return remote_.at(size_t(g - local_.size())); }
   const RemoteWorker& Remote(int g) const { return remote_.at(size_t(g - local_.size())); }
 
@@ -255,6 +309,20 @@ class MpiWorkerSet : public WorkerSet {
         if (r.at + rows.bytes > bytes.size()) throw Error("mpi: a chunk's rows are cut short");
         output_.WriteRows(o, chunk.first, chunk.count, bytes.data() + r.at);
         r.at += rows.bytes;
+      }
+      return std::nullopt;
+    }
+    if (TypeOf(bytes) == Wire::kPlaces) {
+      asked_[size_t(from)] = false;
+      const uint32_t count = r.Get<uint32_t>();
+      for (uint32_t local = 0; local < count; ++local) {
+        const int64_t pid = r.Get<int64_t>();
+        const uint64_t point = r.Get<uint64_t>();
+        RemoteWorker& w = Remote(GlobalIndex(from, int(local)));
+        // A worker this rank has not (re)started yet may still show its predecessor's slot.
+        if (!w.running || pid <= 0) continue;
+        w.pid = long(pid);
+        w.point = point == Scoreboard::kIdle ? std::nullopt : std::optional<uint64_t>(point);
       }
       return std::nullopt;
     }
@@ -289,6 +357,10 @@ class MpiWorkerSet : public WorkerSet {
   ProcessWorkerSet& local_;
   OutputFile& output_;
   Plan plan_;
+  std::vector<RankHello> ranks_;  // by MPI rank (0: this one, whose workers are local_)
+  // Which ranks were asked for their places and have not answered; when to ask again.
+  std::vector<bool> asked_;
+  double next_ask_ = 0;
   std::vector<RemoteWorker> remote_;
   ParentWatch parent_;
   Pacer pacer_;
@@ -306,15 +378,15 @@ std::vector<std::string> HashTexts(const InputGuard& guard) {
   return texts;
 }
 
-// The other ranks' workers, after setup: how many each has (index 0: rank 0's own), and in
+// The other ranks' workers, after setup: how many each has and its host (index 0: rank 0), and in
 // *hosts the host of each worker by its global index (MpiWorkerSet's numbering). Each rank read
 // its own copy of the inputs (another node, another file system): one whose bytes differ from
 // rank 0's would mix results, so the run stops before it starts.
-std::vector<int> GatherHellos(int ranks, int own_workers, const PreparedRun& run,
-                              WorkerHosts* hosts) {
+std::vector<RankHello> GatherHellos(int ranks, int own_workers, const PreparedRun& run,
+                                    WorkerHosts* hosts) {
   const std::vector<std::string> own_hashes = HashTexts(*run.input_guard);
-  std::vector<int> workers(size_t(ranks), 0);
-  workers[0] = own_workers;
+  std::vector<RankHello> hellos(static_cast<size_t>(ranks));
+  hellos[0] = {own_workers, HostName()};
   *hosts = WorkerHosts{HostName(), {}};
   int first = own_workers;  // the global index of rank k's first worker
   for (int k = 1; k < ranks; ++k) {
@@ -324,7 +396,7 @@ std::vector<int> GatherHellos(int ranks, int own_workers, const PreparedRun& run
       throw Error("mpi: rank " + std::to_string(k) + " on " + host +
                   " cannot run: " + hello["error"].get<std::string>());
     }
-    workers[size_t(k)] = hello.at("workers").get<int>();
+    hellos[size_t(k)] = {hello.at("workers").get<int>(), hello.value("host", "")};
     const std::vector<std::string> hashes = hello.value("input_xxh3", std::vector<std::string>{});
     for (size_t i = 0; i < run.config.inputs.size() && i < hashes.size(); ++i) {
       if (hashes[i] == own_hashes[i]) continue;
@@ -334,9 +406,9 @@ std::vector<int> GatherHellos(int ranks, int own_workers, const PreparedRun& run
           k, host, run.config.inputs[i].name, run.config.inputs[i].path, hashes[i], own_hashes[i]));
     }
     if (host != hosts->Of(first)) hosts->ranges.emplace_back(first, host);
-    first += workers[size_t(k)];
+    first += hellos[size_t(k)].workers;
   }
-  return workers;
+  return hellos;
 }
 
 int RunRankZero(const RunRequest& request, int ranks) {
@@ -357,7 +429,7 @@ int RunRankZero(const RunRequest& request, int ranks) {
     if (input.kind != InputSpec::Kind::kGenerate) setup["input_paths"][input.name] = input.path;
   for (int k = 1; k < ranks; ++k) SendTo(k, Writer(Wire::kSetup).bytes + setup.dump());
 
-  std::vector<int> workers;
+  std::vector<RankHello> workers;
   std::unique_ptr<Progress> progress = MakeProgress(request.progress, stdout);
   std::optional<RunRecorder> recorder;
   bool interrupted = false;
@@ -366,17 +438,19 @@ int RunRankZero(const RunRequest& request, int ranks) {
     WorkerHosts hosts;
     workers = GatherHellos(ranks, run->workers, *run, &hosts);
     int total = 0;
-    for (int w : workers) total += w;
+    for (const RankHello& rank : workers) total += rank.workers;
     JournalStart(*run, total, hosts);
     recorder.emplace(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
                      run->todo.size(), total, hosts, &*run->filler);
     recorder->GuardInputs(&*run->input_guard, run->output_path);
+    recorder->ShowWorkersIn(WorkerBoardPath(run->output_path, run->shard), run->CommandName());
     if (!run->todo.empty()) {
       run->filler->StartBackground();
       LocalWorkers local(run->WorkerContextFor(run->output_path), run->workers);
       MpiWorkerSet set(local.set(), workers, *run->file);
       Scheduler scheduler(set, *run->plan, run->todo, OptionsFor(*run), *recorder);
       interrupted = scheduler.Run() == Scheduler::Outcome::kInterrupted;
+      set.CollectPlaces(interrupted ? 0.2 : 2.0);
     }
   } catch (const std::exception& e) {
     stop_message = e.what();
@@ -500,6 +574,18 @@ void Relay(NodeSweep& node, const WorkerEvent& e) {
   SendTo(0, EncodeEvent(e.rank, e, point, tail));
 }
 
+// Tells rank 0 each worker's pid and point, for `sweep status`.
+void SendPlaces(NodeSweep& node) {
+  ProcessWorkerSet& set = node.workers->set();
+  Writer places(Wire::kPlaces);
+  places.Put(uint32_t(set.size()));
+  for (int w = 0; w < set.size(); ++w) {
+    places.Put(int64_t(set.Running(w) ? set.pid(w) : 0));
+    places.Put(set.CurrentPoint(w).value_or(Scoreboard::kIdle));
+  }
+  SendTo(0, places.bytes);
+}
+
 // Obeys one order of rank 0; returns rank 0's exit code when it is kFinish.
 std::optional<int> Obey(NodeSweep& node, const std::string& bytes) {
   Reader r{bytes};
@@ -518,6 +604,9 @@ std::optional<int> Obey(NodeSweep& node, const std::string& bytes) {
     }
     case Wire::kKill:
       set.Kill(r.Get<int32_t>());
+      return std::nullopt;
+    case Wire::kAskPlaces:
+      SendPlaces(node);
       return std::nullopt;
     case Wire::kFinish:
       return r.Get<int32_t>();

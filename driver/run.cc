@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "driver/run_steps.h"
+#include "driver/worker_board.h"
 #if defined(SWEEP_HAVE_MPI)
 #include "driver/mpi_run.h"
 #endif
@@ -28,6 +29,7 @@ void JournalStart(PreparedRun& run, int workers, const WorkerHosts& hosts) {
 
 int FinishRun(PreparedRun& run, const RunRequest& request, RunRecorder& recorder,
               Progress& progress, bool interrupted, std::string stop_message) {
+  recorder.StopShowingWorkers();
   if (run.filler) run.filler->Stop();
   try {
     const std::string changed = recorder.CheckInputsAtEnd();
@@ -133,6 +135,7 @@ int ExecuteRun(const RunRequest& request) {
   RunRecorder recorder(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
                        run->todo.size(), WorkerRanks(*run, request), hosts, &*run->filler);
   recorder.GuardInputs(&*run->input_guard, run->output_path);
+  recorder.ShowWorkersIn(WorkerBoardPath(run->output_path, run->shard), run->CommandName());
   bool interrupted = false;
   std::string stop_message;
   try {

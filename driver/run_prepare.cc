@@ -14,6 +14,7 @@
 #include "driver/command_binding.h"
 #include "driver/fingerprint.h"
 #include "driver/run_steps.h"
+#include "driver/worker_board.h"
 #include "io/error.h"
 
 namespace sweep {
@@ -195,7 +196,8 @@ std::string ShardLockName(const PreparedRun& run) {
 // before anything is written.
 void RefuseLinksBeside(const PreparedRun& run) {
   std::vector<std::string> beside = {OutputLock::LockPath(run.output_path), JournalPath(run),
-                                     run.output_path + ".logs"};
+                                     run.output_path + ".logs",
+                                     WorkerBoardPath(run.output_path, run.shard)};
   if (run.shard) beside.push_back(OutputLock::LockPath(ShardLockName(run)));
   // The command kernel's default work folder (one the config names may be a link).
   if (!run.config.kernel.command.empty() && run.config.kernel.workdir.root.empty())

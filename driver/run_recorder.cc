@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
 #include "driver/point_values.h"
 #include "io/clock.h"
 #include "io/error.h"
+#include "io/output_lock.h"
 
 namespace sweep {
 namespace {
@@ -63,6 +65,67 @@ RunRecorder::RunRecorder(const Space& space, ChunkLedger& ledger, Journal& journ
   snapshot_.busy_seconds.assign(size_t(workers), 0.0);
   start_ = SteadySeconds();
   last_sync_ = start_;
+  chunks_by_rank_.assign(size_t(std::max(workers, 0)), 0);
+  points_by_rank_.assign(size_t(std::max(workers, 0)), 0);
+}
+
+RunRecorder::~RunRecorder() { StopShowingWorkers(); }
+
+void RunRecorder::ShowWorkersIn(std::string board_path, std::string command) {
+  board_path_ = std::move(board_path);
+  board_.pid = getpid();
+  board_.host = HostName();
+  board_.command = std::move(command);
+  board_.started = WallSeconds();
+}
+
+void RunRecorder::StopShowingWorkers() {
+  if (board_path_.empty()) return;
+  unlink(board_path_.c_str());
+  board_path_.clear();
+}
+
+void RunRecorder::Activity(const std::vector<RankActivity>& ranks) {
+  const double now = SteadySeconds();
+  if (board_path_.empty() || now - board_written_ < kBoardSeconds) return;
+  board_written_ = now;
+  board_.updated = WallSeconds();
+  board_.workers.clear();
+  for (size_t r = 0; r < ranks.size(); ++r) {
+    const RankActivity& a = ranks[r];
+    BoardWorker w;
+    w.worker = int(r);
+    w.node = a.place.node;
+    w.host = a.place.host;
+    w.pid = a.place.pid;
+    switch (a.state) {
+      case RankActivity::State::kStarting:
+        w.state = "starting";
+        break;
+      case RankActivity::State::kIdle:
+        w.state = "idle";
+        break;
+      case RankActivity::State::kBusy:
+        w.state = "busy";
+        w.chunk = a.chunk;
+        w.point = a.point;
+        w.since = board_.updated - a.seconds_on_chunk;
+        break;
+      case RankActivity::State::kStopped:
+        w.state = "stopped";
+        break;
+    }
+    if (r < chunks_by_rank_.size()) {
+      w.chunks_done = chunks_by_rank_[r];
+      w.points_done = points_by_rank_[r];
+    }
+    board_.workers.push_back(std::move(w));
+  }
+  try {
+    WriteWorkerBoard(board_path_, board_);
+  } catch (const Error&) {
+    StopShowingWorkers();
+  }
 }
 
 void RunRecorder::BeforeAssign(uint64_t first, uint64_t count) {
@@ -77,6 +140,10 @@ void RunRecorder::ChunkDone(const Chunk& chunk, const DoneChunk& done) {
   ++snapshot_.chunks_done;
   if (done.worker >= 0 && size_t(done.worker) < snapshot_.busy_seconds.size())
     snapshot_.busy_seconds[size_t(done.worker)] += done.seconds;
+  if (done.worker >= 0 && size_t(done.worker) < chunks_by_rank_.size()) {
+    ++chunks_by_rank_[size_t(done.worker)];
+    points_by_rank_[size_t(done.worker)] += chunk.count;
+  }
   Tick();
 }
 

@@ -3,8 +3,9 @@
 //      /chunks); the workers wrote the rows before reporting;
 //   2. progress, and for a failure one report on stderr: chunk, point, its parameter values,
 //      the reason and the tail of the worker's stderr.
-// It also syncs the journal to disk at most once a second, on the scheduler's ticks, and has
-// each chunk's bytes prepared before the chunk is handed out.
+// It also syncs the journal to disk at most once a second, on the scheduler's ticks, has each
+// chunk's bytes prepared before the chunk is handed out and, once told where, publishes what each
+// worker is doing for `sweep status` (driver/worker_board.h).
 //
 // With GuardInputs(), a change to an input the run maps from a file (driver/input_guard.h) ends
 // the run before another chunk is recorded done: ChunkDone() asks the guard before recording, and
@@ -25,6 +26,7 @@
 #include "driver/progress.h"
 #include "driver/scheduler.h"
 #include "driver/space.h"
+#include "driver/worker_board.h"
 #include "io/journal.h"
 
 namespace sweep {
@@ -39,12 +41,22 @@ class RunRecorder : public SchedulerObserver {
               OutputFiller* filler = nullptr);
   RunRecorder(const RunRecorder&) = delete;
   RunRecorder& operator=(const RunRecorder&) = delete;
+  // Removes the board, if one is shown.
+  ~RunRecorder() override;
+
+  // From now on, on the scheduler's ticks (at most every kBoardSeconds), writes the worker board
+  // to `board_path`; `command` is the run's, as its journal names it. A board that cannot be
+  // written (a full disk) is given up silently: it only informs, the journal is what counts.
+  void ShowWorkersIn(std::string board_path, std::string command);
+  // Removes the board; the run is no longer computing.
+  void StopShowingWorkers();
 
   // THROW: Error when the journal or the output cannot be written (a full disk).
   void ChunkDone(const Chunk& chunk, const DoneChunk& done) override;
   void ChunkFailed(const ChunkFailure& failure) override;
   void Tick() override;
   void BeforeAssign(uint64_t first, uint64_t count) override;
+  void Activity(const std::vector<RankActivity>& ranks) override;
 
   // REQUIRES: `guard` outlives the recorder. `output_path` is named in what the user is told.
   void GuardInputs(InputGuard* guard, std::string output_path) {
@@ -73,6 +85,12 @@ class RunRecorder : public SchedulerObserver {
   ProgressSnapshot snapshot_;
   double start_ = 0;
   double last_sync_ = 0;
+  // The worker board: its path ("" when not shown), what it says of the run, when it was last
+  // written (steady seconds), and each rank's counts in this run.
+  std::string board_path_;
+  WorkerBoard board_;
+  double board_written_ = 0;
+  std::vector<uint64_t> chunks_by_rank_, points_by_rank_;
 };
 
 }  // namespace sweep

@@ -30,6 +30,37 @@ Scheduler::Scheduler(WorkerSet& workers, const Plan& plan, std::vector<uint64_t>
 
 uint64_t Scheduler::pending() const { return total_ - chunks_done_ - chunks_failed_; }
 
+std::vector<RankActivity> Scheduler::Activity() const {
+  std::vector<RankActivity> activity(ranks_.size());
+  for (size_t r = 0; r < ranks_.size(); ++r) {
+    const Rank& rank = ranks_[r];
+    RankActivity& a = activity[r];
+    switch (rank.state) {
+      case Rank::State::kStarting:
+        a.state = RankActivity::State::kStarting;
+        break;
+      case Rank::State::kIdle:
+        a.state = RankActivity::State::kIdle;
+        break;
+      case Rank::State::kBusy:
+        a.state = RankActivity::State::kBusy;
+        a.chunk = rank.next;
+        a.point = workers_.CurrentPoint(int(r));
+        // A point read before the worker moved on to this chunk (another rank's, relayed late).
+        if (a.point && (*a.point < plan_.chunk(rank.next).first ||
+                        *a.point >= plan_.chunk(rank.next).first + plan_.chunk(rank.next).count))
+          a.point.reset();
+        a.seconds_on_chunk = std::max(0.0, Now() - rank.began);
+        break;
+      case Rank::State::kStopped:
+      case Rank::State::kStopping:
+        break;
+    }
+    a.place = workers_.Place(int(r));
+  }
+  return activity;
+}
+
 bool Scheduler::AnyBusy() const {
   for (const Rank& r : ranks_)
     if (r.state == Rank::State::kBusy) return true;
@@ -53,7 +84,10 @@ bool Scheduler::WorkRemains(int rank) const {
 }
 
 void Scheduler::StartRank(int rank) {
-  ranks_[rank] = Rank{Rank::State::kStarting, 0, 0, 0, 0, false, std::move(ranks_[rank].own), ""};
+  Rank fresh;
+  fresh.state = Rank::State::kStarting;
+  fresh.own = std::move(ranks_[rank].own);  // static: a replaced worker takes over its list
+  ranks_[rank] = std::move(fresh);
   workers_.Start(rank);
 }
 
@@ -73,6 +107,7 @@ Scheduler::Outcome Scheduler::Run() {
     CheckDeadlines();
     AssignIdle();
     if (Now() >= next_tick) {
+      observer_.Activity(Activity());
       observer_.Tick();
       next_tick = Now() + options_.tick_seconds;
     }
@@ -161,8 +196,9 @@ void Scheduler::FinishAssignmentChunk(int r) {
   if (rank.next == rank.first + rank.count) {
     rank.state = Rank::State::kIdle;
     rank.deadline = 0;
-  } else if (options_.timeout_seconds > 0) {
-    rank.deadline = Now() + options_.timeout_seconds;
+  } else {
+    rank.began = Now();
+    if (options_.timeout_seconds > 0) rank.deadline = Now() + options_.timeout_seconds;
   }
 }
 
@@ -308,6 +344,7 @@ void Scheduler::AssignIdle() {
     rank.first = first;
     rank.count = count;
     rank.next = first;
+    rank.began = Now();
     rank.timed_out = false;
     rank.deadline = options_.timeout_seconds > 0 ? Now() + options_.timeout_seconds : 0;
     // False when it is dying: its exit event re-queues the assignment.

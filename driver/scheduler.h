@@ -71,6 +71,17 @@ struct ChunkFailure {
   }
 };
 
+// What one rank is doing at an instant (Scheduler::Activity), for `sweep status`.
+struct RankActivity {
+  enum class State { kStopped, kStarting, kIdle, kBusy };
+  State state = State::kStopped;
+  std::optional<uint64_t> chunk;  // kBusy: the chunk it computes
+  std::optional<uint64_t> point;  // kBusy: the point it is on, as its worker published it, when
+                                  // that is a point of `chunk`
+  double seconds_on_chunk = 0;    // kBusy: since the chunk was begun
+  WorkerPlace place;
+};
+
 class SchedulerObserver {
  public:
   virtual ~SchedulerObserver() = default;
@@ -79,6 +90,8 @@ class SchedulerObserver {
   // Chunks [first, first + count) are about to be handed to a worker (each hand-out, retries
   // included). THROWS: Error, which ends the run.
   virtual void BeforeAssign(uint64_t /*first*/, uint64_t /*count*/) {}
+  // Right before each Tick(): what every rank is doing, by rank.
+  virtual void Activity(const std::vector<RankActivity>& /*ranks*/) {}
   virtual void Tick() {}
 };
 
@@ -96,6 +109,7 @@ class Scheduler {
   Outcome Run();
 
   uint64_t pending() const;  // chunks not yet done nor finally failed
+  std::vector<RankActivity> Activity() const;
 
  private:
   struct Rank {
@@ -104,6 +118,7 @@ class Scheduler {
     uint64_t first = 0;  // current assignment: chunks [first, first + count)
     uint64_t count = 0;
     uint64_t next = 0;         // the chunk being computed
+    double began = 0;          // when `next` was begun (the clock's seconds)
     double deadline = 0;       // when `next` times out; 0: none
     bool timed_out = false;    // killed by us for a timeout
     std::deque<uint64_t> own;  // static schedule: this rank's chunks

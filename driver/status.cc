@@ -1,11 +1,16 @@
 #include "driver/status.h"
 
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "driver/command_binding.h"
 #include "driver/progress.h"
@@ -17,6 +22,39 @@
 
 namespace sweep {
 namespace {
+
+// What a board says: each worker's time on its chunk, its rate and the rest of its chunk, as of
+// the board's writing (at most kBoardSeconds ago while the run computes; measured on the run's
+// host, whose clock may differ from this one's).
+std::vector<WorkerStatus> WorkersOf(const WorkerBoard& board, const Plan& plan) {
+  const double elapsed = board.updated - board.started;
+  std::vector<WorkerStatus> workers;
+  for (const BoardWorker& w : board.workers) {
+    WorkerStatus s;
+    s.board = w;
+    if (w.since) s.seconds_on_chunk = std::max(0.0, board.updated - *w.since);
+    std::optional<Chunk> chunk;
+    if (w.chunk && *w.chunk < plan.chunks()) chunk = plan.chunk(*w.chunk);
+    const bool on_chunk =
+        chunk && w.point && *w.point >= chunk->first && *w.point < chunk->first + chunk->count;
+    const uint64_t begun = on_chunk ? *w.point - chunk->first : 0;
+    if (elapsed > 0) s.points_per_second = double(w.points_done + begun) / elapsed;
+    if (on_chunk && s.points_per_second > 0) {
+      s.chunk_eta_seconds = double(chunk->first + chunk->count - *w.point) / s.points_per_second;
+    }
+    workers.push_back(std::move(s));
+  }
+  return workers;
+}
+
+// The workers of the run that holds the lock of `lock_pid`, from the board at `board_path`;
+// none when there is no board or another process wrote it.
+std::vector<WorkerStatus> LiveWorkers(const std::string& board_path, long lock_pid,
+                                      const Plan& plan) {
+  const std::optional<WorkerBoard> board = ReadWorkerBoard(board_path);
+  if (!board || lock_pid <= 0 || board->pid != lock_pid) return {};
+  return WorkersOf(*board, plan);
+}
 
 // The shards that have journals, each with its counts and whether its process is live.
 std::vector<ShardStatus> ReadShards(const std::string& output_path, const ChunkLedger& ledger) {
@@ -48,6 +86,12 @@ std::vector<ShardStatus> ReadShards(const std::string& output_path, const ChunkL
       shard.live = true;
       shard.pid = holder->pid;
       shard.host = holder->host;
+      shard.workers =
+          LiveWorkers(WorkerBoardPath(output_path, std::make_pair(shard.index, shard.count)),
+                      shard.pid, ledger.plan());
+      for (const WorkerStatus& w : shard.workers) shard.points_per_second += w.points_per_second;
+      if (shard.points_per_second > 0)
+        shard.eta_seconds = double(shard.counts.points_left) / shard.points_per_second;
     }
     shards.push_back(std::move(shard));
   }
@@ -65,6 +109,63 @@ std::string ParamsText(const JournalRecord& r) {
     params +=
         (params.empty() ? "" : ", ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
   return params;
+}
+
+template <typename T>
+nlohmann::json OrNull(const std::optional<T>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+
+nlohmann::json WorkersJson(const std::vector<WorkerStatus>& workers) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const WorkerStatus& w : workers) {
+    const BoardWorker& b = w.board;
+    j.push_back({{"worker", b.worker},
+                 {"rank", b.node},
+                 {"host", b.host},
+                 {"pid", b.pid},
+                 {"state", b.state},
+                 {"chunk", OrNull(b.chunk)},
+                 {"point", OrNull(b.point)},
+                 {"seconds_on_chunk", b.since ? nlohmann::json(w.seconds_on_chunk) : nullptr},
+                 {"chunks_done", b.chunks_done},
+                 {"points_done", b.points_done},
+                 {"points_per_second", w.points_per_second},
+                 {"chunk_eta_seconds", OrNull(w.chunk_eta_seconds)}});
+  }
+  return j;
+}
+
+template <typename T>
+std::string OrDash(const std::optional<T>& value) {
+  return value ? fmt::format("{}", *value) : "-";
+}
+
+// One row a worker under a header, each line starting with `indent`; the MPI rank and host
+// columns only when some worker lives on another rank.
+std::string WorkersText(const std::vector<WorkerStatus>& workers, const std::string& indent) {
+  if (workers.empty()) return "";
+  bool ranks = false;
+  for (const WorkerStatus& w : workers) ranks = ranks || w.board.node != 0;
+  const auto row = [&](const std::string& worker, const std::string& rank, const std::string& host,
+                       const std::string& pid, const std::string& state, const std::string& chunk,
+                       const std::string& point, const std::string& on_chunk,
+                       const std::string& rate, const std::string& eta) {
+    return fmt::format("{}{:>6}{} {:>8}  {:<8} {:>7} {:>10} {:>9} {:>9} {:>9}\n", indent, worker,
+                       ranks ? fmt::format(" {:>4}  {:<12}", rank, host) : "", pid, state, chunk,
+                       point, on_chunk, rate, eta);
+  };
+  std::string text = row("worker", "rank", "host", "pid", "state", "chunk", "point", "on chunk",
+                         "points/s", "chunk ETA");
+  for (const WorkerStatus& w : workers) {
+    const BoardWorker& b = w.board;
+    text += row(std::to_string(b.worker), std::to_string(b.node), b.host.empty() ? "?" : b.host,
+                b.pid > 0 ? std::to_string(b.pid) : "-", b.state, OrDash(b.chunk), OrDash(b.point),
+                b.since ? FormatDuration(w.seconds_on_chunk) : "-",
+                fmt::format("{:.4g}", w.points_per_second),
+                w.chunk_eta_seconds ? FormatDuration(*w.chunk_eta_seconds) : "-");
+  }
+  return text;
 }
 
 std::string LiveText(long pid, const std::string& host) {
@@ -116,6 +217,8 @@ StatusReport ReadStatus(const std::string& output_path) {
     report.live = true;
     report.pid = holder->pid;
     report.host = holder->host;
+    report.workers =
+        LiveWorkers(WorkerBoardPath(output_path, std::nullopt), report.pid, ledger.plan());
   }
   const double now = WallSeconds(), start = ledger.last_start_time();
   if (report.live && start > 0 && now > start) {
@@ -142,7 +245,8 @@ nlohmann::json StatusJson(const StatusReport& r) {
                       {"points_per_second", r.points_per_second},
                       {"eta_seconds", r.eta_seconds ? nlohmann::json(*r.eta_seconds) : nullptr},
                       {"journal_truncated", r.journal_truncated},
-                      {"journal_damaged_records", r.journal_damaged}};
+                      {"journal_damaged_records", r.journal_damaged},
+                      {"workers", WorkersJson(r.workers)}};
   j["shards"] = nlohmann::json::array();
   for (const ShardStatus& s : r.shards) {
     j["shards"].push_back({{"shard", fmt::format("{}/{}", s.index, s.count)},
@@ -153,7 +257,10 @@ nlohmann::json StatusJson(const StatusReport& r) {
                            {"failed", s.counts.failed},
                            {"live", s.live},
                            {"pid", s.pid},
-                           {"host", s.host}});
+                           {"host", s.host},
+                           {"points_per_second", s.points_per_second},
+                           {"eta_seconds", OrNull(s.eta_seconds)},
+                           {"workers", WorkersJson(s.workers)}});
   }
   j["failures"] = nlohmann::json::array();
   for (const auto& [chunk, f] : r.failures) {
@@ -183,6 +290,7 @@ std::string StatusText(const StatusReport& r) {
   if (r.live && r.shards.empty()) {
     text += fmt::format("  running now ({}): {:.4g} points/s, ETA {}\n", LiveText(r.pid, r.host),
                         r.points_per_second, eta);
+    text += WorkersText(r.workers, "    ");
   } else if (r.live) {
     text +=
         fmt::format("  shards running now: {:.4g} points/s, ETA {}\n", r.points_per_second, eta);
@@ -190,9 +298,15 @@ std::string StatusText(const StatusReport& r) {
     text += fmt::format("  not running; `sweep resume {}` finishes it\n", r.output);
   }
   for (const ShardStatus& s : r.shards) {
+    std::string state = "not running";
+    if (s.live) state = "running (" + LiveText(s.pid, s.host) + ")";
+    if (!s.workers.empty()) {
+      state += fmt::format(": {:.4g} points/s, ETA {}", s.points_per_second,
+                           s.eta_seconds ? FormatDuration(*s.eta_seconds) : "-");
+    }
     text += fmt::format("  shard {}/{}: done {}, pending {}, failed {} chunks; {}\n", s.index,
-                        s.count, s.counts.done, s.counts.pending, s.counts.failed,
-                        s.live ? "running (" + LiveText(s.pid, s.host) + ")" : "not running");
+                        s.count, s.counts.done, s.counts.pending, s.counts.failed, state);
+    text += WorkersText(s.workers, "    ");
   }
   if (r.journal_truncated)
     text += "  note: the journal's last record was cut by a kill and is ignored\n";
@@ -210,6 +324,79 @@ std::string StatusText(const StatusReport& r) {
     if (kept != r.kept_workdirs.end()) text += "    work directory kept: " + kept->second + "\n";
   }
   return text;
+}
+
+namespace {
+
+// The terminal's rows and columns, or nullopt when `out` is not a terminal.
+std::optional<std::pair<int, int>> TerminalSize(FILE* out) {
+  if (!isatty(fileno(out))) return std::nullopt;
+  winsize size{};
+  if (ioctl(fileno(out), TIOCGWINSZ, &size) != 0 || size.ws_row == 0 || size.ws_col == 0)
+    return std::make_pair(24, 80);
+  return std::make_pair(int(size.ws_row), int(size.ws_col));
+}
+
+// `text` cut to `rows` lines of at most `columns` characters: a longer line would wrap and
+// a taller block scroll, and the next redraw's cursor-up would then miss its start. The last
+// line says how many were left out.
+std::string FitToTerminal(const std::string& text, int rows, int columns) {
+  std::vector<std::string> lines;
+  for (size_t start = 0; start < text.size();) {
+    const size_t end = std::min(text.find('\n', start), text.size());
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  const size_t fit = size_t(std::max(rows - 1, 1));
+  if (lines.size() > fit) {
+    const size_t hidden = lines.size() - (fit - 1);
+    lines.resize(fit - 1);
+    lines.push_back(fmt::format("  ... {} more lines (a taller terminal shows them)", hidden));
+  }
+  std::string fitted;
+  for (std::string& line : lines) {
+    if (line.size() >= size_t(columns)) line.resize(size_t(std::max(columns - 1, 1)));
+    fitted += line + "\n";
+  }
+  return fitted;
+}
+
+std::string ClockText(double wall) {
+  const time_t seconds = time_t(wall);
+  tm local{};
+  localtime_r(&seconds, &local);
+  return fmt::format("{:02}:{:02}:{:02}", local.tm_hour, local.tm_min, local.tm_sec);
+}
+
+}  // namespace
+
+int WatchStatus(const std::string& output_path, bool json, double interval_seconds, FILE* out) {
+  int drawn = 0;  // lines of the previous refresh on the terminal
+  for (;;) {
+    const StatusReport report = ReadStatus(output_path);
+    const bool running = report.live || std::any_of(report.shards.begin(), report.shards.end(),
+                                                    [](const ShardStatus& s) { return s.live; });
+    const std::optional<std::pair<int, int>> terminal = json ? std::nullopt : TerminalSize(out);
+    if (json) {
+      std::fprintf(out, "%s\n", StatusJson(report).dump().c_str());
+    } else if (terminal) {
+      const std::string block =
+          FitToTerminal(fmt::format("sweep status --watch, every {}s until the run ends ({})\n",
+                                    interval_seconds, ClockText(WallSeconds())) +
+                            StatusText(report),
+                        terminal->first, terminal->second);
+      // Back to the first line of the previous refresh, erase it and all below, draw anew.
+      if (drawn > 0) std::fprintf(out, "\x1b[%dF\x1b[J", drawn);
+      std::fputs(block.c_str(), out);
+      drawn = int(std::count(block.begin(), block.end(), '\n'));
+    } else {
+      std::fprintf(out, "--- %s\n%s\n", ClockText(WallSeconds()).c_str(),
+                   StatusText(report).c_str());
+    }
+    std::fflush(out);
+    if (!running) return 0;
+    std::this_thread::sleep_for(std::chrono::duration<double>(interval_seconds));
+  }
 }
 
 }  // namespace sweep

@@ -26,6 +26,7 @@
 
 #include "io/clock.h"
 #include "io/error.h"
+#include "io/output_lock.h"
 
 extern char** environ;
 
@@ -151,7 +152,10 @@ uint64_t Scoreboard::Read(int rank) const {
 // ProcessWorkerSet
 
 ProcessWorkerSet::ProcessWorkerSet(WorkerLaunch launch)
-    : launch_(std::move(launch)), scoreboard_(launch_.size), workers_(launch_.size) {
+    : launch_(std::move(launch)),
+      host_(HostName()),
+      scoreboard_(launch_.size),
+      workers_(launch_.size) {
   if (mkdir(launch_.log_dir.c_str(), 0755) != 0 && errno != EEXIST)
     ThrowErrno("cannot create log folder " + launch_.log_dir);
   // A symbolic link there would send the workers' logs wherever it points.
@@ -276,6 +280,11 @@ pid_t ProcessWorkerSet::StartProcess(int rank, int socket_fd, int log_fd) {
 bool ProcessWorkerSet::Running(int rank) const { return workers_.at(rank).pid > 0; }
 
 pid_t ProcessWorkerSet::pid(int rank) const { return workers_.at(rank).pid; }
+
+WorkerPlace ProcessWorkerSet::Place(int rank) const {
+  const pid_t p = pid(rank);
+  return {host_, p > 0 ? long(p) : 0, 0};
+}
 
 bool ProcessWorkerSet::Send(int rank, const Message& message) {
   const Worker& w = workers_.at(rank);

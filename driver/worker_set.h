@@ -61,6 +61,13 @@ struct WorkerEvent {
   int signal = 0;
 };
 
+// Where a worker runs, for people: `sweep status` shows it.
+struct WorkerPlace {
+  std::string host;  // "" when unknown
+  long pid = 0;      // 0 when it is not running, or unknown
+  int node = 0;      // the MPI rank it lives on; 0 without MPI
+};
+
 class WorkerSet {
  public:
   virtual ~WorkerSet() = default;
@@ -78,6 +85,8 @@ class WorkerSet {
   virtual std::optional<uint64_t> CurrentPoint(int rank) const = 0;
   // The last lines of the worker's stderr log (at most max_bytes), for failure reports.
   virtual std::string LogTail(int rank, size_t max_bytes = 2048) const = 0;
+  // Where the worker of `rank` runs; nothing known by default.
+  virtual WorkerPlace Place(int /*rank*/) const { return {}; }
 };
 
 // Where each worker publishes the point it is on, in shared memory the driver can read after
@@ -138,6 +147,7 @@ class ProcessWorkerSet : public WorkerSet {
   void Kill(int rank) override;
   std::optional<uint64_t> CurrentPoint(int rank) const override;
   std::string LogTail(int rank, size_t max_bytes) const override;
+  WorkerPlace Place(int rank) const override;
 
   pid_t pid(int rank) const;
   Scoreboard& scoreboard() { return scoreboard_; }
@@ -161,6 +171,7 @@ class ProcessWorkerSet : public WorkerSet {
   std::string LogPath(int rank) const;
 
   WorkerLaunch launch_;
+  std::string host_;  // this machine's name, for Place()
   Scoreboard scoreboard_;
   std::vector<Worker> workers_;
   int signal_fd_ = -1;

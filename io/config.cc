@@ -65,6 +65,9 @@ std::string Value::ToString() const {
   return "";
 }
 
+ConfigKeys::ConfigKeys(std::string map_path, std::vector<std::string> key_names)
+    : map(std::move(map_path)), keys(std::move(key_names)) {}
+
 const AxisSpec* Config::FindParameter(const std::string& parameter) const {
   for (const AxisSpec& axis : parameters)
     if (axis.name == parameter) return &axis;
@@ -76,6 +79,23 @@ namespace {
 namespace fs = std::filesystem;
 
 const char* const kDtypes[] = {"float64", "float32", "int64", "int32", "uint8"};
+// The key tables (KnownConfigKeys). RejectUnknown() takes one of these, never a list of its own,
+// so that every key accepted is in KnownConfigKeys() and documented (configs/README.md).
+const ConfigKeys kTopKeys("", {"name", "seed", "kernel", "inputs", "parameters", "zip", "repeat",
+                               "sampling", "execution", "output"});
+const ConfigKeys kKernelKeys("kernel", {"name", "plugin", "command", "options", "outputs", "files",
+                                        "results_file", "workdir"});
+const ConfigKeys kWorkdirKeys("kernel.workdir", {"root", "keep"});
+const ConfigKeys kInputKeys("inputs.<name>", {"hdf5", "dataset", "npy", "raw", "generate", "dtype",
+                                              "shape", "seed"});
+const ConfigKeys kAxisKeys("parameters.<name>",
+                           {"linspace", "logspace", "values", "range", "uniform", "loguniform"});
+const ConfigKeys kSamplingKeys("sampling", {"method", "n"});
+const ConfigKeys kExecutionKeys("execution", {"workers", "chunk_size", "schedule", "start",
+                                              "timeout", "retries", "memory_limit",
+                                              "max_failures"});
+const ConfigKeys kOutputKeys("output", {"path"});
+
 // Placeholders of the command kernel and dimension names of the output file.
 const char* const kReservedNames[] = {"seed", "point", "sample", "replicate"};
 
@@ -285,7 +305,8 @@ class ConfigReader {
   }
 
   // Reports the keys not in `allowed`, with a suggestion for typos.
-  bool RejectUnknown(const std::vector<Entry>& entries, const std::vector<std::string>& allowed) {
+  bool RejectUnknown(const std::vector<Entry>& entries, const ConfigKeys& table) {
+    const std::vector<std::string>& allowed = table.keys;
     bool known = true;
     for (const Entry& e : entries) {
       if (std::find(allowed.begin(), allowed.end(), e.key) != allowed.end()) continue;
@@ -383,6 +404,8 @@ class ConfigReader {
   }
 
   void ReadName(const Field& field);
+  // No `name:`: the config file's stem.
+  void NameAfterFile(const Field& top);
   void ReadSeed(const Field& field);
   void ReadKernel(const Entry& entry);
   void ReadCommandOutputs(const Field& field);
@@ -413,24 +436,27 @@ class ConfigReader {
 void ConfigReader::Read(const YAML::Node& root) {
   Field top{root, "", {config_.file, 1, 1}};
   if (!root.IsDefined() || root.IsNull()) {
-    Fail(top, "the config is empty (expected a map with name, kernel and parameters)");
+    Fail(top, "the config is empty (expected a map with kernel and parameters)");
     return;
   }
   if (!root.IsMap()) {
     top.where = Locate(root, "", top.where);
-    Fail(top, "expected a map with name, kernel and parameters, " + Got(Classify(root), root));
+    Fail(top, "expected a map with kernel and parameters, " + Got(Classify(root), root));
     return;
   }
   std::optional<std::vector<Entry>> entries = Map(top, "a map");
-  RejectUnknown(*entries, {"name", "seed", "kernel", "inputs", "parameters", "zip", "repeat",
-                           "sampling", "execution", "output"});
+  RejectUnknown(*entries, kTopKeys);
   auto required = [&](const std::string& key) {
     const Entry* e = Find(*entries, key);
     if (!e) Fail(top, "missing required key `" + key + "`");
     return e;
   };
 
-  if (const Entry* e = required("name")) ReadName(e->value);
+  if (const Entry* e = Find(*entries, "name")) {
+    ReadName(e->value);
+  } else {
+    NameAfterFile(top);
+  }
   if (const Entry* e = Find(*entries, "seed")) ReadSeed(e->value);
   if (const Entry* e = required("kernel")) ReadKernel(*e);
   if (const Entry* e = Find(*entries, "inputs")) ReadInputs(e->value);
@@ -447,19 +473,33 @@ void ConfigReader::Read(const YAML::Node& root) {
     config_.output.path = Resolve("results/" + config_.name + ".h5");
 }
 
+// The name becomes the default output file's name.
+bool CanNameAFile(const std::string& name) {
+  bool ok = !name.empty() && name[0] != '.' && name[0] != '-';
+  for (char c : name)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.');
+  return ok;
+}
+
 void ConfigReader::ReadName(const Field& field) {
   std::optional<std::string> name = String(field, "a name");
   if (!name) return;
-  // The name becomes the default output file's name.
-  bool ok = (*name)[0] != '.' && (*name)[0] != '-';
-  for (char c : *name)
-    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.');
-  if (!ok) {
+  if (!CanNameAFile(*name)) {
     Fail(field,
          "`" + *name + "` cannot name a file: use letters, digits, `_`, `-` and `.` (not first)");
     return;
   }
   config_.name = *name;
+}
+
+void ConfigReader::NameAfterFile(const Field& top) {
+  const std::string stem = fs::path(config_.file).stem().string();
+  if (!CanNameAFile(stem)) {
+    Fail(top, "no `name`, and the file's stem `" + stem +
+                  "` cannot name a file: give `name:` (letters, digits, `_`, `-` and `.`)");
+    return;
+  }
+  config_.name = stem;
 }
 
 void ConfigReader::ReadSeed(const Field& field) {
@@ -485,8 +525,7 @@ void ConfigReader::ReadKernel(const Entry& entry) {
   std::optional<std::vector<Entry>> entries =
       Map(entry.value, "a map with one of `name`, `plugin` or `command`");
   if (!entries) return;
-  RejectUnknown(*entries, {"name", "plugin", "command", "options", "outputs", "files",
-                           "results_file", "workdir"});
+  RejectUnknown(*entries, kKernelKeys);
   std::vector<std::string> given;
   for (const char* key : {"name", "plugin", "command"})
     if (Find(*entries, key)) given.push_back(key);
@@ -589,7 +628,7 @@ void ConfigReader::ReadCommandFiles(const Field& field) {
 void ConfigReader::ReadWorkdir(const Field& field) {
   std::optional<std::vector<Entry>> keys = Map(field, "a map {root: ..., keep: ...}");
   if (!keys) return;
-  RejectUnknown(*keys, {"root", "keep"});
+  RejectUnknown(*keys, kWorkdirKeys);
   KernelSpec::Workdir& workdir = config_.kernel.workdir;
   if (const Entry* e = Find(*keys, "root")) {
     std::optional<std::string> root = String(e->value, "a folder path");
@@ -672,7 +711,7 @@ void ConfigReader::ReadInput(const Entry& entry) {
   std::optional<std::vector<Entry>> keys =
       Map(entry.value, "a map with one source: hdf5, npy, raw or generate");
   if (!keys) return;
-  RejectUnknown(*keys, {"hdf5", "dataset", "npy", "raw", "generate", "dtype", "shape", "seed"});
+  RejectUnknown(*keys, kInputKeys);
   std::vector<std::string> sources;
   for (const char* key : {"hdf5", "npy", "raw", "generate"})
     if (Find(*keys, key)) sources.push_back(key);
@@ -753,7 +792,7 @@ void ConfigReader::ReadSampling(const Entry& entry) {
   sampling.where = entry.key_field.where;
   std::optional<std::vector<Entry>> keys = Map(entry.value, "a map {method: ..., n: ...}");
   if (!keys) return;
-  RejectUnknown(*keys, {"method", "n"});
+  RejectUnknown(*keys, kSamplingKeys);
   const Entry* method = Find(*keys, "method");
   const Entry* n = Find(*keys, "n");
   if (!method) Fail(entry.value, "missing `method` (uniform | lhs | sobol)");
@@ -840,10 +879,9 @@ bool ConfigReader::ReadAxis(const Field& field, AxisSpec* axis, Field* kind_fiel
     return false;
   }
   if (!field.node.IsMap()) return ReadConstant(field, s, axis);
-  static const std::vector<std::string> kinds = {"linspace", "logspace", "values",
-                                                 "range",    "uniform",  "loguniform"};
+  const std::vector<std::string>& kinds = kAxisKeys.keys;
   std::vector<Entry> entries = *Map(field, "");
-  bool known = RejectUnknown(entries, kinds);
+  bool known = RejectUnknown(entries, kAxisKeys);
   std::vector<std::string> given;
   for (const Entry& e : entries)
     if (std::find(kinds.begin(), kinds.end(), e.key) != kinds.end()) given.push_back(e.key);
@@ -1078,8 +1116,7 @@ void ConfigReader::ReadExecution(const Field& field) {
   std::optional<std::vector<Entry>> keys = Map(field, "a map of execution settings");
   if (!keys) return;
   ExecutionSpec& x = config_.execution;
-  RejectUnknown(*keys, {"workers", "chunk_size", "schedule", "start", "timeout", "retries",
-                        "memory_limit", "max_failures"});
+  RejectUnknown(*keys, kExecutionKeys);
   // A count or `auto` (0).
   auto count_or_auto = [&](const Field& f, int64_t max) -> std::optional<int64_t> {
     Scalar s = Classify(f.node);
@@ -1156,7 +1193,7 @@ void ConfigReader::ReadExecution(const Field& field) {
 void ConfigReader::ReadOutput(const Field& field) {
   std::optional<std::vector<Entry>> keys = Map(field, "a map {path: ...}");
   if (!keys) return;
-  RejectUnknown(*keys, {"path"});
+  RejectUnknown(*keys, kOutputKeys);
   if (const Entry* e = Find(*keys, "path")) {
     std::optional<std::string> path = String(e->value, "a file path");
     if (path) config_.output.path = Resolve(*path);
@@ -1293,6 +1330,13 @@ void RefuseNulCharacters(const YAML::Node& node, const std::string& file, const 
 }
 
 }  // namespace
+
+const std::vector<ConfigKeys>& KnownConfigKeys() {
+  static const std::vector<ConfigKeys> tables = {
+      kTopKeys,      kKernelKeys,    kWorkdirKeys, kInputKeys,
+      kAxisKeys,     kSamplingKeys,  kExecutionKeys, kOutputKeys};
+  return tables;
+}
 
 Config ParseConfig(const std::string& text, const std::string& file,
                    const std::vector<std::string>& overrides) {

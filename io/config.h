@@ -1,4 +1,5 @@
-// A sweep config: the YAML file of DESIGN.md ("Config"), read into typed fields and checked.
+// A sweep config: the YAML file documented key by key in configs/README.md, read into typed
+// fields and checked.
 //
 // LoadConfig() parses the file, applies `--set key.path=value` overrides, resolves relative
 // paths against the config file's folder, and checks the whole schema. It never stops at the
@@ -167,7 +168,8 @@ struct Config {
   std::string file;    // the config's path as given
   std::string folder;  // absolute: the folder relative paths were resolved against (file's)
   std::string text;    // the YAML text after overrides: what an output file stores
-  std::string name;    // letters, digits, `_`, `-`, `.` (not first): it names the default output
+  std::string name;    // letters, digits, `_`, `-`, `.` (not first): it names the default output;
+                       // without `name:`, the config file's stem (lorenz.yaml: lorenz)
   uint64_t seed = 0;
   KernelSpec kernel;
   std::vector<InputSpec> inputs;
@@ -181,6 +183,21 @@ struct Config {
 
   const AxisSpec* FindParameter(const std::string& name) const;
 };
+
+// The keys the reader accepts in one map of a config. `map` is the map's key path: "" for the top
+// level, with `<name>` standing for a name the user chooses ("inputs.<name>" holds `npy`, `dtype`,
+// ...). The maps of free names (kernel.options, kernel.outputs, inputs, parameters) have no table.
+// Every key of every table is documented in configs/README.md, and tests/config_test.cc fails for
+// one that is not: a key added here must be documented there.
+struct ConfigKeys {
+  // Not an aggregate, so a braced list of keys alone is refused where a table is expected.
+  ConfigKeys(std::string map_path, std::vector<std::string> key_names);
+  std::string map;
+  std::vector<std::string> keys;
+};
+
+// Every table of accepted keys, the top level first.
+const std::vector<ConfigKeys>& KnownConfigKeys();
 
 // The largest config file LoadConfig() reads: far above any real sweep's, far below what would
 // take a parser minutes and gigabytes.

@@ -1,8 +1,10 @@
 // End-to-end tests of the command line: exit codes, one-line errors, `plan`, `validate`,
-// `kernels`, and that a bad config writes nothing.
+// `kernels`, that a bad config writes nothing, suggestions for misspelt commands and options,
+// `sweep help`, and the bash completion script.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "tests/e2e.h"
@@ -237,6 +239,185 @@ TEST(CliTest, PlanGivesTheWorkersBlockMemoryByTheBlockRule) {
   EXPECT_EQ(private_bytes({"plan", "sq.yaml", "--chunk-size", "1000000", "--json"}),
             uint64_t{1} << 20);
   EXPECT_EQ(private_bytes({"plan", "sq.yaml", "--chunk-size", "1000", "--json"}), 1000u * 8);
+}
+
+// A misspelt command or option is named with the one meant, in one line, exit 2; one too far
+// from any gets the list to choose from.
+TEST(CliTest, UnknownCommandsAndOptionsGetADidYouMean) {
+  TempDir dir;
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"statsu", "out.h5"}, "sweep: unknown command `statsu`; did you mean `status`?"},
+      {{"rnu", "a.yaml"}, "sweep: unknown command `rnu`; did you mean `run`?"},
+      {{"frobnicate"},
+       "sweep: unknown command `frobnicate`; the commands are run, plan, validate, status, "
+       "export, report, resume, rerun, kernels, help, completion"},
+      {{"run", "a.yaml", "--forse"},
+       "sweep: run: unknown option `--forse`; did you mean `--force`?"},
+      {{"run", "a.yaml", "-J", "2"}, "sweep: run: unknown option `-J`; did you mean `-j`?"},
+      {{"export", "out.h5", "--fromat=csv"},
+       "sweep: export: unknown option `--fromat`; did you mean `--format`?"},
+      {{"rerun", "out.h5", "--faild"},
+       "sweep: rerun: unknown option `--faild`; did you mean `--failed`?"},
+      {{"status", "out.h5", "--bogus"},
+       "sweep: status: unknown option `--bogus` (see `sweep status --help`)"},
+      {{"run", "a.yaml", "b.yaml"},
+       "sweep: run: unexpected argument `b.yaml` (see `sweep run --help`)"},
+      {{"help", "statsu"}, "sweep: unknown command `statsu`; did you mean `status`?"},
+  };
+  for (const auto& [args, message] : cases) {
+    const RunResult r = RunSweep(args, dir.path());
+    EXPECT_EQ(r.code, 2) << args[0] << ": " << r.err;
+    EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
+    EXPECT_EQ(r.err.rfind(message, 0), 0u) << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+  EXPECT_EQ(FilesIn(dir.path()), 0u);
+}
+
+// `sweep run` alone says what is missing and where the usage is, in one line.
+TEST(CliTest, RunWithoutAConfigPointsToItsHelp) {
+  TempDir dir;
+  const RunResult r = RunSweep({"run"}, dir.path());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err, "sweep: run: missing CONFIG (see `sweep run --help`)\n");
+  const RunResult resume = RunSweep({"resume"}, dir.path());
+  EXPECT_EQ(resume.code, 2);
+  EXPECT_EQ(resume.err, "sweep: resume: missing OUT.h5 (see `sweep resume --help`)\n");
+  const RunResult none = RunSweep({}, dir.path());
+  EXPECT_EQ(none.code, 2);
+  EXPECT_EQ(Lines(none.err).size(), 1u) << none.err;
+  EXPECT_NE(none.err.find("a command is needed: run, plan"), std::string::npos) << none.err;
+}
+
+// `sweep help CMD` is `sweep CMD --help`, and `sweep help` is `sweep --help`.
+TEST(CliTest, HelpCommandPrintsACommandsHelp) {
+  TempDir dir;
+  for (const char* command : {"run", "status", "export", "rerun", "kernels"}) {
+    const RunResult help = RunSweep({"help", command}, dir.path());
+    const RunResult flag = RunSweep({command, "--help"}, dir.path());
+    ASSERT_EQ(help.code, 0) << help.err;
+    EXPECT_EQ(help.out, flag.out);
+    EXPECT_NE(help.out.find(std::string("Usage: sweep ") + command + " [OPTIONS]"),
+              std::string::npos)
+        << help.out;
+  }
+  const RunResult run = RunSweep({"help", "run"}, dir.path());
+  for (const char* option : {"--output OUT.h5", "--workers N", "--set KEY=VALUE", "--shard I/N"})
+    EXPECT_NE(run.out.find(option), std::string::npos) << option << "\n" << run.out;
+  const RunResult top = RunSweep({"help"}, dir.path());
+  ASSERT_EQ(top.code, 0);
+  EXPECT_EQ(top.out, RunSweep({"--help"}, dir.path()).out);
+  for (const char* command : {"run", "status", "resume", "help", "completion"})
+    EXPECT_NE(top.out.find(std::string("\n  ") + command + " "), std::string::npos) << command;
+}
+
+// Runs `script` with bash; its stdout, and its exit code in *code.
+std::string Bash(const std::string& script, int* code) {
+  TempDir dir;
+  WriteFile(dir / "script.sh", script);
+  FILE* pipe = popen(("bash " + (dir / "script.sh") + " 2>&1").c_str(), "r");
+  std::string out;
+  char buffer[4096];
+  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+  const int status = pclose(pipe);
+  *code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return out;
+}
+
+// The completion script (generated at build time, installed by cmake --install), sourced into a
+// plain bash and called as bash calls it: COMP_WORDS and COMP_CWORD set, COMPREPLY read back.
+TEST(CliTest, BashCompletionCompletesCommandsOptionsAndFiles) {
+  TempDir dir;
+  for (const char* file : {"a.yaml", "b.yml", "out.h5", "notes.txt", "libk.so"})
+    WriteFile(dir / file, "");
+  std::filesystem::create_directory(dir / "sub");
+  // Each case: the words (the last is the one completed) and the sorted completions.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"sweep ''", "completion export help kernels plan report rerun resume run status validate"},
+      {"sweep r", "report rerun resume run"},
+      {"sweep --v", "--version"},
+      {"sweep run --f", "--force"},
+      {"sweep run --s", "--set --shard"},
+      {"sweep rerun out.h5 --",
+       "--chunks --failed --force --help --inline --json --points "
+       "--quiet --workers"},
+      {"sweep run ''", "a.yaml b.yml sub"},
+      {"sweep run -j 4 ''", "a.yaml b.yml sub"},
+      {"sweep run -j 4 a.yaml ''", ""},
+      {"sweep run a.yaml -o ''", "out.h5 sub"},
+      {"sweep status ''", "out.h5 sub"},
+      {"sweep export out.h5 --format ''", "csv jsonl"},
+      {"sweep export out.h5 --format = j", "jsonl"},
+      {"sweep export out.h5 -o ''", "a.yaml b.yml libk.so notes.txt out.h5 sub"},
+      {"sweep kernels l", "libk.so lorenz"},
+      {"sweep help st", "status"},
+      {"sweep plan --set x=1 ''", "a.yaml b.yml sub"},
+  };
+  std::string script =
+      "set -u\nsource '" + std::string(SWEEP_BASH_COMPLETION) + "'\ncd '" + dir.path() + "'\n";
+  script += "complete -p sweep\n";
+  for (const auto& [words, expected] : cases) {
+    script += "COMP_WORDS=(" + words + "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _sweep\n";
+    script += "printf '%s\\n' \"${COMPREPLY[@]}\" | sort | tr '\\n' ' '; echo\n";
+  }
+  int code = 0;
+  const std::vector<std::string> lines = Lines(Bash(script, &code));
+  ASSERT_EQ(code, 0);
+  ASSERT_EQ(lines.size(), cases.size() + 1) << ::testing::PrintToString(lines);
+  EXPECT_EQ(lines[0], "complete -F _sweep sweep");
+  for (size_t i = 0; i < cases.size(); ++i) {
+    std::string got = lines[i + 1];
+    while (!got.empty() && got.back() == ' ') got.pop_back();
+    EXPECT_EQ(got, cases[i].second) << cases[i].first;
+  }
+}
+
+// Every command and every option of its --help is offered: the script is generated from the
+// command line, so none is forgotten.
+TEST(CliTest, BashCompletionOffersEveryOptionOfEveryCommand) {
+  TempDir dir;
+  const RunResult top = RunSweep({"--help"}, dir.path());
+  std::string script = "source '" + std::string(SWEEP_BASH_COMPLETION) + "'\n";
+  std::vector<std::string> commands;
+  std::istringstream in(top.out.substr(top.out.find("Subcommands:")));
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("  ", 0) == 0) commands.push_back(line.substr(2, line.find(' ', 2) - 2));
+  ASSERT_GE(commands.size(), 10u) << top.out;
+  for (const std::string& command : commands) {
+    script += "COMP_WORDS=(sweep " + command + " -); COMP_CWORD=2; _sweep; echo \"" + command +
+              ": ${COMPREPLY[*]}\"\n";
+  }
+  int code = 0;
+  const std::string out = Bash(script, &code);
+  ASSERT_EQ(code, 0) << out;
+  for (const std::string& command : commands) {
+    const std::string help = RunSweep({command, "--help"}, dir.path()).out;
+    const size_t at = out.find(command + ": ");
+    ASSERT_NE(at, std::string::npos) << command;
+    const std::string offered = " " + out.substr(at, out.find('\n', at) - at) + " ";
+    // Each option line of --help starts with its names: `  -o,--output OUT.h5  ...`.
+    std::istringstream options(help.substr(help.find("Options:")));
+    for (std::string line; std::getline(options, line);) {
+      if (line.rfind("  -", 0) != 0) continue;
+      std::istringstream names(line.substr(2, line.find(' ', 2) - 2));
+      for (std::string name; std::getline(names, name, ',');)
+        EXPECT_NE(offered.find(" " + name + " "), std::string::npos) << command << " " << name;
+    }
+  }
+}
+
+// `cmake --install` puts the script where bash-completion loads it from, by command name.
+TEST(CliTest, CmakeInstallPutsTheCompletionScriptWhereBashCompletionLooks) {
+  TempDir prefix;
+  int code = 0;
+  const std::string out = Bash("'" + std::string(SWEEP_CMAKE) + "' --install '" + SWEEP_BUILD_DIR +
+                                   "' --prefix '" + prefix.path() + "'\n",
+                               &code);
+  ASSERT_EQ(code, 0) << out;
+  const std::string installed = prefix / "share/bash-completion/completions/sweep";
+  ASSERT_TRUE(std::filesystem::exists(installed)) << out;
+  EXPECT_EQ(ReadFile(installed), RunSweep({"completion"}, prefix.path()).out);
+  EXPECT_TRUE(std::filesystem::exists(prefix / "bin/sweep"));
 }
 
 }  // namespace

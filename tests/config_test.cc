@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "io/error.h"
 
@@ -184,6 +186,55 @@ TEST(ConfigParseTest, DefaultsOfAMinimalConfig) {
   // "t.yaml" has no folder: paths resolve against the working directory.
   EXPECT_EQ(c.folder, fs::current_path().lexically_normal().string());
   EXPECT_EQ(c.output.path, (fs::current_path() / "results/t.h5").string());
+}
+
+// Without `name:`, a config is named after its file, and so is its default output; a stem that
+// cannot name a file is refused, asking for `name:`.
+TEST(ConfigParseTest, TheNameDefaultsToTheFilesStem) {
+  const std::string nameless = "kernel: {name: lorenz}\nparameters: {x: 1}\n";
+  const Config c = ParseConfig(nameless, "/data/sweeps/chaos-2.v1.yaml");
+  EXPECT_EQ(c.name, "chaos-2.v1");
+  EXPECT_EQ(c.output.path, "/data/sweeps/results/chaos-2.v1.h5");
+  EXPECT_EQ(ParseConfig("name: given\n" + nameless, "/data/sweeps/chaos.yaml").name, "given");
+  EXPECT_EQ(ParseConfig(nameless, "relative/lorenz.yml").name, "lorenz");
+  try {
+    ParseConfig(nameless, "/data/my sweep.yaml");
+    FAIL() << "parsed";
+  } catch (const ConfigError& e) {
+    ASSERT_EQ(e.diagnostics().size(), 1u) << Describe(e.diagnostics());
+    EXPECT_EQ(e.diagnostics()[0].ToString(),
+              "/data/my sweep.yaml:1:1: no `name`, and the file's stem `my sweep` cannot name a "
+              "file: give `name:` (letters, digits, `_`, `-` and `.`)");
+  }
+}
+
+// configs/README.md is the reference of every key: each key of each table the reader checks
+// against has its row there, `| `path.to.key` | type | default | example | meaning |`.
+TEST(ConfigKeysTest, EveryKeyTheReaderAcceptsIsDocumented) {
+  std::ifstream in(std::string(SWEEP_SOURCE_DIR) + "/configs/README.md");
+  std::map<std::string, std::string> rows;  // key path -> its row
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| `", 0) != 0) continue;
+    const size_t end = line.find('`', 3);
+    rows[line.substr(3, end - 3)] = line;
+  }
+  ASSERT_FALSE(rows.empty());
+  size_t keys = 0;
+  for (const ConfigKeys& table : KnownConfigKeys()) {
+    for (const std::string& key : table.keys) {
+      const std::string path = table.map.empty() ? key : table.map + "." + key;
+      ++keys;
+      const auto row = rows.find(path);
+      if (row == rows.end()) {
+        ADD_FAILURE() << "`" << path << "` is accepted but has no row in configs/README.md";
+        continue;
+      }
+      // Five cells, none empty.
+      EXPECT_EQ(std::count(row->second.begin(), row->second.end(), '|'), 6) << row->second;
+      EXPECT_EQ(row->second.find("|  |"), std::string::npos) << row->second;
+    }
+  }
+  EXPECT_GE(keys, 39u);  // the tables as of this test: none is lost
 }
 
 TEST(ConfigParseTest, EveryAxisKind) {
@@ -629,8 +680,6 @@ TEST(ConfigErrorTest, TableOfMalformedConfigs) {
       {"missing kernel", "name: t\nparameters: {x: 1}\n", 1, "", "missing required key `kernel`"},
       {"missing parameters", "name: t\nkernel: {name: k}\n", 1, "",
        "missing required key `parameters`"},
-      {"missing name", "kernel: {name: k}\nparameters: {x: 1}\n", 1, "",
-       "missing required key `name`"},
       {"name with a slash", "name: a/b\nkernel: {name: k}\nparameters: {x: 1}\n", 1, "name",
        "cannot name a file"},
       {"empty parameters", "name: t\nkernel: {name: k}\nparameters: {}\n", 3, "parameters",

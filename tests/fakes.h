@@ -167,6 +167,9 @@ class FakeWorkerSet : public WorkerSet {
   std::string LogTail(int rank, size_t) const override {
     return "log of rank " + std::to_string(rank);
   }
+  WorkerPlace Place(int rank) const override {
+    return {"fakehost", workers_.at(rank).running ? 100 + rank : 0, 0};
+  }
 
   int attempts(uint64_t chunk) const {
     auto it = attempts_.find(chunk);

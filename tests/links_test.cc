@@ -1,5 +1,6 @@
 // End-to-end tests: sweep never follows a symbolic link planted beside its output (the lock, the
-// journal, the log folder), which would make it truncate, lock or write what the link points to.
+// journal, the log folder, the worker board), which would make it truncate, lock or write what the
+// link points to.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -41,7 +42,8 @@ TEST_P(LinkBesideOutput, IsRefusedBeforeAnythingIsWritten) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Links, LinkBesideOutput,
-                         ::testing::Values("out.h5.lock", "out.h5.journal", "out.h5.logs"));
+                         ::testing::Values("out.h5.lock", "out.h5.journal", "out.h5.logs",
+                                           "out.h5.workers"));
 
 // A link planted after the run, before a resume, is refused the same way.
 TEST(LinkBesideOutputTest, APlantedJournalLinkStopsAResume) {

@@ -2,6 +2,7 @@
 // one machine, as three nodes would run it. Built only with SWEEP_MPI.
 #if defined(SWEEP_HAVE_MPI)
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <sys/stat.h>
 
@@ -234,6 +235,39 @@ TEST(MpiTest, ABadConfigStopsEveryRankWithExitTwo) {
   EXPECT_NE(r.err.find("linspace"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "out.h5"));
   EXPECT_TRUE(LeftoversAfter(r.tag).empty());
+}
+
+// `sweep status` of a live MPI run lists every rank's workers: their rank, host and pid, the
+// chunk each computes and, relayed from its rank, its point.
+TEST(MpiTest, StatusShowsTheWorkersOfEveryRank) {
+  TempDir dir;
+  const std::string config = SleepyConfig(dir, 30, 400);
+  SweepProcess run({"run", config, "-q", "--mpi", "-j", "1"}, dir.path(), Mpirun(3));
+  std::set<int> ranks_seen, ranks_with_points;
+  for (int i = 0; i < 600 && ranks_with_points.size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const RunResult r = RunSweep({"status", "out.h5", "--json"}, dir.path());
+    if (r.code != 0) continue;
+    const nlohmann::json status = nlohmann::json::parse(r.out);
+    if (!status["live"].get<bool>()) continue;
+    for (const auto& w : status["workers"]) {
+      if (w["state"] != "busy") continue;
+      const int rank = w["rank"].get<int>();
+      ranks_seen.insert(rank);
+      EXPECT_EQ(w["worker"].get<int>(), rank) << w;  // one worker a rank, rank 0's first
+      EXPECT_FALSE(w["host"].get<std::string>().empty()) << w;
+      EXPECT_GT(w["pid"].get<long>(), 0) << w;
+      ASSERT_FALSE(w["chunk"].is_null()) << w;
+      if (!w["point"].is_null()) {
+        EXPECT_EQ(w["point"], w["chunk"]) << "chunk_size 1: the point is its chunk's";
+        if (rank > 0) ranks_with_points.insert(rank);
+      }
+    }
+  }
+  EXPECT_EQ(ranks_seen, (std::set<int>{0, 1, 2}));
+  EXPECT_EQ(ranks_with_points, (std::set<int>{1, 2}));
+  EXPECT_EQ(run.Wait(), 0) << run.err();
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.workers"));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // End-to-end tests of `sweep run`: the real binary on real configs, the HDF5 file read back.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <filesystem>
@@ -179,6 +180,32 @@ TEST(RunTest, AnExistingOutputIsNotReplacedWithoutForce) {
   EXPECT_EQ(again.code, 2);
   EXPECT_NE(again.err.find("exists; use --force"), std::string::npos) << again.err;
   EXPECT_EQ(ReadFile(dir / "out.h5"), before);
+}
+
+// `name` is optional: a config without it is named after its file, and so is its output; the
+// config stored in that output still reads back for a resume and a rerun, to the same bytes.
+TEST(RunTest, AConfigWithoutANameIsNamedAfterItsFile) {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "sweeps");
+  WriteFile(dir / "sweeps/chaos-2.yaml",
+            "seed: 4\nkernel: {name: ising2d, options: {L: 8, sweeps: 20, burn_in: 5}}\n"
+            "parameters:\n  T: {linspace: [1.5, 3.5, 12]}\nexecution: {chunk_size: 2}\n");
+  const RunResult plan = RunSweep({"plan", "sweeps/chaos-2.yaml", "--json"}, dir.path());
+  ASSERT_EQ(plan.code, 0) << plan.err;
+  const nlohmann::json planned = nlohmann::json::parse(plan.out);
+  EXPECT_EQ(planned["name"], "chaos-2");
+  EXPECT_EQ(planned["output_path"], dir / "sweeps/results/chaos-2.h5");
+
+  const RunResult run = RunSweep({"run", "sweeps/chaos-2.yaml", "-q", "-j", "2"}, dir.path());
+  ASSERT_EQ(run.code, 0) << run.err;
+  const std::string output = dir / "sweeps/results/chaos-2.h5";
+  const auto results = ResultsAndParams(output);
+  ASSERT_EQ(results.count("/magnetisation"), 1u);
+  EXPECT_EQ(results.at("/magnetisation").size(), 12 * sizeof(double));
+  const RunResult rerun = RunSweep({"rerun", output, "--chunks", "0-5", "-q"}, dir.path());
+  EXPECT_EQ(rerun.code, 0) << rerun.err;
+  EXPECT_EQ(RunSweep({"resume", output, "-q"}, dir.path()).code, 0);
+  EXPECT_EQ(ResultsAndParams(output), results);
 }
 
 TEST(RunTest, EveryShippedConfigRuns) {

@@ -85,6 +85,44 @@ TEST(SchedulerTest, DynamicGivesTheNextChunkToTheFirstIdleWorker) {
   EXPECT_NEAR(fake.now, 10.0, 1e-9);
 }
 
+// On every tick the observer learns what each rank does: its chunk, for how long, and where.
+TEST(SchedulerTest, ActivityTellsEachRanksChunkAndItsTimeOnIt) {
+  struct Watcher : Recorder {
+    std::vector<std::pair<double, std::vector<RankActivity>>> seen;  // (time, activity)
+    void Activity(const std::vector<RankActivity>& ranks) override {
+      seen.push_back({workers->now, ranks});
+    }
+  };
+  // Chunk 0 takes 10 s; rank 1 does the 9 others in 0.9 s, then idles.
+  FakeWorkerSet fake(2, [](uint64_t c, int) { return FakeChunkResult::Done(c == 0 ? 10.0 : 0.1); });
+  Plan plan(100, 10);
+  Watcher watcher;
+  watcher.workers = &fake;
+  Scheduler s(fake, plan, Iota(10), Options(fake), watcher);
+  s.Run();
+  int checked = 0;
+  for (const auto& [now, ranks] : watcher.seen) {
+    ASSERT_EQ(ranks.size(), 2u);
+    if (now < 0.1 || now >= 9.9) continue;
+    EXPECT_EQ(ranks[0].state, RankActivity::State::kBusy) << now;
+    EXPECT_EQ(ranks[0].chunk, std::optional<uint64_t>(0)) << now;
+    EXPECT_NEAR(ranks[0].seconds_on_chunk, now, 1e-9);
+    EXPECT_EQ(ranks[0].place.host, "fakehost");
+    EXPECT_EQ(ranks[0].place.pid, 100);
+    if (now < 0.85) {
+      EXPECT_EQ(ranks[1].state, RankActivity::State::kBusy) << now;
+      ASSERT_TRUE(ranks[1].chunk.has_value());
+      // Chunk c of rank 1 was begun at 0.1 (c - 1).
+      EXPECT_NEAR(ranks[1].seconds_on_chunk, now - 0.1 * double(*ranks[1].chunk - 1), 1e-9);
+    } else if (now > 1.0) {
+      EXPECT_EQ(ranks[1].state, RankActivity::State::kIdle) << now;
+      EXPECT_FALSE(ranks[1].chunk.has_value());
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 30);  // a tick every 0.25 s of the 10
+}
+
 TEST(SchedulerTest, StaticDealsChunksRoundRobin) {
   FakeWorkerSet fake(3, [](uint64_t c, int) { return FakeChunkResult::Done(c == 0 ? 10.0 : 0.1); });
   Plan plan(10, 1);
