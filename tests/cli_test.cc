@@ -339,7 +339,7 @@ TEST(CliTest, BashCompletionCompletesCommandsOptionsAndFiles) {
       {"sweep run --f", "--force"},
       {"sweep run --s", "--set --shard"},
       {"sweep rerun out.h5 --",
-       "--chunks --failed --force --help --inline --json --points "
+       "--chunks --failed --force --help --inline --input --json --points "
        "--quiet --workers"},
       {"sweep run ''", "a.yaml b.yml sub"},
       {"sweep run -j 4 ''", "a.yaml b.yml sub"},
