@@ -59,9 +59,8 @@ LocalWorkers::LocalWorkers(const WorkerContext& context, int count) : context_(c
     };
   } else {
     launch.method = WorkerLaunch::Method::kSpawn;
-    job_fd_ = JobMemfd(EncodeWorkerJob(
-        context_.config->text, context_.config_file, context_.config->output.path,
-        context_.rows_path, *context_.layout, DescribeInputs(context_.published->inputs())));
+    job_fd_ = JobMemfd(EncodeWorkerJob(*context_.config, context_.rows_path, *context_.layout,
+                                       DescribeInputs(context_.published->inputs())));
     launch.argv = WorkerCommand();
     launch.pass_fds = {job_fd_};
   }

@@ -15,6 +15,7 @@
 #include "driver/checksum.h"
 #include "driver/plan.h"
 #include "io/clock.h"
+#include "io/config_json.h"
 #include "io/error.h"
 #include "io/inputs.h"
 #include "kernels/dtype.h"
@@ -160,13 +161,10 @@ int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd) {
   return code;
 }
 
-std::string EncodeWorkerJob(const std::string& config_text, const std::string& config_file,
-                            const std::string& config_output_path, const std::string& rows_path,
+std::string EncodeWorkerJob(const Config& config, const std::string& rows_path,
                             const OutputLayout& layout, const std::string& inputs_json) {
   nlohmann::json job;
-  job["config_text"] = config_text;
-  job["config_file"] = config_file;
-  job["config_output_path"] = config_output_path;
+  job["sweep"] = ConfigToJson(config);
   job["output_path"] = rows_path;
   job["inputs"] = inputs_json;
   // What a worker needs of the layout, so it never opens the file with HDF5.
@@ -199,10 +197,7 @@ int SpawnedWorkerMain() {
     BecomeWorker(pid_t(std::atoll(driver_env)), kWorkerFirstPassedFd + 2);
 
     Scoreboard scoreboard(kWorkerFirstPassedFd, std::atoi(size_env));
-    Config config = ParseConfig(job.at("config_text").get<std::string>(),
-                                job.at("config_file").get<std::string>());
-    // The output the run writes (`-o`, a resume), which the text may not name.
-    config.output.path = job.at("config_output_path").get<std::string>();
+    const Config config = ConfigFromJson(job.at("sweep"));
     const Space space(config);
     const KernelBinding binding = BindKernel(config, space);
     const MappedInputs inputs(published);

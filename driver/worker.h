@@ -20,8 +20,9 @@
 // the driver.
 //
 // Both start methods end in WorkerLoop(): `fork` calls it in the child with the driver's objects
-// (the mapped inputs are inherited, not mapped again); `spawn` runs `sweep __worker`, which
-// rebuilds the same objects from the job the driver passes (SpawnedWorkerMain).
+// (the mapped inputs are inherited, not mapped again); `spawn` runs `sweep-worker` (or
+// `sweep __worker`), which rebuilds the same objects from the job the driver passes
+// (SpawnedWorkerMain).
 #pragma once
 
 #include <cstdint>
@@ -88,11 +89,11 @@ class ChunkComputer {
 int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd);
 
 // The job a spawned worker reads from its descriptor kWorkerFirstPassedFd + 1: JSON with the
-// config text and file, the config's output.path as the run set it (Config::output), the path
-// the rows go to, the offsets of the /results datasets and the published inputs. With it a
-// worker needs neither HDF5 nor the driver's memory.
-std::string EncodeWorkerJob(const std::string& config_text, const std::string& config_file,
-                            const std::string& config_output_path, const std::string& rows_path,
+// sweep's description (io/config_json.h, output.path included), the path the rows go to, the
+// offsets of the /results datasets and the published inputs. Never the config's YAML: parsing that
+// again would cost every worker as long as it cost the driver, seconds for a large config. With the
+// job a worker needs neither HDF5, nor a YAML parser, nor the driver's memory.
+std::string EncodeWorkerJob(const Config& config, const std::string& rows_path,
                             const OutputLayout& layout, const std::string& inputs_json);
 
 // The entry of a spawned worker: the `sweep-worker` executable (driver/worker_main.cc, linked

@@ -2,10 +2,14 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <filesystem>
+#include <random>
 #include <thread>
 
+#include "driver/worker_set.h"
 #include "tests/e2e.h"
 
 namespace sweep {
@@ -206,6 +210,72 @@ TEST(RunTest, AConfigWithoutANameIsNamedAfterItsFile) {
   EXPECT_EQ(rerun.code, 0) << rerun.err;
   EXPECT_EQ(RunSweep({"resume", output, "-q"}, dir.path()).code, 0);
   EXPECT_EQ(ResultsAndParams(output), results);
+}
+
+// A spawned worker rebuilds the sweep from the job description (io/config_json.h) that the driver
+// hands it, read here from a live worker's job descriptor: never from the YAML, whose parsing
+// would cost every worker as much as the driver.
+TEST(RunTest, SpawnedWorkersGetTheSweepsDescriptionNotItsYaml) {
+  TempDir dir;
+  const std::string config = dir / "marked.yaml";
+  WriteFile(config,
+            "# only-in-the-yaml: a comment no description carries\n"
+            "name: marked\nkernel: {name: faulty, options: {sleep_ms: 40}}\n"
+            "inputs:\n  data: {generate: zeros, shape: [4]}\n"
+            "parameters:\n  i: {range: [0, 40]}\n  tag: {values: [only-in-the-values]}\n"
+            "execution: {workers: 2, start: spawn, chunk_size: 1}\noutput: {path: out.h5}\n");
+  SweepProcess run({"run", config, "-q"}, dir.path());
+  const std::string job_fd = "/fd/" + std::to_string(kWorkerFirstPassedFd + 1);
+  std::string job;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (job.empty() && std::chrono::steady_clock::now() < until) {
+    for (pid_t pid : TaggedProcesses(run.tag())) {
+      const std::string proc = "/proc/" + std::to_string(pid);
+      std::error_code error;
+      const std::string link = std::filesystem::read_symlink(proc + job_fd, error).string();
+      if (pid != run.pid() && link.find("sweep-job") != std::string::npos)
+        job = ReadFile(proc + job_fd);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(job.empty()) << "no spawned worker with a job found";
+  EXPECT_EQ(run.Wait(), 0) << run.err();
+  EXPECT_EQ(job.find("only-in-the-yaml"), std::string::npos) << job;
+  EXPECT_EQ(job.find("config_text"), std::string::npos) << job;
+  const nlohmann::json parsed = nlohmann::json::parse(job);
+  EXPECT_EQ(parsed.at("sweep").at("format"), "sweep-job/1") << job;
+  EXPECT_NE(job.find("only-in-the-values"), std::string::npos) << job;
+  EXPECT_EQ(ReadDataset<uint8_t>(dir / "out.h5", "/chunks/status"), std::vector<uint8_t>(40, 1));
+}
+
+// A 10 MB config (a list of 500,000 numbers) is parsed once, by the driver: two spawned workers
+// start from its description and give the same file as one.
+TEST(RunTest, ATenMegabyteConfigRunsOnTwoWorkersAsOnOne) {
+  TempDir dir;
+  const std::string config = dir / "big.yaml";
+  std::string yaml = "name: big\nseed: 3\nkernel: {name: square}\nparameters:\n  x: {values: [";
+  std::mt19937_64 random(1);
+  std::vector<double> xs;
+  for (int i = 0; i < 500'000; ++i) {
+    xs.push_back(std::uniform_real_distribution<double>(-1, 1)(random));
+    yaml += fmt::format("{}{}", i ? ", " : "", xs.back());
+  }
+  yaml += "]}\nexecution: {start: spawn}\noutput: {path: out.h5}\n";
+  ASSERT_GT(yaml.size(), 10'000'000u);
+  WriteFile(config, yaml);
+  const RunResult one = RunSweep({"run", config, "-q", "-j", "1", "-o", "one.h5"}, dir.path());
+  ASSERT_EQ(one.code, 0) << one.err;
+  const RunResult two = RunSweep({"run", config, "-q", "-j", "2", "-o", "two.h5"}, dir.path());
+  ASSERT_EQ(two.code, 0) << two.err;
+  ExpectNoLeftovers(two);
+  const auto expected = ResultsAndParams(dir / "one.h5");
+  ASSERT_EQ(expected.size(), 2u);  // y and the coordinate x
+  EXPECT_TRUE(expected == ResultsAndParams(dir / "two.h5"));
+  EXPECT_EQ(ReadDataset<double>(dir / "two.h5", "/x"), xs);
+  const std::vector<double> y = ReadDataset<double>(dir / "two.h5", "/y");
+  ASSERT_EQ(y.size(), xs.size());
+  for (size_t i : {size_t{0}, size_t{1}, xs.size() / 2, xs.size() - 1})
+    EXPECT_EQ(y[i], xs[i] * xs[i]) << "point " << i;
 }
 
 TEST(RunTest, EveryShippedConfigRuns) {
