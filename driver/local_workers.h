@@ -3,8 +3,8 @@
 // output's offsets. For a plain run that path is the output itself; for an MPI node it is the
 // node's staging file, whose rows the node sends on to rank 0 (driver/mpi_run.h).
 //
-// Spawned workers read their job (config, layout, inputs) from a sealed memfd that stays open as
-// long as this object, since workers are restarted during the whole run.
+// Spawned workers read their job (the sweep's description, layout, inputs) from a sealed memfd that
+// stays open as long as this object, since workers are restarted during the whole run.
 #pragma once
 
 #include <memory>
@@ -23,7 +23,6 @@ namespace sweep {
 // pointer must outlive the LocalWorkers made from it.
 struct WorkerContext {
   const Config* config = nullptr;
-  std::string config_file;  // absolute: relative paths in the config resolve against it
   const Space* space = nullptr;
   const KernelBinding* binding = nullptr;
   const PublishedInputs* published = nullptr;

@@ -24,6 +24,7 @@
 #include "driver/run_steps.h"
 #include "driver/worker_board.h"
 #include "io/clock.h"
+#include "io/config_json.h"
 #include "io/error.h"
 #include "io/output_lock.h"
 
@@ -34,7 +35,7 @@ constexpr int kTag = 7;
 
 // What travels between rank 0 and the other ranks (the first byte of every message).
 enum class Wire : uint8_t {
-  kSetup = 1,      // 0 -> k: JSON {"code": 0, config text, file, output path, layout} or {"code"}
+  kSetup = 1,      // 0 -> k: JSON {"code": 0, the sweep's description, layout} or {"code"}
   kHello = 2,      // k -> 0: JSON {"workers", "host", "pid", "input_xxh3"} or {"error": "..."}
   kStart = 3,      // 0 -> k: worker
   kSend = 4,       // 0 -> k: worker, protocol message bytes
@@ -419,14 +420,12 @@ int RunRankZero(const RunRequest& request, int ranks) {
     FinishAll(ranks, int(e.code()));  // the others wait in setup: release them
     throw;
   }
-  nlohmann::json setup = {{"code", 0},
-                          {"config_text", run->config.text},
-                          {"config_file", run->config_file},
-                          {"output_path", run->output_path},
-                          {"layout", EncodeRowLayout(run->file->layout())}};
-  // Where rank 0 reads each input file (`--input` may have moved one): every rank reads the same.
-  for (const InputSpec& input : run->config.inputs)
-    if (input.kind != InputSpec::Kind::kGenerate) setup["input_paths"][input.name] = input.path;
+  // The description, not the YAML, which every rank would parse again. It carries the output's
+  // path as the run set it, and the paths rank 0 reads its inputs from (`--input` may have moved
+  // one), so every rank reads the same.
+  const nlohmann::json setup = {{"code", 0},
+                                {"sweep", ConfigToJson(run->config)},
+                                {"layout", EncodeRowLayout(run->file->layout())}};
   for (int k = 1; k < ranks; ++k) SendTo(k, Writer(Wire::kSetup).bytes + setup.dump());
 
   std::vector<RankHello> workers;
@@ -477,7 +476,6 @@ int RunRankZero(const RunRequest& request, int ranks) {
 // The sweep as rank 0 described it, rebuilt on this node: config, kernel, inputs, workers.
 struct NodeSweep {
   Config config;
-  std::string config_file;
   std::optional<Space> space;
   KernelBinding binding;
   std::optional<PublishedInputs> published;
@@ -513,13 +511,7 @@ void MakeStaging(NodeSweep* node) {
 }
 
 void SetUpNode(const RunRequest& request, const nlohmann::json& setup, NodeSweep* node) {
-  node->config_file = setup.at("config_file").get<std::string>();
-  node->config = ParseConfig(setup.at("config_text").get<std::string>(), node->config_file);
-  node->config.output.path = setup.at("output_path").get<std::string>();
-  for (InputSpec& input : node->config.inputs) {
-    if (setup.contains("input_paths") && setup["input_paths"].contains(input.name))
-      input.path = setup["input_paths"][input.name].get<std::string>();
-  }
+  node->config = ConfigFromJson(setup.at("sweep"));
   node->space.emplace(node->config);
   node->binding = BindKernel(node->config, *node->space);
   node->published.emplace(PublishInputs(node->config.inputs));
@@ -529,7 +521,6 @@ void SetUpNode(const RunRequest& request, const nlohmann::json& setup, NodeSweep
   MakeStaging(node);
   WorkerContext context;
   context.config = &node->config;
-  context.config_file = node->config_file;
   context.space = &*node->space;
   context.binding = &node->binding;
   context.published = &*node->published;

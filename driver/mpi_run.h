@@ -8,7 +8,8 @@
 //             live on NFS or on rank 0's own disk). It runs the one scheduler of the sweep over an
 //             MpiWorkerSet: its own workers plus every other rank's, which the scheduler sees as
 //             more workers. Chunks go to whichever worker is idle, on any node.
-//   rank k>0  receives the config and the output's layout from rank 0, maps the inputs from
+//   rank k>0  receives the sweep's description (io/config_json.h: never the YAML, which each rank
+//             would parse again) and the output's layout from rank 0, maps the inputs from
 //             their paths on its node, starts its workers and relays: rank 0's orders to its
 //             workers (start, messages, kill) and its workers' events to rank 0. Its workers
 //             write rows into a staging memfd laid out like the output; for each chunk done the

@@ -104,7 +104,6 @@ void LoadSweep(const RunRequest& request, PreparedRun* run) {
   }
   // What derives from the output's path (the command kernel's work folder) follows the file.
   run->config.output.path = run->output_path;
-  run->config_file = ConfigPathForResume(run->config);
   run->space.emplace(run->config);
   run->binding = BindKernel(run->config, *run->space);
   run->workers = WorkerCount(request.workers, run->config.execution.workers);
@@ -420,7 +419,6 @@ uint64_t PreparedRun::PointsTodo() const {
 WorkerContext PreparedRun::WorkerContextFor(const std::string& rows_path) const {
   WorkerContext context;
   context.config = &config;
-  context.config_file = config_file;
   context.space = &*space;
   context.binding = &binding;
   context.published = &*published;

@@ -40,7 +40,6 @@ struct PreparedRun {
   int workers = 1;          // -j, else execution.workers, else the cores
   bool batch = false;       // chunk size auto: the scheduler hands out runs of chunks
   std::string output_path;  // absolute
-  std::string config_file;  // the config's path, absolute: relative paths in it resolve there
   std::optional<PublishedInputs> published;
   std::optional<MappedInputs> inputs;     // the driver's own mapping (fork workers, --inline)
   std::optional<InputGuard> input_guard;  // holds the run to the inputs' bytes at its start

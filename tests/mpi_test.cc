@@ -225,6 +225,33 @@ TEST(MpiTest, MaxFailuresStopsEveryRank) {
   EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.work"));
 }
 
+// Ranks > 0 rebuild the sweep from rank 0's description, inputs as rank 0 reads them: an input
+// moved since the run (`resume --input`) is read from its new path on every rank, or a rank could
+// not start (its input gone) or would read other bytes.
+TEST(MpiTest, AnInputMovedForTheResumeIsReadFromItsNewPathOnEveryRank) {
+  TempDir dir;
+  WriteFile(dir / "data.npy", Npy({1, 2, 3, 4}));
+  WriteFile(dir / "fault", "");
+  WriteFile(dir / "c.yaml",
+            "name: moved\nkernel: {name: faulty, options: {error_at: 5, "
+            "only_if_exists: " +
+                dir / "fault" +
+                "}}\ninputs:\n  data: {npy: data.npy}\n"
+                "parameters:\n  i: {range: [0, 12]}\n"
+                "execution: {chunk_size: 1, retries: 0}\noutput: {path: out.h5}\n");
+  const RunResult first = RunSweep({"run", "c.yaml", "-q", "-j", "2"}, dir.path());
+  ASSERT_EQ(first.code, 3) << first.err;
+  std::filesystem::remove(dir / "fault");
+  std::filesystem::create_directory(dir / "moved");
+  std::filesystem::rename(dir / "data.npy", dir / "moved/data.npy");
+  const RunResult resumed =
+      RunMpi(3, {"resume", "out.h5", "-q", "--mpi", "-j", "1", "--input", "data=moved/data.npy"},
+             dir.path());
+  EXPECT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_TRUE(LeftoversAfter(resumed.tag).empty());
+  EXPECT_EQ(ReadDataset<uint8_t>(dir / "out.h5", "/chunks/status"), std::vector<uint8_t>(12, 1));
+}
+
 // A config error is reported once, by rank 0, with exit code 2 and nothing written.
 TEST(MpiTest, ABadConfigStopsEveryRankWithExitTwo) {
   TempDir dir;
