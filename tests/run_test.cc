@@ -226,15 +226,17 @@ TEST(RunTest, SpawnedWorkersGetTheSweepsDescriptionNotItsYaml) {
             "execution: {workers: 2, start: spawn, chunk_size: 1}\noutput: {path: out.h5}\n");
   SweepProcess run({"run", config, "-q"}, dir.path());
   const std::string job_fd = "/fd/" + std::to_string(kWorkerFirstPassedFd + 1);
-  std::string job;
+  std::string job, libraries;
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (job.empty() && std::chrono::steady_clock::now() < until) {
     for (pid_t pid : TaggedProcesses(run.tag())) {
       const std::string proc = "/proc/" + std::to_string(pid);
       std::error_code error;
       const std::string link = std::filesystem::read_symlink(proc + job_fd, error).string();
-      if (pid != run.pid() && link.find("sweep-job") != std::string::npos)
+      if (pid != run.pid() && link.find("sweep-job") != std::string::npos) {
         job = ReadFile(proc + job_fd);
+        libraries = ReadFile(proc + "/maps");
+      }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -245,6 +247,10 @@ TEST(RunTest, SpawnedWorkersGetTheSweepsDescriptionNotItsYaml) {
   const nlohmann::json parsed = nlohmann::json::parse(job);
   EXPECT_EQ(parsed.at("sweep").at("format"), "sweep-job/1") << job;
   EXPECT_NE(job.find("only-in-the-values"), std::string::npos) << job;
+  // Nor could it parse YAML: sweep-worker does not even load the parser (nor HDF5).
+  EXPECT_NE(libraries.find("sweep-worker"), std::string::npos) << libraries;
+  EXPECT_EQ(libraries.find("libyaml-cpp"), std::string::npos) << libraries;
+  EXPECT_EQ(libraries.find("libhdf5"), std::string::npos) << libraries;
   EXPECT_EQ(ReadDataset<uint8_t>(dir / "out.h5", "/chunks/status"), std::vector<uint8_t>(40, 1));
 }
 
