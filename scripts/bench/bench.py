@@ -55,6 +55,7 @@ FULL = dict(
     mpi_chunks=100_000,
     start_grids=[1_000, 10_000, 31_623],  # square grids: 10^6, 10^8 and 10^9 points
     journal_chunks=[1_000_000, 10_000_000],
+    bigconfig_values=500_000,  # a `values:` list of 10 MB
 )
 QUICK = dict(
     reps=1,
@@ -76,9 +77,10 @@ QUICK = dict(
     mpi_chunks=2_000,
     start_grids=[1_000, 3_163],
     journal_chunks=[100_000],
+    bigconfig_values=20_000,
 )
 WORKLOADS = ["dispatch", "shared", "memory", "gather", "startup", "scaling", "command", "chunk",
-             "mpi", "start", "journal"]
+             "mpi", "start", "journal", "bigconfig"]
 MPIRUN = ["mpirun", "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
 
 
@@ -867,6 +869,52 @@ parameters:
                         (results[grid] / 1e6, "MB", [results[grid]]), "its results' bytes",
                         sizes[grid] / results[grid], ("<=", 1.03)))
         return rows
+
+    # --- 12. a large config: parsed once, by the driver ------------------------------------------
+
+    def bigconfig(self):
+        """Seconds until both of 2 spawned workers are ready on a 10 MB config (a `values:` list
+        of 500,000 numbers), by sweep's own clocks: for each worker, from the journal's started
+        record (the output exists; the workers start next) to the start of its first chunk (its
+        done record's time less the chunk's seconds); the later of the two. The sweep is two
+        chunks dealt round-robin (`schedule: static`), so each worker computes one. The peer is
+        the driver's own parse of the same file (`sweep validate`), which happens once either way:
+        a worker that parsed the YAML again would take as long."""
+        n = self.size["bigconfig_values"]
+        xs = np.random.default_rng(1).uniform(-1, 1, n)
+        config = self.config("bigconfig", "name: bigconfig\nkernel: {name: square}\n"
+                             "parameters:\n  x: {values: [" + ", ".join(map(repr, xs.tolist())) +
+                             "]}\nexecution: {workers: 2, start: spawn, schedule: static}\n")
+        out = self.output("bigconfig")
+
+        def ready():
+            self.run_sweep(config, out, "--chunk-size", str((n + 1) // 2))
+            records = journal_records(out + ".journal")
+            started = next(r["time"] for r in records if r.get("type") == "started")
+            first = {}
+            for r in records:
+                if r.get("type") == "done" and r["worker"] not in first:
+                    first[r["worker"]] = r["time"] - r["seconds"] - started
+            if sorted(first) != [0, 1]:
+                raise Failed(f"bigconfig: chunks done by workers {sorted(first)}, not by 0 and 1")
+            return max(first.values())
+
+        runs = alternate(self.reps, {
+            "ready": ready,
+            "parse": lambda: self.timed([self.sweep, "validate", config])[0],
+        })
+        y = self.check_done(out, "y")
+        with h5py.File(out, "r") as f:
+            x = f["x"][...]
+        if not (np.array_equal(x, xs) and np.array_equal(y, xs * xs)):
+            raise Failed("bigconfig: /x is not the config's values or /y is not x^2")
+        r, p = median(runs["ready"]), median(runs["parse"])
+        mb = os.path.getsize(config) / 1e6
+        return [row("12", f"workers ready: 2 spawned workers on a {mb:.1f} MB config "
+                          f"({n:,} values), from the run's start to their first chunk",
+                    (r, "s", runs["ready"]), (p, "s", runs["parse"]),
+                    "the driver's own parse of it: `sweep validate`", r / p, ("<=", 0.25),
+                    ratio_note="ready / parse")]
 
 
 def row(key, workload, sweep, peer, peer_label, ratio, target=None, met=None, extra=None,
