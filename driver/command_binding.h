@@ -26,7 +26,8 @@ std::string CommandWorkdirRoot(const Config& config);
 
 // Makes the command kernel of config.kernel and sets binding->kernel, binding->owner (which
 // keeps the table alive) and binding->set_point. Everything derives from the config, so a
-// spawned worker that binds the same config text gets the same kernel.
+// spawned worker that binds the same config (rebuilt from its description, io/config_json.h) gets
+// the same kernel.
 // THROWS: as ReadCommandSpec; Error when too many command kernels are alive.
 void BindCommandKernel(const Config& config, const Space& space, KernelBinding* binding);
 
