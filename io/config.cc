@@ -38,9 +38,9 @@ const ConfigKeys kInputKeys("inputs.<name>", {"hdf5", "dataset", "npy", "raw", "
 const ConfigKeys kAxisKeys("parameters.<name>",
                            {"linspace", "logspace", "values", "range", "uniform", "loguniform"});
 const ConfigKeys kSamplingKeys("sampling", {"method", "n"});
-const ConfigKeys kExecutionKeys("execution", {"workers", "chunk_size", "schedule", "start",
-                                              "timeout", "retries", "memory_limit",
-                                              "max_failures"});
+const ConfigKeys kExecutionKeys("execution",
+                                {"workers", "chunk_size", "schedule", "start", "timeout", "retries",
+                                 "memory_limit", "max_failures"});
 const ConfigKeys kOutputKeys("output", {"path"});
 
 // Placeholders of the command kernel and dimension names of the output file.
@@ -1240,12 +1240,46 @@ std::string Folder(const std::string& file) {
 }
 
 // Strings travel to kernels, command lines and the output file as C strings, where a NUL would
-// silently cut them: refused wherever one is in the document, key or value. Aliases share nodes,
+// silently cut them, and to workers and the output as UTF-8 (JSON, HDF5 and netCDF text), which
+// other bytes would break far from the config: both refused wherever they are in the document,
+// key or value. Aliases share nodes,
 // so a document may be a cycle (`&v [1, *v]`) or expand exponentially (aliases of aliases): the
 // walk stops at a depth and a number of nodes no config comes near (the reader refuses such
 // documents for their shape).
 constexpr int kMaxWalkDepth = 64;
 constexpr int64_t kMaxWalkNodes = 2'000'000;
+
+// Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
+bool IsUtf8(const std::string& text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = s[i];
+    int more = 0;
+    uint32_t code = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      more = 1, code = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      more = 2, code = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      more = 3, code = c & 0x07;
+    } else {
+      return false;
+    }
+    for (int k = 1; k <= more; ++k) {
+      if (i + size_t(k) >= n || (s[i + size_t(k)] & 0xC0) != 0x80) return false;
+      code = (code << 6) | (s[i + size_t(k)] & 0x3F);
+    }
+    static constexpr uint32_t kSmallest[] = {0, 0x80, 0x800, 0x10000};
+    if (code < kSmallest[more] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
+      return false;
+    i += size_t(more) + 1;
+  }
+  return true;
+}
 
 void RefuseNulCharacters(const YAML::Node& node, const std::string& file, const std::string& key,
                          std::vector<Diagnostic>* diagnostics, int depth = 0,
@@ -1259,6 +1293,8 @@ void RefuseNulCharacters(const YAML::Node& node, const std::string& file, const 
   };
   if (node.IsScalar() && node.Scalar().find('\0') != std::string::npos) {
     diagnostics->push_back({where(node), key, "a NUL character inside a string is not supported"});
+  } else if (node.IsScalar() && !IsUtf8(node.Scalar())) {
+    diagnostics->push_back({where(node), key, "not UTF-8 text (save the config as UTF-8)"});
   } else if (node.IsSequence()) {
     for (size_t i = 0; i < node.size(); ++i)
       RefuseNulCharacters(node[i], file, key + "[" + std::to_string(i) + "]", diagnostics,
@@ -1270,6 +1306,9 @@ void RefuseNulCharacters(const YAML::Node& node, const std::string& file, const 
       if (name.find('\0') != std::string::npos) {
         diagnostics->push_back(
             {where(item.first), key, "a NUL character inside a key is not supported"});
+      } else if (!IsUtf8(name)) {
+        diagnostics->push_back(
+            {where(item.first), key, "a key that is not UTF-8 text (save the config as UTF-8)"});
       }
       RefuseNulCharacters(item.second, file, path, diagnostics, depth + 1, budget);
     }
@@ -1279,9 +1318,9 @@ void RefuseNulCharacters(const YAML::Node& node, const std::string& file, const 
 }  // namespace
 
 const std::vector<ConfigKeys>& KnownConfigKeys() {
-  static const std::vector<ConfigKeys> tables = {
-      kTopKeys,      kKernelKeys,    kWorkdirKeys, kInputKeys,
-      kAxisKeys,     kSamplingKeys,  kExecutionKeys, kOutputKeys};
+  static const std::vector<ConfigKeys> tables = {kTopKeys,       kKernelKeys, kWorkdirKeys,
+                                                 kInputKeys,     kAxisKeys,   kSamplingKeys,
+                                                 kExecutionKeys, kOutputKeys};
   return tables;
 }
 

@@ -147,7 +147,8 @@ TEST(CliTest, DevicesFoldersAndHugeFilesAreNotConfigs) {
 }
 
 // Limits found by validate, not at file creation: the 32 dimensions an HDF5 dataset can have;
-// and a NUL inside a string, which C strings downstream would cut silently.
+// a NUL inside a string, which C strings downstream would cut silently; and bytes that are not
+// UTF-8, which the workers' JSON and the output's text could not carry.
 TEST(CliTest, ValidateFindsWhatTheOutputFileCouldNotHold) {
   TempDir dir;
   std::string many = "name: many\nkernel: {name: square}\nparameters:\n  x: {values: [1]}\n";
@@ -156,12 +157,17 @@ TEST(CliTest, ValidateFindsWhatTheOutputFileCouldNotHold) {
   WriteFile(dir / "nul.yaml",
             "name: nul\nkernel: {name: square}\nparameters:\n  x: {range: [0, 2]}\n"
             "  s: {values: [\"a\\0b\", c]}\n");
+  WriteFile(dir / "latin1.yaml",
+            "name: latin1\nkernel: {name: square}\nparameters:\n  x: {range: [0, 2]}\n"
+            "  s: {values: [caf\xe9, c]}\n");
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"many.yaml",
        "many.yaml:36:3: parameters.a31: output `y` would have 34 dimensions (34 of the sweep, 0 "
        "its own), over the limit of 32"},
       {"nul.yaml",
-       "nul.yaml:5:16: parameters.s.values[0]: a NUL character inside a string is not supported"}};
+       "nul.yaml:5:16: parameters.s.values[0]: a NUL character inside a string is not supported"},
+      {"latin1.yaml",
+       "latin1.yaml:5:16: parameters.s.values[0]: not UTF-8 text (save the config as UTF-8)"}};
   for (const auto& [file, message] : cases) {
     for (const char* command : {"validate", "run"}) {
       const RunResult r = RunSweep({command, file}, dir.path());
@@ -169,7 +175,7 @@ TEST(CliTest, ValidateFindsWhatTheOutputFileCouldNotHold) {
       EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
     }
   }
-  EXPECT_EQ(FilesIn(dir.path()), 2u);
+  EXPECT_EQ(FilesIn(dir.path()), 3u);
 }
 
 TEST(CliTest, UsageErrorsExitTwo) {
