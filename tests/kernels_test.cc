@@ -348,6 +348,27 @@ TEST(KernelAbiTest, DefaultsFillEveryOutputDeterministically) {
   }
 }
 
+// A kernel that declares SWEEP_KERNEL_IGNORES_SEED gets no seeds (0 per point, NULL in a batch),
+// so it must give the same bits whatever the seed.
+TEST(KernelAbiTest, KernelsDeclaringTheyIgnoreTheSeedDo) {
+  int declaring = 0;
+  for (const sweep_kernel* kernel : BuiltinKernels()) {
+    if (!(kernel->flags & SWEEP_KERNEL_IGNORES_SEED)) continue;
+    SCOPED_TRACE(kernel->name);
+    ++declaring;
+    KernelRun run(kernel->name, {}, DefaultInputs(*kernel));
+    ASSERT_EQ(run.start_error(), "");
+    const Outputs a = run.Compute(OnesFor(*kernel), 0);
+    const Outputs b = run.Compute(OnesFor(*kernel), 0x9e3779b97f4a7c15ULL);
+    for (const auto& [name, output] : a)
+      EXPECT_EQ(std::memcmp(output.values.data(), b.at(name).values.data(),
+                            output.values.size() * sizeof(double)),
+                0)
+          << name;
+  }
+  EXPECT_GE(declaring, 5);
+}
+
 TEST(KernelAbiTest, StringParametersAreRejectedWithTheirName) {
   for (const sweep_kernel* kernel : BuiltinKernels()) {
     SCOPED_TRACE(kernel->name);

@@ -98,7 +98,9 @@ const sweep_kernel kArraySum = {
     Outputs,
     Init,
     Compute,
-    Finish};
+    Finish,
+    SWEEP_KERNEL_IGNORES_SEED,
+    nullptr};
 
 }  // namespace
 

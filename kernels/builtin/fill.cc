@@ -57,7 +57,9 @@ const sweep_kernel kFill = {SWEEP_KERNEL_ABI,
                             Outputs,
                             Init,
                             Compute,
-                            Finish};
+                            Finish,
+                            SWEEP_KERNEL_IGNORES_SEED,
+                            nullptr};
 
 }  // namespace
 

@@ -156,7 +156,9 @@ const sweep_kernel kOptionMc = {
     Outputs,
     Init,
     Compute,
-    Finish};
+    Finish,
+    0,
+    nullptr};
 
 }  // namespace
 

@@ -152,7 +152,9 @@ const sweep_kernel kRidge = {
     Outputs,
     Init,
     Compute,
-    Finish};
+    Finish,
+    SWEEP_KERNEL_IGNORES_SEED,
+    nullptr};
 
 }  // namespace
 

@@ -46,7 +46,9 @@ const sweep_kernel kSquare = {SWEEP_KERNEL_ABI,
                               Outputs,
                               Init,
                               Compute,
-                              Finish};
+                              Finish,
+                              SWEEP_KERNEL_IGNORES_SEED,
+                              nullptr};
 
 }  // namespace
 
