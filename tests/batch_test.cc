@@ -38,6 +38,7 @@ struct KernelCase {
   std::string name;
   std::string yaml;  // everything but output and execution
 };
+void PrintTo(const KernelCase& c, std::ostream* os) { *os << c.name; }
 
 // Small sweeps of every built-in kernel with at least two
 // dimensions, so the odometer carries, and a replicate dimension where the kernel reads seeds.

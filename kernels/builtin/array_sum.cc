@@ -3,7 +3,9 @@
 // The kernel of the shared-input tests and benchmarks: every point reads every byte of `data`,
 // so the cost of getting the input to the workers (mapping here; pickling or copying elsewhere)
 // is what is measured. Option `passes` reads it that many times per point; `sleep_ms` holds each
-// point (so a test can look at the workers' memory while they run).
+// point (so a test can look at the workers' memory while they run). Batched (compute_batch), the
+// points of a batch share one sum, read `passes` times: the same bytes, the array read once per
+// batch instead of once per point; the batch sleeps sleep_ms per point.
 #include <unistd.h>
 
 #include <cstring>
@@ -71,14 +73,29 @@ double Sum(const double* data, uint64_t n) {
   return total;
 }
 
+// The sum, read `passes` times, and the sleep of `points` points.
+double SumAndSleep(const State& s, int64_t points) {
+  double total = 0;
+  for (int64_t pass = 0; pass < s.passes; ++pass) total = Sum(s.data, s.n);
+  if (s.sleep_ms > 0) usleep(useconds_t(s.sleep_ms * 1000 * double(points)));
+  return total;
+}
+
 int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outputs, char* err,
             size_t err_size) {
   if (RequireNumbers(kParams, params, err, err_size)) return 1;
-  const State& s = *static_cast<const State*>(state);
-  double total = 0;
-  for (int64_t pass = 0; pass < s.passes; ++pass) total = Sum(s.data, s.n);
-  if (s.sleep_ms > 0) usleep(useconds_t(s.sleep_ms * 1000));
+  const double total = SumAndSleep(*static_cast<const State*>(state), 1);
   *static_cast<double*>(outputs[0].data) = total * params[0].number;
+  return 0;
+}
+
+int ComputeBatch(void* state, const sweep_batch* batch, sweep_array* outputs, int64_t* failed,
+                 char* err, size_t err_size) {
+  if (RequireNumberColumns(kParams, *batch, failed, err, err_size)) return 1;
+  const double total = SumAndSleep(*static_cast<const State*>(state), batch->count);
+  const double* scale = batch->params[0].number;
+  double* sum = static_cast<double*>(outputs[0].data);
+  for (int64_t i = 0; i < batch->count; ++i) sum[i] = total * scale[i];
   return 0;
 }
 
@@ -100,7 +117,7 @@ const sweep_kernel kArraySum = {
     Compute,
     Finish,
     SWEEP_KERNEL_IGNORES_SEED,
-    nullptr};
+    ComputeBatch};
 
 }  // namespace
 
