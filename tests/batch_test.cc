@@ -1,5 +1,6 @@
 // Tests of the batched path (kernels/kernel.h compute_batch, driver/point_batch.h) through the
-// real binary: every built-in kernel gives the same bytes batched and per point
+// real binary: every built-in kernel and the batched example plugin (kernels/examples/
+// rosenbrock.c, checked against its closed form too) give the same bytes batched and per point
 // (SWEEP_FORCE_PER_POINT=1) with 1 and 2 workers, chunks of 1, 7 and auto, and both start methods;
 // a failing point is named the same way by both paths; a probe kernel whose entries differ on
 // purpose shows which one sweep calls, with which points and seeds. And the columns and seeds a
@@ -40,9 +41,10 @@ struct KernelCase {
 };
 void PrintTo(const KernelCase& c, std::ostream* os) { *os << c.name; }
 
-// Small sweeps of every built-in kernel with at least two
+// Small sweeps of every built-in kernel and of the batched example plugin, with at least two
 // dimensions, so the odometer carries, and a replicate dimension where the kernel reads seeds.
 std::vector<KernelCase> Cases() {
+  const std::string plugin = SWEEP_BATCH_EXAMPLE_PLUGIN;
   return {
       {"square",
        "kernel: {name: square}\nparameters:\n  x: {range: [-40, 41, 3]}\n"
@@ -69,6 +71,9 @@ std::vector<KernelCase> Cases() {
       {"ising2d",
        "seed: 4\nkernel: {name: ising2d, options: {L: 4, sweeps: 5, burn_in: 1}}\n"
        "parameters:\n  T: {linspace: [1, 4, 11]}\nrepeat: 2\n"},
+      {"rosenbrock",
+       "kernel: {plugin: " + plugin +
+           "}\nparameters:\n  x: {linspace: [-2, 2, 41]}\n  y: {linspace: [-1, 3, 5]}\n"},
   };
 }
 
@@ -117,6 +122,28 @@ TEST_P(BatchedAndPerPoint, GiveTheSameBytesWhateverTheWorkersChunksAndStart) {
 
 INSTANTIATE_TEST_SUITE_P(Kernel, BatchedAndPerPoint, ::testing::ValuesIn(Cases()),
                          [](const auto& p) { return p.param.name; });
+
+// The batched example computes the Rosenbrock function and its gradient (a = 2, b = 10 here).
+TEST(BatchExample, RosenbrockIsItsClosedForm) {
+  TempDir dir;
+  const std::string config = dir / "r.yaml";
+  WriteFile(config, std::string("name: r\nkernel:\n  plugin: ") + SWEEP_BATCH_EXAMPLE_PLUGIN +
+                        "\n  options: {a: 2, b: 10}\nparameters:\n  x: {range: [-3, 4]}\n"
+                        "  y: {linspace: [-1, 1, 9]}\noutput: {path: out.h5}\n");
+  const RunResult r = RunSweep({"run", config, "-q", "-j", "2"}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<double> f = ReadDataset<double>(dir / "out.h5", "/f");
+  const std::vector<double> grad = ReadDataset<double>(dir / "out.h5", "/grad");
+  ASSERT_EQ(f.size(), 63u);
+  ASSERT_EQ(grad.size(), 126u);
+  for (size_t p = 0; p < 63; ++p) {
+    const double x = -3.0 + double(p / 9), y = internal::Linspace(-1, 1, 9, int64_t(p % 9));
+    const double valley = y - x * x;
+    EXPECT_EQ(f[p], (2 - x) * (2 - x) + 10 * valley * valley) << p;
+    EXPECT_EQ(grad[2 * p], -2 * (2 - x) - 4 * 10 * x * valley) << p;
+    EXPECT_EQ(grad[2 * p + 1], 2 * 10 * valley) << p;
+  }
+}
 
 // ridge fails at a negative lambda: both paths fail the same chunk at the same point with the
 // same message, and leave the same bytes.
