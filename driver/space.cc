@@ -540,6 +540,37 @@ void FillColumn(const sweep_value& v, uint64_t at, uint64_t n, double* numbers, 
 
 }  // namespace
 
+void Space::AxisValues(int i, uint64_t k0, uint64_t n, double* numbers, int64_t* integers,
+                       const char** strings) const {
+  const AxisSpec& axis = parameters_[size_t(i)];
+  // range and linspace by their closed form per element, as ParameterValue computes them; the
+  // other kinds through ParameterValue.
+  if (axis.kind == AxisSpec::Kind::kRange) {
+    const uint64_t start = uint64_t(axis.range_start), step = uint64_t(axis.range_step);
+    for (uint64_t at = 0; at < n; ++at) {
+      const int64_t x = int64_t(start + (k0 + at) * step);
+      integers[at] = x;
+      numbers[at] = double(x);
+    }
+  } else if (axis.kind == AxisSpec::Kind::kLinspace) {
+    for (uint64_t at = 0; at < n; ++at)
+      numbers[at] = internal::Linspace(axis.start, axis.stop, axis.count, int64_t(k0 + at));
+  } else {
+    for (uint64_t at = 0; at < n; ++at)
+      FillColumn(ParameterValue(i, k0 + at), at, 1, numbers, integers, strings);
+  }
+}
+
+namespace {
+
+// p + at, or nullptr for an array a parameter's type does not use.
+template <typename T>
+T* Offset(T* p, uint64_t at) {
+  return p ? p + at : nullptr;
+}
+
+}  // namespace
+
 void Space::ParameterColumn(int i, uint64_t first, uint64_t n, double* numbers, int64_t* integers,
                             const char** strings) const {
   const int d = dimension_of_[size_t(i)];
@@ -549,22 +580,12 @@ void Space::ParameterColumn(int i, uint64_t first, uint64_t n, double* numbers, 
   }
   const uint64_t stride = strides_[size_t(d)], size = dimensions_[size_t(d)].size;
   uint64_t k = (first / stride) % size;  // the odometer's digit for this parameter
-  const AxisSpec& axis = parameters_[size_t(i)];
-  if (stride == 1 && axis.kind == AxisSpec::Kind::kRange) {
-    // The innermost dimension moves every point: the closed form per element, as ParameterValue.
-    const uint64_t start = uint64_t(axis.range_start), step = uint64_t(axis.range_step);
-    for (uint64_t at = 0; at < n; ++at) {
-      const int64_t x = int64_t(start + k * step);
-      integers[at] = x;
-      numbers[at] = double(x);
-      if (++k == size) k = 0;
-    }
-    return;
-  }
-  if (stride == 1 && axis.kind == AxisSpec::Kind::kLinspace) {
-    for (uint64_t at = 0; at < n; ++at) {
-      numbers[at] = internal::Linspace(axis.start, axis.stop, axis.count, int64_t(k));
-      if (++k == size) k = 0;
+  if (stride == 1) {
+    // The innermost dimension moves every point: runs of consecutive values up to its end.
+    for (uint64_t at = 0; at < n; k = 0) {
+      const uint64_t run = std::min(n - at, size - k);
+      AxisValues(i, k, run, Offset(numbers, at), Offset(integers, at), Offset(strings, at));
+      at += run;
     }
     return;
   }
