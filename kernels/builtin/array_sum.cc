@@ -53,22 +53,26 @@ int Init(void** state, const sweep_options* options, const sweep_array* inputs, 
   return 0;
 }
 
-// Eight partial sums in four two-lane vectors (GCC vector extensions: SSE2 on x86-64), combined
-// in a fixed order: as fast as memory delivers the array, and the same bits whatever the compiler
-// or the machine, because no reassociation is left to the compiler.
+// Sixteen partial sums in eight two-lane vectors (GCC vector extensions: SSE2 on x86-64), combined
+// in a fixed order: the same bits whatever the compiler or the machine, because no reassociation
+// is left to the compiler. Eight independent additions in flight keep up with memory (about
+// 30 GB/s from one core here); four, as before, managed 20 and made a worker's sums compute-bound.
 double Sum(const double* data, uint64_t n) {
   typedef double Lanes __attribute__((vector_size(16)));
-  Lanes acc[4] = {};
+  constexpr int kVectors = 8;
+  Lanes acc[kVectors] = {};
   uint64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int k = 0; k < 4; ++k) {
+  for (; i + 2 * kVectors <= n; i += 2 * kVectors) {
+    for (int k = 0; k < kVectors; ++k) {
       Lanes v;
       std::memcpy(&v, data + i + 2 * k, sizeof v);  // unaligned load
       acc[k] += v;
     }
   }
-  const Lanes pairs = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-  double total = pairs[0] + pairs[1];
+  // A fixed tree: vector k + width into vector k, halving the width.
+  for (int width = kVectors / 2; width >= 1; width /= 2)
+    for (int k = 0; k < width; ++k) acc[k] += acc[k + width];
+  double total = acc[0][0] + acc[0][1];
   for (; i < n; ++i) total += data[i];
   return total;
 }
