@@ -534,7 +534,7 @@ void FillColumn(const sweep_value& v, uint64_t at, uint64_t n, double* numbers, 
     std::fill(strings + at, strings + at + n, v.string);
     return;
   }
-  std::fill(numbers + at, numbers + at + n, v.number);
+  if (numbers) std::fill(numbers + at, numbers + at + n, v.number);
   if (v.type == SWEEP_VALUE_INTEGER) std::fill(integers + at, integers + at + n, v.integer);
 }
 
@@ -546,12 +546,13 @@ void Space::AxisValues(int i, uint64_t k0, uint64_t n, double* numbers, int64_t*
   // range and linspace by their closed form per element, as ParameterValue computes them; the
   // other kinds through ParameterValue.
   if (axis.kind == AxisSpec::Kind::kRange) {
-    const uint64_t start = uint64_t(axis.range_start), step = uint64_t(axis.range_step);
-    for (uint64_t at = 0; at < n; ++at) {
-      const int64_t x = int64_t(start + (k0 + at) * step);
-      integers[at] = x;
-      numbers[at] = double(x);
-    }
+    // start + k * step in wrapping uint64 arithmetic, as ParameterValue, by adding step: the
+    // same bits, and a loop the compiler vectorises.
+    const uint64_t step = uint64_t(axis.range_step);
+    uint64_t x = uint64_t(axis.range_start) + k0 * step;
+    for (uint64_t at = 0; at < n; ++at, x += step) integers[at] = int64_t(x);
+    if (numbers)
+      for (uint64_t at = 0; at < n; ++at) numbers[at] = double(integers[at]);
   } else if (axis.kind == AxisSpec::Kind::kLinspace) {
     for (uint64_t at = 0; at < n; ++at)
       numbers[at] = internal::Linspace(axis.start, axis.stop, axis.count, int64_t(k0 + at));

@@ -116,7 +116,8 @@ class Space {
   void ParameterColumn(int i, uint64_t first, uint64_t n, double* numbers, int64_t* integers,
                        const char** strings) const;
   // ParameterValue(i, k) for k in [k0, k0 + n), as a column into the arrays its type uses (as
-  // ParameterColumn): the values along its dimension, for the output's coordinate variables.
+  // ParameterColumn, but `numbers` may be nullptr for a kInteger parameter): the values along its
+  // dimension, for the output's coordinate variables.
   // REQUIRES: k0 + n <= the size of the parameter's dimension (1 for a constant).
   void AxisValues(int i, uint64_t k0, uint64_t n, double* numbers, int64_t* integers,
                   const char** strings) const;
