@@ -171,7 +171,7 @@ typedef struct sweep_kernel {
    * ABI 1 plugin sweep takes them as 0 and NULL. */
   uint32_t flags; /* SWEEP_KERNEL_* bits, or 0 */
   /* Optional (NULL: compute() per point); compute() is still required. Computes batch->count
-   * consecutive points of one chunk (about 1 MiB of rows of the widest output). outputs[i]
+   * consecutive points of one chunk (about 256 KiB of rows of the widest output). outputs[i]
    * describes one point's row of output i (dtype, rank, shape as outputs() declared it) and points
    * at the first point's row; the rows follow one another, point p's at
    * (char*)outputs[i].data + p * sweep_row_bytes(&outputs[i]). On failure it sets *failed to the
