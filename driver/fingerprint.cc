@@ -21,7 +21,7 @@ std::string Hex(uint64_t value) { return fmt::format("{:016x}", value); }
 nlohmann::json FingerprintWith(const KernelBinding& binding, const Config& config,
                                const std::vector<InputShape>& inputs,
                                const std::function<std::string(size_t)>& hash) {
-  nlohmann::json kernel = {{"name", binding.name}, {"abi", SWEEP_KERNEL_ABI}};
+  nlohmann::json kernel = {{"name", binding.name}, {"abi", binding.kernel->abi_version}};
   if (!config.kernel.plugin.empty()) {
     const int fd = open(config.kernel.plugin.c_str(), O_RDONLY | O_CLOEXEC);
     std::string bytes;
@@ -81,6 +81,14 @@ void CompareOlderInputsByTime(const nlohmann::json& before, const Config& config
   }
 }
 
+// Kernel ABI 2 added an entry that must give the bytes of ABI 1's: a kernel now of ABI 2 that an
+// older fingerprint recorded as ABI 1 (every built-in, before) computes what it computed then.
+void CompareAbiOneAsTwo(const nlohmann::json& before, nlohmann::json* now) {
+  const nlohmann::json::json_pointer abi("/kernel/abi");
+  if (before.contains(abi) && now->contains(abi) && before[abi] == 1 && (*now)[abi] == 2)
+    (*now)[abi] = 1;
+}
+
 }  // namespace
 
 nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
@@ -101,6 +109,7 @@ nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
 std::vector<std::string> FingerprintChanges(const nlohmann::json& before, nlohmann::json now,
                                             const Config& config) {
   CompareOlderInputsByTime(before, config, &now);
+  CompareAbiOneAsTwo(before, &now);
   std::vector<std::string> changes;
   const nlohmann::json patch = nlohmann::json::diff(before, now);
   for (const nlohmann::json& op : patch) {

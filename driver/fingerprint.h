@@ -1,15 +1,18 @@
 // Fingerprint: what a sweep's results depend on besides its config text, stored in the output
 // (attribute `fingerprint`) so `sweep resume` and later shards can refuse to mix results.
 //
-// JSON: {"kernel": {name, abi, outputs, and for a plugin "library_xxh3" of the library's bytes,
-// for a built-in the "sweep_version"}, "options": {name: value}, "inputs": {name: {dtype, shape,
-// "xxh3" of the array's bytes (driver/input_guard.h), and "generate": {distribution, seed} for
-// a generated array}}}. Inputs are judged by their bytes, not by size and modification time: a
-// `touch` or a copy is no change, an edit that restores both is one. Hashing costs one read of
-// each input when a run starts (XXH3 runs at memory speed: about 0.1 s per GiB in the page cache).
+// JSON: {"kernel": {name, abi (the kernel ABI it was built for), outputs, and for a plugin
+// "library_xxh3" of the library's bytes, for a built-in the "sweep_version"}, "options": {name:
+// value}, "inputs": {name: {dtype, shape, "xxh3" of the array's bytes (driver/input_guard.h), and
+// "generate": {distribution, seed} for a generated array}}}. Inputs are judged by their bytes, not
+// by size and modification time: a `touch` or a copy is no change, an edit that restores both is
+// one. Hashing costs one read of each input when a run starts (XXH3 runs at memory speed: about 0.1
+// s per GiB in the page cache).
 //
 // Fingerprints written by older sweeps hold "file": {size, mtime_ns} instead of "xxh3";
-// FingerprintChanges compares such an input by size and time, as those sweeps did.
+// FingerprintChanges compares such an input by size and time, as those sweeps did. They also
+// recorded sweep's own kernel ABI, 1, for every kernel: a kernel of ABI 2 is no change from it
+// (ABI 2's batched entry gives the bytes of ABI 1's per-point one).
 #pragma once
 
 #include <nlohmann/json.hpp>

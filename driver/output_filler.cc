@@ -134,7 +134,7 @@ void OutputFiller::WriteDeferred(const Variable& d, uint64_t first_point, uint64
   const uint64_t k_begin = (first_point + d.stride - 1) / d.stride;
   const uint64_t k_end = std::min(d.size, (end_point + d.stride - 1) / d.stride);
   constexpr uint64_t kBlock = 1 << 14;
-  char buffer[kBlock * 8];
+  uint64_t buffer[kBlock];
   for (uint64_t k0 = k_begin; k0 < k_end; k0 += kBlock) {
     const uint64_t n = std::min(kBlock, k_end - k0);
     ValuesInto(d, k0, n, buffer);
@@ -142,18 +142,39 @@ void OutputFiller::WriteDeferred(const Variable& d, uint64_t first_point, uint64
   }
 }
 
-void OutputFiller::ValuesInto(const Variable& d, uint64_t k0, uint64_t n, char* out) const {
-  for (uint64_t i = 0; i < n; ++i) {
-    const uint64_t k = k0 + i;
-    sweep_value v{SWEEP_VALUE_INTEGER, double(k), int64_t(k), nullptr};
-    if (d.parameter >= 0) v = space_.ParameterValue(d.parameter, k);
-    if (d.integer) {
-      const int64_t x = v.type == SWEEP_VALUE_INTEGER ? v.integer : std::llround(v.number);
-      std::memcpy(out + i * 8, &x, 8);
-    } else {
-      const double x = v.type == SWEEP_VALUE_INTEGER ? double(v.integer) : v.number;
-      std::memcpy(out + i * 8, &x, 8);
+void OutputFiller::ValuesInto(const Variable& d, uint64_t k0, uint64_t n, uint64_t* out) const {
+  if (d.parameter < 0) {  // `sample` or `replicate`: the index itself
+    for (uint64_t i = 0; i < n; ++i) {
+      const double x = double(k0 + i);
+      if (d.integer) {
+        out[i] = k0 + i;
+      } else {
+        std::memcpy(&out[i], &x, 8);
+      }
     }
+    return;
+  }
+  // By the axis's closed form in bulk (Space::AxisValues), not ParameterValue per value: a
+  // coordinate of 10^8 values costs the run that much less of the driver's time. An integer
+  // parameter's values go straight into an int64 variable; the others through a column of
+  // doubles, scratch space of the calling thread (the hand-out's or the background's).
+  const Value::Type type = space_.parameter_type(d.parameter);
+  if (type == Value::Type::kString) {  // a string parameter's values write as 0
+    std::fill(out, out + n, 0);
+    return;
+  }
+  int64_t* integers = reinterpret_cast<int64_t*>(out);  // int64 may alias uint64
+  if (d.integer && type == Value::Type::kInteger) {
+    space_.AxisValues(d.parameter, k0, n, nullptr, integers, nullptr);
+    return;
+  }
+  thread_local std::vector<double> numbers;
+  numbers.resize(n);
+  space_.AxisValues(d.parameter, k0, n, numbers.data(), integers, nullptr);
+  if (d.integer) {
+    for (uint64_t i = 0; i < n; ++i) integers[i] = std::llround(numbers[i]);
+  } else {
+    std::memcpy(out, numbers.data(), n * 8);
   }
 }
 
@@ -161,7 +182,7 @@ std::vector<OutputFiller::Repair> OutputFiller::RepairVariables(
     const std::function<bool(uint64_t chunk)>& written) {
   std::vector<Repair> repairs;
   constexpr uint64_t kBlock = 1 << 14;
-  std::vector<char> expected(kBlock * 8), held(kBlock * 8);
+  std::vector<uint64_t> expected(kBlock), held(kBlock);
   for (const Variable& d : variables_) {
     Repair repair{file_.layout().variables[d.variable].name, 0};
     for (uint64_t k0 = 0; k0 < d.size; k0 += kBlock) {
@@ -172,14 +193,14 @@ std::vector<OutputFiller::Repair> OutputFiller::RepairVariables(
       for (uint64_t i = 0; i < n; ++i) {
         // A deferred value not written yet is the filler's to write, not a fault.
         if (d.deferred && !written(plan_.ChunkOf((k0 + i) * d.stride))) continue;
-        if (std::memcmp(&expected[i * 8], &held[i * 8], 8) == 0) continue;
+        if (expected[i] == held[i]) continue;
         ++repair.values;
         rewrite = true;
       }
       if (!rewrite) continue;
       for (uint64_t i = 0; i < n; ++i) {
         if (!d.deferred || written(plan_.ChunkOf((k0 + i) * d.stride)))
-          file_.WriteVariable(d.variable, k0 + i, 1, &expected[i * 8]);
+          file_.WriteVariable(d.variable, k0 + i, 1, &expected[i]);
       }
     }
     if (repair.values > 0) repairs.push_back(std::move(repair));

@@ -85,8 +85,8 @@ class OutputFiller {
   bool PrepareIfUnclaimed(uint64_t chunk);
   void Prepare(uint64_t chunk);
   void WriteDeferred(const Variable& d, uint64_t first_point, uint64_t end_point);
-  // Values [k0, k0 + n) of `d`, 8 bytes each, into `out`.
-  void ValuesInto(const Variable& d, uint64_t k0, uint64_t n, char* out) const;
+  // Values [k0, k0 + n) of `d`, 8 bytes each (its int64 or float64 bits), into `out`.
+  void ValuesInto(const Variable& d, uint64_t k0, uint64_t n, uint64_t* out) const;
   void Background();
 
   OutputFile& file_;

@@ -176,18 +176,6 @@ double IntoRange(double x, double low, double high) {
 
 namespace internal {
 
-double Linspace(double start, double stop, int64_t count, int64_t k) {
-  // numpy.linspace: step = delta / div; y = k * step (or k / div * delta if step underflows to
-  // 0) + start; the last value replaced by stop.
-  const double delta = stop - start;
-  if (count <= 1) return double(k) * delta + start;
-  if (k == count - 1) return stop;
-  const double div = double(count - 1);
-  const double step = delta / div;
-  const double y = step == 0 ? (double(k) / div) * delta : double(k) * step;
-  return y + start;
-}
-
 uint64_t Hash(uint64_t seed, const uint64_t* words, size_t n) {
   // Explicit little-endian bytes, so the hash is the same on every host.
   unsigned char bytes[8 * 8];
@@ -535,6 +523,91 @@ sweep_value Space::Coordinate(size_t d, uint64_t k) const {
 
 uint64_t Space::Seed(uint64_t point) const {
   return PointSeed(seed_, point / repeat_, point % repeat_);
+}
+
+namespace {
+
+// Writes v into elements [at, at + n) of the arrays its type uses.
+void FillColumn(const sweep_value& v, uint64_t at, uint64_t n, double* numbers, int64_t* integers,
+                const char** strings) {
+  if (v.type == SWEEP_VALUE_STRING) {
+    std::fill(strings + at, strings + at + n, v.string);
+    return;
+  }
+  if (numbers) std::fill(numbers + at, numbers + at + n, v.number);
+  if (v.type == SWEEP_VALUE_INTEGER) std::fill(integers + at, integers + at + n, v.integer);
+}
+
+}  // namespace
+
+void Space::AxisValues(int i, uint64_t k0, uint64_t n, double* numbers, int64_t* integers,
+                       const char** strings) const {
+  const AxisSpec& axis = parameters_[size_t(i)];
+  // range and linspace by their closed form per element, as ParameterValue computes them; the
+  // other kinds through ParameterValue.
+  if (axis.kind == AxisSpec::Kind::kRange) {
+    // start + k * step in wrapping uint64 arithmetic, as ParameterValue, by adding step: the
+    // same bits, and a loop the compiler vectorises.
+    const uint64_t step = uint64_t(axis.range_step);
+    uint64_t x = uint64_t(axis.range_start) + k0 * step;
+    for (uint64_t at = 0; at < n; ++at, x += step) integers[at] = int64_t(x);
+    if (numbers)
+      for (uint64_t at = 0; at < n; ++at) numbers[at] = double(integers[at]);
+  } else if (axis.kind == AxisSpec::Kind::kLinspace) {
+    for (uint64_t at = 0; at < n; ++at)
+      numbers[at] = internal::Linspace(axis.start, axis.stop, axis.count, int64_t(k0 + at));
+  } else {
+    for (uint64_t at = 0; at < n; ++at)
+      FillColumn(ParameterValue(i, k0 + at), at, 1, numbers, integers, strings);
+  }
+}
+
+namespace {
+
+// p + at, or nullptr for an array a parameter's type does not use.
+template <typename T>
+T* Offset(T* p, uint64_t at) {
+  return p ? p + at : nullptr;
+}
+
+}  // namespace
+
+void Space::ParameterColumn(int i, uint64_t first, uint64_t n, double* numbers, int64_t* integers,
+                            const char** strings) const {
+  const int d = dimension_of_[size_t(i)];
+  if (d < 0) {  // a constant
+    FillColumn(ParameterValue(i, 0), 0, n, numbers, integers, strings);
+    return;
+  }
+  const uint64_t stride = strides_[size_t(d)], size = dimensions_[size_t(d)].size;
+  uint64_t k = (first / stride) % size;  // the odometer's digit for this parameter
+  if (stride == 1) {
+    // The innermost dimension moves every point: runs of consecutive values up to its end.
+    for (uint64_t at = 0; at < n; k = 0) {
+      const uint64_t run = std::min(n - at, size - k);
+      AxisValues(i, k, run, Offset(numbers, at), Offset(integers, at), Offset(strings, at));
+      at += run;
+    }
+    return;
+  }
+  // One value per step of the dimension: `stride` points each, the first step cut short when
+  // `first` is inside it.
+  uint64_t left = stride - first % stride;
+  for (uint64_t at = 0; at < n;) {
+    const uint64_t run = std::min(left, n - at);
+    FillColumn(ParameterValue(i, k), at, run, numbers, integers, strings);
+    at += run;
+    left = stride;
+    if (++k == size) k = 0;
+  }
+}
+
+void Space::Seeds(uint64_t first, uint64_t n, uint64_t* out) const {
+  uint64_t point = first / repeat_, replicate = first % repeat_;
+  for (uint64_t at = 0; at < n; ++at) {
+    out[at] = PointSeed(seed_, point, replicate);
+    if (++replicate == repeat_) replicate = 0, ++point;
+  }
 }
 
 }  // namespace sweep

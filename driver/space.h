@@ -106,6 +106,24 @@ class Space {
   // The point's seed: PointSeed(seed, point / repeat, point % repeat).
   uint64_t Seed(uint64_t point) const;
 
+  // Parameter i at points [first, first + n) as a column: what Resolve() gives at each point, bit
+  // for bit, into the arrays the parameter's type uses (each of n elements): `numbers` for
+  // kNumber and kInteger (an integer as a double, like sweep_value.number), `integers` for
+  // kInteger, `strings` for kString; the others may be nullptr. Walks the points like an
+  // odometer, one value per step of the parameter's dimension, by the axis's closed form (range
+  // and linspace per element without a call, the other kinds once per step): no division or
+  // Resolve() per point. REQUIRES: first + n <= points().
+  void ParameterColumn(int i, uint64_t first, uint64_t n, double* numbers, int64_t* integers,
+                       const char** strings) const;
+  // ParameterValue(i, k) for k in [k0, k0 + n), as a column into the arrays its type uses (as
+  // ParameterColumn, but `numbers` may be nullptr for a kInteger parameter): the values along its
+  // dimension, for the output's coordinate variables.
+  // REQUIRES: k0 + n <= the size of the parameter's dimension (1 for a constant).
+  void AxisValues(int i, uint64_t k0, uint64_t n, double* numbers, int64_t* integers,
+                  const char** strings) const;
+  // out[k] = Seed(first + k) for k < n. REQUIRES: first + n <= points().
+  void Seeds(uint64_t first, uint64_t n, uint64_t* out) const;
+
  private:
   // The constructor's steps (space.cc); each adds what is wrong to `problems`.
   void ReadNamesAndTypes(const Config& config, SpaceProblems* problems);
@@ -144,7 +162,18 @@ namespace internal {
 
 // numpy.linspace(start, stop, count)[k], bit for bit: k * step + start with
 // step = (stop - start) / (count - 1); the last value is stop exactly; count == 1 gives start.
-double Linspace(double start, double stop, int64_t count, int64_t k);
+// Inline: Space::ParameterColumn() computes it per point, and must give the same bits.
+inline double Linspace(double start, double stop, int64_t count, int64_t k) {
+  // numpy.linspace: step = delta / div; y = k * step (or k / div * delta if step underflows to
+  // 0) + start; the last value replaced by stop.
+  const double delta = stop - start;
+  if (count <= 1) return double(k) * delta + start;
+  if (k == count - 1) return stop;
+  const double div = double(count - 1);
+  const double step = delta / div;
+  const double y = step == 0 ? (double(k) / div) * delta : double(k) * step;
+  return y + start;
+}
 
 // XXH3_64bits_withSeed over the little-endian bytes of words[0..n), seeded with seed.
 uint64_t Hash(uint64_t seed, const uint64_t* words, size_t n);

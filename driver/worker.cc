@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "driver/checksum.h"
 #include "driver/plan.h"
@@ -32,6 +33,38 @@ uint64_t PeakResidentBytes() {
   return uint64_t(std::max(self.ru_maxrss, children.ru_maxrss)) * 1024;  // KiB on Linux
 }
 
+// SWEEP_FORCE_PER_POINT=1 (for tests): call compute() per point even when the kernel has
+// compute_batch(), so a test can compare the two paths' bytes.
+bool ForcedPerPoint() {
+  const char* force = std::getenv("SWEEP_FORCE_PER_POINT");
+  return force && std::strcmp(force, "1") == 0;
+}
+
+// Calls a kernel entry, turning what a C++ kernel throws into its error: a bad_alloc into the
+// protocol's out-of-memory marker (the RLIMIT_DATA backstop, or the machine, refused memory),
+// anything else into a message (as deterministic as an error it reports).
+template <typename Call>
+int CallKernel(char* err, size_t err_size, Call call) {
+  err[0] = '\0';
+  try {
+    return call();
+  } catch (const std::bad_alloc&) {
+    std::snprintf(err, err_size, "%s: the kernel could not allocate", kOutOfMemoryReason);
+  } catch (const std::exception& e) {
+    std::snprintf(err, err_size, "exception: %s", e.what());
+  } catch (...) {
+    std::snprintf(err, err_size, "exception of an unknown type");
+  }
+  return 1;
+}
+
+// Points per block: kWorkerBlockBytes of the widest output, at least 1, at most a chunk.
+uint64_t BlockPoints(const std::vector<sweep_output_decl>& outputs, uint64_t chunk_size) {
+  uint64_t widest = 1;
+  for (const sweep_output_decl& o : outputs) widest = std::max(widest, OutputBytesPerPoint(o));
+  return std::max<uint64_t>(1, std::min(chunk_size, kWorkerBlockBytes / widest));
+}
+
 }  // namespace
 
 ChunkComputer::ChunkComputer(const WorkerSetup& setup, int rank)
@@ -39,14 +72,13 @@ ChunkComputer::ChunkComputer(const WorkerSetup& setup, int rank)
       rank_(rank),
       kernel_(*setup.binding->kernel),
       plan_(setup.layout->points, setup.layout->chunk_size),
-      values_(setup.space->parameter_names().size()),
+      block_points_(BlockPoints(setup.binding->outputs, plan_.chunk_size())),
+      batch_(*setup.space, *setup.binding, block_points_),
+      batched_(kernel_.compute_batch != nullptr && !ForcedPerPoint()),
       params_(setup.binding->parameter_source.size()),
       checksum_(setup.binding->outputs.size()),
       file_(setup.output_path, *setup.layout, OutputFile::Access::kReadWrite) {
   const std::vector<sweep_output_decl>& outs = setup.binding->outputs;
-  uint64_t widest = 1;
-  for (const sweep_output_decl& o : outs) widest = std::max(widest, OutputBytesPerPoint(o));
-  block_points_ = std::max<uint64_t>(1, std::min(plan_.chunk_size(), kWorkerBlockBytes / widest));
   for (size_t i = 0; i < outs.size(); ++i) {
     const uint64_t bpp = OutputBytesPerPoint(outs[i]);
     bytes_per_point_.push_back(bpp);
@@ -83,8 +115,6 @@ Message ChunkComputer::Compute(uint64_t chunk_index) {
   const double start = SteadySeconds(), start_time = WallSeconds();
   checksum_.Reset();
   const std::vector<sweep_output_decl>& outs = setup_.binding->outputs;
-  const std::vector<int>& sources = setup_.binding->parameter_source;
-  char err[1024];
   for (uint64_t block_first = chunk.first; block_first < chunk.end();
        block_first += block_points_) {
     const uint64_t n = std::min(block_points_, chunk.end() - block_first);
@@ -92,35 +122,12 @@ Message ChunkComputer::Compute(uint64_t chunk_index) {
       FillMissing(buffers_[o].data(), outs[o].dtype,
                   n * bytes_per_point_[o] / DtypeSize(outs[o].dtype));
     }
-    for (uint64_t i = 0; i < n; ++i) {
-      const uint64_t point = block_first + i;
-      setup_.scoreboard->Publish(rank_, point);
-      setup_.space->Resolve(point, values_.data());
-      for (size_t k = 0; k < sources.size(); ++k) params_[k] = values_[size_t(sources[k])];
-      for (size_t o = 0; o < outs.size(); ++o)
-        views_[o].data = buffers_[o].data() + i * bytes_per_point_[o];
-      if (setup_.binding->set_point) setup_.binding->set_point(state_, point);
-      err[0] = '\0';
-      int rc;
-      try {
-        rc = kernel_.compute(state_, params_.data(), setup_.space->Seed(point), views_.data(), err,
-                             sizeof err);
-      } catch (const std::bad_alloc&) {
-        // The RLIMIT_DATA backstop (or the machine) refused memory: the protocol's marker.
-        std::snprintf(err, sizeof err, "%s: the kernel could not allocate", kOutOfMemoryReason);
-        rc = 1;
-      } catch (const std::exception& e) {
-        // A C++ kernel that throws: as deterministic as an error it reports.
-        std::snprintf(err, sizeof err, "exception: %s", e.what());
-        rc = 1;
-      } catch (...) {
-        std::snprintf(err, sizeof err, "exception of an unknown type");
-        rc = 1;
-      }
-      if (rc != 0) {
-        setup_.scoreboard->Publish(rank_, Scoreboard::kIdle);
-        return Message::Failed(chunk_index, point, err[0] ? err : "the kernel reported an error");
-      }
+    const sweep_batch& batch = batch_.Fill(block_first, n);
+    const std::optional<Message> failed = batched_ ? ComputeBatch(chunk_index, block_first, batch)
+                                                   : ComputePoints(chunk_index, block_first, n);
+    if (failed) {
+      setup_.scoreboard->Publish(rank_, Scoreboard::kIdle);
+      return *failed;
     }
     for (size_t o = 0; o < outs.size(); ++o) {
       file_.WriteRows(o, block_first, n, buffers_[o].data());
@@ -130,6 +137,42 @@ Message ChunkComputer::Compute(uint64_t chunk_index) {
   setup_.scoreboard->Publish(rank_, Scoreboard::kIdle);
   return Message::Done(chunk_index, checksum_.Finish(), SteadySeconds() - start, start_time,
                        PeakResidentBytes());
+}
+
+std::optional<Message> ChunkComputer::ComputePoints(uint64_t chunk_index, uint64_t first,
+                                                    uint64_t n) {
+  char err[1024];
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint64_t point = first + i;
+    setup_.scoreboard->Publish(rank_, point);
+    for (size_t j = 0; j < params_.size(); ++j) params_[j] = batch_.Value(j, i);
+    for (size_t o = 0; o < views_.size(); ++o)
+      views_[o].data = buffers_[o].data() + i * bytes_per_point_[o];
+    if (setup_.binding->set_point) setup_.binding->set_point(state_, point);
+    const uint64_t seed = batch_.Seed(i);
+    const int rc = CallKernel(err, sizeof err, [&] {
+      return kernel_.compute(state_, params_.data(), seed, views_.data(), err, sizeof err);
+    });
+    if (rc != 0)
+      return Message::Failed(chunk_index, point, err[0] ? err : "the kernel reported an error");
+  }
+  return std::nullopt;
+}
+
+std::optional<Message> ChunkComputer::ComputeBatch(uint64_t chunk_index, uint64_t first,
+                                                   const sweep_batch& batch) {
+  char err[1024];
+  // A crash inside the call is blamed on the batch's first point: the scoreboard says no more.
+  setup_.scoreboard->Publish(rank_, first);
+  for (size_t o = 0; o < views_.size(); ++o) views_[o].data = buffers_[o].data();
+  int64_t failed = 0;
+  const int rc = CallKernel(err, sizeof err, [&] {
+    return kernel_.compute_batch(state_, &batch, views_.data(), &failed, err, sizeof err);
+  });
+  if (rc == 0) return std::nullopt;
+  // A kernel that names no point, or one outside the batch, fails at the batch's first.
+  const uint64_t at = failed >= 0 && failed < batch.count ? uint64_t(failed) : 0;
+  return Message::Failed(chunk_index, first + at, err[0] ? err : "the kernel reported an error");
 }
 
 int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd) {

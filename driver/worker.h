@@ -19,6 +19,11 @@
 // execution.memory_limit does not; a `start: fork` worker starts with the pages it shares with
 // the driver.
 //
+// A block's parameter values and seeds are made as columns in bulk (driver/point_batch.h). A
+// kernel with compute_batch() (kernels/kernel.h, ABI 2) gets the whole block in one call, and the
+// scoreboard names the block's first point during it; SWEEP_FORCE_PER_POINT=1 in the environment
+// (for tests) makes the worker call compute() per point anyway.
+//
 // Both start methods end in WorkerLoop(): `fork` calls it in the child with the driver's objects
 // (the mapped inputs are inherited, not mapped again); `spawn` runs `sweep-worker` (or
 // `sweep __worker`), which rebuilds the same objects from the job the driver passes
@@ -26,12 +31,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "driver/binding.h"
 #include "driver/checksum.h"
 #include "driver/plan.h"
+#include "driver/point_batch.h"
 #include "driver/space.h"
 #include "driver/worker_set.h"
 #include "io/output_file.h"
@@ -39,8 +46,11 @@
 namespace sweep {
 
 // Rows are gathered into blocks of about this many bytes per output before one write: large
-// enough that cheap kernels are not dominated by system calls, small enough to stay in cache.
-inline constexpr uint64_t kWorkerBlockBytes = 1 << 20;
+// enough that cheap kernels are not dominated by system calls, small enough that a block and its
+// parameter columns stay in a core's L2 cache (1 MiB here: with 1 MiB blocks, the columns and
+// rows of a batched `square` streamed through L3, and its run took a tenth more CPU). A block is
+// also the run of points one compute_batch() call gets.
+inline constexpr uint64_t kWorkerBlockBytes = uint64_t{256} << 10;
 
 struct WorkerSetup {
   const Space* space = nullptr;
@@ -69,17 +79,24 @@ class ChunkComputer {
   Message Compute(uint64_t chunk_index);
 
  private:
+  // The points [first, first + n) of the block in the buffers, through compute() per point or
+  // compute_batch() once (batch_ filled for them). Return the Failed message if a point failed.
+  std::optional<Message> ComputePoints(uint64_t chunk_index, uint64_t first, uint64_t n);
+  std::optional<Message> ComputeBatch(uint64_t chunk_index, uint64_t first,
+                                      const sweep_batch& batch);
+
   const WorkerSetup& setup_;
   const int rank_;
   const sweep_kernel& kernel_;
   const Plan plan_;
-  std::vector<sweep_value> values_;
+  const uint64_t block_points_;  // points per block: the rows gathered before one write
+  PointBatch batch_;             // the block's parameter columns and seeds
+  const bool batched_;           // compute_batch() per block, not compute() per point
   std::vector<sweep_value> params_;
   std::vector<uint64_t> bytes_per_point_;
   std::vector<std::vector<char>> buffers_;
   std::vector<sweep_array> views_;
   ChunkChecksum checksum_;
-  uint64_t block_points_ = 1;
   void* state_ = nullptr;
   bool initialised_ = false;
   OutputFile file_;

@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <utility>
+#include <vector>
 
 #include "io/error.h"
 #include "io/file_bytes.h"
@@ -53,19 +55,32 @@ void OutputFile::ReadRows(size_t output, uint64_t first, uint64_t count, void* d
               "reading /" + layout_.results[output].name + " in " + path_);
 }
 
+namespace {
+
+// Missing values are written from a block of them reused for the whole range (a chunk may be
+// gigabytes), made once per dtype and process: a run fills every chunk it prepares.
+constexpr uint64_t kMissingBlockBytes = uint64_t{1} << 20;  // a multiple of every dtype's size
+
+const char* MissingBlock(int dtype) {
+  static std::once_flag made[SWEEP_UINT8 + 1];
+  static std::vector<char> blocks[SWEEP_UINT8 + 1];
+  std::call_once(made[dtype], [dtype] {
+    blocks[dtype].resize(kMissingBlockBytes);
+    FillMissing(blocks[dtype].data(), dtype, kMissingBlockBytes / DtypeSize(dtype));
+  });
+  return blocks[dtype].data();
+}
+
+}  // namespace
+
 void OutputFile::FillRows(size_t output, uint64_t first, uint64_t count) {
-  // A block of missing values reused for the whole range: a chunk may be gigabytes.
-  constexpr uint64_t kBlockBytes = uint64_t{1} << 20;
   const OutputDatasetInfo& dataset = layout_.results.at(output);
-  const size_t element = DtypeSize(dataset.dtype);
   const RawRegion region = Rows(output, first, count);
-  const uint64_t block_bytes = std::min(kBlockBytes, region.bytes);  // a multiple of element
-  std::vector<char> block(block_bytes);
-  FillMissing(block.data(), dataset.dtype, block_bytes / element);
+  const char* block = MissingBlock(dataset.dtype);
   const std::string what = "writing /" + dataset.name + " in " + path_;
-  for (uint64_t done = 0; done < region.bytes; done += block_bytes) {
-    const uint64_t n = std::min(block_bytes, region.bytes - done);
-    WriteBytesAt(fd_, block.data(), n, region.offset + done, what);
+  for (uint64_t done = 0; done < region.bytes; done += kMissingBlockBytes) {
+    const uint64_t n = std::min(kMissingBlockBytes, region.bytes - done);
+    WriteBytesAt(fd_, block, n, region.offset + done, what);
   }
 }
 

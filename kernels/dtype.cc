@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -87,7 +88,12 @@ void FillMissing(void* data, int dtype, uint64_t elements) {
   char* out = static_cast<char*>(data);
   if (elements == 0) return;
   MissingValue(dtype, out);
-  for (uint64_t i = 1; i < elements; ++i) std::memcpy(out + i * size, out, size);
+  // Doubling copies of what is filled so far: log2(elements) calls at memory speed, where a copy
+  // per element (a call each, its size unknown to the compiler) cost a worker a fifth of its time
+  // on cheap kernels.
+  const uint64_t bytes = elements * size;
+  for (uint64_t filled = size; filled < bytes; filled *= 2)
+    std::memcpy(out + filled, out, std::min(filled, bytes - filled));
 }
 
 }  // namespace sweep

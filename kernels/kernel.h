@@ -1,28 +1,38 @@
 /* The one C ABI every sweep kernel is written against: built-in kernels and plugins alike.
  *
- * A kernel is a `sweep_kernel` table of declarations and three functions:
- *   outputs(): given the kernel's options, the outputs it writes per point (name, dtype, shape);
- *   init():    once per worker, with the options and read-only views of the shared inputs;
- *   compute(): once per point, with the point's parameter values (in the order the kernel
- *              declares them), the point's seed, and writable views of that point's output rows;
- *   finish():  once per worker, to free what init() made.
+ * A kernel is a `sweep_kernel` table of declarations and its functions:
+ *   outputs():       given the kernel's options, the outputs it writes per point (name, dtype,
+ *                    shape);
+ *   init():          once per worker, with the options and read-only views of the shared inputs;
+ *   compute():       once per point, with the point's parameter values (in the order the kernel
+ *                    declares them), the point's seed, and writable views of that point's output
+ *                    rows;
+ *   compute_batch(): optional (ABI 2), once per run of consecutive points, with a column of
+ *                    values per parameter, their seeds, and the block of their output rows; when
+ *                    a kernel has it, sweep calls it instead of compute();
+ *   finish():        once per worker, to free what init() made.
  * A plugin is a shared library exporting `const sweep_kernel* sweep_kernel_entry(void)`.
  *
  * Contract:
  *  - Every function returns 0 on success; on failure it returns non-zero and writes a
  *    NUL-terminated message (no newline) into err[0..err_size).
- *  - compute() may be called from one thread at a time per init()ed state; a worker calls it for
- *    consecutive points of a chunk. It must draw random numbers only from `seed` (DESIGN.md
- *    "Determinism"): the same (params, seed) must give the same bytes.
+ *  - compute() and compute_batch() may be called from one thread at a time per init()ed state; a
+ *    worker calls them for consecutive points of a chunk. They must draw random numbers only from
+ *    the points' seeds (DESIGN.md "Determinism"): the same (params, seed) must give the same bytes.
+ *  - A kernel with both entries must write the same bytes through either: sweep may call
+ *    compute() instead (tests force it, SWEEP_FORCE_PER_POINT=1), and results never depend on how
+ *    points were batched.
  *  - Input views are mapped read-only: writing to them faults and fails the chunk. They stay
  *    mapped from init() until after finish(), so a kernel may keep pointers into them.
- *  - Output views are the point's rows, pre-filled with NaN (floats) or 0 (integers); they are
- *    written to the output file after compute() returns.
+ *  - Output views are the points' rows, pre-filled with NaN (floats) or 0 (integers); they are
+ *    written to the output file after compute() or compute_batch() returns.
  *  - Option values arrive already checked against the declared type; absent options carry the
  *    declared default.
  *
- * Versioning: a change of any struct below bumps SWEEP_KERNEL_ABI. The loader refuses a kernel
- * whose abi_version differs and names both versions.
+ * Versioning: a change of any struct below bumps SWEEP_KERNEL_ABI. ABI 2 only appended fields
+ * (flags, compute_batch) to sweep_kernel, so sweep also loads a plugin built against ABI 1's
+ * header, reading only the fields that ABI had: it runs per point, with seeds. The loader refuses
+ * any other abi_version and names both versions.
  */
 #ifndef SWEEP_KERNELS_KERNEL_H_
 #define SWEEP_KERNELS_KERNEL_H_
@@ -35,7 +45,8 @@
 extern "C" {
 #endif
 
-#define SWEEP_KERNEL_ABI 1
+#define SWEEP_KERNEL_ABI 2
+#define SWEEP_KERNEL_ABI_OLDEST 1 /* the oldest ABI a plugin may be built for and still load */
 #define SWEEP_MAX_RANK 4
 
 typedef enum {
@@ -101,6 +112,37 @@ typedef struct {
   int64_t shape[SWEEP_MAX_RANK];
 } sweep_array;
 
+/* sweep_kernel.flags (ABI 2). */
+/* compute() and compute_batch() never read the seed: sweep derives none, passing 0 to compute()
+ * and seeds = NULL in the batch. Without it seeds are derived for every point (a hash each). */
+#define SWEEP_KERNEL_IGNORES_SEED 1u
+
+/* One parameter's values over a batch (ABI 2): element i is the value at the batch's point i.
+ * Every value of a parameter has the same type (a list mixing integers and numbers gives
+ * numbers). The arrays are sweep's, valid during the call only. */
+typedef struct {
+  int type;               /* sweep_value_type */
+  const double* number;   /* NUMBER and INTEGER (as doubles, like sweep_value.number); else NULL */
+  const int64_t* integer; /* INTEGER; else NULL */
+  const char* const* string; /* STRING, NUL-terminated, owned by sweep; else NULL */
+} sweep_column;
+
+/* A run of consecutive points of one chunk (ABI 2). */
+typedef struct {
+  int64_t count;              /* points, at least 1 */
+  const sweep_column* params; /* params[j]: the kernel's params[j] over the points */
+  const uint64_t* seeds;      /* seeds[i]: point i's seed; NULL with SWEEP_KERNEL_IGNORES_SEED */
+} sweep_batch;
+
+/* The bytes of one point's row of an output: its dtype's size times its shape's product. */
+static inline size_t sweep_row_bytes(const sweep_array* row) {
+  static const size_t kSize[] = {0, 8, 4, 8, 4, 1}; /* by sweep_dtype */
+  size_t bytes = row->dtype > 0 && row->dtype <= SWEEP_UINT8 ? kSize[row->dtype] : 0;
+  int d;
+  for (d = 0; d < row->rank; ++d) bytes *= (size_t)row->shape[d];
+  return bytes;
+}
+
 typedef struct sweep_kernel {
   uint32_t abi_version; /* SWEEP_KERNEL_ABI of the header the kernel was built with */
   const char* name;
@@ -124,6 +166,19 @@ typedef struct sweep_kernel {
   int (*compute)(void* state, const sweep_value* params, uint64_t seed, sweep_array* outputs,
                  char* err, size_t err_size);
   void (*finish)(void* state);
+
+  /* ABI 2: the fields below are read only from a kernel whose abi_version is 2 or more; for an
+   * ABI 1 plugin sweep takes them as 0 and NULL. */
+  uint32_t flags; /* SWEEP_KERNEL_* bits, or 0 */
+  /* Optional (NULL: compute() per point); compute() is still required. Computes batch->count
+   * consecutive points of one chunk (about 256 KiB of rows of the widest output). outputs[i]
+   * describes one point's row of output i (dtype, rank, shape as outputs() declared it) and points
+   * at the first point's row; the rows follow one another, point p's at
+   * (char*)outputs[i].data + p * sweep_row_bytes(&outputs[i]). On failure it sets *failed to the
+   * index in the batch of the point that failed (the chunk is reported failed at that point);
+   * a crash inside the call is reported at the batch's first point. */
+  int (*compute_batch)(void* state, const sweep_batch* batch, sweep_array* outputs, int64_t* failed,
+                       char* err, size_t err_size);
 } sweep_kernel;
 
 /* The symbol a plugin exports. */

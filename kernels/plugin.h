@@ -12,8 +12,11 @@
 
 namespace sweep {
 
+// Returns the plugin's table; for a plugin built for ABI 1, a copy of it whose ABI 2 fields are 0
+// and NULL (it runs per point), since its own table ends before them.
 // THROWS: Error (exit code 2) when the library does not load, lacks the entry symbol, returns
-// nullptr, or was built for another SWEEP_KERNEL_ABI (the message names both versions).
+// nullptr, or was built for an ABI outside [SWEEP_KERNEL_ABI_OLDEST, SWEEP_KERNEL_ABI] (the
+// message names both versions).
 const sweep_kernel* LoadPlugin(const std::string& path);
 
 }  // namespace sweep

@@ -227,7 +227,7 @@ TEST(CliTest, PlanShowsAxesChunksBytesAndMemory) {
 }
 
 // The memory a worker needs besides its kernel: one block of rows per output, a block being as many
-// points as fit in 1 MiB of the widest output's rows, but never more than a chunk.
+// points as fit in kWorkerBlockBytes (256 KiB) of the widest output's rows, but never more than a chunk.
 TEST(CliTest, PlanGivesTheWorkersBlockMemoryByTheBlockRule) {
   TempDir dir;
   const auto private_bytes = [&](const std::vector<std::string>& args) {
@@ -238,12 +238,12 @@ TEST(CliTest, PlanGivesTheWorkersBlockMemoryByTheBlockRule) {
   // heat2d: chunks of one point; 4 scalars and a 16 x 16 field of float64 a point.
   EXPECT_EQ(private_bytes({"plan", SourcePath("configs/heat2d.yaml"), "-j", "2", "--json"}),
             4 * 8 + 16 * 16 * 8);
-  // square: one float64 a point, chunks of 10^6 points: 2^17 points fill the 1 MiB block.
+  // square: one float64 a point, chunks of 10^6 points: 2^15 points fill the 256 KiB block.
   WriteFile(dir / "sq.yaml",
             "name: sq\nkernel: {name: square}\nparameters:\n  x: {range: [0, 1000000]}\n"
             "output: {path: sq.h5}\n");
   EXPECT_EQ(private_bytes({"plan", "sq.yaml", "--chunk-size", "1000000", "--json"}),
-            uint64_t{1} << 20);
+            uint64_t{1} << 18);
   EXPECT_EQ(private_bytes({"plan", "sq.yaml", "--chunk-size", "1000", "--json"}), 1000u * 8);
 }
 

@@ -80,6 +80,22 @@ TEST(FingerprintTest, AKernelOptionIsReportedWithItsNewValue) {
             Changes{"options.steps: now 4001"});
 }
 
+// Sweeps before kernel ABI 2 recorded ABI 1 for every kernel; the same kernel now built for ABI 2
+// is no change (its batched entry gives the same bytes), any other ABI is.
+TEST(FingerprintTest, AKernelOfAbiTwoIsNoChangeFromAbiOne) {
+  TempDir dir;
+  const nlohmann::json now =
+      FingerprintOf(dir,
+                    "name: q\nkernel: {name: square}\nparameters:\n  x: {range: [0, 3]}\n"
+                    "output: {path: out.h5}\n");
+  ASSERT_EQ(now["kernel"]["abi"], SWEEP_KERNEL_ABI);
+  nlohmann::json older = now;
+  older["kernel"]["abi"] = 1;
+  EXPECT_EQ(FingerprintChanges(older, now, Config{}), Changes{});
+  older["kernel"]["abi"] = 3;
+  EXPECT_EQ(FingerprintChanges(older, now, Config{}), Changes{"kernel.abi: now 2"});
+}
+
 // Writes `values` as the float64 npy file `path`.
 void WriteNpyValues(const std::string& path, const std::vector<double>& values) {
   WriteNpy(path, int(values.size()));

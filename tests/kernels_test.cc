@@ -133,6 +133,64 @@ class KernelRun {
     return 0;
   }
 
+  // compute_batch() over points[i] (number parameters) with seeds[i]: 0 and each point's
+  // outputs in *out, or the kernel's non-zero code, its message in *error and the failing
+  // point's index in *failed. The kernel's seeds are NULL when it declares it ignores them.
+  int TryComputeBatch(const std::vector<Params>& points, const std::vector<uint64_t>& seeds,
+                      std::vector<Outputs>* out, int64_t* failed, std::string* error) {
+    if (!started_ || kernel_->compute_batch == nullptr) {
+      *error = "not started or not batched";
+      return -1;
+    }
+    const size_t n = points.size();
+    std::vector<std::vector<double>> numbers(static_cast<size_t>(kernel_->n_params));
+    for (const Params& point : points) {
+      const std::vector<sweep_value> values = Values(point);
+      for (size_t j = 0; j < values.size(); ++j) numbers[j].push_back(values[j].number);
+    }
+    std::vector<sweep_column> columns;
+    for (const std::vector<double>& column : numbers)
+      columns.push_back({SWEEP_VALUE_NUMBER, column.data(), nullptr, nullptr});
+    const bool ignores = kernel_->flags & SWEEP_KERNEL_IGNORES_SEED;
+    const sweep_batch batch{static_cast<int64_t>(n), columns.data(),
+                            ignores ? nullptr : seeds.data()};
+    std::vector<std::vector<double>> rows;
+    std::vector<sweep_array> arrays;
+    std::vector<size_t> per_point;
+    for (const sweep_output_decl& decl : decls_) {
+      size_t count = 1;
+      for (int d = 0; d < decl.rank; ++d) count *= static_cast<size_t>(decl.shape[d]);
+      per_point.push_back(count);
+      rows.emplace_back(count * n, std::numeric_limits<double>::quiet_NaN());
+      rows.back().push_back(kGuard);
+    }
+    for (size_t i = 0; i < decls_.size(); ++i) {
+      sweep_array a{rows[i].data(), SWEEP_FLOAT64, decls_[i].rank, {0, 0, 0, 0}};
+      std::copy(decls_[i].shape, decls_[i].shape + SWEEP_MAX_RANK, a.shape);
+      arrays.push_back(a);
+    }
+    char err[kErrSize];
+    std::memset(err, 'x', sizeof err);
+    *failed = -1;
+    const int rc = kernel_->compute_batch(state_, &batch, arrays.data(), failed, err, sizeof err);
+    for (size_t i = 0; i < decls_.size(); ++i)
+      EXPECT_EQ(rows[i].back(), kGuard) << "compute_batch() wrote past output " << decls_[i].name;
+    if (rc != 0) {
+      *error = Message(err);
+      return rc;
+    }
+    out->assign(n, Outputs{});
+    for (size_t p = 0; p < n; ++p) {
+      for (size_t i = 0; i < decls_.size(); ++i) {
+        const auto from = rows[i].begin() + static_cast<std::ptrdiff_t>(p * per_point[i]);
+        (*out)[p][decls_[i].name] =
+            Output{std::vector<int64_t>(decls_[i].shape, decls_[i].shape + decls_[i].rank),
+                   std::vector<double>(from, from + static_cast<std::ptrdiff_t>(per_point[i]))};
+      }
+    }
+    return 0;
+  }
+
   // The point's outputs; a failure of compute() fails the test.
   Outputs Compute(const Params& params, uint64_t seed = 1) {
     Outputs out;
@@ -346,6 +404,75 @@ TEST(KernelAbiTest, DefaultsFillEveryOutputDeterministically) {
           << name;
     }
   }
+}
+
+// A kernel that declares SWEEP_KERNEL_IGNORES_SEED gets no seeds (0 per point, NULL in a batch),
+// so it must give the same bits whatever the seed.
+TEST(KernelAbiTest, KernelsDeclaringTheyIgnoreTheSeedDo) {
+  int declaring = 0;
+  for (const sweep_kernel* kernel : BuiltinKernels()) {
+    if (!(kernel->flags & SWEEP_KERNEL_IGNORES_SEED)) continue;
+    SCOPED_TRACE(kernel->name);
+    ++declaring;
+    KernelRun run(kernel->name, {}, DefaultInputs(*kernel));
+    ASSERT_EQ(run.start_error(), "");
+    const Outputs a = run.Compute(OnesFor(*kernel), 0);
+    const Outputs b = run.Compute(OnesFor(*kernel), 0x9e3779b97f4a7c15ULL);
+    for (const auto& [name, output] : a)
+      EXPECT_EQ(std::memcmp(output.values.data(), b.at(name).values.data(),
+                            output.values.size() * sizeof(double)),
+                0)
+          << name;
+  }
+  EXPECT_GE(declaring, 5);
+}
+
+// The points of one compute_batch() call give the bytes compute() gives each of them, and a
+// failing point is named by its index with compute()'s message; kernels without the entry are
+// listed, so adding one is noticed.
+TEST(KernelAbiTest, BatchedEntryGivesComputesBytesPointByPoint) {
+  std::set<std::string> batched;
+  for (const sweep_kernel* kernel : BuiltinKernels()) {
+    if (kernel->compute_batch == nullptr) continue;
+    SCOPED_TRACE(kernel->name);
+    batched.insert(kernel->name);
+    KernelRun run(kernel->name, {}, DefaultInputs(*kernel));
+    ASSERT_EQ(run.start_error(), "");
+    std::vector<Params> points;
+    std::vector<uint64_t> seeds;
+    for (int i = 0; i < 6; ++i) {
+      Params p = OnesFor(*kernel);
+      for (auto& [name, value] : p) value = 1.0 + 0.25 * i;
+      points.push_back(p);
+      seeds.push_back(0x1234567ULL * uint64_t(i + 1));
+    }
+    std::vector<Outputs> got;
+    int64_t failed = -1;
+    std::string error;
+    ASSERT_EQ(run.TryComputeBatch(points, seeds, &got, &failed, &error), 0) << error;
+    for (size_t i = 0; i < points.size(); ++i) {
+      const Outputs want = run.Compute(points[i], seeds[i]);
+      for (const auto& [name, output] : want)
+        EXPECT_EQ(std::memcmp(output.values.data(), got[i].at(name).values.data(),
+                              output.values.size() * sizeof(double)),
+                  0)
+            << name << " at point " << i;
+    }
+  }
+  EXPECT_EQ(batched, (std::set<std::string>{"array_sum", "fill", "option_mc", "ridge", "square"}));
+}
+
+TEST(KernelAbiTest, BatchedFailureNamesThePointWithComputesMessage) {
+  KernelRun run("ridge", {{"features", "8"}}, DefaultInputs(*FindBuiltinKernel("ridge")));
+  ASSERT_EQ(run.start_error(), "");
+  const std::vector<Params> points = {
+      {{"lambda", 1}}, {{"lambda", 0.5}}, {{"lambda", -2}}, {{"lambda", 3}}};
+  std::vector<Outputs> got;
+  int64_t failed = -1;
+  std::string error;
+  EXPECT_NE(run.TryComputeBatch(points, {1, 2, 3, 4}, &got, &failed, &error), 0);
+  EXPECT_EQ(failed, 2);
+  EXPECT_EQ(error, run.ComputeError({{"lambda", -2}}));
 }
 
 TEST(KernelAbiTest, StringParametersAreRejectedWithTheirName) {

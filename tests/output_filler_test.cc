@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <string>
 #include <thread>
 
 #include "io/config.h"
@@ -116,6 +118,58 @@ TEST_F(OutputFillerTest, ChunksNotGivenAreLeftAlone) {
   EXPECT_TRUE(std::isnan(y[0]) && std::isnan(y[250]) && std::isnan(y[499]));
   EXPECT_EQ(y[100], 0.0);
   EXPECT_EQ(y[399], 0.0);
+}
+
+// Deferred coordinates of every kind, which the filler computes in bulk by the axes' closed forms
+// (Space::AxisValues): a linspace, a zip group of a logspace and a range, a value list, a sampled
+// parameter with the sample index, and the replicate index. After a run, each holds what
+// Space::ParameterValue gives at every index, bit for bit.
+TEST(OutputFillerValues, DeferredCoordinatesOfEveryKindHoldTheSpacesValues) {
+  TempDir dir;
+  std::string list;
+  for (int i = 0; i < 70000; ++i) list += (i ? ", " : "") + std::to_string(0.5 * i - 7);
+  const std::vector<std::string> sweeps = {
+      "parameters:\n  x: {linspace: [-1, 3, 70001]}\n",
+      "parameters:\n  x: {logspace: [0, 2, 70000]}\n  n: {range: [5, 140005, 2]}\nzip: [[x, n]]\n",
+      "parameters:\n  x: {values: [" + list + "]}\n",
+      "seed: 3\nsampling: {method: sobol, n: 70000}\nparameters:\n  x: {uniform: [0, 2]}\n",
+      "parameters:\n  x: {range: [0, 2]}\nrepeat: 70000\n",
+  };
+  for (const std::string& sweep : sweeps) {
+    SCOPED_TRACE(sweep.substr(0, 80));
+    const std::string yaml =
+        "name: t\nkernel: {name: square}\n" + sweep + "output: {path: out.h5}\n";
+    testing::WriteFile(dir / "t.yaml", yaml);
+    const testing::RunResult r =
+        testing::RunSweep({"run", dir / "t.yaml", "-q", "-j", "2", "--force"}, dir.path());
+    ASSERT_EQ(r.code, 0) << r.err;
+    const Config config = ParseConfig(yaml, dir / "t.yaml");
+    const Space space(config);
+    const std::string out = dir / "out.h5";
+    for (size_t d = 0; d < space.dimensions().size(); ++d) {
+      const Dimension& dimension = space.dimensions()[d];
+      std::vector<std::pair<std::string, int>> variables;  // name, parameter (-1: the index)
+      if (dimension.name == "sample" || dimension.name == "replicate")
+        variables.push_back({dimension.name, -1});
+      for (int p : dimension.parameters)
+        variables.push_back({space.parameter_names()[size_t(p)], p});
+      for (const auto& [name, p] : variables) {
+        const std::vector<unsigned char> bytes = testing::DatasetBytes(out, "/" + name);
+        ASSERT_EQ(bytes.size(), dimension.size * 8) << name;
+        uint64_t wrong = 0;
+        for (uint64_t k = 0; k < dimension.size; ++k) {
+          const sweep_value v =
+              p < 0 ? sweep_value{SWEEP_VALUE_INTEGER, double(k), int64_t(k), nullptr}
+                    : space.ParameterValue(p, k);
+          const int64_t integer = v.integer;
+          const void* want = v.type == SWEEP_VALUE_INTEGER ? static_cast<const void*>(&integer)
+                                                           : static_cast<const void*>(&v.number);
+          wrong += std::memcmp(bytes.data() + 8 * k, want, 8) != 0;
+        }
+        EXPECT_EQ(wrong, 0u) << name;
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "driver/space.h"
 #include "kernels/kernel.h"
 #include "tests/e2e.h"
 
@@ -86,7 +87,7 @@ TEST(PluginKernels, ListsWhatThePluginDeclares) {
   TempDir dir;
   const RunResult r = RunSweep({"kernels", kExample}, dir.path());
   ASSERT_EQ(r.code, 0) << r.err;
-  for (const char* part : {"damped_oscillator:", "kernel ABI 1", "omega", "zeta", "samples",
+  for (const char* part : {"damped_oscillator:", "kernel ABI 2", "omega", "zeta", "samples",
                            "amplitude", "x_last_period"})
     EXPECT_TRUE(Contains(r.out, part)) << part << " not in\n" << r.out;
 }
@@ -118,6 +119,54 @@ TEST(PluginAbi, AnotherAbiIsRefusedNamingBothVersions) {
   const RunResult listed = RunSweep({"kernels", kWrongAbi}, dir.path());
   EXPECT_EQ(listed.code, 2);
   EXPECT_TRUE(Contains(listed.err, versions)) << listed.err;
+}
+
+// tests/plugins/abi1_kernel.c built against the header of kernel ABI 1 (a copy kept in
+// tests/plugins/abi1) loads and runs unchanged: the same bytes as the same source built against
+// today's header, and its closed form at every point (a number, an integer, a string parameter
+// and the seed). Its table has two words after it that a loader must not take for ABI 2's fields.
+TEST(PluginAbi, APluginBuiltForAbiOneRunsUnchanged) {
+  TempDir dir;
+  const std::string old_abi = SWEEP_ABI1_PLUGIN, rebuilt = SWEEP_ABI1_PLUGIN_REBUILT;
+  const RunResult listed = RunSweep({"kernels", old_abi}, dir.path());
+  ASSERT_EQ(listed.code, 0) << listed.err;
+  EXPECT_TRUE(Contains(listed.out, "kernel ABI 1")) << listed.out;
+  const RunResult listed_now = RunSweep({"kernels", rebuilt}, dir.path());
+  EXPECT_TRUE(Contains(listed_now.out, "kernel ABI " + std::to_string(SWEEP_KERNEL_ABI)))
+      << listed_now.out;
+
+  std::map<std::string, std::vector<unsigned char>> files[2];
+  for (int built = 0; built < 2; ++built) {
+    const std::string config = dir / "abi1.yaml",
+                      out = dir / ("out" + std::to_string(built) + ".h5");
+    WriteFile(config, "name: abi1\nseed: 12\nkernel: {plugin: " + (built ? rebuilt : old_abi) +
+                          "}\nparameters:\n  x: {linspace: [0.5, 2, 7]}\n  n: {range: [1, 4]}\n"
+                          "  label: {values: [a, bcd]}\nrepeat: 2\noutput: {path: " +
+                          out + "}\n");
+    const RunResult r = RunSweep({"run", config, "-q", "-j", "2", "--chunk-size", "5"}, dir.path());
+    ASSERT_EQ(r.code, 0) << r.err;
+    files[built] = ResultsAndParams(out);
+  }
+  EXPECT_TRUE(files[0] == files[1]) << "the ABI 1 build and today's differ";
+
+  // The closed form, in C order over x (7), n (3), label (2), replicate (2).
+  const std::string out = dir / "out0.h5";
+  const std::vector<double> value = ReadDataset<double>(out, "/value");
+  const std::vector<int64_t> code = ReadDataset<int64_t>(out, "/code");
+  const std::vector<double> trace = ReadDataset<double>(out, "/trace");
+  ASSERT_EQ(value.size(), 84u);
+  ASSERT_EQ(trace.size(), 3u * 84);
+  for (uint64_t p = 0; p < 84; ++p) {
+    const double x = 0.5 + 0.25 * double(p / 12);
+    const int64_t n = 1 + int64_t(p / 4 % 3);
+    const size_t label = p / 2 % 2 == 0 ? 1 : 3;
+    const double u = double(PointSeed(12, p / 2, p % 2) >> 11) * 0x1.0p-53;
+    EXPECT_EQ(value[p], x * double(n) + double(label) + u) << p;
+    EXPECT_EQ(code[p], 10 * n + int64_t(label)) << p;
+    EXPECT_EQ(trace[3 * p], x) << p;
+    EXPECT_EQ(trace[3 * p + 1], double(n)) << p;
+    EXPECT_EQ(trace[3 * p + 2], u) << p;
+  }
 }
 
 TEST(PluginLoad, MissingLibraryOrEntrySymbolIsAClearError) {

@@ -171,7 +171,9 @@ const sweep_kernel kBlur = {
     Outputs,
     Init,
     Compute,
-    Finish};
+    Finish,
+    SWEEP_KERNEL_IGNORES_SEED,
+    nullptr};
 
 }  // namespace
 

@@ -24,6 +24,34 @@ int RequireNumbers(const sweep_param_decl* decls, int n, const sweep_value* para
   return 0;
 }
 
+int RequireNumberColumns(const sweep_param_decl* decls, int n, const sweep_batch& batch,
+                         int64_t* failed, char* err, size_t err_size) {
+  for (int j = 0; j < n; ++j) {
+    if (batch.params[j].type != SWEEP_VALUE_STRING) continue;
+    *failed = 0;
+    return Fail(err, err_size, "parameter %s must be a number, got \"%s\"", decls[j].name,
+                batch.params[j].string[0]);
+  }
+  return 0;
+}
+
+void PointOfBatch(const sweep_batch& batch, int n, int64_t i, const sweep_array* outputs,
+                  int n_outputs, sweep_value* values, sweep_array* rows) {
+  for (int j = 0; j < n; ++j) {
+    const sweep_column& c = batch.params[j];
+    sweep_value v{};
+    v.type = c.type;
+    if (c.string) v.string = c.string[i];
+    if (c.number) v.number = c.number[i];
+    if (c.integer) v.integer = c.integer[i];
+    values[j] = v;
+  }
+  for (int o = 0; o < n_outputs; ++o) {
+    rows[o] = outputs[o];
+    rows[o].data = static_cast<char*>(outputs[o].data) + size_t(i) * sweep_row_bytes(&outputs[o]);
+  }
+}
+
 int RequireInRange(const char* what, int64_t value, int64_t lo, int64_t hi, char* err,
                    size_t err_size) {
   if (value >= lo && value <= hi) return 0;

@@ -30,6 +30,22 @@ int RequireNumbers(const sweep_param_decl (&decls)[N], const sweep_value* params
   return RequireNumbers(decls, N, params, err, err_size);
 }
 
+// The batched form (kernel.h, compute_batch): a column's values all have one type, so a string
+// column fails at the batch's first point (*failed = 0), with the message RequireNumbers() gives
+// for that point's values.
+int RequireNumberColumns(const sweep_param_decl* decls, int n, const sweep_batch& batch,
+                         int64_t* failed, char* err, size_t err_size);
+template <int N>
+int RequireNumberColumns(const sweep_param_decl (&decls)[N], const sweep_batch& batch,
+                         int64_t* failed, char* err, size_t err_size) {
+  return RequireNumberColumns(decls, N, batch, failed, err, err_size);
+}
+
+// Point i of a batch as compute() takes it: its n parameter values into values[0..n), and each
+// of the n_outputs batch rows (outputs, kernel.h) moved to its row into rows[0..n_outputs).
+void PointOfBatch(const sweep_batch& batch, int n, int64_t i, const sweep_array* outputs,
+                  int n_outputs, sweep_value* values, sweep_array* rows);
+
 // "<what> must be in [lo, hi], got <value>".
 int RequireInRange(const char* what, int64_t value, int64_t lo, int64_t hi, char* err,
                    size_t err_size);

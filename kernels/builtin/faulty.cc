@@ -16,10 +16,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
-#include <iterator>
 
 #include "kernels/builtin/checks.h"
 #include "kernels/kernel.h"
@@ -171,7 +171,9 @@ const sweep_kernel kFaulty = {SWEEP_KERNEL_ABI,
                               Outputs,
                               Init,
                               Compute,
-                              Finish};
+                              Finish,
+                              SWEEP_KERNEL_IGNORES_SEED,
+                              nullptr};
 
 }  // namespace
 

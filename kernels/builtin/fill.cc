@@ -42,6 +42,17 @@ int Compute(void*, const sweep_value* params, uint64_t, sweep_array* outputs, ch
   return 0;
 }
 
+int ComputeBatch(void*, const sweep_batch* batch, sweep_array* outputs, int64_t* failed, char* err,
+                 size_t err_size) {
+  if (RequireNumberColumns(kParams, *batch, failed, err, err_size)) return 1;
+  const double* x = batch->params[0].number;
+  const int64_t width = outputs[0].shape[0];
+  double* row = static_cast<double*>(outputs[0].data);
+  for (int64_t i = 0; i < batch->count; ++i, row += width)
+    for (int64_t k = 0; k < width; ++k) row[k] = x[i];
+  return 0;
+}
+
 void Finish(void*) {}
 
 const sweep_kernel kFill = {SWEEP_KERNEL_ABI,
@@ -57,7 +68,9 @@ const sweep_kernel kFill = {SWEEP_KERNEL_ABI,
                             Outputs,
                             Init,
                             Compute,
-                            Finish};
+                            Finish,
+                            SWEEP_KERNEL_IGNORES_SEED,
+                            ComputeBatch};
 
 }  // namespace
 

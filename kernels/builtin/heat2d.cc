@@ -181,7 +181,9 @@ const sweep_kernel kHeat2d = {
     Outputs,
     Init,
     Compute,
-    Finish};
+    Finish,
+    SWEEP_KERNEL_IGNORES_SEED,
+    nullptr};
 
 }  // namespace
 

@@ -14,8 +14,8 @@
 // (kernels/random.h), so results do not depend on the C++ standard library.
 #include <algorithm>
 #include <cmath>
-#include <vector>
 #include <iterator>
+#include <vector>
 
 #include "kernels/builtin/checks.h"
 #include "kernels/kernel.h"
@@ -153,7 +153,9 @@ const sweep_kernel kIsing2d = {
     Outputs,
     Init,
     Compute,
-    Finish};
+    Finish,
+    0,
+    nullptr};
 
 }  // namespace
 

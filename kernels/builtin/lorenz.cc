@@ -156,7 +156,9 @@ const sweep_kernel kLorenz = {
     Outputs,
     Init,
     Compute,
-    Finish};
+    Finish,
+    SWEEP_KERNEL_IGNORES_SEED,
+    nullptr};
 
 }  // namespace
 

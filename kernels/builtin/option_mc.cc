@@ -6,6 +6,8 @@
 // means, which are independent; `paths` then counts both members and must be even.
 // Normals come from Box-Muller on xoshiro256** seeded by splitmix64 from the point's seed
 // (kernels/random.h), so a point's result does not depend on the C++ standard library.
+// Batched (compute_batch), each point runs the per-point code with its own seed: its paths
+// dominate, so a batch saves only the calls.
 #include <cmath>
 #include <iterator>
 
@@ -139,6 +141,20 @@ int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* 
   return 0;
 }
 
+int ComputeBatch(void* state, const sweep_batch* batch, sweep_array* outputs, int64_t* failed,
+                 char* err, size_t err_size) {
+  sweep_value params[std::size(kParams)];
+  sweep_array rows[2];
+  for (int64_t i = 0; i < batch->count; ++i) {
+    PointOfBatch(*batch, int(std::size(kParams)), i, outputs, 2, params, rows);
+    if (Compute(state, params, batch->seeds[i], rows, err, err_size) != 0) {
+      *failed = i;
+      return 1;
+    }
+  }
+  return 0;
+}
+
 void Finish(void* state) { delete static_cast<Options*>(state); }
 
 const sweep_kernel kOptionMc = {
@@ -156,7 +172,9 @@ const sweep_kernel kOptionMc = {
     Outputs,
     Init,
     Compute,
-    Finish};
+    Finish,
+    0,
+    ComputeBatch};
 
 }  // namespace
 

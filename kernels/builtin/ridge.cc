@@ -10,6 +10,11 @@
 // The output shape cannot depend on the input (outputs() sees only the options), so the option
 // `features` declares p and init() checks that X has that many columns. X and y are read in
 // place: the views init() receives must stay mapped until finish().
+//
+// Batched (compute_batch), each point is still its own factorisation, computed by the per-point
+// code: a batch of lambdas shares the precomputed X^T X, but any other arrangement of the
+// arithmetic (one eigendecomposition for all lambdas, one matrix product for all residuals)
+// would change the last bits, and both entries must give the same bytes.
 #include <cmath>
 #include <limits>
 
@@ -136,6 +141,20 @@ int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outpu
   return 0;
 }
 
+int ComputeBatch(void* state, const sweep_batch* batch, sweep_array* outputs, int64_t* failed,
+                 char* err, size_t err_size) {
+  sweep_value params[std::size(kParams)];
+  sweep_array rows[3];
+  for (int64_t i = 0; i < batch->count; ++i) {
+    PointOfBatch(*batch, int(std::size(kParams)), i, outputs, 3, params, rows);
+    if (Compute(state, params, 0, rows, err, err_size) != 0) {
+      *failed = i;
+      return 1;
+    }
+  }
+  return 0;
+}
+
 void Finish(void* state) { delete static_cast<State*>(state); }
 
 const sweep_kernel kRidge = {
@@ -152,7 +171,9 @@ const sweep_kernel kRidge = {
     Outputs,
     Init,
     Compute,
-    Finish};
+    Finish,
+    SWEEP_KERNEL_IGNORES_SEED,
+    ComputeBatch};
 
 }  // namespace
 

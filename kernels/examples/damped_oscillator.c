@@ -147,6 +147,8 @@ static const sweep_kernel kKernel = {
     init,
     compute,
     finish,
+    SWEEP_KERNEL_IGNORES_SEED, /* flags: it draws no random numbers */
+    NULL, /* compute_batch: a point is thousands of RK4 steps; one call per point costs nothing */
 };
 
 const sweep_kernel* sweep_kernel_entry(void) { return &kKernel; }

@@ -260,9 +260,9 @@ class Bench:
         os.makedirs(self.work, exist_ok=True)
         self.bin = os.path.join(self.work, "bin")
         os.makedirs(self.bin, exist_ok=True)
-        for program in ("pingpong", "yprint"):
+        for program in ("pingpong", "yprint", "floor"):
             subprocess.run(
-                ["cc", "-O2", "-o", os.path.join(self.bin, program),
+                ["cc", "-O2", "-pthread", "-o", os.path.join(self.bin, program),
                  os.path.join(HERE, program + ".c")],
                 check=True,
             )
@@ -367,20 +367,44 @@ execution: {{workers: 2, chunk_size: auto}}
         for chunksize in self.size["dispatch_chunksizes"]:
             calibration[chunksize or 0] = self.peer("dispatch", n, 2, chunksize or 0)["seconds"]
         best = min(calibration, key=calibration.get)
+        # The floor: as many bytes as sweep's output file, written into a new file by as many
+        # threads as workers (floor.c). One untimed sweep run gives the size.
+        self.run_sweep(config, out)
+        nbytes = os.path.getsize(out)
+        floor_out = os.path.join(self.work, "dispatch-floor.bin")
+
+        def floor():
+            if os.path.exists(floor_out):
+                os.remove(floor_out)  # untimed, as sweep's previous output is
+            seconds = self.timed([os.path.join(self.bin, "floor"), floor_out, str(nbytes), "2"])[0]
+            if os.path.getsize(floor_out) != nbytes:
+                raise Failed("dispatch: the floor wrote a file of another size")
+            return seconds
+
         runs = alternate(self.reps, {
             "sweep": lambda: self.run_sweep(config, out),
             "peer": lambda: self.peer("dispatch", n, 2, best)["seconds"],
+            "floor": floor,
         })
+        os.remove(floor_out)
         y = self.check_done(out, "y")
         if not np.array_equal(y, np.arange(n, dtype=np.float64) ** 2):
             raise Failed("dispatch: /y is not x*x")
+        if not np.array_equal(self.check_done(out, "x"), np.arange(n, dtype=np.int64)):
+            raise Failed("dispatch: /x is not 0, 1, ..., n - 1")
         s, p = n / median(runs["sweep"]), n / median(runs["peer"])
+        fastest, floor_fastest = min(runs["sweep"]), min(runs["floor"])
         return [row("1", f"dispatch: `square`, {n:,} points, 2 workers, gathered",
                     (s / 1e6, "M points/s", [n / t / 1e6 for t in runs["sweep"]]),
                     (p / 1e6, "M points/s", [n / t / 1e6 for t in runs["peer"]]),
                     f"`Pool(2).map`, best chunksize ({best or 'default'})", s / p, (">=", 50),
                     extra={"pool_calibration_seconds": calibration,
-                           "sweep_seconds": runs["sweep"], "peer_seconds": runs["peer"]})]
+                           "sweep_seconds": runs["sweep"], "peer_seconds": runs["peer"]}),
+                row("1b", f"dispatch: the same sweep, whole run, best of {len(runs['sweep'])}",
+                    (fastest, "s", runs["sweep"]), (floor_fastest, "s", runs["floor"]),
+                    f"floor: 2 threads write its file's {nbytes / 1e6:,.0f} MB into a new file "
+                    f"(`floor.c`), best of {len(runs['floor'])}", fastest / floor_fastest,
+                    ("<=", 2), ratio_note="sweep / floor")]
 
     # --- 2. shared input -------------------------------------------------------------------------
 
