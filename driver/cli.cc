@@ -439,12 +439,11 @@ int Dispatch(int argc, char** argv) {
       "sweep"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("sweep ") + SWEEP_VERSION);
-  const Handler handlers[] = {AddRunCommand(app),      AddPlanCommand(app),
-                              AddValidateCommand(app), AddStatusCommand(app),
-                              AddExportCommand(app),   AddReportCommand(app),
-                              AddResumeCommand(app),   AddRerunCommand(app),
-                              AddKernelsCommand(app),  AddHelpCommand(app),
-                              AddCompletionCommand(app)};
+  const Handler handlers[] = {
+      AddRunCommand(app),    AddPlanCommand(app),      AddValidateCommand(app),
+      AddStatusCommand(app), AddExportCommand(app),    AddReportCommand(app),
+      AddResumeCommand(app), AddRerunCommand(app),     AddKernelsCommand(app),
+      AddHelpCommand(app),   AddCompletionCommand(app)};
   // The command is the first word that is not an option (the top level's options take no value).
   std::string command;
   for (int i = 1; i < argc && command.empty(); ++i)

@@ -227,7 +227,8 @@ TEST(CliTest, PlanShowsAxesChunksBytesAndMemory) {
 }
 
 // The memory a worker needs besides its kernel: one block of rows per output, a block being as many
-// points as fit in kWorkerBlockBytes (256 KiB) of the widest output's rows, but never more than a chunk.
+// points as fit in kWorkerBlockBytes (256 KiB) of the widest output's rows, but never more than a
+// chunk.
 TEST(CliTest, PlanGivesTheWorkersBlockMemoryByTheBlockRule) {
   TempDir dir;
   const auto private_bytes = [&](const std::vector<std::string>& args) {
