@@ -19,6 +19,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -104,8 +105,16 @@ class SweepProcess {
   SweepProcess(const std::vector<std::string>& args, const std::string& dir,
                const std::vector<std::string>& launcher = {})
       : dir_(dir) {
+    // pid and count alone are not unique: with a pid_max of 32768 a test process can get the pid
+    // of an earlier one, whose processes (a daemon a faulty kernel forked, say) are still there.
     static int counter = 0;
-    tag_ = std::to_string(getpid()) + "-" + std::to_string(++counter);
+    static const std::string nonce = [] {
+      std::random_device device;
+      std::ostringstream hex;
+      hex << std::hex << device() << device();
+      return hex.str();
+    }();
+    tag_ = std::to_string(getpid()) + "-" + nonce + "-" + std::to_string(++counter);
     out_path_ = dir + "/stdout-" + tag_;
     err_path_ = dir + "/stderr-" + tag_;
     std::vector<std::string> argv = launcher;
@@ -145,17 +154,37 @@ class SweepProcess {
   pid_t pid() const { return pid_; }
   const std::string& tag() const { return tag_; }
   void Signal(int sig) { kill(pid_, sig); }
-  // Waits for exit; returns the exit code, or 128 + signal.
-  int Wait() {
-    if (!reaped_) {
-      int status = 0;
-      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  // Waits for exit; returns the exit code, or 128 + signal. A run still going after
+  // `limit_seconds` is a hang: the test fails with what each of its processes was doing (see
+  // HangReport), they are killed, and Wait returns 128 + SIGKILL, so a hang costs minutes, not
+  // the whole ctest timeout, and says where it was.
+  int Wait(double limit_seconds = 300) {
+    if (reaped_) return code_;
+    const auto until =
+        std::chrono::steady_clock::now() + std::chrono::duration<double>(limit_seconds);
+    int status = 0;
+    for (;;) {
+      const pid_t got = waitpid(pid_, &status, WNOHANG);
+      if (got == pid_ || (got < 0 && errno != EINTR)) break;
+      if (std::chrono::steady_clock::now() > until) {
+        ADD_FAILURE() << "sweep still running after " << limit_seconds << " s: " << HangReport();
+        for (pid_t p : Processes()) kill(p, SIGKILL);
+        kill(-pid_, SIGKILL);
+        while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+        }
+        break;
       }
-      reaped_ = true;
-      code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
+    reaped_ = true;
+    code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return code_;
   }
+  // Every process (not a zombie) that carries this run's tag: the driver and what it started.
+  std::vector<pid_t> Processes() const;
+  // For each of them: its command line and, for each thread, its state, kernel wait channel and
+  // stack, then (where gdb is installed, as CI installs it) every thread's backtrace.
+  std::string HangReport() const;
   std::string out() const { return ReadFile(out_path_); }
   std::string err() const { return ReadFile(err_path_); }
 
@@ -209,6 +238,43 @@ inline std::vector<pid_t> TaggedProcesses(const std::string& tag) {
   }
   closedir(proc);
   return found;
+}
+
+inline std::vector<pid_t> SweepProcess::Processes() const { return TaggedProcesses(tag_); }
+
+inline std::string SweepProcess::HangReport() const {
+  std::ostringstream report;
+  for (pid_t pid : Processes()) {
+    const std::string base = "/proc/" + std::to_string(pid);
+    std::string cmdline = ReadFile(base + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    report << "\n== pid " << pid << ": " << cmdline;
+    if (DIR* tasks = opendir((base + "/task").c_str())) {
+      while (dirent* entry = readdir(tasks)) {
+        if (entry->d_name[0] == '.') continue;
+        const std::string task = base + "/task/" + entry->d_name;
+        const std::string stat = ReadFile(task + "/stat");
+        const size_t paren = stat.rfind(')');
+        report << "\n-- thread " << entry->d_name << " state "
+               << (paren + 2 < stat.size() ? stat[paren + 2] : '?') << " wchan "
+               << ReadFile(task + "/wchan") << "\n"
+               << ReadFile(task + "/stack");
+      }
+      closedir(tasks);
+    }
+    const std::string gdb =
+        "timeout 60 gdb -batch -nx -p " + std::to_string(pid) + " -ex 'thread apply all bt' 2>&1";
+    if (access("/usr/bin/gdb", X_OK) == 0) {
+      if (FILE* pipe = popen(gdb.c_str(), "r")) {
+        char buffer[4096];
+        size_t n;
+        while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0)
+          report.write(buffer, std::streamsize(n));
+        pclose(pipe);
+      }
+    }
+  }
+  return report.str();
 }
 
 // Waits up to `seconds` for every tagged process to be gone; returns those still there.
