@@ -58,7 +58,8 @@ void OutputFile::ReadRows(size_t output, uint64_t first, uint64_t count, void* d
 namespace {
 
 // Missing values are written from a block of them reused for the whole range (a chunk may be
-// gigabytes), made once per dtype and process: a run fills every chunk it prepares.
+// gigabytes), made once per dtype and process, when a chunk needs it: a run fills every chunk it
+// prepares.
 constexpr uint64_t kMissingBlockBytes = uint64_t{1} << 20;  // a multiple of every dtype's size
 
 const char* MissingBlock(int dtype) {
@@ -76,8 +77,14 @@ const char* MissingBlock(int dtype) {
 void OutputFile::FillRows(size_t output, uint64_t first, uint64_t count) {
   const OutputDatasetInfo& dataset = layout_.results.at(output);
   const RawRegion region = Rows(output, first, count);
-  const char* block = MissingBlock(dataset.dtype);
   const std::string what = "writing /" + dataset.name + " in " + path_;
+  if (region.bytes < kMissingBlockBytes) {  // a small chunk: a block of its own size
+    std::vector<char> block(region.bytes);
+    FillMissing(block.data(), dataset.dtype, region.bytes / DtypeSize(dataset.dtype));
+    WriteBytesAt(fd_, block.data(), region.bytes, region.offset, what);
+    return;
+  }
+  const char* block = MissingBlock(dataset.dtype);
   for (uint64_t done = 0; done < region.bytes; done += kMissingBlockBytes) {
     const uint64_t n = std::min(kMissingBlockBytes, region.bytes - done);
     WriteBytesAt(fd_, block, n, region.offset + done, what);
