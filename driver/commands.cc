@@ -161,21 +161,20 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
   std::vector<uint64_t> input_bytes;
   for (const InputShape& in : shapes) input_bytes.push_back(ShapeBytes(in));
 
-  uint64_t block_bytes = 0, results_bytes = 0;
+  uint64_t results_bytes = 0;
   nlohmann::json outputs = nlohmann::json::array();
   for (const sweep_output_decl& o : binding.outputs) {
     const uint64_t per_point = OutputBytesPerPoint(o);
     uint64_t total = 0;
     if (__builtin_mul_overflow(per_point, space.points(), &total)) total = UINT64_MAX;
     results_bytes = results_bytes + total < results_bytes ? UINT64_MAX : results_bytes + total;
-    block_bytes +=
-        std::max<uint64_t>(per_point, std::min(plan.chunk_size() * per_point, kWorkerBlockBytes));
     outputs.push_back({{"name", o.name},
                        {"dtype", DtypeName(o.dtype)},
                        {"shape", std::vector<int64_t>(o.shape, o.shape + o.rank)},
                        {"bytes_per_point", per_point},
                        {"bytes", total}});
   }
+  const uint64_t block_bytes = WorkerBlockBytes(space, binding, plan.chunk_size());
   uint64_t inputs_total = 0;
   for (uint64_t b : input_bytes) inputs_total += b;
   // The file itself, created in memory from the spec a run creates it from: its exact size.

@@ -33,6 +33,13 @@ PointBatch::PointBatch(const Space& space, const KernelBinding& binding, uint64_
   batch_.seeds = seeds_.empty() ? nullptr : seeds_.data();
 }
 
+uint64_t PointBatch::BytesPerPoint(const Space& space, const KernelBinding& binding) {
+  uint64_t bytes = binding.kernel->flags & SWEEP_KERNEL_IGNORES_SEED ? 0 : 8;
+  for (int parameter : binding.parameter_source)
+    bytes += space.parameter_type(parameter) == Value::Type::kInteger ? 16 : 8;
+  return bytes;
+}
+
 const sweep_batch& PointBatch::Fill(uint64_t first, uint64_t n) {
   for (Column& c : columns_) {
     space_.ParameterColumn(c.parameter, first, n, c.numbers.data(), c.integers.data(),

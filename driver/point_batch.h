@@ -28,6 +28,10 @@ class PointBatch {
   PointBatch(const PointBatch&) = delete;
   PointBatch& operator=(const PointBatch&) = delete;
 
+  // The bytes a batch holds per point of its capacity: 8 for each number or string column, 16 for
+  // an integer one (its doubles too), 8 for the seed when the kernel reads it.
+  static uint64_t BytesPerPoint(const Space& space, const KernelBinding& binding);
+
   // Points [first, first + n). REQUIRES: 1 <= n <= capacity, first + n <= space.points().
   const sweep_batch& Fill(uint64_t first, uint64_t n);
 

@@ -58,21 +58,26 @@ int CallKernel(char* err, size_t err_size, Call call) {
   return 1;
 }
 
-// Points per block: kWorkerBlockBytes of the widest output, at least 1, at most a chunk.
-uint64_t BlockPoints(const std::vector<sweep_output_decl>& outputs, uint64_t chunk_size) {
+}  // namespace
+
+uint64_t WorkerBlockPoints(const std::vector<sweep_output_decl>& outputs, uint64_t chunk_size) {
   uint64_t widest = 1;
   for (const sweep_output_decl& o : outputs) widest = std::max(widest, OutputBytesPerPoint(o));
   return std::max<uint64_t>(1, std::min(chunk_size, kWorkerBlockBytes / widest));
 }
 
-}  // namespace
+uint64_t WorkerBlockBytes(const Space& space, const KernelBinding& binding, uint64_t chunk_size) {
+  uint64_t per_point = PointBatch::BytesPerPoint(space, binding);
+  for (const sweep_output_decl& o : binding.outputs) per_point += OutputBytesPerPoint(o);
+  return WorkerBlockPoints(binding.outputs, chunk_size) * per_point;
+}
 
 ChunkComputer::ChunkComputer(const WorkerSetup& setup, int rank)
     : setup_(setup),
       rank_(rank),
       kernel_(*setup.binding->kernel),
       plan_(setup.layout->points, setup.layout->chunk_size),
-      block_points_(BlockPoints(setup.binding->outputs, plan_.chunk_size())),
+      block_points_(WorkerBlockPoints(setup.binding->outputs, plan_.chunk_size())),
       batch_(*setup.space, *setup.binding, block_points_),
       batched_(kernel_.compute_batch != nullptr && !ForcedPerPoint()),
       params_(setup.binding->parameter_source.size()),

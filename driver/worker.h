@@ -52,6 +52,12 @@ namespace sweep {
 // also the run of points one compute_batch() call gets.
 inline constexpr uint64_t kWorkerBlockBytes = uint64_t{256} << 10;
 
+// Points per block: kWorkerBlockBytes of the widest output's rows, at least 1, at most a chunk.
+uint64_t WorkerBlockPoints(const std::vector<sweep_output_decl>& outputs, uint64_t chunk_size);
+// What a worker holds besides its kernel's own memory: a block of rows of every output, and the
+// block's parameter columns and seeds (driver/point_batch.h). `sweep plan` reports it.
+uint64_t WorkerBlockBytes(const Space& space, const KernelBinding& binding, uint64_t chunk_size);
+
 struct WorkerSetup {
   const Space* space = nullptr;
   const KernelBinding* binding = nullptr;

@@ -226,9 +226,10 @@ TEST(CliTest, PlanShowsAxesChunksBytesAndMemory) {
     EXPECT_NE(r.out.find(fragment), std::string::npos) << fragment << "\n" << r.out;
 }
 
-// The memory a worker needs besides its kernel: one block of rows per output, a block being as many
-// points as fit in kWorkerBlockBytes (256 KiB) of the widest output's rows, but never more than a
-// chunk.
+// The memory a worker needs besides its kernel: a block of rows of every output and of parameter
+// columns (8 bytes a point per number, 16 per integer) and seeds (8 bytes, if the kernel reads
+// them), a block being as many points as fit in 256 KiB of the widest output's rows, but never more
+// than a chunk.
 TEST(CliTest, PlanGivesTheWorkersBlockMemoryByTheBlockRule) {
   TempDir dir;
   const auto private_bytes = [&](const std::vector<std::string>& args) {
@@ -236,16 +237,18 @@ TEST(CliTest, PlanGivesTheWorkersBlockMemoryByTheBlockRule) {
     EXPECT_EQ(r.code, 0) << r.err;
     return nlohmann::json::parse(r.out)["worker_private_bytes"].get<uint64_t>();
   };
-  // heat2d: chunks of one point; 4 scalars and a 16 x 16 field of float64 a point.
+  // heat2d: chunks of one point; 4 scalars and a 16 x 16 field of float64 a point, its number
+  // parameter alpha; no seed.
   EXPECT_EQ(private_bytes({"plan", SourcePath("configs/heat2d.yaml"), "-j", "2", "--json"}),
-            4 * 8 + 16 * 16 * 8);
-  // square: one float64 a point, chunks of 10^6 points: 2^15 points fill the 256 KiB block.
+            4 * 8 + 16 * 16 * 8 + 8);
+  // square: one float64 a point and an integer x, chunks of 10^6 points: 2^15 points fill the
+  // 256 KiB block.
   WriteFile(dir / "sq.yaml",
             "name: sq\nkernel: {name: square}\nparameters:\n  x: {range: [0, 1000000]}\n"
             "output: {path: sq.h5}\n");
   EXPECT_EQ(private_bytes({"plan", "sq.yaml", "--chunk-size", "1000000", "--json"}),
-            uint64_t{1} << 18);
-  EXPECT_EQ(private_bytes({"plan", "sq.yaml", "--chunk-size", "1000", "--json"}), 1000u * 8);
+            (uint64_t{1} << 15) * (8 + 16));
+  EXPECT_EQ(private_bytes({"plan", "sq.yaml", "--chunk-size", "1000", "--json"}), 1000u * (8 + 16));
 }
 
 // A misspelt command or option is named with the one meant, in one line, exit 2; one too far
