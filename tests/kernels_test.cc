@@ -508,6 +508,31 @@ TEST(KernelAbiTest, ErrorMessagesAreTruncatedToTheBuffer) {
   EXPECT_EQ(err[8], 'x');
 }
 
+// array_sum's sum is defined bit for bit (kernels/builtin/array_sum.cc): sixteen partial sums,
+// partial sum j adding data[i + j] for i = 0, 16, ..., combined by a fixed tree, then the tail.
+// Whatever vectors the machine runs it with, the bits are those of this scalar definition, over
+// lengths that leave every tail and values whose sum depends on the order of additions.
+TEST(KernelArraySumTest, SumsInSixteenLanesCombinedByAFixedTree) {
+  for (int64_t n : {1, 15, 16, 17, 1000, 4099}) {
+    Array data;
+    data.shape = {n};
+    for (int64_t k = 0; k < n; ++k)
+      data.data.push_back(std::ldexp(std::sin(0.7 * double(k)) + 1.1, int(k % 40) - 20));
+    double partial[16] = {};
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+      for (int j = 0; j < 16; ++j) partial[j] += data.data[size_t(i + j)];
+    for (int width = 8; width >= 2; width /= 2)
+      for (int j = 0; j < width; ++j) partial[j] += partial[j + width];
+    double want = partial[0] + partial[1];
+    for (; i < n; ++i) want += data.data[size_t(i)];
+    KernelRun run("array_sum", {}, {{"data", data}});
+    ASSERT_EQ(run.start_error(), "");
+    const double got = run.Compute({{"scale", 1.0}}).at("sum").scalar();
+    EXPECT_EQ(std::memcmp(&got, &want, sizeof got), 0) << "n = " << n << ": " << got << " " << want;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reference cases from tests/data/kernels/<kernel>.yaml.
 
