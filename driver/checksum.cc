@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "driver/xxh3.h"
+
 namespace sweep {
 
 ChunkChecksum::ChunkChecksum(size_t outputs) {
@@ -18,7 +20,7 @@ void ChunkChecksum::Reset() {
 }
 
 void ChunkChecksum::Add(size_t output, const void* bytes, size_t size) {
-  XXH3_64bits_update(states_[output], bytes, size);
+  Xxh3Update(states_[output], bytes, size);
 }
 
 uint64_t ChunkChecksum::Finish() const {

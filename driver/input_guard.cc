@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "driver/xxh3.h"
 #include "kernels/dtype.h"
 
 namespace sweep {
@@ -18,7 +19,7 @@ uint64_t ContentHash(const sweep_array& array) {
   uint64_t bytes = DtypeSize(array.dtype);
   for (int d = 0; d < array.rank; ++d) bytes *= uint64_t(array.shape[d]);
   if (!array.data || bytes == 0) return XXH3_64bits(nullptr, 0);
-  return XXH3_64bits(array.data, size_t(bytes));
+  return Xxh3(array.data, size_t(bytes));
 }
 
 InputGuard::InputGuard(const std::vector<PublishedInput>& published, const MappedInputs& mapped)
