@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "driver/point_values.h"
+#include "kernels/registry.h"
 
 namespace sweep {
 
@@ -34,6 +35,7 @@ nlohmann::json FingerprintWith(const KernelBinding& binding, const Config& confi
     kernel["library_xxh3"] = Hex(XXH3_64bits(bytes.data(), bytes.size()));
   } else {
     kernel["sweep_version"] = SWEEP_VERSION;
+    if (const int revision = BuiltinRevision(binding.name)) kernel["revision"] = revision;
   }
   nlohmann::json outputs = nlohmann::json::array();
   for (const sweep_output_decl& o : binding.outputs) {
@@ -89,6 +91,15 @@ void CompareAbiOneAsTwo(const nlohmann::json& before, nlohmann::json* now) {
     (*now)[abi] = 1;
 }
 
+// Built-ins' revisions were first recorded with revision 2 of array_sum: a fingerprint without
+// one was written at revision 1 of its kernel.
+void CompareNoRevisionAsOne(const nlohmann::json& before, nlohmann::json* now) {
+  const nlohmann::json::json_pointer revision("/kernel/revision");
+  if (before.contains("kernel") && !before.contains(revision) && now->contains(revision) &&
+      (*now)[revision] == 1)
+    (*now)["kernel"].erase("revision");
+}
+
 }  // namespace
 
 nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
@@ -110,6 +121,7 @@ std::vector<std::string> FingerprintChanges(const nlohmann::json& before, nlohma
                                             const Config& config) {
   CompareOlderInputsByTime(before, config, &now);
   CompareAbiOneAsTwo(before, &now);
+  CompareNoRevisionAsOne(before, &now);
   std::vector<std::string> changes;
   const nlohmann::json patch = nlohmann::json::diff(before, now);
   for (const nlohmann::json& op : patch) {
@@ -125,6 +137,13 @@ std::vector<std::string> FingerprintChanges(const nlohmann::json& before, nlohma
       changes.push_back(fmt::format("{}: its bytes changed (xxh3 {} before, {} now)",
                                     path.substr(0, path.size() - 5), was.dump(),
                                     op.value("value", nlohmann::json()).dump()));
+    } else if (path == "kernel.revision") {
+      const nlohmann::json was = before.value(nlohmann::json::json_pointer(pointer), 1);
+      changes.push_back(fmt::format(
+          "kernel.revision: built-in `{}` now computes other bytes than the revision that wrote "
+          "this output ({} now, {} before)",
+          now.value(nlohmann::json::json_pointer("/kernel/name"), std::string("?")),
+          op.value("value", nlohmann::json()).dump(), was.dump()));
     } else if (kind == "add") {
       changes.push_back(path + ": added");
     } else if (kind == "remove") {

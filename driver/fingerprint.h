@@ -2,7 +2,8 @@
 // (attribute `fingerprint`) so `sweep resume` and later shards can refuse to mix results.
 //
 // JSON: {"kernel": {name, abi (the kernel ABI it was built for), outputs, and for a plugin
-// "library_xxh3" of the library's bytes, for a built-in the "sweep_version"}, "options": {name:
+// "library_xxh3" of the library's bytes, for a built-in the "sweep_version" and the "revision" of
+// what it computes (kernels/builtin/list.h)}, "options": {name:
 // value}, "inputs": {name: {dtype, shape, "xxh3" of the array's bytes (driver/input_guard.h), and
 // "generate": {distribution, seed} for a generated array}}}. Inputs are judged by their bytes, not
 // by size and modification time: a `touch` or a copy is no change, an edit that restores both is
@@ -12,7 +13,8 @@
 // Fingerprints written by older sweeps hold "file": {size, mtime_ns} instead of "xxh3";
 // FingerprintChanges compares such an input by size and time, as those sweeps did. They also
 // recorded sweep's own kernel ABI, 1, for every kernel: a kernel of ABI 2 is no change from it
-// (ABI 2's batched entry gives the bytes of ABI 1's per-point one).
+// (ABI 2's batched entry gives the bytes of ABI 1's per-point one). Before built-ins' revisions
+// were recorded every built-in was at revision 1, so a fingerprint without one is revision 1.
 #pragma once
 
 #include <nlohmann/json.hpp>

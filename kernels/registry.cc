@@ -5,14 +5,19 @@
 
 namespace sweep {
 
-#define SWEEP_BUILTIN(name) const sweep_kernel* name##_kernel();
+#define SWEEP_BUILTIN(name, revision) const sweep_kernel* name##_kernel();
 #include "kernels/builtin/list.h"
 #undef SWEEP_BUILTIN
 
 namespace {
 
-constexpr const sweep_kernel* (*kBuiltins[])() = {
-#define SWEEP_BUILTIN(name) name##_kernel,
+struct Builtin {
+  const sweep_kernel* (*kernel)();
+  int revision;
+};
+
+constexpr Builtin kBuiltins[] = {
+#define SWEEP_BUILTIN(name, revision) {name##_kernel, revision},
 #include "kernels/builtin/list.h"
 #undef SWEEP_BUILTIN
 };
@@ -20,16 +25,22 @@ constexpr const sweep_kernel* (*kBuiltins[])() = {
 }  // namespace
 
 const sweep_kernel* FindBuiltinKernel(const std::string& name) {
-  for (auto entry : kBuiltins) {
-    const sweep_kernel* kernel = entry();
+  for (const Builtin& entry : kBuiltins) {
+    const sweep_kernel* kernel = entry.kernel();
     if (name == kernel->name) return kernel;
   }
   return nullptr;
 }
 
+int BuiltinRevision(const std::string& name) {
+  for (const Builtin& entry : kBuiltins)
+    if (name == entry.kernel()->name) return entry.revision;
+  return 0;
+}
+
 std::vector<const sweep_kernel*> BuiltinKernels() {
   std::vector<const sweep_kernel*> kernels;
-  for (auto entry : kBuiltins) kernels.push_back(entry());
+  for (const Builtin& entry : kBuiltins) kernels.push_back(entry.kernel());
   std::sort(kernels.begin(), kernels.end(), [](const sweep_kernel* a, const sweep_kernel* b) {
     return std::strcmp(a->name, b->name) < 0;
   });

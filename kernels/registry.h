@@ -16,6 +16,9 @@ namespace sweep {
 
 // nullptr if no built-in has that name.
 const sweep_kernel* FindBuiltinKernel(const std::string& name);
+// The revision of what a built-in computes (kernels/builtin/list.h), from 1; 0 if none has that
+// name.
+int BuiltinRevision(const std::string& name);
 // Every built-in, sorted by name.
 std::vector<const sweep_kernel*> BuiltinKernels();
 

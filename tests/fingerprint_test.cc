@@ -96,6 +96,32 @@ TEST(FingerprintTest, AKernelOfAbiTwoIsNoChangeFromAbiOne) {
   EXPECT_EQ(FingerprintChanges(older, now, Config{}), Changes{"kernel.abi: now 2"});
 }
 
+// A built-in records the revision of what it computes. Fingerprints from before revisions were
+// recorded have none: that is revision 1, no change for a kernel still at 1 (square), a change
+// for array_sum, whose sums' last bits moved at revision 2, named as such.
+TEST(FingerprintTest, ABuiltinsRevisionIsRecordedAndAnOlderOneRefused) {
+  TempDir dir;
+  const nlohmann::json square =
+      FingerprintOf(dir,
+                    "name: q\nkernel: {name: square}\nparameters:\n  x: {range: [0, 3]}\n"
+                    "output: {path: out.h5}\n");
+  ASSERT_EQ(square["kernel"]["revision"], 1);
+  nlohmann::json older = square;
+  older["kernel"].erase("revision");
+  EXPECT_EQ(FingerprintChanges(older, square, Config{}), Changes{});
+
+  const std::string yaml = SumConfig("{generate: arange, shape: [40]}");
+  const nlohmann::json sum = FingerprintOf(dir, yaml);
+  ASSERT_EQ(sum["kernel"]["revision"], 2);
+  older = sum;
+  older["kernel"].erase("revision");
+  EXPECT_EQ(FingerprintChanges(older, sum, ParseConfig(yaml, dir / "c.yaml")),
+            Changes{"kernel.revision: built-in `array_sum` now computes other bytes than the "
+                    "revision that wrote this output (2 now, 1 before)"});
+  older["kernel"]["revision"] = 2;
+  EXPECT_EQ(FingerprintChanges(older, sum, ParseConfig(yaml, dir / "c.yaml")), Changes{});
+}
+
 // Writes `values` as the float64 npy file `path`.
 void WriteNpyValues(const std::string& path, const std::vector<double>& values) {
   WriteNpy(path, int(values.size()));
