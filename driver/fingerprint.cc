@@ -18,21 +18,36 @@ namespace {
 
 std::string Hex(uint64_t value) { return fmt::format("{:016x}", value); }
 
+// XXH3 of a file's bytes (of nothing, if it cannot be read: loading it fails elsewhere, named).
+std::string FileXxh3(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  std::string bytes;
+  if (fd >= 0) {
+    char buffer[1 << 16];
+    ssize_t n;
+    while ((n = read(fd, buffer, sizeof buffer)) > 0) bytes.append(buffer, size_t(n));
+    close(fd);
+  }
+  return Hex(XXH3_64bits(bytes.data(), bytes.size()));
+}
+
 // The fingerprint, with each input's "xxh3" the text `hash(i)` gives.
 nlohmann::json FingerprintWith(const KernelBinding& binding, const Config& config,
                                const std::vector<InputShape>& inputs,
                                const std::function<std::string(size_t)>& hash) {
   nlohmann::json kernel = {{"name", binding.name}, {"abi", binding.kernel->abi_version}};
   if (!config.kernel.plugin.empty()) {
-    const int fd = open(config.kernel.plugin.c_str(), O_RDONLY | O_CLOEXEC);
-    std::string bytes;
-    if (fd >= 0) {
-      char buffer[1 << 16];
-      ssize_t n;
-      while ((n = read(fd, buffer, sizeof buffer)) > 0) bytes.append(buffer, size_t(n));
-      close(fd);
+    kernel["library_xxh3"] = FileXxh3(config.kernel.plugin);
+  } else if (!config.kernel.command.empty()) {
+    // A command kernel's templates are read when the run starts, not stored in the config: an
+    // edited namelist between a run and its resume would give other results for the rest.
+    kernel["sweep_version"] = SWEEP_VERSION;
+    if (!config.kernel.command_files.empty()) {
+      nlohmann::json files = nlohmann::json::object();
+      for (const KernelSpec::CommandFile& f : config.kernel.command_files)
+        files[f.name] = FileXxh3(f.template_path);
+      kernel["files_xxh3"] = files;
     }
-    kernel["library_xxh3"] = Hex(XXH3_64bits(bytes.data(), bytes.size()));
   } else {
     kernel["sweep_version"] = SWEEP_VERSION;
     if (const int revision = BuiltinRevision(binding.name)) kernel["revision"] = revision;
@@ -100,6 +115,14 @@ void CompareNoRevisionAsOne(const nlohmann::json& before, nlohmann::json* now) {
     (*now)["kernel"].erase("revision");
 }
 
+// Command kernels' templates were first fingerprinted with revisions: an older fingerprint says
+// nothing about them, and is taken at its word.
+void CompareOlderWithoutTemplates(const nlohmann::json& before, nlohmann::json* now) {
+  const nlohmann::json::json_pointer files("/kernel/files_xxh3");
+  if (before.contains("kernel") && !before.contains(files) && now->contains(files))
+    (*now)["kernel"].erase("files_xxh3");
+}
+
 }  // namespace
 
 nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
@@ -122,6 +145,7 @@ std::vector<std::string> FingerprintChanges(const nlohmann::json& before, nlohma
   CompareOlderInputsByTime(before, config, &now);
   CompareAbiOneAsTwo(before, &now);
   CompareNoRevisionAsOne(before, &now);
+  CompareOlderWithoutTemplates(before, &now);
   std::vector<std::string> changes;
   const nlohmann::json patch = nlohmann::json::diff(before, now);
   for (const nlohmann::json& op : patch) {
@@ -137,6 +161,11 @@ std::vector<std::string> FingerprintChanges(const nlohmann::json& before, nlohma
       changes.push_back(fmt::format("{}: its bytes changed (xxh3 {} before, {} now)",
                                     path.substr(0, path.size() - 5), was.dump(),
                                     op.value("value", nlohmann::json()).dump()));
+    } else if (kind == "replace" && path.compare(0, 18, "kernel.files_xxh3.") == 0) {
+      std::string name = path.substr(18);  // a JSON pointer's escapes, undone
+      for (size_t at; (at = name.find("~1")) != std::string::npos;) name.replace(at, 2, "/");
+      for (size_t at; (at = name.find("~0")) != std::string::npos;) name.replace(at, 2, "~");
+      changes.push_back(fmt::format("kernel.files.{}: its template's bytes changed", name));
     } else if (path == "kernel.revision") {
       const nlohmann::json was = before.value(nlohmann::json::json_pointer(pointer), 1);
       changes.push_back(fmt::format(

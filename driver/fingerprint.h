@@ -3,7 +3,8 @@
 //
 // JSON: {"kernel": {name, abi (the kernel ABI it was built for), outputs, and for a plugin
 // "library_xxh3" of the library's bytes, for a built-in the "sweep_version" and the "revision" of
-// what it computes (kernels/builtin/list.h)}, "options": {name:
+// what it computes (kernels/builtin/list.h), for a command kernel with `files:` the
+// "files_xxh3" of each template}, "options": {name:
 // value}, "inputs": {name: {dtype, shape, "xxh3" of the array's bytes (driver/input_guard.h), and
 // "generate": {distribution, seed} for a generated array}}}. Inputs are judged by their bytes, not
 // by size and modification time: a `touch` or a copy is no change, an edit that restores both is

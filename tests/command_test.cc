@@ -943,5 +943,35 @@ TEST_P(CommandKernelRun, AKilledDriverLeavesNoDescendantOfTheProgram) {
   EXPECT_TRUE(LeftoversAfter(run.tag(), 5.0).empty()) << "descendants outlived the driver";
 }
 
+// The templates are read when a run starts: a template edited after it makes a rerun or a resume
+// refuse (exit 2, naming the file), since the rest would be computed from other input; --force
+// goes on with the new one.
+TEST(CommandKernelFingerprint, AnEditedTemplateIsRefusedOnRerunNamingIt) {
+  TempDir dir;
+  WriteFile(dir / "in.tmpl", "y {x}\n");
+  WriteFile(dir / "c.yaml",
+            "name: c\nkernel:\n  command: [/bin/cat, input.txt]\n"
+            "  files: {input.txt: in.tmpl}\n  outputs: {y: float64}\n"
+            "parameters:\n  x: {values: [1, 2, 3]}\nexecution: {workers: 1, chunk_size: 1}\n"
+            "output: {path: out.h5}\n");
+  const RunResult run = RunSweep({"run", "c.yaml", "-q"}, dir.path());
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(ReadDataset<double>(dir / "out.h5", "/y"), (std::vector<double>{1, 2, 3}));
+  const RunResult same = RunSweep({"rerun", "out.h5", "--chunks", "0", "-q"}, dir.path());
+  EXPECT_EQ(same.code, 0) << same.err;
+
+  WriteFile(dir / "in.tmpl", "y -{x}\n");
+  const RunResult refused = RunSweep({"rerun", "out.h5", "--chunks", "0", "-q"}, dir.path());
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_NE(refused.err.find("kernel.files.input.txt: its template's bytes changed"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_EQ(ReadDataset<double>(dir / "out.h5", "/y"), (std::vector<double>{1, 2, 3}));
+  const RunResult forced =
+      RunSweep({"rerun", "out.h5", "--chunks", "0", "--force", "-q"}, dir.path());
+  ASSERT_EQ(forced.code, 0) << forced.err;
+  EXPECT_EQ(ReadDataset<double>(dir / "out.h5", "/y"), (std::vector<double>{-1, 2, 3}));
+}
+
 }  // namespace
 }  // namespace sweep

@@ -122,6 +122,31 @@ TEST(FingerprintTest, ABuiltinsRevisionIsRecordedAndAnOlderOneRefused) {
   EXPECT_EQ(FingerprintChanges(older, sum, ParseConfig(yaml, dir / "c.yaml")), Changes{});
 }
 
+// A command kernel's templates are read when a run starts: their bytes are in the fingerprint,
+// so an edited template is a change, named by its file name in the work folder. A fingerprint
+// from before templates were recorded is taken at its word.
+TEST(FingerprintTest, ACommandKernelsTemplateIsJudgedByItsBytes) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "in");
+  const std::string yaml =
+      "name: t\nkernel:\n  command: [/bin/echo, y 1]\n"
+      "  files: {input.nml: input.nml.in, sub/b.txt: in/b.in}\n"
+      "  outputs: {y: float64}\nparameters:\n  x: {values: [1, 2]}\noutput: {path: out.h5}\n";
+  std::ofstream(dir / "input.nml.in") << "&params\n  x = {x}\n/\n";
+  std::ofstream(dir / "in/b.in") << "b\n";
+  const nlohmann::json before = FingerprintOf(dir, yaml);
+  ASSERT_TRUE(before["kernel"].contains("files_xxh3")) << before.dump();
+  EXPECT_EQ(FingerprintChanges(before, FingerprintOf(dir, yaml), Config{}), Changes{});
+  std::ofstream(dir / "input.nml.in") << "&params\n  x = {x}\n  y = 2\n/\n";
+  std::ofstream(dir / "in/b.in") << "c\n";
+  EXPECT_EQ(FingerprintChanges(before, FingerprintOf(dir, yaml), Config{}),
+            (Changes{"kernel.files.input.nml: its template's bytes changed",
+                     "kernel.files.sub/b.txt: its template's bytes changed"}));
+  nlohmann::json older = before;
+  older["kernel"].erase("files_xxh3");
+  EXPECT_EQ(FingerprintChanges(older, FingerprintOf(dir, yaml), Config{}), Changes{});
+}
+
 // Writes `values` as the float64 npy file `path`.
 void WriteNpyValues(const std::string& path, const std::vector<double>& values) {
   WriteNpy(path, int(values.size()));
