@@ -24,13 +24,24 @@ std::once_flag g_fork_handlers;
 void PauseFillerForFork() {
   OutputFiller* f = g_active_filler.load();
   if (!f) return;
-  f->pause_.store(true);
-  while (f->busy_.load()) std::this_thread::yield();
-}
+  std::unique_lock<std::mutex> lock(f->park_mutex_);
+  f->pause_requested_ = true;
+  f->park_changed_.wait(lock, [f] { return f->parked_; });
+}  // park_mutex_ is released before the fork: the child must not inherit it held
 
 void ResumeFillerAfterFork() {
-  if (OutputFiller* f = g_active_filler.load()) f->pause_.store(false);
+  OutputFiller* f = g_active_filler.load();
+  if (!f) return;
+  {
+    std::lock_guard<std::mutex> lock(f->park_mutex_);
+    f->pause_requested_ = false;
+  }
+  f->park_changed_.notify_all();
 }
+
+// The child has no background thread: its copy of the filler is left alone (a fork in it, as a
+// forked worker's command kernel does, must not wait for a thread that is not there).
+void ForgetFillerInChild() { g_active_filler.store(nullptr); }
 
 OutputFiller::OutputFiller(OutputFile& file, const Space& space, const Plan& plan,
                            const std::vector<uint64_t>& chunks)
@@ -61,14 +72,19 @@ OutputFiller::~OutputFiller() { Stop(); }
 
 void OutputFiller::StartBackground() {
   if (background_.joinable()) return;
-  std::call_once(g_fork_handlers,
-                 [] { pthread_atfork(PauseFillerForFork, ResumeFillerAfterFork, nullptr); });
+  std::call_once(g_fork_handlers, [] {
+    pthread_atfork(PauseFillerForFork, ResumeFillerAfterFork, ForgetFillerInChild);
+  });
   g_active_filler.store(this);
   background_ = std::thread([this] { Background(); });
 }
 
 void OutputFiller::Stop() {
-  stop_.store(true);
+  {
+    std::lock_guard<std::mutex> lock(park_mutex_);
+    stop_requested_ = true;
+  }
+  park_changed_.notify_all();
   if (background_.joinable()) background_.join();
   OutputFiller* self = this;
   g_active_filler.compare_exchange_strong(self, nullptr);
@@ -95,28 +111,35 @@ void OutputFiller::BeforeHandout(uint64_t first, uint64_t count) {
   }
 }
 
+bool OutputFiller::ParkWhilePaused() {
+  std::unique_lock<std::mutex> lock(park_mutex_);
+  if (pause_requested_ && !stop_requested_) {
+    parked_ = true;
+    park_changed_.notify_all();
+    park_changed_.wait(lock, [this] { return !pause_requested_ || stop_requested_; });
+    parked_ = false;
+  }
+  return !stop_requested_;
+}
+
 void OutputFiller::Background() {
   // Behind the workers, not beside them: on a machine whose cores all compute, the fill takes a
   // tenth of a core instead of slowing the first chunks (Linux: a thread has its own nice value).
   setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
   try {
-    for (auto it = order_.rbegin(); it != order_.rend() && !stop_.load(); ++it) {
-      // Between chunks: hold still while a fork is under way (see pause_).
-      busy_.store(true);
-      while (pause_.load() && !stop_.load()) {
-        busy_.store(false);
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        busy_.store(true);
-      }
-      struct NotBusy {
-        std::atomic<bool>& busy;
-        ~NotBusy() { busy.store(false); }
-      } not_busy{busy_};
+    for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
+      if (!ParkWhilePaused()) return;
       PrepareIfUnclaimed(*it);
     }
   } catch (const std::exception&) {
     // A full disk, say: the hand-out path prepares what is left and reports the error there.
   }
+  // Parked for good until Stop(), so the thread does not end (taking the allocator's locks) while
+  // the scheduler forks a worker.
+  std::unique_lock<std::mutex> lock(park_mutex_);
+  parked_ = true;
+  park_changed_.notify_all();
+  park_changed_.wait(lock, [this] { return stop_requested_; });
 }
 
 void OutputFiller::Prepare(uint64_t chunk) {

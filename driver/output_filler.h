@@ -24,9 +24,11 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -95,13 +97,23 @@ class OutputFiller {
   std::vector<uint64_t> order_;  // the chunks to prepare, in hand-out order
   std::unique_ptr<std::atomic<uint8_t>[]> state_;
   std::vector<Variable> variables_;
-  std::atomic<bool> stop_{false};
-  // A fork (start: fork workers) waits until the background is between two chunks, so the child
-  // never inherits a lock (the allocator's) that the background held: pthread_atfork handlers.
+  // Waits while a fork is under way; false once Stop() was called.
+  bool ParkWhilePaused();
+
+  // A forked child (`start: fork` workers, a command kernel's program in inline mode) inherits
+  // every lock as it was at the fork, and one another thread held then (the allocator's, while
+  // the background made a string or was starting or ending) stays held in the child for good: it
+  // hangs at its next allocation of that size. So a fork (pthread_atfork handlers) waits until the
+  // background is parked, holding no lock: between two chunks, or for good once every chunk is
+  // prepared. The thread never ends by itself: only Stop() ends it, joining it, on the thread that
+  // forks. Its start is covered too: a fork right after StartBackground() waits until it parks.
   friend void PauseFillerForFork();
   friend void ResumeFillerAfterFork();
-  std::atomic<bool> pause_{false};
-  std::atomic<bool> busy_{false};
+  std::mutex park_mutex_;
+  std::condition_variable park_changed_;
+  bool pause_requested_ = false;  // under park_mutex_
+  bool parked_ = false;           // under park_mutex_
+  bool stop_requested_ = false;   // under park_mutex_
   std::atomic<uint64_t> prepared_{0};
   std::thread background_;
 };
