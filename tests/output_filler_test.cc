@@ -1,9 +1,13 @@
 #include "driver/output_filler.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -100,6 +104,51 @@ TEST_F(OutputFillerTest, TheBackgroundPreparesWhatIsNotHandedOut) {
   for (uint64_t p = 1000; p < 70000; ++p) not_missing += !std::isnan(y[p]);
   EXPECT_EQ(not_missing, 0u);
   EXPECT_EQ(testing::ReadDataset<int64_t>(path(), "/x")[69999], 69999);
+}
+
+// A fork (a `start: fork` worker) at any moment of the background: as it starts, as it works, or
+// just after its last chunk. The child must be free to allocate, so it must not have inherited a
+// lock the background held. Under AddressSanitizer, whose allocator a fork does not lock, a
+// background starting or ending at the fork left the forked worker hanging at its next
+// allocation (CI's hang report); with glibc's malloc it is the same for any other lock.
+TEST_F(OutputFillerTest, AForkAtAnyMomentOfTheBackgroundLeavesTheChildFreeToAllocate) {
+  OutputFile file = OutputFile::Open(path(), OutputFile::Access::kReadWrite);
+  for (int round = 0; round < 150; ++round) {
+    OutputFiller filler(file, space_, plan_, EveryChunk());
+    filler.StartBackground();
+    if (round % 3 == 1) std::this_thread::sleep_for(std::chrono::microseconds(200 * round));
+    if (round % 3 == 2) {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (filler.prepared() < plan_.chunks() && std::chrono::steady_clock::now() < deadline) {
+      }
+    }
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      // Every small size class, more objects of each than a thread's cache holds.
+      std::vector<void*> blocks;
+      for (size_t size = 8; size <= 8192; size += size / 8) {
+        for (int i = 0; i < 300; ++i) blocks.push_back(std::malloc(size));
+        for (void* b : blocks) std::free(b);
+        blocks.clear();
+      }
+      _exit(0);
+    }
+    int status = 0;
+    bool exited = false;
+    const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!exited && std::chrono::steady_clock::now() < limit) {
+      exited = waitpid(pid, &status, WNOHANG) == pid;
+      if (!exited) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (!exited) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+    }
+    ASSERT_TRUE(exited) << "round " << round << ": the forked child hung";
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "round " << round;
+    filler.Stop();
+  }
 }
 
 // Only the chunks given are touched: another shard's chunks stay as they are.
