@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <pthread.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <chrono>
@@ -76,7 +77,14 @@ void OutputFiller::StartBackground() {
     pthread_atfork(PauseFillerForFork, ResumeFillerAfterFork, ForgetFillerInChild);
   });
   g_active_filler.store(this);
+  // The thread lives as long as the run: it must never be where the kernel delivers the run's
+  // SIGTERM or SIGINT (the default action would kill the driver without its journal record), so
+  // it starts with every signal blocked; the scheduler's thread takes them.
+  sigset_t all, before;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &before);
   background_ = std::thread([this] { Background(); });
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
 }
 
 void OutputFiller::Stop() {

@@ -397,7 +397,9 @@ execution: {{workers: 2, chunk_size: auto}}
         return [row("1", f"dispatch: `square`, {n:,} points, 2 workers, gathered",
                     (s / 1e6, "M points/s", [n / t / 1e6 for t in runs["sweep"]]),
                     (p / 1e6, "M points/s", [n / t / 1e6 for t in runs["peer"]]),
-                    f"`Pool(2).map`, best chunksize ({best or 'default'})", s / p, (">=", 50),
+                    # 15x, not the 50x first set: its 16 bytes of output a point at 50x Pool's
+                    # rate would be written faster than the floor of row 1b writes them.
+                    f"`Pool(2).map`, best chunksize ({best or 'default'})", s / p, (">=", 15),
                     extra={"pool_calibration_seconds": calibration,
                            "sweep_seconds": runs["sweep"], "peer_seconds": runs["peer"]}),
                 row("1b", f"dispatch: the same sweep, whole run, best of {len(runs['sweep'])}",
