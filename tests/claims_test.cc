@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -116,8 +117,18 @@ TEST(ClaimsTest, AnInlineRerunStartsNoWorkerProcess) {
   const auto most_processes = [&](const std::vector<std::string>& args) {
     SweepProcess run(args, dir.path());
     size_t most = 0;
+    std::string seen;  // the command lines at the most, so a failure says what the others were
     for (int i = 0; i < 3000; ++i) {
-      most = std::max(most, TaggedProcesses(run.tag()).size());
+      const std::vector<pid_t> now = TaggedProcesses(run.tag());
+      if (now.size() > most) {
+        most = now.size();
+        seen.clear();
+        for (pid_t p : now) {
+          std::string cmdline = ReadFile("/proc/" + std::to_string(p) + "/cmdline");
+          std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+          seen += "\n  " + std::to_string(p) + ": " + cmdline;
+        }
+      }
       siginfo_t info{};
       if (waitid(P_PID, id_t(run.pid()), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
           info.si_pid != 0)
@@ -125,11 +136,13 @@ TEST(ClaimsTest, AnInlineRerunStartsNoWorkerProcess) {
       SleepSeconds(0.01);
     }
     EXPECT_EQ(run.Wait(), 0) << run.err();
-    return most;
+    return std::make_pair(most, seen);
   };
-  EXPECT_EQ(most_processes({"rerun", "out.h5", "--chunks", "0-5", "--inline", "-q"}), 1u);
+  const auto [inline_most, inline_seen] =
+      most_processes({"rerun", "out.h5", "--chunks", "0-5", "--inline", "-q"});
+  EXPECT_EQ(inline_most, 1u) << "at the most:" << inline_seen;
   EXPECT_EQ(DoneByLastRun(dir / "out.h5.journal").size(), 6u);
-  EXPECT_GE(most_processes({"rerun", "out.h5", "--chunks", "0-5", "-q"}), 2u);
+  EXPECT_GE(most_processes({"rerun", "out.h5", "--chunks", "0-5", "-q"}).first, 2u);
 }
 
 // "readable live": read over and over while the run writes; every chunk marked done already
