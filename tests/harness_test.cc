@@ -13,13 +13,18 @@ namespace {
 
 using namespace sweep::testing;
 
-TEST(HarnessTest, AHungRunFailsItsTestWithEveryThreadsStackAndIsKilled) {
-  TempDir dir;
+// A run whose one worker hangs at its first point, for ever (no timeout is set).
+SweepProcess StartHungRun(const TempDir& dir) {
   WriteFile(dir / "h.yaml",
             "name: h\nkernel: {name: faulty, options: {hang_at: 0}}\n"
             "inputs:\n  data: {generate: zeros, shape: [4]}\nparameters:\n  i: {range: [0, 4]}\n"
             "execution: {workers: 1, chunk_size: 1}\noutput: {path: out.h5}\n");
-  SweepProcess run({"run", "h.yaml", "-q"}, dir.path());
+  return SweepProcess({"run", "h.yaml", "-q"}, dir.path());
+}
+
+TEST(HarnessTest, AHungRunFailsItsTestWithEveryThreadsStackAndIsKilled) {
+  TempDir dir;
+  SweepProcess run = StartHungRun(dir);
   // The worker is started and hangs at its first point.
   for (int i = 0; i < 1000 && run.Processes().size() < 2; ++i) SleepSeconds(0.01);
   ASSERT_GE(run.Processes().size(), 2u);
@@ -31,11 +36,7 @@ TEST(HarnessTest, AHungRunFailsItsTestWithEveryThreadsStackAndIsKilled) {
 
 TEST(HarnessTest, TheHangReportNamesEveryProcessAndThread) {
   TempDir dir;
-  WriteFile(dir / "h.yaml",
-            "name: h\nkernel: {name: faulty, options: {hang_at: 0}}\n"
-            "inputs:\n  data: {generate: zeros, shape: [4]}\nparameters:\n  i: {range: [0, 4]}\n"
-            "execution: {workers: 1, chunk_size: 1}\noutput: {path: out.h5}\n");
-  SweepProcess run({"run", "h.yaml", "-q"}, dir.path());
+  SweepProcess run = StartHungRun(dir);
   for (int i = 0; i < 1000 && run.Processes().size() < 2; ++i) SleepSeconds(0.01);
   const std::string report = run.HangReport();
   EXPECT_NE(report.find("sweep run h.yaml -q"), std::string::npos) << report;
