@@ -38,19 +38,18 @@ nlohmann::json FingerprintWith(const KernelBinding& binding, const Config& confi
   nlohmann::json kernel = {{"name", binding.name}, {"abi", binding.kernel->abi_version}};
   if (!config.kernel.plugin.empty()) {
     kernel["library_xxh3"] = FileXxh3(config.kernel.plugin);
-  } else if (!config.kernel.command.empty()) {
-    // A command kernel's templates are read when the run starts, not stored in the config: an
-    // edited namelist between a run and its resume would give other results for the rest.
+  } else {
     kernel["sweep_version"] = SWEEP_VERSION;
-    if (!config.kernel.command_files.empty()) {
+    if (config.kernel.command.empty()) {
+      if (const int revision = BuiltinRevision(binding.name)) kernel["revision"] = revision;
+    } else if (!config.kernel.command_files.empty()) {
+      // A command kernel's templates are read when the run starts, not stored in the config: an
+      // edited namelist between a run and its resume would give other results for the rest.
       nlohmann::json files = nlohmann::json::object();
       for (const KernelSpec::CommandFile& f : config.kernel.command_files)
         files[f.name] = FileXxh3(f.template_path);
       kernel["files_xxh3"] = files;
     }
-  } else {
-    kernel["sweep_version"] = SWEEP_VERSION;
-    if (const int revision = BuiltinRevision(binding.name)) kernel["revision"] = revision;
   }
   nlohmann::json outputs = nlohmann::json::array();
   for (const sweep_output_decl& o : binding.outputs) {
