@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -73,6 +74,49 @@ inline void SleepSeconds(double s) {
   std::this_thread::sleep_for(std::chrono::duration<double>(s));
 }
 
+// How long a test waits for something a run will do before it calls it a failure: far longer
+// than anything takes on a loaded machine under a sanitizer, since a wait that passes costs only
+// what it waited. Tests wait on a deadline, never on a count of polls (tests/README.md).
+inline constexpr double kPatienceSeconds = 120;
+
+// Polls `ready` every 5 ms until it is true (returns true) or `seconds` have passed (false).
+inline bool WaitUntil(const std::function<bool()>& ready, double seconds = kPatienceSeconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  for (;;) {
+    if (ready()) return true;
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+// A gate that keeps a run live for as long as the test needs, whatever the machine's speed: the
+// `faulty` kernel given Options(n) holds every point with i >= n until Open() (see
+// kernels/builtin/faulty.cc). Held() says which processes wait, at which points.
+class Gate {
+ public:
+  explicit Gate(const std::string& dir) : file_(dir + "/gate-open") {}
+  // The `faulty` options that hold points from `hold_from` on at this gate.
+  std::string Options(int64_t hold_from) const {
+    return "hold_from: " + std::to_string(hold_from) + ", release_file: " + file_;
+  }
+  // (pid, point) of each point that has started to wait, in order.
+  std::vector<std::pair<pid_t, int64_t>> Held() const {
+    std::vector<std::pair<pid_t, int64_t>> held;
+    std::ifstream in(file_ + ".held");
+    long long pid = 0, point = 0;
+    while (in >> pid >> point) held.emplace_back(pid_t(pid), point);
+    return held;
+  }
+  // Waits until `n` points are held; false after kPatienceSeconds.
+  bool WaitHeld(size_t n) const {
+    return WaitUntil([&] { return Held().size() >= n; });
+  }
+  void Open() const { std::ofstream(file_).put('\n'); }
+
+ private:
+  std::string file_;
+};
+
 // A float64 npy file (version 1.0) holding `values`, as numpy.save writes it.
 inline std::string Npy(const std::vector<double>& values) {
   std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (" +
@@ -95,6 +139,11 @@ inline std::vector<JournalRecord> JournalRecords(const std::string& journal,
   for (JournalRecord& r : Journal::Read(journal).records)
     if (type.empty() || r.type == type) out.push_back(std::move(r));
   return out;
+}
+
+// Waits until `journal` holds at least `n` records of `type`; false after kPatienceSeconds.
+inline bool WaitForRecords(const std::string& journal, const std::string& type, size_t n) {
+  return WaitUntil([&] { return JournalRecords(journal, type).size() >= n; });
 }
 
 // A `sweep` process started in the background. Every process it starts carries

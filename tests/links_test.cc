@@ -101,15 +101,15 @@ TEST(OwnFilesTest, TemporariesOfADeadCreatorAreRemoved) {
 // a live output is refused (exit 4), and the live run finishes to the bytes it would have given.
 TEST(LinkToOutputTest, ASecondWriterThroughAnotherNameIsRefused) {
   TempDir dir;
-  const std::string config = dir / "slow.yaml";
-  WriteFile(config,
-            "name: slow\nkernel: {name: ising2d, options: {L: 16, sweeps: 300, burn_in: 50}}\n"
-            "parameters:\n  T: {linspace: [1.5, 3.5, 600]}\n"
-            "execution: {workers: 2}\noutput: {path: out.h5}\n");
+  const Gate gate(dir.path());
+  const std::string config = dir / "held.yaml";
+  WriteFile(config, "name: held\nkernel: {name: faulty, options: {" + gate.Options(4) +
+                        "}}\ninputs:\n  data: {generate: zeros, shape: [4]}\n"
+                        "parameters:\n  i: {range: [0, 8]}\n"
+                        "execution: {workers: 2, chunk_size: 1}\noutput: {path: out.h5}\n");
+  // Live, and kept live until the gate opens: however long the refused writers take to start.
   SweepProcess live({"run", config, "-q"}, dir.path());
-  for (int i = 0; i < 500 && !std::filesystem::exists(dir / "out.h5"); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_TRUE(std::filesystem::exists(dir / "out.h5"));
+  ASSERT_TRUE(gate.WaitHeld(1)) << live.err();
   std::filesystem::create_symlink(dir / "out.h5", dir / "alias.h5");
   std::filesystem::create_hard_link(dir / "out.h5", dir / "hard.h5");
   for (const std::string name : {"alias.h5", "hard.h5"}) {
@@ -121,6 +121,7 @@ TEST(LinkToOutputTest, ASecondWriterThroughAnotherNameIsRefused) {
     const RunResult force = RunSweep({"run", config, "-o", name, "--force", "-q"}, dir.path());
     EXPECT_EQ(force.code, 4) << name << ": " << force.err;
   }
+  gate.Open();
   EXPECT_EQ(live.Wait(), 0) << live.err();
   const RunResult status = RunSweep({"status", "out.h5", "--json"}, dir.path());
   EXPECT_NE(status.out.find("\"pending\": 0"), std::string::npos) << status.out;

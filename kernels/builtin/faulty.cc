@@ -5,10 +5,17 @@
 // sleeping `sleep_ms` milliseconds (to make a run last long enough to be killed in the middle).
 // With `only_if_exists` set to a path, faults happen only while that file exists: a test removes
 // it to play the user who fixed the cause, and `sweep resume` then completes the sweep.
+// With `seeded` set to 1 it adds the point's seed to y, as a fraction in [0, 1), so that a run's
+// bytes show whether every point got its own seed, as a stochastic kernel's would.
+// With `hold_from` and `release_file`, every point with i >= hold_from waits, without using the
+// CPU, until `release_file` exists; as it starts waiting its process appends "<pid> <i>" to
+// `<release_file>.held`. A test thus keeps a run live for as long as it needs, knows which
+// processes are in the middle of a point, and never depends on how fast the machine is.
 // Faults: segfault (a write through a null pointer), abort, throw (a C++ exception out of
 // compute), error (a kernel error), exit (exit code 3), hang (sleeps forever), oom (allocates and
 // touches memory without bound), write_input (writes to the shared input), flood (writes 8 MiB
 // to stdout and to stderr), fork (a grandchild that would outlive the worker, then hang).
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -46,6 +53,9 @@ enum {
   kFork,
   kSleep,
   kOnlyIf,
+  kHoldFrom,
+  kReleaseFile,
+  kSeeded,
   kOptions
 };
 const sweep_option_decl kOptionDecls[] = {
@@ -67,6 +77,18 @@ const sweep_option_decl kOptionDecls[] = {
      SWEEP_VALUE_STRING,
      {SWEEP_VALUE_STRING, 0, 0, ""},
      "faults happen only while this file exists (empty: always)"},
+    {"hold_from",
+     SWEEP_VALUE_INTEGER,
+     {SWEEP_VALUE_INTEGER, -1, -1, nullptr},
+     "points with i >= this wait until release_file exists (-1: none)"},
+    {"release_file",
+     SWEEP_VALUE_STRING,
+     {SWEEP_VALUE_STRING, 0, 0, ""},
+     "the file whose creation releases held points"},
+    {"seeded",
+     SWEEP_VALUE_INTEGER,
+     {SWEEP_VALUE_INTEGER, 0, 0, nullptr},
+     "1: add the point's seed to y, as a fraction in [0, 1)"},
 };
 #undef FAULT
 
@@ -74,6 +96,9 @@ struct State {
   int64_t at[kSleep];
   double sleep_ms;
   std::string only_if_exists;
+  int64_t hold_from;
+  std::string release_file;
+  bool seeded;
   double* input;
 };
 
@@ -83,15 +108,38 @@ int Outputs(const sweep_options*, sweep_output_decl* out, int* n_out, char*, siz
   return 0;
 }
 
-int Init(void** state, const sweep_options* options, const sweep_array* inputs, char*, size_t) {
+int Init(void** state, const sweep_options* options, const sweep_array* inputs, char* err,
+         size_t err_size) {
   auto* s = new State{};
   for (int i = 0; i < kSleep; ++i) s->at[i] = options->values[i].integer;
   s->sleep_ms = options->values[kSleep].number;
   s->only_if_exists = options->values[kOnlyIf].string ? options->values[kOnlyIf].string : "";
+  s->hold_from = options->values[kHoldFrom].integer;
+  s->release_file =
+      options->values[kReleaseFile].string ? options->values[kReleaseFile].string : "";
+  s->seeded = options->values[kSeeded].integer != 0;
+  if (s->hold_from >= 0 && s->release_file.empty()) {
+    delete s;
+    return Fail(err, err_size, "faulty: hold_from needs a release_file");
+  }
   // Deliberately not const: writing through it must fault.
   s->input = static_cast<double*>(inputs[0].data);
   *state = s;
   return 0;
+}
+
+// Says "<pid> <point>" in `<release_file>.held` (one write of one line, appended, so lines of
+// several workers never mix), then waits for `release_file`.
+void Hold(const std::string& release_file, int64_t point) {
+  const std::string line = std::to_string(getpid()) + " " + std::to_string(point) + "\n";
+  const int fd =
+      open((release_file + ".held").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    ssize_t ignored = write(fd, line.data(), line.size());
+    (void)ignored;
+    close(fd);
+  }
+  while (access(release_file.c_str(), F_OK) != 0) usleep(2000);
 }
 
 // A real SIGSEGV in every build, from a store into the first page, which is never mapped. Not
@@ -101,13 +149,14 @@ int Init(void** state, const sweep_options* options, const sweep_array* inputs, 
 volatile uintptr_t unmapped_address = 16;
 void Segfault() { *reinterpret_cast<volatile int*>(unmapped_address) = 1; }
 
-int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outputs, char* err,
+int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* outputs, char* err,
             size_t err_size) {
   const State& s = *static_cast<State*>(state);
   if (params[0].type == SWEEP_VALUE_STRING)
     return Fail(err, err_size, "parameter i must be an integer, got \"%s\"", params[0].string);
   const int64_t point =
       params[0].type == SWEEP_VALUE_INTEGER ? params[0].integer : int64_t(params[0].number);
+  if (s.hold_from >= 0 && point >= s.hold_from) Hold(s.release_file, point);
   if (s.sleep_ms > 0) usleep(useconds_t(s.sleep_ms * 1000));
   const bool armed = s.only_if_exists.empty() || access(s.only_if_exists.c_str(), F_OK) == 0;
   // -2 matches no point: a disarmed kernel behaves.
@@ -152,7 +201,9 @@ int Compute(void* state, const sweep_value* params, uint64_t, sweep_array* outpu
     }
     for (;;) pause();
   }
-  *static_cast<double*>(outputs[0].data) = double(point) + s.input[0];
+  // The seed's top 53 bits as a fraction: exact in a double.
+  const double noise = s.seeded ? double(seed >> 11) * 0x1p-53 : 0.0;
+  *static_cast<double*>(outputs[0].data) = double(point) + s.input[0] + noise;
   return 0;
 }
 
@@ -172,7 +223,7 @@ const sweep_kernel kFaulty = {SWEEP_KERNEL_ABI,
                               Init,
                               Compute,
                               Finish,
-                              SWEEP_KERNEL_IGNORES_SEED,
+                              0,  // reads the seed when `seeded`
                               nullptr};
 
 }  // namespace
