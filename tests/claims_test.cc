@@ -2,8 +2,10 @@
 // user meets it, so that the test fails if the promise is false (not only when the bytes differ
 // from a clean run's: a resume that recomputed everything would give those bytes too).
 #include <gtest/gtest.h>
+#include <linux/kcmp.h>
 #include <pty.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,35 +36,24 @@ std::vector<uint64_t> DoneByLastRun(const std::string& journal) {
 
 std::set<uint64_t> AsSet(const std::vector<uint64_t>& v) { return {v.begin(), v.end()}; }
 
-// array_sum over a generated input, `sleep_ms` a point: slow without using the CPU.
-std::string SleepyConfig(const TempDir& dir, int points, int sleep_ms, int chunk_size) {
-  const std::string path = dir / "sleepy.yaml";
-  WriteFile(path, "name: sleepy\nkernel: {name: array_sum, options: {sleep_ms: " +
-                      std::to_string(sleep_ms) +
-                      "}}\ninputs:\n  data: {generate: arange, shape: [16]}\nparameters:\n"
-                      "  scale: {linspace: [1, 2, " +
-                      std::to_string(points) + "]}\nexecution: {workers: 2, chunk_size: " +
-                      std::to_string(chunk_size) + "}\noutput: {path: out.h5}\n");
-  return path;
-}
-
 void WaitForDone(const TempDir& dir, size_t n) {
-  for (int i = 0; i < 3000 && JournalRecords(dir / "out.h5.journal", "done").size() < n; ++i)
-    SleepSeconds(0.01);
-  ASSERT_GE(JournalRecords(dir / "out.h5.journal", "done").size(), n);
+  ASSERT_TRUE(WaitForRecords(dir / "out.h5.journal", "done", n))
+      << "fewer than " << n << " chunks done after " << kPatienceSeconds << " s";
 }
 
 // "recomputes only what is missing": the resume journals done exactly the chunks the killed run
 // had not, each once.
 TEST(ClaimsTest, AResumeComputesExactlyTheChunksThatWereNotDone) {
   TempDir dir;
-  const std::string config = SleepyConfig(dir, 120, 10, 2);  // 60 chunks
+  const Gate gate(dir.path());
+  const std::string config = HeldConfig(dir, gate, 120, 2, 30);  // 60 chunks, held from 15
   {
     SweepProcess run({"run", config, "-q"}, dir.path());
     WaitForDone(dir, 12);
     run.Signal(SIGKILL);
     run.Wait();
   }
+  gate.Open();
   const std::set<uint64_t> done_before = AsSet(DoneByLastRun(dir / "out.h5.journal"));
   ASSERT_GE(done_before.size(), 12u);
   ASSERT_LT(done_before.size(), 60u);
@@ -82,7 +73,7 @@ TEST(ClaimsTest, AResumeComputesExactlyTheChunksThatWereNotDone) {
 // "rerun recomputes exactly those": --chunks, --points (their chunks) and --failed.
 TEST(ClaimsTest, ARerunComputesExactlyTheChosenChunks) {
   TempDir dir;
-  const std::string config = SleepyConfig(dir, 40, 0, 4);  // 10 chunks
+  const std::string config = HeldConfig(dir, Gate(dir.path()), 40, 4, -1);  // 10 chunks
   ASSERT_EQ(RunSweep({"run", config, "-q"}, dir.path()).code, 0);
   ASSERT_EQ(RunSweep({"rerun", "out.h5", "--chunks", "0,2-4", "-q"}, dir.path()).code, 0);
   EXPECT_EQ(DoneByLastRun(dir / "out.h5.journal").size(), 4u);
@@ -108,41 +99,59 @@ TEST(ClaimsTest, ARerunComputesExactlyTheChosenChunks) {
   EXPECT_EQ(tried, (std::set<uint64_t>{1, 5}));
 }
 
-// `--inline` computes in the driver's own process: no worker is ever started. The same rerun
-// without it is seen starting workers, so the check can tell.
+// Whether `a` and `b` share one address space (kcmp): threads do, and so does the task that
+// LeakSanitizer clones at exit to stop the world, which carries the driver's command line and
+// environment; a worker, spawned or forked, never does.
+bool ShareMemory(pid_t a, pid_t b) { return syscall(SYS_kcmp, a, b, KCMP_VM, 0, 0) == 0; }
+
+// The tagged processes of `run` that are processes of their own: neither the driver nor anything
+// sharing its memory.
+std::vector<pid_t> ProcessesBesideTheDriver(const SweepProcess& run) {
+  std::vector<pid_t> others;
+  for (pid_t p : run.Processes())
+    if (p != run.pid() && !ShareMemory(p, run.pid())) others.push_back(p);
+  return others;
+}
+
+// `--inline` computes in the driver's own process: the point held at the gate is held by the
+// driver, and no other process runs, from start to end. The same rerun without it is seen holding
+// its point in a worker, so the check can tell.
 TEST(ClaimsTest, AnInlineRerunStartsNoWorkerProcess) {
   TempDir dir;
-  const std::string config = SleepyConfig(dir, 24, 50, 4);  // 6 chunks of 0.2 s
+  const Gate gate(dir.path());
+  const std::string config = HeldConfig(dir, gate, 24, 4, 8);  // 6 chunks, held from chunk 2
+  gate.Open();
   ASSERT_EQ(RunSweep({"run", config, "-q"}, dir.path()).code, 0);
-  const auto most_processes = [&](const std::vector<std::string>& args) {
+  for (const bool inline_rerun : {true, false}) {
+    SCOPED_TRACE(inline_rerun ? "--inline" : "with workers");
+    gate.Close();
+    std::vector<std::string> args = {"rerun", "out.h5", "--chunks", "0-5", "-q"};
+    if (inline_rerun) args.push_back("--inline");
     SweepProcess run(args, dir.path());
-    size_t most = 0;
-    std::string seen;  // the command lines at the most, so a failure says what the others were
-    for (int i = 0; i < 3000; ++i) {
-      const std::vector<pid_t> now = TaggedProcesses(run.tag());
-      if (now.size() > most) {
-        most = now.size();
-        seen.clear();
-        for (pid_t p : now) {
-          std::string cmdline = ReadFile("/proc/" + std::to_string(p) + "/cmdline");
-          std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-          seen += "\n  " + std::to_string(p) + ": " + cmdline;
-        }
-      }
+    std::set<pid_t> others;  // every process of its own seen while the run was live
+    ASSERT_TRUE(WaitUntil([&] {
+      for (pid_t p : ProcessesBesideTheDriver(run)) others.insert(p);
+      return !gate.Held().empty();
+    })) << run.err();
+    const pid_t holder = gate.Held().front().first;
+    gate.Open();
+    WaitUntil([&] {
+      for (pid_t p : ProcessesBesideTheDriver(run)) others.insert(p);
       siginfo_t info{};
-      if (waitid(P_PID, id_t(run.pid()), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-          info.si_pid != 0)
-        break;
-      SleepSeconds(0.01);
-    }
+      return waitid(P_PID, id_t(run.pid()), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+             info.si_pid != 0;
+    });
     EXPECT_EQ(run.Wait(), 0) << run.err();
-    return std::make_pair(most, seen);
-  };
-  const auto [inline_most, inline_seen] =
-      most_processes({"rerun", "out.h5", "--chunks", "0-5", "--inline", "-q"});
-  EXPECT_EQ(inline_most, 1u) << "at the most:" << inline_seen;
-  EXPECT_EQ(DoneByLastRun(dir / "out.h5.journal").size(), 6u);
-  EXPECT_GE(most_processes({"rerun", "out.h5", "--chunks", "0-5", "-q"}).first, 2u);
+    EXPECT_EQ(DoneByLastRun(dir / "out.h5.journal").size(), 6u);
+    if (inline_rerun) {
+      EXPECT_EQ(holder, run.pid()) << "the point was computed by another process";
+      EXPECT_TRUE(others.empty()) << "a process of its own beside the driver, pid "
+                                  << *others.begin();
+    } else {
+      EXPECT_NE(holder, run.pid());
+      EXPECT_EQ(others.count(holder), 1u) << "the worker holding the point was not seen";
+    }
+  }
 }
 
 // "readable live": read over and over while the run writes; every chunk marked done already
@@ -150,15 +159,19 @@ TEST(ClaimsTest, AnInlineRerunStartsNoWorkerProcess) {
 // flight (at most one a worker: their rows are written before they are reported).
 TEST(ClaimsTest, EveryLiveReadSeesDoneChunksFinalAndOthersMissing) {
   TempDir dir;
-  const std::string config = SleepyConfig(dir, 200, 10, 4);  // 50 chunks, about 1 s
+  const Gate gate(dir.path());
+  // 50 chunks, the second half held until the reader has read the file 5 times.
+  const std::string config = HeldConfig(dir, gate, 200, 4, 100, "sleep_ms: 5");
+  gate.Open();
   ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "clean.h5"}, dir.path()).code, 0);
+  gate.Close();
   SweepProcess run({"run", config, "-q"}, dir.path());
   WaitForDone(dir, 1);
   const std::string script = dir / "live.py";
   WriteFile(script,
             "import os, sys, h5py, numpy as np\n"
-            "pid, out, clean = int(sys.argv[1]), sys.argv[2], sys.argv[3]\n"
-            "final = h5py.File(clean, 'r')['sum'][...]\n"
+            "pid, out, clean, gate = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]\n"
+            "final = h5py.File(clean, 'r')['y'][...]\n"
             "reads = 0\n"
             "def alive():\n"
             "    try:\n"
@@ -169,7 +182,7 @@ TEST(ClaimsTest, EveryLiveReadSeesDoneChunksFinalAndOthersMissing) {
             "    f = h5py.File(out, 'r')\n"
             "    status = f['chunks/status'][...]\n"
             "    first, count = f['chunks/first'][...], f['chunks/count'][...]\n"
-            "    s = f['sum'][...]\n"
+            "    s = f['y'][...]\n"
             "    f.close()\n"
             "    in_flight = 0\n"
             "    for c in range(status.size):\n"
@@ -180,27 +193,36 @@ TEST(ClaimsTest, EveryLiveReadSeesDoneChunksFinalAndOthersMissing) {
             "            in_flight += 1\n"
             "    assert in_flight <= 2, f'{in_flight} chunks not done hold values'\n"
             "    reads += 1\n"
+            "    if reads == 5:\n"
+            "        open(gate, 'w').close()  # the rest of the run computes while we read\n"
             "print(reads)\n");
   const std::string reads_file = dir / "reads.txt";
-  ASSERT_EQ(Shell(std::string(kPython) + " " + script + " " + std::to_string(run.pid()) + " " +
-                  dir / "out.h5" + " " + dir / "clean.h5" + " > " + reads_file),
-            0);
+  ASSERT_EQ(
+      Shell(std::string(kPython) + " " + script + " " + std::to_string(run.pid()) + " " +
+            dir / "out.h5" + " " + dir / "clean.h5" + " " + dir / "gate-open" + " > " + reads_file),
+      0);
   EXPECT_EQ(run.Wait(), 0) << run.err();
-  EXPECT_GE(std::stoi(ReadFile(reads_file)), 5) << "too few reads while the run was live";
+  // The gate opened at the fifth read: at least five were made while the run was live.
+  EXPECT_GE(std::stoi(ReadFile(reads_file)), 5);
+  EXPECT_EQ(ResultsAndParams(dir / "out.h5"), ResultsAndParams(dir / "clean.h5"));
 }
 
 // "A worker killed from outside fails only its chunk, is replaced, the others go on": a real
 // `kill -9` of a real worker in the middle of its chunk.
 TEST(ClaimsTest, AWorkerKilledFromOutsideFailsOnlyItsChunkWhichIsRetried) {
   TempDir dir;
-  const std::string config = SleepyConfig(dir, 40, 100, 4);  // 10 chunks of 0.4 s
+  const Gate gate(dir.path());
+  const std::string config = HeldConfig(dir, gate, 40, 4, 8);  // 10 chunks, held from chunk 2
+  gate.Open();
   ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "clean.h5"}, dir.path()).code, 0);
+  gate.Close();
   SweepProcess run({"run", config, "-q"}, dir.path());
-  WaitForDone(dir, 2);
-  std::vector<pid_t> workers = TaggedProcesses(run.tag());
-  workers.erase(std::remove(workers.begin(), workers.end(), run.pid()), workers.end());
-  ASSERT_FALSE(workers.empty());
-  ASSERT_EQ(kill(workers[0], SIGKILL), 0);
+  // Both workers in the middle of a chunk: the first holder is killed there.
+  ASSERT_TRUE(gate.WaitHeld(2)) << run.err();
+  const pid_t worker = gate.Held().front().first;
+  ASSERT_NE(worker, run.pid());
+  ASSERT_EQ(kill(worker, SIGKILL), 0);
+  gate.Open();
   ASSERT_EQ(run.Wait(), 0) << run.err();
 
   const std::vector<JournalRecord> failed = JournalRecords(dir / "out.h5.journal", "failed");
@@ -217,38 +239,56 @@ TEST(ClaimsTest, AWorkerKilledFromOutsideFailsOnlyItsChunkWhichIsRetried) {
 // `status --json` of a live run: its throughput is what the journal shows, and its ETA follows.
 TEST(ClaimsTest, StatusOfALiveRunGivesItsThroughputAndAnEta) {
   TempDir dir;
-  const std::string config = SleepyConfig(dir, 400, 20, 4);  // 100 chunks, 2 workers: ~4 s
+  const Gate gate(dir.path());
+  // 100 chunks, held from chunk 20: status is read while nothing moves, so the journal's rate
+  // over the instants before and after it bounds what it may say.
+  const std::string config = HeldConfig(dir, gate, 400, 4, 80);
   SweepProcess run({"run", config, "-q"}, dir.path());
   WaitForDone(dir, 20);
+  ASSERT_TRUE(gate.WaitHeld(2)) << run.err();
+  const double before = WallSeconds();
   const nlohmann::json status = StatusJson(dir);
+  const double after = WallSeconds();
   const std::vector<JournalRecord> records = JournalRecords(dir / "out.h5.journal", "");
   ASSERT_TRUE(status["live"].get<bool>()) << status.dump();
+  ASSERT_EQ(JournalRecords(dir / "out.h5.journal", "done").size(), 20u);
   const double started = records.front().time;
-  const double measured = 4.0 * double(JournalRecords(dir / "out.h5.journal", "done").size()) /
-                          (WallSeconds() - started);
   const double rate = status["points_per_second"].get<double>();
-  EXPECT_GT(rate, measured / 3) << status.dump();
-  EXPECT_LT(rate, measured * 3) << status.dump();
+  EXPECT_GE(rate, 0.999 * 80.0 / (after - started)) << status.dump();
+  EXPECT_LE(rate, 1.001 * 80.0 / (before - started)) << status.dump();
   ASSERT_TRUE(status["eta_seconds"].is_number()) << status.dump();
-  const double left = 400.0 - status["points_done"].get<double>();
+  EXPECT_EQ(status["points_done"].get<double>(), 80.0);
+  const double left = 400.0 - 80.0;
   EXPECT_NEAR(status["eta_seconds"].get<double>(), left / rate, 0.01 * left / rate + 0.01);
+  gate.Open();
   EXPECT_EQ(run.Wait(), 0) << run.err();
 }
 
-// The README speaks of many workers: 16 on this 2-core machine compute, and give the bytes of 1.
+// The README speaks of many workers: 16 on this 2-core machine compute at once (each holds a
+// point at the gate at the same time), and give the bytes of 1.
 TEST(ClaimsTest, SixteenWorkersOnTwoCoresGiveTheBytesOfOne) {
   TempDir dir;
-  const std::string config = SleepyConfig(dir, 320, 20, 4);  // 80 chunks of 80 ms, sleeping
+  const Gate gate(dir.path());
+  const std::string config = HeldConfig(dir, gate, 128, 4, 0);  // 32 chunks, every point held
+  gate.Open();
   ASSERT_EQ(RunSweep({"run", config, "-q", "-j", "1", "-o", "one.h5"}, dir.path()).code, 0);
-  const RunResult many = RunSweep({"run", config, "-q", "-j", "16"}, dir.path());
-  ASSERT_EQ(many.code, 0) << many.err;
+  gate.Close();
+  SweepProcess many({"run", config, "-q", "-j", "16"}, dir.path());
+  ASSERT_TRUE(WaitUntil([&] {
+    std::set<pid_t> holders;
+    for (const auto& [pid, point] : gate.Held()) holders.insert(pid);
+    return holders.size() == 16;
+  })) << gate.Held().size()
+      << " points held; " << many.err();
+  gate.Open();
+  ASSERT_EQ(many.Wait(), 0) << many.err();
   const std::vector<JournalRecord> started = JournalRecords(dir / "out.h5.journal", "started");
   ASSERT_EQ(started.size(), 1u);
   EXPECT_EQ(started[0].workers, 16);
   std::set<int> workers;
   for (const JournalRecord& r : JournalRecords(dir / "out.h5.journal", "done"))
     workers.insert(r.worker);
-  EXPECT_GT(workers.size(), 2u) << "no more workers computed than there are cores";
+  EXPECT_EQ(workers.size(), 16u);
   EXPECT_EQ(ResultsAndParams(dir / "out.h5"), ResultsAndParams(dir / "one.h5"));
 }
 
@@ -273,7 +313,9 @@ TEST(ClaimsTest, AResumeRefusesARebuiltPluginNamingIt) {
 // end), the points done never going back, ending at 100% with the summary below it.
 TEST(ClaimsTest, OnATerminalProgressIsOneLineRedrawnInPlace) {
   TempDir dir;
-  const std::string config = SleepyConfig(dir, 200, 10, 4);  // about 1 s
+  const Gate gate(dir.path());
+  // Held halfway until the test has seen three frames, so it sees them on any machine.
+  const std::string config = HeldConfig(dir, gate, 200, 4, 100);
   int master = -1;
   const pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
   ASSERT_GE(pid, 0);
@@ -284,10 +326,15 @@ TEST(ClaimsTest, OnATerminalProgressIsOneLineRedrawnInPlace) {
   }
   std::string screen;
   char buffer[4096];
+  bool opened = false;
   for (;;) {
     const ssize_t n = read(master, buffer, sizeof buffer);
     if (n <= 0) break;  // EIO once the child is gone
     screen.append(buffer, size_t(n));
+    if (!opened && std::count(screen.begin(), screen.end(), '\r') >= 3) {
+      gate.Open();
+      opened = true;
+    }
   }
   close(master);
   int status = 0;

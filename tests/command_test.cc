@@ -416,8 +416,8 @@ TEST(CommandKernelPoint, TimeoutKillsTheProgramsWholeProcessGroup) {
   // Everything the program starts carries the tag, so leftovers can be looked for.
   const std::string tag = "command-timeout-" + std::to_string(getpid());
   setenv("SWEEP_TEST_TAG", tag.c_str(), 1);
-  BoundCommand bound(
-      dir, SimConfig("[" + kFakeSim + ", sleep, '{x}']", "  x: {values: [20]}\n", "{timeout: 1s}"));
+  BoundCommand bound(dir, SimConfig("[" + kFakeSim + ", sleep, '{x}']", "  x: {values: [300]}\n",
+                                    "{timeout: 1s}"));
   unsetenv("SWEEP_TEST_TAG");
   std::vector<std::vector<double>> out;
   const double start = Seconds();
@@ -425,12 +425,12 @@ TEST(CommandKernelPoint, TimeoutKillsTheProgramsWholeProcessGroup) {
   const double seconds = Seconds() - start;
   EXPECT_EQ(error.rfind(std::string(SWEEP_TIMEOUT_PREFIX) + "command `", 0), 0u) << error;
   EXPECT_TRUE(Contains(error, "ran over 0.9 s")) << error;
-  EXPECT_TRUE(Contains(error, "its process group was killed; stderr: fake_sim: sleeping 20 s"))
+  EXPECT_TRUE(Contains(error, "its process group was killed; stderr: fake_sim: sleeping 300 s"))
       << error;
   EXPECT_GT(seconds, 0.85);
-  EXPECT_LT(seconds, 3.0);
+  EXPECT_LT(seconds, 150.0) << "the program was not killed at its timeout";
   EXPECT_TRUE(std::isnan(out[0][0]));
-  // fake_sim's own child sleeps 21 s: it went with the group.
+  // fake_sim's own child sleeps 301 s: it went with the group.
   EXPECT_TRUE(LeftoversAfter(tag).empty());
 }
 
@@ -526,10 +526,8 @@ TEST_P(CommandKernelRun, FailuresAreRecordedWithReasonAndStderr) {
   WriteFile(config,
             SimConfig("[" + kFakeSim + ", '{mode}', '3']",
                       "  mode: {values: [json, exit, abort, malformed, missing, short, sleep]}\n",
-                      Execution(", timeout: 1s, retries: 0")));
-  const double start = Seconds();
+                      Execution(", timeout: 2s, retries: 0")));
   const RunResult r = RunSweep({"run", config, "-q"}, dir.path());
-  EXPECT_LT(Seconds() - start, 5.0);
   EXPECT_EQ(r.code, 3) << r.err;
   EXPECT_TRUE(LeftoversAfter(r.tag).empty()) << "the sleeping program or its child survived";
   const nlohmann::json status = StatusJson(dir);
@@ -543,7 +541,7 @@ TEST_P(CommandKernelRun, FailuresAreRecordedWithReasonAndStderr) {
       {"missing", "missing output `v` on stdout"},
       {"short", "output `v`: expected 3 values, got 2"},
       {"sleep",
-       "ran over 0.9 s (execution.timeout less its margin); its process group "
+       "ran over 1.8 s (execution.timeout less its margin); its process group "
        "was killed; stderr: fake_sim: sleeping 3 s"},
   };
   for (size_t i = 0; i < expected.size(); ++i) {
@@ -626,14 +624,14 @@ TEST_P(CommandKernelRun, AProgramOverItsTimeIsRetriedLikeAnyTimeout) {
             "marker=\"" +
                 dir / "slow-once-$1" +
                 "\"\n"
-                "if [ ! -e \"$marker\" ]; then touch \"$marker\"; sleep 20; fi\n"
+                "if [ ! -e \"$marker\" ]; then touch \"$marker\"; sleep 600; fi\n"
                 "echo \"y $(( $1 * 2 ))\"\n");
   chmod((dir / "slow_once.sh").c_str(), 0755);
   WriteFile(dir / "c.yaml",
             "name: c\nkernel:\n  command: [./slow_once.sh, '{x}']\n"
             "  outputs: {y: float64}\nparameters:\n  x: {values: [1, 2]}\n"
             "execution: " +
-                Execution(", timeout: 1s, retries: 1") + "\noutput: {path: out.h5}\n");
+                Execution(", timeout: 3s, retries: 1") + "\noutput: {path: out.h5}\n");
   const RunResult r = RunSweep({"run", "c.yaml", "-q"}, dir.path());
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(LeftoversAfter(r.tag).empty()) << "a sleeping program survived its timeout";
@@ -935,12 +933,11 @@ TEST_P(CommandKernelRun, AKilledDriverLeavesNoDescendantOfTheProgram) {
                 GetParam() + ", timeout: 600s}\noutput: {path: out.h5}\n");
   SweepProcess run({"run", dir / "wrap.yaml", "-q"}, dir.path());
   // The driver, 2 workers, and per worker the script and its two sleeps.
-  for (int i = 0; i < 500 && TaggedProcesses(run.tag()).size() < 9; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_GE(TaggedProcesses(run.tag()).size(), 9u);
+  ASSERT_TRUE(WaitUntil([&] { return TaggedProcesses(run.tag()).size() >= 9; }))
+      << TaggedProcesses(run.tag()).size() << " processes";
   run.Signal(SIGKILL);
   EXPECT_EQ(run.Wait(), 128 + SIGKILL);
-  EXPECT_TRUE(LeftoversAfter(run.tag(), 5.0).empty()) << "descendants outlived the driver";
+  EXPECT_TRUE(LeftoversAfter(run.tag()).empty()) << "descendants outlived the driver";
 }
 
 // The templates are read when a run starts: a template edited after it makes a rerun or a resume

@@ -28,6 +28,7 @@
 
 #include "io/journal.h"
 #include "tests/fakes.h"
+#include "tests/wait.h"
 
 extern char** environ;
 
@@ -48,9 +49,10 @@ inline void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
 }
 
-// About a second on 2 workers: 3000 points (1500 temperatures, 2 replicates) in 128 chunks,
-// seeded per point, so equality is meaningful: the sweep the resume, kill and export tests stop.
-inline std::string SlowIsingConfig(const TempDir& dir) {
+// A seeded ising2d sweep of 3000 points (1500 temperatures, 2 replicates) in 128 chunks on 2
+// workers: equality with another run of it is meaningful. For tests of finished runs; a test that
+// needs a run to be live uses HeldConfig.
+inline std::string SeededIsingConfig(const TempDir& dir) {
   const std::string path = dir / "ising.yaml";
   WriteFile(
       path,
@@ -72,21 +74,6 @@ inline int Shell(const std::string& command) {
 
 inline void SleepSeconds(double s) {
   std::this_thread::sleep_for(std::chrono::duration<double>(s));
-}
-
-// How long a test waits for something a run will do before it calls it a failure: far longer
-// than anything takes on a loaded machine under a sanitizer, since a wait that passes costs only
-// what it waited. Tests wait on a deadline, never on a count of polls (tests/README.md).
-inline constexpr double kPatienceSeconds = 120;
-
-// Polls `ready` every 5 ms until it is true (returns true) or `seconds` have passed (false).
-inline bool WaitUntil(const std::function<bool()>& ready, double seconds = kPatienceSeconds) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  for (;;) {
-    if (ready()) return true;
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
 }
 
 // A gate that keeps a run live for as long as the test needs, whatever the machine's speed: the
@@ -112,6 +99,16 @@ class Gate {
     return WaitUntil([&] { return Held().size() >= n; });
   }
   void Open() const { std::ofstream(file_).put('\n'); }
+  // Lets process `pid` go on, at this point and every later one, while the others wait.
+  void Release(pid_t pid) const { std::ofstream(file_ + "." + std::to_string(pid)).put('\n'); }
+  const std::string& file() const { return file_; }
+  // Closes the gate again and forgets what was held: for a second run of the same config.
+  void Close() const {
+    for (const auto& [pid, point] : Held())
+      std::filesystem::remove(file_ + "." + std::to_string(pid));
+    std::filesystem::remove(file_);
+    std::filesystem::remove(file_ + ".held");
+  }
 
  private:
   std::string file_;
@@ -144,6 +141,26 @@ inline std::vector<JournalRecord> JournalRecords(const std::string& journal,
 // Waits until `journal` holds at least `n` records of `type`; false after kPatienceSeconds.
 inline bool WaitForRecords(const std::string& journal, const std::string& type, size_t n) {
   return WaitUntil([&] { return JournalRecords(journal, type).size() >= n; });
+}
+
+// The sweep that tests stop, read or kill in the middle: `faulty` over i in [0, points) in chunks
+// of `chunk_size` on 2 workers, each y = i + the point's seed as a fraction (so the bytes show that
+// every point got its own seed). Points with i >= hold_from (-1: none) wait at `gate`: the run is
+// live until the test opens it, on any machine. `options` adds kernel options (`sleep_ms: 5` to
+// pace a run a test wants to see in motion, never to make it last), `yaml` top-level keys
+// (`repeat: 2`).
+inline std::string HeldConfig(const TempDir& dir, const Gate& gate, int points, int chunk_size,
+                              int hold_from, const std::string& options = "",
+                              const std::string& yaml = "") {
+  const std::string path = dir / "held.yaml";
+  WriteFile(path, "name: held\nseed: 5\nkernel: {name: faulty, options: {seeded: 1, " +
+                      gate.Options(hold_from) + (options.empty() ? "" : ", " + options) +
+                      "}}\ninputs:\n  data: {generate: zeros, shape: [4]}\nparameters:\n"
+                      "  i: {range: [0, " +
+                      std::to_string(points) + "]}\n" + yaml +
+                      "execution: {workers: 2, chunk_size: " + std::to_string(chunk_size) +
+                      "}\noutput: {path: out.h5}\n");
+  return path;
 }
 
 // A `sweep` process started in the background. Every process it starts carries
@@ -326,8 +343,10 @@ inline std::string SweepProcess::HangReport() const {
   return report.str();
 }
 
-// Waits up to `seconds` for every tagged process to be gone; returns those still there.
-inline std::vector<pid_t> LeftoversAfter(const std::string& tag, double seconds = 2.0) {
+// Waits up to `seconds` for every tagged process to be gone; returns those still there. Processes
+// that die with their driver take their time to go on a loaded machine: the wait is long, and
+// costs nothing when they are gone.
+inline std::vector<pid_t> LeftoversAfter(const std::string& tag, double seconds = 30.0) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   std::vector<pid_t> left;
   do {

@@ -251,49 +251,39 @@ TEST(ExportTest, FailedChunksAreLeftOut) {
   EXPECT_EQ(points, DonePoints(dir / "out.h5"));
 }
 
-int DoneRecords(const TempDir& dir) {
-  return int(JournalRecords(dir / "out.h5.journal", "done").size());
-}
-
-void WaitForDoneRecords(const TempDir& dir, int n) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
-  while (DoneRecords(dir) < n && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-}
-
-// Each row against the file: the point's chunk done, T and the four results equal.
-void ExpectIsingRowsMatch(const std::vector<nlohmann::ordered_json>& rows,
-                          const std::string& file) {
-  const std::vector<std::string> keys = {
-      "point",        "T", "replicate", "seed", "energy", "magnetisation", "susceptibility",
-      "heat_capacity"};
-  std::map<std::string, std::vector<double>> results;
-  for (size_t k = 4; k < keys.size(); ++k)
-    results[keys[k]] = ReadDataset<double>(file, "/" + keys[k]);
-  for (const nlohmann::ordered_json& row : rows) {
-    SCOPED_TRACE(row.dump());
-    ASSERT_EQ(Keys(row), keys);
-    const uint64_t p = row["point"].get<uint64_t>();
-    EXPECT_EQ(row["T"].get<double>(), internal::Linspace(1.5, 3.5, 1500, int64_t(p / 2)));
-    EXPECT_EQ(row["replicate"].get<uint64_t>(), p % 2);
-    EXPECT_EQ(row["seed"].get<uint64_t>(), PointSeed(9, p / 2, p % 2));
-    for (size_t k = 4; k < keys.size(); ++k) {
-      ASSERT_TRUE(row[keys[k]].is_number()) << keys[k];
-      EXPECT_EQ(row[keys[k]].get<double>(), results[keys[k]][p]) << keys[k];
-    }
-  }
-}
-
 std::vector<uint64_t> PointsOf(const std::vector<nlohmann::ordered_json>& rows) {
   std::vector<uint64_t> points;
   for (const auto& row : rows) points.push_back(row["point"].get<uint64_t>());
   return points;
 }
 
+// The sweep a test kills or exports live: HeldConfig's faulty sweep of 1500 x 2 replicates in 125
+// chunks, held from i = 750 until the gate opens.
+std::string HeldSweep(const TempDir& dir, const Gate& gate) {
+  return HeldConfig(dir, gate, 1500, 24, 750, "", "repeat: 2\n");
+}
+
+// Each row against the file: i, replicate, seed and y equal, y being i + the seed's fraction.
+void ExpectHeldRowsMatch(const std::vector<nlohmann::ordered_json>& rows, const std::string& file) {
+  const std::vector<double> y = ReadDataset<double>(file, "/y");
+  for (const nlohmann::ordered_json& row : rows) {
+    SCOPED_TRACE(row.dump());
+    ASSERT_EQ(Keys(row), (std::vector<std::string>{"point", "i", "replicate", "seed", "y"}));
+    const uint64_t p = row["point"].get<uint64_t>();
+    EXPECT_EQ(row["i"].get<uint64_t>(), p / 2);
+    EXPECT_EQ(row["replicate"].get<uint64_t>(), p % 2);
+    const uint64_t seed = PointSeed(5, p / 2, p % 2);
+    EXPECT_EQ(row["seed"].get<uint64_t>(), seed);
+    EXPECT_EQ(row["y"].get<double>(), y[p]);
+    EXPECT_EQ(row["y"].get<double>(), double(p / 2) + double(seed >> 11) * 0x1p-53);
+  }
+}
+
 TEST(ExportTest, AKilledRunExportsExactlyItsDoneChunks) {
   TempDir dir;
-  SweepProcess run({"run", SlowIsingConfig(dir), "-q"}, dir.path());
-  WaitForDoneRecords(dir, 8);
+  const Gate gate(dir.path());
+  SweepProcess run({"run", HeldSweep(dir, gate), "-q"}, dir.path());
+  ASSERT_TRUE(WaitForRecords(dir / "out.h5.journal", "done", 8)) << run.err();
   run.Signal(SIGKILL);
   ASSERT_EQ(run.Wait(), 128 + SIGKILL);
   const std::vector<uint64_t> done = DonePoints(dir / "out.h5");
@@ -305,23 +295,26 @@ TEST(ExportTest, AKilledRunExportsExactlyItsDoneChunks) {
                        " of 3000 points are done; the table holds those\n");
   const std::vector<nlohmann::ordered_json> rows = JsonLines(r.out);
   EXPECT_EQ(PointsOf(rows), done);
-  ExpectIsingRowsMatch(rows, dir / "out.h5");
+  ExpectHeldRowsMatch(rows, dir / "out.h5");
 }
 
 TEST(ExportTest, ALiveRunIsExportedAsItStands) {
   TempDir dir;
-  SweepProcess run({"run", SlowIsingConfig(dir), "-q"}, dir.path());
-  WaitForDoneRecords(dir, 4);
+  const Gate gate(dir.path());
+  SweepProcess run({"run", HeldSweep(dir, gate), "-q"}, dir.path());
+  ASSERT_TRUE(WaitForRecords(dir / "out.h5.journal", "done", 4)) << run.err();
   const RunResult r = RunSweep({"export", "out.h5", "--format", "jsonl"}, dir.path());
   ASSERT_EQ(r.code, 0) << r.err;
+  gate.Open();
   ASSERT_EQ(run.Wait(), 0) << run.err();
   const std::vector<nlohmann::ordered_json> rows = JsonLines(r.out);
   const std::vector<uint64_t> points = PointsOf(rows);
-  EXPECT_GE(points.size(), 4u);
+  EXPECT_GE(points.size(), 4u * 24);
+  EXPECT_LT(points.size(), 3000u) << "exported after the run had finished";
   EXPECT_TRUE(std::is_sorted(points.begin(), points.end()));
   EXPECT_EQ(std::set<uint64_t>(points.begin(), points.end()).size(), points.size());
   // What was done when exported is what the finished file holds.
-  ExpectIsingRowsMatch(rows, dir / "out.h5");
+  ExpectHeldRowsMatch(rows, dir / "out.h5");
 }
 
 // ---- The chunk table (--chunks) ----

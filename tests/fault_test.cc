@@ -158,17 +158,18 @@ TEST_F(FaultTest, ADaemonizedGrandchildIsNotLeftBehind) {
 
 TEST_F(FaultTest, SigtermStopsRecordsAndResumes) {
   WriteFile(dir_ / "armed", "");
-  const std::string config = FaultyConfig(dir_, "sleep_ms: 50", "retries: 0");
+  const Gate gate(dir_.path());
+  const std::string config = FaultyConfig(dir_, gate.Options(8), "retries: 0");
   SweepProcess run({"run", config, "-q"}, dir_.path());
-  for (int i = 0; i < 400 && JournalRecords(dir_ / "out.h5.journal", "done").empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  ASSERT_TRUE(WaitForRecords(dir_ / "out.h5.journal", "done", 1)) << run.err();
+  ASSERT_TRUE(gate.WaitHeld(1)) << run.err();
   run.Signal(SIGTERM);
   EXPECT_EQ(run.Wait(), 130) << run.err();
-  EXPECT_TRUE(LeftoversAfter(run.tag(), 1.0).empty());
+  EXPECT_TRUE(LeftoversAfter(run.tag()).empty());
   EXPECT_NE(ReadFile(dir_ / "out.h5.journal").find("\"reason\":\"interrupted\""),
             std::string::npos);
   std::filesystem::remove(dir_ / "armed");
+  gate.Open();
   const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir_.path());
   EXPECT_EQ(resumed.code, 0) << resumed.err;
   const std::vector<double> y = ReadDataset<double>(dir_ / "out.h5", "/y");

@@ -26,8 +26,7 @@ TEST(HarnessTest, AHungRunFailsItsTestWithEveryThreadsStackAndIsKilled) {
   TempDir dir;
   SweepProcess run = StartHungRun(dir);
   // The worker is started and hangs at its first point.
-  for (int i = 0; i < 1000 && run.Processes().size() < 2; ++i) SleepSeconds(0.01);
-  ASSERT_GE(run.Processes().size(), 2u);
+  ASSERT_TRUE(WaitUntil([&] { return run.Processes().size() >= 2; }));
   int code = 0;
   EXPECT_NONFATAL_FAILURE(code = run.Wait(1.0), "sweep still running after 1 s");
   EXPECT_EQ(code, 128 + SIGKILL);
@@ -37,7 +36,7 @@ TEST(HarnessTest, AHungRunFailsItsTestWithEveryThreadsStackAndIsKilled) {
 TEST(HarnessTest, TheHangReportNamesEveryProcessAndThread) {
   TempDir dir;
   SweepProcess run = StartHungRun(dir);
-  for (int i = 0; i < 1000 && run.Processes().size() < 2; ++i) SleepSeconds(0.01);
+  ASSERT_TRUE(WaitUntil([&] { return run.Processes().size() >= 2; }));
   const std::string report = run.HangReport();
   EXPECT_NE(report.find("sweep run h.yaml -q"), std::string::npos) << report;
   EXPECT_NE(report.find("-- thread " + std::to_string(run.pid())), std::string::npos) << report;

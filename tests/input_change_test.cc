@@ -22,7 +22,7 @@ namespace {
 using namespace sweep::testing;
 
 constexpr int kValues = 1000;
-constexpr int kChunks = 50;  // 200 points, 4 a chunk, 20 ms a point: about 2 s on 2 workers
+constexpr int kChunks = 50;  // 200 points, 4 a chunk
 
 std::vector<double> Values(double first) {
   std::vector<double> v(kValues);
@@ -30,27 +30,26 @@ std::vector<double> Values(double first) {
   return v;
 }
 
-// array_sum over `data.npy`, slow enough to change the input in the middle.
-std::string SlowSumConfig(const TempDir& dir) {
+// `faulty` over `data.npy` (y = i + data[0]), its points from i = 80 (chunk 20) on held at
+// `gate`: the input is changed while the run is live, however fast the machine.
+std::string HeldInputConfig(const TempDir& dir, const Gate& gate) {
   WriteFile(dir / "data.npy", Npy(Values(0)));
-  const std::string path = dir / "sum.yaml";
-  WriteFile(path,
-            "name: sum\nkernel: {name: array_sum, options: {sleep_ms: 20}}\ninputs:\n"
-            "  data: {npy: data.npy}\nparameters:\n  scale: {linspace: [1, 2, 200]}\n"
-            "execution: {workers: 2, chunk_size: 4}\noutput: {path: out.h5}\n");
+  const std::string path = dir / "held.yaml";
+  WriteFile(path, "name: held\nkernel: {name: faulty, options: {" + gate.Options(80) +
+                      "}}\ninputs:\n  data: {npy: data.npy}\nparameters:\n  i: {range: [0, 200]}\n"
+                      "execution: {workers: 2, chunk_size: 4}\noutput: {path: out.h5}\n");
   return path;
 }
 
 // Waits until the run has recorded `n` chunks done.
 void WaitForDoneChunks(const TempDir& dir, size_t n) {
-  for (int i = 0; i < 600 && JournalRecords(dir / "out.h5.journal", "done").size() < n; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_GE(JournalRecords(dir / "out.h5.journal", "done").size(), n);
+  ASSERT_TRUE(WaitForRecords(dir / "out.h5.journal", "done", n));
 }
 
 TEST(InputChangeTest, AnInputWrittenMidRunStopsItAndNoLaterChunkIsRecordedDone) {
   TempDir dir;
-  SweepProcess run({"run", SlowSumConfig(dir), "-q"}, dir.path());
+  const Gate gate(dir.path());
+  SweepProcess run({"run", HeldInputConfig(dir, gate), "-q"}, dir.path());
   WaitForDoneChunks(dir, 4);
   WriteFile(dir / "data.npy", Npy(Values(1)));  // rewritten in place, as numpy.save does
   const double written = WallSeconds();
@@ -71,22 +70,22 @@ TEST(InputChangeTest, AnInputWrittenMidRunStopsItAndNoLaterChunkIsRecordedDone) 
   const RunResult refused = RunSweep({"resume", "out.h5", "-q"}, dir.path());
   EXPECT_EQ(refused.code, 2);
   EXPECT_NE(refused.err.find("inputs.data: its bytes changed"), std::string::npos) << refused.err;
+  gate.Open();
   const RunResult forced = RunSweep({"resume", "out.h5", "--force", "-q"}, dir.path());
   ASSERT_EQ(forced.code, 0) << forced.err;
-  const std::vector<double> sums = ReadDataset<double>(dir / "out.h5", "/sum");
-  const std::vector<double> scales = ReadDataset<double>(dir / "out.h5", "/scale");
-  const double old_total = kValues * (kValues - 1) / 2.0, new_total = old_total + kValues;
+  // y = i + data[0]: 0 before the write, 1 after.
+  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/y");
   std::vector<bool> chunk_done_first(kChunks, false);
   for (const JournalRecord& r : done) chunk_done_first[r.chunk] = true;
-  for (size_t k = 0; k < sums.size(); ++k) {
-    EXPECT_EQ(sums[k], scales[k] * (chunk_done_first[k / 4] ? old_total : new_total))
-        << "point " << k;
-  }
+  for (size_t k = 0; k < y.size(); ++k)
+    EXPECT_EQ(y[k], double(k) + (chunk_done_first[k / 4] ? 0.0 : 1.0)) << "point " << k;
 }
 
 TEST(InputChangeTest, AWriteThroughAMappingIsFoundWhenTheRunEndsAndRevokesItsChunks) {
   TempDir dir;
-  const std::string config = SlowSumConfig(dir);
+  const Gate gate(dir.path());
+  const std::string config = HeldInputConfig(dir, gate);
+  gate.Open();
   const RunResult clean = RunSweep({"run", config, "-q", "-o", "clean.h5"}, dir.path());
   ASSERT_EQ(clean.code, 0) << clean.err;
 
@@ -99,9 +98,11 @@ TEST(InputChangeTest, AWriteThroughAMappingIsFoundWhenTheRunEndsAndRevokesItsChu
   ASSERT_NE(file, MAP_FAILED);
   double* values = reinterpret_cast<double*>(file + bytes - kValues * sizeof(double));
 
+  gate.Close();
   SweepProcess run({"run", config, "-q"}, dir.path());
   WaitForDoneChunks(dir, 4);
   values[3] += 1;
+  gate.Open();  // the run goes on to its end, where the bytes are hashed again
   ASSERT_EQ(run.Wait(), 1) << run.err();
   EXPECT_NE(run.err().find("input `data` (" + (dir / "data.npy") + ") holds other bytes"),
             std::string::npos)
@@ -121,13 +122,13 @@ TEST(InputChangeTest, AWriteThroughAMappingIsFoundWhenTheRunEndsAndRevokesItsChu
   munmap(file, bytes);
   const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir.path());
   ASSERT_EQ(resumed.code, 0) << resumed.err;
-  EXPECT_EQ(ReadDataset<double>(dir / "out.h5", "/sum"),
-            ReadDataset<double>(dir / "clean.h5", "/sum"));
+  EXPECT_EQ(ReadDataset<double>(dir / "out.h5", "/y"), ReadDataset<double>(dir / "clean.h5", "/y"));
 }
 
 TEST(InputChangeTest, AnotherFileRenamedOverTheInputStopsTheRun) {
   TempDir dir;
-  const std::string config = SlowSumConfig(dir);
+  const Gate gate(dir.path());
+  const std::string config = HeldInputConfig(dir, gate);
   SweepProcess run({"run", config, "-q"}, dir.path());
   WaitForDoneChunks(dir, 2);
   WriteFile(dir / "new.npy", Npy(Values(1)));
@@ -139,18 +140,25 @@ TEST(InputChangeTest, AnotherFileRenamedOverTheInputStopsTheRun) {
 // Only the bytes count: a touch, or a copy of the same bytes put in its place, is no change.
 TEST(InputChangeTest, ATouchOrTheSameBytesWrittenAgainIsNoChangeForResume) {
   TempDir dir;
-  const std::string config = SlowSumConfig(dir);
-  SweepProcess run({"run", config, "-q"}, dir.path());
-  WaitForDoneChunks(dir, 2);
+  const Gate gate(dir.path());
+  const std::string config = HeldInputConfig(dir, gate);
   const std::string data = dir / "data.npy";
-  ASSERT_EQ(utimensat(AT_FDCWD, data.c_str(), nullptr, 0), 0);  // touch: attributes only
-  const size_t before = JournalRecords(dir / "out.h5.journal", "done").size();
-  WaitForDoneChunks(dir, before + 4);
-  siginfo_t info{};
-  ASSERT_EQ(waitid(P_PID, id_t(run.pid()), &info, WEXITED | WNOHANG | WNOWAIT), 0);
-  EXPECT_EQ(info.si_pid, 0) << "the run stopped after a touch: " << run.err();
-  WriteFile(data, Npy(Values(0)));  // the same bytes, written: the run cannot tell, so it stops
+  {
+    // Touched while live: the run goes on through every later chunk and finishes.
+    SweepProcess run({"run", config, "-q"}, dir.path());
+    WaitForDoneChunks(dir, 2);
+    ASSERT_EQ(utimensat(AT_FDCWD, data.c_str(), nullptr, 0), 0);  // touch: attributes only
+    gate.Open();
+    ASSERT_EQ(run.Wait(), 0) << "the run stopped after a touch: " << run.err();
+  }
+  // The same bytes written while live: the run cannot tell, so it stops; a resume compares the
+  // bytes, finds them the same, and finishes.
+  gate.Close();
+  SweepProcess run({"run", config, "-q", "--force"}, dir.path());
+  ASSERT_TRUE(gate.WaitHeld(1)) << run.err();  // live and watching its input
+  WriteFile(data, Npy(Values(0)));
   ASSERT_EQ(run.Wait(), 1) << run.err();
+  gate.Open();
   const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir.path());
   EXPECT_EQ(resumed.code, 0) << resumed.err;
   EXPECT_EQ(StatusJson(dir)["pending"], 0);
@@ -160,21 +168,24 @@ TEST(InputChangeTest, ATouchOrTheSameBytesWrittenAgainIsNoChangeForResume) {
 // were; `--input NAME=PATH` says where one is now, and its bytes are still checked.
 TEST(InputChangeTest, AMovedProjectIsResumedWithInputPointingToTheMovedFile) {
   TempDir root;
+  const Gate gate(root.path());  // beside the project, so that it does not move with it
   const std::string project = root / "project";
   std::filesystem::create_directory(project);
   WriteFile(project + "/data.npy", Npy(Values(0)));
   WriteFile(project + "/sum.yaml",
-            "name: sum\nkernel: {name: array_sum, options: {sleep_ms: 20}}\ninputs:\n"
-            "  data: {npy: data.npy}\nparameters:\n  scale: {linspace: [1, 2, 200]}\n"
-            "execution: {workers: 2, chunk_size: 4}\noutput: {path: out.h5}\n");
+            "name: sum\nkernel: {name: faulty, options: {" + gate.Options(80) +
+                "}}\ninputs:\n  data: {npy: data.npy}\nparameters:\n  i: {range: [0, 200]}\n"
+                "execution: {workers: 2, chunk_size: 4}\noutput: {path: out.h5}\n");
+  gate.Open();
   ASSERT_EQ(RunSweep({"run", "sum.yaml", "-q", "-o", "clean.h5"}, project).code, 0);
+  gate.Close();
   {
     SweepProcess run({"run", "sum.yaml", "-q"}, project);
-    for (int i = 0; i < 600 && JournalRecords(project + "/out.h5.journal", "done").size() < 3; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(WaitForRecords(project + "/out.h5.journal", "done", 3)) << run.err();
     run.Signal(SIGINT);
     ASSERT_EQ(run.Wait(), 130) << run.err();
   }
+  gate.Open();
   const std::string moved = root / "moved";
   std::filesystem::rename(project, moved);
 
@@ -195,8 +206,8 @@ TEST(InputChangeTest, AMovedProjectIsResumedWithInputPointingToTheMovedFile) {
 
   const RunResult resumed = RunSweep({"resume", "out.h5", "-q", "--input", "data=data.npy"}, moved);
   ASSERT_EQ(resumed.code, 0) << resumed.err;
-  EXPECT_EQ(ReadDataset<double>(moved + "/out.h5", "/sum"),
-            ReadDataset<double>(moved + "/clean.h5", "/sum"));
+  EXPECT_EQ(ReadDataset<double>(moved + "/out.h5", "/y"),
+            ReadDataset<double>(moved + "/clean.h5", "/y"));
 }
 
 }  // namespace

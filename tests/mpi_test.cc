@@ -50,15 +50,15 @@ std::string IsingConfig(const TempDir& dir, int temperatures) {
   return path;
 }
 
-// Points that sleep, so a run lasts long enough to act on it in the middle.
-std::string SleepyConfig(const TempDir& dir, int points, int sleep_ms) {
-  const std::string path = dir / "sleepy.yaml";
-  WriteFile(path,
-            "name: sleepy\nkernel: {name: faulty, options: {sleep_ms: " + std::to_string(sleep_ms) +
-                "}}\ninputs:\n  data: {generate: zeros, shape: [4]}\n"
-                "parameters:\n  i: {range: [0, " +
-                std::to_string(points) +
-                "]}\nexecution: {chunk_size: 1, retries: 2}\noutput: {path: out.h5}\n");
+// `faulty` over `points` points, one a chunk, those from `hold_from` on held at `gate`: the job is
+// live until the test opens it.
+std::string HeldMpiConfig(const TempDir& dir, const Gate& gate, int points, int hold_from) {
+  const std::string path = dir / "held.yaml";
+  WriteFile(path, "name: held\nkernel: {name: faulty, options: {" + gate.Options(hold_from) +
+                      "}}\ninputs:\n  data: {generate: zeros, shape: [4]}\n"
+                      "parameters:\n  i: {range: [0, " +
+                      std::to_string(points) +
+                      "]}\nexecution: {chunk_size: 1, retries: 2}\noutput: {path: out.h5}\n");
   return path;
 }
 
@@ -102,19 +102,6 @@ TEST_P(MpiStartTest, ThreeRanksGiveTheBytesOfAPlainRun) {
 
 INSTANTIATE_TEST_SUITE_P(Mpi, MpiStartTest, ::testing::Values("spawn", "fork"));
 
-// Dynamic scheduling over ranks: 16 equal points on 2 ranks x 1 worker are shared evenly.
-TEST(MpiTest, ChunksAreSharedBetweenRanksAsTheyFinish) {
-  TempDir dir;
-  const std::string config = SleepyConfig(dir, 16, 100);
-  const RunResult r = RunMpi(2, {"run", config, "-q", "--mpi", "-j", "1"}, dir.path());
-  ASSERT_EQ(r.code, 0) << r.err;
-  int by_rank1 = 0;
-  for (const JournalRecord& d : JournalRecords(dir / "out.h5.journal", "done"))
-    by_rank1 += d.worker == 1;
-  EXPECT_GE(by_rank1, 5);
-  EXPECT_LE(by_rank1, 11);
-}
-
 // The pid of the worker process started by MPI rank `rank` (a child of that rank's process).
 pid_t WorkerOfRank(const std::string& tag, int rank) {
   for (pid_t pid : TaggedProcesses(tag)) {
@@ -128,21 +115,46 @@ pid_t WorkerOfRank(const std::string& tag, int rank) {
   return -1;
 }
 
+// Dynamic scheduling over ranks: while rank 1's worker is held in its first point, rank 0's worker
+// computes every other point of 16 (2 ranks x 1 worker); a static split would leave rank 1's share
+// waiting for it.
+TEST(MpiTest, ChunksAreSharedBetweenRanksAsTheyFinish) {
+  TempDir dir;
+  const Gate gate(dir.path());
+  const std::string config = HeldMpiConfig(dir, gate, 16, 0);
+  SweepProcess run({"run", config, "-q", "--mpi", "-j", "1"}, dir.path(), Mpirun(2));
+  ASSERT_TRUE(gate.WaitHeld(2)) << run.err();  // one point held on each rank
+  const pid_t rank0 = WorkerOfRank(run.tag(), 0);
+  ASSERT_GT(rank0, 0);
+  gate.Release(rank0);
+  ASSERT_TRUE(WaitForRecords(dir / "out.h5.journal", "done", 15)) << run.err();
+  for (const JournalRecord& d : JournalRecords(dir / "out.h5.journal", "done"))
+    EXPECT_EQ(d.worker, 0) << "chunk " << d.chunk << " done while rank 1 was held";
+  gate.Open();
+  ASSERT_EQ(run.Wait(), 0) << run.err();
+  int by_rank1 = 0;
+  for (const JournalRecord& d : JournalRecords(dir / "out.h5.journal", "done"))
+    by_rank1 += d.worker == 1;
+  EXPECT_EQ(by_rank1, 1);
+}
+
 // A worker killed from outside on rank 1 fails only its chunk, which is retried; the run
 // finishes every point.
 TEST(MpiTest, AWorkerKilledOnAnotherRankHasItsChunkRetried) {
   TempDir dir;
-  const std::string config = SleepyConfig(dir, 40, 100);
+  const Gate gate(dir.path());
+  const std::string config = HeldMpiConfig(dir, gate, 40, 0);
   SweepProcess run({"run", config, "-q", "--mpi", "-j", "1"}, dir.path(), Mpirun(2));
+  // Rank 1's worker in the middle of a point, held at the gate: killed there.
   pid_t worker = -1;
-  for (int i = 0; i < 1000 && worker < 0; ++i) {
-    // Busy: rank 1's worker has reported a chunk done, so it computes the next one now.
-    for (const JournalRecord& d : JournalRecords(dir / "out.h5.journal", "done"))
-      if (d.worker == 1 && worker < 0) worker = WorkerOfRank(run.tag(), 1);
-    if (worker < 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_GT(worker, 0);
-  kill(worker, SIGKILL);
+  ASSERT_TRUE(WaitUntil([&] {
+    worker = WorkerOfRank(run.tag(), 1);
+    for (const auto& [pid, point] : gate.Held())
+      if (pid == worker) return true;
+    return false;
+  })) << run.err();
+  ASSERT_EQ(kill(worker, SIGKILL), 0);
+  gate.Open();
   ASSERT_EQ(run.Wait(), 0) << run.err();
   bool retried = false;
   for (const JournalRecord& f : JournalRecords(dir / "out.h5.journal", "failed")) {
@@ -161,16 +173,17 @@ TEST(MpiTest, AWorkerKilledOnAnotherRankHasItsChunkRetried) {
 // finishes it to the bytes of a plain run.
 TEST(MpiTest, AKilledJobLeavesNoProcessAndResumesToThePlainBytes) {
   TempDir dir;
-  const std::string config = IsingConfig(dir, 1500);
+  const Gate gate(dir.path());
+  const std::string config = HeldConfig(dir, gate, 1500, 24, 750, "", "repeat: 2\n");
+  gate.Open();
   ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "plain.h5"}, dir.path()).code, 0);
+  gate.Close();
   SweepProcess run({"run", config, "-q", "--mpi", "-j", "1"}, dir.path(), Mpirun(3));
-  for (int i = 0; i < 2000; ++i) {
-    if (JournalRecords(dir / "out.h5.journal", "done").size() >= 5) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  ASSERT_TRUE(WaitForRecords(dir / "out.h5.journal", "done", 5)) << run.err();
   kill(run.pid(), SIGKILL);
   run.Wait();
-  EXPECT_TRUE(LeftoversAfter(run.tag(), 5.0).empty());
+  EXPECT_TRUE(LeftoversAfter(run.tag()).empty());
+  gate.Open();
   const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir.path());
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   EXPECT_EQ(ResultsAndParams(dir / "out.h5"), ResultsAndParams(dir / "plain.h5"));
@@ -180,15 +193,13 @@ TEST(MpiTest, AKilledJobLeavesNoProcessAndResumesToThePlainBytes) {
 // run the journaled way, as Ctrl-C does on one machine.
 TEST(MpiTest, ATerminatedJobJournalsItsStop) {
   TempDir dir;
-  const std::string config = SleepyConfig(dir, 200, 100);
+  const Gate gate(dir.path());
+  const std::string config = HeldMpiConfig(dir, gate, 200, 10);
   SweepProcess run({"run", config, "-q", "--mpi", "-j", "1"}, dir.path(), Mpirun(2));
-  for (int i = 0; i < 2000; ++i) {
-    if (JournalRecords(dir / "out.h5.journal", "done").size() >= 4) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  ASSERT_TRUE(WaitForRecords(dir / "out.h5.journal", "done", 4)) << run.err();
   run.Signal(SIGTERM);
   run.Wait();
-  EXPECT_TRUE(LeftoversAfter(run.tag(), 5.0).empty());
+  EXPECT_TRUE(LeftoversAfter(run.tag()).empty());
   const std::vector<JournalRecord> stopped = JournalRecords(dir / "out.h5.journal", "stopped");
   ASSERT_EQ(stopped.size(), 1u);
   EXPECT_EQ(stopped[0].reason, "interrupted");
@@ -268,15 +279,17 @@ TEST(MpiTest, ABadConfigStopsEveryRankWithExitTwo) {
 // chunk each computes and, relayed from its rank, its point.
 TEST(MpiTest, StatusShowsTheWorkersOfEveryRank) {
   TempDir dir;
-  const std::string config = SleepyConfig(dir, 30, 400);
+  const Gate gate(dir.path());
+  const std::string config = HeldMpiConfig(dir, gate, 30, 0);
   SweepProcess run({"run", config, "-q", "--mpi", "-j", "1"}, dir.path(), Mpirun(3));
+  // Every rank's worker holds a point until the test has seen them all.
+  ASSERT_TRUE(gate.WaitHeld(3)) << run.err();
   std::set<int> ranks_seen, ranks_with_points;
-  for (int i = 0; i < 600 && ranks_with_points.size() < 2; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  WaitUntil([&] {
     const RunResult r = RunSweep({"status", "out.h5", "--json"}, dir.path());
-    if (r.code != 0) continue;
+    if (r.code != 0) return false;
     const nlohmann::json status = nlohmann::json::parse(r.out);
-    if (!status["live"].get<bool>()) continue;
+    if (!status["live"].get<bool>()) return false;
     for (const auto& w : status["workers"]) {
       if (w["state"] != "busy") continue;
       const int rank = w["rank"].get<int>();
@@ -284,13 +297,15 @@ TEST(MpiTest, StatusShowsTheWorkersOfEveryRank) {
       EXPECT_EQ(w["worker"].get<int>(), rank) << w;  // one worker a rank, rank 0's first
       EXPECT_FALSE(w["host"].get<std::string>().empty()) << w;
       EXPECT_GT(w["pid"].get<long>(), 0) << w;
-      ASSERT_FALSE(w["chunk"].is_null()) << w;
+      if (w["chunk"].is_null()) return false;
       if (!w["point"].is_null()) {
         EXPECT_EQ(w["point"], w["chunk"]) << "chunk_size 1: the point is its chunk's";
         if (rank > 0) ranks_with_points.insert(rank);
       }
     }
-  }
+    return ranks_seen.size() == 3 && ranks_with_points.size() == 2;
+  });
+  gate.Open();
   EXPECT_EQ(ranks_seen, (std::set<int>{0, 1, 2}));
   EXPECT_EQ(ranks_with_points, (std::set<int>{1, 2}));
   EXPECT_EQ(run.Wait(), 0) << run.err();

@@ -108,7 +108,7 @@ TEST(OutputLockTest, ExclusiveWaitsThenTimesOut) {
   EXPECT_EQ(Refusal([&] { OutputLock lock(out, Mode::kExclusive, 0.2); }).first, 4);
   const double waited = Seconds() - start;
   EXPECT_GE(waited, 0.2);
-  EXPECT_LT(waited, 2.0);
+  EXPECT_LT(waited, 30.0) << "it waited as if there were no timeout";
 }
 
 // `sweep status` sees a live run without disturbing it: the exclusive holder by pid and host, a

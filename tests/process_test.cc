@@ -15,6 +15,7 @@
 
 #include "io/error.h"
 #include "tests/temp_dir.h"
+#include "tests/wait.h"
 
 namespace sweep {
 namespace {
@@ -226,14 +227,11 @@ TEST(ProcessTest, AForkedChildDiesWithItsParent) {
   close(pipe_fds[0]);
   Wait(middle);
   // Gone, or a zombie its new parent has not reaped yet.
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  bool dead = false;
-  while (!dead && std::chrono::steady_clock::now() < give_up) {
+  const bool dead = testing::WaitUntil([&] {
     const std::string stat = ReadAll("/proc/" + std::to_string(child) + "/stat");
     const size_t paren = stat.rfind(')');
-    dead = stat.empty() || (paren != std::string::npos && stat.substr(paren + 2, 1) == "Z");
-    if (!dead) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+    return stat.empty() || (paren != std::string::npos && stat.substr(paren + 2, 1) == "Z");
+  });
   EXPECT_TRUE(dead);
   if (!dead) kill(child, SIGKILL);
 }

@@ -148,14 +148,13 @@ TEST(ReportTest, ASweepOfThreeAxesIsPlottedInSlicesOverTheFirstTwo) {
 // A live run is reported as it stands, from the file and journal alone, and goes on undisturbed.
 TEST(ReportTest, ALiveRunIsReportedWithoutDisturbingIt) {
   TempDir dir;
-  const std::string config = SlowIsingConfig(dir);
+  const Gate gate(dir.path());
+  const std::string config = HeldConfig(dir, gate, 1500, 24, 750, "", "repeat: 2\n");
   SweepProcess run({"run", config, "-q"}, dir.path());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (JournalRecords(dir / "out.h5.journal", "done").size() < 10 &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(WaitForRecords(dir / "out.h5.journal", "done", 10)) << run.err();
   const RunResult live = RunSweep({"report", "out.h5", "-o", "live.html"}, dir.path());
   ASSERT_EQ(live.code, 0) << live.err;
+  gate.Open();
   ASSERT_EQ(run.Wait(), 0) << run.err();
   const std::string during = ReadFile(dir / "live.html");
   EXPECT_NE(during.find("running now (pid " + std::to_string(run.pid()) + " on " + HostName()),
@@ -163,8 +162,7 @@ TEST(ReportTest, ALiveRunIsReportedWithoutDisturbingIt) {
       << during.substr(0, 4000);
   EXPECT_NE(during.find("<td>running</td>"), std::string::npos);
   EXPECT_GT(Count(during, "class=\"missing\""), 0u);  // not done yet
-  EXPECT_EQ(FigureOutputs(during), (std::vector<std::string>{"energy", "magnetisation",
-                                                             "susceptibility", "heat_capacity"}));
+  EXPECT_EQ(FigureOutputs(during), (std::vector<std::string>{"y"}));
 
   ASSERT_EQ(RunSweep({"report", "out.h5", "-o", "after.html"}, dir.path()).code, 0);
   const std::string after = ReadFile(dir / "after.html");

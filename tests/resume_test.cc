@@ -48,24 +48,26 @@ int ChunksDoneBy(const TempDir& dir, pid_t pid) {
 
 TEST(ResumeTest, AKilledRunIsResumedToTheBytesOfACleanRun) {
   TempDir dir;
-  const std::string config = SlowIsingConfig(dir);
+  const Gate gate(dir.path());
+  // 1500 x 2 replicates in 125 chunks; from i = 1000 (chunk 83) on, held until the resume.
+  const std::string config = HeldConfig(dir, gate, 1500, 24, 1000, "", "repeat: 2\n");
+  gate.Open();
   ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "clean.h5"}, dir.path()).code, 0);
   const auto clean = ResultsAndParams(dir / "clean.h5");
-  ASSERT_EQ(clean.size(), 6u);  // the outputs and the coordinates T and replicate
+  ASSERT_EQ(clean.size(), 3u);  // y and the coordinates i and replicate
 
-  // Killed once the run has journaled a number of its 128 chunks, not at fixed instants: those
-  // found no chunk done yet in the sanitized build, where workers start several times slower.
+  // Killed once the run has journaled a number of its chunks; the gate keeps it from finishing
+  // first, however fast the machine.
   for (int done_before_kill : {1, 8, 32}) {
     SCOPED_TRACE("killed after " + std::to_string(done_before_kill) + " chunks");
+    gate.Close();
     SweepProcess run({"run", config, "-q", "--force"}, dir.path());
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
-    while (ChunksDoneBy(dir, run.pid()) < done_before_kill &&
-           std::chrono::steady_clock::now() < deadline)
-      SleepSeconds(0.002);
+    ASSERT_TRUE(WaitUntil([&] { return ChunksDoneBy(dir, run.pid()) >= done_before_kill; }))
+        << run.err();
     run.Signal(SIGKILL);
     EXPECT_EQ(run.Wait(), 128 + SIGKILL);
     // Workers die with the driver.
-    EXPECT_TRUE(LeftoversAfter(run.tag(), 1.0).empty()) << "workers outlived the driver by 1 s";
+    EXPECT_TRUE(LeftoversAfter(run.tag()).empty()) << "workers outlived the driver";
     // The file is valid HDF5 as it stands.
     EXPECT_EQ(Shell("h5dump -H " + dir / "out.h5" + " > /dev/null"), 0);
     // xarray opens it as it stands: the points of done chunks hold results, every other point
@@ -76,7 +78,7 @@ TEST(ResumeTest, AKilledRunIsResumedToTheBytesOfACleanRun) {
           dir / "killed.py",
           "import sys, h5py, numpy as np, xarray as xr\n"
           "ds = xr.open_dataset(sys.argv[1], engine='h5netcdf')\n"
-          "e = ds.energy.values.reshape(-1)\n"
+          "e = ds.y.values.reshape(-1)\n"
           "f = h5py.File(sys.argv[1], 'r')\n"
           "status, first, count = (f['chunks/' + k][...] for k in ('status', 'first', 'count'))\n"
           "done = np.zeros(e.size, bool)\n"
@@ -91,6 +93,7 @@ TEST(ResumeTest, AKilledRunIsResumedToTheBytesOfACleanRun) {
     EXPECT_GT(status["done"].get<int>(), 0) << status.dump();
     EXPECT_GT(status["pending"].get<int>(), 0) << status.dump();
     EXPECT_FALSE(status["live"].get<bool>());
+    gate.Open();
     const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir.path());
     ASSERT_EQ(resumed.code, 0) << resumed.err;
     EXPECT_TRUE(LeftoversAfter(resumed.tag).empty());
@@ -105,16 +108,18 @@ TEST(ResumeTest, AKilledRunIsResumedToTheBytesOfACleanRun) {
 // resume with other settings goes on (the output keeps its chunk size).
 TEST(ResumeTest, AResumeWithOtherWorkersFinishesARunMadeWithOtherSettings) {
   TempDir dir;
-  const std::string config = SlowIsingConfig(dir);
+  const Gate gate(dir.path());
+  // 3000 points; in chunks of 500, chunk 4 on is held until the resume.
+  const std::string config = HeldConfig(dir, gate, 1500, 24, 1000, "", "repeat: 2\n");
+  gate.Open();
   ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "clean.h5"}, dir.path()).code, 0);
   const auto clean = ResultsAndParams(dir / "clean.h5");
+  gate.Close();
   SweepProcess run({"run", config, "-q", "-j", "1", "--chunk-size", "500"}, dir.path());
-  const std::string journal = dir / "out.h5.journal";
-  for (int i = 0; i < 4000 && JournalRecords(journal, "done").empty(); ++i) {
-    SleepSeconds(0.005);
-  }
+  ASSERT_TRUE(WaitForRecords(dir / "out.h5.journal", "done", 1)) << run.err();
   run.Signal(SIGKILL);
   run.Wait();
+  gate.Open();
   const OutputLayout layout = ReadOutputLayout(dir / "out.h5");
   EXPECT_EQ(layout.config_text, ReadFile(config));
   EXPECT_EQ(layout.chunk_size, 500u);
@@ -128,7 +133,7 @@ TEST(ResumeTest, AResumeWithOtherWorkersFinishesARunMadeWithOtherSettings) {
 
 TEST(ResumeTest, TornRowsOfAChunkRecordedDoneAreRecomputed) {
   TempDir dir;
-  const std::string config = SlowIsingConfig(dir);
+  const std::string config = SeededIsingConfig(dir);
   ASSERT_EQ(
       RunSweep({"run", config, "-q", "--set", "parameters.T.linspace=[1.5, 3.5, 100]"}, dir.path())
           .code,
@@ -191,7 +196,7 @@ TEST(ResumeTest, ADamagedJournalRecordIsSkippedReportedAndItsChunkVerified) {
 
 TEST(ResumeTest, RerunOfDoneChunksAndInlineRerunGiveTheSameBytes) {
   TempDir dir;
-  const std::string config = SlowIsingConfig(dir);
+  const std::string config = SeededIsingConfig(dir);
   ASSERT_EQ(
       RunSweep({"run", config, "-q", "--set", "parameters.T.linspace=[1.5, 3.5, 200]"}, dir.path())
           .code,
@@ -260,12 +265,11 @@ TEST(ResumeTest, FailuresAreRecordedWithPointParametersAndReason) {
 
 TEST(ResumeTest, ASecondRunOnAnOutputInUseExitsFourNamingTheHolder) {
   TempDir dir;
-  const std::string config = SlowIsingConfig(dir);
+  const Gate gate(dir.path());
+  const std::string config = HeldConfig(dir, gate, 40, 4, 8);
   SweepProcess first({"run", config, "-q"}, dir.path());
-  // Wait until the first run holds the lock (its journal exists).
-  for (int i = 0; i < 200 && ReadFile(dir / "out.h5.journal").find("started") == std::string::npos;
-       ++i)
-    SleepSeconds(0.01);
+  // The first run holds the lock, and is kept computing until it is interrupted.
+  ASSERT_TRUE(gate.WaitHeld(1)) << first.err();
   const RunResult second = RunSweep({"run", config, "-q", "--force"}, dir.path());
   EXPECT_EQ(second.code, 4) << second.err;
   EXPECT_NE(second.err.find("in use by another sweep (pid " + std::to_string(first.pid()) + " on " +
@@ -288,18 +292,19 @@ TEST(ResumeTest, ASecondRunOnAnOutputInUseExitsFourNamingTheHolder) {
 TEST(ResumeTest, H5pyReadsTheOutputWhileARunWrites) {
   ASSERT_TRUE(HaveH5py()) << "no h5py in " << kPython << " (scripts/setup installs it)";
   TempDir dir;
-  SweepProcess run({"run", SlowIsingConfig(dir), "-q"}, dir.path());
-  for (int i = 0; i < 200 && JournalRecords(dir / "out.h5.journal", "done").empty(); ++i)
-    SleepSeconds(0.01);
+  const Gate gate(dir.path());
+  SweepProcess run({"run", HeldConfig(dir, gate, 1500, 24, 750, "", "repeat: 2\n"), "-q"},
+                   dir.path());
+  ASSERT_TRUE(WaitForRecords(dir / "out.h5.journal", "done", 1)) << run.err();
   const std::string script = dir / "read.py";
   WriteFile(script,
             "import h5py, numpy as np, sys, xarray as xr\n"
             "f = h5py.File(sys.argv[1], 'r')\n"
             "s = f['chunks/status'][...]\n"
-            "e = f['energy'][...]\n"
+            "e = f['y'][...]\n"
             "ds = xr.open_dataset(sys.argv[1], engine='h5netcdf')\n"
-            "assert ds.energy.dims == ('T', 'replicate'), ds.energy.dims\n"
-            "x = ds.energy.values\n"
+            "assert ds.y.dims == ('i', 'replicate'), ds.y.dims\n"
+            "x = ds.y.values\n"
             "print(int((s == 1).sum()), int((s == 0).sum()), int(np.isnan(e).sum()), e.size,\n"
             "      int(np.isnan(x).sum()))\n");
   const std::string out_file = dir / "read.txt";
@@ -314,6 +319,7 @@ TEST(ResumeTest, H5pyReadsTheOutputWhileARunWrites) {
   EXPECT_LT(nans, size);
   EXPECT_GT(xarray_nans, 0);
   EXPECT_LT(xarray_nans, size);
+  gate.Open();
   EXPECT_EQ(run.Wait(), 0) << run.err();
 }
 
@@ -420,7 +426,7 @@ TEST(ResumeTest, DamagedParameterValuesAreRecomputedOnResume) {
 TEST(ResumeTest, StatusOfAFinishedRun) {
   TempDir dir;
   ASSERT_EQ(
-      RunSweep({"run", SlowIsingConfig(dir), "-q", "--set", "parameters.T.linspace=[1, 2, 10]"},
+      RunSweep({"run", SeededIsingConfig(dir), "-q", "--set", "parameters.T.linspace=[1, 2, 10]"},
                dir.path())
           .code,
       0);

@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 
 #include <filesystem>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "io/journal.h"
@@ -61,16 +63,17 @@ TEST(ShardTest, ShardsShareOneOutputAndGiveTheBytesOfOneRun) {
 
 TEST(ShardTest, AKilledShardFinishesWhenItRunsAgain) {
   TempDir dir;
-  const std::string config = ShardConfig(dir, 3000);
+  const Gate gate(dir.path());
+  const std::string config = HeldConfig(dir, gate, 600, 10, 300);  // 60 chunks, held from 30
+  gate.Open();
   ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "clean.h5"}, dir.path()).code, 0);
+  gate.Close();
   SweepProcess shard({"run", config, "-q", "--shard", "0/2"}, dir.path());
-  const std::string journal = dir / "out.h5.journal.shard-0-of-2";
-  for (int i = 0; i < 2000 && JournalRecords(journal, "done").empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  ASSERT_TRUE(WaitForRecords(dir / "out.h5.journal.shard-0-of-2", "done", 1)) << shard.err();
   shard.Signal(SIGKILL);
   shard.Wait();
-  EXPECT_TRUE(LeftoversAfter(shard.tag(), 1.0).empty());
+  EXPECT_TRUE(LeftoversAfter(shard.tag()).empty());
+  gate.Open();
   ASSERT_EQ(RunSweep({"run", config, "-q", "--shard", "1/2"}, dir.path()).code, 0);
   const RunResult rest = RunSweep({"run", config, "-q", "--shard", "0/2"}, dir.path());
   ASSERT_EQ(rest.code, 0) << rest.err;
@@ -134,47 +137,58 @@ std::pair<double, double> ComputingInterval(const std::string& journal_path) {
   return {start, end};
 }
 
+// The parent of process `pid`, from /proc (0 if it is gone).
+pid_t ParentOf(pid_t pid) {
+  const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(paren + 2));
+  char state = 0;
+  long parent = 0;
+  rest >> state >> parent;
+  return pid_t(parent);
+}
+
 // Shards are Slurm array tasks: they must compute at the same time, not one after the other, and
-// `status` must show each of them live with its pid and host while they do.
+// `status` must show each of them live with its pid and host while they do. Every point waits at
+// the gate: a worker of each shard is seen in the middle of a point at the same instant.
 TEST(ShardTest, ShardsStartedTogetherComputeAtTheSameTime) {
   TempDir dir;
-  const std::string config = dir / "slow.yaml";
-  WriteFile(config,
-            "name: slow\nkernel: {name: faulty, options: {sleep_ms: 200}}\n"
-            "inputs:\n  data: {generate: zeros, shape: [4]}\n"
-            "parameters:\n  i: {range: [0, 16]}\n"
-            "execution: {workers: 1, chunk_size: 1}\noutput: {path: out.h5}\n");
+  const Gate gate(dir.path());
+  const std::string config = dir / "held.yaml";
+  WriteFile(config, "name: held\nkernel: {name: faulty, options: {" + gate.Options(0) +
+                        "}}\ninputs:\n  data: {generate: zeros, shape: [4]}\n"
+                        "parameters:\n  i: {range: [0, 16]}\n"
+                        "execution: {workers: 1, chunk_size: 1}\noutput: {path: out.h5}\n");
   SweepProcess shard0({"run", config, "-q", "--shard", "0/2"}, dir.path());
   SweepProcess shard1({"run", config, "-q", "--shard", "1/2"}, dir.path());
+  ASSERT_TRUE(gate.WaitHeld(2)) << shard0.err() << shard1.err();
+  std::set<pid_t> drivers_holding;
+  for (const auto& [pid, point] : gate.Held()) drivers_holding.insert(ParentOf(pid));
+  EXPECT_EQ(drivers_holding, (std::set<pid_t>{shard0.pid(), shard1.pid()}))
+      << "two points held, but not one by each shard";
   nlohmann::json seen;
-  for (int i = 0; i < 500; ++i) {
+  ASSERT_TRUE(WaitUntil([&] {
     const RunResult status = RunSweep({"status", "out.h5", "--json"}, dir.path());
-    if (status.code == 0) {
-      seen = nlohmann::json::parse(status.out);
-      if (seen["shards"].size() == 2 && seen["shards"][0]["live"] == true &&
-          seen["shards"][1]["live"] == true)
-        break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_EQ(seen["shards"].size(), 2u) << seen.dump();
+    if (status.code != 0) return false;
+    seen = nlohmann::json::parse(status.out);
+    return seen["shards"].size() == 2 && seen["shards"][0]["live"] == true &&
+           seen["shards"][1]["live"] == true;
+  })) << seen.dump();
   EXPECT_EQ(seen["live"], true);
   EXPECT_EQ(seen["shards"][0]["shard"], "0/2");
   EXPECT_EQ(seen["shards"][0]["pid"], shard0.pid());
   EXPECT_EQ(seen["shards"][1]["pid"], shard1.pid());
   EXPECT_EQ(seen["shards"][1]["host"], HostName());
+  gate.Open();
   ASSERT_EQ(shard0.Wait(), 0) << shard0.err();
   ASSERT_EQ(shard1.Wait(), 0) << shard1.err();
 
+  // Their journals agree: each shard's computing interval contains the other's start.
   const auto [start0, end0] = ComputingInterval(dir / "out.h5.journal.shard-0-of-2");
   const auto [start1, end1] = ComputingInterval(dir / "out.h5.journal.shard-1-of-2");
-  const double overlap = std::min(end0, end1) - std::max(start0, start1);
-  const double one_after_the_other = (end0 - start0) + (end1 - start1);
-  const double together = std::max(end0, end1) - std::min(start0, start1);
-  // Each shard computes 8 points of 0.2 s: together they take about as long as one.
-  EXPECT_GT(overlap, 0.5 * std::min(end0 - start0, end1 - start1))
+  EXPECT_LT(std::max(start0, start1), std::min(end0, end1))
       << start0 << " " << end0 << " " << start1 << " " << end1;
-  EXPECT_LT(together, 0.75 * one_after_the_other);
 
   const RunResult status = RunSweep({"status", "out.h5", "--json"}, dir.path());
   const nlohmann::json after = nlohmann::json::parse(status.out);
@@ -188,33 +202,34 @@ TEST(ShardTest, ShardsStartedTogetherComputeAtTheSameTime) {
       << text.out;
 }
 
-// A plain run excludes shards, and shards exclude a plain run (exit 4, naming the holder).
+// A plain run excludes shards, and shards exclude a plain run (exit 4, naming the holder). Each
+// holder is kept computing at the gate while the other side is refused.
 TEST(ShardTest, APlainRunAndShardsExcludeEachOther) {
   TempDir dir;
-  const std::string config = dir / "slow.yaml";
-  WriteFile(config,
-            "name: slow\nkernel: {name: faulty, options: {sleep_ms: 100}}\n"
-            "inputs:\n  data: {generate: zeros, shape: [4]}\n"
-            "parameters:\n  i: {range: [0, 20]}\n"
-            "execution: {workers: 1, chunk_size: 1}\noutput: {path: out.h5}\n");
+  const Gate gate(dir.path());
+  const std::string config = dir / "held.yaml";
+  WriteFile(config, "name: held\nkernel: {name: faulty, options: {" + gate.Options(0) +
+                        "}}\ninputs:\n  data: {generate: zeros, shape: [4]}\n"
+                        "parameters:\n  i: {range: [0, 20]}\n"
+                        "execution: {workers: 1, chunk_size: 1}\noutput: {path: out.h5}\n");
   {
     SweepProcess shard({"run", config, "-q", "--shard", "0/2"}, dir.path());
-    for (int i = 0; i < 500 && !std::filesystem::exists(dir / "out.h5.journal.shard-0-of-2"); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(gate.WaitHeld(1)) << shard.err();
     const RunResult resume = RunSweep({"resume", "out.h5", "-q"}, dir.path());
     EXPECT_EQ(resume.code, 4) << resume.err;
     EXPECT_NE(resume.err.find("is in use by another sweep"), std::string::npos) << resume.err;
     const RunResult twice = RunSweep({"run", config, "-q", "--shard", "0/2"}, dir.path());
     EXPECT_EQ(twice.code, 4) << twice.err;
     EXPECT_NE(twice.err.find("pid " + std::to_string(shard.pid())), std::string::npos) << twice.err;
+    gate.Open();
     EXPECT_EQ(shard.Wait(), 0) << shard.err();
   }
+  gate.Close();
   SweepProcess resume({"resume", "out.h5", "-q"}, dir.path());
-  for (int i = 0; i < 500 && ReadFile(dir / "out.h5.journal").find("started") == std::string::npos;
-       ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(gate.WaitHeld(1)) << resume.err();
   const RunResult shard = RunSweep({"run", config, "-q", "--shard", "1/2"}, dir.path());
   EXPECT_EQ(shard.code, 4) << shard.err;
+  gate.Open();
   EXPECT_EQ(resume.Wait(), 0) << resume.err();
 }
 

@@ -12,29 +12,19 @@ namespace {
 
 using namespace sweep::testing;
 
-std::string SleepyConfig(const TempDir& dir, int points) {
-  const std::string path = dir / "sleepy.yaml";
-  WriteFile(path,
-            "name: sleepy\nkernel: {name: faulty, options: {sleep_ms: 50}}\n"
-            "inputs:\n  data: {generate: zeros, shape: [4]}\n"
-            "parameters:\n  i: {range: [0, " +
-                std::to_string(points) +
-                "]}\nexecution: {workers: 2, chunk_size: 1}\noutput: {path: out.h5}\n");
-  return path;
-}
-
 // Closing the terminal stops the run like Ctrl-C: workers gone, stop journaled, exit 130, and a
 // resume finishes it.
 TEST(SignalTest, HangupStopsTheRunAndJournalsIt) {
   TempDir dir;
-  const std::string config = SleepyConfig(dir, 60);
+  const Gate gate(dir.path());
+  const std::string config = HeldConfig(dir, gate, 60, 1, 10);
   SweepProcess run({"run", config, "-q"}, dir.path());
-  for (int i = 0; i < 1000 && JournalRecords(dir / "out.h5.journal", "done").empty(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(gate.WaitHeld(1)) << run.err();
   run.Signal(SIGHUP);
   EXPECT_EQ(run.Wait(), 130) << run.err();
   EXPECT_TRUE(LeftoversAfter(run.tag()).empty());
   EXPECT_NE(ReadFile(dir / "out.h5.journal").find("\"reason\":\"interrupted\""), std::string::npos);
+  gate.Open();
   const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir.path());
   EXPECT_EQ(resumed.code, 0) << resumed.err;
 }
@@ -42,9 +32,13 @@ TEST(SignalTest, HangupStopsTheRunAndJournalsIt) {
 // A reader that stops reading does not kill the run: the progress it cannot print is dropped.
 TEST(SignalTest, AClosedPipeOnStdoutDoesNotStopTheRun) {
   TempDir dir;
-  const std::string config = SleepyConfig(dir, 20);
+  const Gate gate(dir.path());
+  const std::string config = HeldConfig(dir, gate, 20, 1, 4);
+  // The reader takes one byte and goes; only then does the gate open, so the run writes the rest
+  // of its progress into a pipe nobody reads, on any machine.
   const std::string command = "cd " + dir.path() + " && set -o pipefail && " + SWEEP_BINARY +
-                              " run " + config + " --json | true";
+                              " run " + config + " --json | (head -c 1 > /dev/null; exec 0<&-; " +
+                              "touch " + gate.file() + ")";
   const int status = std::system(("bash -c '" + command + "'").c_str());
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);

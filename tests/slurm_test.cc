@@ -175,9 +175,22 @@ class SlurmTest : public ::testing::Test {
     return all;
   }
 
-  // Submits a one-job template, requeues the job once it has journaled a done chunk, makes it
-  // eligible again two seconds later (Slurm holds a requeued job back for two minutes), and waits
-  // for it.
+  // A sweep of 200 points in chunks of 10 whose second half waits at `gate_` until the test opens
+  // it, and its plain run's results and params: a job of it is live, for a requeue, on any
+  // machine.
+  std::string HeldConfig() {
+    gate_.Open();
+    const std::string config = testing::HeldConfig(dir_, gate_, 200, 10, 100);
+    const RunResult plain =
+        RunSweep({"run", config, "-q", "-o", "plain.h5", "-j", "2"}, dir_.path());
+    EXPECT_EQ(plain.code, 0) << plain.err;
+    gate_.Close();
+    return config;
+  }
+
+  // Submits a one-job template of HeldConfig, requeues the job once it has journaled a done
+  // chunk (while the gate holds it), makes it eligible again two seconds later (Slurm holds a
+  // requeued job back for two minutes), opens the gate and waits for it.
   void RunRequeuedOnce(const std::string& args, const std::string& environment = "") {
     const std::string job = Sbatch(args, environment);
     ASSERT_FALSE(job.empty());
@@ -198,6 +211,7 @@ class SlurmTest : public ::testing::Test {
     // credential revoked": credentials are compared by the second), which fails the job.
     const Shell eligible = RunShell("scontrol update JobId=" + job + " StartTime=now+2");
     ASSERT_EQ(eligible.code, 0) << eligible.out;
+    gate_.Open();
     const std::vector<JobRecord> records = WaitForJob(job);
     EXPECT_TRUE(AllCompleted(records)) << Describe(records) << Logs();
     ASSERT_EQ(records.size(), 1u);
@@ -215,6 +229,7 @@ class SlurmTest : public ::testing::Test {
 
   TempDir dir_;
   TempDir prefix_;
+  Gate gate_{dir_.path()};
   std::vector<std::string> jobs_;  // every job submitted
 };
 
@@ -270,8 +285,8 @@ TEST_F(SlurmTest, AResubmittedArrayIndexFinishesOnlyItsShare) {
 
 // `sbatch scripts/slurm/node.sbatch CONFIG OUTPUT`, requeued mid-way: it resumes.
 TEST_F(SlurmTest, TheNodeTemplateRunsAndResumesAfterARequeue) {
-  Config(2000, 16, 1000);
-  ASSERT_NO_FATAL_FAILURE(RunRequeuedOnce(Template("node.sbatch") + " ising.yaml out.h5"));
+  HeldConfig();
+  ASSERT_NO_FATAL_FAILURE(RunRequeuedOnce(Template("node.sbatch") + " held.yaml out.h5"));
   EXPECT_EQ(ResultsAndParams(dir_ / "out.h5"), ResultsAndParams(dir_ / "plain.h5"));
   // One log for both runs: the requeue appended to it.
   const std::string logs = Logs();
@@ -287,13 +302,13 @@ TEST_F(SlurmTest, TheMpiTemplateRunsAndResumesAfterARequeue) {
   ASSERT_NE(help.out.find("--mpi"), std::string::npos)
       << "this sweep is built without MPI (`sweep run --help` lists no --mpi)";
   ASSERT_EQ(RunShell("command -v mpirun").code, 0) << "no mpirun on PATH";
-  Config(2000, 16, 1000);
+  HeldConfig();
   // What a cluster's users need not: Open MPI as root, and more ranks than slots on a small node.
   const std::string environment =
       "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
       "OMPI_MCA_rmaps_base_oversubscribe=1";
   ASSERT_NO_FATAL_FAILURE(
-      RunRequeuedOnce("--nodes=1 " + Template("mpi.sbatch") + " ising.yaml out.h5", environment));
+      RunRequeuedOnce("--nodes=1 " + Template("mpi.sbatch") + " held.yaml out.h5", environment));
   EXPECT_EQ(ResultsAndParams(dir_ / "out.h5"), ResultsAndParams(dir_ / "plain.h5"));
 }
 

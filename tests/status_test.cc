@@ -18,16 +18,6 @@ namespace {
 
 using namespace sweep::testing;
 
-// Polls `done` every 20 ms for up to `seconds`.
-bool WaitFor(const std::function<bool()>& done, double seconds) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
-
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
@@ -85,22 +75,37 @@ void ExpectPointsInTheirChunks(const std::vector<Row>& rows, uint64_t chunk_size
   }
 }
 
+// The sweep these tests watch: 3000 points in 125 chunks, the second half held at `gate` until the
+// watch has shown what the test looks for.
+std::string WatchedConfig(const TempDir& dir, const Gate& gate) {
+  return HeldConfig(dir, gate, 1500, 24, 750, "sleep_ms: 1", "repeat: 2\n");
+}
+
 TEST(StatusWatchTest, ThroughAPipeItPrintsABlockPerRefreshWithWorkerRowsUntilTheRunEnds) {
   TempDir dir;
-  SweepProcess run({"run", SlowIsingConfig(dir), "-q"}, dir.path());
-  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(dir / "out.h5.workers"); }, 60))
+  const Gate gate(dir.path());
+  SweepProcess run({"run", WatchedConfig(dir, gate), "-q"}, dir.path());
+  ASSERT_TRUE(WaitUntil([&] { return std::filesystem::exists(dir / "out.h5.workers"); }))
       << run.err();
-  const RunResult watch =
-      RunSweep({"status", "out.h5", "--watch", "--interval", "0.1"}, dir.path());
+  SweepProcess watching({"status", "out.h5", "--watch", "--interval", "0.1"}, dir.path());
+  const auto blocks_with_workers = [&] {
+    size_t n = 0;
+    for (const std::string& block : Blocks(watching.out())) n += !WorkerRows(block).empty();
+    return n;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return blocks_with_workers() >= 3; })) << watching.out();
+  gate.Open();
+  const int watch_code = watching.Wait();
+  const std::string watch_out = watching.out();
   // It returned once the run had ended: the run had journaled its stop by then.
   EXPECT_FALSE(JournalRecords(dir / "out.h5.journal", "stopped").empty());
   EXPECT_EQ(run.Wait(), 0) << run.err();
-  EXPECT_EQ(watch.code, 0) << watch.err;
-  EXPECT_EQ(watch.out.find('\x1b'), std::string::npos) << "escape codes in a pipe";
+  EXPECT_EQ(watch_code, 0) << watching.err();
+  EXPECT_EQ(watch_out.find('\x1b'), std::string::npos) << "escape codes in a pipe";
 
   const uint64_t chunk_size = ReadOutputLayout(dir / "out.h5").chunk_size;
-  const std::vector<std::string> blocks = Blocks(watch.out);
-  ASSERT_GE(blocks.size(), 4u) << watch.out;
+  const std::vector<std::string> blocks = Blocks(watch_out);
+  ASSERT_GE(blocks.size(), 4u) << watch_out;
   size_t with_workers = 0;
   std::set<std::string> chunks_seen;
   for (size_t b = 0; b + 1 < blocks.size(); ++b) {
@@ -117,7 +122,7 @@ TEST(StatusWatchTest, ThroughAPipeItPrintsABlockPerRefreshWithWorkerRowsUntilThe
     }
     ExpectPointsInTheirChunks(rows, chunk_size);
   }
-  EXPECT_GE(with_workers, 3u) << watch.out;
+  EXPECT_GE(with_workers, 3u) << watch_out;
   EXPECT_GE(chunks_seen.size(), 2u) << "the rows did not move on";
   // The last block is the final state: all done, nothing running, no workers.
   const std::string& last = blocks.back();
@@ -133,12 +138,15 @@ TEST(StatusWatchTest, ThroughAPipeItPrintsABlockPerRefreshWithWorkerRowsUntilThe
 }
 
 // Runs `sweep ARGS` in `dir` on the slave side of a pty of 40 rows and 150 columns (Python's pty
-// module, the /usr/bin/python3 of the system); returns what the terminal received.
-std::string RunOnATerminal(const TempDir& dir, const std::vector<std::string>& args, int* code) {
+// module, the /usr/bin/python3 of the system); returns what the terminal received. Once the
+// terminal has received `redraws` redraws (`ESC[J`), it opens `gate`.
+std::string RunOnATerminal(const TempDir& dir, const std::vector<std::string>& args, int* code,
+                           const Gate& gate, int redraws) {
   WriteFile(dir / "on_a_pty.py", R"(import fcntl, os, struct, subprocess, sys, termios
 master, slave = os.openpty()
 fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 150, 0, 0))
-child = subprocess.Popen(sys.argv[2:], stdin=slave, stdout=slave, stderr=slave)
+gate, redraws = sys.argv[2], int(sys.argv[3])
+child = subprocess.Popen(sys.argv[4:], stdin=slave, stdout=slave, stderr=slave)
 os.close(slave)
 received = b""
 while True:
@@ -149,11 +157,14 @@ while True:
     if not data:
         break
     received += data
+    if received.count(b"\x1b[J") >= redraws and not os.path.exists(gate):
+        open(gate, "w").close()
 code = child.wait()
 open(sys.argv[1], "wb").write(received)
 sys.exit(code)
 )");
   std::string command = "cd '" + dir.path() + "' && /usr/bin/python3 on_a_pty.py received '" +
+                        gate.file() + "' " + std::to_string(redraws) + " '" +
                         std::string(SWEEP_BINARY) + "'";
   for (const std::string& a : args) command += " '" + a + "'";
   const int status = std::system(command.c_str());
@@ -163,12 +174,14 @@ sys.exit(code)
 
 TEST(StatusWatchTest, OnATerminalEachRefreshRedrawsThePreviousInPlace) {
   TempDir dir;
-  SweepProcess run({"run", SlowIsingConfig(dir), "-q"}, dir.path());
-  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(dir / "out.h5.workers"); }, 60))
+  const Gate gate(dir.path());
+  SweepProcess run({"run", WatchedConfig(dir, gate), "-q"}, dir.path());
+  ASSERT_TRUE(WaitUntil([&] { return std::filesystem::exists(dir / "out.h5.workers"); }))
       << run.err();
+  ASSERT_TRUE(gate.WaitHeld(2)) << run.err();  // both workers busy in every frame until it opens
   int code = -1;
   const std::string received =
-      RunOnATerminal(dir, {"status", "out.h5", "--watch", "--interval", "0.1"}, &code);
+      RunOnATerminal(dir, {"status", "out.h5", "--watch", "--interval", "0.1"}, &code, gate, 3);
   EXPECT_EQ(code, 0) << received;
   EXPECT_EQ(run.Wait(), 0);
 
@@ -209,15 +222,18 @@ TEST(StatusWatchTest, OnATerminalEachRefreshRedrawsThePreviousInPlace) {
 // A killed run leaves its last board; status does not believe it, since no run holds the lock.
 TEST(StatusTest, ABoardLeftByAKilledRunIsNotBelieved) {
   TempDir dir;
-  SweepProcess run({"run", SlowIsingConfig(dir), "-q"}, dir.path());
-  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(dir / "out.h5.workers"); }, 60));
-  const nlohmann::json live =
-      nlohmann::json::parse(RunSweep({"status", "out.h5", "--json"}, dir.path()).out);
+  const Gate gate(dir.path());
+  SweepProcess run({"run", WatchedConfig(dir, gate), "-q"}, dir.path());
+  ASSERT_TRUE(gate.WaitHeld(2)) << run.err();
+  nlohmann::json live;
+  ASSERT_TRUE(WaitUntil([&] {
+    live = nlohmann::json::parse(RunSweep({"status", "out.h5", "--json"}, dir.path()).out);
+    return live["workers"].size() == 2;
+  })) << live.dump();
   EXPECT_EQ(live["live"], true);
-  EXPECT_EQ(live["workers"].size(), 2u) << live.dump();
   run.Signal(SIGKILL);
   run.Wait();
-  ASSERT_TRUE(LeftoversAfter(run.tag(), 10).empty());
+  ASSERT_TRUE(LeftoversAfter(run.tag()).empty());
   ASSERT_TRUE(std::filesystem::exists(dir / "out.h5.workers"));
   const RunResult status = RunSweep({"status", "out.h5", "--json"}, dir.path());
   const nlohmann::json after = nlohmann::json::parse(status.out);
@@ -232,21 +248,21 @@ TEST(StatusTest, ABoardLeftByAKilledRunIsNotBelieved) {
 // Each live shard has its own board: its row lists its own workers, on its own chunks.
 TEST(StatusTest, EachLiveShardShowsItsWorkers) {
   TempDir dir;
-  const std::string config = SlowIsingConfig(dir);
+  const Gate gate(dir.path());
+  const std::string config = WatchedConfig(dir, gate);
   SweepProcess shard0({"run", config, "-q", "--shard", "0/2", "-j", "1"}, dir.path());
   SweepProcess shard1({"run", config, "-q", "--shard", "1/2", "-j", "1"}, dir.path());
+  ASSERT_TRUE(gate.WaitHeld(2)) << shard0.err() << shard1.err();
   nlohmann::json status;
-  const bool both = WaitFor(
-      [&] {
-        const RunResult r = RunSweep({"status", "out.h5", "--json"}, dir.path());
-        if (r.code != 0) return false;
-        status = nlohmann::json::parse(r.out);
-        if (status["shards"].size() != 2) return false;
-        for (const auto& shard : status["shards"])
-          if (shard["workers"].empty() || shard["workers"][0]["chunk"].is_null()) return false;
-        return true;
-      },
-      60);
+  const bool both = WaitUntil([&] {
+    const RunResult r = RunSweep({"status", "out.h5", "--json"}, dir.path());
+    if (r.code != 0) return false;
+    status = nlohmann::json::parse(r.out);
+    if (status["shards"].size() != 2) return false;
+    for (const auto& shard : status["shards"])
+      if (shard["workers"].empty() || shard["workers"][0]["chunk"].is_null()) return false;
+    return true;
+  });
   ASSERT_TRUE(both) << status.dump(2);
   for (const auto& shard : status["shards"]) {
     EXPECT_EQ(shard["live"], true);
@@ -259,6 +275,7 @@ TEST(StatusTest, EachLiveShardShowsItsWorkers) {
   EXPECT_TRUE(status["workers"].empty());  // no plain run
   const RunResult text = RunSweep({"status", "out.h5"}, dir.path());
   EXPECT_NE(text.out.find("shard 0/2: done"), std::string::npos) << text.out;
+  gate.Open();
   EXPECT_EQ(shard0.Wait(), 0);
   EXPECT_EQ(shard1.Wait(), 0);
   EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.workers.shard-0-of-2"));

@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "tests/fakes.h"
+#include "tests/wait.h"
 
 namespace sweep {
 namespace {
@@ -129,28 +130,23 @@ TEST(WorkerSetTest, KillTakesTheWholeGroupIncludingGrandchildren) {
   set.Start(0);
   ASSERT_EQ(NextEvent(set).message.type, MessageType::kReady);
   pid_t grandchild = 0;
-  for (int i = 0; i < 200 && !grandchild; ++i) {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     std::ifstream(pidfile) >> grandchild;
-    if (!grandchild) usleep(10000);
-  }
-  ASSERT_GT(grandchild, 0);
+    return grandchild > 0;
+  }));
   set.Kill(0);
   WorkerEvent e = NextEvent(set);
   ASSERT_EQ(e.kind, WorkerEvent::Kind::kExited);
   EXPECT_EQ(WTERMSIG(e.wait_status), SIGKILL);
   // The grandchild is not our child: it is reaped by init, so poll for it to vanish.
-  bool gone = false;
-  for (int i = 0; i < 100 && !gone; ++i) {
-    gone = !ProcessExists(grandchild) ||
-           std::ifstream("/proc/" + std::to_string(grandchild) + "/stat").peek() == EOF;
-    if (!gone) {
-      std::string stat;
-      std::getline(std::ifstream("/proc/" + std::to_string(grandchild) + "/stat"), stat);
-      gone = stat.find(") Z") != std::string::npos;
-    }
-    if (!gone) usleep(10000);
-  }
-  EXPECT_TRUE(gone);
+  EXPECT_TRUE(testing::WaitUntil([&] {
+    if (!ProcessExists(grandchild) ||
+        std::ifstream("/proc/" + std::to_string(grandchild) + "/stat").peek() == EOF)
+      return true;
+    std::string stat;
+    std::getline(std::ifstream("/proc/" + std::to_string(grandchild) + "/stat"), stat);
+    return stat.find(") Z") != std::string::npos;
+  }));
 }
 
 TEST(WorkerSetTest, SigintBecomesAnEvent) {

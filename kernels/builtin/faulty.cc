@@ -7,10 +7,13 @@
 // it to play the user who fixed the cause, and `sweep resume` then completes the sweep.
 // With `seeded` set to 1 it adds the point's seed to y, as a fraction in [0, 1), so that a run's
 // bytes show whether every point got its own seed, as a stochastic kernel's would.
+// With `read_input` set to 1 it reads every element of its input before each point, as a kernel
+// that uses all of it does, so the input's pages are resident in the worker.
 // With `hold_from` and `release_file`, every point with i >= hold_from waits, without using the
-// CPU, until `release_file` exists; as it starts waiting its process appends "<pid> <i>" to
-// `<release_file>.held`. A test thus keeps a run live for as long as it needs, knows which
-// processes are in the middle of a point, and never depends on how fast the machine is.
+// CPU, until `release_file` exists, or `<release_file>.<pid>` for its own process; as it starts
+// waiting its process appends "<pid> <i>" to `<release_file>.held`. A test thus keeps a run live
+// for as long as it needs, knows which processes are in the middle of a point, can let one go on
+// while others wait, and never depends on how fast the machine is.
 // Faults: segfault (a write through a null pointer), abort, throw (a C++ exception out of
 // compute), error (a kernel error), exit (exit code 3), hang (sleeps forever), oom (allocates and
 // touches memory without bound), write_input (writes to the shared input), flood (writes 8 MiB
@@ -56,6 +59,7 @@ enum {
   kHoldFrom,
   kReleaseFile,
   kSeeded,
+  kReadInput,
   kOptions
 };
 const sweep_option_decl kOptionDecls[] = {
@@ -89,6 +93,10 @@ const sweep_option_decl kOptionDecls[] = {
      SWEEP_VALUE_INTEGER,
      {SWEEP_VALUE_INTEGER, 0, 0, nullptr},
      "1: add the point's seed to y, as a fraction in [0, 1)"},
+    {"read_input",
+     SWEEP_VALUE_INTEGER,
+     {SWEEP_VALUE_INTEGER, 0, 0, nullptr},
+     "1: read every element of the input before each point"},
 };
 #undef FAULT
 
@@ -99,7 +107,9 @@ struct State {
   int64_t hold_from;
   std::string release_file;
   bool seeded;
+  bool read_input;
   double* input;
+  int64_t input_size;
 };
 
 int Outputs(const sweep_options*, sweep_output_decl* out, int* n_out, char*, size_t) {
@@ -118,6 +128,9 @@ int Init(void** state, const sweep_options* options, const sweep_array* inputs, 
   s->release_file =
       options->values[kReleaseFile].string ? options->values[kReleaseFile].string : "";
   s->seeded = options->values[kSeeded].integer != 0;
+  s->read_input = options->values[kReadInput].integer != 0;
+  s->input_size = 1;
+  for (int d = 0; d < inputs[0].rank; ++d) s->input_size *= inputs[0].shape[d];
   if (s->hold_from >= 0 && s->release_file.empty()) {
     delete s;
     return Fail(err, err_size, "faulty: hold_from needs a release_file");
@@ -129,9 +142,10 @@ int Init(void** state, const sweep_options* options, const sweep_array* inputs, 
 }
 
 // Says "<pid> <point>" in `<release_file>.held` (one write of one line, appended, so lines of
-// several workers never mix), then waits for `release_file`.
+// several workers never mix), then waits for `release_file` or `<release_file>.<pid>`.
 void Hold(const std::string& release_file, int64_t point) {
-  const std::string line = std::to_string(getpid()) + " " + std::to_string(point) + "\n";
+  const std::string pid = std::to_string(getpid());
+  const std::string line = pid + " " + std::to_string(point) + "\n";
   const int fd =
       open((release_file + ".held").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd >= 0) {
@@ -139,7 +153,8 @@ void Hold(const std::string& release_file, int64_t point) {
     (void)ignored;
     close(fd);
   }
-  while (access(release_file.c_str(), F_OK) != 0) usleep(2000);
+  const std::string mine = release_file + "." + pid;
+  while (access(release_file.c_str(), F_OK) != 0 && access(mine.c_str(), F_OK) != 0) usleep(2000);
 }
 
 // A real SIGSEGV in every build, from a store into the first page, which is never mapped. Not
@@ -156,6 +171,10 @@ int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* 
     return Fail(err, err_size, "parameter i must be an integer, got \"%s\"", params[0].string);
   const int64_t point =
       params[0].type == SWEEP_VALUE_INTEGER ? params[0].integer : int64_t(params[0].number);
+  if (s.read_input) {
+    volatile double sink = 0;  // not optimised away: the reads are the point
+    for (int64_t k = 0; k < s.input_size; ++k) sink = sink + s.input[k];
+  }
   if (s.hold_from >= 0 && point >= s.hold_from) Hold(s.release_file, point);
   if (s.sleep_ms > 0) usleep(useconds_t(s.sleep_ms * 1000));
   const bool armed = s.only_if_exists.empty() || access(s.only_if_exists.c_str(), F_OK) == 0;
