@@ -94,9 +94,7 @@ TEST_F(OutputFillerTest, TheBackgroundPreparesWhatIsNotHandedOut) {
     filler.BeforeHandout(c, 1);
     Compute(file, c);
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (filler.prepared() < plan_.chunks() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_TRUE(testing::WaitUntil([&] { return filler.prepared() == plan_.chunks(); }));
   filler.Stop();
   const std::vector<double> y = testing::ReadDataset<double>(path(), "/y");
   for (uint64_t p = 0; p < 1000; ++p) ASSERT_EQ(y[p], double(p / 100)) << p;
@@ -118,7 +116,10 @@ TEST_F(OutputFillerTest, AForkAtAnyMomentOfTheBackgroundLeavesTheChildFreeToAllo
     filler.StartBackground();
     if (round % 3 == 1) std::this_thread::sleep_for(std::chrono::microseconds(200 * round));
     if (round % 3 == 2) {
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      // Spun, not polled: the fork should come right after the last chunk, before the
+      // background parks.
+      const auto deadline = std::chrono::steady_clock::now() +
+                            std::chrono::duration<double>(testing::kPatienceSeconds);
       while (filler.prepared() < plan_.chunks() && std::chrono::steady_clock::now() < deadline) {
       }
     }
@@ -136,11 +137,7 @@ TEST_F(OutputFillerTest, AForkAtAnyMomentOfTheBackgroundLeavesTheChildFreeToAllo
     }
     int status = 0;
     bool exited = false;
-    const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!exited && std::chrono::steady_clock::now() < limit) {
-      exited = waitpid(pid, &status, WNOHANG) == pid;
-      if (!exited) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    exited = testing::WaitUntil([&] { return waitpid(pid, &status, WNOHANG) == pid; });
     if (!exited) {
       kill(pid, SIGKILL);
       waitpid(pid, &status, 0);
