@@ -47,7 +47,7 @@ void CheckInputsAgainstKernel(const Config& config, const KernelBinding& binding
     const InputShape& in = shapes[source];
     const sweep_input_decl& decl = k.inputs[i];
     const InputSpec& spec = config.inputs[source];
-    if (in.dtype != decl.dtype) {
+    if (decl.dtype != 0 && in.dtype != decl.dtype) {
       errors.push_back({spec.where, "inputs." + spec.name,
                         std::string("kernel `") + k.name + "` needs " + DtypeName(decl.dtype) +
                             ", the input is " + DtypeName(in.dtype)});
@@ -86,6 +86,8 @@ void FindKernel(const Config& config, const Space& space, KernelBinding* binding
       Fail(&errors, spec.where, "kernel.plugin", what);
       throw ConfigError(errors);
     }
+  } else if (!spec.command.empty() && spec.persistent) {
+    BindPersistentKernel(config, space, &b);
   } else if (!spec.command.empty()) {
     BindCommandKernel(config, space, &b);
   } else {

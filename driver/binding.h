@@ -1,6 +1,7 @@
 // KernelBinding: a kernel tied to one config.
 //
-// BindKernel() finds the kernel the config names (a built-in, a plugin, or the command kernel)
+// BindKernel() finds the kernel the config names (a built-in, a plugin, or the command kernel,
+// per point or persistent)
 // and checks the config against what the kernel declares, so that a mistake is a config error at
 // `validate` time, never a failure inside a worker:
 //   - every option given is declared, of the declared type (an integer is accepted for a number);
@@ -8,6 +9,7 @@
 //   - every parameter the kernel reads is a parameter of the sweep (extra sweep parameters are
 //     allowed: they are recorded in /params but not passed);
 //   - every input the kernel needs is among `inputs:`, and the kernel accepts nothing undeclared;
+//     an input declared with dtype 0 takes any dtype;
 //   - outputs() accepts the options and declares at least one output.
 // The binding is what a worker needs to call the kernel for a point: the option values in
 // declaration order, which sweep parameter feeds each kernel parameter, which config input feeds
@@ -20,6 +22,7 @@
 
 #include "driver/space.h"
 #include "io/config.h"
+#include "io/inputs.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
@@ -44,6 +47,11 @@ struct KernelBinding {
   // and SWEEP_POINT. When set, the caller of compute() calls it with the same state and the
   // point's index just before every compute(). nullptr for every other kernel.
   void (*set_point)(void* state, uint64_t point) = nullptr;
+  // Where the kernel's inputs are (a file and an offset), which the C ABI does not pass either:
+  // the persistent kernel hands them to its program, which maps them itself. When set, the
+  // caller of init() calls it with the same state right after, with the kernel's inputs in its
+  // declaration order. nullptr for every other kernel.
+  void (*place_inputs)(void* state, const std::vector<PublishedInput>& inputs) = nullptr;
 };
 
 // THROWS: ConfigError naming file:line:col and the key path of every mismatch.

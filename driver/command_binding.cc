@@ -28,8 +28,10 @@ struct TemplateError {
 };
 
 // Splits a template (an argument, or a file's text) into pieces, adding the parameters it
-// names to spec->param_names. Returns what is wrong, or nullopt.
+// names to spec->param_names. Returns what is wrong, or nullopt. A persistent program's
+// templates are rendered once per program, so they may name no point's value.
 std::optional<TemplateError> ParseTemplate(const std::string& text, const Space& space,
+                                           const std::string& config_dir, bool persistent,
                                            CommandSpec* spec, CommandTemplate* pieces) {
   std::string literal;
   const auto flush = [&] {
@@ -53,7 +55,19 @@ std::optional<TemplateError> ParseTemplate(const std::string& text, const Space&
     if (close == std::string::npos || text[close] != '}')
       return TemplateError{"a `{` without its `}` (write `{{` for a literal brace)", i};
     const std::string name = text.substr(i + 1, close - i - 1);
+    if (name == "config_dir") {  // the same for every point: text
+      literal += config_dir;
+      i = close;
+      continue;
+    }
     flush();
+    if (persistent) {
+      return TemplateError{"`{" + name +
+                               "}`: a persistent program is started once per worker, with "
+                               "arguments and files of plain text; each point's values reach it "
+                               "on stdin (stream/1). Write `{{` and `}}` for literal braces",
+                           i};
+    }
     if (name == "seed") {
       pieces->push_back(CommandPiece{CommandPiece::Kind::kSeed, "", -1});
     } else if (name == "point") {
@@ -67,7 +81,7 @@ std::optional<TemplateError> ParseTemplate(const std::string& text, const Space&
       std::string known;
       for (const std::string& p : space.parameter_names()) known += "{" + p + "}, ";
       return TemplateError{"unknown placeholder `{" + name + "}` (placeholders: " + known +
-                               "{seed}, {point}; `{{` and `}}` for literal braces)",
+                               "{seed}, {point}, {config_dir}; `{{` and `}}` for literal braces)",
                            i};
     }
     i = close;
@@ -160,8 +174,8 @@ CommandSpec ReadCommandSpec(const Config& config, const Space& space) {
   if (spec.path.empty()) fail("kernel.command[0]", why);
   for (size_t i = 1; i < kernel.command.size(); ++i) {
     CommandTemplate pieces;
-    if (const std::optional<TemplateError> error =
-            ParseTemplate(kernel.command[i], space, &spec, &pieces))
+    if (const std::optional<TemplateError> error = ParseTemplate(
+            kernel.command[i], space, config.folder, kernel.persistent, &spec, &pieces))
       fail("kernel.command[" + std::to_string(i) + "]", error->message);
     spec.args.push_back(std::move(pieces));
   }
@@ -176,7 +190,8 @@ CommandSpec ReadCommandSpec(const Config& config, const Space& space) {
       continue;
     }
     // Blamed where the user must edit: the template's line and column.
-    if (const std::optional<TemplateError> error = ParseTemplate(text, space, &spec, &file.text)) {
+    if (const std::optional<TemplateError> error =
+            ParseTemplate(text, space, config.folder, kernel.persistent, &spec, &file.text)) {
       errors.push_back(
           Diagnostic{LocationIn(f.template_path, text, error->offset), key, error->message});
       continue;
@@ -210,6 +225,27 @@ CommandSpec ReadCommandSpec(const Config& config, const Space& space) {
   return spec;
 }
 
+std::vector<std::pair<std::string, std::string>> ProgramFiles(const Config& config) {
+  std::vector<std::pair<std::string, std::string>> files;
+  const std::vector<std::string>& command = config.kernel.command;
+  if (command.empty()) return files;
+  std::string why;
+  const std::string program = ResolveProgram(command[0], config.folder, &why);
+  if (!program.empty()) files.emplace_back(command[0], program);
+  for (size_t i = 1; i < command.size(); ++i) {
+    // Only an argument that is a path whatever the point: text, and {config_dir}.
+    std::string path = command[i];
+    for (size_t at; (at = path.find("{config_dir}")) != std::string::npos;)
+      path.replace(at, 12, config.folder);
+    struct stat st {};
+    if (path.empty() || path[0] != '/' || path.find_first_of("{}") != std::string::npos ||
+        stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+      continue;
+    files.emplace_back(command[i], path);
+  }
+  return files;
+}
+
 std::string CommandWorkdirRoot(const Config& config) {
   const std::string& root = config.kernel.workdir.root;
   return root.empty() ? config.output.path + ".work" : root;
@@ -219,6 +255,25 @@ void BindCommandKernel(const Config& config, const Space& space, KernelBinding* 
   CommandKernelTable made = MakeCommandKernel(ReadCommandSpec(config, space));
   binding->kernel = made.kernel;
   binding->set_point = made.set_point;
+  binding->owner = std::move(made.owner);
+}
+
+void BindPersistentKernel(const Config& config, const Space& space, KernelBinding* binding) {
+  PersistentSpec spec;
+  spec.command = ReadCommandSpec(config, space);
+  spec.max_points = config.kernel.max_points;
+  spec.parameters = space.parameter_names();
+  for (const auto& option : config.kernel.options) {
+    const Value::Type type = option.second.type;
+    spec.options.push_back({option.first, type == Value::Type::kInteger  ? SWEEP_VALUE_INTEGER
+                                          : type == Value::Type::kString ? SWEEP_VALUE_STRING
+                                                                         : SWEEP_VALUE_NUMBER});
+  }
+  for (const InputSpec& input : config.inputs) spec.inputs.push_back(input.name);
+  PersistentKernelTable made = MakePersistentKernel(std::move(spec));
+  binding->kernel = made.kernel;
+  binding->set_point = made.set_point;
+  binding->place_inputs = made.place_inputs;
   binding->owner = std::move(made.owner);
 }
 

@@ -1,12 +1,18 @@
-// Binding the command kernel (kernels/command.h) to a config: reads `kernel.command`, the
+// Binding the command kernel (kernels/command.h), and the persistent kernel (kernels/persistent.h)
+// that runs the same kind of program once per worker, to a config: reads `kernel.command`, the
 // templates of `kernel.files`, `kernel.outputs`, `results_file` and `workdir` against the sweep's
 // parameters into a CommandSpec, then makes the kernel.
 #pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "driver/binding.h"
 #include "driver/space.h"
 #include "io/config.h"
 #include "kernels/command.h"
+#include "kernels/persistent.h"
 
 namespace sweep {
 
@@ -17,8 +23,16 @@ namespace sweep {
 // THROWS: ConfigError naming file:line:col and key path: `outputs:` absent, an unknown
 // placeholder or an unmatched brace (in a template file: at the template's line and column, with
 // the key `kernel.files.<name>`), a template that cannot be read, a program that does not exist
-// or is not executable.
+// or is not executable; for a persistent program (`kernel.persistent`), any placeholder at all,
+// since its arguments and files are rendered once per program.
 CommandSpec ReadCommandSpec(const Config& config, const Space& space);
+
+// What a command kernel's results depend on besides its templates (driver/fingerprint.h): the
+// program's executable (as ReadCommandSpec resolves it), and every argument that names an existing
+// file by an absolute path the same for every point, such as the script an interpreter runs
+// (`[python3, "{config_dir}/model.py"]`). Each as (the argument as written, its absolute path);
+// none for another kind of kernel, and nothing for a program that is not found.
+std::vector<std::pair<std::string, std::string>> ProgramFiles(const Config& config);
 
 // The folder the points' work directories go in: `kernel.workdir.root`, else beside the output,
 // `<output.path>.work`.
@@ -30,5 +44,11 @@ std::string CommandWorkdirRoot(const Config& config);
 // the same kernel.
 // THROWS: as ReadCommandSpec; Error when too many command kernels are alive.
 void BindCommandKernel(const Config& config, const Space& space, KernelBinding* binding);
+
+// The same for `kernel.persistent`: the persistent kernel, which also sets binding->place_inputs.
+// Its parameters are every parameter of the sweep, its options those the config gives (of the
+// types given), its inputs every input of the config (of any dtype and rank).
+// THROWS: as ReadCommandSpec; Error when too many kernels made at run time are alive.
+void BindPersistentKernel(const Config& config, const Space& space, KernelBinding* binding);
 
 }  // namespace sweep

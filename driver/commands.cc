@@ -13,6 +13,7 @@
 #include "driver/run_steps.h"
 #include "driver/space.h"
 #include "driver/status.h"
+#include "driver/thread_limits.h"
 #include "driver/worker.h"
 #include "io/config.h"
 #include "io/error.h"
@@ -20,6 +21,8 @@
 #include "kernels/dtype.h"
 #include "kernels/plugin.h"
 #include "kernels/registry.h"
+
+extern char** environ;
 
 namespace sweep {
 namespace {
@@ -190,6 +193,11 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
       j["dimensions"].push_back({{"name", d.name}, {"size", d.size}});
     j["parameters"] = space.parameter_names();
     j["workers"] = workers;
+    j["threads"]["per_worker"] = config.execution.threads;
+    for (const ThreadVariable& v : WorkerThreadVariables(config.execution.threads, environ)) {
+      j["threads"]["variables"][v.name] = {
+          {"value", v.value}, {"from", v.from_environment ? "environment" : "execution.threads"}};
+    }
     j["chunks"] = plan.chunks();
     j["chunk_size"] = plan.chunk_size();
     j["chunk_size_auto"] = chunk_size == 0;
@@ -219,6 +227,8 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
   std::printf("  chunks: %llu of %llu points%s, for %d workers\n",
               (unsigned long long)plan.chunks(), (unsigned long long)plan.chunk_size(),
               chunk_size == 0 ? " (auto)" : "", workers);
+  std::printf("  threads per worker: %s\n",
+              DescribeThreads(config.execution.threads, environ).c_str());
   std::printf("  output %s: %s (%llu bytes)\n", config.output.path.c_str(),
               FormatBytes(file_bytes).c_str(), (unsigned long long)file_bytes);
   for (const auto& o : outputs)

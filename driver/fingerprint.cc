@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "driver/command_binding.h"
 #include "driver/point_values.h"
 #include "kernels/registry.h"
 
@@ -42,13 +43,19 @@ nlohmann::json FingerprintWith(const KernelBinding& binding, const Config& confi
     kernel["sweep_version"] = SWEEP_VERSION;
     if (config.kernel.command.empty()) {
       if (const int revision = BuiltinRevision(binding.name)) kernel["revision"] = revision;
-    } else if (!config.kernel.command_files.empty()) {
-      // A command kernel's templates are read when the run starts, not stored in the config: an
-      // edited namelist between a run and its resume would give other results for the rest.
-      nlohmann::json files = nlohmann::json::object();
-      for (const KernelSpec::CommandFile& f : config.kernel.command_files)
-        files[f.name] = FileXxh3(f.template_path);
-      kernel["files_xxh3"] = files;
+    } else {
+      // A command kernel's program and templates are read when the run starts, not stored in
+      // the config: a rebuilt code, an edited script or namelist between a run and its resume
+      // would give other results for the rest.
+      nlohmann::json program = nlohmann::json::object();
+      for (const auto& [name, path] : ProgramFiles(config)) program[name] = FileXxh3(path);
+      kernel["program_xxh3"] = program;
+      if (!config.kernel.command_files.empty()) {
+        nlohmann::json files = nlohmann::json::object();
+        for (const KernelSpec::CommandFile& f : config.kernel.command_files)
+          files[f.name] = FileXxh3(f.template_path);
+        kernel["files_xxh3"] = files;
+      }
     }
   }
   nlohmann::json outputs = nlohmann::json::array();
@@ -114,12 +121,22 @@ void CompareNoRevisionAsOne(const nlohmann::json& before, nlohmann::json* now) {
     (*now)["kernel"].erase("revision");
 }
 
-// Command kernels' templates were first fingerprinted with revisions: an older fingerprint says
-// nothing about them, and is taken at its word.
+// Command kernels' templates were first fingerprinted with revisions, their programs later: an
+// older fingerprint says nothing about them, and is taken at its word.
 void CompareOlderWithoutTemplates(const nlohmann::json& before, nlohmann::json* now) {
-  const nlohmann::json::json_pointer files("/kernel/files_xxh3");
-  if (before.contains("kernel") && !before.contains(files) && now->contains(files))
-    (*now)["kernel"].erase("files_xxh3");
+  for (const char* key : {"files_xxh3", "program_xxh3"}) {
+    const nlohmann::json::json_pointer pointer(std::string("/kernel/") + key);
+    if (before.contains("kernel") && !before.contains(pointer) && now->contains(pointer))
+      (*now)["kernel"].erase(key);
+  }
+}
+
+// The last part of a JSON pointer that starts with `skip` characters, its escapes undone.
+std::string Unescaped(const std::string& pointer, size_t skip) {
+  std::string name = pointer.substr(skip);
+  for (size_t at; (at = name.find("~1")) != std::string::npos;) name.replace(at, 2, "/");
+  for (size_t at; (at = name.find("~0")) != std::string::npos;) name.replace(at, 2, "~");
+  return name;
 }
 
 }  // namespace
@@ -161,10 +178,13 @@ std::vector<std::string> FingerprintChanges(const nlohmann::json& before, nlohma
                                     path.substr(0, path.size() - 5), was.dump(),
                                     op.value("value", nlohmann::json()).dump()));
     } else if (kind == "replace" && path.compare(0, 18, "kernel.files_xxh3.") == 0) {
-      std::string name = path.substr(18);  // a JSON pointer's escapes, undone
-      for (size_t at; (at = name.find("~1")) != std::string::npos;) name.replace(at, 2, "/");
-      for (size_t at; (at = name.find("~0")) != std::string::npos;) name.replace(at, 2, "~");
-      changes.push_back(fmt::format("kernel.files.{}: its template's bytes changed", name));
+      changes.push_back(
+          fmt::format("kernel.files.{}: its template's bytes changed", Unescaped(pointer, 19)));
+    } else if (kind == "replace" && path.compare(0, 20, "kernel.program_xxh3.") == 0) {
+      changes.push_back(
+          fmt::format("kernel.command: `{}`: its bytes changed (a rebuilt program, "
+                      "an edited script)",
+                      Unescaped(pointer, 21)));
     } else if (path == "kernel.revision") {
       const nlohmann::json was = before.value(nlohmann::json::json_pointer(pointer), 1);
       changes.push_back(fmt::format(

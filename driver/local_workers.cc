@@ -7,9 +7,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "driver/thread_limits.h"
 #include "driver/worker.h"
 #include "io/error.h"
 #include "io/file_bytes.h"
+
+extern char** environ;
 
 namespace sweep {
 namespace {
@@ -49,12 +52,18 @@ LocalWorkers::LocalWorkers(const WorkerContext& context, int count) : context_(c
   launch.size = count;
   launch.log_dir = context_.log_dir;
   launch.memory_limit = execution.memory_limit_bytes;
+  launch.env = ThreadSettings(execution.threads, environ);
   if (execution.start == ExecutionSpec::Start::kFork) {
     launch.method = WorkerLaunch::Method::kFork;
     // The child inherits this object (through the fork), and with it the set's scoreboard.
     launch.child_main = [this](int rank, int socket_fd) {
-      WorkerSetup setup{context_.space,     context_.binding, &context_.inputs->views(),
-                        context_.rows_path, context_.layout,  &set_->scoreboard()};
+      WorkerSetup setup{context_.space,
+                        context_.binding,
+                        &context_.inputs->views(),
+                        &context_.published->inputs(),
+                        context_.rows_path,
+                        context_.layout,
+                        &set_->scoreboard()};
       return WorkerLoop(setup, rank, socket_fd);
     };
   } else {

@@ -22,6 +22,7 @@
 #include "driver/space.h"
 #include "driver/status.h"
 #include "driver/stored_sweep.h"
+#include "driver/thread_limits.h"
 #include "io/clock.h"
 #include "io/error.h"
 #include "io/file_bytes.h"
@@ -70,7 +71,8 @@ struct Sweep {
   Sweep(const std::string& path, double at)
       : output(path),
         file(OutputFile::Open(path, OutputFile::Access::kRead)),
-        space(StoredSpace(file)),
+        config(StoredConfig(file)),
+        space(StoredSpace(file, config)),
         history(ChunkHistory::Read(file)),
         holder(ProbeLock(path)),
         now(at) {}
@@ -79,6 +81,7 @@ struct Sweep {
 
   std::string output;
   OutputFile file;
+  Config config;  // the stored one
   Space space;
   ChunkHistory history;
   std::optional<LockHolder> holder;  // who runs it now, if anyone
@@ -338,6 +341,16 @@ void Row(std::string* out, const std::string& name, const std::string& value) {
   *out += "<tr><th>" + H(name) + "</th><td>" + H(value) + "</td></tr>\n";
 }
 
+// The thread settings every worker started with (driver/thread_limits.h), from the stored config:
+// the run's environment, which could override them, is not recorded.
+std::string ThreadsText(const Sweep& s) {
+  std::string names;
+  for (const char* name : kThreadVariables)
+    names += (names.empty() ? "" : ", ") + std::string(name);
+  return fmt::format("{} (execution.threads: {}, each unless set in the environment of the run)",
+                     s.config.execution.threads, names);
+}
+
 void SummarySection(const Sweep& s, std::string* out) {
   const LedgerCounts c = s.history.ledger().Count();
   const OutputLayout& layout = s.file.layout();
@@ -394,6 +407,7 @@ void SummarySection(const Sweep& s, std::string* out) {
   }
   if (retried > 0) Row(out, "retried", fmt::format("{} chunks took more than one try", retried));
   Row(out, "kernel", layout.kernel_name);
+  Row(out, "threads per worker", ThreadsText(s));
   Row(out, "output", s.output);
   *out += "</table>\n";
   const ChunkLedger& ledger = s.history.ledger();

@@ -1,11 +1,15 @@
 // ComputeChunks (driver/run_steps.h): the chunks of a prepared run, computed in this process or by
 // worker processes under the scheduler.
 #include <algorithm>
+#include <cstdlib>
 
 #include "driver/local_workers.h"
 #include "driver/run_steps.h"
 #include "driver/scheduler.h"
+#include "driver/thread_limits.h"
 #include "driver/worker.h"
+
+extern char** environ;
 
 namespace sweep {
 namespace {
@@ -13,8 +17,9 @@ namespace {
 // `sweep rerun --inline`: one chunk after another in this process, so gdb sees the kernel.
 void ComputeInline(PreparedRun& run, RunRecorder& recorder) {
   Scoreboard scoreboard(1);
-  WorkerSetup setup{&*run.space,     &run.binding,        &run.inputs->views(),
-                    run.output_path, &run.file->layout(), &scoreboard};
+  WorkerSetup setup{
+      &*run.space,     &run.binding,        &run.inputs->views(), &run.published->inputs(),
+      run.output_path, &run.file->layout(), &scoreboard};
   ChunkComputer computer(setup, 0);
   computer.InitKernel();
   const uint64_t max_failures = run.config.execution.max_failures;
@@ -62,6 +67,12 @@ bool ComputeWithWorkers(PreparedRun& run, int ranks, RunRecorder& recorder) {
 
 bool ComputeChunks(PreparedRun& run, const RunRequest& request, RunRecorder& recorder) {
   if (run.todo.empty()) return false;  // a resume of a finished sweep
+  if (request.inline_compute) {
+    // The kernel runs in this process, which gets the workers' thread settings: set now, before
+    // the filler's thread could read the environment while it changes.
+    for (const ThreadVariable& v : WorkerThreadVariables(run.config.execution.threads, environ))
+      if (!v.from_environment) setenv(v.name.c_str(), v.value.c_str(), 1);
+  }
   run.filler->StartBackground();
   if (request.inline_compute) {
     ComputeInline(run, recorder);

@@ -7,9 +7,15 @@
 
 namespace sweep {
 
-Space StoredSpace(const OutputFile& file) {
+Config StoredConfig(const OutputFile& file) {
+  return ParseConfig(file.layout().config_text, file.layout().config_file);
+}
+
+Space StoredSpace(const OutputFile& file) { return StoredSpace(file, StoredConfig(file)); }
+
+Space StoredSpace(const OutputFile& file, const Config& config) {
   const OutputLayout& layout = file.layout();
-  Space space(ParseConfig(layout.config_text, layout.config_file));
+  Space space(config);
   if (space.points() != layout.points) {
     throw Error(fmt::format("{}: its stored config gives {} points, but the file holds {}",
                             file.path(), space.points(), layout.points));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "driver/space.h"
+#include "io/config.h"
 #include "io/output_file.h"
 
 namespace sweep {
@@ -13,5 +14,9 @@ namespace sweep {
 // it names moved, say); Error (exit code 1) when it gives another number of points than the file
 // holds.
 Space StoredSpace(const OutputFile& file);
+// The same from the stored config already read (StoredConfig).
+Space StoredSpace(const OutputFile& file, const Config& config);
+// The output's stored config. THROWS: ConfigError as above.
+Config StoredConfig(const OutputFile& file);
 
 }  // namespace sweep

@@ -108,6 +108,12 @@ void ChunkComputer::InitKernel() {
     throw Error(std::string("kernel ") + kernel_.name + ": init: " + err);
   }
   initialised_ = true;
+  if (setup_.binding->place_inputs) {
+    std::vector<PublishedInput> places;
+    for (int source : setup_.binding->input_source)
+      places.push_back(setup_.places->at(size_t(source)));
+    setup_.binding->place_inputs(state_, places);
+  }
 }
 
 void ChunkComputer::FinishKernel() {
@@ -255,6 +261,7 @@ int SpawnedWorkerMain() {
     setup.space = &space;
     setup.binding = &binding;
     setup.inputs = &inputs.views();
+    setup.places = &published;
     setup.output_path = output_path;
     setup.layout = &layout;
     setup.scoreboard = &scoreboard;

@@ -41,6 +41,7 @@
 #include "driver/point_batch.h"
 #include "driver/space.h"
 #include "driver/worker_set.h"
+#include "io/inputs.h"
 #include "io/output_file.h"
 
 namespace sweep {
@@ -62,6 +63,8 @@ struct WorkerSetup {
   const Space* space = nullptr;
   const KernelBinding* binding = nullptr;
   const std::vector<sweep_array>* inputs = nullptr;  // in the order of Config::inputs
+  // Where those inputs are, in the same order (KernelBinding::place_inputs).
+  const std::vector<PublishedInput>* places = nullptr;
   std::string output_path;
   const OutputLayout* layout = nullptr;
   Scoreboard* scoreboard = nullptr;

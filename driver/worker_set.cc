@@ -59,13 +59,20 @@ sigset_t InterruptSignals() {
 
 std::vector<std::string> WorkerEnvironment(const WorkerLaunch& launch, int rank) {
   std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) {
-    const std::string entry = *e;
+  const auto replaced = [&](const std::string& entry) {
     if (entry.rfind("SWEEP_RANK=", 0) == 0 || entry.rfind("SWEEP_SIZE=", 0) == 0 ||
         entry.rfind("SWEEP_DRIVER_PID=", 0) == 0)
-      continue;
-    env.push_back(entry);
+      return true;
+    for (const std::string& added : launch.env) {
+      if (entry.compare(0, added.find('=') + 1, added, 0, added.find('=') + 1) == 0) return true;
+    }
+    return false;
+  };
+  for (char** e = environ; *e; ++e) {
+    const std::string entry = *e;
+    if (!replaced(entry)) env.push_back(entry);
   }
+  env.insert(env.end(), launch.env.begin(), launch.env.end());
   env.push_back("SWEEP_RANK=" + std::to_string(rank));
   env.push_back("SWEEP_SIZE=" + std::to_string(launch.size));
   env.push_back("SWEEP_DRIVER_PID=" + std::to_string(getpid()));

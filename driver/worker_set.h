@@ -5,7 +5,8 @@
 // ProcessWorkerSet is the real one; tests use a fake (tests/fakes.h).
 //
 // What ProcessWorkerSet promises about every worker it starts (io/process.h does the child setup):
-//   - SWEEP_RANK, SWEEP_SIZE and SWEEP_DRIVER_PID in its environment, like MPI's ranks;
+//   - SWEEP_RANK, SWEEP_SIZE and SWEEP_DRIVER_PID in its environment, like MPI's ranks, and the
+//     entries of WorkerLaunch::env;
 //   - its own process group (pgid == pid), so a kill reaches anything it started;
 //   - it dies with the driver (PR_SET_PDEATHSIG, rechecked against the parent pid after, since
 //     the parent may have died before the call): a forked worker from the start, a spawned one
@@ -115,6 +116,9 @@ struct WorkerLaunch {
   Method method = Method::kSpawn;
   int size = 1;
   std::string log_dir;  // created if missing
+  // "NAME=value" entries every worker's environment gets on top of this process's (the thread
+  // settings of driver/thread_limits.h).
+  std::vector<std::string> env;
   // kSpawn: the program and arguments (argv[0] included, a path). The worker finds its socket
   // at kWorkerSocketFd, the scoreboard's memfd at kWorkerFirstPassedFd and the descriptors of
   // `pass_fds` at kWorkerFirstPassedFd + 1, + 2, ... in order.

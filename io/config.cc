@@ -30,17 +30,18 @@ const char* const kDtypes[] = {"float64", "float32", "int64", "int32", "uint8"};
 // so that every key accepted is in KnownConfigKeys() and documented (configs/README.md).
 const ConfigKeys kTopKeys("", {"name", "seed", "kernel", "inputs", "parameters", "zip", "repeat",
                                "sampling", "execution", "output"});
-const ConfigKeys kKernelKeys("kernel", {"name", "plugin", "command", "options", "outputs", "files",
-                                        "results_file", "workdir"});
+const ConfigKeys kKernelKeys("kernel", {"name", "plugin", "command", "persistent", "options",
+                                        "outputs", "files", "results_file", "workdir"});
 const ConfigKeys kWorkdirKeys("kernel.workdir", {"root", "keep"});
+const ConfigKeys kPersistentKeys("kernel.persistent", {"max_points"});
 const ConfigKeys kInputKeys("inputs.<name>", {"hdf5", "dataset", "npy", "raw", "generate", "dtype",
                                               "shape", "seed"});
 const ConfigKeys kAxisKeys("parameters.<name>",
                            {"linspace", "logspace", "values", "range", "uniform", "loguniform"});
 const ConfigKeys kSamplingKeys("sampling", {"method", "n"});
 const ConfigKeys kExecutionKeys("execution",
-                                {"workers", "chunk_size", "schedule", "start", "timeout", "retries",
-                                 "memory_limit", "max_failures"});
+                                {"workers", "chunk_size", "schedule", "start", "threads", "timeout",
+                                 "retries", "memory_limit", "max_failures"});
 const ConfigKeys kOutputKeys("output", {"path"});
 
 // Placeholders of the command kernel and dimension names of the output file.
@@ -358,6 +359,7 @@ class ConfigReader {
   void ReadCommandOutputs(const Field& field);
   void ReadCommandFiles(const Field& field);
   void ReadWorkdir(const Field& field);
+  void ReadPersistent(const Field& field);
   void ReadInputs(const Field& field);
   void ReadInput(const Entry& entry);
   std::optional<std::vector<int64_t>> Shape(const Field& field, bool allow_empty);
@@ -522,12 +524,13 @@ void ConfigReader::ReadKernel(const Entry& entry) {
     }
   }
   // What only a program run in a work directory of its own has.
-  for (const char* key : {"files", "results_file", "workdir"}) {
+  for (const char* key : {"persistent", "files", "results_file", "workdir"}) {
     const Entry* e = Find(*entries, key);
     if (e && !Find(*entries, "command"))
       Fail(e->key_field, "`" + std::string(key) + "` is only for `command` kernels");
   }
   if (!Find(*entries, "command")) return;
+  if (const Entry* e = Find(*entries, "persistent")) ReadPersistent(e->value);
   if (const Entry* e = Find(*entries, "files")) ReadCommandFiles(e->value);
   if (const Entry* e = Find(*entries, "results_file")) {
     std::optional<std::string> name = String(e->value, "a file name in the work directory");
@@ -543,6 +546,30 @@ void ConfigReader::ReadKernel(const Entry& entry) {
     }
   }
   if (const Entry* e = Find(*entries, "workdir")) ReadWorkdir(e->value);
+  if (kernel.persistent) {
+    if (const Entry* e = Find(*entries, "results_file")) {
+      Fail(e->key_field,
+           "`results_file` is not for a persistent program: it answers each point on stdout, "
+           "one JSON line a point (stream/1)");
+    }
+  }
+}
+
+void ConfigReader::ReadPersistent(const Field& field) {
+  KernelSpec& kernel = config_.kernel;
+  if (field.node.IsMap()) {
+    std::optional<std::vector<Entry>> keys = Map(field, "a map {max_points: N}");
+    if (!keys) return;
+    RejectUnknown(*keys, kPersistentKeys);
+    kernel.persistent = true;
+    if (const Entry* e = Find(*keys, "max_points")) {
+      kernel.max_points = uint64_t(Integer(e->value, 1, "a number of points >= 1").value_or(0));
+    }
+    return;
+  }
+  const std::optional<std::string> on =
+      Choice(field, "whether the program serves every point of its worker", {"true", "false"});
+  kernel.persistent = on == "true";
 }
 
 void ConfigReader::ReadCommandFiles(const Field& field) {
@@ -1085,6 +1112,15 @@ void ConfigReader::ReadExecution(const Field& field) {
   if (const Entry* e = Find(*keys, "start")) {
     std::optional<std::string> s = Choice(e->value, "a start method", {"spawn", "fork"});
     if (s == "fork") x.start = ExecutionSpec::Start::kFork;
+  }
+  if (const Entry* e = Find(*keys, "threads")) {
+    // Checked before narrowing to int, as retries are.
+    const int64_t threads = Integer(e->value, 1, "an integer >= 1").value_or(x.threads);
+    if (threads > kMaxThreadsPerWorker) {
+      Fail(e->value, "at most " + std::to_string(kMaxThreadsPerWorker) + " threads per worker");
+    } else {
+      x.threads = int(threads);
+    }
   }
   if (const Entry* e = Find(*keys, "timeout")) {
     Scalar s = Classify(e->value.node);

@@ -117,6 +117,11 @@ struct KernelSpec {
     Keep keep = Keep::kFailed;
   };
   Workdir workdir;
+  // The command kernel's `persistent:`: the program is started once per worker and serves points
+  // over its stdin and stdout (kernels/persistent.h). `persistent: {max_points: N}` starts it
+  // again after N points (max_points; 0: never).
+  bool persistent = false;
+  uint64_t max_points = 0;
   std::map<std::string, Value> options;                // as written; checked against the kernel
   std::map<std::string, SourceLocation> option_where;  // where each option was written
   SourceLocation where;                                // of `kernel:`
@@ -142,6 +147,10 @@ struct SamplingSpec {
   SourceLocation where;  // of `sampling:`
 };
 
+// The most `execution.threads` takes: far above any machine's cores, far below what would
+// overflow anything that multiplies it.
+inline constexpr int64_t kMaxThreadsPerWorker = 1 << 20;
+
 struct ExecutionSpec {
   enum class Schedule { kDynamic, kStatic };
   enum class Start { kSpawn, kFork };
@@ -149,6 +158,9 @@ struct ExecutionSpec {
   int64_t chunk_size = 0;  // 0: auto (see driver/plan.h)
   Schedule schedule = Schedule::kDynamic;
   Start start = Start::kSpawn;
+  // OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS and NUMEXPR_NUM_THREADS of every
+  // worker, where the environment does not set them (driver/thread_limits.h).
+  int threads = 1;
   double timeout_seconds = 0;  // per chunk; 0: none
   int retries = 2;
   uint64_t memory_limit_bytes = 0;  // per worker, private memory; 0: none

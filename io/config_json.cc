@@ -67,6 +67,13 @@ void DecodeWord(const json& j, const Word<Enum> (&words)[N], Enum* value) {
 json Encode(const std::string& text) { return text; }
 void Decode(const json& j, std::string* text) { *text = j.get_ref<const std::string&>(); }
 
+// Before the integers' templates, which would take a bool for an integer.
+json Encode(bool value) { return value; }
+void Decode(const json& j, bool* value) {
+  if (!j.is_boolean()) throw Error("expected true or false, got " + j.dump());
+  *value = j.get<bool>();
+}
+
 template <typename Integer, typename = std::enable_if_t<std::is_integral_v<Integer>>>
 json Encode(Integer value) {
   return value;
@@ -299,6 +306,8 @@ json Encode(const KernelSpec& kernel) {
   Put(j, "command_files", kernel.command_files);
   Put(j, "results_file", kernel.results_file);
   Put(j, "workdir", kernel.workdir);
+  Put(j, "persistent", kernel.persistent);
+  Put(j, "max_points", kernel.max_points);
   Put(j, "options", kernel.options);
   Put(j, "option_where", kernel.option_where);
   Put(j, "where", kernel.where);
@@ -312,6 +321,8 @@ void Decode(const json& j, KernelSpec* kernel) {
   Take(j, "command_files", &kernel->command_files);
   Take(j, "results_file", &kernel->results_file);
   Take(j, "workdir", &kernel->workdir);
+  Take(j, "persistent", &kernel->persistent);
+  Take(j, "max_points", &kernel->max_points);
   Take(j, "options", &kernel->options);
   Take(j, "option_where", &kernel->option_where);
   Take(j, "where", &kernel->where);
@@ -361,6 +372,7 @@ json Encode(const ExecutionSpec& execution) {
   Put(j, "chunk_size", execution.chunk_size);
   Put(j, "schedule", execution.schedule);
   Put(j, "start", execution.start);
+  Put(j, "threads", execution.threads);
   Put(j, "timeout_seconds", execution.timeout_seconds);
   Put(j, "retries", execution.retries);
   Put(j, "memory_limit_bytes", execution.memory_limit_bytes);
@@ -372,6 +384,7 @@ void Decode(const json& j, ExecutionSpec* execution) {
   Take(j, "chunk_size", &execution->chunk_size);
   Take(j, "schedule", &execution->schedule);
   Take(j, "start", &execution->start);
+  Take(j, "threads", &execution->threads);
   Take(j, "timeout_seconds", &execution->timeout_seconds);
   Take(j, "retries", &execution->retries);
   Take(j, "memory_limit_bytes", &execution->memory_limit_bytes);

@@ -97,12 +97,14 @@ void RemoveBelow(int dir, const std::string& name, const std::string& path, int 
 
 }  // namespace
 
-Workdirs::Workdirs(std::string root, bool follow_root_link)
-    : root_(std::move(root)), follow_root_link_(follow_root_link) {}
+Workdirs::Workdirs(std::string root, bool follow_root_link, std::string prefix)
+    : root_(std::move(root)), follow_root_link_(follow_root_link), prefix_(std::move(prefix)) {}
 
 std::string Workdirs::NameOf(uint64_t point) { return "point-" + std::to_string(point); }
 
-std::string Workdirs::PathOf(uint64_t point) const { return root_ + "/" + NameOf(point); }
+std::string Workdirs::Name(uint64_t point) const { return prefix_ + std::to_string(point); }
+
+std::string Workdirs::PathOf(uint64_t point) const { return root_ + "/" + Name(point); }
 
 ScopedFd Workdirs::OpenRoot() const {
   // The root's own name is made with mkdir, which never follows a link; its parents may be.
@@ -122,7 +124,7 @@ ScopedFd Workdirs::OpenRoot() const {
 }
 
 ScopedFd Workdirs::MakeFresh(uint64_t point) const {
-  const std::string name = NameOf(point);
+  const std::string name = Name(point);
   // Another process may remove the root when it finds it empty (RemoveRootIfEmpty) between our
   // opening it and making the point's folder in it: then the root is made again.
   for (int attempt = 1;; ++attempt) {
@@ -144,7 +146,7 @@ void Workdirs::Remove(uint64_t point) const {
     if (errno == ENOENT) return;
     Fail(root_, errno);
   }
-  RemoveBelow(root.get(), NameOf(point), PathOf(point), 0);
+  RemoveBelow(root.get(), Name(point), PathOf(point), 0);
 }
 
 void Workdirs::RemoveRootIfEmpty() const { rmdir(root_.c_str()); }

@@ -1,6 +1,8 @@
 // Workdirs: the work directories of the command kernel's points (kernels/command.h), one per
 // point under one root folder, named `point-<index>`: a deterministic name, so that a point run
-// again (a retry, a resume, a rerun) finds its old directory and replaces it.
+// again (a retry, a resume, a rerun) finds its old directory and replaces it. The persistent
+// kernel's programs (kernels/persistent.h) have theirs under another prefix, `program-<index>`,
+// named after the first point each program served.
 //
 // Below the root, every operation goes through directory descriptors (openat, mkdirat,
 // unlinkat) and never follows a symbolic link: a program that leaves a link to /data in its
@@ -25,12 +27,14 @@ namespace sweep {
 
 class Workdirs {
  public:
-  // `root`: absolute. `follow_root_link`: whether the root may be a symbolic link.
-  Workdirs(std::string root, bool follow_root_link);
+  // `root`: absolute. `follow_root_link`: whether the root may be a symbolic link. `prefix`:
+  // what the directories' names start with, before the index.
+  Workdirs(std::string root, bool follow_root_link, std::string prefix = "point-");
 
   const std::string& root() const { return root_; }
-  static std::string NameOf(uint64_t point);  // "point-<index>"
-  std::string PathOf(uint64_t point) const;   // root/point-<index>
+  static std::string NameOf(uint64_t point);  // "point-<index>", the command kernel's
+  std::string Name(uint64_t point) const;     // "<prefix><index>"
+  std::string PathOf(uint64_t point) const;   // root/<prefix><index>
 
   // The point's directory, empty: made after removing whatever was there under its name.
   // Returns a descriptor of it (close-on-exec). THROWS: Error.
@@ -46,6 +50,7 @@ class Workdirs {
 
   std::string root_;
   bool follow_root_link_;
+  std::string prefix_;
 };
 
 // Writes `bytes` as the file `name` under the directory `dir`, making the folders on the way;

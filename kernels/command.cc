@@ -9,15 +9,12 @@
 
 #include <fmt/format.h>
 #include <algorithm>
-#include <array>
-#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
-#include <mutex>
 #include <optional>
 #include <utility>
 
@@ -27,6 +24,7 @@
 #include "io/workdirs.h"
 #include "kernels/command_outputs.h"
 #include "kernels/dtype.h"
+#include "kernels/program.h"
 
 extern char** environ;
 
@@ -37,11 +35,8 @@ constexpr size_t kStdoutLimit = size_t{64} << 20;
 constexpr size_t kStderrKeep = 4096;
 constexpr uint64_t kNoPoint = std::numeric_limits<uint64_t>::max();
 
-using Piece = CommandPiece;
-
-// A bound command kernel: the table and everything it points into. Never moved once built.
-struct CommandKernel {
-  sweep_kernel table{};
+// A bound command kernel: the table and everything it points into.
+struct CommandKernel : RuntimeKernel {
   std::string description;
   std::string program;  // argv[0] as written: what messages name
   std::string path;     // the executable that runs
@@ -49,7 +44,7 @@ struct CommandKernel {
   std::vector<CommandTemplate> args;  // argv[1..]
   std::vector<std::string> param_names;
   std::vector<sweep_param_decl> params;
-  std::vector<std::string> output_names;
+  std::vector<CommandOutput> output_specs;
   std::vector<sweep_output_decl> outputs;
   double limit_seconds = 0;  // per point; 0: none
   std::vector<CommandFile> files;
@@ -57,8 +52,14 @@ struct CommandKernel {
   Workdirs workdirs{"", false};
   bool remove_empty_root = false;
   CommandSpec::Keep keep = CommandSpec::Keep::kFailed;
-  int slot = -1;
-  ~CommandKernel();
+
+  int Outputs(const sweep_options*, sweep_output_decl* out, int* n_out, char*, size_t) override {
+    std::copy(outputs.begin(), outputs.end(), out);
+    *n_out = int(outputs.size());
+    return 0;
+  }
+  int Init(void** state, const sweep_options*, const sweep_array*, char* err,
+           size_t err_size) override;
 };
 
 // What a worker keeps between points.
@@ -69,68 +70,15 @@ struct CommandState {
   std::vector<std::string> environment;  // the worker's, without SWEEP_POINT and SWEEP_SEED
 };
 
-// The C ABI passes outputs() and init() no pointer to their table, so each live command kernel
-// takes a slot whose functions know it. A process binds one config (tests a few), so a handful
-// of slots is plenty; compute() and finish() find the kernel through the state.
-constexpr int kSlots = 32;
-std::array<std::atomic<CommandKernel*>, kSlots> g_slots{};
-std::mutex g_slots_mutex;
-
-CommandKernel::~CommandKernel() {
-  if (slot >= 0) {
-    std::lock_guard<std::mutex> lock(g_slots_mutex);
-    g_slots[size_t(slot)] = nullptr;
-  }
-}
-
 int Fail(char* err, size_t err_size, const std::string& message) {
   return sweep_fail(err, err_size, message.c_str());
 }
 
-int Outputs(const CommandKernel& k, sweep_output_decl* out, int* n_out) {
-  std::copy(k.outputs.begin(), k.outputs.end(), out);
-  *n_out = int(k.outputs.size());
-  return 0;
-}
-
-// The process group of the program running now in this worker, 0 between points. Read by the
-// death handler below, so a lock-free atomic.
-std::atomic<pid_t> g_program_group{0};
-static_assert(std::atomic<pid_t>::is_always_lock_free, "read in a signal handler");
-
-// The signal a worker running command kernels gets when the driver dies, instead of SIGKILL: a
-// real-time signal nothing else sends. The program has its own process group (so a timeout can
-// kill all it started) and so does not die with the worker's group; its own death signal kills
-// it but not what it started (a script's children). So the worker, told of the driver's death,
-// kills the program's whole group before dying itself.
-const int kWorkerDeathSignal = SIGRTMIN + 3;
-
-void KillProgramAndDie(int) {
-  const pid_t group = g_program_group.load(std::memory_order_relaxed);
-  if (group > 0) kill(-group, SIGKILL);
-  _exit(128 + SIGKILL);  // as it would have died of the SIGKILL it replaces
-}
-
-// Only in a worker (whose death signal the launcher set to SIGKILL): `rerun --inline` runs the
-// kernel in the driver, which keeps the behaviour it has.
-void KillProgramWhenTheDriverDies() {
-  int death_signal = 0;
-  if (prctl(PR_GET_PDEATHSIG, &death_signal) != 0 || death_signal != SIGKILL) return;
-  struct sigaction action {};
-  action.sa_handler = KillProgramAndDie;
-  sigemptyset(&action.sa_mask);
-  sigaction(kWorkerDeathSignal, &action, nullptr);
-  sigset_t unblock;
-  sigemptyset(&unblock);
-  sigaddset(&unblock, kWorkerDeathSignal);
-  sigprocmask(SIG_UNBLOCK, &unblock, nullptr);
-  prctl(PR_SET_PDEATHSIG, kWorkerDeathSignal);
-}
-
-int Init(const CommandKernel& k, void** state, char* err, size_t err_size) {
+int CommandKernel::Init(void** state, const sweep_options*, const sweep_array*, char* err,
+                        size_t err_size) {
   KillProgramWhenTheDriverDies();
   auto s = std::make_unique<CommandState>();
-  s->kernel = &k;
+  s->kernel = this;
   s->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (s->devnull < 0) return Fail(err, err_size, std::string("/dev/null: ") + strerror(errno));
   for (char** e = environ; e && *e; ++e) {
@@ -140,26 +88,6 @@ int Init(const CommandKernel& k, void** state, char* err, size_t err_size) {
   *state = s.release();
   return 0;
 }
-
-template <int N>
-int SlotOutputs(const sweep_options*, sweep_output_decl* out, int* n_out, char*, size_t) {
-  return Outputs(*g_slots[N].load(), out, n_out);
-}
-
-template <int N>
-int SlotInit(void** state, const sweep_options*, const sweep_array*, char* err, size_t err_size) {
-  return Init(*g_slots[N].load(), state, err, err_size);
-}
-
-using OutputsFn = decltype(sweep_kernel::outputs);
-using InitFn = decltype(sweep_kernel::init);
-
-template <size_t... I>
-constexpr std::array<std::pair<OutputsFn, InitFn>, sizeof...(I)> MakeSlotFunctions(
-    std::index_sequence<I...>) {
-  return {{{SlotOutputs<int(I)>, SlotInit<int(I)>}...}};
-}
-constexpr auto kSlotFunctions = MakeSlotFunctions(std::make_index_sequence<kSlots>());
 
 void SetPoint(void* state, uint64_t point) { static_cast<CommandState*>(state)->point = point; }
 
@@ -171,67 +99,7 @@ void Finish(void* state) {
   delete s;
 }
 
-// The text of a message must be one line of valid UTF-8 (the journal stores it as JSON): line
-// breaks become " | ", other control bytes and invalid sequences `?`.
-std::string Printable(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  for (size_t i = 0; i < n;) {
-    const unsigned char c = s[i];
-    if (c == '\n') {
-      out += " | ";
-      ++i;
-    } else if (c == '\t') {
-      out += ' ';
-      ++i;
-    } else if (c < 0x20 || c == 0x7f) {
-      out += '?';
-      ++i;
-    } else if (c < 0x80) {
-      out += char(c);
-      ++i;
-    } else {
-      const int len = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-      bool ok = len > 0 && i + size_t(len) <= n;
-      for (int j = 1; ok && j < len; ++j) ok = (s[i + size_t(j)] & 0xc0) == 0x80;
-      // Overlong three- and four-byte forms, surrogates and code points past U+10FFFF.
-      if (ok && len == 3) ok = !(c == 0xe0 && s[i + 1] < 0xa0) && !(c == 0xed && s[i + 1] >= 0xa0);
-      if (ok && len == 4) ok = !(c == 0xf0 && s[i + 1] < 0x90) && !(c == 0xf4 && s[i + 1] >= 0x90);
-      if (ok) {
-        out.append(text, i, size_t(len));
-        i += size_t(len);
-      } else {
-        out += '?';
-        ++i;
-      }
-    }
-  }
-  return out;
-}
-
 // ---- Running the program ----
-
-struct Pipe {
-  int read = -1, write = -1;
-  Pipe() {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) == 0) read = fds[0], write = fds[1];
-  }
-  ~Pipe() {
-    CloseRead();
-    CloseWrite();
-  }
-  void CloseRead() {
-    if (read >= 0) close(read);
-    read = -1;
-  }
-  void CloseWrite() {
-    if (write >= 0) close(write);
-    write = -1;
-  }
-};
 
 struct RunOutcome {
   std::string start_error;  // the program did not start: why
@@ -241,21 +109,6 @@ struct RunOutcome {
   std::string out;
   std::string err;  // the last kStderrKeep bytes
 };
-
-// Reads what fd has now into *text, keeping only its last `keep_tail` bytes unless 0; returns
-// false at end of file (or on an error).
-bool Drain(int fd, std::string* text, size_t keep_tail) {
-  char buffer[65536];
-  for (;;) {
-    const ssize_t n = read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-    if (n <= 0) return false;
-    text->append(buffer, size_t(n));
-    if (keep_tail && text->size() > 2 * keep_tail) text->erase(0, text->size() - keep_tail);
-    if (!keep_tail && text->size() > kStdoutLimit) return true;
-  }
-}
 
 // Runs the program in the folder `cwd` (a descriptor). Its stdout is kept whole when it holds
 // the outputs (up to kStdoutLimit), else only its tail, like stderr's.
@@ -283,7 +136,7 @@ RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
     r.start_error = e.what();
     return r;
   }
-  g_program_group.store(pid);
+  SetProgramGroup(pid);
   out.CloseWrite();
   err.CloseWrite();
   fcntl(out.read, F_SETFL, fcntl(out.read, F_GETFL) | O_NONBLOCK);
@@ -316,8 +169,8 @@ RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
     const int n = poll(fds, 2, wait_ms);
     if (n < 0 && errno != EINTR) break;
     if (n == 0) done = exited(false);
-    if (out_open) out_open = Drain(out.read, &r.out, stdout_keep);
-    if (err_open) err_open = Drain(err.read, &r.err, kStderrKeep);
+    if (out_open) out_open = Drain(out.read, &r.out, stdout_keep, kStdoutLimit);
+    if (err_open) err_open = Drain(err.read, &r.err, kStderrKeep, kStdoutLimit);
     if (r.out.size() > kStdoutLimit) {
       r.stdout_overflow = true;
       break;
@@ -339,7 +192,7 @@ RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
   }
   // Whatever is left of its group goes with it: a timeout, or what it started and left behind.
   kill(-pid, SIGKILL);
-  g_program_group.store(0);
+  SetProgramGroup(0);
   while (waitpid(pid, &r.wait_status, 0) < 0) {
     if (errno == EINTR) continue;
     r.start_error = std::string("lost its exit status: waitpid: ") + strerror(errno);
@@ -348,29 +201,6 @@ RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
   if (r.err.size() > kStderrKeep) r.err.erase(0, r.err.size() - kStderrKeep);
   if (stdout_keep && r.out.size() > stdout_keep) r.out.erase(0, r.out.size() - stdout_keep);
   return r;
-}
-
-// A template's text for one point.
-std::string Render(const CommandTemplate& pieces, const sweep_value* params, uint64_t seed,
-                   uint64_t point) {
-  std::string text;
-  for (const Piece& piece : pieces) {
-    switch (piece.kind) {
-      case Piece::Kind::kText:
-        text += piece.text;
-        break;
-      case Piece::Kind::kParam:
-        text += ValueText(params[piece.param]);
-        break;
-      case Piece::Kind::kSeed:
-        text += std::to_string(seed);
-        break;
-      case Piece::Kind::kPoint:
-        text += std::to_string(point);
-        break;
-    }
-  }
-  return text;
 }
 
 // What went wrong with a run, or "" when its outputs are read into `outputs`. `dir`: its work
@@ -403,29 +233,6 @@ std::string ReadRun(const CommandKernel& k, const RunOutcome& r, int dir, sweep_
            "` in its work directory (expected its outputs: " + OutputList(k.outputs) + ")";
   }
   return ReadCommandOutputs(*text, k.results_file, k.outputs, outputs);
-}
-
-// `message` and as much of the tail of `log` (stderr, or stdout) as its room has, from a line
-// start when one is near.
-std::string WithTail(std::string message, const std::string& label, const std::string& log,
-                     size_t err_size) {
-  size_t tail_end = log.size();
-  while (tail_end > 0 && std::isspace(static_cast<unsigned char>(log[tail_end - 1]))) --tail_end;
-  if (tail_end == 0 || err_size <= message.size() + label.size() + 64) return message;
-  const size_t room = err_size - 1 - message.size() - label.size();
-  size_t from = tail_end > room ? tail_end - room : 0;
-  std::string tail;
-  for (;;) {
-    if (from > 0) {
-      const size_t line = log.find('\n', from - 1);
-      if (line != std::string::npos && line + 1 < tail_end && line + 1 - from < 200)
-        from = line + 1;
-    }
-    tail = (from > 0 ? "..." : "") + Printable(log.substr(from, tail_end - from));
-    if (tail.size() <= room) break;
-    from += tail.size() - room;  // Printable() lengthened line breaks: drop as much more
-  }
-  return message + label + tail;
 }
 
 int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* outputs, char* err,
@@ -469,7 +276,7 @@ int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* 
   }
   if (problem.empty()) return 0;
   // Codes that log only on stdout have their last words there.
-  const bool quiet = r.err.find_first_not_of(" \t\r\n") == std::string::npos;
+  const bool quiet = Blank(r.err);
   // Out of time is transient, retried as a chunk timeout is (kernels/kernel.h).
   const std::string prefix = r.timed_out ? SWEEP_TIMEOUT_PREFIX : "";
   return Fail(err, err_size,
@@ -486,15 +293,8 @@ CommandKernelTable MakeCommandKernel(CommandSpec spec) {
   k->argv0 = k->program.find('/') == std::string::npos ? k->program : k->path;
   k->args = std::move(spec.args);
   k->param_names = std::move(spec.param_names);
-  for (const CommandOutput& o : spec.outputs) {
-    k->output_names.push_back(o.name);
-    sweep_output_decl decl{};
-    decl.dtype = o.dtype;
-    decl.rank = int(o.shape.size());
-    for (size_t d = 0; d < o.shape.size() && d < SWEEP_MAX_RANK; ++d) decl.shape[d] = o.shape[d];
-    k->outputs.push_back(decl);
-  }
-  for (size_t i = 0; i < k->outputs.size(); ++i) k->outputs[i].name = k->output_names[i].c_str();
+  k->output_specs = std::move(spec.outputs);
+  k->outputs = OutputDecls(k->output_specs);
   for (const std::string& p : k->param_names)
     k->params.push_back(
         sweep_param_decl{p.c_str(), "a sweep parameter the command's arguments name"});
@@ -505,18 +305,7 @@ CommandKernelTable MakeCommandKernel(CommandSpec spec) {
   k->remove_empty_root = spec.workdir_root_is_default;
   k->keep = spec.keep;
   k->description = "runs `" + k->program + "` once per point";
-
-  {
-    std::lock_guard<std::mutex> lock(g_slots_mutex);
-    for (int i = 0; i < kSlots && k->slot < 0; ++i) {
-      if (!g_slots[size_t(i)].load()) {
-        g_slots[size_t(i)] = k.get();
-        k->slot = i;
-      }
-    }
-  }
-  if (k->slot < 0)
-    throw Error("command kernel: more than " + std::to_string(kSlots) + " bound at once");
+  k->TakeSlot("command kernel");
 
   sweep_kernel& t = k->table;
   t.abi_version = SWEEP_KERNEL_ABI;
@@ -529,8 +318,6 @@ CommandKernelTable MakeCommandKernel(CommandSpec spec) {
   t.inputs = nullptr;
   t.n_inputs = 0;
   t.max_outputs = int(k->outputs.size());
-  t.outputs = kSlotFunctions[size_t(k->slot)].first;
-  t.init = kSlotFunctions[size_t(k->slot)].second;
   t.compute = Compute;
   t.finish = Finish;
 

@@ -53,30 +53,9 @@
 #include <vector>
 
 #include "kernels/kernel.h"
+#include "kernels/program.h"
 
 namespace sweep {
-
-// One piece of a template (an argument, or a file's text), already parsed.
-struct CommandPiece {
-  enum class Kind { kText, kParam, kSeed, kPoint };
-  Kind kind = Kind::kText;
-  std::string text;  // kText: literal text, braces already unescaped
-  int param = -1;    // kParam: index into CommandSpec::param_names
-};
-using CommandTemplate = std::vector<CommandPiece>;
-
-// A file rendered into every point's work directory.
-struct CommandFile {
-  std::string name;  // in the work directory: a relative path without `.` or `..` parts
-  CommandTemplate text;
-  unsigned mode = 0644;  // permission bits, the template's (a script stays executable)
-};
-
-struct CommandOutput {
-  std::string name;
-  int dtype = 0;               // sweep_dtype
-  std::vector<int64_t> shape;  // empty: a scalar; at most SWEEP_MAX_RANK dims are used
-};
 
 // Everything the runtime needs, read from a config by driver/command_binding.h.
 struct CommandSpec {
@@ -84,6 +63,7 @@ struct CommandSpec {
   std::string path;     // the executable that runs
   std::vector<CommandTemplate> args;     // argv[1..]
   std::vector<std::string> param_names;  // the kernel's parameters, in order of first use
+                                         // (CommandPiece::param indexes them)
   std::vector<CommandOutput> outputs;    // in file order
   double limit_seconds = 0;              // per point; 0: none
   std::vector<CommandFile> files;

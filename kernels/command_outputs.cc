@@ -377,6 +377,44 @@ std::string OutputList(const std::vector<sweep_output_decl>& decls) {
   return names;
 }
 
+std::optional<nlohmann::json> JsonObjectLine(const std::string& line) {
+  const size_t first = line.find_first_not_of(" \t\r");
+  if (first == std::string::npos || line[first] != '{') return std::nullopt;
+  // One line: a JSON string holds no raw line break, so the marker text cannot run past it.
+  const std::string json_text = AcceptNonFiniteTokens(line);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(json_text);
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;  // not JSON, or more than one value: a log line
+  }
+  if (!j.is_object()) return std::nullopt;
+  return j;
+}
+
+std::string ReadOutputsFromJson(const nlohmann::json& object,
+                                const std::vector<sweep_output_decl>& decls, sweep_array* outputs) {
+  for (size_t o = 0; o < decls.size(); ++o) {
+    const sweep_output_decl& decl = decls[o];
+    const auto member = object.find(decl.name);
+    if (member == object.end()) {
+      std::string members;
+      for (const auto& item : object.items())
+        members += (members.empty() ? "" : ", ") + Shown(item.key());
+      return "no output `" + std::string(decl.name) + "` (its members: " + members + ")";
+    }
+    if (decl.rank == 0 && member->is_array())
+      return "output `" + std::string(decl.name) + "`: expected a number, got an array";
+    std::vector<Number> values;
+    std::string error = FlattenJson(*member, &values);
+    if (error.empty()) error = StoreAll(decl, outputs[o], values);
+    if (!error.empty())
+      return error.rfind("output `", 0) == 0 ? error
+                                             : "output `" + std::string(decl.name) + "`: " + error;
+  }
+  return "";
+}
+
 std::string ReadCommandOutputs(const std::string& text, const std::string& source,
                                const std::vector<sweep_output_decl>& decls, sweep_array* outputs) {
   if (text.find_first_not_of(" \t\r\n") == std::string::npos)

@@ -21,6 +21,8 @@
 // not outputs, for a misspelt name).
 #pragma once
 
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,18 @@ namespace sweep {
 // is wrong.
 std::string ReadCommandOutputs(const std::string& text, const std::string& source,
                                const std::vector<sweep_output_decl>& decls, sweep_array* outputs);
+
+// A line that is one JSON object and nothing else (blanks around it aside), parsed, with NaN,
+// Infinity and -Infinity accepted as above; nullopt for any other line. A stream/1 program's
+// result lines (kernels/persistent.h) are such objects.
+std::optional<nlohmann::json> JsonObjectLine(const std::string& line);
+
+// Reads every declared output from the members of one JSON object made by JsonObjectLine into
+// one point's views, as ReadCommandOutputs reads an object; members that are not outputs are
+// ignored. Returns "" on success, else what is wrong: a declared output that is not a member
+// ("no output `energy` (its members: point, energ)"), or a value that does not fit.
+std::string ReadOutputsFromJson(const nlohmann::json& object,
+                                const std::vector<sweep_output_decl>& decls, sweep_array* outputs);
 
 // "energy, trace": the declared outputs' names, for messages.
 std::string OutputList(const std::vector<sweep_output_decl>& decls);

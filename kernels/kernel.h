@@ -86,7 +86,7 @@ typedef struct {
 
 typedef struct {
   const char* name;
-  int dtype; /* sweep_dtype */
+  int dtype; /* sweep_dtype, or 0 for any */
   int rank;  /* number of dimensions, or -1 for any */
   const char* help;
 } sweep_input_decl;

@@ -893,7 +893,7 @@ TEST(CommandKernelConfig, ValidateNamesTheTemplateOfAnUnknownPlaceholder) {
   EXPECT_EQ(r.code, 2);
   EXPECT_TRUE(Contains(r.err, dir / "input.nml.in" +
                                   ":3:9: kernel.files.input.nml: unknown placeholder `{rho}` "
-                                  "(placeholders: {x}, {seed}, {point};"))
+                                  "(placeholders: {x}, {seed}, {point}, {config_dir};"))
       << r.err;
   EXPECT_TRUE(Contains(r.err, "c.yaml:4:47: kernel.files.other.nml: cannot read the template " +
                                   dir / "missing.in" + ": No such file or directory"))

@@ -64,12 +64,12 @@ static_assert(FieldCount<KernelSpec::CommandFile>() == 3,
               "KernelSpec::CommandFile: carry the new field in io/config_json.cc");
 static_assert(FieldCount<KernelSpec::Workdir>() == 2,
               "KernelSpec::Workdir: carry the new field in io/config_json.cc");
-static_assert(FieldCount<KernelSpec>() == 10,
+static_assert(FieldCount<KernelSpec>() == 12,
               "KernelSpec: carry the new field in io/config_json.cc");
 static_assert(FieldCount<InputSpec>() == 9, "InputSpec: carry the new field in io/config_json.cc");
 static_assert(FieldCount<SamplingSpec>() == 3,
               "SamplingSpec: carry the new field in io/config_json.cc");
-static_assert(FieldCount<ExecutionSpec>() == 8,
+static_assert(FieldCount<ExecutionSpec>() == 9,
               "ExecutionSpec: carry the new field in io/config_json.cc");
 static_assert(FieldCount<OutputSpec>() == 1,
               "OutputSpec: carry the new field in io/config_json.cc");
@@ -268,7 +268,7 @@ TEST(ConfigJsonTest, ConfigsOfEveryFeatureRoundTrip) {
       // Every input kind, and every execution setting away from its default.
       "kernel: {name: faulty}\ninputs:\n  data: {hdf5: in.h5, dataset: /group/d}\n"
       "parameters:\n  i: {range: [0, 10]}\nexecution: {workers: 3, chunk_size: 7, "
-      "schedule: static, start: fork, timeout: 1.5h, retries: 5, memory_limit: 1GiB, "
+      "schedule: static, start: fork, threads: 3, timeout: 1.5h, retries: 5, memory_limit: 1GiB, "
       "max_failures: 7}\n",
       // Options JSON cannot spell.
       "kernel: {name: faulty, options: {sleep_ms: .nan}}\ninputs:\n  data: {npy: sub/a.npy}\n"

@@ -87,6 +87,10 @@ TEST(ReportTest, ARunWithFailuresHasItsSummaryPlotTimelineAndFailures) {
   EXPECT_NE(html.find("32 done of 40 (80.0%)"), std::string::npos);
   EXPECT_NE(html.find("8 done, 2 failed, 0 pending, of 10"), std::string::npos);
   EXPECT_NE(html.find("points/s over the wall time"), std::string::npos);
+  EXPECT_NE(html.find("<tr><th>threads per worker</th><td>1 (execution.threads: OMP_NUM_THREADS, "
+                      "OPENBLAS_NUM_THREADS, MKL_NUM_THREADS, NUMEXPR_NUM_THREADS, each unless set "
+                      "in the environment of the run)</td></tr>"),
+            std::string::npos);
   // The one scalar output over the one axis, named and labelled, its failed points missing.
   EXPECT_EQ(FigureOutputs(html), std::vector<std::string>{"y"});
   EXPECT_NE(html.find("<figcaption>y over i</figcaption>"), std::string::npos);
