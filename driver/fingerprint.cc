@@ -33,9 +33,11 @@ std::string FileXxh3(const std::string& path) {
 }
 
 // The fingerprint, with each input's "xxh3" the text `hash(i)` gives.
+constexpr char kSeedsByValues[] = "parameter values";
+
 nlohmann::json FingerprintWith(const KernelBinding& binding, const Config& config,
                                const std::vector<InputShape>& inputs,
-                               const std::function<std::string(size_t)>& hash) {
+                               const std::function<std::string(size_t)>& hash, SeedRule seeds) {
   nlohmann::json kernel = {{"name", binding.name}, {"abi", binding.kernel->abi_version}};
   if (!config.kernel.plugin.empty()) {
     kernel["library_xxh3"] = FileXxh3(config.kernel.plugin);
@@ -78,7 +80,11 @@ nlohmann::json FingerprintWith(const KernelBinding& binding, const Config& confi
       entry["generate"] = {{"distribution", spec.distribution}, {"seed", spec.seed}};
     in[spec.name] = entry;
   }
-  return {{"kernel", kernel}, {"options", options}, {"inputs", in}};
+  nlohmann::json fingerprint = {{"kernel", kernel}, {"options", options}, {"inputs", in}};
+  // Older outputs' fingerprints have no "seeds": one made by the index rule keeps that form, so
+  // its resume compares equal.
+  if (seeds == SeedRule::kParameterValues) fingerprint["seeds"] = kSeedsByValues;
+  return fingerprint;
 }
 
 // An input an older sweep fingerprinted by its file's size and modification time is compared
@@ -142,18 +148,26 @@ std::string Unescaped(const std::string& pointer, size_t skip) {
 }  // namespace
 
 nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
-                           const MappedInputs& inputs,
-                           const std::vector<uint64_t>& content_hashes) {
+                           const MappedInputs& inputs, const std::vector<uint64_t>& content_hashes,
+                           SeedRule seeds) {
   std::vector<InputShape> shapes;
   for (const sweep_array& v : inputs.views())
     shapes.push_back({v.dtype, std::vector<int64_t>(v.shape, v.shape + v.rank)});
-  return FingerprintWith(binding, config, shapes,
-                         [&](size_t i) { return Hex(content_hashes.at(i)); });
+  return FingerprintWith(
+      binding, config, shapes, [&](size_t i) { return Hex(content_hashes.at(i)); }, seeds);
 }
 
 nlohmann::json Fingerprint(const KernelBinding& binding, const Config& config,
-                           const std::vector<InputShape>& inputs) {
-  return FingerprintWith(binding, config, inputs, [](size_t) { return Hex(0); });
+                           const std::vector<InputShape>& inputs, SeedRule seeds) {
+  return FingerprintWith(
+      binding, config, inputs, [](size_t) { return Hex(0); }, seeds);
+}
+
+SeedRule SeedRuleOf(const std::string& fingerprint_json) {
+  const nlohmann::json j = nlohmann::json::parse(fingerprint_json, nullptr, false);
+  if (j.is_object() && j.value("seeds", std::string()) == kSeedsByValues)
+    return SeedRule::kParameterValues;
+  return SeedRule::kPointIndex;
 }
 
 std::vector<std::string> FingerprintChanges(const nlohmann::json& before, nlohmann::json now,
@@ -192,6 +206,11 @@ std::vector<std::string> FingerprintChanges(const nlohmann::json& before, nlohma
           "this output ({} now, {} before)",
           now.value(nlohmann::json::json_pointer("/kernel/name"), std::string("?")),
           op.value("value", nlohmann::json()).dump(), was.dump()));
+    } else if (path == "seeds" && kind == "add") {
+      changes.push_back(
+          "seeds: this output was made by an earlier sweep, whose points are seeded by their "
+          "index; this sweep seeds them by their parameter values, and cannot add to it (finish "
+          "it with `sweep resume`)");
     } else if (kind == "add") {
       changes.push_back(path + ": added");
     } else if (kind == "remove") {

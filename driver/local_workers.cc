@@ -68,8 +68,9 @@ LocalWorkers::LocalWorkers(const WorkerContext& context, int count) : context_(c
     };
   } else {
     launch.method = WorkerLaunch::Method::kSpawn;
-    job_fd_ = JobMemfd(EncodeWorkerJob(*context_.config, context_.rows_path, *context_.layout,
-                                       DescribeInputs(context_.published->inputs())));
+    job_fd_ =
+        JobMemfd(EncodeWorkerJob(*context_.config, context_.space->seed_rule(), context_.rows_path,
+                                 *context_.layout, DescribeInputs(context_.published->inputs())));
     launch.argv = WorkerCommand();
     launch.pass_fds = {job_fd_};
   }

@@ -423,9 +423,11 @@ int RunRankZero(const RunRequest& request, int ranks) {
   // The description, not the YAML, which every rank would parse again. It carries the output's
   // path as the run set it, and the paths rank 0 reads its inputs from (`--input` may have moved
   // one), so every rank reads the same.
-  const nlohmann::json setup = {{"code", 0},
-                                {"sweep", ConfigToJson(run->config)},
-                                {"layout", EncodeRowLayout(run->file->layout())}};
+  const nlohmann::json setup = {
+      {"code", 0},
+      {"sweep", ConfigToJson(run->config)},
+      {"seeds_by_index", run->space->seed_rule() == SeedRule::kPointIndex},
+      {"layout", EncodeRowLayout(run->file->layout())}};
   for (int k = 1; k < ranks; ++k) SendTo(k, Writer(Wire::kSetup).bytes + setup.dump());
 
   std::vector<RankHello> workers;
@@ -512,7 +514,9 @@ void MakeStaging(NodeSweep* node) {
 
 void SetUpNode(const RunRequest& request, const nlohmann::json& setup, NodeSweep* node) {
   node->config = ConfigFromJson(setup.at("sweep"));
-  node->space.emplace(node->config);
+  node->space.emplace(node->config, setup.at("seeds_by_index").get<bool>()
+                                        ? SeedRule::kPointIndex
+                                        : SeedRule::kParameterValues);
   node->binding = BindKernel(node->config, *node->space);
   node->published.emplace(PublishInputs(node->config.inputs));
   node->inputs.emplace(node->published->inputs());

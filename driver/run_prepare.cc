@@ -104,7 +104,10 @@ void LoadSweep(const RunRequest& request, PreparedRun* run) {
   }
   // What derives from the output's path (the command kernel's work folder) follows the file.
   run->config.output.path = run->output_path;
-  run->space.emplace(run->config);
+  // An output keeps the seed rule it was made with (driver/space.h): one made before seeds by
+  // value resumes with seeds by index.
+  run->space.emplace(run->config,
+                     stored ? SeedRuleOf(stored->fingerprint) : SeedRule::kParameterValues);
   run->binding = BindKernel(run->config, *run->space);
   run->workers = WorkerCount(request.workers, run->config.execution.workers);
   const uint64_t chunk_size =
@@ -170,8 +173,9 @@ void PublishSweepInputs(PreparedRun* run) {
   CheckInputsAgainstKernel(run->config, run->binding, shapes);
   run->inputs.emplace(run->published->inputs());
   run->input_guard.emplace(run->published->inputs(), *run->inputs);
-  run->fingerprint =
-      Fingerprint(run->binding, run->config, *run->inputs, run->input_guard->start_hashes()).dump();
+  run->fingerprint = Fingerprint(run->binding, run->config, *run->inputs,
+                                 run->input_guard->start_hashes(), run->space->seed_rule())
+                         .dump();
 }
 
 std::string JournalPath(const PreparedRun& run) {

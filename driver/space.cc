@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -223,9 +224,40 @@ uint64_t SobolBits(uint64_t index, int dim) {
 
 }  // namespace internal
 
-uint64_t PointSeed(uint64_t master_seed, uint64_t point, uint64_t replicate) {
-  const uint64_t words[2] = {point, replicate};
+uint64_t PointSeed(uint64_t master_seed, uint64_t word, uint64_t replicate) {
+  const uint64_t words[2] = {word, replicate};
   return internal::Hash(master_seed, words, 2);
+}
+
+namespace {
+
+uint64_t NameHash(const std::string& name) { return XXH3_64bits(name.data(), name.size()); }
+
+}  // namespace
+
+uint64_t internal::ParameterHash(uint64_t name_hash, const sweep_value& value) {
+  uint64_t words[2] = {0, 0};
+  switch (value.type) {
+    case SWEEP_VALUE_INTEGER:
+      words[0] = 2;
+      words[1] = uint64_t(value.integer);
+      break;
+    case SWEEP_VALUE_STRING: {
+      const char* text = value.string ? value.string : "";
+      words[0] = 3;
+      words[1] = XXH3_64bits(text, std::strlen(text));
+      break;
+    }
+    default:
+      words[0] = 1;
+      std::memcpy(&words[1], &value.number, 8);
+      break;
+  }
+  return Hash(name_hash, words, 2);
+}
+
+uint64_t ParameterHash(const std::string& name, const sweep_value& value) {
+  return internal::ParameterHash(NameHash(name), value);
 }
 
 // Every problem a config's parameters have, gathered so that one run of `validate` names them all.
@@ -240,10 +272,11 @@ struct SpaceProblems {
   }
 };
 
-Space::Space(const Config& config)
+Space::Space(const Config& config, SeedRule seeds)
     : parameters_(config.parameters),
       repeat_(config.repeat > 0 ? uint64_t(config.repeat) : 1),
       seed_(config.seed),
+      seed_rule_(seeds),
       sampling_(config.sampling.method) {
   SpaceProblems problems;
   problems.file_only = SourceLocation{config.file, 0, 0};
@@ -261,6 +294,11 @@ Space::Space(const Config& config)
   strides_.assign(dimensions_.size(), 1);
   for (size_t d = dimensions_.size(); d-- > 1;) {
     strides_[d - 1] = strides_[d] * dimensions_[d].size;
+  }
+  for (size_t p = 0; p < parameters_.size(); ++p) {
+    name_hashes_.push_back(NameHash(parameters_[p].name));
+    if (dimension_of_[p] < 0)
+      constants_key_ += internal::ParameterHash(name_hashes_[p], ParameterValue(int(p), 0));
   }
 }
 
@@ -521,8 +559,24 @@ sweep_value Space::Coordinate(size_t d, uint64_t k) const {
   return ParameterValue(dimension.parameters[0], k);
 }
 
+uint64_t Space::DimensionKey(size_t d, uint64_t k) const {
+  uint64_t key = 0;
+  for (int p : dimensions_[d].parameters)
+    key += internal::ParameterHash(name_hashes_[size_t(p)], ParameterValue(p, k));
+  return key;
+}
+
+uint64_t Space::ValuesKey(uint64_t point) const {
+  uint64_t key = constants_key_;
+  for (size_t d = 0; d < dimensions_.size(); ++d)
+    key += DimensionKey(d, (point / strides_[d]) % dimensions_[d].size);
+  return key;
+}
+
 uint64_t Space::Seed(uint64_t point) const {
-  return PointSeed(seed_, point / repeat_, point % repeat_);
+  if (seed_rule_ == SeedRule::kPointIndex)
+    return PointSeed(seed_, point / repeat_, point % repeat_);
+  return PointSeed(seed_, ValuesKey(point), point % repeat_);
 }
 
 namespace {
@@ -603,10 +657,37 @@ void Space::ParameterColumn(int i, uint64_t first, uint64_t n, double* numbers, 
 }
 
 void Space::Seeds(uint64_t first, uint64_t n, uint64_t* out) const {
-  uint64_t point = first / repeat_, replicate = first % repeat_;
+  uint64_t replicate = first % repeat_;
+  if (seed_rule_ == SeedRule::kPointIndex) {
+    uint64_t point = first / repeat_;
+    for (uint64_t at = 0; at < n; ++at) {
+      out[at] = PointSeed(seed_, point, replicate);
+      if (++replicate == repeat_) replicate = 0, ++point;
+    }
+    return;
+  }
+  // An odometer over the dimensions, each holding its part of the key; the replicate dimension,
+  // when there is one, is the last and has no part (its index is the replicate).
+  const size_t dims = dimensions_.size();
+  std::vector<uint64_t> index(dims), part(dims);
+  uint64_t key = constants_key_;
+  for (size_t d = 0; d < dims; ++d) {
+    index[d] = (first / strides_[d]) % dimensions_[d].size;
+    part[d] = DimensionKey(d, index[d]);
+    key += part[d];
+  }
   for (uint64_t at = 0; at < n; ++at) {
-    out[at] = PointSeed(seed_, point, replicate);
-    if (++replicate == repeat_) replicate = 0, ++point;
+    out[at] = PointSeed(seed_, key, replicate);
+    if (++replicate == repeat_) replicate = 0;
+    if (at + 1 == n) break;
+    for (size_t d = dims; d-- > 0;) {
+      const bool carry = ++index[d] == dimensions_[d].size;
+      if (carry) index[d] = 0;
+      const uint64_t moved = DimensionKey(d, index[d]);
+      key += moved - part[d];
+      part[d] = moved;
+      if (!carry) break;
+    }
   }
 }
 

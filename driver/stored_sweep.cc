@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "driver/fingerprint.h"
 #include "io/config.h"
 #include "io/error.h"
 
@@ -15,7 +16,7 @@ Space StoredSpace(const OutputFile& file) { return StoredSpace(file, StoredConfi
 
 Space StoredSpace(const OutputFile& file, const Config& config) {
   const OutputLayout& layout = file.layout();
-  Space space(config);
+  Space space(config, SeedRuleOf(layout.fingerprint));
   if (space.points() != layout.points) {
     throw Error(fmt::format("{}: its stored config gives {} points, but the file holds {}",
                             file.path(), space.points(), layout.points));

@@ -215,10 +215,11 @@ int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd) {
   return code;
 }
 
-std::string EncodeWorkerJob(const Config& config, const std::string& rows_path,
+std::string EncodeWorkerJob(const Config& config, SeedRule seeds, const std::string& rows_path,
                             const OutputLayout& layout, const std::string& inputs_json) {
   nlohmann::json job;
   job["sweep"] = ConfigToJson(config);
+  job["seeds_by_index"] = seeds == SeedRule::kPointIndex;
   job["output_path"] = rows_path;
   job["inputs"] = inputs_json;
   // What a worker needs of the layout, so it never opens the file with HDF5.
@@ -252,7 +253,8 @@ int SpawnedWorkerMain() {
 
     Scoreboard scoreboard(kWorkerFirstPassedFd, std::atoi(size_env));
     const Config config = ConfigFromJson(job.at("sweep"));
-    const Space space(config);
+    const Space space(config, job.at("seeds_by_index").get<bool>() ? SeedRule::kPointIndex
+                                                                   : SeedRule::kParameterValues);
     const KernelBinding binding = BindKernel(config, space);
     const MappedInputs inputs(published);
     const std::string output_path = job.at("output_path").get<std::string>();

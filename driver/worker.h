@@ -119,7 +119,8 @@ int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd);
 // offsets of the /results datasets and the published inputs. Never the config's YAML: parsing that
 // again would cost every worker as long as it cost the driver, seconds for a large config. With the
 // job a worker needs neither HDF5, nor a YAML parser, nor the driver's memory.
-std::string EncodeWorkerJob(const Config& config, const std::string& rows_path,
+// `seeds`: the rule of the output's seeds (driver/space.h), which the config does not say.
+std::string EncodeWorkerJob(const Config& config, SeedRule seeds, const std::string& rows_path,
                             const OutputLayout& layout, const std::string& inputs_json);
 
 // The entry of a spawned worker: the `sweep-worker` executable (driver/worker_main.cc, linked

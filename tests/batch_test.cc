@@ -17,6 +17,7 @@
 #include "driver/space.h"
 #include "io/config.h"
 #include "tests/e2e.h"
+#include "tests/seeds.h"
 
 namespace sweep {
 namespace {
@@ -203,7 +204,10 @@ TEST(BatchProbe, TheWorkerCallsComputeBatchPerBlockUnlessForcedPerPoint) {
       const bool batched = per_point[0] == '0';
       EXPECT_EQ(via[p], batched ? 1 : 0) << p;
       EXPECT_EQ(count[p], batched ? (p < 49 ? 7 : 1) : 1) << p;
-      EXPECT_EQ(uint64_t(seed[p]), PointSeed(77, p / 2, p % 2)) << p;
+      EXPECT_EQ(uint64_t(seed[p]),
+                DocumentedSeed(77, {NumberParam("x", internal::Linspace(0, 1, 25, int64_t(p / 2)))},
+                               p % 2))
+          << p;
       EXPECT_EQ(x[p], internal::Linspace(0, 1, 25, int64_t(p / 2))) << p;
     }
   }

@@ -17,6 +17,7 @@
 #include "io/clock.h"
 #include "io/output_lock.h"
 #include "tests/e2e.h"
+#include "tests/seeds.h"
 
 namespace sweep {
 namespace {
@@ -88,6 +89,19 @@ std::string QuickstartOutput(const TempDir& dir) {
   EXPECT_EQ(run.code, 0) << run.err;
   return dir / "out.h5";
 }
+
+// The seed of quickstart's point p: rho, sigma and beta by value (driver/space.h), master 1.
+uint64_t QuickstartSeed(uint64_t p) {
+  const int64_t sigmas[] = {10, 14, 18};
+  return DocumentedSeed(
+      1,
+      {NumberParam("rho", internal::Linspace(0, 50, 101, int64_t(p / 3))),
+       IntegerParam("sigma", sigmas[p % 3]), NumberParam("beta", 2.6666666666666665)},
+      0);
+}
+
+// The seed of SquareOutput's point p (x = p, master 0).
+uint64_t SquareSeed(uint64_t p) { return DocumentedSeed(0, {IntegerParam("x", int64_t(p))}, 0); }
 
 std::string SquareOutput(const TempDir& dir, uint64_t points) {
   WriteFile(dir / "square.yaml",
@@ -175,7 +189,7 @@ print(json.dumps({
   std::vector<uint64_t> points(303), seeds(303);
   for (uint64_t p = 0; p < 303; ++p) {
     points[p] = p;
-    seeds[p] = PointSeed(1, p, 0);
+    seeds[p] = QuickstartSeed(p);
   }
   EXPECT_EQ(t["point"].get<std::vector<uint64_t>>(), points);
   EXPECT_EQ(t["seed"].get<std::vector<uint64_t>>(), seeds);
@@ -206,7 +220,7 @@ TEST(ExportTest, QuickstartJsonLinesHoldTheSameValues) {
     EXPECT_TRUE(row["sigma"].is_number_integer());
     EXPECT_EQ(row["sigma"].get<int>(), kSigmas[p % 3]);
     EXPECT_EQ(row["beta"].get<double>(), 2.6666666666666665);
-    EXPECT_EQ(row["seed"].get<uint64_t>(), PointSeed(1, p, 0));
+    EXPECT_EQ(row["seed"].get<uint64_t>(), QuickstartSeed(p));
     EXPECT_EQ(row["z_mean"].get<double>(), z_mean[p]);
     EXPECT_EQ(row["lyapunov"].get<double>(), lyapunov[p]);
   }
@@ -241,7 +255,8 @@ TEST(ExportTest, FailedChunksAreLeftOut) {
     points.push_back(point);
     EXPECT_EQ(i, point);
     EXPECT_STREQ(label, "only");
-    EXPECT_EQ(seed, PointSeed(0, point, 0));
+    EXPECT_EQ(seed, DocumentedSeed(
+                        0, {IntegerParam("i", int64_t(point)), StringParam("label", "only")}, 0));
     EXPECT_EQ(y, double(point)) << lines[k];
   }
   std::vector<uint64_t> expected;
@@ -272,7 +287,7 @@ void ExpectHeldRowsMatch(const std::vector<nlohmann::ordered_json>& rows, const 
     const uint64_t p = row["point"].get<uint64_t>();
     EXPECT_EQ(row["i"].get<uint64_t>(), p / 2);
     EXPECT_EQ(row["replicate"].get<uint64_t>(), p % 2);
-    const uint64_t seed = PointSeed(5, p / 2, p % 2);
+    const uint64_t seed = DocumentedSeed(5, {IntegerParam("i", int64_t(p / 2))}, p % 2);
     EXPECT_EQ(row["seed"].get<uint64_t>(), seed);
     EXPECT_EQ(row["y"].get<double>(), y[p]);
     EXPECT_EQ(row["y"].get<double>(), double(p / 2) + double(seed >> 11) * 0x1p-53);
@@ -454,6 +469,9 @@ struct TidyPoint {
   double y;
 };
 
+// Point p's seed: seeds by parameter values (driver/space.h), note included.
+uint64_t TidySeed(uint64_t p);
+
 TidyPoint Tidy(uint64_t p) {
   const double xs[] = {0.1, -2.5, 1e30, 3};
   const char* ss[] = {"nan", "inf", "-inf", "0.5"};
@@ -466,6 +484,14 @@ TidyPoint Tidy(uint64_t p) {
   t.x = xs[p / 80];
   t.y = std::strtod(t.s.c_str(), nullptr);
   return t;
+}
+
+uint64_t TidySeed(uint64_t p) {
+  const TidyPoint t = Tidy(p);
+  return DocumentedSeed(5,
+                        {NumberParam("x", t.x), IntegerParam("n", t.n), StringParam("s", t.s),
+                         StringParam("label", t.label), StringParam("note", "hello, world")},
+                        t.replicate);
 }
 
 // NaN equals NaN; otherwise bit for bit.
@@ -523,7 +549,7 @@ print(json.dumps({
     SCOPED_TRACE("point " + std::to_string(p));
     const TidyPoint e = Tidy(p);
     ASSERT_EQ(t["point"][p], p);
-    EXPECT_EQ(t["seed"][p].get<uint64_t>(), PointSeed(5, p / 2, p % 2));
+    EXPECT_EQ(t["seed"][p].get<uint64_t>(), TidySeed(p));
     EXPECT_EQ(t["n"][p], e.n);
     EXPECT_EQ(t["replicate"][p], e.replicate);
     EXPECT_EQ(t["s"][p], e.s);
@@ -566,7 +592,7 @@ TEST(ExportTest, StringsRepeatAndEveryDtypeRoundTripThroughJsonLines) {
     EXPECT_EQ(row["label"], e.label);
     EXPECT_EQ(row["note"], "hello, world");
     EXPECT_EQ(row["replicate"], e.replicate);
-    EXPECT_EQ(row["seed"].get<uint64_t>(), PointSeed(5, p / 2, p % 2));
+    EXPECT_EQ(row["seed"].get<uint64_t>(), TidySeed(p));
     EXPECT_EQ(row["xo"].get<double>(), e.x);
     EXPECT_EQ(float(row["f32"].get<double>()), f32[p]);
     if (std::isfinite(e.y)) {
@@ -621,7 +647,7 @@ TEST(ExportTest, ReplacesAnExistingFileWhole) {
   const std::vector<std::string> lines = Lines(ReadFile(dir / "table.csv"));
   ASSERT_EQ(lines.size(), 11u);
   EXPECT_EQ(lines[0], "point,x,seed,y");
-  EXPECT_EQ(lines[10], "9,9," + std::to_string(PointSeed(0, 9, 0)) + ",81.0");
+  EXPECT_EQ(lines[10], "9,9," + std::to_string(SquareSeed(9)) + ",81.0");
 }
 
 // `| head`: the reader goes away after a few lines of megabytes; that is a quiet success.
@@ -634,9 +660,9 @@ TEST(ExportTest, AClosedStdoutEndsTheExportQuietly) {
   ASSERT_EQ(code, 0);
   EXPECT_EQ(ReadFile(dir / "code.txt"), "0\n");
   EXPECT_EQ(ReadFile(dir / "err.txt"), "");
-  EXPECT_EQ(ReadFile(dir / "head.txt"), "point,x,seed,y\n0,0," +
-                                            std::to_string(PointSeed(0, 0, 0)) + ",0.0\n1,1," +
-                                            std::to_string(PointSeed(0, 1, 0)) + ",1.0\n");
+  EXPECT_EQ(ReadFile(dir / "head.txt"), "point,x,seed,y\n0,0," + std::to_string(SquareSeed(0)) +
+                                            ",0.0\n1,1," + std::to_string(SquareSeed(1)) +
+                                            ",1.0\n");
 }
 
 TEST(ExportTest, AnInterruptedExportLeavesNothingAtO) {

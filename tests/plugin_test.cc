@@ -11,6 +11,7 @@
 #include "driver/space.h"
 #include "kernels/kernel.h"
 #include "tests/e2e.h"
+#include "tests/seeds.h"
 
 namespace sweep {
 namespace {
@@ -160,7 +161,12 @@ TEST(PluginAbi, APluginBuiltForAbiOneRunsUnchanged) {
     const double x = 0.5 + 0.25 * double(p / 12);
     const int64_t n = 1 + int64_t(p / 4 % 3);
     const size_t label = p / 2 % 2 == 0 ? 1 : 3;
-    const double u = double(PointSeed(12, p / 2, p % 2) >> 11) * 0x1.0p-53;
+    const uint64_t seed =
+        DocumentedSeed(12,
+                       {NumberParam("x", internal::Linspace(0.5, 2, 7, int64_t(p / 12))),
+                        IntegerParam("n", n), StringParam("label", label == 1 ? "a" : "bcd")},
+                       p % 2);
+    const double u = double(seed >> 11) * 0x1.0p-53;
     EXPECT_EQ(value[p], x * double(n) + double(label) + u) << p;
     EXPECT_EQ(code[p], 10 * n + int64_t(label)) << p;
     EXPECT_EQ(trace[3 * p], x) << p;

@@ -8,11 +8,13 @@
 
 #include <chrono>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "io/output_file.h"
 #include "io/output_lock.h"
 #include "tests/e2e.h"
+#include "tests/seeds.h"
 
 namespace sweep {
 namespace {
@@ -436,6 +438,64 @@ TEST(ResumeTest, StatusOfAFinishedRun) {
   const RunResult missing = RunSweep({"status", "nope.h5"}, dir.path());
   EXPECT_EQ(missing.code, 2);
   EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1) << missing.err;
+}
+
+// Makes `out.h5` an output of an earlier sweep: its fingerprint without "seeds" (as sweeps before
+// seeds by value wrote it), no journal, and every chunk pending, so its resume computes it all.
+void MakeOlderOutput(const TempDir& dir) {
+  const std::string script =
+      "import h5py, json\n"
+      "f = h5py.File('out.h5', 'r+')\n"
+      "fp = json.loads(f.attrs['fingerprint'])\n"
+      "del fp['seeds']\n"
+      "f.attrs['fingerprint'] = json.dumps(fp)\n"
+      "f['chunks/status'][...] = 0\n"
+      "f.close()\n";
+  WriteFile(dir / "older.py", script);
+  ASSERT_EQ(Shell("cd " + dir.path() + " && " + kPython + " older.py"), 0);
+  std::filesystem::remove(dir / "out.h5.journal");
+}
+
+TEST(ResumeTest, AnOutputOfAnEarlierSweepResumesRerunsAndExportsWithSeedsByIndex) {
+  TempDir dir;
+  Gate gate(dir.path());
+  gate.Open();
+  const std::string config = HeldConfig(dir, gate, 12, 4, -1, "", "repeat: 2\n");
+  ASSERT_EQ(RunSweep({"run", config, "-q"}, dir.path()).code, 0);
+  MakeOlderOutput(dir);
+  const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir.path());
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  // faulty's y = i + the seed as a fraction: each point's seed is the index rule's.
+  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/y");
+  ASSERT_EQ(y.size(), 24u);
+  for (uint64_t p = 0; p < 24; ++p)
+    EXPECT_EQ(y[p], double(p / 2) + double(IndexSeed(5, p / 2, p % 2) >> 11) * 0x1p-53) << p;
+  // A rerun keeps it, and export says the seeds the points were computed with.
+  ASSERT_EQ(RunSweep({"rerun", "out.h5", "-q", "--chunks", "1"}, dir.path()).code, 0);
+  EXPECT_EQ(ReadDataset<double>(dir / "out.h5", "/y"), y);
+  const RunResult exported = RunSweep({"export", "out.h5", "--format", "jsonl"}, dir.path());
+  ASSERT_EQ(exported.code, 0) << exported.err;
+  std::istringstream lines(exported.out);
+  std::string line;
+  uint64_t p = 0;
+  while (std::getline(lines, line)) {
+    EXPECT_EQ(nlohmann::json::parse(line)["seed"].get<uint64_t>(), IndexSeed(5, p / 2, p % 2));
+    ++p;
+  }
+  EXPECT_EQ(p, 24u);
+}
+
+TEST(ResumeTest, ANewOutputSeedsByParameterValues) {
+  TempDir dir;
+  Gate gate(dir.path());
+  gate.Open();
+  ASSERT_EQ(RunSweep({"run", HeldConfig(dir, gate, 6, 4, -1), "-q"}, dir.path()).code, 0);
+  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/y");
+  ASSERT_EQ(y.size(), 6u);
+  for (uint64_t i = 0; i < 6; ++i) {
+    const uint64_t seed = DocumentedSeed(5, {IntegerParam("i", int64_t(i))}, 0);
+    EXPECT_EQ(y[i], double(i) + double(seed >> 11) * 0x1p-53) << i;
+  }
 }
 
 }  // namespace

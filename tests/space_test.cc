@@ -4,17 +4,21 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cfloat>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <memory>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "io/error.h"
+#include "tests/seeds.h"
 
 namespace sweep {
 namespace {
@@ -373,10 +377,15 @@ TEST(SpaceOrder, RepeatAddsATrailingReplicateDimensionWithItsOwnSeeds) {
 
   std::set<uint64_t> seeds;
   for (uint64_t p = 0; p < 6; ++p) {
-    EXPECT_EQ(space.Seed(p), Xxh3OfPointAndReplicate(7, p / 3, p % 3));
+    EXPECT_EQ(space.Seed(p),
+              testing::DocumentedSeed(7, {testing::IntegerParam("a", int64_t(p / 3))}, p % 3));
     seeds.insert(space.Seed(p));
   }
   EXPECT_EQ(seeds.size(), 6u);  // every replicate of every point has its own seed
+  // The rule of outputs made before seeds by value.
+  Space by_index(config, SeedRule::kPointIndex);
+  for (uint64_t p = 0; p < 6; ++p)
+    EXPECT_EQ(by_index.Seed(p), Xxh3OfPointAndReplicate(7, p / 3, p % 3));
 }
 
 // The documented rule, computed with the xxHash library itself rather than with sweep's code.
@@ -419,11 +428,176 @@ TEST(SpaceSeed, SeedsDifferAcrossPointsAndAreStableAcrossCopies) {
   EXPECT_NE(Space(config).Seed(0), space.Seed(0));
 }
 
+// Seeds by parameter values, as driver/space.h documents them, computed with the xxHash library:
+// numbers, integers, strings and constants all count, whatever dimension they are on.
+TEST(SpaceSeed, SeedIsTheDocumentedHashOfEveryParameterValue) {
+  Config config = Grid({Linspace("x", 0, 1, 5), Constant("c", Num(2.5)),
+                        Values("s", {Str("alpha"), Str("beta")}), Range("n", 3, 6)},
+                       99);
+  config.repeat = 2;
+  const Space space(config);
+  ASSERT_EQ(space.points(), 60u);
+  for (uint64_t p = 0; p < space.points(); ++p) {
+    const std::vector<sweep_value> v = Resolve(space, p);
+    const uint64_t expected = testing::DocumentedSeed(
+        99,
+        {testing::NumberParam("x", v[0].number), testing::NumberParam("c", 2.5),
+         testing::StringParam("s", v[2].string), testing::IntegerParam("n", v[3].integer)},
+        p % 2);
+    ASSERT_EQ(space.Seed(p), expected) << p;
+  }
+  // The sum over parameters: the documented key itself.
+  uint64_t key = 0;
+  const std::vector<sweep_value> v = Resolve(space, 7);
+  for (size_t i = 0; i < v.size(); ++i) key += ParameterHash(space.parameter_names()[i], v[i]);
+  EXPECT_EQ(space.ValuesKey(7), key);
+  EXPECT_EQ(space.Seed(7), PointSeed(99, key, 1));
+}
+
+TEST(SpaceSeed, APointHasTheSameSeedInAnySweepThatHoldsIt) {
+  // 101 x 3 refined to 201 x 5, an axis made of a constant, the parameters reordered, and
+  // repeat raised: every point of the small sweep keeps its seed in the large one.
+  Config small = Grid({Linspace("rho", 0, 50, 101), Values("sigma", {Int(10), Int(14), Int(18)}),
+                       Constant("beta", Num(2.5))},
+                      3);
+  Config large = Grid({Values("beta", {Num(1.5), Num(2.5)}), Linspace("rho", 0, 50, 201),
+                       Values("sigma", {Int(10), Int(12), Int(14), Int(16), Int(18)})},
+                      3);
+  large.repeat = 2;
+  const Space a(small), b(large);
+  std::map<std::vector<std::string>, uint64_t> seeds_of;  // by the values' texts
+  const auto texts = [](const Space& space, uint64_t p) {
+    std::vector<std::string> t;
+    const std::vector<sweep_value> v = Resolve(space, p);
+    for (size_t i = 0; i < v.size(); ++i) {
+      uint64_t bits = 0;
+      std::memcpy(&bits, &v[i].number, 8);
+      t.push_back(space.parameter_names()[i] + "=" + std::to_string(v[i].type) + ":" +
+                  std::to_string(v[i].type == SWEEP_VALUE_INTEGER ? uint64_t(v[i].integer) : bits));
+    }
+    std::sort(t.begin(), t.end());
+    return t;
+  };
+  for (uint64_t p = 0; p < b.points(); ++p)
+    if (p % 2 == 0) seeds_of[texts(b, p)] = b.Seed(p);  // replicate 0
+  for (uint64_t p = 0; p < a.points(); ++p) {
+    const auto it = seeds_of.find(texts(a, p));
+    ASSERT_NE(it, seeds_of.end()) << p;
+    EXPECT_EQ(it->second, a.Seed(p)) << p;
+  }
+  EXPECT_EQ(seeds_of.size(), b.points() / 2);  // and the large sweep's seeds are distinct ones
+  std::set<uint64_t> distinct;
+  for (const auto& [values, seed] : seeds_of) distinct.insert(seed);
+  EXPECT_EQ(distinct.size(), seeds_of.size());
+}
+
+TEST(SpaceSeed, TheIntegerThreeAndTheNumberThreeAreDifferentPoints) {
+  const Space integers(Grid({Values("x", {Int(3)})})), numbers(Grid({Values("x", {Num(3)})}));
+  EXPECT_NE(integers.Seed(0), numbers.Seed(0));
+  // The same values, listed twice, are the same point: `repeat` gives independent replicates.
+  const Space twice(Grid({Values("x", {Num(3), Num(3)})}));
+  EXPECT_EQ(twice.Seed(0), twice.Seed(1));
+  EXPECT_EQ(twice.Seed(0), numbers.Seed(0));
+}
+
 TEST(SpaceSeed, CopiesResolveStringsIntoTheirOwnStorage) {
   auto original = std::make_unique<Space>(Grid({Values("s", {Str("alpha"), Str("beta")})}));
   Space copy = *original;
   original.reset();
   EXPECT_STREQ(Resolve(copy, 1)[0].string, "beta");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Growth: what `--reuse` relies on (driver/space.h, "Growth")
+
+uint64_t Bits(double x) {
+  uint64_t bits;
+  std::memcpy(&bits, &x, 8);
+  return bits;
+}
+
+// A double of either sign: a decimal a user would write (0.1, 50, 2.6666666666666665, -3e-5),
+// or any mantissa with an exponent from 2^-1000 to 2^1000.
+double AnyEndpoint(std::mt19937_64& random) {
+  static const double decimals[] = {0,  0.1, 0.3, 0.5,  1,    2.6666666666666665, 3,      10,   14,
+                                    28, 50,  100, 1e-5, 3e-5, 6.02214076e23,      1e-300, 1e300};
+  const double sign = random() % 2 ? -1 : 1;
+  if (random() % 3 == 0) return sign * decimals[random() % (sizeof decimals / sizeof *decimals)];
+  const double mantissa = 1 + double(random() >> 11) * 0x1.0p-53;
+  return sign * std::ldexp(mantissa, int(random() % 2001) - 1000);
+}
+
+TEST(SpaceGrowth, LinspaceRefinedToTwiceNMinusOneHoldsEveryValueBitForBit) {
+  // linspace(a, b, 2n-1)[2k] == linspace(a, b, n)[k] and linspace(a, b, 4n-3)[4k] too, over
+  // 100,000 random (a, b, n), wherever (b - a) / (2(n - 1)) is a normal double (driver/space.h).
+  std::mt19937_64 random(20261201);
+  uint64_t checked = 0;
+  for (int trial = 0; trial < 100000; ++trial) {
+    const double a = AnyEndpoint(random), b = AnyEndpoint(random);
+    const int64_t n = 2 + int64_t(random() % (trial % 10 == 0 ? 1000000 : 200));
+    const double finest = (b - a) / double(4 * (n - 1));
+    if (!std::isfinite(b - a) || (finest != 0 && std::fabs(finest) < DBL_MIN)) continue;
+    const int64_t some = int64_t(random() % uint64_t(n));
+    for (const int64_t k : {int64_t{0}, int64_t{1}, n / 2, n - 2, n - 1, some}) {
+      const double coarse = internal::Linspace(a, b, n, k);
+      ASSERT_EQ(Bits(internal::Linspace(a, b, 2 * n - 1, 2 * k)), Bits(coarse))
+          << a << " " << b << " " << n << " " << k;
+      ASSERT_EQ(Bits(internal::Linspace(a, b, 4 * n - 3, 4 * k)), Bits(coarse))
+          << a << " " << b << " " << n << " " << k;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 500000u);
+}
+
+TEST(SpaceGrowth, EveryValueOfARefinedGridAxisIsFoundInTheFinerOne) {
+  // Whole axes, through Space: linspace and logspace (whose values follow their exponents'),
+  // and range and values extended at their end.
+  for (const auto& [a, b] : std::vector<std::pair<double, double>>{
+           {0, 50}, {-1, 1}, {0.1, 0.7}, {50, 0}, {1e-3, 2.5}, {-3, 2}}) {
+    for (const int64_t n : {2, 3, 11, 101, 1000}) {
+      for (const bool log : {false, true}) {
+        const Space coarse(Grid({log ? Logspace("x", a, b, n) : Linspace("x", a, b, n)}));
+        const Space fine(
+            Grid({log ? Logspace("x", a, b, 2 * n - 1) : Linspace("x", a, b, 2 * n - 1)}));
+        for (int64_t k = 0; k < n; ++k) {
+          ASSERT_EQ(Bits(coarse.ParameterValue(0, uint64_t(k)).number),
+                    Bits(fine.ParameterValue(0, uint64_t(2 * k)).number))
+              << (log ? "logspace " : "linspace ") << a << " " << b << " " << n << " " << k;
+          ASSERT_EQ(coarse.Seed(uint64_t(k)), fine.Seed(uint64_t(2 * k)));
+        }
+      }
+    }
+  }
+  const Space range(Grid({Range("n", 0, 50, 5)})), longer(Grid({Range("n", 0, 100, 5)}));
+  for (uint64_t k = 0; k < range.points(); ++k) EXPECT_EQ(range.Seed(k), longer.Seed(k));
+  const Space values(Grid({Values("s", {Str("a"), Str("b")})})),
+      more(Grid({Values("s", {Str("a"), Str("b"), Str("c")})}));
+  for (uint64_t k = 0; k < values.points(); ++k) EXPECT_EQ(values.Seed(k), more.Seed(k));
+}
+
+TEST(SpaceGrowth, UniformAndSobolSamplesKeepTheirValuesWhenNGrows) {
+  for (const SamplingSpec::Method method :
+       {SamplingSpec::Method::kUniform, SamplingSpec::Method::kSobol}) {
+    const std::vector<AxisSpec> parameters = {Uniform("u", -1, 1), Constant("c", Int(3)),
+                                              LogUniform("l", 1e-3, 10)};
+    const Space small(Sampled(method, 100, parameters)), large(Sampled(method, 4096, parameters));
+    for (uint64_t i = 0; i < 100; ++i) {
+      const std::vector<sweep_value> a = Resolve(small, i), b = Resolve(large, i);
+      for (size_t p = 0; p < a.size(); ++p) ASSERT_EQ(Bits(a[p].number), Bits(b[p].number)) << i;
+      ASSERT_EQ(small.Seed(i), large.Seed(i)) << i;
+    }
+  }
+  // A Latin hypercube's strata are n-ths: another n shares no sample with it, but by chance.
+  const std::vector<AxisSpec> parameters = {Uniform("u", -1, 1)};
+  const Space small(Sampled(SamplingSpec::Method::kLhs, 100, parameters)),
+      large(Sampled(SamplingSpec::Method::kLhs, 200, parameters));
+  std::set<uint64_t> large_values;
+  for (uint64_t i = 0; i < 200; ++i) large_values.insert(Bits(large.ParameterValue(0, i).number));
+  int shared = 0;
+  for (uint64_t i = 0; i < 100; ++i)
+    shared += large_values.count(Bits(small.ParameterValue(0, i).number));
+  EXPECT_EQ(shared, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
