@@ -28,7 +28,15 @@ ChunkHistory ChunkHistory::Read(OutputFile& file) {
   std::vector<uint32_t> host_texts, reason_texts;  // table row -> index into texts_
   for (const std::string& name : stored.host_names) host_texts.push_back(h.Text(name));
   for (const std::string& reason : stored.failure_reasons) reason_texts.push_back(h.Text(reason));
+  std::vector<uint32_t> file_texts;
+  for (const std::string& file_name : stored.reused_files) file_texts.push_back(h.Text(file_name));
+  h.reused_ = stored.reused;
+  h.reused_first_ = stored.reused_first_chunk;
+  h.reused_last_ = stored.reused_last_chunk;
+  h.reused_from_.resize(n);
   for (uint64_t c = 0; c < n; ++c) {
+    h.reused_from_[c] =
+        stored.reused_from[c] < file_texts.size() ? file_texts[stored.reused_from[c]] : 0;
     h.host_[c] = stored.host[c] < host_texts.size() ? host_texts[stored.host[c]] : 0;
     h.worker_[c] = stored.host[c] > 0 ? stored.worker[c] : -1;
     h.failure_[c] = stored.failure[c] < reason_texts.size() ? reason_texts[stored.failure[c]] : 0;
@@ -61,8 +69,18 @@ void ChunkHistory::Fold(const JournalRecord& r, size_t journal) {
       run = -1;
     }
   }
-  if (r.chunk >= attempts_.size() || (r.type != "done" && r.type != "failed")) return;
+  if (r.chunk >= attempts_.size()) return;
   const uint64_t c = r.chunk;
+  if (r.type == "reused") {  // right after its chunk's done record
+    reused_[c] = r.points;
+    reused_from_[c] = Text(r.from);
+    reused_first_[c] = r.first_chunk;
+    reused_last_[c] = r.last_chunk;
+    return;
+  }
+  if (r.type != "done" && r.type != "failed") return;
+  reused_[c] = 0;  // a done chunk was computed whole unless a `reused` record follows
+  reused_from_[c] = 0;
   const bool final_failure = r.type == "failed" && r.final;
   if (r.type == "failed") {
     failure_[c] = Text(r.reason.empty() ? "?" : r.reason);

@@ -57,6 +57,12 @@ class ChunkHistory {
   const std::string& failure(uint64_t c) const { return texts_[failure_[c]]; }
   // The point that latest failure named, if it named one.
   std::optional<uint64_t> failure_point(uint64_t c) const;
+  // Its points copied from an earlier output (`--reuse`) when it was done, 0 if none; that
+  // output's path and the first and last of its chunks they came from.
+  uint64_t reused(uint64_t c) const { return reused_[c]; }
+  const std::string& reused_from(uint64_t c) const { return texts_[reused_from_[c]]; }
+  uint64_t reused_first_chunk(uint64_t c) const { return reused_first_[c]; }
+  uint64_t reused_last_chunk(uint64_t c) const { return reused_last_[c]; }
 
  private:
   ChunkHistory() = default;
@@ -70,8 +76,10 @@ class ChunkHistory {
   std::vector<uint64_t> max_rss_;
   std::vector<int32_t> worker_;
   std::vector<uint32_t> host_, failure_;  // into texts_
-  std::vector<uint64_t> failure_point_;   // kNoPoint: none
-  std::vector<std::string> texts_;        // texts_[0] == ""
+  std::vector<uint64_t> reused_, reused_first_, reused_last_;
+  std::vector<uint32_t> reused_from_;    // into texts_
+  std::vector<uint64_t> failure_point_;  // kNoPoint: none
+  std::vector<std::string> texts_;       // texts_[0] == ""
   std::map<std::string, uint32_t> text_index_;
   // By journal: the hosts its latest `started` record names, and the run it is in (or -1).
   std::vector<std::optional<WorkerHosts>> journal_hosts_;

@@ -19,6 +19,7 @@ ChunkLedger ChunkLedger::ForNewOutput(OutputFile& file) {
   table.attempts.assign(n, 0);
   table.seconds.assign(n, 0);
   table.checksum.assign(n, 0);
+  table.reused.assign(n, 0);
   return ChunkLedger(file, std::move(table));
 }
 
@@ -54,8 +55,11 @@ void ChunkLedger::Apply(const JournalRecord& r) {
     table_.checksum[r.chunk] = r.checksum;
     table_.attempts[r.chunk] = uint32_t(r.attempt);
     table_.seconds[r.chunk] = r.seconds;
+    table_.reused[r.chunk] = 0;  // a `reused` record follows when some were copied
     failures_.erase(r.chunk);
     points_since_last_start_ += plan_.chunk(r.chunk).count;
+  } else if (r.type == "reused" && table_.status[r.chunk] == ChunkStatus::kDone) {
+    table_.reused[r.chunk] = std::min(r.points, plan_.chunk(r.chunk).count);
   } else if (r.type == "failed" && r.final) {
     table_.status[r.chunk] = ChunkStatus::kFailed;
     failures_[r.chunk] = r;
@@ -76,6 +80,7 @@ void ChunkLedger::CountChunk(uint64_t c, LedgerCounts* counts) const {
     case ChunkStatus::kDone:
       ++counts->done;
       counts->points_done += points;
+      counts->points_reused += table_.reused[c];
       return;
     case ChunkStatus::kFailed:
       ++counts->failed;
@@ -197,8 +202,11 @@ std::vector<uint64_t> ChunkLedger::Todo(const ChunkSelection& selection) const {
   return todo;
 }
 
-void ChunkLedger::RecordDone(const Chunk& chunk, const DoneChunk& done, const std::string& host) {
+void ChunkLedger::RecordDone(const Chunk& chunk, const DoneChunk& done, const std::string& host,
+                             const ReusedFrom* reused) {
   const uint16_t host_row = file_->HostRow(host);
+  const bool copied = reused && done.reused > 0;
+  const uint16_t file_row = copied ? file_->ReusedFileRow(reused->file) : 0;
   JournalRecord r;
   r.type = "done";
   r.time = WallSeconds();
@@ -210,14 +218,29 @@ void ChunkLedger::RecordDone(const Chunk& chunk, const DoneChunk& done, const st
   r.worker = done.worker;
   r.attempt = done.attempt;
   journal_->Append(r);
-  const ChunkRow row{
-      ChunkStatus::kDone, uint32_t(done.attempt), done.seconds, done.checksum, host_row,
-      done.worker,        done.start_time,        done.max_rss};
+  ChunkRow row{ChunkStatus::kDone, uint32_t(done.attempt), done.seconds, done.checksum, host_row,
+               done.worker,        done.start_time,        done.max_rss};
+  if (copied) {
+    JournalRecord from;
+    from.type = "reused";
+    from.time = r.time;
+    from.chunk = chunk.index;
+    from.points = done.reused;
+    from.from = reused->file;
+    from.first_chunk = reused->first_chunk;
+    from.last_chunk = reused->last_chunk;
+    journal_->Append(from);
+    row.reused = done.reused;
+    row.reused_from = file_row;
+    row.reused_first_chunk = reused->first_chunk;
+    row.reused_last_chunk = reused->last_chunk;
+  }
   file_->WriteChunkRow(chunk.index, row);
   table_.status[chunk.index] = row.status;
   table_.attempts[chunk.index] = row.attempts;
   table_.seconds[chunk.index] = row.seconds;
   table_.checksum[chunk.index] = row.checksum;
+  table_.reused[chunk.index] = row.reused;
   failures_.erase(chunk.index);
 }
 
@@ -235,6 +258,7 @@ void ChunkLedger::RecordFailed(const JournalRecord& failed, const std::string& h
   table_.attempts[failed.chunk] = row.attempts;
   table_.seconds[failed.chunk] = 0;
   table_.checksum[failed.chunk] = 0;
+  table_.reused[failed.chunk] = 0;
   failures_[failed.chunk] = failed;
 }
 

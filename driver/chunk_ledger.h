@@ -21,7 +21,9 @@
 // hold, and a full disk that refuses the record stops the event from counting. The row carries
 // the chunk's provenance (io/output_file.h): its worker's host, the worker, when it began, its
 // peak memory, and the reason of its latest failure; the journal holds the same (the host once,
-// in the run's `started` record).
+// in the run's `started` record). A chunk some of whose points were copied from earlier outputs
+// (`--reuse`) gets a `reused` record right after its `done` and the reuse columns of its row;
+// the fold counts them (LedgerCounts::points_reused), and a later `done` alone resets them.
 #pragma once
 
 #include <cstdint>
@@ -59,6 +61,13 @@ struct ChunkSelection {
 struct LedgerCounts {
   uint64_t done = 0, pending = 0, failed = 0;  // chunks
   uint64_t points_done = 0, points_left = 0;
+  uint64_t points_reused = 0;  // of points_done: copied from earlier outputs, not computed
+};
+
+// Where the reused points of a chunk came from (driver/reuse.h).
+struct ReusedFrom {
+  std::string file;  // absolute path of the earlier output
+  uint64_t first_chunk = 0, last_chunk = 0;
 };
 
 class ChunkLedger {
@@ -77,6 +86,8 @@ class ChunkLedger {
 
   const Plan& plan() const { return plan_; }
   ChunkStatus status(uint64_t chunk) const { return table_.status[chunk]; }
+  // A done chunk's checksum, as recorded (driver/checksum.h); 0 for others.
+  uint64_t checksum(uint64_t chunk) const { return table_.checksum[chunk]; }
   // Counts over every chunk, or over those `selection` includes (its shard; its kind is ignored).
   LedgerCounts Count() const;
   LedgerCounts Count(const ChunkSelection& selection) const;
@@ -111,10 +122,12 @@ class ChunkLedger {
 
   // From now on, Record*() append to `journal` (not owned; it must outlive the recording).
   void RecordInto(Journal* journal) { journal_ = journal; }
-  // `host`: where done.worker (failed.worker) ran.
+  // `host`: where done.worker (failed.worker) ran. `reused`: where done.reused of its points
+  // came from, when some did.
   // REQUIRES: RecordInto() and an OutputFile opened for writing. THROW: Error when the journal
   // or the table cannot be written; the event is then not recorded.
-  void RecordDone(const Chunk& chunk, const DoneChunk& done, const std::string& host);
+  void RecordDone(const Chunk& chunk, const DoneChunk& done, const std::string& host,
+                  const ReusedFrom* reused = nullptr);
   // `failed`: a record of type "failed" (the caller fills the point, its parameters and the
   // reason). Every failure sets the chunk's /chunks/failure; only a final one changes the rest
   // of its row.

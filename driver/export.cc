@@ -427,9 +427,22 @@ const char* StatusName(ChunkStatus status) {
   }
 }
 
-const std::vector<std::string> kChunkColumns = {
-    "chunk",  "first_point", "points",  "status",  "attempts", "host",
-    "worker", "start_time",  "seconds", "max_rss", "failure",  "failure_point"};
+const std::vector<std::string> kChunkColumns = {"chunk",
+                                                "first_point",
+                                                "points",
+                                                "status",
+                                                "attempts",
+                                                "host",
+                                                "worker",
+                                                "start_time",
+                                                "seconds",
+                                                "max_rss",
+                                                "failure",
+                                                "failure_point",
+                                                "reused",
+                                                "reused_from",
+                                                "reused_first_chunk",
+                                                "reused_last_chunk"};
 
 // Chunk c's row, in kChunkColumns' order.
 void AppendChunkRow(const ChunkHistory& history, const Plan& plan, uint64_t c,
@@ -463,6 +476,12 @@ void AppendChunkRow(const ChunkHistory& history, const Plan& plan, uint64_t c,
   text_or_missing(history.failure(c));
   const std::optional<uint64_t> point = history.failure_point(c);
   unsigned_or_missing(point.value_or(0), point.has_value());
+  const bool done = history.ledger().status(c) == ChunkStatus::kDone;
+  const bool reused = done && history.reused(c) > 0;
+  unsigned_or_missing(history.reused(c), done);
+  text_or_missing(reused ? history.reused_from(c) : std::string());
+  unsigned_or_missing(history.reused_first_chunk(c), reused);
+  unsigned_or_missing(history.reused_last_chunk(c), reused);
   *out += format.end();
 }
 

@@ -33,6 +33,7 @@ struct DoneChunk {
   uint64_t max_rss = 0;   // bytes: its worker's peak resident memory at its end (driver/worker.h)
   int worker = -1;        // the scheduler's index of the worker (its rank)
   int attempt = 1;        // 1 for the first try
+  uint64_t reused = 0;    // its points copied from earlier outputs (--reuse), not computed
 };
 
 class Plan {

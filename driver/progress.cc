@@ -37,6 +37,9 @@ std::string SummaryText(const ProgressSnapshot& s, bool interrupted) {
   std::string text = fmt::format("{} {} of {} points in {} ({:.4g} points/s)",
                                  interrupted ? "interrupted after" : "done:", s.points_done,
                                  s.points_total, FormatDuration(s.elapsed_seconds), Rate(s));
+  if (s.points_reused)
+    text += fmt::format(", {} computed, {} reused from earlier outputs",
+                        s.points_done - s.points_reused, s.points_reused);
   if (s.chunks_failed) text += fmt::format(", {} chunks failed", s.chunks_failed);
   if (!s.busy_seconds.empty() && s.elapsed_seconds > 0) {
     text += "; workers busy";
@@ -115,6 +118,7 @@ class JsonProgress : public Progress {
     nlohmann::json j = {{"event", event},
                         {"points_done", s.points_done},
                         {"points_total", s.points_total},
+                        {"points_reused", s.points_reused},
                         {"chunks_done", s.chunks_done},
                         {"chunks_total", s.chunks_total},
                         {"chunks_failed", s.chunks_failed},

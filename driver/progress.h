@@ -6,7 +6,8 @@
 //   - LogProgress: for batch logs (stdout is not a terminal): a timestamped plain line every
 //     `interval` seconds, and one at the end.
 //   - JsonProgress: one JSON object a line (`{"event":"progress",...}`), for machines.
-// Each ends with a summary: points, wall time, points/s, and each worker's busy fraction.
+// Each ends with a summary: points (and of them those copied from earlier outputs, `--reuse`),
+// wall time, points/s, and each worker's busy fraction.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,7 @@ namespace sweep {
 struct ProgressSnapshot {
   uint64_t points_total = 0;  // points this run computes (not those done before it)
   uint64_t points_done = 0;
+  uint64_t points_reused = 0;  // of points_done: copied from earlier outputs (--reuse)
   uint64_t chunks_total = 0;
   uint64_t chunks_done = 0;
   uint64_t chunks_failed = 0;

@@ -65,7 +65,7 @@ Message Message::Ready(int64_t pid) {
 }
 
 Message Message::Done(uint64_t chunk, uint64_t checksum, double seconds, double start_time,
-                      uint64_t max_rss) {
+                      uint64_t max_rss, uint64_t reused) {
   Message m;
   m.type = MessageType::kDone;
   m.chunk = chunk;
@@ -73,6 +73,7 @@ Message Message::Done(uint64_t chunk, uint64_t checksum, double seconds, double 
   m.seconds = seconds;
   m.start_time = start_time;
   m.max_rss = max_rss;
+  m.reused = reused;
   return m;
 }
 
@@ -112,6 +113,7 @@ std::string EncodeMessage(const Message& m) {
       Put(&out, m.seconds);
       Put(&out, m.start_time);
       Put(&out, m.max_rss);
+      Put(&out, m.reused);
       break;
     case MessageType::kFailed:
       Put(&out, m.chunk);
@@ -147,6 +149,7 @@ std::optional<Message> DecodeMessage(const char* data, size_t size) {
       m.seconds = in.Get<double>();
       m.start_time = in.Get<double>();
       m.max_rss = in.Get<uint64_t>();
+      m.reused = in.Get<uint64_t>();
       break;
     case MessageType::kFailed:
       m.chunk = in.Get<uint64_t>();

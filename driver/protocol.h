@@ -10,16 +10,18 @@
 // MPI job of identical binaries), and for kFailed and kFatal the reason, UTF-8, to the end.
 // A whole message is at most kMaxMessageBytes: a longer reason is cut to fit.
 //
-// Version 2 messages (size in bytes, header included):
+// Version 3 messages (size in bytes, header included):
 //   driver -> worker  kAssign   {uint64 chunk, uint64 count} (24): compute chunks
 //                               [chunk, chunk + count)
 //                     kShutdown {} (8): finish nothing more, exit 0
 //   worker -> driver  kReady    {int64 pid} (16): initialised (inputs mapped, kernel init()ed),
 //                               idle
 //                     kDone     {uint64 chunk, uint64 checksum, float64 seconds,
-//                               float64 start_time, uint64 max_rss} (48): a chunk's rows are
-//                               written; it took `seconds` from `start_time` (Unix seconds), and
-//                               the worker's peak memory was `max_rss` bytes at its end
+//                               float64 start_time, uint64 max_rss, uint64 reused} (56): a
+//                               chunk's rows are written; it took `seconds` from `start_time`
+//                               (Unix seconds), the worker's peak memory was `max_rss` bytes at
+//                               its end, and `reused` of its points were copied from earlier
+//                               outputs (driver/reuse.h), not computed
 //                     kFailed   {uint64 chunk, uint64 point, reason} (24 + reason): a point
 //                               failed; the worker stays usable and goes on with the rest of its
 //                               assignment. A reason that starts with kOutOfMemoryReason means
@@ -35,8 +37,8 @@
 
 namespace sweep {
 
-inline constexpr uint32_t kProtocolVersion = 2;
-inline constexpr uint32_t kProtocolMagic = 0x53575000u | kProtocolVersion;  // "SWP\2"
+inline constexpr uint32_t kProtocolVersion = 3;
+inline constexpr uint32_t kProtocolMagic = 0x53575000u | kProtocolVersion;  // "SWP\3"
 inline constexpr size_t kMaxMessageBytes = 64 * 1024;
 inline constexpr char kOutOfMemoryReason[] = "out of memory";
 
@@ -58,6 +60,7 @@ struct Message {
   double seconds = 0;     // kDone: wall time of the chunk in the worker
   double start_time = 0;  // kDone: when the worker began it, Unix seconds
   uint64_t max_rss = 0;   // kDone: the worker's peak resident memory, bytes
+  uint64_t reused = 0;    // kDone: points copied from earlier outputs (--reuse)
   int64_t pid = 0;        // kReady
   std::string text;       // kFailed, kFatal: the reason (truncated to fit kMaxMessageBytes)
 
@@ -65,7 +68,7 @@ struct Message {
   static Message Shutdown();
   static Message Ready(int64_t pid);
   static Message Done(uint64_t chunk, uint64_t checksum, double seconds, double start_time = 0,
-                      uint64_t max_rss = 0);
+                      uint64_t max_rss = 0, uint64_t reused = 0);
   static Message Failed(uint64_t chunk, uint64_t point, std::string reason);
   static Message Fatal(std::string reason);
 };

@@ -359,6 +359,19 @@ void SummarySection(const Sweep& s, std::string* out) {
   Row(out, "points",
       fmt::format("{} done of {} ({:.1f}%)", c.points_done, layout.points,
                   layout.points ? 100.0 * double(c.points_done) / layout.points : 100.0));
+  if (c.points_reused > 0) {
+    // Which earlier outputs the reused points came from (`sweep run --reuse`), by chunk.
+    std::map<std::string, uint64_t> by_file;
+    for (uint64_t k = 0; k < layout.chunks; ++k)
+      if (s.history.ledger().status(k) == ChunkStatus::kDone && s.history.reused(k) > 0)
+        by_file[s.history.reused_from(k)] += s.history.reused(k);
+    std::string from;
+    for (const auto& [file_name, points] : by_file)
+      from += fmt::format("{}{} from {}", from.empty() ? "" : ", ", points, file_name);
+    Row(out, "computed", fmt::format("{} points", c.points_done - c.points_reused));
+    Row(out, "reused",
+        fmt::format("{} points copied from earlier outputs (--reuse): {}", c.points_reused, from));
+  }
   Row(out, "chunks",
       fmt::format("{} done, {} failed, {} pending, of {} ({} points each)", c.done, c.failed,
                   c.pending, layout.chunks, layout.chunk_size));

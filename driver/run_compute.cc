@@ -29,7 +29,7 @@ void ComputeInline(PreparedRun& run, RunRecorder& recorder) {
     const Message m = computer.Compute(c);
     if (m.type == MessageType::kDone) {
       recorder.ChunkDone(run.plan->chunk(c),
-                         DoneChunk{m.checksum, m.seconds, m.start_time, m.max_rss, 0, 1});
+                         DoneChunk{m.checksum, m.seconds, m.start_time, m.max_rss, 0, 1, m.reused});
       continue;
     }
     ChunkFailure f;

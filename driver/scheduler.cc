@@ -171,8 +171,8 @@ void Scheduler::Handle(const WorkerEvent& event) {
       ++chunks_done_;
       ++measured_chunks_;
       mean_chunk_seconds_ += (m.seconds - mean_chunk_seconds_) / double(measured_chunks_);
-      observer_.ChunkDone(
-          chunk, DoneChunk{m.checksum, m.seconds, m.start_time, m.max_rss, event.rank, attempt});
+      observer_.ChunkDone(chunk, DoneChunk{m.checksum, m.seconds, m.start_time, m.max_rss,
+                                           event.rank, attempt, m.reused});
       FinishAssignmentChunk(event.rank);
       return;
     }

@@ -239,6 +239,8 @@ nlohmann::json StatusJson(const StatusReport& r) {
                       {"pending", r.counts.pending},
                       {"failed", r.counts.failed},
                       {"points_done", r.counts.points_done},
+                      {"points_computed", r.counts.points_done - r.counts.points_reused},
+                      {"points_reused", r.counts.points_reused},
                       {"live", r.live},
                       {"pid", r.pid},
                       {"host", r.host},
@@ -286,6 +288,10 @@ std::string StatusText(const StatusReport& r) {
   text += fmt::format("  done {}, pending {}, failed {} chunks; {} of {} points done ({:.1f}%)\n",
                       c.done, c.pending, c.failed, c.points_done, r.points,
                       r.points ? 100.0 * double(c.points_done) / double(r.points) : 100.0);
+  if (c.points_reused > 0) {
+    text += fmt::format("  of them {} computed, {} reused from earlier outputs (--reuse)\n",
+                        c.points_done - c.points_reused, c.points_reused);
+  }
   const std::string eta = r.eta_seconds ? FormatDuration(*r.eta_seconds) : "-";
   if (r.live && r.shards.empty()) {
     text += fmt::format("  running now ({}): {:.4g} points/s, ETA {}\n", LiveText(r.pid, r.host),

@@ -146,6 +146,13 @@ std::string EncodeJournalRecord(const JournalRecord& r) {
     if (!r.fingerprint_json.empty()) j["fingerprint"] = nlohmann::json::parse(r.fingerprint_json);
     j["host"] = r.hosts.host;
     if (!r.hosts.ranges.empty()) j["worker_hosts"] = r.hosts.ranges;
+    if (!r.reuse_json.empty()) j["reuse"] = nlohmann::json::parse(r.reuse_json);
+  } else if (r.type == "reused") {
+    j["chunk"] = r.chunk;
+    j["points"] = r.points;
+    j["from"] = r.from;
+    j["first_chunk"] = r.first_chunk;
+    j["last_chunk"] = r.last_chunk;
   } else if (r.type == "done") {
     j["chunk"] = r.chunk;
     j["checksum"] = fmt::format("{:016x}", r.checksum);
@@ -203,6 +210,11 @@ std::optional<JournalRecord> DecodeJournalRecord(const std::string& line) {
     if (j.contains("fingerprint") && j["fingerprint"].is_object())
       r.fingerprint_json = j["fingerprint"].dump();
     r.message = j.value("message", "");
+    if (j.contains("reuse") && j["reuse"].is_array()) r.reuse_json = j["reuse"].dump();
+    r.points = j.value("points", uint64_t{0});
+    r.from = j.value("from", "");
+    r.first_chunk = j.value("first_chunk", uint64_t{0});
+    r.last_chunk = j.value("last_chunk", uint64_t{0});
     r.hosts.host = j.value("host", "");
     if (j.contains("worker_hosts"))
       r.hosts.ranges = j["worker_hosts"].get<std::vector<std::pair<int, std::string>>>();

@@ -16,7 +16,8 @@
 //     end (driver/worker.h says what it counts). 0 for either: not recorded.
 //   'J' payload: one JSON object (UTF-8, no newline) with "type" and "time" (Unix seconds, UTC):
 //     {"type":"started","time":..,"pid":..,"command":"run|run --shard I/N|resume|rerun",
-//      "workers":..,"fingerprint":{..},"host":"..","worker_hosts":[[first worker,"host"],..]}
+//      "workers":..,"fingerprint":{..},"host":"..","worker_hosts":[[first worker,"host"],..],
+//      "reuse":[{"file":"/abs/OLD.h5","points":..},..]}
 //        fingerprint: what the run computes with (driver/fingerprint.h; absent in journals of
 //        older sweeps). host: where the run's driver is, and so its workers; worker_hosts (an
 //        MPI run's, left out otherwise): workers from each first on are on that host. The done
@@ -24,6 +25,14 @@
 //        this is where to find its host.
 //     {"type":"failed","time":..,"chunk":..,"attempt":..,"final":true|false,"kind":"crashed|...",
 //      "reason":"..","point":..|null,"params":{"rho":2.5,..},"stderr":"..","worker":..}
+//        reuse (a `run --reuse`'s, left out otherwise): each earlier output it copies points
+//        from, and how many of the points it computes it planned to copy from it.
+//     {"type":"reused","time":..,"chunk":..,"points":..,"from":"/abs/OLD.h5","first_chunk":..,
+//      "last_chunk":..}
+//        right after the `done` record of a chunk some of whose points were copied from earlier
+//        outputs (`--reuse`), not computed: how many, and from which output and which of its
+//        chunks (the first output that gave some, when several did). A `done` record without
+//        one computed every point of its chunk.
 //     {"type":"stopped","time":..,"reason":"finished|interrupted|error","message":".."}
 //     A record that would not fit in 65535 bytes has its longest texts shortened (the stderr
 //     tail keeps its end), then loses its worker_hosts, then its params. On read, unknown fields
@@ -102,7 +111,11 @@ struct JournalRecord {
   int workers = 0;               // started
   std::string fingerprint_json;  // started: the run's fingerprint as JSON text; "" if absent
   WorkerHosts hosts;             // started
+  std::string reuse_json;        // started: the "reuse" list as JSON text; "" if absent
   std::string message;           // stopped
+  uint64_t points = 0;           // reused: the chunk's points copied
+  std::string from;              // reused: the output they were copied from
+  uint64_t first_chunk = 0, last_chunk = 0;  // reused: the chunks of `from` they came from
 };
 
 // Reads one journal front to back, one record at a time: memory is a buffer, not the journal.

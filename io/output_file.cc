@@ -252,6 +252,31 @@ void WriteProvenanceColumns(hid_t group, hid_t chunk_dimension, uint64_t chunks)
                    "--chunks` have it)");
 }
 
+// The reuse columns of /chunks and their table (io/output_file.h).
+void WriteReuseColumns(hid_t group, hid_t chunk_dimension, uint64_t chunks) {
+  struct Column {
+    const char* name;
+    hid_t type;
+    const char* long_name;
+  };
+  const Column columns[] = {
+      {"reused", H5T_NATIVE_UINT64,
+       "points of the chunk copied from an earlier output (--reuse), not computed"},
+      {"reused_from", H5T_NATIVE_UINT16,
+       "the earlier output they were copied from: a row of reused_files (0: none)"},
+      {"reused_first_chunk", H5T_NATIVE_UINT64,
+       "the first of that output's chunks they were copied from"},
+      {"reused_last_chunk", H5T_NATIVE_UINT64,
+       "the last of that output's chunks they were copied from"}};
+  for (const Column& c : columns) {
+    hdf5::Handle dataset = CreateAllocatedDataset(group, c.name, c.type, {chunks}, nullptr, false);
+    hdf5::AttachDimensionScale(dataset.id(), chunk_dimension, 0);
+    hdf5::WriteAttribute(dataset.id(), "long_name", std::string(c.long_name));
+  }
+  WriteStringTable(group, "reused_files", "reused_file_row", "reused_file_char", kReusedFileRows,
+                   kReusedFileBytes, "(another output: this table was full; the journal has it)");
+}
+
 void WriteChunkTable(hid_t file, const OutputLayoutSpec& spec) {
   hdf5::Handle group = hdf5::CreateGroup(file, "chunks");
   hdf5::Handle dimension = CreateBareDimension(group.id(), "chunk", spec.chunks);
@@ -280,6 +305,7 @@ void WriteChunkTable(hid_t file, const OutputLayoutSpec& spec) {
     hdf5::AttachDimensionScale(dataset.id(), dimension.id(), 0);
   }
   WriteProvenanceColumns(group.id(), dimension.id(), spec.chunks);
+  WriteReuseColumns(group.id(), dimension.id(), spec.chunks);
 }
 
 void CheckSpec(const OutputLayoutSpec& spec) {
@@ -570,6 +596,18 @@ void ReadProvenance(const std::string& path, hid_t chunks, OutputLayout* layout)
   layout->failure_reasons = StringTableOf(path, chunks, "failure_reasons");
 }
 
+// The reuse columns and their table, when the file has them (io/output_file.h).
+void ReadReuseProvenance(const std::string& path, hid_t chunks, OutputLayout* layout) {
+  if (!hdf5::LinkExists(chunks, "reused")) return;  // made before reuse was recorded
+  const uint64_t n = layout->chunks;
+  layout->chunk_reused = RegionOf(path, chunks, "reused", H5T_NATIVE_UINT64, n, 8);
+  layout->chunk_reused_from = RegionOf(path, chunks, "reused_from", H5T_NATIVE_UINT16, n, 2);
+  layout->chunk_reused_first =
+      RegionOf(path, chunks, "reused_first_chunk", H5T_NATIVE_UINT64, n, 8);
+  layout->chunk_reused_last = RegionOf(path, chunks, "reused_last_chunk", H5T_NATIVE_UINT64, n, 8);
+  layout->reused_files = StringTableOf(path, chunks, "reused_files");
+}
+
 }  // namespace
 
 OutputLayout ReadOutputLayout(const std::string& path) {
@@ -632,6 +670,7 @@ OutputLayout ReadOutputLayout(const std::string& path) {
   layout.chunk_checksum =
       RegionOf(path, chunks.id(), "checksum", H5T_NATIVE_UINT64, layout.chunks, 8);
   ReadProvenance(path, chunks.id(), &layout);
+  ReadReuseProvenance(path, chunks.id(), &layout);
   return layout;
 }
 

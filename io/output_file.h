@@ -85,9 +85,25 @@
 //     ds.host_names[ds.host] is each chunk's host.
 //   An output made before the provenance datasets existed (they came within this format) has
 //   none: it reads as nothing recorded, and runs on it record provenance in the journal only.
+//   Reuse: which points of a chunk were copied from an earlier output by `sweep run --reuse`
+//   (driver/reuse.h) rather than computed, and from where; written with the chunk's row when it
+//   is done (a chunk done again by a resume or rerun computes all its points: 0).
+//   /chunks/reused            [chunks] uint64  its points copied, not computed; 0: none
+//   /chunks/reused_from       [chunks] uint16  the output they came from, as a row of
+//                                              reused_files (the first that gave some, when
+//                                              several did); 0: none
+//   /chunks/reused_first_chunk, reused_last_chunk  [chunks] uint64  the first and last of that
+//                                              output's chunks they came from
+//   /chunks/reused_files      [reused_file_row, reused_file_char] char: the absolute paths of
+//                                              the outputs reused, a row each, as host_names
+//                                              (kReusedFileRows rows of kReusedFileBytes; the
+//                                              journal keeps the whole path)
+//   An output made before these existed (they came within this format) has none: it reads as
+//   nothing reused, and a run on it records reuse in the journal only.
 //
 // Nothing is stored once per point unless it varies per point: a grid parameter is its
-// coordinate, a point's seed is PointSeed(seed, point) (driver/space.h) and is not stored.
+// coordinate, and a point's seed follows from its parameter values (driver/space.h; by its index
+// in an output whose fingerprint has no "seeds", made before seeds by value): it is not stored.
 // Points are numbered in C order over the sweep dimensions, so an output is the same bytes as a
 // flat [points, i1, ...] array: point p's row is at region.offset + p * bytes_per_point. The file
 // has no user block, so offsets are absolute. Every group tracks link creation order.
@@ -122,6 +138,9 @@ inline constexpr uint64_t kHostNameBytes = 64;
 inline constexpr uint64_t kFailureReasonBytes = 256;
 // The strings a table holds at most, whatever the chunks.
 inline constexpr uint64_t kStringTableStrings = 1022;
+// /chunks/reused_files: its rows (the empty one, 30 paths, the full one) and their width.
+inline constexpr uint64_t kReusedFileRows = 32;
+inline constexpr uint64_t kReusedFileBytes = 512;
 
 // The rows of each string table of an output of `chunks` chunks: the empty row, a row for each
 // of up to min(chunks, kStringTableStrings) strings, and the row for those that found it full.
@@ -231,6 +250,11 @@ struct OutputLayout {
   RawRegion chunk_host, chunk_worker, chunk_start_time, chunk_max_rss, chunk_failure;
   StringTableInfo host_names, failure_reasons;
   bool has_provenance() const { return chunk_host.bytes > 0; }
+  // Reuse, one element per chunk each: uint64, uint16, uint64, uint64; all empty in a file made
+  // before they existed, with the table.
+  RawRegion chunk_reused, chunk_reused_from, chunk_reused_first, chunk_reused_last;
+  StringTableInfo reused_files;
+  bool has_reuse_provenance() const { return chunk_reused.bytes > 0; }
 };
 
 // Opens `path` read-only and reads its layout; the file is closed again on return.
@@ -248,6 +272,7 @@ struct ChunkTable {
   std::vector<uint32_t> attempts;
   std::vector<double> seconds;
   std::vector<uint64_t> checksum;
+  std::vector<uint64_t> reused;  // /chunks/reused; zeros in a file without it
 };
 
 // One chunk's row of those columns and of the provenance columns but /chunks/failure.
@@ -260,6 +285,9 @@ struct ChunkRow {
   int32_t worker = 0;
   double start_time = 0;
   uint64_t max_rss = 0;
+  uint64_t reused = 0;
+  uint16_t reused_from = 0;  // a row of /chunks/reused_files (OutputFile::ReusedFileRow)
+  uint64_t reused_first_chunk = 0, reused_last_chunk = 0;
 };
 
 // The provenance columns of /chunks, one element per chunk each, and the string tables whose
@@ -270,6 +298,10 @@ struct ChunkProvenance {
   std::vector<double> start_time;
   std::vector<uint64_t> max_rss;
   std::vector<std::string> host_names, failure_reasons;  // by row; row 0 is ""
+  // Reuse: as stored, or zeros and {""} for a file without it.
+  std::vector<uint64_t> reused, reused_first_chunk, reused_last_chunk;
+  std::vector<uint16_t> reused_from;
+  std::vector<std::string> reused_files;  // by row; row 0 is ""
 };
 
 // An open output file: its layout and a descriptor for raw reads and writes at the layout's
@@ -325,6 +357,7 @@ class OutputFile {
   // REQUIRES: Access::kReadWrite. THROWS: Error when the table cannot be read, written or locked.
   uint16_t HostRow(const std::string& text);
   uint16_t FailureReasonRow(const std::string& text);
+  uint16_t ReusedFileRow(const std::string& text);
   // THROWS: Error when the columns or tables cannot be read.
   ChunkProvenance ReadChunkProvenance() const;
 
@@ -335,7 +368,8 @@ class OutputFile {
   std::string path_;
   OutputLayout layout_;
   int fd_ = -1;
-  std::map<std::string, uint16_t> host_rows_, failure_reason_rows_;  // as the file holds them
+  std::map<std::string, uint16_t> host_rows_, failure_reason_rows_,
+      reused_file_rows_;  // as the file holds them
 };
 
 // `text` as a row of `width` bytes keeps it: cut at a UTF-8 character boundary to at most

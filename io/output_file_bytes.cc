@@ -36,7 +36,8 @@ OutputFile::OutputFile(OutputFile&& other) noexcept
       layout_(std::move(other.layout_)),
       fd_(std::exchange(other.fd_, -1)),
       host_rows_(std::move(other.host_rows_)),
-      failure_reason_rows_(std::move(other.failure_reason_rows_)) {}
+      failure_reason_rows_(std::move(other.failure_reason_rows_)),
+      reused_file_rows_(std::move(other.reused_file_rows_)) {}
 
 RawRegion OutputFile::Rows(size_t output, uint64_t first, uint64_t count) const {
   const OutputDatasetInfo& dataset = layout_.results.at(output);
@@ -110,12 +111,15 @@ ChunkTable OutputFile::ReadChunkTable() const {
   table.attempts.resize(n);
   table.seconds.resize(n);
   table.checksum.resize(n);
+  table.reused.resize(n);
   const std::string what = "reading /chunks in " + path_;
   static_assert(sizeof(ChunkStatus) == 1, "/chunks/status is one byte a chunk");
   ReadBytesAt(fd_, table.status.data(), n, layout_.chunk_status.offset, what);
   ReadBytesAt(fd_, table.attempts.data(), n * 4, layout_.chunk_attempts.offset, what);
   ReadBytesAt(fd_, table.seconds.data(), n * 8, layout_.chunk_seconds.offset, what);
   ReadBytesAt(fd_, table.checksum.data(), n * 8, layout_.chunk_checksum.offset, what);
+  if (layout_.has_reuse_provenance())
+    ReadBytesAt(fd_, table.reused.data(), n * 8, layout_.chunk_reused.offset, what);
   return table;
 }
 
@@ -129,6 +133,14 @@ void OutputFile::WriteChunkRow(uint64_t chunk, const ChunkRow& row) {
     WriteBytesAt(fd_, &row.worker, 4, layout_.chunk_worker.offset + chunk * 4, what);
     WriteBytesAt(fd_, &row.start_time, 8, layout_.chunk_start_time.offset + chunk * 8, what);
     WriteBytesAt(fd_, &row.max_rss, 8, layout_.chunk_max_rss.offset + chunk * 8, what);
+  }
+  if (layout_.has_reuse_provenance()) {
+    WriteBytesAt(fd_, &row.reused, 8, layout_.chunk_reused.offset + chunk * 8, what);
+    WriteBytesAt(fd_, &row.reused_from, 2, layout_.chunk_reused_from.offset + chunk * 2, what);
+    WriteBytesAt(fd_, &row.reused_first_chunk, 8, layout_.chunk_reused_first.offset + chunk * 8,
+                 what);
+    WriteBytesAt(fd_, &row.reused_last_chunk, 8, layout_.chunk_reused_last.offset + chunk * 8,
+                 what);
   }
   WriteBytesAt(fd_, &row.status, 1, layout_.chunk_status.offset + chunk, what);
 }
@@ -226,6 +238,10 @@ uint16_t OutputFile::FailureReasonRow(const std::string& text) {
   return TableRow(layout_.failure_reasons, &failure_reason_rows_, text);
 }
 
+uint16_t OutputFile::ReusedFileRow(const std::string& text) {
+  return TableRow(layout_.reused_files, &reused_file_rows_, text);
+}
+
 ChunkProvenance OutputFile::ReadChunkProvenance() const {
   const uint64_t n = layout_.chunks;
   ChunkProvenance p;
@@ -236,8 +252,23 @@ ChunkProvenance OutputFile::ReadChunkProvenance() const {
   p.max_rss.resize(n);
   p.host_names = {""};
   p.failure_reasons = {""};
-  if (!layout_.has_provenance()) return p;
+  p.reused.resize(n);
+  p.reused_from.resize(n);
+  p.reused_first_chunk.resize(n);
+  p.reused_last_chunk.resize(n);
+  p.reused_files = {""};
   const std::string what = "reading /chunks in " + path_;
+  if (layout_.has_reuse_provenance()) {
+    ReadBytesAt(fd_, p.reused.data(), n * 8, layout_.chunk_reused.offset, what);
+    ReadBytesAt(fd_, p.reused_from.data(), n * 2, layout_.chunk_reused_from.offset, what);
+    ReadBytesAt(fd_, p.reused_first_chunk.data(), n * 8, layout_.chunk_reused_first.offset, what);
+    ReadBytesAt(fd_, p.reused_last_chunk.data(), n * 8, layout_.chunk_reused_last.offset, what);
+    std::string bytes(size_t(layout_.reused_files.region.bytes), '\0');
+    ReadBytesAt(fd_, bytes.data(), bytes.size(), layout_.reused_files.region.offset, what);
+    for (uint64_t row = 1; row < layout_.reused_files.rows; ++row)
+      p.reused_files.push_back(RowText(bytes, layout_.reused_files, row));
+  }
+  if (!layout_.has_provenance()) return p;
   ReadBytesAt(fd_, p.host.data(), n * 2, layout_.chunk_host.offset, what);
   ReadBytesAt(fd_, p.failure.data(), n * 2, layout_.chunk_failure.offset, what);
   ReadBytesAt(fd_, p.worker.data(), n * 4, layout_.chunk_worker.offset, what);

@@ -1,6 +1,8 @@
 #include "driver/chunk_ledger.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -173,6 +175,59 @@ TEST_F(ChunkLedgerTest, RecordingWritesTheJournalAndTheTable) {
   EXPECT_EQ(halves[1].done, 1u);
   EXPECT_EQ(halves[1].failed, 1u);
   EXPECT_EQ(halves[1].points_left, 1u);
+}
+
+// A chunk some of whose points were copied (--reuse): a `reused` record after its `done`, the
+// reuse columns of its row, and the counts; a later `done` alone (a rerun) computes them all.
+TEST_F(ChunkLedgerTest, ReusedPointsAreRecordedAndCountedUntilTheChunkIsComputedAgain) {
+  {
+    OutputFile file = Open();
+    ChunkLedger ledger = ChunkLedger::ForNewOutput(file);
+    Journal journal = Journal::Create(path_ + ".journal");
+    ledger.RecordInto(&journal);
+    DoneChunk done{WriteRows(file, 1), 0.25, 1.7e9, 1 << 20, 1, 1};
+    done.reused = 2;
+    const ReusedFrom from{"/data/old.h5", 4, 5};
+    ledger.RecordDone(Plan(10, 3).chunk(1), done, "node-a", &from);
+    DoneChunk computed{WriteRows(file, 2), 0.25, 1.7e9, 1 << 20, 1, 1};
+    ledger.RecordDone(Plan(10, 3).chunk(2), computed, "node-a", &from);  // reused 0: none
+    EXPECT_EQ(ledger.Count().points_reused, 2u);
+  }
+  OutputFile file = Open();
+  const ChunkProvenance p = file.ReadChunkProvenance();
+  EXPECT_EQ(p.reused, (std::vector<uint64_t>{0, 2, 0, 0}));
+  EXPECT_EQ(p.reused_files.at(p.reused_from[1]), "/data/old.h5");
+  EXPECT_EQ(p.reused_from[2], 0);
+  EXPECT_EQ(p.reused_first_chunk[1], 4u);
+  EXPECT_EQ(p.reused_last_chunk[1], 5u);
+  std::vector<JournalRecord> records = Journal::Read(path_ + ".journal").records;
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].type, "done");
+  EXPECT_EQ(records[1].type, "reused");
+  EXPECT_EQ(records[1].chunk, 1u);
+  EXPECT_EQ(records[1].points, 2u);
+  EXPECT_EQ(records[1].from, "/data/old.h5");
+  EXPECT_EQ(records[1].first_chunk, 4u);
+  EXPECT_EQ(records[1].last_chunk, 5u);
+  EXPECT_EQ(records[2].type, "done");
+  // The journal alone (the table's columns zeroed, as a kill before the row leaves them) folds
+  // the same count; a rerun of the chunk, a `done` without `reused`, computed them all.
+  const uint64_t zero[4] = {0, 0, 0, 0};
+  {
+    const int fd = open(path_.c_str(), O_WRONLY);
+    ASSERT_EQ(pwrite(fd, zero, sizeof zero, off_t(file.layout().chunk_reused.offset)), 32);
+    close(fd);
+  }
+  EXPECT_EQ(ChunkLedger::Load(file).Count().points_reused, 2u);
+  {
+    ChunkLedger ledger = ChunkLedger::Load(file);
+    Journal journal = Journal::OpenForAppend(path_ + ".journal");
+    ledger.RecordInto(&journal);
+    ledger.RecordDone(Plan(10, 3).chunk(1), DoneChunk{WriteRows(file, 1), 0.25, 1.7e9, 1, 1, 2},
+                      "node-a");
+    EXPECT_EQ(ledger.Count().points_reused, 0u);
+  }
+  EXPECT_EQ(ChunkLedger::Load(file).Count().points_reused, 0u);
 }
 
 // A kill between the journal record and the status byte: the journal is the truth.

@@ -373,7 +373,7 @@ print(json.dumps({
   ASSERT_FALSE(t.is_null());
   EXPECT_EQ(t["columns"], nlohmann::json::parse(R"(["chunk", "first_point", "points", "status",
       "attempts", "host", "worker", "start_time", "seconds", "max_rss", "failure",
-      "failure_point"])"));
+      "failure_point", "reused", "reused_from", "reused_first_chunk", "reused_last_chunk"])"));
   EXPECT_EQ(t["chunks"], nlohmann::json::parse("[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"));
   EXPECT_EQ(t["first"], nlohmann::json::parse("[0, 4, 8, 12, 16, 20, 24, 28, 32, 36]"));
   EXPECT_EQ(t["points"], nlohmann::json::parse("[4, 4, 4, 4, 4, 4, 4, 4, 4, 4]"));
@@ -421,7 +421,8 @@ TEST(ExportTest, TheChunkTableAsJsonLinesHasNullWhereNothingIsRecorded) {
     EXPECT_EQ(Keys(row),
               (std::vector<std::string>{"chunk", "first_point", "points", "status", "attempts",
                                         "host", "worker", "start_time", "seconds", "max_rss",
-                                        "failure", "failure_point"}));
+                                        "failure", "failure_point", "reused", "reused_from",
+                                        "reused_first_chunk", "reused_last_chunk"}));
     const bool failed = row["status"] == "failed";
     EXPECT_EQ(row["host"], HostName());
     EXPECT_TRUE(row["worker"].is_number_unsigned()) << row;
@@ -430,6 +431,9 @@ TEST(ExportTest, TheChunkTableAsJsonLinesHasNullWhereNothingIsRecorded) {
     EXPECT_EQ(row["max_rss"].is_null(), failed) << row;
     EXPECT_EQ(row["failure"].is_string(), failed) << row;
     EXPECT_EQ(row["failure_point"].is_null(), !failed) << row;
+    // Nothing reused: 0 for a done chunk, null for a failed one.
+    EXPECT_EQ(row["reused"], failed ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(0));
+    EXPECT_TRUE(row["reused_from"].is_null()) << row;
   }
   EXPECT_EQ(rows[1]["failure"], "faulty: error at i=7");
 }

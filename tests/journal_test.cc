@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 
@@ -123,6 +124,35 @@ TEST(JournalTest, RecordsRoundTrip) {
   EXPECT_EQ(c.records[2].stderr_tail.substr(0, 9), "line one\n");
   EXPECT_EQ(c.records[3].reason, "finished");
   EXPECT_EQ(Slurp(path).substr(0, kHeaderLine.size()), kHeaderLine);
+}
+
+TEST(JournalTest, ReuseRecordsRoundTrip) {
+  TempDir dir;
+  const std::string path = dir / "out.h5.journal";
+  JournalRecord started;
+  started.type = "started";
+  started.time = 1;
+  started.command = "run";
+  started.reuse_json = R"([{"file":"/a/old.h5","points":303}])";
+  JournalRecord reused;
+  reused.type = "reused";
+  reused.time = 2;
+  reused.chunk = 9;
+  reused.points = 17;
+  reused.from = "/a/old.h5";
+  reused.first_chunk = 3;
+  reused.last_chunk = 4;
+  WriteJournal(path, {started, reused});
+  const JournalContents c = Journal::Read(path);
+  ASSERT_EQ(c.records.size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(c.records[0].reuse_json),
+            nlohmann::json::parse(started.reuse_json));
+  EXPECT_EQ(c.records[1].type, "reused");
+  EXPECT_EQ(c.records[1].chunk, 9u);
+  EXPECT_EQ(c.records[1].points, 17u);
+  EXPECT_EQ(c.records[1].from, "/a/old.h5");
+  EXPECT_EQ(c.records[1].first_chunk, 3u);
+  EXPECT_EQ(c.records[1].last_chunk, 4u);
 }
 
 // The figure that makes 10^7 chunks cheap: a done record is 60 bytes, whatever its values.

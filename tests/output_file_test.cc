@@ -432,6 +432,64 @@ TEST(OutputFileTest, WritersAtOnceShareTheStringTables) {
   }
 }
 
+// The reuse columns of /chunks hold what a chunk's row says was copied and from where; an output
+// made before they existed reads as nothing reused and runs on.
+TEST(OutputFileTest, ReuseColumnsHoldWhereAChunksPointsWereCopiedFrom) {
+  TempDir dir;
+  std::string path = dir.File("out.h5");
+  CreateOutputFile(path, SmallSpec());
+  {
+    OutputFile file = OutputFile::Open(path, OutputFile::Access::kReadWrite);
+    ASSERT_TRUE(file.layout().has_reuse_provenance());
+    EXPECT_EQ(file.layout().reused_files.rows, kReusedFileRows);
+    EXPECT_EQ(file.layout().reused_files.width, kReusedFileBytes);
+    const ChunkProvenance fresh = file.ReadChunkProvenance();
+    EXPECT_EQ(fresh.reused, (std::vector<uint64_t>{0, 0}));
+    EXPECT_EQ(fresh.reused_files.back(),
+              "(another output: this table was full; the journal has it)");
+    ChunkRow row{ChunkStatus::kDone, 1, 0.5, 77};
+    row.reused = 3;
+    row.reused_from = file.ReusedFileRow("/data/old.h5");
+    row.reused_first_chunk = 12;
+    row.reused_last_chunk = 13;
+    file.WriteChunkRow(1, row);
+    EXPECT_EQ(file.ReadChunkTable().reused, (std::vector<uint64_t>{0, 3}));
+  }
+  EXPECT_EQ(ReadAll<uint64_t>(path, "/chunks/reused", H5T_NATIVE_UINT64),
+            (std::vector<uint64_t>{0, 3}));
+  EXPECT_EQ(ReadAll<uint16_t>(path, "/chunks/reused_from", H5T_NATIVE_UINT16),
+            (std::vector<uint16_t>{0, 1}));
+  EXPECT_EQ(ReadAll<uint64_t>(path, "/chunks/reused_first_chunk", H5T_NATIVE_UINT64),
+            (std::vector<uint64_t>{0, 12}));
+  EXPECT_EQ(ReadAll<uint64_t>(path, "/chunks/reused_last_chunk", H5T_NATIVE_UINT64),
+            (std::vector<uint64_t>{0, 13}));
+  hdf5::Handle chars = hdf5::CharType();
+  const std::vector<char> files = ReadAll<char>(path, "/chunks/reused_files", chars.id());
+  ASSERT_EQ(files.size(), kReusedFileRows * kReusedFileBytes);
+  EXPECT_EQ(std::string(files.data() + kReusedFileBytes), "/data/old.h5");
+  // An output made before the columns existed reads as nothing reused, and runs on.
+  {
+    hdf5::ErrorSilencer quiet;
+    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    for (const char* name : {"reused", "reused_from", "reused_first_chunk", "reused_last_chunk",
+                             "reused_files", "reused_file_row", "reused_file_char"}) {
+      EXPECT_GE(H5Ldelete(f, (std::string("/chunks/") + name).c_str(), H5P_DEFAULT), 0) << name;
+    }
+    H5Fclose(f);
+  }
+  OutputFile file = OutputFile::Open(path, OutputFile::Access::kReadWrite);
+  EXPECT_FALSE(file.layout().has_reuse_provenance());
+  ChunkRow row{ChunkStatus::kDone, 1, 0.5, 78};
+  row.reused = 3;
+  row.reused_from = file.ReusedFileRow("/data/old.h5");
+  EXPECT_EQ(row.reused_from, 0);
+  file.WriteChunkRow(0, row);
+  EXPECT_EQ(file.ReadChunkTable().reused, (std::vector<uint64_t>{0, 0}));
+  EXPECT_EQ(file.ReadChunkTable().checksum[0], 78u);
+  EXPECT_EQ(file.ReadChunkProvenance().reused_files, (std::vector<std::string>{""}));
+}
+
 // An output made before provenance existed (format sweep/2 without those datasets) still opens:
 // nothing is recorded and writing a row leaves the missing columns alone.
 TEST(OutputFileTest, AnOutputWithoutProvenanceColumnsStillWorks) {

@@ -16,7 +16,7 @@ std::vector<Message> EveryType() {
   return {Message::Assign(7, 3),
           Message::Shutdown(),
           Message::Ready(42),
-          Message::Done(9, 0xdeadbeefcafeULL, 1.25, 1.7e9 + 0.5, uint64_t{3} << 33),
+          Message::Done(9, 0xdeadbeefcafeULL, 1.25, 1.7e9 + 0.5, uint64_t{3} << 33, 17),
           Message::Failed(2, 20, "bad \n point"),
           Message::Fatal("no kernel")};
 }
@@ -30,6 +30,7 @@ void ExpectSame(const Message& a, const Message& b) {
   EXPECT_EQ(a.seconds, b.seconds);
   EXPECT_EQ(a.start_time, b.start_time);
   EXPECT_EQ(a.max_rss, b.max_rss);
+  EXPECT_EQ(a.reused, b.reused);
   EXPECT_EQ(a.pid, b.pid);
   EXPECT_EQ(a.text, b.text);
 }
@@ -47,7 +48,7 @@ TEST(ProtocolTest, SizesAreAsTheHeaderSays) {
   EXPECT_EQ(EncodeMessage(Message::Assign(1, 2)).size(), 8u + 16u);
   EXPECT_EQ(EncodeMessage(Message::Shutdown()).size(), 8u);
   EXPECT_EQ(EncodeMessage(Message::Ready(1)).size(), 8u + 8u);
-  EXPECT_EQ(EncodeMessage(Message::Done(1, 2, 3, 4, 5)).size(), 8u + 40u);
+  EXPECT_EQ(EncodeMessage(Message::Done(1, 2, 3, 4, 5, 6)).size(), 8u + 48u);
   EXPECT_EQ(EncodeMessage(Message::Failed(1, 2, "abc")).size(), 8u + 16u + 3u);
   EXPECT_EQ(EncodeMessage(Message::Fatal("abc")).size(), 8u + 3u);
 }
