@@ -190,6 +190,10 @@ Handler AddRunCommand(CLI::App& app) {
                   "override a config key: key.path=value (repeatable)")
       ->type_name("KEY=VALUE");
   cmd->add_flag("--force", o->request.force, "replace an existing output");
+  cmd->add_option("--reuse", o->request.reuse,
+                  "copy the points an earlier output of the same kernel, options, inputs and "
+                  "seed holds done, instead of computing them (repeatable)")
+      ->type_name("OLD.h5");
   cmd->add_option("--shard", o->shard,
                   "compute only the chunks c with c % N == I (a Slurm array task)")
       ->type_name("I/N");
@@ -206,7 +210,7 @@ Handler AddRunCommand(CLI::App& app) {
 
 struct PlanOptions {
   std::string config, chunk_size;
-  std::vector<std::string> overrides;
+  std::vector<std::string> overrides, reuse;
   int workers = 0;
   bool json = false;
 };
@@ -223,12 +227,16 @@ Handler AddPlanCommand(CLI::App& app) {
       ->type_name("K|auto");
   cmd->add_option("--set", o->overrides, "override a config key: key.path=value")
       ->type_name("KEY=VALUE");
+  cmd->add_option("--reuse", o->reuse,
+                  "count the points `run --reuse` would copy from this earlier output "
+                  "(repeatable; reads the inputs to compare their bytes)")
+      ->type_name("OLD.h5");
   cmd->add_flag("--json", o->json, "print JSON");
   return [cmd, o]() -> int {
     if (!cmd->parsed()) return -1;
     std::optional<uint64_t> chunk_size;
     if (!o->chunk_size.empty()) chunk_size = ParseChunkSize(o->chunk_size);
-    return PlanCommand(o->config, o->overrides, o->workers, chunk_size, o->json);
+    return PlanCommand(o->config, o->overrides, o->workers, chunk_size, o->json, o->reuse);
   };
 }
 

@@ -8,8 +8,10 @@
 
 #include "driver/binding.h"
 #include "driver/fingerprint.h"
+#include "driver/input_guard.h"
 #include "driver/plan.h"
 #include "driver/progress.h"
+#include "driver/reuse.h"
 #include "driver/run_steps.h"
 #include "driver/space.h"
 #include "driver/status.h"
@@ -151,8 +153,39 @@ void PrintKernel(const sweep_kernel& k, bool detailed) {
 
 }  // namespace
 
+namespace {
+
+// `plan --reuse`: the checks and counts of `run --reuse`, with the inputs hashed as a run hashes
+// them.
+ReusePlan OpenReuse(const Config& config, const Space& space, const KernelBinding& binding,
+                    const std::vector<std::string>& paths) {
+  const PublishedInputs published = PublishInputs(config.inputs);
+  const MappedInputs mapped(published.inputs());
+  const InputGuard guard(published.inputs(), mapped);
+  const std::string fingerprint =
+      Fingerprint(binding, config, mapped, guard.start_hashes(), space.seed_rule()).dump();
+  return ReusePlan::Open(paths, config, space, fingerprint, config.output.path);
+}
+
+nlohmann::json ReuseJson(const ReusePlan& plan, const ReuseCounts& counts, uint64_t points) {
+  nlohmann::json sources = nlohmann::json::array();
+  for (size_t s = 0; s < plan.sources().size(); ++s) {
+    const ReuseSource& source = plan.sources()[s];
+    sources.push_back({{"file", source.path},
+                       {"points", counts.points[s]},
+                       {"matches", source.match.matches()},
+                       {"done_chunks", source.done_chunks},
+                       {"chunks", source.layout.chunks},
+                       {"why_none", source.match.why_none()}});
+  }
+  return {{"points", counts.total}, {"computed", points - counts.total}, {"sources", sources}};
+}
+
+}  // namespace
+
 int PlanCommand(const std::string& config_path, const std::vector<std::string>& overrides,
-                int workers_flag, std::optional<uint64_t> chunk_size_flag, bool json) {
+                int workers_flag, std::optional<uint64_t> chunk_size_flag, bool json,
+                const std::vector<std::string>& reuse_paths) {
   const Config config = LoadConfig(config_path, overrides);
   const Space space(config);
   const KernelBinding binding = BindKernel(config, space);
@@ -183,6 +216,14 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
   // The file itself, created in memory from the spec a run creates it from: its exact size.
   const uint64_t file_bytes = OutputFileBytes(
       LayoutSpecFor(config, space, binding, plan, Fingerprint(binding, config, shapes).dump()));
+  ReusePlan reuse;
+  ReuseCounts reused;
+  if (!reuse_paths.empty()) {
+    reuse = OpenReuse(config, space, binding, reuse_paths);
+    std::vector<uint64_t> every(plan.chunks());
+    for (uint64_t c = 0; c < plan.chunks(); ++c) every[c] = c;
+    reused = reuse.Count(plan, every);
+  }
 
   if (json) {
     nlohmann::json j;
@@ -209,6 +250,7 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
       j["inputs"].push_back({{"name", config.inputs[i].name}, {"bytes", input_bytes[i]}});
     j["input_bytes"] = inputs_total;
     j["worker_private_bytes"] = block_bytes;
+    if (!reuse.empty()) j["reuse"] = ReuseJson(reuse, reused, space.points());
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -245,6 +287,8 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
   }
   std::printf("  memory per worker: %s of result blocks, plus the kernel's own state\n",
               FormatBytes(block_bytes).c_str());
+  if (!reuse.empty())
+    std::printf("%s", ReuseSummary(reuse, reused, space.points(), config).c_str());
   return 0;
 }
 

@@ -63,14 +63,16 @@ LocalWorkers::LocalWorkers(const WorkerContext& context, int count) : context_(c
                         &context_.published->inputs(),
                         context_.rows_path,
                         context_.layout,
-                        &set_->scoreboard()};
+                        &set_->scoreboard(),
+                        context_.reuse,
+                        context_.copy_reused};
       return WorkerLoop(setup, rank, socket_fd);
     };
   } else {
     launch.method = WorkerLaunch::Method::kSpawn;
-    job_fd_ =
-        JobMemfd(EncodeWorkerJob(*context_.config, context_.space->seed_rule(), context_.rows_path,
-                                 *context_.layout, DescribeInputs(context_.published->inputs())));
+    job_fd_ = JobMemfd(EncodeWorkerJob(
+        *context_.config, context_.space->seed_rule(), context_.rows_path, *context_.layout,
+        DescribeInputs(context_.published->inputs()), context_.reuse, context_.copy_reused));
     launch.argv = WorkerCommand();
     launch.pass_fds = {job_fd_};
   }

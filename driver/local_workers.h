@@ -11,6 +11,7 @@
 #include <string>
 
 #include "driver/binding.h"
+#include "driver/reuse.h"
 #include "driver/space.h"
 #include "driver/worker_set.h"
 #include "io/config.h"
@@ -28,8 +29,10 @@ struct WorkerContext {
   const PublishedInputs* published = nullptr;
   const MappedInputs* inputs = nullptr;  // for fork workers, which inherit the mappings
   const OutputLayout* layout = nullptr;
-  std::string rows_path;  // where workers write rows (at layout's offsets)
-  std::string log_dir;    // worker-<rank>.log files
+  std::string rows_path;             // where workers write rows (at layout's offsets)
+  std::string log_dir;               // worker-<rank>.log files
+  const ReusePlan* reuse = nullptr;  // points to copy from earlier outputs (driver/reuse.h)
+  bool copy_reused = true;           // false: leave their rows to rank 0 (driver/mpi_run.h)
 };
 
 class LocalWorkers {

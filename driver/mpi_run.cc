@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "driver/checksum.h"
 #include "driver/local_workers.h"
 #include "driver/protocol.h"
 #include "driver/run_steps.h"
@@ -171,12 +172,22 @@ struct RankHello {
 class MpiWorkerSet : public WorkerSet {
  public:
   // `local`: rank 0's own workers, global indices [0, local.size()); then each other rank's.
-  MpiWorkerSet(ProcessWorkerSet& local, const std::vector<RankHello>& ranks, OutputFile& output)
+  // `reuse` (`--reuse`, empty if none): the points the other ranks' workers leave to rank 0,
+  // which copies them into each chunk's rows as they arrive (driver/reuse.h).
+  MpiWorkerSet(ProcessWorkerSet& local, const std::vector<RankHello>& ranks, OutputFile& output,
+               const ReusePlan& reuse)
       : local_(local),
         output_(output),
         plan_(output.layout().points, output.layout().chunk_size),
         ranks_(ranks),
-        asked_(ranks.size(), false) {
+        asked_(ranks.size(), false),
+        reuse_(reuse) {
+    if (!reuse_.empty()) {
+      std::vector<uint64_t> bytes_per_point;
+      for (const OutputDatasetInfo& r : output.layout().results)
+        bytes_per_point.push_back(r.bytes_per_point);
+      reused_rows_.emplace(reuse_, bytes_per_point);
+    }
     for (size_t rank = 1; rank < ranks.size(); ++rank)
       for (int i = 0; i < ranks[rank].workers; ++i) {
         RemoteWorker w;
@@ -301,16 +312,20 @@ class MpiWorkerSet : public WorkerSet {
 
   // Rows are written before the Done that follows them is handed to the scheduler, which then
   // records the chunk: never recorded done before its rows are in the output.
-  std::optional<WorkerEvent> Receive(int from, const std::string& bytes) {
+  std::optional<WorkerEvent> Receive(int from, std::string& bytes) {
     Reader r{bytes};
     if (TypeOf(bytes) == Wire::kRows) {
       const Chunk chunk = plan_.chunk(r.Get<uint64_t>());
+      std::vector<char*> rows;
       for (size_t o = 0; o < output_.layout().results.size(); ++o) {
-        const RawRegion rows = output_.Rows(o, chunk.first, chunk.count);
-        if (r.at + rows.bytes > bytes.size()) throw Error("mpi: a chunk's rows are cut short");
-        output_.WriteRows(o, chunk.first, chunk.count, bytes.data() + r.at);
-        r.at += rows.bytes;
+        const RawRegion region = output_.Rows(o, chunk.first, chunk.count);
+        if (r.at + region.bytes > bytes.size()) throw Error("mpi: a chunk's rows are cut short");
+        rows.push_back(bytes.data() + r.at);
+        r.at += region.bytes;
       }
+      if (reused_rows_) FillReused(chunk, rows);
+      for (size_t o = 0; o < rows.size(); ++o)
+        output_.WriteRows(o, chunk.first, chunk.count, rows[o]);
       return std::nullopt;
     }
     if (TypeOf(bytes) == Wire::kPlaces) {
@@ -349,10 +364,58 @@ class MpiWorkerSet : public WorkerSet {
         throw Error("mpi: a worker message relayed by rank " + std::to_string(from) +
                     " is malformed");
       e.message = std::move(*m);
+      if (e.message.type == MessageType::kDone) TakeFilled(&e.message);
     } else {
       return std::nullopt;  // interrupts are rank 0's own business
     }
     return e;
+  }
+
+  // What rank 0 made of a chunk's rows by copying its reused points in: the checksum and count
+  // its Done must carry instead of the worker's (which saw them missing), or why it cannot be
+  // done.
+  struct Filled {
+    uint64_t checksum = 0, reused = 0, point = 0;
+    std::string failure;
+  };
+
+  // Copies the reused points of `chunk` into its rows as a worker of another rank sent them,
+  // which skipped those points (driver/worker.h).
+  void FillReused(const Chunk& chunk, const std::vector<char*>& rows) {
+    std::vector<uint8_t> taken(size_t(chunk.count), 0);
+    Filled filled;
+    filled.reused = reused_rows_->Take(chunk.first, chunk.count, rows, taken.data());
+    uint64_t skipped = 0;
+    reuse_.ForEach(chunk.first, chunk.count, [&](size_t, const MatchRun& run) {
+      skipped += run.count;
+      for (uint64_t j = 0; j < run.count && filled.failure.empty(); ++j) {
+        const uint64_t p = run.new_first + j * run.new_step;
+        if (taken[size_t(p - chunk.first)]) continue;
+        filled.point = p;
+        filled.failure =
+            "a chunk of an output of --reuse no longer matches its checksum (it changed during "
+            "the run): `sweep resume` computes this chunk";
+      }
+    });
+    ChunkChecksum checksum(rows.size());
+    for (size_t o = 0; o < rows.size(); ++o)
+      checksum.Add(o, rows[o], output_.Rows(o, chunk.first, chunk.count).bytes);
+    filled.checksum = checksum.Finish();
+    filled_[chunk.index] = filled;
+  }
+
+  // A Done of a chunk rank 0 filled: its checksum and count, or its failure.
+  void TakeFilled(Message* done) {
+    const auto it = filled_.find(done->chunk);
+    if (it == filled_.end()) return;
+    const Filled filled = it->second;
+    filled_.erase(it);
+    if (!filled.failure.empty()) {
+      *done = Message::Failed(done->chunk, filled.point, filled.failure);
+      return;
+    }
+    done->checksum = filled.checksum;
+    done->reused = filled.reused;
   }
 
   ProcessWorkerSet& local_;
@@ -365,6 +428,9 @@ class MpiWorkerSet : public WorkerSet {
   std::vector<RemoteWorker> remote_;
   ParentWatch parent_;
   Pacer pacer_;
+  const ReusePlan& reuse_;
+  std::optional<ReusedRows> reused_rows_;
+  std::map<uint64_t, Filled> filled_;  // by chunk, from its rows to its Done
 };
 
 // Tells every other rank to stop and exit with `code`.
@@ -423,11 +489,12 @@ int RunRankZero(const RunRequest& request, int ranks) {
   // The description, not the YAML, which every rank would parse again. It carries the output's
   // path as the run set it, and the paths rank 0 reads its inputs from (`--input` may have moved
   // one), so every rank reads the same.
-  const nlohmann::json setup = {
-      {"code", 0},
-      {"sweep", ConfigToJson(run->config)},
-      {"seeds_by_index", run->space->seed_rule() == SeedRule::kPointIndex},
-      {"layout", EncodeRowLayout(run->file->layout())}};
+  nlohmann::json setup = {{"code", 0},
+                          {"sweep", ConfigToJson(run->config)},
+                          {"seeds_by_index", run->space->seed_rule() == SeedRule::kPointIndex},
+                          {"layout", EncodeRowLayout(run->file->layout())}};
+  // Which points the other ranks leave to rank 0, which alone reads the outputs of --reuse.
+  if (!run->reuse.empty()) setup["reuse"] = run->reuse.Encode();
   for (int k = 1; k < ranks; ++k) SendTo(k, Writer(Wire::kSetup).bytes + setup.dump());
 
   std::vector<RankHello> workers;
@@ -444,11 +511,12 @@ int RunRankZero(const RunRequest& request, int ranks) {
     recorder.emplace(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
                      run->todo.size(), total, hosts, &*run->filler);
     recorder->GuardInputs(&*run->input_guard, run->output_path);
+    recorder->RecordReuseFrom(&run->reuse);
     recorder->ShowWorkersIn(WorkerBoardPath(run->output_path, run->shard), run->CommandName());
     if (!run->todo.empty()) {
       run->filler->StartBackground();
       LocalWorkers local(run->WorkerContextFor(run->output_path), run->workers);
-      MpiWorkerSet set(local.set(), workers, *run->file);
+      MpiWorkerSet set(local.set(), workers, *run->file, run->reuse);
       Scheduler scheduler(set, *run->plan, run->todo, OptionsFor(*run), *recorder);
       interrupted = scheduler.Run() == Scheduler::Outcome::kInterrupted;
       set.CollectPlaces(interrupted ? 0.2 : 2.0);
@@ -484,6 +552,7 @@ struct NodeSweep {
   std::optional<MappedInputs> inputs;
   std::optional<InputGuard> input_guard;  // hashes this node's inputs for rank 0 to compare
   OutputLayout layout;
+  ReusePlan reuse;      // the points its workers skip: rank 0 copies them (--reuse)
   int staging_fd = -1;  // a memfd laid out like the output: the workers' rows
   std::string staging_path;
   std::optional<OutputFile> staging;
@@ -522,6 +591,7 @@ void SetUpNode(const RunRequest& request, const nlohmann::json& setup, NodeSweep
   node->inputs.emplace(node->published->inputs());
   node->input_guard.emplace(node->published->inputs(), *node->inputs);
   node->layout = DecodeRowLayout(setup.at("layout").get<std::string>());
+  if (setup.contains("reuse")) node->reuse = ReusePlan::Decode(setup.at("reuse"));
   MakeStaging(node);
   WorkerContext context;
   context.config = &node->config;
@@ -531,6 +601,8 @@ void SetUpNode(const RunRequest& request, const nlohmann::json& setup, NodeSweep
   context.inputs = &*node->inputs;
   context.layout = &node->layout;
   context.rows_path = node->staging_path;
+  context.reuse = &node->reuse;
+  context.copy_reused = false;
   // The output's folder may not exist on this node: logs go to a folder of its own, and the
   // tail of a failed worker's log travels to rank 0 with its exit.
   const char* tmp = std::getenv("TMPDIR");

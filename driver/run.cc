@@ -11,6 +11,8 @@
 #if defined(SWEEP_HAVE_MPI)
 #include "driver/mpi_run.h"
 #endif
+#include <nlohmann/json.hpp>
+
 #include "io/clock.h"
 #include "io/error.h"
 
@@ -24,6 +26,12 @@ void JournalStart(PreparedRun& run, int workers, const WorkerHosts& hosts) {
   started.workers = workers;
   started.fingerprint_json = run.fingerprint;
   started.hosts = hosts;
+  if (!run.reuse.empty()) {
+    nlohmann::json reuse = nlohmann::json::array();
+    for (size_t s = 0; s < run.reuse.sources().size(); ++s)
+      reuse.push_back({{"file", run.reuse.sources()[s].path}, {"points", run.reused.points[s]}});
+    started.reuse_json = reuse.dump();
+  }
   run.journal->Append(started);
 }
 
@@ -135,6 +143,7 @@ int ExecuteRun(const RunRequest& request) {
   RunRecorder recorder(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
                        run->todo.size(), WorkerRanks(*run, request), hosts, &*run->filler);
   recorder.GuardInputs(&*run->input_guard, run->output_path);
+  recorder.RecordReuseFrom(&run->reuse);
   recorder.ShowWorkersIn(WorkerBoardPath(run->output_path, run->shard), run->CommandName());
   bool interrupted = false;
   std::string stop_message;

@@ -4,8 +4,10 @@
 //   prepare  everything checkable before writing, then the lock, the output and the ledger, and
 //            the list of chunks to compute. Per mode:
 //     run:    config -> Space -> KernelBinding -> Plan; refuse an existing output without
-//             --force; publish the inputs (a bad input is exit 2 with nothing written); take the
-//             output's lock; create the output file complete and a new journal; every chunk.
+//             --force; publish the inputs (a bad input is exit 2 with nothing written); open and
+//             check the outputs of --reuse (driver/reuse.h); take the output's lock; create the
+//             output file complete and a new journal; every chunk (the workers copy the points
+//             that --reuse outputs hold instead of computing them).
 //     run --shard I/N: like run, for the chunks c with c % N == I only, sharing the output with
 //             the other shards; the first creates it, the others (and a requeued shard) go on
 //             with what is not done of theirs, verified by checksum.
@@ -36,6 +38,7 @@ struct RunRequest {
   Mode mode = Mode::kRun;
   std::string config_path;             // kRun
   std::vector<std::string> overrides;  // kRun: --set key.path=value
+  std::vector<std::string> reuse;      // kRun: --reuse OLD.h5, in the order given
   std::string output_path;             // kRun: -o (empty: the config's); else the output
   bool force = false;                  // kRun: replace; kResume/kRerun: ignore changes
   // kResume, kRerun: `--input NAME=PATH`, where an input of the stored config is now (a moved

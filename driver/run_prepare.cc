@@ -430,6 +430,7 @@ WorkerContext PreparedRun::WorkerContextFor(const std::string& rows_path) const 
   context.layout = &file->layout();
   context.rows_path = rows_path;
   context.log_dir = output_path + ".logs";
+  if (!reuse.empty()) context.reuse = &reuse;
   return context;
 }
 
@@ -455,6 +456,10 @@ std::unique_ptr<PreparedRun> PrepareRun(const RunRequest& request) {
   LoadSweep(request, run.get());
   CheckOutputPath(request, *run);
   PublishSweepInputs(run.get());
+  if (!request.reuse.empty()) {
+    run->reuse = ReusePlan::Open(request.reuse, run->config, *run->space, run->fingerprint,
+                                 run->output_path);
+  }
   if (request.mode == RunRequest::Mode::kRun && !FileExists(run->output_path)) {
     CheckOutputFits(run->output_path, LayoutSpecFor(run->config, *run->space, run->binding,
                                                     *run->plan, run->fingerprint));
@@ -481,6 +486,14 @@ std::unique_ptr<PreparedRun> PrepareRun(const RunRequest& request) {
   }
   run->filler.emplace(*run->file, *run->space, *run->plan, pending);
   if (request.mode != RunRequest::Mode::kRun) RepairParameterVariables(run.get());
+  if (!run->reuse.empty()) {
+    run->reused = run->reuse.Count(*run->plan, run->todo);
+    if (request.progress != ProgressMode::kQuiet && request.progress != ProgressMode::kJson) {
+      std::printf("%s",
+                  ReuseSummary(run->reuse, run->reused, run->PointsTodo(), run->config).c_str());
+      std::fflush(stdout);
+    }
+  }
   return run;
 }
 

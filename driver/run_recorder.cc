@@ -134,9 +134,15 @@ void RunRecorder::BeforeAssign(uint64_t first, uint64_t count) {
 
 void RunRecorder::ChunkDone(const Chunk& chunk, const DoneChunk& done) {
   if (guard_ && !guard_->Changed().empty()) ThrowInputChanged(guard_->Changed(), output_path_);
-  ledger_.RecordDone(chunk, done, hosts_.Of(done.worker));
+  std::optional<ReusedFrom> from;
+  if (done.reused > 0 && reuse_ && !reuse_->empty()) {
+    const ChunkReuse reuse = reuse_->Provenance(chunk);
+    from = ReusedFrom{reuse_->sources()[reuse.source].path, reuse.first_chunk, reuse.last_chunk};
+  }
+  ledger_.RecordDone(chunk, done, hosts_.Of(done.worker), from ? &*from : nullptr);
   if (guard_ && guard_->watches_files()) done_by_this_run_.push_back(chunk);
   snapshot_.points_done += chunk.count;
+  snapshot_.points_reused += done.reused;
   ++snapshot_.chunks_done;
   if (done.worker >= 0 && size_t(done.worker) < snapshot_.busy_seconds.size())
     snapshot_.busy_seconds[size_t(done.worker)] += done.seconds;

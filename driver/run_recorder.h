@@ -24,6 +24,7 @@
 #include "driver/output_filler.h"
 #include "driver/plan.h"
 #include "driver/progress.h"
+#include "driver/reuse.h"
 #include "driver/scheduler.h"
 #include "driver/space.h"
 #include "driver/worker_board.h"
@@ -58,6 +59,10 @@ class RunRecorder : public SchedulerObserver {
   void BeforeAssign(uint64_t first, uint64_t count) override;
   void Activity(const std::vector<RankActivity>& ranks) override;
 
+  // Chunks whose Done says points were copied (`--reuse`) are recorded with where from, as
+  // `plan` says. REQUIRES: `plan` outlives the recorder.
+  void RecordReuseFrom(const ReusePlan* plan) { reuse_ = plan; }
+
   // REQUIRES: `guard` outlives the recorder. `output_path` is named in what the user is told.
   void GuardInputs(InputGuard* guard, std::string output_path) {
     guard_ = guard;
@@ -80,6 +85,7 @@ class RunRecorder : public SchedulerObserver {
   WorkerHosts hosts_;
   OutputFiller* filler_;
   InputGuard* guard_ = nullptr;
+  const ReusePlan* reuse_ = nullptr;
   std::string output_path_;
   std::vector<Chunk> done_by_this_run_;  // kept only while guard_ watches files
   ProgressSnapshot snapshot_;

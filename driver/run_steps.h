@@ -15,6 +15,7 @@
 #include "driver/local_workers.h"
 #include "driver/output_filler.h"
 #include "driver/plan.h"
+#include "driver/reuse.h"
 #include "driver/run.h"
 #include "driver/run_recorder.h"
 #include "driver/scheduler.h"
@@ -44,6 +45,8 @@ struct PreparedRun {
   std::optional<MappedInputs> inputs;     // the driver's own mapping (fork workers, --inline)
   std::optional<InputGuard> input_guard;  // holds the run to the inputs' bytes at its start
   std::string fingerprint;                // JSON text, driver/fingerprint.h
+  ReusePlan reuse;                        // --reuse: the earlier outputs points are copied from
+  ReuseCounts reused;                     // of todo's points, those reuse gives, by source
   std::optional<OutputLock> shard_lock;
   std::optional<OutputLock> lock;
   std::optional<InodeLock> inode_lock;  // the same, on the output file under every name

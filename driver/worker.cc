@@ -94,6 +94,10 @@ ChunkComputer::ChunkComputer(const WorkerSetup& setup, int rank)
     for (int d = 0; d < outs[i].rank; ++d) view.shape[d] = outs[i].shape[d];
     views_.push_back(view);
   }
+  if (setup.reuse && !setup.reuse->empty()) {
+    reused_rows_.emplace(*setup.reuse, bytes_per_point_, setup.copy_reused);
+    taken_.resize(size_t(block_points_));
+  }
 }
 
 ChunkComputer::~ChunkComputer() { FinishKernel(); }
@@ -126,6 +130,7 @@ Message ChunkComputer::Compute(uint64_t chunk_index) {
   const double start = SteadySeconds(), start_time = WallSeconds();
   checksum_.Reset();
   const std::vector<sweep_output_decl>& outs = setup_.binding->outputs;
+  uint64_t reused = 0;
   for (uint64_t block_first = chunk.first; block_first < chunk.end();
        block_first += block_points_) {
     const uint64_t n = std::min(block_points_, chunk.end() - block_first);
@@ -133,9 +138,7 @@ Message ChunkComputer::Compute(uint64_t chunk_index) {
       FillMissing(buffers_[o].data(), outs[o].dtype,
                   n * bytes_per_point_[o] / DtypeSize(outs[o].dtype));
     }
-    const sweep_batch& batch = batch_.Fill(block_first, n);
-    const std::optional<Message> failed = batched_ ? ComputeBatch(chunk_index, block_first, batch)
-                                                   : ComputePoints(chunk_index, block_first, n);
+    const std::optional<Message> failed = ComputeBlock(chunk_index, block_first, n, &reused);
     if (failed) {
       setup_.scoreboard->Publish(rank_, Scoreboard::kIdle);
       return *failed;
@@ -147,18 +150,50 @@ Message ChunkComputer::Compute(uint64_t chunk_index) {
   }
   setup_.scoreboard->Publish(rank_, Scoreboard::kIdle);
   return Message::Done(chunk_index, checksum_.Finish(), SteadySeconds() - start, start_time,
-                       PeakResidentBytes());
+                       PeakResidentBytes(), reused);
+}
+
+std::optional<Message> ChunkComputer::ComputeBlock(uint64_t chunk_index, uint64_t first, uint64_t n,
+                                                   uint64_t* reused) {
+  uint64_t taken = 0;
+  if (reused_rows_) {
+    std::fill(taken_.begin(), taken_.begin() + ptrdiff_t(n), uint8_t{0});
+    std::vector<char*> rows;
+    for (std::vector<char>& buffer : buffers_) rows.push_back(buffer.data());
+    taken = reused_rows_->Take(first, n, rows, taken_.data());
+    *reused += taken;
+  }
+  if (taken == 0) return ComputeRun(chunk_index, first, n, 0);
+  // The points left, in runs of consecutive ones.
+  for (uint64_t at = 0; at < n;) {
+    while (at < n && taken_[size_t(at)]) ++at;
+    uint64_t end = at;
+    while (end < n && !taken_[size_t(end)]) ++end;
+    if (end > at) {
+      if (std::optional<Message> failed = ComputeRun(chunk_index, first + at, end - at, at))
+        return failed;
+    }
+    at = end;
+  }
+  return std::nullopt;
+}
+
+std::optional<Message> ChunkComputer::ComputeRun(uint64_t chunk_index, uint64_t first, uint64_t n,
+                                                 uint64_t at) {
+  const sweep_batch& batch = batch_.Fill(first, n);
+  return batched_ ? ComputeBatch(chunk_index, first, at, batch)
+                  : ComputePoints(chunk_index, first, n, at);
 }
 
 std::optional<Message> ChunkComputer::ComputePoints(uint64_t chunk_index, uint64_t first,
-                                                    uint64_t n) {
+                                                    uint64_t n, uint64_t at) {
   char err[1024];
   for (uint64_t i = 0; i < n; ++i) {
     const uint64_t point = first + i;
     setup_.scoreboard->Publish(rank_, point);
     for (size_t j = 0; j < params_.size(); ++j) params_[j] = batch_.Value(j, i);
     for (size_t o = 0; o < views_.size(); ++o)
-      views_[o].data = buffers_[o].data() + i * bytes_per_point_[o];
+      views_[o].data = buffers_[o].data() + (at + i) * bytes_per_point_[o];
     if (setup_.binding->set_point) setup_.binding->set_point(state_, point);
     const uint64_t seed = batch_.Seed(i);
     const int rc = CallKernel(err, sizeof err, [&] {
@@ -171,19 +206,20 @@ std::optional<Message> ChunkComputer::ComputePoints(uint64_t chunk_index, uint64
 }
 
 std::optional<Message> ChunkComputer::ComputeBatch(uint64_t chunk_index, uint64_t first,
-                                                   const sweep_batch& batch) {
+                                                   uint64_t at, const sweep_batch& batch) {
   char err[1024];
   // A crash inside the call is blamed on the batch's first point: the scoreboard says no more.
   setup_.scoreboard->Publish(rank_, first);
-  for (size_t o = 0; o < views_.size(); ++o) views_[o].data = buffers_[o].data();
+  for (size_t o = 0; o < views_.size(); ++o)
+    views_[o].data = buffers_[o].data() + at * bytes_per_point_[o];
   int64_t failed = 0;
   const int rc = CallKernel(err, sizeof err, [&] {
     return kernel_.compute_batch(state_, &batch, views_.data(), &failed, err, sizeof err);
   });
   if (rc == 0) return std::nullopt;
   // A kernel that names no point, or one outside the batch, fails at the batch's first.
-  const uint64_t at = failed >= 0 && failed < batch.count ? uint64_t(failed) : 0;
-  return Message::Failed(chunk_index, first + at, err[0] ? err : "the kernel reported an error");
+  const uint64_t named = failed >= 0 && failed < batch.count ? uint64_t(failed) : 0;
+  return Message::Failed(chunk_index, first + named, err[0] ? err : "the kernel reported an error");
 }
 
 int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd) {
@@ -216,10 +252,15 @@ int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd) {
 }
 
 std::string EncodeWorkerJob(const Config& config, SeedRule seeds, const std::string& rows_path,
-                            const OutputLayout& layout, const std::string& inputs_json) {
+                            const OutputLayout& layout, const std::string& inputs_json,
+                            const ReusePlan* reuse, bool copy_reused) {
   nlohmann::json job;
   job["sweep"] = ConfigToJson(config);
   job["seeds_by_index"] = seeds == SeedRule::kPointIndex;
+  if (reuse && !reuse->empty()) {
+    job["reuse"] = reuse->Encode();
+    job["copy_reused"] = copy_reused;
+  }
   job["output_path"] = rows_path;
   job["inputs"] = inputs_json;
   // What a worker needs of the layout, so it never opens the file with HDF5.
@@ -259,7 +300,11 @@ int SpawnedWorkerMain() {
     const MappedInputs inputs(published);
     const std::string output_path = job.at("output_path").get<std::string>();
     const OutputLayout layout = DecodeRowLayout(job.at("layout").get<std::string>());
+    const ReusePlan reuse =
+        job.contains("reuse") ? ReusePlan::Decode(job.at("reuse")) : ReusePlan();
     WorkerSetup setup;
+    setup.reuse = &reuse;
+    setup.copy_reused = job.value("copy_reused", true);
     setup.space = &space;
     setup.binding = &binding;
     setup.inputs = &inputs.views();

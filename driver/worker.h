@@ -19,6 +19,11 @@
 // execution.memory_limit does not; a `start: fork` worker starts with the pages it shares with
 // the driver.
 //
+// With a reuse plan (`sweep run --reuse`, driver/reuse.h), a block's points that earlier outputs
+// hold are copied from them (ReusedRows) and only the others computed, in runs of consecutive
+// points; the rows are written and checksummed as one block all the same, and Done says how many
+// points were copied.
+//
 // A block's parameter values and seeds are made as columns in bulk (driver/point_batch.h). A
 // kernel with compute_batch() (kernels/kernel.h, ABI 2) gets the whole block in one call, and the
 // scoreboard names the block's first point during it; SWEEP_FORCE_PER_POINT=1 in the environment
@@ -39,6 +44,7 @@
 #include "driver/checksum.h"
 #include "driver/plan.h"
 #include "driver/point_batch.h"
+#include "driver/reuse.h"
 #include "driver/space.h"
 #include "driver/worker_set.h"
 #include "io/inputs.h"
@@ -68,6 +74,10 @@ struct WorkerSetup {
   std::string output_path;
   const OutputLayout* layout = nullptr;
   Scoreboard* scoreboard = nullptr;
+  // The points to copy instead of computing, or nullptr. With copy_reused false (the workers of
+  // an MPI rank other than 0) they are skipped, their rows left missing for rank 0 to fill.
+  const ReusePlan* reuse = nullptr;
+  bool copy_reused = true;
 };
 
 // Computes chunks for one worker rank: owns the kernel's state and the block buffers.
@@ -88,11 +98,16 @@ class ChunkComputer {
   Message Compute(uint64_t chunk_index);
 
  private:
-  // The points [first, first + n) of the block in the buffers, through compute() per point or
-  // compute_batch() once (batch_ filled for them). Return the Failed message if a point failed.
-  std::optional<Message> ComputePoints(uint64_t chunk_index, uint64_t first, uint64_t n);
-  std::optional<Message> ComputeBatch(uint64_t chunk_index, uint64_t first,
+  // The points [first, first + n), rows from `at` on in the block's buffers, through compute()
+  // per point or compute_batch() once. Returns the Failed message if a point failed.
+  std::optional<Message> ComputeRun(uint64_t chunk_index, uint64_t first, uint64_t n, uint64_t at);
+  std::optional<Message> ComputePoints(uint64_t chunk_index, uint64_t first, uint64_t n,
+                                       uint64_t at);
+  std::optional<Message> ComputeBatch(uint64_t chunk_index, uint64_t first, uint64_t at,
                                       const sweep_batch& batch);
+  // The block [first, first + n): its reused points copied, the others computed.
+  std::optional<Message> ComputeBlock(uint64_t chunk_index, uint64_t first, uint64_t n,
+                                      uint64_t* reused);
 
   const WorkerSetup& setup_;
   const int rank_;
@@ -106,6 +121,8 @@ class ChunkComputer {
   std::vector<std::vector<char>> buffers_;
   std::vector<sweep_array> views_;
   ChunkChecksum checksum_;
+  std::optional<ReusedRows> reused_rows_;  // with a reuse plan
+  std::vector<uint8_t> taken_;             // by point of the block: copied, not to compute
   void* state_ = nullptr;
   bool initialised_ = false;
   OutputFile file_;
@@ -119,9 +136,11 @@ int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd);
 // offsets of the /results datasets and the published inputs. Never the config's YAML: parsing that
 // again would cost every worker as long as it cost the driver, seconds for a large config. With the
 // job a worker needs neither HDF5, nor a YAML parser, nor the driver's memory.
-// `seeds`: the rule of the output's seeds (driver/space.h), which the config does not say.
+// `seeds`: the rule of the output's seeds (driver/space.h), which the config does not say;
+// `reuse`: the points to copy from earlier outputs (nullptr: none), and whether to copy them.
 std::string EncodeWorkerJob(const Config& config, SeedRule seeds, const std::string& rows_path,
-                            const OutputLayout& layout, const std::string& inputs_json);
+                            const OutputLayout& layout, const std::string& inputs_json,
+                            const ReusePlan* reuse = nullptr, bool copy_reused = true);
 
 // The entry of a spawned worker: the `sweep-worker` executable (driver/worker_main.cc, linked
 // without HDF5, so it starts fast), or `sweep __worker`. Returns its exit code.

@@ -56,6 +56,8 @@ FULL = dict(
     start_grids=[1_000, 10_000, 31_623],  # square grids: 10^6, 10^8 and 10^9 points
     journal_chunks=[1_000_000, 10_000_000],
     bigconfig_values=500_000,  # a `values:` list of 10 MB
+    grow_steps=100_000,  # lorenz RK4 steps a point: 101 x 3 grown to 201 x 5
+    copy_side=10_000,    # a 10^4 x 10^4 grid of `square`, doubled along its outer axis
 )
 QUICK = dict(
     reps=1,
@@ -78,9 +80,11 @@ QUICK = dict(
     start_grids=[1_000, 3_163],
     journal_chunks=[100_000],
     bigconfig_values=20_000,
+    grow_steps=2_000,
+    copy_side=300,
 )
 WORKLOADS = ["dispatch", "shared", "memory", "gather", "startup", "scaling", "command", "chunk",
-             "mpi", "start", "journal", "bigconfig"]
+             "mpi", "start", "journal", "bigconfig", "reuse"]
 MPIRUN = ["mpirun", "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
 
 
@@ -995,6 +999,115 @@ def machine():
     return {"cpus": os.cpu_count(), "cpu_model": model, "memory_MiB": mem,
             "kernel": platform.release(), "python": platform.python_version(),
             "numpy": np.__version__, "h5py": h5py.__version__}
+
+    # --- 13. growing a sweep: --reuse ------------------------------------------------------------
+
+    def reuse(self):
+        """13a: the quickstart grid refined from 101 x 3 to 201 x 5, run with --reuse of the
+        coarse output against the same run from scratch: it should cost the new points' share of
+        the scratch time (702 of 1005), within 10%. 13b: a 10^4 x 10^4 grid of `square` doubled
+        along its outer axis: the 10^8 points of the old grid are copied by the workers; their
+        copy rate (the copied bytes over the wall time the workers spent on the chunks they
+        copied, by sweep's own per-chunk clocks, 2 workers) against the floor of writing as many
+        bytes into a new file with 2 threads (`floor.c`). The grown output is checked against a
+        from-scratch run (13a) and against x * x (13b)."""
+        steps = self.size["grow_steps"]
+
+        def lorenz(name, rho, sigma):
+            return self.config(name, f"""\
+name: {name}
+seed: 1
+kernel:
+  name: lorenz
+  options: {{steps: {steps}, dt: 0.001, transient: 1.0}}
+parameters:
+  rho:   {{linspace: [0, 50, {rho}]}}
+  sigma: {{values: {sigma}}}
+  beta:  2.6666666666666665
+execution: {{workers: 2}}
+""")
+
+        coarse = lorenz("grow-coarse", 101, "[10, 14, 18]")
+        fine = lorenz("grow-fine", 201, "[10, 12, 14, 16, 18]")
+        coarse_out, fine_out, scratch_out = (self.output(n) for n in
+                                             ("grow-coarse", "grow-fine", "grow-scratch"))
+        self.run_sweep(coarse, coarse_out)  # untimed: the sweep that is grown
+        runs = alternate(self.reps, {
+            "reuse": lambda: self.run_sweep(fine, fine_out, "--reuse", coarse_out),
+            "scratch": lambda: self.run_sweep(fine, scratch_out),
+        })
+        with h5py.File(fine_out, "r") as a, h5py.File(scratch_out, "r") as b:
+            for name in ("lyapunov", "z_mean", "state", "rho", "sigma"):
+                if a[name][...].tobytes() != b[name][...].tobytes():
+                    raise Failed(f"reuse: /{name} of the grown output is not the scratch run's")
+            reused = int(a["chunks/reused"][...].sum())
+        if reused != 303:
+            raise Failed(f"reuse: {reused} points reused, not 303")
+        share = (201 * 5 - 303) / (201 * 5)
+        t_reuse, t_scratch = median(runs["reuse"]), median(runs["scratch"])
+        rows = [row("13a", f"grow: `lorenz` ({steps:,} steps) 101 x 3 to 201 x 5 with --reuse "
+                           "(702 of 1005 points computed), 2 workers",
+                    (t_reuse, "s", runs["reuse"]), (t_scratch, "s", runs["scratch"]),
+                    "the 201 x 5 sweep from scratch", t_reuse / t_scratch,
+                    ("<=", round(1.1 * share, 3)), ratio_note="reuse / scratch",
+                    extra={"new_share": share})]
+
+        side = self.size["copy_side"]
+
+        def grid(name, outer):
+            return self.config(name, f"""\
+name: {name}
+kernel: {{name: square}}
+parameters:
+  a: {{range: [0, {outer}]}}
+  x: {{range: [0, {side}]}}
+execution: {{workers: 2}}
+""")
+
+        small, large = grid("copy-old", side), grid("copy-new", 2 * side)
+        small_out, large_out = self.output("copy-old"), self.output("copy-new")
+        self.run_sweep(small, small_out)
+        copied_bytes = side * side * 8
+        floor_out = os.path.join(self.work, "copy-floor.bin")
+
+        def copy():
+            seconds = self.run_sweep(large, large_out, "--reuse", small_out)
+            with h5py.File(large_out, "r") as f:
+                reused = f["chunks/reused"][...]
+                count = f["chunks/count"][...]
+                busy = f["chunks/seconds"][...]
+            whole = reused == count
+            if reused.sum() != side * side or not whole.any():
+                raise Failed(f"reuse: {reused.sum()} points copied, not {side * side}")
+            # The chunks copied whole, by the workers' clocks, spread over the 2 workers.
+            copy_seconds = busy[whole].sum() / 2 * (side * side) / reused[whole].sum()
+            copy_runs.append(copy_seconds)
+            return seconds
+
+        def floor():
+            if os.path.exists(floor_out):
+                os.remove(floor_out)
+            return self.timed([os.path.join(self.bin, "floor"), floor_out, str(copied_bytes),
+                               "2"])[0]
+
+        copy_runs = []
+        runs = alternate(self.reps, {"copy": copy, "floor": floor})
+        os.remove(floor_out)
+        y = self.check_done(large_out, "y")
+        if not np.array_equal(y, np.tile(np.arange(side, dtype=np.float64) ** 2, (2 * side, 1))):
+            raise Failed("reuse: /y of the doubled grid is not x * x")
+        t_copy, t_floor = median(copy_runs), median(runs["floor"])
+        rows.append(row("13b", f"reuse copy: `square` {side:,} x {side:,} grid doubled along its "
+                               f"outer axis, {side * side:.2g} points ({copied_bytes / 1e6:,.0f} "
+                               "MB) copied by 2 workers",
+                        (copied_bytes / t_copy / 1e6, "MB/s", [copied_bytes / t / 1e6
+                                                              for t in copy_runs]),
+                        (copied_bytes / t_floor / 1e6, "MB/s", [copied_bytes / t / 1e6
+                                                               for t in runs["floor"]]),
+                        f"floor: 2 threads write {copied_bytes / 1e6:,.0f} MB into a new file "
+                        "(`floor.c`)", t_copy / t_floor, ("<=", 2), ratio_note="copy / floor",
+                        extra={"whole_run_seconds": runs["copy"], "copy_seconds": copy_runs}))
+        return rows
 
 
 def main():
