@@ -498,8 +498,10 @@ uint64_t ReusedRows::Take(uint64_t first, uint64_t n, const std::vector<char*>& 
             std::memcpy(into, from, size_t(run.count * bpp));
           } else {
             for (uint64_t j = 0; j < run.count; ++j)
-              std::memcpy(into + j * run.new_step * bpp, from + j * run.old_step * bpp,
-                          size_t(bpp));
+              // old_step is modulo 2^64 (an axis reversed in NEW walks OLD backwards): the
+              // distance is signed.
+              std::memcpy(into + j * run.new_step * bpp,
+                          from + int64_t(j * run.old_step) * int64_t(bpp), size_t(bpp));
           }
         } else if (run.old_step == 1) {
           scratch_.resize(size_t(run.count * bpp));

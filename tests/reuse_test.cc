@@ -23,7 +23,8 @@ namespace {
 
 using namespace sweep::testing;
 
-// The lines of the counter: how many times the program ran.
+// The lines of the counter: how many times the program ran. Every sweep of a test shares it (its
+// path is part of the command, which OLD and NEW must share).
 size_t Runs(const std::string& counter) {
   const std::string text = ReadFile(counter);
   return size_t(std::count(text.begin(), text.end(), '\n'));
@@ -33,9 +34,8 @@ size_t Runs(const std::string& counter) {
 // seed, so its bytes show that each point got its own parameters and seed.
 std::string CountingConfig(const TempDir& dir, const std::string& name,
                            const std::vector<std::string>& numeric, const std::string& parameters,
-                           const std::string& more = "", const std::string& counter = "") {
-  std::string script =
-      "echo run >> " + (counter.empty() ? dir / (name + ".runs") : counter) + "; echo s {seed}";
+                           const std::string& more = "") {
+  std::string script = "echo run >> " + dir / "runs" + "; echo s {seed}";
   std::string outputs = "s: float64";
   for (const std::string& p : numeric) {
     script += "; echo v_" + p + " {" + p + "}";
@@ -56,7 +56,7 @@ void ExpectGrowthComputesOnlyNewPoints(const TempDir& dir, const std::string& ol
                                        size_t new_points, size_t shared) {
   const RunResult old_run = RunSweep({"run", old_config, "-q"}, dir.path());
   ASSERT_EQ(old_run.code, 0) << old_run.err;
-  ASSERT_EQ(Runs(dir / "old.runs"), old_points);
+  ASSERT_EQ(Runs(dir / "runs"), old_points);
 
   const RunResult plan = RunSweep({"plan", new_config, "--reuse", "old.h5", "--json"}, dir.path());
   ASSERT_EQ(plan.code, 0) << plan.err;
@@ -70,11 +70,11 @@ void ExpectGrowthComputesOnlyNewPoints(const TempDir& dir, const std::string& ol
                            std::to_string(new_points) + " points copied"),
             std::string::npos)
       << grown.out;
-  EXPECT_EQ(Runs(dir / "new.runs"), new_points - shared);
+  EXPECT_EQ(Runs(dir / "runs"), old_points + new_points - shared);
 
   const RunResult fresh = RunSweep({"run", new_config, "-q", "-o", "fresh.h5"}, dir.path());
   ASSERT_EQ(fresh.code, 0) << fresh.err;
-  EXPECT_EQ(Runs(dir / "new.runs"), 2 * new_points - shared);
+  EXPECT_EQ(Runs(dir / "runs"), old_points + 2 * new_points - shared);
   EXPECT_EQ(ResultsAndParams(dir / "new.h5"), ResultsAndParams(dir / "fresh.h5"));
 
   // Provenance: /chunks, the journal and status agree.
@@ -106,6 +106,18 @@ TEST(ReuseTest, AGridRefinedComputesOnlyItsNewPoints) {
                      "  x: {linspace: [0, 1, 5]}\n  k: {values: [1, 3]}\n  c: 2.5\n"),
       CountingConfig(dir, "new", {"x", "k"},
                      "  x: {linspace: [0, 1, 9]}\n  k: {values: [1, 2, 3]}\n  c: 2.5\n"),
+      10, 27, 10);
+}
+
+// NEW walks x backwards and lists k in another order, outermost: each of its rows copies OLD's
+// points in reverse.
+TEST(ReuseTest, AnAxisReversedAndAListReorderedComputeOnlyTheirNewPoints) {
+  TempDir dir;
+  ExpectGrowthComputesOnlyNewPoints(
+      dir,
+      CountingConfig(dir, "old", {"x", "k"}, "  x: {linspace: [0, 1, 5]}\n  k: {values: [1, 3]}\n"),
+      CountingConfig(dir, "new", {"x", "k"},
+                     "  k: {values: [3, 2, 1]}\n  x: {linspace: [1, 0, 9]}\n"),
       10, 27, 10);
 }
 
@@ -184,12 +196,17 @@ TEST(ReuseTest, AStochasticBuiltInGrownGivesTheBytesOfAFreshRun) {
 
 // ---- Refusals: what differs is named, and nothing is written ----
 
-// `sweep run NEW --reuse old.h5` is refused with exit 2, naming `what`, and writes no output.
+// `sweep run NEW --reuse old.h5`, with or without --force, is refused with exit 2, naming `what`,
+// and writes no output; so is `sweep plan NEW --reuse old.h5`.
 void ExpectRefused(const TempDir& dir, const std::string& new_config, const std::string& what) {
-  const RunResult r = RunSweep({"run", new_config, "--reuse", "old.h5"}, dir.path());
-  EXPECT_EQ(r.code, 2) << r.err;
-  EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
-  EXPECT_FALSE(std::filesystem::exists(dir / "new.h5"));
+  for (const bool force : {false, true}) {  // --force does not apply
+    std::vector<std::string> args = {"run", new_config, "--reuse", "old.h5"};
+    if (force) args.push_back("--force");
+    const RunResult r = RunSweep(args, dir.path());
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir / "new.h5"));
+  }
   const RunResult plan = RunSweep({"plan", new_config, "--reuse", "old.h5"}, dir.path());
   EXPECT_EQ(plan.code, 2) << plan.err;
   EXPECT_NE(plan.err.find(what), std::string::npos) << plan.err;
@@ -274,7 +291,7 @@ TEST(ReuseTest, ReusingTheRunsOwnOutputIsRefusedAndLeavesItAlone) {
     EXPECT_NE(r.err.find("is this run's own output"), std::string::npos) << r.err;
   }
   EXPECT_EQ(ResultsAndParams(dir / "new.h5"), before);
-  EXPECT_EQ(Runs(dir / "new.runs"), 6u);
+  EXPECT_EQ(Runs(dir / "runs"), 6u);
 }
 
 TEST(ReuseTest, ReusingWhatIsNotASweepOutputIsRefused) {
@@ -296,7 +313,7 @@ TEST(ReuseTest, ReusingWhatIsNotASweepOutputIsRefused) {
     EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
     EXPECT_FALSE(std::filesystem::exists(dir / "new.h5"));
   }
-  EXPECT_EQ(Runs(dir / "new.runs"), 0u);
+  EXPECT_EQ(Runs(dir / "runs"), 0u);
 }
 
 TEST(ReuseTest, TheSameFileTwiceIsReadOnce) {
@@ -313,23 +330,22 @@ TEST(ReuseTest, TheSameFileTwiceIsReadOnce) {
   EXPECT_NE(r.err.find("--reuse alias.h5: the same file as --reuse old.h5; read once"),
             std::string::npos)
       << r.err;
-  EXPECT_EQ(Runs(dir / "new.runs"), 4u);
+  EXPECT_EQ(Runs(dir / "runs"), 4u + 4u);  // old, then new's 4..7
 }
 
 TEST(ReuseTest, AnOldOutputOfAnotherChunkSizeAndSeveralOldOutputsGiveAFreshRunsBytes) {
   TempDir dir;
   const std::string old_config = CountingConfig(dir, "old", {"x"}, "  x: {range: [0, 10]}\n");
   ASSERT_EQ(RunSweep({"run", old_config, "-q", "--chunk-size", "3"}, dir.path()).code, 0);
-  // A second earlier output, on the same counter, overlapping the first.
-  const std::string other_config =
-      CountingConfig(dir, "other", {"x"}, "  x: {range: [5, 15]}\n", "", dir / "old.runs");
+  // A second earlier output, overlapping the first.
+  const std::string other_config = CountingConfig(dir, "other", {"x"}, "  x: {range: [5, 15]}\n");
   ASSERT_EQ(RunSweep({"run", other_config, "-q", "--chunk-size", "7"}, dir.path()).code, 0);
   const std::string config = CountingConfig(dir, "new", {"x"}, "  x: {range: [0, 20]}\n");
   const RunResult r = RunSweep(
       {"run", config, "-q", "--chunk-size", "6", "--reuse", "old.h5", "--reuse", "other.h5"},
       dir.path());
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(Runs(dir / "new.runs"), 5u);  // 15..19
+  EXPECT_EQ(Runs(dir / "runs"), 10u + 10u + 5u);  // old, other, then new's 15..19
   ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "fresh.h5"}, dir.path()).code, 0);
   EXPECT_EQ(ResultsAndParams(dir / "new.h5"), ResultsAndParams(dir / "fresh.h5"));
   // Points 0..9 from the first output named, 10..14 from the second.
@@ -395,8 +411,8 @@ TEST(ReuseTest, AnOldOutputDeletedDuringTheRunIsStillReadAndAResumeNeedsNone) {
   EXPECT_EQ(ResultsAndParams(dir / "new.h5"), ResultsAndParams(dir / "fresh.h5"));
 
   // Again, interrupted in the middle: the resume finishes without the old output.
-  gate.Close();
   ASSERT_EQ(RunSweep({"run", old_config, "-q", "-o", "old.h5"}, dir.path()).code, 0);
+  gate.Close();  // after OLD: its points are all held ones
   {
     SweepProcess grown({"run", new_config, "-q", "--force", "--reuse", "old.h5"}, dir.path());
     ASSERT_TRUE(gate.WaitHeld(2)) << grown.err();
@@ -428,7 +444,7 @@ TEST(ReuseTest, ShardsEachCopyTheirOwnChunksReusedPoints) {
         RunSweep({"run", config, "-q", "--shard", shard, "--reuse", "old.h5"}, dir.path());
     ASSERT_EQ(r.code, 0) << r.err;
   }
-  EXPECT_EQ(Runs(dir / "new.runs"), 63u - 22u);
+  EXPECT_EQ(Runs(dir / "runs"), 22u + 63u - 22u);
   uint64_t reused = 0;
   for (const char* journal : {"new.h5.journal.shard-0-of-2", "new.h5.journal.shard-1-of-2"}) {
     uint64_t in_shard = 0;

@@ -946,60 +946,6 @@ parameters:
                     "the driver's own parse of it: `sweep validate`", r / p, ("<=", 0.25),
                     ratio_note="ready / parse")]
 
-
-def row(key, workload, sweep, peer, peer_label, ratio, target=None, met=None, extra=None,
-        ratio_note=""):
-    """One line of the table. target: (">=" or "<=", number) judged on the ratio, or a text whose
-    verdict the caller passes as met; None for a contrast row that has no target."""
-    if isinstance(target, tuple):
-        op, value = target
-        met = ratio >= value if op == ">=" else ratio <= value
-        target = f"{op} {value:g}x"
-    return {
-        "id": key,
-        "workload": workload,
-        "sweep": {"value": sweep[0], "unit": sweep[1], "runs": sweep[2]},
-        "peer": {"what": peer_label, "value": peer[0], "unit": peer[1], "runs": peer[2]},
-        "ratio": ratio,
-        "ratio_note": ratio_note,
-        "target": target or "",
-        "met": met,
-        **({"extra": extra} if extra else {}),
-    }
-
-
-def figure(value, unit):
-    text = f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return f"{text} {unit}"
-
-
-def table(rows):
-    lines = ["| # | workload | sweep | peer | ratio | target | met | others' CPU |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for r in rows:
-        load = f"{r['others_cpu']:.0%}" if "others_cpu" in r else ""
-        if "status" in r:
-            lines.append(f"| {r['id']} | {r['workload']} | {r['status']} | | | | | {load} |")
-            continue
-        met = {True: "yes", False: "**no**", None: "-"}[r["met"]]
-        note = f" ({r['ratio_note']})" if r["ratio_note"] else ""
-        lines.append(
-            f"| {r['id']} | {r['workload']} | {figure(r['sweep']['value'], r['sweep']['unit'])} | "
-            f"{figure(r['peer']['value'], r['peer']['unit'])}: {r['peer']['what']} | "
-            f"{r['ratio']:.3g}x{note} | {r['target'] or 'contrast'} | {met} | {load} |")
-    return "\n".join(lines)
-
-
-def machine():
-    with open("/proc/cpuinfo") as f:
-        model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
-                     "?")
-    with open("/proc/meminfo") as f:
-        mem = int(f.readline().split()[1]) // 1024
-    return {"cpus": os.cpu_count(), "cpu_model": model, "memory_MiB": mem,
-            "kernel": platform.release(), "python": platform.python_version(),
-            "numpy": np.__version__, "h5py": h5py.__version__}
-
     # --- 13. growing a sweep: --reuse ------------------------------------------------------------
 
     def reuse(self):
@@ -1108,6 +1054,60 @@ execution: {{workers: 2}}
                         "(`floor.c`)", t_copy / t_floor, ("<=", 2), ratio_note="copy / floor",
                         extra={"whole_run_seconds": runs["copy"], "copy_seconds": copy_runs}))
         return rows
+
+
+def row(key, workload, sweep, peer, peer_label, ratio, target=None, met=None, extra=None,
+        ratio_note=""):
+    """One line of the table. target: (">=" or "<=", number) judged on the ratio, or a text whose
+    verdict the caller passes as met; None for a contrast row that has no target."""
+    if isinstance(target, tuple):
+        op, value = target
+        met = ratio >= value if op == ">=" else ratio <= value
+        target = f"{op} {value:g}x"
+    return {
+        "id": key,
+        "workload": workload,
+        "sweep": {"value": sweep[0], "unit": sweep[1], "runs": sweep[2]},
+        "peer": {"what": peer_label, "value": peer[0], "unit": peer[1], "runs": peer[2]},
+        "ratio": ratio,
+        "ratio_note": ratio_note,
+        "target": target or "",
+        "met": met,
+        **({"extra": extra} if extra else {}),
+    }
+
+
+def figure(value, unit):
+    text = f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{text} {unit}"
+
+
+def table(rows):
+    lines = ["| # | workload | sweep | peer | ratio | target | met | others' CPU |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        load = f"{r['others_cpu']:.0%}" if "others_cpu" in r else ""
+        if "status" in r:
+            lines.append(f"| {r['id']} | {r['workload']} | {r['status']} | | | | | {load} |")
+            continue
+        met = {True: "yes", False: "**no**", None: "-"}[r["met"]]
+        note = f" ({r['ratio_note']})" if r["ratio_note"] else ""
+        lines.append(
+            f"| {r['id']} | {r['workload']} | {figure(r['sweep']['value'], r['sweep']['unit'])} | "
+            f"{figure(r['peer']['value'], r['peer']['unit'])}: {r['peer']['what']} | "
+            f"{r['ratio']:.3g}x{note} | {r['target'] or 'contrast'} | {met} | {load} |")
+    return "\n".join(lines)
+
+
+def machine():
+    with open("/proc/cpuinfo") as f:
+        model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
+                     "?")
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) // 1024
+    return {"cpus": os.cpu_count(), "cpu_model": model, "memory_MiB": mem,
+            "kernel": platform.release(), "python": platform.python_version(),
+            "numpy": np.__version__, "h5py": h5py.__version__}
 
 
 def main():
