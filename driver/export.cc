@@ -507,6 +507,7 @@ int ExportChunks(const ExportRequest& request) {
   } catch (const ReaderGone&) {
     return 0;
   }
+  StopSignals::Check();  // a stop during the last block leaves FILE as it was, too
   if (temporary) temporary->Commit();
   return 0;
 }
@@ -539,6 +540,7 @@ int ExportCommand(const ExportRequest& request) {
   } catch (const ReaderGone&) {
     return 0;  // `| head` has what it wanted
   }
+  StopSignals::Check();  // a stop during the last block leaves FILE as it was, too
   if (temporary) temporary->Commit();
   return 0;
 }

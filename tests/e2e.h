@@ -143,6 +143,30 @@ inline bool WaitForRecords(const std::string& journal, const std::string& type, 
   return WaitUntil([&] { return JournalRecords(journal, type).size() >= n; });
 }
 
+// Waits until, in the live `output` (dir/out.h5 by default), the points of chunks not done read
+// as missing in `variable`, but those of at most `in_flight` chunks (whose rows are written before
+// they are reported). A pending row reads as the zeros of a hole until the driver's filler has
+// made it missing, in the background, within seconds of the start (driver/output_filler.h): a test
+// that reads or kills a live run waits for that, not for an amount of time. False after
+// kPatienceSeconds.
+inline bool WaitForPendingMissing(const TempDir& dir, int in_flight,
+                                  const std::string& variable = "y",
+                                  const std::string& output = "out.h5") {
+  const std::string script = dir / "pending_missing.py";
+  WriteFile(script,
+            "import sys, h5py, numpy as np\n"
+            "f = h5py.File(sys.argv[1], 'r')\n"
+            "e = f[sys.argv[2]][...].reshape(-1)\n"
+            "status, first, count = (f['chunks/' + k][...] for k in ('status', 'first', 'count'))\n"
+            "done = np.zeros(e.size, bool)\n"
+            "for c in np.flatnonzero(status == 1): done[first[c]:first[c] + count[c]] = True\n"
+            "with_values = int((~np.isnan(e[~done])).sum())\n"
+            "sys.exit(0 if with_values <= int(sys.argv[3]) * int(count.max()) else 1)\n");
+  const std::string command = std::string(kPython) + " " + script + " " + dir / output + " " +
+                              variable + " " + std::to_string(in_flight) + " 2>/dev/null";
+  return WaitUntil([&] { return Shell(command) == 0; });
+}
+
 // The sweep that tests stop, read or kill in the middle: `faulty` over i in [0, points) in chunks
 // of `chunk_size` on 2 workers, each y = i + the point's seed as a fraction (so the bytes show that
 // every point got its own seed). Points with i >= hold_from (-1: none) wait at `gate`: the run is

@@ -671,17 +671,26 @@ TEST(ExportTest, AClosedStdoutEndsTheExportQuietly) {
 
 TEST(ExportTest, AnInterruptedExportLeavesNothingAtO) {
   TempDir dir;
-  SquareOutput(dir, 5'000'000);  // about 260 MB of CSV: seconds to write
+  // About 260 MB of CSV: its temporary has bytes long before it is done.
+  SquareOutput(dir, 5'000'000);
   WriteFile(dir / "table.csv", "old\n");
   SweepProcess exporting({"export", "out.h5", "-o", "table.csv"}, dir.path());
   const std::string temporary = dir / ("table.csv.tmp-" + std::to_string(exporting.pid()));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  struct stat st = {};
-  while ((stat(temporary.c_str(), &st) != 0 || st.st_size == 0) &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  ASSERT_GT(st.st_size, 0) << "the export never started writing";
+  ASSERT_TRUE(WaitUntil([&] {
+    struct stat st = {};
+    return stat(temporary.c_str(), &st) == 0 && st.st_size > 0;
+  })) << "the export never started writing";
+  // Stopped, it cannot finish before the interrupt: the SIGINT sent meanwhile is handled as it
+  // resumes, before it writes another byte, however fast the machine is.
+  exporting.Signal(SIGSTOP);
+  const std::string proc_stat = "/proc/" + std::to_string(exporting.pid()) + "/stat";
+  ASSERT_TRUE(WaitUntil([&] {  // the state follows "(name) ": T once it has stopped
+    const std::string stat_line = ReadFile(proc_stat);
+    return stat_line.substr(stat_line.rfind(')') + 2, 1) == "T";
+  }));
+  ASSERT_TRUE(std::filesystem::exists(temporary)) << "the export was done before it was stopped";
   exporting.Signal(SIGINT);
+  exporting.Signal(SIGCONT);
   EXPECT_EQ(exporting.Wait(), 130) << exporting.err();
   EXPECT_EQ(exporting.err(), "sweep: export: interrupted\n");
   EXPECT_FALSE(std::filesystem::exists(temporary));

@@ -51,21 +51,28 @@ int ChunksDoneBy(const TempDir& dir, pid_t pid) {
 TEST(ResumeTest, AKilledRunIsResumedToTheBytesOfACleanRun) {
   TempDir dir;
   const Gate gate(dir.path());
-  // 1500 x 2 replicates in 125 chunks; from i = 1000 (chunk 83) on, held until the resume.
-  const std::string config = HeldConfig(dir, gate, 1500, 24, 1000, "", "repeat: 2\n");
-  gate.Open();
-  ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "clean.h5"}, dir.path()).code, 0);
+  // 1500 x 2 replicates in 125 chunks of 24 points (12 values of i).
+  ASSERT_EQ(RunSweep({"run", HeldConfig(dir, gate, 1500, 24, -1, "", "repeat: 2\n"), "-q", "-o",
+                      "clean.h5"},
+                     dir.path())
+                .code,
+            0);
   const auto clean = ResultsAndParams(dir / "clean.h5");
   ASSERT_EQ(clean.size(), 3u);  // y and the coordinates i and replicate
 
-  // Killed once the run has journaled a number of its chunks; the gate keeps it from finishing
-  // first, however fast the machine.
+  // Killed once the run has done a number of its chunks and holds the next two, from i = 12 k on;
+  // the gate keeps it from finishing first, however fast the machine.
   for (int done_before_kill : {1, 8, 32}) {
     SCOPED_TRACE("killed after " + std::to_string(done_before_kill) + " chunks");
     gate.Close();
+    const std::string config =
+        HeldConfig(dir, gate, 1500, 24, 12 * done_before_kill, "", "repeat: 2\n");
     SweepProcess run({"run", config, "-q", "--force"}, dir.path());
+    ASSERT_TRUE(gate.WaitHeld(2)) << run.err();
     ASSERT_TRUE(WaitUntil([&] { return ChunksDoneBy(dir, run.pid()) >= done_before_kill; }))
         << run.err();
+    ASSERT_TRUE(WaitForPendingMissing(dir, 2)) << "pending rows never read as missing";
+    EXPECT_EQ(ChunksDoneBy(dir, run.pid()), done_before_kill);
     run.Signal(SIGKILL);
     EXPECT_EQ(run.Wait(), 128 + SIGKILL);
     // Workers die with the driver.
@@ -298,6 +305,7 @@ TEST(ResumeTest, H5pyReadsTheOutputWhileARunWrites) {
   SweepProcess run({"run", HeldConfig(dir, gate, 1500, 24, 750, "", "repeat: 2\n"), "-q"},
                    dir.path());
   ASSERT_TRUE(WaitForRecords(dir / "out.h5.journal", "done", 1)) << run.err();
+  ASSERT_TRUE(WaitForPendingMissing(dir, 2)) << "pending rows never read as missing";
   const std::string script = dir / "read.py";
   WriteFile(script,
             "import h5py, numpy as np, sys, xarray as xr\n"
