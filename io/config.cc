@@ -1280,10 +1280,16 @@ std::string Folder(const std::string& file) {
 // other bytes would break far from the config: both refused wherever they are in the document,
 // key or value. Aliases share nodes,
 // so a document may be a cycle (`&v [1, *v]`) or expand exponentially (aliases of aliases): the
-// walk stops at a depth and a number of nodes no config comes near (the reader refuses such
-// documents for their shape).
+// walk stops at a depth, and after as many nodes as the text could hold without aliases (each
+// takes at least a byte of it), so that every node of an alias-free document is seen and a
+// document of 400 bytes whose aliases expand without end costs microseconds, not the seconds of
+// a walk of millions of shared nodes (the config fuzzer's timeout). The reader refuses such
+// documents for their shape.
 constexpr int kMaxWalkDepth = 64;
 constexpr int64_t kMaxWalkNodes = 2'000'000;
+int64_t WalkBudget(const std::string& text) {
+  return std::min<int64_t>(kMaxWalkNodes, int64_t(text.size()) + 16);
+}
 
 // Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
 bool IsUtf8(const std::string& text) {
@@ -1378,7 +1384,8 @@ Config ParseConfig(const std::string& text, const std::string& file,
   }
   config.text = overrides.empty() ? text : EmitYaml(source.root);
 
-  RefuseNulCharacters(source.root, file, "", &diagnostics);
+  int64_t walk_budget = WalkBudget(config.text);
+  RefuseNulCharacters(source.root, file, "", &diagnostics, 0, &walk_budget);
   if (!diagnostics.empty()) throw ConfigError(diagnostics);
   ConfigReader reader(&config, &diagnostics, override_paths);
   reader.Read(source.root);
