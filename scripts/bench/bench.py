@@ -1170,7 +1170,8 @@ def main():
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
-        json.dump(result, f, indent=1)
+        # A row may hold numpy scalars (a ratio or a check computed with numpy): their values.
+        json.dump(result, f, indent=1, default=lambda o: o.item() if hasattr(o, "item") else str(o))
     if failures:
         print("bench: failed:\n  " + "\n  ".join(failures), file=sys.stderr)
         return 1
