@@ -38,6 +38,21 @@ uint64_t OutputBytesPerPoint(const sweep_output_decl& output) {
   return bytes;
 }
 
+std::vector<KernelFile> KernelFiles(const Config& config) {
+  const KernelSpec& kernel = config.kernel;
+  std::vector<KernelFile> files;
+  if (!kernel.plugin.empty())
+    files.push_back({"its plugin library (kernel.plugin)", kernel.plugin});
+  if (!kernel.command.empty()) {
+    std::string why;
+    const std::string program = ResolveCommandProgram(config, &why);
+    if (!program.empty()) files.push_back({"its program (kernel.command[0])", program});
+  }
+  for (const KernelSpec::CommandFile& f : kernel.command_files)
+    files.push_back({"its template (kernel.files." + f.name + ")", f.template_path});
+  return files;
+}
+
 void CheckInputsAgainstKernel(const Config& config, const KernelBinding& binding,
                               const std::vector<InputShape>& shapes) {
   std::vector<Diagnostic> errors;

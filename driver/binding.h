@@ -57,6 +57,18 @@ struct KernelBinding {
 // THROWS: ConfigError naming file:line:col and the key path of every mismatch.
 KernelBinding BindKernel(const Config& config, const Space& space);
 
+// A file the config's kernel is made of, besides the config and the inputs: a run never replaces
+// one with its output, whatever --force says (driver/run_prepare.cc).
+struct KernelFile {
+  std::string role;  // what it is to the sweep, for messages: "its program (kernel.command[0])"
+  std::string path;  // as the run resolves it
+};
+
+// Every file the kernel of `config` is made of: a plugin's library, a command's program (when it
+// resolves) and each of its `files:` templates. A kernel family with a file of its own (a model
+// file, a persistent program) adds it here, and --force leaves it alone.
+std::vector<KernelFile> KernelFiles(const Config& config);
+
 // What a kernel can check of an input before it is mapped.
 struct InputShape {
   int dtype = 0;  // sweep_dtype

@@ -170,7 +170,7 @@ CommandSpec ReadCommandSpec(const Config& config, const Space& space) {
   CommandSpec spec;
   spec.program = kernel.command.at(0);
   std::string why;
-  spec.path = ResolveProgram(spec.program, config.folder, &why);
+  spec.path = ResolveCommandProgram(config, &why);
   if (spec.path.empty()) fail("kernel.command[0]", why);
   for (size_t i = 1; i < kernel.command.size(); ++i) {
     CommandTemplate pieces;
@@ -244,6 +244,10 @@ std::vector<std::pair<std::string, std::string>> ProgramFiles(const Config& conf
     files.emplace_back(command[i], path);
   }
   return files;
+}
+
+std::string ResolveCommandProgram(const Config& config, std::string* why) {
+  return ResolveProgram(config.kernel.command.at(0), config.folder, why);
 }
 
 std::string CommandWorkdirRoot(const Config& config) {

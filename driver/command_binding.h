@@ -34,6 +34,11 @@ CommandSpec ReadCommandSpec(const Config& config, const Space& space);
 // none for another kind of kernel, and nothing for a program that is not found.
 std::vector<std::pair<std::string, std::string>> ProgramFiles(const Config& config);
 
+// The executable config.kernel.command[0] names, as a run resolves it: with a `/`, a path relative
+// to the config's folder; without, the first executable of that name in PATH (absolute). "" with
+// *why set when there is none.
+std::string ResolveCommandProgram(const Config& config, std::string* why);
+
 // The folder the points' work directories go in: `kernel.workdir.root`, else beside the output,
 // `<output.path>.work`.
 std::string CommandWorkdirRoot(const Config& config);

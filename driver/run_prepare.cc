@@ -89,6 +89,34 @@ void PointInputs(const RunRequest& request, Config* config) {
   }
 }
 
+// What a file that is not a regular one is, for the message that refuses it as the output.
+std::string KindOfFile(mode_t mode) {
+  if (S_ISDIR(mode)) return "a folder";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+// The output is a regular file, or a name where nothing is yet. A folder, a device or a FIFO (also
+// through a symbolic link) is refused before anything is created, whatever --force says:
+// replacing one is never what was meant, and reading a FIFO would block for ever.
+void RefuseNonRegularOutput(const std::string& path) {
+  if (!path.empty() && path.back() == '/') {
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) {
+      throw Error(path + ": names a folder; the output must be a file", ExitCode::kUsage);
+    }
+  }
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0 || S_ISREG(st.st_mode)) return;
+  const std::string kind = KindOfFile(st.st_mode);
+  throw Error(path + ": is " + kind + (kind.rfind("not ", 0) == 0 ? "" : ", not a file") +
+                  "; the output must be a regular file (or a new name)",
+              ExitCode::kUsage);
+}
+
 // The config, the space, the kernel and the plan: everything checkable before writing.
 void LoadSweep(const RunRequest& request, PreparedRun* run) {
   std::optional<OutputLayout> stored;
@@ -96,8 +124,10 @@ void LoadSweep(const RunRequest& request, PreparedRun* run) {
     run->config = LoadConfig(request.config_path, request.overrides);
     run->output_path =
         request.output_path.empty() ? run->config.output.path : AbsolutePath(request.output_path);
+    RefuseNonRegularOutput(run->output_path);
   } else {
     run->output_path = AbsolutePath(request.output_path);
+    RefuseNonRegularOutput(run->output_path);
     stored = ReadOutputLayout(run->output_path);
     run->config = ParseConfig(stored->config_text, stored->config_file);
     PointInputs(request, &run->config);
@@ -127,8 +157,8 @@ void LoadSweep(const RunRequest& request, PreparedRun* run) {
   }
 }
 
-// `-o` naming the run's own config or one of its input files (under any name) would have
-// --force destroy what the run reads: refused, whatever --force says.
+// `-o` naming the run's own config, one of its input files or a file its kernel is made of (under
+// any name) would have --force destroy what the run reads: refused, whatever --force says.
 void RefuseReplacingOwnFiles(const PreparedRun& run) {
   struct stat output {};
   if (stat(run.output_path.c_str(), &output) != 0) return;
@@ -142,6 +172,9 @@ void RefuseReplacingOwnFiles(const PreparedRun& run) {
   for (const InputSpec& input : run.config.inputs) {
     if (what.empty() && input.kind != InputSpec::Kind::kGenerate && same(input.path))
       what = "its input `" + input.name + "`";
+  }
+  for (const KernelFile& file : KernelFiles(run.config)) {
+    if (what.empty() && same(file.path)) what = file.role;
   }
   if (!what.empty()) {
     throw Error(run.output_path + ": is " + what + "; the output must be another file",

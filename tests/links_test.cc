@@ -3,8 +3,12 @@
 // link points to.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "tests/e2e.h"
@@ -82,6 +86,100 @@ TEST(OwnFilesTest, ForceNeverReplacesTheRunsOwnConfigOrInputs) {
   EXPECT_EQ(ReadFile(config), config_text);
   EXPECT_EQ(ReadFile(dir / "data.f64"), std::string(4 * 8, '\0'));
   EXPECT_FALSE(std::filesystem::exists(dir / "sum.yaml.lock"));
+}
+
+// `--force` never replaces a file the sweep's kernel is made of, under any name either: the
+// command's program, each `files:` template, a plugin library. Each is named by its role, exit
+// 2, and nothing is written (no lock beside it either).
+TEST(OwnFilesTest, ForceNeverReplacesTheFilesOfTheKernel) {
+  TempDir dir;
+  WriteFile(dir / "prog.sh", "#!/bin/sh\ncat in.txt\n");
+  chmod((dir / "prog.sh").c_str(), 0755);
+  std::filesystem::create_directory(dir / "tpl");
+  WriteFile(dir / "tpl/in.txt", "y {x}\n");
+  WriteFile(dir / "cmd.yaml",
+            "name: cmd\nkernel:\n  command: [./prog.sh]\n  files: {in.txt: tpl/in.txt}\n"
+            "  outputs: {y: float64}\nparameters:\n  x: {values: [1, 2]}\n"
+            "output: {path: out.h5}\n");
+  std::filesystem::copy_file(SWEEP_EXAMPLE_PLUGIN, dir / "libmine.so");
+  WriteFile(dir / "osc.yaml",
+            "name: osc\nkernel:\n  plugin: libmine.so\n  options: {omega0: 1.0, steps: 20, "
+            "periods: 6, samples: 2}\nparameters:\n  omega: {linspace: [0.2, 2.0, 3]}\n"
+            "  zeta: 0.1\noutput: {path: out.h5}\n");
+  std::filesystem::create_hard_link(dir / "prog.sh", dir / "prog-alias");
+  const std::string program = ReadFile(dir / "prog.sh"), tpl = ReadFile(dir / "tpl/in.txt"),
+                    library = ReadFile(dir / "libmine.so");
+  struct Case {
+    std::string config, target, role;
+  };
+  for (const Case& c :
+       std::vector<Case>{{"cmd.yaml", "prog.sh", "is its program (kernel.command[0])"},
+                         {"cmd.yaml", "prog-alias", "is its program (kernel.command[0])"},
+                         {"cmd.yaml", "tpl/in.txt", "is its template (kernel.files.in.txt)"},
+                         {"osc.yaml", "libmine.so", "is its plugin library (kernel.plugin)"}}) {
+    const RunResult r = RunSweep({"run", c.config, "-o", c.target, "--force", "-q"}, dir.path());
+    EXPECT_EQ(r.code, 2) << c.target << ": " << r.err;
+    EXPECT_NE(r.err.find(dir / c.target + ": " + c.role + "; the output must be another file"),
+              std::string::npos)
+        << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir / (c.target + ".lock"))) << c.target;
+    EXPECT_FALSE(std::filesystem::exists(dir / (c.target + ".journal"))) << c.target;
+  }
+  EXPECT_EQ(ReadFile(dir / "prog.sh"), program);
+  EXPECT_EQ(ReadFile(dir / "tpl/in.txt"), tpl);
+  EXPECT_EQ(ReadFile(dir / "libmine.so"), library);
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.h5"));
+}
+
+// The files in `folder`, recursively, with their kinds: what a refused run must leave as it was.
+std::set<std::string> Tree(const std::string& folder) {
+  std::set<std::string> entries;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(folder))
+    entries.insert(e.path().string() + (e.is_symlink() ? " link" : e.is_directory() ? " dir" : ""));
+  return entries;
+}
+
+// `-o` naming a folder, a FIFO or a device (here through a link to /dev/null, and a device node of
+// its own where this machine lets root make one) is refused with or without --force: exit 2,
+// nothing created beside it or inside it, and no suggestion of --force, which could only destroy.
+TEST(OwnFilesTest, AnOutputThatIsNotARegularFileIsRefusedAndNothingIsCreated) {
+  TempDir dir;
+  const std::string config = SmallConfig(dir);
+  std::filesystem::create_directory(dir / "folder");
+  ASSERT_EQ(mkfifo((dir / "fifo").c_str(), 0644), 0);
+  std::filesystem::create_symlink("/dev/null", dir / "null.h5");
+  std::vector<std::pair<std::string, std::string>> cases = {{"folder", "is a folder"},
+                                                            {"folder/", "is a folder"},
+                                                            {"fifo", "is a FIFO"},
+                                                            {"null.h5", "is a character device"},
+                                                            {"newfolder/", "names a folder"}};
+  if (mknod((dir / "device").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0)
+    cases.emplace_back("device", "is a character device");
+  const std::set<std::string> before = Tree(dir.path());
+  for (const auto& [target, what] : cases) {
+    for (const bool force : {false, true}) {
+      std::vector<std::string> args = {"run", config, "-o", target, "-q"};
+      if (force) args.push_back("--force");
+      const RunResult r = RunSweep(args, dir.path());
+      EXPECT_EQ(r.code, 2) << target << (force ? " --force: " : ": ") << r.err;
+      EXPECT_NE(r.err.find(dir / target + ": " + what), std::string::npos) << r.err;
+      EXPECT_EQ(r.err.find("--force"), std::string::npos) << r.err;
+      // The stdout and stderr files the test itself made are all that is new.
+      std::set<std::string> after = Tree(dir.path());
+      for (auto it = after.begin(); it != after.end();) {
+        const std::string name = std::filesystem::path(*it).filename().string();
+        it = name.rfind("stdout-", 0) == 0 || name.rfind("stderr-", 0) == 0 ? after.erase(it)
+                                                                            : std::next(it);
+      }
+      EXPECT_EQ(after, before) << target;
+    }
+  }
+  EXPECT_TRUE(std::filesystem::is_symlink(dir / "null.h5"));
+  EXPECT_TRUE(std::filesystem::is_fifo(dir / "fifo"));
+  // The same for a resume: a FIFO would block its reader forever.
+  const RunResult resume = RunSweep({"resume", "fifo", "-q"}, dir.path());
+  EXPECT_EQ(resume.code, 2) << resume.err;
+  EXPECT_NE(resume.err.find(dir / "fifo: is a FIFO"), std::string::npos) << resume.err;
 }
 
 // A creator killed between writing its temporary and renaming it leaves `out.h5.tmp-<pid>`; the
