@@ -196,6 +196,9 @@ void CheckOutputPath(const RunRequest& request, const PreparedRun& run) {
                 ExitCode::kUsage);
   }
   RefuseReplacingOwnFiles(run);
+  // A work root the config names may be a folder of the user's, or another sweep's.
+  if (!run.config.kernel.command.empty() && !run.config.kernel.workdir.root.empty())
+    WorkdirRootClaim::Check(CommandWorkdirRoot(run.config), run.output_path);
 }
 
 // Inputs checked and published (memfds and mappings only; no file is written), and fingerprinted.
@@ -250,7 +253,8 @@ void RefuseLinksBeside(const PreparedRun& run) {
 }
 
 // A plain run, resume or rerun holds the output alone; shards hold it together, each also holding
-// its own shard lock, so that one shard cannot run twice.
+// its own shard lock, so that one shard cannot run twice. A work root the config names is claimed
+// the same way (io/workdirs.h).
 void TakeLocks(PreparedRun* run) {
   if (run->mode == RunRequest::Mode::kRun) {
     const size_t slash = run->output_path.rfind('/');
@@ -262,12 +266,12 @@ void TakeLocks(PreparedRun* run) {
     }
   }
   RefuseLinksBeside(*run);
-  if (!run->shard) {
-    run->lock.emplace(run->output_path, OutputLock::Mode::kExclusive, kLockGraceSeconds);
-    return;
-  }
-  run->shard_lock.emplace(ShardLockName(*run), OutputLock::Mode::kExclusive, 0);
-  run->lock.emplace(run->output_path, OutputLock::Mode::kShared, kLockGraceSeconds);
+  const OutputLock::Mode mode =
+      run->shard ? OutputLock::Mode::kShared : OutputLock::Mode::kExclusive;
+  if (run->shard) run->shard_lock.emplace(ShardLockName(*run), OutputLock::Mode::kExclusive, 0);
+  run->lock.emplace(run->output_path, mode, kLockGraceSeconds);
+  if (!run->config.kernel.command.empty() && !run->config.kernel.workdir.root.empty())
+    run->workdir_claim.emplace(CommandWorkdirRoot(run->config), run->output_path, mode);
 }
 
 // Whether this run creates the output. Shards that start together find it missing together:

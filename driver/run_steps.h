@@ -25,6 +25,7 @@
 #include "io/journal.h"
 #include "io/output_file.h"
 #include "io/output_lock.h"
+#include "io/workdirs.h"
 
 namespace sweep {
 
@@ -50,6 +51,8 @@ struct PreparedRun {
   std::optional<OutputLock> shard_lock;
   std::optional<OutputLock> lock;
   std::optional<InodeLock> inode_lock;  // the same, on the output file under every name
+  // A command kernel's work root the config names, held for this output (io/workdirs.h).
+  std::optional<WorkdirRootClaim> workdir_claim;
   std::optional<OutputFile> file;
   std::optional<Journal> journal;
   std::optional<ChunkLedger> ledger;

@@ -2,14 +2,18 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <vector>
 
+#include "io/clock.h"
 #include "io/error.h"
 #include "io/file_bytes.h"
 
@@ -95,7 +99,185 @@ void RemoveBelow(int dir, const std::string& name, const std::string& path, int 
     Fail("remove " + path, errno);
 }
 
+// ---- Claims on a named root ----
+
+// What a root's marker says.
+struct Marker {
+  std::string output;  // "" when it names none (empty: its maker died before writing it)
+  long pid = 0;        // of its exclusive holder; 0 when a shard holds it, or none
+  std::string host;
+};
+
+Marker ReadMarker(int fd) {
+  char text[8192];
+  const ssize_t n = pread(fd, text, sizeof text, 0);
+  Marker marker;
+  if (n <= 0) return marker;
+  const nlohmann::json j = nlohmann::json::parse(text, text + n, nullptr, false);
+  if (!j.is_object()) return marker;
+  if (j.contains("output") && j["output"].is_string()) marker.output = j["output"];
+  if (j.contains("pid") && j["pid"].is_number_integer()) marker.pid = j["pid"];
+  if (j.contains("host") && j["host"].is_string()) marker.host = j["host"];
+  return marker;
+}
+
+bool SameOutput(const std::string& a, const std::string& b) {
+  return !a.empty() &&
+         std::filesystem::path(a).lexically_normal() == std::filesystem::path(b).lexically_normal();
+}
+
+// The entries of `root` named `point-<digits>`, by name: what sweep's work directories are called.
+std::vector<std::string> PointEntries(const std::string& root) {
+  std::vector<std::string> points;
+  DIR* listing = opendir(root.c_str());
+  if (!listing) return points;
+  while (dirent* e = readdir(listing)) {
+    const char* name = e->d_name;
+    if (std::strncmp(name, "point-", 6) == 0 && name[6] != '\0' &&
+        std::strspn(name + 6, "0123456789") == std::strlen(name + 6))
+      points.emplace_back(name);
+  }
+  closedir(listing);
+  std::sort(points.begin(), points.end());
+  return points;
+}
+
+std::string RootName(const std::string& root) { return root + " (kernel.workdir.root)"; }
+
+[[noreturn]] void ThrowInUse(const std::string& root, const Marker& holder) {
+  std::string by = "another sweep";
+  if (!holder.output.empty()) by = "the sweep writing " + holder.output;
+  if (holder.pid > 0) {
+    by += " (pid " + std::to_string(holder.pid) +
+          (holder.host.empty() ? "" : " on " + holder.host) + ")";
+  } else if (!holder.output.empty()) {
+    by += " (its shards)";
+  }
+  throw Error(RootName(root) + " is in use by " + by +
+                  "; a work root holds one output's work directories at a time: name another "
+                  "root",
+              ExitCode::kLocked);
+}
+
+// Whether `output` may put its work directories in `root`, whose marker names `marker` (nullopt:
+// none, or none readable) and no live sweep holds. THROWS: Error (exit code 2) when not.
+void Judge(const std::string& root, const std::string& output,
+           const std::optional<Marker>& marker) {
+  if (marker && SameOutput(marker->output, output)) return;
+  const std::vector<std::string> points = PointEntries(root);
+  if (points.empty()) return;
+  const std::string more =
+      points.size() > 1 ? " and " + std::to_string(points.size() - 1) + " more" : "";
+  if (!marker || marker->output.empty()) {
+    struct stat st {};
+    const std::string path = root + "/" + points[0];
+    const bool folder = lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    throw Error(path + ": sweep did not make this " + (folder ? "folder" : "file") +
+                    ", and point " + points[0].substr(6) + "'s work directory would replace it" +
+                    (points.size() > 1 ? " (" + std::to_string(points.size() - 1) +
+                                             " more named like a point's in the root)"
+                                       : "") +
+                    "; sweep removes only what it made in a work root of yours "
+                    "(kernel.workdir.root): move them, or name another root",
+                ExitCode::kUsage);
+  }
+  struct stat st {};
+  if (stat(marker->output.c_str(), &st) != 0) return;  // their output is gone: they are no one's
+  throw Error(RootName(root) + " holds work directories of " + marker->output + " (" + points[0] +
+                  more + "), kept by its runs: name another root, or remove them once " +
+                  marker->output + " needs them no more",
+              ExitCode::kUsage);
+}
+
+// A sweep that finds a root's lock taken by a probe (Check) waits this long for it.
+constexpr double kClaimGraceSeconds = 0.5;
+
 }  // namespace
+
+void WorkdirRootClaim::Check(const std::string& root, const std::string& output) {
+  struct stat st {};
+  if (stat(root.c_str(), &st) != 0) {
+    if (errno == ENOENT) return;
+    Fail(RootName(root), errno);
+  }
+  if (!S_ISDIR(st.st_mode)) throw Error(RootName(root) + ": is not a folder", ExitCode::kUsage);
+  const std::string path = root + "/" + kMarker;
+  const ScopedFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return Judge(root, output, std::nullopt);
+    if (errno == ELOOP)
+      throw Error(path + ": is a symbolic link, which sweep does not follow", ExitCode::kUsage);
+    Fail(path, errno);
+  }
+  const Marker marker = ReadMarker(fd.get());
+  if (SameOutput(marker.output, output)) return;
+  // A probe: held by anyone, in either mode, means a live sweep; released as fd closes.
+  if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) ThrowInUse(root, marker);
+  Judge(root, output, marker);
+}
+
+WorkdirRootClaim::WorkdirRootClaim(const std::string& root, const std::string& output,
+                                   OutputLock::Mode mode) {
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
+  if (ec) throw Error("cannot create " + RootName(root) + ": " + ec.message());
+  const std::string path = root + "/" + kMarker;
+  bool created = true;
+  fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd_ < 0 && errno == EEXIST) {
+    created = false;
+    fd_ = open(path.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  }
+  if (fd_ < 0) Fail("cannot open " + path, errno);
+  try {
+    struct stat st {};
+    if (fstat(fd_, &st) != 0) Fail(path, errno);
+    if (!S_ISREG(st.st_mode)) throw Error(path + ": is not a regular file", ExitCode::kUsage);
+    const double give_up = SteadySeconds() + kClaimGraceSeconds;
+    for (;;) {
+      if (flock(fd_, LOCK_EX | LOCK_NB) == 0) {
+        const Marker marker = ReadMarker(fd_);
+        Judge(root, output, marker.output.empty() ? std::nullopt : std::optional<Marker>(marker));
+        nlohmann::json text = {{"output", output}};
+        if (mode == OutputLock::Mode::kExclusive) {
+          text["pid"] = long(getpid());
+          text["host"] = HostName();
+        }
+        const std::string bytes = text.dump() + "\n";
+        if (ftruncate(fd_, 0) != 0) Fail("write " + path, errno);
+        WriteBytesAt(fd_, bytes.data(), bytes.size(), 0, "write " + path);
+        if (mode == OutputLock::Mode::kExclusive) return;
+        // The other shards of the output join in; another sweep may have slipped in while the
+        // lock changed mode, and then holds it.
+        while (flock(fd_, LOCK_SH) != 0 && errno == EINTR) {
+        }
+        const Marker now = ReadMarker(fd_);
+        if (!SameOutput(now.output, output)) ThrowInUse(root, now);
+        return;
+      }
+      if (errno == EINTR) continue;
+      if (errno != EWOULDBLOCK) Fail("cannot lock " + path, errno);
+      if (mode == OutputLock::Mode::kShared && flock(fd_, LOCK_SH | LOCK_NB) == 0) {
+        const Marker marker = ReadMarker(fd_);
+        if (SameOutput(marker.output, output)) return;  // a shard of the same output holds it
+        ThrowInUse(root, marker);
+      }
+      if (SteadySeconds() >= give_up) ThrowInUse(root, ReadMarker(fd_));
+      usleep(20'000);
+    }
+  } catch (...) {
+    // A marker made just now for a root refused stays no one's: it goes, and the root is left
+    // as it was found but for the folders on its way.
+    if (created) unlink(path.c_str());
+    close(fd_);
+    fd_ = -1;
+    throw;
+  }
+}
+
+WorkdirRootClaim::~WorkdirRootClaim() {
+  if (fd_ >= 0) close(fd_);  // releases the lock
+}
 
 Workdirs::Workdirs(std::string root, bool follow_root_link, std::string prefix)
     : root_(std::move(root)), follow_root_link_(follow_root_link), prefix_(std::move(prefix)) {}

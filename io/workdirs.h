@@ -13,6 +13,22 @@
 // names may be one (a link to a scratch disk).
 //
 // Every function that throws throws Error naming the path and the failed call's errno text.
+//
+// A root the config names (`kernel.workdir.root`) may be a folder of the user's, and may be named
+// by several sweeps' configs, so it is claimed before anything runs (WorkdirRootClaim): sweep
+// removes only what it made, and a root holds the work directories of one output at a time.
+//   - The marker `<root>/.sweep-workdirs` names the output whose work directories the root
+//     holds (one line of JSON: {"output": "/abs/out.h5", "pid": .., "host": ".."}, pid and host
+//     those of the exclusive holder while it runs). Without it, the root is the user's folder:
+//     one holding an entry named `point-<i>` is refused (exit 2, naming it: sweep did not make
+//     it, and would replace it), one without is adopted and marked.
+//   - A flock on the marker, held by the driver for its run: exclusive for run, resume and
+//     rerun, shared among the shards of one output. A second sweep writing another output is
+//     refused while it is held (exit 4, naming the output and pid that hold it).
+//   - A root marked as another output's that is not running is taken over when it holds none of
+//     that output's `point-<i>` directories (or that output is gone); otherwise it is refused
+//     (exit 2, naming that output): they are its kept failures.
+// The default root beside the output is named after it: it needs no marker.
 #pragma once
 
 #include <sys/types.h>
@@ -21,6 +37,7 @@
 #include <optional>
 #include <string>
 
+#include "io/output_lock.h"
 #include "io/process.h"
 
 namespace sweep {
@@ -51,6 +68,28 @@ class Workdirs {
   std::string root_;
   bool follow_root_link_;
   std::string prefix_;
+};
+
+// The claim of a driver on a named work root for one output (see above), held until destroyed.
+class WorkdirRootClaim {
+ public:
+  static constexpr const char* kMarker = ".sweep-workdirs";
+
+  // Checks, writing nothing, that `root` may hold the work directories of `output` (both
+  // absolute). THROWS: Error with ExitCode::kUsage for a `point-<i>` sweep did not make, a root
+  // holding another output's directories, or a root that is not a folder; ExitCode::kLocked when
+  // a sweep writing another output holds it.
+  static void Check(const std::string& root, const std::string& output);
+  // Makes the root (with its parents) and its marker when missing, checks as Check() does, then
+  // names `output` in the marker and holds its lock in `mode`. THROWS: as Check(); Error when the
+  // root or the marker cannot be made.
+  WorkdirRootClaim(const std::string& root, const std::string& output, OutputLock::Mode mode);
+  ~WorkdirRootClaim();
+  WorkdirRootClaim(const WorkdirRootClaim&) = delete;
+  WorkdirRootClaim& operator=(const WorkdirRootClaim&) = delete;
+
+ private:
+  int fd_ = -1;  // the marker, locked
 };
 
 // Writes `bytes` as the file `name` under the directory `dir`, making the folders on the way;

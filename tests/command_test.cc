@@ -717,7 +717,7 @@ TEST(CommandKernelWorkdir, KeepAlwaysOrNeverAndARootOfItsOwn) {
       RunSweep({"run", "c.yaml", "-q", "--set", "kernel.workdir={root: runs/all, keep: always}"},
                dir.path());
   EXPECT_EQ(always.code, 3) << always.err;
-  std::set<std::string> every;
+  std::set<std::string> every = {".sweep-workdirs"};  // the root's marker: this output's
   for (int p = 0; p < 8; ++p) every.insert("point-" + std::to_string(p));
   EXPECT_EQ(Entries(dir / "runs/all"), every);
   EXPECT_EQ(Entries(dir / "runs/all/point-0"),
@@ -739,6 +739,111 @@ TEST(CommandKernelWorkdir, KeepAlwaysOrNeverAndARootOfItsOwn) {
   EXPECT_EQ(moved.code, 3) << moved.err;
   EXPECT_EQ(Entries(dir / "moved.h5.work"), (std::set<std::string>{"point-4", "point-5"}));
   EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.work"));
+}
+
+// A root the config names may be a folder of the user's: sweep removes only what it made there.
+// A `point-<i>` it did not make is refused before anything runs (exit 2, naming it), with `keep:
+// always` too; a folder without one is adopted (marked as the output's) and its files left alone.
+TEST(CommandKernelWorkdir, AConfiguredRootNeverLosesWhatSweepDidNotMake) {
+  TempDir dir;
+  WriteFile(dir / "code.sh", "#!/bin/sh\necho \"y $1\"\n");
+  chmod((dir / "code.sh").c_str(), 0755);
+  WriteFile(dir / "c.yaml",
+            "name: c\nkernel:\n  command: [./code.sh, '{x}']\n  outputs: {y: float64}\n"
+            "  workdir: {root: proj, keep: always}\n"
+            "parameters:\n  x: {values: [1, 2]}\nexecution: {workers: 1}\n"
+            "output: {path: out.h5}\n");
+  std::filesystem::create_directories(dir / "proj/point-0");
+  WriteFile(dir / "proj/point-0/thesis.tex", "chapter one");
+  WriteFile(dir / "proj/notes.txt", "mine");
+  for (const std::string keep : {"always", "failed"}) {
+    const RunResult r =
+        RunSweep({"run", "c.yaml", "-q", "--set", "kernel.workdir.keep=" + keep}, dir.path());
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_TRUE(Contains(r.err, dir / "proj/point-0: sweep did not make this folder")) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir / "out.h5"));
+    EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.journal"));
+    EXPECT_EQ(ReadFile(dir / "proj/point-0/thesis.tex"), "chapter one");
+    EXPECT_EQ(Entries(dir / "proj"), (std::set<std::string>{"notes.txt", "point-0"}));
+  }
+
+  // Without the colliding folder the user's root is adopted: marked, and only points added.
+  std::filesystem::rename(dir / "proj/point-0", dir / "thesis");
+  const RunResult adopted = RunSweep({"run", "c.yaml", "-q"}, dir.path());
+  ASSERT_EQ(adopted.code, 0) << adopted.err;
+  EXPECT_EQ(Entries(dir / "proj"),
+            (std::set<std::string>{".sweep-workdirs", "notes.txt", "point-0", "point-1"}));
+  EXPECT_EQ(ReadFile(dir / "proj/notes.txt"), "mine");
+  // Marked as this output's, its points are sweep's: a rerun and a run again replace them.
+  ASSERT_EQ(RunSweep({"rerun", "out.h5", "--chunks", "0", "-q"}, dir.path()).code, 0);
+  const RunResult again = RunSweep({"run", "c.yaml", "-q", "--force"}, dir.path());
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(ReadDataset<double>(dir / "out.h5", "/y"), (std::vector<double>{1, 2}));
+  EXPECT_EQ(ReadFile(dir / "thesis/thesis.tex"), "chapter one");
+}
+
+// Two sweeps naming one work root: while the first is live the second is refused (exit 4, naming
+// the output and pid that hold it), and the first's points are left alone, so each records only
+// its own values. Once the first has ended, its kept directories still keep the root its own
+// (exit 2, naming it); a root it left without any is taken over.
+TEST(CommandKernelWorkdir, TwoSweepsOnOneRootAreKeptApart) {
+  TempDir dir;
+  // Writes its value into its work directory, waits at the gate for x from 1 to 99, then prints
+  // what its directory holds: a second sweep that replaced the directory would change it.
+  WriteFile(dir / "code.sh",
+            "#!/bin/sh\necho \"$1\" > mine\nif [ \"$1\" -ge 1 ] && [ \"$1\" -lt 100 ]; then\n"
+            "  touch '" +
+                dir / "held" +
+                "'\n"
+                "  while [ ! -e '" +
+                dir / "open" +
+                "' ]; do sleep 0.01; done\nfi\n"
+                "[ -e '" +
+                dir / "fail" + "' ] && exit 1\necho \"y $(cat mine)\"\n");
+  chmod((dir / "code.sh").c_str(), 0755);
+  const auto config = [&](const std::string& name, const std::string& values) {
+    WriteFile(dir / (name + ".yaml"),
+              "name: " + name +
+                  "\nkernel:\n  command: [./code.sh, '{x}']\n  outputs: {y: float64}\n"
+                  "  workdir: {root: shared}\nparameters:\n  x: {values: " +
+                  values +
+                  "}\n"
+                  "execution: {workers: 1, chunk_size: 1, retries: 0}\noutput: {path: " +
+                  name + ".h5}\n");
+  };
+  config("a", "[0, 1]");
+  config("b", "[0, 100]");
+  SweepProcess a({"run", "a.yaml", "-q"}, dir.path());
+  ASSERT_TRUE(WaitUntil([&] { return std::filesystem::exists(dir / "held"); })) << a.err();
+  const RunResult b = RunSweep({"run", "b.yaml", "-q"}, dir.path());
+  EXPECT_EQ(b.code, 4) << b.err;
+  EXPECT_TRUE(Contains(b.err, dir / "shared (kernel.workdir.root) is in use by the sweep writing " +
+                                  dir / "a.h5 (pid " + std::to_string(a.pid())))
+      << b.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "b.h5"));
+  EXPECT_EQ(ReadFile(dir / "shared/point-1/mine"), "1\n");
+  WriteFile(dir / "open", "");
+  ASSERT_EQ(a.Wait(), 0) << a.err();
+  EXPECT_EQ(ReadDataset<double>(dir / "a.h5", "/y"), (std::vector<double>{0, 1}));
+
+  // a's failed point keeps its directory, and the root a's.
+  WriteFile(dir / "fail", "");
+  ASSERT_EQ(RunSweep({"rerun", "a.h5", "--points", "1", "-q"}, dir.path()).code, 3);
+  ASSERT_TRUE(std::filesystem::exists(dir / "shared/point-1"));
+  const RunResult kept = RunSweep({"run", "b.yaml", "-q"}, dir.path());
+  EXPECT_EQ(kept.code, 2) << kept.err;
+  EXPECT_TRUE(Contains(
+      kept.err, dir / "shared (kernel.workdir.root) holds work directories of " + dir / "a.h5"))
+      << kept.err;
+  EXPECT_TRUE(std::filesystem::exists(dir / "shared/point-1/mine"));
+
+  // Once a's failed point is computed, the root is empty of it and b takes it over.
+  std::filesystem::remove(dir / "fail");
+  ASSERT_EQ(RunSweep({"rerun", "a.h5", "--points", "1", "-q"}, dir.path()).code, 0);
+  const RunResult taken = RunSweep({"run", "b.yaml", "-q"}, dir.path());
+  ASSERT_EQ(taken.code, 0) << taken.err;
+  EXPECT_EQ(ReadDataset<double>(dir / "b.h5", "/y"), (std::vector<double>{0, 100}));
+  EXPECT_EQ(ReadDataset<double>(dir / "a.h5", "/y"), (std::vector<double>{0, 1}));
 }
 
 TEST(CommandKernelWorkdir, APlantedLinkForTheWorkFolderIsRefused) {

@@ -155,5 +155,66 @@ TEST(WorkdirsTest, RemoveTreeRefusesFoldersNestedWithoutEnd) {
   RemoveTree(top.get(), "missing");  // nothing there: nothing to do
 }
 
+// A named work root is claimed for one output at a time: the shards of one output together, any
+// other sweep refused while they hold it (exit 4), and taken over once they let go and left none
+// of their directories. Each refusal leaves the root as it was.
+TEST(WorkdirsTest, ARootIsClaimedForOneOutputAtATime) {
+  TempDir dir;
+  const std::string root = dir / "work", a = dir / "a.h5", b = dir / "b.h5";
+  const auto code_of = [](const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return e.code();
+    }
+    return ExitCode::kOk;
+  };
+  {
+    const WorkdirRootClaim first(root, a, OutputLock::Mode::kShared);
+    const WorkdirRootClaim second(root, a, OutputLock::Mode::kShared);  // a shard of the same
+    EXPECT_TRUE(Contains(ReadAll(root + "/.sweep-workdirs"), "\"output\":\"" + a + "\""));
+    EXPECT_EQ(code_of([&] { WorkdirRootClaim(root, b, OutputLock::Mode::kShared); }),
+              ExitCode::kLocked);
+    EXPECT_EQ(code_of([&] { WorkdirRootClaim(root, b, OutputLock::Mode::kExclusive); }),
+              ExitCode::kLocked);
+    EXPECT_EQ(code_of([&] { WorkdirRootClaim::Check(root, b); }), ExitCode::kLocked);
+    EXPECT_TRUE(Contains(
+        ThrownBy([&] { WorkdirRootClaim::Check(root, b); }),
+        root + " (kernel.workdir.root) is in use by the sweep writing " + a + " (its shards)"));
+    EXPECT_EQ(code_of([&] { WorkdirRootClaim::Check(root, a); }), ExitCode::kOk);
+  }
+  {
+    const WorkdirRootClaim alone(root, a, OutputLock::Mode::kExclusive);
+    EXPECT_TRUE(Contains(
+        ThrownBy([&] { WorkdirRootClaim(root, b, OutputLock::Mode::kShared); }),
+        "in use by the sweep writing " + a + " (pid " + std::to_string(getpid()) + " on "));
+    // a's point made while it runs.
+    fs::create_directory(root + "/point-3");
+  }
+  // a is not running, but its output holds the point: the root stays a's.
+  Write(a, "");
+  EXPECT_EQ(code_of([&] { WorkdirRootClaim::Check(root, b); }), ExitCode::kUsage);
+  EXPECT_TRUE(
+      Contains(ThrownBy([&] { WorkdirRootClaim(root, b, OutputLock::Mode::kExclusive); }),
+               root + " (kernel.workdir.root) holds work directories of " + a + " (point-3)"));
+  // Gone, or without directories there, a lets b take the root over.
+  fs::remove(a);
+  { const WorkdirRootClaim taken(root, b, OutputLock::Mode::kExclusive); }
+  EXPECT_TRUE(Contains(ReadAll(root + "/.sweep-workdirs"), "\"output\":\"" + b + "\""));
+
+  // A folder of the user's holding a `point-<i>` entry of any kind is refused; the marker made
+  // on the way is removed again.
+  const std::string mine = dir / "mine";
+  fs::create_directory(mine);
+  Write(mine + "/point-12", "a file");
+  Write(mine + "/point-x", "not a point's name");
+  EXPECT_TRUE(Contains(ThrownBy([&] { WorkdirRootClaim(mine, a, OutputLock::Mode::kExclusive); }),
+                       mine + "/point-12: sweep did not make this file"));
+  EXPECT_FALSE(fs::exists(mine + "/.sweep-workdirs"));
+  fs::remove(mine + "/point-12");
+  { const WorkdirRootClaim adopted(mine, a, OutputLock::Mode::kExclusive); }
+  EXPECT_EQ(ReadAll(mine + "/point-x"), "not a point's name");
+}
+
 }  // namespace
 }  // namespace sweep
