@@ -512,6 +512,7 @@ int RunRankZero(const RunRequest& request, int ranks) {
                      run->todo.size(), total, hosts, &*run->filler);
     recorder->GuardInputs(&*run->input_guard, run->output_path);
     recorder->RecordReuseFrom(&run->reuse);
+    recorder->GuardOutput(&*run->file);
     recorder->ShowWorkersIn(WorkerBoardPath(run->output_path, run->shard), run->CommandName());
     if (!run->todo.empty()) {
       run->filler->StartBackground();

@@ -45,6 +45,9 @@ int FinishRun(PreparedRun& run, const RunRequest& request, RunRecorder& recorder
   } catch (const std::exception& e) {
     if (stop_message.empty()) stop_message = e.what();
   }
+  // Points done are no use when they are not at the path: the run ends in that error.
+  const std::string output_gone = recorder.OutputGone();
+  if (stop_message.empty()) stop_message = output_gone;
   JournalRecord stopped;
   stopped.type = "stopped";
   stopped.time = WallSeconds();
@@ -57,7 +60,8 @@ int FinishRun(PreparedRun& run, const RunRequest& request, RunRecorder& recorder
     // The journal is already unwritable (a full disk): the error below says why.
   }
   progress.Finish(recorder.Snapshot(), interrupted);
-  if (request.progress != ProgressMode::kQuiet && request.progress != ProgressMode::kJson) {
+  if (request.progress != ProgressMode::kQuiet && request.progress != ProgressMode::kJson &&
+      output_gone.empty()) {
     std::printf("results: %s\n", run.output_path.c_str());
   }
   if (!stop_message.empty()) throw Error(stop_message);
@@ -144,6 +148,7 @@ int ExecuteRun(const RunRequest& request) {
                        run->todo.size(), WorkerRanks(*run, request), hosts, &*run->filler);
   recorder.GuardInputs(&*run->input_guard, run->output_path);
   recorder.RecordReuseFrom(&run->reuse);
+  recorder.GuardOutput(&*run->file);
   recorder.ShowWorkersIn(WorkerBoardPath(run->output_path, run->shard), run->CommandName());
   bool interrupted = false;
   std::string stop_message;

@@ -49,6 +49,11 @@ std::string ReplaceAll(std::string s, const std::string& from, const std::string
   return s;
 }
 
+// How often Tick() looks whether the output is still at its path: at most this often, so every
+// scheduler tick (driver/scheduler.h, a quarter of a second) looks, and the end of a chunk, which
+// also ticks, costs no stat.
+constexpr double kOutputCheckSeconds = 0.05;
+
 }  // namespace
 
 RunRecorder::RunRecorder(const Space& space, ChunkLedger& ledger, Journal& journal,
@@ -190,11 +195,28 @@ void RunRecorder::ChunkFailed(const ChunkFailure& f) {
 void RunRecorder::Tick() {
   if (guard_ && !guard_->Changed().empty()) ThrowInputChanged(guard_->Changed(), output_path_);
   const double now = SteadySeconds();
+  // A stat: on every scheduler tick, not on every chunk's end.
+  if (output_ && now - output_checked_ >= kOutputCheckSeconds) {
+    output_checked_ = now;
+    const std::string gone = OutputGone();
+    if (!gone.empty()) throw Error(gone);
+  }
   if (now - last_sync_ >= 1.0) {
     journal_.Sync();
     last_sync_ = now;
   }
   progress_.Update(Snapshot());
+}
+
+std::string RunRecorder::OutputGone() const {
+  if (!output_) return "";
+  const std::string fate = output_->FateAtPath();
+  if (fate.empty()) return "";
+  return fmt::format(
+      "{}: the output was {} during the run; the results are not at this path (they were "
+      "written into the file that was there{}). The run stopped: run the config again to "
+      "compute them",
+      output_->path(), fate, fate == "replaced" ? ", and the file there now was left alone" : "");
 }
 
 std::string RunRecorder::CheckInputsAtEnd() {

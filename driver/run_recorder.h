@@ -7,6 +7,10 @@
 // chunk's bytes prepared before the chunk is handed out and, once told where, publishes what each
 // worker is doing for `sweep status` (driver/worker_board.h).
 //
+// With GuardOutput(), the output file is watched the same way: once its path no longer names the
+// file the run writes (deleted, or another renamed over it), Tick() ends the run, since nothing
+// it computes from then on reaches the path; FinishRun asks again before its summary.
+//
 // With GuardInputs(), a change to an input the run maps from a file (driver/input_guard.h) ends
 // the run before another chunk is recorded done: ChunkDone() asks the guard before recording, and
 // Tick() asks it at least every tick, so the run stops within a tick even between chunks.
@@ -29,6 +33,7 @@
 #include "driver/space.h"
 #include "driver/worker_board.h"
 #include "io/journal.h"
+#include "io/output_file.h"
 
 namespace sweep {
 
@@ -68,6 +73,12 @@ class RunRecorder : public SchedulerObserver {
     guard_ = guard;
     output_path_ = std::move(output_path);
   }
+  // REQUIRES: `file` (the output, open for the run) outlives the recorder.
+  void GuardOutput(const OutputFile* file) { output_ = file; }
+  // What the user is told when the guarded output's path no longer names it: the results are not
+  // there. "" while it does (or none is guarded).
+  std::string OutputGone() const;
+
   // When the run has ended: hashes the guarded inputs again. If their bytes changed where no
   // inotify event said so (a write through a shared mapping), no chunk this run recorded done can
   // be trusted: each is recorded failed (kind "input-changed"), so a resume computes it again.
@@ -87,6 +98,8 @@ class RunRecorder : public SchedulerObserver {
   InputGuard* guard_ = nullptr;
   const ReusePlan* reuse_ = nullptr;
   std::string output_path_;
+  const OutputFile* output_ = nullptr;
+  double output_checked_ = 0;            // steady seconds of OutputGone()'s last look in Tick()
   std::vector<Chunk> done_by_this_run_;  // kept only while guard_ watches files
   ProgressSnapshot snapshot_;
   double start_ = 0;

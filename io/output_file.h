@@ -324,6 +324,10 @@ class OutputFile {
 
   const std::string& path() const { return path_; }
   const OutputLayout& layout() const { return layout_; }
+  // What became of the file this object has open at its path: "" while path() still names it,
+  // "deleted" when nothing is there, "replaced" when another file is (one renamed over its name).
+  // A stat that fails for another reason than ENOENT says "": the file may well be there.
+  std::string FateAtPath() const;
 
   // The bytes of `count` consecutive points' rows of output `output`, from point `first`.
   // REQUIRES: output < layout().results.size(), first + count <= layout().points.

@@ -1,6 +1,7 @@
 // OutputFile's raw side (io/output_file.h): reads and writes at the layout's byte offsets. No HDF5
 // here: a spawned worker links this file and not output_file.cc.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,6 +39,14 @@ OutputFile::OutputFile(OutputFile&& other) noexcept
       host_rows_(std::move(other.host_rows_)),
       failure_reason_rows_(std::move(other.failure_reason_rows_)),
       reused_file_rows_(std::move(other.reused_file_rows_)) {}
+
+std::string OutputFile::FateAtPath() const {
+  struct stat open_file {
+  }, at_path{};
+  if (fstat(fd_, &open_file) != 0) return "";
+  if (stat(path_.c_str(), &at_path) != 0) return errno == ENOENT ? "deleted" : "";
+  return at_path.st_dev == open_file.st_dev && at_path.st_ino == open_file.st_ino ? "" : "replaced";
+}
 
 RawRegion OutputFile::Rows(size_t output, uint64_t first, uint64_t count) const {
   const OutputDatasetInfo& dataset = layout_.results.at(output);

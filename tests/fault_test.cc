@@ -177,6 +177,52 @@ TEST_F(FaultTest, SigtermStopsRecordsAndResumes) {
 }
 
 // A small tmpfs: the output fits, then the disk fills up under the journal.
+// An output deleted, or replaced by another file renamed over its name, while the run writes
+// it: the run notices on its next tick (the path no longer names the file it writes), hands out
+// no more chunks, journals why and exits 1 saying the results are not at the path, instead of
+// a summary of work that went nowhere. The points held at the gate never finish.
+class OutputGoneTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(OutputGoneTest, TheRunStopsAndSaysTheResultsAreNotThere) {
+  TempDir dir;
+  const Gate gate(dir.path());
+  WriteFile(dir / "held.yaml",
+            "name: held\nkernel: {name: faulty, options: {" + gate.Options(4) +
+                "}}\ninputs:\n  data: {generate: zeros, shape: [4]}\n"
+                "parameters:\n  i: {range: [0, 40]}\n"
+                "execution: {workers: 2, chunk_size: 1}\noutput: {path: out.h5}\n");
+  SweepProcess run({"run", "held.yaml"}, dir.path());
+  ASSERT_TRUE(gate.WaitHeld(2)) << run.err();
+  const std::string output = dir / "out.h5";
+  if (GetParam() == "deleted") {
+    std::filesystem::remove(output);
+  } else {
+    WriteFile(dir / "other.h5", "the user's own file");
+    std::filesystem::rename(dir / "other.h5", output);
+  }
+  const bool stopped = WaitForRecords(output + ".journal", "stopped", 1);
+  gate.Open();  // a run that did not notice finishes, and the checks below say what it did
+  EXPECT_TRUE(stopped) << "the run went on without its output";
+  EXPECT_EQ(run.Wait(), 1) << run.err();
+  EXPECT_NE(run.err().find("sweep: " + output + ": the output was " + GetParam() +
+                           " during the run; the results are not at this path"),
+            std::string::npos)
+      << run.err();
+  EXPECT_EQ(run.out().find("results: "), std::string::npos) << run.out();
+  const std::vector<JournalRecord> stop = JournalRecords(output + ".journal", "stopped");
+  ASSERT_EQ(stop.size(), 1u);
+  EXPECT_EQ(stop[0].reason, "error");
+  EXPECT_NE(stop[0].message.find("the results are not at this path"), std::string::npos);
+  EXPECT_LE(JournalRecords(output + ".journal", "done").size(), 4u);
+  if (GetParam() == "replaced") {
+    EXPECT_EQ(ReadFile(output), "the user's own file");
+  }
+  EXPECT_TRUE(LeftoversAfter(run.tag()).empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Output, OutputGoneTest, ::testing::Values("deleted", "replaced"),
+                         [](const auto& p) { return std::string(p.param); });
+
 TEST(DiskFullTest, AFullDiskIsAClearErrorAndNothingIsRecordedDoneThatIsNot) {
   TempDir dir;
   const std::string mnt = dir / "small";
