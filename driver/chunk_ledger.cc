@@ -57,12 +57,16 @@ void ChunkLedger::Apply(const JournalRecord& r) {
     table_.seconds[r.chunk] = r.seconds;
     table_.reused[r.chunk] = 0;  // a `reused` record follows when some were copied
     failures_.erase(r.chunk);
+    failed_reruns_.erase(r.chunk);
     points_since_last_start_ += plan_.chunk(r.chunk).count;
   } else if (r.type == "reused" && table_.status[r.chunk] == ChunkStatus::kDone) {
     table_.reused[r.chunk] = std::min(r.points, plan_.chunk(r.chunk).count);
+  } else if (r.type == "failed" && r.final && r.kept) {
+    failed_reruns_[r.chunk] = r;
   } else if (r.type == "failed" && r.final) {
     table_.status[r.chunk] = ChunkStatus::kFailed;
     failures_[r.chunk] = r;
+    failed_reruns_.erase(r.chunk);
   }
 }
 
@@ -183,6 +187,7 @@ std::vector<uint64_t> ChunkLedger::Todo(const ChunkSelection& selection) const {
   if (selection.failed) {
     for (uint64_t c = 0; c < plan_.chunks(); ++c)
       if (table_.status[c] == ChunkStatus::kFailed) todo.push_back(c);
+    for (const auto& failed_rerun : failed_reruns_) todo.push_back(failed_rerun.first);
   }
   auto missing = [](const char* option, const char* what, uint64_t index, uint64_t size) {
     return Error(std::string(option) + ": " + what + " " + std::to_string(index) +
@@ -242,6 +247,7 @@ void ChunkLedger::RecordDone(const Chunk& chunk, const DoneChunk& done, const st
   table_.checksum[chunk.index] = row.checksum;
   table_.reused[chunk.index] = row.reused;
   failures_.erase(chunk.index);
+  failed_reruns_.erase(chunk.index);
 }
 
 void ChunkLedger::RecordFailed(const JournalRecord& failed, const std::string& host) {
@@ -249,7 +255,8 @@ void ChunkLedger::RecordFailed(const JournalRecord& failed, const std::string& h
   const uint16_t host_row = failed.final ? file_->HostRow(host) : 0;
   journal_->Append(failed);
   file_->WriteChunkFailure(failed.chunk, reason_row);
-  if (!failed.final) return;
+  if (failed.final && failed.kept) failed_reruns_[failed.chunk] = failed;
+  if (!failed.final || failed.kept) return;
   ChunkRow row{ChunkStatus::kFailed, uint32_t(failed.attempt), 0, 0};
   row.host = host_row;
   row.worker = failed.worker;
@@ -260,6 +267,7 @@ void ChunkLedger::RecordFailed(const JournalRecord& failed, const std::string& h
   table_.checksum[failed.chunk] = 0;
   table_.reused[failed.chunk] = 0;
   failures_[failed.chunk] = failed;
+  failed_reruns_.erase(failed.chunk);
 }
 
 }  // namespace sweep

@@ -16,6 +16,11 @@
 // it later failed (its rows are verified against that done's checksum). So a damaged record
 // costs recomputation at most, never a chunk called done whose bytes do not match.
 //
+// A chunk done before a rerun that fails again stays done: its rows are the earlier ones (a rerun
+// computes into staged rows, driver/staged_rows.h) and so is its status. The failure is journaled
+// with "kept" and listed by failed_reruns() until the chunk is done again; `rerun --failed` takes
+// those chunks too.
+//
 // Recording keeps that order: RecordDone() and RecordFailed() append the journal record first and
 // then write the chunk's row of /chunks, so no chunk is ever marked done that its journal does not
 // hold, and a full disk that refuses the record stops the event from counting. The row carries
@@ -45,7 +50,8 @@ struct ChunkSelection {
   enum class Kind {
     kEvery,       // a new output: every chunk
     kUnfinished,  // resume, or a shard going on: every chunk not done (after VerifyDone)
-    kChosen,      // rerun: `failed` ones, `chunks`, and the chunks holding `points`
+    kChosen,      // rerun: `failed` ones (and done ones whose rerun failed), `chunks`, and the
+                  // chunks holding `points`
   };
   Kind kind = Kind::kEvery;
   // `--shard I/N`: only the chunks c with c % N == I, of whatever the kind selects.
@@ -95,6 +101,9 @@ class ChunkLedger {
   std::vector<LedgerCounts> CountByShard(uint64_t shards) const;
   // The last final failure recorded for each chunk that is failed now, by chunk.
   const std::map<uint64_t, JournalRecord>& failures() const { return failures_; }
+  // The last final failure of a rerun of each chunk that stayed done through it (a "kept"
+  // record), by chunk, until the chunk is done again.
+  const std::map<uint64_t, JournalRecord>& failed_reruns() const { return failed_reruns_; }
   // The journals whose partial last record (cut by a kill) was ignored.
   const std::vector<std::string>& truncated_journals() const { return truncated_journals_; }
   // The journals in which damaged records were skipped, with how many in each.
@@ -128,9 +137,9 @@ class ChunkLedger {
   // or the table cannot be written; the event is then not recorded.
   void RecordDone(const Chunk& chunk, const DoneChunk& done, const std::string& host,
                   const ReusedFrom* reused = nullptr);
-  // `failed`: a record of type "failed" (the caller fills the point, its parameters and the
-  // reason). Every failure sets the chunk's /chunks/failure; only a final one changes the rest
-  // of its row.
+  // `failed`: a record of type "failed" (the caller fills the point, its parameters, the reason
+  // and `kept` when the chunk was done before this attempt). Every failure sets the chunk's
+  // /chunks/failure; only a final one that is not `kept` changes the rest of its row.
   void RecordFailed(const JournalRecord& failed, const std::string& host);
 
  private:
@@ -142,6 +151,7 @@ class ChunkLedger {
   Plan plan_;
   ChunkTable table_;
   std::map<uint64_t, JournalRecord> failures_;
+  std::map<uint64_t, JournalRecord> failed_reruns_;
   std::vector<std::string> truncated_journals_;
   std::vector<std::pair<std::string, uint64_t>> damaged_journals_;
   double last_start_time_ = 0;

@@ -23,6 +23,7 @@
 #include "driver/local_workers.h"
 #include "driver/protocol.h"
 #include "driver/run_steps.h"
+#include "driver/staged_rows.h"
 #include "driver/worker_board.h"
 #include "io/clock.h"
 #include "io/config_json.h"
@@ -553,34 +554,18 @@ struct NodeSweep {
   std::optional<MappedInputs> inputs;
   std::optional<InputGuard> input_guard;  // hashes this node's inputs for rank 0 to compare
   OutputLayout layout;
-  ReusePlan reuse;      // the points its workers skip: rank 0 copies them (--reuse)
-  int staging_fd = -1;  // a memfd laid out like the output: the workers' rows
-  std::string staging_path;
-  std::optional<OutputFile> staging;
-  std::string log_dir;  // this rank's worker logs, removed with it
+  ReusePlan reuse;  // the points its workers skip: rank 0 copies them (--reuse)
+  std::optional<StagedRows> staging;  // the workers' rows, until sent to rank 0
+  std::string log_dir;                // this rank's worker logs, removed with it
   std::optional<LocalWorkers> workers;
 
   ~NodeSweep() {
     workers.reset();
     staging.reset();
-    if (staging_fd >= 0) close(staging_fd);
     std::error_code ignored;
     if (!log_dir.empty()) std::filesystem::remove_all(log_dir, ignored);
   }
 };
-
-void MakeStaging(NodeSweep* node) {
-  uint64_t end = 0;
-  for (const OutputDatasetInfo& r : node->layout.results)
-    end = std::max(end, r.region.offset + r.region.bytes);
-  node->staging_fd = memfd_create("sweep-staging", MFD_CLOEXEC);
-  if (node->staging_fd < 0 || ftruncate(node->staging_fd, off_t(end)) != 0)
-    throw Error(std::string("staging memfd: ") + std::strerror(errno));
-  // Workers (spawned ones too) open it by this name, as they do the memfd inputs.
-  node->staging_path =
-      "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(node->staging_fd);
-  node->staging.emplace(node->staging_path, node->layout, OutputFile::Access::kReadWrite);
-}
 
 void SetUpNode(const RunRequest& request, const nlohmann::json& setup, NodeSweep* node) {
   node->config = ConfigFromJson(setup.at("sweep"));
@@ -593,7 +578,7 @@ void SetUpNode(const RunRequest& request, const nlohmann::json& setup, NodeSweep
   node->input_guard.emplace(node->published->inputs(), *node->inputs);
   node->layout = DecodeRowLayout(setup.at("layout").get<std::string>());
   if (setup.contains("reuse")) node->reuse = ReusePlan::Decode(setup.at("reuse"));
-  MakeStaging(node);
+  node->staging.emplace(node->layout);
   WorkerContext context;
   context.config = &node->config;
   context.space = &*node->space;
@@ -601,7 +586,7 @@ void SetUpNode(const RunRequest& request, const nlohmann::json& setup, NodeSweep
   context.published = &*node->published;
   context.inputs = &*node->inputs;
   context.layout = &node->layout;
-  context.rows_path = node->staging_path;
+  context.rows_path = node->staging->path();
   context.reuse = &node->reuse;
   context.copy_reused = false;
   // The output's folder may not exist on this node: logs go to a folder of its own, and the
@@ -622,15 +607,13 @@ void Relay(NodeSweep& node, const WorkerEvent& e) {
     const Chunk chunk = plan.chunk(e.message.chunk);
     Writer rows(Wire::kRows);
     rows.Put(uint64_t(chunk.index));
+    OutputFile& staged = node.staging->file();
     for (size_t o = 0; o < node.layout.results.size(); ++o) {
-      const RawRegion region = node.staging->Rows(o, chunk.first, chunk.count);
       const size_t at = rows.bytes.size();
-      rows.bytes.resize(at + region.bytes);
-      node.staging->ReadRows(o, chunk.first, chunk.count, rows.bytes.data() + at);
-      // Sent on: give the memory back.
-      fallocate(node.staging_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off_t(region.offset),
-                off_t(region.bytes));
+      rows.bytes.resize(at + staged.Rows(o, chunk.first, chunk.count).bytes);
+      staged.ReadRows(o, chunk.first, chunk.count, rows.bytes.data() + at);
     }
+    node.staging->Free(chunk);  // sent on: give the memory back
     SendTo(0, rows.bytes);
   }
   std::optional<uint64_t> point;

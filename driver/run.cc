@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -80,11 +81,16 @@ int FinishRun(PreparedRun& run, const RunRequest& request, RunRecorder& recorder
     return int(ExitCode::kChunksFailed);
   }
   if (recorder.chunks_failed() > 0) {
+    const uint64_t kept = recorder.done_chunks_kept();
     std::fprintf(
         stderr,
-        "sweep: %llu chunks failed; see `sweep status %s`, fix, then `sweep rerun %s --failed`\n",
-        (unsigned long long)recorder.chunks_failed(), run.output_path.c_str(),
-        run.output_path.c_str());
+        "sweep: %llu chunks failed%s; see `sweep status %s`, fix, then `sweep rerun %s --failed`\n",
+        (unsigned long long)recorder.chunks_failed(),
+        kept
+            ? fmt::format(" ({} were done before this rerun: their earlier results are kept)", kept)
+                  .c_str()
+            : "",
+        run.output_path.c_str(), run.output_path.c_str());
     return int(ExitCode::kChunksFailed);
   }
   return int(ExitCode::kOk);

@@ -2,6 +2,7 @@
 // worker processes under the scheduler.
 #include <algorithm>
 #include <cstdlib>
+#include <string>
 
 #include "driver/local_workers.h"
 #include "driver/run_steps.h"
@@ -15,11 +16,11 @@ namespace sweep {
 namespace {
 
 // `sweep rerun --inline`: one chunk after another in this process, so gdb sees the kernel.
-void ComputeInline(PreparedRun& run, RunRecorder& recorder) {
+void ComputeInline(PreparedRun& run, const std::string& rows_path, RunRecorder& recorder) {
   Scoreboard scoreboard(1);
   WorkerSetup setup{
-      &*run.space,     &run.binding,        &run.inputs->views(), &run.published->inputs(),
-      run.output_path, &run.file->layout(), &scoreboard};
+      &*run.space, &run.binding,        &run.inputs->views(), &run.published->inputs(),
+      rows_path,   &run.file->layout(), &scoreboard};
   ChunkComputer computer(setup, 0);
   computer.InitKernel();
   const uint64_t max_failures = run.config.execution.max_failures;
@@ -57,8 +58,9 @@ SchedulerOptions OptionsFor(const PreparedRun& run) {
 
 namespace {
 
-bool ComputeWithWorkers(PreparedRun& run, int ranks, RunRecorder& recorder) {
-  LocalWorkers workers(run.WorkerContextFor(run.output_path), ranks);
+bool ComputeWithWorkers(PreparedRun& run, const std::string& rows_path, int ranks,
+                        RunRecorder& recorder) {
+  LocalWorkers workers(run.WorkerContextFor(rows_path), ranks);
   Scheduler scheduler(workers.set(), *run.plan, run.todo, OptionsFor(run), recorder);
   return scheduler.Run() == Scheduler::Outcome::kInterrupted;
 }
@@ -74,11 +76,19 @@ bool ComputeChunks(PreparedRun& run, const RunRequest& request, RunRecorder& rec
       if (!v.from_environment) setenv(v.name.c_str(), v.value.c_str(), 1);
   }
   run.filler->StartBackground();
+  // A rerun computes into staged rows, so that an attempt that fails leaves the output's rows of
+  // the chunk as they were (driver/staged_rows.h).
+  std::string rows_path = run.output_path;
+  if (run.mode == RunRequest::Mode::kRerun) {
+    run.staged_rows.emplace(run.file->layout());
+    recorder.TakeRowsFrom(&*run.staged_rows, &*run.file);
+    rows_path = run.staged_rows->path();
+  }
   if (request.inline_compute) {
-    ComputeInline(run, recorder);
+    ComputeInline(run, rows_path, recorder);
     return false;
   }
-  return ComputeWithWorkers(run, WorkerRanks(run, request), recorder);
+  return ComputeWithWorkers(run, rows_path, WorkerRanks(run, request), recorder);
 }
 
 int WorkerRanks(const PreparedRun& run, const RunRequest& request) {

@@ -139,6 +139,7 @@ void RunRecorder::BeforeAssign(uint64_t first, uint64_t count) {
 
 void RunRecorder::ChunkDone(const Chunk& chunk, const DoneChunk& done) {
   if (guard_ && !guard_->Changed().empty()) ThrowInputChanged(guard_->Changed(), output_path_);
+  if (staged_) staged_->MoveInto(*staged_into_, chunk);
   std::optional<ReusedFrom> from;
   if (done.reused > 0 && reuse_ && !reuse_->empty()) {
     const ChunkReuse reuse = reuse_->Provenance(chunk);
@@ -170,18 +171,24 @@ void RunRecorder::ChunkFailed(const ChunkFailure& f) {
   r.point = f.point;
   r.worker = f.rank;
   r.stderr_tail = f.log_tail;
+  // Done before this attempt (a rerun): the output still holds its earlier rows.
+  r.kept = ledger_.status(f.chunk.index) == ChunkStatus::kDone;
+  if (staged_) staged_->Free(f.chunk);
   std::string params_text;
   if (f.point) DescribePoint(space_, *f.point, &params_text, &r.params_json);
   ledger_.RecordFailed(r, hosts_.Of(f.rank));
   if (f.final) {
     ++snapshot_.chunks_failed;
+    done_chunks_kept_ += r.kept;
   } else {
     ++snapshot_.retries;
   }
   std::string line = fmt::format("sweep: chunk {}", f.chunk.index);
   if (f.point) line += fmt::format(", point {} ({})", *f.point, params_text);
   line += fmt::format(": {}{}", f.reason,
-                      f.final ? "" : fmt::format(" (attempt {}, will retry)", f.attempt));
+                      !f.final ? fmt::format(" (attempt {}, will retry)", f.attempt)
+                      : r.kept ? "; the chunk was done before, and keeps its earlier results"
+                               : "");
   if (f.final && !f.log_tail.empty()) {
     std::string tail = f.log_tail;
     const size_t keep = tail.rfind('\n', tail.size() > 400 ? tail.size() - 400 : 0);

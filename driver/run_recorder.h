@@ -1,6 +1,7 @@
 // RunRecorder: what a run does with each finished chunk, in this order:
 //   1. the ledger records it (driver/chunk_ledger.h: the journal record, then the chunk's row of
-//      /chunks); the workers wrote the rows before reporting;
+//      /chunks); the workers wrote the rows before reporting, into the output or, once told
+//      (TakeRowsFrom), into staged rows that a done chunk's rows are moved from first;
 //   2. progress, and for a failure one report on stderr: chunk, point, its parameter values,
 //      the reason and the tail of the worker's stderr.
 // It also syncs the journal to disk at most once a second, on the scheduler's ticks, has each
@@ -31,6 +32,7 @@
 #include "driver/reuse.h"
 #include "driver/scheduler.h"
 #include "driver/space.h"
+#include "driver/staged_rows.h"
 #include "driver/worker_board.h"
 #include "io/journal.h"
 #include "io/output_file.h"
@@ -73,6 +75,14 @@ class RunRecorder : public SchedulerObserver {
     guard_ = guard;
     output_path_ = std::move(output_path);
   }
+  // From now on the workers write rows into `staged`: a done chunk's are moved into `output`
+  // before it is recorded, a failed attempt's freed. A final failure of a chunk that is done
+  // (a rerun's) is recorded `kept`: the chunk stays done with its earlier rows.
+  // REQUIRES: both outlive the recorder.
+  void TakeRowsFrom(StagedRows* staged, OutputFile* output) {
+    staged_ = staged;
+    staged_into_ = output;
+  }
   // REQUIRES: `file` (the output, open for the run) outlives the recorder.
   void GuardOutput(const OutputFile* file) { output_ = file; }
   // What the user is told when the guarded output's path no longer names it: the results are not
@@ -87,6 +97,8 @@ class RunRecorder : public SchedulerObserver {
 
   ProgressSnapshot Snapshot();
   uint64_t chunks_failed() const { return snapshot_.chunks_failed; }
+  // Of those, the chunks that were done before and stay done with their earlier rows.
+  uint64_t done_chunks_kept() const { return done_chunks_kept_; }
 
  private:
   const Space& space_;
@@ -99,6 +111,9 @@ class RunRecorder : public SchedulerObserver {
   const ReusePlan* reuse_ = nullptr;
   std::string output_path_;
   const OutputFile* output_ = nullptr;
+  StagedRows* staged_ = nullptr;
+  OutputFile* staged_into_ = nullptr;
+  uint64_t done_chunks_kept_ = 0;
   double output_checked_ = 0;            // steady seconds of OutputGone()'s last look in Tick()
   std::vector<Chunk> done_by_this_run_;  // kept only while guard_ watches files
   ProgressSnapshot snapshot_;

@@ -20,6 +20,7 @@
 #include "driver/run_recorder.h"
 #include "driver/scheduler.h"
 #include "driver/space.h"
+#include "driver/staged_rows.h"
 #include "io/config.h"
 #include "io/inputs.h"
 #include "io/journal.h"
@@ -57,6 +58,9 @@ struct PreparedRun {
   std::optional<Journal> journal;
   std::optional<ChunkLedger> ledger;
   std::vector<uint64_t> todo;  // the chunks to compute, in order
+  // A rerun's: where its workers write rows, moved into the file as each chunk is done
+  // (driver/staged_rows.h). Made by ComputeChunks; it outlives the recorder that moves them.
+  std::optional<StagedRows> staged_rows;
   // Prepares todo's pending chunks (driver/output_filler.h); its background starts with
   // ComputeChunks and stops in FinishRun.
   std::optional<OutputFiller> filler;

@@ -208,6 +208,7 @@ StatusReport ReadStatus(const std::string& output_path) {
   report.chunks = file.layout().chunks;
   report.counts = ledger.Count();
   report.failures = ledger.failures();
+  report.failed_reruns = ledger.failed_reruns();
   report.kept_workdirs = KeptWorkdirs(
       file, std::filesystem::absolute(output_path).lexically_normal().string(), report.failures);
   report.journal_truncated = !ledger.truncated_journals().empty();
@@ -264,20 +265,26 @@ nlohmann::json StatusJson(const StatusReport& r) {
                            {"eta_seconds", OrNull(s.eta_seconds)},
                            {"workers", WorkersJson(s.workers)}});
   }
+  const auto failure = [](uint64_t chunk, const JournalRecord& f) {
+    return nlohmann::json{
+        {"chunk", chunk},
+        {"point", f.point ? nlohmann::json(*f.point) : nlohmann::json(nullptr)},
+        {"params", nlohmann::json::parse(f.params_json.empty() ? "{}" : f.params_json)},
+        {"kind", f.kind},
+        {"reason", f.reason},
+        {"attempt", f.attempt},
+        {"stderr", f.stderr_tail}};
+  };
   j["failures"] = nlohmann::json::array();
   for (const auto& [chunk, f] : r.failures) {
-    j["failures"].push_back(
-        {{"chunk", chunk},
-         {"point", f.point ? nlohmann::json(*f.point) : nlohmann::json(nullptr)},
-         {"params", nlohmann::json::parse(f.params_json.empty() ? "{}" : f.params_json)},
-         {"kind", f.kind},
-         {"reason", f.reason},
-         {"attempt", f.attempt},
-         {"stderr", f.stderr_tail}});
+    j["failures"].push_back(failure(chunk, f));
     const auto kept = r.kept_workdirs.find(chunk);
     j["failures"].back()["workdir"] =
         kept == r.kept_workdirs.end() ? nlohmann::json(nullptr) : nlohmann::json(kept->second);
   }
+  // Chunks still done, with their earlier results, whose latest rerun failed.
+  j["failed_reruns"] = nlohmann::json::array();
+  for (const auto& [chunk, f] : r.failed_reruns) j["failed_reruns"].push_back(failure(chunk, f));
   return j;
 }
 
@@ -328,6 +335,12 @@ std::string StatusText(const StatusReport& r) {
     text += fmt::format(": {} [{}, attempt {}]\n", f.reason, f.kind, f.attempt);
     const auto kept = r.kept_workdirs.find(chunk);
     if (kept != r.kept_workdirs.end()) text += "    work directory kept: " + kept->second + "\n";
+  }
+  for (const auto& [chunk, f] : r.failed_reruns) {
+    text += fmt::format("  rerun of done chunk {} failed", chunk);
+    if (f.point) text += fmt::format(", point {} ({})", *f.point, ParamsText(f));
+    text += fmt::format(": {} [{}, attempt {}]; its earlier results are kept\n", f.reason, f.kind,
+                        f.attempt);
   }
   return text;
 }

@@ -59,7 +59,9 @@ struct StatusReport {
   bool journal_truncated = false;     // a kill cut some journal's last record
   uint64_t journal_damaged = 0;       // damaged journal records skipped
   std::vector<ShardStatus> shards;    // by N, then I
-  std::map<uint64_t, JournalRecord> failures;     // final failures of the chunks failed now
+  std::map<uint64_t, JournalRecord> failures;  // final failures of the chunks failed now
+  // Final failures of reruns of chunks that stay done with their earlier results.
+  std::map<uint64_t, JournalRecord> failed_reruns;
   std::map<uint64_t, std::string> kept_workdirs;  // chunk -> its failed point's work directory
   std::vector<WorkerStatus> workers;  // of the live run (not a shard's) when it has a board
 };

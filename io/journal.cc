@@ -165,6 +165,7 @@ std::string EncodeJournalRecord(const JournalRecord& r) {
     j["chunk"] = r.chunk;
     j["attempt"] = r.attempt;
     j["final"] = r.final;
+    if (r.kept) j["kept"] = true;
     j["kind"] = r.kind;
     j["reason"] = r.reason;
     j["point"] = r.point ? nlohmann::json(*r.point) : nlohmann::json(nullptr);
@@ -198,6 +199,7 @@ std::optional<JournalRecord> DecodeJournalRecord(const std::string& line) {
     r.worker = j.value("worker", -1);
     r.attempt = j.value("attempt", 0);
     r.final = j.value("final", true);
+    r.kept = j.value("kept", false);
     r.kind = j.value("kind", "");
     r.reason = j.value("reason", "");
     if (j.contains("point") && j["point"].is_number_unsigned())

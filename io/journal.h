@@ -22,11 +22,13 @@
 //        older sweeps). host: where the run's driver is, and so its workers; worker_hosts (an
 //        MPI run's, left out otherwise): workers from each first on are on that host. The done
 //        and failed records that follow in the same journal name their worker by its index:
-//        this is where to find its host.
+//        this is where to find its host. reuse (a `run --reuse`'s, left out otherwise): each
+//        earlier output it copies points from, and how many of the points it computes it planned
+//        to copy from it.
 //     {"type":"failed","time":..,"chunk":..,"attempt":..,"final":true|false,"kind":"crashed|...",
 //      "reason":"..","point":..|null,"params":{"rho":2.5,..},"stderr":"..","worker":..}
-//        reuse (a `run --reuse`'s, left out otherwise): each earlier output it copies points
-//        from, and how many of the points it computes it planned to copy from it.
+//        "kept":true (left out otherwise): the chunk was done before this attempt (a rerun), and
+//        a final failure leaves it done, with its earlier rows (driver/chunk_ledger.h).
 //     {"type":"reused","time":..,"chunk":..,"points":..,"from":"/abs/OLD.h5","first_chunk":..,
 //      "last_chunk":..}
 //        right after the `done` record of a chunk some of whose points were copied from earlier
@@ -101,6 +103,7 @@ struct JournalRecord {
   int worker = -1;
   int attempt = 0;
   bool final = true;
+  bool kept = false;  // failed: the chunk stays done with its earlier rows (a rerun's attempt)
   std::string kind;
   std::string reason;
   std::optional<uint64_t> point;

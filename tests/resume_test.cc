@@ -228,6 +228,75 @@ TEST(ResumeTest, RerunOfDoneChunksAndInlineRerunGiveTheSameBytes) {
   EXPECT_EQ(nothing.code, 2);
 }
 
+// A rerun's attempt never leaves the output worse than before it: a done chunk whose rerun fails,
+// whether its program exits non-zero or its worker is killed after the chunk's first point was
+// written, keeps its earlier rows and its status as done. The failure is journaled, shown by
+// `sweep status` (and its --json), and `rerun --failed` tries it again once the cause is fixed.
+// Each point's `trace` is a block of its own (256 KiB, the worker's block), so the first point of
+// a two-point chunk is written before the second kills the worker.
+TEST(RerunTest, AFailedRerunOfADoneChunkKeepsItsResultsAndItsStatus) {
+  TempDir dir;
+  const std::string mode = dir / "mode";
+  WriteFile(dir / "sim.sh",
+            "#!/bin/sh\nv=$1\ncase $(cat '" + mode +
+                "') in\n"
+                "  exit) echo 'licence server down' >&2; exit 7 ;;\n"
+                "  kill) if [ $(($1 % 2)) = 1 ]; then kill -9 $PPID; sleep 60; fi; v=-100 ;;\n"
+                "esac\n"
+                "echo \"y $v\"\nawk -v v=$v 'BEGIN { printf \"trace\"; "
+                "for (i = 0; i < 32768; i++) printf \" %d\", v; print \"\" }'\n");
+  chmod((dir / "sim.sh").c_str(), 0755);
+  WriteFile(dir / "c.yaml",
+            "name: c\nkernel:\n  command: [./sim.sh, '{x}']\n"
+            "  outputs: {y: float64, trace: [float64, 32768]}\n"
+            "parameters:\n  x: {values: [0, 1, 2, 3]}\n"
+            "execution: {workers: 1, chunk_size: 2, retries: 0}\noutput: {path: out.h5}\n");
+  WriteFile(mode, "good");
+  ASSERT_EQ(RunSweep({"run", "c.yaml", "-q"}, dir.path()).code, 0);
+  const auto results = ResultsAndParams(dir / "out.h5");
+  const std::vector<uint8_t> all_done = {1, 1};
+  ASSERT_EQ(ReadDataset<uint8_t>(dir / "out.h5", "/chunks/status"), all_done);
+
+  WriteFile(mode, "exit");
+  const RunResult exited = RunSweep({"rerun", "out.h5", "--chunks", "0", "-q"}, dir.path());
+  EXPECT_EQ(exited.code, 3) << exited.err;
+  WriteFile(mode, "kill");
+  const RunResult killed = RunSweep({"rerun", "out.h5", "--chunks", "1", "-q"}, dir.path());
+  EXPECT_EQ(killed.code, 3) << killed.err;
+  EXPECT_NE(killed.err.find("their earlier results are kept"), std::string::npos) << killed.err;
+
+  EXPECT_EQ(ResultsAndParams(dir / "out.h5"), results) << "a failed rerun changed the results";
+  EXPECT_EQ(ReadDataset<uint8_t>(dir / "out.h5", "/chunks/status"), all_done);
+  std::vector<JournalRecord> failed = JournalRecords(dir / "out.h5.journal", "failed");
+  ASSERT_EQ(failed.size(), 2u);
+  EXPECT_TRUE(failed[0].final);
+  EXPECT_EQ(failed[0].point, 0u);
+  EXPECT_NE(failed[0].reason.find("failed with exit code 7"), std::string::npos);
+  EXPECT_EQ(failed[1].point, 3u);
+  EXPECT_EQ(failed[1].kind, "killed");
+
+  const nlohmann::json status = StatusJson(dir);
+  EXPECT_EQ(status["done"], 2);
+  EXPECT_EQ(status["failed"], 0);
+  ASSERT_EQ(status["failed_reruns"].size(), 2u) << status.dump(2);
+  EXPECT_EQ(status["failed_reruns"][0]["chunk"], 0);
+  EXPECT_EQ(status["failed_reruns"][1]["chunk"], 1);
+  const RunResult text = RunSweep({"status", "out.h5"}, dir.path());
+  EXPECT_NE(text.out.find("  rerun of done chunk 0 failed, point 0 (x=0): command `./sim.sh`: "
+                          "failed with exit code 7"),
+            std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("; its earlier results are kept\n"), std::string::npos) << text.out;
+
+  // Fixed, `rerun --failed` takes the chunks whose rerun failed, and they are plainly done again.
+  WriteFile(mode, "good");
+  const RunResult fixed = RunSweep({"rerun", "out.h5", "--failed", "-q"}, dir.path());
+  ASSERT_EQ(fixed.code, 0) << fixed.err;
+  EXPECT_EQ(JournalRecords(dir / "out.h5.journal", "done").size(), 2u + 2u);
+  EXPECT_EQ(ResultsAndParams(dir / "out.h5"), results);
+  EXPECT_EQ(StatusJson(dir)["failed_reruns"].size(), 0u);
+}
+
 TEST(ResumeTest, FailuresAreRecordedWithPointParametersAndReason) {
   TempDir dir;
   const std::string config = FaultyConfig(dir, "error_at: 7, segfault_at: 21");
