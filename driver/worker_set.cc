@@ -48,12 +48,14 @@ int CheckedFd(int fd, const std::string& what) {
 }
 
 // Ctrl-C, kill, and the terminal closing (SIGHUP): each stops the run the same journaled way.
-sigset_t InterruptSignals() {
+// SIGCHLD: a child exited, an orphan perhaps, to be reaped at once.
+sigset_t WatchedSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGCHLD);
   return set;
 }
 
@@ -77,45 +79,6 @@ std::vector<std::string> WorkerEnvironment(const WorkerLaunch& launch, int rank)
   env.push_back("SWEEP_SIZE=" + std::to_string(launch.size));
   env.push_back("SWEEP_DRIVER_PID=" + std::to_string(getpid()));
   return env;
-}
-
-// The pids whose parent is this process, read from /proc (CONFIG_PROC_CHILDREN is not always
-// there, so every /proc/<pid>/stat is read).
-// Only those started at or after `since_ticks` (clock ticks since boot, as /proc/<pid>/stat's
-// field 22 counts them).
-std::set<pid_t> ChildrenOfThisProcess(unsigned long long since_ticks) {
-  std::set<pid_t> children;
-  const pid_t self = getpid();
-  DIR* proc = opendir("/proc");
-  if (!proc) return children;
-  while (dirent* entry = readdir(proc)) {
-    const pid_t pid = pid_t(std::atoi(entry->d_name));
-    if (pid <= 0) continue;
-    char path[64], stat[512];
-    std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    const ssize_t n = read(fd, stat, sizeof stat - 1);
-    close(fd);
-    if (n <= 0) continue;
-    stat[n] = '\0';
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so parse after the last
-    // ')'.
-    const char* close_paren = std::strrchr(stat, ')');
-    char state;
-    int ppid;
-    unsigned long long start = 0;
-    if (close_paren &&
-        std::sscanf(
-            close_paren + 1,
-            " %c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-            &state, &ppid, &start) == 3 &&
-        ppid == self && start >= since_ticks) {
-      children.insert(pid);
-    }
-  }
-  closedir(proc);
-  return children;
 }
 
 }  // namespace
@@ -169,10 +132,12 @@ ProcessWorkerSet::ProcessWorkerSet(WorkerLaunch launch)
   struct stat log_dir {};
   if (lstat(launch_.log_dir.c_str(), &log_dir) != 0 || !S_ISDIR(log_dir.st_mode))
     throw Error("worker launch: " + launch_.log_dir + " is not a folder (a symbolic link?)");
+  logs_.reserve(size_t(launch_.size));
+  for (int r = 0; r < launch_.size; ++r) logs_.emplace_back(LogPath(r), launch_.log_rotate_bytes);
   // Signals become events of the poll loop: nothing runs in a handler, nothing is missed.
-  sigset_t interrupts = InterruptSignals();
-  sigprocmask(SIG_BLOCK, &interrupts, nullptr);
-  signal_fd_ = CheckedFd(signalfd(-1, &interrupts, SFD_CLOEXEC | SFD_NONBLOCK), "signalfd");
+  const sigset_t watched = WatchedSignals();
+  sigprocmask(SIG_BLOCK, &watched, &signal_mask_before_);
+  signal_fd_ = CheckedFd(signalfd(-1, &watched, SFD_CLOEXEC | SFD_NONBLOCK), "signalfd");
   // A worker's descendants that escape its process group (a double fork, setsid) are reparented
   // to us rather than to init when their parent dies, so KillOrphans() can find and end them.
   int was_subreaper = 0;
@@ -180,19 +145,31 @@ ProcessWorkerSet::ProcessWorkerSet(WorkerLaunch launch)
   was_subreaper_ = was_subreaper != 0;
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   // Children this process had before (a test's, say) are not orphans of workers: they started
-  // earlier. Boot time in clock ticks is what /proc/<pid>/stat counts start times in.
-  timespec boot{};
-  clock_gettime(CLOCK_BOOTTIME, &boot);
-  const long hz = sysconf(_SC_CLK_TCK);
-  created_ticks_ =
-      (unsigned long long)boot.tv_sec * hz + (unsigned long long)boot.tv_nsec * hz / 1'000'000'000;
+  // earlier.
+  created_ticks_ = TicksSinceBoot();
+}
+
+bool ProcessWorkerSet::IsWorker(pid_t pid) const {
+  for (const Worker& w : workers_)
+    if (w.pid == pid) return true;
+  return false;
+}
+
+void ProcessWorkerSet::ReapOrphans() {
+  ReapExitedChildren([this](pid_t pid) {
+    if (IsWorker(pid)) return true;  // Reap() waits for it, when its pidfd says it exited
+    const std::optional<unsigned long long> start = StartTicksOf(pid);
+    return start && *start < created_ticks_;  // not an orphan of a worker: it was there before
+  });
 }
 
 void ProcessWorkerSet::KillOrphans() {
   // Killing an orphan can orphan its own children in turn; a few rounds reach them all.
   for (int round = 0; round < 8; ++round) {
-    std::set<pid_t> orphans = ChildrenOfThisProcess(created_ticks_);
-    for (const Worker& w : workers_) orphans.erase(w.pid);
+    std::set<pid_t> orphans;
+    for (const ChildProcess& child : ChildrenOfThisProcess()) {
+      if (child.start_ticks >= created_ticks_ && !IsWorker(child.pid)) orphans.insert(child.pid);
+    }
     if (orphans.empty()) return;
     for (pid_t p : orphans) kill(p, SIGKILL);
     for (pid_t p : orphans) {
@@ -209,11 +186,11 @@ ProcessWorkerSet::~ProcessWorkerSet() {
     if (w.pidfd >= 0) close(w.pidfd);
     if (w.socket >= 0) close(w.socket);
   }
+  for (WorkerLog& log : logs_) log.End();
   KillOrphans();
   if (!was_subreaper_) prctl(PR_SET_CHILD_SUBREAPER, 0);
   close(signal_fd_);
-  sigset_t interrupts = InterruptSignals();
-  sigprocmask(SIG_UNBLOCK, &interrupts, nullptr);
+  sigprocmask(SIG_SETMASK, &signal_mask_before_, nullptr);
 }
 
 std::string ProcessWorkerSet::LogPath(int rank) const {
@@ -226,9 +203,7 @@ void ProcessWorkerSet::Start(int rank) {
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) ThrowErrno("socketpair");
   ScopedFd driver_end(pair[0]), worker_end(pair[1]);
-  ScopedFd log(CheckedFd(
-      open(LogPath(rank).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644),
-      "open log"));
+  ScopedFd log = logs_.at(rank).Begin();
   scoreboard_.Publish(rank, Scoreboard::kIdle);
   const pid_t pid = StartProcess(rank, worker_end.get(), log.get());
   ScopedFd pidfd(int(syscall(SYS_pidfd_open, pid, 0)));
@@ -310,6 +285,9 @@ void ProcessWorkerSet::KillAll() {
 
 std::optional<WorkerEvent> ProcessWorkerSet::ReceiveFrom(int rank) {
   Worker& w = workers_[rank];
+  // What the worker printed before it spoke is in the pipe: into the log first, so that the
+  // log's tail is as the worker left it when its message is handled.
+  logs_[rank].Drain();
   std::optional<Message> m;
   try {
     m = ReceiveMessage(w.socket);
@@ -346,6 +324,7 @@ std::optional<WorkerEvent> ProcessWorkerSet::Reap(int rank) {
   if (w.over_memory_limit) exited.exit_kind = WorkerEvent::ExitKind::kOutOfMemory;
   while (waitpid(w.pid, &exited.wait_status, 0) < 0 && errno == EINTR) {
   }
+  logs_[rank].End();  // its last words, before anyone reads the log's tail
   close(w.pidfd);
   w.pidfd = -1;
   w.pid = -1;
@@ -382,6 +361,7 @@ void ProcessWorkerSet::WatchMemory() {
 std::optional<WorkerEvent> ProcessWorkerSet::Next(double timeout_seconds) {
   const double start = SteadySeconds();
   for (;;) {
+    ReapOrphans();
     if (!pending_.empty()) {
       WorkerEvent e = pending_.front();
       pending_.erase(pending_.begin());
@@ -397,18 +377,23 @@ std::optional<WorkerEvent> ProcessWorkerSet::Next(double timeout_seconds) {
       const int sample_ms = int(std::ceil(to_sample * 1000));
       timeout_ms = timeout_ms < 0 ? sample_ms : std::min(timeout_ms, sample_ms);
     }
+    enum class Source { kSignals, kSocket, kPidfd, kLog };
     std::vector<pollfd> fds;
-    std::vector<std::pair<int, bool>> owners;  // (rank, is_pidfd); rank -1 for the signal fd
+    std::vector<std::pair<int, Source>> owners;  // (rank, what); rank -1 for the signal fd
     fds.push_back({signal_fd_, POLLIN, 0});
-    owners.push_back({-1, false});
+    owners.push_back({-1, Source::kSignals});
     for (int r = 0; r < size(); ++r) {
       if (workers_[r].socket >= 0) {
         fds.push_back({workers_[r].socket, POLLIN, 0});
-        owners.push_back({r, false});
+        owners.push_back({r, Source::kSocket});
       }
       if (workers_[r].pidfd >= 0) {
         fds.push_back({workers_[r].pidfd, POLLIN, 0});
-        owners.push_back({r, true});
+        owners.push_back({r, Source::kPidfd});
+      }
+      if (logs_[r].fd() >= 0) {
+        fds.push_back({logs_[r].fd(), POLLIN, 0});
+        owners.push_back({r, Source::kLog});
       }
     }
     const int n = poll(fds.data(), fds.size(), timeout_ms);
@@ -420,23 +405,31 @@ std::optional<WorkerEvent> ProcessWorkerSet::Next(double timeout_seconds) {
     }
 
     if (fds[0].revents) {
+      // SIGCHLD only wakes the loop, whose next round reaps the orphans.
+      int interrupt = 0;
       signalfd_siginfo info{};
-      if (read(signal_fd_, &info, sizeof info) == sizeof info) {
+      while (read(signal_fd_, &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo != SIGCHLD) interrupt = int(info.ssi_signo);
+      }
+      if (interrupt != 0) {
         WorkerEvent e;
         e.kind = WorkerEvent::Kind::kInterrupt;
-        e.signal = int(info.ssi_signo);
+        e.signal = interrupt;
         return e;
       }
     }
+    for (size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents && owners[i].second == Source::kLog) logs_[owners[i].first].Drain();
+    }
     // Messages first: a worker's last words must be seen before its exit.
     for (size_t i = 1; i < fds.size(); ++i) {
-      if (!fds[i].revents || owners[i].second) continue;
+      if (!fds[i].revents || owners[i].second != Source::kSocket) continue;
       if (std::optional<WorkerEvent> e = ReceiveFrom(owners[i].first)) return e;
     }
     for (size_t i = 1; i < fds.size(); ++i) {
-      if (fds[i].revents && owners[i].second) return Reap(owners[i].first);
+      if (fds[i].revents && owners[i].second == Source::kPidfd) return Reap(owners[i].first);
     }
-    // Only sockets closed this time; their processes' exits come next.
+    // Only logs copied, or sockets closed, this time; those processes' exits come next.
   }
 }
 
@@ -447,21 +440,7 @@ std::optional<uint64_t> ProcessWorkerSet::CurrentPoint(int rank) const {
 }
 
 std::string ProcessWorkerSet::LogTail(int rank, size_t max_bytes) const {
-  ScopedFd fd(open(LogPath(rank).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (fd.get() < 0) return "";
-  struct stat st {};
-  fstat(fd.get(), &st);
-  const off_t start = st.st_size > off_t(max_bytes) ? st.st_size - off_t(max_bytes) : 0;
-  std::string tail(size_t(st.st_size - start), '\0');
-  const ssize_t n = pread(fd.get(), tail.data(), tail.size(), start);
-  tail.resize(n > 0 ? size_t(n) : 0);
-  if (start > 0) {
-    // Drop the partial first line.
-    const size_t newline = tail.find('\n');
-    if (newline != std::string::npos) tail.erase(0, newline + 1);
-  }
-  while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r')) tail.pop_back();
-  return tail;
+  return ReadLogTail(LogPath(rank), max_bytes);
 }
 
 void BecomeWorker(pid_t driver_pid, int first_unused_fd) {

@@ -11,8 +11,9 @@
 //   - it dies with the driver (PR_SET_PDEATHSIG, rechecked against the parent pid after, since
 //     the parent may have died before the call): a forked worker from the start, a spawned one
 //     from its first call, BecomeWorker();
-//   - it inherits no descriptor but stdin (/dev/null), stdout and stderr (both its log file,
-//     `<log_dir>/worker-<rank>.log`, appended across restarts), the protocol socket at
+//   - it inherits no descriptor but stdin (/dev/null), stdout and stderr (both a pipe to its log,
+//     `<log_dir>/worker-<rank>.log`, appended across restarts and capped by rotation:
+//     driver/worker_log.h; Next() copies what arrives), the protocol socket at
 //     kWorkerSocketFd and, when spawned, the scoreboard's memfd at kWorkerFirstPassedFd and the
 //     descriptors of WorkerLaunch::pass_fds after it (a forked worker inherits the scoreboard's
 //     mapping instead); its signal mask is empty and every signal at its default action;
@@ -21,14 +22,19 @@
 //   - after it exits, its process group is killed, so a grandchild left behind does not survive;
 //     one that left the group (a double fork with setsid, a daemon) is reparented to the driver,
 //     which is a child subreaper while a ProcessWorkerSet exists, and is killed too;
+//   - the orphans its descendants leave (reparented to the driver, the subreaper) are reaped as
+//     soon as they exit: SIGCHLD wakes Next(), which waits for every exited child that is not a
+//     worker and started after the set was made, so they never pile up as zombies;
 //   - with WorkerLaunch::memory_limit, its private memory is sampled at least every 50 ms while
 //     Next() waits; one over the limit is killed and its kExited event says kOutOfMemory. It also
 //     gets RLIMIT_DATA at twice the limit plus 256 MiB, a backstop against a runaway allocation
 //     between two samples, so that its allocations fail rather than the machine's.
 // SIGINT, SIGTERM and SIGHUP sent to the driver are turned into kInterrupt events (signalfd) while
-// a ProcessWorkerSet exists; the default actions are restored when it is destroyed.
+// a ProcessWorkerSet exists, and SIGCHLD into reaping; the signal mask it found is restored when
+// it is destroyed.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -40,6 +46,7 @@
 #include <vector>
 
 #include "driver/protocol.h"
+#include "driver/worker_log.h"
 #include "io/process.h"
 
 namespace sweep {
@@ -119,6 +126,8 @@ struct WorkerLaunch {
   // "NAME=value" entries every worker's environment gets on top of this process's (the thread
   // settings of driver/thread_limits.h).
   std::vector<std::string> env;
+  // Each worker's log is rotated at this size (driver/worker_log.h). REQUIRES: > 0.
+  uint64_t log_rotate_bytes = kWorkerLogRotateBytes;
   // kSpawn: the program and arguments (argv[0] included, a path). The worker finds its socket
   // at kWorkerSocketFd, the scoreboard's memfd at kWorkerFirstPassedFd and the descriptors of
   // `pass_fds` at kWorkerFirstPassedFd + 1, + 2, ... in order.
@@ -172,13 +181,18 @@ class ProcessWorkerSet : public WorkerSet {
   // Kills and reaps every child of this process that is not a worker and started after this set
   // was made: descendants of workers that escaped their process group.
   void KillOrphans();
+  // Reaps, without killing, those of them that have exited.
+  void ReapOrphans();
+  bool IsWorker(pid_t pid) const;
   std::string LogPath(int rank) const;
 
   WorkerLaunch launch_;
   std::string host_;  // this machine's name, for Place()
   Scoreboard scoreboard_;
   std::vector<Worker> workers_;
+  std::vector<WorkerLog> logs_;  // one a rank, kept across its workers
   int signal_fd_ = -1;
+  sigset_t signal_mask_before_{};         // restored when the set goes
   std::vector<WorkerEvent> pending_;      // events found but not yet returned
   unsigned long long created_ticks_ = 0;  // when the set was made, in clock ticks since boot
   bool was_subreaper_ = false;

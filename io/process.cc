@@ -1,10 +1,12 @@
 #include "io/process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -323,6 +325,90 @@ uint64_t PrivateMemoryBytes(pid_t pid) {
   text[n] = '\0';
   const char* field = std::strstr(text, "\nAnonymous:");
   return field ? std::strtoull(field + 11, nullptr, 10) * 1024 : 0;
+}
+
+namespace {
+
+// The state, parent and start time of process `pid` from its /proc/<pid>/stat; false when gone.
+bool ReadProcStat(pid_t pid, char* state, pid_t* parent, unsigned long long* start_ticks) {
+  char path[64], stat[512];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", int(pid));
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const ssize_t n = read(fd, stat, sizeof stat - 1);
+  close(fd);
+  if (n <= 0) return false;
+  stat[n] = '\0';
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so parse after the last
+  // ')'. The start time is field 22.
+  const char* close_paren = std::strrchr(stat, ')');
+  int ppid = 0;
+  return close_paren &&
+         std::sscanf(
+             close_paren + 1,
+             " %c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+             state, &ppid, start_ticks) == 3 &&
+         ((*parent = pid_t(ppid)), true);
+}
+
+}  // namespace
+
+std::vector<ChildProcess> ChildrenOfThisProcess() {
+  std::vector<ChildProcess> children;
+  const pid_t self = getpid();
+  DIR* proc = opendir("/proc");
+  if (!proc) return children;
+  while (dirent* entry = readdir(proc)) {
+    ChildProcess child;
+    child.pid = pid_t(std::atoi(entry->d_name));
+    pid_t parent = 0;
+    if (child.pid > 0 && ReadProcStat(child.pid, &child.state, &parent, &child.start_ticks) &&
+        parent == self)
+      children.push_back(child);
+  }
+  closedir(proc);
+  return children;
+}
+
+unsigned long long TicksSinceBoot() {
+  timespec boot{};
+  clock_gettime(CLOCK_BOOTTIME, &boot);
+  const unsigned long long hz = (unsigned long long)sysconf(_SC_CLK_TCK);
+  return (unsigned long long)boot.tv_sec * hz +
+         (unsigned long long)boot.tv_nsec * hz / 1'000'000'000;
+}
+
+std::optional<unsigned long long> StartTicksOf(pid_t pid) {
+  char state = '?';
+  pid_t parent = 0;
+  unsigned long long start = 0;
+  if (!ReadProcStat(pid, &state, &parent, &start)) return std::nullopt;
+  return start;
+}
+
+bool IsChildSubreaper() {
+  int subreaper = 0;
+  return prctl(PR_GET_CHILD_SUBREAPER, &subreaper) == 0 && subreaper != 0;
+}
+
+size_t ReapExitedChildren(const std::function<bool(pid_t)>& keep) {
+  size_t reaped = 0;
+  // waitid() names one exited child at a time, the same until it is reaped: while the one it
+  // names is ours to reap, this costs a call per child.
+  for (;;) {
+    siginfo_t info{};
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0)
+      return reaped;
+    if (keep(info.si_pid)) break;
+    if (waitpid(info.si_pid, nullptr, WNOHANG) != info.si_pid) return reaped;
+    ++reaped;
+  }
+  // A claimed child hides the others from waitid(): look for them all.
+  for (const ChildProcess& child : ChildrenOfThisProcess()) {
+    if (child.state == 'Z' && !keep(child.pid) && waitpid(child.pid, nullptr, WNOHANG) == child.pid)
+      ++reaped;
+  }
+  return reaped;
 }
 
 }  // namespace sweep

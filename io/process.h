@@ -105,4 +105,37 @@ std::string DescribeWaitStatus(int wait_status);
 // ("Anonymous:"); 0 if the process is gone.
 uint64_t PrivateMemoryBytes(pid_t pid);
 
+// ---- Children, and the orphans a child subreaper inherits ----
+//
+// A child subreaper (PR_SET_CHILD_SUBREAPER: the driver while it has workers) becomes the parent
+// of every orphan among its descendants: a program's `(sleep &)`, an MPI launcher's daemons. Each
+// is a zombie once it exits until its parent waits for it; left so, they pile up until the user's
+// process limit (pids.max) refuses the next fork.
+
+// A child of this process, as /proc says.
+struct ChildProcess {
+  pid_t pid = 0;
+  char state = '?';                    // R, S, D, Z... as /proc/<pid>/stat has it
+  unsigned long long start_ticks = 0;  // when it started, in clock ticks since boot
+};
+
+// Every child of this process: reads /proc/<pid>/stat of every process (CONFIG_PROC_CHILDREN is
+// not always there), a few milliseconds.
+std::vector<ChildProcess> ChildrenOfThisProcess();
+
+// Now, in the clock ticks since boot that ChildProcess::start_ticks counts.
+unsigned long long TicksSinceBoot();
+
+// When process `pid` started (ChildProcess::start_ticks); nullopt when there is no such process.
+std::optional<unsigned long long> StartTicksOf(pid_t pid);
+
+// Whether this process is a child subreaper.
+bool IsChildSubreaper();
+
+// Waits for every child that has exited and that `keep` does not claim (a worker its owner
+// reaps itself, a child this process had before), without blocking. Costs one waitid() when no
+// child has exited; reads /proc (ChildrenOfThisProcess) only when a claimed child is among the
+// exited ones. Returns how many it reaped.
+size_t ReapExitedChildren(const std::function<bool(pid_t)>& keep);
+
 }  // namespace sweep

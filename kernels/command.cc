@@ -198,6 +198,10 @@ RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
     r.start_error = std::string("lost its exit status: waitpid: ") + strerror(errno);
     break;
   }
+  // A worker that is a child subreaper inherits the orphans of its programs: those that have
+  // died (the group kill above) are reaped now, the rest after a later point. Its only other
+  // children are earlier points' programs, all waited for.
+  if (IsChildSubreaper()) ReapExitedChildren([](pid_t) { return false; });
   if (r.err.size() > kStderrKeep) r.err.erase(0, r.err.size() - kStderrKeep);
   if (stdout_keep && r.out.size() > stdout_keep) r.out.erase(0, r.out.size() - stdout_keep);
   return r;

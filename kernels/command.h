@@ -42,9 +42,10 @@
 // Each run: stdin is /dev/null, no descriptor but 0, 1 and 2 is inherited, the environment is the
 // worker's plus SWEEP_POINT and SWEEP_SEED. The program leads its own process group, which is
 // killed when it times out and after it exits (so nothing it started outlives the point), and it
-// gets SIGKILL if its worker dies. stdout and stderr are read together with poll(), so a program
-// flooding either cannot deadlock; only the last 4 KiB of stderr are kept (and of stdout, when a
-// results file holds the outputs).
+// gets SIGKILL if its worker dies. A worker that is a child subreaper reaps the orphans its
+// programs leave (the driver reaps them otherwise: driver/worker_set.h). stdout and stderr are read
+// together with poll(), so a program flooding either cannot deadlock; only the last 4 KiB of stderr
+// are kept (and of stdout, when a results file holds the outputs).
 #pragma once
 
 #include <cstdint>

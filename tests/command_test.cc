@@ -4,6 +4,7 @@
 // /bin/echo; no shell is involved anywhere.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <thread>
 
@@ -1073,6 +1074,82 @@ TEST(CommandKernelFingerprint, AnEditedTemplateIsRefusedOnRerunNamingIt) {
       RunSweep({"rerun", "out.h5", "--chunks", "0", "--force", "-q"}, dir.path());
   ASSERT_EQ(forced.code, 0) << forced.err;
   EXPECT_EQ(ReadDataset<double>(dir / "out.h5", "/y"), (std::vector<double>{-1, 2, 3}));
+}
+
+// The zombie children of process `parent`, from /proc.
+size_t ZombieChildren(pid_t parent) {
+  size_t zombies = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string stat = ReadFile(entry.path().string() + "/stat");
+    const size_t paren = stat.rfind(')');
+    if (paren == std::string::npos || paren + 4 >= stat.size()) continue;
+    char state = 0;
+    long ppid = 0;
+    if (std::sscanf(stat.c_str() + paren + 1, " %c %ld", &state, &ppid) == 2 && state == 'Z' &&
+        ppid == parent)
+      ++zombies;
+  }
+  return zombies;
+}
+
+// Programs that leave orphans (a wrapper's `(sleep &)`, an MPI launcher's daemons) have them
+// reparented to the driver, a child subreaper, which reaps them promptly: thousands of points
+// never pile up zombies (a long sweep would hit pids.max). The last points wait at a gate, so
+// the run is live while the test sees every earlier orphan reaped.
+TEST(CommandKernelOrphans, TheDriverReapsEveryOrphanPromptly) {
+  TempDir dir;
+  const int points = 2000, held = points - 2;
+  WriteFile(dir / "c.yaml",
+            "name: orphans\nkernel:\n  command: [sh, -c, \"(sleep 0.1 &); if [ {x} -ge " +
+                std::to_string(held) + " ]; then touch held-{x}; while [ ! -e '" + dir / "open" +
+                "' ]; do sleep 0.01; done; fi; echo y {x}\"]\n"
+                "  outputs: {y: float64}\n  workdir: {keep: always}\n"
+                "parameters:\n  x: {range: [0, " +
+                std::to_string(points) + "]}\nexecution: {workers: 2}\noutput: {path: out.h5}\n");
+  SweepProcess run({"run", "c.yaml", "-q"}, dir.path());
+  // Counted a few times a second: reading all of /proc costs a CPU's while at every poll.
+  size_t most = 0;
+  auto next_count = std::chrono::steady_clock::now();
+  const auto held_at = [&](int x) {
+    return std::filesystem::exists(
+        dir / ("out.h5.work/point-" + std::to_string(x) + "/held-" + std::to_string(x)));
+  };
+  // Thousands of programs: on a loaded machine that takes minutes, so this wait is longer.
+  const bool reached = WaitUntil(
+      [&] {
+        if (std::chrono::steady_clock::now() >= next_count) {
+          most = std::max(most, ZombieChildren(run.pid()));
+          next_count = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+        }
+        return held_at(held) && held_at(held + 1);
+      },
+      5 * kPatienceSeconds);
+  EXPECT_TRUE(reached) << run.err();
+  // Every point before the gate left an orphan: each is reaped while the run is live.
+  EXPECT_TRUE(WaitUntil([&] { return ZombieChildren(run.pid()) == 0; }))
+      << ZombieChildren(run.pid()) << " zombies while the run is held";
+  EXPECT_LT(most, size_t(points / 4)) << "zombies piled up during the run";
+  WriteFile(dir / "open", "");
+  ASSERT_EQ(run.Wait(), 0) << run.err();
+  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/y");
+  ASSERT_EQ(y.size(), size_t(points));
+  EXPECT_EQ(y[points - 1], double(points - 1));
+}
+
+// A worker that is a child subreaper itself (a kernel of its own made it one) reaps the orphans
+// its programs leave, point by point.
+TEST(CommandKernelOrphans, ASubreaperWorkerReapsTheOrphansOfItsPrograms) {
+  TempDir dir;
+  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  BoundCommand bound(dir, SimConfig("[sh, -c, \"(sleep 0.05 &); echo y {x}; echo v 1 2 3\"]",
+                                    "  x: {range: [0, 20]}\n"));
+  std::vector<std::vector<double>> outputs;
+  for (uint64_t p = 0; p < 20; ++p) ASSERT_EQ(bound.Point(p, &outputs), "") << p;
+  // The orphans of the last point or two may still be dying; none before them is left.
+  EXPECT_LE(ZombieChildren(getpid()), 2u);
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
 }  // namespace

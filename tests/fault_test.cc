@@ -11,6 +11,7 @@
 
 #include <filesystem>
 
+#include "driver/worker_log.h"
 #include "io/output_file.h"
 #include "tests/e2e.h"
 
@@ -142,12 +143,48 @@ TEST_F(FaultTest, WritingToTheInputFaultsAndLeavesItUnchanged) {
   RunFault("write_input_at: 9", "retries: 2", {"crashed", "SIGSEGV"});
 }
 
+// The bytes of every file in `folder`.
+uint64_t BytesIn(const std::string& folder) {
+  uint64_t bytes = 0;
+  for (const auto& file : std::filesystem::directory_iterator(folder)) bytes += file.file_size();
+  return bytes;
+}
+
 TEST_F(FaultTest, AFloodOfOutputBlocksNothing) {
-  // 8 MiB to stdout and to stderr at one point: both go to the worker's log, not to a pipe.
+  // 8 MiB to stdout and to stderr at one point: the driver copies both into the worker's log as
+  // they come (more than a pipe holds), which keeps the last 8 MiB of them.
   RunFault("flood_at: 9", "retries: 0", {}, 0);
-  EXPECT_GE(std::filesystem::file_size(dir_ / "out.h5.logs/worker-0.log") +
-                std::filesystem::file_size(dir_ / "out.h5.logs/worker-1.log"),
-            uint64_t{16} << 20);
+  EXPECT_GE(BytesIn(dir_ / "out.h5.logs"), kWorkerLogRotateBytes);
+}
+
+// 16 MiB of output at a point, run and then rerun three times: each worker's log keeps its last
+// 8 to 16 MiB however many runs append to it (a plugin's debug output once filled 300 MiB in six
+// points, 600 after a rerun), and a failure after the flood still shows its stderr's tail.
+TEST(WorkerLogCapTest, LogsStayBoundedAcrossRerunsAndFailuresKeepTheirTail) {
+  TempDir dir;
+  WriteFile(dir / "flood.yaml",
+            "name: flood\nkernel:\n  name: faulty\n  options: {flood_at: 9, exit_at: 10}\n"
+            "inputs:\n  data: {generate: zeros, shape: [4]}\n"
+            "parameters:\n  i: {range: [0, 12]}\n"
+            "execution: {workers: 1, chunk_size: 1, retries: 0}\noutput: {path: out.h5}\n");
+  const RunResult run = RunSweep({"run", "flood.yaml", "-q"}, dir.path());
+  EXPECT_EQ(run.code, 3) << run.err;
+  for (int rerun = 0; rerun < 3; ++rerun) {
+    const RunResult r = RunSweep({"rerun", "out.h5", "--points", "9", "-q"}, dir.path());
+    EXPECT_EQ(r.code, 0) << r.err;
+  }
+  // 64 MiB printed by the one worker's rank.
+  EXPECT_LE(BytesIn(dir / "out.h5.logs"), 2 * kWorkerLogRotateBytes);
+  EXPECT_GE(BytesIn(dir / "out.h5.logs"), kWorkerLogRotateBytes);
+  EXPECT_TRUE(std::filesystem::exists(dir / "out.h5.logs/worker-0.log.1"));
+  const RunResult status = RunSweep({"status", "out.h5", "--json"}, dir.path());
+  ASSERT_EQ(status.code, 0) << status.err;
+  const nlohmann::json s = nlohmann::json::parse(status.out);
+  ASSERT_EQ(s["failures"].size(), 1u) << s.dump(2);
+  EXPECT_NE(
+      s["failures"][0]["stderr"].get<std::string>().find("faulty: exiting with code 3 at i=10"),
+      std::string::npos)
+      << s.dump(2);
 }
 
 TEST_F(FaultTest, ADaemonizedGrandchildIsNotLeftBehind) {

@@ -110,6 +110,39 @@ TEST(WorkerSetTest, ACrashIsAnExitWithItsSignalAndItsLogTail) {
   EXPECT_EQ(NextEvent(set).message.type, MessageType::kReady);
 }
 
+// A worker printing far more than its log keeps (more than a pipe holds, too) is not blocked:
+// Next() copies its output as it comes, the log stays bounded, and the tail a failure shows is
+// its last words.
+TEST(WorkerSetTest, AFloodingWorkersLogIsCappedAndItsLastWordsKept) {
+  TempDir dir;
+  WorkerLaunch launch;
+  launch.method = WorkerLaunch::Method::kFork;
+  launch.size = 1;
+  launch.log_dir = dir / "logs";
+  launch.log_rotate_bytes = 64 << 10;
+  launch.child_main = [](int, int) {
+    const std::string line = std::string(99, 'x') + "\n";
+    for (int k = 0; k < 40000; ++k) std::fputs(line.c_str(), stderr);  // 4 MB
+    std::fputs("last words\n", stderr);
+    std::fflush(stderr);
+    raise(SIGSEGV);
+    return 0;
+  };
+  ProcessWorkerSet set(launch);
+  set.Start(0);
+  WorkerEvent exited = NextEvent(set);
+  ASSERT_EQ(exited.kind, WorkerEvent::Kind::kExited);
+  ASSERT_TRUE(WIFSIGNALED(exited.wait_status));
+  const std::string tail = set.LogTail(0, 512);
+  EXPECT_EQ(tail.substr(tail.size() - 10), "last words");
+  EXPECT_EQ(tail.size(), 510u) << tail;  // five whole lines before them
+  uint64_t kept = 0;
+  for (const auto& file : std::filesystem::directory_iterator(dir / "logs"))
+    kept += file.file_size();
+  EXPECT_LE(kept, uint64_t{2 * 64 << 10});
+  EXPECT_GE(kept, uint64_t{64 << 10});
+}
+
 TEST(WorkerSetTest, KillTakesTheWholeGroupIncludingGrandchildren) {
   TempDir dir;
   const std::string pidfile = dir / "grandchild.pid";
