@@ -29,11 +29,10 @@ extern char** environ;
 namespace sweep {
 namespace {
 
-constexpr size_t kLineLimit = size_t{64} << 20;     // the longest line a program may write
-constexpr size_t kStderrKeep = 4096;                // of stderr, for failure messages
-constexpr uint64_t kLogLimit = uint64_t{64} << 20;  // of a worker's programs' log
-constexpr size_t kReadAtOnce = size_t{1} << 20;     // read between two looks for whole lines
-constexpr double kRetireSeconds = 2;                // from end of file on stdin to SIGKILL
+constexpr size_t kLineLimit = size_t{64} << 20;  // the longest line a program may write
+constexpr size_t kStderrKeep = 4096;             // of stderr, for failure messages
+constexpr size_t kReadAtOnce = size_t{1} << 20;  // read between two looks for whole lines
+constexpr double kRetireSeconds = 2;             // from end of file on stdin to SIGKILL
 constexpr uint64_t kNoPoint = std::numeric_limits<uint64_t>::max();
 
 int Fail(char* err, size_t err_size, const std::string& message) {
@@ -115,7 +114,6 @@ struct PersistentState {
   std::string options_json;  // the hello's "options"
   std::string inputs_json;   // the hello's "inputs"; "" until place_inputs
   std::optional<Program> program;
-  uint64_t logged = 0;  // bytes of log passed on
 };
 
 int PersistentKernel::Init(void** state, const sweep_options* given, const sweep_array*, char*,
@@ -150,23 +148,15 @@ void PlaceInputs(void* state, const std::vector<PublishedInput>& inputs) {
 
 // ---- The program's log ----
 
-// Passes `n` bytes of the program's log on to the worker's log (its stderr), while the worker's
-// share lasts; the first time it runs out, says so.
-void Log(PersistentState& s, const char* data, size_t n) {
-  if (s.logged >= kLogLimit) return;
-  const size_t room = size_t(kLogLimit - s.logged);
-  const size_t take = std::min(n, room);
-  s.logged += take;
-  for (size_t done = 0; done < take;) {
-    const ssize_t w = write(2, data + done, take - done);
+// Passes `n` bytes of the program's log on to the worker's log (its stderr). The driver keeps
+// that log in bounded space, with its latest bytes (driver/worker_log.h), so a program that
+// floods it is slowed to the driver's pace, not cut off: a failure's tail is always there.
+void Log(PersistentState&, const char* data, size_t n) {
+  for (size_t done = 0; done < n;) {
+    const ssize_t w = write(2, data + done, n - done);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return;  // a log that cannot be written is no reason to fail a point
     done += size_t(w);
-  }
-  if (s.logged >= kLogLimit) {
-    const std::string note = fmt::format(
-        "\nsweep: the program has logged 64 MiB in this worker; the rest of its log is dropped\n");
-    (void)!write(2, note.data(), note.size());
   }
 }
 

@@ -29,8 +29,8 @@
 //     for NaN), or {"point": 12, "error": "diverged"}, which fails the point with that reason.
 // A result line is a line holding one JSON object with a "point" member. Every other line on
 // stdout, and all of stderr, is the program's log: it goes to the worker's log
-// (`OUT.h5.logs/worker-<rank>.log`), at most 64 MiB of it per worker, and the last 4 KiB of
-// stderr end the message of a point that fails.
+// (`OUT.h5.logs/worker-<rank>.log`, which keeps the last 8 to 16 MiB a worker wrote), and the
+// last 4 KiB of stderr end the message of a point that fails.
 //
 // Lifetime and failures. The program starts at a worker's first point (not in init(), so a
 // `start: forkserver` zygote can init the kernel once for every worker), in its own work

@@ -1097,17 +1097,20 @@ size_t ZombieChildren(pid_t parent) {
 // Programs that leave orphans (a wrapper's `(sleep &)`, an MPI launcher's daemons) have them
 // reparented to the driver, a child subreaper, which reaps them promptly: thousands of points
 // never pile up zombies (a long sweep would hit pids.max). The last points wait at a gate, so
-// the run is live while the test sees every earlier orphan reaped.
+// the run is live while the test sees every earlier orphan reaped: the last point of each of
+// the last two chunks, one per worker (chunks are handed out one at a time, in order).
 TEST(CommandKernelOrphans, TheDriverReapsEveryOrphanPromptly) {
   TempDir dir;
-  const int points = 2000, held = points - 2;
+  const int points = 2000, chunk = 10, held_a = points - chunk - 1, held_b = points - 1;
   WriteFile(dir / "c.yaml",
-            "name: orphans\nkernel:\n  command: [sh, -c, \"(sleep 0.1 &); if [ {x} -ge " +
-                std::to_string(held) + " ]; then touch held-{x}; while [ ! -e '" + dir / "open" +
+            "name: orphans\nkernel:\n  command: [sh, -c, \"(sleep 0.1 &); if [ {x} -eq " +
+                std::to_string(held_a) + " ] || [ {x} -eq " + std::to_string(held_b) +
+                " ]; then touch held-{x}; while [ ! -e '" + dir / "open" +
                 "' ]; do sleep 0.01; done; fi; echo y {x}\"]\n"
                 "  outputs: {y: float64}\n  workdir: {keep: always}\n"
                 "parameters:\n  x: {range: [0, " +
-                std::to_string(points) + "]}\nexecution: {workers: 2}\noutput: {path: out.h5}\n");
+                std::to_string(points) + "]}\nexecution: {workers: 2, chunk_size: " +
+                std::to_string(chunk) + "}\noutput: {path: out.h5}\n");
   SweepProcess run({"run", "c.yaml", "-q"}, dir.path());
   // Counted a few times a second: reading all of /proc costs a CPU's while at every poll.
   size_t most = 0;
@@ -1123,7 +1126,7 @@ TEST(CommandKernelOrphans, TheDriverReapsEveryOrphanPromptly) {
           most = std::max(most, ZombieChildren(run.pid()));
           next_count = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
         }
-        return held_at(held) && held_at(held + 1);
+        return held_at(held_a) && held_at(held_b);
       },
       5 * kPatienceSeconds);
   EXPECT_TRUE(reached) << run.err();
