@@ -261,9 +261,34 @@ std::string BinNote(const PlotAxis& axis, const BinnedAxis& binned) {
                      binned.size, binned.group);
 }
 
+// A sweep of one point has no axis to plot over: its scalar outputs are listed as values.
+void OnePointResults(const Sweep& s, std::string* out) {
+  const OutputLayout& layout = s.file.layout();
+  const bool done = s.history.ledger().status(0) == ChunkStatus::kDone;
+  *out += "<table class=\"one-point\">\n<tr><th>output</th><th>value</th></tr>\n";
+  std::vector<unsigned char> row;
+  for (size_t o = 0; o < layout.results.size(); ++o) {
+    const OutputDatasetInfo& info = layout.results[o];
+    if (!info.point_shape.empty()) continue;
+    std::string value = "not computed";
+    if (done) {
+      row.resize(info.bytes_per_point);
+      s.file.ReadRows(o, 0, 1, row.data());
+      value = ShortNumber(ValueAt(row.data(), info.dtype));
+    }
+    *out += "<tr><td>" + H(info.name) + "</td><td>" + H(value) + "</td></tr>\n";
+  }
+  *out += "</table>\n";
+}
+
 void ResultsSection(const Sweep& s, std::string* out) {
   const OutputLayout& layout = s.file.layout();
   *out += "<section id=\"results\">\n<h2>Results</h2>\n";
+  if (s.space.dimensions().empty()) {
+    OnePointResults(s, out);
+    *out += "</section>\n";
+    return;
+  }
   const ChartPlan plan = PlanCharts(s.space);
   const std::vector<Cells> all = ReadCells(s, plan);
   const PlotAxis x = AxisOf(s.space, plan.x);

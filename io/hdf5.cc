@@ -350,7 +350,15 @@ void WriteAttribute(hid_t loc, const std::string& name, hid_t type, const void* 
 
 void WriteAttribute(hid_t loc, const std::string& name, const std::vector<std::string>& values) {
   Handle type = VariableStringType();
-  Handle space = SimpleSpace({values.size()});
+  // No values (a sweep of one point has no dimension): a null dataspace, as netCDF-4 writes an
+  // empty attribute; H5Awrite refuses a buffer of none.
+  Handle space = values.empty() ? Own(H5Screate(H5S_NULL), H5Sclose, "H5Screate")
+                                : SimpleSpace({values.size()});
+  if (values.empty()) {
+    Own(H5Acreate2(loc, name.c_str(), type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
+        "cannot create attribute '" + name + "'");
+    return;
+  }
   std::vector<const char*> texts;
   for (const std::string& v : values) texts.push_back(v.c_str());
   Handle attribute =
@@ -369,6 +377,7 @@ std::vector<std::string> ReadStringsAttribute(hid_t loc, const std::string& name
   }
   const hssize_t n =
       Check(H5Sget_simple_extent_npoints(space.id()), "H5Sget_simple_extent_npoints");
+  if (n == 0) return {};
   std::vector<char*> texts(size_t(n), nullptr);
   Handle mem_type = VariableStringType();
   Check(H5Aread(attribute.id(), mem_type.id(), texts.data()),

@@ -126,7 +126,8 @@ void WriteAttribute(hid_t loc, const std::string& name, uint64_t value);
 void WriteAttribute(hid_t loc, const std::string& name, uint32_t value);
 // A scalar attribute of `type` (a native type) holding *value.
 void WriteAttribute(hid_t loc, const std::string& name, hid_t type, const void* value);
-// A one-dimensional attribute of variable-length UTF-8 strings.
+// A one-dimensional attribute of variable-length UTF-8 strings; none: an empty attribute (a null
+// dataspace, as netCDF-4 writes one), which ReadStringsAttribute reads as none.
 void WriteAttribute(hid_t loc, const std::string& name, const std::vector<std::string>& values);
 // THROWS: Error when absent or not of the asked kind (a string of either storage; an integer).
 std::string ReadStringAttribute(hid_t loc, const std::string& name);

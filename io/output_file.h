@@ -25,7 +25,8 @@
 //
 //   /                   attributes (scalars unless said; strings are variable-length UTF-8):
 //                         format "sweep/2"; sweep_dims (1-D strings: the sweep dimensions in C
-//                         order); outputs (1-D strings: the kernel's outputs in order);
+//                         order; empty, a null dataspace, for a sweep of one point, whose
+//                         outputs and parameters are all scalars); outputs (1-D strings: the kernel's outputs in order);
 //                         sweep_version; config (YAML text); config_sha256 (64 lowercase hex
 //                         digits of config); config_file (absolute: relative paths in the config
 //                         resolve against its folder); fingerprint (JSON: what the results depend

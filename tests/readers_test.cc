@@ -177,6 +177,52 @@ TEST(ReadersTest, DeferredParametersHoldWhatTheKernelSaw) {
   EXPECT_EQ(wrong, 0u);
 }
 
+// A sweep of one point (every parameter a constant) has no sweep dimension: its outputs are
+// scalars (or their own shape), its parameters scalar coordinates, for xarray and ncdump alike,
+// and every command that reads an output takes it.
+TEST(ReadersTest, AOnePointSweepHasNoDimensionAndScalarOutputs) {
+  TempDir dir;
+  testing::WriteFile(dir / "one.yaml",
+                     "name: one\nkernel: {name: square}\nparameters: {x: 3, label: \"a\"}\n"
+                     "output: {path: out.h5}\n");
+  const RunResult plan = RunSweep({"plan", "one.yaml"}, dir.path());
+  ASSERT_EQ(plan.code, 0) << plan.err;
+  EXPECT_NE(plan.out.find("one: kernel square, 1 points"), std::string::npos) << plan.out;
+  const RunResult run = RunSweep({"run", "one.yaml", "-q"}, dir.path());
+  ASSERT_EQ(run.code, 0) << run.err;
+  testing::WriteFile(dir / "one.py", R"(import sys, numpy as np, xarray as xr
+ds = xr.open_dataset(sys.argv[1], engine='h5netcdf')
+assert dict(ds.sizes) == {}, dict(ds.sizes)
+assert ds.y.dims == () and float(ds.y) == 9.0, ds.y
+assert ds.x.dims == () and int(ds.x) == 3 and 'x' in ds.coords
+assert str(ds.label.values) == 'a'
+assert len(np.atleast_1d(ds.attrs['sweep_dims'])) == 0 or list(ds.attrs['sweep_dims']) == []
+chunks = xr.open_dataset(sys.argv[1], engine='h5netcdf', group='chunks')
+assert list(chunks.status.values) == [1]
+print('ok')
+)");
+  EXPECT_EQ(Shell(std::string(kPython) + " " + dir / "one.py" + " " + dir / "out.h5"), 0);
+  ASSERT_EQ(Shell("ncdump " + dir / "out.h5" + " > " + dir / "dump.txt"), 0);
+  const std::string dump = testing::ReadFile(dir / "dump.txt");
+  EXPECT_NE(dump.find("\tdouble y ;"), std::string::npos) << dump;
+  EXPECT_NE(dump.find(" y = 9 ;"), std::string::npos) << dump;
+  EXPECT_NE(dump.find(" x = 3 ;"), std::string::npos) << dump;
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"status", "out.h5"},
+                                             {"export", "out.h5", "-o", "one.csv"},
+                                             {"export", "out.h5", "--chunks"},
+                                             {"report", "out.h5"},
+                                             {"resume", "out.h5", "-q"},
+                                             {"rerun", "out.h5", "--points", "0", "-q"}}) {
+    const RunResult r = RunSweep(args, dir.path());
+    EXPECT_EQ(r.code, 0) << args[0] << ": " << r.err;
+  }
+  const std::string csv = testing::ReadFile(dir / "one.csv");
+  EXPECT_EQ(csv.rfind("point,x,label,seed,y\n0,3,a,", 0), 0u) << csv;
+  EXPECT_EQ(csv.substr(csv.size() - 5), ",9.0\n") << csv;
+  EXPECT_TRUE(std::filesystem::exists(dir / "out.h5.report.html"));
+}
+
 // An output that cannot fit on its filesystem is refused before anything is written.
 TEST(ReadersTest, AnOutputLargerThanTheDiskIsRefusedWritingNothing) {
   TempDir dir;
