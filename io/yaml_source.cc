@@ -22,8 +22,21 @@ struct Stuck {
   YAML::Mark mark;
 };
 
+// An alias inside the node its anchor names (`&a [*a]`): the tree it makes never ends.
+struct Cycle {
+  YAML::Mark mark;
+  std::string path;
+};
+
+// Aliases that expand the tree beyond kMaxYamlValues nodes (a "billion laughs").
+struct Expands {
+  YAML::Mark mark;
+  std::string path;
+};
+
 // Follows the parser's events with a stack of open collections, to know the key path of every
-// node, the nesting depth, and the keys each map has seen so far.
+// node, the nesting depth, the keys each map has seen so far, and how many nodes the tree has
+// once every alias is expanded (each anchor's count is known when its node closes).
 class KeyScanner : public YAML::EventHandler {
  public:
   KeyScanner(const std::string& file, std::vector<Diagnostic>* diagnostics)
@@ -38,20 +51,29 @@ class KeyScanner : public YAML::EventHandler {
     if (++documents == 2) second_document = mark;
   }
   void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Leaf(mark, nullptr); }
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Leaf(mark, nullptr); }
-  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                const std::string& value) override {
-    Leaf(mark, &value);
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    Leaf(mark, nullptr, anchor, 1);
   }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    Begin(mark, nullptr);
+    for (const Frame& f : stack_)
+      if (f.anchor == anchor && anchor != YAML::NullAnchor) throw Cycle{mark, Path()};
+    const auto it = anchored_nodes_.find(anchor);
+    Count(mark, it == anchored_nodes_.end() ? 1 : it->second);
+    End();
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                const std::string& value) override {
+    Leaf(mark, &value, anchor, 1);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                        YAML::EmitterStyle::value) override {
-    Open(mark, false);
+    Open(mark, false, anchor);
   }
   void OnSequenceEnd() override { Close(); }
-  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                   YAML::EmitterStyle::value) override {
-    Open(mark, true);
+    Open(mark, true, anchor);
   }
   void OnMapEnd() override { Close(); }
 
@@ -63,6 +85,9 @@ class KeyScanner : public YAML::EventHandler {
     std::string key;
     int64_t index = -1;                     // a sequence's current item
     std::map<std::string, int> first_line;  // a map's keys so far, 1-based line
+    YAML::anchor_t anchor = YAML::NullAnchor;
+    uint64_t nodes = 1;  // itself and what it holds so far, aliases expanded
+    YAML::Mark mark;
   };
 
   // Called when a node starts: it is a key, a value or an item of the innermost collection.
@@ -91,19 +116,33 @@ class KeyScanner : public YAML::EventHandler {
     if (!stack_.empty() && stack_.back().is_map) stack_.back().expect_key ^= true;
   }
 
-  void Leaf(const YAML::Mark& mark, const std::string* scalar) {
+  void Leaf(const YAML::Mark& mark, const std::string* scalar, YAML::anchor_t anchor,
+            uint64_t nodes) {
     Begin(mark, scalar);
+    if (anchor != YAML::NullAnchor) anchored_nodes_[anchor] = nodes;
+    Count(mark, nodes);
     End();
   }
-  void Open(const YAML::Mark& mark, bool is_map) {
+  void Open(const YAML::Mark& mark, bool is_map, YAML::anchor_t anchor) {
     Begin(mark, nullptr);
     if (int(stack_.size()) >= kMaxYamlDepth) throw TooDeep{mark};
     stack_.emplace_back();
     stack_.back().is_map = is_map;
+    stack_.back().anchor = anchor;
+    stack_.back().mark = mark;
   }
   void Close() {
+    const Frame closed = std::move(stack_.back());
     stack_.pop_back();
+    if (closed.anchor != YAML::NullAnchor) anchored_nodes_[closed.anchor] = closed.nodes;
+    Count(closed.mark, closed.nodes);
     End();
+  }
+  // Adds a finished node of `nodes` nodes to its parent (or to the document).
+  void Count(const YAML::Mark& mark, uint64_t nodes) {
+    uint64_t& total = stack_.empty() ? document_nodes_ : stack_.back().nodes;
+    total += nodes;
+    if (total > kMaxYamlValues) throw Expands{mark, Path()};
   }
 
   std::string Path() const {
@@ -123,6 +162,8 @@ class KeyScanner : public YAML::EventHandler {
   std::vector<Diagnostic>* diagnostics_;
   std::vector<Frame> stack_;
   YAML::Mark last_document_;
+  std::map<YAML::anchor_t, uint64_t> anchored_nodes_;  // each closed anchor's node count
+  uint64_t document_nodes_ = 0;
 };
 
 void Emit(YAML::Emitter& out, const YAML::Node& node) {
@@ -205,6 +246,17 @@ YamlSource ParseYaml(const std::string& text, const std::string& file) {
                                   "",
                                   std::string("YAML syntax error: unexpected `") + c + "`" +
                                       (c == ',' ? " outside a flow collection" : "")});
+  } catch (const Cycle& e) {
+    source.diagnostics.push_back(
+        {{file, e.mark.line + 1, e.mark.column + 1},
+         e.path,
+         "an alias inside the node its anchor names (as in `&a [*a]`): the value never ends"});
+  } catch (const Expands& e) {
+    source.diagnostics.push_back({{file, e.mark.line + 1, e.mark.column + 1},
+                                  e.path,
+                                  "aliases expand the document beyond " +
+                                      std::to_string(kMaxYamlValues) +
+                                      " values, more than any config holds"});
   } catch (const YAML::DeepRecursion& e) {
     source.diagnostics.push_back(
         {{file, e.mark.line + 1, e.mark.column + 1}, "", "nesting too deep for the YAML parser"});

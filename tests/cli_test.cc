@@ -90,6 +90,42 @@ TEST(CliTest, BadConfigsExitTwoWithOneLineEachAndWriteNothing) {
   }
 }
 
+// A `--set` value is YAML like the file, with the file's guards: a cyclic alias is refused
+// (exit 2, one line naming the --set), as is one that expands beyond any config, and a file
+// whose aliases expand beyond any config is refused before --set would write it out.
+TEST(CliTest, SetValuesWithCyclicOrExplodingAliasesAreRefusedAsInAFile) {
+  TempDir dir;
+  WriteFile(dir / "ok.yaml",
+            "name: ok\nkernel: {name: square}\nparameters: {x: {linspace: [0, 1, 3]}}\n");
+  std::string laughs = "l0: &l0 [a, a, a, a, a, a, a, a, a]\n";
+  for (int i = 1; i < 9; ++i) {
+    laughs += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int k = 0; k < 9; ++k) laughs += (k ? ", *l" : "*l") + std::to_string(i - 1);
+    laughs += "]\n";
+  }
+  WriteFile(dir / "laughs.yaml", laughs + "kernel: {name: square}\nparameters: {x: 1}\n");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"ok.yaml", "--set", "name=&a [*a]"},
+       "sweep: --set: name=&a [*a]: bad value: an alias inside the node its anchor names (as in "
+       "`&a [*a]`): the value never ends"},
+      {{"ok.yaml", "--set", "parameters.x={values: &v [1, *v]}"},
+       "bad value: an alias inside the node its anchor names"},
+      {{"laughs.yaml", "--set", "name=x"},
+       "sweep: laughs.yaml:8:15: l7[1]: aliases expand the document beyond 8388608 values, more "
+       "than any config holds"}};
+  for (const auto& [args, message] : cases) {
+    for (const char* command : {"validate", "plan", "run"}) {
+      std::vector<std::string> argv = {command};
+      argv.insert(argv.end(), args.begin(), args.end());
+      const RunResult r = RunSweep(argv, dir.path());
+      EXPECT_EQ(r.code, 2) << command << " " << args[2] << ": " << r.err;
+      EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+      EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
+    }
+  }
+  EXPECT_EQ(FilesIn(dir.path()), 2u);
+}
+
 TEST(CliTest, ValidateReportsEveryProblemNotOnlyTheFirst) {
   TempDir dir;
   WriteFile(dir / "bad.yaml",

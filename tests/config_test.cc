@@ -933,6 +933,26 @@ TEST(ConfigErrorTest, TableOfMalformedConfigs) {
        "`zip` has no item 0",
        {"zip[0]=[a, b]"}},
       {"override into a scalar", kMinimal, 0, "name.x=1", "`name` is not a map", {"name.x=1"}},
+      {"override with a cyclic alias",
+       kMinimal,
+       0,
+       "name=&a [*a]",
+       "bad value: an alias inside the node its anchor names",
+       {"name=&a [*a]"}},
+      {"a cyclic alias in the file",
+       WithParameters("  x: {values: &v [1, *v]}\n"),
+       4,
+       "parameters.x.values[1]",
+       "an alias inside the node its anchor names",
+       {},
+       1,
+       22},
+      {"aliases that expand beyond any config",
+       "a: &a [1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n"
+       "c: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c]\n"
+       "e: &e [*d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e]\n"
+       "g: &g [*f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g]\n",
+       8, "h[3]", "aliases expand the document beyond 8388608 values"},
   };
   ASSERT_GE(cases.size(), 32u);
   for (const BadConfig& bad : cases) {

@@ -1,6 +1,8 @@
 // A libFuzzer target over everything a hostile config file reaches before a run starts: YAML
 // parsing and schema checks (ParseConfig), the sweep's space (Space), the kernel binding
-// (BindKernel) and resolving the first and last point.
+// (BindKernel) and resolving the first and last point. A line `#--set key.path=value` (a YAML
+// comment, so the file reads the same) is also applied as a `--set`, so overrides and the
+// config they rewrite (written back out as YAML) are fuzzed too.
 //
 // The contract under test: whatever the bytes, these either succeed or throw sweep::Error
 // (ConfigError derives from it). Any other exception, a crash, a sanitizer report, a leak or a
@@ -21,8 +23,22 @@
 
 namespace {
 
+// The `#--set ` lines of the text, as --set arguments.
+std::vector<std::string> Overrides(const std::string& text) {
+  std::vector<std::string> overrides;
+  const std::string marker = "#--set ";
+  for (size_t at = text.find(marker); at != std::string::npos; at = text.find(marker, at + 1)) {
+    if (at > 0 && text[at - 1] != '\n') continue;
+    const size_t end = text.find('\n', at);
+    overrides.push_back(text.substr(at + marker.size(), end == std::string::npos
+                                                            ? std::string::npos
+                                                            : end - at - marker.size()));
+  }
+  return overrides;
+}
+
 void Exercise(const std::string& text) {
-  const sweep::Config config = sweep::ParseConfig(text, "fuzz.yaml");
+  const sweep::Config config = sweep::ParseConfig(text, "fuzz.yaml", Overrides(text));
   const sweep::Space space(config);
   std::vector<sweep_value> values(space.parameter_names().size());
   if (space.points() > 0) {
