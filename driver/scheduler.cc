@@ -7,11 +7,22 @@
 #include <csignal>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "io/clock.h"
 #include "io/error.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
+namespace {
+
+// A timeout as a config would write it, with the digits that show it: "100ms", "3s", "1.5s".
+std::string TimeoutText(double seconds) {
+  return seconds < 1 ? fmt::format("{:.4g}ms", seconds * 1000) : fmt::format("{:.4g}s", seconds);
+}
+
+}  // namespace
+
 Scheduler::Scheduler(WorkerSet& workers, const Plan& plan, std::vector<uint64_t> todo,
                      SchedulerOptions options, SchedulerObserver& observer)
     : workers_(workers),
@@ -218,7 +229,8 @@ void Scheduler::FailChunk(int r, uint64_t chunk_index, ChunkFailure::Kind kind, 
                      attempts <= options_.retries && !interrupted_;
   failure.final = !retry;
   if (retry) {
-    const double backoff = options_.retry_backoff_seconds * std::pow(2.0, attempts - 1);
+    const double backoff = std::min(options_.retry_backoff_max_seconds,
+                                    options_.retry_backoff_seconds * std::pow(2.0, attempts - 1));
     ++attempts;
     if (options_.dynamic) {
       retry_at_.push_back({Now() + backoff, chunk_index});
@@ -257,7 +269,7 @@ void Scheduler::HandleExit(const WorkerEvent& exit) {
   std::string reason = DescribeWaitStatus(wait_status);
   if (rank.timed_out) {
     kind = ChunkFailure::Kind::kTimeout;
-    reason = "timeout after " + std::to_string(int(std::lround(options_.timeout_seconds))) + "s";
+    reason = "timeout after " + TimeoutText(options_.timeout_seconds);
   } else if (exit.exit_kind == WorkerEvent::ExitKind::kOutOfMemory) {
     kind = ChunkFailure::Kind::kOutOfMemory;
     reason = std::string(kOutOfMemoryReason) + ": over execution.memory_limit, killed";

@@ -16,7 +16,9 @@
 //     OOM killer), ran out of memory_limit, or timed out; "deterministic" when the kernel reported
 //     an error or the worker crashed by itself (SIGSEGV, SIGABRT, a non-zero exit...). Transient
 //     failures are retried up to `retries` times, the n-th retry no sooner than
-//     retry_backoff_seconds * 2^(n-1) after the failure; deterministic ones are recorded at once
+//     min(retry_backoff_seconds * 2^(n-1), retry_backoff_max_seconds) after the failure (so 12
+//     retries wait minutes, not the 34 minutes of an uncapped doubling); deterministic ones are
+//     recorded at once
 //     unless retry_deterministic. A chunk's attempts count every try.
 //   - a worker that dies is replaced while work remains. Workers that die before saying Ready
 //     `max_start_failures` times in a row (a plugin that does not load, an input that does not
@@ -49,6 +51,7 @@ struct SchedulerOptions {
   int retries = 2;
   bool retry_deterministic = false;
   double retry_backoff_seconds = 0.5;
+  double retry_backoff_max_seconds = 30;
   int max_start_failures = 3;
   uint64_t max_failures = 0;   // 0: none
   double tick_seconds = 0.25;  // how often the observer's Tick() runs at least

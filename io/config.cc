@@ -1140,8 +1140,9 @@ void ConfigReader::ReadExecution(const Field& field) {
   if (const Entry* e = Find(*keys, "retries")) {
     // Checked before narrowing to int, which would let 2^32 + 1 through as 1.
     const int64_t retries = Integer(e->value, 0, "an integer >= 0").value_or(x.retries);
-    if (retries > 1000000) {
-      Fail(e->value, "at most 1000000 retries");
+    if (retries > kMaxRetries) {
+      Fail(e->value, "at most " + std::to_string(kMaxRetries) +
+                         " retries (each waits up to 30 s after the one before)");
     } else {
       x.retries = int(retries);
     }

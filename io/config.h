@@ -151,6 +151,10 @@ struct SamplingSpec {
 // overflow anything that multiplies it.
 inline constexpr int64_t kMaxThreadsPerWorker = 1 << 20;
 
+// The most retries a chunk gets: with the backoff capped at 30 s (driver/scheduler.h), a hanging
+// chunk is given up within an hour even with a timeout of seconds.
+inline constexpr int64_t kMaxRetries = 100;
+
 struct ExecutionSpec {
   enum class Schedule { kDynamic, kStatic };
   enum class Start { kSpawn, kFork };
@@ -161,8 +165,8 @@ struct ExecutionSpec {
   // OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS and NUMEXPR_NUM_THREADS of every
   // worker, where the environment does not set them (driver/thread_limits.h).
   int threads = 1;
-  double timeout_seconds = 0;  // per chunk; 0: none
-  int retries = 2;
+  double timeout_seconds = 0;       // per chunk; 0: none
+  int retries = 2;                  // at most kMaxRetries
   uint64_t memory_limit_bytes = 0;  // per worker, private memory; 0: none
   // Chunks failed for good (after their retries) in one invocation, after which no more chunks
   // are handed out; 0: none.

@@ -113,6 +113,29 @@ TEST_F(FaultTest, TimeoutKillsTheGroupAndRetries) {
   RunFault("hang_at: 9", "retries: 1, timeout: 1s", {"timeout", "timeout after 1s", 2});
 }
 
+// Retries are bounded in time: a chunk that hangs on every attempt, with 12 retries and a
+// timeout of 100 ms, is recorded failed (exit 3) once the backoff, doubling from 0.5 s up to
+// 30 s, has run out: in about three and a half minutes, where an uncapped doubling waits 34.
+TEST(RetryBackoffTest, AHangingChunkWithTwelveRetriesEndsInMinutes) {
+  TempDir dir;
+  WriteFile(dir / "hang.yaml",
+            "name: hang\nkernel: {name: faulty, options: {hang_at: 0}}\n"
+            "inputs:\n  data: {generate: zeros, shape: [4]}\n"
+            "parameters:\n  i: {range: [0, 1]}\n"
+            "execution: {workers: 1, retries: 12, timeout: 100ms}\noutput: {path: out.h5}\n");
+  SweepProcess run({"run", "hang.yaml", "-q"}, dir.path());
+  EXPECT_EQ(run.Wait(600), 3) << run.err();
+  const std::vector<JournalRecord> failed = JournalRecords(dir / "out.h5.journal", "failed");
+  ASSERT_EQ(failed.size(), 13u) << run.err();
+  EXPECT_EQ(failed[0].reason, "timeout after 100ms");
+  EXPECT_TRUE(failed.back().final);
+  // Each wait is at most the cap (plus the timeout and a worker's start); uncapped, the later
+  // ones would be 64 s and more.
+  for (size_t i = 1; i < failed.size(); ++i)
+    EXPECT_LT(failed[i].time - failed[i - 1].time, 60.0) << "retry " << i;
+  EXPECT_NE(run.err().find("timeout after 100ms"), std::string::npos) << run.err();
+}
+
 TEST_F(FaultTest, OutOfMemoryLimitCountsPrivateMemoryOnly) {
   // The shared input (64 MiB, read by every point of array_sum elsewhere) does not count; the
   // kernel's own allocations do.

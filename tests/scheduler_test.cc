@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 
 #include "io/error.h"
@@ -247,6 +248,37 @@ TEST(SchedulerTest, TimeoutKillsRetriesWithBackoffThenRecords) {
   EXPECT_EQ(fake.attempts(5), 3);
   EXPECT_EQ(rec.done.size(), 9u);
   EXPECT_EQ(fake.kills, 3);
+}
+
+// The backoff doubles from 0.5 s but never waits more than 30 s: a chunk that hangs with 12
+// retries and a 100 ms timeout is given up after 211.5 s of backoff, not 2047.5 s. The reason
+// shows the timeout's digits.
+TEST(SchedulerTest, RetryBackoffDoublesUpToThirtySeconds) {
+  FakeWorkerSet fake(1, [](uint64_t, int) {
+    FakeChunkResult r;
+    r.kind = FakeChunkResult::Kind::kHang;
+    return r;
+  });
+  Plan plan(1, 1);
+  Recorder rec;
+  rec.workers = &fake;
+  SchedulerOptions o = Options(fake);
+  o.retry_backoff_seconds = 0.5;
+  o.timeout_seconds = 0.1;
+  o.retries = 12;
+  Scheduler s(fake, plan, Iota(1), o, rec);
+  s.Run();
+  ASSERT_EQ(rec.failures.size(), 13u);
+  EXPECT_EQ(rec.failures[0].reason, "timeout after 100ms");
+  EXPECT_TRUE(rec.failures.back().final);
+  for (size_t i = 1; i < rec.failures.size(); ++i) {
+    // Failure i came the backoff of retry i, then the timeout, after failure i - 1.
+    const double backoff = std::min(30.0, 0.5 * std::pow(2.0, double(i) - 1));
+    const double gap = rec.failure_times[i] - rec.failure_times[i - 1];
+    EXPECT_GE(gap, backoff + 0.1 - 1e-9) << "retry " << i;
+    EXPECT_LT(gap, backoff + 0.1 + 0.5) << "retry " << i;
+  }
+  EXPECT_LT(rec.failure_times.back(), 211.5 + 13 * 0.1 + 13 * 0.5);
 }
 
 TEST(SchedulerTest, ExternalKillIsTransientAndSucceedsOnRetry) {
