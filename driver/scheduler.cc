@@ -204,6 +204,21 @@ void Scheduler::Handle(const WorkerEvent& event) {
 void Scheduler::FinishAssignmentChunk(int r) {
   Rank& rank = ranks_[r];
   ++rank.next;
+  if (rank.timed_out) {
+    // Its end was said before the kill that its deadline sent (the driver looked late: stopped,
+    // or busy with another worker's event), and it is dying: it gets no more work, the rest of
+    // its assignment goes back, and its exit is no failure of a chunk it never began.
+    for (uint64_t c = rank.first + rank.count; c-- > rank.next;) {
+      if (options_.dynamic) {
+        queue_.push_front(c);
+      } else {
+        rank.own.push_front(c);
+      }
+    }
+    rank.state = Rank::State::kStopping;
+    rank.deadline = 0;
+    return;
+  }
   if (rank.next == rank.first + rank.count) {
     rank.state = Rank::State::kIdle;
     rank.deadline = 0;

@@ -11,7 +11,9 @@
 //   - static: chunk i of the to-do list goes to rank i % workers, one chunk an assignment, in
 //     order, whatever the timing; a replaced worker takes over its rank's list.
 //   - timeout (per chunk, 0 = none): a worker busy on one chunk longer is killed with its group;
-//     the chunk fails with reason "timeout".
+//     the chunk fails with reason "timeout". If the worker had said the chunk's end before the
+//     kill (the driver looked late: it was stopped, or busy), the chunk is done and the dying
+//     worker gets nothing more; its death fails no chunk.
 //   - a failure is "transient" when the worker was killed from outside (SIGKILL, most often the
 //     OOM killer), ran out of memory_limit, or timed out; "deterministic" when the kernel reported
 //     an error or the worker crashed by itself (SIGSEGV, SIGABRT, a non-zero exit...). Transient

@@ -49,6 +49,9 @@ class FakeWorkerSet : public WorkerSet {
   int kills = 0;
   bool fail_every_start = false;  // workers die before Ready
   std::optional<double> interrupt_at;
+  // (when, seconds): from `when` on, the driver's next look comes `seconds` late, as after a
+  // SIGSTOP and SIGCONT; workers went on meanwhile.
+  std::optional<std::pair<double, double>> stall;
 
   std::function<double()> clock() {
     return [this] { return now; };
@@ -118,6 +121,11 @@ class FakeWorkerSet : public WorkerSet {
     return true;
   }
   std::optional<WorkerEvent> Next(double timeout) override {
+    if (stall && now >= stall->first) {
+      // The driver was stopped (SIGSTOP) this long: it looks again with time gone by.
+      now += stall->second;
+      stall.reset();
+    }
     if (interrupt_at && *interrupt_at <= now + std::max(timeout, 0.0)) {
       now = std::max(now, *interrupt_at);
       interrupt_at.reset();
@@ -154,11 +162,13 @@ class FakeWorkerSet : public WorkerSet {
     ++kills;
     if (w.hung_point) w.current_point = w.hung_point;
     w.dying = true;
-    // Everything it would still have said is lost.
+    // Everything it would still have said is lost; what it said already (by now) is in its
+    // socket and still arrives.
     const int generation = w.generation;
-    events_.erase(std::remove_if(events_.begin(), events_.end(),
-                                 [&](const Event& e) { return e.generation == generation; }),
-                  events_.end());
+    events_.erase(
+        std::remove_if(events_.begin(), events_.end(),
+                       [&](const Event& e) { return e.generation == generation && e.time > now; }),
+        events_.end());
     Exit(rank, now, W_EXITCODE(0, SIGKILL));
   }
   std::optional<uint64_t> CurrentPoint(int rank) const override {

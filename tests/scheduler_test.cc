@@ -281,6 +281,26 @@ TEST(SchedulerTest, RetryBackoffDoublesUpToThirtySeconds) {
   EXPECT_LT(rec.failure_times.back(), 211.5 + 13 * 0.1 + 13 * 0.5);
 }
 
+// A driver stopped (SIGSTOP) past its workers' deadlines, then continued, finds both their
+// chunks finished while it slept; it kills the one whose Done it has not read yet, then reads
+// it. That chunk is done, and the dying worker is given nothing: no later chunk is blamed for
+// its death as "killed from outside (the OOM killer?)".
+TEST(SchedulerTest, ADriverStoppedPastADeadlineBlamesNoChunkForTheKillItSent) {
+  FakeWorkerSet fake(2, [](uint64_t c, int) { return FakeChunkResult::Done(c < 2 ? 1.5 : 0.1); });
+  fake.stall = std::make_pair(0.5, 3.0);
+  Plan plan(6, 1);
+  Recorder rec;
+  SchedulerOptions o = Options(fake);
+  o.timeout_seconds = 1;
+  Scheduler s(fake, plan, Iota(6), o, rec);
+  EXPECT_EQ(s.Run(), Scheduler::Outcome::kFinished);
+  for (const ChunkFailure& f : rec.failures)
+    ADD_FAILURE() << "chunk " << f.chunk.index << " failed: " << f.reason;
+  EXPECT_EQ(rec.DoneSet(), (std::set<uint64_t>{0, 1, 2, 3, 4, 5}));
+  for (auto& [chunk, attempt] : rec.done) EXPECT_EQ(attempt, 1) << "chunk " << chunk;
+  EXPECT_EQ(fake.kills, 1);
+}
+
 TEST(SchedulerTest, ExternalKillIsTransientAndSucceedsOnRetry) {
   FakeWorkerSet fake(2, [](uint64_t c, int attempt) {
     if (c == 1 && attempt == 1) {
