@@ -32,9 +32,12 @@ std::string KnownKernels() {
 
 }  // namespace
 
-uint64_t OutputBytesPerPoint(const sweep_output_decl& output) {
+std::optional<uint64_t> CheckedOutputBytesPerPoint(const sweep_output_decl& output) {
   uint64_t bytes = DtypeSize(output.dtype);
-  for (int i = 0; i < output.rank; ++i) bytes *= uint64_t(output.shape[i]);
+  for (int i = 0; i < output.rank; ++i) {
+    if (output.shape[i] < 0 || __builtin_mul_overflow(bytes, uint64_t(output.shape[i]), &bytes))
+      return std::nullopt;
+  }
   return bytes;
 }
 
@@ -51,6 +54,10 @@ std::vector<KernelFile> KernelFiles(const Config& config) {
   for (const KernelSpec::CommandFile& f : kernel.command_files)
     files.push_back({"its template (kernel.files." + f.name + ")", f.template_path});
   return files;
+}
+
+uint64_t OutputBytesPerPoint(const sweep_output_decl& output) {
+  return CheckedOutputBytesPerPoint(output).value_or(UINT64_MAX);
 }
 
 void CheckInputsAgainstKernel(const Config& config, const KernelBinding& binding,
@@ -214,6 +221,71 @@ void BindInputs(const Config& config, KernelBinding* binding, Diagnostics* error
   }
 }
 
+// Who declared the outputs, for messages: the config's `kernel.outputs` (a command), the plugin
+// (named by its path), or a built-in kernel.
+struct OutputBlame {
+  SourceLocation where;
+  std::string key;
+  std::string who;  // "plugin `/path/libx.so`", "kernel `lorenz`", or "" (the config's own)
+};
+
+OutputBlame BlameFor(const KernelSpec& spec, const KernelBinding& b, const std::string& output) {
+  if (!spec.plugin.empty()) return {spec.where, "kernel.plugin", "plugin `" + spec.plugin + "`"};
+  for (const KernelSpec::CommandOutput& o : spec.command_outputs)
+    if (o.name == output) return {o.where, "kernel.outputs." + o.name, ""};
+  return {spec.where, "kernel", "kernel `" + b.name + "`"};
+}
+
+// What an output declaration must be, whoever made it: named (an identifier: it names a variable
+// of the output file, a column of `sweep export` and, for a command, a member of its JSON), once,
+// of a known dtype and rank, every dimension at least 1, and a point's bytes within 64 bits.
+void CheckOutputDeclarations(const KernelSpec& spec, const KernelBinding& b, Diagnostics* errors) {
+  std::map<std::string, size_t> seen;
+  for (size_t i = 0; i < b.outputs.size(); ++i) {
+    const sweep_output_decl& out = b.outputs[i];
+    const std::string name = out.name ? out.name : "";
+    const OutputBlame blame = BlameFor(spec, b, name);
+    const std::string who = blame.who.empty() ? "" : blame.who + " declares ";
+    const auto fail = [&](const std::string& what) {
+      Fail(errors, blame.where, blame.key, who + what);
+    };
+    if (!out.name) {
+      fail("output " + std::to_string(i) + " without a name (NULL)");
+      continue;
+    }
+    if (name.empty()) {
+      fail("output " + std::to_string(i) + " with an empty name");
+      continue;
+    }
+    if (!IsIdentifier(name)) {
+      fail("output `" + name +
+           "`: an output's name is an identifier (letters, digits and `_`, not first a digit), "
+           "since it names a variable of the output file");
+      continue;
+    }
+    if (!seen.emplace(name, i).second) {
+      fail("output `" + name + "` twice");
+      continue;
+    }
+    if (DtypeSize(out.dtype) == 0 || out.rank < 0 || out.rank > SWEEP_MAX_RANK) {
+      fail("output `" + name + "` with a bad dtype or rank");
+      continue;
+    }
+    bool empty = false;
+    for (int d = 0; d < out.rank; ++d) empty = empty || out.shape[d] < 1;
+    if (empty) {
+      fail("output `" + name + "` with an empty dimension");
+      continue;
+    }
+    if (!CheckedOutputBytesPerPoint(out)) {
+      std::string shape;
+      for (int d = 0; d < out.rank; ++d) shape += (d ? ", " : "") + std::to_string(out.shape[d]);
+      fail("output `" + name + "`: [" + shape + "] " + DtypeName(out.dtype) +
+           " values a point take more than 2^64 bytes");
+    }
+  }
+}
+
 // Outputs, from the options. THROWS: ConfigError when outputs() refuses the options or declares
 // none or too many.
 void BindOutputs(const KernelSpec& spec, KernelBinding* binding, Diagnostics* errors) {
@@ -233,17 +305,28 @@ void BindOutputs(const KernelSpec& spec, KernelBinding* binding, Diagnostics* er
     throw ConfigError(*errors);
   }
   outputs.resize(size_t(n_out));
-  for (const sweep_output_decl& out : outputs) {
-    if (DtypeSize(out.dtype) == 0 || out.rank < 0 || out.rank > SWEEP_MAX_RANK) {
-      Fail(errors, spec.where, "kernel",
-           "kernel `" + b.name + "` declares output `" + out.name + "` with a bad dtype or rank");
-    }
-    for (int d = 0; d < out.rank; ++d)
-      if (out.shape[d] < 1)
-        Fail(errors, spec.where, "kernel",
-             "kernel `" + b.name + "` declares output `" + out.name + "` with an empty dimension");
-  }
   b.outputs = std::move(outputs);
+  CheckOutputDeclarations(spec, b, errors);
+}
+
+// The results of every point within 64 bits of bytes, output by output (so a plan, the output
+// file and the disk check never compute a size that wrapped around).
+void CheckResultsBytes(const KernelSpec& spec, const Space& space, const KernelBinding& b,
+                       Diagnostics* errors) {
+  uint64_t total = 0;
+  for (const sweep_output_decl& out : b.outputs) {
+    const uint64_t per_point = OutputBytesPerPoint(out);
+    uint64_t bytes = 0;
+    if (!__builtin_mul_overflow(per_point, space.points(), &bytes) &&
+        !__builtin_add_overflow(total, bytes, &total))
+      continue;
+    const OutputBlame blame = BlameFor(spec, b, out.name);
+    Fail(errors, blame.where, blame.key,
+         (blame.who.empty() ? "" : blame.who + " declares ") + "output `" + out.name +
+             "`: " + std::to_string(space.points()) + " points of " + std::to_string(per_point) +
+             " bytes (with the outputs before it) take more than 2^64 bytes");
+    return;
+  }
 }
 
 constexpr size_t kMaxOutputRank = 32;  // H5S_MAX_RANK, without including HDF5 here
@@ -276,6 +359,24 @@ void CheckRootNames(const Config& config, const Space& space, const KernelBindin
   }
   std::map<std::string, std::string> taken;  // name -> what it is, for the message
   taken["chunks"] = "the output file's chunk table";
+  // An output may not take a name the file gives to something else: the chunk table, the
+  // dimensions `sample` and `replicate` where they exist (a zip group's is blamed on the group,
+  // below), another output's own dimension.
+  std::map<std::string, std::string> reserved = taken;
+  for (const Dimension& d : space.dimensions())
+    if (d.name == "sample" || d.name == "replicate") reserved[d.name] = "a dimension of the sweep";
+  for (const sweep_output_decl& out : b.outputs)
+    for (int r = 0; r < out.rank; ++r)
+      reserved[std::string(out.name) + "_" + std::to_string(r)] =
+          "a dimension of output `" + std::string(out.name) + "`";
+  for (const sweep_output_decl& out : b.outputs) {
+    const auto it = reserved.find(out.name);
+    if (it == reserved.end()) continue;
+    const OutputBlame blame = BlameFor(config.kernel, b, out.name);
+    Fail(errors, blame.where, blame.key,
+         (blame.who.empty() ? "" : blame.who + " declares ") + "output `" + out.name +
+             "`: the name of " + it->second + "; rename the output");
+  }
   for (const sweep_output_decl& out : b.outputs) {
     taken[out.name] = "an output of kernel `" + b.name + "`";
     for (int r = 0; r < out.rank; ++r)
@@ -317,6 +418,7 @@ KernelBinding BindKernel(const Config& config, const Space& space) {
   if (!errors.empty()) throw ConfigError(errors);
   BindOutputs(config.kernel, &b, &errors);
   if (!errors.empty()) throw ConfigError(errors);
+  CheckResultsBytes(config.kernel, space, b, &errors);
   CheckRootNames(config, space, b, &errors);
   if (!errors.empty()) throw ConfigError(errors);
   return b;

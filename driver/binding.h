@@ -10,13 +10,18 @@
 //     allowed: they are recorded in /params but not passed);
 //   - every input the kernel needs is among `inputs:`, and the kernel accepts nothing undeclared;
 //     an input declared with dtype 0 takes any dtype;
-//   - outputs() accepts the options and declares at least one output.
+//   - outputs() accepts the options and declares at least one output, each named (an identifier,
+//     once), of a known dtype and rank, no dimension empty, a point's bytes and all points'
+//     within 64 bits; no output takes a name the file gives to something else (`chunks`, the
+//     dimension `sample` or `replicate` where it exists, another output's own dimension
+//     `<output>_<i>`). A plugin's mistakes name the plugin and the output.
 // The binding is what a worker needs to call the kernel for a point: the option values in
 // declaration order, which sweep parameter feeds each kernel parameter, which config input feeds
 // each kernel input, and the output declarations.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -80,7 +85,9 @@ struct InputShape {
 void CheckInputsAgainstKernel(const Config& config, const KernelBinding& binding,
                               const std::vector<InputShape>& shapes);
 
-// The bytes one point of this output takes.
+// The bytes one point of this output takes; nullopt when that overflows 64 bits.
+std::optional<uint64_t> CheckedOutputBytesPerPoint(const sweep_output_decl& output);
+// The same for an output BindKernel() accepted, which never overflows (UINT64_MAX if it did).
 uint64_t OutputBytesPerPoint(const sweep_output_decl& output);
 
 }  // namespace sweep

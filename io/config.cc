@@ -47,13 +47,6 @@ const ConfigKeys kOutputKeys("output", {"path"});
 // Placeholders of the command kernel and dimension names of the output file.
 const char* const kReservedNames[] = {"seed", "point", "sample", "replicate"};
 
-bool IsIdentifier(const std::string& s) {
-  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
-  for (char c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
-  return true;
-}
-
 bool IsDigits(const std::string& s, size_t from, size_t to) {
   if (from >= to) return false;
   for (size_t i = from; i < to; ++i)
@@ -629,6 +622,7 @@ void ConfigReader::ReadCommandOutputs(const Field& field) {
     }
     KernelSpec::CommandOutput output;
     output.name = e.key;
+    output.where = e.key_field.where;
     Field dtype = e.value;
     bool ok = true;
     if (e.value.node.IsSequence()) {
@@ -1359,6 +1353,13 @@ void RefuseNulCharacters(const YAML::Node& node, const std::string& file, const 
 }
 
 }  // namespace
+
+bool IsIdentifier(const std::string& s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  return true;
+}
 
 const std::vector<ConfigKeys>& KnownConfigKeys() {
   static const std::vector<ConfigKeys> tables = {kTopKeys,       kKernelKeys, kWorkdirKeys,

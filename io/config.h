@@ -97,6 +97,7 @@ struct KernelSpec {
     std::string name;
     std::string dtype;
     std::vector<int64_t> shape;
+    SourceLocation where;  // of its name in the config
   };
   std::vector<CommandOutput> command_outputs;
   // The command kernel's `files:`, rendered into every point's work directory: the name there
@@ -211,6 +212,10 @@ struct ConfigKeys {
   std::string map;
   std::vector<std::string> keys;
 };
+
+// Whether `s` is a name a user may choose (of a parameter, an input, an output): letters, digits
+// and `_`, not starting with a digit, as a Python identifier in ASCII.
+bool IsIdentifier(const std::string& s);
 
 // Every table of accepted keys, the top level first.
 const std::vector<ConfigKeys>& KnownConfigKeys();

@@ -265,12 +265,14 @@ json Encode(const KernelSpec::CommandOutput& output) {
   Put(j, "name", output.name);
   Put(j, "dtype", output.dtype);
   Put(j, "shape", output.shape);
+  Put(j, "where", output.where);
   return j;
 }
 void Decode(const json& j, KernelSpec::CommandOutput* output) {
   Take(j, "name", &output->name);
   Take(j, "dtype", &output->dtype);
   Take(j, "shape", &output->shape);
+  Take(j, "where", &output->where);
 }
 
 json Encode(const KernelSpec::CommandFile& file) {

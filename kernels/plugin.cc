@@ -4,10 +4,13 @@
 
 #include <cstddef>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 
+#include "io/config.h"
 #include "io/error.h"
 
 namespace sweep {
@@ -29,6 +32,47 @@ const sweep_kernel* WholeTable(const sweep_kernel* abi1) {
     std::memcpy(copy.get(), abi1, kAbi1TableBytes);
   }
   return copy.get();
+}
+
+// The most outputs a plugin may declare: BindKernel() gives outputs() room for max_outputs.
+constexpr int kMaxPluginOutputs = 4096;
+
+// What is wrong with a plugin's table (ABI 1 fields: an ABI 1 table is read no further), or "".
+std::string TableProblem(const sweep_kernel& k) {
+  if (!k.name) return "its kernel has no name (NULL)";
+  if (!*k.name) return "its kernel's name is empty";
+  const std::string kernel = "kernel `" + std::string(k.name) + "`";
+  if (!k.outputs || !k.init || !k.compute)
+    return kernel + " lacks one of outputs(), init() and compute()";
+  if (k.max_outputs < 1 || k.max_outputs > kMaxPluginOutputs)
+    return kernel + " declares max_outputs " + std::to_string(k.max_outputs) + ", not 1 to " +
+           std::to_string(kMaxPluginOutputs);
+  struct Names {
+    const char* what;
+    int count;
+    std::function<const char*(int)> name;
+    bool present;
+  };
+  const Names lists[] = {
+      {"option", k.n_options, [&](int i) { return k.options[i].name; }, k.options != nullptr},
+      {"parameter", k.n_params, [&](int i) { return k.params[i].name; }, k.params != nullptr},
+      {"input", k.n_inputs, [&](int i) { return k.inputs[i].name; }, k.inputs != nullptr}};
+  for (const Names& list : lists) {
+    if (list.count < 0 || (list.count > 0 && !list.present))
+      return kernel + " declares " + std::to_string(list.count) + " " + list.what +
+             "s without their table";
+    std::set<std::string> seen;
+    for (int i = 0; i < list.count; ++i) {
+      const char* name = list.name(i);
+      if (!name) return kernel + " declares " + list.what + " " + std::to_string(i) + " (NULL)";
+      if (!IsIdentifier(name))
+        return kernel + " declares " + list.what + " `" + name +
+               "`, not a name (letters, digits and `_`, not first a digit)";
+      if (!seen.insert(name).second)
+        return kernel + " declares " + list.what + " `" + name + "` twice";
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -53,7 +97,11 @@ const sweep_kernel* LoadPlugin(const std::string& path) {
                     std::to_string(SWEEP_KERNEL_ABI) + "; rebuild it against this kernels/kernel.h",
                 ExitCode::kUsage);
   }
-  return kernel->abi_version == 1 ? WholeTable(kernel) : kernel;
+  const sweep_kernel* table = kernel->abi_version == 1 ? WholeTable(kernel) : kernel;
+  const std::string problem = TableProblem(*table);
+  if (!problem.empty())
+    throw Error("kernel.plugin: plugin `" + path + "`: " + problem, ExitCode::kUsage);
+  return table;
 }
 
 }  // namespace sweep

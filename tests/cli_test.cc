@@ -212,6 +212,48 @@ TEST(CliTest, ValidateFindsWhatTheOutputFileCouldNotHold) {
   EXPECT_EQ(FilesIn(dir.path()), 3u);
 }
 
+// A command's outputs the file could not hold are located errors at `validate`: a point's bytes
+// or all points' beyond 64 bits (`plan` said "0 B"), a name the file or `sweep export` gives to
+// something else (`chunks`, `sample` and `replicate` where those dimensions exist, another
+// output's own dimension).
+TEST(CliTest, OutputsTheFileCouldNotHoldAreLocatedErrors) {
+  TempDir dir;
+  const auto config = [](const std::string& outputs, const std::string& rest) {
+    return "name: c\nkernel:\n  command: [echo]\n  outputs: " + outputs +
+           "\nparameters:\n  x: {linspace: [0, 1, 3000000]}\n" + rest;
+  };
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {config("{y: [float64, 4294967296, 4294967296]}", ""),
+       "c.yaml:4:13: kernel.outputs.y: output `y`: [4294967296, 4294967296] float64 values a "
+       "point take more than 2^64 bytes"},
+      {config("{a: float64, y: [float64, 1000000, 1000000]}", ""),
+       "c.yaml:4:25: kernel.outputs.y: output `y`: 3000000 points of 8000000000000 bytes (with "
+       "the outputs before it) take more than 2^64 bytes"},
+      {config("{chunks: float64}", ""),
+       "c.yaml:4:13: kernel.outputs.chunks: output `chunks`: the name of the output file's chunk "
+       "table; rename the output"},
+      {config("{replicate: float64}", "repeat: 2\n"),
+       "c.yaml:4:13: kernel.outputs.replicate: output `replicate`: the name of a dimension of the "
+       "sweep; rename the output"},
+      {"name: c\nkernel:\n  command: [echo]\n  outputs: {sample: float64}\n"
+       "parameters:\n  x: {uniform: [0, 1]}\nsampling: {method: sobol, n: 8}\n",
+       "c.yaml:4:13: kernel.outputs.sample: output `sample`: the name of a dimension of the sweep"},
+      {config("{y: [float64, 2], y_0: float64}", ""),
+       "c.yaml:4:30: kernel.outputs.y_0: output `y_0`: the name of a dimension of output `y`"}};
+  for (const auto& [text, message] : cases) {
+    WriteFile(dir / "c.yaml", text);
+    for (const char* command : {"validate", "plan"}) {
+      const RunResult r = RunSweep({command, "c.yaml"}, dir.path());
+      EXPECT_EQ(r.code, 2) << command << ": " << r.err;
+      EXPECT_NE(r.err.find("sweep: " + message), std::string::npos) << command << ": " << r.err;
+      EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
+    }
+  }
+  // `sample` and `replicate` are free where those dimensions do not exist.
+  WriteFile(dir / "c.yaml", config("{sample: float64, replicate: float64}", ""));
+  EXPECT_EQ(RunSweep({"validate", "c.yaml"}, dir.path()).code, 0);
+}
+
 TEST(CliTest, UsageErrorsExitTwo) {
   TempDir dir;
   for (const std::vector<std::string>& args :

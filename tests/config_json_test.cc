@@ -58,7 +58,7 @@ constexpr size_t FieldCount() {
 static_assert(FieldCount<Value>() == 4, "Value: carry the new field in io/config_json.cc");
 static_assert(FieldCount<SourceLocation>() == 3, "SourceLocation: see io/config_json.cc");
 static_assert(FieldCount<AxisSpec>() == 10, "AxisSpec: carry the new field in io/config_json.cc");
-static_assert(FieldCount<KernelSpec::CommandOutput>() == 3,
+static_assert(FieldCount<KernelSpec::CommandOutput>() == 4,
               "KernelSpec::CommandOutput: carry the new field in io/config_json.cc");
 static_assert(FieldCount<KernelSpec::CommandFile>() == 3,
               "KernelSpec::CommandFile: carry the new field in io/config_json.cc");

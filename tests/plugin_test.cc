@@ -175,6 +175,47 @@ TEST(PluginAbi, APluginBuiltForAbiOneRunsUnchanged) {
   }
 }
 
+// What a plugin declares is checked before anything runs: an output without a name, empty, not
+// an identifier, twice, of a size beyond 64 bits (a point's or all points'), or named like what
+// the file holds already, is a config error at `kernel.plugin` naming the plugin and the output
+// (exit 2, one line, nothing written), for validate, plan and run alike.
+TEST(PluginDeclarations, EachBadOutputIsALocatedErrorNamingThePluginAndTheOutput) {
+  TempDir dir;
+  const std::string plugin = SWEEP_BAD_DECLS_PLUGIN;
+  const std::string at = "c.yaml:2:1: kernel.plugin: plugin `" + plugin + "` declares output ";
+  const std::vector<std::pair<int, std::string>> cases = {
+      {1, at + "1 without a name (NULL)"},
+      {2, at + "1 with an empty name"},
+      {3, at + "`a/b`: an output's name is an identifier (letters, digits and `_`, not first a "
+               "digit), since it names a variable of the output file"},
+      {4, at + "`z`: [1099511627776, 1099511627776] float64 values a point take more than 2^64 "
+               "bytes"},
+      {5, at + "`chunks`: the name of the output file's chunk table; rename the output"},
+      {6, at + "`y` twice"},
+      {7, at + "`replicate`: the name of a dimension of the sweep; rename the output"},
+      {8, at + "`z`: 6 points of 9223372036854775808 bytes (with the outputs before it) take "
+               "more than 2^64 bytes"}};
+  for (const auto& [mistake, message] : cases) {
+    WriteFile(dir / "c.yaml", "name: p\nkernel: {plugin: " + plugin +
+                                  ", options: {mistake: " + std::to_string(mistake) +
+                                  "}}\nparameters:\n  x: {values: [1, 2, 3]}\nrepeat: 2\n"
+                                  "output: {path: out.h5}\n");
+    for (const char* command : {"validate", "plan", "run"}) {
+      const RunResult r = RunSweep({command, "c.yaml"}, dir.path());
+      EXPECT_EQ(r.code, 2) << command << " mistake " << mistake << ": " << r.err;
+      EXPECT_NE(r.err.find("sweep: " + message), std::string::npos)
+          << command << " mistake " << mistake << ": " << r.err;
+      EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+      EXPECT_FALSE(std::filesystem::exists(dir / "out.h5"));
+    }
+  }
+  WriteFile(dir / "c.yaml", "name: p\nkernel: {plugin: " + plugin +
+                                "}\nparameters:\n  x: {values: [1, 2, 3]}\nrepeat: 2\n"
+                                "output: {path: out.h5}\n");
+  const RunResult fine = RunSweep({"run", "c.yaml", "-q"}, dir.path());
+  EXPECT_EQ(fine.code, 0) << fine.err;
+}
+
 TEST(PluginLoad, MissingLibraryOrEntrySymbolIsAClearError) {
   TempDir dir;
   const std::string missing = PluginConfig(dir, "./nope.so");
