@@ -11,6 +11,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <streambuf>
 
 namespace sweep {
@@ -20,42 +21,96 @@ namespace {
 struct Number {
   bool integral = false;  // `integer` holds it exactly
   int64_t integer = 0;
-  double number = 0;
+  double number = 0;     // -0.0 for a written `-0`
+  std::string overflow;  // a finite number as written, beyond any double (1e999); else ""
 };
 
+// Whether `token` is a decimal number as JSON writes one, but for an optional `+` and digits
+// that may start or end at the point (`.5`, `5.`): no hex, no `1_000`, no trailing text.
+bool IsDecimal(const std::string& token) {
+  size_t i = token[0] == '+' || token[0] == '-' ? 1 : 0;
+  size_t digits = 0;
+  while (i < token.size() && std::isdigit(static_cast<unsigned char>(token[i]))) ++i, ++digits;
+  if (i < token.size() && token[i] == '.') {
+    ++i;
+    while (i < token.size() && std::isdigit(static_cast<unsigned char>(token[i]))) ++i, ++digits;
+  }
+  if (digits == 0) return false;
+  if (i < token.size() && (token[i] == 'e' || token[i] == 'E')) {
+    ++i;
+    if (i < token.size() && (token[i] == '+' || token[i] == '-')) ++i;
+    const size_t start = i;
+    while (i < token.size() && std::isdigit(static_cast<unsigned char>(token[i]))) ++i;
+    if (i == start) return false;
+  }
+  return i == token.size();
+}
+
+// A decimal number, or nan, inf or infinity (any case, with a sign). A finite number beyond a
+// double's range is kept as written in `overflow`: its output's dtype cannot hold it.
 std::optional<Number> ParseNumber(const std::string& token) {
+  if (token.empty()) return std::nullopt;
   Number n;
+  std::string word = token.substr(token[0] == '+' || token[0] == '-' ? 1 : 0);
+  for (char& c : word) c = char(std::tolower(static_cast<unsigned char>(c)));
+  const double sign = token[0] == '-' ? -1.0 : 1.0;
+  if (word == "nan") return n.number = std::numeric_limits<double>::quiet_NaN(), n;
+  if (word == "inf" || word == "infinity")
+    return n.number = sign * std::numeric_limits<double>::infinity(), n;
+  if (!IsDecimal(token)) return std::nullopt;
   errno = 0;
   char* end = nullptr;
   const long long i = std::strtoll(token.c_str(), &end, 10);
-  if (!token.empty() && *end == '\0' && errno == 0) {
+  if (*end == '\0' && errno == 0) {
     n.integral = true;
     n.integer = i;
-    n.number = double(i);
+    n.number = i == 0 ? sign * 0.0 : double(i);  // `-0` keeps its sign in a float output
     return n;
   }
   errno = 0;
-  const double d = std::strtod(token.c_str(), &end);
-  if (token.empty() || *end != '\0') return std::nullopt;
-  n.number = d;
+  n.number = std::strtod(token.c_str(), nullptr);
+  if (std::isinf(n.number)) n.overflow = token;
   return n;
 }
 
-// Writes element i of an output; returns what is wrong, or "".
+std::string DtypeText(int dtype) {
+  switch (dtype) {
+    case SWEEP_FLOAT64:
+      return "float64";
+    case SWEEP_FLOAT32:
+      return "float32";
+    case SWEEP_INT64:
+      return "int64";
+    case SWEEP_INT32:
+      return "int32";
+    case SWEEP_UINT8:
+      return "uint8";
+  }
+  return "?";
+}
+
+// Writes element i of an output; returns what is wrong, or "". One rule for every dtype: a
+// value the dtype cannot hold is an error, never rounded to an infinity or wrapped around.
 std::string Store(const sweep_output_decl& decl, sweep_array& view, uint64_t i, const Number& v) {
+  if (!v.overflow.empty()) return v.overflow + " is out of range for " + DtypeText(decl.dtype);
   switch (decl.dtype) {
     case SWEEP_FLOAT64:
       static_cast<double*>(view.data)[i] = v.number;
       return "";
-    case SWEEP_FLOAT32:
-      static_cast<float*>(view.data)[i] = float(v.number);
+    case SWEEP_FLOAT32: {
+      const float f = float(v.number);
+      if (std::isinf(f) && std::isfinite(v.number))
+        return fmt::format("{} is out of range for float32", v.number);
+      static_cast<float*>(view.data)[i] = f;
       return "";
+    }
   }
   int64_t x = v.integer;
   if (!v.integral) {
+    if (std::trunc(v.number) != v.number) return fmt::format("{} is not an integer", v.number);
     // 2^63 is exact in a double, so this bound keeps the cast defined.
-    if (!(std::trunc(v.number) == v.number && std::fabs(v.number) < 9223372036854775808.0))
-      return fmt::format("{} is not an integer", v.number);
+    if (!(std::fabs(v.number) < 9223372036854775808.0))
+      return fmt::format("{} is out of range for {}", v.number, DtypeText(decl.dtype));
     x = int64_t(v.number);
   }
   const auto in = [&](int64_t lo, int64_t hi) { return x >= lo && x <= hi; };
@@ -91,15 +146,25 @@ int FindOutput(const std::vector<sweep_output_decl>& decls, const std::string& n
   return -1;
 }
 
-// Markers for the infinities of AcceptNonFiniteTokens(): strings no JSON output may hold, since
-// outputs are numbers.
+// Markers for the infinities and the numbers beyond a double of AcceptNonFiniteTokens(): strings
+// no JSON output may hold, since outputs are numbers.
 const char kPositiveInfinity[] = "\x01+Infinity";
 const char kNegativeInfinity[] = "\x01-Infinity";
+const char kOverflow[] = "\x01overflow:";  // followed by the number as written
+
+bool NumberChar(char c) {
+  return std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.' ||
+         c == 'e' || c == 'E';
+}
 
 // JSON has no NaN nor infinities, but Python's json.dumps writes them bare (NaN, Infinity,
 // -Infinity), as do JavaScript and many codes: outside strings they become null (NaN) and
-// marker strings that FlattenJson reads as the infinities. Line for line: a JSON string never
-// holds a raw line break, so each line starts outside strings, whatever a log line before held.
+// marker strings that FlattenJson reads as the infinities. Numbers are made to follow the text
+// rule (ParseNumber) too: `-0`, which the JSON parser would read as the integer 0, becomes `-0.0`
+// so it keeps its sign, and a finite number beyond a double (1e999), which it would refuse
+// (making the object a log line), becomes a marker string that FlattenJson reads as out of
+// range. Line for line: a JSON string never holds a raw line break, so each line starts outside
+// strings, whatever a log line before held.
 std::string AcceptNonFiniteTokens(const std::string& text) {
   std::string out;
   out.reserve(text.size());
@@ -130,6 +195,21 @@ std::string AcceptNonFiniteTokens(const std::string& text) {
     } else if (at("Infinity")) {
       out += "\"\\u0001+Infinity\"";
       i += 7;
+    } else if ((std::isdigit(static_cast<unsigned char>(c)) || c == '-') &&
+               (i == 0 || !(NumberChar(text[i - 1]) ||
+                            std::isalpha(static_cast<unsigned char>(text[i - 1]))))) {
+      size_t end = i + 1;
+      while (end < text.size() && NumberChar(text[end])) ++end;
+      const std::string token = text.substr(i, end - i);
+      const double value = std::strtod(token.c_str(), nullptr);
+      if (token == "-0") {
+        out += "-0.0";
+      } else if (std::isinf(value) && IsDecimal(token)) {
+        out += "\"\\u0001overflow:" + token + "\"";
+      } else {
+        out += token;
+      }
+      i = end - 1;
     } else {
       out += c;
     }
@@ -164,6 +244,9 @@ std::string FlattenJson(const nlohmann::json& j, std::vector<Number>* out) {
     // Python's json.dumps and JavaScript print these bare; AcceptNonFiniteTokens quoted them.
     n.number = j == kPositiveInfinity ? std::numeric_limits<double>::infinity()
                                       : -std::numeric_limits<double>::infinity();
+  } else if (j.is_string() && j.get_ref<const std::string&>().rfind(kOverflow, 0) == 0) {
+    n.overflow = j.get<std::string>().substr(sizeof kOverflow - 1);
+    n.number = std::numeric_limits<double>::infinity();
   } else {
     return std::string("expected numbers, got ") + j.type_name();
   }
@@ -184,6 +267,30 @@ std::string StoreAll(const sweep_output_decl& decl, sweep_array& view,
   }
   return "";
 }
+
+// The members of a JSON object (not those of objects inside it) that it holds more than once.
+struct TopLevelKeys : nlohmann::json_sax<nlohmann::json> {
+  int depth = 0;
+  std::set<std::string> seen, repeated;
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return ++depth, true; }
+  bool end_object() override { return --depth, true; }
+  bool start_array(std::size_t) override { return ++depth, true; }
+  bool end_array() override { return --depth, true; }
+  bool key(string_t& name) override {
+    if (depth == 1 && !seen.insert(name).second) repeated.insert(name);
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+};
 
 // Reads a stream straight from memory, and says how much of it was read.
 class MemoryBuffer : public std::streambuf {
@@ -298,6 +405,16 @@ class OutputReader {
     *spanned =
         size_t(std::count(json_text_.begin() + std::ptrdiff_t(start),
                           json_text_.begin() + std::ptrdiff_t(start + buffer.consumed()), '\n'));
+    // The parser keeps the last of a member given twice without a word; the rule is that an
+    // output is given once, wherever, so the object's text is read again for its own members.
+    TopLevelKeys keys;
+    nlohmann::json::sax_parse(json_text_.begin() + std::ptrdiff_t(start),
+                              json_text_.begin() + std::ptrdiff_t(start + buffer.consumed()),
+                              &keys);
+    for (const std::string& name : keys.repeated) {
+      if (FindOutput(decls_, name) >= 0)
+        return Where(line) + "output `" + name + "` given twice in one JSON object";
+    }
     for (const auto& [name, value] : j.items()) {
       const int o = FindOutput(decls_, name);
       if (o < 0) {

@@ -12,9 +12,15 @@
 //     are all numbers (`energy 1.5`, `trace 0.1 0.2 ...`; nan and inf accepted).
 // Several objects and lines may share the outputs between them.
 //
-// Errors (the point fails with the message): an output given twice, the wrong number of values,
-// a value its dtype cannot hold (integer outputs take integral values within their dtype's
-// range), and a declared output found nowhere. Where a line is to blame the message names it
+// Numbers follow one rule in JSON and lines (configs/README.md): decimal (a line may also write
+// `+1`), or nan/inf/infinity in a line and null/NaN/Infinity in JSON; `-0` keeps its sign; a
+// finite number beyond a double (1e999) is out of range for any dtype, in JSON too (where the
+// parser would refuse the object and make it a log line).
+//
+// Errors (the point fails with the message): an output given twice (in one JSON object too), the
+// wrong number of values, a value its dtype cannot hold (a finite value beyond a float dtype's
+// range, 1e300 into float32, as an integer beyond an integer dtype's; integer outputs take
+// integral values), and a declared output found nowhere. Where a line is to blame the message names it
 // ("stdout line 12: output `trace`: expected 4 values, got 3"); a missing output's message also
 // says why a line that looked like it was not read ("line 3 names it, but `J` is not a number";
 // a `{` line that is not JSON, with the parser's message; members of the objects read that are

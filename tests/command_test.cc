@@ -315,7 +315,53 @@ TEST(CommandKernelOutputs, NonFiniteValuesAndIntegerDtypes) {
   EXPECT_EQ(rows.Read("{\"f\": [1, 2, 3], \"i\": [1, \"NaN\"], \"u\": 0}"),
             "stdout line 1: output `i`: expected numbers, got string");
   EXPECT_EQ(rows.Read("{\"f\": [1, 2, 3], \"i\": [1, Infinity], \"u\": 0}"),
-            "stdout line 1: output `i`: inf is not an integer");
+            "stdout line 1: output `i`: inf is out of range for int64");
+}
+
+// One rule for a command's numbers, in text and JSON alike (configs/README.md): a value its
+// dtype cannot hold is an error (1e300 into float32 as 256 into uint8; 1e999 anywhere, where
+// JSON's parser made the object a log line and text gave inf), infinities and NaN are written
+// as such, `-0` keeps its sign, an output is given once (a member twice in one JSON object as
+// two lines), and a number is decimal (no hex).
+TEST(CommandKernelOutputs, OneRuleForNumbersInTextAndJson) {
+  Rows rows({{"f", SWEEP_FLOAT32, 0, {0, 0, 0, 0}}, {"d", SWEEP_FLOAT64, 0, {0, 0, 0, 0}}});
+  for (const std::string& text :
+       {std::string("f 1e300\nd 1\n"), std::string("{\"f\": 1e300, \"d\": 1}")}) {
+    EXPECT_EQ(rows.Read(text), "stdout line 1: output `f`: 1e+300 is out of range for float32")
+        << text;
+  }
+  for (const std::string& text :
+       {std::string("f 1\nd 1e999\n"), std::string("{\"f\": 1, \"d\": 1e999}")}) {
+    const std::string error = rows.Read(text);
+    EXPECT_NE(error.find("output `d`: 1e999 is out of range for float64"), std::string::npos)
+        << text << ": " << error;
+  }
+  EXPECT_EQ(rows.Read("{\"f\": -1e999, \"d\": 1}"),
+            "stdout line 1: output `f`: -1e999 is out of range for float32");
+  for (const std::string& text :
+       {std::string("f -0\nd -0\n"), std::string("{\"f\": -0, \"d\": -0}"),
+        std::string("{\"f\": -0.0, \"d\": -0e3}")}) {
+    EXPECT_EQ(rows.Read(text), "") << text;
+    EXPECT_TRUE(std::signbit(rows.At<float>(0, 0))) << text;
+    EXPECT_TRUE(std::signbit(rows.At<double>(1, 0))) << text;
+    EXPECT_EQ(rows.At<double>(1, 0), 0.0) << text;
+  }
+  // Infinities written as such, and what merely rounds (3.4e38 fits; 1e-50 is float32's 0).
+  EXPECT_EQ(rows.Read("f -inf\nd Infinity\n"), "");
+  EXPECT_EQ(rows.At<float>(0, 0), -std::numeric_limits<float>::infinity());
+  EXPECT_EQ(rows.Read("{\"f\": 3.4e38, \"d\": 1e-400}"), "");
+  EXPECT_EQ(rows.At<float>(0, 0), 3.4e38f);
+  EXPECT_EQ(rows.Read("f 1e-50\nd 2\n"), "");
+  EXPECT_EQ(rows.At<float>(0, 0), 0.0f);
+  // Given twice: in one JSON object, as on two lines.
+  EXPECT_EQ(rows.Read("{\"f\": 1, \"d\": 2, \"f\": 3}"),
+            "stdout line 1: output `f` given twice in one JSON object");
+  EXPECT_EQ(rows.Read("f 1\nd 2\nf 3\n"),
+            "stdout line 3: output `f` given twice (first on line 1)");
+  EXPECT_EQ(rows.Read("{\"f\": 1, \"d\": 2, \"meta\": {\"f\": 1}, \"note\": 1, \"note\": 2}"), "")
+      << "members inside a member, and non-outputs given twice, are not outputs";
+  // Decimal only: hex is a log line's word.
+  EXPECT_NE(rows.Read("f 0x10\nd 1\n").find("`0x10` is not a number"), std::string::npos);
 }
 
 TEST(CommandKernelOutputs, EveryMistakeIsNamed) {
@@ -343,8 +389,9 @@ TEST(CommandKernelOutputs, EveryMistakeIsNamed) {
        "missing output `energy` on stdout: line 2 starts with `{` but is not JSON: syntax error "
        "while parsing object - unexpected end of input"},
       {"{\"energy\": 1e999, \"trace\": [1, 2, 3, 4]}",
-       "missing output `energy` on stdout: line 1 starts with `{` but is not JSON: number "
-       "overflow parsing '1e999'"},
+       "stdout line 1: output `energy`: 1e999 is out of range for float64"},
+      {"energy 1e999\ntrace 1 2 3 4\n",
+       "stdout line 1: output `energy`: 1e999 is out of range for float64"},
       {"[1, 2]", "missing output `energy` on stdout"},
       {" \n", "nothing on stdout"},
   };
