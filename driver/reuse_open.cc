@@ -38,6 +38,8 @@ nlohmann::json KernelIdentity(const Config& config) {
       file.erase("template_path");
       file.erase("where");
     }
+  if (kernel.contains("command_outputs"))
+    for (nlohmann::json& output : kernel["command_outputs"]) output.erase("where");
   return kernel;
 }
 

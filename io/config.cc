@@ -1354,13 +1354,6 @@ void RefuseNulCharacters(const YAML::Node& node, const std::string& file, const 
 
 }  // namespace
 
-bool IsIdentifier(const std::string& s) {
-  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
-  for (char c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
-  return true;
-}
-
 const std::vector<ConfigKeys>& KnownConfigKeys() {
   static const std::vector<ConfigKeys> tables = {kTopKeys,       kKernelKeys, kWorkdirKeys,
                                                  kInputKeys,     kAxisKeys,   kSamplingKeys,

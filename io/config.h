@@ -214,8 +214,17 @@ struct ConfigKeys {
 };
 
 // Whether `s` is a name a user may choose (of a parameter, an input, an output): letters, digits
-// and `_`, not starting with a digit, as a Python identifier in ASCII.
-bool IsIdentifier(const std::string& s);
+// and `_`, not starting with a digit, as a Python identifier in ASCII. Inline: the worker checks
+// a plugin's names with it and links nothing of the YAML reader (config.cc).
+inline bool IsIdentifier(const std::string& s) {
+  const auto letter = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  };
+  if (s.empty() || !letter(s[0])) return false;
+  for (char c : s)
+    if (!letter(c) && !(c >= '0' && c <= '9')) return false;
+  return true;
+}
 
 // Every table of accepted keys, the top level first.
 const std::vector<ConfigKeys>& KnownConfigKeys();
