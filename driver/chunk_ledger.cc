@@ -194,14 +194,17 @@ std::vector<uint64_t> ChunkLedger::Todo(const ChunkSelection& selection) const {
                      " does not exist (the sweep has " + std::to_string(size) + ")",
                  ExitCode::kUsage);
   };
-  for (uint64_t c : selection.chunks) {
-    if (c >= plan_.chunks()) throw missing("--chunks", "chunk", c, plan_.chunks());
-    todo.push_back(c);
-  }
-  for (uint64_t p : selection.points) {
-    if (p >= plan_.points()) throw missing("--points", "point", p, plan_.points());
-    todo.push_back(plan_.ChunkOf(p));
-  }
+  // Every range is checked before any is expanded; expanded, each costs at most the sweep's chunks.
+  for (const IndexRange& r : selection.chunks)
+    if (r.last >= plan_.chunks())
+      throw missing("--chunks", "chunk", std::max(r.first, plan_.chunks()), plan_.chunks());
+  for (const IndexRange& r : selection.points)
+    if (r.last >= plan_.points())
+      throw missing("--points", "point", std::max(r.first, plan_.points()), plan_.points());
+  for (const IndexRange& r : selection.chunks)
+    for (uint64_t c = r.first; c <= r.last; ++c) todo.push_back(c);
+  for (const IndexRange& r : selection.points)
+    for (uint64_t c = plan_.ChunkOf(r.first); c <= plan_.ChunkOf(r.last); ++c) todo.push_back(c);
   std::sort(todo.begin(), todo.end());
   todo.erase(std::unique(todo.begin(), todo.end()), todo.end());
   return todo;

@@ -45,6 +45,13 @@
 
 namespace sweep {
 
+// Indices first..last, both included: how --chunks and --points ranges are kept, so that
+// `--points 0-100000000` costs nothing before it is checked against the sweep.
+struct IndexRange {
+  uint64_t first = 0, last = 0;
+  bool operator==(const IndexRange& o) const { return first == o.first && last == o.last; }
+};
+
 // Which chunks a run computes.
 struct ChunkSelection {
   enum class Kind {
@@ -57,8 +64,8 @@ struct ChunkSelection {
   // `--shard I/N`: only the chunks c with c % N == I, of whatever the kind selects.
   std::optional<std::pair<uint64_t, uint64_t>> shard;
   bool failed = false;
-  std::vector<uint64_t> chunks;
-  std::vector<uint64_t> points;
+  std::vector<IndexRange> chunks;
+  std::vector<IndexRange> points;
 
   bool Includes(uint64_t chunk) const { return !shard || chunk % shard->second == shard->first; }
 };

@@ -17,6 +17,7 @@
 #include "driver/status.h"
 #include "driver/thread_limits.h"
 #include "driver/worker.h"
+#include "io/byte_count.h"
 #include "io/config.h"
 #include "io/error.h"
 #include "io/inputs.h"
@@ -29,21 +30,22 @@ extern char** environ;
 namespace sweep {
 namespace {
 
-// Each input's dtype and shape. npy and HDF5 inputs are opened to read their headers (mapping
-// them costs nothing); raw and generated inputs are sized from their declared shape, so nothing
-// is loaded or generated.
+// Each input's dtype and shape. npy and HDF5 inputs are opened to read their headers, never
+// their data (a chunked dataset is not read: validate costs the same for 800 GB as for 1 KiB);
+// raw and generated inputs are sized from their declared shape, so nothing is loaded or
+// generated.
 std::vector<InputShape> InspectInputs(const Config& config) {
-  std::vector<InputSpec> headers;
+  std::vector<InputSpec> with_headers;
   for (const InputSpec& in : config.inputs)
     if (in.kind == InputSpec::Kind::kNpy || in.kind == InputSpec::Kind::kHdf5)
-      headers.push_back(in);
-  const PublishedInputs published = PublishInputs(headers);
+      with_headers.push_back(in);
+  const std::vector<InputHeader> headers = ReadInputHeaders(with_headers);
   std::vector<InputShape> shapes;
   size_t next = 0;
   for (const InputSpec& in : config.inputs) {
     if (in.kind == InputSpec::Kind::kNpy || in.kind == InputSpec::Kind::kHdf5) {
-      const PublishedInput& p = published.inputs()[next++];
-      shapes.push_back({p.dtype, p.shape});
+      const InputHeader& h = headers[next++];
+      shapes.push_back({h.dtype, h.shape});
     } else {
       shapes.push_back({DtypeFromName(in.dtype), in.shape});
     }

@@ -14,7 +14,11 @@ namespace sweep {
 
 // 2.5, 10, "abc"; a non-finite number as its text ("nan"), which JSON cannot hold.
 nlohmann::json ValueJson(const sweep_value& v);
-// "rho=2.5, sigma=10" into *text and {"rho":2.5,"sigma":10} into *json for `point`.
+// "rho=2.5, sigma=10" into *text and {"rho":2.5,"sigma":10} into *json for `point`. A string
+// value over kParameterTextBytes is cut there (at a character boundary) and ends in "... (N
+// bytes)", in both: a 200 KB argument neither floods the terminal nor makes the journal's failed
+// record drop every parameter (status then showed "point 0 ()").
+inline constexpr size_t kParameterTextBytes = 200;
 void DescribePoint(const Space& space, uint64_t point, std::string* text, std::string* json);
 
 }  // namespace sweep

@@ -149,17 +149,6 @@ std::string FormatDuration(double seconds) {
   return fmt::format("{}h{:02}m", total / 3600, (total % 3600) / 60);
 }
 
-std::string FormatBytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  double v = double(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 6) {
-    v /= 1024;
-    ++u;
-  }
-  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
-}
-
 std::unique_ptr<Progress> MakeProgress(ProgressMode mode, FILE* out, double log_interval) {
   if (mode == ProgressMode::kAuto)
     mode = isatty(fileno(out)) ? ProgressMode::kTerminal : ProgressMode::kLog;

@@ -46,7 +46,5 @@ std::unique_ptr<Progress> MakeProgress(ProgressMode mode, FILE* out, double log_
 
 // "1h02m", "3m05s", "12.3s".
 std::string FormatDuration(double seconds);
-// "512 B", "1.5 KiB", "12.0 GiB".
-std::string FormatBytes(uint64_t bytes);
 
 }  // namespace sweep

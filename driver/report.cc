@@ -23,6 +23,7 @@
 #include "driver/status.h"
 #include "driver/stored_sweep.h"
 #include "driver/thread_limits.h"
+#include "io/byte_count.h"
 #include "io/clock.h"
 #include "io/error.h"
 #include "io/file_bytes.h"
@@ -450,7 +451,9 @@ void SummarySection(const Sweep& s, std::string* out) {
   *out += "</table>\n";
   const ChunkLedger& ledger = s.history.ledger();
   if (!ledger.truncated_journals().empty())
-    *out += "<p class=\"note\">The journal's last record was cut by a kill and is ignored.</p>\n";
+    *out +=
+        "<p class=\"note\">The journal's last record is incomplete (a kill or a full disk stopped "
+        "its write) and is ignored.</p>\n";
   if (ledger.damaged_records() > 0) {
     *out += "<p class=\"note\">" +
             H(fmt::format("{} damaged journal records were skipped; `sweep resume` verifies "

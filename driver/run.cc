@@ -96,8 +96,8 @@ int FinishRun(PreparedRun& run, const RunRequest& request, RunRecorder& recorder
   return int(ExitCode::kOk);
 }
 
-std::vector<uint64_t> ParseIndexList(const std::string& text, const std::string& option) {
-  std::vector<uint64_t> out;
+std::vector<IndexRange> ParseIndexList(const std::string& text, const std::string& option) {
+  std::vector<IndexRange> out;
   size_t pos = 0;
   auto bad = [&](const std::string& part) {
     return Error(option + ": `" + part + "` is not an index or a range like 7-9", ExitCode::kUsage);
@@ -115,17 +115,16 @@ std::vector<uint64_t> ParseIndexList(const std::string& text, const std::string&
     const std::string part = text.substr(pos, comma - pos);
     const size_t dash = part.find('-');
     if (dash == std::string::npos) {
-      out.push_back(number(part, part));
+      const uint64_t i = number(part, part);
+      out.push_back({i, i});
     } else {
       const uint64_t a = number(part.substr(0, dash), part),
                      b = number(part.substr(dash + 1), part);
-      if (b < a || b - a > 100'000'000) throw bad(part);
-      for (uint64_t i = a; i <= b; ++i) out.push_back(i);
+      if (b < a) throw bad(part);
+      out.push_back({a, b});
     }
     pos = comma + 1;
   }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 

@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "driver/chunk_ledger.h"
 #include "driver/progress.h"
 
 namespace sweep {
@@ -63,8 +64,8 @@ struct RunRequest {
 
   // kRerun: the selection.
   bool failed = false;
-  std::vector<uint64_t> chunks;
-  std::vector<uint64_t> points;
+  std::vector<IndexRange> chunks;
+  std::vector<IndexRange> points;
   bool inline_compute = false;
   ProgressMode progress = ProgressMode::kAuto;
 };
@@ -72,8 +73,10 @@ struct RunRequest {
 // THROWS: Error / ConfigError for everything that stops a run before or outside the chunks.
 int ExecuteRun(const RunRequest& request);
 
-// Parses "3,7-9,12" into {3, 7, 8, 9, 12}. THROWS: Error (exit code 2) naming the bad part.
-std::vector<uint64_t> ParseIndexList(const std::string& text, const std::string& option);
+// Parses "3,7-9,12" into the ranges 3-3, 7-9 and 12-12, as written (not expanded: the sweep
+// they must fit is checked first, by ChunkLedger::Todo). THROWS: Error (exit code 2) naming the
+// bad part.
+std::vector<IndexRange> ParseIndexList(const std::string& text, const std::string& option);
 
 // Parses a --chunk-size value: a positive number of points, or `auto` (0).
 // THROWS: Error (exit code 2) naming the value.

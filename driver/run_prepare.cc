@@ -14,6 +14,7 @@
 #include "driver/command_binding.h"
 #include "driver/fingerprint.h"
 #include "driver/run_steps.h"
+#include "driver/worker.h"
 #include "driver/worker_board.h"
 #include "io/error.h"
 
@@ -202,8 +203,13 @@ void CheckOutputPath(const RunRequest& request, const PreparedRun& run) {
 }
 
 // Inputs checked and published (memfds and mappings only; no file is written), and fingerprinted.
+// Those copied into memory must fit it beside every worker's result blocks (io/inputs.h).
 void PublishSweepInputs(PreparedRun* run) {
-  run->published.emplace(PublishInputs(run->config.inputs));
+  uint64_t blocks = 0;
+  if (__builtin_mul_overflow(WorkerBlockBytes(*run->space, run->binding, run->plan->chunk_size()),
+                             uint64_t(run->workers), &blocks))
+    blocks = UINT64_MAX;
+  run->published.emplace(PublishInputs(run->config.inputs, blocks));
   std::vector<InputShape> shapes;
   for (const PublishedInput& in : run->published->inputs()) shapes.push_back({in.dtype, in.shape});
   CheckInputsAgainstKernel(run->config, run->binding, shapes);
@@ -381,8 +387,8 @@ void OpenExistingOutput(const RunRequest& request, PreparedRun* run) {
   CheckUnchanged(request, *run);
   for (const std::string& path : run->ledger->truncated_journals()) {
     std::fprintf(stderr,
-                 "sweep: warning: %s: ignoring a partial last record (the run was killed while "
-                 "writing it)\n",
+                 "sweep: warning: %s: ignoring an incomplete last record (a kill or a full "
+                 "disk stopped its write)\n",
                  path.c_str());
   }
   for (const auto& [path, count] : run->ledger->damaged_journals()) {
@@ -501,18 +507,37 @@ std::unique_ptr<PreparedRun> PrepareRun(const RunRequest& request) {
     CheckOutputFits(run->output_path, LayoutSpecFor(run->config, *run->space, run->binding,
                                                     *run->plan, run->fingerprint));
   }
-  TakeLocks(run.get());
-  std::optional<OutputLock> creating;
-  const OutputLock::Mode mode =
-      run->shard ? OutputLock::Mode::kShared : OutputLock::Mode::kExclusive;
-  if (MustCreate(*run, &creating)) {
-    // A run that replaces an output (--force) must not replace one a run writes under another name.
-    if (FileExists(run->output_path)) InodeLock(run->output_path, mode);
-    CreateNewOutput(run.get());
-    run->inode_lock.emplace(run->output_path, mode);
-  } else {
-    run->inode_lock.emplace(run->output_path, mode);
-    OpenExistingOutput(request, run.get());
+  // A run refused from here on (the output in use under another name, a change refused, a
+  // chosen chunk that does not exist) leaves nothing it made: its lock file, its output's folder.
+  const std::string folder = run->output_path.substr(0, run->output_path.rfind('/'));
+  const bool folder_existed = folder.empty() || FileExists(folder);
+  struct stat lock_file {};
+  const bool lock_file_existed =
+      lstat(OutputLock::LockPath(run->output_path).c_str(), &lock_file) == 0;
+  const auto leave_nothing = [&] {
+    if (run->lock && !run->shard && !lock_file_existed) run->lock->RemoveFile();
+    if (!folder_existed) rmdir(folder.c_str());  // only if empty: a refusal wrote nothing there
+  };
+  bool created = false;
+  try {
+    TakeLocks(run.get());
+    std::optional<OutputLock> creating;
+    const OutputLock::Mode mode =
+        run->shard ? OutputLock::Mode::kShared : OutputLock::Mode::kExclusive;
+    if (MustCreate(*run, &creating)) {
+      // A run that replaces an output (--force) must not replace one a run writes under another
+      // name.
+      if (FileExists(run->output_path)) InodeLock(run->output_path, mode);
+      CreateNewOutput(run.get());
+      created = true;
+      run->inode_lock.emplace(run->output_path, mode);
+    } else {
+      run->inode_lock.emplace(run->output_path, mode);
+      OpenExistingOutput(request, run.get());
+    }
+  } catch (...) {
+    if (!created) leave_nothing();
+    throw;
   }
   run->ledger->RecordInto(&*run->journal);
   // The pending chunks get their "not computed" rows and deferred coordinates before they are

@@ -322,7 +322,9 @@ std::string StatusText(const StatusReport& r) {
     text += WorkersText(s.workers, "    ");
   }
   if (r.journal_truncated)
-    text += "  note: the journal's last record was cut by a kill and is ignored\n";
+    text +=
+        "  note: the journal's last record is incomplete (a kill or a full disk stopped its "
+        "write) and is ignored\n";
   if (r.journal_damaged > 0) {
     text += fmt::format(
         "  note: {} damaged journal record{} skipped; `sweep resume` verifies every done chunk "

@@ -56,7 +56,8 @@ struct StatusReport {
   std::string host;                   // the live run's host
   double points_per_second = 0;       // of the live run(s) since the latest start; 0 if none
   std::optional<double> eta_seconds;  // when live and measurable
-  bool journal_truncated = false;     // a kill cut some journal's last record
+  bool journal_truncated = false;     // some journal's last record is incomplete (a kill, or
+                                      // a full disk, stopped its write)
   uint64_t journal_damaged = 0;       // damaged journal records skipped
   std::vector<ShardStatus> shards;    // by N, then I
   std::map<uint64_t, JournalRecord> failures;  // final failures of the chunks failed now

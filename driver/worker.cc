@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -24,13 +25,40 @@
 namespace sweep {
 namespace {
 
-// driver/worker.h: the peak resident memory of this process or of any child it waited for.
+// The high-water mark of this process's resident set since it started or last exec'd: VmHWM of
+// /proc/self/status, in bytes; 0 where /proc cannot tell. Not getrusage's ru_maxrss: Linux keeps
+// it across exec, so a worker spawned by a large driver would report the driver's peak. The file
+// stays open (a pread costs less than an open) and is reopened in a forked child.
+uint64_t ResidentHighWaterBytes() {
+  static int fd = -1;
+  static pid_t owner = 0;
+  if (fd < 0 || owner != getpid()) {
+    if (fd >= 0) close(fd);
+    fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    owner = getpid();
+    if (fd < 0) return 0;
+  }
+  char text[4096];
+  const ssize_t n = pread(fd, text, sizeof text - 1, 0);
+  if (n <= 0) return 0;
+  text[n] = '\0';
+  const char* line = std::strstr(text, "\nVmHWM:");
+  return line ? std::strtoull(line + 8, nullptr, 10) * 1024 : 0;  // "VmHWM:   1234 kB"
+}
+
+// driver/worker.h: the peak resident memory of this process since it started, or of any child
+// it waited for. A child's ru_maxrss counts from its fork, when its memory is a copy of the
+// worker's, so it is never the driver's.
 uint64_t PeakResidentBytes() {
   struct rusage self {
   }, children{};
-  getrusage(RUSAGE_SELF, &self);
   getrusage(RUSAGE_CHILDREN, &children);
-  return uint64_t(std::max(self.ru_maxrss, children.ru_maxrss)) * 1024;  // KiB on Linux
+  uint64_t own = ResidentHighWaterBytes();
+  if (own == 0) {  // no /proc: the process's own count, which may include a parent's before exec
+    getrusage(RUSAGE_SELF, &self);
+    own = uint64_t(self.ru_maxrss) * 1024;
+  }
+  return std::max(own, uint64_t(children.ru_maxrss) * 1024);  // KiB on Linux
 }
 
 // SWEEP_FORCE_PER_POINT=1 (for tests): call compute() per point even when the kernel has

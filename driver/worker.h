@@ -11,11 +11,13 @@
 //
 // Peak memory (`max_rss` of a Done, kept per chunk in the output's /chunks): the largest resident
 // set, in bytes, that the worker process had, or any program it ran and waited for (a command
-// kernel's), from the worker's start to the chunk's end: getrusage's ru_maxrss of the process and
-// of its children, whichever is larger. It is a high-water mark over the worker's life, not the
-// chunk's own: it never falls from one chunk to the next of a worker, and the chunk where it
-// rises is the one that needed more memory than any before it on that worker. It counts the pages
-// of the shared inputs the worker touched (they are resident in it too), which
+// kernel's), from the worker's start to the chunk's end: the process's VmHWM (/proc/self/status)
+// and its children's ru_maxrss, whichever is larger. Not the process's own ru_maxrss: Linux keeps
+// that across exec, so a spawned worker would inherit its driver's peak (a driver of 10^7
+// chunks, half a gigabyte, made every chunk report it). It is a high-water mark over the worker's
+// life, not the chunk's own: it never falls from one chunk to the next of a worker, and the chunk
+// where it rises is the one that needed more memory than any before it on that worker. It counts
+// the pages of the shared inputs the worker touched (they are resident in it too), which
 // execution.memory_limit does not; a `start: fork` worker starts with the pages it shares with
 // the driver.
 //

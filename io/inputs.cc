@@ -5,17 +5,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <utility>
 
 #include <nlohmann/json.hpp>
 
+#include "io/byte_count.h"
 #include "io/error.h"
 #include "io/hdf5.h"
 #include "kernels/dtype.h"
@@ -497,6 +501,62 @@ bool Materialise(Candidate& candidate, std::vector<Diagnostic>& diagnostics) {
   }
 }
 
+bool CopiedIntoMemory(const Candidate& candidate) {
+  return candidate.read_hdf5 || candidate.spec->kind == InputSpec::Kind::kRaw ||
+         candidate.spec->kind == InputSpec::Kind::kGenerate;
+}
+
+// Every input checked, before anything is read, generated or allocated: a typo in the last input
+// must not cost a 1 GiB generation first. THROWS: ConfigError listing every bad input.
+std::vector<Candidate> CheckAll(const std::vector<InputSpec>& inputs) {
+  Checker checker;
+  std::vector<Candidate> candidates;
+  for (const InputSpec& spec : inputs) {
+    if (std::optional<Candidate> candidate = checker.Check(spec)) {
+      candidates.push_back(std::move(*candidate));
+    }
+  }
+  if (!checker.diagnostics().empty()) throw ConfigError(checker.diagnostics());
+  return candidates;
+}
+
+// How publishing copies an input into memory, for the message that refuses it.
+std::string HowCopied(const Candidate& candidate) {
+  switch (candidate.spec->kind) {
+    case InputSpec::Kind::kGenerate:
+      return "it is generated into memory";
+    case InputSpec::Kind::kRaw:
+      return "it is a raw file, copied into memory";
+    default:
+      return "it is an HDF5 dataset that cannot be mapped (chunked, compressed, or not in native "
+             "byte order), read into memory";
+  }
+}
+
+// THROWS: ConfigError at the largest input copied into memory when those inputs and `other`
+// bytes exceed `available`.
+void CheckFitsMemory(const std::vector<Candidate>& candidates, uint64_t other, uint64_t available) {
+  uint64_t need = other;
+  const Candidate* largest = nullptr;
+  for (const Candidate& c : candidates) {
+    if (!CopiedIntoMemory(c)) continue;
+    if (__builtin_add_overflow(need, c.published.bytes, &need)) need = UINT64_MAX;
+    if (!largest || c.published.bytes > largest->published.bytes) largest = &c;
+  }
+  if (!largest || need <= available) return;
+  std::string message =
+      "needs " + FormatBytes(largest->published.bytes) + " of memory (" + HowCopied(*largest) + ")";
+  if (need != largest->published.bytes) {
+    message +=
+        "; with the other inputs copied into memory and the workers' result blocks the "
+        "run needs " +
+        FormatBytes(need);
+  }
+  message += ", but this machine has " + FormatBytes(available) +
+             " available (free memory and swap, within its cgroup's limit)";
+  throw ConfigError({{largest->spec->where, "inputs." + largest->spec->name, message}});
+}
+
 }  // namespace
 
 PublishedInputs::PublishedInputs(PublishedInputs&& other) noexcept
@@ -519,25 +579,57 @@ void PublishedInputs::CloseAll() {
   inputs_.clear();
 }
 
-PublishedInputs PublishInputs(const std::vector<InputSpec>& inputs) {
+std::vector<InputHeader> ReadInputHeaders(const std::vector<InputSpec>& inputs) {
   hdf5::ErrorSilencer quiet;
-  // Check everything first: a typo in the last input must not cost a 1 GiB generation first.
-  Checker checker;
-  std::vector<Candidate> candidates;
-  for (const InputSpec& spec : inputs) {
-    if (std::optional<Candidate> candidate = checker.Check(spec)) {
-      candidates.push_back(std::move(*candidate));
+  const std::vector<Candidate> candidates = CheckAll(inputs);
+  std::vector<InputHeader> headers;
+  for (const Candidate& c : candidates) {
+    headers.push_back(
+        {c.published.dtype, c.published.shape, c.published.bytes, CopiedIntoMemory(c)});
+  }
+  return headers;
+}
+
+uint64_t AvailableMemoryBytes() {
+  uint64_t available = UINT64_MAX;
+  std::ifstream meminfo("/proc/meminfo");
+  uint64_t mem_available = 0, swap_free = 0;
+  bool known = false;
+  for (std::string key; meminfo >> key;) {
+    uint64_t kib = 0;
+    meminfo >> kib;
+    meminfo.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+    if (key == "MemAvailable:") {
+      mem_available = kib * 1024;
+      known = true;
+    }
+    if (key == "SwapFree:") swap_free = kib * 1024;
+  }
+  if (known) available = mem_available + swap_free;
+  // cgroup v2: "0::/the/group" in /proc/self/cgroup; its memory.max ("max" when unlimited).
+  std::ifstream cgroup("/proc/self/cgroup");
+  for (std::string line; std::getline(cgroup, line);) {
+    if (line.rfind("0::", 0) != 0) continue;
+    const std::string folder = "/sys/fs/cgroup" + line.substr(3);
+    uint64_t max = 0, current = 0;
+    if ((std::ifstream(folder + "/memory.max") >> max) &&
+        (std::ifstream(folder + "/memory.current") >> current)) {
+      available = std::min(available, max > current ? max - current : 0);
     }
   }
-  if (!checker.diagnostics().empty()) throw ConfigError(checker.diagnostics());
+  return available;
+}
+
+PublishedInputs PublishInputs(const std::vector<InputSpec>& inputs, uint64_t other_memory_bytes) {
+  hdf5::ErrorSilencer quiet;
+  std::vector<Candidate> candidates = CheckAll(inputs);
+  CheckFitsMemory(candidates, other_memory_bytes, AvailableMemoryBytes());
 
   std::vector<PublishedInput> published;
   std::vector<Diagnostic> diagnostics;
   try {
     for (Candidate& candidate : candidates) {
-      bool copy = candidate.read_hdf5 || candidate.spec->kind == InputSpec::Kind::kRaw ||
-                  candidate.spec->kind == InputSpec::Kind::kGenerate;
-      if (copy && !Materialise(candidate, diagnostics)) continue;
+      if (CopiedIntoMemory(candidate) && !Materialise(candidate, diagnostics)) continue;
       published.push_back(candidate.published);
     }
   } catch (...) {

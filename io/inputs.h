@@ -81,10 +81,34 @@ class PublishedInputs {
   std::vector<PublishedInput> inputs_;
 };
 
-// Checks every input as the header says, then publishes them, in the order given.
-// THROWS: ConfigError (exit code 2) listing every bad input; Error (exit code 1) when the
-// machine fails (no memory for a memfd).
-PublishedInputs PublishInputs(const std::vector<InputSpec>& inputs);
+// One input as its header (npy, HDF5) or its declaration (raw, generate) says it is, known
+// without reading or generating any of its data.
+struct InputHeader {
+  int dtype = 0;               // sweep_dtype
+  std::vector<int64_t> shape;  // C order
+  uint64_t bytes = 0;          // elements * item size
+  bool in_memory = false;      // publishing copies it into memory (a memfd) rather than mapping it
+};
+
+// Checks every input as the header says, reading headers and file sizes only: what `sweep
+// validate` and `sweep plan` need, at the same cost for a never-written 800 GB chunked dataset
+// as for a 1 KiB one. THROWS: ConfigError (exit code 2) listing every bad input.
+std::vector<InputHeader> ReadInputHeaders(const std::vector<InputSpec>& inputs);
+
+// The bytes of memory this process can still take: MemAvailable plus SwapFree (/proc/meminfo),
+// and no more than its cgroup leaves below memory.max. UINT64_MAX when neither can be read.
+uint64_t AvailableMemoryBytes();
+
+// Checks every input as the header says, then publishes them, in the order given. Before
+// anything is allocated, the inputs copied into memory, with `other_memory_bytes` (the caller's
+// own need: the workers' result blocks), must fit AvailableMemoryBytes(): a memfd's pages are
+// bounded by neither `ulimit -v` nor RLIMIT_DATA, so an input larger than the machine would be
+// allocated until the OOM killer stepped in.
+// THROWS: ConfigError (exit code 2) listing every bad input, or naming the largest input copied
+// into memory and giving what the run needs and what the machine has; Error (exit code 1) when
+// the machine fails anyway (no memory for a memfd).
+PublishedInputs PublishInputs(const std::vector<InputSpec>& inputs,
+                              uint64_t other_memory_bytes = 0);
 
 // The published inputs as one line of JSON, to hand to a spawned worker, and back. Format
 // "sweep-inputs/1": {"format": "sweep-inputs/1", "inputs": [{"name", "dtype" (1..5),

@@ -303,7 +303,13 @@ void JournalReader::ReadHeader() {
       cursor_ = buffer_.size();
       return;
     }
-    throw Error("journal " + path_ + ": not a sweep journal", ExitCode::kUsage);
+    // Most likely the output's own journal, overwritten: say how to go on without it.
+    throw Error("journal " + path_ +
+                    ": not a sweep journal (damaged or overwritten); move it aside (mv " + path_ +
+                    " " + path_ +
+                    ".damaged) and `sweep resume` goes on, verifying every done "
+                    "chunk of the output against its checksum",
+                ExitCode::kUsage);
   }
   const int version = h["version"].is_number_integer() ? h["version"].get<int>() : 0;
   if (version < kOldestJournalVersion || version > kJournalVersion) {

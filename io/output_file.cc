@@ -14,6 +14,7 @@
 #include <cstring>
 #include <limits>
 
+#include "io/byte_count.h"
 #include "io/error.h"
 #include "io/hdf5.h"
 #include "io/sha256.h"
@@ -360,12 +361,6 @@ void WriteOutputFile(const std::string& path, const OutputLayoutSpec& spec) {
   file.Close();
 }
 
-std::string Gibibytes(uint64_t bytes) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f GiB", double(bytes) / double(uint64_t{1} << 30));
-  return text;
-}
-
 // The bytes the filesystem holding `path` can still give an unprivileged writer, plus what
 // `reclaimed` already occupies there (a temporary about to become the file, the file replaced).
 void CheckFits(const std::string& path, uint64_t file_bytes, uint64_t reclaimed) {
@@ -375,8 +370,8 @@ void CheckFits(const std::string& path, uint64_t file_bytes, uint64_t reclaimed)
   if (statvfs(folder.c_str(), &fs) != 0) return;  // not knowable: let the writes tell
   const uint64_t available = uint64_t(fs.f_bavail) * uint64_t(fs.f_frsize) + reclaimed;
   if (file_bytes > available) {
-    throw Error(path + ": the output needs " + Gibibytes(file_bytes) + " but its filesystem has " +
-                    Gibibytes(available) + " free",
+    throw Error(path + ": the output needs " + FormatBytes(file_bytes) +
+                    " but its filesystem has " + FormatBytes(available) + " free",
                 ExitCode::kUsage);
   }
 }
@@ -405,8 +400,8 @@ void ReserveSpace(const std::string& path, const std::string& temporary) {
     const uint64_t available =
         (statvfs(temporary.c_str(), &fs) == 0 ? uint64_t(fs.f_bavail) * fs.f_frsize : 0) +
         reclaimed;
-    throw Error(path + ": the output needs " + Gibibytes(uint64_t(st.st_size)) +
-                    " but its filesystem has " + Gibibytes(available) + " free",
+    throw Error(path + ": the output needs " + FormatBytes(uint64_t(st.st_size)) +
+                    " but its filesystem has " + FormatBytes(available) + " free",
                 ExitCode::kUsage);
   }
   CheckFits(path, uint64_t(st.st_size), AllocatedBytes(temporary) + AllocatedBytes(path));
@@ -439,18 +434,9 @@ uint64_t OutputFileBytes(const OutputLayoutSpec& spec) {
 }
 
 void CheckOutputFits(const std::string& path, const OutputLayoutSpec& spec) {
-  // The results alone: a sweep that cannot fit is refused before anything is written.
-  uint64_t results_bytes = 0;
-  for (const sweep_output_decl& o : spec.outputs) {
-    uint64_t per_point = DtypeSize(o.dtype);
-    for (int r = 0; r < o.rank; ++r) per_point *= uint64_t(o.shape[r]);
-    uint64_t bytes = 0;
-    if (__builtin_mul_overflow(per_point, spec.points, &bytes) ||
-        __builtin_add_overflow(results_bytes, bytes, &results_bytes)) {
-      results_bytes = UINT64_MAX;
-    }
-  }
-  CheckFits(path, results_bytes, AllocatedBytes(path));
+  // The file's size as `sweep plan` says it (its coordinates too, not the results alone), so the
+  // refusal and the plan name one number.
+  CheckFits(path, OutputFileBytes(spec), AllocatedBytes(path));
 }
 
 void CreateOutputFile(const std::string& path, const OutputLayoutSpec& spec) {
@@ -479,9 +465,14 @@ namespace {
   throw Error(path + ": damaged sweep output file: " + what);
 }
 
+std::string Text(uint64_t n) { return std::to_string(n); }
+
 RawRegion RegionOf(const std::string& path, hid_t loc, const std::string& name, hid_t type,
                    uint64_t elements, size_t element_size) {
   if (!hdf5::LinkExists(loc, name)) Damaged(path, "no dataset " + name);
+  uint64_t bytes = 0;
+  if (__builtin_mul_overflow(elements, uint64_t(element_size), &bytes))
+    Damaged(path, name + " would hold more than 2^64 bytes");
   hdf5::Handle dataset = hdf5::OpenDataset(loc, name);
   hdf5::Handle stored = hdf5::DatasetType(dataset.id());
   if (!hdf5::TypesEqual(stored.id(), type)) {
@@ -489,26 +480,83 @@ RawRegion RegionOf(const std::string& path, hid_t loc, const std::string& name, 
                       hdf5::DescribeType(type));
   }
   std::optional<uint64_t> offset = hdf5::DatasetOffset(dataset.id());
-  if (!offset || hdf5::StorageSize(dataset.id()) != elements * element_size) {
+  if (!offset || hdf5::StorageSize(dataset.id()) != bytes) {
     Damaged(path, name + " is not contiguous storage of " + std::to_string(elements) + " elements");
   }
-  return {*offset, elements * element_size};
+  return {*offset, bytes};
+}
+
+// The attributes every reader sizes its tables by agree: at least one point, chunks of at least
+// one point, and as many chunks as they make (driver/plan.h).
+void CheckCounts(const std::string& path, const OutputLayout& layout) {
+  if (layout.points == 0) Damaged(path, "attribute points is 0");
+  if (layout.chunk_size == 0) Damaged(path, "attribute chunk_size is 0");
+  const uint64_t chunks = (layout.points - 1) / layout.chunk_size + 1;
+  if (layout.chunks != chunks) {
+    Damaged(path, "attributes points (" + Text(layout.points) + "), chunk_size (" +
+                      Text(layout.chunk_size) + ") and chunks (" + Text(layout.chunks) +
+                      ") disagree: " + Text(layout.points) + " points in chunks of " +
+                      Text(layout.chunk_size) + " make " + Text(chunks) +
+                      (chunks == 1 ? " chunk" : " chunks"));
+  }
+}
+
+// /chunks/first and /chunks/count hold what chunk_size and points make, chunk by chunk (read a
+// block at a time: O(chunks) time, O(1) memory).
+void CheckChunkColumns(const std::string& path, hid_t chunks, const OutputLayout& layout) {
+  const char* names[] = {"first", "count"};
+  hdf5::Handle datasets[2];
+  for (int i = 0; i < 2; ++i) {
+    RegionOf(path, chunks, names[i], H5T_NATIVE_UINT64, layout.chunks, 8);
+    datasets[i] = hdf5::OpenDataset(chunks, names[i]);
+  }
+  std::vector<uint64_t> block(std::min(kBlock, layout.chunks));
+  for (int i = 0; i < 2; ++i) {
+    for (uint64_t first = 0; first < layout.chunks; first += kBlock) {
+      const uint64_t n = std::min(kBlock, layout.chunks - first);
+      hdf5::Handle file_space = hdf5::DatasetSpace(datasets[i].id());
+      hdf5::SelectHyperslab(file_space.id(), {first}, {n});
+      hdf5::Handle memory_space = hdf5::SimpleSpace({n});
+      hdf5::Read(datasets[i].id(), H5T_NATIVE_UINT64, memory_space.id(), file_space.id(),
+                 block.data());
+      for (uint64_t k = 0; k < n; ++k) {
+        const uint64_t c = first + k;
+        const uint64_t start = c * layout.chunk_size;
+        const uint64_t expected =
+            i == 0 ? start : std::min(layout.chunk_size, layout.points - start);
+        if (block[k] != expected) {
+          Damaged(path, "/chunks/" + std::string(names[i]) + " of chunk " + Text(c) + " is " +
+                            Text(block[k]) + ", but attributes points (" + Text(layout.points) +
+                            ") and chunk_size (" + Text(layout.chunk_size) + ") make it " +
+                            Text(expected));
+        }
+      }
+    }
+  }
 }
 
 void ReadDimensions(const std::string& path, hid_t root, const std::vector<std::string>& names,
                     OutputLayout* layout) {
   uint64_t product = 1;
+  bool overflow = false;
+  std::string sizes;
   for (const std::string& name : names) {
     if (!hdf5::LinkExists(root, name)) Damaged(path, "no dimension /" + name);
+    for (const OutputAxis& seen : layout->dimensions)
+      if (seen.name == name) Damaged(path, "attribute sweep_dims names /" + name + " twice");
     hdf5::Handle dataset = hdf5::OpenDataset(root, name);
     hdf5::Handle space = hdf5::DatasetSpace(dataset.id());
     std::vector<uint64_t> dims = hdf5::SpaceDims(space.id());
     if (dims.size() != 1) Damaged(path, "/" + name + " is not one-dimensional");
     layout->dimensions.push_back({name, dims[0]});
-    product *= dims[0];
+    overflow = overflow || __builtin_mul_overflow(product, dims[0], &product);
+    sizes += (sizes.empty() ? "" : " x ") + Text(dims[0]);
   }
-  if (product != layout->points)
-    Damaged(path, "the sweep_dims sizes do not multiply to its points");
+  if (overflow || product != layout->points) {
+    Damaged(path, "the sizes of the dimensions attribute sweep_dims names (" +
+                      (sizes.empty() ? std::string("none") : sizes) + ") do not multiply to " +
+                      "attribute points (" + Text(layout->points) + ")");
+  }
 }
 
 void ReadOutput(const std::string& path, hid_t root, const std::string& name,
@@ -529,15 +577,20 @@ void ReadOutput(const std::string& path, hid_t root, const std::string& name,
   bool spans = dims.size() >= k;
   for (size_t d = 0; spans && d < k; ++d) spans = dims[d] == layout->dimensions[d].size;
   if (!spans) Damaged(path, "/" + name + " does not span the sweep's dimensions");
+  for (const OutputDatasetInfo& seen : layout->results)
+    if (seen.name == name) Damaged(path, "attribute outputs names /" + name + " twice");
   uint64_t elements = 1;
+  bool overflow = false;
   for (size_t d = k; d < dims.size(); ++d) {
     info.point_shape.push_back(static_cast<int64_t>(dims[d]));
-    elements *= dims[d];
+    overflow = overflow || __builtin_mul_overflow(elements, dims[d], &elements);
   }
   const size_t element_size = hdf5::TypeSize(hdf5::NativeType(info.dtype));
-  info.bytes_per_point = elements * element_size;
-  info.region = RegionOf(path, root, name, hdf5::NativeType(info.dtype), layout->points * elements,
-                         element_size);
+  uint64_t all = 0;
+  if (overflow || __builtin_mul_overflow(elements, uint64_t(element_size), &info.bytes_per_point) ||
+      __builtin_mul_overflow(layout->points, elements, &all))
+    Damaged(path, "/" + name + " would hold more than 2^64 bytes");
+  info.region = RegionOf(path, root, name, hdf5::NativeType(info.dtype), all, element_size);
   layout->results.push_back(std::move(info));
 }
 
@@ -560,21 +613,28 @@ void ReadVariables(const std::string& path, hid_t root, const std::vector<std::s
     if (hdf5::TypesEqual(type.id(), H5T_NATIVE_DOUBLE)) dtype = SWEEP_FLOAT64;
     if (hdf5::TypesEqual(type.id(), H5T_NATIVE_INT64)) dtype = SWEEP_INT64;
     if (dims.size() != 1 || dtype == 0) continue;  // strings and scalars: never written again
+    for (const OutputAxis& axis : layout->dimensions) {
+      if (axis.name == name && axis.size != dims[0])
+        Damaged(path, "/" + name + " holds " + Text(dims[0]) + " values for a dimension of " +
+                          Text(axis.size));
+    }
     OutputVariableInfo info{name, dtype, dims[0], {}};
     info.region = RegionOf(path, root, name, type.id(), dims[0], 8);
     layout->variables.push_back(std::move(info));
   }
 }
 
-StringTableInfo StringTableOf(const std::string& path, hid_t chunks, const std::string& name) {
+StringTableInfo StringTableOf(const std::string& path, hid_t chunks, const std::string& name,
+                              uint64_t rows, uint64_t width) {
   if (!hdf5::LinkExists(chunks, name)) Damaged(path, "no dataset " + name);
   StringTableInfo table;
   {
     hdf5::Handle dataset = hdf5::OpenDataset(chunks, name);
     hdf5::Handle space = hdf5::DatasetSpace(dataset.id());
     const std::vector<uint64_t> dims = hdf5::SpaceDims(space.id());
-    if (dims.size() != 2 || dims[0] < 2 || dims[1] == 0)
-      Damaged(path, name + " is not a table of text rows");
+    if (dims.size() != 2 || dims[0] != rows || dims[1] != width)
+      Damaged(path, "/chunks/" + name + " is not a table of " + Text(rows) + " rows of " +
+                        Text(width) + " bytes");
     table.rows = dims[0];
     table.width = dims[1];
   }
@@ -592,8 +652,10 @@ void ReadProvenance(const std::string& path, hid_t chunks, OutputLayout* layout)
   layout->chunk_start_time = RegionOf(path, chunks, "start_time", H5T_NATIVE_DOUBLE, n, 8);
   layout->chunk_max_rss = RegionOf(path, chunks, "max_rss", H5T_NATIVE_UINT64, n, 8);
   layout->chunk_failure = RegionOf(path, chunks, "failure", H5T_NATIVE_UINT16, n, 2);
-  layout->host_names = StringTableOf(path, chunks, "host_names");
-  layout->failure_reasons = StringTableOf(path, chunks, "failure_reasons");
+  layout->host_names =
+      StringTableOf(path, chunks, "host_names", StringTableRows(n), kHostNameBytes);
+  layout->failure_reasons =
+      StringTableOf(path, chunks, "failure_reasons", StringTableRows(n), kFailureReasonBytes);
 }
 
 // The reuse columns and their table, when the file has them (io/output_file.h).
@@ -657,6 +719,7 @@ OutputLayout ReadOutputLayout(const std::string& path) {
   } catch (const Error& e) {
     Damaged(path, e.what());
   }
+  CheckCounts(path, layout);
   ReadDimensions(path, root, dimension_names, &layout);
   for (const std::string& name : output_names) ReadOutput(path, root, name, &layout);
   ReadVariables(path, root, output_names, &layout);
@@ -669,6 +732,7 @@ OutputLayout ReadOutputLayout(const std::string& path) {
       RegionOf(path, chunks.id(), "seconds", H5T_NATIVE_DOUBLE, layout.chunks, 8);
   layout.chunk_checksum =
       RegionOf(path, chunks.id(), "checksum", H5T_NATIVE_UINT64, layout.chunks, 8);
+  CheckChunkColumns(path, chunks.id(), layout);
   ReadProvenance(path, chunks.id(), &layout);
   ReadReuseProvenance(path, chunks.id(), &layout);
   return layout;

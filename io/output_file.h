@@ -26,13 +26,13 @@
 //   /                   attributes (scalars unless said; strings are variable-length UTF-8):
 //                         format "sweep/2"; sweep_dims (1-D strings: the sweep dimensions in C
 //                         order; empty, a null dataspace, for a sweep of one point, whose
-//                         outputs and parameters are all scalars); outputs (1-D strings: the kernel's outputs in order);
-//                         sweep_version; config (YAML text); config_sha256 (64 lowercase hex
-//                         digits of config); config_file (absolute: relative paths in the config
-//                         resolve against its folder); fingerprint (JSON: what the results depend
-//                         on besides the config: kernel, options, inputs); seed (uint64, the master
-//                         seed); kernel (name); kernel_abi (uint32); points, chunks, chunk_size
-//                         (uint64)
+//                         outputs and parameters are all scalars); outputs (1-D strings: the
+//                         kernel's outputs in order); sweep_version; config (YAML text);
+//                         config_sha256 (64 lowercase hex digits of config); config_file (absolute:
+//                         relative paths in the config resolve against its folder); fingerprint
+//                         (JSON: what the results depend on besides the config: kernel, options,
+//                         inputs); seed (uint64, the master seed); kernel (name); kernel_abi
+//                         (uint32); points, chunks, chunk_size (uint64)
 //   /<dim>              [n] one netCDF dimension (an HDF5 dimension scale named <dim>) per sweep
 //                         dimension, in C order: one per grid axis, named after its parameter and
 //                         holding its values (the coordinate variable); one per zip group, named
@@ -192,8 +192,9 @@ struct OutputLayoutSpec {
 void CreateOutputFile(const std::string& path, const OutputLayoutSpec& spec);
 
 // The first of CreateOutputFile()'s checks, for callers that want it before they write anything
-// of their own (a lock file): the results alone fit the filesystem of `path`.
-// THROWS: Error (exit code 2) naming the bytes needed and free.
+// of their own (a lock file): the file, of the size OutputFileBytes() says (and `sweep plan`
+// shows), fits the filesystem of `path`.
+// THROWS: Error (exit code 2) naming the bytes needed and free, as io/byte_count.h writes them.
 void CheckOutputFits(const std::string& path, const OutputLayoutSpec& spec);
 
 // The size in bytes of the file CreateOutputFile(path, spec) creates: it is created in /dev/shm
@@ -258,10 +259,16 @@ struct OutputLayout {
   bool has_reuse_provenance() const { return chunk_reused.bytes > 0; }
 };
 
-// Opens `path` read-only and reads its layout; the file is closed again on return.
+// Opens `path` read-only and reads its layout; the file is closed again on return. Everything a
+// reader sizes a table or computes an offset by is checked against the rest, so a damaged file
+// is refused here rather than crashing a reader: points >= 1, chunk_size >= 1, chunks as the
+// two make; the sweep dimensions' sizes multiply to points; every output spans them and its
+// bytes fit 64 bits; a coordinate holds its dimension's size; /chunks/first and /chunks/count
+// hold what chunk_size and points make, chunk by chunk (O(chunks), a block at a time); every
+// /chunks column holds `chunks` elements and the string tables their rows and widths.
 // THROWS: Error with exit code 2 when the file is missing, is not HDF5, is not a sweep output
 // file, or has a different format version (naming both versions); exit code 1 when a sweep file
-// is damaged (a dataset missing or of the wrong size).
+// is damaged: "<path>: damaged sweep output file: <what>", naming the attribute or dataset.
 OutputLayout ReadOutputLayout(const std::string& path);
 
 // /chunks/status values.

@@ -2,7 +2,8 @@
 //
 // A flock(2) on a lock file beside the output, `OUT.h5.lock` (LockPath), held for the life of the
 // object. flock locks die with their process, so a killed run never leaves a stale lock; the file
-// itself stays (removing it would race with a run that just opened it).
+// itself stays, but for a run refused after making it (RemoveFile): a taker checks, once it has
+// the lock, that the file it locked is still the one at the path, else opens it again.
 //   - kExclusive: `run`, `resume`, `rerun`: no other run and no shard at the same time.
 //   - kShared: `run --shard I/N`. Shards of one sweep write disjoint chunks and hold the lock
 //     together, all at once; a plain run waiting for them, or they for it, is refused.
@@ -15,6 +16,7 @@
 // shared file), so a refused run and `sweep status` can name it.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -31,8 +33,9 @@ class OutputLock {
   enum class Mode { kExclusive, kShared };
 
   // Exclusive, not waiting. THROWS: Error with ExitCode::kLocked ("... is in use by another
-  // sweep (pid N on HOST)") when another process holds the lock; Error (exit code 1) when the
-  // lock file cannot be created.
+  // sweep (pid N on HOST)", or for shards "... is in use by the shards of a sweep (shard 0/4:
+  // pid N on HOST; ...)", from their shard locks) when another process holds the lock; Error
+  // (exit code 1) when the lock file cannot be created.
   explicit OutputLock(const std::string& output_path);
   // `mode` waiting up to wait_seconds for conflicting holders. THROWS as above.
   OutputLock(const std::string& output_path, Mode mode, double wait_seconds);
@@ -42,7 +45,17 @@ class OutputLock {
 
   static std::string LockPath(const std::string& output_path) { return output_path + ".lock"; }
 
+  // Removes the lock file, then releases the lock: for a run refused after it made the file, so
+  // that a refusal leaves nothing. REQUIRES: held exclusively (a process that opened the old file
+  // meanwhile finds, once it has the lock, that the path names another file, and opens again).
+  void RemoveFile();
+
  private:
+  // Takes the flock on fd_ with `operation`, trying until `give_up`. THROWS: as the constructor;
+  // fd_ is closed then.
+  void Lock(const std::string& output_path, int operation,
+            std::chrono::steady_clock::time_point give_up);
+
   std::string output_path_;
   int fd_ = -1;
 };

@@ -292,7 +292,24 @@ pid_t ForkExec(const std::string& path, const std::vector<std::string>& argv,
   if (got == ssize_t(sizeof exec_errno)) {
     while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
-    throw Error("cannot run " + path + ": " + std::strerror(exec_errno));
+    std::string why = std::strerror(exec_errno);
+    if (exec_errno == E2BIG) {
+      // Which limit: one argument (or environment string) over MAX_ARG_STRLEN, or all of them
+      // over ARG_MAX.
+      size_t longest = 0, total = 0;
+      for (const std::string& a : argv) {
+        longest = std::max(longest, a.size() + 1);
+        total += a.size() + 1;
+      }
+      for (char* const* e = envp; *e; ++e) {
+        longest = std::max(longest, std::strlen(*e) + 1);
+        total += std::strlen(*e) + 1;
+      }
+      why += " (E2BIG): its longest argument or environment string is " + std::to_string(longest) +
+             " bytes, of at most 131072 for one, and together " + std::to_string(total) +
+             " bytes, of at most " + std::to_string(sysconf(_SC_ARG_MAX));
+    }
+    throw Error("cannot run " + path + ": " + why);
   }
   return pid;
 }

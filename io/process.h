@@ -88,7 +88,8 @@ pid_t ForkChild(const ChildSetup& setup, const std::function<int()>& body,
 
 // Forks and executes `path` with argv (argv[0] included) in the child. Returns once the
 // program runs: a status pipe tells whether execve() worked.
-// THROWS: Error "cannot run <path>: <errno text>" when execve() failed (the child is reaped),
+// THROWS: Error "cannot run <path>: <errno text>" when execve() failed (the child is reaped;
+// for E2BIG, with the longest argument's and all arguments' sizes against the system's limits),
 // "pipe: ..." or "fork: ..." when the child could not be made.
 pid_t ForkExec(const std::string& path, const std::vector<std::string>& argv,
                const ChildSetup& setup);

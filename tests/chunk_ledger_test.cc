@@ -457,10 +457,12 @@ TEST_F(ChunkLedgerTest, ARerunComputesExactlyWhatWasChosen) {
   chosen.kind = ChunkSelection::Kind::kChosen;
   chosen.failed = true;
   EXPECT_EQ(ledger.Todo(chosen), (std::vector<uint64_t>{2}));
-  chosen.chunks = {0, 2};
-  chosen.points = {9, 1};  // chunks 3 and 0
+  chosen.chunks = {{0, 0}, {2, 2}};
+  chosen.points = {{9, 9}, {1, 1}};  // chunks 3 and 0
   EXPECT_EQ(ledger.Todo(chosen), (std::vector<uint64_t>{0, 2, 3}));
-  chosen.points = {10};
+  chosen.points = {{2, 5}};  // chunks 0 to 2
+  EXPECT_EQ(ledger.Todo(chosen), (std::vector<uint64_t>{0, 1, 2, 3}));
+  chosen.points = {{10, 10}};
   try {
     ledger.Todo(chosen);
     FAIL() << "point 10 of 10 was accepted";
@@ -468,8 +470,16 @@ TEST_F(ChunkLedgerTest, ARerunComputesExactlyWhatWasChosen) {
     EXPECT_EQ(e.code(), ExitCode::kUsage);
     EXPECT_STREQ(e.what(), "--points: point 10 does not exist (the sweep has 10)");
   }
+  // A range far past the sweep is refused before it is expanded, naming its first missing index.
+  chosen.points = {{0, 100000000}, {uint64_t{1} << 62, ~uint64_t{0}}};
+  try {
+    ledger.Todo(chosen);
+    FAIL() << "points 0-100000000 of 10 were accepted";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "--points: point 10 does not exist (the sweep has 10)");
+  }
   chosen.points = {};
-  chosen.chunks = {4};
+  chosen.chunks = {{4, 4}};
   EXPECT_THROW(ledger.Todo(chosen), Error);
 }
 

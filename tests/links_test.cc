@@ -218,6 +218,8 @@ TEST(LinkToOutputTest, ASecondWriterThroughAnotherNameIsRefused) {
     EXPECT_EQ(rerun.code, 4) << name << ": " << rerun.err;
     const RunResult force = RunSweep({"run", config, "-o", name, "--force", "-q"}, dir.path());
     EXPECT_EQ(force.code, 4) << name << ": " << force.err;
+    // Refused, they leave nothing: not even the lock file each made for its name.
+    EXPECT_FALSE(std::filesystem::exists(dir / (name + ".lock"))) << name;
   }
   gate.Open();
   EXPECT_EQ(live.Wait(), 0) << live.err();

@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
+#include <optional>
+#include <thread>
 
 #include "io/error.h"
 #include "tests/temp_dir.h"
@@ -79,6 +82,55 @@ TEST(OutputLockTest, ExclusiveRefusesAnotherExclusiveNamingTheHolder) {
                          " on " + HostName() + ")");
   // A shared taker is refused too.
   EXPECT_EQ(Refusal([&] { OutputLock lock(out, Mode::kShared, 0); }).first, 4);
+}
+
+// Shards hold the output's lock together, naming none of them in its file: a refused run names
+// each live shard from its own lock (it said "in use by another sweep (pid ?)"); a shard that
+// is gone is not named.
+TEST(OutputLockTest, ARunRefusedByShardsNamesEveryLiveShard) {
+  TempDir dir;
+  const std::string out = dir / "out.h5";
+  Holder shared0(out, Mode::kShared), shared2(out, Mode::kShared);
+  Holder shard0(out + ".shard-0-of-3", Mode::kExclusive);
+  Holder shard2(out + ".shard-2-of-3", Mode::kExclusive);
+  Holder shard1(out + ".shard-1-of-3", Mode::kExclusive);
+  ASSERT_TRUE(shared0.held() && shared2.held() && shard0.held() && shard1.held() && shard2.held());
+  shard1.Kill();
+  const auto [code, message] = Refusal([&] { OutputLock lock(out); });
+  EXPECT_EQ(code, 4);
+  EXPECT_EQ(message, out + " is in use by the shards of a sweep (shard 0/3: pid " +
+                         std::to_string(shard0.pid()) + " on " + HostName() + "; shard 2/3: pid " +
+                         std::to_string(shard2.pid()) + " on " + HostName() + ")");
+}
+
+// A refused run removes the lock file it made (RemoveFile). A taker that opened that file before
+// it went gets its lock on a file no longer at the path: it must open the path again, or two
+// takers would both hold "the" lock (one on the removed file, one on a new one).
+TEST(OutputLockTest, ALockFileRemovedByItsHolderIsNotTakenForTheLock) {
+  TempDir dir;
+  const std::string out = dir / "out.h5";
+  std::optional<OutputLock> first(std::in_place, out);
+  std::optional<OutputLock> second;
+  std::thread taker([&] { second.emplace(out, Mode::kExclusive, 60); });
+  // The taker has the old file open (two descriptors of it in this process) and waits.
+  auto open_lock_files = [&] {
+    int n = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+      std::error_code error;
+      if (std::filesystem::read_symlink(entry.path(), error).string() == out + ".lock") ++n;
+    }
+    return n;
+  };
+  const double deadline = Seconds() + 60;
+  while (open_lock_files() < 2 && Seconds() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(open_lock_files(), 2);
+  first->RemoveFile();
+  taker.join();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_TRUE(std::filesystem::exists(out + ".lock"));
+  // The taker holds the file at the path: a third is refused.
+  EXPECT_EQ(Refusal([&] { OutputLock third(out); }).first, 4);
 }
 
 TEST(OutputLockTest, TheLockDiesWithAKilledHolder) {

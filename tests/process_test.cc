@@ -90,6 +90,16 @@ TEST(ProcessTest, ExecFailureIsReportedWithErrnoText) {
             "posix_spawn /no/such/program: No such file or directory");
   EXPECT_EQ(ThrownBy([] { ForkExec("/dev/null", {"null"}, {}); }),
             "cannot run /dev/null: Permission denied");
+  // A 200 KB argument: which limit, with the sizes (it said "cannot run" and no more).
+  const std::string message = ThrownBy([] {
+    ForkExec("/bin/echo", {"echo", std::string(200 << 10, 'a')}, {});
+  });
+  EXPECT_EQ(message.rfind("cannot run /bin/echo: Argument list too long (E2BIG): its longest "
+                          "argument or environment string is 204801 bytes, of at most 131072 "
+                          "for one, and together ",
+                          0),
+            0u)
+      << message;
 }
 
 TEST(ProcessTest, ABadDescriptorIsAnErrorNamingTheCall) {

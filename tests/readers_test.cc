@@ -232,15 +232,76 @@ TEST(ReadersTest, AnOutputLargerThanTheDiskIsRefusedWritingNothing) {
                      "output: {path: out.h5}\n");
   const RunResult r = RunSweep({"run", dir / "huge.yaml", "-q"}, dir.path());
   EXPECT_EQ(r.code, 2) << r.err;
-  EXPECT_NE(r.err.find("out.h5: the output needs 1048576.0 GiB but its filesystem has"),
+  // The file's size (the results and the coordinate x, 16 bytes a point), as `plan` says it, in
+  // one formatter: not "1048576.0 GiB" for the results alone while plan says "2.0 PiB".
+  EXPECT_NE(r.err.find("out.h5: the output needs 2.0 PiB but its filesystem has"),
             std::string::npos)
       << r.err;
+  const RunResult plan = RunSweep({"plan", dir / "huge.yaml"}, dir.path());
+  EXPECT_EQ(plan.code, 0) << plan.err;
+  EXPECT_NE(plan.out.find("  output out.h5: 2.0 PiB ("), std::string::npos) << plan.out;
   std::vector<std::string> left;
   for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
     const std::string name = entry.path().filename();
     if (name.rfind("stdout-", 0) != 0 && name.rfind("stderr-", 0) != 0) left.push_back(name);
   }
   EXPECT_EQ(left, std::vector<std::string>{"huge.yaml"});
+}
+
+// An output whose attributes or /chunks disagree with each other (damaged on disk, or edited) is
+// refused by every command that reads it, in one line naming what disagrees, exit 1: never a
+// SIGFPE (chunk_size 0), a segfault (export --chunks with chunk_size 3) or a wrong count.
+TEST(ReadersTest, DamagedAttributesAreRefusedByEveryReaderNamingThem) {
+  TempDir dir;
+  testing::WriteFile(dir / "c.yaml",
+                     "name: c\nkernel: {name: square}\nparameters: {x: {linspace: [0, 1, 300]}}\n"
+                     "output: {path: good.h5}\n");
+  ASSERT_EQ(RunSweep({"run", "c.yaml", "-q", "--chunk-size", "10"}, dir.path()).code, 0);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"f.attrs.modify('chunk_size', np.uint64(0))", "attribute chunk_size is 0"},
+      {"f.attrs.modify('chunk_size', np.uint64(3))",
+       "attributes points (300), chunk_size (3) and chunks (30) disagree: 300 points in chunks of "
+       "3 make 100 chunks"},
+      {"f.attrs.modify('chunk_size', np.uint64(2**64 - 1))",
+       "attributes points (300), chunk_size (18446744073709551615) and chunks (30) disagree"},
+      {"f.attrs.modify('points', np.uint64(0))", "attribute points is 0"},
+      {"f.attrs.modify('points', np.uint64(291)); f.attrs.modify('chunks', np.uint64(30))",
+       "the sizes of the dimensions attribute sweep_dims names (300) do not multiply to attribute "
+       "points (291)"},
+      {"f['chunks/first'][5] = 7",
+       "/chunks/first of chunk 5 is 7, but attributes points (300) and chunk_size (10) make it "
+       "50"},
+      {"f['chunks/count'][29] = 11",
+       "/chunks/count of chunk 29 is 11, but attributes points (300) and chunk_size (10) make it "
+       "10"},
+      {"del f['chunks/status']; f['chunks'].create_dataset('status', (29,), 'u1')",
+       "status is not contiguous storage of 30 elements"},
+      {"f.attrs['sweep_dims'] = np.array(['x', 'x'], dtype=h5py.string_dtype())",
+       "attribute sweep_dims names /x twice"}};
+  for (const auto& [edit, message] : cases) {
+    SCOPED_TRACE(edit);
+    std::filesystem::copy_file(dir / "good.h5", dir / "out.h5",
+                               std::filesystem::copy_options::overwrite_existing);
+    testing::WriteFile(dir / "edit.py",
+                       "import h5py, numpy as np\nwith h5py.File('out.h5', 'r+') "
+                       "as f:\n    " +
+                           edit + "\n");
+    ASSERT_EQ(Shell("cd " + dir.path() + " && " + kPython + " edit.py"), 0);
+    for (const std::vector<std::string>& args :
+         std::vector<std::vector<std::string>>{{"status", "out.h5"},
+                                               {"status", "out.h5", "--json"},
+                                               {"export", "out.h5"},
+                                               {"export", "out.h5", "--chunks"},
+                                               {"report", "out.h5"},
+                                               {"resume", "out.h5"},
+                                               {"rerun", "out.h5", "--failed"}}) {
+      const RunResult r = RunSweep(args, dir.path());
+      EXPECT_EQ(r.code, 1) << args[0] << ": " << r.err;
+      EXPECT_NE(r.err.find(": damaged sweep output file: " + message), std::string::npos)
+          << args[0] << ": " << r.err;
+      EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    }
+  }
 }
 
 // A file of the previous format: every command that reads an output refuses it in one line that

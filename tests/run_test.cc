@@ -4,10 +4,14 @@
 
 #include <fmt/format.h>
 
+#include <sys/resource.h>
+
 #include <cmath>
 #include <filesystem>
 #include <random>
+#include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "driver/worker_set.h"
 #include "tests/e2e.h"
@@ -271,6 +275,180 @@ TEST(RunTest, ATenMegabyteConfigRunsOnTwoWorkersAsOnOne) {
   ASSERT_EQ(y.size(), xs.size());
   for (size_t i : {size_t{0}, size_t{1}, xs.size() / 2, xs.size() - 1})
     EXPECT_EQ(y[i], xs[i] * xs[i]) << "point " << i;
+}
+
+// max_rss in /chunks is what the worker and its programs used since the worker started, never the
+// driver's: Linux keeps ru_maxrss across exec, so a worker spawned by a driver grown large (here
+// by a 320 MB input it generated and hashed) reported the driver's peak on every chunk. A kernel
+// that needs 200 MiB, in the worker or in a program it runs, records at least that.
+TEST(RunTest, MaxRssIsTheWorkersMemoryNotTheDrivers) {
+  TempDir dir;
+  WriteFile(dir / "small.yaml",
+            "name: small\nkernel: {name: faulty}\n"
+            "inputs: {data: {generate: uniform, shape: [40000000], seed: 1}}\n"
+            "parameters: {i: {range: [0, 6]}}\nexecution: {workers: 2, chunk_size: 1}\n"
+            "output: {path: small.h5}\n");
+  RunResult r = RunSweep({"run", "small.yaml", "-q"}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  struct rusage children {};
+  getrusage(RUSAGE_CHILDREN, &children);
+  ASSERT_GE(uint64_t(children.ru_maxrss) * 1024, uint64_t{320} << 20)
+      << "the driver did not grow: the test shows nothing";
+  const std::vector<uint64_t> small = ReadDataset<uint64_t>(dir / "small.h5", "/chunks/max_rss");
+  ASSERT_EQ(small.size(), 6u);
+  for (uint64_t bytes : small) {
+    EXPECT_GT(bytes, uint64_t{1} << 20);
+    EXPECT_LT(bytes, uint64_t{100} << 20) << "the driver's peak, not the worker's";
+  }
+
+  // 200 MiB of output per point: the worker's block buffer holds it.
+  WriteFile(dir / "big.yaml",
+            "name: big\nkernel: {name: fill, options: {bytes: 209715200}}\n"
+            "parameters: {x: {values: [1.5, 2.5]}}\nexecution: {workers: 1, chunk_size: 1}\n"
+            "output: {path: big.h5}\n");
+  r = RunSweep({"run", "big.yaml", "-q"}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (uint64_t bytes : ReadDataset<uint64_t>(dir / "big.h5", "/chunks/max_rss"))
+    EXPECT_GE(bytes, uint64_t{200} << 20);
+  std::filesystem::remove(dir / "big.h5");
+
+  // A program of a command kernel that touches 200 MiB.
+  WriteFile(dir / "program.yaml",
+            "name: program\nkernel:\n  command: [" + std::string(kPython) +
+                ", -c, \"b = bytearray({n} << 20); b[::4096] = b'x' * len(b[::4096]); "
+                "print('{{\\\"y\\\": 1}}')\"]\n  outputs: {y: float64}\n"
+                "parameters: {n: {values: [200, 201]}}\nexecution: {workers: 1, chunk_size: 1}\n"
+                "output: {path: program.h5}\n");
+  r = RunSweep({"run", "program.yaml", "-q"}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (uint64_t bytes : ReadDataset<uint64_t>(dir / "program.h5", "/chunks/max_rss"))
+    EXPECT_GE(bytes, uint64_t{200} << 20);
+}
+
+// `sweep ARGS` in `dir`: its exit code and its peak resident memory in bytes (ru_maxrss, taken by
+// a small Python parent so the test's own memory is not counted).
+std::pair<int, uint64_t> CodeAndPeakOf(const std::vector<std::string>& args, const TempDir& dir) {
+  std::string command =
+      std::string(kPython) +
+      " -c 'import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], "
+      "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+      "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' " +
+      SWEEP_BINARY;
+  for (const std::string& a : args) command += " '" + a + "'";
+  EXPECT_EQ(Shell("cd " + dir.path() + " && " + command + " > peak.txt"), 0);
+  std::istringstream text(ReadFile(dir / "peak.txt"));
+  int code = -1;
+  uint64_t kib = 0;
+  text >> code >> kib;
+  return {code, kib * 1024};
+}
+
+// Inputs are sized from their headers: `validate` and `plan` of a 2 GiB chunked dataset never
+// written (1.4 KB on disk) read no data (they read it all into memory, 12 s), and `run` refuses an
+// input that would not fit in memory, located, exit 2, giving both sizes, before allocating or
+// writing anything (an 8 PiB dataset or generated array was allocated until memory ran out).
+TEST(RunTest, InputsLargerThanMemoryAreRefusedBeforeAnythingIsAllocated) {
+  TempDir dir;
+  WriteFile(dir / "make.py",
+            "import h5py, sys\n"
+            "with h5py.File(sys.argv[1], 'w') as f:\n"
+            "    f.create_dataset('d', (int(sys.argv[2]),), 'f8', chunks=(1 << 16,))\n");
+  ASSERT_EQ(Shell("cd " + dir.path() + " && " + kPython + " make.py sparse.h5 " +
+                  std::to_string(uint64_t{1} << 28) + " && " + kPython + " make.py huge.h5 " +
+                  std::to_string(uint64_t{1} << 50)),
+            0);
+  ASSERT_LT(std::filesystem::file_size(dir / "sparse.h5"), 1u << 20);
+  auto config = [&](const std::string& name, const std::string& input) {
+    WriteFile(dir / (name + ".yaml"), "name: " + name +
+                                          "\nkernel: {name: faulty}\ninputs:\n  data: " + input +
+                                          "\nparameters: {i: {range: [0, 4]}}\n"
+                                          "output: {path: " +
+                                          name + ".h5}\n");
+    return name + ".yaml";
+  };
+  const std::string sparse = config("sparse", "{hdf5: sparse.h5, dataset: d}");
+  for (const char* command : {"validate", "plan"}) {
+    const auto [code, peak] = CodeAndPeakOf({command, sparse}, dir);
+    EXPECT_EQ(code, 0) << command;
+    EXPECT_LT(peak, uint64_t{512} << 20) << command << " read the 2 GiB dataset";
+  }
+  for (const auto& [name, input, what] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"huge", "{hdf5: huge.h5, dataset: d}",
+            "it is an HDF5 dataset that cannot be mapped (chunked, compressed, or not in native "
+            "byte order), read into memory"},
+           {"generated", "{generate: uniform, shape: [1125899906842624]}",
+            "it is generated into memory"}}) {
+    const std::string file = config(name, input);
+    const RunResult r = RunSweep({"run", file, "-q"}, dir.path());
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find(file + ":4:9: inputs.data: needs 8.0 PiB of memory (" + what +
+                         "); with the other inputs copied into memory and the workers' result "
+                         "blocks the run needs 8.0 PiB, but this machine has "),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find(" available (free memory and swap, within its cgroup's limit)"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir / (name + ".h5")));
+    EXPECT_FALSE(std::filesystem::exists(dir / (name + ".h5.lock")));
+    const auto [code, peak] = CodeAndPeakOf({"run", file, "-q"}, dir);
+    EXPECT_EQ(code, 2);
+    EXPECT_LT(peak, uint64_t{512} << 20);
+  }
+}
+
+// `rerun --points 0-100000000` of a 300-point output is checked before it is expanded: the first
+// point that does not exist is named at once, in little memory (it took 10 s and 1.5 GB first).
+TEST(RunTest, ARerunRangeBeyondTheSweepIsRefusedBeforeItIsExpanded) {
+  TempDir dir;
+  WriteFile(dir / "c.yaml",
+            "name: c\nkernel: {name: square}\nparameters: {x: {range: [0, 300]}}\n"
+            "execution: {chunk_size: 10}\noutput: {path: out.h5}\n");
+  ASSERT_EQ(RunSweep({"run", "c.yaml", "-q"}, dir.path()).code, 0);
+  std::filesystem::remove(dir / "out.h5.lock");  // a refusal leaves none it made
+  for (const std::string& range : {"0-100000000", "5,290-18446744073709551615"}) {
+    const RunResult r = RunSweep({"rerun", "out.h5", "--points", range, "-q"}, dir.path());
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_EQ(r.err, "sweep: --points: point 300 does not exist (the sweep has 300)\n");
+    const auto [code, peak] = CodeAndPeakOf({"rerun", "out.h5", "--points", range, "-q"}, dir);
+    EXPECT_EQ(code, 2);
+    EXPECT_LT(peak, uint64_t{200} << 20);
+  }
+  const RunResult chunks =
+      RunSweep({"rerun", "out.h5", "--chunks", "25-99999999999", "-q"}, dir.path());
+  EXPECT_EQ(chunks.code, 2);
+  EXPECT_EQ(chunks.err, "sweep: --chunks: chunk 30 does not exist (the sweep has 30)\n");
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.lock"));
+  EXPECT_EQ(RunSweep({"rerun", "out.h5", "--points", "295-299", "-q"}, dir.path()).code, 0);
+}
+
+// A command whose argument is over the system's limit (a 200 KB parameter) fails its point
+// saying which limit and the sizes (it said "cannot run" and no errno), and the point's
+// parameters are shown cut, in the run's line and in `status` (which showed "point 0 ()": the
+// journal record, too large, had dropped them).
+TEST(RunTest, AnArgumentOverTheSystemsLimitIsNamedWithItsSize) {
+  TempDir dir;
+  const std::string big(200 << 10, 'a');
+  WriteFile(dir / "c.yaml",
+            "name: c\nkernel:\n  command: [/bin/echo, '{s}']\n  outputs: {y: float64}\n"
+            "parameters: {s: {values: [" +
+                big + "]}}\noutput: {path: out.h5}\n");
+  const RunResult r = RunSweep({"run", "c.yaml", "-q"}, dir.path());
+  EXPECT_EQ(r.code, 3) << r.err.substr(0, 2000);
+  const std::string shown = "point 0 (s=" + std::string(200, 'a') + "... (204800 bytes))";
+  EXPECT_NE(r.err.find("chunk 0, " + shown +
+                       ": cannot run /bin/echo: Argument list too long "
+                       "(E2BIG): its longest argument or environment string is 204801 bytes, of "
+                       "at most 131072 for one"),
+            std::string::npos)
+      << r.err.substr(0, 2000);
+  EXPECT_LT(r.err.size(), 4000u) << "the argument was printed whole";
+  const RunResult status = RunSweep({"status", "out.h5"}, dir.path());
+  EXPECT_NE(status.out.find(shown + ": cannot run /bin/echo: Argument list too long (E2BIG)"),
+            std::string::npos)
+      << status.out;
 }
 
 TEST(RunTest, EveryShippedConfigRuns) {

@@ -281,5 +281,57 @@ TEST(StatusTest, EachLiveShardShowsItsWorkers) {
   EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.workers.shard-0-of-2"));
 }
 
+// A journal's incomplete last record is named as such, not blamed on a kill: a full disk cuts one
+// too (the note said "cut by a kill" after ENOSPC).
+TEST(StatusTest, AnIncompleteLastJournalRecordIsNotBlamedOnAKill) {
+  TempDir dir;
+  WriteFile(dir / "c.yaml",
+            "name: c\nkernel: {name: square}\nparameters: {x: {range: [0, 40]}}\n"
+            "execution: {chunk_size: 10}\noutput: {path: out.h5}\n");
+  ASSERT_EQ(RunSweep({"run", "c.yaml", "-q"}, dir.path()).code, 0);
+  std::ofstream(dir / "out.h5.journal", std::ios::app | std::ios::binary) << "\xC1\x44\x34";
+  const RunResult status = RunSweep({"status", "out.h5"}, dir.path());
+  EXPECT_EQ(status.code, 0) << status.err;
+  EXPECT_NE(status.out.find("  note: the journal's last record is incomplete (a kill or a full "
+                            "disk stopped its write) and is ignored\n"),
+            std::string::npos)
+      << status.out;
+  ASSERT_EQ(RunSweep({"report", "out.h5", "-o", "r.html"}, dir.path()).code, 0);
+  EXPECT_NE(ReadFile(dir / "r.html")
+                .find("The journal's last record is incomplete (a kill or a full disk stopped its "
+                      "write) and is ignored."),
+            std::string::npos);
+}
+
+// A journal overwritten with foreign bytes: every reader names the file and says how to go on,
+// and doing what it says finishes the sweep from /chunks, every done chunk verified.
+TEST(StatusTest, AForeignJournalIsNamedWithTheWayForward) {
+  TempDir dir;
+  WriteFile(dir / "c.yaml",
+            "name: c\nkernel: {name: square}\nparameters: {x: {range: [0, 40]}}\n"
+            "execution: {chunk_size: 10}\noutput: {path: out.h5}\n");
+  ASSERT_EQ(RunSweep({"run", "c.yaml", "-q"}, dir.path()).code, 0);
+  WriteFile(dir / "out.h5.journal", "\\documentclass{article}\n% not a journal\n");
+  const std::string journal = dir / "out.h5.journal";
+  const std::string expected =
+      "journal " + journal + ": not a sweep journal (damaged or overwritten); move it aside (mv " +
+      journal + " " + journal +
+      ".damaged) and `sweep resume` goes on, verifying every done chunk "
+      "of the output against its checksum\n";
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"status", "out.h5"}, {"report", "out.h5"}, {"resume", "out.h5", "-q"}}) {
+    const RunResult r = RunSweep(args, dir.path());
+    EXPECT_EQ(r.code, 2) << args[0];
+    EXPECT_NE(r.err.find(expected), std::string::npos) << args[0] << ": " << r.err;
+  }
+  ASSERT_EQ(Shell("mv " + journal + " " + journal + ".damaged"), 0);
+  const RunResult resume = RunSweep({"resume", "out.h5", "-q"}, dir.path());
+  EXPECT_EQ(resume.code, 0) << resume.err;
+  const nlohmann::json status = StatusJson(dir);
+  EXPECT_EQ(status["done"], 4) << status.dump();
+  EXPECT_EQ(ReadFile(dir / "out.h5.journal.damaged"),
+            "\\documentclass{article}\n% not a journal\n");
+}
+
 }  // namespace
 }  // namespace sweep
