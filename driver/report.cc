@@ -39,10 +39,13 @@ constexpr uint64_t kBlockPoints = 4096;
 
 std::string H(const std::string& text) { return EscapeXml(text); }
 
+// A damaged file's time may be no time at all: it is shown as the number it is.
 std::string LocalTime(double unix_seconds) {
-  const time_t t = time_t(unix_seconds);
   struct tm local {};
-  localtime_r(&t, &local);
+  const bool representable = std::isfinite(unix_seconds) && std::fabs(unix_seconds) < 1e15;
+  const time_t t = representable ? time_t(unix_seconds) : 0;
+  if (!representable || localtime_r(&t, &local) == nullptr)
+    return std::to_string(unix_seconds) + " s (not a time)";
   char text[64];
   std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S %z", &local);
   return text;

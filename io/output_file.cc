@@ -667,7 +667,8 @@ void ReadReuseProvenance(const std::string& path, hid_t chunks, OutputLayout* la
   layout->chunk_reused_first =
       RegionOf(path, chunks, "reused_first_chunk", H5T_NATIVE_UINT64, n, 8);
   layout->chunk_reused_last = RegionOf(path, chunks, "reused_last_chunk", H5T_NATIVE_UINT64, n, 8);
-  layout->reused_files = StringTableOf(path, chunks, "reused_files");
+  layout->reused_files =
+      StringTableOf(path, chunks, "reused_files", kReusedFileRows, kReusedFileBytes);
 }
 
 }  // namespace

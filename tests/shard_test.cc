@@ -217,7 +217,11 @@ TEST(ShardTest, APlainRunAndShardsExcludeEachOther) {
     ASSERT_TRUE(gate.WaitHeld(1)) << shard.err();
     const RunResult resume = RunSweep({"resume", "out.h5", "-q"}, dir.path());
     EXPECT_EQ(resume.code, 4) << resume.err;
-    EXPECT_NE(resume.err.find("is in use by another sweep"), std::string::npos) << resume.err;
+    // The shards are named with their pids and hosts, not "another sweep (pid ?)".
+    EXPECT_NE(resume.err.find("is in use by the shards of a sweep (shard 0/2: pid " +
+                              std::to_string(shard.pid()) + " on "),
+              std::string::npos)
+        << resume.err;
     const RunResult twice = RunSweep({"run", config, "-q", "--shard", "0/2"}, dir.path());
     EXPECT_EQ(twice.code, 4) << twice.err;
     EXPECT_NE(twice.err.find("pid " + std::to_string(shard.pid())), std::string::npos) << twice.err;

@@ -76,7 +76,8 @@ const uint64_t kChunkSizes[] = {4, 1};
 const char* const kNames[] = {"x", "y", "x_0", "row", "chunks", "sample", "", "a/b", "replicate"};
 
 std::string Directory() {
-  static const std::string dir = [] {
+  // Never destroyed: the exit handler that removes it runs after static destructors would.
+  static const std::string* const dir = [] {
     // tmpfs where there is one: every input rewrites the file.
     char pattern[] = "/dev/shm/sweep-output-fuzz-XXXXXX";
     if (mkdtemp(pattern) == nullptr) {
@@ -84,9 +85,9 @@ std::string Directory() {
       if (mkdtemp(pattern) == nullptr) abort();
     }
     std::atexit([] { std::filesystem::remove_all(Directory()); });
-    return std::string(pattern);
+    return new std::string(pattern);
   }();
-  return dir;
+  return *dir;
 }
 
 std::string OutputPath() { return Directory() + "/out.h5"; }
