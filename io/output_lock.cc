@@ -89,10 +89,9 @@ OutputLock::OutputLock(const std::string& output_path, Mode mode, double wait_se
     : output_path_(output_path) {
   const std::string path = LockPath(output_path);
   const int operation = mode == Mode::kExclusive ? LOCK_EX : LOCK_SH;
-  const auto give_up =
-      std::chrono::steady_clock::now() +
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-          std::chrono::duration<double>(wait_seconds));
+  const auto give_up = std::chrono::steady_clock::now() +
+                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                           std::chrono::duration<double>(wait_seconds));
   // A lock file is removed only by an exclusive holder (RemoveFile): one locked after that names
   // nothing, so it is opened again until the file locked is the one at the path.
   for (;;) {
