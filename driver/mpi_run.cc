@@ -554,7 +554,7 @@ struct NodeSweep {
   std::optional<MappedInputs> inputs;
   std::optional<InputGuard> input_guard;  // hashes this node's inputs for rank 0 to compare
   OutputLayout layout;
-  ReusePlan reuse;  // the points its workers skip: rank 0 copies them (--reuse)
+  ReusePlan reuse;                    // the points its workers skip: rank 0 copies them (--reuse)
   std::optional<StagedRows> staging;  // the workers' rows, until sent to rank 0
   std::string log_dir;                // this rank's worker logs, removed with it
   std::optional<LocalWorkers> workers;

@@ -14,6 +14,8 @@
 #include <set>
 #include <streambuf>
 
+#include "kernels/dtype.h"
+
 namespace sweep {
 namespace {
 
@@ -73,26 +75,10 @@ std::optional<Number> ParseNumber(const std::string& token) {
   return n;
 }
 
-std::string DtypeText(int dtype) {
-  switch (dtype) {
-    case SWEEP_FLOAT64:
-      return "float64";
-    case SWEEP_FLOAT32:
-      return "float32";
-    case SWEEP_INT64:
-      return "int64";
-    case SWEEP_INT32:
-      return "int32";
-    case SWEEP_UINT8:
-      return "uint8";
-  }
-  return "?";
-}
-
 // Writes element i of an output; returns what is wrong, or "". One rule for every dtype: a
 // value the dtype cannot hold is an error, never rounded to an infinity or wrapped around.
 std::string Store(const sweep_output_decl& decl, sweep_array& view, uint64_t i, const Number& v) {
-  if (!v.overflow.empty()) return v.overflow + " is out of range for " + DtypeText(decl.dtype);
+  if (!v.overflow.empty()) return v.overflow + " is out of range for " + DtypeName(decl.dtype);
   switch (decl.dtype) {
     case SWEEP_FLOAT64:
       static_cast<double*>(view.data)[i] = v.number;
@@ -110,7 +96,7 @@ std::string Store(const sweep_output_decl& decl, sweep_array& view, uint64_t i, 
     if (std::trunc(v.number) != v.number) return fmt::format("{} is not an integer", v.number);
     // 2^63 is exact in a double, so this bound keeps the cast defined.
     if (!(std::fabs(v.number) < 9223372036854775808.0))
-      return fmt::format("{} is out of range for {}", v.number, DtypeText(decl.dtype));
+      return fmt::format("{} is out of range for {}", v.number, DtypeName(decl.dtype));
     x = int64_t(v.number);
   }
   const auto in = [&](int64_t lo, int64_t hi) { return x >= lo && x <= hi; };

@@ -20,7 +20,8 @@
 // Errors (the point fails with the message): an output given twice (in one JSON object too), the
 // wrong number of values, a value its dtype cannot hold (a finite value beyond a float dtype's
 // range, 1e300 into float32, as an integer beyond an integer dtype's; integer outputs take
-// integral values), and a declared output found nowhere. Where a line is to blame the message names it
+// integral values), and a declared output found nowhere. Where a line is to blame the message names
+// it
 // ("stdout line 12: output `trace`: expected 4 values, got 3"); a missing output's message also
 // says why a line that looked like it was not read ("line 3 names it, but `J` is not a number";
 // a `{` line that is not JSON, with the parser's message; members of the objects read that are

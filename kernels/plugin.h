@@ -17,8 +17,8 @@ namespace sweep {
 // THROWS: Error (exit code 2) when the library does not load, lacks the entry symbol, returns
 // nullptr, was built for an ABI outside [SWEEP_KERNEL_ABI_OLDEST, SWEEP_KERNEL_ABI] (the
 // message names both versions), or its table is not one sweep can use: a kernel name, options,
-// parameters and inputs each named (an identifier, once), outputs(), init() and compute(), max_outputs
-// from 1 to 4096. The outputs it declares are checked when bound (driver/binding.h).
+// parameters and inputs each named (an identifier, once), outputs(), init() and compute(),
+// max_outputs from 1 to 4096. The outputs it declares are checked when bound (driver/binding.h).
 const sweep_kernel* LoadPlugin(const std::string& path);
 
 }  // namespace sweep
