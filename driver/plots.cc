@@ -173,6 +173,8 @@ std::string ShortNumber(double value) {
 std::vector<double> NiceTicks(double lo, double hi, int target) {
   if (!(hi > lo)) return {lo};
   const double rough = (hi - lo) / std::max(target, 1);
+  // Values near the largest doubles (a damaged output) make the span infinite: the ends alone.
+  if (!std::isfinite(rough)) return {lo, hi};
   const int exponent = int(std::floor(std::log10(rough)));
   // A tick is k * m * 10^exponent; dividing by 10^-exponent (exact) rather than multiplying by
   // 10^exponent (inexact) gives 0.6, not 0.6000000000000001.
@@ -187,7 +189,10 @@ std::vector<double> NiceTicks(double lo, double hi, int target) {
   }
   const double step = value(m);
   std::vector<double> ticks;
-  for (double k = std::ceil(lo / step); value(k * m) <= hi + step * 1e-9; k += 1)
+  // At most a few times the target: where k is beyond 2^53, k + 1 == k and the loop would not end.
+  const size_t most = size_t(4 * std::max(target, 1) + 2);
+  for (double k = std::ceil(lo / step); value(k * m) <= hi + step * 1e-9 && ticks.size() < most;
+       k += 1)
     ticks.push_back(k == 0 ? 0.0 : value(k * m));
   return ticks;
 }

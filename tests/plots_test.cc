@@ -58,6 +58,10 @@ TEST(PlotsTest, NumbersAndTicksAreShortAndRound) {
   EXPECT_EQ(NiceTicks(0, 1, 5), (std::vector<double>{0, 0.2, 0.4, 0.6, 0.8, 1}));
   EXPECT_EQ(NiceTicks(-3, 47, 5), (std::vector<double>{0, 10, 20, 30, 40}));
   EXPECT_EQ(NiceTicks(2, 2, 5), (std::vector<double>{2}));
+  // A damaged output's values: a span beyond the doubles gives its ends; one too fine for the
+  // doubles near it (k + 1 == k) stops at a few ticks instead of filling memory.
+  EXPECT_EQ(NiceTicks(-1e308, 1e308, 5), (std::vector<double>{-1e308, 1e308}));
+  EXPECT_LE(NiceTicks(1e300, 1e300 * (1 + 1e-15), 5).size(), 22u);
   EXPECT_EQ(ViridisColour(0), "#440154");
   EXPECT_EQ(ViridisColour(1), "#fde725");
   EXPECT_EQ(ViridisColour(7), "#fde725");
