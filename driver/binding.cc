@@ -4,6 +4,7 @@
 #include <map>
 
 #include "driver/command_binding.h"
+#include "driver/python_binding.h"
 #include "kernels/dtype.h"
 #include "kernels/plugin.h"
 #include "kernels/registry.h"
@@ -53,6 +54,7 @@ std::vector<KernelFile> KernelFiles(const Config& config) {
   }
   for (const KernelSpec::CommandFile& f : kernel.command_files)
     files.push_back({"its template (kernel.files." + f.name + ")", f.template_path});
+  if (!kernel.python.empty()) files.push_back({"its model (kernel.python)", kernel.python});
   return files;
 }
 
@@ -112,6 +114,8 @@ void FindKernel(const Config& config, const Space& space, KernelBinding* binding
     BindPersistentKernel(config, space, &b);
   } else if (!spec.command.empty()) {
     BindCommandKernel(config, space, &b);
+  } else if (!spec.python.empty()) {
+    BindPythonKernel(config, space, &b);
   } else {
     b.kernel = FindBuiltinKernel(spec.name);
     if (!b.kernel) {

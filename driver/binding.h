@@ -1,9 +1,9 @@
 // KernelBinding: a kernel tied to one config.
 //
-// BindKernel() finds the kernel the config names (a built-in, a plugin, or the command kernel,
-// per point or persistent)
-// and checks the config against what the kernel declares, so that a mistake is a config error at
-// `validate` time, never a failure inside a worker:
+// BindKernel() finds the kernel the config names (a built-in, a plugin, the command kernel per
+// point or persistent, or the Python kernel) and checks the config against what the kernel
+// declares, so that a mistake is a config error at `validate` time, never a failure inside a
+// worker:
 //   - every option given is declared, of the declared type (an integer is accepted for a number);
 //     absent options take their declared defaults;
 //   - every parameter the kernel reads is a parameter of the sweep (extra sweep parameters are
@@ -70,11 +70,12 @@ struct KernelFile {
 };
 
 // Every file the kernel of `config` is made of: a plugin's library, a command's program (when it
-// resolves) and each of its `files:` templates. A kernel family with a file of its own (a model
+// resolves) and each of its `files:` templates, a Python model's file. A kernel family with a file of its own (a model
 // file, a persistent program) adds it here, and --force leaves it alone.
 std::vector<KernelFile> KernelFiles(const Config& config);
 
-// What a kernel can check of an input before it is mapped.
+// What a kernel can check of an input before it is mapped. A declaration of dtype 0 takes any
+// dtype, of rank -1 any rank (the Python kernel's inputs).
 struct InputShape {
   int dtype = 0;  // sweep_dtype
   std::vector<int64_t> shape;

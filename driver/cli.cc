@@ -23,6 +23,7 @@
 #include "driver/worker.h"
 #include "io/error.h"
 #include "io/yaml_source.h"
+#include "kernels/python.h"
 #include "kernels/registry.h"
 
 namespace sweep {
@@ -446,7 +447,11 @@ int Dispatch(int argc, char** argv) {
       "sweep: parameter sweeps of simulation kernels on every core, results in one HDF5 file",
       "sweep"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("sweep ") + SWEEP_VERSION);
+  // The Python a `python:` kernel runs in, since its packages are that Python's.
+  app.set_version_flag(
+      "--version",
+      std::string("sweep ") + SWEEP_VERSION +
+          (PythonKernelsBuilt() ? " (Python " + PythonVersionBuilt() + ")" : " (without Python)"));
   const Handler handlers[] = {
       AddRunCommand(app),    AddPlanCommand(app),      AddValidateCommand(app),
       AddStatusCommand(app), AddExportCommand(app),    AddReportCommand(app),

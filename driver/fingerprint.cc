@@ -11,6 +11,7 @@
 
 #include "driver/command_binding.h"
 #include "driver/point_values.h"
+#include "driver/python_binding.h"
 #include "kernels/registry.h"
 
 namespace sweep {
@@ -32,6 +33,12 @@ std::string FileXxh3(const std::string& path) {
   return Hex(XXH3_64bits(bytes.data(), bytes.size()));
 }
 
+// A path as the user knows it: relative to the config's folder when it lies under it.
+std::string RelativeToConfig(const std::string& path, const Config& config) {
+  const std::string folder = config.folder + (config.folder.back() == '/' ? "" : "/");
+  return path.compare(0, folder.size(), folder) == 0 ? path.substr(folder.size()) : path;
+}
+
 // The fingerprint, with each input's "xxh3" the text `hash(i)` gives.
 constexpr char kSeedsByValues[] = "parameter values";
 
@@ -43,7 +50,15 @@ nlohmann::json FingerprintWith(const KernelBinding& binding, const Config& confi
     kernel["library_xxh3"] = FileXxh3(config.kernel.plugin);
   } else {
     kernel["sweep_version"] = SWEEP_VERSION;
-    if (config.kernel.command.empty()) {
+    if (!config.kernel.python.empty()) {
+      // The model is read by each worker when it starts, not stored in the config: an edited
+      // model between a run and its resume would compute the rest with other code.
+      nlohmann::json files = nlohmann::json::object();
+      for (const std::string& path : PythonSourceFiles(config))
+        files[RelativeToConfig(path, config)] = FileXxh3(path);
+      kernel["python_xxh3"] = files;
+      kernel["python"] = PythonVersionBuilt();
+    } else if (config.kernel.command.empty()) {
       if (const int revision = BuiltinRevision(binding.name)) kernel["revision"] = revision;
     } else {
       // A command kernel's program and templates are read when the run starts, not stored in
@@ -199,6 +214,12 @@ std::vector<std::string> FingerprintChanges(const nlohmann::json& before, nlohma
           fmt::format("kernel.command: `{}`: its bytes changed (a rebuilt program, "
                       "an edited script)",
                       Unescaped(pointer, 21)));
+    } else if (pointer.compare(0, 20, "/kernel/python_xxh3/") == 0) {
+      changes.push_back(fmt::format("kernel.python: {} {}", Unescaped(pointer, 20),
+                                    kind == "replace" ? "changed (its bytes differ)"
+                                    : kind == "add"
+                                        ? "is imported now (a module of the config's folder)"
+                                        : "is no longer imported"));
     } else if (path == "kernel.revision") {
       const nlohmann::json was = before.value(nlohmann::json::json_pointer(pointer), 1);
       changes.push_back(fmt::format(

@@ -6,7 +6,9 @@
 // "sweep_version" and the "revision" of what it computes (kernels/builtin/list.h), for a command
 // kernel (per point or persistent) the "program_xxh3" of its program and the scripts its
 // arguments name (ProgramFiles, driver/command_binding.h) and, with `files:`, the "files_xxh3" of
-// each template}, "options": {name: value}, "inputs": {name: {dtype, shape, "xxh3" of the array's
+// each template, for a Python kernel the "python_xxh3" of the model and of each module of the
+// config's folder it imports (driver/python_binding.h: PythonSourceFiles), by their paths relative
+// to the config, and the version of "python" sweep was built with}, "options": {name: value}, "inputs": {name: {dtype, shape, "xxh3" of the array's
 // bytes (driver/input_guard.h), and "generate": {distribution, seed} for a generated array}}}.
 // "seeds" names the rule a point's seed follows (driver/space.h): an output without it was made
 // before seeds by value, and keeps its seeds by point index for its resume, rerun and export

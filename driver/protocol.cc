@@ -93,6 +93,12 @@ Message Message::Fatal(std::string reason) {
   return m;
 }
 
+FailureText SplitFailureText(const std::string& text) {
+  const size_t line_end = text.find('\n');
+  if (line_end == std::string::npos) return {text, ""};
+  return {text.substr(0, line_end), text.substr(line_end + 1)};
+}
+
 std::string EncodeMessage(const Message& m) {
   std::string out;
   Put(&out, kProtocolMagic);

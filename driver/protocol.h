@@ -25,7 +25,9 @@
 //                     kFailed   {uint64 chunk, uint64 point, reason} (24 + reason): a point
 //                               failed; the worker stays usable and goes on with the rest of its
 //                               assignment. A reason that starts with kOutOfMemoryReason means
-//                               the point ran out of memory.
+//                               the point ran out of memory. Its first line is the reason; any
+//                               lines after it are details (a Python traceback), which the
+//                               failure keeps as its log (the journal's "stderr").
 //                     kFatal    {reason} (8 + reason): the worker cannot go on (setup failed);
 //                               it exits next
 // A message of an unknown type, cut short, or with bytes after its fixed fields is malformed.
@@ -72,6 +74,13 @@ struct Message {
   static Message Failed(uint64_t chunk, uint64_t point, std::string reason);
   static Message Fatal(std::string reason);
 };
+
+// A kFailed reason's first line, and the details on the lines after it ("" without).
+struct FailureText {
+  std::string reason;
+  std::string details;
+};
+FailureText SplitFailureText(const std::string& text);
 
 std::string EncodeMessage(const Message& message);
 // nullopt when the bytes are not a well-formed message of this version.

@@ -37,7 +37,9 @@ void ComputeInline(PreparedRun& run, const std::string& rows_path, RunRecorder& 
     f.chunk = run.plan->chunk(c);
     f.point = m.point;
     f.kind = ChunkFailure::Kind::kKernelError;
-    f.reason = m.text;
+    FailureText text = SplitFailureText(m.text);
+    f.reason = std::move(text.reason);
+    f.log_tail = std::move(text.details);
     f.rank = 0;
     recorder.ChunkFailed(f);
   }

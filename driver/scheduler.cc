@@ -193,7 +193,12 @@ void Scheduler::Handle(const WorkerEvent& event) {
                     std::to_string(m.chunk) + " while computing chunk " +
                     std::to_string(rank.next));
       }
-      FailChunk(event.rank, m.chunk, KindOfKernelError(m.text), m.text, m.point, "");
+      {
+        FailureText text = SplitFailureText(m.text);
+        const ChunkFailure::Kind kind = KindOfKernelError(text.reason);
+        FailChunk(event.rank, m.chunk, kind, std::move(text.reason), m.point,
+                  std::move(text.details));
+      }
       FinishAssignmentChunk(event.rank);
       return;
     default:

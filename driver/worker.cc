@@ -46,6 +46,10 @@ uint64_t ResidentHighWaterBytes() {
   return line ? std::strtoull(line + 8, nullptr, 10) * 1024 : 0;  // "VmHWM:   1234 kB"
 }
 
+// The room a kernel's message gets: a reason line and its details, such as a Python traceback
+// (kernels/kernel.h), well within a protocol message (driver/protocol.h).
+constexpr size_t kKernelMessageBytes = 8192;
+
 // driver/worker.h: the peak resident memory of this process since it started, or of any child
 // it waited for. A child's ru_maxrss counts from its fork, when its memory is a copy of the
 // worker's, so it is never the driver's.
@@ -134,7 +138,7 @@ void ChunkComputer::InitKernel() {
   std::vector<sweep_array> inputs;
   for (int source : setup_.binding->input_source)
     inputs.push_back(setup_.inputs->at(size_t(source)));
-  char err[1024] = "";
+  char err[kKernelMessageBytes] = "";
   const sweep_options options = setup_.binding->options();
   if (kernel_.init(&state_, &options, inputs.data(), err, sizeof err) != 0) {
     throw Error(std::string("kernel ") + kernel_.name + ": init: " + err);
@@ -215,7 +219,7 @@ std::optional<Message> ChunkComputer::ComputeRun(uint64_t chunk_index, uint64_t 
 
 std::optional<Message> ChunkComputer::ComputePoints(uint64_t chunk_index, uint64_t first,
                                                     uint64_t n, uint64_t at) {
-  char err[1024];
+  char err[kKernelMessageBytes];
   for (uint64_t i = 0; i < n; ++i) {
     const uint64_t point = first + i;
     setup_.scoreboard->Publish(rank_, point);
@@ -235,7 +239,7 @@ std::optional<Message> ChunkComputer::ComputePoints(uint64_t chunk_index, uint64
 
 std::optional<Message> ChunkComputer::ComputeBatch(uint64_t chunk_index, uint64_t first,
                                                    uint64_t at, const sweep_batch& batch) {
-  char err[1024];
+  char err[kKernelMessageBytes];
   // A crash inside the call is blamed on the batch's first point: the scoreboard says no more.
   setup_.scoreboard->Publish(rank_, first);
   for (size_t o = 0; o < views_.size(); ++o)

@@ -30,8 +30,9 @@ const char* const kDtypes[] = {"float64", "float32", "int64", "int32", "uint8"};
 // so that every key accepted is in KnownConfigKeys() and documented (configs/README.md).
 const ConfigKeys kTopKeys("", {"name", "seed", "kernel", "inputs", "parameters", "zip", "repeat",
                                "sampling", "execution", "output"});
-const ConfigKeys kKernelKeys("kernel", {"name", "plugin", "command", "persistent", "options",
-                                        "outputs", "files", "results_file", "workdir"});
+const ConfigKeys kKernelKeys("kernel", {"name", "plugin", "command", "persistent", "python",
+                                        "options", "outputs", "batch", "files", "results_file",
+                                        "workdir"});
 const ConfigKeys kWorkdirKeys("kernel.workdir", {"root", "keep"});
 const ConfigKeys kPersistentKeys("kernel.persistent", {"max_points"});
 const ConfigKeys kInputKeys("inputs.<name>", {"hdf5", "dataset", "npy", "raw", "generate", "dtype",
@@ -350,6 +351,7 @@ class ConfigReader {
   void ReadSeed(const Field& field);
   void ReadKernel(const Entry& entry);
   void ReadCommandOutputs(const Field& field);
+  void ReadPython(const Field& field);
   void ReadCommandFiles(const Field& field);
   void ReadWorkdir(const Field& field);
   void ReadPersistent(const Field& field);
@@ -465,16 +467,17 @@ void ConfigReader::ReadKernel(const Entry& entry) {
   KernelSpec& kernel = config_.kernel;
   kernel.where = entry.key_field.where;
   std::optional<std::vector<Entry>> entries =
-      Map(entry.value, "a map with one of `name`, `plugin` or `command`");
+      Map(entry.value, "a map with one of `name`, `plugin`, `command` or `python`");
   if (!entries) return;
   RejectUnknown(*entries, kKernelKeys);
   std::vector<std::string> given;
-  for (const char* key : {"name", "plugin", "command"})
+  for (const char* key : {"name", "plugin", "command", "python"})
     if (Find(*entries, key)) given.push_back(key);
   if (given.size() != 1) {
     Fail(entry.value,
-         given.empty() ? "missing `name`, `plugin` or `command` (give one)"
-                       : "give exactly one of `name`, `plugin` or `command`, got " + Quoted(given));
+         given.empty()
+             ? "missing `name`, `plugin`, `command` or `python` (give one)"
+             : "give exactly one of `name`, `plugin`, `command` or `python`, got " + Quoted(given));
   }
   if (const Entry* e = Find(*entries, "name")) {
     kernel.name = String(e->value, "a built-in kernel name").value_or("");
@@ -498,6 +501,7 @@ void ConfigReader::ReadKernel(const Entry& entry) {
       }
     }
   }
+  if (const Entry* e = Find(*entries, "python")) ReadPython(e->value);
   if (const Entry* e = Find(*entries, "options")) {
     if (std::optional<std::vector<Entry>> options = Map(e->value, "a map of option values")) {
       for (const Entry& option : *options) {
@@ -508,12 +512,22 @@ void ConfigReader::ReadKernel(const Entry& entry) {
       }
     }
   }
+  const bool declares_outputs = Find(*entries, "command") || Find(*entries, "python");
   if (const Entry* e = Find(*entries, "outputs")) {
-    if (Find(*entries, "command")) {
+    if (declares_outputs) {
       ReadCommandOutputs(e->value);
     } else {
       Fail(e->key_field,
-           "`outputs` is only for `command` kernels (other kernels declare their own)");
+           "`outputs` is only for `command` and `python` kernels (other kernels declare their "
+           "own)");
+    }
+  }
+  if (const Entry* e = Find(*entries, "batch")) {
+    if (!Find(*entries, "python")) {
+      Fail(e->key_field, "`batch` is only for `python` kernels");
+    } else {
+      kernel.batch = Choice(e->value, "whether the function takes a block of points at once",
+                            {"true", "false"}) == "true";
     }
   }
   // What only a program run in a work directory of its own has.
@@ -563,6 +577,30 @@ void ConfigReader::ReadPersistent(const Field& field) {
   const std::optional<std::string> on =
       Choice(field, "whether the program serves every point of its worker", {"true", "false"});
   kernel.persistent = on == "true";
+}
+
+// `model.py:simulate`, or `model.py` for its function `compute`: the text after the last `:` names
+// the function when it is an identifier (a `:` may stand in a path).
+void ConfigReader::ReadPython(const Field& field) {
+  std::optional<std::string> text =
+      String(field, "a Python file and function, `model.py:simulate`");
+  if (!text) return;
+  KernelSpec& kernel = config_.kernel;
+  std::string file = *text;
+  kernel.python_function = "compute";
+  const size_t colon = text->rfind(':');
+  if (colon != std::string::npos && IsIdentifier(text->substr(colon + 1))) {
+    file = text->substr(0, colon);
+    kernel.python_function = text->substr(colon + 1);
+  } else if (colon != std::string::npos && colon + 1 == text->size()) {
+    Fail(field, "`" + *text + "` names no function after its `:` (`model.py:simulate`)");
+    return;
+  }
+  if (file.empty()) {
+    Fail(field, "`" + *text + "` names no file (`model.py:simulate`)");
+    return;
+  }
+  kernel.python = Resolve(file);
 }
 
 void ConfigReader::ReadCommandFiles(const Field& field) {

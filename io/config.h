@@ -87,12 +87,18 @@ struct AxisSpec {
 uint64_t AxisLength(const AxisSpec& axis);
 
 struct KernelSpec {
-  // Exactly one of name / plugin / command is set.
+  // Exactly one of name / plugin / command / python is set.
   std::string name;                  // a built-in kernel
   std::string plugin;                // path to a shared library (resolved against the config)
   std::vector<std::string> command;  // argv with {param} / {seed} / {point} placeholders, kept
                                      // verbatim; argv[0] is not resolved against the folder
-  // The command kernel's outputs: name -> dtype ("float64", ...) and shape ([] for a scalar).
+  // `python: model.py:simulate`: the model's file (absolute) and the function it calls, `compute`
+  // when the text names none (kernels/python.h).
+  std::string python;
+  std::string python_function;
+  bool batch = false;  // python: one call per block of points, with numpy columns
+  // The outputs of a command or python kernel: name -> dtype ("float64", ...) and shape ([] for a
+  // scalar).
   struct CommandOutput {
     std::string name;
     std::string dtype;

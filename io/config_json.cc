@@ -304,6 +304,9 @@ json Encode(const KernelSpec& kernel) {
   Put(j, "name", kernel.name);
   Put(j, "plugin", kernel.plugin);
   Put(j, "command", kernel.command);
+  Put(j, "python", kernel.python);
+  Put(j, "python_function", kernel.python_function);
+  Put(j, "batch", kernel.batch);
   Put(j, "command_outputs", kernel.command_outputs);
   Put(j, "command_files", kernel.command_files);
   Put(j, "results_file", kernel.results_file);
@@ -319,6 +322,9 @@ void Decode(const json& j, KernelSpec* kernel) {
   Take(j, "name", &kernel->name);
   Take(j, "plugin", &kernel->plugin);
   Take(j, "command", &kernel->command);
+  Take(j, "python", &kernel->python);
+  Take(j, "python_function", &kernel->python_function);
+  Take(j, "batch", &kernel->batch);
   Take(j, "command_outputs", &kernel->command_outputs);
   Take(j, "command_files", &kernel->command_files);
   Take(j, "results_file", &kernel->results_file);

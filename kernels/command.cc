@@ -241,6 +241,9 @@ std::string ReadRun(const CommandKernel& k, const RunOutcome& r, int dir, sweep_
 
 int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* outputs, char* err,
             size_t err_size) {
+  // A reason of about 1 KiB, with as much of the program's stderr as fits, whatever room the
+  // caller gives: it is one line of `sweep status`.
+  err_size = std::min<size_t>(err_size, 1024);
   const CommandState& s = *static_cast<const CommandState*>(state);
   const CommandKernel& k = *s.kernel;
   const std::string name = "command `" + k.program + "`: ";

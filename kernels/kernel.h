@@ -15,7 +15,8 @@
  *
  * Contract:
  *  - Every function returns 0 on success; on failure it returns non-zero and writes a
- *    NUL-terminated message (no newline) into err[0..err_size).
+ *    NUL-terminated message into err[0..err_size): one line, the reason, optionally followed by
+ *    lines of details (a traceback), which sweep keeps with the failure as its log.
  *  - compute() and compute_batch() may be called from one thread at a time per init()ed state; a
  *    worker calls them for consecutive points of a chunk. They must draw random numbers only from
  *    the points' seeds (DESIGN.md "Determinism"): the same (params, seed) must give the same bytes.

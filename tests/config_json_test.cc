@@ -64,7 +64,7 @@ static_assert(FieldCount<KernelSpec::CommandFile>() == 3,
               "KernelSpec::CommandFile: carry the new field in io/config_json.cc");
 static_assert(FieldCount<KernelSpec::Workdir>() == 2,
               "KernelSpec::Workdir: carry the new field in io/config_json.cc");
-static_assert(FieldCount<KernelSpec>() == 12,
+static_assert(FieldCount<KernelSpec>() == 15,
               "KernelSpec: carry the new field in io/config_json.cc");
 static_assert(FieldCount<InputSpec>() == 9, "InputSpec: carry the new field in io/config_json.cc");
 static_assert(FieldCount<SamplingSpec>() == 3,
@@ -229,6 +229,7 @@ TEST(ConfigJsonTest, ConfigsOfEveryFeatureRoundTrip) {
   std::filesystem::create_directories(dir / "templates");
   WriteFile(dir / "templates/in.nml", "&run x = {x}, seed = {seed} /\n{{literal}}\n");
   WriteFile(dir / "templates/run.sh", "#!/bin/sh\necho {point} {name}\n");
+  WriteFile(dir / "model.py", "def run(x, out):\n    out['y'][:] = x\n");
   std::filesystem::permissions(dir / "templates/run.sh", std::filesystem::perms::owner_all);
   const std::vector<std::string> configs = {
       // A command kernel for a real code: template files, a results file, a work folder kept.
@@ -284,6 +285,10 @@ TEST(ConfigJsonTest, ConfigsOfEveryFeatureRoundTrip) {
       std::string("kernel: {plugin: ") + SWEEP_EXAMPLE_PLUGIN +
           ", options: {omega0: 2}}\nparameters:\n  omega: {linspace: [0.2, 2.0, 5]}\n"
           "  zeta: 0.5\n",
+      // A Python kernel, batched, with options of every type and an input.
+      "kernel:\n  python: model.py:run\n  batch: true\n  options: {a: 1, b: 2.5, c: text}\n"
+      "  outputs: {y: float64, v: [int32, 3]}\ninputs:\n  data: {generate: zeros, shape: [4]}\n"
+      "parameters:\n  x: {linspace: [0, 1, 3]}\n",
   };
   for (const std::string& yaml : configs) {
     SCOPED_TRACE(yaml);

@@ -58,6 +58,12 @@ FULL = dict(
     bigconfig_values=500_000,  # a `values:` list of 10 MB
     grow_steps=100_000,  # lorenz RK4 steps a point: 101 x 3 grown to 201 x 5
     copy_side=10_000,    # a 10^4 x 10^4 grid of `square`, doubled along its outer axis
+    py1_points=1_000_000,
+    py2_points=10_000_000,
+    py2_chunksizes=[10_000, 100_000, 1_000_000],
+    py3_bytes=512 * MiB,
+    py3_points=16,
+    py3_hold=3.0,
 )
 QUICK = dict(
     reps=1,
@@ -82,9 +88,15 @@ QUICK = dict(
     bigconfig_values=20_000,
     grow_steps=2_000,
     copy_side=300,
+    py1_points=20_000,
+    py2_points=200_000,
+    py2_chunksizes=[10_000],
+    py3_bytes=8 * MiB,
+    py3_points=16,
+    py3_hold=0.5,
 )
 WORKLOADS = ["dispatch", "shared", "memory", "gather", "startup", "scaling", "command", "chunk",
-             "mpi", "start", "journal", "bigconfig", "reuse"]
+             "mpi", "start", "journal", "bigconfig", "reuse", "py1", "py2", "py3"]
 MPIRUN = ["mpirun", "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
 
 
@@ -1056,6 +1068,157 @@ execution: {{workers: 2}}
         return rows
 
 
+    # --- py. Python kernels --------------------------------------------------------------------
+    # The function a Pool or joblib user writes, called by sweep in an interpreter embedded in
+    # each worker (`kernel: {python: ...}`), against that Pool or joblib in the same run.
+
+    def _python_model(self, name, source):
+        path = os.path.join(self.work, name + ".py")
+        with open(path, "w") as f:
+            f.write(source)
+        return path
+
+    def _require_python(self, config):
+        proc = subprocess.run([self.sweep, "validate", config], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+        if proc.returncode == 2 and "built without Python" in proc.stderr:
+            raise NotRun("this sweep was built without Python (python3-dev, pybind11-dev)")
+        if proc.returncode != 0:
+            raise Failed(f"sweep validate {os.path.basename(config)}: {proc.stderr.strip()[-400:]}")
+
+    def _best_pool_chunksize(self, n, chunksizes):
+        calibration = {c: self.peer("dispatch", n, 2, c)["seconds"] for c in chunksizes}
+        return min(calibration, key=calibration.get), calibration
+
+    def py1(self):
+        n = self.size["py1_points"]
+        self._python_model("py1", "def square(x):\n    return x * x\n")
+        config = self.config("py1", f"""\
+name: py1
+kernel: {{python: py1.py:square, outputs: {{y: float64}}}}
+parameters:
+  x: {{range: [0, {n}]}}
+execution: {{workers: 2}}
+""")
+        self._require_python(config)
+        out = self.output("py1")
+        best, calibration = self._best_pool_chunksize(n, self.size["dispatch_chunksizes"])
+        runs = alternate(self.reps, {
+            "sweep": lambda: self.run_sweep(config, out),
+            "pool": lambda: self.peer("dispatch", n, 2, best)["seconds"],
+            "joblib": lambda: self.peer("dispatch_joblib", n, 2)["seconds"],
+        })
+        if not np.array_equal(self.check_done(out, "y"), np.arange(n, dtype=np.float64) ** 2):
+            raise Failed("py1: /y is not x*x")
+        s = n / median(runs["sweep"])
+        what = f"Python `x*x` per point, {n:,} points, 2 workers, gathered into the file"
+        sweep = (s / 1e6, "M points/s", [n / t / 1e6 for t in runs["sweep"]])
+        return [row("py1", what, sweep,
+                    (n / median(runs["pool"]) / 1e6, "M points/s",
+                     [n / t / 1e6 for t in runs["pool"]]),
+                    f"`Pool(2).map`, best chunksize ({best or 'default'})",
+                    s / (n / median(runs["pool"])), (">=", 1),
+                    extra={"pool_calibration_seconds": calibration}),
+                row("py1b", what, sweep,
+                    (n / median(runs["joblib"]) / 1e6, "M points/s",
+                     [n / t / 1e6 for t in runs["joblib"]]),
+                    "joblib `Parallel(n_jobs=2)`, auto batching",
+                    s / (n / median(runs["joblib"])), None)]
+
+    def py2(self):
+        n = self.size["py2_points"]
+        self._python_model("py2", "def square(x, out):\n    out['y'][:] = x * x\n")
+        config = self.config("py2", f"""\
+name: py2
+kernel: {{python: py2.py:square, batch: true, outputs: {{y: float64}}}}
+parameters:
+  x: {{range: [0, {n}]}}
+execution: {{workers: 2}}
+""")
+        self._require_python(config)
+        out = self.output("py2")
+        best, calibration = self._best_pool_chunksize(n, self.size["py2_chunksizes"])
+        runs = alternate(self.reps, {
+            "sweep": lambda: self.run_sweep(config, out),
+            "pool": lambda: self.peer("dispatch", n, 2, best)["seconds"],
+        })
+        if not np.array_equal(self.check_done(out, "y"), np.arange(n, dtype=np.float64) ** 2):
+            raise Failed("py2: /y is not x*x")
+        s, p = n / median(runs["sweep"]), n / median(runs["pool"])
+        return [row("py2", f"Python `x*x`, `batch: true`, {n:,} points, 2 workers, gathered",
+                    (s / 1e6, "M points/s", [n / t / 1e6 for t in runs["sweep"]]),
+                    (p / 1e6, "M points/s", [n / t / 1e6 for t in runs["pool"]]),
+                    f"`Pool(2).map`, best chunksize ({best})", s / p, (">=", 20),
+                    extra={"pool_calibration_seconds": calibration})]
+
+    def py3(self):
+        nbytes, points = self.size["py3_bytes"], self.size["py3_points"]
+        hold = self.size["py3_hold"]
+        data = self.npy("shared", nbytes)
+        small = self.npy("py3-small", 1 * MiB)
+        self._python_model("py3", """\
+import time
+
+
+def scaled_sum(scale, inputs, hold=0.0):
+    total = float(inputs["data"].sum()) * scale
+    time.sleep(hold)
+    return total
+""")
+
+        def config(name, path, scales, hold_s, chunk):
+            return self.config(name, f"""\
+name: {name}
+kernel: {{python: py3.py:scaled_sum, options: {{hold: {hold_s}}}, outputs: {{sum: float64}}}}
+inputs:
+  data: {{npy: {path}}}
+parameters:
+  scale: {scales}
+execution: {{workers: 2, chunk_size: {chunk}}}
+""")
+
+        timed = config("py3", data, f"{{linspace: [1, 2, {points}]}}", 0, 1)
+        self._require_python(timed)
+        out = self.output("py3")
+        peers = {}
+        runs = alternate(self.reps, {
+            "sweep": lambda: self.run_sweep(timed, out),
+            "joblib": lambda: self._keep(peers, "joblib",
+                                         self.peer("shared_joblib", data, points, 2)),
+            "pickle": lambda: self._keep(peers, "pickle",
+                                         self.peer("shared_pickle", data, points, 2)),
+        })
+        sums = self.check_done(out, "sum")
+        expected = np.asarray(peers["joblib"]["sums"])
+        if not np.allclose(sums, expected, rtol=1e-9):
+            raise Failed("py3: /sum differs from the peers' numpy sums")
+        # Memory: both workers hold the whole input at once (one point each, then they sleep); the
+        # same sweep over a 1 MiB input is the interpreters', numpy's and the driver's own share.
+        held = config("py3-held", data, "{range: [1, 3]}", hold, 1)
+        baseline = config("py3-baseline", small, "{range: [1, 3]}", hold, 1)
+        out_held, out_base = self.output("py3-held"), self.output("py3-baseline")
+        pss = alternate(self.reps, {"held": lambda: self._sweep_pss(held, out_held)[0],
+                                    "baseline": lambda: self._sweep_pss(baseline, out_base)[0]})
+        s = median(runs["sweep"])
+        what = f"Python numpy sum of a {nbytes // MiB} MiB shared input, {points} points, 2 workers"
+        sweep = (s, "s", runs["sweep"])
+        rows = [row("py3", what, sweep, (median(runs["joblib"]), "s", runs["joblib"]),
+                    "joblib `Parallel(n_jobs=2)`, auto memmap", median(runs["joblib"]) / s,
+                    (">=", 5), ratio_note="peer / sweep"),
+                row("py3b", what, sweep, (median(runs["pickle"]), "s", runs["pickle"]),
+                    "`Pool(2)`, array pickled into each task", median(runs["pickle"]) / s, None,
+                    ratio_note="peer / sweep")]
+        one_copy = nbytes / MiB + median(pss["baseline"]) - 1
+        h = median(pss["held"])
+        rows.append(row("py3c", f"memory: peak summed PSS of sweep's processes, 2 Python workers "
+                                f"holding the {nbytes // MiB} MiB input",
+                        (h, "MiB", pss["held"]), (one_copy, "MiB", pss["baseline"]),
+                        "one copy of the input plus the same sweep's processes over a 1 MiB input "
+                        "(interpreters, numpy, driver)", h / one_copy, ("<=", 1.05),
+                        ratio_note="sweep / one copy"))
+        return rows
+
+
 def row(key, workload, sweep, peer, peer_label, ratio, target=None, met=None, extra=None,
         ratio_note=""):
     """One line of the table. target: (">=" or "<=", number) judged on the ratio, or a text whose
@@ -1110,6 +1273,10 @@ def machine():
             "numpy": np.__version__, "h5py": h5py.__version__}
 
 
+def _row_id(name):
+    return name if name.startswith("py") else str(WORKLOADS.index(name) + 1)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", required=True, help="the sweep binary (a Release build)")
@@ -1139,14 +1306,12 @@ def main():
             # --quick is what CI runs, on a machine scripts/setup made: everything must run.
             if args.quick:
                 failures.append(f"{name}: not run: {e}")
-            new = [{"id": str(WORKLOADS.index(name) + 1), "workload": name,
-                    "status": f"not run: {e}"}]
+            new = [{"id": _row_id(name), "workload": name, "status": f"not run: {e}"}]
         except Exception as e:  # noqa: BLE001 - one broken workload must not hide the others
             if not isinstance(e, Failed):
                 e = Failed(f"{type(e).__name__}: {e}")
             failures.append(f"{name}: {e}")
-            new = [{"id": str(WORKLOADS.index(name) + 1), "workload": name,
-                    "status": f"FAILED: {e}"}]
+            new = [{"id": _row_id(name), "workload": name, "status": f"FAILED: {e}"}]
         share = load.others_share()
         for r in new:
             r["others_cpu"] = round(share, 3)

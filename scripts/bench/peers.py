@@ -39,6 +39,18 @@ def dispatch(n, workers, chunksize):
     report(seconds=seconds)
 
 
+def dispatch_joblib(n, workers):
+    # joblib's documented form, at its defaults (auto batching of the tasks).
+    from joblib import Parallel, delayed
+
+    start = time.perf_counter()
+    ys = Parallel(n_jobs=workers)(delayed(square)(x) for x in range(n))
+    seconds = time.perf_counter() - start
+    if len(ys) != n or ys[-1] != (n - 1) * (n - 1):
+        raise SystemExit("dispatch_joblib: wrong results")
+    report(seconds=seconds)
+
+
 # --- 2. shared input: every task sums the whole array ---------------------------------------------
 
 
@@ -151,6 +163,7 @@ def gather_h5py(path, points, row_bytes):
 
 PEERS = {
     "dispatch": (dispatch, (int, int, int)),
+    "dispatch_joblib": (dispatch_joblib, (int, int)),
     "shared_ideal": (shared_ideal, (str, int)),
     "shared_pickle": (shared_pickle, (str, int, int)),
     "shared_shm": (shared_shm, (str, int, int)),
