@@ -230,23 +230,40 @@ std::string PointWhere(const Model& m, const py::list& values) {
          (params.empty() ? "" : " (" + params + ")");
 }
 
+std::string OutputName(const Output& o) { return "output `" + o.name + "`"; }
+
+// A Python number as a double: the common cases (a float, an int below 2^53) without a call.
+// Returns false, with a Python error set, when it is not one.
+bool AsDouble(PyObject* v, double* d) {
+  if (PyFloat_CheckExact(v)) {
+    *d = PyFloat_AS_DOUBLE(v);
+    return true;
+  }
+  if (PyLong_CheckExact(v)) {
+    int overflow = 0;
+    const long long n = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (!overflow && n > -(1LL << 53) && n < (1LL << 53)) {
+      *d = double(n);
+      return true;
+    }
+  }
+  *d = PyFloat_AsDouble(v);
+  return !(*d == -1.0 && PyErr_Occurred());
+}
+
 // Stores a scalar result into its row. Returns what is wrong, or "".
 std::string StoreScalar(PyObject* v, const Output& o, void* row) {
-  const std::string name = "output `" + o.name + "`";
   if (o.dtype == SWEEP_FLOAT64 || o.dtype == SWEEP_FLOAT32) {
     double d;
-    if (PyFloat_CheckExact(v)) {
-      d = PyFloat_AS_DOUBLE(v);
-    } else if (v == Py_None) {
+    if (v == Py_None) {
       d = std::numeric_limits<double>::quiet_NaN();  // missing, as a command's null
-    } else if (PyUnicode_Check(v) || PyBytes_Check(v) || !PyNumber_Check(v)) {
-      return name + ": expected a number, got " + Py_TYPE(v)->tp_name;
-    } else {
-      d = PyFloat_AsDouble(v);
-      if (d == -1.0 && PyErr_Occurred()) {
-        const py::error_already_set e;
-        return name + ": expected a number, got " + Py_TYPE(v)->tp_name + " (" + e.what() + ")";
-      }
+    } else if (!PyFloat_CheckExact(v) && !PyLong_CheckExact(v) &&
+               (PyUnicode_Check(v) || PyBytes_Check(v) || !PyNumber_Check(v))) {
+      return OutputName(o) + ": expected a number, got " + Py_TYPE(v)->tp_name;
+    } else if (!AsDouble(v, &d)) {
+      const py::error_already_set e;
+      return OutputName(o) + ": expected a number, got " + Py_TYPE(v)->tp_name + " (" +
+             e.what() + ")";
     }
     if (o.dtype == SWEEP_FLOAT64) {
       std::memcpy(row, &d, sizeof d);
@@ -257,7 +274,7 @@ std::string StoreScalar(PyObject* v, const Output& o, void* row) {
     return "";
   }
   if (!PyIndex_Check(v) || PyFloat_Check(v)) {
-    return name + " is " + Dtype(o.dtype).name + ": expected an integer, got " +
+    return OutputName(o) + " is " + Dtype(o.dtype).name + ": expected an integer, got " +
            Py_TYPE(v)->tp_name;
   }
   const py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(v));
@@ -265,13 +282,13 @@ std::string StoreScalar(PyObject* v, const Output& o, void* row) {
   const long long n = index ? PyLong_AsLongLongAndOverflow(index.ptr(), &overflow) : 0;
   if (!index) {
     const py::error_already_set e;
-    return name + ": " + e.what();
+    return OutputName(o) + ": " + e.what();
   }
   long long low = std::numeric_limits<int64_t>::min(), high = std::numeric_limits<int64_t>::max();
   if (o.dtype == SWEEP_INT32) low = INT32_MIN, high = INT32_MAX;
   if (o.dtype == SWEEP_UINT8) low = 0, high = 255;
   if (overflow || n < low || n > high)
-    return name + " is " + Dtype(o.dtype).name + ": " + py::str(v).cast<std::string>() +
+    return OutputName(o) + " is " + Dtype(o.dtype).name + ": " + py::str(v).cast<std::string>() +
            " is out of its range";
   if (o.dtype == SWEEP_INT64) {
     const int64_t x = n;
