@@ -102,6 +102,40 @@ TEST_P(MpiStartTest, ThreeRanksGiveTheBytesOfAPlainRun) {
 
 INSTANTIATE_TEST_SUITE_P(Mpi, MpiStartTest, ::testing::Values("spawn", "fork"));
 
+// A Python kernel runs on every rank as on one machine (no path of its own), and a failure on
+// another rank reaches rank 0 with its traceback: every point of the model raises once both
+// ranks' workers hold one, at the gate.
+TEST(MpiTest, APythonKernelsFailureOnAnotherRankKeepsItsTraceback) {
+  TempDir dir;
+  const Gate gate(dir.path());
+  WriteFile(dir / "model.py",
+            "import os, time\n\ndef compute(x, release):\n"
+            "    with open(release + '.held', 'a') as f:\n"
+            "        f.write('%d %d\\n' % (os.getpid(), x))\n"
+            "    while not os.path.exists(release):\n"
+            "        time.sleep(0.005)\n"
+            "    raise ValueError('x=%d' % x)\n");
+  WriteFile(dir / "py.yaml",
+            "name: py\nkernel:\n  python: model.py\n  options: {release: " + dir / "gate-open" +
+                "}\n  outputs: {y: float64}\nparameters:\n"
+                "  x: {range: [0, 6]}\nexecution: {chunk_size: 1}\n"
+                "output: {path: out.h5}\n");
+  SweepProcess run({"run", dir / "py.yaml", "-q", "--mpi", "-j", "1"}, dir.path(), Mpirun(2));
+  ASSERT_TRUE(gate.WaitHeld(2)) << run.err();
+  gate.Open();
+  ASSERT_EQ(run.Wait(), 3) << run.err();
+  EXPECT_TRUE(LeftoversAfter(run.tag()).empty());
+  bool remote = false;
+  for (const JournalRecord& f : JournalRecords(dir / "out.h5.journal", "failed")) {
+    EXPECT_EQ(f.reason,
+              "ValueError: x=" + std::to_string(*f.point) + " (at model.py:8 in compute)");
+    EXPECT_NE(f.stderr_tail.find("Traceback (most recent call last):"), std::string::npos);
+    EXPECT_NE(f.stderr_tail.find("model.py\", line 8, in compute"), std::string::npos);
+    remote = remote || f.worker == 1;
+  }
+  EXPECT_TRUE(remote) << "no failure came from rank 1";
+}
+
 // The pid of the worker process started by MPI rank `rank` (a child of that rank's process).
 pid_t WorkerOfRank(const std::string& tag, int rank) {
   for (pid_t pid : TaggedProcesses(tag)) {

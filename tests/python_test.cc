@@ -632,6 +632,21 @@ TEST_F(PythonKernelTest, OnlyWorkersLoadPythonNeitherSweepNorItsWorkerLinkIt) {
   EXPECT_TRUE(fs::exists(dir_ / "imported"));
 }
 
+TEST_F(PythonKernelTest, TheModelsAndTheConfigsFoldersAreFirstOnTheModulePath) {
+  // The model lives in a folder of its own; it imports a module beside it and one beside the
+  // config, whose name shadows a module of the standard library, as a script's folder would.
+  Write("models/sibling.py", "VALUE = 1\n");
+  Write("calendar.py", "VALUE = 20\n");
+  Write("models/m.py",
+        "import sibling, calendar\n\ndef compute(x):\n"
+        "    return x + sibling.VALUE + calendar.VALUE\n");
+  const std::string config = MakeConfig("  python: models/m.py\n  outputs: {y: float64}\n",
+                                        "parameters:\n  x: {values: [100]}\n");
+  const RunResult r = Run({"run", config, "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(ReadDataset<double>(dir_ / "out.h5", "/y"), (std::vector<double>{121}));
+}
+
 TEST_F(PythonKernelTest, TheActiveVirtualenvAndPythonpathAreOnTheModelsPath) {
   // A virtualenv of the Python sweep embeds, with a module in its site-packages and one more
   // folder named by a .pth file there, as an editable install makes.
@@ -657,6 +672,20 @@ def compute(x):
   unsetenv("PYTHONPATH");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(ReadDataset<double>(dir_ / "out.h5", "/y"), (std::vector<double>{143, 144}));
+}
+
+TEST_F(PythonKernelTest, AnInstalledSweepFindsItsPythonLibrary) {
+  const TempDir prefix;
+  ASSERT_EQ(Shell("'" + std::string(SWEEP_CMAKE) + "' --install '" + SWEEP_BUILD_DIR +
+                  "' --prefix '" + prefix.path() + "' > /dev/null"),
+            0);
+  Write("model.py", "def compute(x):\n    return x / 2\n");
+  const std::string config = MakeConfig("  python: model.py\n  outputs: {y: float64}\n",
+                                        "parameters:\n  x: {values: [1, 3]}\n");
+  ASSERT_EQ(
+      Shell("cd '" + dir_.path() + "' && '" + prefix / "bin/sweep" + "' run '" + config + "' -q"),
+      0);
+  EXPECT_EQ(ReadDataset<double>(dir_ / "out.h5", "/y"), (std::vector<double>{0.5, 1.5}));
 }
 
 // What a forkserver's zygote does (kernels/python.h): init once, fork, compute in the child with

@@ -69,6 +69,18 @@ int FailWithDetails(char* err, size_t err_size, const std::string& reason,
   return Fail(err, err_size, text);
 }
 
+// The exception's text, on one line (pybind11's what() adds the frames on lines of their own).
+std::string Message(const py::error_already_set& e) {
+  try {
+    std::string text =
+        std::string(py::str(e.type().attr("__name__"))) + ": " + std::string(py::str(e.value()));
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    return text;
+  } catch (const py::error_already_set&) {
+    return "an exception without a text";
+  }
+}
+
 // The helpers module, made once per process and kept to its end (never finalised).
 py::object& Helpers() {
   static py::object* helpers = [] {
@@ -200,7 +212,7 @@ std::pair<std::string, std::string> Describe(const Model& m, const py::object& e
     const py::tuple d = m.helpers.attr("describe")(exception, m.folders);
     return {d[0].cast<std::string>(), d[1].cast<std::string>()};
   } catch (const py::error_already_set& e) {
-    return {std::string("an exception that could not be described: ") + e.what(), ""};
+    return {"an exception that could not be described: " + Message(e), ""};
   }
 }
 
@@ -262,8 +274,8 @@ std::string StoreScalar(PyObject* v, const Output& o, void* row) {
       return OutputName(o) + ": expected a number, got " + Py_TYPE(v)->tp_name;
     } else if (!AsDouble(v, &d)) {
       const py::error_already_set e;
-      return OutputName(o) + ": expected a number, got " + Py_TYPE(v)->tp_name + " (" +
-             e.what() + ")";
+      return OutputName(o) + ": expected a number, got " + Py_TYPE(v)->tp_name + " (" + Message(e) +
+             ")";
     }
     if (o.dtype == SWEEP_FLOAT64) {
       std::memcpy(row, &d, sizeof d);
@@ -282,7 +294,7 @@ std::string StoreScalar(PyObject* v, const Output& o, void* row) {
   const long long n = index ? PyLong_AsLongLongAndOverflow(index.ptr(), &overflow) : 0;
   if (!index) {
     const py::error_already_set e;
-    return OutputName(o) + ": " + e.what();
+    return OutputName(o) + ": " + Message(e);
   }
   long long low = std::numeric_limits<int64_t>::min(), high = std::numeric_limits<int64_t>::max();
   if (o.dtype == SWEEP_INT32) low = INT32_MIN, high = INT32_MAX;
@@ -490,7 +502,7 @@ int ComputeBatch(void* state, const sweep_batch* batch, sweep_array* outputs, in
     }
   } catch (const py::error_already_set& e) {
     *failed = 0;
-    return Fail(err, err_size, std::string("python kernel: ") + e.what());
+    return Fail(err, err_size, "python kernel: " + Message(e));
   }
 }
 
