@@ -50,6 +50,11 @@ const sweep_batch& PointBatch::Fill(uint64_t first, uint64_t n) {
   return batch_;
 }
 
+void PointBatch::DropSeeds() {
+  seeds_ = {};
+  batch_.seeds = nullptr;
+}
+
 sweep_value PointBatch::Value(size_t j, uint64_t i) const {
   const Column& c = columns_[j];
   sweep_value v{};

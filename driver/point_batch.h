@@ -41,6 +41,8 @@ class PointBatch {
   // Point i's seed, or 0 when the kernel ignores seeds.
   uint64_t Seed(uint64_t i) const { return seeds_.empty() ? 0 : seeds_[i]; }
   bool seeds() const { return !seeds_.empty(); }
+  // Derives no more seeds: for a kernel whose init() declared SWEEP_KERNEL_IGNORES_SEED.
+  void DropSeeds();
 
  private:
   struct Column {

@@ -143,6 +143,8 @@ void ChunkComputer::InitKernel() {
   if (kernel_.init(&state_, &options, inputs.data(), err, sizeof err) != 0) {
     throw Error(std::string("kernel ") + kernel_.name + ": init: " + err);
   }
+  // A kernel may learn in init() that it ignores seeds (kernels/kernel.h).
+  if (kernel_.flags & SWEEP_KERNEL_IGNORES_SEED) batch_.DropSeeds();
   initialised_ = true;
   if (setup_.binding->place_inputs) {
     std::vector<PublishedInput> places;

@@ -170,7 +170,9 @@ typedef struct sweep_kernel {
 
   /* ABI 2: the fields below are read only from a kernel whose abi_version is 2 or more; for an
    * ABI 1 plugin sweep takes them as 0 and NULL. */
-  uint32_t flags; /* SWEEP_KERNEL_* bits, or 0 */
+  uint32_t flags; /* SWEEP_KERNEL_* bits, or 0; read again after init(), which may set
+                     SWEEP_KERNEL_IGNORES_SEED in its own table (the Python kernel learns only
+                     then whether its function takes a seed) */
   /* Optional (NULL: compute() per point); compute() is still required. Computes batch->count
    * consecutive points of one chunk (about 256 KiB of rows of the widest output). outputs[i]
    * describes one point's row of output i (dtype, rank, shape as outputs() declared it) and points

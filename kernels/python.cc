@@ -109,8 +109,8 @@ int Outputs(const PythonKernel& k, sweep_output_decl* out, int* n_out) {
   return 0;
 }
 
-int Init(const PythonKernel& k, void** state, const sweep_options* options,
-         const sweep_array* inputs, char* err, size_t err_size) {
+int Init(PythonKernel& k, void** state, const sweep_options* options, const sweep_array* inputs,
+         char* err, size_t err_size) {
   const sweep_python_library* library = nullptr;
   try {
     library = LoadLibrary();
@@ -121,6 +121,9 @@ int Init(const PythonKernel& k, void** state, const sweep_options* options,
   s->library = library;
   const int rc = library->init(&s->state, &k.library_spec, options, inputs, err, err_size);
   if (rc != 0) return rc;
+  // Only the function's signature says whether it reads seeds: sweep reads the flags again
+  // after init() (kernels/kernel.h), and derives none for a function that takes no `seed`.
+  if (!library->takes_seed(s->state)) k.table.flags |= SWEEP_KERNEL_IGNORES_SEED;
   *state = s.release();
   return 0;
 }

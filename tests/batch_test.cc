@@ -247,6 +247,12 @@ TEST(PointBatchTest, ColumnsAreResolvedValuesAndSeedsOnlyWhenRead) {
       EXPECT_EQ(batch.Seed(i), space.Seed(first + i));
     }
   }
+  // A kernel whose init() says it ignores seeds (the Python kernel, from its function's
+  // signature): the worker drops them, and no more are derived.
+  batch.DropSeeds();
+  EXPECT_EQ(batch.Fill(3, 10).seeds, nullptr);
+  EXPECT_EQ(batch.Seed(0), 0u);
+  EXPECT_EQ(batch.Value(0, 0).number, batch.Fill(3, 10).params[0].number[0]);
   // square declares SWEEP_KERNEL_IGNORES_SEED: no seeds are derived for it.
   Config square = ParseConfig(
       "name: t\nkernel: {name: square}\nparameters:\n  x: {range: [0, 40]}\n", "t.yaml");

@@ -750,6 +750,51 @@ def compute(x, seed, state):
   EXPECT_GT(y["zygote"], 4.5);
 }
 
+// Only init() learns from the function's signature whether it reads `seed`: it says so in the
+// kernel's flags (kernels/kernel.h), so that a worker derives no seeds for a function without one.
+// Done in a child of the test, so the test process never starts Python.
+TEST_F(PythonKernelTest, InitSaysInTheFlagsWhetherTheFunctionReadsSeeds) {
+  Write("model.py", R"(
+def unseeded(x):
+    return x + 1.0
+
+def seeded(x, seed):
+    return x + seed % 2
+
+def anything(**kwargs):
+    return kwargs["x"] + kwargs["seed"] % 2
+)");
+  const pid_t child = ForkChild({}, [&] {
+    int flags_seen = 0;
+    const char* functions[] = {"unseeded", "seeded", "anything"};
+    for (int f = 0; f < 3; ++f) {
+      const std::string config = MakeConfig(
+          "  python: model.py:" + std::string(functions[f]) + "\n  outputs: {y: float64}\n",
+          "parameters:\n  x: 1.5\n");
+      const sweep::Config loaded = LoadConfig(config);
+      const Space space(loaded);
+      const KernelBinding binding = BindKernel(loaded, space);
+      const sweep_kernel& k = *binding.kernel;
+      if (k.flags & SWEEP_KERNEL_IGNORES_SEED) return 10 + f;  // only init() can know
+      void* state = nullptr;
+      char err[1024] = "";
+      const sweep_options options = binding.options();
+      if (k.init(&state, &options, nullptr, err, sizeof err) != 0) {
+        std::fprintf(stderr, "init %s: %s\n", functions[f], err);
+        return 2;
+      }
+      if (k.flags & SWEEP_KERNEL_IGNORES_SEED) flags_seen |= 1 << f;
+      k.finish(state);
+    }
+    return flags_seen == 1 ? 0 : 20 + flags_seen;
+  });
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "10+f: flagged before init; 20+bits: the functions flagged as ignoring seeds";
+}
+
 // ---- the config -----------------------------------------------------------------------------
 
 TEST_F(PythonKernelTest, ConfigMistakesAreNamedAtTheirLineBeforeAnythingRuns) {

@@ -650,6 +650,8 @@ int Init(void** state, const sweep_python_spec* spec, const sweep_options* optio
 
 void SetPoint(void* state, uint64_t point) { static_cast<Model*>(state)->point = point; }
 
+int TakesSeed(void* state) { return static_cast<Model*>(state)->call_seed ? 1 : 0; }
+
 void Finish(void* state) {
   auto* m = static_cast<Model*>(state);
   if (!m) return;
@@ -673,6 +675,7 @@ const sweep_python_library kLibrary = {
     Compute,
     ComputeBatch,
     Finish,
+    TakesSeed,
     BeforeFork,
     AfterForkInParent,
     AfterForkInChild,

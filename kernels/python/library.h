@@ -72,6 +72,8 @@ typedef struct {
   int (*compute_batch)(void* state, const sweep_batch* batch, sweep_array* outputs, int64_t* failed,
                        char* err, size_t err_size);
   void (*finish)(void* state);
+  /* 1 when the function takes `seed` (or **kwargs), 0 when seeds need not be derived for it. */
+  int (*takes_seed)(void* state);
   void (*before_fork)(void);
   void (*after_fork_in_parent)(void);
   void (*after_fork_in_child)(void);
