@@ -1087,7 +1087,8 @@ execution: {{workers: 2}}
             raise Failed(f"sweep validate {os.path.basename(config)}: {proc.stderr.strip()[-400:]}")
 
     def _best_pool_chunksize(self, n, chunksizes):
-        calibration = {c: self.peer("dispatch", n, 2, c)["seconds"] for c in chunksizes}
+        # 0: Pool's default chunksize (None in `dispatch_chunksizes`).
+        calibration = {c or 0: self.peer("dispatch", n, 2, c or 0)["seconds"] for c in chunksizes}
         return min(calibration, key=calibration.get), calibration
 
     def py1(self):
