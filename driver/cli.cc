@@ -21,6 +21,7 @@
 #include "driver/report.h"
 #include "driver/run.h"
 #include "driver/worker.h"
+#include "driver/zygote.h"
 #include "io/error.h"
 #include "io/yaml_source.h"
 #include "kernels/python.h"
@@ -442,6 +443,8 @@ int Dispatch(int argc, char** argv) {
   // The hidden entry of spawned workers: not a user command, and it must not touch CLI11's
   // parsing (a worker has no arguments to get wrong).
   if (argc == 2 && std::strcmp(argv[1], "__worker") == 0) return SpawnedWorkerMain();
+  if (argc == 3 && std::strcmp(argv[1], "__worker") == 0 && std::strcmp(argv[2], "zygote") == 0)
+    return ZygoteMain(argv[2]);
 
   CLI::App app{
       "sweep: parameter sweeps of simulation kernels on every core, results in one HDF5 file",

@@ -69,7 +69,10 @@ LocalWorkers::LocalWorkers(const WorkerContext& context, int count) : context_(c
       return WorkerLoop(setup, rank, socket_fd);
     };
   } else {
-    launch.method = WorkerLaunch::Method::kSpawn;
+    // A forkserver's zygote reads the job as a spawned worker does.
+    launch.method = execution.start == ExecutionSpec::Start::kForkserver
+                        ? WorkerLaunch::Method::kForkserver
+                        : WorkerLaunch::Method::kSpawn;
     job_fd_ = JobMemfd(EncodeWorkerJob(
         *context_.config, context_.space->seed_rule(), context_.rows_path, *context_.layout,
         DescribeInputs(context_.published->inputs()), context_.reuse, context_.copy_reused));

@@ -1,10 +1,12 @@
 // LocalWorkers: the worker processes of one machine for a run, started the way the config says
-// (`execution.start`: spawn or fork), each writing the rows it computes into `rows_path` at the
-// output's offsets. For a plain run that path is the output itself; for an MPI node it is the
-// node's staging file, whose rows the node sends on to rank 0 (driver/mpi_run.h).
+// (`execution.start`: spawn, fork, or forkserver, driver/zygote.h), each writing the rows it
+// computes into `rows_path` at the output's offsets. For a plain run that path is the output
+// itself; for an MPI node it is the node's staging file, whose rows the node sends on to rank 0
+// (driver/mpi_run.h).
 //
-// Spawned workers read their job (the sweep's description, layout, inputs) from a sealed memfd that
-// stays open as long as this object, since workers are restarted during the whole run.
+// Spawned workers, and a forkserver's zygote, read their job (the sweep's description, layout,
+// inputs) from a sealed memfd that stays open as long as this object, since workers are restarted
+// during the whole run.
 #pragma once
 
 #include <memory>

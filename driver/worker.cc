@@ -134,24 +134,33 @@ ChunkComputer::ChunkComputer(const WorkerSetup& setup, int rank)
 
 ChunkComputer::~ChunkComputer() { FinishKernel(); }
 
-void ChunkComputer::InitKernel() {
+void* InitKernel(const WorkerSetup& setup) {
+  const KernelBinding& binding = *setup.binding;
+  const sweep_kernel& kernel = *binding.kernel;
   std::vector<sweep_array> inputs;
-  for (int source : setup_.binding->input_source)
-    inputs.push_back(setup_.inputs->at(size_t(source)));
+  for (int source : binding.input_source) inputs.push_back(setup.inputs->at(size_t(source)));
   char err[kKernelMessageBytes] = "";
-  const sweep_options options = setup_.binding->options();
-  if (kernel_.init(&state_, &options, inputs.data(), err, sizeof err) != 0) {
-    throw Error(std::string("kernel ") + kernel_.name + ": init: " + err);
+  const sweep_options options = binding.options();
+  void* state = nullptr;
+  if (kernel.init(&state, &options, inputs.data(), err, sizeof err) != 0) {
+    throw Error(std::string("kernel ") + kernel.name + ": init: " + err);
   }
-  // A kernel may learn in init() that it ignores seeds (kernels/kernel.h).
-  if (kernel_.flags & SWEEP_KERNEL_IGNORES_SEED) batch_.DropSeeds();
-  initialised_ = true;
-  if (setup_.binding->place_inputs) {
+  if (binding.place_inputs) {
     std::vector<PublishedInput> places;
-    for (int source : setup_.binding->input_source)
-      places.push_back(setup_.places->at(size_t(source)));
-    setup_.binding->place_inputs(state_, places);
+    for (int source : binding.input_source) places.push_back(setup.places->at(size_t(source)));
+    binding.place_inputs(state, places);
   }
+  return state;
+}
+
+void ChunkComputer::InitKernel() { AdoptKernel(sweep::InitKernel(setup_)); }
+
+void ChunkComputer::AdoptKernel(void* state) {
+  state_ = state;
+  initialised_ = true;
+  // A kernel may learn in init() that it ignores seeds (kernels/kernel.h); a forkserver's worker
+  // inherits the flags the zygote's init() set.
+  if (kernel_.flags & SWEEP_KERNEL_IGNORES_SEED) batch_.DropSeeds();
 }
 
 void ChunkComputer::FinishKernel() {
@@ -256,11 +265,15 @@ std::optional<Message> ChunkComputer::ComputeBatch(uint64_t chunk_index, uint64_
   return Message::Failed(chunk_index, first + named, err[0] ? err : "the kernel reported an error");
 }
 
-int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd) {
+int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd, void* kernel_state) {
   std::optional<ChunkComputer> computer;
   try {
     computer.emplace(setup, rank);
-    computer->InitKernel();
+    if (kernel_state) {
+      computer->AdoptKernel(kernel_state);
+    } else {
+      computer->InitKernel();
+    }
   } catch (const std::exception& e) {
     SendMessage(socket_fd, Message::Fatal(e.what()));
     return 1;
@@ -302,6 +315,36 @@ std::string EncodeWorkerJob(const Config& config, SeedRule seeds, const std::str
   return job.dump();
 }
 
+std::string ReadSpawnedJob(int fd) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) throw Error("worker job: " + std::string(std::strerror(errno)));
+  std::string text(size_t(st.st_size), '\0');
+  if (pread(fd, text.data(), text.size(), 0) != ssize_t(text.size()))
+    throw Error("worker job: short read");
+  return text;
+}
+
+SpawnedJob::SpawnedJob(const std::string& text, Scoreboard* scoreboard) {
+  const nlohmann::json job = nlohmann::json::parse(text);
+  published_ = ParseInputs(job.at("inputs").get<std::string>());
+  config_ = ConfigFromJson(job.at("sweep"));
+  space_.emplace(config_, job.at("seeds_by_index").get<bool>() ? SeedRule::kPointIndex
+                                                               : SeedRule::kParameterValues);
+  binding_ = BindKernel(config_, *space_);
+  inputs_.emplace(published_);
+  layout_ = DecodeRowLayout(job.at("layout").get<std::string>());
+  if (job.contains("reuse")) reuse_ = ReusePlan::Decode(job.at("reuse"));
+  setup_.reuse = &reuse_;
+  setup_.copy_reused = job.value("copy_reused", true);
+  setup_.space = &*space_;
+  setup_.binding = &binding_;
+  setup_.inputs = &inputs_->views();
+  setup_.places = &published_;
+  setup_.output_path = job.at("output_path").get<std::string>();
+  setup_.layout = &layout_;
+  setup_.scoreboard = scoreboard;
+}
+
 int SpawnedWorkerMain() {
   const char* rank_env = std::getenv("SWEEP_RANK");
   const char* driver_env = std::getenv("SWEEP_DRIVER_PID");
@@ -313,40 +356,14 @@ int SpawnedWorkerMain() {
   const int rank = std::atoi(rank_env);
   const int socket_fd = kWorkerSocketFd;
   try {
-    // The job descriptor: read it whole from the start (it is a memfd shared by all workers).
-    const int job_fd = kWorkerFirstPassedFd + 1;
-    struct stat st {};
-    if (fstat(job_fd, &st) != 0) throw Error("worker job: " + std::string(std::strerror(errno)));
-    std::string text(size_t(st.st_size), '\0');
-    if (pread(job_fd, text.data(), text.size(), 0) != ssize_t(text.size()))
-      throw Error("worker job: short read");
-    const nlohmann::json job = nlohmann::json::parse(text);
-    std::vector<PublishedInput> published = ParseInputs(job.at("inputs").get<std::string>());
+    // The job descriptor: read it whole first (it is a memfd shared by all workers).
+    const std::string text = ReadSpawnedJob(kWorkerFirstPassedFd + 1);
     // Memfd inputs are reopened through /proc/<driver>/fd, so only the scoreboard and the job
     // are inherited.
     BecomeWorker(pid_t(std::atoll(driver_env)), kWorkerFirstPassedFd + 2);
-
     Scoreboard scoreboard(kWorkerFirstPassedFd, std::atoi(size_env));
-    const Config config = ConfigFromJson(job.at("sweep"));
-    const Space space(config, job.at("seeds_by_index").get<bool>() ? SeedRule::kPointIndex
-                                                                   : SeedRule::kParameterValues);
-    const KernelBinding binding = BindKernel(config, space);
-    const MappedInputs inputs(published);
-    const std::string output_path = job.at("output_path").get<std::string>();
-    const OutputLayout layout = DecodeRowLayout(job.at("layout").get<std::string>());
-    const ReusePlan reuse =
-        job.contains("reuse") ? ReusePlan::Decode(job.at("reuse")) : ReusePlan();
-    WorkerSetup setup;
-    setup.reuse = &reuse;
-    setup.copy_reused = job.value("copy_reused", true);
-    setup.space = &space;
-    setup.binding = &binding;
-    setup.inputs = &inputs.views();
-    setup.places = &published;
-    setup.output_path = output_path;
-    setup.layout = &layout;
-    setup.scoreboard = &scoreboard;
-    return WorkerLoop(setup, rank, socket_fd);
+    const SpawnedJob job(text, &scoreboard);
+    return WorkerLoop(job.setup(), rank, socket_fd);
   } catch (const std::exception& e) {
     SendMessage(socket_fd, Message::Fatal(e.what()));
     std::fprintf(stderr, "sweep worker %d: %s\n", rank, e.what());

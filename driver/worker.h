@@ -31,10 +31,11 @@
 // scoreboard names the block's first point during it; SWEEP_FORCE_PER_POINT=1 in the environment
 // (for tests) makes the worker call compute() per point anyway.
 //
-// Both start methods end in WorkerLoop(): `fork` calls it in the child with the driver's objects
+// Every start method ends in WorkerLoop(): `fork` calls it in the child with the driver's objects
 // (the mapped inputs are inherited, not mapped again); `spawn` runs `sweep-worker` (or
 // `sweep __worker`), which rebuilds the same objects from the job the driver passes
-// (SpawnedWorkerMain).
+// (SpawnedWorkerMain); `forkserver` calls it in a child of the zygote (driver/zygote.h), which
+// rebuilt them once and initialised the kernel once, so the worker adopts the kernel's state.
 #pragma once
 
 #include <cstdint>
@@ -82,6 +83,11 @@ struct WorkerSetup {
   bool copy_reused = true;
 };
 
+// The kernel of `setup` initialised for this process: init() with the inputs' views, then the
+// binding's place_inputs, if any. Returns the kernel's state, for finish().
+// THROWS: Error with the kernel's message.
+void* InitKernel(const WorkerSetup& setup);
+
 // Computes chunks for one worker rank: owns the kernel's state and the block buffers.
 // Used by WorkerLoop and by `sweep rerun --inline` in the driver's own process.
 class ChunkComputer {
@@ -94,6 +100,9 @@ class ChunkComputer {
 
   // THROWS: Error with the kernel's message.
   void InitKernel();
+  // Takes a state InitKernel() made in this process or in the one it was forked from: it is
+  // this computer's to finish.
+  void AdoptKernel(void* state);
   void FinishKernel();
   // Computes one chunk and writes its rows. Returns the Done or Failed message for it.
   // THROWS: Error when the rows cannot be written (a full disk).
@@ -131,7 +140,9 @@ class ChunkComputer {
 };
 
 // Runs the protocol on socket_fd until Shutdown or the driver goes. Returns the exit code.
-int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd);
+// `kernel_state`: the kernel initialised already (a zygote's, inherited), else nullptr to
+// initialise it here.
+int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd, void* kernel_state = nullptr);
 
 // The job a spawned worker reads from its descriptor kWorkerFirstPassedFd + 1: JSON with the
 // sweep's description (io/config_json.h, output.path included), the path the rows go to, the
@@ -143,6 +154,33 @@ int WorkerLoop(const WorkerSetup& setup, int rank, int socket_fd);
 std::string EncodeWorkerJob(const Config& config, SeedRule seeds, const std::string& rows_path,
                             const OutputLayout& layout, const std::string& inputs_json,
                             const ReusePlan* reuse = nullptr, bool copy_reused = true);
+
+// What a spawned process (a worker, or a zygote) rebuilds from its job: the sweep, the kernel
+// bound, the inputs mapped, the layout, and the WorkerSetup that points into them. Never moved.
+class SpawnedJob {
+ public:
+  // `text`: the job (EncodeWorkerJob). THROWS: Error when it is malformed, a kernel that does
+  // not bind or an input that does not map.
+  SpawnedJob(const std::string& text, Scoreboard* scoreboard);
+  SpawnedJob(const SpawnedJob&) = delete;
+  SpawnedJob& operator=(const SpawnedJob&) = delete;
+
+  const WorkerSetup& setup() const { return setup_; }
+
+ private:
+  std::vector<PublishedInput> published_;
+  Config config_;
+  std::optional<Space> space_;
+  KernelBinding binding_;
+  std::optional<MappedInputs> inputs_;
+  OutputLayout layout_;
+  ReusePlan reuse_;
+  WorkerSetup setup_;
+};
+
+// Spawned side: the job text from its descriptor (a memfd the driver shares with every worker).
+// THROWS: Error.
+std::string ReadSpawnedJob(int fd);
 
 // The entry of a spawned worker: the `sweep-worker` executable (driver/worker_main.cc, linked
 // without HDF5, so it starts fast), or `sweep __worker`. Returns its exit code.

@@ -80,6 +80,12 @@ void WorkerLog::End() {
   pipe_.reset();
 }
 
+void WorkerLog::Append(std::string_view text) {
+  Drain();
+  if (!file_.valid()) Open();
+  Write(text.data(), text.size());
+}
+
 void WorkerLog::Write(const char* bytes, size_t size) {
   bool rotated = false;
   while (size > 0 && file_.valid()) {

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "io/process.h"
 
@@ -44,6 +45,9 @@ class WorkerLog {
   // Drain(), then closes the pipe whatever may still hold its write end (an escaped grandchild,
   // killed next).
   void End();
+  // A line of the driver's own about this worker (one that could not start), after what the
+  // pipe holds.
+  void Append(std::string_view text);
 
  private:
   void Write(const char* bytes, size_t size);

@@ -59,6 +59,7 @@ sigset_t WatchedSignals() {
   return set;
 }
 
+// rank -1: the zygote's, which forks workers of every rank (each sets its own SWEEP_RANK).
 std::vector<std::string> WorkerEnvironment(const WorkerLaunch& launch, int rank) {
   std::vector<std::string> env;
   const auto replaced = [&](const std::string& entry) {
@@ -75,7 +76,7 @@ std::vector<std::string> WorkerEnvironment(const WorkerLaunch& launch, int rank)
     if (!replaced(entry)) env.push_back(entry);
   }
   env.insert(env.end(), launch.env.begin(), launch.env.end());
-  env.push_back("SWEEP_RANK=" + std::to_string(rank));
+  if (rank >= 0) env.push_back("SWEEP_RANK=" + std::to_string(rank));
   env.push_back("SWEEP_SIZE=" + std::to_string(launch.size));
   env.push_back("SWEEP_DRIVER_PID=" + std::to_string(getpid()));
   return env;
@@ -147,17 +148,81 @@ ProcessWorkerSet::ProcessWorkerSet(WorkerLaunch launch)
   // Children this process had before (a test's, say) are not orphans of workers: they started
   // earlier.
   created_ticks_ = TicksSinceBoot();
+  // The zygote starts loading the kernel now, while the driver prepares the rest.
+  if (launch_.method == WorkerLaunch::Method::kForkserver) SpawnZygote();
 }
 
-bool ProcessWorkerSet::IsWorker(pid_t pid) const {
+void ProcessWorkerSet::SpawnZygote() {
+  zygote_.reset();  // a failed one is reaped first
+  ChildSetup setup;
+  setup.env = WorkerEnvironment(launch_, -1);
+  ScopedFd log(CheckedFd(open((launch_.log_dir + "/zygote.log").c_str(),
+                              O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644),
+                         "open the zygote's log"));
+  setup.fds = {{log.get(), 1}, {log.get(), 2}, {scoreboard_.fd(), kWorkerFirstPassedFd}};
+  for (size_t i = 0; i < launch_.pass_fds.size(); ++i)
+    setup.fds.push_back({launch_.pass_fds[i], kWorkerFirstPassedFd + 1 + int(i)});
+  std::vector<std::string> argv = launch_.argv;
+  argv.push_back("zygote");
+  zygote_ = std::make_unique<Zygote>(argv, std::move(setup));
+}
+
+void ProcessWorkerSet::ServeZygote() {
+  if (!zygote_) return;
+  const Zygote::State state = zygote_->Poll();
+  if (state == Zygote::State::kLoading) return;
+  for (int r = 0; r < size(); ++r) {
+    Worker& w = workers_[r];
+    if (!w.awaits_zygote) continue;
+    w.awaits_zygote = false;
+    if (zygote_->state() == Zygote::State::kFailed) {
+      FailToStart(r, "forkserver: " + zygote_->why());
+      continue;
+    }
+    try {
+      StartNow(r);
+    } catch (const Error& e) {
+      FailToStart(r, e.what());
+    }
+  }
+}
+
+void ProcessWorkerSet::FailToStart(int rank, const std::string& why) {
+  // Its log gets the zygote's last words, which a spawned worker would have written there.
+  std::string note = "sweep: " + why + "\n";
+  const std::string zygote_log = launch_.log_dir + "/zygote.log";
+  if (ScopedFd log{open(zygote_log.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)}; log.valid()) {
+    struct stat st {};
+    fstat(log.get(), &st);
+    const off_t from = st.st_size > 2048 ? st.st_size - 2048 : 0;
+    std::string tail(size_t(st.st_size - from), '\0');
+    const ssize_t n = pread(log.get(), tail.data(), tail.size(), from);
+    tail.resize(n > 0 ? size_t(n) : 0);
+    if (!tail.empty()) note = "sweep: the forkserver's zygote logged:\n" + tail + note;
+  }
+  logs_.at(size_t(rank)).Append(note);
+  WorkerEvent fatal;
+  fatal.kind = WorkerEvent::Kind::kMessage;
+  fatal.rank = rank;
+  fatal.message = Message::Fatal(why);
+  pending_.push_back(fatal);
+  WorkerEvent exited;
+  exited.kind = WorkerEvent::Kind::kExited;
+  exited.rank = rank;
+  exited.wait_status = 1 << 8;  // exit code 1, as a worker that failed to start exits
+  pending_.push_back(exited);
+}
+
+bool ProcessWorkerSet::IsWorkerOrZygote(pid_t pid) const {
   for (const Worker& w : workers_)
     if (w.pid == pid) return true;
-  return false;
+  return zygote_ && zygote_->pid() == pid;
 }
 
 void ProcessWorkerSet::ReapOrphans() {
   ReapExitedChildren([this](pid_t pid) {
-    if (IsWorker(pid)) return true;  // Reap() waits for it, when its pidfd says it exited
+    // Reap() waits for a worker, when its pidfd says it exited; ~Zygote for the zygote.
+    if (IsWorkerOrZygote(pid)) return true;
     const std::optional<unsigned long long> start = StartTicksOf(pid);
     return start && *start < created_ticks_;  // not an orphan of a worker: it was there before
   });
@@ -168,7 +233,7 @@ void ProcessWorkerSet::KillOrphans() {
   for (int round = 0; round < 8; ++round) {
     std::set<pid_t> orphans;
     for (const ChildProcess& child : ChildrenOfThisProcess()) {
-      if (child.start_ticks >= created_ticks_ && !IsWorker(child.pid)) orphans.insert(child.pid);
+      if (child.start_ticks >= created_ticks_ && !IsWorkerOrZygote(child.pid)) orphans.insert(child.pid);
     }
     if (orphans.empty()) return;
     for (pid_t p : orphans) kill(p, SIGKILL);
@@ -187,6 +252,7 @@ ProcessWorkerSet::~ProcessWorkerSet() {
     if (w.socket >= 0) close(w.socket);
   }
   for (WorkerLog& log : logs_) log.End();
+  zygote_.reset();  // it finishes its kernel and exits, or is killed
   KillOrphans();
   if (!was_subreaper_) prctl(PR_SET_CHILD_SUBREAPER, 0);
   close(signal_fd_);
@@ -199,7 +265,20 @@ std::string ProcessWorkerSet::LogPath(int rank) const {
 
 void ProcessWorkerSet::Start(int rank) {
   Worker& w = workers_.at(rank);
-  if (w.pid > 0) throw Error("worker launch: rank " + std::to_string(rank) + " is running");
+  if (w.pid > 0 || w.awaits_zygote)
+    throw Error("worker launch: rank " + std::to_string(rank) + " is running");
+  if (launch_.method != WorkerLaunch::Method::kForkserver) {
+    StartNow(rank);
+    return;
+  }
+  // A zygote that failed is tried again, as a spawned worker loads the kernel again.
+  if (!zygote_ || zygote_->state() == Zygote::State::kFailed) SpawnZygote();
+  w.awaits_zygote = true;
+  ServeZygote();
+}
+
+void ProcessWorkerSet::StartNow(int rank) {
+  Worker& w = workers_.at(rank);
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) ThrowErrno("socketpair");
   ScopedFd driver_end(pair[0]), worker_end(pair[1]);
@@ -250,6 +329,8 @@ pid_t ProcessWorkerSet::StartProcess(int rank, int socket_fd, int log_fd) {
         setup.fds.push_back({launch_.pass_fds[i], kWorkerFirstPassedFd + 1 + int(i)});
       return SpawnChild(launch_.argv, setup);
     }
+    if (launch_.method == WorkerLaunch::Method::kForkserver)
+      return zygote_->Fork(rank, log_fd, socket_fd);
     // The forked worker keeps the scoreboard's mapping, not its descriptor.
     return ForkChild(
         setup, [&] { return launch_.child_main(rank, kWorkerSocketFd); },
@@ -259,7 +340,9 @@ pid_t ProcessWorkerSet::StartProcess(int rank, int socket_fd, int log_fd) {
   }
 }
 
-bool ProcessWorkerSet::Running(int rank) const { return workers_.at(rank).pid > 0; }
+bool ProcessWorkerSet::Running(int rank) const {
+  return workers_.at(rank).pid > 0 || workers_.at(rank).awaits_zygote;
+}
 
 pid_t ProcessWorkerSet::pid(int rank) const { return workers_.at(rank).pid; }
 
@@ -275,8 +358,16 @@ bool ProcessWorkerSet::Send(int rank, const Message& message) {
 }
 
 void ProcessWorkerSet::Kill(int rank) {
-  const Worker& w = workers_.at(rank);
+  Worker& w = workers_.at(rank);
   if (w.pid > 0) kill(-w.pid, SIGKILL);
+  if (w.awaits_zygote) {  // never forked: it ends here, as if killed
+    w.awaits_zygote = false;
+    WorkerEvent exited;
+    exited.kind = WorkerEvent::Kind::kExited;
+    exited.rank = rank;
+    exited.wait_status = SIGKILL;
+    pending_.push_back(exited);
+  }
 }
 
 void ProcessWorkerSet::KillAll() {
@@ -377,11 +468,14 @@ std::optional<WorkerEvent> ProcessWorkerSet::Next(double timeout_seconds) {
       const int sample_ms = int(std::ceil(to_sample * 1000));
       timeout_ms = timeout_ms < 0 ? sample_ms : std::min(timeout_ms, sample_ms);
     }
-    enum class Source { kSignals, kSocket, kPidfd, kLog };
+    enum class Source { kSignals, kZygote, kSocket, kPidfd, kLog };
     std::vector<pollfd> fds;
     std::vector<std::pair<int, Source>> owners;  // (rank, what); rank -1 for the signal fd
     fds.push_back({signal_fd_, POLLIN, 0});
     owners.push_back({-1, Source::kSignals});
+    // The zygote, while it loads the kernel (it says when it is ready) and after (it may die).
+    fds.push_back({zygote_ ? zygote_->fd() : -1, POLLIN, 0});
+    owners.push_back({-1, Source::kZygote});
     for (int r = 0; r < size(); ++r) {
       if (workers_[r].socket >= 0) {
         fds.push_back({workers_[r].socket, POLLIN, 0});

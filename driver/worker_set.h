@@ -10,13 +10,21 @@
 //   - its own process group (pgid == pid), so a kill reaches anything it started;
 //   - it dies with the driver (PR_SET_PDEATHSIG, rechecked against the parent pid after, since
 //     the parent may have died before the call): a forked worker from the start, a spawned one
-//     from its first call, BecomeWorker();
+//     from its first call, BecomeWorker(), a forkserver's once it is the driver's child
+//     (driver/zygote.h);
 //   - it inherits no descriptor but stdin (/dev/null), stdout and stderr (both a pipe to its log,
 //     `<log_dir>/worker-<rank>.log`, appended across restarts and capped by rotation:
 //     driver/worker_log.h; Next() copies what arrives), the protocol socket at
 //     kWorkerSocketFd and, when spawned, the scoreboard's memfd at kWorkerFirstPassedFd and the
 //     descriptors of WorkerLaunch::pass_fds after it (a forked worker inherits the scoreboard's
-//     mapping instead); its signal mask is empty and every signal at its default action;
+//     mapping instead); its signal mask is empty and every signal at its default action (a
+//     forkserver's worker inherits instead what its kernel's init did in the zygote: descriptors,
+//     handlers);
+//   - with kForkserver, the zygote is spawned when the set is made (and again when one failed and
+//     a worker is to start): a worker started while it loads the kernel starts once it is ready,
+//     and one started after it failed sends a Fatal with the reason and exits (events made here,
+//     as a spawned worker whose kernel did not load would send them), so the scheduler's rules on
+//     workers that fail to start apply unchanged. The zygote is no orphan to kill or reap;
 //   - it is reaped through a pidfd, so exits are seen in the same poll() as messages, with no
 //     SIGCHLD handler and no race with pid reuse;
 //   - after it exits, its process group is killed, so a grandchild left behind does not survive;
@@ -47,6 +55,7 @@
 
 #include "driver/protocol.h"
 #include "driver/worker_log.h"
+#include "driver/zygote.h"
 #include "io/process.h"
 
 namespace sweep {
@@ -119,7 +128,7 @@ class Scoreboard {
 };
 
 struct WorkerLaunch {
-  enum class Method { kSpawn, kFork };
+  enum class Method { kSpawn, kFork, kForkserver };
   Method method = Method::kSpawn;
   int size = 1;
   std::string log_dir;  // created if missing
@@ -130,7 +139,8 @@ struct WorkerLaunch {
   uint64_t log_rotate_bytes = kWorkerLogRotateBytes;
   // kSpawn: the program and arguments (argv[0] included, a path). The worker finds its socket
   // at kWorkerSocketFd, the scoreboard's memfd at kWorkerFirstPassedFd and the descriptors of
-  // `pass_fds` at kWorkerFirstPassedFd + 1, + 2, ... in order.
+  // `pass_fds` at kWorkerFirstPassedFd + 1, + 2, ... in order. kForkserver: the zygote's, with
+  // the same descriptors (driver/zygote.h).
   std::vector<std::string> argv;
   std::vector<int> pass_fds;
   // kFork: what the child runs; its return value is the exit code. It gets its rank and its
@@ -172,8 +182,18 @@ class ProcessWorkerSet : public WorkerSet {
     int pidfd = -1;                  // readable when the process exits; -1 when reaped
     int socket = -1;                 // driver's end; -1 once the worker closed it
     bool over_memory_limit = false;  // killed by WatchMemory(), not yet reaped
+    bool awaits_zygote = false;      // kForkserver: started, to be forked once the zygote is ready
   };
+  // Starts the worker process of `rank` now.
+  void StartNow(int rank);
   pid_t StartProcess(int rank, int socket_fd, int log_fd);
+  // kForkserver: a zygote loading the kernel, when there is none or the last one failed.
+  void SpawnZygote();
+  // kForkserver: starts the workers that await the zygote once it is ready, or fails them when
+  // it failed.
+  void ServeZygote();
+  // The events of a worker of `rank` that could not start: Fatal(why), then its exit (code 1).
+  void FailToStart(int rank, const std::string& why);
   std::optional<WorkerEvent> Reap(int rank);
   // Every live worker's private memory against the limit, when a sample is due.
   void WatchMemory();
@@ -183,7 +203,8 @@ class ProcessWorkerSet : public WorkerSet {
   void KillOrphans();
   // Reaps, without killing, those of them that have exited.
   void ReapOrphans();
-  bool IsWorker(pid_t pid) const;
+  // A worker's process, or the zygote: a child that is no orphan.
+  bool IsWorkerOrZygote(pid_t pid) const;
   std::string LogPath(int rank) const;
 
   WorkerLaunch launch_;
@@ -196,7 +217,8 @@ class ProcessWorkerSet : public WorkerSet {
   std::vector<WorkerEvent> pending_;      // events found but not yet returned
   unsigned long long created_ticks_ = 0;  // when the set was made, in clock ticks since boot
   bool was_subreaper_ = false;
-  double next_memory_sample_ = 0;  // steady clock seconds
+  double next_memory_sample_ = 0;   // steady clock seconds
+  std::unique_ptr<Zygote> zygote_;  // kForkserver
 };
 
 // Worker side: the first thing a spawned worker does (posix_spawn cannot do it; a forked one

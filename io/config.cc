@@ -1142,8 +1142,10 @@ void ConfigReader::ReadExecution(const Field& field) {
     if (s == "static") x.schedule = ExecutionSpec::Schedule::kStatic;
   }
   if (const Entry* e = Find(*keys, "start")) {
-    std::optional<std::string> s = Choice(e->value, "a start method", {"spawn", "fork"});
+    std::optional<std::string> s =
+        Choice(e->value, "a start method", {"spawn", "fork", "forkserver"});
     if (s == "fork") x.start = ExecutionSpec::Start::kFork;
+    if (s == "forkserver") x.start = ExecutionSpec::Start::kForkserver;
   }
   if (const Entry* e = Find(*keys, "threads")) {
     // Checked before narrowing to int, as retries are.

@@ -164,7 +164,9 @@ inline constexpr int64_t kMaxRetries = 100;
 
 struct ExecutionSpec {
   enum class Schedule { kDynamic, kStatic };
-  enum class Start { kSpawn, kFork };
+  // spawn: exec sweep-worker; fork: fork the driver; forkserver: fork a zygote that initialised
+  // the kernel once (driver/zygote.h).
+  enum class Start { kSpawn, kFork, kForkserver };
   int workers = 0;         // 0: auto (the number of online cores)
   int64_t chunk_size = 0;  // 0: auto (see driver/plan.h)
   Schedule schedule = Schedule::kDynamic;

@@ -39,8 +39,10 @@ constexpr Word<SamplingSpec::Method> kSamplingMethods[] = {
     {SamplingSpec::Method::kSobol, "sobol"}};
 constexpr Word<ExecutionSpec::Schedule> kSchedules[] = {
     {ExecutionSpec::Schedule::kDynamic, "dynamic"}, {ExecutionSpec::Schedule::kStatic, "static"}};
-constexpr Word<ExecutionSpec::Start> kStarts[] = {{ExecutionSpec::Start::kSpawn, "spawn"},
-                                                  {ExecutionSpec::Start::kFork, "fork"}};
+constexpr Word<ExecutionSpec::Start> kStarts[] = {
+    {ExecutionSpec::Start::kSpawn, "spawn"},
+    {ExecutionSpec::Start::kFork, "fork"},
+    {ExecutionSpec::Start::kForkserver, "forkserver"}};
 
 template <typename Enum, size_t N>
 json EncodeWord(Enum value, const Word<Enum> (&words)[N]) {

@@ -67,7 +67,10 @@ struct CommandState {
   const CommandKernel* kernel = nullptr;
   uint64_t point = kNoPoint;
   int devnull = -1;
-  std::vector<std::string> environment;  // the worker's, without SWEEP_POINT and SWEEP_SEED
+  // The worker's, without SWEEP_POINT and SWEEP_SEED: taken at the first point, not in init(),
+  // which a forkserver's zygote ran for every worker (driver/zygote.h).
+  std::vector<std::string> environment;
+  bool environment_taken = false;
 };
 
 int Fail(char* err, size_t err_size, const std::string& message) {
@@ -81,10 +84,6 @@ int CommandKernel::Init(void** state, const sweep_options*, const sweep_array*, 
   s->kernel = this;
   s->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (s->devnull < 0) return Fail(err, err_size, std::string("/dev/null: ") + strerror(errno));
-  for (char** e = environ; e && *e; ++e) {
-    if (std::strncmp(*e, "SWEEP_POINT=", 12) != 0 && std::strncmp(*e, "SWEEP_SEED=", 11) != 0)
-      s->environment.emplace_back(*e);
-  }
   *state = s.release();
   return 0;
 }
@@ -244,12 +243,19 @@ int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* 
   // A reason of about 1 KiB, with as much of the program's stderr as fits, whatever room the
   // caller gives: it is one line of `sweep status`.
   err_size = std::min<size_t>(err_size, 1024);
-  const CommandState& s = *static_cast<const CommandState*>(state);
+  CommandState& s = *static_cast<CommandState*>(state);
   const CommandKernel& k = *s.kernel;
   const std::string name = "command `" + k.program + "`: ";
   // The point names its work directory, and {point} and SWEEP_POINT need it.
   if (s.point == kNoPoint)
     return Fail(err, err_size, name + "the caller gave no point index (set_point)");
+  if (!s.environment_taken) {
+    for (char** e = environ; e && *e; ++e) {
+      if (std::strncmp(*e, "SWEEP_POINT=", 12) != 0 && std::strncmp(*e, "SWEEP_SEED=", 11) != 0)
+        s.environment.emplace_back(*e);
+    }
+    s.environment_taken = true;
+  }
   std::vector<std::string> argv = {k.argv0};
   for (const CommandTemplate& arg : k.args) argv.push_back(Render(arg, params, seed, s.point));
   std::vector<std::string> env = s.environment;

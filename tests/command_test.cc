@@ -998,7 +998,8 @@ TEST(CommandKernelMaxFailures, AFailingSweepStopsEarlyAndResumeFinishesIt) {
   EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.work"));
 }
 
-INSTANTIATE_TEST_SUITE_P(CommandKernel, CommandKernelRun, ::testing::Values("spawn", "fork"),
+INSTANTIATE_TEST_SUITE_P(CommandKernel, CommandKernelRun,
+                         ::testing::Values("spawn", "fork", "forkserver"),
                          [](const auto& p) { return std::string(p.param); });
 
 TEST(CommandKernelConfig, ShippedExampleRuns) {

@@ -813,7 +813,7 @@ TEST(ConfigErrorTest, TableOfMalformedConfigs) {
       {"bad schedule", WithExecution("  schedule: dynamc\n"), 6, "execution.schedule",
        "expected a schedule (dynamic | static), got `dynamc` (did you mean `dynamic`?)"},
       {"bad start", WithExecution("  start: thread\n"), 6, "execution.start",
-       "expected a start method (spawn | fork), got `thread`"},
+       "expected a start method (spawn | fork | forkserver), got `thread`"},
       {"malformed timeout", WithExecution("  timeout: 10 parsecs\n"), 6, "execution.timeout",
        "expected a duration like 90s, 5m, 1.5h, 250ms or `none`, got `10 parsecs`"},
       {"negative retries", WithExecution("  retries: -1\n"), 6, "execution.retries",

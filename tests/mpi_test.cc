@@ -100,7 +100,7 @@ TEST_P(MpiStartTest, ThreeRanksGiveTheBytesOfAPlainRun) {
   for (uint16_t row : provenance.host) EXPECT_EQ(provenance.host_names.at(row), HostName());
 }
 
-INSTANTIATE_TEST_SUITE_P(Mpi, MpiStartTest, ::testing::Values("spawn", "fork"));
+INSTANTIATE_TEST_SUITE_P(Mpi, MpiStartTest, ::testing::Values("spawn", "fork", "forkserver"));
 
 // A Python kernel runs on every rank as on one machine (no path of its own), and a failure on
 // another rank reaches rank 0 with its traceback: every point of the model raises once both

@@ -287,7 +287,7 @@ TEST_P(PersistentRun, MaxPointsStartsTheProgramAgainAfterThatMany) {
   EXPECT_EQ(std::set<int64_t>(pids.begin(), pids.end()).size(), 4u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Start, PersistentRun, ::testing::Values("spawn", "fork"),
+INSTANTIATE_TEST_SUITE_P(Start, PersistentRun, ::testing::Values("spawn", "fork", "forkserver"),
                          [](const ::testing::TestParamInfo<std::string>& start) {
                            return start.param;
                          });

@@ -81,7 +81,7 @@ TEST_P(PluginExample, MatchesTheClosedFormSteadyState) {
   EXPECT_NEAR(peak, 10.0, 1e-3);  // 1 / (2 zeta) at resonance for zeta = 0.05
 }
 
-INSTANTIATE_TEST_SUITE_P(Plugin, PluginExample, ::testing::Values("spawn", "fork"),
+INSTANTIATE_TEST_SUITE_P(Plugin, PluginExample, ::testing::Values("spawn", "fork", "forkserver"),
                          [](const auto& p) { return std::string(p.param); });
 
 TEST(PluginKernels, ListsWhatThePluginDeclares) {

@@ -73,7 +73,7 @@ TEST_P(SquareTenMillion, EveryPointIsWrittenCorrectly) {
   EXPECT_EQ(std::count(status.begin(), status.end(), 1), long(status.size()));
 }
 
-INSTANTIATE_TEST_SUITE_P(Start, SquareTenMillion, ::testing::Values("spawn", "fork"));
+INSTANTIATE_TEST_SUITE_P(Start, SquareTenMillion, ::testing::Values("spawn", "fork", "forkserver"));
 
 TEST(RunTest, ResultsDoNotDependOnWorkersChunksStartOrSchedule) {
   TempDir dir;
@@ -91,6 +91,8 @@ TEST(RunTest, ResultsDoNotDependOnWorkersChunksStartOrSchedule) {
       {"-j", "2", "--set", "execution.start=fork"},
       {"-j", "3", "--set", "execution.schedule=static", "--chunk-size", "5"},
       {"-j", "2", "--set", "execution.start=fork", "--set", "execution.schedule=static"},
+      {"-j", "2", "--set", "execution.start=forkserver"},
+      {"-j", "3", "--set", "execution.start=forkserver", "--chunk-size", "7"},
   };
   for (const auto& variant : variants) {
     std::vector<std::string> args = {"run", config, "-q", "--force"};

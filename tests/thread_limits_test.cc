@@ -87,7 +87,8 @@ TEST_P(ThreadsSeenByAKernel, DefaultOneSettingAndTheUsersOwn) {
     EXPECT_EQ(ReadDataset<int64_t>(dir / "out.h5", output), std::vector<int64_t>(4, 3)) << output;
 }
 
-INSTANTIATE_TEST_SUITE_P(Start, ThreadsSeenByAKernel, ::testing::Values("spawn", "fork"),
+INSTANTIATE_TEST_SUITE_P(Start, ThreadsSeenByAKernel,
+                         ::testing::Values("spawn", "fork", "forkserver"),
                          [](const ::testing::TestParamInfo<std::string>& start) {
                            return start.param;
                          });

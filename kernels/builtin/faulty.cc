@@ -14,12 +14,18 @@
 // waiting its process appends "<pid> <i>" to `<release_file>.held`. A test thus keeps a run live
 // for as long as it needs, knows which processes are in the middle of a point, can let one go on
 // while others wait, and never depends on how fast the machine is.
+// For the start methods: init() sleeps `load_ms` milliseconds first (a kernel slow to load, as a
+// Python model importing its libraries), fails when `init_error` is 1, and with `trace_file` set
+// appends "<pid> init <ns>" to it as it ends, and "<pid> <i> <ns>" as each point starts (ns:
+// CLOCK_MONOTONIC, the same clock in every process), one write of one line each: a test sees in
+// which processes init() ran, and a benchmark how long a worker took to replace a crashed one.
 // Faults: segfault (a write through a null pointer), abort, throw (a C++ exception out of
 // compute), error (a kernel error), exit (exit code 3), hang (sleeps forever), oom (allocates and
 // touches memory without bound), write_input (writes to the shared input), flood (writes 8 MiB
 // to stdout and to stderr), fork (a grandchild that would outlive the worker, then hang).
 #include <fcntl.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -60,6 +66,9 @@ enum {
   kReleaseFile,
   kSeeded,
   kReadInput,
+  kLoadMs,
+  kInitError,
+  kTraceFile,
   kOptions
 };
 const sweep_option_decl kOptionDecls[] = {
@@ -97,6 +106,15 @@ const sweep_option_decl kOptionDecls[] = {
      SWEEP_VALUE_INTEGER,
      {SWEEP_VALUE_INTEGER, 0, 0, nullptr},
      "1: read every element of the input before each point"},
+    {"load_ms",
+     SWEEP_VALUE_NUMBER,
+     {SWEEP_VALUE_NUMBER, 0, 0, nullptr},
+     "milliseconds init() sleeps, as a kernel slow to load"},
+    {"init_error", SWEEP_VALUE_INTEGER, {SWEEP_VALUE_INTEGER, 0, 0, nullptr}, "1: init() fails"},
+    {"trace_file",
+     SWEEP_VALUE_STRING,
+     {SWEEP_VALUE_STRING, 0, 0, ""},
+     "init() and each point append `<pid> init|<i> <monotonic ns>` here"},
 };
 #undef FAULT
 
@@ -108,9 +126,24 @@ struct State {
   std::string release_file;
   bool seeded;
   bool read_input;
+  std::string trace_file;
   double* input;
   int64_t input_size;
 };
+
+// Appends "<pid> <what> <CLOCK_MONOTONIC ns>" to `file`, in one write.
+void Trace(const std::string& file, const std::string& what) {
+  if (file.empty()) return;
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const std::string line = std::to_string(getpid()) + " " + what + " " +
+                           std::to_string(int64_t(now.tv_sec) * 1000000000 + now.tv_nsec) + "\n";
+  const int fd = open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  ssize_t ignored = write(fd, line.data(), line.size());
+  (void)ignored;
+  close(fd);
+}
 
 int Outputs(const sweep_options*, sweep_output_decl* out, int* n_out, char*, size_t) {
   out[0] = sweep_output_decl{"y", SWEEP_FLOAT64, 0, {0, 0, 0, 0}};
@@ -120,6 +153,10 @@ int Outputs(const sweep_options*, sweep_output_decl* out, int* n_out, char*, siz
 
 int Init(void** state, const sweep_options* options, const sweep_array* inputs, char* err,
          size_t err_size) {
+  const double load_ms = options->values[kLoadMs].number;
+  if (load_ms > 0) usleep(useconds_t(load_ms * 1000));
+  if (options->values[kInitError].integer == 1)
+    return Fail(err, err_size, "faulty: init fails, as init_error asks");
   auto* s = new State{};
   for (int i = 0; i < kSleep; ++i) s->at[i] = options->values[i].integer;
   s->sleep_ms = options->values[kSleep].number;
@@ -135,8 +172,10 @@ int Init(void** state, const sweep_options* options, const sweep_array* inputs, 
     delete s;
     return Fail(err, err_size, "faulty: hold_from needs a release_file");
   }
+  s->trace_file = options->values[kTraceFile].string ? options->values[kTraceFile].string : "";
   // Deliberately not const: writing through it must fault.
   s->input = static_cast<double*>(inputs[0].data);
+  Trace(s->trace_file, "init");
   *state = s;
   return 0;
 }
@@ -175,6 +214,7 @@ int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* 
     volatile double sink = 0;  // not optimised away: the reads are the point
     for (int64_t k = 0; k < s.input_size; ++k) sink = sink + s.input[k];
   }
+  Trace(s.trace_file, std::to_string(point));
   if (s.hold_from >= 0 && point >= s.hold_from) Hold(s.release_file, point);
   if (s.sleep_ms > 0) usleep(useconds_t(s.sleep_ms * 1000));
   const bool armed = s.only_if_exists.empty() || access(s.only_if_exists.c_str(), F_OK) == 0;
