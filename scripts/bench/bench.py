@@ -64,6 +64,10 @@ FULL = dict(
     py3_bytes=512 * MiB,
     py3_points=16,
     py3_hold=3.0,
+    stream_points=10_000,
+    stream_peer_points=1_000,  # a process per point costs the same at any count
+    stream_reps=3,
+    replace_load_ms=1000,
 )
 QUICK = dict(
     reps=1,
@@ -94,9 +98,14 @@ QUICK = dict(
     py3_bytes=8 * MiB,
     py3_points=16,
     py3_hold=0.5,
+    stream_points=300,
+    stream_peer_points=20,
+    stream_reps=1,
+    replace_load_ms=200,
 )
 WORKLOADS = ["dispatch", "shared", "memory", "gather", "startup", "scaling", "command", "chunk",
-             "mpi", "start", "journal", "bigconfig", "reuse", "py1", "py2", "py3"]
+             "mpi", "start", "journal", "bigconfig", "reuse", "py1", "py2", "py3", "stream",
+             "replace"]
 MPIRUN = ["mpirun", "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
 
 
@@ -1066,6 +1075,153 @@ execution: {{workers: 2}}
                         "(`floor.c`)", t_copy / t_floor, ("<=", 2), ratio_note="copy / floor",
                         extra={"whole_run_seconds": runs["copy"], "copy_seconds": copy_runs}))
         return rows
+
+    # --- py4. a persistent Python program, against a process per point -------------------------
+
+    def stream(self):
+        """The same Python script (it imports numpy, as a real model does, and computes x*x) as a
+        persistent program serving every point of its worker over stdin and stdout (stream/1),
+        against running it once per point: through sweep's per-point command kernel, and through
+        GNU parallel. Points per second, 2 workers or jobs. The peers compute fewer points than
+        sweep's persistent run (stream_peer_points): a process per point costs the same per point
+        at any count, and 10^4 interpreter starts would take minutes a repetition."""
+        n, n_peer = self.size["stream_points"], self.size["stream_peer_points"]
+        script = os.path.join(self.work, "stream_model.py")
+        with open(script, "w") as f:
+            f.write("import json, sys\nimport numpy as np\n\n\n"
+                    "def model(x):\n    return float(np.float64(x) * x)\n\n\n"
+                    "if len(sys.argv) > 1:  # once, for the point in its argument\n"
+                    "    print(json.dumps({'y': model(int(sys.argv[1]))}))\n"
+                    "else:  # stream/1: a hello, then a line per point each way\n"
+                    "    hello = json.loads(sys.stdin.readline())\n"
+                    "    for line in sys.stdin:\n"
+                    "        p = json.loads(line)\n"
+                    "        print(json.dumps({'point': p['point'], 'y': model(p['x'])}), "
+                    "flush=True)\n")
+        persistent = self.config("stream", f"""\
+name: stream
+kernel:
+  command: [{PYTHON}, {script}]
+  persistent: true
+  outputs: {{y: float64}}
+parameters:
+  x: {{range: [0, {n}]}}
+execution: {{workers: 2, chunk_size: auto}}
+""")
+        per_point = self.config("stream-per-point", f"""\
+name: stream-per-point
+kernel:
+  command: [{PYTHON}, {script}, "{{x}}"]
+  outputs: {{y: float64}}
+parameters:
+  x: {{range: [0, {n_peer}]}}
+execution: {{workers: 2, chunk_size: auto}}
+""")
+        out, out_peer = self.output("stream"), self.output("stream-per-point")
+        args = os.path.join(self.work, "stream-args.txt")
+        with open(args, "w") as f:
+            f.write("".join(f"{i}\n" for i in range(n_peer)))
+        parallel_out = os.path.join(self.work, "stream-parallel.txt")
+
+        def parallel():
+            with open(parallel_out, "w") as sink:
+                start = time.perf_counter()
+                proc = subprocess.run(["parallel", "--will-cite", "-j2", "-a", args, PYTHON,
+                                       script, "{}"], stdout=sink, stderr=subprocess.PIPE,
+                                      text=True)
+                seconds = time.perf_counter() - start
+            if proc.returncode != 0:
+                raise Failed(f"parallel exited {proc.returncode}: {proc.stderr.strip()[-400:]}")
+            return seconds
+
+        self._require_kernel(persistent, "kernel.persistent", "persistent kernel missing")
+        runs = alternate(min(self.reps, self.size["stream_reps"]), {
+            "sweep": lambda: self.run_sweep(persistent, out),
+            "command": lambda: self.run_sweep(per_point, out_peer),
+            "parallel": parallel,
+        })
+        if not np.array_equal(self.check_done(out, "y"), np.arange(n, dtype=np.float64) ** 2):
+            raise Failed("stream: /y is not x*x")
+        if not np.array_equal(self.check_done(out_peer, "y"),
+                              np.arange(n_peer, dtype=np.float64) ** 2):
+            raise Failed("stream: the per-point command's /y is not x*x")
+        with open(parallel_out) as f:
+            if sorted(json.loads(line)["y"] for line in f) != [float(i * i) for i in range(n_peer)]:
+                raise Failed("stream: parallel's output lacks some points")
+        s = n / median(runs["sweep"])
+        what = f"a Python stream server (imports numpy; x*x), {n:,} points, 2 workers"
+        return [row(key, what, (s, "points/s", [n / t for t in runs["sweep"]]),
+                    (n_peer / median(runs[side]), "points/s", [n_peer / t for t in runs[side]]),
+                    label, s / (n_peer / median(runs[side])), (">=", 20))
+                for key, side, label in (
+                    ("py4", "command", f"the same script as a per-point command "
+                                       f"({n_peer:,} points)"),
+                    ("py4b", "parallel", f"GNU `parallel -j2`, the script per point "
+                                         f"({n_peer:,} points)"))]
+
+    # --- py5. replacing a crashed worker, for a kernel slow to load ------------------------------
+
+    def replace(self):
+        """How long a crashed worker's replacement takes to compute, for a kernel whose init takes
+        load_ms (the `faulty` kernel's load_ms: a stand-in for a Python model that imports for a
+        second): one worker, point 0 crashes it (SIGSEGV), the replacement computes point 1. By
+        the kernel's own trace (trace_file: CLOCK_MONOTONIC as each point starts), from the start
+        of the crashing point to the start of the replacement's: the driver's noticing the crash,
+        starting a worker, its loading the kernel (or not) and taking the point."""
+        load_ms = self.size["replace_load_ms"]
+        trace = os.path.join(self.work, "replace-trace.txt")
+        out = self.output("replace")
+        configs = {start: self.config(f"replace-{start}", f"""\
+name: replace
+kernel:
+  name: faulty
+  options: {{load_ms: {load_ms}, segfault_at: 0, trace_file: {trace}}}
+inputs:
+  data: {{generate: zeros, shape: [4]}}
+parameters:
+  i: {{range: [0, 2]}}
+execution: {{workers: 1, chunk_size: 1, start: {start}}}
+""") for start in ("forkserver", "spawn", "fork")}
+
+        def measure(start):
+            if os.path.exists(trace):
+                os.remove(trace)
+            self.clear(out)
+            proc = subprocess.run(self.sweep_argv(configs[start], out, []),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            if proc.returncode != 3:  # the crashed chunk is recorded failed
+                raise Failed(f"replace ({start}): sweep exited {proc.returncode}: "
+                             f"{proc.stderr.strip()[-400:]}")
+            points, inits = {}, []
+            with open(trace) as f:
+                for line in f:
+                    pid, what, ns = line.split()
+                    if what == "init":
+                        inits.append(int(pid))
+                    else:
+                        points[int(what)] = (int(pid), int(ns))
+            if sorted(points) != [0, 1] or points[0][0] == points[1][0]:
+                raise Failed(f"replace ({start}): points not computed by a crash and a "
+                             f"replacement: {points}")
+            if (len(inits) == 1) != (start == "forkserver"):
+                raise Failed(f"replace ({start}): init() ran in {len(inits)} processes")
+            return (points[1][1] - points[0][1]) / 1e6
+
+        self._require_kernel(configs["forkserver"], "execution.start", "forkserver missing")
+        runs = alternate(self.reps, {start: (lambda s=start: measure(s)) for start in configs})
+        with h5py.File(out, "r") as f:
+            y = f["y"][...]
+        if not (np.isnan(y[0]) and y[1] == 1):
+            raise Failed(f"replace: /y is {y}, not [missing, 1]")
+        f_ms, s_ms = median(runs["forkserver"]), median(runs["spawn"])
+        what = (f"worker replacement after a crash: a kernel whose init takes {load_ms / 1e3:g} s "
+                f"(`faulty`, load_ms), 1 worker, crash to the replacement's first point")
+        return [row("py5", what + ", `start: forkserver`", (f_ms, "ms", runs["forkserver"]),
+                    (s_ms, "ms", runs["spawn"]), "`start: spawn`", s_ms / f_ms,
+                    "forkserver <= 20 ms", met=f_ms <= 20, ratio_note="spawn / forkserver"),
+                row("py5b", what + ", `start: fork`", (median(runs["fork"]), "ms", runs["fork"]),
+                    (s_ms, "ms", runs["spawn"]), "`start: spawn`",
+                    s_ms / median(runs["fork"]), ratio_note="spawn / fork")]
 
 
     # --- py. Python kernels --------------------------------------------------------------------
