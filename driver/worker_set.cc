@@ -233,7 +233,8 @@ void ProcessWorkerSet::KillOrphans() {
   for (int round = 0; round < 8; ++round) {
     std::set<pid_t> orphans;
     for (const ChildProcess& child : ChildrenOfThisProcess()) {
-      if (child.start_ticks >= created_ticks_ && !IsWorkerOrZygote(child.pid)) orphans.insert(child.pid);
+      if (child.start_ticks >= created_ticks_ && !IsWorkerOrZygote(child.pid))
+        orphans.insert(child.pid);
     }
     if (orphans.empty()) return;
     for (pid_t p : orphans) kill(p, SIGKILL);

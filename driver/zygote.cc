@@ -19,6 +19,7 @@
 #include "driver/worker_set.h"
 #include "io/clock.h"
 #include "io/error.h"
+#include "kernels/python.h"
 
 namespace sweep {
 namespace {
@@ -198,12 +199,17 @@ pid_t ForkWorker(const WorkerSetup& setup, void* kernel_state, int rank, int log
     *why = std::string("pipe: ") + std::strerror(errno);
     return -1;
   }
+  // An embedded interpreter must be told of a fork (its locks, its threading state); no-ops for
+  // every other kernel. The intermediate only forks again and exits, so the worker is the child
+  // PyOS_AfterFork_Child is for.
+  PythonBeforeFork();
   const pid_t intermediate = ForkRetryingOnEagain();
   if (intermediate == 0) {
     close(report[0]);
     const pid_t self = getpid();
     const pid_t worker = ForkRetryingOnEagain();
     if (worker == 0) {
+      PythonAfterForkInChild();
       close(report[1]);
       close(kWorkerSocketFd);  // the zygote's: a worker never speaks on it
       BecomeForkedWorker(driver, self, death_signal, rank, log_fd, socket_fd, role);
@@ -223,6 +229,7 @@ pid_t ForkWorker(const WorkerSetup& setup, void* kernel_state, int rank, int log
     _exit(0);
   }
   const int error = errno;
+  PythonAfterForkInParent();
   close(report[1]);
   long got[2] = {-1, error};
   if (intermediate > 0) {

@@ -590,6 +590,8 @@ def batched(mu, seed, out):
   EXPECT_EQ(one.at("/draw").size(), 75u * 8);
   EXPECT_EQ(run({"-j", "2", "--chunk-size", "7"}), one) << "2 spawned workers";
   EXPECT_EQ(run({"-j", "2", "--set", "execution.start=fork"}), one) << "2 forked workers";
+  EXPECT_EQ(run({"-j", "2", "--set", "execution.start=forkserver"}), one)
+      << "2 workers forked by the zygote";
   EXPECT_EQ(
       run({"-j", "2", "--set", "kernel.python=model.py:batched", "--set", "kernel.batch=true"}),
       one)
