@@ -30,9 +30,9 @@ const char* const kDtypes[] = {"float64", "float32", "int64", "int32", "uint8"};
 // so that every key accepted is in KnownConfigKeys() and documented (configs/README.md).
 const ConfigKeys kTopKeys("", {"name", "seed", "kernel", "inputs", "parameters", "zip", "repeat",
                                "sampling", "execution", "output"});
-const ConfigKeys kKernelKeys("kernel", {"name", "plugin", "command", "persistent", "python",
-                                        "options", "outputs", "batch", "files", "results_file",
-                                        "workdir"});
+const ConfigKeys kKernelKeys("kernel",
+                             {"name", "plugin", "command", "persistent", "python", "options",
+                              "outputs", "batch", "files", "results_file", "workdir"});
 const ConfigKeys kWorkdirKeys("kernel.workdir", {"root", "keep"});
 const ConfigKeys kPersistentKeys("kernel.persistent", {"max_points"});
 const ConfigKeys kInputKeys("inputs.<name>", {"hdf5", "dataset", "npy", "raw", "generate", "dtype",

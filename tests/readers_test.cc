@@ -102,9 +102,9 @@ TEST_P(ShippedConfigOutput, OpensInXarrayAndNcdumpAtThePlannedSize) {
 
 INSTANTIATE_TEST_SUITE_P(Configs, ShippedConfigOutput,
                          ::testing::Values("blur", "command", "fork_static", "heat2d", "ising2d",
-                                           "lorenz", "option_mc", "persistent", "plugin",
-                                           "python", "python_batch", "quickstart", "ridge",
-                                           "sobol", "square", "zip"),
+                                           "lorenz", "option_mc", "persistent", "plugin", "python",
+                                           "python_batch", "quickstart", "ridge", "sobol", "square",
+                                           "zip"),
                          [](const auto& p) { return p.param; });
 
 // The README's first analysis step, and the labels it relies on: rho and sigma are coordinates,
