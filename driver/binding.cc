@@ -396,6 +396,19 @@ void CheckRootNames(const Config& config, const Space& space, const KernelBindin
     }
     taken[axis.name] = "a parameter";
   }
+  // A string parameter's text has a dimension of its own, its width (io/output_file.h).
+  for (size_t i = 0; i < space.parameter_names().size(); ++i) {
+    if (space.parameter_type(int(i)) != Value::Type::kString) continue;
+    const std::string& name = space.parameter_names()[i];
+    const auto it = taken.find(name + "_strlen");
+    if (it != taken.end()) {
+      const AxisSpec* axis = config.FindParameter(name);
+      Fail(errors, axis ? axis->where : config.kernel.where, "parameters." + name,
+           "string parameter `" + name + "` keeps the width of its text in dimension `" + name +
+               "_strlen`, which is also " + it->second + "; rename one of them");
+    }
+    taken[name + "_strlen"] = "the text width of parameter `" + name + "`";
+  }
   for (size_t g = 0; g < config.zip.size(); ++g) {
     std::string name;
     for (const std::string& member : config.zip[g]) name += (name.empty() ? "" : "_") + member;
@@ -406,6 +419,50 @@ void CheckRootNames(const Config& config, const Space& space, const KernelBindin
            "the group's dimension `" + name + "` is also " + it->second +
                "; rename one of its parameters");
     }
+  }
+}
+
+// The variables' attributes: what the kernel declares, then the config's `attributes:`, whose
+// names must be variables of the output file.
+void BindAttributes(const Config& config, const Space& space, KernelBinding* b,
+                    Diagnostics* errors) {
+  std::vector<std::string> variables = space.parameter_names();
+  for (const Dimension& d : space.dimensions())
+    if (d.name == "sample" || d.name == "replicate") variables.push_back(d.name);
+  for (const sweep_output_decl& out : b->outputs) variables.push_back(out.name);
+  auto known = [&](const std::string& name) {
+    return std::find(variables.begin(), variables.end(), name) != variables.end();
+  };
+  std::vector<sweep_variable_info> declared;
+  if (!config.kernel.plugin.empty()) {
+    declared = PluginVariables(config.kernel.plugin);
+  } else if (config.kernel.command.empty()) {
+    declared = BuiltinVariables(config.kernel.name);
+  }
+  auto set = [&](const std::string& name, const std::string& key, const std::string& text) {
+    VariableAttributes& attributes = b->attributes[name];
+    for (auto& [k, v] : attributes) {
+      if (k == key) {
+        v = text;
+        return;
+      }
+    }
+    attributes.emplace_back(key, text);
+  };
+  for (const sweep_variable_info& v : declared) {
+    if (!v.name || !known(v.name)) continue;
+    if (v.long_name && *v.long_name) set(v.name, "long_name", v.long_name);
+    if (v.units && *v.units) set(v.name, "units", v.units);
+  }
+  for (const AttributesSpec& a : config.attributes) {
+    if (!known(a.name)) {
+      std::string all;
+      for (const std::string& v : variables) all += (all.empty() ? "`" : ", `") + v + "`";
+      Fail(errors, a.where, "attributes." + a.name,
+           "no parameter or output named `" + a.name + "` (the output file has " + all + ")");
+      continue;
+    }
+    for (const auto& [key, text] : a.values) set(a.name, key, text);
   }
 }
 
@@ -424,6 +481,7 @@ KernelBinding BindKernel(const Config& config, const Space& space) {
   if (!errors.empty()) throw ConfigError(errors);
   CheckResultsBytes(config.kernel, space, b, &errors);
   CheckRootNames(config, space, b, &errors);
+  BindAttributes(config, space, &b, &errors);
   if (!errors.empty()) throw ConfigError(errors);
   return b;
 }

@@ -14,12 +14,15 @@
 //     once), of a known dtype and rank, no dimension empty, a point's bytes and all points'
 //     within 64 bits; no output takes a name the file gives to something else (`chunks`, the
 //     dimension `sample` or `replicate` where it exists, another output's own dimension
-//     `<output>_<i>`). A plugin's mistakes name the plugin and the output.
+//     `<output>_<i>`). A plugin's mistakes name the plugin and the output;
+//   - every name under `attributes:` is a parameter, an output, `sample` or `replicate` of this
+//     sweep.
 // The binding is what a worker needs to call the kernel for a point: the option values in
 // declaration order, which sweep parameter feeds each kernel parameter, which config input feeds
 // each kernel input, and the output declarations.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +31,7 @@
 #include "driver/space.h"
 #include "io/config.h"
 #include "io/inputs.h"
+#include "io/output_file.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
@@ -39,6 +43,10 @@ struct KernelBinding {
   std::vector<int> parameter_source;       // kernel parameter i <- Space parameter index
   std::vector<int> input_source;           // kernel input i <- index into Config::inputs
   std::vector<sweep_output_decl> outputs;
+  // The CF text attributes of the output file's variables, by name: the units and long names the
+  // kernel declares (kernels/kernel.h) for the sweep's outputs and parameters, each replaced by
+  // the config's `attributes:`.
+  std::map<std::string, VariableAttributes> attributes;
 
   sweep_options options() const {
     return sweep_options{option_values.data(), int(option_values.size())};

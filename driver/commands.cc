@@ -301,6 +301,8 @@ int ValidateCommand(const std::string& config_path, const std::vector<std::strin
   PlanFor(space.points(), uint64_t(config.execution.chunk_size),
           WorkerCount(0, config.execution.workers));
   CheckInputsAgainstKernel(config, binding, InspectInputs(config));
+  for (const Diagnostic& note : config.notes)
+    std::fprintf(stderr, "sweep: note: %s\n", note.ToString().c_str());
   std::printf("ok\n");
   return 0;
 }

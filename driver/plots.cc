@@ -44,6 +44,8 @@ void Text(std::string* out, double x, double y, const std::string& text, const c
                  extra, EscapeXml(text));
 }
 
+std::string LabelOf(const PlotAxis& axis) { return axis.label.empty() ? axis.name : axis.label; }
+
 // The two axis lines of the area, and the axis names below and left of it.
 void Axes(std::string* out, const Frame& f, const std::string& x_name, const std::string& y_name) {
   fmt::format_to(std::back_inserter(*out),
@@ -215,7 +217,7 @@ std::string ViridisColour(double t) {
 std::string LineSvg(const LinePlot& plot) {
   const Frame f;
   std::string out = Open("line", f, plot.y_name + " over " + plot.x.name);
-  Axes(&out, f, plot.x.name, plot.y_name);
+  Axes(&out, f, LabelOf(plot.x), plot.y_label.empty() ? plot.y_name : plot.y_label);
   const std::vector<double> x = Positions(plot.x, f.x0() + 6, f.x1() - 6);
   BottomTicks(&out, f, x, plot.x.labels);
   const auto range = FiniteRange(plot.y);
@@ -263,7 +265,7 @@ std::string LineSvg(const LinePlot& plot) {
 
 std::string HeatmapSvg(const Heatmap& plot) {
   Frame f;
-  f.right = 96;  // the colour scale
+  f.right = 110;  // the colour scale and its name
   std::string out =
       Open("heatmap", f, plot.value_name + " over " + plot.x.name + " and " + plot.y.name);
   const size_t nx = plot.x.labels.size(), ny = plot.y.labels.size();
@@ -290,7 +292,7 @@ std::string HeatmapSvg(const Heatmap& plot) {
     }
   }
   out += "</g>\n";
-  Axes(&out, f, plot.x.name, plot.y.name);
+  Axes(&out, f, LabelOf(plot.x), LabelOf(plot.y));
   std::vector<double> x(nx), y(ny);
   for (size_t i = 0; i < nx; ++i) x[i] = f.x0() + cell_w * (double(i) + 0.5);
   for (size_t i = 0; i < ny; ++i) y[i] = f.y0() - cell_h * (double(i) + 0.5);
@@ -322,6 +324,12 @@ std::string HeatmapSvg(const Heatmap& plot) {
                      Px(bar_x + bar_w), Px(at(v)));
       Text(&out, bar_x + bar_w + 6, at(v) + 4, ShortNumber(v), "start");
     }
+    // What the colours mean, along the scale, right of its ticks.
+    const double name_x = bar_x + bar_w + 62, name_y = (f.y0() + f.y1()) / 2;
+    Text(&out, name_x, name_y, plot.value_label.empty() ? plot.value_name : plot.value_label,
+         "middle",
+         fmt::format(" class=\"colour-name\" transform=\"rotate(90 {} {})\"", Px(name_x),
+                     Px(name_y)));
   } else {
     NoValues(&out, f);
   }

@@ -28,6 +28,7 @@ struct PlotAxis {
   std::vector<std::string> labels;  // one per position
   std::vector<double> values;       // one per position when numeric
   bool numeric = false;
+  std::string label;  // drawn along the axis ("rho: Rayleigh number [1]"); "": name
 };
 
 // y over the positions of x: a line through the values, or with `scatter` a dot for each (the
@@ -37,6 +38,7 @@ struct LinePlot {
   std::string y_name;
   std::vector<double> y;  // one per position of x; NaN: none
   bool scatter = false;
+  std::string y_label;  // drawn along the y axis; "": y_name
 };
 
 // values[iy * nx + ix] over the positions of x (horizontal) and y (vertical, upwards).
@@ -44,6 +46,7 @@ struct Heatmap {
   PlotAxis x, y;
   std::string value_name;
   std::vector<double> values;  // NaN: none
+  std::string value_label;     // drawn along the colour scale; "": value_name
 };
 
 // Bars in rows over time.

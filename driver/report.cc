@@ -259,6 +259,23 @@ std::vector<Cells> ReadCells(const Sweep& s, const ChartPlan& plan) {
   return all;
 }
 
+// What a chart calls a variable: its name, with the long_name and units the file gives it
+// ("lyapunov: largest Lyapunov exponent [1]").
+std::string LabelOf(const OutputLayout& layout, const std::string& name) {
+  std::string long_name, units;
+  const auto it = layout.attributes.find(name);
+  if (it != layout.attributes.end()) {
+    for (const auto& [key, text] : it->second) {
+      if (key == "long_name") long_name = text;
+      if (key == "units") units = text;
+    }
+  }
+  std::string label = name;
+  if (!long_name.empty()) label += ": " + long_name;
+  if (!units.empty()) label += " [" + units + "]";
+  return label;
+}
+
 std::string BinNote(const PlotAxis& axis, const BinnedAxis& binned) {
   if (binned.group == 1) return "";
   return fmt::format("{}: {} values in bins of {}, each showing the mean of its points", axis.name,
@@ -295,8 +312,10 @@ void ResultsSection(const Sweep& s, std::string* out) {
   }
   const ChartPlan plan = PlanCharts(s.space);
   const std::vector<Cells> all = ReadCells(s, plan);
-  const PlotAxis x = AxisOf(s.space, plan.x);
-  const PlotAxis y = plan.line ? PlotAxis{} : AxisOf(s.space, plan.y);
+  PlotAxis x = AxisOf(s.space, plan.x);
+  PlotAxis y = plan.line ? PlotAxis{} : AxisOf(s.space, plan.y);
+  x.label = LabelOf(layout, x.name);
+  if (!plan.line) y.label = LabelOf(layout, y.name);
   std::vector<std::string> notes;
   for (const std::string& note : {BinNote(x, plan.x), plan.line ? "" : BinNote(y, plan.y)})
     if (!note.empty()) notes.push_back(note);
@@ -319,9 +338,9 @@ void ResultsSection(const Sweep& s, std::string* out) {
                      "<figcaption>{}</figcaption>\n",
                      H(name), k, H(caption));
       if (plan.line) {
-        *out += LineSvg({x, name, cells.Means(k), x.name == "sample"});
+        *out += LineSvg({x, name, cells.Means(k), x.name == "sample", LabelOf(layout, name)});
       } else {
-        *out += HeatmapSvg({x, y, name, cells.Means(k)});
+        *out += HeatmapSvg({x, y, name, cells.Means(k), LabelOf(layout, name)});
       }
       *out += "</figure>\n";
     }

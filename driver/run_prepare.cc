@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -427,6 +428,20 @@ void RepairParameterVariables(PreparedRun* run) {
 
 }  // namespace
 
+namespace {
+
+// Now, as CF's `history` and NCO write it: "2026-12-07T06:30:00Z".
+std::string UtcTimestamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+}  // namespace
+
 OutputLayoutSpec LayoutSpecFor(const Config& config, const Space& space,
                                const KernelBinding& binding, const Plan& plan,
                                const std::string& fingerprint) {
@@ -454,6 +469,12 @@ OutputLayoutSpec LayoutSpecFor(const Config& config, const Space& space,
                               [&space, d](uint64_t k) { return space.Coordinate(size_t(d), k); }});
   }
   spec.outputs = binding.outputs;
+  spec.title = config.name;
+  // The command that makes this sweep, not every flag of the invocation: -j, --shard and the like
+  // are settings of one invocation (any other gives the same file), and `sweep plan` must know the
+  // file's exact size, which the text's length is part of. `--set` overrides are in `config`.
+  spec.history = UtcTimestamp() + ": sweep run " + spec.config_file;
+  spec.attributes = binding.attributes;
   return spec;
 }
 

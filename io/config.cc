@@ -29,7 +29,7 @@ const char* const kDtypes[] = {"float64", "float32", "int64", "int32", "uint8"};
 // The key tables (KnownConfigKeys). RejectUnknown() takes one of these, never a list of its own,
 // so that every key accepted is in KnownConfigKeys() and documented (configs/README.md).
 const ConfigKeys kTopKeys("", {"name", "seed", "kernel", "inputs", "parameters", "zip", "repeat",
-                               "sampling", "execution", "output"});
+                               "sampling", "execution", "output", "attributes"});
 const ConfigKeys kKernelKeys("kernel",
                              {"name", "plugin", "command", "persistent", "python", "options",
                               "outputs", "batch", "files", "results_file", "workdir"});
@@ -44,6 +44,10 @@ const ConfigKeys kExecutionKeys("execution",
                                 {"workers", "chunk_size", "schedule", "start", "threads", "timeout",
                                  "retries", "memory_limit", "max_failures"});
 const ConfigKeys kOutputKeys("output", {"path"});
+// CF text attributes a user may give a variable; the others (_FillValue, coordinates, ...) are the
+// output file's own.
+const ConfigKeys kAttributeKeys("attributes.<name>",
+                                {"units", "long_name", "standard_name", "comment"});
 
 // Placeholders of the command kernel and dimension names of the output file.
 const char* const kReservedNames[] = {"seed", "point", "sample", "replicate"};
@@ -370,11 +374,18 @@ class ConfigReader {
   void ReadZip(const Field& field);
   void ReadExecution(const Field& field);
   void ReadOutput(const Field& field);
+  void ReadAttributes(const Field& field);
+  void CheckGridValues();
+  void Note(const Field& field, std::string message) {
+    config_.notes.push_back({field.where, field.path, std::move(message)});
+  }
 
   Config& config_;
   std::vector<Diagnostic>& diagnostics_;
   std::vector<std::string> override_paths_;
   std::set<std::string> broken_parameters_;  // reported already; zip skips their lengths
+  // Each `values:` list read and its items, by parameter, for CheckGridValues().
+  std::map<std::string, std::pair<Field, std::vector<Field>>> value_items_;
 };
 
 void ConfigReader::Read(const YAML::Node& root) {
@@ -408,11 +419,13 @@ void ConfigReader::Read(const YAML::Node& root) {
   if (const Entry* e = Find(*entries, "sampling")) ReadSampling(*e);
   if (const Entry* e = required("parameters")) ReadParameters(*e);
   if (const Entry* e = Find(*entries, "zip")) ReadZip(e->value);
+  CheckGridValues();
   if (const Entry* e = Find(*entries, "repeat")) {
     config_.repeat = Integer(e->value, 1, "an integer >= 1").value_or(1);
   }
   if (const Entry* e = Find(*entries, "execution")) ReadExecution(e->value);
   if (const Entry* e = Find(*entries, "output")) ReadOutput(e->value);
+  if (const Entry* e = Find(*entries, "attributes")) ReadAttributes(e->value);
   if (config_.output.path.empty() && !config_.name.empty())
     config_.output.path = Resolve("results/" + config_.name + ".h5");
 }
@@ -1038,6 +1051,7 @@ bool ConfigReader::ReadValues(const Field& v, AxisSpec* axis) {
   if (numbers && !all_integers) {
     for (Value& value : values) value = Value::Number(value.number);
   }
+  value_items_[axis->name] = {v, *items};
   axis->kind = AxisSpec::Kind::kValues;
   axis->values = std::move(values);
   return true;
@@ -1115,6 +1129,81 @@ void ConfigReader::ReadZip(const Field& field) {
     }
     config_.zip.push_back(zipped);
     config_.zip_where.push_back(group.where);
+  }
+}
+
+// The `values:` of a grid axis are its coordinate: a value twice would select two points for one
+// label (xarray's .sel(x=1)) and break searches (method="nearest"); CF wants coordinates unique
+// and monotonic. A zipped parameter is not a coordinate of its own and may repeat values.
+void ConfigReader::CheckGridValues() {
+  std::set<std::string> zipped;
+  for (const std::vector<std::string>& group : config_.zip)
+    zipped.insert(group.begin(), group.end());
+  for (const AxisSpec& axis : config_.parameters) {
+    const auto items = value_items_.find(axis.name);
+    if (axis.kind != AxisSpec::Kind::kValues || items == value_items_.end() ||
+        zipped.count(axis.name) || broken_parameters_.count(axis.name)) {
+      continue;
+    }
+    const std::vector<Value>& values = axis.values;
+    std::vector<size_t> order(values.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    const bool strings = values[0].type == Value::Type::kString;
+    auto less = [&](size_t a, size_t b) {
+      if (strings) return values[a].string < values[b].string;
+      if (values[a].type == Value::Type::kInteger) return values[a].integer < values[b].integer;
+      return values[a].number < values[b].number;
+    };
+    std::stable_sort(order.begin(), order.end(), less);
+    for (size_t i = 1; i < order.size(); ++i) {
+      if (less(order[i - 1], order[i])) continue;
+      const size_t first = std::min(order[i - 1], order[i]);
+      const size_t again = std::max(order[i - 1], order[i]);
+      Fail(items->second.second[again],
+           "`" + values[again].ToString() + "` is also item " + std::to_string(first) +
+               " of the list: an axis takes each value once (`repeat:` "
+               "makes replicates)");
+    }
+    if (strings) continue;
+    bool increasing = true, decreasing = true;
+    for (size_t i = 1; i < values.size(); ++i) {
+      increasing = increasing && less(i - 1, i);
+      decreasing = decreasing && less(i, i - 1);
+    }
+    if (!increasing && !decreasing) {
+      Note(items->second.first,
+           "the values are not sorted: they are kept in the order given, but CF wants a "
+           "coordinate monotonic, and xarray's .sel(method=\"nearest\") and slices by value need "
+           "a sorted index (`ds.sortby(\"" +
+               axis.name + "\")` makes one)");
+    }
+  }
+}
+
+void ConfigReader::ReadAttributes(const Field& field) {
+  std::optional<std::vector<Entry>> names =
+      Map(field, "a map of variable name: {units: ..., long_name: ...}");
+  if (!names) return;
+  for (const Entry& e : *names) {
+    if (!IsIdentifier(e.key)) {
+      Fail(e.key_field, "`" + e.key + "` is not the name of a parameter or an output");
+      continue;
+    }
+    std::optional<std::vector<Entry>> keys = Map(e.value, "a map like {units: m, long_name: ...}");
+    if (!keys) continue;
+    RejectUnknown(*keys, kAttributeKeys);
+    AttributesSpec spec;
+    spec.name = e.key;
+    spec.where = e.key_field.where;
+    for (const Entry& k : *keys) {
+      if (std::find(kAttributeKeys.keys.begin(), kAttributeKeys.keys.end(), k.key) ==
+          kAttributeKeys.keys.end())
+        continue;
+      if (std::optional<std::string> text = String(k.value, "a text")) {
+        spec.values.emplace_back(k.key, *text);
+      }
+    }
+    config_.attributes.push_back(std::move(spec));
   }
 }
 
@@ -1397,7 +1486,7 @@ void RefuseNulCharacters(const YAML::Node& node, const std::string& file, const 
 const std::vector<ConfigKeys>& KnownConfigKeys() {
   static const std::vector<ConfigKeys> tables = {kTopKeys,       kKernelKeys, kWorkdirKeys,
                                                  kInputKeys,     kAxisKeys,   kSamplingKeys,
-                                                 kExecutionKeys, kOutputKeys};
+                                                 kExecutionKeys, kOutputKeys, kAttributeKeys};
   return tables;
 }
 

@@ -9,12 +9,14 @@
 //
 // What LoadConfig() checks: YAML syntax (nesting deeper than 256 levels, several documents and
 // duplicate keys are errors too), types, required keys, unknown keys, empty axes,
-// linspace/logspace counts, range steps, zip groups (known swept parameters, equal lengths, no
+// linspace/logspace counts, range steps, `values:` lists (no value twice; a list that is not
+// sorted is kept in its order, with a note), zip groups (known swept parameters, equal lengths, no
 // parameter twice), sampling (only {uniform}/{loguniform} and constants with `sampling:`, and
 // those only with it), durations, sizes, worker counts, parameter names (identifiers, since
 // they name HDF5 datasets and {placeholders}; `seed`, `point`, `sample` and `replicate` are
-// reserved), the names a command kernel writes and reads in its work directory (`files:` and
-// `results_file:`: relative paths with no `.`, `..` or empty part, so none leads out of it).
+// reserved), `attributes:` (known attribute keys, non-empty text; which variables exist is the
+// binding's to check), the names a command kernel writes and reads in its work directory (`files:`
+// and `results_file:`: relative paths with no `.`, `..` or empty part, so none leads out of it).
 // What it does not check: kernels (their options, inputs and outputs; see kernels/), input files
 // and templates (they may not exist yet; see the inputs module and driver/command_binding.h) and
 // point-count limits (see driver/space.h), because these need more than the file.
@@ -189,6 +191,14 @@ struct OutputSpec {
   std::string path;
 };
 
+// One entry of `attributes:`: CF text attributes of a variable of the output file.
+struct AttributesSpec {
+  std::string name;  // a parameter, an output, `sample` or `replicate` (checked with the kernel,
+                     // driver/binding.h)
+  std::vector<std::pair<std::string, std::string>> values;  // units, long_name, ...: as written
+  SourceLocation where;                                     // of the name's key
+};
+
 struct Config {
   std::string file;    // the config's path as given
   std::string folder;  // absolute: the folder relative paths were resolved against (file's)
@@ -205,6 +215,10 @@ struct Config {
   SamplingSpec sampling;
   ExecutionSpec execution;
   OutputSpec output;
+  std::vector<AttributesSpec> attributes;  // in file order
+  // What a user should know that is not an error (a `values:` list that is not sorted): `validate`
+  // prints them. Not carried to workers.
+  std::vector<Diagnostic> notes;
 
   const AxisSpec* FindParameter(const std::string& name) const;
 };

@@ -152,6 +152,10 @@ json Encode(const ExecutionSpec& execution);
 void Decode(const json& j, ExecutionSpec* execution);
 json Encode(const OutputSpec& output);
 void Decode(const json& j, OutputSpec* output);
+json Encode(const std::pair<std::string, std::string>& pair);
+void Decode(const json& j, std::pair<std::string, std::string>* pair);
+json Encode(const AttributesSpec& attributes);
+void Decode(const json& j, AttributesSpec* attributes);
 
 template <typename T>
 json Encode(const std::vector<T>& items) {
@@ -408,6 +412,26 @@ json Encode(const OutputSpec& output) {
 }
 void Decode(const json& j, OutputSpec* output) { Take(j, "path", &output->path); }
 
+json Encode(const std::pair<std::string, std::string>& pair) { return {pair.first, pair.second}; }
+void Decode(const json& j, std::pair<std::string, std::string>* pair) {
+  if (!j.is_array() || j.size() != 2) throw Error("expected [name, text]");
+  Decode(j[0], &pair->first);
+  Decode(j[1], &pair->second);
+}
+
+json Encode(const AttributesSpec& attributes) {
+  json j = json::object();
+  Put(j, "name", attributes.name);
+  Put(j, "values", attributes.values);
+  Put(j, "where", attributes.where);
+  return j;
+}
+void Decode(const json& j, AttributesSpec* attributes) {
+  Take(j, "name", &attributes->name);
+  Take(j, "values", &attributes->values);
+  Take(j, "where", &attributes->where);
+}
+
 }  // namespace
 
 nlohmann::json ConfigToJson(const Config& config) {
@@ -425,7 +449,8 @@ nlohmann::json ConfigToJson(const Config& config) {
   Put(j, "sampling", config.sampling);
   Put(j, "execution", config.execution);
   Put(j, "output", config.output);
-  // Not text or name: see the header.
+  Put(j, "attributes", config.attributes);
+  // Not text, name or notes: see the header.
   return j;
 }
 
@@ -448,6 +473,7 @@ Config ConfigFromJson(const nlohmann::json& job) {
     Take(job, "sampling", &config.sampling);
     Take(job, "execution", &config.execution);
     Take(job, "output", &config.output);
+    Take(job, "attributes", &config.attributes);
   } catch (const Error& e) {
     throw Error(std::string("sweep job: ") + e.what());
   }

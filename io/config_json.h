@@ -23,7 +23,8 @@
 // ranks publish themselves, execution, output.path, from which the command kernel's work
 // directories derive, file and folder); what no worker reads is carried anyway when it is a few
 // bytes (execution.max_failures), so that the rule is simple: every field. Not carried: `text`
-// (the point of it) and `name`, which only the driver reads; a decoded Config has them empty.
+// (the point of it), `name` and `notes`, which only the driver reads; a decoded Config has them
+// empty.
 //
 // Adding a field to a Config struct: one Put line in its Encode and one Take line in its Decode
 // (config_json.cc). tests/config_json_test.cc counts every struct's fields at compile time, so a

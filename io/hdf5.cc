@@ -2,6 +2,7 @@
 
 #include <hdf5_hl.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <utility>
 
@@ -89,6 +90,9 @@ Handle CreateFile(const std::string& path) {
   Check(H5Pset_link_creation_order(fcpl.id(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
         "H5Pset_link_creation_order");
   Check(H5Pset_obj_track_times(fcpl.id(), false), "H5Pset_obj_track_times");
+  // The root's attributes in dense storage (a heap), where a text attribute may exceed the 64 KiB
+  // of an object header message: a config of up to 16 MiB is stored as netCDF text (NC_CHAR).
+  Check(H5Pset_attr_phase_change(fcpl.id(), 0, 0), "H5Pset_attr_phase_change");
   return Own(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.id(), H5P_DEFAULT), H5Fclose,
              "cannot create HDF5 file '" + path + "'");
 }
@@ -331,9 +335,12 @@ Handle OpenAttribute(hid_t loc, const std::string& name) {
 }  // namespace
 
 void WriteAttribute(hid_t loc, const std::string& name, const std::string& value) {
-  Handle type = VariableStringType();
-  const char* text = value.c_str();
-  WriteScalarAttribute(loc, name, type.id(), &text);
+  Handle type = Own(H5Tcopy(H5T_C_S1), H5Tclose, "H5Tcopy");
+  Check(H5Tset_size(type.id(), std::max<size_t>(value.size(), 1)), "H5Tset_size");
+  Check(H5Tset_strpad(type.id(), H5T_STR_NULLTERM), "H5Tset_strpad");
+  Check(H5Tset_cset(type.id(), H5T_CSET_UTF8), "H5Tset_cset");
+  const std::string bytes = value.empty() ? std::string(1, '\0') : value;
+  WriteScalarAttribute(loc, name, type.id(), bytes.data());
 }
 
 void WriteAttribute(hid_t loc, const std::string& name, uint64_t value) {
@@ -346,6 +353,14 @@ void WriteAttribute(hid_t loc, const std::string& name, uint32_t value) {
 
 void WriteAttribute(hid_t loc, const std::string& name, hid_t type, const void* value) {
   WriteScalarAttribute(loc, name, type, value);
+}
+
+void WriteAttribute(hid_t loc, const std::string& name, hid_t type, const void* values,
+                    size_t count) {
+  Handle space = SimpleSpace({count});
+  Handle attribute = Own(H5Acreate2(loc, name.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT),
+                         H5Aclose, "cannot create attribute '" + name + "'");
+  Check(H5Awrite(attribute.id(), type, values), "cannot write attribute '" + name + "'");
 }
 
 void WriteAttribute(hid_t loc, const std::string& name, const std::vector<std::string>& values) {
@@ -420,6 +435,16 @@ uint64_t ReadUnsignedAttribute(hid_t loc, const std::string& name) {
   uint64_t value = 0;
   Check(H5Aread(attribute.id(), H5T_NATIVE_UINT64, &value), "cannot read attribute '" + name + "'");
   return value;
+}
+
+void ReadAttribute(hid_t loc, const std::string& name, hid_t mem_type, void* value) {
+  Handle attribute = OpenAttribute(loc, name);
+  Handle type = Own(H5Aget_type(attribute.id()), H5Tclose, "H5Aget_type");
+  const H5T_class_t type_class = Check(H5Tget_class(type.id()), "H5Tget_class");
+  if (type_class != H5T_INTEGER && type_class != H5T_FLOAT) {
+    throw Error("attribute '" + name + "' is not a number");
+  }
+  Check(H5Aread(attribute.id(), mem_type, value), "cannot read attribute '" + name + "'");
 }
 
 // --- dimension scales ----------------------------------------------------------------------

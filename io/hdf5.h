@@ -121,17 +121,26 @@ void Read(hid_t dataset, hid_t mem_type, hid_t mem_space, hid_t file_space, void
 
 // --- attributes ----------------------------------------------------------------------------
 bool AttributeExists(hid_t loc, const std::string& name);
+// A text attribute as netCDF writes NC_CHAR: a fixed-length string of the text's bytes (UTF-8,
+// no terminating NUL; an empty text is one NUL). CF and NCO expect text attributes of this type:
+// NCO ignores a `coordinates` attribute of variable-length strings (NC_STRING).
 void WriteAttribute(hid_t loc, const std::string& name, const std::string& value);
 void WriteAttribute(hid_t loc, const std::string& name, uint64_t value);
 void WriteAttribute(hid_t loc, const std::string& name, uint32_t value);
 // A scalar attribute of `type` (a native type) holding *value.
 void WriteAttribute(hid_t loc, const std::string& name, hid_t type, const void* value);
+// A one-dimensional attribute of `count` values of `type` (a native type) at `values`.
+void WriteAttribute(hid_t loc, const std::string& name, hid_t type, const void* values,
+                    size_t count);
 // A one-dimensional attribute of variable-length UTF-8 strings; none: an empty attribute (a null
 // dataspace, as netCDF-4 writes one), which ReadStringsAttribute reads as none.
 void WriteAttribute(hid_t loc, const std::string& name, const std::vector<std::string>& values);
 // THROWS: Error when absent or not of the asked kind (a string of either storage; an integer).
 std::string ReadStringAttribute(hid_t loc, const std::string& name);
 uint64_t ReadUnsignedAttribute(hid_t loc, const std::string& name);
+// A scalar numeric attribute converted to `mem_type` (a native type) into *value.
+// THROWS: Error when absent or not a number.
+void ReadAttribute(hid_t loc, const std::string& name, hid_t mem_type, void* value);
 // A string attribute, scalar or one-dimensional, as its elements.
 std::vector<std::string> ReadStringsAttribute(hid_t loc, const std::string& name);
 

@@ -67,8 +67,25 @@ class UnsignedColumnWriter {
 constexpr char kDimensionWithoutVariable[] =
     "This is a netCDF dimension but not a netCDF variable.";
 
+// Dimension ids as netCDF-4 records them (_Netcdf4Dimid on each dimension's dataset): the sweep
+// dimensions 0..k-1 in C order, every other dimension the next free id as it is made. netCDF needs
+// them to place a text coordinate (a two-dimensional char dimension scale) on its dimensions.
+class DimensionIds {
+ public:
+  explicit DimensionIds(size_t sweep_dimensions) : next_(int(sweep_dimensions)) {}
+  int Next() { return next_++; }
+
+ private:
+  int next_;
+};
+
+void MarkDimension(hid_t dataset, int id) {
+  const int32_t value = id;
+  hdf5::WriteAttribute(dataset, "_Netcdf4Dimid", H5T_NATIVE_INT32, &value);
+}
+
 // A dimension without a variable, as netCDF-4 writes one: a scale never allocated nor written.
-hdf5::Handle CreateBareDimension(hid_t loc, const std::string& name, uint64_t size) {
+hdf5::Handle CreateBareDimension(hid_t loc, const std::string& name, uint64_t size, int id) {
   hdf5::Handle dcpl = hdf5::CreateDatasetPlist();
   hdf5::Handle space = hdf5::SimpleSpace({size});
   hdf5::Handle dataset = hdf5::CreateDataset(loc, name, H5T_IEEE_F32BE, space.id(), dcpl.id());
@@ -76,7 +93,14 @@ hdf5::Handle CreateBareDimension(hid_t loc, const std::string& name, uint64_t si
   std::snprintf(mark, sizeof mark, "%s%10llu", kDimensionWithoutVariable,
                 static_cast<unsigned long long>(size));
   hdf5::MakeDimensionScale(dataset.id(), mark);
+  MarkDimension(dataset.id(), id);
   return dataset;
+}
+
+void WriteAttributes(hid_t dataset, const OutputLayoutSpec& spec, const std::string& name) {
+  const auto it = spec.attributes.find(name);
+  if (it == spec.attributes.end()) return;
+  for (const auto& [key, text] : it->second) hdf5::WriteAttribute(dataset, key, text);
 }
 
 // A contiguous dataset allocated now, at its final offset, and not written. With `declare_fill`,
@@ -94,23 +118,52 @@ hdf5::Handle CreateAllocatedDataset(hid_t loc, const std::string& name, hid_t ty
   return dataset;
 }
 
+// A string parameter as netCDF text, which NCO and CDO read where they refuse variable-length
+// strings: a char array [n, <name>_strlen] ([<name>_strlen] for a constant), a value a row,
+// NUL-padded to the longest value's bytes. The coordinate of a grid axis is itself its
+// dimension's scale, which HDF5 cannot attach another scale to: its dimensions are named by id
+// (_Netcdf4Coordinates), as netCDF-4 does for such a coordinate. xarray decodes it into a string
+// index (`.sel(mode="a")`); _Encoding says the bytes are UTF-8.
+hdf5::Handle WriteTextVariable(hid_t root, const OutputLayoutSpec& spec, const OutputVariable& v,
+                               DimensionIds* ids) {
+  const bool scalar = v.dimension < 0;
+  const uint64_t n = scalar ? 1 : spec.dimensions[size_t(v.dimension)].size;
+  std::vector<std::string> texts;
+  uint64_t width = 1;
+  for (uint64_t k = 0; k < n; ++k) {
+    texts.push_back(FormatValue(v.value(k)));
+    width = std::max<uint64_t>(width, texts.back().size());
+  }
+  std::string rows(n * width, '\0');
+  for (uint64_t k = 0; k < n; ++k) texts[k].copy(rows.data() + k * width, texts[k].size());
+  const int strlen_id = ids->Next();
+  hdf5::Handle strlen = CreateBareDimension(root, v.name + "_strlen", width, strlen_id);
+  hdf5::Handle type = hdf5::CharType();
+  hdf5::Handle dcpl = hdf5::CreateDatasetPlist();
+  hdf5::Handle space =
+      hdf5::SimpleSpace(scalar ? std::vector<uint64_t>{width} : std::vector<uint64_t>{n, width});
+  hdf5::Handle dataset = hdf5::CreateDataset(root, v.name, type.id(), space.id(), dcpl.id());
+  hdf5::Write(dataset.id(), type.id(), H5S_ALL, H5S_ALL, rows.data());
+  hdf5::WriteAttribute(dataset.id(), "_Encoding", std::string("utf-8"));
+  const bool coordinate = !scalar && spec.dimensions[size_t(v.dimension)].name == v.name;
+  if (coordinate) {
+    hdf5::MakeDimensionScale(dataset.id(), v.name);
+    MarkDimension(dataset.id(), v.dimension);
+    const int32_t dims[2] = {v.dimension, strlen_id};
+    hdf5::WriteAttribute(dataset.id(), "_Netcdf4Coordinates", H5T_NATIVE_INT32, dims, 2);
+  } else {
+    hdf5::AttachDimensionScale(dataset.id(), strlen.id(), scalar ? 0 : 1);
+  }
+  return dataset;
+}
+
 // A parameter variable: strings and short ones written now, longer numeric ones deferred.
-hdf5::Handle WriteVariable(hid_t root, const OutputLayoutSpec& spec, const OutputVariable& v) {
+hdf5::Handle WriteVariable(hid_t root, const OutputLayoutSpec& spec, const OutputVariable& v,
+                           DimensionIds* ids) {
+  if (v.type == SWEEP_VALUE_STRING) return WriteTextVariable(root, spec, v, ids);
   const bool scalar = v.dimension < 0;
   const uint64_t n = scalar ? 1 : spec.dimensions[size_t(v.dimension)].size;
   const std::vector<uint64_t> dims = scalar ? std::vector<uint64_t>{} : std::vector<uint64_t>{n};
-  if (v.type == SWEEP_VALUE_STRING) {
-    hdf5::Handle type = hdf5::VariableStringType();
-    hdf5::Handle dcpl = hdf5::CreateDatasetPlist();
-    hdf5::Handle space = hdf5::SimpleSpace(dims);
-    hdf5::Handle dataset = hdf5::CreateDataset(root, v.name, type.id(), space.id(), dcpl.id());
-    std::vector<std::string> texts;
-    for (uint64_t k = 0; k < n; ++k) texts.push_back(FormatValue(v.value(k)));
-    std::vector<const char*> pointers;
-    for (const std::string& t : texts) pointers.push_back(t.c_str());
-    hdf5::Write(dataset.id(), type.id(), H5S_ALL, H5S_ALL, pointers.data());
-    return dataset;
-  }
   const bool integer = v.type == SWEEP_VALUE_INTEGER;
   const int dtype = integer ? SWEEP_INT64 : SWEEP_FLOAT64;
   const hid_t type = hdf5::NativeType(dtype);
@@ -133,7 +186,8 @@ hdf5::Handle WriteVariable(hid_t root, const OutputLayoutSpec& spec, const Outpu
 }
 
 // The sweep dimensions and every parameter variable. Returns the dimensions' scales, in order.
-std::vector<hdf5::Handle> WriteDimensionsAndVariables(hid_t root, const OutputLayoutSpec& spec) {
+std::vector<hdf5::Handle> WriteDimensionsAndVariables(hid_t root, const OutputLayoutSpec& spec,
+                                                      DimensionIds* ids) {
   std::vector<hdf5::Handle> scales;
   for (size_t d = 0; d < spec.dimensions.size(); ++d) {
     const OutputDimension& dimension = spec.dimensions[d];
@@ -141,38 +195,47 @@ std::vector<hdf5::Handle> WriteDimensionsAndVariables(hid_t root, const OutputLa
         std::find_if(spec.variables.begin(), spec.variables.end(),
                      [&](const OutputVariable& v) { return v.name == dimension.name; });
     if (coordinate == spec.variables.end()) {
-      scales.push_back(CreateBareDimension(root, dimension.name, dimension.size));
+      scales.push_back(CreateBareDimension(root, dimension.name, dimension.size, int(d)));
       continue;
     }
-    hdf5::Handle dataset = WriteVariable(root, spec, *coordinate);
-    hdf5::MakeDimensionScale(dataset.id(), dimension.name);
+    hdf5::Handle dataset = WriteVariable(root, spec, *coordinate, ids);
+    if (coordinate->type != SWEEP_VALUE_STRING) {
+      hdf5::MakeDimensionScale(dataset.id(), dimension.name);
+      MarkDimension(dataset.id(), int(d));
+    }
+    WriteAttributes(dataset.id(), spec, coordinate->name);
     scales.push_back(std::move(dataset));
   }
   for (const OutputVariable& v : spec.variables) {
     const bool is_coordinate =
         v.dimension >= 0 && spec.dimensions[size_t(v.dimension)].name == v.name;
     if (is_coordinate) continue;
-    hdf5::Handle dataset = WriteVariable(root, spec, v);
+    hdf5::Handle dataset = WriteVariable(root, spec, v, ids);
     if (v.dimension >= 0) {
       hdf5::AttachDimensionScale(dataset.id(), scales[size_t(v.dimension)].id(), 0);
     }
+    WriteAttributes(dataset.id(), spec, v.name);
   }
   return scales;
 }
 
-// The parameters that are not a dimension's coordinate (zipped, sampled, constants), space
-// separated: the CF `coordinates` attribute that makes xarray show them as coordinates.
+// The parameters that are not a dimension's numeric coordinate (zipped, sampled, constants, and
+// the text coordinates of string axes, which CF counts as labels), space separated: the CF
+// `coordinates` attribute, with which xarray shows them as coordinates and NCO keeps them in a
+// subset.
 std::string AuxiliaryCoordinates(const OutputLayoutSpec& spec) {
   std::string names;
   for (const OutputVariable& v : spec.variables) {
-    if (v.dimension >= 0 && spec.dimensions[size_t(v.dimension)].name == v.name) continue;
+    const bool numeric_coordinate = v.dimension >= 0 && v.type != SWEEP_VALUE_STRING &&
+                                    spec.dimensions[size_t(v.dimension)].name == v.name;
+    if (numeric_coordinate) continue;
     names += (names.empty() ? "" : " ") + v.name;
   }
   return names;
 }
 
-void WriteOutputs(hid_t root, const OutputLayoutSpec& spec,
-                  const std::vector<hdf5::Handle>& scales) {
+void WriteOutputs(hid_t root, const OutputLayoutSpec& spec, const std::vector<hdf5::Handle>& scales,
+                  DimensionIds* ids) {
   const std::string coordinates = AuxiliaryCoordinates(spec);
   for (const sweep_output_decl& output : spec.outputs) {
     std::vector<uint64_t> dims;
@@ -181,11 +244,11 @@ void WriteOutputs(hid_t root, const OutputLayoutSpec& spec,
     for (int r = 0; r < output.rank; ++r) {
       const uint64_t n = static_cast<uint64_t>(output.shape[r]);
       dims.push_back(n);
-      inner.push_back(
-          CreateBareDimension(root, std::string(output.name) + "_" + std::to_string(r), n));
+      inner.push_back(CreateBareDimension(root, std::string(output.name) + "_" + std::to_string(r),
+                                          n, ids->Next()));
     }
     char fill[8];
-    MissingValue(output.dtype, fill);
+    NetcdfFillValue(output.dtype, fill);
     hdf5::Handle dataset =
         CreateAllocatedDataset(root, output.name, hdf5::NativeType(output.dtype), dims, fill, true);
     for (size_t d = 0; d < scales.size(); ++d) {
@@ -196,6 +259,7 @@ void WriteOutputs(hid_t root, const OutputLayoutSpec& spec,
                                  static_cast<unsigned>(scales.size() + r));
     }
     if (!coordinates.empty()) hdf5::WriteAttribute(dataset.id(), "coordinates", coordinates);
+    WriteAttributes(dataset.id(), spec, output.name);
   }
 }
 
@@ -203,9 +267,9 @@ void WriteOutputs(hid_t root, const OutputLayoutSpec& spec,
 // `row_dimension` and `char_dimension`, all holes but the last row, which holds `full`.
 void WriteStringTable(hid_t group, const std::string& name, const std::string& row_dimension,
                       const std::string& char_dimension, uint64_t rows, uint64_t width,
-                      const std::string& full) {
-  hdf5::Handle row_scale = CreateBareDimension(group, row_dimension, rows);
-  hdf5::Handle char_scale = CreateBareDimension(group, char_dimension, width);
+                      const std::string& full, DimensionIds* ids) {
+  hdf5::Handle row_scale = CreateBareDimension(group, row_dimension, rows, ids->Next());
+  hdf5::Handle char_scale = CreateBareDimension(group, char_dimension, width, ids->Next());
   hdf5::Handle type = hdf5::CharType();
   hdf5::Handle dataset =
       CreateAllocatedDataset(group, name, type.id(), {rows, width}, nullptr, false);
@@ -220,41 +284,53 @@ void WriteStringTable(hid_t group, const std::string& name, const std::string& r
   hdf5::Write(dataset.id(), type.id(), memory_space.id(), file_space.id(), last.data());
 }
 
+// One column of /chunks: its CF attributes, in the order written.
+struct ChunkColumn {
+  const char* name;
+  hid_t type;
+  VariableAttributes attributes;
+};
+
 // The provenance columns of /chunks and their string tables (io/output_file.h).
-void WriteProvenanceColumns(hid_t group, hid_t chunk_dimension, uint64_t chunks) {
-  struct Column {
-    const char* name;
-    hid_t type;
-    const char* long_name;
-  };
-  const Column columns[] = {
-      {"host", H5T_NATIVE_UINT16, "host of the chunk's worker: a row of host_names (0: none)"},
-      {"worker", H5T_NATIVE_INT32, "index of the chunk's worker in its run"},
-      {"start_time", H5T_NATIVE_DOUBLE, "when the chunk's worker began it"},
-      {"max_rss", H5T_NATIVE_UINT64,
-       "peak resident memory of the chunk's worker at its end, bytes"},
-      {"failure", H5T_NATIVE_UINT16,
-       "reason of the chunk's latest failed attempt: a row of failure_reasons (0: none)"}};
+void WriteProvenanceColumns(hid_t group, hid_t chunk_dimension, uint64_t chunks,
+                            DimensionIds* ids) {
+  const ChunkColumn columns[] = {
+      {"host",
+       H5T_NATIVE_UINT16,
+       {{"long_name", "host of the chunk's worker: a row of host_names (0: none)"}}},
+      {"worker", H5T_NATIVE_INT32, {{"long_name", "index of the chunk's worker in its run"}}},
+      // CF time: xarray reads a datetime, NaT where nothing is recorded (the _FillValue 0).
+      {"start_time",
+       H5T_NATIVE_DOUBLE,
+       {{"long_name", "when the chunk's worker began it"},
+        {"units", "seconds since 1970-01-01T00:00:00Z"}}},
+      // UDUNITS' `B` is the bel: bytes are `byte`.
+      {"max_rss",
+       H5T_NATIVE_UINT64,
+       {{"long_name", "peak resident memory of the chunk's worker at its end"}, {"units", "byte"}}},
+      {"failure",
+       H5T_NATIVE_UINT16,
+       {{"long_name",
+         "reason of the chunk's latest failed attempt: a row of failure_reasons (0: none)"}}}};
   const uint64_t zero = 0;
-  for (const Column& c : columns) {
+  for (const ChunkColumn& c : columns) {
     const bool time = std::strcmp(c.name, "start_time") == 0;
     hdf5::Handle dataset = CreateAllocatedDataset(group, c.name, c.type, {chunks}, &zero, time);
     hdf5::AttachDimensionScale(dataset.id(), chunk_dimension, 0);
-    hdf5::WriteAttribute(dataset.id(), "long_name", std::string(c.long_name));
-    // CF time: xarray reads a datetime, NaT where nothing is recorded (the _FillValue 0).
-    if (time) hdf5::WriteAttribute(dataset.id(), "units", std::string("seconds since 1970-01-01"));
+    for (const auto& [key, text] : c.attributes) hdf5::WriteAttribute(dataset.id(), key, text);
   }
   const uint64_t rows = StringTableRows(chunks);
   WriteStringTable(group, "host_names", "host_row", "host_name_char", rows, kHostNameBytes,
-                   "(another host: this table was full)");
+                   "(another host: this table was full)", ids);
   WriteStringTable(group, "failure_reasons", "failure_row", "failure_reason_char", rows,
                    kFailureReasonBytes,
                    "(another reason: this table was full; the journal and `sweep export "
-                   "--chunks` have it)");
+                   "--chunks` have it)",
+                   ids);
 }
 
 // The reuse columns of /chunks and their table (io/output_file.h).
-void WriteReuseColumns(hid_t group, hid_t chunk_dimension, uint64_t chunks) {
+void WriteReuseColumns(hid_t group, hid_t chunk_dimension, uint64_t chunks, DimensionIds* ids) {
   struct Column {
     const char* name;
     hid_t type;
@@ -275,12 +351,13 @@ void WriteReuseColumns(hid_t group, hid_t chunk_dimension, uint64_t chunks) {
     hdf5::WriteAttribute(dataset.id(), "long_name", std::string(c.long_name));
   }
   WriteStringTable(group, "reused_files", "reused_file_row", "reused_file_char", kReusedFileRows,
-                   kReusedFileBytes, "(another output: this table was full; the journal has it)");
+                   kReusedFileBytes, "(another output: this table was full; the journal has it)",
+                   ids);
 }
 
-void WriteChunkTable(hid_t file, const OutputLayoutSpec& spec) {
+void WriteChunkTable(hid_t file, const OutputLayoutSpec& spec, DimensionIds* ids) {
   hdf5::Handle group = hdf5::CreateGroup(file, "chunks");
-  hdf5::Handle dimension = CreateBareDimension(group.id(), "chunk", spec.chunks);
+  hdf5::Handle dimension = CreateBareDimension(group.id(), "chunk", spec.chunks, ids->Next());
   UnsignedColumnWriter firsts(group.id(), "first", spec.chunks);
   UnsignedColumnWriter counts(group.id(), "count", spec.chunks);
   for (uint64_t block = 0; block < spec.chunks; block += kBlock) {
@@ -295,18 +372,32 @@ void WriteChunkTable(hid_t file, const OutputLayoutSpec& spec) {
   }
   hdf5::AttachDimensionScale(firsts.dataset(), dimension.id(), 0);
   hdf5::AttachDimensionScale(counts.dataset(), dimension.id(), 0);
+  hdf5::WriteAttribute(firsts.dataset(), "long_name", std::string("first point of the chunk"));
+  hdf5::WriteAttribute(counts.dataset(), "long_name", std::string("points in the chunk"));
   const uint64_t zero = 0;  // all-zero bytes: a zero of every type below, and what holes read as
-  const std::pair<const char*, hid_t> columns[] = {{"status", H5T_NATIVE_UINT8},
-                                                   {"attempts", H5T_NATIVE_UINT32},
-                                                   {"seconds", H5T_NATIVE_DOUBLE},
-                                                   {"checksum", H5T_NATIVE_UINT64}};
-  for (const auto& [name, type] : columns) {
+  const ChunkColumn columns[] = {
+      {"status", H5T_NATIVE_UINT8, {{"long_name", "state of the chunk"}}},
+      {"attempts",
+       H5T_NATIVE_UINT32,
+       {{"long_name", "attempts the chunk took to be done or to fail for good"}}},
+      {"seconds",
+       H5T_NATIVE_DOUBLE,
+       {{"long_name", "wall time of the chunk's worker on it"}, {"units", "s"}}},
+      {"checksum", H5T_NATIVE_UINT64, {{"long_name", "checksum of the chunk's rows (0: none)"}}}};
+  for (const ChunkColumn& c : columns) {
     hdf5::Handle dataset =
-        CreateAllocatedDataset(group.id(), name, type, {spec.chunks}, &zero, false);
+        CreateAllocatedDataset(group.id(), c.name, c.type, {spec.chunks}, &zero, false);
     hdf5::AttachDimensionScale(dataset.id(), dimension.id(), 0);
+    for (const auto& [key, text] : c.attributes) hdf5::WriteAttribute(dataset.id(), key, text);
+    if (std::strcmp(c.name, "status") == 0) {
+      // CF flags: ChunkStatus's values and their names.
+      const uint8_t values[] = {0, 1, 2};
+      hdf5::WriteAttribute(dataset.id(), "flag_values", H5T_NATIVE_UINT8, values, 3);
+      hdf5::WriteAttribute(dataset.id(), "flag_meanings", std::string("pending done failed"));
+    }
   }
-  WriteProvenanceColumns(group.id(), dimension.id(), spec.chunks);
-  WriteReuseColumns(group.id(), dimension.id(), spec.chunks);
+  WriteProvenanceColumns(group.id(), dimension.id(), spec.chunks, ids);
+  WriteReuseColumns(group.id(), dimension.id(), spec.chunks, ids);
 }
 
 void CheckSpec(const OutputLayoutSpec& spec) {
@@ -337,6 +428,10 @@ void WriteOutputFile(const std::string& path, const OutputLayoutSpec& spec) {
   hdf5::ErrorSilencer quiet;
   hdf5::Handle file = hdf5::CreateFile(path);
   hid_t root = file.id();
+  hdf5::WriteAttribute(root, "Conventions", std::string("CF-1.8"));
+  hdf5::WriteAttribute(root, "title", spec.title);
+  hdf5::WriteAttribute(root, "history", spec.history);
+  hdf5::WriteAttribute(root, "source", std::string("sweep ") + SWEEP_VERSION);
   hdf5::WriteAttribute(root, "format", std::string(kOutputFormat));
   hdf5::WriteAttribute(root, "sweep_version", std::string(SWEEP_VERSION));
   hdf5::WriteAttribute(root, "config", spec.config_text);
@@ -354,9 +449,10 @@ void WriteOutputFile(const std::string& path, const OutputLayoutSpec& spec) {
   for (const sweep_output_decl& o : spec.outputs) output_names.push_back(o.name);
   hdf5::WriteAttribute(root, "sweep_dims", dimension_names);
   hdf5::WriteAttribute(root, "outputs", output_names);
-  std::vector<hdf5::Handle> scales = WriteDimensionsAndVariables(root, spec);
-  WriteOutputs(root, spec, scales);
-  WriteChunkTable(root, spec);
+  DimensionIds ids(spec.dimensions.size());
+  std::vector<hdf5::Handle> scales = WriteDimensionsAndVariables(root, spec, &ids);
+  WriteOutputs(root, spec, scales, &ids);
+  WriteChunkTable(root, spec, &ids);
   scales.clear();
   file.Close();
 }
@@ -547,7 +643,8 @@ void ReadDimensions(const std::string& path, hid_t root, const std::vector<std::
     hdf5::Handle dataset = hdf5::OpenDataset(root, name);
     hdf5::Handle space = hdf5::DatasetSpace(dataset.id());
     std::vector<uint64_t> dims = hdf5::SpaceDims(space.id());
-    if (dims.size() != 1) Damaged(path, "/" + name + " is not one-dimensional");
+    // A text coordinate (format sweep/3) is [n, <name>_strlen].
+    if (dims.size() != 1 && dims.size() != 2) Damaged(path, "/" + name + " is not a dimension");
     layout->dimensions.push_back({name, dims[0]});
     overflow = overflow || __builtin_mul_overflow(product, dims[0], &product);
     sizes += (sizes.empty() ? "" : " x ") + Text(dims[0]);
@@ -557,6 +654,19 @@ void ReadDimensions(const std::string& path, hid_t root, const std::vector<std::
                       (sizes.empty() ? std::string("none") : sizes) + ") do not multiply to " +
                       "attribute points (" + Text(layout->points) + ")");
   }
+}
+
+// The units and long_name of a variable, if it has them.
+void ReadLabels(hid_t dataset, const std::string& name, OutputLayout* layout) {
+  VariableAttributes labels;
+  for (const char* key : {"units", "long_name"}) {
+    if (!hdf5::AttributeExists(dataset, key)) continue;
+    try {
+      labels.emplace_back(key, hdf5::ReadStringAttribute(dataset, key));
+    } catch (const Error&) {  // not text: not a label sweep wrote
+    }
+  }
+  if (!labels.empty()) layout->attributes[name] = std::move(labels);
 }
 
 void ReadOutput(const std::string& path, hid_t root, const std::string& name,
@@ -591,6 +701,12 @@ void ReadOutput(const std::string& path, hid_t root, const std::string& name,
       __builtin_mul_overflow(layout->points, elements, &all))
     Damaged(path, "/" + name + " would hold more than 2^64 bytes");
   info.region = RegionOf(path, root, name, hdf5::NativeType(info.dtype), all, element_size);
+  if (hdf5::AttributeExists(dataset.id(), "_FillValue")) {
+    hdf5::ReadAttribute(dataset.id(), "_FillValue", hdf5::NativeType(info.dtype), info.fill);
+  } else {
+    MissingValue(info.dtype, info.fill);
+  }
+  ReadLabels(dataset.id(), name, layout);
   layout->results.push_back(std::move(info));
 }
 
@@ -606,6 +722,7 @@ void ReadVariables(const std::string& path, hid_t root, const std::vector<std::s
         hdf5::ReadStringAttribute(dataset.id(), "NAME").rfind(kDimensionWithoutVariable, 0) == 0) {
       continue;
     }
+    ReadLabels(dataset.id(), name, layout);
     hdf5::Handle space = hdf5::DatasetSpace(dataset.id());
     std::vector<uint64_t> dims = hdf5::SpaceDims(space.id());
     hdf5::Handle type = hdf5::DatasetType(dataset.id());
@@ -697,9 +814,9 @@ OutputLayout ReadOutputLayout(const std::string& path) {
                     "': run the sweep again (`sweep run CONFIG --force`) for a current file",
                 ExitCode::kUsage);
   }
-  if (layout.format != kOutputFormat) {
+  if (layout.format != kOutputFormat && layout.format != kPreviousOutputFormat) {
     throw Error(path + ": output format '" + layout.format + "' differs from this sweep's '" +
-                    kOutputFormat + "'",
+                    kOutputFormat + "' (and '" + kPreviousOutputFormat + "', which it reads too)",
                 ExitCode::kUsage);
   }
   std::vector<std::string> dimension_names, output_names;

@@ -20,11 +20,17 @@
 // layout, with HDF5) and output_file_bytes.cc (raw reads and writes at the layout's offsets,
 // without HDF5), so that a spawned worker, which is given the layout, links no HDF5 at all.
 //
-// Format "sweep/2", a netCDF-4 file (bump kOutputFormat on any change below; ReadOutputLayout()
-// refuses others, "sweep/1" with a message saying how to get a current file):
+// Format "sweep/3", a netCDF-4 file that follows CF-1.8 (bump kOutputFormat on any change below;
+// ReadOutputLayout() reads this and "sweep/2" (below), and refuses others, "sweep/1" with a
+// message saying how to get a current file):
 //
-//   /                   attributes (scalars unless said; strings are variable-length UTF-8):
-//                         format "sweep/2"; sweep_dims (1-D strings: the sweep dimensions in C
+//   /                   attributes (scalars unless said; text is netCDF's NC_CHAR, a fixed-length
+//                         UTF-8 string, which NCO needs to honour `coordinates`; the two lists of
+//                         names are 1-D variable-length strings, NC_STRING, netCDF's only attribute
+//                         of several strings):
+//                         Conventions "CF-1.8"; title (the sweep's name); history ("<UTC time>:
+//                         sweep run <config file>"); source ("sweep <version>");
+//                         format "sweep/3"; sweep_dims (1-D strings: the sweep dimensions in C
 //                         order; empty, a null dataspace, for a sweep of one point, whose
 //                         outputs and parameters are all scalars); outputs (1-D strings: the
 //                         kernel's outputs in order); sweep_version; config (YAML text);
@@ -38,25 +44,43 @@
 //                         holding its values (the coordinate variable); one per zip group, named
 //                         by its members joined with "_" (a dimension without a variable: its
 //                         members are coordinates on it); `sample` for a sampled sweep and
-//                         `replicate` when repeat > 1, holding 0..n-1 (int64)
+//                         `replicate` when repeat > 1, holding 0..n-1 (int64). A numeric
+//                         coordinate has no _FillValue, and its values are unique (the config
+//                         reader refuses a value twice in a `values:` list)
 //   /<param>            every other parameter: zipped ones [zip dim], sampled ones [sample],
 //                         constants scalar. Values: float64, int64 (ranges, integer lists and
-//                         constants) or variable-length strings (`values:` lists of strings)
+//                         constants) or text (`values:` lists of strings and string constants)
+//   /<param> (text)     a string parameter is netCDF text, which NCO and CDO read: a char array
+//                         [n, <param>_strlen] ([<param>_strlen] for a constant), a value a row,
+//                         UTF-8, NUL-padded to the longest value's bytes; _Encoding "utf-8";
+//                         <param>_strlen a dimension without a variable. A grid axis of strings
+//                         is its own dimension's scale, its dimensions named by netCDF-4's
+//                         _Netcdf4Coordinates ids; xarray decodes it to a string index. It is
+//                         listed in its outputs' `coordinates` (CF calls it a label)
+//   Every dimension's dataset has netCDF-4's _Netcdf4Dimid: the sweep dimensions 0..k-1 in C
+//   order, the others numbered on as they are made.
+//   Variables of parameters and outputs have the units, long_name, standard_name and comment
+//   their kernel declares (kernels/kernel.h) or the config's `attributes:` gives, as text.
 //   /<output>           [d1, ..., dk, i1, ...] each kernel output in the kernel's order, its dtype,
 //                         over the sweep dimensions then its own, named <output>_0, <output>_1...
-//                         (dimensions without variables); _FillValue (kernels/dtype.h: NaN for
-//                         floats, the netCDF default for integers) until its point is done;
-//                         attribute coordinates (CF: the /<param> variables above, space
-//                         separated, so xarray shows them as coordinates)
+//                         (dimensions without variables); it holds its _FillValue, netCDF's
+//                         default fill of its dtype (kernels/dtype.h: 9.969209968386869e+36 for
+//                         floats), until its point is done: NCO and CDO take it for missing, where
+//                         they would average a NaN, and xarray and netCDF4-python read it as
+//                         missing; attribute coordinates (CF: the /<param> variables that are not
+//                         a dimension's numeric coordinate, space separated, so xarray shows them
+//                         as coordinates and NCO keeps them in a subset)
 //   /chunks/chunk       [chunks] a dimension without a variable, for the datasets below
 //   /chunks/first       [chunks] uint64   first point of chunk c  (c * chunk_size)
 //   /chunks/count       [chunks] uint64   its number of points
-//   /chunks/status      [chunks] uint8    0 pending, 1 done, 2 failed
+//   /chunks/status      [chunks] uint8    0 pending, 1 done, 2 failed (CF flags: flag_values
+//                                         0, 1, 2; flag_meanings "pending done failed")
 //   /chunks/attempts    [chunks] uint32   tries it took to be done or to fail for good; 0 before
-//   /chunks/seconds     [chunks] float64  its worker's wall time on it (done); 0 otherwise
+//   /chunks/seconds     [chunks] float64  its worker's wall time on it (done); 0 otherwise;
+//                                         units "s"
 //   /chunks/checksum    [chunks] uint64   of its rows (done, driver/checksum.h); 0 otherwise
 //   Provenance: where, when and in how much memory each chunk was computed, and why it failed.
-//   Each has a long_name attribute saying so in a line.
+//   Each /chunks column has a long_name attribute saying what it is in a line.
 //   /chunks/host        [chunks] uint16   its worker's host, as a row of host_names: the host of
 //                                         its done or final failed attempt; 0 (the empty row)
 //                                         while not recorded
@@ -64,12 +88,14 @@
 //                                         (an MPI run numbers all ranks' workers together);
 //                                         meaningful where host > 0
 //   /chunks/start_time  [chunks] float64  when its worker began it (done), Unix seconds on that
-//                                         worker's clock; units "seconds since 1970-01-01" and
-//                                         _FillValue 0, so xarray reads a time, NaT where none
+//                                         worker's clock; units "seconds since
+//                                         1970-01-01T00:00:00Z" and _FillValue 0, so xarray
+//                                         reads a time, NaT where none
 //   /chunks/max_rss     [chunks] uint64   its worker's peak resident memory at its end (done),
 //                                         bytes: the high-water mark of the worker process (and
 //                                         of the programs it ran) since it started, which
-//                                         driver/worker.h details; 0 where not recorded
+//                                         driver/worker.h details; 0 where not recorded; units
+//                                         "byte" (UDUNITS' "B" is the bel)
 //   /chunks/failure     [chunks] uint16   the reason its latest failed attempt gave, as a row of
 //                                         failure_reasons, kept when a later attempt is done;
 //                                         0 (the empty row) if it never failed
@@ -102,6 +128,11 @@
 //   An output made before these existed (they came within this format) has none: it reads as
 //   nothing reused, and a run on it records reuse in the journal only.
 //
+// Format "sweep/2", before CF: no Conventions, title, history, source, units, long_name or flags;
+// text attributes and string parameters variable-length strings (NC_STRING); NaN the floats'
+// _FillValue. Such a file is read, resumed and reported as it is: FillRows() writes each output's
+// own _FillValue (OutputDatasetInfo::fill), so a resumed file keeps its NaN.
+//
 // Nothing is stored once per point unless it varies per point: a grid parameter is its
 // coordinate, and a point's seed follows from its parameter values (driver/space.h; by its index
 // in an output whose fingerprint has no "seeds", made before seeds by value): it is not stored.
@@ -128,7 +159,9 @@
 
 namespace sweep {
 
-inline constexpr char kOutputFormat[] = "sweep/2";
+inline constexpr char kOutputFormat[] = "sweep/3";
+// The earlier format this sweep still reads, writes into and resumes (above).
+inline constexpr char kPreviousOutputFormat[] = "sweep/2";
 
 // A numeric variable longer than this is deferred (above): writing it would cost O(points) for a
 // one-dimensional sweep.
@@ -148,6 +181,9 @@ inline constexpr uint64_t kReusedFileBytes = 512;
 inline uint64_t StringTableRows(uint64_t chunks) {
   return 2 + (chunks < kStringTableStrings ? chunks : kStringTableStrings);
 }
+
+// CF attributes of one variable, as (name, text) in the order written: "units", "long_name", ...
+using VariableAttributes = std::vector<std::pair<std::string, std::string>>;
 
 // One sweep dimension, a netCDF dimension: its name (a Python identifier) and size.
 struct OutputDimension {
@@ -178,6 +214,12 @@ struct OutputLayoutSpec {
   std::vector<OutputVariable> variables;            // names distinct from each other, from the
                                                     // dimensions without variables and outputs
   std::vector<sweep_output_decl> outputs;           // per-point shape of each kernel output
+  std::string title;                                // the sweep's name
+  std::string history;  // "<UTC time>: <command line>", as NCO and CDO add theirs
+  // Text attributes of variables, by the variable's name (a parameter, `sample`, `replicate` or
+  // an output). REQUIRES: names among the variables and outputs; attribute names not among those
+  // the layout writes itself (_FillValue, coordinates, _Encoding, _Netcdf4*).
+  std::map<std::string, VariableAttributes> attributes;
 };
 
 // Creates the complete file at `path`. It is written to "<path>.tmp-<pid>", then renamed
@@ -214,6 +256,9 @@ struct OutputDatasetInfo {
   std::vector<int64_t> point_shape;  // the output's shape per point; empty for a scalar
   uint64_t bytes_per_point = 0;
   RawRegion region;  // bytes == points * bytes_per_point
+  // Its _FillValue (DtypeSize(dtype) bytes, the rest 0): what FillRows() writes. NaN for floats
+  // in a file of format sweep/2, netCDF's default fill since sweep/3 (kernels/dtype.h).
+  unsigned char fill[8] = {};
 };
 
 struct OutputAxis {
@@ -257,6 +302,9 @@ struct OutputLayout {
   RawRegion chunk_reused, chunk_reused_from, chunk_reused_first, chunk_reused_last;
   StringTableInfo reused_files;
   bool has_reuse_provenance() const { return chunk_reused.bytes > 0; }
+  // `units` and `long_name` of each output and parameter that has them, by name: what a report
+  // labels its axes with.
+  std::map<std::string, VariableAttributes> attributes;
 };
 
 // Opens `path` read-only and reads its layout; the file is closed again on return. Everything a

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -68,18 +69,27 @@ void OutputFile::ReadRows(size_t output, uint64_t first, uint64_t count, void* d
 namespace {
 
 // Missing values are written from a block of them reused for the whole range (a chunk may be
-// gigabytes), made once per dtype and process, when a chunk needs it: a run fills every chunk it
-// prepares.
+// gigabytes), made once per dtype, fill value and process, when a chunk needs it: a run fills
+// every chunk it prepares.
 constexpr uint64_t kMissingBlockBytes = uint64_t{1} << 20;  // a multiple of every dtype's size
 
-const char* MissingBlock(int dtype) {
-  static std::once_flag made[SWEEP_UINT8 + 1];
-  static std::vector<char> blocks[SWEEP_UINT8 + 1];
-  std::call_once(made[dtype], [dtype] {
-    blocks[dtype].resize(kMissingBlockBytes);
-    FillMissing(blocks[dtype].data(), dtype, kMissingBlockBytes / DtypeSize(dtype));
-  });
-  return blocks[dtype].data();
+uint64_t FillBits(const OutputDatasetInfo& dataset) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, dataset.fill, sizeof bits);
+  return bits;
+}
+
+const char* MissingBlock(const OutputDatasetInfo& dataset) {
+  static std::mutex mutex;
+  static std::map<std::pair<int, uint64_t>, std::vector<char>> blocks;
+  std::lock_guard<std::mutex> lock(mutex);
+  std::vector<char>& block = blocks[{dataset.dtype, FillBits(dataset)}];
+  if (block.empty()) {
+    block.resize(kMissingBlockBytes);
+    FillElements(block.data(), dataset.fill, DtypeSize(dataset.dtype),
+                 kMissingBlockBytes / DtypeSize(dataset.dtype));
+  }
+  return block.data();  // a map's elements stay where they are
 }
 
 }  // namespace
@@ -90,11 +100,12 @@ void OutputFile::FillRows(size_t output, uint64_t first, uint64_t count) {
   const std::string what = "writing /" + dataset.name + " in " + path_;
   if (region.bytes < kMissingBlockBytes) {  // a small chunk: a block of its own size
     std::vector<char> block(region.bytes);
-    FillMissing(block.data(), dataset.dtype, region.bytes / DtypeSize(dataset.dtype));
+    FillElements(block.data(), dataset.fill, DtypeSize(dataset.dtype),
+                 region.bytes / DtypeSize(dataset.dtype));
     WriteBytesAt(fd_, block.data(), region.bytes, region.offset, what);
     return;
   }
-  const char* block = MissingBlock(dataset.dtype);
+  const char* block = MissingBlock(dataset);
   for (uint64_t done = 0; done < region.bytes; done += kMissingBlockBytes) {
     const uint64_t n = std::min(kMissingBlockBytes, region.bytes - done);
     WriteBytesAt(fd_, block, n, region.offset + done, what);
@@ -306,7 +317,8 @@ std::string EncodeRowLayout(const OutputLayout& layout) {
                        {"point_shape", r.point_shape},
                        {"bytes_per_point", r.bytes_per_point},
                        {"offset", r.region.offset},
-                       {"bytes", r.region.bytes}});
+                       {"bytes", r.region.bytes},
+                       {"fill", FillBits(r)}});
   }
   j["results"] = results;
   return j.dump();
@@ -326,6 +338,8 @@ OutputLayout DecodeRowLayout(const std::string& json_text) {
     info.bytes_per_point = r.at("bytes_per_point").get<uint64_t>();
     info.region.offset = r.at("offset").get<uint64_t>();
     info.region.bytes = r.at("bytes").get<uint64_t>();
+    const uint64_t fill = r.at("fill").get<uint64_t>();
+    std::memcpy(info.fill, &fill, sizeof fill);
     layout.results.push_back(std::move(info));
   }
   return layout;

@@ -83,17 +83,39 @@ void MissingValue(int dtype, void* out) {
   }
 }
 
-void FillMissing(void* data, int dtype, uint64_t elements) {
-  const size_t size = DtypeSize(dtype);
+void NetcdfFillValue(int dtype, void* out) {
+  switch (dtype) {
+    case SWEEP_FLOAT64: {
+      const double v = 9.9692099683868690e+36;
+      std::memcpy(out, &v, sizeof v);
+      break;
+    }
+    case SWEEP_FLOAT32: {
+      const float v = 9.96920996838686905e+36f;
+      std::memcpy(out, &v, sizeof v);
+      break;
+    }
+    default:
+      MissingValue(dtype, out);  // the integers' missing values are netCDF's already
+  }
+}
+
+void FillElements(void* data, const void* value, size_t size, uint64_t elements) {
   char* out = static_cast<char*>(data);
-  if (elements == 0) return;
-  MissingValue(dtype, out);
+  if (elements == 0 || size == 0) return;
+  std::memcpy(out, value, size);
   // Doubling copies of what is filled so far: log2(elements) calls at memory speed, where a copy
   // per element (a call each, its size unknown to the compiler) cost a worker a fifth of its time
   // on cheap kernels.
   const uint64_t bytes = elements * size;
   for (uint64_t filled = size; filled < bytes; filled *= 2)
     std::memcpy(out + filled, out, std::min(filled, bytes - filled));
+}
+
+void FillMissing(void* data, int dtype, uint64_t elements) {
+  char value[8];
+  MissingValue(dtype, value);
+  FillElements(data, value, DtypeSize(dtype), elements);
 }
 
 }  // namespace sweep

@@ -22,13 +22,21 @@ int DtypeFromName(const std::string& name);  // 0 if unknown
 // back as the same double (so a command kernel's argument round-trips).
 std::string ValueText(const sweep_value& v);
 
-// "Not computed": what an output element holds until its point is done, and the _FillValue the
-// output file declares. NaN for floats; the netCDF default fill for integers (int64
-// -9223372036854775806, int32 -2147483647, uint8 255), so xarray and netCDF tools read a pending
-// point as missing whatever the dtype.
+// What a kernel's output rows hold before it writes them (kernels/kernel.h), and what a point not
+// computed yet held in an output file of format sweep/2: NaN for floats; the netCDF default fill
+// for integers (int64 -9223372036854775806, int32 -2147483647, uint8 255).
 // Writes the missing value into `elements` elements of `dtype` at `data`.
 void FillMissing(void* data, int dtype, uint64_t elements);
 // Writes one missing value of `dtype` (DtypeSize(dtype) bytes) at `out`.
 void MissingValue(int dtype, void* out);
+
+// netCDF's default fill value of `dtype` (NC_FILL_DOUBLE and NC_FILL_FLOAT 9.9692099683868690e+36,
+// and the integers' as above): what a point not computed yet holds in an output file since format
+// sweep/3, and the _FillValue it declares. NCO and CDO take it for missing, where they take a NaN
+// for a number; xarray and netCDF4-python read it as missing (NaN) all the same.
+void NetcdfFillValue(int dtype, void* out);
+
+// Copies the `size` bytes at `value` into `elements` consecutive elements at `data`.
+void FillElements(void* data, const void* value, size_t size, uint64_t elements);
 
 }  // namespace sweep

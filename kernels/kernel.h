@@ -184,6 +184,22 @@ typedef struct sweep_kernel {
                        char* err, size_t err_size);
 } sweep_kernel;
 
+/* Units and long names (optional). The CF `units` and `long_name` of a kernel's outputs and
+ * parameters, which the output file gives those variables for xarray, NCO and CDO, and which
+ * `sweep report` labels its axes and colour scales with. ABI 2's tables have no field for them
+ * and growing sweep_output_decl would break every plugin, so they are declared beside the table:
+ * a plugin may export `const sweep_variable_info* sweep_kernel_variables(int* count)`
+ * (SWEEP_KERNEL_VARIABLES), looked up when it is loaded and ignored when absent, and a built-in
+ * kernel defines `<name>_variables` (kernels/builtin/list.h). Entries naming neither an output
+ * nor a parameter of the sweep are ignored. A config's `attributes:` overrides them. */
+typedef struct {
+  const char* name;      /* an output or a parameter of the kernel */
+  const char* units;     /* UDUNITS text: "1" for a pure number, "s-1", "m s-1"; or NULL */
+  const char* long_name; /* a line saying what it is; or NULL */
+} sweep_variable_info;
+typedef const sweep_variable_info* (*sweep_kernel_variables_fn)(int* count);
+#define SWEEP_KERNEL_VARIABLES "sweep_kernel_variables"
+
 /* The symbol a plugin exports. */
 typedef const sweep_kernel* (*sweep_kernel_entry_fn)(void);
 #define SWEEP_KERNEL_ENTRY "sweep_kernel_entry"

@@ -104,4 +104,16 @@ const sweep_kernel* LoadPlugin(const std::string& path) {
   return table;
 }
 
+std::vector<sweep_variable_info> PluginVariables(const std::string& path) {
+  void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);  // loaded already: the same one
+  if (!library) return {};
+  auto variables =
+      reinterpret_cast<sweep_kernel_variables_fn>(dlsym(library, SWEEP_KERNEL_VARIABLES));
+  if (!variables) return {};
+  int count = 0;
+  const sweep_variable_info* table = variables(&count);
+  if (!table || count <= 0) return {};
+  return std::vector<sweep_variable_info>(table, table + count);
+}
+
 }  // namespace sweep

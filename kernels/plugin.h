@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "kernels/kernel.h"
 
@@ -20,5 +21,10 @@ namespace sweep {
 // parameters and inputs each named (an identifier, once), outputs(), init() and compute(),
 // max_outputs from 1 to 4096. The outputs it declares are checked when bound (driver/binding.h).
 const sweep_kernel* LoadPlugin(const std::string& path);
+
+// The units and long names the plugin at `path` declares with SWEEP_KERNEL_VARIABLES
+// (kernels/kernel.h); empty when it exports none or does not load. Its strings live as long as
+// the process (a plugin is never closed).
+std::vector<sweep_variable_info> PluginVariables(const std::string& path);
 
 }  // namespace sweep

@@ -5,7 +5,9 @@
 
 namespace sweep {
 
-#define SWEEP_BUILTIN(name, revision) const sweep_kernel* name##_kernel();
+#define SWEEP_BUILTIN(name, revision)  \
+  const sweep_kernel* name##_kernel(); \
+  const sweep_variable_info* name##_variables(int* count);
 #include "kernels/builtin/list.h"
 #undef SWEEP_BUILTIN
 
@@ -14,10 +16,11 @@ namespace {
 struct Builtin {
   const sweep_kernel* (*kernel)();
   int revision;
+  sweep_kernel_variables_fn variables;
 };
 
 constexpr Builtin kBuiltins[] = {
-#define SWEEP_BUILTIN(name, revision) {name##_kernel, revision},
+#define SWEEP_BUILTIN(name, revision) {name##_kernel, revision, name##_variables},
 #include "kernels/builtin/list.h"
 #undef SWEEP_BUILTIN
 };
@@ -36,6 +39,16 @@ int BuiltinRevision(const std::string& name) {
   for (const Builtin& entry : kBuiltins)
     if (name == entry.kernel()->name) return entry.revision;
   return 0;
+}
+
+std::vector<sweep_variable_info> BuiltinVariables(const std::string& name) {
+  for (const Builtin& entry : kBuiltins) {
+    if (name != entry.kernel()->name) continue;
+    int count = 0;
+    const sweep_variable_info* table = entry.variables(&count);
+    return std::vector<sweep_variable_info>(table, table + count);
+  }
+  return {};
 }
 
 std::vector<const sweep_kernel*> BuiltinKernels() {

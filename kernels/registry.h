@@ -19,6 +19,8 @@ const sweep_kernel* FindBuiltinKernel(const std::string& name);
 // The revision of what a built-in computes (kernels/builtin/list.h), from 1; 0 if none has that
 // name.
 int BuiltinRevision(const std::string& name);
+// The units and long names a built-in declares (kernels/kernel.h); empty if none has that name.
+std::vector<sweep_variable_info> BuiltinVariables(const std::string& name);
 // Every built-in, sorted by name.
 std::vector<const sweep_kernel*> BuiltinKernels();
 

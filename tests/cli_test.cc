@@ -67,6 +67,11 @@ const BadConfig kBadConfigs[] = {
      "bad.yaml:4:", "inputs.data"},
     {"name: x\nkernel: {name: square}\nparameters:\n  x: 1\nexecution: {workers: 0}\n",
      "bad.yaml:5:", "execution.workers"},
+    {"name: x\nkernel: {name: square}\nparameters:\n  x: {values: [3, 1, 2, 1]}\n",
+     "bad.yaml:4:25:", "`1` is also item 1 of the list"},
+    {"name: x\nkernel: {name: square}\nparameters:\n  x: 1\nattributes:\n  y: {units: m}\n"
+     "  lyapunov: {units: s-1}\n",
+     "bad.yaml:7:3:", "attributes.lyapunov: no parameter or output named `lyapunov`"},
 };
 
 TEST(CliTest, BadConfigsExitTwoWithOneLineEachAndWriteNothing) {
@@ -137,6 +142,20 @@ TEST(CliTest, ValidateReportsEveryProblemNotOnlyTheFirst) {
   const RunResult ok = RunSweep({"validate", SourcePath("configs/quickstart.yaml")}, dir.path());
   EXPECT_EQ(ok.code, 0) << ok.err;
   EXPECT_EQ(ok.out, "ok\n");
+}
+
+// A `values:` list that is not sorted is kept in its order: valid, with a note saying where.
+TEST(CliTest, ValidateNotesValuesThatAreNotSorted) {
+  TempDir dir;
+  WriteFile(dir / "unsorted.yaml",
+            "name: x\nkernel: {name: square}\nparameters:\n  x: {values: [3, 1, 2]}\n");
+  const RunResult r = RunSweep({"validate", "unsorted.yaml"}, dir.path());
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok\n");
+  EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
+  EXPECT_NE(r.err.find("sweep: note: unsorted.yaml:4:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("parameters.x.values"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not sorted"), std::string::npos) << r.err;
 }
 
 TEST(CliTest, ATrillionPointSweepPlansInstantly) {

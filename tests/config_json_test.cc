@@ -73,8 +73,10 @@ static_assert(FieldCount<ExecutionSpec>() == 9,
               "ExecutionSpec: carry the new field in io/config_json.cc");
 static_assert(FieldCount<OutputSpec>() == 1,
               "OutputSpec: carry the new field in io/config_json.cc");
-// Config: the 12 carried, and text and name, which only the driver reads.
-static_assert(FieldCount<Config>() == 14, "Config: carry the new field in io/config_json.cc");
+static_assert(FieldCount<AttributesSpec>() == 3,
+              "AttributesSpec: carry the new field in io/config_json.cc");
+// Config: the 13 carried, and text, name and notes, which only the driver reads.
+static_assert(FieldCount<Config>() == 16, "Config: carry the new field in io/config_json.cc");
 
 // --- the same sweep on both sides -------------------------------------------------------------
 

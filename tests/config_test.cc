@@ -237,6 +237,41 @@ TEST(ConfigKeysTest, EveryKeyTheReaderAcceptsIsDocumented) {
   EXPECT_GE(keys, 39u);  // the tables as of this test: none is lost
 }
 
+// `attributes:` gives variables CF text attributes, as written; which names exist is checked with
+// the kernel (driver/binding.h), so any identifier parses here.
+TEST(ConfigParseTest, AttributesKeepTheirTextInOrder) {
+  const Config c = Parse(std::string(kMinimal) +
+                         "attributes:\n"
+                         "  rho: {units: \"1\", long_name: Rayleigh number}\n"
+                         "  lyapunov: {units: s-1, comment: per unit time, standard_name: x}\n");
+  ASSERT_EQ(c.attributes.size(), 2u);
+  EXPECT_EQ(c.attributes[0].name, "rho");
+  EXPECT_EQ(c.attributes[0].values, (std::vector<std::pair<std::string, std::string>>{
+                                        {"units", "1"}, {"long_name", "Rayleigh number"}}));
+  EXPECT_EQ(c.attributes[0].where.line, 6);
+  EXPECT_EQ(c.attributes[1].values[0].second, "s-1");
+  EXPECT_EQ(c.attributes[1].values.size(), 3u);
+}
+
+// A grid axis's `values:` are its coordinate: each once; an order that is not sorted is kept,
+// with a note (not an error) at the list.
+TEST(ConfigParseTest, ValuesOutOfOrderAreKeptWithANote) {
+  const Config c = Parse(
+      "name: t\nkernel: {name: k}\nparameters:\n  x: {values: [3, 1, 2]}\n"
+      "  y: {values: [1, 2.5, 4]}\n  z: {values: [b, a]}\n");
+  EXPECT_EQ(c.FindParameter("x")->values[0], Value::Integer(3));
+  ASSERT_EQ(c.notes.size(), 1u) << Describe(c.notes);
+  EXPECT_EQ(c.notes[0].key_path, "parameters.x.values");
+  EXPECT_EQ(c.notes[0].where.line, 4);
+  EXPECT_NE(c.notes[0].message.find("not sorted"), std::string::npos);
+  EXPECT_NE(c.notes[0].message.find("ds.sortby(\"x\")"), std::string::npos);
+  // Zipped values are not a coordinate: they may repeat and go in any order.
+  const Config zipped = Parse(
+      "name: t\nkernel: {name: k}\nparameters:\n  x: {values: [3, 1, 3]}\n"
+      "  y: {values: [1, 2, 3]}\nzip: [[x, y]]\n");
+  EXPECT_TRUE(zipped.notes.empty()) << Describe(zipped.notes);
+}
+
 TEST(ConfigParseTest, EveryAxisKind) {
   Config c = Parse(
       "name: axes\n"
@@ -591,6 +626,24 @@ std::string Command(const std::string& keys) {
 
 TEST(ConfigErrorTest, TableOfMalformedConfigs) {
   const std::vector<BadConfig> cases = {
+      {"a value twice",
+       WithParameters("  x: {values: [3, 1, 2, 1]}\n"),
+       4,
+       "parameters.x.values[3]",
+       "`1` is also item 1 of the list",
+       {},
+       1,
+       25},
+      {"a string twice", WithParameters("  m: {values: [a, b, a]}\n"), 4, "parameters.m.values[2]",
+       "`a` is also item 0"},
+      {"a number twice, as written differently", WithParameters("  x: {values: [0.5, 5e-1]}\n"), 4,
+       "parameters.x.values[1]", "`0.5` is also item 0"},
+      {"an unknown attribute", std::string(kMinimal) + "attributes: {rho: {unit: m}}\n", 5,
+       "attributes.rho.unit", "did you mean `units`?"},
+      {"an empty attribute", std::string(kMinimal) + "attributes: {rho: {units: \"\"}}\n", 5,
+       "attributes.rho.units", "got an empty string"},
+      {"attributes not a map", std::string(kMinimal) + "attributes: {rho: m}\n", 5,
+       "attributes.rho", "expected a map like {units: m"},
       {"unclosed bracket", WithParameters("  rho: {linspace: [0, 1, 3}\n"), 4, "",
        "YAML syntax error"},
       {"bad indentation", "name: t\nkernel:\n  name: k\n options: {}\nparameters: {x: 1}\n", 4, "",

@@ -198,6 +198,24 @@ print(json.dumps({
   EXPECT_EQ(t["z_mean"].get<std::vector<double>>(), ReadDataset<double>(out, "/z_mean"));
 }
 
+// The README's JSONL reading: pandas with precise_float reads every float bit for bit.
+TEST(ExportTest, QuickstartJsonLinesReadByPandasAreBitExact) {
+  ASSERT_TRUE(HavePandas()) << "no pandas in " << kPython << " (scripts/setup installs it)";
+  TempDir dir;
+  const std::string out = QuickstartOutput(dir);
+  const RunResult r =
+      RunSweep({"export", "out.h5", "--format", "jsonl", "-o", "table.jsonl"}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json t = PythonJson(dir, R"(
+import json, pandas
+df = pandas.read_json("table.jsonl", lines=True, precise_float=True)
+print(json.dumps({"lyapunov": df.lyapunov.tolist(), "z_mean": df.z_mean.tolist()}))
+)");
+  ASSERT_FALSE(t.is_null());
+  EXPECT_EQ(t["lyapunov"].get<std::vector<double>>(), ReadDataset<double>(out, "/lyapunov"));
+  EXPECT_EQ(t["z_mean"].get<std::vector<double>>(), ReadDataset<double>(out, "/z_mean"));
+}
+
 TEST(ExportTest, QuickstartJsonLinesHoldTheSameValues) {
   TempDir dir;
   const std::string out = QuickstartOutput(dir);

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -60,18 +61,21 @@ std::vector<T> ReadAll(const std::string& path, const std::string& name, hid_t t
   return values;
 }
 
+// A string variable's values: the rows of its char table, NUL padding cut.
 std::vector<std::string> ReadStrings(const std::string& path, const std::string& name) {
   hdf5::ErrorSilencer quiet;
   hdf5::Handle file = hdf5::OpenFileReadOnly(path);
   hdf5::Handle dataset = hdf5::OpenDataset(file.id(), name);
-  hdf5::Handle type = hdf5::VariableStringType();
+  hdf5::Handle type = hdf5::CharType();
   hdf5::Handle space = hdf5::DatasetSpace(dataset.id());
-  std::vector<char*> texts(hdf5::SpaceDims(space.id()).at(0));
-  hdf5::Read(dataset.id(), type.id(), H5S_ALL, H5S_ALL, texts.data());
+  const std::vector<uint64_t> dims = hdf5::SpaceDims(space.id());
+  const uint64_t rows = dims.size() == 2 ? dims[0] : 1, width = dims.back();
+  std::string bytes(rows * width, '\0');
+  hdf5::Read(dataset.id(), type.id(), H5S_ALL, H5S_ALL, bytes.data());
   std::vector<std::string> values;
-  for (char* t : texts) {
-    values.push_back(t);
-    H5free_memory(t);
+  for (uint64_t r = 0; r < rows; ++r) {
+    std::string row = bytes.substr(r * width, width);
+    values.push_back(row.substr(0, row.find('\0')));
   }
   return values;
 }
@@ -92,7 +96,7 @@ TEST(OutputFileTest, LayoutReadsBackWhatWasCreated) {
   CreateOutputFile(path, spec);
 
   OutputLayout layout = ReadOutputLayout(path);
-  EXPECT_EQ(layout.format, "sweep/2");
+  EXPECT_EQ(layout.format, "sweep/3");
   EXPECT_EQ(layout.sweep_version, SWEEP_VERSION);
   EXPECT_EQ(layout.config_text, spec.config_text);
   EXPECT_EQ(layout.config_sha256, Sha256Hex(spec.config_text));
@@ -117,6 +121,13 @@ TEST(OutputFileTest, LayoutReadsBackWhatWasCreated) {
   EXPECT_EQ(layout.variables[1].dtype, SWEEP_INT64);
 
   ASSERT_EQ(layout.results.size(), 3u);
+  // Each output's _FillValue, which FillRows() writes: netCDF's default fill.
+  double energy_fill = 0;
+  std::memcpy(&energy_fill, layout.results[0].fill, 8);
+  EXPECT_EQ(energy_fill, 9.9692099683868690e+36);
+  int32_t count_fill = 0;
+  std::memcpy(&count_fill, layout.results[2].fill, 4);
+  EXPECT_EQ(count_fill, -2147483647);
   EXPECT_EQ(layout.results[0].name, "energy");
   EXPECT_EQ(layout.results[0].dtype, SWEEP_FLOAT64);
   EXPECT_TRUE(layout.results[0].point_shape.empty());
@@ -148,6 +159,48 @@ TEST(OutputFileTest, LayoutReadsBackWhatWasCreated) {
       EXPECT_TRUE(apart) << "regions " << i << " and " << j << " overlap";
     }
   }
+}
+
+// The CF-1.8 metadata (io/output_file.h), as netCDF's own ncdump reads it: global Conventions,
+// title, history and source; every text attribute NC_CHAR (ncdump prints NC_STRING ones with a
+// `string` prefix), so that NCO reads `coordinates`; units and long names given in the spec, read
+// back for the report; string parameters as char tables; the status flags and the /chunks units.
+TEST(OutputFileTest, CarriesCfMetadataAsNetcdfText) {
+  TempDir dir;
+  const std::string path = dir.File("out.h5");
+  OutputLayoutSpec spec = SmallSpec();
+  spec.title = "small";
+  spec.history = "2026-12-07T06:30:00Z: sweep run /tmp/small.yaml";
+  spec.attributes["rho"] = {{"units", "1"}, {"long_name", "Rayleigh number"}};
+  spec.attributes["energy"] = {{"units", "J"}};
+  spec.attributes["label"] = {{"long_name", "a label"}};
+  CreateOutputFile(path, spec);
+  const OutputLayout layout = ReadOutputLayout(path);
+  EXPECT_EQ(layout.attributes.at("rho"),
+            (VariableAttributes{{"units", "1"}, {"long_name", "Rayleigh number"}}));
+  EXPECT_EQ(layout.attributes.at("energy"), (VariableAttributes{{"units", "J"}}));
+  EXPECT_EQ(layout.attributes.count("n"), 0u);
+
+  ASSERT_EQ(std::system(("ncdump -h " + path + " > " + dir.File("cdl.txt")).c_str()), 0);
+  const std::string cdl = Slurp(dir.File("cdl.txt"));
+  for (const char* line :
+       {":Conventions = \"CF-1.8\" ;", ":title = \"small\" ;",
+        ":history = \"2026-12-07T06:30:00Z: sweep run /tmp/small.yaml\" ;",
+        ":source = \"sweep " SWEEP_VERSION "\" ;", ":format = \"sweep/3\" ;",
+        "energy:coordinates = \"label n dt\" ;", "energy:units = \"J\" ;",
+        "rho:long_name = \"Rayleigh number\" ;", "char label(label_n, label_strlen) ;",
+        "label:_Encoding = \"utf-8\" ;", "label:long_name = \"a label\" ;",
+        "energy:_FillValue = 9.96920996838687e+36 ;", "status:flag_values = 0UB, 1UB, 2UB ;",
+        "status:flag_meanings = \"pending done failed\" ;",
+        "start_time:units = \"seconds since 1970-01-01T00:00:00Z\" ;", "max_rss:units = \"byte\" ;",
+        "seconds:units = \"s\" ;"}) {
+    EXPECT_NE(cdl.find(line), std::string::npos) << line << "\n" << cdl;
+  }
+  // Only the lists of names stay NC_STRING: netCDF has no other attribute of several strings.
+  size_t strings = 0;
+  for (size_t at = cdl.find("string "); at != std::string::npos; at = cdl.find("string ", at + 1))
+    ++strings;
+  EXPECT_EQ(strings, 2u) << cdl;  // sweep_dims, outputs
 }
 
 TEST(OutputFileTest, VariablesAndChunkTableHoldTheirValues) {
@@ -188,10 +241,11 @@ TEST(OutputFileTest, FillRowsWritesTheDeclaredFillValue) {
   }
   std::vector<double> energy = ReadAll<double>(path, "/energy", H5T_NATIVE_DOUBLE);
   ASSERT_EQ(energy.size(), 6u);
-  for (double e : energy) EXPECT_TRUE(std::isnan(e));
+  // netCDF's default fill, which NCO and CDO take for missing (a NaN they would average).
+  for (double e : energy) EXPECT_EQ(e, 9.9692099683868690e+36);
   std::vector<float> trajectory = ReadAll<float>(path, "/trajectory", H5T_NATIVE_FLOAT);
   ASSERT_EQ(trajectory.size(), 6u * 12);
-  for (float t : trajectory) EXPECT_TRUE(std::isnan(t));
+  for (float t : trajectory) EXPECT_EQ(t, 9.96920996838686905e+36f);
   EXPECT_EQ(ReadAll<int32_t>(path, "/count", H5T_NATIVE_INT32),
             (std::vector<int32_t>(6, -2147483647)));
   hdf5::ErrorSilencer quiet;
@@ -538,8 +592,10 @@ TEST(OutputFileTest, H5pySeesValuesAndDimensionScales) {
   std::string script = dir.File("check.py");
   std::ofstream(script) << R"(import sys, h5py, numpy as np
 f = h5py.File(sys.argv[1], 'r')
-assert f.attrs['format'] == 'sweep/2', f.attrs['format']
-assert f.attrs['kernel'] == 'fake'
+# Text attributes are netCDF's NC_CHAR, fixed-length strings: h5py reads bytes.
+assert f.attrs['format'] == b'sweep/3', f.attrs['format']
+assert f.attrs['kernel'] == b'fake'
+assert f.attrs['Conventions'] == b'CF-1.8'
 assert int(f.attrs['points']) == 6 and int(f.attrs['seed']) == 42
 assert list(f.attrs['sweep_dims']) == ['rho', 'label_n'], f.attrs['sweep_dims']
 e = f['energy']
@@ -551,8 +607,10 @@ assert t.shape == (3, 2, 4, 3) and t.dtype == np.float32, (t.shape, t.dtype)
 assert t.dims[1][0].name == '/label_n'
 assert t.dims[2][0].name == '/trajectory_0' and t.dims[3][0].name == '/trajectory_1'
 assert list(f['rho'][:]) == [0.0, 0.5, 1.0]
-assert [s.decode() for s in f['label'][:]] == ['a', 'bb']
+# Strings are netCDF text: a char table [values, label_strlen], a value a NUL-padded row.
+assert [r.tobytes().rstrip(b'\0').decode() for r in f['label'][:]] == ['a', 'bb']
 assert f['label'].dims[0][0].name == '/label_n'
+assert f['label'].dims[1][0].name == '/label_strlen'
 flat = e[...].reshape(-1)
 assert flat[4] == 6.25, flat
 assert e[2, 0] == 6.25
@@ -687,11 +745,11 @@ TEST(OutputFileTest, RefusesFilesThatAreNotSweepFiles) {
   {
     hdf5::ErrorSilencer quiet;
     hdf5::Handle file = hdf5::CreateFile(dir.File("future.h5"));
-    hdf5::WriteAttribute(file.id(), "format", std::string("sweep/3"));
+    hdf5::WriteAttribute(file.id(), "format", std::string("sweep/4"));
   }
   EXPECT_EQ(CodeOfReading(dir.File("future.h5"), &message), ExitCode::kUsage);
+  EXPECT_NE(message.find("'sweep/4'"), std::string::npos) << message;
   EXPECT_NE(message.find("'sweep/3'"), std::string::npos) << message;
-  EXPECT_NE(message.find("'sweep/2'"), std::string::npos) << message;
 
   // A file of the previous format is refused with what to do about it.
   {

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "io/config.h"
+#include "kernels/dtype.h"
 #include "tests/e2e.h"
 #include "tests/temp_dir.h"
 
@@ -83,8 +84,8 @@ TEST_F(OutputFillerTest, HandedOutChunksAreNeverOverwrittenByTheBackground) {
   }
 }
 
-// Chunks never handed out are prepared by the background: they read as missing (NaN), where a
-// freshly created file has holes (zeros).
+// Chunks never handed out are prepared by the background: they read as missing (the output's
+// _FillValue), where a freshly created file has holes (zeros).
 TEST_F(OutputFillerTest, TheBackgroundPreparesWhatIsNotHandedOut) {
   OutputFile file = OutputFile::Open(path(), OutputFile::Access::kReadWrite);
   ASSERT_EQ(testing::ReadDataset<double>(path(), "/y")[69999], 0.0);
@@ -99,7 +100,9 @@ TEST_F(OutputFillerTest, TheBackgroundPreparesWhatIsNotHandedOut) {
   const std::vector<double> y = testing::ReadDataset<double>(path(), "/y");
   for (uint64_t p = 0; p < 1000; ++p) ASSERT_EQ(y[p], double(p / 100)) << p;
   uint64_t not_missing = 0;
-  for (uint64_t p = 1000; p < 70000; ++p) not_missing += !std::isnan(y[p]);
+  double missing = 0;
+  NetcdfFillValue(SWEEP_FLOAT64, &missing);
+  for (uint64_t p = 1000; p < 70000; ++p) not_missing += y[p] != missing;
   EXPECT_EQ(not_missing, 0u);
   EXPECT_EQ(testing::ReadDataset<int64_t>(path(), "/x")[69999], 69999);
 }
@@ -161,7 +164,9 @@ TEST_F(OutputFillerTest, ChunksNotGivenAreLeftAlone) {
     EXPECT_EQ(filler.prepared(), 3u);
   }
   const std::vector<double> y = testing::ReadDataset<double>(path(), "/y");
-  EXPECT_TRUE(std::isnan(y[0]) && std::isnan(y[250]) && std::isnan(y[499]));
+  double missing = 0;
+  NetcdfFillValue(SWEEP_FLOAT64, &missing);
+  EXPECT_TRUE(y[0] == missing && y[250] == missing && y[499] == missing);
   EXPECT_EQ(y[100], 0.0);
   EXPECT_EQ(y[399], 0.0);
 }

@@ -125,11 +125,18 @@ TEST(ReportTest, ASweepOfThreeAxesIsPlottedInSlicesOverTheFirstTwo) {
             "kernel: {name: lorenz, options: {steps: 200, dt: 0.005, transient: 0.1}}\n"
             "parameters:\n  rho: {linspace: [0, 50, 6]}\n  sigma: {values: [10, 14]}\n"
             "  beta: {values: [2, 2.5, 3, 3.5, 4]}\n"
-            "execution: {workers: 2}\noutput: {path: out.h5}\n");
+            "execution: {workers: 2}\noutput: {path: out.h5}\n"
+            "attributes: {sigma: {long_name: the Prandtl number}, z_mean: {units: m}}\n");
   ASSERT_EQ(RunSweep({"run", "lorenz.yaml", "-q"}, dir.path()).code, 0);
   const RunResult r = RunSweep({"report", "out.h5", "-o", "cube.html"}, dir.path());
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string html = ReadFile(dir / "cube.html");
+  // Axes and colour scales are labelled with the long names and units the kernel declares, as
+  // the config's `attributes:` replaces them.
+  EXPECT_NE(html.find(">rho: Rayleigh number (relative) [1]<"), std::string::npos);
+  EXPECT_NE(html.find(">sigma: the Prandtl number [1]<"), std::string::npos);
+  EXPECT_EQ(Count(html, ">lyapunov: largest Lyapunov exponent [1]</text>"), 4u);
+  EXPECT_EQ(Count(html, ">z_mean: time mean of z [m]</text>"), 4u);
   // beta has 5 values: its first, then 3 more spread evenly to its last (kReportSlices).
   EXPECT_EQ(FigureOutputs(html),
             (std::vector<std::string>{"z_mean", "z_mean", "z_mean", "z_mean", "lyapunov",

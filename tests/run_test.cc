@@ -112,7 +112,8 @@ TEST(RunTest, SameSweepGivesTheSameBytesInResults) {
   ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "a.h5"}, dir.path()).code, 0);
   ASSERT_EQ(RunSweep({"run", config, "-q", "-o", "b.h5"}, dir.path()).code, 0);
   const auto a = ResultsAndParams(dir / "a.h5");
-  ASSERT_EQ(a.size(), 7u);  // the outputs and the coordinates T, tag and replicate
+  // The outputs, the coordinates T, tag and replicate, and tag's text width tag_strlen.
+  ASSERT_EQ(a.size(), 8u);
   EXPECT_EQ(a, ResultsAndParams(dir / "b.h5"));
 }
 

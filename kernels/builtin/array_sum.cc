@@ -157,4 +157,14 @@ const sweep_kernel kArraySum = {
 
 const sweep_kernel* array_sum_kernel() { return &kArraySum; }
 
+// Units where the kernel fixes them (a quantity in the user's own units has a long name only).
+const sweep_variable_info* array_sum_variables(int* count) {
+  static const sweep_variable_info kVariables[] = {
+      {"scale", "1", "factor of the sum"},
+      {"sum", nullptr, "sum of the input times scale"},
+  };
+  *count = int(std::size(kVariables));
+  return kVariables;
+}
+
 }  // namespace sweep

@@ -179,4 +179,18 @@ const sweep_kernel kBlur = {
 
 const sweep_kernel* blur_kernel() { return &kBlur; }
 
+// Units where the kernel fixes them (a quantity in the user's own units has a long name only).
+const sweep_variable_info* blur_variables(int* count) {
+  static const sweep_variable_info kVariables[] = {
+      {"sigma", "1", "standard deviation of the Gaussian, in pixels"},
+      {"mean", nullptr, "mean of the blurred image"},
+      {"min", nullptr, "minimum of the blurred image"},
+      {"max", nullptr, "maximum of the blurred image"},
+      {"std", nullptr, "standard deviation of the blurred image"},
+      {"image_small", nullptr, "blurred image, downsampled"},
+  };
+  *count = int(std::size(kVariables));
+  return kVariables;
+}
+
 }  // namespace sweep

@@ -289,4 +289,14 @@ const sweep_kernel kFaulty = {SWEEP_KERNEL_ABI,
 
 const sweep_kernel* faulty_kernel() { return &kFaulty; }
 
+// Units where the kernel fixes them (a quantity in the user's own units has a long name only).
+const sweep_variable_info* faulty_variables(int* count) {
+  static const sweep_variable_info kVariables[] = {
+      {"i", "1", "which point this is"},
+      {"y", "1", "i, plus the point's seed as a fraction with seeded = 1"},
+  };
+  *count = int(std::size(kVariables));
+  return kVariables;
+}
+
 }  // namespace sweep

@@ -76,4 +76,14 @@ const sweep_kernel kFill = {SWEEP_KERNEL_ABI,
 
 const sweep_kernel* fill_kernel() { return &kFill; }
 
+// Units where the kernel fixes them (a quantity in the user's own units has a long name only).
+const sweep_variable_info* fill_variables(int* count) {
+  static const sweep_variable_info kVariables[] = {
+      {"x", nullptr, "the value every element of the row gets"},
+      {"row", nullptr, "a row of x"},
+  };
+  *count = int(std::size(kVariables));
+  return kVariables;
+}
+
 }  // namespace sweep

@@ -189,4 +189,18 @@ const sweep_kernel kHeat2d = {
 
 const sweep_kernel* heat2d_kernel() { return &kHeat2d; }
 
+// Units where the kernel fixes them (a quantity in the user's own units has a long name only).
+const sweep_variable_info* heat2d_variables(int* count) {
+  static const sweep_variable_info kVariables[] = {
+      {"alpha", nullptr, "diffusivity (grid units squared per unit of dt)"},
+      {"mean", nullptr, "mean of the final field"},
+      {"min", nullptr, "minimum of the final field"},
+      {"max", nullptr, "maximum of the final field"},
+      {"variance", nullptr, "variance of the final field"},
+      {"field_small", nullptr, "final field, downsampled"},
+  };
+  *count = int(std::size(kVariables));
+  return kVariables;
+}
+
 }  // namespace sweep

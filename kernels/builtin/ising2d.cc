@@ -161,4 +161,17 @@ const sweep_kernel kIsing2d = {
 
 const sweep_kernel* ising2d_kernel() { return &kIsing2d; }
 
+// Units where the kernel fixes them (a quantity in the user's own units has a long name only).
+const sweep_variable_info* ising2d_variables(int* count) {
+  static const sweep_variable_info kVariables[] = {
+      {"T", "1", "temperature (J / k_B)"},
+      {"energy", "1", "mean energy per spin (J)"},
+      {"magnetisation", "1", "mean absolute magnetisation per spin"},
+      {"susceptibility", "1", "magnetic susceptibility per spin"},
+      {"heat_capacity", "1", "heat capacity per spin (k_B)"},
+  };
+  *count = int(std::size(kVariables));
+  return kVariables;
+}
+
 }  // namespace sweep

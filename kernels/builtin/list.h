@@ -1,6 +1,8 @@
 // The built-in kernels, one line each: SWEEP_BUILTIN(name, revision) for the kernel that
 // kernels/builtin/<name>.cc defines as `const sweep_kernel* <name>_kernel()`, named `name` in
-// YAML. Adding a built-in kernel is adding its file and its line here, at revision 1.
+// YAML, and `const sweep_variable_info* <name>_variables(int* count)`, the units and long names of
+// its outputs and parameters (kernels/kernel.h). Adding a built-in kernel is adding its file and
+// its line here, at revision 1.
 //
 // The revision counts changes to what the kernel computes, down to the last bit: raise it with
 // any change that gives other bytes for some point (a new summation order, say). The output's

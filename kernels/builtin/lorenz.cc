@@ -164,4 +164,19 @@ const sweep_kernel kLorenz = {
 
 const sweep_kernel* lorenz_kernel() { return &kLorenz; }
 
+// Units where the kernel fixes them (a quantity in the user's own units has a long name only).
+const sweep_variable_info* lorenz_variables(int* count) {
+  static const sweep_variable_info kVariables[] = {
+      {"sigma", "1", "Prandtl number"},
+      {"rho", "1", "Rayleigh number (relative)"},
+      {"beta", "1", "geometric factor"},
+      {"state", "1", "state (x, y, z) at the end of the run"},
+      {"z_mean", "1", "time mean of z"},
+      // The model's time has no unit: the exponent is a rate per unit of it.
+      {"lyapunov", "1", "largest Lyapunov exponent"},
+  };
+  *count = int(std::size(kVariables));
+  return kVariables;
+}
+
 }  // namespace sweep

@@ -180,4 +180,19 @@ const sweep_kernel kOptionMc = {
 
 const sweep_kernel* option_mc_kernel() { return &kOptionMc; }
 
+// Units where the kernel fixes them (a quantity in the user's own units has a long name only).
+const sweep_variable_info* option_mc_variables(int* count) {
+  static const sweep_variable_info kVariables[] = {
+      {"S0", nullptr, "spot price"},
+      {"K", nullptr, "strike price"},
+      {"r", nullptr, "continuously compounded risk-free rate (per unit of T)"},
+      {"vol", nullptr, "volatility (per square root of a unit of T)"},
+      {"T", nullptr, "time to expiry"},
+      {"price", nullptr, "Monte Carlo price of the European call (units of S0)"},
+      {"stderr", nullptr, "standard error of the price"},
+  };
+  *count = int(std::size(kVariables));
+  return kVariables;
+}
+
 }  // namespace sweep

@@ -179,4 +179,16 @@ const sweep_kernel kRidge = {
 
 const sweep_kernel* ridge_kernel() { return &kRidge; }
 
+// Units where the kernel fixes them (a quantity in the user's own units has a long name only).
+const sweep_variable_info* ridge_variables(int* count) {
+  static const sweep_variable_info kVariables[] = {
+      {"lambda", nullptr, "L2 regularisation strength"},
+      {"coef", nullptr, "fitted coefficients"},
+      {"train_mse", nullptr, "mean squared residual over the training rows"},
+      {"val_mse", nullptr, "mean squared residual over the validation rows"},
+  };
+  *count = int(std::size(kVariables));
+  return kVariables;
+}
+
 }  // namespace sweep

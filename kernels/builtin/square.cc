@@ -65,4 +65,14 @@ const sweep_kernel kSquare = {SWEEP_KERNEL_ABI,
 
 const sweep_kernel* square_kernel() { return &kSquare; }
 
+// Units where the kernel fixes them (a quantity in the user's own units has a long name only).
+const sweep_variable_info* square_variables(int* count) {
+  static const sweep_variable_info kVariables[] = {
+      {"x", nullptr, "the number squared"},
+      {"y", nullptr, "x squared"},
+  };
+  *count = int(std::size(kVariables));
+  return kVariables;
+}
+
 }  // namespace sweep

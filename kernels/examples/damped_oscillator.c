@@ -152,3 +152,18 @@ static const sweep_kernel kKernel = {
 };
 
 const sweep_kernel* sweep_kernel_entry(void) { return &kKernel; }
+
+/* Optional: units and long names of the outputs and parameters, for xarray, NCO, CDO and the
+ * report's axes. Time is in units of 1/omega0, so every quantity is a pure number ("1"). */
+static const sweep_variable_info kVariables[] = {
+    {"omega", "1", "drive frequency (in units of omega0)"},
+    {"zeta", "1", "damping ratio"},
+    {"amplitude", "1", "steady-state amplitude of x"},
+    {"phase", "rad", "phase lag of x behind the drive"},
+    {"x_last_period", "1", "x over the last drive period"},
+};
+
+const sweep_variable_info* sweep_kernel_variables(int* count) {
+  *count = (int)(sizeof kVariables / sizeof kVariables[0]);
+  return kVariables;
+}
