@@ -80,12 +80,23 @@ TEST_P(ShippedConfigOutput, OpensInXarrayAndNcdumpAtThePlannedSize) {
 
   EXPECT_EQ(Shell("ncdump -h " + dir / "out.h5" + " > " + dir / "ncdump.txt" + " 2>&1"), 0)
       << testing::ReadFile(dir / "ncdump.txt");
+  // Units and long names as the kernel declares them (a plugin's through sweep_kernel_variables).
+  const std::string cdl = testing::ReadFile(dir / "ncdump.txt");
+  if (GetParam() == "plugin") EXPECT_NE(cdl.find("phase:units = \"rad\" ;"), std::string::npos);
+  if (GetParam() == "quickstart") {
+    EXPECT_NE(cdl.find("lyapunov:long_name = \"largest Lyapunov exponent\" ;"), std::string::npos);
+  }
   testing::WriteFile(dir / "check.py", kCheckScript);
   const std::string params = planned["parameters"].dump();
   EXPECT_EQ(Shell(std::string(kPython) + " " + dir / "check.py" + " " + dir / "out.h5" + " '" +
                   params + "' '" + HostName() + "' > " + dir / "xarray.txt" + " 2>&1"),
             0)
       << testing::ReadFile(dir / "xarray.txt");
+  // The CF-1.8 rules that apply to it (tests/cf_check.py).
+  EXPECT_EQ(Shell(std::string(kPython) + " " + SourcePath("tests/cf_check.py") + " " +
+                  dir / "out.h5" + " > " + dir / "cf.txt" + " 2>&1"),
+            0)
+      << testing::ReadFile(dir / "cf.txt");
 
   // Its report plots every scalar output, and draws the timeline of its chunks.
   const RunResult report =
