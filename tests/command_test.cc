@@ -25,10 +25,6 @@
 namespace sweep {
 namespace {
 
-// What a float64 output holds at a point not computed (io/output_file.h): its _FillValue, netCDF's
-// default fill, which xarray reads as NaN.
-constexpr double kMissingFloat64 = 9.9692099683868690e+36;
-
 using namespace sweep::testing;
 
 const std::string kFakeSim = SWEEP_FAKE_SIM;

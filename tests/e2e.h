@@ -62,6 +62,10 @@ inline std::string SeededIsingConfig(const TempDir& dir) {
   return path;
 }
 
+// What a float64 output holds at a point not computed, pending or failed (io/output_file.h, format
+// sweep/3): its _FillValue, netCDF's default fill, which xarray reads as NaN.
+inline constexpr double kMissingFloat64 = 9.9692099683868690e+36;
+
 // The Python with Debian's h5py, numpy, pandas and xarray (scripts/setup installs them): the
 // `python3` first on PATH may be another.
 inline constexpr const char* kPython = "/usr/bin/python3";
@@ -147,7 +151,8 @@ inline bool WaitForRecords(const std::string& journal, const std::string& type, 
 // as missing in `variable`, but those of at most `in_flight` chunks (whose rows are written before
 // they are reported). A pending row reads as the zeros of a hole until the driver's filler has
 // made it missing, in the background, within seconds of the start (driver/output_filler.h): a test
-// that reads or kills a live run waits for that, not for an amount of time. False after
+// that reads or kills a live run waits for that, not for an amount of time. Missing is the raw
+// _FillValue h5py reads (netCDF's default fill in format sweep/3, NaN in sweep/2). False after
 // kPatienceSeconds.
 inline bool WaitForPendingMissing(const TempDir& dir, int in_flight,
                                   const std::string& variable = "y",
@@ -156,11 +161,14 @@ inline bool WaitForPendingMissing(const TempDir& dir, int in_flight,
   WriteFile(script,
             "import sys, h5py, numpy as np\n"
             "f = h5py.File(sys.argv[1], 'r')\n"
-            "e = f[sys.argv[2]][...].reshape(-1)\n"
+            "v = f[sys.argv[2]]\n"
+            "e = v[...].reshape(-1)\n"
+            "fill = v.attrs['_FillValue']\n"
+            "missing = (e == fill) | (e != e)  # e != e: NaN, sweep/2's fill\n"
             "status, first, count = (f['chunks/' + k][...] for k in ('status', 'first', 'count'))\n"
             "done = np.zeros(e.size, bool)\n"
             "for c in np.flatnonzero(status == 1): done[first[c]:first[c] + count[c]] = True\n"
-            "with_values = int((~np.isnan(e[~done])).sum())\n"
+            "with_values = int((~missing[~done]).sum())\n"
             "sys.exit(0 if with_values <= int(sys.argv[3]) * int(count.max()) else 1)\n");
   const std::string command = std::string(kPython) + " " + script + " " + dir / output + " " +
                               variable + " " + std::to_string(in_flight) + " 2>/dev/null";

@@ -152,7 +152,8 @@ def compute(how):
   const auto v = ReadDataset<int32_t>(dir_ / "out.h5", "/v");
   EXPECT_EQ(y[0], 1.5);
   EXPECT_EQ(y[1], 2.5);
-  EXPECT_TRUE(std::isnan(y[2]));  // None: missing, as a command's null
+  // None: NaN, as a command's null; the point is done, so not the fill value of one not computed.
+  EXPECT_TRUE(std::isnan(y[2]));
   EXPECT_EQ(y[3], 3.5);
   EXPECT_EQ(std::vector<int32_t>(v.begin(), v.begin() + 8),
             (std::vector<int32_t>{1, 2, 3, 4, 5, 6, 0, 1}));

@@ -81,7 +81,7 @@ TEST(RunTest, ResultsDoNotDependOnWorkersChunksStartOrSchedule) {
   const RunResult base = RunSweep({"run", config, "-q", "-j", "1"}, dir.path());
   ASSERT_EQ(base.code, 0) << base.err;
   const auto expected = ResultsAndParams(dir / "out.h5");
-  ASSERT_EQ(expected.size(), 7u);  // 4 outputs, the coordinates T, tag and replicate
+  ASSERT_EQ(expected.size(), 8u);  // 4 outputs, the coordinates T, tag and replicate, tag_strlen
   const std::vector<std::vector<std::string>> variants = {
       {"-j", "2"},
       {"-j", "3"},
