@@ -92,6 +92,11 @@ Handle CreateFile(const std::string& path) {
   Check(H5Pset_obj_track_times(fcpl.id(), false), "H5Pset_obj_track_times");
   // The root's attributes in dense storage (a heap), where a text attribute may exceed the 64 KiB
   // of an object header message: a config of up to 16 MiB is stored as netCDF text (NC_CHAR).
+  // HDF5 1.10 puts an attribute that large in the heap only in a version 2 object header, which
+  // tracking the attributes' creation order asks for (as netCDF-4 tracks it in its own files);
+  // without it, H5Acreate2 fails: "object header message is too large".
+  Check(H5Pset_attr_creation_order(fcpl.id(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
+        "H5Pset_attr_creation_order");
   Check(H5Pset_attr_phase_change(fcpl.id(), 0, 0), "H5Pset_attr_phase_change");
   return Own(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.id(), H5P_DEFAULT), H5Fclose,
              "cannot create HDF5 file '" + path + "'");
