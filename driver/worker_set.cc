@@ -454,6 +454,10 @@ std::optional<WorkerEvent> ProcessWorkerSet::Next(double timeout_seconds) {
   const double start = SteadySeconds();
   for (;;) {
     ReapOrphans();
+    // A zygote that got ready, or failed, since Start() asked it for a worker: the workers that
+    // await it are forked (or fail) now. Its readable socket woke the poll below; unread, it
+    // would wake every poll at once, and those workers would never start.
+    ServeZygote();
     if (!pending_.empty()) {
       WorkerEvent e = pending_.front();
       pending_.erase(pending_.begin());

@@ -148,6 +148,21 @@ TEST(ZygoteTest, AKernelThatDoesNotLoadEndsTheRunWithItsReason) {
   }
 }
 
+// Workers asked for while the zygote still loads the kernel are forked once it is ready: the
+// driver reads the zygote's word while it waits for its workers, not only as it starts one (a
+// zygote slower than the driver's start left the run spinning on the unread word, for ever).
+TEST(ZygoteTest, WorkersAskedForWhileTheZygoteLoadsStartOnceItIsReady) {
+  TempDir dir;
+  const RunResult r = RunSweep(
+      {"run", FaultyConfig(dir, 4, "load_ms: 2000", ", workers: 2, start: forkserver"), "-q"},
+      dir.path());
+  EXPECT_EQ(r.code, 0) << r.err;
+  const Trace trace = ReadTrace(dir / "trace");
+  EXPECT_EQ(trace.inits.size(), 1u);
+  EXPECT_EQ(trace.point_pids.size(), 4u);
+  EXPECT_TRUE(LeftoversAfter(r.tag).empty());
+}
+
 // Ctrl-C while the zygote is still loading the kernel stops the run at once, journaled.
 TEST(ZygoteTest, AnInterruptWhileTheZygoteLoadsStopsTheRun) {
   TempDir dir;
