@@ -38,7 +38,7 @@ struct LinePlot {
   std::string y_name;
   std::vector<double> y;  // one per position of x; NaN: none
   bool scatter = false;
-  std::string y_label;  // drawn along the y axis; "": y_name
+  std::string y_label{};  // drawn along the y axis; "": y_name
 };
 
 // values[iy * nx + ix] over the positions of x (horizontal) and y (vertical, upwards).
@@ -46,7 +46,7 @@ struct Heatmap {
   PlotAxis x, y;
   std::string value_name;
   std::vector<double> values;  // NaN: none
-  std::string value_label;     // drawn along the colour scale; "": value_name
+  std::string value_label{};   // drawn along the colour scale; "": value_name
 };
 
 // Bars in rows over time.

@@ -82,7 +82,9 @@ TEST_P(ShippedConfigOutput, OpensInXarrayAndNcdumpAtThePlannedSize) {
       << testing::ReadFile(dir / "ncdump.txt");
   // Units and long names as the kernel declares them (a plugin's through sweep_kernel_variables).
   const std::string cdl = testing::ReadFile(dir / "ncdump.txt");
-  if (GetParam() == "plugin") EXPECT_NE(cdl.find("phase:units = \"rad\" ;"), std::string::npos);
+  if (GetParam() == "plugin") {
+    EXPECT_NE(cdl.find("phase:units = \"rad\" ;"), std::string::npos);
+  }
   if (GetParam() == "quickstart") {
     EXPECT_NE(cdl.find("lyapunov:long_name = \"largest Lyapunov exponent\" ;"), std::string::npos);
   }
