@@ -232,10 +232,10 @@ TEST(MpiTest, ATerminatedJobJournalsItsStop) {
   SweepProcess run({"run", config, "-q", "--mpi", "-j", "1"}, dir.path(), Mpirun(2));
   ASSERT_TRUE(WaitForRecords(dir / "out.h5.journal", "done", 4)) << run.err();
   run.Signal(SIGTERM);
-  run.Wait();
+  const int code = run.Wait();
   EXPECT_TRUE(LeftoversAfter(run.tag()).empty());
   const std::vector<JournalRecord> stopped = JournalRecords(dir / "out.h5.journal", "stopped");
-  ASSERT_EQ(stopped.size(), 1u);
+  ASSERT_EQ(stopped.size(), 1u) << "exit " << code << ": " << run.err();
   EXPECT_EQ(stopped[0].reason, "interrupted");
 }
 

@@ -321,11 +321,14 @@ TEST(PersistentCareless, AProgramThatExitsAtOnce) {
             "stderr: usage: prog X");
 }
 
-// A program that reads its points but never answers: the per-point limit ends each point.
+// A program that reads its points but never answers: the per-point limit ends each point. The
+// limit is the timeout less a tenth (at most 1 s), and the driver's own deadline for the chunk
+// runs from before the worker starts the program: at 10 s the program has a second to start, where
+// at 1 s a loaded machine took more than its 0.1 s and the driver's kill came first.
 TEST(PersistentCareless, AProgramThatNeverAnswers) {
   TempDir dir;
   CarelessConfig(dir, "while read line; do :; done\n",
-                 "{workers: 1, chunk_size: 1, timeout: 1s, retries: 0}");
+                 "{workers: 2, chunk_size: 1, timeout: 10s, retries: 0}");
   const RunResult r = RunSweep({"run", "c.yaml", "-q"}, dir.path());
   EXPECT_EQ(r.code, 3) << r.err;
   EXPECT_TRUE(LeftoversAfter(r.tag).empty());
