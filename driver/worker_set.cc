@@ -519,10 +519,8 @@ std::optional<WorkerEvent> ProcessWorkerSet::Next(double timeout_seconds) {
     }
     for (size_t i = 1; i < fds.size(); ++i) {
       if (!fds[i].revents) continue;
-      if (owners[i].second == Source::kZygote) ServeZygote();  // its events go to pending_
       if (owners[i].second == Source::kLog) logs_[owners[i].first].Drain();
     }
-    if (!pending_.empty()) continue;  // a worker the zygote could not start
     // Messages first: a worker's last words must be seen before its exit.
     for (size_t i = 1; i < fds.size(); ++i) {
       if (!fds[i].revents || owners[i].second != Source::kSocket) continue;
