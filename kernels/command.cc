@@ -130,12 +130,11 @@ RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
   const size_t stdout_keep = s.kernel->results_file.empty() ? 0 : kStderrKeep;
   pid_t pid;
   try {
-    pid = ForkExec(s.kernel->path, argv, setup);
+    pid = StartProgram(s.kernel->path, argv, setup);
   } catch (const Error& e) {
     r.start_error = e.what();
     return r;
   }
-  SetProgramGroup(pid);
   out.CloseWrite();
   err.CloseWrite();
   fcntl(out.read, F_SETFL, fcntl(out.read, F_GETFL) | O_NONBLOCK);

@@ -329,13 +329,12 @@ std::string Start(PersistentState& s, uint64_t point) {
   setup.cwd = dir.get();
   pid_t pid;
   try {
-    pid = ForkExec(k.path, k.argv, setup);
+    pid = StartProgram(k.path, k.argv, setup);
   } catch (const Error& e) {
     dir.reset();
     Tidy(k, point, true);
     return e.what();
   }
-  SetProgramGroup(pid);
   Program& p = s.program.emplace();
   p.pid = pid;
   p.first_point = point;

@@ -186,6 +186,24 @@ void KillProgramWhenTheDriverDies() {
   prctl(PR_SET_PDEATHSIG, kWorkerDeathSignal);
 }
 
+pid_t StartProgram(const std::string& path, const std::vector<std::string>& argv,
+                   const ChildSetup& setup) {
+  sigset_t death, before;
+  sigemptyset(&death);
+  sigaddset(&death, kWorkerDeathSignal);
+  pthread_sigmask(SIG_BLOCK, &death, &before);
+  pid_t pid = -1;
+  try {
+    pid = ForkExec(path, argv, setup);
+  } catch (...) {
+    pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    throw;
+  }
+  SetProgramGroup(pid);
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);  // a death meanwhile is handled here
+  return pid;
+}
+
 // ---- Slots of kernels made at run time ----
 
 namespace {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "io/process.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
@@ -83,6 +84,14 @@ bool Drain(int fd, std::string* text, size_t keep_tail, size_t limit);
 void KillProgramWhenTheDriverDies();
 // The process group of the program running now in this process, 0 when none.
 void SetProgramGroup(pid_t group);
+
+// Starts the program as ForkExec does (io/process.h) and makes it the one running now
+// (SetProgramGroup). The worker's death signal waits from the fork until then, so a driver
+// killed while the program starts still takes it and all it started: a loaded machine may not run
+// this process again before the program has started children of its own.
+// THROWS: as ForkExec.
+pid_t StartProgram(const std::string& path, const std::vector<std::string>& argv,
+                   const ChildSetup& setup);
 
 // A kernel table made at run time from a config (the command kernels). The C ABI gives outputs()
 // and init() no pointer to their table, so each live one takes one of a few dozen slots whose
