@@ -311,7 +311,12 @@ uint64_t ReusedRows::Take(uint64_t first, uint64_t n, const std::vector<char*>& 
         }
       }
     }
-    for (uint64_t j = 0; j < run.count; ++j) taken[run.new_first + j * run.new_step - first] = 1;
+    uint8_t* mark = taken + (run.new_first - first);
+    if (run.new_step == 1) {
+      std::memset(mark, 1, size_t(run.count));  // a copy of 10^8 points marks them by the run
+    } else {
+      for (uint64_t j = 0; j < run.count; ++j) mark[j * run.new_step] = 1;
+    }
     count += run.count;
   });
   return count;

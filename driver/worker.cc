@@ -177,10 +177,6 @@ Message ChunkComputer::Compute(uint64_t chunk_index) {
   for (uint64_t block_first = chunk.first; block_first < chunk.end();
        block_first += block_points_) {
     const uint64_t n = std::min(block_points_, chunk.end() - block_first);
-    for (size_t o = 0; o < outs.size(); ++o) {
-      FillMissing(buffers_[o].data(), outs[o].dtype,
-                  n * bytes_per_point_[o] / DtypeSize(outs[o].dtype));
-    }
     const std::optional<Message> failed = ComputeBlock(chunk_index, block_first, n, &reused);
     if (failed) {
       setup_.scoreboard->Publish(rank_, Scoreboard::kIdle);
@@ -207,6 +203,7 @@ std::optional<Message> ChunkComputer::ComputeBlock(uint64_t chunk_index, uint64_
     *reused += taken;
   }
   if (taken == 0) return ComputeRun(chunk_index, first, n, 0);
+  if (taken == n) return std::nullopt;  // a block copied whole: nothing to fill or compute
   // The points left, in runs of consecutive ones.
   for (uint64_t at = 0; at < n;) {
     while (at < n && taken_[size_t(at)]) ++at;
@@ -223,6 +220,13 @@ std::optional<Message> ChunkComputer::ComputeBlock(uint64_t chunk_index, uint64_
 
 std::optional<Message> ChunkComputer::ComputeRun(uint64_t chunk_index, uint64_t first, uint64_t n,
                                                  uint64_t at) {
+  // The rows read missing until the kernel writes them: a point that fails, or an output it
+  // leaves unwritten, keeps the missing value (kernels/dtype.h).
+  const std::vector<sweep_output_decl>& outs = setup_.binding->outputs;
+  for (size_t o = 0; o < outs.size(); ++o) {
+    const uint64_t elements = bytes_per_point_[o] / DtypeSize(outs[o].dtype);
+    FillMissing(buffers_[o].data() + at * bytes_per_point_[o], outs[o].dtype, n * elements);
+  }
   const sweep_batch& batch = batch_.Fill(first, n);
   return batched_ ? ComputeBatch(chunk_index, first, at, batch)
                   : ComputePoints(chunk_index, first, n, at);
