@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "driver/command_binding.h"
 #include "driver/python_binding.h"
@@ -363,16 +364,49 @@ void CheckRootNames(const Config& config, const Space& space, const KernelBindin
   }
   std::map<std::string, std::string> taken;  // name -> what it is, for the message
   taken["chunks"] = "the output file's chunk table";
-  // An output may not take a name the file gives to something else: the chunk table, the
-  // dimensions `sample` and `replicate` where they exist (a zip group's is blamed on the group,
-  // below), another output's own dimension.
+  // The sweep's own dimensions `sample` and `replicate`, where they exist (a zip group's is blamed
+  // on the group, below), and the outputs' own dimensions hold names no output may take.
   std::map<std::string, std::string> reserved = taken;
   for (const Dimension& d : space.dimensions())
     if (d.name == "sample" || d.name == "replicate") reserved[d.name] = "a dimension of the sweep";
-  for (const sweep_output_decl& out : b.outputs)
-    for (int r = 0; r < out.rank; ++r)
-      reserved[std::string(out.name) + "_" + std::to_string(r)] =
-          "a dimension of output `" + std::string(out.name) + "`";
+  // An output's own dimensions: one dimension of the file for each name, however many outputs
+  // share it (of one size: the config checks the names it gives; here they meet the defaults).
+  // A name `dims:` gives that is an output's is blamed on the `dims:`; a default one
+  // (<output>_<i>) on the output that takes it, below.
+  std::set<std::string> outputs;
+  for (const sweep_output_decl& out : b.outputs) outputs.insert(out.name);
+  std::map<std::string, std::pair<int64_t, std::string>> inner;  // name -> size, first output
+  for (size_t o = 0; o < b.outputs.size(); ++o) {
+    const sweep_output_decl& out = b.outputs[o];
+    const std::vector<std::string> names = OutputDimNames(b, o);
+    const bool given = o < b.output_dims.size() && !b.output_dims[o].empty();
+    for (int r = 0; r < out.rank; ++r) {
+      const std::string& name = names[size_t(r)];
+      const std::string key = "kernel.outputs." + std::string(out.name) + ".dims";
+      if (inner.count(name) == 0) {
+        const auto clash = reserved.find(name);
+        const std::string also = clash != reserved.end() ? clash->second
+                                 : given && outputs.count(name)
+                                     ? "an output of kernel `" + b.name + "`"
+                                     : "";
+        if (!also.empty()) {
+          Fail(errors, config.kernel.where, key,
+               "dimension `" + name + "` of output `" + out.name + "` is also " + also);
+          continue;
+        }
+      }
+      const auto [it, first] = inner.emplace(name, std::make_pair(out.shape[r], out.name));
+      if (!first && it->second.first != out.shape[r]) {
+        Fail(errors, config.kernel.where, key,
+             "dimension `" + name + "` has size " + std::to_string(out.shape[r]) + " in output `" +
+                 out.name + "` but " + std::to_string(it->second.first) + " in output `" +
+                 it->second.second + "`");
+      }
+      reserved[name] = taken[name] = "a dimension of output `" + it->second.second + "`";
+    }
+  }
+  // An output may not take a name the file gives to something else: the chunk table, a dimension
+  // of the sweep or of an output (its own too).
   for (const sweep_output_decl& out : b.outputs) {
     const auto it = reserved.find(out.name);
     if (it == reserved.end()) continue;
@@ -381,12 +415,8 @@ void CheckRootNames(const Config& config, const Space& space, const KernelBindin
          (blame.who.empty() ? "" : blame.who + " declares ") + "output `" + out.name +
              "`: the name of " + it->second + "; rename the output");
   }
-  for (const sweep_output_decl& out : b.outputs) {
+  for (const sweep_output_decl& out : b.outputs)
     taken[out.name] = "an output of kernel `" + b.name + "`";
-    for (int r = 0; r < out.rank; ++r)
-      taken[std::string(out.name) + "_" + std::to_string(r)] =
-          "a dimension of output `" + std::string(out.name) + "`";
-  }
   for (const AxisSpec& axis : config.parameters) {
     const auto it = taken.find(axis.name);
     if (it != taken.end()) {
@@ -467,6 +497,16 @@ void BindAttributes(const Config& config, const Space& space, KernelBinding* b,
 }
 
 }  // namespace
+
+std::vector<std::string> OutputDimNames(const KernelBinding& binding, size_t o) {
+  if (o < binding.output_dims.size() && !binding.output_dims[o].empty())
+    return binding.output_dims[o];
+  std::vector<std::string> names;
+  const sweep_output_decl& out = binding.outputs[o];
+  for (int r = 0; r < out.rank; ++r)
+    names.push_back(std::string(out.name) + "_" + std::to_string(r));
+  return names;
+}
 
 KernelBinding BindKernel(const Config& config, const Space& space) {
   KernelBinding b;

@@ -47,6 +47,11 @@ struct KernelBinding {
   // kernel declares (kernels/kernel.h) for the sweep's outputs and parameters, each replaced by
   // the config's `attributes:`.
   std::map<std::string, VariableAttributes> attributes;
+  // The names of each output's own dimensions, by output: a command kernel's `dims:` where the
+  // config gives them; an empty list for an output without, whose dimensions are named
+  // <output>_0, <output>_1, ... (OutputDimNames). Kernel ABI 2 has no place for a built-in or a
+  // plugin to name them: that needs a field of a later ABI.
+  std::vector<std::vector<std::string>> output_dims;
 
   sweep_options options() const {
     return sweep_options{option_values.data(), int(option_values.size())};
@@ -98,5 +103,9 @@ void CheckInputsAgainstKernel(const Config& config, const KernelBinding& binding
 std::optional<uint64_t> CheckedOutputBytesPerPoint(const sweep_output_decl& output);
 // The same for an output BindKernel() accepted, which never overflows (UINT64_MAX if it did).
 uint64_t OutputBytesPerPoint(const sweep_output_decl& output);
+
+// The names of output o's own dimensions in the output file: binding.output_dims[o] when given,
+// else <output>_0, <output>_1, ...
+std::vector<std::string> OutputDimNames(const KernelBinding& binding, size_t o);
 
 }  // namespace sweep

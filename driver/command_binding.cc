@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include "io/error.h"
 #include "io/file_bytes.h"
 #include "io/process.h"
+#include "kernels/command_template.h"
 #include "kernels/dtype.h"
 
 namespace sweep {
@@ -21,73 +23,32 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A problem in a template: what, and the offset of the brace to blame.
-struct TemplateError {
-  std::string message;
-  size_t offset = 0;
-};
-
-// Splits a template (an argument, or a file's text) into pieces, adding the parameters it
-// names to spec->param_names. Returns what is wrong, or nullopt. A persistent program's
-// templates are rendered once per program, so they may name no point's value.
-std::optional<TemplateError> ParseTemplate(const std::string& text, const Space& space,
-                                           const std::string& config_dir, bool persistent,
-                                           CommandSpec* spec, CommandTemplate* pieces) {
-  std::string literal;
-  const auto flush = [&] {
-    if (!literal.empty())
-      pieces->push_back(CommandPiece{CommandPiece::Kind::kText, std::move(literal), -1});
-    literal.clear();
-  };
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if ((c == '{' || c == '}') && i + 1 < text.size() && text[i + 1] == c) {
-      literal += c;
-      ++i;
-      continue;
-    }
-    if (c == '}') return TemplateError{"a lone `}` (write `}}` for a literal brace)", i};
-    if (c != '{') {
-      literal += c;
-      continue;
-    }
-    const size_t close = text.find_first_of("{}\n", i + 1);
-    if (close == std::string::npos || text[close] != '}')
-      return TemplateError{"a `{` without its `}` (write `{{` for a literal brace)", i};
-    const std::string name = text.substr(i + 1, close - i - 1);
-    if (name == "config_dir") {  // the same for every point: text
-      literal += config_dir;
-      i = close;
-      continue;
-    }
-    flush();
-    if (persistent) {
-      return TemplateError{"`{" + name +
-                               "}`: a persistent program is started once per worker, with "
-                               "arguments and files of plain text; each point's values reach it "
-                               "on stdin (stream/1). Write `{{` and `}}` for literal braces",
-                           i};
-    }
-    if (name == "seed") {
-      pieces->push_back(CommandPiece{CommandPiece::Kind::kSeed, "", -1});
-    } else if (name == "point") {
-      pieces->push_back(CommandPiece{CommandPiece::Kind::kPoint, "", -1});
-    } else if (space.FindParameter(name) >= 0) {
-      auto it = std::find(spec->param_names.begin(), spec->param_names.end(), name);
-      if (it == spec->param_names.end()) it = spec->param_names.insert(it, name);
-      pieces->push_back(
-          CommandPiece{CommandPiece::Kind::kParam, "", int(it - spec->param_names.begin())});
-    } else {
-      std::string known;
-      for (const std::string& p : space.parameter_names()) known += "{" + p + "}, ";
-      return TemplateError{"unknown placeholder `{" + name + "}` (placeholders: " + known +
-                               "{seed}, {point}, {config_dir}; `{{` and `}}` for literal braces)",
-                           i};
-    }
-    i = close;
+// What the templates of `spec` may name: the sweep's parameters (each added to
+// spec->param_names on first use) and the config's folder.
+TemplateNames NamesFor(const Config& config, const Space& space, CommandSpec* spec) {
+  TemplateNames names;
+  names.parameter_names = space.parameter_names();
+  names.config_dir = config.folder;
+  if (config.kernel.persistent) {
+    names.once_per_program =
+        "a persistent program is started once per worker, with arguments, files and `env:` of "
+        "plain text; each point's values reach it on stdin (stream/1). Write `{{` and `}}` for "
+        "literal braces";
   }
-  flush();
-  return std::nullopt;
+  names.parameter = [&space, spec](const std::string& name) {
+    if (space.FindParameter(name) < 0) return -1;
+    auto it = std::find(spec->param_names.begin(), spec->param_names.end(), name);
+    if (it == spec->param_names.end()) it = spec->param_names.insert(it, name);
+    return int(it - spec->param_names.begin());
+  };
+  return names;
+}
+
+// Where a template given in the config is: the start of its value there, or (for a block scalar
+// or a value --set gave) where its key is.
+SourceLocation LocationOf(const std::vector<SourceLocation>& where, size_t i,
+                          const SourceLocation& fallback) {
+  return i < where.size() ? where[i] : fallback;
 }
 
 // Where `offset` of a text read from `file` is, 1-based.
@@ -164,19 +125,23 @@ std::string ResolveProgram(const std::string& program, const std::string& folder
 CommandSpec ReadCommandSpec(const Config& config, const Space& space) {
   const KernelSpec& kernel = config.kernel;
   std::vector<Diagnostic> errors;
-  const auto fail = [&](std::string key, std::string message) {
-    errors.push_back(Diagnostic{kernel.where, std::move(key), std::move(message)});
+  const auto fail = [&](const SourceLocation& where, std::string key, std::string message) {
+    errors.push_back(Diagnostic{where, std::move(key), std::move(message)});
   };
   CommandSpec spec;
+  const TemplateNames names = NamesFor(config, space, &spec);
   spec.program = kernel.command.at(0);
   std::string why;
   spec.path = ResolveCommandProgram(config, &why);
-  if (spec.path.empty()) fail("kernel.command[0]", why);
+  if (spec.path.empty())
+    fail(LocationOf(kernel.command_where, 0, kernel.where), "kernel.command[0]", why);
   for (size_t i = 1; i < kernel.command.size(); ++i) {
     CommandTemplate pieces;
-    if (const std::optional<TemplateError> error = ParseTemplate(
-            kernel.command[i], space, config.folder, kernel.persistent, &spec, &pieces))
-      fail("kernel.command[" + std::to_string(i) + "]", error->message);
+    if (const std::optional<TemplateError> error =
+            ParseCommandTemplate(kernel.command[i], names, &pieces)) {
+      fail(LocationOf(kernel.command_where, i, kernel.where),
+           "kernel.command[" + std::to_string(i) + "]", error->message);
+    }
     spec.args.push_back(std::move(pieces));
   }
   for (const KernelSpec::CommandFile& f : kernel.command_files) {
@@ -186,17 +151,25 @@ CommandSpec ReadCommandSpec(const Config& config, const Space& space) {
     std::string text;
     const std::string unreadable = ReadTemplate(f.template_path, &text, &file.mode);
     if (!unreadable.empty()) {
-      errors.push_back(Diagnostic{f.where, key, unreadable});
+      fail(f.where, key, unreadable);
       continue;
     }
     // Blamed where the user must edit: the template's line and column.
-    if (const std::optional<TemplateError> error =
-            ParseTemplate(text, space, config.folder, kernel.persistent, &spec, &file.text)) {
-      errors.push_back(
-          Diagnostic{LocationIn(f.template_path, text, error->offset), key, error->message});
+    if (const std::optional<TemplateError> error = ParseCommandTemplate(text, names, &file.text)) {
+      fail(LocationIn(f.template_path, text, error->offset), key, error->message);
       continue;
     }
     spec.files.push_back(std::move(file));
+  }
+  for (const KernelSpec::CommandEnv& e : kernel.command_env) {
+    CommandEnv variable;
+    variable.name = e.name;
+    if (const std::optional<TemplateError> error =
+            ParseCommandTemplate(e.value, names, &variable.value)) {
+      fail(e.where, "kernel.env." + e.name, error->message);
+      continue;
+    }
+    spec.env.push_back(std::move(variable));
   }
   spec.results_file = kernel.results_file;
   spec.workdir_root = CommandWorkdirRoot(config);
@@ -213,7 +186,7 @@ CommandSpec ReadCommandSpec(const Config& config, const Space& space) {
       break;
   }
   if (kernel.command_outputs.empty()) {
-    fail("kernel.outputs",
+    fail(kernel.where, "kernel.outputs",
          "a command kernel needs `outputs:`, the name and dtype (or [dtype, dims...]) of each "
          "value its program prints, such as {energy: float64, trace: [float64, 100]}");
   }
@@ -260,6 +233,45 @@ void BindCommandKernel(const Config& config, const Space& space, KernelBinding* 
   binding->kernel = made.kernel;
   binding->set_point = made.set_point;
   binding->owner = std::move(made.owner);
+  for (const KernelSpec::CommandOutput& o : config.kernel.command_outputs)
+    binding->output_dims.push_back(o.dims);
+}
+
+std::vector<Diagnostic> CommandWarnings(const Config& config) {
+  std::vector<Diagnostic> warnings;
+  const KernelSpec& kernel = config.kernel;
+  // What the work directory holds when the program starts: the rendered files.
+  const auto in_workdir = [&](const std::string& path) {
+    const std::string clean = fs::path(path).lexically_normal().string();
+    for (const KernelSpec::CommandFile& f : kernel.command_files)
+      if (clean == f.name || clean.rfind(f.name + "/", 0) == 0) return true;
+    return clean == kernel.results_file;
+  };
+  for (size_t i = 1; i < kernel.command.size(); ++i) {
+    std::string arg = kernel.command[i];
+    // `--input=data/in.dat`: the part after the `=` of an option.
+    const size_t equals = arg.find('=');
+    if (arg.rfind('-', 0) == 0 && equals != std::string::npos) arg.erase(0, equals + 1);
+    if (arg.empty() || arg[0] == '/' || arg.find_first_of("{}") != std::string::npos) continue;
+    const fs::path beside = fs::path(config.folder) / arg;
+    std::error_code error;
+    const bool exists = fs::exists(beside, error) && !error;
+    if (!exists || arg == "." || arg == ".." || in_workdir(arg)) continue;
+    warnings.push_back(Diagnostic{
+        LocationOf(kernel.command_where, i, kernel.where),
+        "kernel.command[" + std::to_string(i) + "]",
+        "`" + arg +
+            "` is beside the config, but the program runs in each point's work directory, "
+            "where it is not: write `{config_dir}/" +
+            arg + "` (or an absolute path)"});
+  }
+  return warnings;
+}
+
+void PrintCommandWarnings(const Config& config) {
+  if (config.kernel.command.empty()) return;
+  for (const Diagnostic& d : CommandWarnings(config))
+    std::fprintf(stderr, "sweep: warning: %s\n", d.ToString().c_str());
 }
 
 void BindPersistentKernel(const Config& config, const Space& space, KernelBinding* binding) {
@@ -279,6 +291,8 @@ void BindPersistentKernel(const Config& config, const Space& space, KernelBindin
   binding->set_point = made.set_point;
   binding->place_inputs = made.place_inputs;
   binding->owner = std::move(made.owner);
+  for (const KernelSpec::CommandOutput& o : config.kernel.command_outputs)
+    binding->output_dims.push_back(o.dims);
 }
 
 }  // namespace sweep

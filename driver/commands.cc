@@ -1,12 +1,14 @@
 #include "driver/commands.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "driver/binding.h"
+#include "driver/command_binding.h"
 #include "driver/fingerprint.h"
 #include "driver/input_guard.h"
 #include "driver/plan.h"
@@ -201,7 +203,8 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
 
   uint64_t results_bytes = 0;
   nlohmann::json outputs = nlohmann::json::array();
-  for (const sweep_output_decl& o : binding.outputs) {
+  for (size_t i = 0; i < binding.outputs.size(); ++i) {
+    const sweep_output_decl& o = binding.outputs[i];
     const uint64_t per_point = OutputBytesPerPoint(o);
     uint64_t total = 0;
     if (__builtin_mul_overflow(per_point, space.points(), &total)) total = UINT64_MAX;
@@ -209,6 +212,7 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
     outputs.push_back({{"name", o.name},
                        {"dtype", DtypeName(o.dtype)},
                        {"shape", std::vector<int64_t>(o.shape, o.shape + o.rank)},
+                       {"dims", OutputDimNames(binding, i)},
                        {"bytes_per_point", per_point},
                        {"bytes", total}});
   }
@@ -218,6 +222,7 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
   // The file itself, created in memory from the spec a run creates it from: its exact size.
   const uint64_t file_bytes = OutputFileBytes(
       LayoutSpecFor(config, space, binding, plan, Fingerprint(binding, config, shapes).dump()));
+  PrintCommandWarnings(config);
   ReusePlan reuse;
   ReuseCounts reused;
   if (!reuse_paths.empty()) {
@@ -245,6 +250,8 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
     j["chunk_size"] = plan.chunk_size();
     j["chunk_size_auto"] = chunk_size == 0;
     j["outputs"] = outputs;
+    j["env"] = nlohmann::json::object();
+    for (const KernelSpec::CommandEnv& e : config.kernel.command_env) j["env"][e.name] = e.value;
     j["output_bytes"] = file_bytes;
     j["results_bytes"] = results_bytes;
     j["output_path"] = config.output.path;
@@ -268,6 +275,8 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
                   QuotedValueText(v[i]).c_str());
     }
   }
+  for (const KernelSpec::CommandEnv& e : config.kernel.command_env)
+    std::printf("  env %s=%s\n", e.name.c_str(), e.value.c_str());
   std::printf("  chunks: %llu of %llu points%s, for %d workers\n",
               (unsigned long long)plan.chunks(), (unsigned long long)plan.chunk_size(),
               chunk_size == 0 ? " (auto)" : "", workers);
@@ -275,11 +284,16 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
               DescribeThreads(config.execution.threads, environ).c_str());
   std::printf("  output %s: %s (%llu bytes)\n", config.output.path.c_str(),
               FormatBytes(file_bytes).c_str(), (unsigned long long)file_bytes);
-  for (const auto& o : outputs)
+  for (const auto& o : outputs) {
+    std::string shape = "scalar";
+    if (!o["shape"].empty()) {
+      shape = o["shape"].dump() + " (" +
+              fmt::format("{}", fmt::join(o["dims"].get<std::vector<std::string>>(), ", ")) + ")";
+    }
     std::printf("    /%-14s %s %s per point, %s\n", o["name"].get<std::string>().c_str(),
-                o["dtype"].get<std::string>().c_str(),
-                o["shape"].empty() ? "scalar" : o["shape"].dump().c_str(),
+                o["dtype"].get<std::string>().c_str(), shape.c_str(),
                 FormatBytes(o["bytes"].get<uint64_t>()).c_str());
+  }
   if (!config.inputs.empty()) {
     std::printf("  inputs: %s, mapped once and shared by every worker\n",
                 FormatBytes(inputs_total).c_str());
@@ -303,6 +317,7 @@ int ValidateCommand(const std::string& config_path, const std::vector<std::strin
   CheckInputsAgainstKernel(config, binding, InspectInputs(config));
   for (const Diagnostic& note : config.notes)
     std::fprintf(stderr, "sweep: note: %s\n", note.ToString().c_str());
+  PrintCommandWarnings(config);
   std::printf("ok\n");
   return 0;
 }

@@ -74,6 +74,12 @@ nlohmann::json FingerprintWith(const KernelBinding& binding, const Config& confi
         kernel["files_xxh3"] = files;
       }
     }
+    if (!config.kernel.command_env.empty()) {
+      // As written: a placeholder is rendered per point, but the text says what it will be.
+      nlohmann::json env = nlohmann::json::object();
+      for (const KernelSpec::CommandEnv& e : config.kernel.command_env) env[e.name] = e.value;
+      kernel["env"] = env;
+    }
   }
   nlohmann::json outputs = nlohmann::json::array();
   for (const sweep_output_decl& o : binding.outputs) {

@@ -5,17 +5,18 @@
 // outputs, and for a plugin "library_xxh3" of the library's bytes, for a built-in the
 // "sweep_version" and the "revision" of what it computes (kernels/builtin/list.h), for a command
 // kernel (per point or persistent) the "program_xxh3" of its program and the scripts its
-// arguments name (ProgramFiles, driver/command_binding.h) and, with `files:`, the "files_xxh3" of
-// each template, for a Python kernel the "python_xxh3" of the model and of each module of the
-// config's folder it imports (driver/python_binding.h: PythonSourceFiles), by their paths relative
-// to the config, and the version of "python" sweep was built with}, "options": {name: value},
-// "inputs": {name: {dtype, shape, "xxh3" of the array's bytes (driver/input_guard.h), and
-// "generate": {distribution, seed} for a generated array}}}. "seeds" names the rule a point's seed
-// follows (driver/space.h): an output without it was made before seeds by value, and keeps its
-// seeds by point index for its resume, rerun and export (SeedRuleOf), so what it computed keeps its
-// meaning. Inputs are judged by their bytes, not by size and modification time: a `touch` or a copy
-// is no change, an edit that restores both is one. Hashing costs one read of each input when a run
-// starts (XXH3 runs at memory speed: about 0.1 s per GiB in the page cache).
+// arguments name (ProgramFiles, driver/command_binding.h), with `files:` the "files_xxh3" of each
+// template, and with `env:` the "env" it sets, as written; for a Python kernel the "python_xxh3" of
+// the model and of each module of the config's folder it imports (driver/python_binding.h:
+// PythonSourceFiles), by their paths relative to the config, and the version of "python" sweep was
+// built with}, "options": {name: value}, "inputs": {name: {dtype, shape, "xxh3" of the array's
+// bytes (driver/input_guard.h), and "generate": {distribution, seed} for a generated array}}}.
+// "seeds" names the rule a point's seed follows (driver/space.h): an output without it was made
+// before seeds by value, and keeps its seeds by point index for its resume, rerun and export
+// (SeedRuleOf), so what it computed keeps its meaning. Inputs are judged by their bytes, not by
+// size and modification time: a `touch` or a copy is no change, an edit that restores both is one.
+// Hashing costs one read of each input when a run starts (XXH3 runs at memory speed: about 0.1 s
+// per GiB in the page cache).
 //
 // Fingerprints written by older sweeps hold "file": {size, mtime_ns} instead of "xxh3";
 // FingerprintChanges compares such an input by size and time, as those sweeps did. They also

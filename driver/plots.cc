@@ -51,7 +51,7 @@ void Axes(std::string* out, const Frame& f, const std::string& x_name, const std
   fmt::format_to(std::back_inserter(*out),
                  "<path class=\"axis\" d=\"M{} {}V{}H{}\" fill=\"none\" stroke=\"#333\"/>\n",
                  Px(f.x0()), Px(f.y1()), Px(f.y0()), Px(f.x1()));
-  Text(out, (f.x0() + f.x1()) / 2, f.height - 8, x_name, "middle", " class=\"axis-name\"");
+  Text(out, (f.x0() + f.x1()) / 2, f.y0() + 44, x_name, "middle", " class=\"axis-name\"");
   const double y = (f.y0() + f.y1()) / 2;
   Text(out, 14, y, y_name, "middle",
        fmt::format(" class=\"axis-name\" transform=\"rotate(-90 14 {})\"", Px(y)));
@@ -120,6 +120,90 @@ std::pair<double, double> Padded(std::pair<double, double> range) {
   if (range.first < range.second) return range;
   const double pad = range.first == 0 ? 1 : std::abs(range.first) * 0.1;
   return {range.first - pad, range.first + pad};
+}
+
+Missing MissingAt(const std::vector<Missing>& missing, size_t i) {
+  return i < missing.size() ? missing[i] : Missing::kPending;
+}
+
+const char* MissingClass(Missing m) {
+  switch (m) {
+    case Missing::kFailed:
+      return "failed";
+    case Missing::kNotFinite:
+      return "not-finite";
+    default:
+      return "pending";
+  }
+}
+
+const char* MissingTitle(Missing m) {
+  switch (m) {
+    case Missing::kFailed:
+      return "failed";
+    case Missing::kNotFinite:
+      return "computed, not a finite number";
+    default:
+      return "pending: not computed yet";
+  }
+}
+
+const char* MissingColour(Missing m) {
+  switch (m) {
+    case Missing::kFailed:
+      return "#e06666";
+    case Missing::kNotFinite:
+      return "#ffffff";
+    default:
+      return "#d9d9d9";
+  }
+}
+
+// Room under a chart for its legend: a row below the axis name.
+constexpr double kLegendRow = 20;
+
+// The legend of the kinds of missing value in `shown`, in a row under the chart: a swatch for a
+// heatmap's cells, a cross (failed) or a gap (pending) for a line.
+void Legend(std::string* out, const Frame& f, const std::vector<Missing>& shown, bool line) {
+  if (shown.empty()) return;
+  double x = f.x0();
+  const double y = f.y0() + 44 + kLegendRow;
+  *out += "<g class=\"legend\">\n";
+  for (Missing m : shown) {
+    std::string label = MissingTitle(m);
+    if (line && m == Missing::kFailed) {
+      fmt::format_to(std::back_inserter(*out),
+                     "<path class=\"legend-failed\" d=\"M{} {}l8 8m0 -8l-8 8\" stroke=\"#c00\" "
+                     "stroke-width=\"1.5\"/>\n",
+                     Px(x), Px(y - 8));
+    } else if (line) {
+      label = m == Missing::kPending ? "gap: pending, not computed yet"
+                                     : "gap: computed, not a finite number";
+      fmt::format_to(std::back_inserter(*out),
+                     "<path d=\"M{} {}h3m5 0h3\" stroke=\"#21918c\" stroke-width=\"1.5\"/>\n",
+                     Px(x - 1), Px(y - 4));
+    } else {
+      fmt::format_to(std::back_inserter(*out),
+                     "<rect class=\"legend-{}\" x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" "
+                     "fill=\"{}\" stroke=\"#999\"/>\n",
+                     MissingClass(m), Px(x), Px(y - 9), MissingColour(m));
+    }
+    Text(out, x + 14, y, label, "start", std::string(" class=\"legend-") + MissingClass(m) + "\"");
+    x += 24 + 6.2 * double(label.size());
+  }
+  *out += "</g>\n";
+}
+
+// The kinds of missing value at the positions where `values` are not finite, in a fixed order.
+std::vector<Missing> KindsShown(const std::vector<double>& values,
+                                const std::vector<Missing>& missing) {
+  bool seen[3] = {false, false, false};
+  for (size_t i = 0; i < values.size(); ++i)
+    if (!std::isfinite(values[i])) seen[size_t(MissingAt(missing, i))] = true;
+  std::vector<Missing> kinds;
+  for (Missing m : {Missing::kFailed, Missing::kPending, Missing::kNotFinite})
+    if (seen[size_t(m)]) kinds.push_back(m);
+  return kinds;
 }
 
 void NoValues(std::string* out, const Frame& f) {
@@ -215,11 +299,25 @@ std::string ViridisColour(double t) {
 }
 
 std::string LineSvg(const LinePlot& plot) {
-  const Frame f;
+  Frame f;
+  const std::vector<Missing> kinds = KindsShown(plot.y, plot.missing);
+  if (!kinds.empty()) f.height += kLegendRow;
   std::string out = Open("line", f, plot.y_name + " over " + plot.x.name);
   Axes(&out, f, LabelOf(plot.x), plot.y_label.empty() ? plot.y_name : plot.y_label);
   const std::vector<double> x = Positions(plot.x, f.x0() + 6, f.x1() - 6);
   BottomTicks(&out, f, x, plot.x.labels);
+  Legend(&out, f, kinds, true);
+  // A cross at the foot of the chart where points failed: a gap alone would read as pending.
+  std::string crosses;
+  for (size_t i = 0; i < plot.y.size() && i < x.size(); ++i) {
+    if (std::isfinite(plot.y[i]) || MissingAt(plot.missing, i) != Missing::kFailed) continue;
+    fmt::format_to(std::back_inserter(crosses),
+                   "<path d=\"M{} {}l7 7m0 -7l-7 7\"><title>{} = {}: failed</title></path>\n",
+                   Px(x[i] - 3.5), Px(f.y0() - 10), EscapeXml(plot.x.name),
+                   EscapeXml(plot.x.labels[i]));
+  }
+  if (!crosses.empty())
+    out += "<g class=\"failed\" stroke=\"#c00\" stroke-width=\"1.5\">\n" + crosses + "</g>\n";
   const auto range = FiniteRange(plot.y);
   if (!(range.first <= range.second)) {
     NoValues(&out, f);
@@ -266,6 +364,8 @@ std::string LineSvg(const LinePlot& plot) {
 std::string HeatmapSvg(const Heatmap& plot) {
   Frame f;
   f.right = 110;  // the colour scale and its name
+  const std::vector<Missing> kinds = KindsShown(plot.values, plot.missing);
+  if (!kinds.empty()) f.height += kLegendRow;
   std::string out =
       Open("heatmap", f, plot.value_name + " over " + plot.x.name + " and " + plot.y.name);
   const size_t nx = plot.x.labels.size(), ny = plot.y.labels.size();
@@ -277,22 +377,25 @@ std::string HeatmapSvg(const Heatmap& plot) {
   out += "<g class=\"cells\" shape-rendering=\"crispEdges\">\n";
   for (size_t iy = 0; iy < ny; ++iy) {
     for (size_t ix = 0; ix < nx; ++ix) {
-      const double v = plot.values[iy * nx + ix];
+      const size_t cell = iy * nx + ix;
+      const double v = plot.values[cell];
       const bool missing = !std::isfinite(v);
+      const Missing kind = MissingAt(plot.missing, cell);
       // Row 0 at the bottom: y grows upwards, as on the axis.
-      fmt::format_to(std::back_inserter(out),
-                     "<rect{} x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\">"
-                     "<title>{} = {}, {} = {}: {}</title></rect>\n",
-                     missing ? " class=\"missing\"" : "", Px(f.x0() + cell_w * double(ix)),
-                     Px(f.y0() - cell_h * double(iy + 1)), Px(cell_w + 0.05), Px(cell_h + 0.05),
-                     missing ? "#d9d9d9" : ViridisColour(colour(v)), EscapeXml(plot.x.name),
-                     EscapeXml(plot.x.labels[ix]), EscapeXml(plot.y.name),
-                     EscapeXml(plot.y.labels[iy]),
-                     missing ? "none yet" : EscapeXml(ShortNumber(v)));
+      fmt::format_to(
+          std::back_inserter(out),
+          "<rect{} x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\">"
+          "<title>{} = {}, {} = {}: {}</title></rect>\n",
+          missing ? fmt::format(" class=\"missing {}\"", MissingClass(kind)) : "",
+          Px(f.x0() + cell_w * double(ix)), Px(f.y0() - cell_h * double(iy + 1)), Px(cell_w + 0.05),
+          Px(cell_h + 0.05), missing ? MissingColour(kind) : ViridisColour(colour(v)),
+          EscapeXml(plot.x.name), EscapeXml(plot.x.labels[ix]), EscapeXml(plot.y.name),
+          EscapeXml(plot.y.labels[iy]), missing ? MissingTitle(kind) : EscapeXml(ShortNumber(v)));
     }
   }
   out += "</g>\n";
   Axes(&out, f, LabelOf(plot.x), LabelOf(plot.y));
+  Legend(&out, f, kinds, false);
   std::vector<double> x(nx), y(ny);
   for (size_t i = 0; i < nx; ++i) x[i] = f.x0() + cell_w * (double(i) + 0.5);
   for (size_t i = 0; i < ny; ++i) y[i] = f.y0() - cell_h * (double(i) + 0.5);

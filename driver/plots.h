@@ -5,9 +5,13 @@
 // Each function returns one <svg> element, sized in CSS pixels by its viewBox (it scales with
 // the page), with class "plot" and the kind ("line", "heatmap", "timeline", "histogram"),
 // role="img" and an aria-label. Every text in it is escaped, so names and labels may hold any
-// character. Values that are not finite (NaN: not computed yet) are left out of a line (its
-// segments stop there) and drawn as grey cells, class "missing", in a heatmap. Each point, cell
-// and bar carries a <title>: the browser shows its values on hover.
+// character. A value that is not finite stands for a point not computed yet (pending), one that
+// failed, or one computed as NaN: each chart says which. A line stops there (its segments end),
+// with a red cross at the foot of the chart where points failed; a heatmap draws such a cell grey
+// (pending, class "missing pending"), red (failed, class "missing failed") or white (not finite,
+// class "missing not-finite"). A legend under the chart names each kind it shows. Each point,
+// cross, cell and bar carries a <title>: the browser shows its values on hover ("failed",
+// "pending: not computed yet").
 //
 // The charts draw what they are given: callers bin large data first (at most a few thousand
 // points a line, 10^4 cells a heatmap), and a timeline merges the bars of a row that lie within
@@ -31,6 +35,9 @@ struct PlotAxis {
   std::string label;  // drawn along the axis ("rho: Rayleigh number [1]"); "": name
 };
 
+// What a position or cell without a finite value stands for.
+enum class Missing : uint8_t { kPending = 0, kFailed = 1, kNotFinite = 2 };
+
 // y over the positions of x: a line through the values, or with `scatter` a dot for each (the
 // positions of a sampled sweep are not neighbours: a line between them would mean nothing).
 struct LinePlot {
@@ -39,6 +46,7 @@ struct LinePlot {
   std::vector<double> y;  // one per position of x; NaN: none
   bool scatter = false;
   std::string y_label{};  // drawn along the y axis; "": y_name
+  std::vector<Missing> missing;  // one per position (read where y is not finite); empty: pending
 };
 
 // values[iy * nx + ix] over the positions of x (horizontal) and y (vertical, upwards).
@@ -47,6 +55,8 @@ struct Heatmap {
   std::string value_name;
   std::vector<double> values;  // NaN: none
   std::string value_label{};   // drawn along the colour scale; "": value_name
+  std::vector<Missing>
+      missing;  // one per cell (read where the value is not finite); empty: pending
 };
 
 // Bars in rows over time.

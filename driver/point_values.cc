@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -43,6 +44,40 @@ void DescribePoint(const Space& space, uint64_t point, std::string* text, std::s
         value.is_string() ? nlohmann::json(Shortened(value.get<std::string>())) : value;
   }
   *json = j.dump();
+}
+
+std::vector<std::pair<std::string, std::string>> ParamsInOrder(
+    const std::vector<std::string>& names, const std::string& params_json) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  const nlohmann::json params = nlohmann::json::parse(params_json, nullptr, false);
+  if (!params.is_object()) return pairs;
+  std::vector<std::string> order = names;
+  for (const auto& item : params.items())
+    if (std::find(order.begin(), order.end(), item.key()) == order.end())
+      order.push_back(item.key());
+  for (const std::string& name : order) {
+    const auto v = params.find(name);
+    if (v == params.end()) continue;
+    std::string text;
+    if (v->is_string()) {
+      text = v->get<std::string>();
+    } else if (v->is_number_integer()) {
+      text = v->dump();
+    } else if (v->is_number_float()) {
+      text = ValueText(sweep_value{SWEEP_VALUE_NUMBER, v->get<double>(), 0, nullptr});
+    } else {
+      text = v->dump();
+    }
+    pairs.emplace_back(name, std::move(text));
+  }
+  return pairs;
+}
+
+std::string ParamsText(const std::vector<std::string>& names, const std::string& params_json) {
+  std::string text;
+  for (const auto& [name, value] : ParamsInOrder(names, params_json))
+    text += (text.empty() ? "" : ", ") + name + "=" + value;
+  return text;
 }
 
 }  // namespace sweep

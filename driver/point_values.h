@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "driver/space.h"
 #include "kernels/dtype.h"  // ValueText
@@ -20,5 +22,14 @@ nlohmann::json ValueJson(const sweep_value& v);
 // record drop every parameter (status then showed "point 0 ()").
 inline constexpr size_t kParameterTextBytes = 200;
 void DescribePoint(const Space& space, uint64_t point, std::string* text, std::string* json);
+
+// The (name, value) pairs of a point's parameters as the journal keeps them (its "params" JSON
+// object), in the config's order `names` (then any others the object holds), each value as
+// ValueText writes it: what `run`, `status` and `report` all print, `C=1e-12, R=1000` and not
+// `R=1000.0, C=1e-12`. Empty for an empty or malformed object.
+std::vector<std::pair<std::string, std::string>> ParamsInOrder(
+    const std::vector<std::string>& names, const std::string& params_json);
+// Those pairs as "name=value, name=value".
+std::string ParamsText(const std::vector<std::string>& names, const std::string& params_json);
 
 }  // namespace sweep

@@ -180,6 +180,8 @@ void BindPythonKernel(const Config& config, const Space& space, KernelBinding* b
   binding->kernel = made.kernel;
   binding->set_point = made.set_point;
   binding->owner = std::move(made.owner);
+  for (const KernelSpec::CommandOutput& o : config.kernel.command_outputs)
+    binding->output_dims.push_back(o.dims);
 }
 
 std::vector<std::string> PythonSourceFiles(const Config& config) {

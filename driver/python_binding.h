@@ -21,8 +21,9 @@ namespace sweep {
 // with `batch: true`).
 PythonSpec ReadPythonSpec(const Config& config, const Space& space);
 
-// Makes the Python kernel of config.kernel and sets binding->kernel, binding->owner and
-// binding->set_point. THROWS: as ReadPythonSpec; Error when too many are alive.
+// Makes the Python kernel of config.kernel and sets binding->kernel, binding->owner,
+// binding->set_point and binding->output_dims (the outputs' `dims:`). THROWS: as ReadPythonSpec;
+// Error when too many are alive.
 void BindPythonKernel(const Config& config, const Space& space, KernelBinding* binding);
 
 // The Python files whose bytes a Python kernel's results depend on, for the fingerprint: the

@@ -18,6 +18,7 @@
 #include "driver/chunk_history.h"
 #include "driver/plan.h"
 #include "driver/plots.h"
+#include "driver/point_values.h"
 #include "driver/progress.h"
 #include "driver/space.h"
 #include "driver/status.h"
@@ -207,16 +208,32 @@ double ValueAt(const unsigned char* at, int dtype) {
   return NAN;
 }
 
-// The sums and counts of one output's finite values in every shown slice's cells.
+// The sums and counts of one output's finite values in every shown slice's cells, and what the
+// cells without one stand for.
 struct Cells {
   size_t output = 0;
   std::vector<std::vector<double>> sum;  // [slice][cell]
   std::vector<std::vector<uint64_t>> count;
+  std::vector<std::vector<uint64_t>> not_finite;  // done points whose value is NaN or infinite
+  std::vector<std::vector<uint64_t>> failed;      // points of failed chunks (of every output)
   std::vector<double> Means(size_t slice) const {
     std::vector<double> means(sum[slice].size(), NAN);
     for (size_t c = 0; c < means.size(); ++c)
       if (count[slice][c]) means[c] = sum[slice][c] / double(count[slice][c]);
     return means;
+  }
+  // A cell with no finite value: failed when a point of it failed, else not finite when one was
+  // computed, else pending.
+  std::vector<Missing> MissingKinds(size_t slice) const {
+    std::vector<Missing> kinds(sum[slice].size(), Missing::kPending);
+    for (size_t c = 0; c < kinds.size(); ++c) {
+      if (failed[slice][c]) {
+        kinds[c] = Missing::kFailed;
+      } else if (not_finite[slice][c]) {
+        kinds[c] = Missing::kNotFinite;
+      }
+    }
+    return kinds;
   }
 };
 
@@ -230,14 +247,25 @@ std::vector<Cells> ReadCells(const Sweep& s, const ChartPlan& plan) {
     cells.output = o;
     cells.sum.assign(plan.slices.size(), std::vector<double>(plan.cells(), 0.0));
     cells.count.assign(plan.slices.size(), std::vector<uint64_t>(plan.cells(), 0));
+    cells.not_finite = cells.count;
+    cells.failed = cells.count;
     all.push_back(std::move(cells));
   }
   if (all.empty()) return all;
   const Plan chunks(layout.points, layout.chunk_size);
   std::vector<unsigned char> rows;
   for (uint64_t c = 0; c < chunks.chunks(); ++c) {
-    if (s.history.ledger().status(c) != ChunkStatus::kDone) continue;
+    const ChunkStatus status = s.history.ledger().status(c);
     const Chunk chunk = chunks.chunk(c);
+    if (status == ChunkStatus::kFailed) {
+      for (uint64_t point = chunk.first; point < chunk.end(); ++point) {
+        size_t slice = 0;
+        uint64_t cell = 0;
+        if (!plan.Locate(point, &slice, &cell)) continue;
+        for (Cells& cells : all) ++cells.failed[slice][cell];
+      }
+    }
+    if (status != ChunkStatus::kDone) continue;
     for (uint64_t first = chunk.first; first < chunk.end(); first += kBlockPoints) {
       const uint64_t n = std::min(kBlockPoints, chunk.end() - first);
       for (Cells& cells : all) {
@@ -249,7 +277,10 @@ std::vector<Cells> ReadCells(const Sweep& s, const ChartPlan& plan) {
           uint64_t cell = 0;
           if (!plan.Locate(first + i, &slice, &cell)) continue;
           const double v = ValueAt(rows.data() + i * info.bytes_per_point, info.dtype);
-          if (!std::isfinite(v)) continue;
+          if (!std::isfinite(v)) {
+            ++cells.not_finite[slice][cell];
+            continue;
+          }
           cells.sum[slice][cell] += v;
           ++cells.count[slice][cell];
         }
@@ -338,9 +369,10 @@ void ResultsSection(const Sweep& s, std::string* out) {
                      "<figcaption>{}</figcaption>\n",
                      H(name), k, H(caption));
       if (plan.line) {
-        *out += LineSvg({x, name, cells.Means(k), x.name == "sample", LabelOf(layout, name)});
+        *out += LineSvg({x, name, cells.Means(k), x.name == "sample", LabelOf(layout, name),
+                         cells.MissingKinds(k)});
       } else {
-        *out += HeatmapSvg({x, y, name, cells.Means(k), LabelOf(layout, name)});
+        *out += HeatmapSvg({x, y, name, cells.Means(k), LabelOf(layout, name), cells.MissingKinds(k)});
       }
       *out += "</figure>\n";
     }
@@ -367,14 +399,12 @@ std::string StateText(const Sweep& s, const LedgerCounts& c) {
                : std::string("running now (shards)");
   }
   if (c.pending == 0 && c.failed == 0) return "finished: every point done";
-  if (c.pending == 0) {
-    return fmt::format(
-        "finished with {} failed chunk{}: `sweep rerun {} --failed` computes {} "
-        "again",
-        c.failed, c.failed == 1 ? "" : "s", s.output, c.failed == 1 ? "it" : "them");
-  }
-  return fmt::format("incomplete: {} chunk{} pending; `sweep resume {}` finishes it", c.pending,
-                     c.pending == 1 ? "" : "s", s.output);
+  const std::string hint = FinishHint(s.output, c.pending, c.failed);
+  if (c.pending == 0)
+    return fmt::format("finished with {} failed chunk{}: {}", c.failed, c.failed == 1 ? "" : "s",
+                       hint);
+  return fmt::format("incomplete: {} chunk{} pending; {}", c.pending, c.pending == 1 ? "" : "s",
+                     hint);
 }
 
 // When run i ended, or now for the live one: the latest run when a run holds the output and it
@@ -556,22 +586,24 @@ void TimelineSection(const Sweep& s, std::string* out) {
 // ---- Failures ----
 
 // A failing point's parameters, in the order of the config's `parameters` (the journal keeps
-// them by name).
+// them by name), as `run` and `status` print them.
 std::string ParamsHtml(const Space& space, const std::string& params_json) {
   if (params_json.empty()) return "";
-  const nlohmann::json params = nlohmann::json::parse(params_json, nullptr, false);
-  if (!params.is_object()) return H(params_json);
-  std::vector<std::string> names = space.parameter_names();
-  for (const auto& item : params.items())
-    if (std::find(names.begin(), names.end(), item.key()) == names.end())
-      names.push_back(item.key());
+  const std::vector<std::pair<std::string, std::string>> params =
+      ParamsInOrder(space.parameter_names(), params_json);
+  if (params.empty()) return H(params_json);
   std::string html;
-  for (const std::string& name : names) {
-    const auto value = params.find(name);
-    if (value == params.end()) continue;
-    html += fmt::format("<span class=\"param\"><code>{}</code> = {}</span> ", H(name),
-                        H(value->is_string() ? value->get<std::string>() : value->dump()));
-  }
+  for (const auto& [name, value] : params)
+    html += fmt::format("<span class=\"param\"><code>{}</code> = {}</span> ", H(name), H(value));
+  return html;
+}
+
+// A kept work directory, and the files in it with the program's whole stdout and stderr.
+std::string WorkdirHtml(const KeptWorkdir& kept) {
+  std::string html = "<code>" + H(kept.path) + "</code>";
+  for (const std::string& stream : kept.streams)
+    html += "<br><span class=\"stream\">" + H("its output in full: ") + "<code>" + H(stream) +
+            "</code></span>";
   return html;
 }
 
@@ -586,7 +618,7 @@ void FailuresSection(const Sweep& s, std::string* out) {
       "<table id=\"failures\">\n<thead><tr><th>chunk</th><th>point</th><th>parameters</th>"
       "<th>reason</th><th>tries</th><th>where</th><th>when</th><th>work directory</th>"
       "</tr></thead>\n<tbody>\n";
-  const std::map<uint64_t, std::string> kept = KeptWorkdirs(
+  const std::map<uint64_t, KeptWorkdir> kept = KeptWorkdirs(
       s.file, std::filesystem::absolute(s.output).lexically_normal().string(), failures);
   uint64_t listed = 0;
   for (const auto& [chunk, f] : failures) {
@@ -606,8 +638,7 @@ void FailuresSection(const Sweep& s, std::string* out) {
         f.point ? std::to_string(*f.point) : "?", ParamsHtml(s.space, f.params_json), reason,
         f.attempt,
         H(worker >= 0 ? fmt::format("{} worker {}", s.history.host(chunk), worker) : "?"),
-        H(LocalTime(f.time)),
-        workdir == kept.end() ? "-" : "<code>" + H(workdir->second) + "</code>");
+        H(LocalTime(f.time)), workdir == kept.end() ? "-" : WorkdirHtml(workdir->second));
   }
   *out += "</tbody>\n</table>\n";
   if (failures.size() > kReportFailures) {

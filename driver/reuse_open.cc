@@ -31,15 +31,16 @@ std::string Absolute(const std::string& path) {
 // their defaults.
 nlohmann::json KernelIdentity(const Config& config) {
   nlohmann::json kernel = ConfigToJson(config).at("kernel");
-  for (const char* key : {"where", "option_where", "workdir", "plugin", "options"})
+  for (const char* key : {"where", "option_where", "command_where", "workdir", "plugin", "options"})
     kernel.erase(key);
   if (kernel.contains("command_files"))
     for (nlohmann::json& file : kernel["command_files"]) {
       file.erase("template_path");
       file.erase("where");
     }
-  if (kernel.contains("command_outputs"))
-    for (nlohmann::json& output : kernel["command_outputs"]) output.erase("where");
+  for (const char* list : {"command_outputs", "command_env"})
+    if (kernel.contains(list))
+      for (nlohmann::json& entry : kernel[list]) entry.erase("where");
   return kernel;
 }
 

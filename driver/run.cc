@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "driver/run_steps.h"
+#include "driver/status.h"
 #include "driver/worker_board.h"
 #if defined(SWEEP_HAVE_MPI)
 #include "driver/mpi_run.h"
@@ -74,23 +75,22 @@ int FinishRun(PreparedRun& run, const RunRequest& request, RunRecorder& recorder
     // The scheduler stopped handing out chunks (driver/scheduler.h): one line says so.
     std::fprintf(stderr,
                  "sweep: stopped after %llu failed chunks (execution.max_failures is %llu); %llu "
-                 "chunks were not computed: see `sweep status %s`, fix, then `sweep "
-                 "resume %s`\n",
+                 "chunks were not computed: see `sweep status %s`; %s\n",
                  (unsigned long long)snapshot.chunks_failed, (unsigned long long)max_failures,
-                 (unsigned long long)left, run.output_path.c_str(), run.output_path.c_str());
+                 (unsigned long long)left, run.output_path.c_str(),
+                 FinishHint(run.output_path, left, snapshot.chunks_failed).c_str());
     return int(ExitCode::kChunksFailed);
   }
   if (recorder.chunks_failed() > 0) {
     const uint64_t kept = recorder.done_chunks_kept();
     std::fprintf(
-        stderr,
-        "sweep: %llu chunks failed%s; see `sweep status %s`, fix, then `sweep rerun %s --failed`\n",
+        stderr, "sweep: %llu chunks failed%s; see `sweep status %s`; %s\n",
         (unsigned long long)recorder.chunks_failed(),
         kept
             ? fmt::format(" ({} were done before this rerun: their earlier results are kept)", kept)
                   .c_str()
             : "",
-        run.output_path.c_str(), run.output_path.c_str());
+        run.output_path.c_str(), FinishHint(run.output_path, 0, recorder.chunks_failed()).c_str());
     return int(ExitCode::kChunksFailed);
   }
   return int(ExitCode::kOk);

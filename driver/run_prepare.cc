@@ -141,6 +141,7 @@ void LoadSweep(const RunRequest& request, PreparedRun* run) {
   run->space.emplace(run->config,
                      stored ? SeedRuleOf(stored->fingerprint) : SeedRule::kParameterValues);
   run->binding = BindKernel(run->config, *run->space);
+  if (!stored) PrintCommandWarnings(run->config);
   run->workers = WorkerCount(request.workers, run->config.execution.workers);
   const uint64_t chunk_size =
       request.chunk_size.value_or(uint64_t(run->config.execution.chunk_size));
@@ -475,6 +476,7 @@ OutputLayoutSpec LayoutSpecFor(const Config& config, const Space& space,
   // file's exact size, which the text's length is part of. `--set` overrides are in `config`.
   spec.history = UtcTimestamp() + ": sweep run " + spec.config_file;
   spec.attributes = binding.attributes;
+  spec.output_dims = binding.output_dims;
   return spec;
 }
 

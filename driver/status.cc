@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "driver/command_binding.h"
+#include "driver/point_values.h"
 #include "driver/progress.h"
 #include "io/clock.h"
 #include "io/journal.h"
@@ -101,16 +103,6 @@ std::vector<ShardStatus> ReadShards(const std::string& output_path, const ChunkL
   return shards;
 }
 
-std::string ParamsText(const JournalRecord& r) {
-  std::string params;
-  if (r.params_json.empty()) return params;
-  const nlohmann::json values = nlohmann::json::parse(r.params_json);
-  for (const auto& [k, v] : values.items())
-    params +=
-        (params.empty() ? "" : ", ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
-  return params;
-}
-
 template <typename T>
 nlohmann::json OrNull(const std::optional<T>& value) {
   return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
@@ -176,26 +168,52 @@ std::string LiveText(long pid, const std::string& host) {
 
 }  // namespace
 
-std::map<uint64_t, std::string> KeptWorkdirs(const OutputFile& file, const std::string& output_path,
-                                             const std::map<uint64_t, JournalRecord>& failures) {
-  std::map<uint64_t, std::string> kept;
-  if (failures.empty()) return kept;
-  Config config;
+namespace {
+
+std::optional<Config> StoredConfig(const OutputFile& file) {
   try {
-    config = ParseConfig(file.layout().config_text, file.layout().config_file);
+    return ParseConfig(file.layout().config_text, file.layout().config_file);
   } catch (const Error&) {
-    return kept;  // a config this sweep no longer reads: status goes on without it
+    return std::nullopt;  // a config this sweep no longer reads: status goes on without it
   }
-  if (config.kernel.command.empty()) return kept;
-  config.output.path = output_path;
-  const Workdirs workdirs(CommandWorkdirRoot(config), true);
+}
+
+}  // namespace
+
+std::map<uint64_t, KeptWorkdir> KeptWorkdirs(const OutputFile& file, const std::string& output_path,
+                                             const std::map<uint64_t, JournalRecord>& failures) {
+  std::map<uint64_t, KeptWorkdir> kept;
+  if (failures.empty()) return kept;
+  std::optional<Config> config = StoredConfig(file);
+  if (!config || config->kernel.command.empty()) return kept;
+  config->output.path = output_path;
+  const Workdirs workdirs(CommandWorkdirRoot(*config), true);
   for (const auto& [chunk, f] : failures) {
     if (!f.point) continue;
     struct stat st {};
     const std::string path = workdirs.PathOf(*f.point);
-    if (lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) kept[chunk] = path;
+    if (lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    KeptWorkdir& k = kept[chunk];
+    k.path = path;
+    for (const char* stream : {kStdoutFile, kStderrFile}) {
+      const std::string file_path = path + "/" + stream;
+      if (lstat(file_path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) k.streams.push_back(file_path);
+    }
   }
   return kept;
+}
+
+std::vector<std::string> StoredParameterNames(const OutputFile& file) {
+  std::vector<std::string> names;
+  if (const std::optional<Config> config = StoredConfig(file))
+    for (const AxisSpec& axis : config->parameters) names.push_back(axis.name);
+  return names;
+}
+
+std::string FinishHint(const std::string& output, uint64_t pending_chunks, uint64_t failed_chunks) {
+  if (pending_chunks > 0) return "`sweep resume " + output + "` finishes it";
+  if (failed_chunks > 0) return "fix their cause, then `sweep rerun " + output + " --failed`";
+  return "";
 }
 
 StatusReport ReadStatus(const std::string& output_path) {
@@ -211,6 +229,7 @@ StatusReport ReadStatus(const std::string& output_path) {
   report.failed_reruns = ledger.failed_reruns();
   report.kept_workdirs = KeptWorkdirs(
       file, std::filesystem::absolute(output_path).lexically_normal().string(), report.failures);
+  report.parameter_names = StoredParameterNames(file);
   report.journal_truncated = !ledger.truncated_journals().empty();
   report.journal_damaged = ledger.damaged_records();
   report.shards = ReadShards(output_path, ledger);
@@ -279,8 +298,13 @@ nlohmann::json StatusJson(const StatusReport& r) {
   for (const auto& [chunk, f] : r.failures) {
     j["failures"].push_back(failure(chunk, f));
     const auto kept = r.kept_workdirs.find(chunk);
-    j["failures"].back()["workdir"] =
-        kept == r.kept_workdirs.end() ? nlohmann::json(nullptr) : nlohmann::json(kept->second);
+    nlohmann::json& entry = j["failures"].back();
+    entry["workdir"] = nullptr;
+    entry["streams"] = nlohmann::json::array();
+    if (kept != r.kept_workdirs.end()) {
+      entry["workdir"] = kept->second.path;
+      entry["streams"] = kept->second.streams;
+    }
   }
   // Chunks still done, with their earlier results, whose latest rerun failed.
   j["failed_reruns"] = nlohmann::json::array();
@@ -308,7 +332,7 @@ std::string StatusText(const StatusReport& r) {
     text +=
         fmt::format("  shards running now: {:.4g} points/s, ETA {}\n", r.points_per_second, eta);
   } else if (c.pending + c.failed > 0) {
-    text += fmt::format("  not running; `sweep resume {}` finishes it\n", r.output);
+    text += "  not running; " + FinishHint(r.output, c.pending, c.failed) + "\n";
   }
   for (const ShardStatus& s : r.shards) {
     std::string state = "not running";
@@ -333,14 +357,22 @@ std::string StatusText(const StatusReport& r) {
   }
   for (const auto& [chunk, f] : r.failures) {
     text += fmt::format("  failed chunk {}", chunk);
-    if (f.point) text += fmt::format(", point {} ({})", *f.point, ParamsText(f));
+    if (f.point)
+      text +=
+          fmt::format(", point {} ({})", *f.point, ParamsText(r.parameter_names, f.params_json));
     text += fmt::format(": {} [{}, attempt {}]\n", f.reason, f.kind, f.attempt);
     const auto kept = r.kept_workdirs.find(chunk);
-    if (kept != r.kept_workdirs.end()) text += "    work directory kept: " + kept->second + "\n";
+    if (kept != r.kept_workdirs.end()) {
+      text += "    work directory kept: " + kept->second.path + "\n";
+      if (!kept->second.streams.empty())
+        text += fmt::format("    its output in full: {}\n", fmt::join(kept->second.streams, ", "));
+    }
   }
   for (const auto& [chunk, f] : r.failed_reruns) {
     text += fmt::format("  rerun of done chunk {} failed", chunk);
-    if (f.point) text += fmt::format(", point {} ({})", *f.point, ParamsText(f));
+    if (f.point)
+      text +=
+          fmt::format(", point {} ({})", *f.point, ParamsText(r.parameter_names, f.params_json));
     text += fmt::format(": {} [{}, attempt {}]; its earlier results are kept\n", f.reason, f.kind,
                         f.attempt);
   }

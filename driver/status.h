@@ -11,7 +11,8 @@
 //
 // For a command kernel, each failure's point is looked up in the work folder the stored config
 // gives (the output's `<OUT.h5>.work` by default; kernels/command.h): a directory kept there is
-// named next to the failure.
+// named next to the failure, with the files in it that hold the program's whole stdout and
+// stderr. A failure's parameters are printed in the config's order, as the run printed them.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +48,12 @@ struct ShardStatus {
   std::vector<WorkerStatus> workers;  // when live with a board
 };
 
+// A failed point's work directory, kept (kernels/command.h).
+struct KeptWorkdir {
+  std::string path;                  // absolute
+  std::vector<std::string> streams;  // the files in it holding the program's stdout and stderr
+};
+
 struct StatusReport {
   std::string output, kernel;
   uint64_t points = 0, chunks = 0;
@@ -63,7 +70,8 @@ struct StatusReport {
   std::map<uint64_t, JournalRecord> failures;  // final failures of the chunks failed now
   // Final failures of reruns of chunks that stay done with their earlier results.
   std::map<uint64_t, JournalRecord> failed_reruns;
-  std::map<uint64_t, std::string> kept_workdirs;  // chunk -> its failed point's work directory
+  std::map<uint64_t, KeptWorkdir> kept_workdirs;  // chunk -> its failed point's work directory
+  std::vector<std::string> parameter_names;       // in the stored config's order
   std::vector<WorkerStatus> workers;  // of the live run (not a shard's) when it has a board
 };
 
@@ -74,8 +82,17 @@ StatusReport ReadStatus(const std::string& output_path);
 // by chunk: each point's directory in the work folder that the config stored in `file` gives
 // for an output at `output_path` (absolute), where it exists. Empty for other kernels, and when
 // the stored config no longer reads.
-std::map<uint64_t, std::string> KeptWorkdirs(const OutputFile& file, const std::string& output_path,
+std::map<uint64_t, KeptWorkdir> KeptWorkdirs(const OutputFile& file, const std::string& output_path,
                                              const std::map<uint64_t, JournalRecord>& failures);
+
+// The parameters' names in the order of the config `file` stores; empty when it no longer reads.
+std::vector<std::string> StoredParameterNames(const OutputFile& file);
+
+// What finishes an output with chunks left, one wording for the run's last message, `status` and
+// `report`: "`sweep resume OUT` finishes it" when chunks are pending (a resume computes the
+// failed ones too), "fix their cause, then `sweep rerun OUT --failed`" when only failed chunks
+// are left; "" when none is.
+std::string FinishHint(const std::string& output, uint64_t pending_chunks, uint64_t failed_chunks);
 
 std::string StatusText(const StatusReport& report);
 nlohmann::json StatusJson(const StatusReport& report);

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <set>
 
+#include "io/workdirs.h"
 #include "io/yaml_source.h"
 #include "kernels/kernel.h"
 
@@ -32,7 +33,8 @@ const ConfigKeys kTopKeys("", {"name", "seed", "kernel", "inputs", "parameters",
                                "sampling", "execution", "output", "attributes"});
 const ConfigKeys kKernelKeys("kernel",
                              {"name", "plugin", "command", "persistent", "python", "options",
-                              "outputs", "batch", "files", "results_file", "workdir"});
+                              "outputs", "batch", "files", "env", "results_file", "workdir"});
+const ConfigKeys kCommandOutputKeys("kernel.outputs.<name>", {"dtype", "shape", "dims"});
 const ConfigKeys kWorkdirKeys("kernel.workdir", {"root", "keep"});
 const ConfigKeys kPersistentKeys("kernel.persistent", {"max_points"});
 const ConfigKeys kInputKeys("inputs.<name>", {"hdf5", "dataset", "npy", "raw", "generate", "dtype",
@@ -152,6 +154,15 @@ std::string WorkPathProblem(const std::string& name) {
     begin = end + 1;
   }
   return "";
+}
+
+// WorkPathProblem, and not one of the files the program's streams are saved in.
+std::string WorkFileProblem(const std::string& name) {
+  if (name == kStdoutFile || name == kStderrFile) {
+    return "`" + name + "` is where sweep saves the program's " + name.substr(0, 6) +
+           " in the work directory; give another name";
+  }
+  return WorkPathProblem(name);
 }
 
 std::string Join(const std::vector<std::string>& words, const char* separator = ", ") {
@@ -357,6 +368,9 @@ class ConfigReader {
   void ReadCommandOutputs(const Field& field);
   void ReadPython(const Field& field);
   void ReadCommandFiles(const Field& field);
+  void ReadCommandEnv(const Field& field);
+  bool ReadCommandOutputMap(const Entry& e, KernelSpec::CommandOutput* output);
+  void CheckSharedDims(const std::vector<Entry>& entries);
   void ReadWorkdir(const Field& field);
   void ReadPersistent(const Field& field);
   void ReadInputs(const Field& field);
@@ -511,6 +525,7 @@ void ConfigReader::ReadKernel(const Entry& entry) {
           continue;
         }
         kernel.command.push_back(arg.node.Scalar());
+        kernel.command_where.push_back(arg.where);
       }
     }
   }
@@ -544,7 +559,7 @@ void ConfigReader::ReadKernel(const Entry& entry) {
     }
   }
   // What only a program run in a work directory of its own has.
-  for (const char* key : {"persistent", "files", "results_file", "workdir"}) {
+  for (const char* key : {"persistent", "files", "env", "results_file", "workdir"}) {
     const Entry* e = Find(*entries, key);
     if (e && !Find(*entries, "command"))
       Fail(e->key_field, "`" + std::string(key) + "` is only for `command` kernels");
@@ -552,9 +567,10 @@ void ConfigReader::ReadKernel(const Entry& entry) {
   if (!Find(*entries, "command")) return;
   if (const Entry* e = Find(*entries, "persistent")) ReadPersistent(e->value);
   if (const Entry* e = Find(*entries, "files")) ReadCommandFiles(e->value);
+  if (const Entry* e = Find(*entries, "env")) ReadCommandEnv(e->value);
   if (const Entry* e = Find(*entries, "results_file")) {
     std::optional<std::string> name = String(e->value, "a file name in the work directory");
-    const std::string problem = name ? WorkPathProblem(*name) : "";
+    const std::string problem = name ? WorkFileProblem(*name) : "";
     if (!problem.empty()) Fail(e->value, problem);
     if (name && problem.empty()) kernel.results_file = *name;
     for (const KernelSpec::CommandFile& f : kernel.command_files) {
@@ -622,7 +638,7 @@ void ConfigReader::ReadCommandFiles(const Field& field) {
   if (!files) return;
   std::vector<KernelSpec::CommandFile>& out = config_.kernel.command_files;
   for (const Entry& e : *files) {
-    const std::string problem = WorkPathProblem(e.key);
+    const std::string problem = WorkFileProblem(e.key);
     if (!problem.empty()) {
       Fail(e.key_field, problem);
       continue;
@@ -660,9 +676,33 @@ void ConfigReader::ReadWorkdir(const Field& field) {
   }
 }
 
+void ConfigReader::ReadCommandEnv(const Field& field) {
+  std::optional<std::vector<Entry>> variables = Map(field, "a map of variable name: value");
+  if (!variables) return;
+  for (const Entry& e : *variables) {
+    if (!IsIdentifier(e.key)) {
+      Fail(e.key_field, "`" + e.key +
+                            "` cannot name an environment variable here: use letters, digits and "
+                            "`_`, not starting with a digit");
+      continue;
+    }
+    if (e.key == "SWEEP_POINT" || e.key == "SWEEP_SEED") {
+      Fail(e.key_field, "`" + e.key + "` is set by sweep for each point");
+      continue;
+    }
+    // Any scalar, as written: `1` and `"1"` are the same text to a program.
+    if (!e.value.node.IsScalar() || Classify(e.value.node).kind == Scalar::kNull) {
+      Fail(e.value, "expected the variable's value (a string; \"\" for an empty one), " +
+                        Got(Classify(e.value.node), e.value.node));
+      continue;
+    }
+    config_.kernel.command_env.push_back({e.key, e.value.node.Scalar(), e.value.where});
+  }
+}
+
 void ConfigReader::ReadCommandOutputs(const Field& field) {
   std::optional<std::vector<Entry>> outputs =
-      Map(field, "a map of output name: dtype or [dtype, dims...]");
+      Map(field, "a map of output name: dtype, [dtype, dims...] or {dtype, shape, dims}");
   if (!outputs) return;
   const std::vector<std::string> dtypes(std::begin(kDtypes), std::end(kDtypes));
   for (const Entry& e : *outputs) {
@@ -674,6 +714,10 @@ void ConfigReader::ReadCommandOutputs(const Field& field) {
     KernelSpec::CommandOutput output;
     output.name = e.key;
     output.where = e.key_field.where;
+    if (e.value.node.IsMap()) {
+      if (ReadCommandOutputMap(e, &output)) config_.kernel.command_outputs.push_back(output);
+      continue;
+    }
     Field dtype = e.value;
     bool ok = true;
     if (e.value.node.IsSequence()) {
@@ -692,6 +736,78 @@ void ConfigReader::ReadCommandOutputs(const Field& field) {
     if (!d || !ok) continue;
     output.dtype = *d;
     config_.kernel.command_outputs.push_back(output);
+  }
+  CheckSharedDims(*outputs);
+}
+
+// `name: {dtype: float64, shape: [61], dims: [freq]}`.
+bool ConfigReader::ReadCommandOutputMap(const Entry& e, KernelSpec::CommandOutput* output) {
+  std::optional<std::vector<Entry>> keys = Map(e.value, "a map {dtype, shape, dims}");
+  if (!keys || !RejectUnknown(*keys, kCommandOutputKeys)) return false;
+  bool ok = true;
+  const Entry* dtype = Find(*keys, "dtype");
+  if (!dtype) {
+    Fail(e.value,
+         "missing `dtype` (one of " + Join({std::begin(kDtypes), std::end(kDtypes)}) + ")");
+    ok = false;
+  } else if (std::optional<std::string> d =
+                 Choice(dtype->value, "a dtype", {std::begin(kDtypes), std::end(kDtypes)})) {
+    output->dtype = *d;
+  } else {
+    ok = false;
+  }
+  if (const Entry* shape = Find(*keys, "shape")) {
+    std::optional<std::vector<int64_t>> dims = Shape(shape->value, true);
+    if (dims) output->shape = *dims;
+    ok = ok && dims.has_value();
+  }
+  if (const Entry* dims = Find(*keys, "dims")) {
+    std::optional<std::vector<Field>> names =
+        List(dims->value, 0, SWEEP_MAX_RANK, "a list of dimension names, one per `shape` entry");
+    if (!names) return false;
+    for (const Field& n : *names) {
+      std::optional<std::string> name = String(n, "a dimension name");
+      if (!name) return false;
+      if (!IsIdentifier(*name)) {
+        Fail(n, "dimension name `" + *name + "` is not an identifier ([A-Za-z_][A-Za-z0-9_]*)");
+        return false;
+      }
+      for (const char* reserved : kReservedNames) {
+        if (*name == reserved) {
+          Fail(n, "`" + *name + "` is reserved (it names a sweep dimension or a placeholder)");
+          return false;
+        }
+      }
+      if (std::find(output->dims.begin(), output->dims.end(), *name) != output->dims.end()) {
+        Fail(n, "`" + *name + "` is named twice: each dimension of an output needs its own");
+        return false;
+      }
+      output->dims.push_back(*name);
+    }
+    if (ok && output->dims.size() != output->shape.size()) {
+      Fail(dims->value, "names " + std::to_string(output->dims.size()) + " dimension" +
+                            (output->dims.size() == 1 ? "" : "s") + " for a shape of " +
+                            std::to_string(output->shape.size()) +
+                            " (give one name per `shape` entry)");
+      return false;
+    }
+  }
+  return ok;
+}
+
+// A dimension named by several outputs is one dimension of the file: their sizes must agree.
+void ConfigReader::CheckSharedDims(const std::vector<Entry>& entries) {
+  std::map<std::string, std::pair<int64_t, std::string>> sizes;  // dim -> size, first output
+  for (const KernelSpec::CommandOutput& o : config_.kernel.command_outputs) {
+    for (size_t d = 0; d < o.dims.size(); ++d) {
+      const auto [it, first] = sizes.emplace(o.dims[d], std::make_pair(o.shape[d], o.name));
+      if (first || it->second.first == o.shape[d]) continue;
+      const Entry* e = Find(entries, o.name);
+      Fail(e ? e->value : Field{},
+           "dimension `" + o.dims[d] + "` has size " + std::to_string(o.shape[d]) + " here but " +
+               std::to_string(it->second.first) + " in output `" + it->second.second +
+               "`: outputs that share a dimension share its size");
+    }
   }
 }
 

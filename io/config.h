@@ -92,20 +92,23 @@ struct KernelSpec {
   // Exactly one of name / plugin / command / python is set.
   std::string name;                  // a built-in kernel
   std::string plugin;                // path to a shared library (resolved against the config)
-  std::vector<std::string> command;  // argv with {param} / {seed} / {point} placeholders, kept
+  std::vector<std::string> command;  // argv with {param} / {seed} / ... placeholders, kept
                                      // verbatim; argv[0] is not resolved against the folder
+  std::vector<SourceLocation> command_where;  // of each argument, for the binding's errors
   // `python: model.py:simulate`: the model's file (absolute) and the function it calls, `compute`
   // when the text names none (kernels/python.h).
   std::string python;
   std::string python_function;
   bool batch = false;  // python: one call per block of points, with numpy columns
-  // The outputs of a command or python kernel: name -> dtype ("float64", ...) and shape ([] for a
-  // scalar).
+  // The outputs of a command or python kernel: name -> dtype ("float64", ...), shape ([] for a
+  // scalar) and the names of its dimensions (none: the output file names them <name>_0,
+  // <name>_1, ...).
   struct CommandOutput {
     std::string name;
     std::string dtype;
     std::vector<int64_t> shape;
-    SourceLocation where;  // of its name in the config
+    std::vector<std::string> dims;  // empty, or one name per dimension of shape
+    SourceLocation where;           // of its name in the config
   };
   std::vector<CommandOutput> command_outputs;
   // The command kernel's `files:`, rendered into every point's work directory: the name there
@@ -116,6 +119,13 @@ struct KernelSpec {
     SourceLocation where;  // of the template's path in the config
   };
   std::vector<CommandFile> command_files;
+  // The command kernel's `env:`: variables set for the program, values kept verbatim (templates).
+  struct CommandEnv {
+    std::string name;
+    std::string value;
+    SourceLocation where;  // of the value in the config
+  };
+  std::vector<CommandEnv> command_env;
   // The command kernel's `results_file:`: where it writes its outputs, a relative path in the work
   // directory like a file's name; "": its stdout.
   std::string results_file;

@@ -140,6 +140,8 @@ json Encode(const KernelSpec::CommandOutput& output);
 void Decode(const json& j, KernelSpec::CommandOutput* output);
 json Encode(const KernelSpec::CommandFile& file);
 void Decode(const json& j, KernelSpec::CommandFile* file);
+json Encode(const KernelSpec::CommandEnv& variable);
+void Decode(const json& j, KernelSpec::CommandEnv* variable);
 json Encode(const KernelSpec::Workdir& workdir);
 void Decode(const json& j, KernelSpec::Workdir* workdir);
 json Encode(const KernelSpec& kernel);
@@ -272,6 +274,7 @@ json Encode(const KernelSpec::CommandOutput& output) {
   Put(j, "dtype", output.dtype);
   Put(j, "shape", output.shape);
   Put(j, "where", output.where);
+  Put(j, "dims", output.dims);
   return j;
 }
 void Decode(const json& j, KernelSpec::CommandOutput* output) {
@@ -279,6 +282,7 @@ void Decode(const json& j, KernelSpec::CommandOutput* output) {
   Take(j, "dtype", &output->dtype);
   Take(j, "shape", &output->shape);
   Take(j, "where", &output->where);
+  Take(j, "dims", &output->dims);
 }
 
 json Encode(const KernelSpec::CommandFile& file) {
@@ -292,6 +296,19 @@ void Decode(const json& j, KernelSpec::CommandFile* file) {
   Take(j, "name", &file->name);
   Take(j, "template_path", &file->template_path);
   Take(j, "where", &file->where);
+}
+
+json Encode(const KernelSpec::CommandEnv& variable) {
+  json j = json::object();
+  Put(j, "name", variable.name);
+  Put(j, "value", variable.value);
+  Put(j, "where", variable.where);
+  return j;
+}
+void Decode(const json& j, KernelSpec::CommandEnv* variable) {
+  Take(j, "name", &variable->name);
+  Take(j, "value", &variable->value);
+  Take(j, "where", &variable->where);
 }
 
 json Encode(const KernelSpec::Workdir& workdir) {
@@ -313,8 +330,10 @@ json Encode(const KernelSpec& kernel) {
   Put(j, "python", kernel.python);
   Put(j, "python_function", kernel.python_function);
   Put(j, "batch", kernel.batch);
+  Put(j, "command_where", kernel.command_where);
   Put(j, "command_outputs", kernel.command_outputs);
   Put(j, "command_files", kernel.command_files);
+  Put(j, "command_env", kernel.command_env);
   Put(j, "results_file", kernel.results_file);
   Put(j, "workdir", kernel.workdir);
   Put(j, "persistent", kernel.persistent);
@@ -331,8 +350,10 @@ void Decode(const json& j, KernelSpec* kernel) {
   Take(j, "python", &kernel->python);
   Take(j, "python_function", &kernel->python_function);
   Take(j, "batch", &kernel->batch);
+  Take(j, "command_where", &kernel->command_where);
   Take(j, "command_outputs", &kernel->command_outputs);
   Take(j, "command_files", &kernel->command_files);
+  Take(j, "command_env", &kernel->command_env);
   Take(j, "results_file", &kernel->results_file);
   Take(j, "workdir", &kernel->workdir);
   Take(j, "persistent", &kernel->persistent);

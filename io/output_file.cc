@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <map>
 
 #include "io/byte_count.h"
 #include "io/error.h"
@@ -237,15 +238,24 @@ std::string AuxiliaryCoordinates(const OutputLayoutSpec& spec) {
 void WriteOutputs(hid_t root, const OutputLayoutSpec& spec, const std::vector<hdf5::Handle>& scales,
                   DimensionIds* ids) {
   const std::string coordinates = AuxiliaryCoordinates(spec);
-  for (const sweep_output_decl& output : spec.outputs) {
+  std::map<std::string, hdf5::Handle> inner_dimensions;  // by name: shared by outputs naming it
+  for (size_t o = 0; o < spec.outputs.size(); ++o) {
+    const sweep_output_decl& output = spec.outputs[o];
     std::vector<uint64_t> dims;
     for (const OutputDimension& dimension : spec.dimensions) dims.push_back(dimension.size);
-    std::vector<hdf5::Handle> inner;
+    std::vector<hid_t> inner;
     for (int r = 0; r < output.rank; ++r) {
       const uint64_t n = static_cast<uint64_t>(output.shape[r]);
       dims.push_back(n);
-      inner.push_back(CreateBareDimension(root, std::string(output.name) + "_" + std::to_string(r),
-                                          n, ids->Next()));
+      const bool named = o < spec.output_dims.size() && size_t(r) < spec.output_dims[o].size();
+      const std::string name = named ? spec.output_dims[o][size_t(r)]
+                                     : std::string(output.name) + "_" + std::to_string(r);
+      auto it = inner_dimensions.find(name);
+      if (it == inner_dimensions.end()) {
+        it = inner_dimensions.emplace(name, CreateBareDimension(root, name, n, ids->Next()))
+                 .first;
+      }
+      inner.push_back(it->second.id());
     }
     char fill[8];
     NetcdfFillValue(output.dtype, fill);
@@ -255,8 +265,7 @@ void WriteOutputs(hid_t root, const OutputLayoutSpec& spec, const std::vector<hd
       hdf5::AttachDimensionScale(dataset.id(), scales[d].id(), static_cast<unsigned>(d));
     }
     for (size_t r = 0; r < inner.size(); ++r) {
-      hdf5::AttachDimensionScale(dataset.id(), inner[r].id(),
-                                 static_cast<unsigned>(scales.size() + r));
+      hdf5::AttachDimensionScale(dataset.id(), inner[r], static_cast<unsigned>(scales.size() + r));
     }
     if (!coordinates.empty()) hdf5::WriteAttribute(dataset.id(), "coordinates", coordinates);
     WriteAttributes(dataset.id(), spec, output.name);

@@ -62,13 +62,16 @@
 //   Variables of parameters and outputs have the units, long_name, standard_name and comment
 //   their kernel declares (kernels/kernel.h) or the config's `attributes:` gives, as text.
 //   /<output>           [d1, ..., dk, i1, ...] each kernel output in the kernel's order, its dtype,
-//                         over the sweep dimensions then its own, named <output>_0, <output>_1...
-//                         (dimensions without variables); it holds its _FillValue, netCDF's
-//                         default fill of its dtype (kernels/dtype.h: 9.969209968386869e+36 for
-//                         floats), until its point is done: NCO and CDO take it for missing, where
-//                         they would average a NaN, and xarray and netCDF4-python read it as
-//                         missing; attribute coordinates (CF: the /<param> variables that are not
-//                         a dimension's numeric coordinate, space separated, so xarray shows them
+//                         over the sweep dimensions then its own: dimensions without variables,
+//                         named as the config's `dims:` names them (a command kernel's), else
+//                         <output>_0, <output>_1...; a name given to several outputs is one
+//                         dimension, shared (of one size), so xarray lines their values up
+//                         instead of crossing them; it holds its _FillValue, netCDF's default
+//                         fill of its dtype (kernels/dtype.h: 9.969209968386869e+36 for floats),
+//                         until its point is done: NCO and CDO take it for missing, where they
+//                         would average a NaN, and xarray and netCDF4-python read it as missing;
+//                         attribute coordinates (CF: the /<param> variables that are not a
+//                         dimension's numeric coordinate, space separated, so xarray shows them
 //                         as coordinates and NCO keeps them in a subset)
 //   /chunks/chunk       [chunks] a dimension without a variable, for the datasets below
 //   /chunks/first       [chunks] uint64   first point of chunk c  (c * chunk_size)
@@ -132,6 +135,10 @@
 // text attributes and string parameters variable-length strings (NC_STRING); NaN the floats'
 // _FillValue. Such a file is read, resumed and reported as it is: FillRows() writes each output's
 // own _FillValue (OutputDatasetInfo::fill), so a resumed file keeps its NaN.
+//
+// Outputs' own dimensions were named <output>_<i> only before `dims:`: a file made before it is
+// one of its format as it stands (the names of those dimensions are not read back: an output's
+// shape is), so it reads, resumes and reruns unchanged; no version bump.
 //
 // Nothing is stored once per point unless it varies per point: a grid parameter is its
 // coordinate, and a point's seed follows from its parameter values (driver/space.h; by its index
@@ -220,6 +227,9 @@ struct OutputLayoutSpec {
   // an output). REQUIRES: names among the variables and outputs; attribute names not among those
   // the layout writes itself (_FillValue, coordinates, _Encoding, _Netcdf4*).
   std::map<std::string, VariableAttributes> attributes;
+  // The names of each output's own dimensions, by output (an output's rank of them); one missing
+  // or empty: <output>_0, <output>_1, ... A name may be given to several outputs, with one size.
+  std::vector<std::vector<std::string>> output_dims;
 };
 
 // Creates the complete file at `path`. It is written to "<path>.tmp-<pid>", then renamed

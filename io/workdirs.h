@@ -42,6 +42,11 @@
 
 namespace sweep {
 
+// The files of a point's work directory that hold the program's stdout and stderr
+// (kernels/command.h): names `files:` and `results_file:` may not take.
+inline constexpr char kStdoutFile[] = "stdout.txt";
+inline constexpr char kStderrFile[] = "stderr.txt";
+
 class Workdirs {
  public:
   // `root`: absolute. `follow_root_link`: whether the root may be a symbolic link. `prefix`:

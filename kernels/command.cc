@@ -21,10 +21,12 @@
 #include "io/clock.h"
 #include "io/error.h"
 #include "io/process.h"
+#include "io/stream_file.h"
 #include "io/workdirs.h"
 #include "kernels/command_outputs.h"
 #include "kernels/dtype.h"
 #include "kernels/program.h"
+#include "kernels/stream_quote.h"
 
 extern char** environ;
 
@@ -32,7 +34,11 @@ namespace sweep {
 namespace {
 
 constexpr size_t kStdoutLimit = size_t{64} << 20;
-constexpr size_t kStderrKeep = 4096;
+// What is kept in memory of a stream that holds no outputs, for the failure's quote.
+constexpr size_t kStreamKeep = 16384;
+// What the work directory keeps of each stream (io/stream_file.h).
+constexpr uint64_t kSavedHead = uint64_t{64} << 10;
+constexpr uint64_t kSavedTail = uint64_t{1} << 20;
 constexpr uint64_t kNoPoint = std::numeric_limits<uint64_t>::max();
 
 // A bound command kernel: the table and everything it points into.
@@ -48,6 +54,7 @@ struct CommandKernel : RuntimeKernel {
   std::vector<sweep_output_decl> outputs;
   double limit_seconds = 0;  // per point; 0: none
   std::vector<CommandFile> files;
+  std::vector<CommandEnv> env;
   std::string results_file;
   Workdirs workdirs{"", false};
   bool remove_empty_root = false;
@@ -67,8 +74,9 @@ struct CommandState {
   const CommandKernel* kernel = nullptr;
   uint64_t point = kNoPoint;
   int devnull = -1;
-  // The worker's, without SWEEP_POINT and SWEEP_SEED: taken at the first point, not in init(),
-  // which a forkserver's zygote ran for every worker (driver/zygote.h).
+  // The worker's, without SWEEP_POINT, SWEEP_SEED and the variables of `env:`: taken at the
+  // first point, not in init(), which a forkserver's zygote ran for every worker
+  // (driver/zygote.h).
   std::vector<std::string> environment;
   bool environment_taken = false;
 };
@@ -105,14 +113,35 @@ struct RunOutcome {
   int wait_status = 0;
   bool timed_out = false;
   bool stdout_overflow = false;
-  std::string out;
-  std::string err;  // the last kStderrKeep bytes
+  std::string out;  // whole when it holds the outputs, else its last kStreamKeep bytes
+  std::string err;  // the last kStreamKeep bytes
 };
 
-// Runs the program in the folder `cwd` (a descriptor). Its stdout is kept whole when it holds
-// the outputs (up to kStdoutLimit), else only its tail, like stderr's.
+// The files a run's stdout and stderr are saved in.
+struct SavedStreams {
+  std::optional<StreamFile> out, err;
+};
+
+// Reads what fd has now into *text, keeping only its last `keep_tail` bytes unless 0, and into
+// `file`; returns false at end of file (or on an error).
+bool DrainAndSave(int fd, std::string* text, size_t keep_tail, std::optional<StreamFile>* file) {
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    if (n <= 0) return false;
+    if (*file) (*file)->Append(buffer, size_t(n));
+    text->append(buffer, size_t(n));
+    if (keep_tail && text->size() > 2 * keep_tail) text->erase(0, text->size() - keep_tail);
+    if (!keep_tail && text->size() > kStdoutLimit) return true;
+  }
+}
+
+// Runs the program in the folder `cwd` (a descriptor), saving its streams in `saved`. Its stdout
+// is kept whole when it holds the outputs (up to kStdoutLimit), else only its tail, like stderr's.
 RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
-               const std::vector<std::string>& env, int cwd) {
+               const std::vector<std::string>& env, int cwd, SavedStreams* saved) {
   RunOutcome r;
   Pipe out, err;
   if (out.read < 0 || err.read < 0) {
@@ -127,7 +156,7 @@ RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
   setup.fds = {{s.devnull, 0}, {out.write, 1}, {err.write, 2}};
   setup.env = env;
   setup.cwd = cwd;
-  const size_t stdout_keep = s.kernel->results_file.empty() ? 0 : kStderrKeep;
+  const size_t stdout_keep = s.kernel->results_file.empty() ? 0 : kStreamKeep;
   pid_t pid;
   try {
     pid = StartProgram(s.kernel->path, argv, setup);
@@ -167,8 +196,8 @@ RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
     const int n = poll(fds, 2, wait_ms);
     if (n < 0 && errno != EINTR) break;
     if (n == 0) done = exited(false);
-    if (out_open) out_open = Drain(out.read, &r.out, stdout_keep, kStdoutLimit);
-    if (err_open) err_open = Drain(err.read, &r.err, kStderrKeep, kStdoutLimit);
+    if (out_open) out_open = DrainAndSave(out.read, &r.out, stdout_keep, &saved->out);
+    if (err_open) err_open = DrainAndSave(err.read, &r.err, kStreamKeep, &saved->err);
     if (r.out.size() > kStdoutLimit) {
       r.stdout_overflow = true;
       break;
@@ -200,7 +229,7 @@ RunOutcome Run(const CommandState& s, const std::vector<std::string>& argv,
   // died (the group kill above) are reaped now, the rest after a later point. Its only other
   // children are earlier points' programs, all waited for.
   if (IsChildSubreaper()) ReapExitedChildren([](pid_t) { return false; });
-  if (r.err.size() > kStderrKeep) r.err.erase(0, r.err.size() - kStderrKeep);
+  if (r.err.size() > kStreamKeep) r.err.erase(0, r.err.size() - kStreamKeep);
   if (stdout_keep && r.out.size() > stdout_keep) r.out.erase(0, r.out.size() - stdout_keep);
   return r;
 }
@@ -237,6 +266,34 @@ std::string ReadRun(const CommandKernel& k, const RunOutcome& r, int dir, sweep_
   return ReadCommandOutputs(*text, k.results_file, k.outputs, outputs);
 }
 
+// The worker's environment without what is set for each point: SWEEP_POINT, SWEEP_SEED and the
+// variables of `env:`.
+std::vector<std::string> WorkerEnvironment(const std::vector<CommandEnv>& env) {
+  const auto set_per_point = [&env](const char* variable) {
+    const auto named = [variable](const std::string& name) {
+      return std::strncmp(variable, name.c_str(), name.size()) == 0 && variable[name.size()] == '=';
+    };
+    if (named("SWEEP_POINT") || named("SWEEP_SEED")) return true;
+    return std::any_of(env.begin(), env.end(), [&](const CommandEnv& e) { return named(e.name); });
+  };
+  std::vector<std::string> environment;
+  for (char** e = environ; e && *e; ++e) {
+    if (!set_per_point(*e)) environment.emplace_back(*e);
+  }
+  return environment;
+}
+
+// The environment of the program at one point: the worker's, `env:` rendered over it, and the
+// point's index and seed.
+std::vector<std::string> Environment(const CommandState& s, const PointText& point) {
+  std::vector<std::string> env = s.environment;
+  for (const CommandEnv& e : s.kernel->env)
+    env.push_back(e.name + "=" + RenderCommandTemplate(e.value, point));
+  env.push_back("SWEEP_POINT=" + std::to_string(point.point));
+  env.push_back("SWEEP_SEED=" + std::to_string(point.seed));
+  return env;
+}
+
 int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* outputs, char* err,
             size_t err_size) {
   // A reason of about 1 KiB, with as much of the program's stderr as fits, whatever room the
@@ -249,30 +306,30 @@ int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* 
   if (s.point == kNoPoint)
     return Fail(err, err_size, name + "the caller gave no point index (set_point)");
   if (!s.environment_taken) {
-    for (char** e = environ; e && *e; ++e) {
-      if (std::strncmp(*e, "SWEEP_POINT=", 12) != 0 && std::strncmp(*e, "SWEEP_SEED=", 11) != 0)
-        s.environment.emplace_back(*e);
-    }
+    s.environment = WorkerEnvironment(k.env);
     s.environment_taken = true;
   }
+  const PointText point{params, seed, s.point, k.workdirs.PathOf(s.point)};
   std::vector<std::string> argv = {k.argv0};
-  for (const CommandTemplate& arg : k.args) argv.push_back(Render(arg, params, seed, s.point));
-  std::vector<std::string> env = s.environment;
-  env.push_back("SWEEP_POINT=" + std::to_string(s.point));
-  env.push_back("SWEEP_SEED=" + std::to_string(seed));
+  for (const CommandTemplate& arg : k.args) argv.push_back(RenderCommandTemplate(arg, point));
 
   std::string problem;
   RunOutcome r;
   ScopedFd dir;
+  SavedStreams saved;
   try {
     dir = k.workdirs.MakeFresh(s.point);
     for (const CommandFile& f : k.files)
-      WriteFileBelow(dir.get(), f.name, Render(f.text, params, seed, s.point), mode_t(f.mode));
+      WriteFileBelow(dir.get(), f.name, RenderCommandTemplate(f.text, point), mode_t(f.mode));
+    saved.out.emplace(dir.get(), kStdoutFile, kSavedHead, kSavedTail);
+    saved.err.emplace(dir.get(), kStderrFile, kSavedHead, kSavedTail);
   } catch (const Error& e) {
     problem = std::string("work directory: ") + e.what();
   }
   if (problem.empty()) {
-    r = Run(s, argv, env, dir.get());
+    r = Run(s, argv, Environment(s, point), dir.get(), &saved);
+    saved.out->Close();
+    saved.err->Close();
     problem = ReadRun(k, r, dir.get(), outputs);
   }
   dir.reset();
@@ -287,13 +344,11 @@ int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* 
     }
   }
   if (problem.empty()) return 0;
-  // Codes that log only on stdout have their last words there.
-  const bool quiet = Blank(r.err);
   // Out of time is transient, retried as a chunk timeout is (kernels/kernel.h).
-  const std::string prefix = r.timed_out ? SWEEP_TIMEOUT_PREFIX : "";
-  return Fail(err, err_size,
-              WithTail(Printable(prefix + name + problem),
-                       quiet ? "; stdout: " : "; stderr: ", quiet ? r.out : r.err, err_size));
+  const std::string message = OneLine((r.timed_out ? SWEEP_TIMEOUT_PREFIX : "") + name + problem);
+  const size_t room = err_size > message.size() + 3 ? err_size - 1 - message.size() - 2 : 0;
+  const std::string quote = QuoteStreams(r.out, r.err, room);
+  return Fail(err, err_size, quote.empty() ? message : message + "; " + quote);
 }
 
 }  // namespace
@@ -312,6 +367,7 @@ CommandKernelTable MakeCommandKernel(CommandSpec spec) {
         sweep_param_decl{p.c_str(), "a sweep parameter the command's arguments name"});
   k->limit_seconds = spec.limit_seconds;
   k->files = std::move(spec.files);
+  k->env = std::move(spec.env);
   k->results_file = std::move(spec.results_file);
   k->workdirs = Workdirs(spec.workdir_root, !spec.workdir_root_is_default);
   k->remove_empty_root = spec.workdir_root_is_default;

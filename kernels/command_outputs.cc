@@ -318,6 +318,13 @@ std::string Shown(const std::string& word) {
   return word.size() > 40 ? word.substr(0, 40) + "..." : word;
 }
 
+// Words separated by blanks or commas: a table's header and rows (CSV too).
+std::vector<std::string> Fields(const std::string& line) {
+  std::string spaced = line;
+  std::replace(spaced.begin(), spaced.end(), ',', ' ');
+  return Words(spaced);
+}
+
 // One pass over the text, line by line.
 class OutputReader {
  public:
@@ -328,52 +335,65 @@ class OutputReader {
         source_(source),
         decls_(decls),
         outputs_(outputs),
-        given_on_(decls.size(), 0),
-        hints_(decls.size()) {}
+        json_on_(decls.size(), 0),
+        last_(decls.size()),
+        hints_(decls.size()) {
+    for (size_t at = 0; at < text_.size(); at = NextLine(text_, at)) starts_.push_back(at);
+  }
 
   std::string Read() {
-    size_t at = 0, json_at = 0;  // the current line's start in text_ and json_text_
-    for (size_t line = 1; at < text_.size(); ++line) {
+    size_t json_at = 0;  // the current line's start in json_text_
+    for (size_t i = 0; i < starts_.size();) {
+      const size_t line = i + 1;
+      const size_t at = starts_[i];
       const size_t first = text_.find_first_not_of(" \t\r", at);
       std::string error;
-      size_t spanned = 0;  // further lines a JSON object took
+      size_t spanned = 0;  // further lines a JSON object or a column took
       if (first != std::string::npos && text_[first] == '{') {
         error = ReadObject(line, json_at + (first - at), &spanned);
-      } else {
-        size_t end = text_.find('\n', at);
-        if (end == std::string::npos) end = text_.size();
-        error = ReadLine(line, text_.substr(at, end - at));
+      } else if (!ReadColumns(i, &spanned)) {
+        ReadLine(line, LineText(i));
       }
       if (!error.empty()) return error;
-      for (size_t skip = 0; skip <= spanned; ++skip) {
-        at = NextLine(text_, at);
-        json_at = NextLine(json_text_, json_at);
-      }
-      line += spanned;
+      for (size_t skip = 0; skip <= spanned; ++skip) json_at = NextLine(json_text_, json_at);
+      i += 1 + spanned;
     }
     for (size_t o = 0; o < decls_.size(); ++o) {
-      if (given_on_[o] == 0) return Missing(o);
+      if (json_on_[o] != 0) continue;  // a JSON object is the whole answer for what it holds
+      const Candidate& c = last_[o];
+      if (c.line == 0) return Missing(o);
+      std::string error = StoreAll(decls_[o], outputs_[o], c.values);
+      if (!error.empty()) {
+        const std::string where = c.rows == 0
+                                      ? Where(c.line)
+                                      : source_ + " lines " + std::to_string(c.line) + "-" +
+                                            std::to_string(c.line + c.rows) + " (a column): ";
+        return where + error;
+      }
     }
     return "";
   }
 
  private:
+  // The last `name value...` line of an output, or the last column under its name: the one that
+  // counts (codes print progress).
+  struct Candidate {
+    size_t line = 0;  // of the line, or of the column's header; 0: none
+    size_t rows = 0;  // a column's rows; 0 for a line
+    std::vector<Number> values;
+  };
+
   static size_t NextLine(const std::string& text, size_t at) {
     const size_t end = text.find('\n', at);
     return end == std::string::npos ? text.size() : end + 1;
   }
 
-  std::string Where(size_t line) const { return source_ + " line " + std::to_string(line) + ": "; }
-
-  // Marks output o given on `line`; the error when it was given before.
-  std::string Given(size_t o, size_t line) {
-    if (given_on_[o] != 0) {
-      return Where(line) + "output `" + decls_[o].name + "` given twice (first on line " +
-             std::to_string(given_on_[o]) + ")";
-    }
-    given_on_[o] = line;
-    return "";
+  std::string LineText(size_t i) const {
+    const size_t end = NextLine(text_, starts_[i]);
+    return text_.substr(starts_[i], end - starts_[i]);
   }
+
+  std::string Where(size_t line) const { return source_ + " line " + std::to_string(line) + ": "; }
 
   std::string ReadObject(size_t line, size_t start, size_t* spanned) {
     MemoryBuffer buffer(json_text_.data() + start, json_text_.data() + json_text_.size());
@@ -392,7 +412,7 @@ class OutputReader {
         size_t(std::count(json_text_.begin() + std::ptrdiff_t(start),
                           json_text_.begin() + std::ptrdiff_t(start + buffer.consumed()), '\n'));
     // The parser keeps the last of a member given twice without a word; the rule is that an
-    // output is given once, wherever, so the object's text is read again for its own members.
+    // output is given once in JSON, so the object's text is read again for its own members.
     TopLevelKeys keys;
     nlohmann::json::sax_parse(json_text_.begin() + std::ptrdiff_t(start),
                               json_text_.begin() + std::ptrdiff_t(start + buffer.consumed()),
@@ -407,13 +427,16 @@ class OutputReader {
         unknown_members_ += (unknown_members_.empty() ? "`" : ", `") + Shown(name) + "`";
         continue;
       }
-      std::string error = Given(size_t(o), line);
-      if (!error.empty()) return error;
+      if (json_on_[size_t(o)] != 0) {
+        return Where(line) + "output `" + name + "` given twice in JSON (first on line " +
+               std::to_string(json_on_[size_t(o)]) + "): a result object is the whole answer";
+      }
+      json_on_[size_t(o)] = line;
       const sweep_output_decl& decl = decls_[size_t(o)];
       if (decl.rank == 0 && value.is_array())
         return Where(line) + "output `" + decl.name + "`: expected a number, got an array";
       std::vector<Number> values;
-      error = FlattenJson(value, &values);
+      std::string error = FlattenJson(value, &values);
       if (error.empty()) error = StoreAll(decl, outputs_[o], values);
       if (!error.empty())
         return Where(line) + (error.rfind("output `", 0) == 0 ? "" : "output `" + name + "`: ") +
@@ -422,11 +445,47 @@ class OutputReader {
     return "";
   }
 
-  std::string ReadLine(size_t line, const std::string& text) {
+  // A header of outputs' names (`freq gain_db`, `# freq,gain_db`, or one name alone) on line i,
+  // with rows of as many numbers below it: each column is the output its header names. Returns
+  // false when line i is not such a header with at least one row.
+  bool ReadColumns(size_t i, size_t* spanned) {
+    std::string header = LineText(i);
+    const size_t first = header.find_first_not_of(" \t\r");
+    if (first != std::string::npos && header[first] == '#') header.erase(0, first + 1);
+    const std::vector<std::string> names = Fields(header);
+    if (names.empty()) return false;
+    std::vector<int> columns;
+    for (const std::string& name : names) {
+      const int o = FindOutput(decls_, name);
+      if (o < 0 || std::find(columns.begin(), columns.end(), o) != columns.end()) return false;
+      columns.push_back(o);
+    }
+    std::vector<std::vector<Number>> values(columns.size());
+    size_t rows = 0;
+    for (size_t r = i + 1; r < starts_.size(); ++r, ++rows) {
+      const std::vector<std::string> fields = Fields(LineText(r));
+      if (fields.size() != columns.size()) break;
+      std::vector<Number> row;
+      for (const std::string& f : fields) {
+        const std::optional<Number> n = ParseNumber(f);
+        if (!n) break;
+        row.push_back(*n);
+      }
+      if (row.size() != columns.size()) break;
+      for (size_t c = 0; c < columns.size(); ++c) values[c].push_back(row[c]);
+    }
+    if (rows == 0) return false;
+    for (size_t c = 0; c < columns.size(); ++c)
+      last_[size_t(columns[c])] = Candidate{i + 1, rows, std::move(values[c])};
+    *spanned = rows;
+    return true;
+  }
+
+  void ReadLine(size_t line, const std::string& text) {
     const std::vector<std::string> words = Words(text);
-    if (words.empty()) return "";
+    if (words.empty()) return;
     const int o = FindOutput(decls_, words[0]);
-    if (o < 0) return "";  // a log line
+    if (o < 0) return;  // a log line
     std::vector<Number> values;
     for (size_t w = 1; w < words.size(); ++w) {
       const std::optional<Number> n = ParseNumber(words[w]);
@@ -434,19 +493,16 @@ class OutputReader {
         if (hints_[size_t(o)].empty())
           hints_[size_t(o)] = "line " + std::to_string(line) + " names it, but `" +
                               Shown(words[w]) + "` is not a number";
-        return "";
+        return;
       }
       values.push_back(*n);
     }
     if (values.empty()) {
       if (hints_[size_t(o)].empty())
         hints_[size_t(o)] = "line " + std::to_string(line) + " names it, with no value";
-      return "";
+      return;
     }
-    std::string error = Given(size_t(o), line);
-    if (error.empty()) error = StoreAll(decls_[size_t(o)], outputs_[o], values);
-    if (!error.empty() && error.rfind(source_ + " line ", 0) != 0) error = Where(line) + error;
-    return error;
+    last_[size_t(o)] = Candidate{line, 0, std::move(values)};
   }
 
   std::string Missing(size_t o) const {
@@ -457,7 +513,8 @@ class OutputReader {
       return message + " (its JSON has members that are not outputs: " + unknown_members_ + ")";
     if (!json_hint_.empty()) return message + ": " + json_hint_;
     return message + " (expected `" + decls_[o].name +
-           " value...` lines or a JSON object; outputs: " + OutputList(decls_) + ")";
+           " value...` lines, a column under its name, or a JSON object; outputs: " +
+           OutputList(decls_) + ")";
   }
 
   const std::string& text_;
@@ -465,7 +522,9 @@ class OutputReader {
   const std::string& source_;
   const std::vector<sweep_output_decl>& decls_;
   sweep_array* outputs_;
-  std::vector<size_t> given_on_;    // the line each output was given on; 0: not yet
+  std::vector<size_t> starts_;      // where each line of text_ starts
+  std::vector<size_t> json_on_;     // the line of the JSON object that gave each output; 0: none
+  std::vector<Candidate> last_;     // each output's last line or column
   std::vector<std::string> hints_;  // why a line naming an output was not read
   std::string json_hint_;           // the first `{` line that is not JSON, and why
   std::string unknown_members_;     // of the JSON objects read

@@ -7,25 +7,33 @@
 //     member is ignored (a code's metadata). A value is a number or an array of numbers, nested
 //     in C order or flat; null stands for NaN, and the bare NaN, Infinity and -Infinity that
 //     Python's json.dumps writes are accepted. A `{` line that does not parse as JSON is a log
-//     line like any other.
+//     line like any other. A result object is the whole answer for the outputs it holds: lines
+//     and columns that name them are log then, and two objects giving one output are an error.
 //   - `name value...` lines: a line whose first word is a declared output and whose other words
-//     are all numbers (`energy 1.5`, `trace 0.1 0.2 ...`; nan and inf accepted).
-// Several objects and lines may share the outputs between them.
+//     are all numbers (`energy 1.5`, `trace 0.1 0.2 ...`; nan and inf accepted). The last line of
+//     a name counts: codes print progress (`temp 300` after every segment).
+//   - columns: a header line of declared outputs' names (`freq gain_db`, `trace` alone, `# freq,
+//     gain_db` as numpy.savetxt writes it), separated by blanks or commas, followed by rows of as
+//     many numbers: each column, top to bottom, is the output its header names (in C order for
+//     a shape of several dimensions). The rows end at the first line that is not such a row. Like
+//     a line, the last column under a name counts.
+// Several objects, lines and columns may share the outputs between them. Nothing here sees a
+// program that has not exited: kernels/command.h reads outputs only after a clean exit.
 //
-// Numbers follow one rule in JSON and lines (configs/README.md): decimal (a line may also write
-// `+1`), or nan/inf/infinity in a line and null/NaN/Infinity in JSON; `-0` keeps its sign; a
-// finite number beyond a double (1e999) is out of range for any dtype, in JSON too (where the
-// parser would refuse the object and make it a log line).
+// Numbers follow one rule in JSON, lines and columns (configs/README.md): decimal (a line may
+// also write `+1`), or nan/inf/infinity in a line and null/NaN/Infinity in JSON; `-0` keeps its
+// sign; a finite number beyond a double (1e999) is out of range for any dtype, in JSON too (where
+// the parser would refuse the object and make it a log line).
 //
-// Errors (the point fails with the message): an output given twice (in one JSON object too), the
-// wrong number of values, a value its dtype cannot hold (a finite value beyond a float dtype's
-// range, 1e300 into float32, as an integer beyond an integer dtype's; integer outputs take
-// integral values), and a declared output found nowhere. Where a line is to blame the message names
-// it
-// ("stdout line 12: output `trace`: expected 4 values, got 3"); a missing output's message also
-// says why a line that looked like it was not read ("line 3 names it, but `J` is not a number";
-// a `{` line that is not JSON, with the parser's message; members of the objects read that are
-// not outputs, for a misspelt name).
+// Errors (the point fails with the message): the wrong number of values in the line or column
+// that counts, a value its dtype cannot hold (a finite value beyond a float dtype's range, 1e300
+// into float32, as an integer beyond an integer dtype's; integer outputs take integral values),
+// an output given twice in JSON (in one object or in two), and a declared output found nowhere.
+// Where a line is to blame the message names it ("stdout line 12: output `trace`: expected 4
+// values, got 3"; a column: "out.txt lines 3-63 (a column): ..."); a missing output's message
+// also says why a line that looked like it was not read ("line 3 names it, but `J` is not a
+// number"; a `{` line that is not JSON, with the parser's message; members of the objects read
+// that are not outputs, for a misspelt name).
 #pragma once
 
 #include <nlohmann/json.hpp>

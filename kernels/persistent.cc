@@ -70,6 +70,7 @@ struct PersistentKernel : RuntimeKernel {
   std::string path;     // the executable that runs
   std::vector<std::string> argv;
   std::vector<CommandFile> files;
+  std::vector<std::string> env;  // `env:`, rendered once: NAME=value, set over the worker's
   std::vector<std::string> param_names;
   std::vector<sweep_param_decl> params;
   std::vector<std::string> option_names;
@@ -282,14 +283,26 @@ Outcome Exchange(PersistentState& s, const std::string& text, double deadline,
 
 // ---- Starting and stopping ----
 
-std::vector<std::string> ProgramEnvironment() {
+std::vector<std::string> ProgramEnvironment(const PersistentKernel& k) {
   std::vector<std::string> env;
   bool unbuffered = false;
+  const auto set_here = [&k](const char* variable) {
+    for (const std::string& e : k.env) {
+      const size_t name = e.find('=') + 1;  // the name and its `=`
+      if (std::strncmp(variable, e.c_str(), name) == 0) return true;
+    }
+    return false;
+  };
   for (char** e = environ; e && *e; ++e) {
-    if (std::strncmp(*e, "SWEEP_POINT=", 12) == 0 || std::strncmp(*e, "SWEEP_SEED=", 11) == 0)
+    if (std::strncmp(*e, "SWEEP_POINT=", 12) == 0 || std::strncmp(*e, "SWEEP_SEED=", 11) == 0 ||
+        set_here(*e))
       continue;
     unbuffered = unbuffered || std::strncmp(*e, "PYTHONUNBUFFERED=", 17) == 0;
     env.emplace_back(*e);
+  }
+  for (const std::string& e : k.env) {
+    unbuffered = unbuffered || e.rfind("PYTHONUNBUFFERED=", 0) == 0;
+    env.push_back(e);
   }
   if (!unbuffered) env.emplace_back("PYTHONUNBUFFERED=1");
   return env;
@@ -325,7 +338,7 @@ std::string Start(PersistentState& s, uint64_t point) {
   if (in.read < 0 || out.read < 0 || err.read < 0) return std::string("pipe: ") + strerror(errno);
   ChildSetup setup;
   setup.fds = {{in.read, 0}, {out.write, 1}, {err.write, 2}};
-  setup.env = ProgramEnvironment();
+  setup.env = ProgramEnvironment(k);
   setup.cwd = dir.get();
   pid_t pid;
   try {
@@ -522,6 +535,7 @@ PersistentKernelTable MakePersistentKernel(PersistentSpec spec) {
   k->argv = {k->program.find('/') == std::string::npos ? k->program : k->path};
   for (const CommandTemplate& arg : c.args) k->argv.push_back(Render(arg, nullptr, 0, 0));
   k->files = std::move(c.files);
+  for (const CommandEnv& e : c.env) k->env.push_back(e.name + "=" + Render(e.value, nullptr, 0, 0));
   k->param_names = std::move(spec.parameters);
   for (const std::string& p : k->param_names)
     k->params.push_back(sweep_param_decl{p.c_str(), "a sweep parameter, sent with each point"});

@@ -13,30 +13,16 @@
 #include <utility>
 
 #include "io/error.h"
-#include "kernels/dtype.h"
 
 namespace sweep {
 
 std::string Render(const CommandTemplate& pieces, const sweep_value* params, uint64_t seed,
                    uint64_t point) {
-  std::string text;
-  for (const CommandPiece& piece : pieces) {
-    switch (piece.kind) {
-      case CommandPiece::Kind::kText:
-        text += piece.text;
-        break;
-      case CommandPiece::Kind::kParam:
-        text += ValueText(params[piece.param]);
-        break;
-      case CommandPiece::Kind::kSeed:
-        text += std::to_string(seed);
-        break;
-      case CommandPiece::Kind::kPoint:
-        text += std::to_string(point);
-        break;
-    }
-  }
-  return text;
+  PointText text;
+  text.params = params;
+  text.seed = seed;
+  text.point = point;
+  return RenderCommandTemplate(pieces, text);
 }
 
 std::vector<sweep_output_decl> OutputDecls(const std::vector<CommandOutput>& outputs) {

@@ -12,18 +12,10 @@
 #include <vector>
 
 #include "io/process.h"
+#include "kernels/command_template.h"
 #include "kernels/kernel.h"
 
 namespace sweep {
-
-// One piece of a template (an argument, or a file's text), already parsed.
-struct CommandPiece {
-  enum class Kind { kText, kParam, kSeed, kPoint };
-  Kind kind = Kind::kText;
-  std::string text;  // kText: literal text, braces already unescaped
-  int param = -1;    // kParam: index into the kernel's parameters
-};
-using CommandTemplate = std::vector<CommandPiece>;
 
 // A file rendered into a work directory.
 struct CommandFile {
@@ -38,7 +30,8 @@ struct CommandOutput {
   std::vector<int64_t> shape;  // empty: a scalar; at most SWEEP_MAX_RANK dims are used
 };
 
-// A template's text for one point. `params` may be nullptr for a template without kParam pieces.
+// A template's text for one point (RenderCommandTemplate, kernels/command_template.h) outside a
+// work directory: `params` may be nullptr for a template without kParam pieces, {workdir} is "".
 std::string Render(const CommandTemplate& pieces, const sweep_value* params, uint64_t seed,
                    uint64_t point);
 

@@ -20,6 +20,7 @@
 #include "io/config.h"
 #include "kernels/command.h"
 #include "kernels/command_outputs.h"
+#include "kernels/command_template.h"
 #include "tests/e2e.h"
 
 namespace sweep {
@@ -160,9 +161,14 @@ TEST(CommandKernelBind, UnknownPlaceholderIsAConfigErrorWithItsLocation) {
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].key_path, "kernel.command[2]");
   EXPECT_EQ(errors[0].where.file, dir / "c.yaml");
-  EXPECT_EQ(errors[0].where.line, 2);
+  // At the argument itself, not at `kernel:`.
+  EXPECT_EQ(errors[0].where.line, 3);
+  EXPECT_EQ(errors[0].where.column, 26);
   EXPECT_TRUE(Contains(errors[0].message, "unknown placeholder `{nope}`")) << errors[0].message;
-  EXPECT_TRUE(Contains(errors[0].message, "{x}, {seed}, {point}")) << errors[0].message;
+  EXPECT_TRUE(Contains(errors[0].message,
+                       "{x}, {seed}, {seed31}, {point}, {config_dir}, "
+                       "{workdir}"))
+      << errors[0].message;
 }
 
 TEST(CommandKernelBind, UnmatchedBracesAndMissingOutputsAreConfigErrors) {
@@ -282,8 +288,8 @@ TEST(CommandKernelOutputs, ACodesLogAroundTheOutputsIsIgnored) {
   Rows file = EnergyTrace();
   std::vector<sweep_array> views = file.views;
   EXPECT_EQ(ReadCommandOutputs("{\"energy\": 1}", "out.json", file.decls, views.data()),
-            "missing output `trace` in out.json (expected `trace value...` lines or a JSON "
-            "object; outputs: energy, trace)");
+            "missing output `trace` in out.json (expected `trace value...` lines, a column "
+            "under its name, or a JSON object; outputs: energy, trace)");
   EXPECT_EQ(ReadCommandOutputs("\n", "out.json", file.decls, views.data()), "out.json is empty");
 }
 
@@ -353,15 +359,71 @@ TEST(CommandKernelOutputs, OneRuleForNumbersInTextAndJson) {
   EXPECT_EQ(rows.At<float>(0, 0), 3.4e38f);
   EXPECT_EQ(rows.Read("f 1e-50\nd 2\n"), "");
   EXPECT_EQ(rows.At<float>(0, 0), 0.0f);
-  // Given twice: in one JSON object, as on two lines.
+  // A column's numbers are a line's.
+  EXPECT_EQ(rows.Read("f\n1e300\nd 1\n"),
+            "stdout lines 1-2 (a column): output `f`: 1e+300 is out of range for float32");
+  EXPECT_EQ(rows.Read("f\n-0\nd 1\n"), "");
+  EXPECT_TRUE(std::signbit(rows.At<float>(0, 0)));
+  // Given twice in one JSON object, an error; of two lines the last counts (codes print
+  // progress: TheLastLineOfANameCounts).
   EXPECT_EQ(rows.Read("{\"f\": 1, \"d\": 2, \"f\": 3}"),
             "stdout line 1: output `f` given twice in one JSON object");
-  EXPECT_EQ(rows.Read("f 1\nd 2\nf 3\n"),
-            "stdout line 3: output `f` given twice (first on line 1)");
+  EXPECT_EQ(rows.Read("f 1\nd 2\nf 3\n"), "");
+  EXPECT_EQ(rows.At<float>(0, 0), 3.0f);
   EXPECT_EQ(rows.Read("{\"f\": 1, \"d\": 2, \"meta\": {\"f\": 1}, \"note\": 1, \"note\": 2}"), "")
       << "members inside a member, and non-outputs given twice, are not outputs";
   // Decimal only: hex is a log line's word.
   EXPECT_NE(rows.Read("f 0x10\nd 1\n").find("`0x10` is not a number"), std::string::npos);
+}
+
+// Codes print progress: `temp` after every segment. The last line of a name is its value.
+TEST(CommandKernelOutputs, TheLastLineOfANameCounts) {
+  Rows rows = EnergyTrace();
+  EXPECT_EQ(rows.Read("energy 3\ntrace 1 1 1 1\nsegment 2\nenergy 2\ntrace 9 9\n"
+                      "energy 1.5\ntrace 1 2.5 -0.03 4\n"),
+            "");
+  EXPECT_EQ(rows.At<double>(0, 0), 1.5);
+  EXPECT_EQ(rows.At<double>(1, 1), 2.5);  // an earlier line of the wrong length is progress
+  // A JSON result object is the whole answer for what it holds: lines naming it are log then.
+  Rows json = EnergyTrace();
+  EXPECT_EQ(json.Read("energy 7\n{\"energy\": 1.5,\n \"trace\": [1, 2, 3, 4]}\nenergy 8\n"), "");
+  EXPECT_EQ(json.At<double>(0, 0), 1.5);
+  EXPECT_EQ(json.At<double>(1, 3), 4.0);
+}
+
+// Codes write arrays one value a line, or as a table with a header of names (ngspice's wrdata,
+// numpy.savetxt, CSV): a column under an output's name is its values, top to bottom.
+TEST(CommandKernelOutputs, AColumnUnderAnOutputsNameIsItsValues) {
+  const std::vector<sweep_output_decl> decls = {{"f3db", SWEEP_FLOAT64, 0, {0, 0, 0, 0}},
+                                                {"frequency", SWEEP_FLOAT64, 1, {3, 0, 0, 0}},
+                                                {"gain_db", SWEEP_FLOAT64, 1, {3, 0, 0, 0}},
+                                                {"m", SWEEP_INT32, 2, {2, 2, 0, 0}}};
+  for (const std::string text : {
+           // A name line, then its values a line each; a table with a header; CSV.
+           "frequency\n1e3\n1e4\n1e5\ngain_db\n-0.01\n-1\n-20\nf3db 15915.5\nm\n1\n2\n3\n4\n",
+           " frequency       gain_db        \n 1.0e+03 -0.01 \n 1.0e+04 -1\n 1.0e+05 -20\n"
+           "f3db 15915.5\nm 1 2 3 4\n",
+           "# frequency,gain_db\n1e3,-0.01\n1e4,-1\n1e5,-20\nf3db\n15915.5\nm\n1\n2\n3\n4\n",
+       }) {
+    Rows rows(decls);
+    EXPECT_EQ(rows.Read(text), "") << text;
+    EXPECT_EQ(rows.At<double>(0, 0), 15915.5) << text;
+    EXPECT_EQ(rows.At<double>(1, 0), 1e3) << text;
+    EXPECT_EQ(rows.At<double>(1, 2), 1e5) << text;
+    EXPECT_EQ(rows.At<double>(2, 0), -0.01) << text;
+    EXPECT_EQ(rows.At<double>(2, 2), -20.0) << text;
+    EXPECT_EQ(rows.At<int32_t>(3, 3), 4) << text;  // C order
+  }
+  // The rows end at the first line that is not one: a log line, a blank line.
+  Rows log(decls);
+  EXPECT_EQ(log.Read("frequency gain_db\n1 2\n3 4\n5 6\n\n7 8\nf3db 1\nm 1 2 3 4\n"), "");
+  EXPECT_EQ(log.At<double>(1, 2), 5.0);
+  EXPECT_EQ(log.At<double>(2, 2), 6.0);
+  // A header with a name that is not an output is a log line; so is one without rows.
+  Rows not_a_table(decls);
+  EXPECT_EQ(not_a_table.Read("frequency gain_db phase\n1 2 3\nf3db 1\nm 1 2 3 4\n"),
+            "missing output `frequency` on stdout: line 1 names it, but `gain_db` is not a "
+            "number");
 }
 
 TEST(CommandKernelOutputs, EveryMistakeIsNamed) {
@@ -373,14 +435,16 @@ TEST(CommandKernelOutputs, EveryMistakeIsNamed) {
       {"energy 1\ntrace 1 2 x 4\n",
        "missing output `trace` on stdout: line 2 names it, but `x` is not a number"},
       {"energy 1\ntrace\n", "missing output `trace` on stdout: line 2 names it, with no value"},
-      {"energy 1\nenergy 2\n", "stdout line 2: output `energy` given twice (first on line 1)"},
-      {"trace 1 2 3 4\n{\"energy\": 1,\n \"trace\": [1, 2, 3, 4]}",
-       "stdout line 2: output `trace` given twice (first on line 1)"},
+      {"energy 1\ntrace 1 2 3 4\ntrace 1 2\n",
+       "stdout line 3: output `trace`: expected 4 values, got 2"},
+      {"energy 1\ntrace\n1\n2\n3\nDone\n",
+       "stdout lines 2-5 (a column): output `trace`: expected 4 values, got 3"},
       {"Starting the simulation\n",
-       "missing output `energy` on stdout (expected `energy value...` lines or a JSON object; "
-       "outputs: energy, trace)"},
+       "missing output `energy` on stdout (expected `energy value...` lines, a column under its "
+       "name, or a JSON object; outputs: energy, trace)"},
       {"{\"energy\": 1, \"trace\": [1, 2, 3, 4], \"enrgy\": 2}\n{\"trace\": 1}",
-       "stdout line 2: output `trace` given twice (first on line 1)"},
+       "stdout line 2: output `trace` given twice in JSON (first on line 1): a result object is "
+       "the whole answer"},
       {"{\"trace\": [1, 2, 3, 4], \"enrgy\": 2}",
        "missing output `energy` on stdout (its JSON has members that are not outputs: `enrgy`)"},
       {"{\"energy\": [1], \"trace\": [1, 2, 3, 4]}",
@@ -449,6 +513,33 @@ TEST(CommandKernelPoint, FailuresNameTheReasonAndEndWithStderr) {
       EXPECT_TRUE(Contains(error, "stderr: ...stderr line ")) << error;
     }
   }
+}
+
+// Codes print progress, and the last line counts; but only from a program that has ended well:
+// what a failing or killed one printed is never taken as its result.
+TEST(CommandKernelPoint, OutputsAreReadOnlyFromAProgramThatEndedWell) {
+  TempDir dir;
+  WriteFile(dir / "md.sh",
+            "#!/bin/sh\nfor t in 310 305 301; do echo \"temp $t\"; echo 'v 1 2 3'; done\n"
+            "[ \"$1\" = crash ] && { echo 'ERROR: lost atoms' ; exit 1; }\n"
+            "[ \"$1\" = hang ] && sleep 30\necho \"y $t\"\n");
+  chmod((dir / "md.sh").c_str(), 0755);
+  BoundCommand bound(dir,
+                     "name: m\nkernel:\n  command: [./md.sh, '{mode}']\n"
+                     "  outputs: {temp: float64, y: float64, v: [float64, 3]}\n"
+                     "parameters:\n  mode: {values: [ok, crash, hang]}\n"
+                     "execution: {timeout: 1s}\n");
+  std::vector<std::vector<double>> out;
+  EXPECT_EQ(bound.Point(0, &out), "");
+  EXPECT_EQ(out[0][0], 301.0);  // the last of three
+  EXPECT_EQ(out[1][0], 301.0);
+  const std::string crash = bound.Point(1, &out);
+  EXPECT_EQ(crash, "command `./md.sh`: failed with exit code 1; stdout: ERROR: lost atoms")
+      << crash;
+  EXPECT_TRUE(std::isnan(out[0][0])) << "a failed program's progress was taken as its result";
+  const std::string hang = bound.Point(2, &out);
+  EXPECT_EQ(hang.rfind(SWEEP_TIMEOUT_PREFIX, 0), 0u) << hang;
+  EXPECT_TRUE(std::isnan(out[0][0])) << "a killed program's progress was taken as its result";
 }
 
 TEST(CommandKernelPoint, FloodingStderrDoesNotDeadlock) {
@@ -716,17 +807,34 @@ TEST_P(CommandKernelRun, AChattyCodeRunsInAWorkDirectoryOfItsOwn) {
     EXPECT_EQ(trace[3 * p + 1], n);
     EXPECT_EQ(trace[3 * p + 2], double(p));
   }
-  // Only the failed points' directories are left, each with its rendered input and no output.
+  // Only the failed points' directories are left, each with its rendered input, no output, and
+  // the program's whole stdout and stderr.
   const std::string root = dir / "out.h5.work";
   EXPECT_EQ(Entries(root), (std::set<std::string>{"point-4", "point-5"}));
   const Space space(LoadConfig(dir / "c.yaml"));
+  std::string log;
+  for (int i = 1; i <= 50; ++i)
+    log += "step " + std::to_string(i) + ": residual 1e-" + std::to_string(i) + "\n";
   for (uint64_t p : {4u, 5u}) {
-    EXPECT_EQ(ReadFile(root + "/point-" + std::to_string(p) + "/input.nml"),
+    const std::string kept = root + "/point-" + std::to_string(p);
+    EXPECT_EQ(ReadFile(kept + "/input.nml"),
               "&params\n  x = 3\n  n = " + std::string(p == 4 ? "10" : "20") +
                   "\n  point = " + std::to_string(p) +
                   "\n  seed = " + std::to_string(space.Seed(p)) + "\n  label = '{a}'\n/\n");
-    EXPECT_EQ(Entries(root + "/point-" + std::to_string(p)), std::set<std::string>{"input.nml"});
+    EXPECT_EQ(Entries(kept), (std::set<std::string>{"input.nml", "stderr.txt", "stdout.txt"}));
+    EXPECT_EQ(ReadFile(kept + "/stdout.txt"), log);
+    EXPECT_EQ(ReadFile(kept + "/stderr.txt"), "error: x = 3 diverges\n");
   }
+  // The run said what failed as status says it: the config's order (x, then n), one wording.
+  EXPECT_TRUE(Contains(r.err,
+                       "sweep: chunk 4, point 4 (x=3, n=10): command `./chatty.sh`: "
+                       "failed with exit code 4; stderr: error: x = 3 diverges; stdout: "
+                       "...step "))
+      << r.err;
+  EXPECT_TRUE(Contains(r.err, "sweep: 2 chunks failed; see `sweep status " + dir / "out.h5" +
+                                  "`; fix their cause, then `sweep rerun " + dir / "out.h5" +
+                                  " --failed`\n"))
+      << r.err;
   // What the successful points left (a link out, a read-only folder) went without harm.
   EXPECT_EQ(ReadFile(dir / "precious/data"), "not to be removed");
 
@@ -734,16 +842,26 @@ TEST_P(CommandKernelRun, AChattyCodeRunsInAWorkDirectoryOfItsOwn) {
   const RunResult text = RunSweep({"status", "out.h5"}, dir.path());
   EXPECT_EQ(text.code, 0) << text.err;
   EXPECT_TRUE(Contains(text.out,
-                       "point 4 (n=10, x=3): command `./chatty.sh`: failed with exit code 4; "
-                       "stderr: error: x = 3 diverges [kernel-error, attempt 1]\n"
+                       "point 4 (x=3, n=10): command `./chatty.sh`: failed with exit code 4; "
+                       "stderr: error: x = 3 diverges; stdout: ...step "))
+      << text.out;
+  EXPECT_TRUE(Contains(text.out,
+                       "step 50: residual 1e-50 [kernel-error, attempt 1]\n"
                        "    work directory kept: " +
-                           root + "/point-4\n"))
+                           root + "/point-4\n    its output in full: " + root +
+                           "/point-4/stdout.txt, " + root + "/point-4/stderr.txt\n"))
       << text.out;
   EXPECT_TRUE(Contains(text.out, "    work directory kept: " + root + "/point-5\n")) << text.out;
+  EXPECT_TRUE(Contains(text.out,
+                       "  not running; fix their cause, then `sweep rerun out.h5 "
+                       "--failed`\n"))
+      << text.out;
   const nlohmann::json status = StatusJson(dir);
   ASSERT_EQ(status["failures"].size(), 2u);
   EXPECT_EQ(status["failures"][0]["point"], 4);
   EXPECT_EQ(status["failures"][0]["workdir"], root + "/point-4");
+  EXPECT_EQ(status["failures"][0]["streams"],
+            nlohmann::json({root + "/point-4/stdout.txt", root + "/point-4/stderr.txt"}));
   EXPECT_EQ(status["failures"][1]["workdir"], root + "/point-5");
 
   // Fixed, a rerun of the failed points reuses their directories, removes them, and the folder.
@@ -769,7 +887,8 @@ TEST(CommandKernelWorkdir, KeepAlwaysOrNeverAndARootOfItsOwn) {
   for (int p = 0; p < 8; ++p) every.insert("point-" + std::to_string(p));
   EXPECT_EQ(Entries(dir / "runs/all"), every);
   EXPECT_EQ(Entries(dir / "runs/all/point-0"),
-            (std::set<std::string>{"input.nml", "out.json", "precious", "scratch"}));
+            (std::set<std::string>{"input.nml", "out.json", "precious", "scratch", "stderr.txt",
+                                   "stdout.txt"}));
   EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.work"));
 
   const RunResult never = RunSweep(
@@ -951,7 +1070,8 @@ TEST(CommandKernelWorkdir, AMissingOutputFailsThePointNamingIt) {
   ASSERT_EQ(status["failures"].size(), 2u);
   EXPECT_EQ(status["failures"][0]["reason"],
             "command `./code.sh`: missing output `trace` in out.json (expected `trace value...` "
-            "lines or a JSON object; outputs: energy, trace); stdout: computing");
+            "lines, a column under its name, or a JSON object; outputs: energy, trace); stdout: "
+            "computing");
   EXPECT_EQ(status["failures"][1]["reason"],
             "command `./code.sh`: did not write its results_file `out.json` in its work directory "
             "(expected its outputs: energy, trace); stdout: computing");
@@ -981,7 +1101,7 @@ TEST(CommandKernelMaxFailures, AFailingSweepStopsEarlyAndResumeFinishesIt) {
                            " failed chunks (execution.max_failures is 3); " +
                            std::to_string(200 - failed.size()) +
                            " chunks were not computed: see `sweep status " + dir / "out.h5" +
-                           "`, fix, then `sweep resume " + dir / "out.h5" + "`\n";
+                           "`; `sweep resume " + dir / "out.h5" + "` finishes it\n";
   EXPECT_TRUE(Contains(r.err, stop)) << r.err;
   EXPECT_FALSE(Contains(r.err, "chunks failed; see")) << r.err;
   const nlohmann::json status = StatusJson(dir);
@@ -1020,19 +1140,46 @@ TEST(CommandKernelConfig, ShippedExampleRuns) {
   }
 }
 
+// The shipped real-code example: a chatty stand-in whose point 9 diverges on purpose, showing
+// what a failed point leaves (README's tour); with the limit raised, every point is computed.
 TEST(CommandKernelConfig, ShippedRealCodeExampleRuns) {
   TempDir dir;
   const RunResult r = RunSweep(
       {"run", SourcePath("configs/command_files.yaml"), "-q", "-o", dir / "out.h5"}, dir.path());
-  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(r.code, 3) << r.err;
+  const std::string error = "ERROR: solver diverged at step 3 (rho * sigma = 2 * 10 is over 15)";
+  EXPECT_TRUE(Contains(r.err,
+                       "sweep: chunk 9, point 9 (rho=2, sigma=10): command "
+                       "`./programs/stand_in.sh`: failed with exit code 2; stdout: " +
+                           error + "; stderr: stand-in: residual grows, giving up\n"))
+      << r.err;
   const std::vector<double> energy = ReadDataset<double>(dir / "out.h5", "/energy");
   const std::vector<double> trace = ReadDataset<double>(dir / "out.h5", "/trace");
   ASSERT_EQ(energy.size(), 10u);
-  for (size_t p = 0; p < 10; ++p) {
+  for (size_t p = 0; p < 9; ++p) {
     const double rho = 0.5 * double(p / 2), sigma = p % 2 ? 10 : 1;
     EXPECT_EQ(energy[p], rho * sigma) << p;
     EXPECT_EQ(trace[3 * p + 2], double(p));
   }
+  EXPECT_TRUE(std::isnan(energy[9]));
+  const std::string kept = dir / "out.h5.work/point-9";
+  EXPECT_EQ(Entries(dir / "out.h5.work"), std::set<std::string>{"point-9"});
+  EXPECT_EQ(Entries(kept), (std::set<std::string>{"input.nml", "stderr.txt", "stdout.txt"}));
+  const std::string out = ReadFile(kept + "/stdout.txt");
+  EXPECT_EQ(out.rfind("stand-in code 1.0, 1 threads, seed ", 0), 0u) << out;
+  EXPECT_TRUE(Contains(out, "step 2: residual 1e-2\n" + error + "\n")) << out;
+  EXPECT_EQ(ReadFile(kept + "/stderr.txt"), "stand-in: residual grows, giving up\n");
+  const RunResult status = RunSweep({"status", "out.h5"}, dir.path());
+  EXPECT_TRUE(Contains(
+      status.out, "    its output in full: " + kept + "/stdout.txt, " + kept + "/stderr.txt\n"))
+      << status.out;
+
+  const RunResult raised =
+      RunSweep({"run", SourcePath("configs/command_files.yaml"), "-q", "-o", dir / "out.h5",
+                "--force", "--set", "kernel.env.STAND_IN_LIMIT=25"},
+               dir.path());
+  ASSERT_EQ(raised.code, 0) << raised.err;
+  EXPECT_EQ(ReadDataset<double>(dir / "out.h5", "/energy")[9], 20.0);
   EXPECT_FALSE(std::filesystem::exists(dir / "out.h5.work"));
 }
 
@@ -1047,7 +1194,8 @@ TEST(CommandKernelConfig, ValidateNamesTheTemplateOfAnUnknownPlaceholder) {
   EXPECT_EQ(r.code, 2);
   EXPECT_TRUE(Contains(r.err, dir / "input.nml.in" +
                                   ":3:9: kernel.files.input.nml: unknown placeholder `{rho}` "
-                                  "(placeholders: {x}, {seed}, {point}, {config_dir};"))
+                                  "(placeholders: {x}, {seed}, {seed31}, {point}, "
+                                  "{config_dir}, {workdir};"))
       << r.err;
   EXPECT_TRUE(Contains(r.err, "c.yaml:4:47: kernel.files.other.nml: cannot read the template " +
                                   dir / "missing.in" + ": No such file or directory"))
@@ -1063,7 +1211,8 @@ TEST(CommandKernelConfig, ValidateReportsUnknownPlaceholderAndRelativeProgram) {
   WriteFile(config, SimConfig("[./sim, lines, '{x}', '{rho}']", "  x: {values: [1]}\n"));
   const RunResult bad = RunSweep({"validate", config}, dir.path());
   EXPECT_EQ(bad.code, 2);
-  EXPECT_TRUE(Contains(bad.err, config + ":3:1: kernel.command[3]: unknown placeholder `{rho}`"))
+  // The argument's own line and column, not `kernel:`'s.
+  EXPECT_TRUE(Contains(bad.err, config + ":4:34: kernel.command[3]: unknown placeholder `{rho}`"))
       << bad.err;
   // Fixed with --set; ./sim is beside the config, not in the working folder.
   const RunResult good = RunSweep(
@@ -1092,6 +1241,148 @@ TEST_P(CommandKernelRun, AKilledDriverLeavesNoDescendantOfTheProgram) {
   run.Signal(SIGKILL);
   EXPECT_EQ(run.Wait(), 128 + SIGKILL);
   EXPECT_TRUE(LeftoversAfter(run.tag()).empty()) << "descendants outlived the driver";
+}
+
+// What a real code needs from its command line and environment: its script beside the config
+// ({config_dir}), its own folder ({workdir}), a 31-bit seed, `env:` set over the caller's
+// variables (which still pass through), in either start method.
+TEST_P(CommandKernelRun, ConfigDirWorkdirSeed31AndEnvReachTheProgram) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "project/programs");
+  WriteFile(
+      dir / "project/programs/sim.sh",
+      "#!/bin/sh\n"
+      "[ \"$(pwd)\" = \"$1\" ] && echo 'in_workdir 1' || echo 'in_workdir 0'\n"
+      "echo \"seed31 $2\"\necho \"env_seed $SIM_SEED\"\necho \"omp $OMP_NUM_THREADS\"\n"
+      "echo \"t $SIM_T\"\n"
+      "[ \"$SWEEP_TEST_PASSED_ON\" = yes ] && echo 'passed_on 1' || echo 'passed_on 0'\n"
+      "[ -z \"$EMPTY\" ] && [ \"${EMPTY+set}\" = set ] && echo 'empty 1' || echo 'empty 0'\n");
+  WriteFile(dir / "project/c.yaml",
+            "name: c\nseed: 18446744073709551615\nkernel:\n"
+            "  command: [/bin/sh, '{config_dir}/programs/sim.sh', '{workdir}', '{seed31}']\n"
+            "  env: {OMP_NUM_THREADS: 1, SIM_SEED: '{seed31}', SIM_T: 'T={T}', EMPTY: ''}\n"
+            "  outputs: {in_workdir: uint8, seed31: int64, env_seed: int64, omp: int32, t: float64,"
+            " passed_on: uint8, empty: uint8}\n"
+            "parameters:\n  T: {values: [0.5, 1.25, 3]}\n"
+            "execution: " +
+                Execution() + "\noutput: {path: ../out.h5}\n");
+  setenv("SWEEP_TEST_PASSED_ON", "yes", 1);
+  setenv("OMP_NUM_THREADS", "8", 1);  // the config's `env:` wins over the caller's
+  const RunResult r = RunSweep({"run", "project/c.yaml", "-q"}, dir.path());
+  // `t T=0.5` is not a number: the missing output names the line, which shows the value set.
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_TRUE(Contains(r.err, "line 5 names it, but `T=0.5` is not a number")) << r.err;
+  const RunResult fixed = RunSweep(
+      {"run", "project/c.yaml", "-q", "--force", "--set", "kernel.env.SIM_T='{T}'"}, dir.path());
+  unsetenv("SWEEP_TEST_PASSED_ON");
+  unsetenv("OMP_NUM_THREADS");
+  ASSERT_EQ(fixed.code, 0) << fixed.err;
+  const Space space(LoadConfig(dir / "project/c.yaml"));
+  const std::vector<int64_t> seed31 = ReadDataset<int64_t>(dir / "out.h5", "/seed31");
+  ASSERT_EQ(seed31.size(), 3u);
+  for (uint64_t p = 0; p < 3; ++p) {
+    EXPECT_EQ(uint64_t(seed31[p]), Seed31(space.Seed(p))) << p;
+    EXPECT_GE(seed31[p], 1);
+    EXPECT_LE(seed31[p], 2147483647);
+  }
+  EXPECT_EQ(ReadDataset<int64_t>(dir / "out.h5", "/env_seed"), seed31);
+  EXPECT_EQ(ReadDataset<uint8_t>(dir / "out.h5", "/in_workdir"), (std::vector<uint8_t>{1, 1, 1}));
+  EXPECT_EQ(ReadDataset<int32_t>(dir / "out.h5", "/omp"), (std::vector<int32_t>{1, 1, 1}));
+  EXPECT_EQ(ReadDataset<double>(dir / "out.h5", "/t"), (std::vector<double>{0.5, 1.25, 3}));
+  EXPECT_EQ(ReadDataset<uint8_t>(dir / "out.h5", "/passed_on"), (std::vector<uint8_t>{1, 1, 1}));
+  EXPECT_EQ(ReadDataset<uint8_t>(dir / "out.h5", "/empty"), (std::vector<uint8_t>{1, 1, 1}));
+}
+
+// `[python3, programs/sim.py]` runs in the point's work directory, where programs/sim.py is not:
+// validate says so (a warning: the program may make it), names the argument and the fix.
+TEST(CommandKernelConfig, ARelativePathBesideTheConfigIsWarnedAbout) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "programs");
+  WriteFile(dir / "programs/sim.py", "print('y 1')\n");
+  WriteFile(dir / "tmpl", "{x}\n");
+  WriteFile(dir / "c.yaml",
+            "name: c\nkernel:\n  command: [/bin/echo,\n            programs/sim.py, input.txt,"
+            " --data=programs, '{config_dir}/programs/sim.py', not/there.py, 'y 1']\n"
+            "  files: {input.txt: tmpl}\n  env: {OMP_NUM_THREADS: 1}\n  outputs: {y: float64}\n"
+            "parameters:\n  x: {values: [1, 2]}\n");
+  WriteFile(dir / "input.txt", "a file beside the config, and rendered into the work directory\n");
+  const RunResult r = RunSweep({"validate", "c.yaml"}, dir.path());
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok\n");
+  EXPECT_EQ(r.err,
+            "sweep: warning: c.yaml:4:13: kernel.command[1]: `programs/sim.py` is beside the "
+            "config, but the program runs in each point's work directory, where it is not: write "
+            "`{config_dir}/programs/sim.py` (or an absolute path)\n"
+            "sweep: warning: c.yaml:4:41: kernel.command[3]: `programs` is beside the config, "
+            "but the program runs in each point's work directory, where it is not: write "
+            "`{config_dir}/programs` (or an absolute path)\n");
+  // `plan` warns too, and shows the environment the program gets.
+  const RunResult plan = RunSweep({"plan", "c.yaml"}, dir.path());
+  EXPECT_EQ(plan.code, 0) << plan.err;
+  EXPECT_TRUE(Contains(plan.out, "  env OMP_NUM_THREADS=1\n")) << plan.out;
+  EXPECT_TRUE(Contains(plan.err, "kernel.command[1]: `programs/sim.py` is beside")) << plan.err;
+  const RunResult json = RunSweep({"plan", "c.yaml", "--json"}, dir.path());
+  EXPECT_EQ(nlohmann::json::parse(json.out)["env"], nlohmann::json({{"OMP_NUM_THREADS", "1"}}));
+}
+
+// Outputs that name a dimension share it: xarray lines their values up (gain - freq has the
+// sweep's dimensions and the shared one), instead of crossing 5 x 5 values.
+TEST(CommandKernelOutputDims, OutputsNamingADimensionShareItInTheFile) {
+  TempDir dir;
+  WriteFile(dir / "bode.sh",
+            "#!/bin/sh\n"
+            "echo 'freq gain'\n"
+            "for f in 1 10 100 1000 10000; do echo \"$f $(awk -v f=$f -v r=$1 "
+            "'BEGIN { print -10 * log(1 + (f / r)^2) / log(10) }')\"; done\n"
+            "echo 'f3db' ; echo \"$1\"\n"
+            "echo 'table 1 2 3 4 5 6'\n");
+  chmod((dir / "bode.sh").c_str(), 0755);
+  WriteFile(dir / "c.yaml",
+            "name: bode\nkernel:\n  command: [./bode.sh, '{rc}']\n"
+            "  outputs:\n"
+            "    f3db: float64\n"
+            "    freq: {dtype: float64, shape: [5], dims: [freq_point]}\n"
+            "    gain: {dtype: float64, shape: [5], dims: [freq_point]}\n"
+            "    table: [int32, 2, 3]\n"
+            "parameters:\n  rc: {values: [10, 100, 1000]}\n"
+            "execution: {workers: 2}\noutput: {path: out.h5}\n");
+  const RunResult plan = RunSweep({"plan", "c.yaml"}, dir.path());
+  EXPECT_TRUE(Contains(plan.out, "/gain           float64 [5] (freq_point) per point")) << plan.out;
+  EXPECT_TRUE(Contains(plan.out, "/table          int32 [2,3] (table_0, table_1) per point"))
+      << plan.out;
+  const RunResult r = RunSweep({"run", "c.yaml", "-q"}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  WriteFile(dir / "check.py",
+            "import sys, xarray as xr\n"
+            "ds = xr.open_dataset(sys.argv[1], engine='h5netcdf')\n"
+            "assert ds.gain.dims == ('rc', 'freq_point'), ds.gain.dims\n"
+            "assert ds.freq.dims == ('rc', 'freq_point'), ds.freq.dims\n"
+            "assert ds.table.dims == ('rc', 'table_0', 'table_1'), ds.table.dims\n"
+            "d = ds.gain - ds.freq\n"
+            "assert d.dims == ('rc', 'freq_point') and d.shape == (3, 5), (d.dims, d.shape)\n"
+            "assert float(ds.gain.sel(rc=100).isel(freq_point=2)) < -2.9\n"
+            "assert list(ds.f3db.values) == [10, 100, 1000]\n"
+            "print('ok')\n");
+  EXPECT_EQ(Shell(std::string(kPython) + " " + dir / "check.py" + " " + dir / "out.h5"), 0);
+  EXPECT_EQ(Shell("ncdump -h " + dir / "out.h5" + " | grep -q 'double gain(rc, freq_point)'"), 0);
+  // A resume and a rerun read the layout back: nothing in it depends on the names.
+  const RunResult rerun = RunSweep({"rerun", "out.h5", "--points", "1", "-q"}, dir.path());
+  EXPECT_EQ(rerun.code, 0) << rerun.err;
+  // A dimension named like another output, or like a default dimension of another size, is refused.
+  const RunResult clash =
+      RunSweep({"validate", "c.yaml", "--set", "kernel.outputs.gain.dims=[f3db]"}, dir.path());
+  EXPECT_EQ(clash.code, 2);
+  EXPECT_TRUE(Contains(clash.err,
+                       "kernel.outputs.gain.dims: dimension `f3db` of output `gain` "
+                       "is also an output of kernel `command`"))
+      << clash.err;
+  const RunResult sizes =
+      RunSweep({"validate", "c.yaml", "--set", "kernel.outputs.gain.dims=[table_1]"}, dir.path());
+  EXPECT_EQ(sizes.code, 2);
+  EXPECT_TRUE(Contains(sizes.err,
+                       "dimension `table_1` has size 3 in output `table` but 5 in "
+                       "output `gain`"))
+      << sizes.err;
 }
 
 // The templates are read when a run starts: a template edited after it makes a rerun or a resume

@@ -58,13 +58,15 @@ constexpr size_t FieldCount() {
 static_assert(FieldCount<Value>() == 4, "Value: carry the new field in io/config_json.cc");
 static_assert(FieldCount<SourceLocation>() == 3, "SourceLocation: see io/config_json.cc");
 static_assert(FieldCount<AxisSpec>() == 10, "AxisSpec: carry the new field in io/config_json.cc");
-static_assert(FieldCount<KernelSpec::CommandOutput>() == 4,
+static_assert(FieldCount<KernelSpec::CommandOutput>() == 5,
               "KernelSpec::CommandOutput: carry the new field in io/config_json.cc");
 static_assert(FieldCount<KernelSpec::CommandFile>() == 3,
               "KernelSpec::CommandFile: carry the new field in io/config_json.cc");
+static_assert(FieldCount<KernelSpec::CommandEnv>() == 3,
+              "KernelSpec::CommandEnv: carry the new field in io/config_json.cc");
 static_assert(FieldCount<KernelSpec::Workdir>() == 2,
               "KernelSpec::Workdir: carry the new field in io/config_json.cc");
-static_assert(FieldCount<KernelSpec>() == 15,
+static_assert(FieldCount<KernelSpec>() == 17,
               "KernelSpec: carry the new field in io/config_json.cc");
 static_assert(FieldCount<InputSpec>() == 9, "InputSpec: carry the new field in io/config_json.cc");
 static_assert(FieldCount<SamplingSpec>() == 3,
@@ -157,6 +159,11 @@ void ExpectSameCommand(const CommandSpec& a, const CommandSpec& b) {
     EXPECT_EQ(a.files[f].mode, b.files[f].mode);
     ExpectSameTemplate(a.files[f].text, b.files[f].text, "file " + a.files[f].name);
   }
+  ASSERT_EQ(a.env.size(), b.env.size());
+  for (size_t e = 0; e < a.env.size(); ++e) {
+    EXPECT_EQ(a.env[e].name, b.env[e].name);
+    ExpectSameTemplate(a.env[e].value, b.env[e].value, "env " + a.env[e].name);
+  }
   EXPECT_EQ(a.results_file, b.results_file);
   EXPECT_EQ(a.workdir_root, b.workdir_root);
   EXPECT_EQ(a.workdir_root_is_default, b.workdir_root_is_default);
@@ -179,6 +186,7 @@ void ExpectSameBinding(const KernelBinding& a, const KernelBinding& b) {
                     std::string("option ") + a.kernel->options[i].name);
   EXPECT_EQ(a.parameter_source, b.parameter_source);
   EXPECT_EQ(a.input_source, b.input_source);
+  EXPECT_EQ(a.output_dims, b.output_dims);
   ASSERT_EQ(a.outputs.size(), b.outputs.size());
   for (size_t o = 0; o < a.outputs.size(); ++o) {
     EXPECT_STREQ(a.outputs[o].name, b.outputs[o].name);
@@ -253,6 +261,13 @@ TEST(ConfigJsonTest, ConfigsOfEveryFeatureRoundTrip) {
       // A command kernel found in PATH.
       "kernel:\n  command: [env, '{x}']\n  outputs: {y: float64}\nparameters:\n"
       "  x: {values: [1, 2.5, -0.0]}\n",
+      // A command kernel with `env:`, every placeholder, and outputs naming their dimensions.
+      "kernel:\n  command: [" + sim +
+          ", json, '{x}', '{seed31}', '{config_dir}/a', '{workdir}']\n"
+          "  env: {OMP_NUM_THREADS: 1, SEED: '{seed31}', AT: '{workdir}/{x}', EMPTY: ''}\n"
+          "  outputs:\n    y: float64\n    v: {dtype: float64, shape: [3], dims: [xyz]}\n"
+          "    w: {dtype: int32, shape: [3, 2], dims: [xyz, pair]}\n"
+          "parameters:\n  x: {values: [1, 2]}\n",
       // Sampling, each method, with constants of every type.
       lhs,
       "kernel: {name: lorenz}\nparameters:\n  rho: {uniform: [0, 50]}\n"

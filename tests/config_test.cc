@@ -234,7 +234,7 @@ TEST(ConfigKeysTest, EveryKeyTheReaderAcceptsIsDocumented) {
       EXPECT_EQ(row->second.find("|  |"), std::string::npos) << row->second;
     }
   }
-  EXPECT_GE(keys, 39u);  // the tables as of this test: none is lost
+  EXPECT_GE(keys, 43u);  // the tables as of this test: none is lost
 }
 
 // `attributes:` gives variables CF text attributes, as written; which names exist is checked with
@@ -431,6 +431,41 @@ TEST(ConfigParseTest, CommandKernelWorkDirectoryKeys) {
   EXPECT_EQ(d.execution.max_failures, 0u);
 }
 
+TEST(ConfigParseTest, CommandKernelEnvDimsAndWhereEachArgumentIs) {
+  Config c = Parse(
+      "name: cmd\n"
+      "kernel:\n"
+      "  command: [python3,\n"
+      "            '{config_dir}/sim.py', --T, '{T}']\n"
+      "  env: {OMP_NUM_THREADS: 1, SEED: '{seed31}', EMPTY: ''}\n"
+      "  outputs:\n"
+      "    f3db: float64\n"
+      "    gain_db: {dtype: float64, shape: [61], dims: [freq_point]}\n"
+      "    freq: {dtype: float32, shape: [61], dims: [freq_point]}\n"
+      "    table: {dtype: int32, shape: [2, 3]}\n"
+      "parameters: {T: {values: [1, 2]}}\n");
+  ASSERT_EQ(c.kernel.command_where.size(), 4u);
+  EXPECT_EQ(c.kernel.command_where[0].line, 3);
+  EXPECT_EQ(c.kernel.command_where[0].column, 13);
+  EXPECT_EQ(c.kernel.command_where[1].line, 4);
+  EXPECT_EQ(c.kernel.command_where[1].column, 13);
+  EXPECT_EQ(c.kernel.command_where[3].line, 4);
+  ASSERT_EQ(c.kernel.command_env.size(), 3u);
+  EXPECT_EQ(c.kernel.command_env[0].name, "OMP_NUM_THREADS");
+  EXPECT_EQ(c.kernel.command_env[0].value, "1");
+  EXPECT_EQ(c.kernel.command_env[1].value, "{seed31}");
+  EXPECT_EQ(c.kernel.command_env[1].where.line, 5);
+  EXPECT_EQ(c.kernel.command_env[2].value, "");
+  ASSERT_EQ(c.kernel.command_outputs.size(), 4u);
+  EXPECT_TRUE(c.kernel.command_outputs[0].dims.empty());
+  EXPECT_EQ(c.kernel.command_outputs[1].shape, (std::vector<int64_t>{61}));
+  EXPECT_EQ(c.kernel.command_outputs[1].dims, (std::vector<std::string>{"freq_point"}));
+  EXPECT_EQ(c.kernel.command_outputs[2].dtype, "float32");
+  EXPECT_EQ(c.kernel.command_outputs[2].dims, (std::vector<std::string>{"freq_point"}));
+  EXPECT_EQ(c.kernel.command_outputs[3].shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_TRUE(c.kernel.command_outputs[3].dims.empty());
+}
+
 TEST(ConfigParseTest, RelativePathsResolveAgainstTheConfigFolder) {
   TempDir dir;
   dir.Write("sub/c.yaml",
@@ -619,6 +654,10 @@ std::string WithExecution(const std::string& execution) {
 }
 
 // A command kernel with more keys from line 4 on.
+std::string CommandOutputs(const std::string& outputs) {
+  return "name: t\nkernel:\n  command: [./sim]\n  outputs: " + outputs + "\nparameters: {x: 1}\n";
+}
+
 std::string Command(const std::string& keys) {
   return "name: t\nkernel:\n  command: [./sim]\n" + keys +
          "  outputs: {e: float64}\nparameters: {x: 1}\n";
@@ -898,6 +937,51 @@ TEST(ConfigErrorTest, TableOfMalformedConfigs) {
        "kernel.results_file", "no empty, `.` or `..` part"},
       {"results_file also rendered", Command("  files: {out.json: t}\n  results_file: out.json\n"),
        5, "kernel.results_file", "`out.json` is also rendered by `files:`"},
+      {"a file named like a saved stream", Command("  files: {stdout.txt: t}\n"), 4,
+       "kernel.files.stdout.txt",
+       "`stdout.txt` is where sweep saves the program's stdout in the work directory"},
+      {"results_file named like a saved stream", Command("  results_file: stderr.txt\n"), 4,
+       "kernel.results_file", "is where sweep saves the program's stderr"},
+      {"env without a command", "name: t\nkernel: {name: k, env: {A: b}}\nparameters: {x: 1}\n", 2,
+       "kernel.env", "`env` is only for `command` kernels"},
+      {"env not a map", Command("  env: [A]\n"), 4, "kernel.env",
+       "expected a map of variable name: value, got a list"},
+      {"env name not a name",
+       Command("  env: {'A-B': 1}\n"),
+       4,
+       "kernel.env.A-B",
+       "`A-B` cannot name an environment variable here",
+       {},
+       1,
+       9},
+      {"env sets the point", Command("  env: {SWEEP_SEED: 1}\n"), 4, "kernel.env.SWEEP_SEED",
+       "`SWEEP_SEED` is set by sweep for each point"},
+      {"env value missing", Command("  env:\n    OMP_NUM_THREADS:\n"), 5,
+       "kernel.env.OMP_NUM_THREADS", "expected the variable's value"},
+      {"env value a list", Command("  env: {A: [1, 2]}\n"), 4, "kernel.env.A",
+       "expected the variable's value (a string; \"\" for an empty one), got a list"},
+      {"output map without dtype", CommandOutputs("{g: {shape: [3]}}"), 4, "kernel.outputs.g",
+       "missing `dtype`"},
+      {"output map unknown key", CommandOutputs("{g: {dtype: float64, dim: [a]}}"), 4,
+       "kernel.outputs.g.dim", "did you mean `dims`?"},
+      {"dims without shape", CommandOutputs("{g: {dtype: float64, dims: [f]}}"), 4,
+       "kernel.outputs.g.dims", "names 1 dimension for a shape of 0"},
+      {"dims fewer than the shape",
+       CommandOutputs("{g: {dtype: float64, shape: [3, 4], dims: [f]}}"), 4,
+       "kernel.outputs.g.dims", "names 1 dimension for a shape of 2"},
+      {"dims not a name", CommandOutputs("{g: {dtype: float64, shape: [3], dims: [2f]}}"), 4,
+       "kernel.outputs.g.dims[0]", "dimension name `2f` is not an identifier"},
+      {"dims reserved", CommandOutputs("{g: {dtype: float64, shape: [3], dims: [sample]}}"), 4,
+       "kernel.outputs.g.dims[0]", "`sample` is reserved"},
+      {"dims twice in an output",
+       CommandOutputs("{g: {dtype: float64, shape: [3, 3], dims: [f, f]}}"), 4,
+       "kernel.outputs.g.dims[1]", "`f` is named twice"},
+      {"shared dims of two sizes",
+       CommandOutputs("{g: {dtype: float64, shape: [61], dims: [freq]},\n"
+                      "             f: {dtype: float64, shape: [60], dims: [freq]}}"),
+       5, "kernel.outputs.f",
+       "dimension `freq` has size 60 here but 61 in output `g`: outputs that share a dimension "
+       "share its size"},
       {"bad keep", Command("  workdir: {keep: faild}\n"), 4, "kernel.workdir.keep",
        "expected which work directories to keep (failed | always | never), got `faild` (did "
        "you mean `failed`?)"},

@@ -147,6 +147,27 @@ TEST(FingerprintTest, ACommandKernelsTemplateIsJudgedByItsBytes) {
   EXPECT_EQ(FingerprintChanges(older, FingerprintOf(dir, yaml), Config{}), Changes{});
 }
 
+// What a command kernel sets in its program's environment is part of what it computes with:
+// shards of one output must agree on it.
+TEST(FingerprintTest, ACommandKernelsEnvIsRecordedAsWritten) {
+  TempDir dir;
+  const std::string yaml =
+      "name: t\nkernel:\n  command: [/bin/echo, y 1]\n"
+      "  env: {OMP_NUM_THREADS: 1, SEED: '{seed31}'}\n"
+      "  outputs: {y: float64}\nparameters:\n  x: {values: [1, 2]}\noutput: {path: out.h5}\n";
+  const nlohmann::json before = FingerprintOf(dir, yaml);
+  EXPECT_EQ(before["kernel"]["env"],
+            nlohmann::json({{"OMP_NUM_THREADS", "1"}, {"SEED", "{seed31}"}}));
+  std::string edited = yaml;
+  edited.replace(edited.find("OMP_NUM_THREADS: 1"), 18, "OMP_NUM_THREADS: 4");
+  EXPECT_EQ(FingerprintChanges(before, FingerprintOf(dir, edited), Config{}),
+            Changes{"kernel.env.OMP_NUM_THREADS: now \"4\""});
+  // Without `env:` nothing is recorded, so outputs made before it compare as they did.
+  std::string none = yaml;
+  none.erase(none.find("  env:"), none.find("  outputs:") - none.find("  env:"));
+  EXPECT_FALSE(FingerprintOf(dir, none)["kernel"].contains("env"));
+}
+
 // Writes `values` as the float64 npy file `path`.
 void WriteNpyValues(const std::string& path, const std::vector<double>& values) {
   WriteNpy(path, int(values.size()));

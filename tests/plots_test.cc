@@ -44,7 +44,7 @@ PlotAxis Categories(const std::string& name, std::vector<std::string> labels) {
 TEST(PlotsTest, TextsAreEscaped) {
   EXPECT_EQ(EscapeXml("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
   EXPECT_EQ(EscapeXml(std::string("bell\x07") + "\n"), "bell\xEF\xBF\xBD\n");
-  const std::string svg = LineSvg({Categories("<x>", {"a&b", "</svg>"}), "y\"", {1, 2}});
+  const std::string svg = LineSvg({Categories("<x>", {"a&b", "</svg>"}), "y\"", {1, 2}, false, {}});
   EXPECT_EQ(Count(svg, "</svg>"), 1u);
   EXPECT_NE(svg.find("&lt;/svg&gt;"), std::string::npos);
   EXPECT_NE(svg.find("a&amp;b"), std::string::npos);
@@ -71,7 +71,7 @@ TEST(PlotsTest, NumbersAndTicksAreShortAndRound) {
 // A line stops where a value is missing and goes on after it; each value is a point to hover.
 TEST(PlotsTest, ALineBreaksWhereValuesAreMissing) {
   const std::string svg =
-      LineSvg({Numbers("rho", {0, 1, 2, 3, 4, 5}), "energy", {1, 2, NAN, 4, 5, NAN}});
+      LineSvg({Numbers("rho", {0, 1, 2, 3, 4, 5}), "energy", {1, 2, NAN, 4, 5, NAN}, false, {}});
   std::smatch path;
   ASSERT_TRUE(std::regex_search(svg, path, std::regex("class=\"series\" d=\"([^\"]*)\"")));
   EXPECT_EQ(Count(path[1], "M"), 2u) << path[1];
@@ -91,7 +91,7 @@ TEST(PlotsTest, AScatterHasADotPerValueAndNoLine) {
     x.values.push_back(i);
     x.labels.push_back(std::to_string(i));
   }
-  const std::string svg = LineSvg({x, "energy", y, /*scatter=*/true});
+  const std::string svg = LineSvg({x, "energy", y, /*scatter=*/true, {}});
   EXPECT_EQ(svg.find("class=\"series\""), std::string::npos);
   EXPECT_EQ(Count(svg, "<circle"), 499u);
   ExpectNoNonNumbers(svg);
@@ -101,14 +101,55 @@ TEST(PlotsTest, AHeatmapHasACellPerValueColouredFromTheSmallestToTheLargest) {
   const std::string svg = HeatmapSvg({Numbers("rho", {0, 10, 20}),
                                       Categories("label", {"a", "b"}),
                                       "lyapunov",
-                                      {-1, 0, 1, 2, NAN, 3}});
-  EXPECT_EQ(Count(svg, "<rect"), 6u + 48 + 1);  // the cells, the colour scale's strips, its frame
-  EXPECT_EQ(Count(svg, "class=\"missing\""), 1u);
+                                      {-1, 0, 1, 2, NAN, 3},
+                                      {}});
+  // The cells, the colour scale's strips, its frame, and the legend's swatch of pending.
+  EXPECT_EQ(Count(svg, "<rect"), 6u + 48 + 1 + 1);
+  EXPECT_EQ(Count(svg, "class=\"missing pending\""), 1u);
   EXPECT_NE(svg.find("fill=\"#440154\"><title>rho = 0, label = a: -1</title>"), std::string::npos)
       << svg;
   EXPECT_NE(svg.find("fill=\"#fde725\"><title>rho = 20, label = b: 3</title>"), std::string::npos);
-  EXPECT_NE(svg.find("<title>rho = 10, label = b: none yet</title>"), std::string::npos);
+  EXPECT_NE(svg.find("<title>rho = 10, label = b: pending: not computed yet</title>"),
+            std::string::npos);
   ExpectNoNonNumbers(svg);
+}
+
+// Failed points are not "not computed yet": a heatmap colours them apart, a line marks them with
+// a cross, and the legend names each kind a chart shows.
+TEST(PlotsTest, FailedPointsAreDrawnApartFromPendingOnesWithALegend) {
+  const std::string heatmap =
+      HeatmapSvg({Numbers("R", {1, 2, 3}),
+                  Categories("C", {"a", "b"}),
+                  "f3db",
+                  {1, NAN, 3, NAN, NAN, 6},
+                  {Missing::kPending, Missing::kFailed, Missing::kPending, Missing::kPending,
+                   Missing::kNotFinite, Missing::kPending}});
+  EXPECT_EQ(Count(heatmap, "class=\"missing failed\""), 1u);
+  EXPECT_EQ(Count(heatmap, "class=\"missing pending\""), 1u);
+  EXPECT_EQ(Count(heatmap, "class=\"missing not-finite\""), 1u);
+  EXPECT_NE(heatmap.find("<title>R = 2, C = a: failed</title>"), std::string::npos) << heatmap;
+  EXPECT_NE(heatmap.find("<title>R = 1, C = b: pending: not computed yet</title>"),
+            std::string::npos);
+  const std::string legend = heatmap.substr(heatmap.find("<g class=\"legend\">"));
+  EXPECT_LT(legend.find(">failed</text>"), legend.find(">pending: not computed yet</text>"));
+  EXPECT_NE(legend.find(">computed, not a finite number</text>"), std::string::npos);
+  ExpectNoNonNumbers(heatmap);
+
+  const std::string line =
+      LineSvg({Numbers("R", {1, 2, 3, 4}),
+               "f3db",
+               {1, NAN, NAN, 4},
+               false,
+               {Missing::kPending, Missing::kFailed, Missing::kPending, Missing::kPending}});
+  EXPECT_NE(line.find("<title>R = 2: failed</title>"), std::string::npos) << line;
+  EXPECT_EQ(line.find("<title>R = 3: failed</title>"), std::string::npos);
+  const std::string line_legend = line.substr(line.find("<g class=\"legend\">"));
+  EXPECT_NE(line_legend.find(">failed</text>"), std::string::npos);
+  EXPECT_NE(line_legend.find(">gap: pending, not computed yet</text>"), std::string::npos);
+  ExpectNoNonNumbers(line);
+  // Nothing missing, no legend.
+  EXPECT_EQ(LineSvg({Numbers("R", {1, 2}), "f3db", {1, 2}, false, {}}).find("legend"),
+            std::string::npos);
 }
 
 // Bars of a row within a pixel of each other are drawn as one: the chart's size is bounded by
@@ -148,17 +189,19 @@ TEST(PlotsTest, AHistogramCountsEveryFiniteValueOnce) {
 // draws, saying so, with numbers in every attribute.
 TEST(PlotsTest, DegenerateInputsDrawWithoutNonNumbers) {
   for (const std::string& svg :
-       {LineSvg({Numbers("x", {1}), "y", {NAN}}), LineSvg({Numbers("x", {1}), "y", {3}}),
-        LineSvg({Categories("x", {}), "y", {}}),
-        HeatmapSvg({Numbers("x", {1}), Numbers("y", {2}), "v", {NAN}}),
-        HeatmapSvg({Numbers("x", {1, 2}), Numbers("y", {2}), "v", {5, 5}}),
+       {LineSvg({Numbers("x", {1}), "y", {NAN}, false, {}}),
+        LineSvg({Numbers("x", {1}), "y", {3}, false, {}}),
+        LineSvg({Categories("x", {}), "y", {}, false, {}}),
+        HeatmapSvg({Numbers("x", {1}), Numbers("y", {2}), "v", {NAN}, {}}),
+        HeatmapSvg({Numbers("x", {1, 2}), Numbers("y", {2}), "v", {5, 5}, {}}),
         TimelineSvg({{}, {}, "chunk"}), TimelineSvg({{"r"}, {{0, 5, 5, "instant"}}, "chunk"}),
         HistogramSvg({"s", {}, 30}), HistogramSvg({"s", {0.25, 0.25}, 30})}) {
     EXPECT_EQ(Count(svg, "<svg"), 1u);
     EXPECT_EQ(Count(svg, "</svg>"), 1u);
     ExpectNoNonNumbers(svg);
   }
-  EXPECT_NE(LineSvg({Numbers("x", {1}), "y", {NAN}}).find("no value yet"), std::string::npos);
+  EXPECT_NE(LineSvg({Numbers("x", {1}), "y", {NAN}, false, {}}).find("no value yet"),
+            std::string::npos);
 }
 
 }  // namespace

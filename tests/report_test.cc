@@ -96,8 +96,11 @@ TEST(ReportTest, ARunWithFailuresHasItsSummaryPlotTimelineAndFailures) {
   EXPECT_NE(html.find("<figcaption>y over i</figcaption>"), std::string::npos);
   EXPECT_NE(html.find("<title>i = 3: y = 3</title>"), std::string::npos);
   EXPECT_NE(html.find("<title>i = 8: y = 8</title>"), std::string::npos);
-  EXPECT_EQ(html.find("<title>i = 6: "), std::string::npos);  // in failed chunk 1
+  // The points of failed chunks 1 and 5 are not values but crosses, said to be failed.
+  EXPECT_NE(html.find("<title>i = 6: failed</title>"), std::string::npos);
+  EXPECT_EQ(Count(html, ": failed</title>"), 8u);
   EXPECT_EQ(Count(html, "<circle"), 32u);
+  EXPECT_NE(html.find("class=\"legend-failed\">failed</text>"), std::string::npos);
   // A timeline row per worker on this machine, and the chunk times.
   const std::string timeline = html.substr(html.find("<svg class=\"plot timeline\""));
   EXPECT_NE(timeline.find(">" + HostName() + " worker 0</text>"), std::string::npos);
@@ -149,7 +152,7 @@ TEST(ReportTest, ASweepOfThreeAxesIsPlottedInSlicesOverTheFirstTwo) {
   }
   EXPECT_EQ(html.find("at beta = 3<"), std::string::npos);
   EXPECT_EQ(Count(html, "<svg class=\"plot heatmap\""), 8u);
-  EXPECT_EQ(Count(html, "class=\"missing\""), 0u);
+  EXPECT_EQ(Count(html, "class=\"missing "), 0u);
   EXPECT_NE(html.find("<title>rho = 10, sigma = 14: "), std::string::npos);
   EXPECT_NE(html.find("Not plotted, a shape per point: state [3]."), std::string::npos);
   EXPECT_NE(html.find("No chunk is failed now."), std::string::npos);
@@ -172,13 +175,13 @@ TEST(ReportTest, ALiveRunIsReportedWithoutDisturbingIt) {
             std::string::npos)
       << during.substr(0, 4000);
   EXPECT_NE(during.find("<td>running</td>"), std::string::npos);
-  EXPECT_GT(Count(during, "class=\"missing\""), 0u);  // not done yet
+  EXPECT_GT(Count(during, "class=\"missing pending\""), 0u);  // not done yet
   EXPECT_EQ(FigureOutputs(during), (std::vector<std::string>{"y"}));
 
   ASSERT_EQ(RunSweep({"report", "out.h5", "-o", "after.html"}, dir.path()).code, 0);
   const std::string after = ReadFile(dir / "after.html");
   EXPECT_NE(after.find("finished: every point done"), std::string::npos);
-  EXPECT_EQ(Count(after, "class=\"missing\""), 0u);
+  EXPECT_EQ(Count(after, "class=\"missing "), 0u);
 }
 
 // A command kernel whose program fails for one parameter value: the failed points' work
@@ -194,13 +197,21 @@ TEST(ReportTest, ACommandsFailedPointsShowTheirKeptWorkDirectories) {
   ASSERT_EQ(RunSweep({"report", "out.h5"}, dir.path()).code, 0);
   const std::string html = ReadFile(dir / "out.h5.report.html");
   EXPECT_EQ(FigureOutputs(html), std::vector<std::string>{"y"});
-  EXPECT_EQ(Count(html, "class=\"missing\""), 3u);  // mode exit, every x
+  // Mode exit, every x: failed, said so in each cell's title and in the legend, not "pending".
+  EXPECT_EQ(Count(html, "class=\"missing failed\""), 3u);
+  EXPECT_EQ(Count(html, "class=\"missing pending\""), 0u);
+  EXPECT_NE(html.find("<title>x = 2, mode = exit: failed</title>"), std::string::npos);
+  EXPECT_NE(html.find("class=\"legend-failed\">failed</text>"), std::string::npos);
   EXPECT_NE(html.find("Not plotted, a shape per point: v [3]."), std::string::npos);
   EXPECT_EQ(Count(html, "<tr class=\"failure\""), 3u);
   for (uint64_t point : {1, 3, 5}) {  // x in C order first: (x, mode) = (1, exit), ...
     ASSERT_TRUE(std::filesystem::is_directory(dir / "out.h5.work/point-" + std::to_string(point)));
-    EXPECT_NE(html.find("<td class=\"workdir\"><code>" + dir / "out.h5.work/point-" +
-                        std::to_string(point) + "</code></td>"),
+    const std::string kept = dir / "out.h5.work/point-" + std::to_string(point);
+    EXPECT_NE(html.find("<td class=\"workdir\"><code>" + kept +
+                        "</code><br><span class=\"stream\">its output in full: <code>" + kept +
+                        "/stdout.txt</code></span><br><span class=\"stream\">its output in full: "
+                        "<code>" +
+                        kept + "/stderr.txt</code></span></td>"),
               std::string::npos)
         << point;
   }
