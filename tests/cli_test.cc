@@ -525,5 +525,29 @@ TEST(CliTest, CmakeInstallPutsTheCompletionScriptWhereBashCompletionLooks) {
   EXPECT_TRUE(std::filesystem::exists(prefix / "bin/sweep"));
 }
 
+// scripts/demo builds only what it runs: a build folder configured as `scripts/setup --demo`
+// configures it (no tests, no Python kernel), asked for `sweep` and `sweep-worker`, compiles no
+// test, no plugin and not the Python kernel's library.
+TEST(CliTest, TheDemosBuildNeedsNoTest) {
+  TempDir build;
+  int code = 0;
+  const std::string configure =
+      Bash("'" + std::string(SWEEP_CMAKE) + "' -S '" + SWEEP_SOURCE_DIR + "' -B '" + build.path() +
+               "' -DSWEEP_BUILD_TESTS=OFF -DSWEEP_PYTHON=OFF -G 'Unix Makefiles' 2>&1\n",
+           &code);
+  ASSERT_EQ(code, 0) << configure;
+  // Make's dry run: the commands the build would run, nothing run (-k: past the links, whose
+  // libraries a dry run does not make).
+  const std::string commands = Bash("'" + std::string(SWEEP_CMAKE) + "' --build '" + build.path() +
+                                        "' --target sweep sweep-worker -- -n -k 2>&1\n",
+                                    &code);
+  EXPECT_NE(commands.find("driver/worker_main.cc"), std::string::npos) << commands;
+  EXPECT_NE(commands.find("kernels/command.cc"), std::string::npos) << commands;
+  EXPECT_EQ(commands.find("tests/"), std::string::npos) << "a test is built for the demo";
+  EXPECT_EQ(commands.find("gtest"), std::string::npos);
+  EXPECT_EQ(commands.find("kernels/examples/"), std::string::npos);
+  EXPECT_EQ(commands.find("kernels/python/"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sweep
