@@ -16,7 +16,10 @@
 // they name HDF5 datasets and {placeholders}; `seed`, `point`, `sample` and `replicate` are
 // reserved), `attributes:` (known attribute keys, non-empty text; which variables exist is the
 // binding's to check), the names a command kernel writes and reads in its work directory (`files:`
-// and `results_file:`: relative paths with no `.`, `..` or empty part, so none leads out of it).
+// and `results_file:`: relative paths with no `.`, `..` or empty part, so none leads out of it, and
+// not the files its streams are saved in), its `env:` (variable names, scalar values, not
+// SWEEP_POINT or SWEEP_SEED) and its outputs' `dims:` (identifiers, one per dimension, one size
+// for a name shared by outputs).
 // What it does not check: kernels (their options, inputs and outputs; see kernels/), input files
 // and templates (they may not exist yet; see the inputs module and driver/command_binding.h) and
 // point-count limits (see driver/space.h), because these need more than the file.

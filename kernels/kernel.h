@@ -30,6 +30,11 @@
  *  - Option values arrive already checked against the declared type; absent options carry the
  *    declared default.
  *
+ * Output dimensions have no names in ABI 2: the output file names an output's own dimensions
+ * <output>_0, <output>_1, ... (only a command kernel's config can name them, `dims:`). Naming
+ * them from a kernel needs a later ABI (a field appended to sweep_kernel, as ABI 2 appended
+ * compute_batch), not a change of sweep_output_decl, whose arrays ABI 2 plugins fill.
+ *
  * Versioning: a change of any struct below bumps SWEEP_KERNEL_ABI. ABI 2 only appended fields
  * (flags, compute_batch) to sweep_kernel, so sweep also loads a plugin built against ABI 1's
  * header, reading only the fields that ABI had: it runs per point, with seeds. The loader refuses

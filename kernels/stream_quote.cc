@@ -15,10 +15,19 @@ struct Stream {
   bool has_mark() const { return marked < lines.size(); }
 };
 
+// How much of the end of a stream is looked at: a program's last words, not its whole log (a
+// stdout that holds the outputs may be 64 MiB).
+constexpr size_t kWindow = 16384;
+
 Stream Split(std::string label, const std::string& text) {
   Stream s;
   s.label = std::move(label);
-  for (size_t begin = 0; begin < text.size();) {
+  size_t from = text.size() > kWindow ? text.size() - kWindow : 0;
+  if (from > 0) {  // from a line start, when the window holds one
+    const size_t newline = text.find('\n', from - 1);
+    if (newline != std::string::npos) from = newline + 1;
+  }
+  for (size_t begin = from; begin < text.size();) {
     size_t end = text.find('\n', begin);
     if (end == std::string::npos) end = text.size();
     size_t last = end;

@@ -8,6 +8,7 @@
 // quoted (cut at the end when long: it is the line that matters); a stream without one is quoted
 // by its tail (cut at the start, from a line start). Blank lines are left out, lines are joined
 // by " | ". The stream with such a line comes first; stdout first when both or neither have one.
+// Only the last 16 KiB of each stream are looked at: a program's last words, not its whole log.
 //
 //   "stdout: ERROR: Substitution for illegal variable T (input.cpp:612) | Last command: ...;
 //    stderr: MPI_ABORT was invoked on rank 0 ..."

@@ -72,6 +72,16 @@ TEST(StreamQuoteTest, WithoutSuchALineTheTailIsQuotedFromALineStart) {
   EXPECT_EQ(QuoteStreams("x", "y", 10), "");  // no room
 }
 
+// A stdout that holds the outputs may be 64 MiB: only its end is looked at.
+TEST(StreamQuoteTest, OnlyTheEndOfALongStreamIsLookedAt) {
+  std::string log = "ERROR: long ago\n";
+  while (log.size() < (size_t{8} << 20)) log += "v 0 0 0\n";
+  EXPECT_EQ(QuoteStreams(log, "", 40), "stdout: ...v 0 0 0 | v 0 0 0 | v 0 0 0");
+  const std::string one_line(size_t{8} << 20, 'x');
+  const std::string quote = QuoteStreams(one_line, "", 40);
+  EXPECT_EQ(quote, "stdout: ..." + std::string(29, 'x'));
+}
+
 TEST(StreamQuoteTest, TheQuoteIsOneLineOfValidUtf8WhateverTheProgramWrote) {
   // A long line of three-byte characters, control bytes and an invalid sequence.
   std::string line = "ERROR: \x01\x7f\xff";
