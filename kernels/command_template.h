@@ -20,10 +20,9 @@
 //
 // Refused, with the offset of the brace to blame (of the `$` of `${T}`): a lone `}`, a `{`
 // without its `}` on the same line, an unknown name, a format spec, and a placeholder right after
-// a `$`. `${T}` is how
-// LAMMPS, shells, Make and many input formats name their own variables; substituted, it would
-// reach the program as `$300`. The message says to write `${{T}}` for the program's own `${T}`,
-// or `{T}` for the value.
+// a `$`. `${T}` is how LAMMPS, shells, Make and many input formats name their own variables;
+// substituted, it would reach the program as `$300`. The message says to write `${{T}}` for the
+// program's own `${T}`, or `{T}` for the value.
 #pragma once
 
 #include <cstdint>
