@@ -345,7 +345,7 @@ int Compute(void* state, const sweep_value* params, uint64_t seed, sweep_array* 
   }
   if (problem.empty()) return 0;
   // Out of time is transient, retried as a chunk timeout is (kernels/kernel.h).
-  const std::string message = OneLine((r.timed_out ? SWEEP_TIMEOUT_PREFIX : "") + name + problem);
+  const std::string message = Printable((r.timed_out ? SWEEP_TIMEOUT_PREFIX : "") + name + problem);
   const size_t room = err_size > message.size() + 3 ? err_size - 1 - message.size() - 2 : 0;
   const std::string quote = QuoteStreams(r.out, r.err, room);
   return Fail(err, err_size, quote.empty() ? message : message + "; " + quote);

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <vector>
 
+#include "kernels/program.h"
+
 namespace sweep {
 namespace {
 
@@ -34,7 +36,7 @@ Stream Split(std::string label, const std::string& text) {
     while (last > begin && std::isspace(static_cast<unsigned char>(text[last - 1]))) --last;
     size_t first = begin;
     while (first < last && std::isspace(static_cast<unsigned char>(text[first]))) ++first;
-    if (first < last) s.lines.push_back(OneLine(text.substr(begin, last - begin)));
+    if (first < last) s.lines.push_back(Printable(text.substr(begin, last - begin)));
     begin = end + 1;
   }
   s.marked = s.lines.size();
@@ -112,44 +114,6 @@ std::string QuoteStreams(const std::string& out, const std::string& err, size_t 
   if (left - share >= std::min<size_t>(16, second))
     quote += "; " + streams[1].label + ": " + Fit(streams[1], left - share);
   return quote;
-}
-
-std::string OneLine(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  for (size_t i = 0; i < n;) {
-    const unsigned char c = s[i];
-    if (c == '\n') {
-      out += " | ";
-      ++i;
-    } else if (c == '\t') {
-      out += ' ';
-      ++i;
-    } else if (c < 0x20 || c == 0x7f) {
-      out += '?';
-      ++i;
-    } else if (c < 0x80) {
-      out += char(c);
-      ++i;
-    } else {
-      const int len = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-      bool ok = len > 0 && i + size_t(len) <= n;
-      for (int j = 1; ok && j < len; ++j) ok = (s[i + size_t(j)] & 0xc0) == 0x80;
-      // Overlong three- and four-byte forms, surrogates and code points past U+10FFFF.
-      if (ok && len == 3) ok = !(c == 0xe0 && s[i + 1] < 0xa0) && !(c == 0xed && s[i + 1] >= 0xa0);
-      if (ok && len == 4) ok = !(c == 0xf0 && s[i + 1] < 0x90) && !(c == 0xf4 && s[i + 1] >= 0x90);
-      if (ok) {
-        out.append(text, i, size_t(len));
-        i += size_t(len);
-      } else {
-        out += '?';
-        ++i;
-      }
-    }
-  }
-  return out;
 }
 
 }  // namespace sweep

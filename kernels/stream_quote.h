@@ -21,12 +21,8 @@ namespace sweep {
 
 // The quote of the two streams in at most `room` bytes, `label: text` for each stream that is
 // not blank, joined by "; "; "" when both are blank or the room is under 32 bytes. Valid UTF-8,
-// one line (OneLine()).
+// one line (Printable(), kernels/program.h).
 std::string QuoteStreams(const std::string& out, const std::string& err, size_t room);
-
-// `text` as one line of valid UTF-8, as a journal's JSON stores it: line breaks become " | ",
-// tabs spaces, other control bytes and invalid sequences `?`.
-std::string OneLine(const std::string& text);
 
 // Whether `line` says what went wrong (above).
 bool SaysWhatWentWrong(const std::string& line);

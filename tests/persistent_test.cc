@@ -410,6 +410,27 @@ std::vector<Diagnostic> BindErrors(const TempDir& dir, const std::string& yaml) 
   return {};
 }
 
+// `env:` is set for a persistent program too, over the worker's environment, rendered once: a
+// point's values come on stdin, so only {config_dir} may be in it.
+TEST(PersistentConfig, EnvIsSetForTheProgramOnce) {
+  TempDir dir;
+  const std::string command = Server(dir, "x = x + float(os.environ['SHIFT'])");
+  WriteFile(dir / "c.yaml", Yaml(command, "true", "{workers: 2, chunk_size: 1}",
+                                 "  env: {SHIFT: '2', HERE: '{config_dir}'}\n"));
+  const RunResult r = RunSweep({"run", "c.yaml", "-q"}, dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<double> expected = ExpectedY(dir / "c.yaml");
+  const std::vector<double> y = ReadDataset<double>(dir / "out.h5", "/y");
+  ASSERT_EQ(y.size(), expected.size());
+  for (size_t p = 0; p < y.size(); ++p) EXPECT_EQ(y[p], expected[p] + 3.0) << p;
+  const RunResult bad =
+      RunSweep({"validate", "c.yaml", "--set", "kernel.env.SHIFT='{x}'"}, dir.path());
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_TRUE(
+      Contains(bad.err, "kernel.env.SHIFT: `{x}`: a persistent program is started once per worker"))
+      << bad.err;
+}
+
 TEST(PersistentConfig, PlaceholdersResultsFileAndBadValuesAreConfigErrors) {
   TempDir dir;
   const std::string head = "name: c\nkernel:\n  command: [/bin/cat, '{x}']\n";
