@@ -52,6 +52,13 @@ std::vector<KernelFile> KernelFiles(const Config& config) {
     std::string why;
     const std::string program = ResolveCommandProgram(config, &why);
     if (!program.empty()) files.push_back({"its program (kernel.command[0])", program});
+    // The scripts its arguments name, which the fingerprint judges with the program:
+    // `[python3, "{config_dir}/sim.py"]`'s sim.py.
+    for (size_t i = 1; i < kernel.command.size(); ++i) {
+      const std::optional<std::string> script = ScriptOfArgument(config, i);
+      if (script && *script != program)
+        files.push_back({"its script (kernel.command[" + std::to_string(i) + "])", *script});
+    }
   }
   for (const KernelSpec::CommandFile& f : kernel.command_files)
     files.push_back({"its template (kernel.files." + f.name + ")", f.template_path});

@@ -83,8 +83,9 @@ struct KernelFile {
 };
 
 // Every file the kernel of `config` is made of: a plugin's library, a command's program (when it
-// resolves) and each of its `files:` templates, a Python model's file. A kernel family with a file
-// of its own (a model file, a persistent program) adds it here, and --force leaves it alone.
+// resolves), the scripts its arguments name (ScriptOfArgument, driver/command_binding.h) and each
+// of its `files:` templates, a Python model's file. A kernel family with a file of its own (a
+// model file, a persistent program) adds it here, and --force leaves it alone.
 std::vector<KernelFile> KernelFiles(const Config& config);
 
 // What a kernel can check of an input before it is mapped. A declaration of dtype 0 takes any

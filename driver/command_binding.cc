@@ -206,17 +206,22 @@ std::vector<std::pair<std::string, std::string>> ProgramFiles(const Config& conf
   const std::string program = ResolveProgram(command[0], config.folder, &why);
   if (!program.empty()) files.emplace_back(command[0], program);
   for (size_t i = 1; i < command.size(); ++i) {
-    // Only an argument that is a path whatever the point: text, and {config_dir}.
-    std::string path = command[i];
-    for (size_t at; (at = path.find("{config_dir}")) != std::string::npos;)
-      path.replace(at, 12, config.folder);
-    struct stat st {};
-    if (path.empty() || path[0] != '/' || path.find_first_of("{}") != std::string::npos ||
-        stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
-      continue;
-    files.emplace_back(command[i], path);
+    if (const std::optional<std::string> path = ScriptOfArgument(config, i))
+      files.emplace_back(command[i], *path);
   }
   return files;
+}
+
+std::optional<std::string> ScriptOfArgument(const Config& config, size_t i) {
+  // Only an argument that is a path whatever the point: text, and {config_dir}.
+  std::string path = config.kernel.command.at(i);
+  for (size_t at; (at = path.find("{config_dir}")) != std::string::npos;)
+    path.replace(at, 12, config.folder);
+  struct stat st {};
+  if (path.empty() || path[0] != '/' || path.find_first_of("{}") != std::string::npos ||
+      stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    return std::nullopt;
+  return path;
 }
 
 std::string ResolveCommandProgram(const Config& config, std::string* why) {

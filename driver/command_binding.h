@@ -4,6 +4,7 @@
 // against the sweep's parameters into a CommandSpec, then makes the kernel.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +37,10 @@ CommandSpec ReadCommandSpec(const Config& config, const Space& space);
 // (`[python3, "{config_dir}/model.py"]`). Each as (the argument as written, its absolute path);
 // none for another kind of kernel, and nothing for a program that is not found.
 std::vector<std::pair<std::string, std::string>> ProgramFiles(const Config& config);
+
+// The file config.kernel.command[i] (i >= 1) names, absolute, when it names an existing regular
+// file by a path that is the same for every point (text, and {config_dir}); nullopt otherwise.
+std::optional<std::string> ScriptOfArgument(const Config& config, size_t i);
 
 // The executable config.kernel.command[0] names, as a run resolves it: with a `/`, a path relative
 // to the config's folder; without, the first executable of that name in PATH (absolute). "" with

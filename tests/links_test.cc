@@ -89,12 +89,17 @@ TEST(OwnFilesTest, ForceNeverReplacesTheRunsOwnConfigOrInputs) {
 }
 
 // `--force` never replaces a file the sweep's kernel is made of, under any name either: the
-// command's program, each `files:` template, a plugin library. Each is named by its role, exit
-// 2, and nothing is written (no lock beside it either).
+// command's program, the script an argument names, each `files:` template, a plugin library.
+// Each is named by its role, exit 2, and nothing is written (no lock beside it either).
 TEST(OwnFilesTest, ForceNeverReplacesTheFilesOfTheKernel) {
   TempDir dir;
   WriteFile(dir / "prog.sh", "#!/bin/sh\ncat in.txt\n");
   chmod((dir / "prog.sh").c_str(), 0755);
+  WriteFile(dir / "model.sh", "cat in.txt\n");
+  WriteFile(dir / "script.yaml",
+            "name: script\nkernel:\n  command: [/bin/sh, '{config_dir}/model.sh']\n"
+            "  files: {in.txt: tpl/in.txt}\n  outputs: {y: float64}\n"
+            "parameters:\n  x: {values: [1, 2]}\noutput: {path: out.h5}\n");
   std::filesystem::create_directory(dir / "tpl");
   WriteFile(dir / "tpl/in.txt", "y {x}\n");
   WriteFile(dir / "cmd.yaml",
@@ -108,7 +113,7 @@ TEST(OwnFilesTest, ForceNeverReplacesTheFilesOfTheKernel) {
             "  zeta: 0.1\noutput: {path: out.h5}\n");
   std::filesystem::create_hard_link(dir / "prog.sh", dir / "prog-alias");
   const std::string program = ReadFile(dir / "prog.sh"), tpl = ReadFile(dir / "tpl/in.txt"),
-                    library = ReadFile(dir / "libmine.so");
+                    library = ReadFile(dir / "libmine.so"), script = ReadFile(dir / "model.sh");
   struct Case {
     std::string config, target, role;
   };
@@ -116,6 +121,7 @@ TEST(OwnFilesTest, ForceNeverReplacesTheFilesOfTheKernel) {
        std::vector<Case>{{"cmd.yaml", "prog.sh", "is its program (kernel.command[0])"},
                          {"cmd.yaml", "prog-alias", "is its program (kernel.command[0])"},
                          {"cmd.yaml", "tpl/in.txt", "is its template (kernel.files.in.txt)"},
+                         {"script.yaml", "model.sh", "is its script (kernel.command[1])"},
                          {"osc.yaml", "libmine.so", "is its plugin library (kernel.plugin)"}}) {
     const RunResult r = RunSweep({"run", c.config, "-o", c.target, "--force", "-q"}, dir.path());
     EXPECT_EQ(r.code, 2) << c.target << ": " << r.err;
@@ -128,6 +134,7 @@ TEST(OwnFilesTest, ForceNeverReplacesTheFilesOfTheKernel) {
   EXPECT_EQ(ReadFile(dir / "prog.sh"), program);
   EXPECT_EQ(ReadFile(dir / "tpl/in.txt"), tpl);
   EXPECT_EQ(ReadFile(dir / "libmine.so"), library);
+  EXPECT_EQ(ReadFile(dir / "model.sh"), script);
   EXPECT_FALSE(std::filesystem::exists(dir / "out.h5"));
 }
 
