@@ -45,8 +45,8 @@ struct LinePlot {
   std::string y_name;
   std::vector<double> y;  // one per position of x; NaN: none
   bool scatter = false;
-  std::string y_label{};  // drawn along the y axis; "": y_name
-  std::vector<Missing> missing;  // one per position (read where y is not finite); empty: pending
+  std::string y_label{};           // drawn along the y axis; "": y_name
+  std::vector<Missing> missing{};  // one per position (read where y is not finite); empty: pending
 };
 
 // values[iy * nx + ix] over the positions of x (horizontal) and y (vertical, upwards).
@@ -56,7 +56,7 @@ struct Heatmap {
   std::vector<double> values;  // NaN: none
   std::string value_label{};   // drawn along the colour scale; "": value_name
   std::vector<Missing>
-      missing;  // one per cell (read where the value is not finite); empty: pending
+      missing{};  // one per cell (read where the value is not finite); empty: pending
 };
 
 // Bars in rows over time.

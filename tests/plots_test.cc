@@ -122,6 +122,7 @@ TEST(PlotsTest, FailedPointsAreDrawnApartFromPendingOnesWithALegend) {
                   Categories("C", {"a", "b"}),
                   "f3db",
                   {1, NAN, 3, NAN, NAN, 6},
+                  "",
                   {Missing::kPending, Missing::kFailed, Missing::kPending, Missing::kPending,
                    Missing::kNotFinite, Missing::kPending}});
   EXPECT_EQ(Count(heatmap, "class=\"missing failed\""), 1u);
@@ -140,6 +141,7 @@ TEST(PlotsTest, FailedPointsAreDrawnApartFromPendingOnesWithALegend) {
                "f3db",
                {1, NAN, NAN, 4},
                false,
+               "",
                {Missing::kPending, Missing::kFailed, Missing::kPending, Missing::kPending}});
   EXPECT_NE(line.find("<title>R = 2: failed</title>"), std::string::npos) << line;
   EXPECT_EQ(line.find("<title>R = 3: failed</title>"), std::string::npos);
