@@ -372,7 +372,8 @@ void ResultsSection(const Sweep& s, std::string* out) {
         *out += LineSvg({x, name, cells.Means(k), x.name == "sample", LabelOf(layout, name),
                          cells.MissingKinds(k)});
       } else {
-        *out += HeatmapSvg({x, y, name, cells.Means(k), LabelOf(layout, name), cells.MissingKinds(k)});
+        *out +=
+            HeatmapSvg({x, y, name, cells.Means(k), LabelOf(layout, name), cells.MissingKinds(k)});
       }
       *out += "</figure>\n";
     }

@@ -252,8 +252,7 @@ void WriteOutputs(hid_t root, const OutputLayoutSpec& spec, const std::vector<hd
                                      : std::string(output.name) + "_" + std::to_string(r);
       auto it = inner_dimensions.find(name);
       if (it == inner_dimensions.end()) {
-        it = inner_dimensions.emplace(name, CreateBareDimension(root, name, n, ids->Next()))
-                 .first;
+        it = inner_dimensions.emplace(name, CreateBareDimension(root, name, n, ids->Next())).first;
       }
       inner.push_back(it->second.id());
     }

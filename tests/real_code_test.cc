@@ -173,7 +173,7 @@ TEST(RealCodeTest, LammpsFailedPointQuotesItsErrorAndKeepsBothStreams) {
       << r.err;
   const std::vector<double> value = ReadDataset<double>(dir / "out.h5", "/value");
   ASSERT_EQ(value.size(), 3u);
-  EXPECT_GT(value[0], 0.5);  // temp, near the 1.0 it started at
+  EXPECT_GT(value[0], 0.5);              // temp, near the 1.0 it started at
   EXPECT_EQ(value[1], kMissingFloat64);  // the failed point keeps the fill value
 }
 
