@@ -43,15 +43,12 @@ constexpr uint64_t kNoPoint = std::numeric_limits<uint64_t>::max();
 
 // A bound command kernel: the table and everything it points into.
 struct CommandKernel : RuntimeKernel {
-  std::string description;
   std::string program;  // argv[0] as written: what messages name
   std::string path;     // the executable that runs
   std::string argv0;    // what the program gets as argv[0]: its path, or its name from PATH
   std::vector<CommandTemplate> args;  // argv[1..]
   std::vector<std::string> param_names;
-  std::vector<sweep_param_decl> params;
   std::vector<CommandOutput> output_specs;
-  std::vector<sweep_output_decl> outputs;
   double limit_seconds = 0;  // per point; 0: none
   std::vector<CommandFile> files;
   std::vector<CommandEnv> env;
@@ -60,11 +57,6 @@ struct CommandKernel : RuntimeKernel {
   bool remove_empty_root = false;
   CommandSpec::Keep keep = CommandSpec::Keep::kFailed;
 
-  int Outputs(const sweep_options*, sweep_output_decl* out, int* n_out, char*, size_t) override {
-    std::copy(outputs.begin(), outputs.end(), out);
-    *n_out = int(outputs.size());
-    return 0;
-  }
   int Init(void** state, const sweep_options*, const sweep_array*, char* err,
            size_t err_size) override;
 };
@@ -373,21 +365,7 @@ CommandKernelTable MakeCommandKernel(CommandSpec spec) {
   k->remove_empty_root = spec.workdir_root_is_default;
   k->keep = spec.keep;
   k->description = "runs `" + k->program + "` once per point";
-  k->TakeSlot("command kernel");
-
-  sweep_kernel& t = k->table;
-  t.abi_version = SWEEP_KERNEL_ABI;
-  t.name = "command";
-  t.description = k->description.c_str();
-  t.options = nullptr;
-  t.n_options = 0;
-  t.params = k->params.data();
-  t.n_params = int(k->params.size());
-  t.inputs = nullptr;
-  t.n_inputs = 0;
-  t.max_outputs = int(k->outputs.size());
-  t.compute = Compute;
-  t.finish = Finish;
+  k->Publish("command", "command kernel", Compute, Finish);
 
   CommandKernelTable made;
   made.kernel = &k->table;

@@ -65,20 +65,15 @@ std::string Quoted(const std::string& text) { return nlohmann::json(text).dump()
 
 // A bound persistent kernel: the table and everything it points into.
 struct PersistentKernel : RuntimeKernel {
-  std::string description;
   std::string program;  // argv[0] as written: what messages name
   std::string path;     // the executable that runs
   std::vector<std::string> argv;
   std::vector<CommandFile> files;
   std::vector<std::string> env;  // `env:`, rendered once: NAME=value, set over the worker's
   std::vector<std::string> param_names;
-  std::vector<sweep_param_decl> params;
   std::vector<std::string> option_names;
-  std::vector<sweep_option_decl> options;
   std::vector<std::string> input_names;
-  std::vector<sweep_input_decl> inputs;
   std::vector<CommandOutput> output_specs;
-  std::vector<sweep_output_decl> outputs;
   std::string outputs_json;  // the hello's "outputs"
   double limit_seconds = 0;  // per point; 0: none
   uint64_t max_points = 0;
@@ -86,11 +81,6 @@ struct PersistentKernel : RuntimeKernel {
   bool remove_empty_root = false;
   CommandSpec::Keep keep = CommandSpec::Keep::kFailed;
 
-  int Outputs(const sweep_options*, sweep_output_decl* out, int* n_out, char*, size_t) override {
-    std::copy(outputs.begin(), outputs.end(), out);
-    *n_out = int(outputs.size());
-    return 0;
-  }
   int Init(void** state, const sweep_options* options, const sweep_array*, char* err,
            size_t err_size) override;
 };
@@ -565,21 +555,7 @@ PersistentKernelTable MakePersistentKernel(PersistentSpec spec) {
   k->remove_empty_root = c.workdir_root_is_default;
   k->keep = c.keep;
   k->description = "serves points from one `" + k->program + "` per worker (stream/1)";
-  k->TakeSlot("persistent kernel");
-
-  sweep_kernel& t = k->table;
-  t.abi_version = SWEEP_KERNEL_ABI;
-  t.name = "persistent";
-  t.description = k->description.c_str();
-  t.options = k->options.data();
-  t.n_options = int(k->options.size());
-  t.params = k->params.data();
-  t.n_params = int(k->params.size());
-  t.inputs = k->inputs.data();
-  t.n_inputs = int(k->inputs.size());
-  t.max_outputs = int(k->outputs.size());
-  t.compute = Compute;
-  t.finish = Finish;
+  k->Publish("persistent", "persistent kernel", Compute, Finish);
 
   PersistentKernelTable made;
   made.kernel = &k->table;

@@ -229,7 +229,16 @@ RuntimeKernel::~RuntimeKernel() {
   g_slots[size_t(slot_)] = nullptr;
 }
 
-void RuntimeKernel::TakeSlot(const std::string& what) {
+int RuntimeKernel::Outputs(const sweep_options*, sweep_output_decl* out, int* n_out, char*,
+                           size_t) {
+  std::copy(outputs.begin(), outputs.end(), out);
+  *n_out = int(outputs.size());
+  return 0;
+}
+
+void RuntimeKernel::Publish(const char* name, const std::string& what,
+                            decltype(sweep_kernel::compute) compute,
+                            decltype(sweep_kernel::finish) finish) {
   {
     std::lock_guard<std::mutex> lock(g_slots_mutex);
     for (int i = 0; i < kSlots && slot_ < 0; ++i) {
@@ -240,8 +249,23 @@ void RuntimeKernel::TakeSlot(const std::string& what) {
     }
   }
   if (slot_ < 0) throw Error(what + ": more than " + std::to_string(kSlots) + " bound at once");
-  table.outputs = kSlotFunctions[size_t(slot_)].first;
-  table.init = kSlotFunctions[size_t(slot_)].second;
+  sweep_kernel& t = table;
+  t.abi_version = SWEEP_KERNEL_ABI;
+  t.name = name;
+  t.description = description.c_str();
+  t.options = options.empty() ? nullptr : options.data();
+  t.n_options = int(options.size());
+  t.params = params.empty() ? nullptr : params.data();
+  t.n_params = int(params.size());
+  t.inputs = inputs.empty() ? nullptr : inputs.data();
+  t.n_inputs = int(inputs.size());
+  t.max_outputs = int(outputs.size());
+  t.outputs = kSlotFunctions[size_t(slot_)].first;
+  t.init = kSlotFunctions[size_t(slot_)].second;
+  t.compute = compute;
+  t.finish = finish;
+  t.flags = 0;
+  t.compute_batch = nullptr;
 }
 
 }  // namespace sweep

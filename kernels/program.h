@@ -86,10 +86,11 @@ void SetProgramGroup(pid_t group);
 pid_t StartProgram(const std::string& path, const std::vector<std::string>& argv,
                    const ChildSetup& setup);
 
-// A kernel table made at run time from a config (the command kernels). The C ABI gives outputs()
-// and init() no pointer to their table, so each live one takes one of a few dozen slots whose
-// functions call its Outputs() and Init(); compute() and finish() find it through their state.
-// Never moved once made.
+// A kernel table made at run time from a config: the command, persistent and Python kernels.
+// The C ABI gives outputs() and init() no pointer to their table, so each live one takes one of a
+// few dozen slots whose functions call its Outputs() and Init(); compute() and finish() find it
+// through their state. A family fills the declarations below, then calls Publish(). Never moved
+// once made: the table points into it.
 class RuntimeKernel {
  public:
   RuntimeKernel() = default;
@@ -98,15 +99,26 @@ class RuntimeKernel {
   RuntimeKernel& operator=(const RuntimeKernel&) = delete;
 
   sweep_kernel table{};
+  // What the table points into.
+  std::string description;
+  std::vector<sweep_param_decl> params;
+  std::vector<sweep_input_decl> inputs;
+  std::vector<sweep_option_decl> options;
+  std::vector<sweep_output_decl> outputs;
 
+  // The kernel's outputs() call: `outputs`, whatever the options (a family whose outputs depend
+  // on them overrides it).
   virtual int Outputs(const sweep_options* options, sweep_output_decl* out, int* n_out, char* err,
-                      size_t err_size) = 0;
+                      size_t err_size);
   virtual int Init(void** state, const sweep_options* options, const sweep_array* inputs, char* err,
                    size_t err_size) = 0;
 
-  // Takes a slot and points table.outputs and table.init at its functions.
-  // THROWS: Error naming `what` when every slot is taken.
-  void TakeSlot(const std::string& what);
+  // Takes a slot and fills the table: the ABI version, `name`, the description and declarations
+  // above, outputs() and init() calling Outputs() and Init(), `compute` and `finish`; no flags and
+  // no compute_batch (a family sets those after). THROWS: Error naming `what` when every slot is
+  // taken.
+  void Publish(const char* name, const std::string& what, decltype(sweep_kernel::compute) compute,
+               decltype(sweep_kernel::finish) finish);
 
  private:
   int slot_ = -1;

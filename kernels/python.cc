@@ -3,13 +3,13 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
-#include <array>
 #include <atomic>
 #include <filesystem>
 #include <mutex>
 #include <utility>
 
 #include "io/error.h"
+#include "kernels/program.h"
 #include "kernels/python/library.h"
 
 #ifndef SWEEP_PYTHON_VERSION
@@ -68,86 +68,38 @@ const sweep_python_library* LoadLibrary() {
       (PythonKernelsBuilt() ? "with Python: install it with `cmake --install`" : "without Python"));
 }
 
-// A bound Python kernel: the table and everything it points into. Never moved once built.
-struct PythonKernel {
-  sweep_kernel table{};
-  std::string description;
-  PythonSpec spec;
-  std::vector<sweep_param_decl> params;
-  std::vector<sweep_input_decl> inputs;
-  std::vector<sweep_option_decl> options;
-  std::vector<sweep_output_decl> outputs;
-  std::vector<const char*> param_names, input_names, option_names;
-  sweep_python_spec library_spec{};
-  int slot = -1;
-  ~PythonKernel();
-};
-
 // What a worker keeps: the library's state.
 struct PythonState {
   const sweep_python_library* library = nullptr;
   void* state = nullptr;
 };
 
-// The C ABI passes outputs() and init() no pointer to their table, so each live Python kernel
-// takes a slot whose functions know it (as command kernels do, kernels/command.cc). A process
-// binds one config (tests a few); compute() and finish() find the library through the state.
-constexpr int kSlots = 32;
-std::array<std::atomic<PythonKernel*>, kSlots> g_slots{};
-std::mutex g_slots_mutex;
+// A bound Python kernel: the table and everything it points into. compute() and finish() find
+// the library through the state.
+struct PythonKernel : RuntimeKernel {
+  PythonSpec spec;
+  std::vector<const char*> param_names, input_names, option_names;
+  sweep_python_spec library_spec{};
 
-PythonKernel::~PythonKernel() {
-  if (slot >= 0) {
-    std::lock_guard<std::mutex> lock(g_slots_mutex);
-    g_slots[size_t(slot)] = nullptr;
+  int Init(void** state, const sweep_options* values, const sweep_array* arrays, char* err,
+           size_t err_size) override {
+    const sweep_python_library* library = nullptr;
+    try {
+      library = LoadLibrary();
+    } catch (const Error& e) {
+      return sweep_fail(err, err_size, e.what());
+    }
+    auto s = std::make_unique<PythonState>();
+    s->library = library;
+    const int rc = library->init(&s->state, &library_spec, values, arrays, err, err_size);
+    if (rc != 0) return rc;
+    // Only the function's signature says whether it reads seeds: sweep reads the flags again
+    // after init() (kernels/kernel.h), and derives none for a function that takes no `seed`.
+    if (!library->takes_seed(s->state)) table.flags |= SWEEP_KERNEL_IGNORES_SEED;
+    *state = s.release();
+    return 0;
   }
-}
-
-int Outputs(const PythonKernel& k, sweep_output_decl* out, int* n_out) {
-  std::copy(k.outputs.begin(), k.outputs.end(), out);
-  *n_out = int(k.outputs.size());
-  return 0;
-}
-
-int Init(PythonKernel& k, void** state, const sweep_options* options, const sweep_array* inputs,
-         char* err, size_t err_size) {
-  const sweep_python_library* library = nullptr;
-  try {
-    library = LoadLibrary();
-  } catch (const Error& e) {
-    return sweep_fail(err, err_size, e.what());
-  }
-  auto s = std::make_unique<PythonState>();
-  s->library = library;
-  const int rc = library->init(&s->state, &k.library_spec, options, inputs, err, err_size);
-  if (rc != 0) return rc;
-  // Only the function's signature says whether it reads seeds: sweep reads the flags again
-  // after init() (kernels/kernel.h), and derives none for a function that takes no `seed`.
-  if (!library->takes_seed(s->state)) k.table.flags |= SWEEP_KERNEL_IGNORES_SEED;
-  *state = s.release();
-  return 0;
-}
-
-template <int N>
-int SlotOutputs(const sweep_options*, sweep_output_decl* out, int* n_out, char*, size_t) {
-  return Outputs(*g_slots[N].load(), out, n_out);
-}
-
-template <int N>
-int SlotInit(void** state, const sweep_options* options, const sweep_array* inputs, char* err,
-             size_t err_size) {
-  return Init(*g_slots[N].load(), state, options, inputs, err, err_size);
-}
-
-using OutputsFn = decltype(sweep_kernel::outputs);
-using InitFn = decltype(sweep_kernel::init);
-
-template <size_t... I>
-constexpr std::array<std::pair<OutputsFn, InitFn>, sizeof...(I)> MakeSlotFunctions(
-    std::index_sequence<I...>) {
-  return {{{SlotOutputs<int(I)>, SlotInit<int(I)>}...}};
-}
-constexpr auto kSlotFunctions = MakeSlotFunctions(std::make_index_sequence<kSlots>());
+};
 
 void SetPoint(void* state, uint64_t point) {
   const auto* s = static_cast<const PythonState*>(state);
@@ -233,35 +185,8 @@ PythonKernelTable MakePythonKernel(PythonSpec spec) {
   c.outputs = k->outputs.data();
   c.n_outputs = int(k->outputs.size());
 
-  {
-    std::lock_guard<std::mutex> lock(g_slots_mutex);
-    for (int i = 0; i < kSlots && k->slot < 0; ++i) {
-      if (!g_slots[size_t(i)].load()) {
-        g_slots[size_t(i)] = k.get();
-        k->slot = i;
-      }
-    }
-  }
-  if (k->slot < 0)
-    throw Error("python kernel: more than " + std::to_string(kSlots) + " bound at once");
-
-  sweep_kernel& t = k->table;
-  t.abi_version = SWEEP_KERNEL_ABI;
-  t.name = "python";
-  t.description = k->description.c_str();
-  t.options = k->options.data();
-  t.n_options = int(k->options.size());
-  t.params = k->params.data();
-  t.n_params = int(k->params.size());
-  t.inputs = k->inputs.data();
-  t.n_inputs = int(k->inputs.size());
-  t.max_outputs = int(k->outputs.size());
-  t.outputs = kSlotFunctions[size_t(k->slot)].first;
-  t.init = kSlotFunctions[size_t(k->slot)].second;
-  t.compute = Compute;
-  t.finish = Finish;
-  t.flags = 0;
-  t.compute_batch = s.batch ? ComputeBatch : nullptr;
+  k->Publish("python", "python kernel", Compute, Finish);
+  k->table.compute_batch = s.batch ? ComputeBatch : nullptr;
 
   PythonKernelTable made;
   made.kernel = &k->table;
