@@ -24,9 +24,11 @@ ChunkHistory ChunkHistory::Read(OutputFile& file) {
   h.worker_.resize(n);
   h.host_.resize(n);
   h.failure_.resize(n);
+  h.device_.resize(n);
   h.failure_point_.assign(n, kNoPoint);
-  std::vector<uint32_t> host_texts, reason_texts;  // table row -> index into texts_
+  std::vector<uint32_t> host_texts, reason_texts, device_texts;  // table row -> texts_ index
   for (const std::string& name : stored.host_names) host_texts.push_back(h.Text(name));
+  for (const std::string& name : stored.device_names) device_texts.push_back(h.Text(name));
   for (const std::string& reason : stored.failure_reasons) reason_texts.push_back(h.Text(reason));
   std::vector<uint32_t> file_texts;
   for (const std::string& file_name : stored.reused_files) file_texts.push_back(h.Text(file_name));
@@ -40,6 +42,7 @@ ChunkHistory ChunkHistory::Read(OutputFile& file) {
     h.host_[c] = stored.host[c] < host_texts.size() ? host_texts[stored.host[c]] : 0;
     h.worker_[c] = stored.host[c] > 0 ? stored.worker[c] : -1;
     h.failure_[c] = stored.failure[c] < reason_texts.size() ? reason_texts[stored.failure[c]] : 0;
+    h.device_[c] = stored.device[c] < device_texts.size() ? device_texts[stored.device[c]] : 0;
   }
   h.ledger_.emplace(ChunkLedger::Load(
       file, [&h](const JournalRecord& record, size_t journal) { h.Fold(record, journal); }));
@@ -92,7 +95,10 @@ void ChunkHistory::Fold(const JournalRecord& r, size_t journal) {
   start_time_[c] = final_failure ? 0 : r.start_time;
   max_rss_[c] = final_failure ? 0 : r.max_rss;
   worker_[c] = r.worker;
-  if (journal_hosts_[journal]) host_[c] = Text(journal_hosts_[journal]->Of(r.worker));
+  if (journal_hosts_[journal]) {
+    host_[c] = Text(journal_hosts_[journal]->Of(r.worker));
+    device_[c] = Text(journal_hosts_[journal]->DeviceOf(r.worker));
+  }
 }
 
 std::optional<uint64_t> ChunkHistory::failure_point(uint64_t c) const {

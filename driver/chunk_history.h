@@ -7,8 +7,8 @@
 // of a chunk winning, as the ledger folds its status. So a chunk's state agrees with `sweep
 // status`, its row is whole even where a killed driver journaled an event but never wrote it to
 // /chunks, and a failure reason is the whole text the journal keeps (/chunks keeps its first 256
-// bytes). A done or failed record names its worker; its host is what the latest `started` record
-// of the same journal says of that worker (io/journal.h).
+// bytes). A done or failed record names its worker; its host (and GPU) is what the latest
+// `started` record of the same journal says of that worker (io/journal.h).
 //
 // Read only, without a lock: a live run's output may be read, and what is recorded at that
 // instant is what comes out. O(chunks) memory, O(chunks + journal bytes) time.
@@ -53,6 +53,8 @@ class ChunkHistory {
   uint64_t max_rss(uint64_t c) const { return max_rss_[c]; }              // bytes; 0: none
   int worker(uint64_t c) const { return worker_[c]; }                     // -1: not recorded
   const std::string& host(uint64_t c) const { return texts_[host_[c]]; }  // "": not recorded
+  // Its worker's GPU (execution.gpus); "": none, or not recorded.
+  const std::string& device(uint64_t c) const { return texts_[device_[c]]; }
   // The reason of its latest failed attempt, kept when a later one is done; "": it never failed.
   const std::string& failure(uint64_t c) const { return texts_[failure_[c]]; }
   // The point that latest failure named, if it named one.
@@ -75,7 +77,7 @@ class ChunkHistory {
   std::vector<double> seconds_, start_time_;
   std::vector<uint64_t> max_rss_;
   std::vector<int32_t> worker_;
-  std::vector<uint32_t> host_, failure_;  // into texts_
+  std::vector<uint32_t> host_, failure_, device_;  // into texts_
   std::vector<uint64_t> reused_, reused_first_, reused_last_;
   std::vector<uint32_t> reused_from_;    // into texts_
   std::vector<uint64_t> failure_point_;  // kNoPoint: none

@@ -211,7 +211,14 @@ std::vector<uint64_t> ChunkLedger::Todo(const ChunkSelection& selection) const {
 }
 
 void ChunkLedger::RecordDone(const Chunk& chunk, const DoneChunk& done, const std::string& host,
-                             const ReusedFrom* reused) {
+                             const ReusedFrom* reused, const std::string& device) {
+  QueueDone(chunk, done, host, reused, device);
+  FlushDone();
+}
+
+void ChunkLedger::QueueDone(const Chunk& chunk, const DoneChunk& done, const std::string& host,
+                            const ReusedFrom* reused, const std::string& device) {
+  if (queued_chunks_.size() >= kDoneBatch) FlushDone();
   const uint16_t host_row = file_->HostRow(host);
   const bool copied = reused && done.reused > 0;
   const uint16_t file_row = copied ? file_->ReusedFileRow(reused->file) : 0;
@@ -225,9 +232,10 @@ void ChunkLedger::RecordDone(const Chunk& chunk, const DoneChunk& done, const st
   r.max_rss = done.max_rss;
   r.worker = done.worker;
   r.attempt = done.attempt;
-  journal_->Append(r);
   ChunkRow row{ChunkStatus::kDone, uint32_t(done.attempt), done.seconds, done.checksum, host_row,
                done.worker,        done.start_time,        done.max_rss};
+  row.device = file_->DeviceRow(device);
+  queued_records_.push_back(r);
   if (copied) {
     JournalRecord from;
     from.type = "reused";
@@ -237,23 +245,51 @@ void ChunkLedger::RecordDone(const Chunk& chunk, const DoneChunk& done, const st
     from.from = reused->file;
     from.first_chunk = reused->first_chunk;
     from.last_chunk = reused->last_chunk;
-    journal_->Append(from);
+    queued_records_.push_back(std::move(from));
     row.reused = done.reused;
     row.reused_from = file_row;
     row.reused_first_chunk = reused->first_chunk;
     row.reused_last_chunk = reused->last_chunk;
   }
-  file_->WriteChunkRow(chunk.index, row);
-  table_.status[chunk.index] = row.status;
-  table_.attempts[chunk.index] = row.attempts;
-  table_.seconds[chunk.index] = row.seconds;
-  table_.checksum[chunk.index] = row.checksum;
-  table_.reused[chunk.index] = row.reused;
-  failures_.erase(chunk.index);
-  failed_reruns_.erase(chunk.index);
+  queued_chunks_.push_back(chunk.index);
+  queued_rows_.push_back(row);
 }
 
-void ChunkLedger::RecordFailed(const JournalRecord& failed, const std::string& host) {
+void ChunkLedger::FlushDone() {
+  if (queued_chunks_.empty()) return;
+  const std::vector<JournalRecord> records = std::move(queued_records_);
+  const std::vector<uint64_t> chunks = std::move(queued_chunks_);
+  const std::vector<ChunkRow> rows = std::move(queued_rows_);
+  DiscardQueuedDone();
+  journal_->Append(records);
+  // Runs of consecutive chunks, each written column by column.
+  for (size_t first = 0; first < chunks.size();) {
+    size_t end = first + 1;
+    while (end < chunks.size() && chunks[end] == chunks[end - 1] + 1) ++end;
+    file_->WriteChunkRows(chunks[first], end - first, &rows[first]);
+    first = end;
+  }
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const uint64_t c = chunks[i];
+    table_.status[c] = rows[i].status;
+    table_.attempts[c] = rows[i].attempts;
+    table_.seconds[c] = rows[i].seconds;
+    table_.checksum[c] = rows[i].checksum;
+    table_.reused[c] = rows[i].reused;
+    failures_.erase(c);
+    failed_reruns_.erase(c);
+  }
+}
+
+void ChunkLedger::DiscardQueuedDone() {
+  queued_records_.clear();
+  queued_chunks_.clear();
+  queued_rows_.clear();
+}
+
+void ChunkLedger::RecordFailed(const JournalRecord& failed, const std::string& host,
+                               const std::string& device) {
+  FlushDone();
   const uint16_t reason_row = file_->FailureReasonRow(failed.reason);
   const uint16_t host_row = failed.final ? file_->HostRow(host) : 0;
   journal_->Append(failed);
@@ -263,6 +299,7 @@ void ChunkLedger::RecordFailed(const JournalRecord& failed, const std::string& h
   ChunkRow row{ChunkStatus::kFailed, uint32_t(failed.attempt), 0, 0};
   row.host = host_row;
   row.worker = failed.worker;
+  row.device = file_->DeviceRow(device);
   file_->WriteChunkRow(failed.chunk, row);
   table_.status[failed.chunk] = row.status;
   table_.attempts[failed.chunk] = row.attempts;

@@ -139,15 +139,29 @@ class ChunkLedger {
   // From now on, Record*() append to `journal` (not owned; it must outlive the recording).
   void RecordInto(Journal* journal) { journal_ = journal; }
   // `host`: where done.worker (failed.worker) ran. `reused`: where done.reused of its points
-  // came from, when some did.
+  // came from, when some did. `device`: the worker's GPU, "" for none.
   // REQUIRES: RecordInto() and an OutputFile opened for writing. THROW: Error when the journal
   // or the table cannot be written; the event is then not recorded.
   void RecordDone(const Chunk& chunk, const DoneChunk& done, const std::string& host,
-                  const ReusedFrom* reused = nullptr);
+                  const ReusedFrom* reused = nullptr, const std::string& device = "");
+  // As RecordDone, but the chunk waits for FlushDone(), which records every chunk waiting with
+  // one journal write and one write per /chunks column for each run of consecutive chunks: an
+  // MPI rank's chunk ends arrive together. RecordDone and RecordFailed flush them first, and at
+  // most kDoneBatch wait (the next one flushes them). REQUIRES: FlushDone() before the ledger's
+  // state is read. THROWS: as FlushDone.
+  void QueueDone(const Chunk& chunk, const DoneChunk& done, const std::string& host,
+                 const ReusedFrom* reused = nullptr, const std::string& device = "");
+  // THROWS: Error when the journal or the table cannot be written: the chunks the journal did
+  // not take are not recorded (they stay pending, their records dropped).
+  void FlushDone();
+  // Drops the waiting chunks unrecorded (a run stopping over an input that changed).
+  void DiscardQueuedDone();
+  static constexpr size_t kDoneBatch = 4096;
   // `failed`: a record of type "failed" (the caller fills the point, its parameters, the reason
   // and `kept` when the chunk was done before this attempt). Every failure sets the chunk's
   // /chunks/failure; only a final one that is not `kept` changes the rest of its row.
-  void RecordFailed(const JournalRecord& failed, const std::string& host);
+  void RecordFailed(const JournalRecord& failed, const std::string& host,
+                    const std::string& device = "");
 
  private:
   ChunkLedger(OutputFile& file, ChunkTable table);
@@ -165,6 +179,11 @@ class ChunkLedger {
   uint64_t points_since_last_start_ = 0;
   std::string last_fingerprint_;
   Journal* journal_ = nullptr;
+  // QueueDone's chunks in arrival order: their journal records (a `reused` one after its `done`
+  // when points were copied), and each chunk's index and row.
+  std::vector<JournalRecord> queued_records_;
+  std::vector<uint64_t> queued_chunks_;
+  std::vector<ChunkRow> queued_rows_;
 };
 
 }  // namespace sweep

@@ -190,7 +190,8 @@ nlohmann::json ReuseJson(const ReusePlan& plan, const ReuseCounts& counts, uint6
 int PlanCommand(const std::string& config_path, const std::vector<std::string>& overrides,
                 int workers_flag, std::optional<uint64_t> chunk_size_flag, bool json,
                 const std::vector<std::string>& reuse_paths) {
-  const Config config = LoadConfig(config_path, overrides);
+  Config config = LoadConfig(config_path, overrides);
+  ExpandPaths(&config, kAllPaths);
   const Space space(config);
   const KernelBinding binding = BindKernel(config, space);
   const int workers = WorkerCount(workers_flag, config.execution.workers);
@@ -309,7 +310,8 @@ int PlanCommand(const std::string& config_path, const std::vector<std::string>& 
 }
 
 int ValidateCommand(const std::string& config_path, const std::vector<std::string>& overrides) {
-  const Config config = LoadConfig(config_path, overrides);
+  Config config = LoadConfig(config_path, overrides);
+  ExpandPaths(&config, kAllPaths);  // as a run here would
   const Space space(config);
   const KernelBinding binding = BindKernel(config, space);
   PlanFor(space.points(), uint64_t(config.execution.chunk_size),

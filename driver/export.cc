@@ -434,6 +434,7 @@ const std::vector<std::string> kChunkColumns = {"chunk",
                                                 "attempts",
                                                 "host",
                                                 "worker",
+                                                "device",
                                                 "start_time",
                                                 "seconds",
                                                 "max_rss",
@@ -470,6 +471,7 @@ void AppendChunkRow(const ChunkHistory& history, const Plan& plan, uint64_t c,
   fmt::format_to(std::back_inserter(*next()), "{}", history.attempts(c));
   text_or_missing(history.host(c));
   unsigned_or_missing(uint64_t(history.worker(c)), history.worker(c) >= 0);
+  text_or_missing(history.device(c));
   float_or_missing(history.start_time(c));
   float_or_missing(history.seconds(c));
   unsigned_or_missing(history.max_rss(c), history.max_rss(c) > 0);

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "driver/gpus.h"
 #include "driver/thread_limits.h"
 #include "driver/worker.h"
 #include "io/error.h"
@@ -53,6 +54,8 @@ LocalWorkers::LocalWorkers(const WorkerContext& context, int count) : context_(c
   launch.log_dir = context_.log_dir;
   launch.memory_limit = execution.memory_limit_bytes;
   launch.env = ThreadSettings(execution.threads, environ);
+  for (int rank = 0; rank < count; ++rank)
+    launch.env_by_rank.push_back(GpuEnvironment(GpuOf(context_.gpu_devices, rank)));
   if (execution.start == ExecutionSpec::Start::kFork) {
     launch.method = WorkerLaunch::Method::kFork;
     // The child inherits this object (through the fork), and with it the set's scoreboard.

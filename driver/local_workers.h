@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "driver/binding.h"
 #include "driver/reuse.h"
@@ -35,6 +36,8 @@ struct WorkerContext {
   std::string log_dir;               // worker-<rank>.log files
   const ReusePlan* reuse = nullptr;  // points to copy from earlier outputs (driver/reuse.h)
   bool copy_reused = true;           // false: leave their rows to rank 0 (driver/mpi_run.h)
+  // This node's devices (driver/gpus.h): worker i gets GpuOf(gpu_devices, i). Empty: none.
+  std::vector<std::string> gpu_devices;
 };
 
 class LocalWorkers {

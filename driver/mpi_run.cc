@@ -1,25 +1,31 @@
 #include "driver/mpi_run.h"
 
-#include <fcntl.h>
-#include <linux/falloc.h>
 // The C API only: the deprecated C++ bindings would need libmpi_cxx.
 #define OMPI_SKIP_MPICXX 1
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
+#include <list>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
+extern char** environ;
+
 #include "driver/checksum.h"
+#include "driver/gpus.h"
 #include "driver/local_workers.h"
 #include "driver/protocol.h"
 #include "driver/run_steps.h"
@@ -31,23 +37,39 @@
 #include "io/output_lock.h"
 
 namespace sweep {
+
+double AggregateSeconds(int ranks) { return std::clamp(double(ranks) / 40000.0, 0.005, 0.25); }
+
 namespace {
 
-constexpr int kTag = 7;
+constexpr int kTag = 7;      // every message, or the header of a long one
+constexpr int kBulkTag = 8;  // a long message's bytes, right after its header
+// The receive posted for each peer: rank 0 holds one per rank, so 8 KiB keeps 10^4 ranks' slots
+// at 80 MiB. Longer messages (rows, mostly) take a second receive, posted as their header says.
+constexpr size_t kSlotBytes = 8 << 10;
+// A rank sends what it gathered once this much of rows waits, whatever the period.
+constexpr uint64_t kBatchRowBytes = 8 << 20;
+// After rank 0 is interrupted, how long a rank has to answer before it is recorded lost: short,
+// as mpirun kills every rank soon after its TERM (Open MPI: odls_base_sigkill_timeout, 1 s by
+// default; scripts/slurm/mpi.sbatch gives more), and the stop record must be written by then.
+constexpr double kAnswerSeconds = 0.5;
 
 // What travels between rank 0 and the other ranks (the first byte of every message).
 enum class Wire : uint8_t {
-  kSetup = 1,      // 0 -> k: JSON {"code": 0, the sweep's description, layout} or {"code"}
-  kHello = 2,      // k -> 0: JSON {"workers", "host", "pid", "input_xxh3"} or {"error": "..."}
-  kStart = 3,      // 0 -> k: worker
-  kSend = 4,       // 0 -> k: worker, protocol message bytes
-  kKill = 5,       // 0 -> k: worker
-  kFinish = 6,     // 0 -> k: exit code; the rank stops its workers and exits with it
-  kEvent = 7,      // k -> 0: worker, a WorkerEvent (message bytes, or exit status and its details)
-  kRows = 8,       // k -> 0: chunk, then its rows of every output in order (sent before its Done)
-  kAskPlaces = 9,  // 0 -> k: send kPlaces (twice per kBoardSeconds at most, one ask in flight)
-  kPlaces = 10,    // k -> 0: count, then each worker's pid (int64, 0: none) and point (uint64,
-                   // Scoreboard::kIdle: none), for `sweep status`
+  kSetup = 1,    // 0 -> k: JSON {"code": 0, the sweep's description, layout, aggregate} or {"code"}
+  kHello = 2,    // k -> 0: JSON {"workers", "host", "pid", "input_xxh3"} or {"error": "..."}
+  kStart = 3,    // 0 -> k: worker
+  kSend = 4,     // 0 -> k: worker, protocol message bytes; an assignment for a worker that has
+                 // one is held until that one ends
+  kKill = 5,     // 0 -> k: worker
+  kFinish = 6,   // 0 -> k: exit code; the rank stops its workers and exits with it
+  kBatch = 7,    // k -> 0: events, places, rows (EncodeBatch)
+  kReclaim = 8,  // 0 -> k: worker; its held assignment back (kReturned) if it holds one
+  kPing = 9,     // 0 -> k: answer now (a batch, maybe empty)
+  kWrapUp = 10,  // 0 -> k: the run ended: send what is left, then kGoodbye
+  kGoodbye = 11,  // k -> 0: float64 CPU seconds of this rank's process; its last message
+  kLong = 12,     // header of a message longer than a slot: uint64 its size; it follows on
+                  // kBulkTag
 };
 
 // Appends fixed-size values and length-prefixed strings; Reader takes them back in order.
@@ -79,56 +101,30 @@ struct Reader {
   }
   std::string GetString() {
     const uint64_t n = Get<uint64_t>();
-    if (at + n > bytes.size()) throw Error("mpi: a message from another rank is cut short");
+    if (n > bytes.size() - at) throw Error("mpi: a message from another rank is cut short");
     std::string s = bytes.substr(at, n);
     at += n;
     return s;
   }
 };
 
-void SendTo(int rank, const std::string& bytes) {
-  if (bytes.size() > size_t(INT32_MAX)) throw Error("mpi: a chunk's rows exceed 2 GiB");
-  MPI_Send(bytes.data(), int(bytes.size()), MPI_BYTE, rank, kTag, MPI_COMM_WORLD);
-}
-
-std::string ReceiveFrom(int source, int* from = nullptr) {
-  MPI_Status status;
-  MPI_Probe(source, kTag, MPI_COMM_WORLD, &status);
-  int size = 0;
-  MPI_Get_count(&status, MPI_BYTE, &size);
-  std::string bytes(size_t(size), '\0');
-  MPI_Recv(bytes.data(), size, MPI_BYTE, status.MPI_SOURCE, kTag, MPI_COMM_WORLD,
-           MPI_STATUS_IGNORE);
-  if (from) *from = status.MPI_SOURCE;
-  if (bytes.empty()) throw Error("mpi: an empty message from another rank");
-  return bytes;
-}
-
-// A message from `source` (any rank if MPI_ANY_SOURCE) if one is waiting.
-std::optional<std::string> TryReceive(int source, int* from) {
-  int waiting = 0;
-  MPI_Iprobe(source, kTag, MPI_COMM_WORLD, &waiting, MPI_STATUS_IGNORE);
-  if (!waiting) return std::nullopt;
-  return ReceiveFrom(source, from);
-}
-
 Wire TypeOf(const std::string& bytes) { return Wire(uint8_t(bytes[0])); }
 
-// MPI gives no descriptor to poll() along with the workers' sockets, so both ends look for
-// messages in turns. Right after traffic they look without sleeping (a chunk's answer is likely
-// microseconds away); after kBusyWindow without any, they sleep kIdleWait between looks, which
-// keeps an idle rank off the CPUs its workers need.
-constexpr double kBusyWindow = 0.002;
-constexpr double kIdleWait = 0.002;
-
+// Between looks for messages: none right after traffic, then 20 us, doubling up to a cap.
 class Pacer {
  public:
-  void Active() { last_ = SteadySeconds(); }
-  double Wait() const { return SteadySeconds() - last_ < kBusyWindow ? 0 : kIdleWait; }
+  void Active() { nap_ = 0; }
+  double Wait(double cap) {
+    const double wait = std::min(nap_, cap);
+    nap_ = nap_ == 0 ? 20e-6 : std::min(nap_ * 2, cap);
+    return wait;
+  }
 
  private:
-  double last_ = 0;
+  double nap_ = 0;
 };
+constexpr double kNapCap = 1e-3;
+constexpr double kUrgentNapCap = 1e-4;
 
 // The launcher (mpirun's daemon) that started this rank is gone: the job was killed.
 class ParentWatch {
@@ -140,14 +136,209 @@ class ParentWatch {
   pid_t parent_;
 };
 
-std::string EncodeEvent(int worker, const WorkerEvent& e, std::optional<uint64_t> point,
-                        const std::string& log_tail) {
-  Writer w(Wire::kEvent);
-  w.Put(int32_t(worker)).Put(uint8_t(e.kind)).Put(int32_t(e.wait_status)).Put(uint8_t(e.exit_kind));
-  w.Put(uint8_t(point.has_value())).Put(point.value_or(0));
-  w.PutString(log_tail).PutString(e.kind == WorkerEvent::Kind::kMessage ? EncodeMessage(e.message)
-                                                                        : "");
-  return w.bytes;
+// One message that arrived, with its sender.
+struct Letter {
+  int from = 0;
+  std::string bytes;
+};
+
+// This process's MPI messages. A receive stays posted for each peer it hears from, into a slot
+// of kSlotBytes (each arrival is tested, never probed for: MPI_Testsome over them all); sends
+// are non-blocking, their bytes kept until MPI is done with them, so no rank ever blocks on
+// another's attention.
+class Mailbox {
+ public:
+  explicit Mailbox(const std::vector<int>& peers) : slots_(peers.size()) {
+    requests_.resize(peers.size(), MPI_REQUEST_NULL);
+    indices_.resize(peers.size());
+    statuses_.resize(peers.size());
+    for (size_t i = 0; i < peers.size(); ++i) {
+      slots_[i].peer = peers[i];
+      slots_[i].buffer.resize(kSlotBytes);
+      Post(i);
+    }
+  }
+  ~Mailbox() { Close(0); }
+  Mailbox(const Mailbox&) = delete;
+  Mailbox& operator=(const Mailbox&) = delete;
+
+  void Send(int rank, std::string bytes) {
+    if (bytes.empty()) throw Error("mpi: an empty message");
+    if (bytes.size() > size_t(INT_MAX))
+      throw Error("mpi: a message of " + std::to_string(bytes.size()) + " bytes (over 2 GiB)");
+    if (bytes.size() > kSlotBytes) {
+      Isend(rank, kTag, Writer(Wire::kLong).Put(uint64_t(bytes.size())).bytes);
+      Isend(rank, kBulkTag, std::move(bytes));
+    } else {
+      Isend(rank, kTag, std::move(bytes));
+    }
+    Progress();
+  }
+
+  // Appends every message that has arrived, each peer's in the order sent. Never waits, but for
+  // a long message's bytes, which are on their way once its header is here.
+  void Poll(std::vector<Letter>* out) {
+    Progress();
+    for (;;) {
+      int done = 0;
+      MPI_Testsome(int(requests_.size()), requests_.data(), &done, indices_.data(),
+                   statuses_.data());
+      if (done == MPI_UNDEFINED || done == 0) return;
+      for (int j = 0; j < done; ++j) out->push_back(Take(size_t(indices_[j]), statuses_[j]));
+    }
+  }
+
+  // Waits for the next message from `peer` (REQUIRES: one of the peers), looking as Pacer says.
+  std::string Receive(int peer) {
+    size_t i = 0;
+    while (slots_.at(i).peer != peer) ++i;
+    Pacer pacer;
+    for (;;) {
+      int flag = 0;
+      MPI_Status status;
+      MPI_Test(&requests_[i], &flag, &status);
+      if (flag) return Take(i, status).bytes;
+      Progress();
+      std::this_thread::sleep_for(std::chrono::duration<double>(pacer.Wait(kNapCap)));
+    }
+  }
+
+  // Completes the sends MPI is done with.
+  void Progress() {
+    while (!sends_.empty()) {
+      int flag = 0;
+      MPI_Test(&sends_.front().request, &flag, MPI_STATUS_IGNORE);
+      if (!flag) return;
+      sends_.pop_front();
+    }
+  }
+
+  // Waits up to `seconds` for the sends to complete (a peer that died never takes them), then
+  // cancels the posted receives. Nothing is sent or received after.
+  void Close(double seconds) {
+    const double until = SteadySeconds() + seconds;
+    Pacer pacer;
+    for (Progress(); !sends_.empty() && SteadySeconds() < until; Progress())
+      std::this_thread::sleep_for(std::chrono::duration<double>(pacer.Wait(kNapCap)));
+    for (Outgoing& o : sends_) MPI_Request_free(&o.request);
+    sends_.clear();
+    for (MPI_Request& r : requests_) {
+      if (r == MPI_REQUEST_NULL) continue;
+      MPI_Cancel(&r);
+      MPI_Wait(&r, MPI_STATUS_IGNORE);
+    }
+  }
+
+ private:
+  struct Slot {
+    int peer = 0;
+    std::vector<char> buffer;
+  };
+  // A send in flight: its bytes stay where MPI was told they are.
+  struct Outgoing {
+    std::string bytes;
+    MPI_Request request = MPI_REQUEST_NULL;
+  };
+
+  void Post(size_t i) {
+    MPI_Irecv(slots_[i].buffer.data(), int(kSlotBytes), MPI_BYTE, slots_[i].peer, kTag,
+              MPI_COMM_WORLD, &requests_[i]);
+  }
+  void Isend(int rank, int tag, std::string bytes) {
+    sends_.emplace_back();
+    Outgoing& o = sends_.back();  // a list: it never moves, nor do its bytes
+    o.bytes = std::move(bytes);
+    MPI_Isend(o.bytes.data(), int(o.bytes.size()), MPI_BYTE, rank, tag, MPI_COMM_WORLD, &o.request);
+  }
+  // The message that completed slot i, and the slot posted again.
+  Letter Take(size_t i, const MPI_Status& status) {
+    int size = 0;
+    MPI_Get_count(&status, MPI_BYTE, &size);
+    Letter letter;
+    letter.from = slots_[i].peer;
+    letter.bytes.assign(slots_[i].buffer.data(), size_t(size));
+    Post(i);
+    if (letter.bytes.empty()) throw Error("mpi: an empty message from another rank");
+    if (TypeOf(letter.bytes) == Wire::kLong) {
+      Reader r{letter.bytes};
+      const uint64_t n = r.Get<uint64_t>();
+      letter.bytes.assign(size_t(n), '\0');
+      // MPI keeps one sender's messages of one tag in order: this is the one the header named.
+      MPI_Recv(letter.bytes.data(), int(n), MPI_BYTE, letter.from, kBulkTag, MPI_COMM_WORLD,
+               MPI_STATUS_IGNORE);
+    }
+    return letter;
+  }
+
+  std::vector<Slot> slots_;
+  std::vector<MPI_Request> requests_;
+  std::vector<int> indices_;
+  std::vector<MPI_Status> statuses_;
+  std::list<Outgoing> sends_;
+};
+
+// A worker's events as a rank sends them to rank 0, in one kBatch message per period:
+//   uint32 events, each: uint8 kind (0 message, 1 exited), int32 the rank's worker, then
+//     message: the protocol message's bytes (string); exited: int32 wait status, uint8 exit
+//     kind, uint8 has point, uint64 point, string log tail;
+//   uint8 has places, then: uint32 workers, each int64 pid (0: none) and uint64 point
+//     (Scoreboard::kIdle: none), for `sweep status`;
+//   uint32 runs of consecutive chunks done, each: uint64 first chunk, uint64 chunks, then the
+//     rows of those chunks of every output in order, contiguous as in the output.
+// Every done chunk of the events has its rows in the runs, so rank 0 writes them before it
+// hands the events on: a chunk is never recorded done before its rows are in the output.
+struct BatchEvent {
+  int worker = 0;
+  WorkerEvent event;
+  std::optional<uint64_t> point;  // exited: the point it was on
+  std::string log_tail;           // exited
+};
+
+void PutEvent(Writer* w, const BatchEvent& b) {
+  const WorkerEvent& e = b.event;
+  w->Put(uint8_t(e.kind == WorkerEvent::Kind::kExited)).Put(int32_t(b.worker));
+  if (e.kind == WorkerEvent::Kind::kExited) {
+    w->Put(int32_t(e.wait_status)).Put(uint8_t(e.exit_kind));
+    w->Put(uint8_t(b.point.has_value())).Put(b.point.value_or(0)).PutString(b.log_tail);
+  } else {
+    w->PutString(EncodeMessage(e.message));
+  }
+}
+
+BatchEvent GetEvent(Reader* r) {
+  BatchEvent b;
+  const bool exited = r->Get<uint8_t>() != 0;
+  b.worker = r->Get<int32_t>();
+  if (exited) {
+    b.event.kind = WorkerEvent::Kind::kExited;
+    b.event.wait_status = r->Get<int32_t>();
+    b.event.exit_kind = WorkerEvent::ExitKind(r->Get<uint8_t>());
+    const bool has_point = r->Get<uint8_t>() != 0;
+    const uint64_t point = r->Get<uint64_t>();
+    if (has_point) b.point = point;
+    b.log_tail = r->GetString();
+  } else {
+    const std::string bytes = r->GetString();
+    std::optional<Message> m = DecodeMessage(bytes.data(), bytes.size());
+    if (!m) throw Error("mpi: a worker message relayed by another rank is malformed");
+    b.event.kind = WorkerEvent::Kind::kMessage;
+    b.event.message = std::move(*m);
+  }
+  return b;
+}
+
+// The chunks [first, first + count) of `chunks` (ascending, no duplicates) as runs.
+std::vector<std::pair<uint64_t, uint64_t>> Runs(std::vector<uint64_t> chunks) {
+  std::sort(chunks.begin(), chunks.end());
+  std::vector<std::pair<uint64_t, uint64_t>> runs;
+  for (uint64_t c : chunks) {
+    if (!runs.empty() && runs.back().first + runs.back().second == c) {
+      ++runs.back().second;
+    } else {
+      runs.emplace_back(c, 1);
+    }
+  }
+  return runs;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -157,8 +348,7 @@ struct RemoteWorker {
   int rank = 0;   // the MPI rank it lives on
   int local = 0;  // its index among that rank's workers
   bool running = false;
-  // While running: the point as its rank last told (kPlaces); after its exit: as its rank read
-  // it then.
+  // While running: the point as its rank last told; after its exit: as its rank read it then.
   std::optional<uint64_t> point;
   long pid = 0;          // while running, as its rank last told; 0: not known
   std::string log_tail;  // as its rank read it when it exited
@@ -170,18 +360,30 @@ struct RankHello {
   std::string host;
 };
 
+// How the job ended for the ranks (MpiWorkerSet::WrapUp): each one's CPU seconds (NaN when it
+// sent none) and the ones lost.
+struct RanksEnd {
+  std::vector<double> cpu_seconds;
+  std::vector<LostRank> lost;
+};
+
 class MpiWorkerSet : public WorkerSet {
  public:
   // `local`: rank 0's own workers, global indices [0, local.size()); then each other rank's.
   // `reuse` (`--reuse`, empty if none): the points the other ranks' workers leave to rank 0,
   // which copies them into each chunk's rows as they arrive (driver/reuse.h).
   MpiWorkerSet(ProcessWorkerSet& local, const std::vector<RankHello>& ranks, OutputFile& output,
-               const ReusePlan& reuse)
+               Mailbox& mailbox, const ReusePlan& reuse)
       : local_(local),
         output_(output),
         plan_(output.layout().points, output.layout().chunk_size),
+        mailbox_(mailbox),
         ranks_(ranks),
-        asked_(ranks.size(), false),
+        first_of_rank_(ranks.size(), 0),
+        last_heard_(ranks.size(), WallSeconds()),
+        lost_(ranks.size(), false),
+        goodbye_(ranks.size(), false),
+        cpu_seconds_(ranks.size(), std::nan("")),
         reuse_(reuse) {
     if (!reuse_.empty()) {
       std::vector<uint64_t> bytes_per_point;
@@ -189,24 +391,28 @@ class MpiWorkerSet : public WorkerSet {
         bytes_per_point.push_back(r.bytes_per_point);
       reused_rows_.emplace(reuse_, bytes_per_point);
     }
-    for (size_t rank = 1; rank < ranks.size(); ++rank)
-      for (int i = 0; i < ranks[rank].workers; ++i) {
+    int g = local_.size();
+    for (size_t rank = 1; rank < ranks.size(); ++rank) {
+      first_of_rank_[rank] = g;
+      for (int i = 0; i < ranks[rank].workers; ++i, ++g) {
         RemoteWorker w;
         w.rank = int(rank);
         w.local = i;
         remote_.push_back(std::move(w));
       }
+    }
   }
 
   int size() const override { return local_.size() + int(remote_.size()); }
   void Start(int g) override {
     if (g < local_.size()) return local_.Start(g);
     RemoteWorker& w = Remote(g);
-    SendTo(w.rank, Writer(Wire::kStart).Put(int32_t(w.local)).bytes);
     w.running = true;
     w.point.reset();
     w.pid = 0;
     w.log_tail.clear();
+    if (lost_[size_t(w.rank)]) return LoseWorker(g);
+    mailbox_.Send(w.rank, Writer(Wire::kStart).Put(int32_t(w.local)).bytes);
   }
   bool Running(int g) const override {
     return g < local_.size() ? local_.Running(g) : remote_[size_t(g - local_.size())].running;
@@ -215,14 +421,15 @@ class MpiWorkerSet : public WorkerSet {
     if (g < local_.size()) return local_.Send(g, message);
     const RemoteWorker& w = Remote(g);
     if (!w.running) return false;
-    SendTo(w.rank,
-           Writer(Wire::kSend).Put(int32_t(w.local)).PutString(EncodeMessage(message)).bytes);
+    mailbox_.Send(
+        w.rank, Writer(Wire::kSend).Put(int32_t(w.local)).PutString(EncodeMessage(message)).bytes);
     return true;
   }
   void Kill(int g) override {
     if (g < local_.size()) return local_.Kill(g);
     const RemoteWorker& w = Remote(g);
-    if (w.running) SendTo(w.rank, Writer(Wire::kKill).Put(int32_t(w.local)).bytes);
+    if (w.running && !lost_[size_t(w.rank)])
+      mailbox_.Send(w.rank, Writer(Wire::kKill).Put(int32_t(w.local)).bytes);
   }
   std::optional<uint64_t> CurrentPoint(int g) const override {
     return g < local_.size() ? local_.CurrentPoint(g) : Remote(g).point;
@@ -237,65 +444,63 @@ class MpiWorkerSet : public WorkerSet {
     const std::string& tail = Remote(g).log_tail;
     return tail.size() > max_bytes ? tail.substr(tail.size() - max_bytes) : tail;
   }
+  bool QueuesAhead(int g) const override { return g >= local_.size(); }
+  void Reclaim(int g) override {
+    const RemoteWorker& w = Remote(g);
+    if (w.running && !lost_[size_t(w.rank)])
+      mailbox_.Send(w.rank, Writer(Wire::kReclaim).Put(int32_t(w.local)).bytes);
+  }
+  bool EventsWaiting() const override { return !waiting_.empty(); }
 
   std::optional<WorkerEvent> Next(double timeout_seconds) override {
-    AskPlaces();
     const double deadline = timeout_seconds < 0 ? -1 : SteadySeconds() + timeout_seconds;
     for (;;) {
-      if (std::optional<WorkerEvent> e = local_.Next(0)) return Active(e);
-      int from = 0;
-      while (std::optional<std::string> bytes = TryReceive(MPI_ANY_SOURCE, &from)) {
-        pacer_.Active();
-        if (std::optional<WorkerEvent> e = Receive(from, *bytes)) return e;
-      }
+      if (std::optional<WorkerEvent> e = TakeWaiting()) return e;
+      if (std::optional<WorkerEvent> e = local_.Next(0)) return Local(e);
+      ReceiveAll();
+      CheckAnswers();
+      if (std::optional<WorkerEvent> e = TakeWaiting()) return e;
       if (parent_.Gone()) {
         WorkerEvent e;
         e.kind = WorkerEvent::Kind::kInterrupt;
         e.signal = SIGHUP;
-        return e;
+        return Local(e);
       }
-      const double left = deadline < 0 ? kIdleWait : deadline - SteadySeconds();
+      const double left = deadline < 0 ? kNapCap : deadline - SteadySeconds();
       if (left <= 0) return std::nullopt;
       // Local events wake this at once; other ranks' are looked for between waits.
-      if (std::optional<WorkerEvent> e = local_.Next(std::min(left, pacer_.Wait()))) {
-        return Active(e);
-      }
+      if (std::optional<WorkerEvent> e = local_.Next(std::min(left, pacer_.Wait(kNapCap))))
+        return Local(e);
     }
   }
 
- private:
-  std::optional<WorkerEvent> Active(std::optional<WorkerEvent> e) {
-    pacer_.Active();
-    return e;
-  }
-  // Where the other ranks' workers are and what point each is on is asked for, not pushed: so
-  // each answer is awaited (CollectPlaces), and no rank is left sending to a rank 0 that stopped
-  // receiving.
-  void AskPlaces() {
-    if (SteadySeconds() < next_ask_) return;
-    // Twice per board: a point told is at most that old when the board is written.
-    next_ask_ = SteadySeconds() + kBoardSeconds / 2;
-    for (size_t k = 1; k < asked_.size(); ++k) {
-      if (asked_[k]) continue;
-      SendTo(int(k), Writer(Wire::kAskPlaces).bytes);
-      asked_[k] = true;
+  // After the scheduler's end: asks every rank still there for what it has left and its CPU
+  // seconds, and takes the answers for up to `seconds` (a rank that died owes them for ever).
+  // After an interrupt, only until the ranks' time to answer its ping is up: a rank that
+  // answered is not lost, even if its goodbye is late (mpirun is about to kill it).
+  RanksEnd WrapUp(double seconds) {
+    for (size_t k = 1; k < ranks_.size(); ++k)
+      if (!lost_[k]) mailbox_.Send(int(k), Writer(Wire::kWrapUp).bytes);
+    if (answer_by_ > 0) seconds = std::max(0.0, answer_by_ - SteadySeconds());
+    const double until = SteadySeconds() + seconds;
+    Pacer pacer;
+    auto owed = [&] {
+      for (size_t k = 1; k < ranks_.size(); ++k)
+        if (!lost_[k] && !goodbye_[k]) return true;
+      return false;
+    };
+    while (owed() && SteadySeconds() < until) {
+      if (!ReceiveAll())
+        std::this_thread::sleep_for(std::chrono::duration<double>(pacer.Wait(kNapCap)));
     }
-  }
-
- public:
-  // After the scheduler's end: takes the answers still owed, for up to `seconds` (a rank that
-  // died owes its answer for ever).
-  void CollectPlaces(double seconds) {
-    const double deadline = SteadySeconds() + seconds;
-    while (std::find(asked_.begin(), asked_.end(), true) != asked_.end() &&
-           SteadySeconds() < deadline) {
-      int from = 0;
-      if (std::optional<std::string> bytes = TryReceive(MPI_ANY_SOURCE, &from)) {
-        Receive(from, *bytes);
-      } else {
-        std::this_thread::sleep_for(std::chrono::duration<double>(kIdleWait));
-      }
+    RanksEnd end;
+    end.cpu_seconds = cpu_seconds_;
+    for (size_t k = 1; k < ranks_.size(); ++k) {
+      const bool answered = pinged_at_ > 0 && last_heard_[k] >= pinged_at_;
+      if (!lost_[k] && !goodbye_[k] && !answered) Lose(int(k));  // it never said goodbye
     }
+    end.lost = lost_ranks_;
+    return end;
   }
 
  private:
@@ -303,34 +508,83 @@ class MpiWorkerSet : public WorkerSet {
   const RemoteWorker& Remote(int g) const { return remote_.at(size_t(g - local_.size())); }
 
   int GlobalIndex(int rank, int local) const {
-    int g = local_.size();
-    for (const RemoteWorker& w : remote_) {
-      if (w.rank == rank && w.local == local) return g;
-      ++g;
-    }
-    throw Error("mpi: rank " + std::to_string(rank) + " spoke of a worker it does not have");
+    if (local < 0 || local >= ranks_[size_t(rank)].workers)
+      throw Error("mpi: rank " + std::to_string(rank) + " spoke of a worker it does not have");
+    return first_of_rank_[size_t(rank)] + local;
   }
 
-  // Rows are written before the Done that follows them is handed to the scheduler, which then
-  // records the chunk: never recorded done before its rows are in the output.
-  std::optional<WorkerEvent> Receive(int from, std::string& bytes) {
-    Reader r{bytes};
-    if (TypeOf(bytes) == Wire::kRows) {
-      const Chunk chunk = plan_.chunk(r.Get<uint64_t>());
-      std::vector<char*> rows;
-      for (size_t o = 0; o < output_.layout().results.size(); ++o) {
-        const RawRegion region = output_.Rows(o, chunk.first, chunk.count);
-        if (r.at + region.bytes > bytes.size()) throw Error("mpi: a chunk's rows are cut short");
-        rows.push_back(bytes.data() + r.at);
-        r.at += region.bytes;
-      }
-      if (reused_rows_) FillReused(chunk, rows);
-      for (size_t o = 0; o < rows.size(); ++o)
-        output_.WriteRows(o, chunk.first, chunk.count, rows[o]);
-      return std::nullopt;
+  // A local event passes through; an interrupt also asks every rank whether it is still there.
+  std::optional<WorkerEvent> Local(std::optional<WorkerEvent> e) {
+    if (e && e->kind == WorkerEvent::Kind::kInterrupt && answer_by_ == 0) {
+      answer_by_ = SteadySeconds() + kAnswerSeconds;
+      pinged_at_ = WallSeconds();
+      for (size_t k = 1; k < ranks_.size(); ++k)
+        if (!lost_[k]) mailbox_.Send(int(k), Writer(Wire::kPing).bytes);
     }
-    if (TypeOf(bytes) == Wire::kPlaces) {
-      asked_[size_t(from)] = false;
+    pacer_.Active();
+    return e;
+  }
+
+  std::optional<WorkerEvent> TakeWaiting() {
+    if (waiting_.empty()) return std::nullopt;
+    WorkerEvent e = std::move(waiting_.front());
+    waiting_.pop_front();
+    return e;
+  }
+
+  // Takes every message that arrived; false if none.
+  bool ReceiveAll() {
+    letters_.clear();
+    mailbox_.Poll(&letters_);
+    for (Letter& letter : letters_) Accept(letter.from, letter.bytes);
+    if (!letters_.empty()) pacer_.Active();
+    return !letters_.empty();
+  }
+
+  // Once the ping's time is up, every rank that said nothing since is lost: its workers are
+  // gone for the scheduler.
+  void CheckAnswers() {
+    if (answer_by_ == 0 || judged_ || SteadySeconds() < answer_by_) return;
+    for (size_t k = 1; k < ranks_.size(); ++k)
+      if (!lost_[k] && last_heard_[k] < pinged_at_) Lose(int(k));
+    judged_ = true;  // asked once
+  }
+
+  void Lose(int rank) {
+    lost_[size_t(rank)] = true;
+    lost_ranks_.push_back({rank, ranks_[size_t(rank)].host, last_heard_[size_t(rank)]});
+    for (int i = 0; i < ranks_[size_t(rank)].workers; ++i) {
+      const int g = first_of_rank_[size_t(rank)] + i;
+      if (Remote(g).running) LoseWorker(g);
+    }
+  }
+  // The worker of a lost rank is gone: its exit, as from a SIGKILL.
+  void LoseWorker(int g) {
+    RemoteWorker& w = Remote(g);
+    w.running = false;
+    WorkerEvent e;
+    e.kind = WorkerEvent::Kind::kExited;
+    e.rank = g;
+    e.wait_status = SIGKILL;
+    waiting_.push_back(std::move(e));
+  }
+
+  // Rows are written before the events of their message are handed to the scheduler, which
+  // then records their chunks: never recorded done before its rows are in the output. With
+  // --reuse, rank 0 copies each chunk's reused points into its rows first (FillReused).
+  void Accept(int from, std::string& bytes) {
+    last_heard_[size_t(from)] = WallSeconds();
+    if (lost_[size_t(from)]) return;  // too late: its workers are accounted for
+    Reader r{bytes};
+    if (TypeOf(bytes) == Wire::kGoodbye) {
+      cpu_seconds_[size_t(from)] = r.Get<double>();
+      goodbye_[size_t(from)] = true;
+      return;
+    }
+    if (TypeOf(bytes) != Wire::kBatch) throw Error("mpi: rank 0 got a message it does not take");
+    std::vector<BatchEvent> events(r.Get<uint32_t>());
+    for (BatchEvent& b : events) b = GetEvent(&r);
+    if (r.Get<uint8_t>()) {
       const uint32_t count = r.Get<uint32_t>();
       for (uint32_t local = 0; local < count; ++local) {
         const int64_t pid = r.Get<int64_t>();
@@ -341,35 +595,48 @@ class MpiWorkerSet : public WorkerSet {
         w.pid = long(pid);
         w.point = point == Scoreboard::kIdle ? std::nullopt : std::optional<uint64_t>(point);
       }
-      return std::nullopt;
     }
-    if (TypeOf(bytes) != Wire::kEvent) throw Error("mpi: rank 0 got a message it does not take");
-    WorkerEvent e;
-    const int local = r.Get<int32_t>();
-    e.rank = GlobalIndex(from, local);
-    e.kind = WorkerEvent::Kind(r.Get<uint8_t>());
-    e.wait_status = r.Get<int32_t>();
-    e.exit_kind = WorkerEvent::ExitKind(r.Get<uint8_t>());
-    const bool has_point = r.Get<uint8_t>() != 0;
-    const uint64_t point = r.Get<uint64_t>();
-    const std::string tail = r.GetString();
-    const std::string message = r.GetString();
-    if (e.kind == WorkerEvent::Kind::kExited) {
+    const uint32_t runs = r.Get<uint32_t>();
+    for (uint32_t i = 0; i < runs; ++i) {
+      const uint64_t first = r.Get<uint64_t>(), count = r.Get<uint64_t>();
+      if (first >= plan_.chunks() || count > plan_.chunks() - first)
+        throw Error("mpi: rank " + std::to_string(from) + " sent rows of chunks that do not exist");
+      const uint64_t first_point = plan_.chunk(first).first;
+      const uint64_t points = plan_.chunk(first + count - 1).end() - first_point;
+      std::vector<char*> rows;  // by output: the run's rows
+      for (size_t o = 0; o < output_.layout().results.size(); ++o) {
+        const RawRegion region = output_.Rows(o, first_point, points);
+        if (region.bytes > bytes.size() - r.at) throw Error("mpi: a chunk's rows are cut short");
+        rows.push_back(bytes.data() + r.at);
+        r.at += region.bytes;
+      }
+      if (reused_rows_) {
+        for (uint64_t c = first; c < first + count; ++c) {
+          const Chunk chunk = plan_.chunk(c);
+          std::vector<char*> chunk_rows;
+          for (size_t o = 0; o < rows.size(); ++o)
+            chunk_rows.push_back(rows[o] + (chunk.first - first_point) *
+                                               output_.layout().results[o].bytes_per_point);
+          FillReused(chunk, chunk_rows);
+        }
+      }
+      for (size_t o = 0; o < rows.size(); ++o) output_.WriteRows(o, first_point, points, rows[o]);
+    }
+    for (BatchEvent& b : events) {
+      WorkerEvent& e = b.event;
+      e.rank = GlobalIndex(from, b.worker);
       RemoteWorker& w = Remote(e.rank);
-      w.running = false;
-      w.point = has_point ? std::optional<uint64_t>(point) : std::nullopt;
-      w.log_tail = tail;
-    } else if (e.kind == WorkerEvent::Kind::kMessage) {
-      std::optional<Message> m = DecodeMessage(message.data(), message.size());
-      if (!m)
-        throw Error("mpi: a worker message relayed by rank " + std::to_string(from) +
-                    " is malformed");
-      e.message = std::move(*m);
-      if (e.message.type == MessageType::kDone) TakeFilled(&e.message);
-    } else {
-      return std::nullopt;  // interrupts are rank 0's own business
+      if (e.kind == WorkerEvent::Kind::kExited) {
+        w.running = false;
+        w.point = b.point;
+        w.log_tail = std::move(b.log_tail);
+      } else if (e.message.type == MessageType::kDone) {
+        TakeFilled(&e.message);
+      } else if (e.message.type == MessageType::kReady && w.running) {
+        w.pid = long(e.message.pid);  // before its rank's next places: `status` shows it busy
+      }
+      waiting_.push_back(std::move(e));
     }
-    return e;
   }
 
   // What rank 0 made of a chunk's rows by copying its reused points in: the checksum and count
@@ -386,9 +653,7 @@ class MpiWorkerSet : public WorkerSet {
     std::vector<uint8_t> taken(size_t(chunk.count), 0);
     Filled filled;
     filled.reused = reused_rows_->Take(chunk.first, chunk.count, rows, taken.data());
-    uint64_t skipped = 0;
     reuse_.ForEach(chunk.first, chunk.count, [&](size_t, const MatchRun& run) {
-      skipped += run.count;
       for (uint64_t j = 0; j < run.count && filled.failure.empty(); ++j) {
         const uint64_t p = run.new_first + j * run.new_step;
         if (taken[size_t(p - chunk.first)]) continue;
@@ -422,22 +687,30 @@ class MpiWorkerSet : public WorkerSet {
   ProcessWorkerSet& local_;
   OutputFile& output_;
   Plan plan_;
-  std::vector<RankHello> ranks_;  // by MPI rank (0: this one, whose workers are local_)
-  // Which ranks were asked for their places and have not answered; when to ask again.
-  std::vector<bool> asked_;
-  double next_ask_ = 0;
+  Mailbox& mailbox_;
+  std::vector<RankHello> ranks_;    // by MPI rank (0: this one, whose workers are local_)
+  std::vector<int> first_of_rank_;  // the global index of each rank's first worker
   std::vector<RemoteWorker> remote_;
+  std::deque<WorkerEvent> waiting_;  // taken from messages, not yet handed to the scheduler
+  std::vector<Letter> letters_;
+  // By rank: when it was last heard from (wall seconds), whether it is lost, whether it said
+  // goodbye (WrapUp) and the CPU seconds it said then.
+  std::vector<double> last_heard_;
+  std::vector<bool> lost_;
+  std::vector<bool> goodbye_;
+  std::vector<double> cpu_seconds_;
+  std::vector<LostRank> lost_ranks_;
+  // After an interrupt: the ranks were pinged at pinged_at_ (wall) and answer by answer_by_
+  // (steady; 0: not asked yet); judged_: those silent by then were lost.
+  double answer_by_ = 0;
+  bool judged_ = false;
+  double pinged_at_ = 0;
   ParentWatch parent_;
   Pacer pacer_;
   const ReusePlan& reuse_;
   std::optional<ReusedRows> reused_rows_;
   std::map<uint64_t, Filled> filled_;  // by chunk, from its rows to its Done
 };
-
-// Tells every other rank to stop and exit with `code`.
-void FinishAll(int ranks, int code) {
-  for (int k = 1; k < ranks; ++k) SendTo(k, Writer(Wire::kFinish).Put(int32_t(code)).bytes);
-}
 
 // The inputs' start hashes as hello carries them.
 std::vector<std::string> HashTexts(const InputGuard& guard) {
@@ -450,20 +723,27 @@ std::vector<std::string> HashTexts(const InputGuard& guard) {
 // *hosts the host of each worker by its global index (MpiWorkerSet's numbering). Each rank read
 // its own copy of the inputs (another node, another file system): one whose bytes differ from
 // rank 0's would mix results, so the run stops before it starts.
-std::vector<RankHello> GatherHellos(int ranks, int own_workers, const PreparedRun& run,
-                                    WorkerHosts* hosts) {
+std::vector<RankHello> GatherHellos(Mailbox& mailbox, int ranks, int own_workers,
+                                    const PreparedRun& run, WorkerHosts* hosts,
+                                    std::map<int, std::map<std::string, std::string>>* paths) {
   const std::vector<std::string> own_hashes = HashTexts(*run.input_guard);
   std::vector<RankHello> hellos(static_cast<size_t>(ranks));
   hellos[0] = {own_workers, HostName()};
-  *hosts = WorkerHosts{HostName(), {}};
+  *hosts = WorkerHosts{HostName(), {}, {}};
+  bool any_device = !run.gpu_devices.empty();
+  std::vector<std::string> devices;  // by global worker
+  for (int w = 0; w < own_workers; ++w) devices.push_back(GpuOf(run.gpu_devices, w));
   int first = own_workers;  // the global index of rank k's first worker
   for (int k = 1; k < ranks; ++k) {
-    const nlohmann::json hello = nlohmann::json::parse(ReceiveFrom(k).substr(1));
+    const nlohmann::json hello = nlohmann::json::parse(mailbox.Receive(k).substr(1));
     const std::string host = hello.value("host", "?");
     if (hello.contains("error")) {
       throw Error("mpi: rank " + std::to_string(k) + " on " + host +
-                  " cannot run: " + hello["error"].get<std::string>());
+                      " cannot run: " + hello["error"].get<std::string>(),
+                  ExitCode(hello.value("code", int(ExitCode::kFailure))));
     }
+    if (hello.contains("paths") && !hello["paths"].empty())
+      (*paths)[k] = hello["paths"].get<std::map<std::string, std::string>>();
     hellos[size_t(k)] = {hello.at("workers").get<int>(), hello.value("host", "")};
     const std::vector<std::string> hashes = hello.value("input_xxh3", std::vector<std::string>{});
     for (size_t i = 0; i < run.config.inputs.size() && i < hashes.size(); ++i) {
@@ -475,75 +755,98 @@ std::vector<RankHello> GatherHellos(int ranks, int own_workers, const PreparedRu
     }
     if (host != hosts->Of(first)) hosts->ranges.emplace_back(first, host);
     first += hellos[size_t(k)].workers;
+    std::vector<std::string> theirs = hello.value("devices", std::vector<std::string>{});
+    theirs.resize(size_t(hellos[size_t(k)].workers));
+    for (const std::string& d : theirs) any_device = any_device || !d.empty();
+    devices.insert(devices.end(), theirs.begin(), theirs.end());
   }
+  if (any_device) hosts->devices = std::move(devices);
   return hellos;
 }
 
-int RunRankZero(const RunRequest& request, int ranks) {
+// Tells every other rank to stop and exit with `code`.
+void FinishAll(Mailbox& mailbox, int ranks, int code) {
+  for (int k = 1; k < ranks; ++k) mailbox.Send(k, Writer(Wire::kFinish).Put(int32_t(code)).bytes);
+}
+
+int RunRankZero(const RunRequest& request, int ranks, Mailbox& mailbox) {
   std::unique_ptr<PreparedRun> run;
   try {
     run = PrepareRun(request);
   } catch (const Error& e) {
-    FinishAll(ranks, int(e.code()));  // the others wait in setup: release them
+    FinishAll(mailbox, ranks, int(e.code()));  // the others wait in setup: release them
     throw;
   }
   // The description, not the YAML, which every rank would parse again. It carries the output's
   // path as the run set it, and the paths rank 0 reads its inputs from (`--input` may have moved
   // one), so every rank reads the same.
+  const double aggregate = AggregateSeconds(ranks);
   nlohmann::json setup = {{"code", 0},
                           {"sweep", ConfigToJson(run->config)},
                           {"seeds_by_index", run->space->seed_rule() == SeedRule::kPointIndex},
-                          {"layout", EncodeRowLayout(run->file->layout())}};
+                          {"layout", EncodeRowLayout(run->file->layout())},
+                          {"aggregate_seconds", aggregate}};
   // Which points the other ranks leave to rank 0, which alone reads the outputs of --reuse.
   if (!run->reuse.empty()) setup["reuse"] = run->reuse.Encode();
-  for (int k = 1; k < ranks; ++k) SendTo(k, Writer(Wire::kSetup).bytes + setup.dump());
+  const std::string setup_bytes = Writer(Wire::kSetup).bytes + setup.dump();
+  for (int k = 1; k < ranks; ++k) mailbox.Send(k, setup_bytes);
 
-  std::vector<RankHello> workers;
   std::unique_ptr<Progress> progress = MakeProgress(request.progress, stdout);
   std::optional<RunRecorder> recorder;
   bool interrupted = false;
   std::string stop_message;
+  StopDetails details;
   try {
     WorkerHosts hosts;
-    workers = GatherHellos(ranks, run->workers, *run, &hosts);
+    std::map<int, std::map<std::string, std::string>> paths;
+    const std::vector<RankHello> workers =
+        GatherHellos(mailbox, ranks, run->workers, *run, &hosts, &paths);
     int total = 0;
     for (const RankHello& rank : workers) total += rank.workers;
-    JournalStart(*run, total, hosts);
+    JournalStart(*run, total, hosts, paths);
     recorder.emplace(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),
                      run->todo.size(), total, hosts, &*run->filler);
     recorder->GuardInputs(&*run->input_guard, run->output_path);
     recorder->RecordReuseFrom(&run->reuse);
     recorder->GuardOutput(&*run->file);
     recorder->ShowWorkersIn(WorkerBoardPath(run->output_path, run->shard), run->CommandName());
+    LocalWorkers local(run->WorkerContextFor(run->output_path), run->workers);
+    MpiWorkerSet set(local.set(), workers, *run->file, mailbox, run->reuse);
     if (!run->todo.empty()) {
       run->filler->StartBackground();
-      LocalWorkers local(run->WorkerContextFor(run->output_path), run->workers);
-      MpiWorkerSet set(local.set(), workers, *run->file, run->reuse);
-      Scheduler scheduler(set, *run->plan, run->todo, OptionsFor(*run), *recorder);
+      SchedulerOptions options = OptionsFor(*run);
+      // Rank 0's time is the whole job's: every worker gets runs of chunks, and each run lasts
+      // several aggregation periods, so a worker's next run reaches it before it ends.
+      options.batch = true;
+      options.target_assignment_seconds =
+          std::max(options.target_assignment_seconds, 4 * aggregate);
+      Scheduler scheduler(set, *run->plan, run->todo, options, *recorder);
       interrupted = scheduler.Run() == Scheduler::Outcome::kInterrupted;
-      set.CollectPlaces(interrupted ? 0.2 : 2.0);
     }
+    const RanksEnd end = set.WrapUp(10.0);
+    details.cpu_seconds = end.cpu_seconds;
+    details.lost_ranks = end.lost;
   } catch (const std::exception& e) {
     stop_message = e.what();
   }
   int code = int(ExitCode::kFailure);
   try {
     if (!recorder) {
-      const WorkerHosts hosts{HostName(), {}};
+      const WorkerHosts hosts{HostName(), {}, {}};
       recorder.emplace(*run->space, *run->ledger, *run->journal, *progress, 0, 0, 1, hosts);
       JournalStart(*run, run->workers, hosts);
     }
-    code = FinishRun(*run, request, *recorder, *progress, interrupted, stop_message);
+    code = FinishRun(*run, request, *recorder, *progress, interrupted, stop_message, details);
   } catch (const Error& e) {
-    FinishAll(ranks, int(e.code()));
+    FinishAll(mailbox, ranks, int(e.code()));
     throw;
   }
-  FinishAll(ranks, code);
+  FinishAll(mailbox, ranks, code);
   return code;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Rank k > 0.
+// Rank k > 0: setting up.
 
 // The sweep as rank 0 described it, rebuilt on this node: config, kernel, inputs, workers.
 struct NodeSweep {
@@ -557,6 +860,7 @@ struct NodeSweep {
   ReusePlan reuse;                    // the points its workers skip: rank 0 copies them (--reuse)
   std::optional<StagedRows> staging;  // the workers' rows, until sent to rank 0
   std::string log_dir;                // this rank's worker logs, removed with it
+  std::vector<std::string> gpu_devices;  // this node's (driver/gpus.h)
   std::optional<LocalWorkers> workers;
 
   ~NodeSweep() {
@@ -569,6 +873,8 @@ struct NodeSweep {
 
 void SetUpNode(const RunRequest& request, const nlohmann::json& setup, NodeSweep* node) {
   node->config = ConfigFromJson(setup.at("sweep"));
+  // The paths that name environment variables are this node's (`${TMPDIR}/sweep`).
+  ExpandPaths(&node->config, kInputPaths | kWorkdirPath);
   node->space.emplace(node->config, setup.at("seeds_by_index").get<bool>()
                                         ? SeedRule::kPointIndex
                                         : SeedRule::kParameterValues);
@@ -595,110 +901,289 @@ void SetUpNode(const RunRequest& request, const nlohmann::json& setup, NodeSweep
   std::string dir = std::string(tmp && *tmp ? tmp : "/tmp") + "/sweep-rank-logs-XXXXXX";
   if (!mkdtemp(dir.data())) throw Error("mkdtemp " + dir + ": " + std::strerror(errno));
   node->log_dir = context.log_dir = dir;
-  node->workers.emplace(context, WorkerCount(request.workers, node->config.execution.workers));
+  context.gpu_devices = NodeGpus(node->config.execution, environ);
+  node->gpu_devices = context.gpu_devices;
+  node->workers.emplace(context,
+                        NodeWorkers(request.workers, node->config.execution, context.gpu_devices));
 }
 
-// Sends a worker's event to rank 0: for a chunk done, its rows first.
-void Relay(NodeSweep& node, const WorkerEvent& e) {
-  ProcessWorkerSet& set = node.workers->set();
-  if (e.kind == WorkerEvent::Kind::kInterrupt) return;  // rank 0 decides; mpirun tells it too
-  if (e.kind == WorkerEvent::Kind::kMessage && e.message.type == MessageType::kDone) {
-    const Plan plan(node.layout.points, node.layout.chunk_size);
-    const Chunk chunk = plan.chunk(e.message.chunk);
-    Writer rows(Wire::kRows);
-    rows.Put(uint64_t(chunk.index));
-    OutputFile& staged = node.staging->file();
-    for (size_t o = 0; o < node.layout.results.size(); ++o) {
-      const size_t at = rows.bytes.size();
-      rows.bytes.resize(at + staged.Rows(o, chunk.first, chunk.count).bytes);
-      staged.ReadRows(o, chunk.first, chunk.count, rows.bytes.data() + at);
+// ---------------------------------------------------------------------------------------------
+// Rank k > 0.
+
+// Relays between rank 0 and this rank's workers: holds each worker's next assignment until its
+// current one ends, and gathers the workers' events into one message per period.
+class Node {
+ public:
+  Node(NodeSweep& sweep, Mailbox& mailbox, double aggregate_seconds)
+      : sweep_(sweep),
+        set_(sweep.workers->set()),
+        mailbox_(mailbox),
+        plan_(sweep.layout.points, sweep.layout.chunk_size),
+        aggregate_seconds_(aggregate_seconds),
+        places_seconds_(std::max(kBoardSeconds / 2, aggregate_seconds)),
+        workers_(size_t(set_.size())) {}
+
+  // Until rank 0 says kFinish: returns 0. A rank whose launcher died returns kInterrupted.
+  int Run() {
+    for (;;) {
+      letters_.clear();
+      mailbox_.Poll(&letters_);
+      for (const Letter& letter : letters_) {
+        pacer_.Active();
+        if (letter.from != 0) throw Error("mpi: a rank got a message from another than rank 0");
+        if (std::optional<int> code = Obey(letter.bytes)) return *code;
+      }
+      if (parent_.Gone()) return int(ExitCode::kInterrupted);
+      const double now = SteadySeconds();
+      if (!events_.empty() && now >= send_by_) Flush();
+      if (set_.size() > 0 && now >= next_places_ && !wrapped_up_) Flush();
+      double wait = pacer_.Wait(Starving() ? kUrgentNapCap : kNapCap);
+      if (!events_.empty()) wait = std::min(wait, std::max(0.0, send_by_ - now));
+      if (std::optional<WorkerEvent> e = set_.Next(wait)) {
+        pacer_.Active();
+        Take(*e);
+        // Whatever else is ready goes into the same message.
+        for (int more = 0; more < 256; ++more) {
+          std::optional<WorkerEvent> next = set_.Next(0);
+          if (!next) break;
+          Take(*next);
+        }
+        if (flush_now_ || row_bytes_ >= kBatchRowBytes) Flush();
+      }
     }
-    node.staging->Free(chunk);  // sent on: give the memory back
-    SendTo(0, rows.bytes);
   }
-  std::optional<uint64_t> point;
-  std::string tail;
-  if (e.kind == WorkerEvent::Kind::kExited) {
-    point = set.CurrentPoint(e.rank);
-    tail = set.LogTail(e.rank, 2048);
-  }
-  SendTo(0, EncodeEvent(e.rank, e, point, tail));
-}
 
-// Tells rank 0 each worker's pid and point, for `sweep status`.
-void SendPlaces(NodeSweep& node) {
-  ProcessWorkerSet& set = node.workers->set();
-  Writer places(Wire::kPlaces);
-  places.Put(uint32_t(set.size()));
-  for (int w = 0; w < set.size(); ++w) {
-    places.Put(int64_t(set.Running(w) ? set.pid(w) : 0));
-    places.Put(set.CurrentPoint(w).value_or(Scoreboard::kIdle));
-  }
-  SendTo(0, places.bytes);
-}
+ private:
+  struct Assignment {
+    uint64_t first = 0, count = 0;
+  };
+  // Each worker's assignments: the one it computes (sent to it) and the one held behind it.
+  struct Worker {
+    std::optional<Assignment> current;
+    uint64_t next = 0;  // of current: the chunk it computes
+    std::optional<Assignment> held;
+  };
 
-// Obeys one order of rank 0; returns rank 0's exit code when it is kFinish.
-std::optional<int> Obey(NodeSweep& node, const std::string& bytes) {
-  Reader r{bytes};
-  ProcessWorkerSet& set = node.workers->set();
-  switch (TypeOf(bytes)) {
-    case Wire::kStart:
-      set.Start(r.Get<int32_t>());
-      return std::nullopt;
-    case Wire::kSend: {
-      const int worker = r.Get<int32_t>();
-      const std::string message = r.GetString();
-      std::optional<Message> m = DecodeMessage(message.data(), message.size());
-      if (!m) throw Error("mpi: a message from rank 0 is malformed");
-      set.Send(worker, *m);  // a worker gone meanwhile: its exit event is on its way
-      return std::nullopt;
+  // A started worker with nothing to compute waits on rank 0: look for its orders often.
+  bool Starving() const {
+    for (int w = 0; w < set_.size(); ++w)
+      if (set_.Running(w) && ready_.count(w) && !workers_[size_t(w)].current) return true;
+    return false;
+  }
+
+  std::optional<int> Obey(const std::string& bytes) {
+    Reader r{bytes};
+    switch (TypeOf(bytes)) {
+      case Wire::kStart: {
+        const int w = Index(r.Get<int32_t>());
+        workers_[size_t(w)] = Worker{};
+        ready_.erase(w);
+        set_.Start(w);
+        return std::nullopt;
+      }
+      case Wire::kSend: {
+        const int w = Index(r.Get<int32_t>());
+        const std::string message = r.GetString();
+        std::optional<Message> m = DecodeMessage(message.data(), message.size());
+        if (!m) throw Error("mpi: a message from rank 0 is malformed");
+        Worker& worker = workers_[size_t(w)];
+        if (m->type == MessageType::kAssign) {
+          if (!worker.current) {
+            worker.current = Assignment{m->chunk, m->count};
+            worker.next = m->chunk;
+          } else if (!worker.held) {
+            worker.held = Assignment{m->chunk, m->count};
+            return std::nullopt;
+          } else {
+            throw Error("mpi: rank 0 sent a third assignment to a worker");
+          }
+        } else {
+          worker.held.reset();
+        }
+        set_.Send(w, *m);  // a worker gone meanwhile: its exit event is on its way
+        return std::nullopt;
+      }
+      case Wire::kKill: {
+        const int w = Index(r.Get<int32_t>());
+        workers_[size_t(w)].held.reset();
+        set_.Kill(w);
+        return std::nullopt;
+      }
+      case Wire::kReclaim: {
+        const int w = Index(r.Get<int32_t>());
+        Worker& worker = workers_[size_t(w)];
+        if (worker.held) {
+          BatchEvent b;
+          b.worker = w;
+          b.event.message = Message::Returned(worker.held->first, worker.held->count);
+          worker.held.reset();
+          Add(std::move(b));
+          Flush();
+        }
+        return std::nullopt;
+      }
+      case Wire::kPing:
+        Flush();
+        return std::nullopt;
+      case Wire::kWrapUp:
+        Flush();
+        wrapped_up_ = true;
+        mailbox_.Send(0, Writer(Wire::kGoodbye).Put(ProcessCpuSeconds()).bytes);
+        return std::nullopt;
+      case Wire::kFinish:
+        return r.Get<int32_t>();
+      default:
+        throw Error("mpi: a rank got a message it does not take");
     }
-    case Wire::kKill:
-      set.Kill(r.Get<int32_t>());
-      return std::nullopt;
-    case Wire::kAskPlaces:
-      SendPlaces(node);
-      return std::nullopt;
-    case Wire::kFinish:
-      return r.Get<int32_t>();
-    default:
-      throw Error("mpi: a rank got a message it does not take");
   }
+
+  int Index(int w) const {
+    if (w < 0 || w >= set_.size())
+      throw Error("mpi: rank 0 named a worker this rank does not have");
+    return w;
+  }
+
+  void Take(const WorkerEvent& e) {
+    if (e.kind == WorkerEvent::Kind::kInterrupt) return;  // rank 0 decides; mpirun tells it too
+    BatchEvent b;
+    b.worker = e.rank;
+    b.event = e;
+    Worker& worker = workers_[size_t(e.rank)];
+    if (e.kind == WorkerEvent::Kind::kExited) {
+      b.point = set_.CurrentPoint(e.rank);
+      b.log_tail = set_.LogTail(e.rank, 2048);
+      worker = Worker{};  // what it held goes back with its exit (driver/scheduler.h)
+      ready_.erase(e.rank);
+      flush_now_ = true;
+    } else if (e.message.type == MessageType::kDone || e.message.type == MessageType::kFailed) {
+      if (e.message.type == MessageType::kDone) {
+        done_.push_back(e.message.chunk);
+        const Chunk chunk = plan_.chunk(e.message.chunk);
+        for (size_t o = 0; o < sweep_.layout.results.size(); ++o)
+          row_bytes_ += sweep_.staging->file().Rows(o, chunk.first, chunk.count).bytes;
+      } else {
+        flush_now_ = true;
+      }
+      if (worker.current && ++worker.next == worker.current->first + worker.current->count) {
+        worker.current.reset();
+        if (worker.held) {
+          // The worker goes straight on with the run held for it; rank 0 learns of it in time.
+          worker.current = worker.held;
+          worker.next = worker.held->first;
+          worker.held.reset();
+          set_.Send(e.rank, Message::Assign(worker.current->first, worker.current->count));
+        } else {
+          flush_now_ = true;  // it waits for rank 0 now
+        }
+      }
+    } else {
+      if (e.message.type == MessageType::kReady) ready_.insert(e.rank);
+      flush_now_ = true;  // ready (rank 0 hands out its first run) or fatal
+    }
+    Add(std::move(b));
+  }
+
+  void Add(BatchEvent b) {
+    if (events_.empty()) send_by_ = SteadySeconds() + aggregate_seconds_;
+    events_.push_back(std::move(b));
+  }
+
+  // Sends what was gathered (maybe nothing: an answer, or the places alone).
+  void Flush() {
+    Writer w(Wire::kBatch);
+    w.Put(uint32_t(events_.size()));
+    for (const BatchEvent& b : events_) PutEvent(&w, b);
+    const double now = SteadySeconds();
+    const bool places = now >= next_places_;
+    w.Put(uint8_t(places));
+    if (places) {
+      next_places_ = now + places_seconds_;
+      w.Put(uint32_t(set_.size()));
+      for (int i = 0; i < set_.size(); ++i) {
+        w.Put(int64_t(set_.Running(i) ? set_.pid(i) : 0));
+        w.Put(set_.CurrentPoint(i).value_or(Scoreboard::kIdle));
+      }
+    }
+    const std::vector<std::pair<uint64_t, uint64_t>> runs = Runs(std::move(done_));
+    w.Put(uint32_t(runs.size()));
+    for (const auto& [first, count] : runs) {
+      w.Put(first).Put(count);
+      const uint64_t first_point = plan_.chunk(first).first;
+      const uint64_t points = plan_.chunk(first + count - 1).end() - first_point;
+      OutputFile& staged = sweep_.staging->file();
+      for (size_t o = 0; o < sweep_.layout.results.size(); ++o) {
+        const size_t at = w.bytes.size();
+        w.bytes.resize(at + staged.Rows(o, first_point, points).bytes);
+        staged.ReadRows(o, first_point, points, w.bytes.data() + at);
+      }
+      // Sent on: give the memory back (the run's points, as one span).
+      sweep_.staging->Free(Chunk{first, first_point, points});
+    }
+    mailbox_.Send(0, std::move(w.bytes));
+    events_.clear();
+    done_.clear();
+    row_bytes_ = 0;
+    flush_now_ = false;
+  }
+
+  NodeSweep& sweep_;
+  ProcessWorkerSet& set_;
+  Mailbox& mailbox_;
+  Plan plan_;
+  double aggregate_seconds_;
+  double places_seconds_;
+  std::vector<Worker> workers_;
+  std::set<int> ready_;             // started workers that said Ready
+  std::vector<BatchEvent> events_;  // gathered, to send by send_by_ (steady seconds)
+  double send_by_ = 0;
+  std::vector<uint64_t> done_;  // the done chunks among them, whose rows go too
+  uint64_t row_bytes_ = 0;
+  bool flush_now_ = false;
+  double next_places_ = 0;
+  bool wrapped_up_ = false;
+  std::vector<Letter> letters_;
+  ParentWatch parent_;
+  Pacer pacer_;
+};
+
+// Each of this node's workers' device, by worker ("" for none).
+std::vector<std::string> WorkerDevices(NodeSweep& sweep) {
+  std::vector<std::string> devices;
+  for (int w = 0; w < sweep.workers->set().size(); ++w)
+    devices.push_back(GpuOf(sweep.gpu_devices, w));
+  return devices;
 }
 
-int RunNode(const RunRequest& request) {
-  const std::string first = ReceiveFrom(0);
+int RunNode(const RunRequest& request, Mailbox& mailbox) {
+  const std::string first = mailbox.Receive(0);
   if (TypeOf(first) == Wire::kFinish) return 0;  // rank 0 stopped before the run: it says why
   const nlohmann::json setup = nlohmann::json::parse(first.substr(1));
-  NodeSweep node;
+  NodeSweep sweep;
   try {
-    SetUpNode(request, setup, &node);
+    SetUpNode(request, setup, &sweep);
+  } catch (const Error& e) {
+    mailbox.Send(
+        0, Writer(Wire::kHello).bytes +
+               nlohmann::json({{"error", e.what()}, {"code", int(e.code())}, {"host", HostName()}})
+                   .dump());
+    const std::string finish = mailbox.Receive(0);
+    return TypeOf(finish) == Wire::kFinish ? 0 : 1;
   } catch (const std::exception& e) {
-    SendTo(0, Writer(Wire::kHello).bytes +
-                  nlohmann::json({{"error", e.what()}, {"host", HostName()}}).dump());
-    const std::string finish = ReceiveFrom(0);
+    mailbox.Send(0, Writer(Wire::kHello).bytes +
+                        nlohmann::json({{"error", e.what()}, {"host", HostName()}}).dump());
+    const std::string finish = mailbox.Receive(0);
     return TypeOf(finish) == Wire::kFinish ? 0 : 1;
   }
-  SendTo(0,
-         Writer(Wire::kHello).bytes + nlohmann::json({{"workers", node.workers->set().size()},
+  mailbox.Send(
+      0, Writer(Wire::kHello).bytes + nlohmann::json({{"workers", sweep.workers->set().size()},
                                                       {"host", HostName()},
                                                       {"pid", getpid()},
-                                                      {"input_xxh3", HashTexts(*node.input_guard)}})
+                                                      {"input_xxh3", HashTexts(*sweep.input_guard)},
+                                                      {"paths", ExpandedPaths(sweep.config)},
+                                                      {"devices", WorkerDevices(sweep)}})
                                           .dump());
-  const ParentWatch parent;
-  Pacer pacer;
-  for (;;) {
-    int from = 0;
-    while (std::optional<std::string> order = TryReceive(0, &from)) {
-      pacer.Active();
-      if (Obey(node, *order)) return 0;
-    }
-    if (parent.Gone()) return int(ExitCode::kInterrupted);
-    if (std::optional<WorkerEvent> e = node.workers->set().Next(pacer.Wait())) {
-      pacer.Active();
-      Relay(node, *e);
-    }
-  }
+  Node node(sweep, mailbox, setup.value("aggregate_seconds", AggregateSeconds(2)));
+  return node.Run();
 }
 
 }  // namespace
@@ -720,11 +1205,24 @@ int ExecuteMpiRun(const RunRequest& request) {
   int rank = 0, ranks = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  // Errors come back as codes where they can (a peer gone), rather than aborting the job.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   int code = 0;
   try {
     RunRequest on_every_rank = request;
     on_every_rank.ranks = ranks;
-    code = rank == 0 ? RunRankZero(on_every_rank, ranks) : RunNode(on_every_rank);
+    std::vector<int> peers;
+    for (int k = 1; k < ranks; ++k) peers.push_back(k);
+    if (rank > 0) peers = {0};
+    Mailbox mailbox(peers);
+    try {
+      code =
+          rank == 0 ? RunRankZero(on_every_rank, ranks, mailbox) : RunNode(on_every_rank, mailbox);
+    } catch (...) {
+      mailbox.Close(1.0);
+      throw;
+    }
+    mailbox.Close(rank == 0 ? 5.0 : 1.0);
   } catch (...) {
     MPI_Finalize();
     throw;

@@ -16,12 +16,34 @@
 //             rank sends those rows to rank 0, which writes them into the output and then
 //             records the chunk (journal, /chunks) as on one machine.
 //
+// Rank 0 stays off the workers' critical path, so that one rank 0 feeds thousands of nodes:
+//   - every worker is handed runs of consecutive chunks sized by time (driver/scheduler.h, as
+//     `chunk_size: auto` does on one machine), and a remote worker also its next run while it
+//     computes the current one: its rank holds that run and gives it to the worker the moment
+//     the current one ends, so no worker waits for a message from rank 0. A held run not begun
+//     is given back when rank 0 asks (a worker elsewhere has nothing left to do).
+//   - a rank gathers its workers' events (chunk ends with their rows, failures, exits) and
+//     sends them in one message per aggregation period (5 ms for a few ranks, longer for many:
+//     AggregateSeconds), at once when one of its workers has nothing left to compute;
+//   - rank 0 keeps one non-blocking receive posted per rank and records the chunk ends of a
+//     message in one journal write (driver/chunk_ledger.h, QueueDone).
+//   MPI gives no descriptor to wait on with the workers' sockets, so both ends look for
+//   messages between waits on their workers that start at 20 us after any traffic and double up
+//   to 1 ms (0.1 ms on a rank with a worker waiting for work): held runs make those waits cost
+//   no worker any time, and an idle rank little CPU.
+//
+// The stop record (io/journal.h) holds every rank's driver CPU seconds, which each rank sends as
+// its last message, and the ranks lost: when rank 0 is interrupted (mpirun's SIGTERM, after it
+// saw a rank die) it pings every rank, and one that does not answer within a second is recorded
+// with its host and when it was last heard from, for `sweep status`.
+//
 // A killed job leaves what a killed plain run leaves: a valid output, a journal, and chunks done
 // or pending; `sweep resume OUT.h5`, with or without --mpi, finishes it to the same bytes. Every
 // rank stops when rank 0 does (rank 0 tells them; a rank whose launcher died stops by itself),
 // and workers die with their rank.
 //
-// Wire format: every MPI message is bytes on one tag, its first byte the type (mpi_run.cc).
+// Wire format: every MPI message is bytes whose first byte is its type (mpi_run.cc); one longer
+// than a receive slot travels as a header naming its length, then its bytes on a second tag.
 #pragma once
 
 #include "driver/run.h"
@@ -34,5 +56,10 @@ namespace sweep {
 // exits with rank 0's code either way).
 // THROWS (rank 0): as ExecuteRun.
 int ExecuteMpiRun(const RunRequest& request);
+
+// How long a rank of a job of `ranks` gathers its workers' events before it sends them to rank
+// 0: 5 ms for a few ranks, growing with their number (so rank 0 takes at most about 40,000
+// messages a second), at most 0.25 s.
+double AggregateSeconds(int ranks);
 
 }  // namespace sweep

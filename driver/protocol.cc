@@ -99,12 +99,19 @@ FailureText SplitFailureText(const std::string& text) {
   return {text.substr(0, line_end), text.substr(line_end + 1)};
 }
 
+Message Message::Returned(uint64_t first_chunk, uint64_t chunk_count) {
+  Message m = Assign(first_chunk, chunk_count);
+  m.type = MessageType::kReturned;
+  return m;
+}
+
 std::string EncodeMessage(const Message& m) {
   std::string out;
   Put(&out, kProtocolMagic);
   Put(&out, static_cast<uint32_t>(m.type));
   switch (m.type) {
     case MessageType::kAssign:
+    case MessageType::kReturned:
       Put(&out, m.chunk);
       Put(&out, m.count);
       break;
@@ -141,6 +148,7 @@ std::optional<Message> DecodeMessage(const char* data, size_t size) {
   m.type = static_cast<MessageType>(in.Get<uint32_t>());
   switch (m.type) {
     case MessageType::kAssign:
+    case MessageType::kReturned:
       m.chunk = in.Get<uint64_t>();
       m.count = in.Get<uint64_t>();
       break;

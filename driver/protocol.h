@@ -30,6 +30,10 @@
 //                               failure keeps as its log (the journal's "stderr").
 //                     kFatal    {reason} (8 + reason): the worker cannot go on (setup failed);
 //                               it exits next
+//   node -> driver    kReturned {uint64 chunk, uint64 count} (24): under MPI, the assignment
+//                               [chunk, chunk + count) that a rank held queued for this worker
+//                               is given back unstarted (WorkerSet::Reclaim); never sent by a
+//                               worker itself
 // A message of an unknown type, cut short, or with bytes after its fixed fields is malformed.
 #pragma once
 
@@ -51,12 +55,13 @@ enum class MessageType : uint32_t {
   kDone = 4,
   kFailed = 5,
   kFatal = 6,
+  kReturned = 7,
 };
 
 struct Message {
   MessageType type = MessageType::kShutdown;
-  uint64_t chunk = 0;     // kAssign: first chunk; kDone, kFailed: the chunk
-  uint64_t count = 0;     // kAssign: number of chunks
+  uint64_t chunk = 0;     // kAssign, kReturned: first chunk; kDone, kFailed: the chunk
+  uint64_t count = 0;     // kAssign, kReturned: number of chunks
   uint64_t point = 0;     // kFailed: the failing point
   uint64_t checksum = 0;  // kDone
   double seconds = 0;     // kDone: wall time of the chunk in the worker
@@ -73,6 +78,7 @@ struct Message {
                       uint64_t max_rss = 0, uint64_t reused = 0);
   static Message Failed(uint64_t chunk, uint64_t point, std::string reason);
   static Message Fatal(std::string reason);
+  static Message Returned(uint64_t first_chunk, uint64_t chunk_count);
 };
 
 // A kFailed reason's first line, and the details on the lines after it ("" without).

@@ -539,7 +539,8 @@ void SummarySection(const Sweep& s, std::string* out) {
 void TimelineSection(const Sweep& s, std::string* out) {
   const OutputLayout& layout = s.file.layout();
   const Plan plan(layout.points, layout.chunk_size);
-  std::map<std::pair<std::string, int>, size_t> rows;  // (host, worker) -> row
+  std::map<std::pair<std::string, int>, size_t> rows;          // (host, worker) -> row
+  std::map<std::pair<std::string, int>, std::string> devices;  // (host, worker) -> its GPU
   std::vector<uint64_t> timed;
   std::vector<double> seconds;
   for (uint64_t c = 0; c < layout.chunks; ++c) {
@@ -547,14 +548,18 @@ void TimelineSection(const Sweep& s, std::string* out) {
     seconds.push_back(s.history.seconds(c));
     if (s.history.start_time(c) <= 0) continue;  // an output from before provenance
     rows.emplace(std::make_pair(s.history.host(c), s.history.worker(c)), 0);
+    if (!s.history.device(c).empty())
+      devices[{s.history.host(c), s.history.worker(c)}] = s.history.device(c);
     timed.push_back(c);
   }
   Timeline timeline;
   timeline.bar_name = "chunk";
   for (auto& [key, row] : rows) {
     row = timeline.rows.size();
-    timeline.rows.push_back(
-        fmt::format("{} worker {}", key.first.empty() ? "?" : key.first, key.second));
+    const auto device = devices.find(key);
+    timeline.rows.push_back(fmt::format("{} worker {}{}", key.first.empty() ? "?" : key.first,
+                                        key.second,
+                                        device == devices.end() ? "" : " GPU " + device->second));
   }
   // A title a bar: short when there are very many (the chart merges them anyway).
   const bool brief = timed.size() > 20000;
@@ -566,8 +571,9 @@ void TimelineSection(const Sweep& s, std::string* out) {
     const Chunk chunk = plan.chunk(c);
     bar.title =
         brief ? fmt::format("chunk {}", c)
-              : fmt::format("chunk {} (points {} to {}): {} from {}", c, chunk.first,
-                            chunk.end() - 1, Seconds(s.history.seconds(c)), LocalTime(bar.start));
+              : fmt::format("chunk {} (points {} to {}): {} from {}{}", c, chunk.first,
+                            chunk.end() - 1, Seconds(s.history.seconds(c)), LocalTime(bar.start),
+                            s.history.device(c).empty() ? "" : " on GPU " + s.history.device(c));
     timeline.bars.push_back(std::move(bar));
   }
   *out += "<section id=\"timeline\">\n<h2>Timeline</h2>\n";

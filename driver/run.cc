@@ -1,5 +1,6 @@
 #include "driver/run.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -7,6 +8,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "driver/gpus.h"
 #include "driver/run_steps.h"
 #include "driver/status.h"
 #include "driver/worker_board.h"
@@ -19,7 +21,8 @@
 #include "io/error.h"
 
 namespace sweep {
-void JournalStart(PreparedRun& run, int workers, const WorkerHosts& hosts) {
+void JournalStart(PreparedRun& run, int workers, const WorkerHosts& hosts,
+                  const std::map<int, std::map<std::string, std::string>>& other_ranks) {
   JournalRecord started;
   started.type = "started";
   started.time = WallSeconds();
@@ -34,11 +37,20 @@ void JournalStart(PreparedRun& run, int workers, const WorkerHosts& hosts) {
       reuse.push_back({{"file", run.reuse.sources()[s].path}, {"points", run.reused.points[s]}});
     started.reuse_json = reuse.dump();
   }
+  started.paths = other_ranks;
+  if (!run.config.path_templates.empty()) started.paths[0] = ExpandedPaths(run.config);
   run.journal->Append(started);
 }
 
+double ProcessCpuSeconds() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
+}
+
 int FinishRun(PreparedRun& run, const RunRequest& request, RunRecorder& recorder,
-              Progress& progress, bool interrupted, std::string stop_message) {
+              Progress& progress, bool interrupted, std::string stop_message, StopDetails details) {
   recorder.StopShowingWorkers();
   if (run.filler) run.filler->Stop();
   try {
@@ -55,6 +67,10 @@ int FinishRun(PreparedRun& run, const RunRequest& request, RunRecorder& recorder
   stopped.time = WallSeconds();
   stopped.reason = !stop_message.empty() ? "error" : interrupted ? "interrupted" : "finished";
   stopped.message = stop_message;
+  stopped.cpu_seconds = std::move(details.cpu_seconds);
+  if (stopped.cpu_seconds.empty()) stopped.cpu_seconds.resize(1);
+  stopped.cpu_seconds[0] = ProcessCpuSeconds();  // rank 0's, this process's
+  stopped.lost_ranks = std::move(details.lost_ranks);
   try {
     run.journal->Append(stopped);
     run.journal->Sync();
@@ -146,7 +162,11 @@ int ExecuteRun(const RunRequest& request) {
   }
 #endif
   std::unique_ptr<PreparedRun> run = PrepareRun(request);
-  const WorkerHosts hosts{HostName(), {}};  // every worker is on this machine
+  WorkerHosts hosts{HostName(), {}, {}};  // every worker is on this machine
+  if (!run->gpu_devices.empty() && !request.inline_compute) {
+    for (int w = 0; w < WorkerRanks(*run, request); ++w)
+      hosts.devices.push_back(GpuOf(run->gpu_devices, w));
+  }
   JournalStart(*run, request.inline_compute ? 1 : run->workers, hosts);
   std::unique_ptr<Progress> progress = MakeProgress(request.progress, stdout);
   RunRecorder recorder(*run->space, *run->ledger, *run->journal, *progress, run->PointsTodo(),

@@ -31,6 +31,7 @@ void ComputeInline(PreparedRun& run, const std::string& rows_path, RunRecorder& 
     if (m.type == MessageType::kDone) {
       recorder.ChunkDone(run.plan->chunk(c),
                          DoneChunk{m.checksum, m.seconds, m.start_time, m.max_rss, 0, 1, m.reused});
+      recorder.Tick();  // records it
       continue;
     }
     ChunkFailure f;

@@ -12,8 +12,11 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+extern char** environ;
+
 #include "driver/command_binding.h"
 #include "driver/fingerprint.h"
+#include "driver/gpus.h"
 #include "driver/run_steps.h"
 #include "driver/worker.h"
 #include "driver/worker_board.h"
@@ -78,6 +81,8 @@ void PointInputs(const RunRequest& request, Config* config) {
                   ExitCode::kUsage);
     }
     input->path = AbsolutePath(arg.substr(equals + 1));
+    for (const char* kind : {"npy", "hdf5", "raw"})
+      DropPathTemplate(config, "inputs." + name + "." + kind);
   }
   for (const InputSpec& input : config->inputs) {
     struct stat st {};
@@ -124,6 +129,8 @@ void LoadSweep(const RunRequest& request, PreparedRun* run) {
   std::optional<OutputLayout> stored;
   if (request.mode == RunRequest::Mode::kRun) {
     run->config = LoadConfig(request.config_path, request.overrides);
+    // Paths naming environment variables are this node's: `-o` makes the config's output moot.
+    ExpandPaths(&run->config, request.output_path.empty() ? kAllPaths : kInputPaths | kWorkdirPath);
     run->output_path =
         request.output_path.empty() ? run->config.output.path : AbsolutePath(request.output_path);
     RefuseNonRegularOutput(run->output_path);
@@ -133,16 +140,19 @@ void LoadSweep(const RunRequest& request, PreparedRun* run) {
     stored = ReadOutputLayout(run->output_path);
     run->config = ParseConfig(stored->config_text, stored->config_file);
     PointInputs(request, &run->config);
+    ExpandPaths(&run->config, kInputPaths | kWorkdirPath);
   }
   // What derives from the output's path (the command kernel's work folder) follows the file.
   run->config.output.path = run->output_path;
+  DropPathTemplate(&run->config, "output.path");
   // An output keeps the seed rule it was made with (driver/space.h): one made before seeds by
   // value resumes with seeds by index.
   run->space.emplace(run->config,
                      stored ? SeedRuleOf(stored->fingerprint) : SeedRule::kParameterValues);
   run->binding = BindKernel(run->config, *run->space);
   if (!stored) PrintCommandWarnings(run->config);
-  run->workers = WorkerCount(request.workers, run->config.execution.workers);
+  run->gpu_devices = NodeGpus(run->config.execution, environ);
+  run->workers = NodeWorkers(request.workers, run->config.execution, run->gpu_devices);
   const uint64_t chunk_size =
       request.chunk_size.value_or(uint64_t(run->config.execution.chunk_size));
   run->batch = chunk_size == 0;
@@ -497,6 +507,7 @@ WorkerContext PreparedRun::WorkerContextFor(const std::string& rows_path) const 
   context.rows_path = rows_path;
   context.log_dir = output_path + ".logs";
   if (!reuse.empty()) context.reuse = &reuse;
+  context.gpu_devices = gpu_devices;
   return context;
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 
 #include "driver/point_values.h"
 #include "io/clock.h"
@@ -138,14 +139,19 @@ void RunRecorder::BeforeAssign(uint64_t first, uint64_t count) {
 }
 
 void RunRecorder::ChunkDone(const Chunk& chunk, const DoneChunk& done) {
-  if (guard_ && !guard_->Changed().empty()) ThrowInputChanged(guard_->Changed(), output_path_);
+  if (guard_ && !guard_->Changed().empty()) {
+    ledger_.DiscardQueuedDone();
+    ThrowInputChanged(guard_->Changed(), output_path_);
+  }
   if (staged_) staged_->MoveInto(*staged_into_, chunk);
   std::optional<ReusedFrom> from;
   if (done.reused > 0 && reuse_ && !reuse_->empty()) {
     const ChunkReuse reuse = reuse_->Provenance(chunk);
     from = ReusedFrom{reuse_->sources()[reuse.source].path, reuse.first_chunk, reuse.last_chunk};
   }
-  ledger_.RecordDone(chunk, done, hosts_.Of(done.worker), from ? &*from : nullptr);
+  ledger_.QueueDone(chunk, done, hosts_.Of(done.worker), from ? &*from : nullptr,
+                    hosts_.DeviceOf(done.worker));
+  if (held_since_ < 0) held_since_ = SteadySeconds();
   if (guard_ && guard_->watches_files()) done_by_this_run_.push_back(chunk);
   snapshot_.points_done += chunk.count;
   snapshot_.points_reused += done.reused;
@@ -156,7 +162,25 @@ void RunRecorder::ChunkDone(const Chunk& chunk, const DoneChunk& done) {
     ++chunks_by_rank_[size_t(done.worker)];
     points_by_rank_[size_t(done.worker)] += chunk.count;
   }
-  Tick();
+  // Progress shows at most 10 times a second: a snapshot per chunk end would cost O(workers).
+  const double now = SteadySeconds();
+  if (now - last_progress_ >= 0.1) {
+    last_progress_ = now;
+    progress_.Update(Snapshot());
+  }
+}
+
+double RunRecorder::Flush(bool all) {
+  if (guard_ && !guard_->Changed().empty()) {
+    ledger_.DiscardQueuedDone();
+    ThrowInputChanged(guard_->Changed(), output_path_);
+  }
+  if (held_since_ < 0) return std::numeric_limits<double>::infinity();
+  const double left = held_since_ + kHoldSeconds - SteadySeconds();
+  if (!all && left > 0) return left;
+  held_since_ = -1;
+  ledger_.FlushDone();
+  return std::numeric_limits<double>::infinity();
 }
 
 void RunRecorder::ChunkFailed(const ChunkFailure& f) {
@@ -171,12 +195,14 @@ void RunRecorder::ChunkFailed(const ChunkFailure& f) {
   r.point = f.point;
   r.worker = f.rank;
   r.stderr_tail = f.log_tail;
-  // Done before this attempt (a rerun): the output still holds its earlier rows.
+  // Done before this attempt (a rerun): the output still holds its earlier rows. The ledger
+  // tells once the chunks it holds are recorded.
+  ledger_.FlushDone();
   r.kept = ledger_.status(f.chunk.index) == ChunkStatus::kDone;
   if (staged_) staged_->Free(f.chunk);
   std::string params_text;
   if (f.point) DescribePoint(space_, *f.point, &params_text, &r.params_json);
-  ledger_.RecordFailed(r, hosts_.Of(f.rank));
+  ledger_.RecordFailed(r, hosts_.Of(f.rank), hosts_.DeviceOf(f.rank));
   if (f.final) {
     ++snapshot_.chunks_failed;
     done_chunks_kept_ += r.kept;
@@ -200,7 +226,7 @@ void RunRecorder::ChunkFailed(const ChunkFailure& f) {
 }
 
 void RunRecorder::Tick() {
-  if (guard_ && !guard_->Changed().empty()) ThrowInputChanged(guard_->Changed(), output_path_);
+  Flush(true);
   const double now = SteadySeconds();
   // A stat: on every scheduler tick, not on every chunk's end.
   if (output_ && now - output_checked_ >= kOutputCheckSeconds) {

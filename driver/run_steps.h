@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,9 +41,10 @@ struct PreparedRun {
   std::optional<Space> space;
   KernelBinding binding;
   std::optional<Plan> plan;
-  int workers = 1;          // -j, else execution.workers, else the cores
-  bool batch = false;       // chunk size auto: the scheduler hands out runs of chunks
-  std::string output_path;  // absolute
+  int workers = 1;  // -j, else execution.workers, else one per GPU, else the cores
+  std::vector<std::string> gpu_devices;  // this node's (driver/gpus.h); empty: none
+  bool batch = false;                    // chunk size auto: the scheduler hands out runs of chunks
+  std::string output_path;               // absolute
   std::optional<PublishedInputs> published;
   std::optional<MappedInputs> inputs;     // the driver's own mapping (fork workers, --inline)
   std::optional<InputGuard> input_guard;  // holds the run to the inputs' bytes at its start
@@ -94,14 +96,27 @@ int WorkerRanks(const PreparedRun& run, const RunRequest& request);
 // The scheduler's rules for this run's config and settings.
 SchedulerOptions OptionsFor(const PreparedRun& run);
 
-// The journal's record that this run started: its command, worker count, fingerprint and the
-// workers' hosts.
-void JournalStart(PreparedRun& run, int workers, const WorkerHosts& hosts);
+// The journal's record that this run started: its command, worker count, fingerprint, the
+// workers' hosts, and the config's paths that named environment variables as this process
+// expanded them, with those of `other_ranks` (an MPI run's ranks > 0, by rank).
+void JournalStart(PreparedRun& run, int workers, const WorkerHosts& hosts,
+                  const std::map<int, std::map<std::string, std::string>>& other_ranks = {});
+
+// What the stop record says of an MPI run's ranks (io/journal.h): each one's driver CPU
+// seconds, by rank (empty: this process's alone, a plain run), and the ranks lost.
+struct StopDetails {
+  std::vector<double> cpu_seconds;
+  std::vector<LostRank> lost_ranks;
+};
 
 // Finish: the inputs checked against their start (RunRecorder::CheckInputsAtEnd), the stop
 // record, the summary and the exit code. THROWS: Error carrying `stop_message` when the run
 // stopped on an error, or what changed when an input did.
 int FinishRun(PreparedRun& run, const RunRequest& request, RunRecorder& recorder,
-              Progress& progress, bool interrupted, std::string stop_message);
+              Progress& progress, bool interrupted, std::string stop_message,
+              StopDetails details = {});
+
+// This process's user and system CPU seconds so far, every thread's.
+double ProcessCpuSeconds();
 
 }  // namespace sweep

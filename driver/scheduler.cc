@@ -6,6 +6,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstring>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -36,6 +37,10 @@ Scheduler::Scheduler(WorkerSet& workers, const Plan& plan, std::vector<uint64_t>
     queue_.assign(todo.begin(), todo.end());
   } else {
     for (size_t i = 0; i < todo.size(); ++i) ranks_[i % ranks_.size()].own.push_back(todo[i]);
+  }
+  for (int r = 0; r < workers.size(); ++r) {
+    queues_ahead_.push_back(workers.QueuesAhead(r));
+    stopped_.insert(r);
   }
 }
 
@@ -72,20 +77,44 @@ std::vector<RankActivity> Scheduler::Activity() const {
   return activity;
 }
 
-bool Scheduler::AnyBusy() const {
-  for (const Rank& r : ranks_)
-    if (r.state == Rank::State::kBusy) return true;
-  return false;
+void Scheduler::SetState(int r, Rank::State state) {
+  Rank& rank = ranks_[r];
+  const Rank::State was = rank.state;
+  rank.state = state;
+  if (was == Rank::State::kIdle) idle_.erase(r);
+  if (state == Rank::State::kIdle) idle_.insert(r);
+  if (was == Rank::State::kStopped) stopped_.erase(r);
+  if (state == Rank::State::kStopped) stopped_.insert(r);
+  busy_ += (state == Rank::State::kBusy) - (was == Rank::State::kBusy);
+  live_ += (was == Rank::State::kStopped) - (state == Rank::State::kStopped);
+  Refile(r);
 }
 
-uint64_t Scheduler::LiveRanks() const {
-  uint64_t live = 0;
-  for (const Rank& r : ranks_) live += r.state != Rank::State::kStopped;
-  return live;
+void Scheduler::Refile(int r) {
+  const Rank& rank = ranks_[r];
+  const bool busy = rank.state == Rank::State::kBusy;
+  if (busy && queues_ahead_[r] && rank.queued_count == 0) {
+    ahead_.insert(r);
+  } else {
+    ahead_.erase(r);
+  }
+  if (busy && rank.queued_count > 0 && !rank.reclaiming) {
+    queued_.insert(r);
+  } else {
+    queued_.erase(r);
+  }
 }
 
 bool Scheduler::StoppedAtMaxFailures() const {
   return options_.max_failures > 0 && chunks_failed_ >= options_.max_failures;
+}
+
+bool Scheduler::DynamicWorkNow() const {
+  if (!queue_.empty()) return true;
+  const double now = Now();
+  for (const auto& [when, chunk] : retry_at_)
+    if (when <= now) return true;
+  return false;
 }
 
 bool Scheduler::WorkRemains(int rank) const {
@@ -96,10 +125,33 @@ bool Scheduler::WorkRemains(int rank) const {
 
 void Scheduler::StartRank(int rank) {
   Rank fresh;
-  fresh.state = Rank::State::kStarting;
   fresh.own = std::move(ranks_[rank].own);  // static: a replaced worker takes over its list
+  fresh.state = ranks_[rank].state;
   ranks_[rank] = std::move(fresh);
+  SetState(rank, Rank::State::kStarting);
   workers_.Start(rank);
+}
+
+// A stopped rank with work left (its worker died, or never had to start) is started again, as
+// long as fewer ranks live than chunks are pending.
+void Scheduler::RestartStopped() {
+  if (interrupted_ || stopped_.empty()) return;
+  if (options_.dynamic && !WorkRemains(0)) return;
+  const std::vector<int> stopped(stopped_.begin(), stopped_.end());
+  for (int r : stopped) {
+    if (live_ >= pending()) return;
+    if (WorkRemains(r) && !workers_.Running(r)) StartRank(r);
+  }
+}
+
+double Scheduler::NextDeadline() {
+  while (!deadlines_.empty()) {
+    const auto [when, r] = deadlines_.top();
+    const Rank& rank = ranks_[r];
+    if (rank.state == Rank::State::kBusy && rank.deadline == when && !rank.timed_out) return when;
+    deadlines_.pop();  // the rank moved on since
+  }
+  return std::numeric_limits<double>::infinity();
 }
 
 Scheduler::Outcome Scheduler::Run() {
@@ -107,14 +159,13 @@ Scheduler::Outcome Scheduler::Run() {
     if (WorkRemains(r) && uint64_t(r) < std::max<uint64_t>(total_, 1)) StartRank(r);
   }
   double next_tick = Now() + options_.tick_seconds;
-  while (!interrupted_ && ((pending() > 0 && !StoppedAtMaxFailures()) || AnyBusy())) {
-    double wait = next_tick - Now();
-    for (const Rank& r : ranks_)
-      if (r.state == Rank::State::kBusy && r.deadline > 0)
-        wait = std::min(wait, r.deadline - Now());
+  double flush_in = std::numeric_limits<double>::infinity();  // what the observer holds, by then
+  while (!interrupted_ && ((pending() > 0 && !StoppedAtMaxFailures()) || busy_ > 0)) {
+    double wait = std::min(next_tick, NextDeadline()) - Now();
     for (const auto& [when, chunk] : retry_at_) wait = std::min(wait, when - Now());
-    std::optional<WorkerEvent> event = workers_.Next(std::max(0.0, wait));
+    std::optional<WorkerEvent> event = workers_.Next(std::max(0.0, std::min(wait, flush_in)));
     if (event) Handle(*event);
+    if (!workers_.EventsWaiting()) flush_in = observer_.Flush(false);
     CheckDeadlines();
     AssignIdle();
     if (Now() >= next_tick) {
@@ -122,13 +173,9 @@ Scheduler::Outcome Scheduler::Run() {
       observer_.Tick();
       next_tick = Now() + options_.tick_seconds;
     }
-    // A stopped rank with work left (its worker died while idle) is restarted here.
-    for (int r = 0; r < workers_.size(); ++r) {
-      if (!interrupted_ && ranks_[r].state == Rank::State::kStopped && WorkRemains(r) &&
-          !workers_.Running(r) && LiveRanks() < pending())
-        StartRank(r);
-    }
+    RestartStopped();
   }
+  observer_.Flush(true);
   Shutdown();
   observer_.Tick();
   if (interrupted_) return Outcome::kInterrupted;
@@ -161,10 +208,20 @@ void Scheduler::Handle(const WorkerEvent& event) {
   }
   Rank& rank = ranks_[event.rank];
   const Message& m = event.message;
+  if (rank.state == Rank::State::kStopping && rank.timed_out &&
+      (m.type == MessageType::kDone || m.type == MessageType::kFailed ||
+       m.type == MessageType::kReturned)) {
+    // Dying after its deadline, with what it held given back (FinishAssignmentChunk): what it
+    // said of those chunks meanwhile is moot; they are computed again.
+    return;
+  }
   switch (m.type) {
     case MessageType::kReady:
       start_failures_in_a_row_ = 0;
-      if (rank.state == Rank::State::kStarting) rank.state = Rank::State::kIdle;
+      if (rank.state == Rank::State::kStarting) SetState(event.rank, Rank::State::kIdle);
+      return;
+    case MessageType::kReturned:
+      HandleReturned(event.rank, m);
       return;
     case MessageType::kFatal:
       rank.fatal = m.text;
@@ -212,25 +269,69 @@ void Scheduler::FinishAssignmentChunk(int r) {
   if (rank.timed_out) {
     // Its end was said before the kill that its deadline sent (the driver looked late: stopped,
     // or busy with another worker's event), and it is dying: it gets no more work, the rest of
-    // its assignment goes back, and its exit is no failure of a chunk it never began.
-    for (uint64_t c = rank.first + rank.count; c-- > rank.next;) {
+    // its assignment and the run queued behind it go back, in order, and its exit is no failure
+    // of a chunk it never began.
+    std::vector<uint64_t> back;
+    for (uint64_t c = rank.next; c < rank.first + rank.count; ++c) back.push_back(c);
+    for (uint64_t c = rank.queued_first; c < rank.queued_first + rank.queued_count; ++c)
+      back.push_back(c);
+    if (rank.reclaiming) --reclaiming_;
+    rank.reclaiming = false;
+    rank.queued_count = 0;
+    for (auto c = back.rbegin(); c != back.rend(); ++c) {
       if (options_.dynamic) {
-        queue_.push_front(c);
+        queue_.push_front(*c);
       } else {
-        rank.own.push_front(c);
+        rank.own.push_front(*c);
       }
     }
-    rank.state = Rank::State::kStopping;
     rank.deadline = 0;
+    SetState(r, Rank::State::kStopping);
     return;
   }
+  if (rank.next == rank.first + rank.count && rank.queued_count > 0) {
+    // Its node started the queued run at once: a reclaim asked meanwhile came too late.
+    if (rank.reclaiming) --reclaiming_;
+    rank.reclaiming = false;
+    rank.first = rank.next = rank.queued_first;
+    rank.count = rank.queued_count;
+    rank.queued_count = 0;
+    Refile(r);
+  }
   if (rank.next == rank.first + rank.count) {
-    rank.state = Rank::State::kIdle;
     rank.deadline = 0;
+    SetState(r, Rank::State::kIdle);
   } else {
     rank.began = Now();
-    if (options_.timeout_seconds > 0) rank.deadline = Now() + options_.timeout_seconds;
+    SetDeadline(r);
   }
+}
+
+void Scheduler::HandleReturned(int r, const Message& m) {
+  Rank& rank = ranks_[r];
+  if (rank.state != Rank::State::kBusy || !rank.reclaiming || m.chunk != rank.queued_first ||
+      m.count != rank.queued_count) {
+    throw Error("protocol: the node of worker " + std::to_string(r) + " gave back chunks " +
+                std::to_string(m.chunk) + " +" + std::to_string(m.count) +
+                ", which it did not hold");
+  }
+  --reclaiming_;
+  rank.reclaiming = false;
+  rank.queued_count = 0;
+  Refile(r);
+  for (uint64_t c = m.chunk + m.count; c-- > m.chunk;) {
+    if (options_.dynamic) {
+      queue_.push_front(c);
+    } else {
+      rank.own.push_front(c);
+    }
+  }
+}
+
+void Scheduler::SetDeadline(int r) {
+  Rank& rank = ranks_[r];
+  rank.deadline = options_.timeout_seconds > 0 ? Now() + options_.timeout_seconds : 0;
+  if (rank.deadline > 0) deadlines_.push({rank.deadline, r});
 }
 
 void Scheduler::FailChunk(int r, uint64_t chunk_index, ChunkFailure::Kind kind, std::string reason,
@@ -271,7 +372,12 @@ void Scheduler::HandleExit(const WorkerEvent& exit) {
   const Rank::State was = rank.state;
   // Read the point before anything restarts this rank and clears its scoreboard slot.
   const std::optional<uint64_t> point = workers_.CurrentPoint(r);
-  rank.state = Rank::State::kStopped;
+  // Its node dropped the run it held queued (no kReturned follows an exit).
+  const uint64_t queued_first = rank.queued_first, queued_count = rank.queued_count;
+  if (rank.reclaiming) --reclaiming_;
+  rank.reclaiming = false;
+  rank.queued_count = 0;
+  SetState(r, Rank::State::kStopped);
   if (was == Rank::State::kStarting) {
     if (interrupted_) return;
     if (++start_failures_in_a_row_ >= options_.max_start_failures) {
@@ -304,25 +410,27 @@ void Scheduler::HandleExit(const WorkerEvent& exit) {
   if (!rank.fatal.empty()) reason += ": " + rank.fatal;
   const uint64_t failed = rank.next;
   FailChunk(r, failed, kind, reason, point, workers_.LogTail(r, 2048));
-  // The rest of the assignment was never started: it goes back to be handed out again.
-  for (uint64_t c = rank.first + rank.count; c-- > failed + 1;) {
+  // The rest of the assignment, and the run queued behind it, were never started: they go back
+  // to be handed out again, in order.
+  std::vector<uint64_t> back;
+  for (uint64_t c = failed + 1; c < rank.first + rank.count; ++c) back.push_back(c);
+  for (uint64_t c = queued_first; c < queued_first + queued_count; ++c) back.push_back(c);
+  for (auto c = back.rbegin(); c != back.rend(); ++c) {
     if (options_.dynamic) {
-      queue_.push_front(c);
+      queue_.push_front(*c);
     } else {
-      rank.own.push_front(c);
+      rank.own.push_front(*c);
     }
   }
 }
 
 void Scheduler::CheckDeadlines() {
   const double now = Now();
-  for (int r = 0; r < workers_.size(); ++r) {
-    Rank& rank = ranks_[r];
-    if (rank.state == Rank::State::kBusy && rank.deadline > 0 && now >= rank.deadline &&
-        !rank.timed_out) {
-      rank.timed_out = true;
-      workers_.Kill(r);
-    }
+  while (NextDeadline() <= now) {
+    const int r = deadlines_.top().second;
+    deadlines_.pop();
+    ranks_[r].timed_out = true;
+    workers_.Kill(r);
   }
 }
 
@@ -348,7 +456,7 @@ bool Scheduler::TakeWork(int r, uint64_t* first, uint64_t* count) {
   }
   if (queue_.empty()) return false;
   uint64_t want = 1;
-  if (options_.batch && measured_chunks_ > 0 && mean_chunk_seconds_ > 0) {
+  if ((options_.batch || queues_ahead_[r]) && measured_chunks_ > 0 && mean_chunk_seconds_ > 0) {
     const double by_time = options_.target_assignment_seconds / mean_chunk_seconds_;
     const uint64_t balance = std::max<uint64_t>(1, queue_.size() / (2 * ranks_.size()));
     want = std::clamp<uint64_t>(uint64_t(by_time), 1, balance);
@@ -364,31 +472,77 @@ bool Scheduler::TakeWork(int r, uint64_t* first, uint64_t* count) {
   return true;
 }
 
+void Scheduler::Begin(int r, uint64_t first, uint64_t count) {
+  observer_.BeforeAssign(first, count);
+  Rank& rank = ranks_[r];
+  rank.first = first;
+  rank.count = count;
+  rank.next = first;
+  rank.began = Now();
+  rank.timed_out = false;
+  SetDeadline(r);
+  SetState(r, Rank::State::kBusy);
+  // False when it is dying: its exit event re-queues the assignment.
+  workers_.Send(r, Message::Assign(first, count));
+}
+
+void Scheduler::QueueBehind(int r, uint64_t first, uint64_t count) {
+  observer_.BeforeAssign(first, count);
+  Rank& rank = ranks_[r];
+  rank.queued_first = first;
+  rank.queued_count = count;
+  Refile(r);
+  workers_.Send(r, Message::Assign(first, count));
+}
+
 void Scheduler::AssignIdle() {
   if (interrupted_) return;
-  for (int r = 0; r < workers_.size(); ++r) {
-    Rank& rank = ranks_[r];
-    if (rank.state != Rank::State::kIdle) continue;
-    uint64_t first, count;
-    if (!TakeWork(r, &first, &count)) continue;
-    observer_.BeforeAssign(first, count);
-    rank.state = Rank::State::kBusy;
-    rank.first = first;
-    rank.count = count;
-    rank.next = first;
-    rank.began = Now();
-    rank.timed_out = false;
-    rank.deadline = options_.timeout_seconds > 0 ? Now() + options_.timeout_seconds : 0;
-    // False when it is dying: its exit event re-queues the assignment.
-    workers_.Send(r, Message::Assign(first, count));
+  if (StoppedAtMaxFailures()) {
+    // Nothing more is handed out: the runs held on nodes and not begun yet come back.
+    while (!queued_.empty()) {
+      const int r = *queued_.begin();
+      ranks_[r].reclaiming = true;
+      ++reclaiming_;
+      Refile(r);
+      workers_.Reclaim(r);
+    }
+    return;
   }
+  uint64_t first, count;
+  if (!options_.dynamic) {
+    for (const std::set<int>* ranks : {&idle_, &ahead_}) {
+      const std::vector<int> listed(ranks->begin(), ranks->end());
+      for (int r : listed) {
+        if (!TakeWork(r, &first, &count)) continue;
+        if (ranks == &idle_) {
+          Begin(r, first, count);
+        } else {
+          QueueBehind(r, first, count);
+        }
+      }
+    }
+    return;
+  }
+  // Idle workers first, in rank order.
+  while (!idle_.empty() && TakeWork(*idle_.begin(), &first, &count))
+    Begin(*idle_.begin(), first, count);
+  // Idle workers left with nothing pending take back runs queued behind busy workers.
+  while (reclaiming_ < idle_.size() && !queued_.empty() && !DynamicWorkNow()) {
+    const int r = *queued_.begin();
+    ranks_[r].reclaiming = true;
+    ++reclaiming_;
+    Refile(r);
+    workers_.Reclaim(r);
+  }
+  while (!ahead_.empty() && TakeWork(*ahead_.begin(), &first, &count))
+    QueueBehind(*ahead_.begin(), first, count);
 }
 
 void Scheduler::Shutdown() {
   for (int r = 0; r < workers_.size(); ++r) {
     if (!workers_.Running(r)) continue;
     if (interrupted_ || !workers_.Send(r, Message::Shutdown())) workers_.Kill(r);
-    ranks_[r].state = Rank::State::kStopping;
+    SetState(r, Rank::State::kStopping);
   }
   // Wait for every exit; a worker that ignores Shutdown for 5 s is killed.
   const double give_up = Now() + 5.0;

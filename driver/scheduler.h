@@ -5,9 +5,16 @@
 //
 // Rules:
 //   - dynamic: the first idle worker gets the next pending chunks. With `batch` (chunk_size:
-//     auto), an assignment is a run of consecutive chunks sized so it takes about
-//     `target_assignment_seconds` by the mean chunk time measured so far (1 until a chunk is
-//     measured), and never more than remaining / (2 * workers), so the end stays balanced.
+//     auto), and always for a worker that QueuesAhead (WorkerSet: an MPI rank's), an assignment
+//     is a run of consecutive chunks sized so it takes about `target_assignment_seconds` by the
+//     mean chunk time measured so far (1 until a chunk is measured), and never more than
+//     remaining / (2 * workers), so the end stays balanced.
+//   - queued runs: a busy worker that QueuesAhead is also sent its next run while it computes
+//     the current one (its node starts it the moment the current one ends, so it never waits on
+//     this scheduler). A worker that goes idle when nothing is pending takes back such a queued
+//     run that was not begun yet (WorkerSet::Reclaim), so a slow or stuck worker holds up no
+//     more than its current run. A static schedule queues its next chunk ahead the same way but
+//     never takes one back.
 //   - static: chunk i of the to-do list goes to rank i % workers, one chunk an assignment, in
 //     order, whatever the timing; a replaced worker takes over its rank's list.
 //   - timeout (per chunk, 0 = none): a worker busy on one chunk longer is killed with its group;
@@ -35,7 +42,10 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <optional>
+#include <queue>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -98,6 +108,12 @@ class SchedulerObserver {
   // Right before each Tick(): what every rank is doing, by rank.
   virtual void Activity(const std::vector<RankActivity>& /*ranks*/) {}
   virtual void Tick() {}
+  // The events taken so far are all that is ready now (WorkerSet::EventsWaiting() is false):
+  // record what ChunkDone() deferred, in one batch, or hold it a little longer for more. Returns
+  // the seconds until what is still held must be recorded (the scheduler waits no longer before
+  // it asks again; infinity: nothing held). `all`: record everything now (Run() is ending).
+  // THROWS: Error, which ends the run.
+  virtual double Flush(bool /*all*/) { return std::numeric_limits<double>::infinity(); }
 };
 
 class Scheduler {
@@ -122,7 +138,12 @@ class Scheduler {
     State state = State::kStopped;
     uint64_t first = 0;  // current assignment: chunks [first, first + count)
     uint64_t count = 0;
-    uint64_t next = 0;         // the chunk being computed
+    uint64_t next = 0;  // the chunk being computed
+    // The run queued behind the current one (QueuesAhead): [queued_first, + queued_count);
+    // queued_count 0: none. `reclaiming`: its node was asked to give it back.
+    uint64_t queued_first = 0;
+    uint64_t queued_count = 0;
+    bool reclaiming = false;
     double began = 0;          // when `next` was begun (the clock's seconds)
     double deadline = 0;       // when `next` times out; 0: none
     bool timed_out = false;    // killed by us for a timeout
@@ -133,17 +154,26 @@ class Scheduler {
   double Now() const { return options_.clock(); }
   void Handle(const WorkerEvent& event);
   void HandleExit(const WorkerEvent& exit);
+  void HandleReturned(int rank, const Message& returned);
   void FailChunk(int rank, uint64_t chunk, ChunkFailure::Kind kind, std::string reason,
                  std::optional<uint64_t> point, std::string log_tail);
   void FinishAssignmentChunk(int rank);
   void AssignIdle();
   bool TakeWork(int rank, uint64_t* first, uint64_t* count);
+  bool DynamicWorkNow() const;  // chunks queued, or a retry whose backoff has passed
   bool WorkRemains(int rank) const;
   bool StoppedAtMaxFailures() const;
-  bool AnyBusy() const;
-  uint64_t LiveRanks() const;
   void StartRank(int rank);
+  void RestartStopped();
+  void Begin(int rank, uint64_t first, uint64_t count);
+  void QueueBehind(int rank, uint64_t first, uint64_t count);
+  void SetDeadline(int rank);
   void CheckDeadlines();
+  double NextDeadline();
+  // Moves a rank to `state`, keeping the index sets below in step; Refile() after any change of
+  // its queued run.
+  void SetState(int rank, Rank::State state);
+  void Refile(int rank);
   void Shutdown();
 
   WorkerSet& workers_;
@@ -154,6 +184,19 @@ class Scheduler {
   std::vector<std::pair<double, uint64_t>> retry_at_;  // (not before, chunk)
   std::unordered_map<uint64_t, int> attempts_;         // chunk -> attempts made so far (>= 1)
   std::vector<Rank> ranks_;
+  std::vector<bool> queues_ahead_;  // by rank: WorkerSet::QueuesAhead
+  // Indexes over ranks_, so each event costs O(log workers), not O(workers): thousands of
+  // ranks' workers are one scheduler's under MPI.
+  std::set<int> idle_;       // kIdle
+  std::set<int> stopped_;    // kStopped
+  std::set<int> ahead_;      // kBusy, QueuesAhead, nothing queued: may be sent its next run
+  std::set<int> queued_;     // kBusy with a queued run not being reclaimed
+  uint64_t busy_ = 0;        // ranks kBusy
+  uint64_t live_ = 0;        // ranks not kStopped
+  uint64_t reclaiming_ = 0;  // queued runs asked back, not yet returned or begun
+  // (deadline, rank) of busy ranks; entries whose rank moved on since are skipped.
+  std::priority_queue<std::pair<double, int>, std::vector<std::pair<double, int>>, std::greater<>>
+      deadlines_;
   uint64_t total_ = 0;
   uint64_t chunks_done_ = 0;
   uint64_t chunks_failed_ = 0;  // finally

@@ -25,6 +25,16 @@
 namespace sweep {
 namespace {
 
+// A wall time (Unix seconds) as this machine's local time, to the second.
+std::string TimeText(double unix_seconds) {
+  const time_t t = time_t(unix_seconds);
+  struct tm local {};
+  localtime_r(&t, &local);
+  char text[64];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S %z", &local);
+  return text;
+}
+
 // What a board says: each worker's time on its chunk, its rate and the rest of its chunk, as of
 // the board's writing (at most kBoardSeconds ago while the run computes; measured on the run's
 // host, whose clock may differ from this one's).
@@ -172,7 +182,9 @@ namespace {
 
 std::optional<Config> StoredConfig(const OutputFile& file) {
   try {
-    return ParseConfig(file.layout().config_text, file.layout().config_file);
+    Config config = ParseConfig(file.layout().config_text, file.layout().config_file);
+    ExpandPaths(&config, kWorkdirPath);  // where this status runs: a node-local root may differ
+    return config;
   } catch (const Error&) {
     return std::nullopt;  // a config this sweep no longer reads: status goes on without it
   }
@@ -218,8 +230,17 @@ std::string FinishHint(const std::string& output, uint64_t pending_chunks, uint6
 
 StatusReport ReadStatus(const std::string& output_path) {
   OutputFile file = OutputFile::Open(output_path, OutputFile::Access::kRead);
-  const ChunkLedger ledger = ChunkLedger::Load(file);
   StatusReport report;
+  // The journals are folded in time order: the latest start or stop wins.
+  const ChunkLedger ledger = ChunkLedger::Load(file, [&report](const JournalRecord& r, size_t) {
+    if (r.type == "started") {
+      report.lost_ranks.clear();
+      report.lost_stop_time = 0;
+    } else if (r.type == "stopped" && !r.lost_ranks.empty()) {
+      report.lost_ranks = r.lost_ranks;
+      report.lost_stop_time = r.time;
+    }
+  });
   report.output = output_path;
   report.kernel = file.layout().kernel_name;
   report.points = file.layout().points;
@@ -269,6 +290,13 @@ nlohmann::json StatusJson(const StatusReport& r) {
                       {"journal_truncated", r.journal_truncated},
                       {"journal_damaged_records", r.journal_damaged},
                       {"workers", WorkersJson(r.workers)}};
+  j["lost_ranks"] = nlohmann::json::array();
+  for (const LostRank& l : r.lost_ranks) {
+    j["lost_ranks"].push_back({{"rank", l.rank},
+                               {"host", l.host},
+                               {"last_heard", l.last_heard},
+                               {"stopped", r.lost_stop_time}});
+  }
   j["shards"] = nlohmann::json::array();
   for (const ShardStatus& s : r.shards) {
     j["shards"].push_back({{"shard", fmt::format("{}/{}", s.index, s.count)},
@@ -344,6 +372,12 @@ std::string StatusText(const StatusReport& r) {
     text += fmt::format("  shard {}/{}: done {}, pending {}, failed {} chunks; {}\n", s.index,
                         s.count, s.counts.done, s.counts.pending, s.counts.failed, state);
     text += WorkersText(s.workers, "    ");
+  }
+  for (const LostRank& l : r.lost_ranks) {
+    text += fmt::format(
+        "  lost: MPI rank {} on {}, last heard from {}; the job stopped {} (exclude that node "
+        "before `sweep resume`)\n",
+        l.rank, l.host.empty() ? "?" : l.host, TimeText(l.last_heard), TimeText(r.lost_stop_time));
   }
   if (r.journal_truncated)
     text +=

@@ -9,6 +9,9 @@
 // holds the lock now (a killed run leaves its last one). Costs O(chunks + journal bytes) time and
 // O(chunks) memory.
 //
+// The latest `stopped` record of the journals also says which MPI ranks were lost when a job was
+// aborted (io/journal.h), with their hosts: what to exclude before resubmitting.
+//
 // For a command kernel, each failure's point is looked up in the work folder the stored config
 // gives (the output's `<OUT.h5>.work` by default; kernels/command.h): a directory kept there is
 // named next to the failure, with the files in it that hold the program's whole stdout and
@@ -73,6 +76,10 @@ struct StatusReport {
   std::map<uint64_t, KeptWorkdir> kept_workdirs;  // chunk -> its failed point's work directory
   std::vector<std::string> parameter_names;       // in the stored config's order
   std::vector<WorkerStatus> workers;  // of the live run (not a shard's) when it has a board
+  // An MPI job's ranks that were gone when it last stopped (its `stopped` record: mpirun
+  // aborting the job on a rank's death), and when it stopped; empty once a later run started.
+  std::vector<LostRank> lost_ranks;
+  double lost_stop_time = 0;
 };
 
 // THROWS: Error as OutputFile::Open and ChunkLedger::Load do.

@@ -61,13 +61,19 @@ sigset_t WatchedSignals() {
 
 // rank -1: the zygote's, which forks workers of every rank (each sets its own SWEEP_RANK).
 std::vector<std::string> WorkerEnvironment(const WorkerLaunch& launch, int rank) {
+  static const std::vector<std::string> none;
+  const std::vector<std::string>& own =
+      size_t(rank) < launch.env_by_rank.size() ? launch.env_by_rank[size_t(rank)] : none;
   std::vector<std::string> env;
   const auto replaced = [&](const std::string& entry) {
     if (entry.rfind("SWEEP_RANK=", 0) == 0 || entry.rfind("SWEEP_SIZE=", 0) == 0 ||
         entry.rfind("SWEEP_DRIVER_PID=", 0) == 0)
       return true;
-    for (const std::string& added : launch.env) {
-      if (entry.compare(0, added.find('=') + 1, added, 0, added.find('=') + 1) == 0) return true;
+    // An entry every worker gets, or this worker's own, replaces the driver's of the same name.
+    for (const std::vector<std::string>* entries : {&launch.env, &own}) {
+      for (const std::string& added : *entries) {
+        if (entry.compare(0, added.find('=') + 1, added, 0, added.find('=') + 1) == 0) return true;
+      }
     }
     return false;
   };
@@ -76,6 +82,7 @@ std::vector<std::string> WorkerEnvironment(const WorkerLaunch& launch, int rank)
     if (!replaced(entry)) env.push_back(entry);
   }
   env.insert(env.end(), launch.env.begin(), launch.env.end());
+  env.insert(env.end(), own.begin(), own.end());
   if (rank >= 0) env.push_back("SWEEP_RANK=" + std::to_string(rank));
   env.push_back("SWEEP_SIZE=" + std::to_string(launch.size));
   env.push_back("SWEEP_DRIVER_PID=" + std::to_string(getpid()));
@@ -330,8 +337,12 @@ pid_t ProcessWorkerSet::StartProcess(int rank, int socket_fd, int log_fd) {
         setup.fds.push_back({launch_.pass_fds[i], kWorkerFirstPassedFd + 1 + int(i)});
       return SpawnChild(launch_.argv, setup);
     }
-    if (launch_.method == WorkerLaunch::Method::kForkserver)
-      return zygote_->Fork(rank, log_fd, socket_fd);
+    if (launch_.method == WorkerLaunch::Method::kForkserver) {
+      static const std::vector<std::string> none;
+      return zygote_->Fork(
+          rank, log_fd, socket_fd,
+          size_t(rank) < launch_.env_by_rank.size() ? launch_.env_by_rank[size_t(rank)] : none);
+    }
     // The forked worker keeps the scoreboard's mapping, not its descriptor.
     return ForkChild(
         setup, [&] { return launch_.child_main(rank, kWorkerSocketFd); },

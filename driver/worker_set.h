@@ -5,8 +5,9 @@
 // ProcessWorkerSet is the real one; tests use a fake (tests/fakes.h).
 //
 // What ProcessWorkerSet promises about every worker it starts (io/process.h does the child setup):
-//   - SWEEP_RANK, SWEEP_SIZE and SWEEP_DRIVER_PID in its environment, like MPI's ranks, and the
-//     entries of WorkerLaunch::env;
+//   - SWEEP_RANK, SWEEP_SIZE and SWEEP_DRIVER_PID in its environment, like MPI's ranks, the
+//     entries of WorkerLaunch::env, and its own of WorkerLaunch::env_by_rank (its GPU), over the
+//     driver's of the same names; the worker that replaces one gets the same;
 //   - its own process group (pgid == pid), so a kill reaches anything it started;
 //   - it dies with the driver (PR_SET_PDEATHSIG, rechecked against the parent pid after, since
 //     the parent may have died before the call): a forked worker from the start, a spawned one
@@ -104,6 +105,19 @@ class WorkerSet {
   virtual std::string LogTail(int rank, size_t max_bytes = 2048) const = 0;
   // Where the worker of `rank` runs; nothing known by default.
   virtual WorkerPlace Place(int /*rank*/) const { return {}; }
+
+  // A worker reached through another process (an MPI rank's: driver/mpi_run.h), for which every
+  // message costs more and arrives later. The scheduler hands it runs of chunks sized by time,
+  // and sends it its next assignment while it computes the current one: its node holds that
+  // queued run and gives it to the worker the moment the current one ends. False by default.
+  virtual bool QueuesAhead(int /*rank*/) const { return false; }
+  // Asks the node of `rank` for its queued run back. If the node still holds it unstarted, a
+  // kReturned message naming it follows (before any other message of that worker); otherwise
+  // the worker computes it as usual.
+  virtual void Reclaim(int /*rank*/) {}
+  // Whether Next(0) would return an event at once: the rest of what arrived together (an MPI
+  // rank's aggregated message). The scheduler takes them all, then records them in one batch.
+  virtual bool EventsWaiting() const { return false; }
 };
 
 // Where each worker publishes the point it is on, in shared memory the driver can read after
@@ -137,6 +151,10 @@ struct WorkerLaunch {
   std::vector<std::string> env;
   // Each worker's log is rotated at this size (driver/worker_log.h). REQUIRES: > 0.
   uint64_t log_rotate_bytes = kWorkerLogRotateBytes;
+  // The worker environment: "NAME=value" entries for the worker of each rank (index), on top of
+  // this process's environment; a rank beyond the list gets none. driver/gpus.h's device
+  // variables travel here.
+  std::vector<std::vector<std::string>> env_by_rank;
   // kSpawn: the program and arguments (argv[0] included, a path). The worker finds its socket
   // at kWorkerSocketFd, the scoreboard's memfd at kWorkerFirstPassedFd and the descriptors of
   // `pass_fds` at kWorkerFirstPassedFd + 1, + 2, ... in order. kForkserver: the zygote's, with

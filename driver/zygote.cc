@@ -153,11 +153,12 @@ Zygote::State Zygote::Poll() {
   return state_;
 }
 
-pid_t Zygote::Fork(int rank, int log_fd, int socket_fd) {
+pid_t Zygote::Fork(int rank, int log_fd, int socket_fd, const std::vector<std::string>& env) {
   if (state_ != State::kReady) throw Error("forkserver: the zygote is not ready");
   std::optional<nlohmann::json> answer;
-  if (SendWire(socket_.get(), {{"rank", rank}}, {log_fd, socket_fd}))
-    answer = ReceiveWire(socket_.get());
+  nlohmann::json request = {{"rank", rank}};
+  if (!env.empty()) request["env"] = env;
+  if (SendWire(socket_.get(), request, {log_fd, socket_fd})) answer = ReceiveWire(socket_.get());
   if (!answer) {
     Fail("the forkserver's zygote (pid " + std::to_string(pid_) + ") exited");
     throw Error("forkserver: " + why_);
@@ -174,7 +175,7 @@ namespace {
 // In the worker the zygote forked, once its intermediate parent is gone: the driver's child from
 // here on. Only returns when it is.
 void BecomeForkedWorker(pid_t driver, pid_t intermediate, int death_signal, int rank, int log_fd,
-                        int socket_fd, char* role) {
+                        int socket_fd, const std::vector<std::string>& env, char* role) {
   setpgid(0, 0);
   // The intermediate exits at once, and this process goes to the nearest subreaper: the driver.
   while (getppid() == intermediate) usleep(50);
@@ -184,13 +185,18 @@ void BecomeForkedWorker(pid_t driver, pid_t intermediate, int death_signal, int 
   close(log_fd);
   close(socket_fd);
   setenv("SWEEP_RANK", std::to_string(rank).c_str(), 1);
+  for (const std::string& entry : env) {
+    const size_t equals = entry.find('=');
+    if (equals != std::string::npos && equals > 0)
+      setenv(entry.substr(0, equals).c_str(), entry.c_str() + equals + 1, 1);
+  }
   // In place, as long as "zygote": /proc/<pid>/cmdline shows the process's own argument bytes.
   if (role && std::strlen(role) == 6) std::memcpy(role, "worker", 6);
 }
 
 // Serves one request: forks the worker of `rank`. Returns its pid, or -1 with *why set.
 pid_t ForkWorker(const WorkerSetup& setup, void* kernel_state, int rank, int log_fd, int socket_fd,
-                 char* role, std::string* why) {
+                 const std::vector<std::string>& env, char* role, std::string* why) {
   int death_signal = 0;
   if (prctl(PR_GET_PDEATHSIG, &death_signal) != 0 || death_signal == 0) death_signal = SIGKILL;
   const pid_t driver = getppid();
@@ -212,7 +218,7 @@ pid_t ForkWorker(const WorkerSetup& setup, void* kernel_state, int rank, int log
       PythonAfterForkInChild();
       close(report[1]);
       close(kWorkerSocketFd);  // the zygote's: a worker never speaks on it
-      BecomeForkedWorker(driver, self, death_signal, rank, log_fd, socket_fd, role);
+      BecomeForkedWorker(driver, self, death_signal, rank, log_fd, socket_fd, env, role);
       int code = 1;
       try {
         code = WorkerLoop(setup, rank, kWorkerSocketFd, kernel_state);
@@ -266,9 +272,11 @@ int ZygoteMain(char* role) {
       if (!request) break;  // the driver closed it: the run is over
       std::string why = "a request without a rank and two descriptors";
       pid_t pid = -1;
-      if (request->contains("rank") && fds.size() == 2)
-        pid = ForkWorker(job.setup(), state, request->at("rank").get<int>(), fds[0], fds[1], role,
-                         &why);
+      if (request->contains("rank") && fds.size() == 2) {
+        const std::vector<std::string> env = request->value("env", std::vector<std::string>{});
+        pid = ForkWorker(job.setup(), state, request->at("rank").get<int>(), fds[0], fds[1], env,
+                         role, &why);
+      }
       for (int fd : fds) close(fd);
       if (!SendWire(socket_fd,
                     pid > 0 ? nlohmann::json{{"pid", pid}} : nlohmann::json{{"error", why}}))

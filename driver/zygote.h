@@ -15,7 +15,8 @@
 // re-parented to the driver, the child subreaper of a ProcessWorkerSet. The worker then waits for
 // that, asks to die with the driver (by the death signal the zygote had, so a handler the kernel's
 // init installed for it keeps working), leads its own process group, takes its log as stdout and
-// stderr and its protocol socket at kWorkerSocketFd, sets SWEEP_RANK, calls itself `worker` in
+// stderr and its protocol socket at kWorkerSocketFd, sets SWEEP_RANK and the environment the
+// request names for that worker alone (its GPU, driver/gpus.h), calls itself `worker` in
 // its command line (`sweep-worker worker`, where the zygote is `sweep-worker zygote`), and runs
 // WorkerLoop() with
 // the kernel's state it inherited; it finishes that state when it ends. Unlike a forked driver
@@ -26,7 +27,8 @@
 //
 // Wire (SOCK_SEQPACKET at the zygote's kWorkerSocketFd, one JSON object per message):
 //   zygote -> driver, once: {"ready": true}, or {"error": "why"} when the kernel did not load
-//   driver -> zygote: {"rank": r}, with the worker's log and socket descriptors (SCM_RIGHTS)
+//   driver -> zygote: {"rank": r, "env": ["NAME=value", ...]}, with the worker's log and socket
+//                     descriptors (SCM_RIGHTS); "env" may be left out
 //   zygote -> driver: {"pid": p}, or {"error": "why"}
 #pragma once
 
@@ -64,11 +66,12 @@ class Zygote {
   const std::string& why() const { return why_; }
   // Reads what the zygote said, without waiting.
   State Poll();
-  // A worker of `rank` with these descriptors as its log and protocol socket: the zygote forks
-  // it, and it is this process's child by the time this returns its pid.
-  // REQUIRES: state() == kReady. THROWS: Error when the zygote could not (it is kFailed if it
-  // died).
-  pid_t Fork(int rank, int log_fd, int socket_fd);
+  // A worker of `rank` with these descriptors as its log and protocol socket, and `env`
+  // ("NAME=value") set in its environment: the zygote forks it, and it is this process's child
+  // by the time this returns its pid. The kernel was initialised before: a variable it read in
+  // its init() keeps the zygote's value there. REQUIRES: state() == kReady. THROWS: Error when
+  // the zygote could not (it is kFailed if it died).
+  pid_t Fork(int rank, int log_fd, int socket_fd, const std::vector<std::string>& env = {});
 
  private:
   void Fail(const std::string& why);

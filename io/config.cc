@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cmath>
@@ -44,7 +45,7 @@ const ConfigKeys kAxisKeys("parameters.<name>",
 const ConfigKeys kSamplingKeys("sampling", {"method", "n"});
 const ConfigKeys kExecutionKeys("execution",
                                 {"workers", "chunk_size", "schedule", "start", "threads", "timeout",
-                                 "retries", "memory_limit", "max_failures"});
+                                 "retries", "memory_limit", "max_failures", "gpus"});
 const ConfigKeys kOutputKeys("output", {"path"});
 // CF text attributes a user may give a variable; the others (_FillValue, coordinates, ...) are the
 // output file's own.
@@ -53,6 +54,24 @@ const ConfigKeys kAttributeKeys("attributes.<name>",
 
 // Placeholders of the command kernel and dimension names of the output file.
 const char* const kReservedNames[] = {"seed", "point", "sample", "replicate"};
+
+// The environment variables `path` names (`${NAME}`), in order, into *names; a message when a
+// `$` starts anything else (a shell's `$NAME` is not expanded, and would be taken literally).
+std::optional<std::string> VariablesIn(const std::string& path, std::vector<std::string>* names) {
+  for (size_t at = path.find('$'); at != std::string::npos; at = path.find('$', at + 1)) {
+    const size_t close = path.find('}', at);
+    const bool braced = path.compare(at, 2, "${") == 0 && close != std::string::npos;
+    const std::string name = braced ? path.substr(at + 2, close - at - 2) : "";
+    if (!braced || !IsIdentifier(name)) {
+      return "`$` starts an environment variable, written ${NAME} (a letter or `_`, then "
+             "letters, digits or `_`), in `" +
+             path + "`";
+    }
+    names->push_back(name);
+    at = close;
+  }
+  return std::nullopt;
+}
 
 bool IsDigits(const std::string& s, size_t from, size_t to) {
   if (from >= to) return false;
@@ -360,6 +379,23 @@ class ConfigReader {
     return p.lexically_normal().string();
   }
 
+  // A path that may name environment variables: resolved, or kept as a template (PathTemplate)
+  // when it names some. nullopt (reported) when it is not a string or a `$` is misused.
+  std::optional<std::string> Path(const Field& field, const std::string& what) {
+    std::optional<std::string> path = String(field, what);
+    if (!path) return std::nullopt;
+    std::vector<std::string> names;
+    if (std::optional<std::string> problem = VariablesIn(*path, &names)) {
+      Fail(field, *problem);
+      return std::nullopt;
+    }
+    if (names.empty()) return Resolve(*path);
+    // Resolved now only when it starts relative: `${TMPDIR}/x` is whatever TMPDIR says.
+    const std::string text = path->rfind("${", 0) == 0 ? *path : Resolve(*path);
+    config_.path_templates.push_back({field.path, text, field.where});
+    return text;
+  }
+
   void ReadName(const Field& field);
   // No `name:`: the config file's stem.
   void NameAfterFile(const Field& top);
@@ -387,6 +423,7 @@ class ConfigReader {
   bool ReadValues(const Field& v, AxisSpec* axis);
   void ReadZip(const Field& field);
   void ReadExecution(const Field& field);
+  void ReadGpus(const Field& field);
   void ReadOutput(const Field& field);
   void ReadAttributes(const Field& field);
   void CheckGridValues();
@@ -665,8 +702,8 @@ void ConfigReader::ReadWorkdir(const Field& field) {
   RejectUnknown(*keys, kWorkdirKeys);
   KernelSpec::Workdir& workdir = config_.kernel.workdir;
   if (const Entry* e = Find(*keys, "root")) {
-    std::optional<std::string> root = String(e->value, "a folder path");
-    if (root) workdir.root = Resolve(*root);
+    std::optional<std::string> root = Path(e->value, "a folder path");
+    if (root) workdir.root = *root;
   }
   if (const Entry* e = Find(*keys, "keep")) {
     std::optional<std::string> keep =
@@ -894,9 +931,9 @@ void ConfigReader::ReadInput(const Entry& entry) {
     ok = ok && d.has_value();
     input.distribution = d.value_or("");
   } else {
-    std::optional<std::string> path = String(main->value, "a file path");
+    std::optional<std::string> path = Path(main->value, "a file path");
     ok = ok && path.has_value();
-    if (path) input.path = Resolve(*path);
+    if (path) input.path = *path;
   }
   if (const Entry* e = Find(*keys, "dataset"); e && input.kind == InputSpec::Kind::kHdf5) {
     std::optional<std::string> dataset = String(e->value, "a dataset path like /group/name");
@@ -1396,6 +1433,7 @@ void ConfigReader::ReadExecution(const Field& field) {
       Fail(e->value, "expected a number of failed chunks >= 1 or `none`, " + Got(s, e->value.node));
     }
   }
+  if (const Entry* e = Find(*keys, "gpus")) ReadGpus(e->value);
   if (const Entry* e = Find(*keys, "memory_limit")) {
     Scalar s = Classify(e->value.node);
     std::optional<uint64_t> bytes;
@@ -1413,13 +1451,54 @@ void ConfigReader::ReadExecution(const Field& field) {
   }
 }
 
+void ConfigReader::ReadGpus(const Field& field) {
+  ExecutionSpec& x = config_.execution;
+  const Scalar s = Classify(field.node);
+  if (s.kind == Scalar::kString && (s.text == "none" || s.text == "auto")) {
+    x.gpus = s.text == "auto" ? ExecutionSpec::Gpus::kAuto : ExecutionSpec::Gpus::kNone;
+    return;
+  }
+  const std::string expected =
+      "`none`, `auto` or a list of devices like [0, 1] (indices, or names as "
+      "CUDA_VISIBLE_DEVICES takes them)";
+  if (!field.node.IsSequence()) {
+    Fail(field, "expected " + expected + ", " + Got(s, field.node));
+    return;
+  }
+  std::optional<std::vector<Field>> items = List(field, 1, 4096, "a list of 1 to 4096 devices");
+  if (!items) return;
+  std::vector<std::string> devices;
+  for (const Field& item : *items) {
+    const Scalar d = Classify(item.node);
+    const bool index = d.kind == Scalar::kInteger && d.integer >= 0;
+    // A name: what CUDA_VISIBLE_DEVICES and its kin take (GPU-<uuid>, MIG-<uuid>), never a list.
+    const bool name = d.kind == Scalar::kString && !d.text.empty() &&
+                      d.text.find_first_of(", \t\n=") == std::string::npos;
+    if (!index && !name) {
+      Fail(item, "expected a device index >= 0 or a device name without commas or spaces, " +
+                     Got(d, item.node));
+      continue;
+    }
+    const std::string device = index ? std::to_string(d.integer) : d.text;
+    if (std::find(devices.begin(), devices.end(), device) != devices.end()) {
+      Fail(item, "device " + device +
+                     " is listed twice (workers beyond the devices share them "
+                     "round robin)");
+      continue;
+    }
+    devices.push_back(device);
+  }
+  x.gpus = ExecutionSpec::Gpus::kList;
+  x.gpu_devices = std::move(devices);
+}
+
 void ConfigReader::ReadOutput(const Field& field) {
   std::optional<std::vector<Entry>> keys = Map(field, "a map {path: ...}");
   if (!keys) return;
   RejectUnknown(*keys, kOutputKeys);
   if (const Entry* e = Find(*keys, "path")) {
-    std::optional<std::string> path = String(e->value, "a file path");
-    if (path) config_.output.path = Resolve(*path);
+    std::optional<std::string> path = Path(e->value, "a file path");
+    if (path) config_.output.path = *path;
   }
 }
 
@@ -1604,6 +1683,79 @@ const std::vector<ConfigKeys>& KnownConfigKeys() {
                                                  kInputKeys,     kAxisKeys,   kSamplingKeys,
                                                  kExecutionKeys, kOutputKeys, kAttributeKeys};
   return tables;
+}
+
+namespace {
+
+std::string HostNameText() {
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  return std::string("on ") + (host[0] ? host : "this host");
+}
+
+unsigned UseOf(const std::string& key) {
+  if (key == "output.path") return kOutputPath;
+  if (key == "kernel.workdir.root") return kWorkdirPath;
+  return kInputPaths;
+}
+
+// The field a template's key names. REQUIRES: the key of one of config's templates.
+std::string* PathField(Config* config, const std::string& key) {
+  if (key == "output.path") return &config->output.path;
+  if (key == "kernel.workdir.root") return &config->kernel.workdir.root;
+  for (InputSpec& input : config->inputs) {
+    if (key.rfind("inputs." + input.name + ".", 0) == 0 &&
+        key.find('.', 8 + input.name.size()) == std::string::npos)
+      return &input.path;
+  }
+  throw Error("config: no path at " + key);
+}
+
+}  // namespace
+
+void ExpandPaths(Config* config, unsigned use) {
+  std::vector<Diagnostic> unset;
+  for (const PathTemplate& t : config->path_templates) {
+    if (!(UseOf(t.key) & use)) continue;
+    std::vector<std::string> names;
+    VariablesIn(t.text, &names);
+    std::string path;
+    size_t from = 0;
+    bool complete = true;
+    for (const std::string& name : names) {
+      const size_t at = t.text.find("${" + name + "}", from);
+      path += t.text.substr(from, at - from);
+      const char* value = std::getenv(name.c_str());
+      if (!value) {
+        unset.push_back({t.where, t.key,
+                         "${" + name + "} is not set in the environment here (" + HostNameText() +
+                             "), so `" + t.text + "` names no path"});
+        complete = false;
+        break;
+      }
+      path += value;
+      from = at + name.size() + 3;
+    }
+    if (!complete) continue;
+    path += t.text.substr(from);
+    fs::path p(path);
+    if (p.is_relative()) p = fs::path(config->folder) / p;
+    *PathField(config, t.key) = p.lexically_normal().string();
+  }
+  if (!unset.empty()) throw ConfigError(unset);
+}
+
+std::map<std::string, std::string> ExpandedPaths(const Config& config) {
+  std::map<std::string, std::string> paths;
+  for (const PathTemplate& t : config.path_templates)
+    paths[t.key] = *PathField(const_cast<Config*>(&config), t.key);
+  return paths;
+}
+
+void DropPathTemplate(Config* config, const std::string& key) {
+  std::vector<PathTemplate>& t = config->path_templates;
+  t.erase(std::remove_if(t.begin(), t.end(), [&](const PathTemplate& p) { return p.key == key; }),
+          t.end());
 }
 
 Config ParseConfig(const std::string& text, const std::string& file,

@@ -182,6 +182,9 @@ struct ExecutionSpec {
   // spawn: exec sweep-worker; fork: fork the driver; forkserver: fork a zygote that initialised
   // the kernel once (driver/zygote.h).
   enum class Start { kSpawn, kFork, kForkserver };
+  // `gpus:` none; auto (the devices the driver sees: its CUDA_VISIBLE_DEVICES, else `nvidia-smi
+  // -L`, driver/gpus.h); or a list of devices, each as CUDA_VISIBLE_DEVICES names one.
+  enum class Gpus { kNone, kAuto, kList };
   int workers = 0;         // 0: auto (the number of online cores)
   int64_t chunk_size = 0;  // 0: auto (see driver/plan.h)
   Schedule schedule = Schedule::kDynamic;
@@ -195,6 +198,8 @@ struct ExecutionSpec {
   // Chunks failed for good (after their retries) in one invocation, after which no more chunks
   // are handed out; 0: none.
   uint64_t max_failures = 100;
+  Gpus gpus = Gpus::kNone;
+  std::vector<std::string> gpu_devices;  // kList: the devices, in order ("0", "GPU-8c3f...")
 };
 
 struct OutputSpec {
@@ -210,6 +215,16 @@ struct AttributesSpec {
                      // driver/binding.h)
   std::vector<std::pair<std::string, std::string>> values;  // units, long_name, ...: as written
   SourceLocation where;                                     // of the name's key
+};
+
+// A path of the config that names environment variables (`${TMPDIR}/sweep`), kept as written
+// (a relative one resolved against the config's folder) to be expanded where it is used, on the
+// node that uses it (ExpandPaths). `key` is its key path: "output.path", "kernel.workdir.root",
+// "inputs.<name>.npy" (hdf5, raw).
+struct PathTemplate {
+  std::string key;
+  std::string text;
+  SourceLocation where;
 };
 
 struct Config {
@@ -232,9 +247,26 @@ struct Config {
   // What a user should know that is not an error (a `values:` list that is not sorted): `validate`
   // prints them. Not carried to workers.
   std::vector<Diagnostic> notes;
+  // The paths that name environment variables. Until ExpandPaths() sets them, their fields hold
+  // the template text.
+  std::vector<PathTemplate> path_templates;
 
   const AxisSpec* FindParameter(const std::string& name) const;
 };
+
+// Which paths a caller uses, for ExpandPaths: a run uses all three; a resume, or an MPI rank
+// other than 0, its inputs and the work directories (the output is the file it was given).
+enum PathUse : unsigned { kOutputPath = 1, kInputPaths = 2, kWorkdirPath = 4, kAllPaths = 7 };
+
+// Sets each path of `use` that names environment variables from this process's environment
+// (`${NAME}`: a letter or `_`, then letters, digits, `_`); a result that is relative is taken
+// against the config's folder. THROWS: ConfigError with, for each variable that is not set, the
+// path's file:line:col and key and the variable's name (exit code 2).
+void ExpandPaths(Config* config, unsigned use);
+// The templated paths' current values by key, as ExpandPaths set them.
+std::map<std::string, std::string> ExpandedPaths(const Config& config);
+// Forgets the template of `key` (its field was set from elsewhere: `-o`, `--input`).
+void DropPathTemplate(Config* config, const std::string& key);
 
 // The keys the reader accepts in one map of a config. `map` is the map's key path: "" for the top
 // level, with `<name>` standing for a name the user chooses ("inputs.<name>" holds `npy`, `dtype`,

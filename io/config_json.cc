@@ -43,6 +43,9 @@ constexpr Word<ExecutionSpec::Start> kStarts[] = {
     {ExecutionSpec::Start::kSpawn, "spawn"},
     {ExecutionSpec::Start::kFork, "fork"},
     {ExecutionSpec::Start::kForkserver, "forkserver"}};
+constexpr Word<ExecutionSpec::Gpus> kGpus[] = {{ExecutionSpec::Gpus::kNone, "none"},
+                                               {ExecutionSpec::Gpus::kAuto, "auto"},
+                                               {ExecutionSpec::Gpus::kList, "list"}};
 
 template <typename Enum, size_t N>
 json EncodeWord(Enum value, const Word<Enum> (&words)[N]) {
@@ -129,6 +132,8 @@ void Decode(const json& j, ExecutionSpec::Schedule* schedule) {
 }
 json Encode(ExecutionSpec::Start start) { return EncodeWord(start, kStarts); }
 void Decode(const json& j, ExecutionSpec::Start* start) { DecodeWord(j, kStarts, start); }
+json Encode(ExecutionSpec::Gpus gpus) { return EncodeWord(gpus, kGpus); }
+void Decode(const json& j, ExecutionSpec::Gpus* gpus) { DecodeWord(j, kGpus, gpus); }
 
 json Encode(const Value& value);
 void Decode(const json& j, Value* value);
@@ -148,6 +153,8 @@ json Encode(const KernelSpec& kernel);
 void Decode(const json& j, KernelSpec* kernel);
 json Encode(const InputSpec& input);
 void Decode(const json& j, InputSpec* input);
+json Encode(const PathTemplate& path);
+void Decode(const json& j, PathTemplate* path);
 json Encode(const SamplingSpec& sampling);
 void Decode(const json& j, SamplingSpec* sampling);
 json Encode(const ExecutionSpec& execution);
@@ -412,6 +419,8 @@ json Encode(const ExecutionSpec& execution) {
   Put(j, "retries", execution.retries);
   Put(j, "memory_limit_bytes", execution.memory_limit_bytes);
   Put(j, "max_failures", execution.max_failures);
+  Put(j, "gpus", execution.gpus);
+  Put(j, "gpu_devices", execution.gpu_devices);
   return j;
 }
 void Decode(const json& j, ExecutionSpec* execution) {
@@ -424,6 +433,21 @@ void Decode(const json& j, ExecutionSpec* execution) {
   Take(j, "retries", &execution->retries);
   Take(j, "memory_limit_bytes", &execution->memory_limit_bytes);
   Take(j, "max_failures", &execution->max_failures);
+  Take(j, "gpus", &execution->gpus);
+  Take(j, "gpu_devices", &execution->gpu_devices);
+}
+
+json Encode(const PathTemplate& path) {
+  json j = json::object();
+  Put(j, "key", path.key);
+  Put(j, "text", path.text);
+  Put(j, "where", path.where);
+  return j;
+}
+void Decode(const json& j, PathTemplate* path) {
+  Take(j, "key", &path->key);
+  Take(j, "text", &path->text);
+  Take(j, "where", &path->where);
 }
 
 json Encode(const OutputSpec& output) {
@@ -471,6 +495,7 @@ nlohmann::json ConfigToJson(const Config& config) {
   Put(j, "execution", config.execution);
   Put(j, "output", config.output);
   Put(j, "attributes", config.attributes);
+  Put(j, "path_templates", config.path_templates);
   // Not text, name or notes: see the header.
   return j;
 }
@@ -495,6 +520,7 @@ Config ConfigFromJson(const nlohmann::json& job) {
     Take(job, "execution", &config.execution);
     Take(job, "output", &config.output);
     Take(job, "attributes", &config.attributes);
+    Take(job, "path_templates", &config.path_templates);
   } catch (const Error& e) {
     throw Error(std::string("sweep job: ") + e.what());
   }

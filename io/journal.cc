@@ -41,6 +41,21 @@ void WriteBytes(int fd, const std::string& bytes, const std::string& path) {
   }
 }
 
+// Appends records with one write. A short write (a full disk) is cut off again, so that none of
+// the records is in the journal, as Append promises: a batch would otherwise leave its first
+// records whole, recorded for a reader while the caller takes them for not recorded.
+void AppendRecords(int fd, const std::string& bytes, const std::string& path) {
+  const off_t before = lseek(fd, 0, SEEK_END);  // the journal's one writer is this process
+  try {
+    WriteBytes(fd, bytes, path);
+  } catch (const Error&) {
+    if (before >= 0 && ftruncate(fd, before) != 0) {
+      // Left as it is: a reader takes what is whole, as after a kill.
+    }
+    throw;
+  }
+}
+
 void PutLe(std::string* out, uint64_t value, int bytes) {
   for (int i = 0; i < bytes; ++i) out->push_back(char(uint8_t(value >> (8 * i))));
 }
@@ -109,8 +124,16 @@ std::string FittedJson(JournalRecord r) {
       }
     } else if (!r.hosts.ranges.empty()) {
       r.hosts.ranges.clear();
+    } else if (!r.hosts.devices.empty()) {
+      r.hosts.devices.clear();
+    } else if (r.paths.size() > 1) {
+      r.paths.erase(std::next(r.paths.begin()), r.paths.end());
     } else if (!r.params_json.empty()) {
       r.params_json.clear();
+    } else if (r.cpu_seconds.size() > 1) {
+      r.cpu_seconds.resize(1);
+    } else if (r.lost_ranks.size() > 16) {
+      r.lost_ranks.resize(16);
     } else {
       throw Error("journal: a record of " + std::to_string(json.size()) + " bytes does not fit");
     }
@@ -128,11 +151,18 @@ int OpenToRead(const std::string& path) {
 
 }  // namespace
 
+const std::string& WorkerHosts::DeviceOf(int worker) const {
+  static const std::string none;
+  return worker >= 0 && size_t(worker) < devices.size() ? devices[size_t(worker)] : none;
+}
+
 const std::string& WorkerHosts::Of(int worker) const {
-  const std::string* found = &host;
-  for (const auto& [first, name] : ranges)
-    if (first <= worker) found = &name;
-  return *found;
+  // The last range that starts at or before `worker`: a binary search, as an MPI run over
+  // thousands of nodes has a range each.
+  const auto after = std::upper_bound(
+      ranges.begin(), ranges.end(), worker,
+      [](int w, const std::pair<int, std::string>& range) { return w < range.first; });
+  return after == ranges.begin() ? host : std::prev(after)->second;
 }
 
 std::string EncodeJournalRecord(const JournalRecord& r) {
@@ -147,6 +177,12 @@ std::string EncodeJournalRecord(const JournalRecord& r) {
     j["host"] = r.hosts.host;
     if (!r.hosts.ranges.empty()) j["worker_hosts"] = r.hosts.ranges;
     if (!r.reuse_json.empty()) j["reuse"] = nlohmann::json::parse(r.reuse_json);
+    if (!r.hosts.devices.empty()) j["worker_devices"] = r.hosts.devices;
+    if (!r.paths.empty()) {
+      nlohmann::json paths = nlohmann::json::object();
+      for (const auto& [rank, by_key] : r.paths) paths[std::to_string(rank)] = by_key;
+      j["paths"] = paths;
+    }
   } else if (r.type == "reused") {
     j["chunk"] = r.chunk;
     j["points"] = r.points;
@@ -176,6 +212,19 @@ std::string EncodeJournalRecord(const JournalRecord& r) {
   } else if (r.type == "stopped") {
     j["reason"] = r.reason;
     j["message"] = r.message;
+    if (!r.cpu_seconds.empty()) {
+      nlohmann::json cpu = nlohmann::json::array();
+      for (double s : r.cpu_seconds)
+        cpu.push_back(std::isfinite(s) ? nlohmann::json(std::round(s * 1e4) / 1e4)
+                                       : nlohmann::json(nullptr));
+      j["cpu_seconds"] = cpu;
+    }
+    if (!r.lost_ranks.empty()) {
+      nlohmann::json lost = nlohmann::json::array();
+      for (const LostRank& l : r.lost_ranks)
+        lost.push_back({{"rank", l.rank}, {"host", l.host}, {"last_heard", l.last_heard}});
+      j["lost_ranks"] = lost;
+    }
   }
   // Invalid UTF-8 in a kernel's stderr must not make the record unwritable.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -220,6 +269,21 @@ std::optional<JournalRecord> DecodeJournalRecord(const std::string& line) {
     r.hosts.host = j.value("host", "");
     if (j.contains("worker_hosts"))
       r.hosts.ranges = j["worker_hosts"].get<std::vector<std::pair<int, std::string>>>();
+    if (j.contains("worker_devices"))
+      r.hosts.devices = j["worker_devices"].get<std::vector<std::string>>();
+    if (j.contains("paths") && j["paths"].is_object()) {
+      for (const auto& [rank, by_key] : j["paths"].items())
+        r.paths[std::stoi(rank)] = by_key.get<std::map<std::string, std::string>>();
+    }
+    if (j.contains("cpu_seconds") && j["cpu_seconds"].is_array()) {
+      for (const nlohmann::json& s : j["cpu_seconds"])
+        r.cpu_seconds.push_back(s.is_number() ? s.get<double>() : std::nan(""));
+    }
+    if (j.contains("lost_ranks") && j["lost_ranks"].is_array()) {
+      for (const nlohmann::json& l : j["lost_ranks"])
+        r.lost_ranks.push_back(
+            {l.value("rank", 0), l.value("host", ""), l.value("last_heard", 0.0)});
+    }
   } catch (const std::exception&) {
     return std::nullopt;
   }
@@ -577,7 +641,15 @@ Journal::~Journal() {
 }
 
 void Journal::Append(const JournalRecord& record) {
-  WriteBytes(fd_, EncodeJournalFrame(record), path_);
+  AppendRecords(fd_, EncodeJournalFrame(record), path_);
+  dirty_ = true;
+}
+
+void Journal::Append(const std::vector<JournalRecord>& records) {
+  if (records.empty()) return;
+  std::string bytes;
+  for (const JournalRecord& record : records) bytes += EncodeJournalFrame(record);
+  AppendRecords(fd_, bytes, path_);
   dirty_ = true;
 }
 

@@ -17,14 +17,16 @@
 //   'J' payload: one JSON object (UTF-8, no newline) with "type" and "time" (Unix seconds, UTC):
 //     {"type":"started","time":..,"pid":..,"command":"run|run --shard I/N|resume|rerun",
 //      "workers":..,"fingerprint":{..},"host":"..","worker_hosts":[[first worker,"host"],..],
-//      "reuse":[{"file":"/abs/OLD.h5","points":..},..]}
+//      "reuse":[{"file":"/abs/OLD.h5","points":..},..],"paths":{..},"worker_devices":[..]}
 //        fingerprint: what the run computes with (driver/fingerprint.h; absent in journals of
 //        older sweeps). host: where the run's driver is, and so its workers; worker_hosts (an
 //        MPI run's, left out otherwise): workers from each first on are on that host. The done
 //        and failed records that follow in the same journal name their worker by its index:
 //        this is where to find its host. reuse (a `run --reuse`'s, left out otherwise): each
 //        earlier output it copies points from, and how many of the points it computes it planned
-//        to copy from it.
+//        to copy from it. worker_devices (when some worker has a GPU): each worker's device, by
+//        index, "" for none. paths (only when the config's paths name environment variables):
+//        {"<MPI rank>": {"<key path>": "<the path as that rank expanded it>"}}.
 //     {"type":"failed","time":..,"chunk":..,"attempt":..,"final":true|false,"kind":"crashed|...",
 //      "reason":"..","point":..|null,"params":{"rho":2.5,..},"stderr":"..","worker":..}
 //        "kept":true (left out otherwise): the chunk was done before this attempt (a rerun), and
@@ -35,9 +37,16 @@
 //        outputs (`--reuse`), not computed: how many, and from which output and which of its
 //        chunks (the first output that gave some, when several did). A `done` record without
 //        one computed every point of its chunk.
-//     {"type":"stopped","time":..,"reason":"finished|interrupted|error","message":".."}
+//     {"type":"stopped","time":..,"reason":"finished|interrupted|error","message":"..",
+//      "cpu_seconds":[..],"lost_ranks":[{"rank":..,"host":"..","last_heard":..},..]}
+//        cpu_seconds: the user and system CPU time of the run's driver process by MPI rank (a
+//        plain run's one entry; null for a rank that did not say), its threads included, its
+//        workers not: what coordinating the run cost. lost_ranks (an MPI run's, when some
+//        rank did not answer as the run stopped: mpirun aborting the job on a rank's death):
+//        each such rank, its host and when it was last heard from (Unix seconds).
 //     A record that would not fit in 65535 bytes has its longest texts shortened (the stderr
-//     tail keeps its end), then loses its worker_hosts, then its params. On read, unknown fields
+//     tail keeps its end), then loses its worker_hosts, then its params, then all but rank 0's
+//     cpu_seconds and all but the first 16 lost_ranks. On read, unknown fields
 //     are ignored and unknown types kept (later versions may add some); a header of another
 //     version is refused naming both versions.
 //
@@ -50,8 +59,9 @@
 // Appending to a journal of an earlier version first rewrites it in the current one
 // (OpenForAppend), so no file mixes two.
 //
-// Durability: every record is one write(2) to a descriptor opened with O_APPEND, so a process
-// killed at any instant leaves whole records plus at most one partial last record. The page
+// Durability: every record, or batch of records (Journal::Append of many: an MPI run's chunk
+// ends as they arrive together), is one write(2) to a descriptor opened with O_APPEND, so a
+// process killed at any instant leaves whole records plus at most one partial last record. The page
 // cache survives the process; fdatasync (for a machine crash) is batched: the run calls Sync()
 // at most once a second and at the end (driver/run_recorder.h), so tiny chunks are not throttled
 // by the disk.
@@ -71,6 +81,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <queue>
 #include <string>
@@ -84,12 +95,23 @@ inline constexpr int kJournalVersion = 3;
 inline constexpr int kOldestJournalVersion = 1;
 
 // Which host each worker of a run is on: `host`, but for the workers from ranges[i].first on (up
-// to the next range's first), which are on ranges[i].second. Only an MPI run has ranges.
+// to the next range's first), which are on ranges[i].second. Only an MPI run has ranges. And
+// which GPU each worker has (execution.gpus): devices[worker], "" for none; empty when no worker
+// has one.
 struct WorkerHosts {
   std::string host;
   std::vector<std::pair<int, std::string>> ranges;  // ascending by first worker
+  std::vector<std::string> devices;
 
   const std::string& Of(int worker) const;
+  const std::string& DeviceOf(int worker) const;
+};
+
+// A rank of an MPI job that was gone when the job stopped (a `stopped` record's).
+struct LostRank {
+  int rank = 0;
+  std::string host;
+  double last_heard = 0;  // Unix seconds
 };
 
 struct JournalRecord {
@@ -115,9 +137,13 @@ struct JournalRecord {
   std::string fingerprint_json;  // started: the run's fingerprint as JSON text; "" if absent
   WorkerHosts hosts;             // started
   std::string reuse_json;        // started: the "reuse" list as JSON text; "" if absent
-  std::string message;           // stopped
-  uint64_t points = 0;           // reused: the chunk's points copied
-  std::string from;              // reused: the output they were copied from
+  // started: by MPI rank (0 without MPI), the config's paths that named variables, expanded.
+  std::map<int, std::map<std::string, std::string>> paths;
+  std::string message;                       // stopped
+  std::vector<double> cpu_seconds;           // stopped: by rank; NaN: not said
+  std::vector<LostRank> lost_ranks;          // stopped
+  uint64_t points = 0;                       // reused: the chunk's points copied
+  std::string from;                          // reused: the output they were copied from
   uint64_t first_chunk = 0, last_chunk = 0;  // reused: the chunks of `from` they came from
 };
 
@@ -223,6 +249,9 @@ class Journal {
   // Each appends one record. THROWS: Error when the write fails (a full disk, say): the record
   // is then not in the journal, and the caller must not treat the event as recorded.
   void Append(const JournalRecord& record);
+  // Appends `records` in order with one write. THROWS: as Append; none of them is then to be
+  // treated as recorded.
+  void Append(const std::vector<JournalRecord>& records);
   // fdatasync if anything was written since the last Sync.
   void Sync();
   const std::string& path() const { return path_; }

@@ -363,6 +363,18 @@ void WriteReuseColumns(hid_t group, hid_t chunk_dimension, uint64_t chunks, Dime
                    ids);
 }
 
+// The device column of /chunks and its table (io/output_file.h).
+void WriteDeviceColumn(hid_t group, hid_t chunk_dimension, uint64_t chunks, DimensionIds* ids) {
+  const uint64_t zero = 0;
+  hdf5::Handle dataset =
+      CreateAllocatedDataset(group, "device", H5T_NATIVE_UINT16, {chunks}, &zero, false);
+  hdf5::AttachDimensionScale(dataset.id(), chunk_dimension, 0);
+  hdf5::WriteAttribute(dataset.id(), "long_name",
+                       std::string("GPU of the chunk's worker: a row of device_names (0: none)"));
+  WriteStringTable(group, "device_names", "device_row", "device_name_char", StringTableRows(chunks),
+                   kHostNameBytes, "(another device: this table was full)", ids);
+}
+
 void WriteChunkTable(hid_t file, const OutputLayoutSpec& spec, DimensionIds* ids) {
   hdf5::Handle group = hdf5::CreateGroup(file, "chunks");
   hdf5::Handle dimension = CreateBareDimension(group.id(), "chunk", spec.chunks, ids->Next());
@@ -406,6 +418,7 @@ void WriteChunkTable(hid_t file, const OutputLayoutSpec& spec, DimensionIds* ids
   }
   WriteProvenanceColumns(group.id(), dimension.id(), spec.chunks, ids);
   WriteReuseColumns(group.id(), dimension.id(), spec.chunks, ids);
+  WriteDeviceColumn(group.id(), dimension.id(), spec.chunks, ids);
 }
 
 void CheckSpec(const OutputLayoutSpec& spec) {
@@ -796,6 +809,14 @@ void ReadReuseProvenance(const std::string& path, hid_t chunks, OutputLayout* la
       StringTableOf(path, chunks, "reused_files", kReusedFileRows, kReusedFileBytes);
 }
 
+// The device column and its table, when the file has them (io/output_file.h).
+void ReadDeviceProvenance(const std::string& path, hid_t chunks, OutputLayout* layout) {
+  if (!hdf5::LinkExists(chunks, "device")) return;  // made before the device column
+  layout->chunk_device = RegionOf(path, chunks, "device", H5T_NATIVE_UINT16, layout->chunks, 2);
+  layout->device_names =
+      StringTableOf(path, chunks, "device_names", StringTableRows(layout->chunks), kHostNameBytes);
+}
+
 }  // namespace
 
 OutputLayout ReadOutputLayout(const std::string& path) {
@@ -861,6 +882,7 @@ OutputLayout ReadOutputLayout(const std::string& path) {
   CheckChunkColumns(path, chunks.id(), layout);
   ReadProvenance(path, chunks.id(), &layout);
   ReadReuseProvenance(path, chunks.id(), &layout);
+  ReadDeviceProvenance(path, chunks.id(), &layout);
   return layout;
 }
 

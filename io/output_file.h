@@ -99,6 +99,10 @@
 //                                         of the programs it ran) since it started, which
 //                                         driver/worker.h details; 0 where not recorded; units
 //                                         "byte" (UDUNITS' "B" is the bel)
+//   /chunks/device      [chunks] uint16   its worker's GPU (execution.gpus, driver/gpus.h), as a
+//                                         row of device_names: the device of its done or final
+//                                         failed attempt; 0 (the empty row) when it had none or
+//                                         nothing is recorded
 //   /chunks/failure     [chunks] uint16   the reason its latest failed attempt gave, as a row of
 //                                         failure_reasons, kept when a later attempt is done;
 //                                         0 (the empty row) if it never failed
@@ -107,6 +111,9 @@
 //                                         character boundary; attribute _Encoding "utf-8")
 //   /chunks/failure_reasons  [failure_row, failure_reason_char] char: likewise, cut to
 //                                         kFailureReasonBytes (the journal keeps the whole text)
+//   /chunks/device_names     [device_row, device_name_char] char: likewise, cut to
+//                                         kHostNameBytes (a device is named as
+//                                         CUDA_VISIBLE_DEVICES names it: "0", "GPU-8c3f...")
 //     Each table has StringTableRows(chunks) rows: row 0 empty (none), then the strings in the
 //     order they were first recorded, each once, and a last row, written at creation, that every
 //     string that found the table full points to. Writers at once (shards) add a string under
@@ -129,7 +136,8 @@
 //                                              (kReusedFileRows rows of kReusedFileBytes; the
 //                                              journal keeps the whole path)
 //   An output made before these existed (they came within this format) has none: it reads as
-//   nothing reused, and a run on it records reuse in the journal only.
+//   nothing reused, and a run on it records reuse in the journal only. Likewise one made before
+//   /chunks/device and device_names (which came after the others).
 //
 // Format "sweep/2", before CF: no Conventions, title, history, source, units, long_name or flags;
 // text attributes and string parameters variable-length strings (NC_STRING); NaN the floats'
@@ -306,7 +314,10 @@ struct OutputLayout {
   // (bytes 0) in a file made before they existed, with the tables.
   RawRegion chunk_host, chunk_worker, chunk_start_time, chunk_max_rss, chunk_failure;
   StringTableInfo host_names, failure_reasons;
+  RawRegion chunk_device;  // uint16; empty in a file made before it existed, with its table
+  StringTableInfo device_names;
   bool has_provenance() const { return chunk_host.bytes > 0; }
+  bool has_device() const { return chunk_device.bytes > 0; }
   // Reuse, one element per chunk each: uint64, uint16, uint64, uint64; all empty in a file made
   // before they existed, with the table.
   RawRegion chunk_reused, chunk_reused_from, chunk_reused_first, chunk_reused_last;
@@ -354,16 +365,17 @@ struct ChunkRow {
   uint64_t reused = 0;
   uint16_t reused_from = 0;  // a row of /chunks/reused_files (OutputFile::ReusedFileRow)
   uint64_t reused_first_chunk = 0, reused_last_chunk = 0;
+  uint16_t device = 0;  // a row of /chunks/device_names (OutputFile::DeviceRow)
 };
 
 // The provenance columns of /chunks, one element per chunk each, and the string tables whose
 // rows `host` and `failure` name: as stored, or all zeros and {""} for a file without them.
 struct ChunkProvenance {
-  std::vector<uint16_t> host, failure;
+  std::vector<uint16_t> host, failure, device;
   std::vector<int32_t> worker;
   std::vector<double> start_time;
   std::vector<uint64_t> max_rss;
-  std::vector<std::string> host_names, failure_reasons;  // by row; row 0 is ""
+  std::vector<std::string> host_names, failure_reasons, device_names;  // by row; row 0 is ""
   // Reuse: as stored, or zeros and {""} for a file without it.
   std::vector<uint64_t> reused, reused_first_chunk, reused_last_chunk;
   std::vector<uint16_t> reused_from;
@@ -416,6 +428,9 @@ class OutputFile {
   // last, so a reader that sees a chunk done sees the rest. REQUIRES: Access::kReadWrite,
   // chunk < chunks. THROWS: Error when a write fails.
   void WriteChunkRow(uint64_t chunk, const ChunkRow& row);
+  // The rows of chunks [first, first + count) at once, `rows` in that order: one write per
+  // column, the status column last. REQUIRES and THROWS: as WriteChunkRow.
+  void WriteChunkRows(uint64_t first, uint64_t count, const ChunkRow* rows);
   // Writes /chunks/failure of one chunk: a row of FailureReasonRow(). Nothing in a file without
   // provenance. REQUIRES and THROWS: as WriteChunkRow.
   void WriteChunkFailure(uint64_t chunk, uint16_t failure_reason_row);
@@ -428,6 +443,7 @@ class OutputFile {
   uint16_t HostRow(const std::string& text);
   uint16_t FailureReasonRow(const std::string& text);
   uint16_t ReusedFileRow(const std::string& text);
+  uint16_t DeviceRow(const std::string& text);  // 0 for "" (no device)
   // THROWS: Error when the columns or tables cannot be read.
   ChunkProvenance ReadChunkProvenance() const;
 
@@ -438,8 +454,8 @@ class OutputFile {
   std::string path_;
   OutputLayout layout_;
   int fd_ = -1;
-  std::map<std::string, uint16_t> host_rows_, failure_reason_rows_,
-      reused_file_rows_;  // as the file holds them
+  std::map<std::string, uint16_t> host_rows_, failure_reason_rows_, reused_file_rows_,
+      device_rows_;  // as the file holds them
 };
 
 // `text` as a row of `width` bytes keeps it: cut at a UTF-8 character boundary to at most

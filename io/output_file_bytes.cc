@@ -39,7 +39,8 @@ OutputFile::OutputFile(OutputFile&& other) noexcept
       fd_(std::exchange(other.fd_, -1)),
       host_rows_(std::move(other.host_rows_)),
       failure_reason_rows_(std::move(other.failure_reason_rows_)),
-      reused_file_rows_(std::move(other.reused_file_rows_)) {}
+      reused_file_rows_(std::move(other.reused_file_rows_)),
+      device_rows_(std::move(other.device_rows_)) {}
 
 std::string OutputFile::FateAtPath() const {
   struct stat open_file {
@@ -162,7 +163,50 @@ void OutputFile::WriteChunkRow(uint64_t chunk, const ChunkRow& row) {
     WriteBytesAt(fd_, &row.reused_last_chunk, 8, layout_.chunk_reused_last.offset + chunk * 8,
                  what);
   }
+  if (layout_.has_device())
+    WriteBytesAt(fd_, &row.device, 2, layout_.chunk_device.offset + chunk * 2, what);
   WriteBytesAt(fd_, &row.status, 1, layout_.chunk_status.offset + chunk, what);
+}
+
+namespace {
+
+// Column `field` of `count` rows, packed as the dataset holds it.
+template <typename T, typename Field>
+std::vector<T> Column(const ChunkRow* rows, uint64_t count, Field field) {
+  std::vector<T> column(static_cast<size_t>(count));
+  for (uint64_t i = 0; i < count; ++i) column[i] = T(rows[i].*field);
+  return column;
+}
+
+}  // namespace
+
+void OutputFile::WriteChunkRows(uint64_t first, uint64_t count, const ChunkRow* rows) {
+  if (count == 1) return WriteChunkRow(first, rows[0]);
+  const std::string what = "updating /chunks in " + path_;
+  const auto write = [&](const auto& column, const RawRegion& region) {
+    const size_t width = sizeof(column[0]);
+    WriteBytesAt(fd_, column.data(), column.size() * width, region.offset + first * width, what);
+  };
+  write(Column<uint32_t>(rows, count, &ChunkRow::attempts), layout_.chunk_attempts);
+  write(Column<double>(rows, count, &ChunkRow::seconds), layout_.chunk_seconds);
+  write(Column<uint64_t>(rows, count, &ChunkRow::checksum), layout_.chunk_checksum);
+  if (layout_.has_provenance()) {
+    write(Column<uint16_t>(rows, count, &ChunkRow::host), layout_.chunk_host);
+    write(Column<int32_t>(rows, count, &ChunkRow::worker), layout_.chunk_worker);
+    write(Column<double>(rows, count, &ChunkRow::start_time), layout_.chunk_start_time);
+    write(Column<uint64_t>(rows, count, &ChunkRow::max_rss), layout_.chunk_max_rss);
+  }
+  if (layout_.has_reuse_provenance()) {
+    write(Column<uint64_t>(rows, count, &ChunkRow::reused), layout_.chunk_reused);
+    write(Column<uint16_t>(rows, count, &ChunkRow::reused_from), layout_.chunk_reused_from);
+    write(Column<uint64_t>(rows, count, &ChunkRow::reused_first_chunk), layout_.chunk_reused_first);
+    write(Column<uint64_t>(rows, count, &ChunkRow::reused_last_chunk), layout_.chunk_reused_last);
+  }
+  if (layout_.has_device())
+    write(Column<uint16_t>(rows, count, &ChunkRow::device), layout_.chunk_device);
+  std::vector<uint8_t> status(static_cast<size_t>(count));
+  for (uint64_t i = 0; i < count; ++i) status[i] = uint8_t(rows[i].status);
+  WriteBytesAt(fd_, status.data(), status.size(), layout_.chunk_status.offset + first, what);
 }
 
 void OutputFile::WriteChunkFailure(uint64_t chunk, uint16_t failure_reason_row) {
@@ -254,6 +298,11 @@ uint16_t OutputFile::HostRow(const std::string& text) {
   return TableRow(layout_.host_names, &host_rows_, text);
 }
 
+uint16_t OutputFile::DeviceRow(const std::string& text) {
+  if (text.empty()) return 0;
+  return TableRow(layout_.device_names, &device_rows_, text);
+}
+
 uint16_t OutputFile::FailureReasonRow(const std::string& text) {
   return TableRow(layout_.failure_reasons, &failure_reason_rows_, text);
 }
@@ -267,11 +316,13 @@ ChunkProvenance OutputFile::ReadChunkProvenance() const {
   ChunkProvenance p;
   p.host.resize(n);
   p.failure.resize(n);
+  p.device.resize(n);
   p.worker.resize(n);
   p.start_time.resize(n);
   p.max_rss.resize(n);
   p.host_names = {""};
   p.failure_reasons = {""};
+  p.device_names = {""};
   p.reused.resize(n);
   p.reused_from.resize(n);
   p.reused_first_chunk.resize(n);
@@ -294,9 +345,13 @@ ChunkProvenance OutputFile::ReadChunkProvenance() const {
   ReadBytesAt(fd_, p.worker.data(), n * 4, layout_.chunk_worker.offset, what);
   ReadBytesAt(fd_, p.start_time.data(), n * 8, layout_.chunk_start_time.offset, what);
   ReadBytesAt(fd_, p.max_rss.data(), n * 8, layout_.chunk_max_rss.offset, what);
-  for (const auto& [table, strings] :
-       {std::make_pair(&layout_.host_names, &p.host_names),
-        std::make_pair(&layout_.failure_reasons, &p.failure_reasons)}) {
+  std::vector<std::pair<const StringTableInfo*, std::vector<std::string>*>> tables = {
+      {&layout_.host_names, &p.host_names}, {&layout_.failure_reasons, &p.failure_reasons}};
+  if (layout_.has_device()) {
+    ReadBytesAt(fd_, p.device.data(), n * 2, layout_.chunk_device.offset, what);
+    tables.emplace_back(&layout_.device_names, &p.device_names);
+  }
+  for (const auto& [table, strings] : tables) {
     std::string bytes(size_t(table->region.bytes), '\0');
     ReadBytesAt(fd_, bytes.data(), bytes.size(), table->region.offset, what);
     for (uint64_t row = 1; row < table->rows; ++row)

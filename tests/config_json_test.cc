@@ -71,14 +71,16 @@ static_assert(FieldCount<KernelSpec>() == 17,
 static_assert(FieldCount<InputSpec>() == 9, "InputSpec: carry the new field in io/config_json.cc");
 static_assert(FieldCount<SamplingSpec>() == 3,
               "SamplingSpec: carry the new field in io/config_json.cc");
-static_assert(FieldCount<ExecutionSpec>() == 9,
+static_assert(FieldCount<ExecutionSpec>() == 11,
               "ExecutionSpec: carry the new field in io/config_json.cc");
 static_assert(FieldCount<OutputSpec>() == 1,
               "OutputSpec: carry the new field in io/config_json.cc");
 static_assert(FieldCount<AttributesSpec>() == 3,
               "AttributesSpec: carry the new field in io/config_json.cc");
-// Config: the 13 carried, and text, name and notes, which only the driver reads.
-static_assert(FieldCount<Config>() == 16, "Config: carry the new field in io/config_json.cc");
+static_assert(FieldCount<PathTemplate>() == 3,
+              "PathTemplate: carry the new field in io/config_json.cc");
+// Config: the 14 carried, and text, name and notes, which only the driver reads.
+static_assert(FieldCount<Config>() == 17, "Config: carry the new field in io/config_json.cc");
 
 // --- the same sweep on both sides -------------------------------------------------------------
 

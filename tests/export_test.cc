@@ -390,7 +390,7 @@ print(json.dumps({
 )");
   ASSERT_FALSE(t.is_null());
   EXPECT_EQ(t["columns"], nlohmann::json::parse(R"(["chunk", "first_point", "points", "status",
-      "attempts", "host", "worker", "start_time", "seconds", "max_rss", "failure",
+      "attempts", "host", "worker", "device", "start_time", "seconds", "max_rss", "failure",
       "failure_point", "reused", "reused_from", "reused_first_chunk", "reused_last_chunk"])"));
   EXPECT_EQ(t["chunks"], nlohmann::json::parse("[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"));
   EXPECT_EQ(t["first"], nlohmann::json::parse("[0, 4, 8, 12, 16, 20, 24, 28, 32, 36]"));
@@ -438,9 +438,9 @@ TEST(ExportTest, TheChunkTableAsJsonLinesHasNullWhereNothingIsRecorded) {
   for (const auto& row : rows) {
     EXPECT_EQ(Keys(row),
               (std::vector<std::string>{"chunk", "first_point", "points", "status", "attempts",
-                                        "host", "worker", "start_time", "seconds", "max_rss",
-                                        "failure", "failure_point", "reused", "reused_from",
-                                        "reused_first_chunk", "reused_last_chunk"}));
+                                        "host", "worker", "device", "start_time", "seconds",
+                                        "max_rss", "failure", "failure_point", "reused",
+                                        "reused_from", "reused_first_chunk", "reused_last_chunk"}));
     const bool failed = row["status"] == "failed";
     EXPECT_EQ(row["host"], HostName());
     EXPECT_TRUE(row["worker"].is_number_unsigned()) << row;

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -37,6 +38,9 @@ struct FakeChunkResult {
 
 // A WorkerSet on a virtual clock: workers answer instantly (Ready at start), compute chunks in
 // `seconds` of virtual time as `behaviour(chunk, attempt)` says, and time passes only in Next().
+// The ranks in `remote` QueuesAhead, as an MPI rank's workers: an assignment sent while one is
+// being computed is held and begun when it ends, and Reclaim() gives it back (kReturned) if it
+// has not begun by then.
 class FakeWorkerSet : public WorkerSet {
  public:
   using Behaviour = std::function<FakeChunkResult(uint64_t chunk, int attempt)>;
@@ -52,6 +56,8 @@ class FakeWorkerSet : public WorkerSet {
   // (when, seconds): from `when` on, the driver's next look comes `seconds` late, as after a
   // SIGSTOP and SIGCONT; workers went on meanwhile.
   std::optional<std::pair<double, double>> stall;
+  std::set<int> remote;
+  int reclaims = 0;
 
   std::function<double()> clock() {
     return [this] { return now; };
@@ -80,7 +86,9 @@ class FakeWorkerSet : public WorkerSet {
       Exit(rank, now, 0);
       return true;
     }
+    if (w.doomed) return true;  // held behind a run it dies in: dropped with it
     double t = std::max(now, w.busy_until);
+    w.runs.push_back({m.chunk, m.count, t});
     for (uint64_t c = m.chunk; c < m.chunk + m.count; ++c) {
       const int attempt = ++attempts_[c];
       const FakeChunkResult r = behaviour_(c, attempt);
@@ -105,6 +113,7 @@ class FakeWorkerSet : public WorkerSet {
           e.publishes_point = true;
           events_.push_back(e);
           w.busy_until = t;
+          w.doomed = true;
           return true;  // nothing after a death
         }
         case FakeChunkResult::Kind::kHang:
@@ -180,6 +189,25 @@ class FakeWorkerSet : public WorkerSet {
   WorkerPlace Place(int rank) const override {
     return {"fakehost", workers_.at(rank).running ? 100 + rank : 0, 0};
   }
+  bool QueuesAhead(int rank) const override { return remote.count(rank) > 0; }
+  void Reclaim(int rank) override {
+    ++reclaims;
+    Worker& w = workers_.at(rank);
+    if (!w.running || w.dying || w.runs.empty() || w.runs.back().start <= now) return;
+    const Run run = w.runs.back();
+    w.runs.pop_back();
+    events_.erase(std::remove_if(events_.begin(), events_.end(),
+                                 [&](const Event& e) {
+                                   return e.generation == w.generation &&
+                                          e.event.kind == WorkerEvent::Kind::kMessage &&
+                                          e.event.message.chunk >= run.first &&
+                                          e.event.message.chunk < run.first + run.count;
+                                 }),
+                  events_.end());
+    for (uint64_t c = run.first; c < run.first + run.count; ++c) --attempts_[c];
+    w.busy_until = run.start;
+    Push(rank, now, sweep::Message::Returned(run.first, run.count));
+  }
 
   int attempts(uint64_t chunk) const {
     auto it = attempts_.find(chunk);
@@ -187,7 +215,13 @@ class FakeWorkerSet : public WorkerSet {
   }
 
  private:
+  struct Run {
+    uint64_t first = 0, count = 0;
+    double start = 0;  // when its first chunk begins
+  };
   struct Worker {
+    std::vector<Run> runs;  // every assignment sent to it, in order
+    bool doomed = false;    // a death is scheduled
     bool running = false;
     bool dying = false;
     int generation = 0;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -200,6 +202,44 @@ TEST(JournalTest, WorkerHostsNameEachWorkersHost) {
   EXPECT_EQ(hosts.Of(5), "b");
   EXPECT_EQ(hosts.Of(6), "c");
   EXPECT_EQ(hosts.Of(100), "c");
+}
+
+// What a job over many nodes adds: each worker's GPU and each rank's expanded paths in `started`;
+// each rank's driver CPU seconds and the ranks lost in `stopped`. A batch of records is one
+// write, read back as its records.
+TEST(JournalTest, DevicesPathsCpuSecondsAndLostRanksRoundTrip) {
+  TempDir dir;
+  const std::string path = dir / "j";
+  JournalRecord started;
+  started.type = "started";
+  started.time = 1.5;
+  started.hosts.host = "node-0";
+  started.hosts.devices = {"0", "1", "", "GPU-8c3f"};
+  started.paths[0] = {{"kernel.workdir.root", "/tmp/a/w"}};
+  started.paths[2] = {{"kernel.workdir.root", "/tmp/b/w"}, {"inputs.A.npy", "/s/A.npy"}};
+  JournalRecord stopped;
+  stopped.type = "stopped";
+  stopped.time = 9.5;
+  stopped.reason = "interrupted";
+  stopped.cpu_seconds = {1.25, std::nan(""), 0.5};
+  stopped.lost_ranks = {{1, "node-1", 8.75}};
+  {
+    Journal j = Journal::Create(path);
+    j.Append(std::vector<JournalRecord>{started, stopped});
+  }
+  const JournalContents c = Journal::Read(path);
+  ASSERT_EQ(c.records.size(), 2u);
+  EXPECT_EQ(c.records[0].hosts.devices, started.hosts.devices);
+  EXPECT_EQ(c.records[0].hosts.DeviceOf(3), "GPU-8c3f");
+  EXPECT_EQ(c.records[0].hosts.DeviceOf(9), "");
+  EXPECT_EQ(c.records[0].paths, started.paths);
+  ASSERT_EQ(c.records[1].cpu_seconds.size(), 3u);
+  EXPECT_EQ(c.records[1].cpu_seconds[0], 1.25);
+  EXPECT_TRUE(std::isnan(c.records[1].cpu_seconds[1]));
+  ASSERT_EQ(c.records[1].lost_ranks.size(), 1u);
+  EXPECT_EQ(c.records[1].lost_ranks[0].rank, 1);
+  EXPECT_EQ(c.records[1].lost_ranks[0].host, "node-1");
+  EXPECT_EQ(c.records[1].lost_ranks[0].last_heard, 8.75);
 }
 
 // Outputs made with journal version 2 keep working: its 48-byte done records are read (without

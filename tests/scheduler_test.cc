@@ -160,6 +160,78 @@ TEST(SchedulerTest, BatchesCheapChunksOnceMeasuredButKeepsTheEndBalanced) {
   EXPECT_EQ(rec.DoneSet().size(), 1000u);
 }
 
+// Workers that QueuesAhead (an MPI rank's) get runs sized by time whatever the chunk size, and
+// their next run while they compute the current one, so none waits on the scheduler between runs.
+TEST(SchedulerTest, RemoteWorkersGetTheirNextRunWhileComputing) {
+  FakeWorkerSet fake(2, [](uint64_t, int) { return FakeChunkResult::Done(0.001); });
+  fake.remote = {0, 1};
+  Plan plan(1000, 1);
+  Recorder rec;
+  SchedulerOptions o = Options(fake);
+  o.target_assignment_seconds = 0.05;  // 50 chunks at 1 ms
+  Scheduler s(fake, plan, Iota(1000), o, rec);
+  EXPECT_EQ(s.Run(), Scheduler::Outcome::kFinished);
+  uint64_t largest = 0, assignments = 0;
+  for (auto& [rank, m] : fake.sent) {
+    if (m.type != MessageType::kAssign) continue;
+    largest = std::max(largest, m.count);
+    ++assignments;
+  }
+  EXPECT_EQ(largest, 50u);
+  EXPECT_EQ(rec.DoneSet().size(), 1000u);
+  for (uint64_t c = 0; c < 1000; ++c) EXPECT_EQ(fake.attempts(c), 1) << c;
+  // Never idle between runs: both computed from start to end, 1000 ms of work on 2 workers.
+  EXPECT_NEAR(fake.now, 0.5, 0.002);
+  EXPECT_EQ(fake.reclaims, 0);
+  EXPECT_LT(assignments, 100u);
+}
+
+// A run queued behind a worker that is stuck on its chunk is taken back by a worker with nothing
+// left to do: the stuck worker holds up only its own chunk.
+TEST(SchedulerTest, AnIdleWorkerTakesBackARunQueuedBehindAStuckOne) {
+  FakeWorkerSet fake(2,
+                     [](uint64_t c, int) { return FakeChunkResult::Done(c == 0 ? 100.0 : 0.01); });
+  fake.remote = {0, 1};
+  Plan plan(20, 1);
+  Recorder rec;
+  Scheduler s(fake, plan, Iota(20), Options(fake), rec);
+  EXPECT_EQ(s.Run(), Scheduler::Outcome::kFinished);
+  EXPECT_EQ(rec.DoneSet().size(), 20u);
+  EXPECT_GE(fake.reclaims, 1);
+  EXPECT_NEAR(fake.now, 100.0, 1e-9);
+  for (uint64_t c = 0; c < 20; ++c) EXPECT_EQ(fake.attempts(c), 1) << c;
+  std::set<uint64_t> by_rank0;
+  for (auto& [rank, m] : fake.sent)
+    if (rank == 0 && m.type == MessageType::kAssign) by_rank0.insert(m.chunk);
+  // Rank 0 was sent chunk 0 and a run behind it, which it gave back unstarted.
+  EXPECT_GE(by_rank0.size(), 2u);
+  int done_by_rank0 = 0;
+  for (auto& [chunk, attempt] : rec.done) done_by_rank0 += chunk == 0;
+  EXPECT_EQ(done_by_rank0, 1);
+}
+
+// A remote worker that dies gives back its current run's rest and the run queued behind it.
+TEST(SchedulerTest, ARemoteWorkersDeathReturnsItsQueuedRun) {
+  FakeWorkerSet fake(2, [](uint64_t c, int attempt) {
+    if (c == 1 && attempt == 1) {
+      FakeChunkResult r;
+      r.kind = FakeChunkResult::Kind::kExternalKill;
+      r.point = 1;
+      r.seconds = 1.0;
+      return r;
+    }
+    return FakeChunkResult::Done(0.01);
+  });
+  fake.remote = {0, 1};
+  Plan plan(30, 1);
+  Recorder rec;
+  Scheduler s(fake, plan, Iota(30), Options(fake), rec);
+  EXPECT_EQ(s.Run(), Scheduler::Outcome::kFinished);
+  EXPECT_EQ(rec.DoneSet().size(), 30u);
+  ASSERT_EQ(rec.failures.size(), 1u);
+  EXPECT_FALSE(rec.failures[0].final);
+}
+
 TEST(SchedulerTest, KernelErrorIsRecordedOnceAndTheWorkerGoesOn) {
   FakeWorkerSet fake(1, [](uint64_t c, int) {
     if (c == 3) {

@@ -202,7 +202,8 @@ TEST(ShardTest, ShardsStartedTogetherComputeAtTheSameTime) {
       << text.out;
 }
 
-// A plain run excludes shards, and shards exclude a plain run (exit 4, naming the holder). Each
+// A plain run excludes shards, and shards exclude a plain run (exit 4, naming the holders: pid,
+// host and shard). Each
 // holder is kept computing at the gate while the other side is refused.
 TEST(ShardTest, APlainRunAndShardsExcludeEachOther) {
   TempDir dir;
