@@ -13,7 +13,6 @@
 #include <set>
 #include <thread>
 
-#include "io/clock.h"
 #include "io/journal.h"
 #include "io/output_file.h"
 #include "io/output_lock.h"
@@ -438,51 +437,6 @@ TEST(MpiTest, EachRankUsesItsOwnNodesDevicesAndScratch) {
       OutputFile::Open(dir / "out.h5", OutputFile::Access::kRead).ReadChunkProvenance();
   for (size_t c = 0; c < 24; ++c)
     EXPECT_EQ(provenance.device_names.at(provenance.device[c]), std::to_string(4 + worker[c]));
-}
-
-// A rank killed mid-run: mpirun aborts the job; rank 0 records the stop with the rank it lost,
-// which `sweep status` names with its host; `sweep resume` finishes the sweep. Open MPI's mpirun
-// only: it stops the other ranks with TERM, then KILL, where MPICH's mpiexec kills them at once
-// (scripts/test-mpich leaves this test out).
-TEST(MpiTest, StatusNamesTheRankAnAbortedJobLost) {
-  TempDir dir;
-  const Gate gate(dir.path());
-  const std::string config = HeldMpiConfig(dir, gate, 30, 0);
-  // mpirun's TERM to the ranks left is followed by a KILL; rank 0 has until then to journal its
-  // stop. Given time here (as scripts/slurm/mpi.sbatch does), so a loaded machine is no matter.
-  setenv("OMPI_MCA_odls_base_sigkill_timeout", "60", 1);
-  SweepProcess run({"run", config, "-q", "--mpi", "-j", "1"}, dir.path(), Mpirun(3));
-  unsetenv("OMPI_MCA_odls_base_sigkill_timeout");
-  ASSERT_TRUE(gate.WaitHeld(3)) << run.err();
-  const pid_t rank1 = RankProcess(run.tag(), 1);
-  ASSERT_GT(rank1, 0);
-  const double killed_at = WallSeconds();
-  ASSERT_EQ(kill(rank1, SIGKILL), 0);
-  EXPECT_NE(run.Wait(), 0);
-  EXPECT_TRUE(LeftoversAfter(run.tag()).empty());
-  const std::vector<JournalRecord> stopped = JournalRecords(dir / "out.h5.journal", "stopped");
-  ASSERT_EQ(stopped.size(), 1u) << run.err();
-  std::set<int> lost;
-  for (const LostRank& l : stopped[0].lost_ranks) lost.insert(l.rank);
-  EXPECT_EQ(lost.count(1), 1u) << run.err();
-  EXPECT_EQ(lost.count(0), 0u);
-  const nlohmann::json status = StatusJson(dir);
-  bool named = false;
-  for (const auto& l : status["lost_ranks"]) {
-    if (l["rank"] != 1) continue;
-    named = true;
-    EXPECT_EQ(l["host"], HostName());
-    EXPECT_LE(l["last_heard"].get<double>(), killed_at + 1);
-    EXPECT_GE(l["stopped"].get<double>(), killed_at - 1);
-  }
-  EXPECT_TRUE(named) << status.dump();
-  const RunResult text = RunSweep({"status", "out.h5"}, dir.path());
-  EXPECT_NE(text.out.find("lost: MPI rank 1 on " + HostName()), std::string::npos) << text.out;
-  gate.Open();
-  const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir.path());
-  ASSERT_EQ(resumed.code, 0) << resumed.err;
-  EXPECT_EQ(StatusJson(dir)["lost_ranks"].size(), 0u) << "a later run started since";
-  EXPECT_EQ(StatusJson(dir)["pending"], 0);
 }
 
 // Every rank's driver reports its CPU seconds as the job ends, and the stop record keeps them.
