@@ -132,14 +132,15 @@ void Scheduler::StartRank(int rank) {
   workers_.Start(rank);
 }
 
-// A stopped rank with work left (its worker died, or never had to start) is started again, as
-// long as fewer ranks live than chunks are pending.
+// A stopped rank with work left (its worker died, or never had to start) is started again:
+// dynamic, as long as fewer ranks live than chunks are pending; static, whenever its own list
+// holds chunks, which no other rank takes.
 void Scheduler::RestartStopped() {
   if (interrupted_ || stopped_.empty()) return;
   if (options_.dynamic && !WorkRemains(0)) return;
   const std::vector<int> stopped(stopped_.begin(), stopped_.end());
   for (int r : stopped) {
-    if (live_ >= pending()) return;
+    if (options_.dynamic && live_ >= pending()) return;
     if (WorkRemains(r) && !workers_.Running(r)) StartRank(r);
   }
 }

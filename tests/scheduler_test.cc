@@ -140,6 +140,34 @@ TEST(SchedulerTest, StaticDealsChunksRoundRobin) {
   EXPECT_EQ(rec.DoneSet().size(), 10u);
 }
 
+// Static: a worker that dies after the others finished their lists is started again for what is
+// left of its own, however few chunks that is (it waited for ever when no more were pending than
+// workers were live: 2 chunks, 2 idle workers that may not take them).
+TEST(SchedulerTest, StaticRestartsAWorkerThatDiedLastForItsOwnChunks) {
+  FakeWorkerSet fake(3, [](uint64_t c, int attempt) {
+    if (c == 6 && attempt == 1) {
+      FakeChunkResult killed{FakeChunkResult::Kind::kExternalKill, 10.0};
+      killed.point = 6;
+      return killed;
+    }
+    return FakeChunkResult::Done(0.1);
+  });
+  fake.interrupt_at = 1000;  // a scheduler that never restarts it stops here, not never
+  Plan plan(12, 1);
+  Recorder rec;
+  SchedulerOptions o = Options(fake);
+  o.dynamic = false;
+  Scheduler s(fake, plan, Iota(12), o, rec);
+  EXPECT_EQ(s.Run(), Scheduler::Outcome::kFinished);
+  EXPECT_EQ(rec.DoneSet().size(), 12u);
+  EXPECT_EQ(fake.starts, 4);  // three, and worker 0 again
+  for (auto& [rank, m] : fake.sent) {
+    if (m.type == MessageType::kAssign) {
+      EXPECT_EQ(int(m.chunk % 3), rank) << "chunk " << m.chunk;
+    }
+  }
+}
+
 TEST(SchedulerTest, BatchesCheapChunksOnceMeasuredButKeepsTheEndBalanced) {
   FakeWorkerSet fake(2, [](uint64_t, int) { return FakeChunkResult::Done(0.001); });
   Plan plan(1000, 1);
