@@ -5,6 +5,7 @@
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -35,6 +36,7 @@ extern char** environ;
 #include "io/config_json.h"
 #include "io/error.h"
 #include "io/output_lock.h"
+#include "io/process.h"
 
 namespace sweep {
 
@@ -49,10 +51,15 @@ constexpr int kBulkTag = 8;  // a long message's bytes, right after its header
 constexpr size_t kSlotBytes = 8 << 10;
 // A rank sends what it gathered once this much of rows waits, whatever the period.
 constexpr uint64_t kBatchRowBytes = 8 << 20;
-// After rank 0 is interrupted, how long a rank has to answer before it is recorded lost: short,
-// as mpirun kills every rank soon after its TERM (Open MPI: odls_base_sigkill_timeout, 1 s by
-// default; scripts/slurm/mpi.sbatch gives more), and the stop record must be written by then.
+// How long a rank has to answer a ping before it is recorded lost, once rank 0 is interrupted:
+// short, as mpirun kills every rank soon after its TERM, and the stop record must be written by
+// then. When a rank dies, Open MPI's mpirun sends every other rank a SIGCONT, then a SIGTERM
+// odls_base_sigkill_timeout seconds later (1 by default), then a SIGKILL as long again. Rank 0
+// pings on the SIGCONT already, so at the TERM the answers are in and it records the stop at
+// once, with the whole second interval to spare. A ping of a CONT counts for a TERM that follows
+// within kContPingSeconds; a TERM without one (a user's, srun's) pings then.
 constexpr double kAnswerSeconds = 0.5;
+constexpr double kContPingSeconds = 60;
 
 // What travels between rank 0 and the other ranks (the first byte of every message).
 enum class Wire : uint8_t {
@@ -65,11 +72,12 @@ enum class Wire : uint8_t {
   kFinish = 6,   // 0 -> k: exit code; the rank stops its workers and exits with it
   kBatch = 7,    // k -> 0: events, places, rows (EncodeBatch)
   kReclaim = 8,  // 0 -> k: worker; its held assignment back (kReturned) if it holds one
-  kPing = 9,     // 0 -> k: answer now (a batch, maybe empty)
+  kPing = 9,     // 0 -> k: uint32 its number; answer now: a batch (maybe empty), then kPong
   kWrapUp = 10,  // 0 -> k: the run ended: send what is left, then kGoodbye
   kGoodbye = 11,  // k -> 0: float64 CPU seconds of this rank's process; its last message
   kLong = 12,     // header of a message longer than a slot: uint64 its size; it follows on
                   // kBulkTag
+  kPong = 13,     // k -> 0: uint32 the number of the ping it answers
 };
 
 // Appends fixed-size values and length-prefixed strings; Reader takes them back in order.
@@ -341,6 +349,14 @@ std::vector<std::pair<uint64_t, uint64_t>> Runs(std::vector<uint64_t> chunks) {
   return runs;
 }
 
+// A signalfd of SIGCONT (blocked in every thread since before MPI_Init: ExecuteMpiRun), or -1.
+int ContinueSignals() {
+  sigset_t cont;
+  sigemptyset(&cont);
+  sigaddset(&cont, SIGCONT);
+  return signalfd(-1, &cont, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rank 0: every rank's workers as one WorkerSet, so the scheduler runs unchanged.
 
@@ -383,6 +399,7 @@ class MpiWorkerSet : public WorkerSet {
         last_heard_(ranks.size(), WallSeconds()),
         lost_(ranks.size(), false),
         goodbye_(ranks.size(), false),
+        answered_(ranks.size(), 0),
         cpu_seconds_(ranks.size(), std::nan("")),
         reuse_(reuse) {
     if (!reuse_.empty()) {
@@ -458,6 +475,7 @@ class MpiWorkerSet : public WorkerSet {
       if (std::optional<WorkerEvent> e = TakeWaiting()) return e;
       if (std::optional<WorkerEvent> e = local_.Next(0)) return Local(e);
       ReceiveAll();
+      TakeContinue();
       CheckAnswers();
       if (std::optional<WorkerEvent> e = TakeWaiting()) return e;
       if (parent_.Gone()) {
@@ -496,7 +514,7 @@ class MpiWorkerSet : public WorkerSet {
     RanksEnd end;
     end.cpu_seconds = cpu_seconds_;
     for (size_t k = 1; k < ranks_.size(); ++k) {
-      const bool answered = pinged_at_ > 0 && last_heard_[k] >= pinged_at_;
+      const bool answered = judged_ping_ > 0 && answered_[k] >= judged_ping_;
       if (!lost_[k] && !goodbye_[k] && !answered) Lose(int(k));  // it never said goodbye
     }
     end.lost = lost_ranks_;
@@ -513,16 +531,41 @@ class MpiWorkerSet : public WorkerSet {
     return first_of_rank_[size_t(rank)] + local;
   }
 
-  // A local event passes through; an interrupt also asks every rank whether it is still there.
+  // A local event passes through; an interrupt also has every rank judged by whether it answers
+  // a ping: the one a SIGCONT just sent, or one sent now.
   std::optional<WorkerEvent> Local(std::optional<WorkerEvent> e) {
     if (e && e->kind == WorkerEvent::Kind::kInterrupt && answer_by_ == 0) {
-      answer_by_ = SteadySeconds() + kAnswerSeconds;
-      pinged_at_ = WallSeconds();
-      for (size_t k = 1; k < ranks_.size(); ++k)
-        if (!lost_[k]) mailbox_.Send(int(k), Writer(Wire::kPing).bytes);
+      if (cont_ping_ == 0 || SteadySeconds() - cont_pinged_at_ > kContPingSeconds) {
+        cont_ping_ = 0;
+        Ping();
+      }
+      judged_ping_ = ping_;
+      answer_by_ = pinged_at_ + kAnswerSeconds;
     }
     pacer_.Active();
     return e;
+  }
+
+  void Ping() {
+    ++ping_;
+    pinged_at_ = SteadySeconds();
+    for (size_t k = 1; k < ranks_.size(); ++k)
+      if (!lost_[k]) mailbox_.Send(int(k), Writer(Wire::kPing).Put(ping_).bytes);
+  }
+
+  // A SIGCONT (mpirun's first word when it aborts the job: see kAnswerSeconds) pings every rank,
+  // so the answers are in by the TERM that follows. Looked for every few milliseconds.
+  void TakeContinue() {
+    const double now = SteadySeconds();
+    if (cont_signals_.get() < 0 || now < next_cont_look_ || answer_by_ > 0) return;
+    next_cont_look_ = now + 0.005;
+    signalfd_siginfo info;
+    bool continued = false;
+    while (read(cont_signals_.get(), &info, sizeof info) == ssize_t(sizeof info)) continued = true;
+    if (!continued) return;
+    Ping();
+    cont_ping_ = ping_;
+    cont_pinged_at_ = pinged_at_;
   }
 
   std::optional<WorkerEvent> TakeWaiting() {
@@ -541,12 +584,12 @@ class MpiWorkerSet : public WorkerSet {
     return !letters_.empty();
   }
 
-  // Once the ping's time is up, every rank that said nothing since is lost: its workers are
-  // gone for the scheduler.
+  // Once the ping's time is up, every rank that did not answer it is lost: its workers are gone
+  // for the scheduler.
   void CheckAnswers() {
     if (answer_by_ == 0 || judged_ || SteadySeconds() < answer_by_) return;
     for (size_t k = 1; k < ranks_.size(); ++k)
-      if (!lost_[k] && last_heard_[k] < pinged_at_) Lose(int(k));
+      if (!lost_[k] && answered_[k] < judged_ping_) Lose(int(k));
     judged_ = true;  // asked once
   }
 
@@ -579,6 +622,10 @@ class MpiWorkerSet : public WorkerSet {
     if (TypeOf(bytes) == Wire::kGoodbye) {
       cpu_seconds_[size_t(from)] = r.Get<double>();
       goodbye_[size_t(from)] = true;
+      return;
+    }
+    if (TypeOf(bytes) == Wire::kPong) {
+      answered_[size_t(from)] = std::max(answered_[size_t(from)], r.Get<uint32_t>());
       return;
     }
     if (TypeOf(bytes) != Wire::kBatch) throw Error("mpi: rank 0 got a message it does not take");
@@ -694,17 +741,23 @@ class MpiWorkerSet : public WorkerSet {
   std::deque<WorkerEvent> waiting_;  // taken from messages, not yet handed to the scheduler
   std::vector<Letter> letters_;
   // By rank: when it was last heard from (wall seconds), whether it is lost, whether it said
-  // goodbye (WrapUp) and the CPU seconds it said then.
+  // goodbye (WrapUp), the last ping it answered and the CPU seconds it said at its goodbye.
   std::vector<double> last_heard_;
   std::vector<bool> lost_;
   std::vector<bool> goodbye_;
+  std::vector<uint32_t> answered_;
   std::vector<double> cpu_seconds_;
   std::vector<LostRank> lost_ranks_;
-  // After an interrupt: the ranks were pinged at pinged_at_ (wall) and answer by answer_by_
-  // (steady; 0: not asked yet); judged_: those silent by then were lost.
+  // Pings, numbered from 1: the last one (ping_, sent at pinged_at_, steady seconds) and the one
+  // a SIGCONT sent (cont_ping_, 0: none; at cont_pinged_at_). After an interrupt, the ranks that
+  // have not answered judged_ping_ by answer_by_ (steady; 0: not interrupted) are lost; judged_:
+  // that was done.
+  uint32_t ping_ = 0, cont_ping_ = 0, judged_ping_ = 0;
+  double pinged_at_ = 0, cont_pinged_at_ = 0;
   double answer_by_ = 0;
   bool judged_ = false;
-  double pinged_at_ = 0;
+  ScopedFd cont_signals_{ContinueSignals()};
+  double next_cont_look_ = 0;
   ParentWatch parent_;
   Pacer pacer_;
   const ReusePlan& reuse_;
@@ -1024,6 +1077,7 @@ class Node {
       }
       case Wire::kPing:
         Flush();
+        mailbox_.Send(0, Writer(Wire::kPong).Put(r.Get<uint32_t>()).bytes);
         return std::nullopt;
       case Wire::kWrapUp:
         Flush();
@@ -1197,9 +1251,11 @@ int ExecuteMpiRun(const RunRequest& request) {
   // only signals that no thread takes first. MPI_Init starts threads of its own: blocked now,
   // the signals stay blocked in those threads too, so a SIGTERM from mpirun (or Slurm) stops the
   // run the journaled way rather than in one of MPI's threads.
+  // SIGCONT likewise, for rank 0's signalfd (ContinueSignals): blocked, it still continues a
+  // stopped process.
   sigset_t stops;
   sigemptyset(&stops);
-  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stops, s);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGCONT}) sigaddset(&stops, s);
   sigprocmask(SIG_BLOCK, &stops, nullptr);
   MPI_Init(nullptr, nullptr);
   int rank = 0, ranks = 1;

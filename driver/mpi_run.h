@@ -33,9 +33,13 @@
 //   no worker any time, and an idle rank little CPU.
 //
 // The stop record (io/journal.h) holds every rank's driver CPU seconds, which each rank sends as
-// its last message, and the ranks lost: when rank 0 is interrupted (mpirun's SIGTERM, after it
-// saw a rank die) it pings every rank, and one that does not answer within a second is recorded
-// with its host and when it was last heard from, for `sweep status`.
+// its last message, and the ranks lost: a rank that does not answer rank 0's ping is recorded
+// with its host and when it was last heard from, for `sweep status`. When a rank dies, Open MPI's
+// mpirun sends the others a SIGCONT, a SIGTERM odls_base_sigkill_timeout seconds later (1 s by
+// default) and a SIGKILL as long after: rank 0 pings on the SIGCONT, judges the answers on the
+// SIGTERM and records the stop before the SIGKILL. Another interrupt (a user's SIGTERM, srun's)
+// pings then and waits half a second for the answers. MPICH's mpiexec kills every rank at once:
+// such a job leaves what any killed run leaves, without the name of the rank.
 //
 // A killed job leaves what a killed plain run leaves: a valid output, a journal, and chunks done
 // or pending; `sweep resume OUT.h5`, with or without --mpi, finishes it to the same bytes. Every

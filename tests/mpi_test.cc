@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "io/clock.h"
 #include "io/journal.h"
 #include "io/output_file.h"
 #include "io/output_lock.h"
@@ -22,24 +23,6 @@ namespace sweep {
 namespace {
 
 using namespace sweep::testing;
-
-// mpirun as the tests run it: 3 ranks on a 2-core machine, as root.
-std::vector<std::string> Mpirun(int ranks) {
-  setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-  setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-  // Under AddressSanitizer (scripts/test-sanitizers): Open MPI leaves allocations of its
-  // plugins at MPI_Finalize, after unloading them, so LeakSanitizer reports frames it cannot name
-  // and no suppression can match. Leak checks stay on everywhere else; every other check stays on
-  // here.
-  const char* asan = std::getenv("ASAN_OPTIONS");
-  const std::string options = asan ? std::string(asan) : "";
-  if (options.find("detect_leaks=0") == std::string::npos)
-    setenv("ASAN_OPTIONS", (options + (options.empty() ? "" : ":") + "detect_leaks=0").c_str(), 1);
-  // Another MPI's launcher (scripts/test-mpich: MPICH's mpiexec, for a build against MPICH).
-  if (const char* mpiexec = std::getenv("SWEEP_TEST_MPIEXEC"))
-    return {mpiexec, "-n", std::to_string(ranks)};
-  return {"/usr/bin/mpirun", "--oversubscribe", "-np", std::to_string(ranks)};
-}
 
 // Whether the `environ` text of a process (entries one a line) is MPI rank `rank`'s: Open MPI
 // says OMPI_COMM_WORLD_RANK, MPICH PMI_RANK.
@@ -437,6 +420,55 @@ TEST(MpiTest, EachRankUsesItsOwnNodesDevicesAndScratch) {
       OutputFile::Open(dir / "out.h5", OutputFile::Access::kRead).ReadChunkProvenance();
   for (size_t c = 0; c < 24; ++c)
     EXPECT_EQ(provenance.device_names.at(provenance.device[c]), std::to_string(4 + worker[c]));
+}
+
+// A rank killed mid-run: mpirun aborts the job; rank 0 records the stop with the rank it lost,
+// which `sweep status` names with its host; nothing is left running, and `sweep resume` finishes
+// the sweep to the bytes of a run never killed. Open MPI's mpirun sends the ranks left a SIGCONT,
+// a SIGTERM odls_base_sigkill_timeout seconds later and a SIGKILL as long after that, whatever
+// they do meanwhile; rank 0 pings on the SIGCONT and records its stop at the SIGTERM
+// (driver/mpi_run.h). 3 s each (1 by default): the job ends in about 6 s, and rank 0's stop has
+// 3 s, where it takes milliseconds. MPICH's mpiexec kills every rank at once, so under it
+// (scripts/test-mpich) the stop is not recorded and the rest holds.
+TEST(MpiTest, StatusNamesTheRankAnAbortedJobLost) {
+  TempDir dir;
+  const Gate gate(dir.path());
+  const std::string config = HeldMpiConfig(dir, gate, 30, 0);
+  const bool open_mpi = std::getenv("SWEEP_TEST_MPIEXEC") == nullptr;
+  std::vector<std::string> launcher = Mpirun(3);
+  if (open_mpi) launcher.insert(launcher.begin() + 1, {"--mca", "odls_base_sigkill_timeout", "3"});
+  SweepProcess run({"run", config, "-q", "--mpi", "-j", "1"}, dir.path(), launcher);
+  ASSERT_TRUE(gate.WaitHeld(3)) << run.err();
+  const pid_t rank1 = RankProcess(run.tag(), 1);
+  ASSERT_GT(rank1, 0);
+  const double killed_at = WallSeconds();
+  ASSERT_EQ(kill(rank1, SIGKILL), 0);
+  EXPECT_NE(run.Wait(), 0);
+  EXPECT_TRUE(LeftoversAfter(run.tag()).empty());
+  if (open_mpi) {
+    const std::vector<JournalRecord> stopped = JournalRecords(dir / "out.h5.journal", "stopped");
+    ASSERT_EQ(stopped.size(), 1u) << run.err();
+    std::set<int> lost;
+    for (const LostRank& l : stopped[0].lost_ranks) lost.insert(l.rank);
+    EXPECT_EQ(lost, std::set<int>{1}) << run.err();
+    const nlohmann::json status = StatusJson(dir);
+    ASSERT_EQ(status["lost_ranks"].size(), 1u) << status.dump();
+    const nlohmann::json& l = status["lost_ranks"][0];
+    EXPECT_EQ(l["rank"], 1);
+    EXPECT_EQ(l["host"], HostName());
+    EXPECT_LE(l["last_heard"].get<double>(), killed_at + 1);
+    EXPECT_GE(l["stopped"].get<double>(), killed_at);
+    const RunResult text = RunSweep({"status", "out.h5"}, dir.path());
+    EXPECT_NE(text.out.find("lost: MPI rank 1 on " + HostName()), std::string::npos) << text.out;
+  }
+  gate.Open();
+  const RunResult resumed = RunSweep({"resume", "out.h5", "-q"}, dir.path());
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_EQ(StatusJson(dir)["lost_ranks"].size(), 0u) << "a later run started since";
+  EXPECT_EQ(StatusJson(dir)["pending"], 0);
+  const RunResult plain = RunSweep({"run", config, "-q", "-o", "plain.h5"}, dir.path());
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  EXPECT_EQ(ResultsAndParams(dir / "out.h5"), ResultsAndParams(dir / "plain.h5"));
 }
 
 // Every rank's driver reports its CPU seconds as the job ends, and the stop record keeps them.

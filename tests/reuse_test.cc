@@ -461,13 +461,7 @@ TEST(ReuseTest, ShardsEachCopyTheirOwnChunksReusedPoints) {
 #if defined(SWEEP_HAVE_MPI)
 TEST(ReuseTest, UnderMpiRankZeroCopiesAndTheBytesAreAFreshRuns) {
   TempDir dir;
-  setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-  setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-  const char* asan = std::getenv("ASAN_OPTIONS");
-  const std::string options = asan ? std::string(asan) : "";
-  if (options.find("detect_leaks=0") == std::string::npos)
-    setenv("ASAN_OPTIONS", (options + (options.empty() ? "" : ":") + "detect_leaks=0").c_str(), 1);
-  const std::vector<std::string> mpirun = {"/usr/bin/mpirun", "--oversubscribe", "-np", "2"};
+  const std::vector<std::string> mpirun = Mpirun(2);
   const auto config = [&](const std::string& name, const std::string& vols) {
     const std::string path = dir / (name + ".yaml");
     WriteFile(path, "name: " + name +
