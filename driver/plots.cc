@@ -126,38 +126,27 @@ Missing MissingAt(const std::vector<Missing>& missing, size_t i) {
   return i < missing.size() ? missing[i] : Missing::kPending;
 }
 
-const char* MissingClass(Missing m) {
-  switch (m) {
-    case Missing::kFailed:
-      return "failed";
-    case Missing::kNotFinite:
-      return "not-finite";
-    default:
-      return "pending";
-  }
+// How each kind of missing value is drawn, by Missing's value: its CSS class, its words in a
+// tooltip and the legend, and its colour.
+struct MissingStyle {
+  const char* css_class;
+  const char* title;
+  const char* colour;
+};
+constexpr MissingStyle kMissingStyles[] = {
+    {"pending", "pending: not computed yet", "#d9d9d9"},         // kPending
+    {"failed", "failed", "#e06666"},                             // kFailed
+    {"not-finite", "computed, not a finite number", "#ffffff"},  // kNotFinite
+};
+
+const MissingStyle& StyleOf(Missing m) {
+  const size_t k = size_t(m);
+  return kMissingStyles[k < std::size(kMissingStyles) ? k : 0];
 }
 
-const char* MissingTitle(Missing m) {
-  switch (m) {
-    case Missing::kFailed:
-      return "failed";
-    case Missing::kNotFinite:
-      return "computed, not a finite number";
-    default:
-      return "pending: not computed yet";
-  }
-}
-
-const char* MissingColour(Missing m) {
-  switch (m) {
-    case Missing::kFailed:
-      return "#e06666";
-    case Missing::kNotFinite:
-      return "#ffffff";
-    default:
-      return "#d9d9d9";
-  }
-}
+const char* MissingClass(Missing m) { return StyleOf(m).css_class; }
+const char* MissingTitle(Missing m) { return StyleOf(m).title; }
+const char* MissingColour(Missing m) { return StyleOf(m).colour; }
 
 // Room under a chart for its legend: a row below the axis name.
 constexpr double kLegendRow = 20;
