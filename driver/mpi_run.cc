@@ -927,7 +927,7 @@ struct NodeSweep {
 void SetUpNode(const RunRequest& request, const nlohmann::json& setup, NodeSweep* node) {
   node->config = ConfigFromJson(setup.at("sweep"));
   // The paths that name environment variables are this node's (`${TMPDIR}/sweep`).
-  ExpandPaths(&node->config, kInputPaths | kWorkdirPath);
+  ExpandPaths(&node->config, kNodePaths);
   node->space.emplace(node->config, setup.at("seeds_by_index").get<bool>()
                                         ? SeedRule::kPointIndex
                                         : SeedRule::kParameterValues);

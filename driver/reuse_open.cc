@@ -28,9 +28,12 @@ std::string Absolute(const std::string& path) {
 // What a kernel's keys in the config say of what it computes: everything but where things are
 // (locations, the plugin's and templates' paths, whose bytes the fingerprint compares) and what
 // does not change results (the work folder). Options are compared by the fingerprint, with
-// their defaults.
+// their defaults. Paths naming environment variables are compared as written: each sweep expanded
+// them in its own environment, and the fingerprint compares the files' bytes.
 nlohmann::json KernelIdentity(const Config& config) {
-  nlohmann::json kernel = ConfigToJson(config).at("kernel");
+  Config as_written = config;
+  UnexpandPaths(&as_written, kKernelPaths);
+  nlohmann::json kernel = ConfigToJson(as_written).at("kernel");
   for (const char* key : {"where", "option_where", "command_where", "workdir", "plugin", "options"})
     kernel.erase(key);
   if (kernel.contains("command_files"))

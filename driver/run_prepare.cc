@@ -130,7 +130,7 @@ void LoadSweep(const RunRequest& request, PreparedRun* run) {
   if (request.mode == RunRequest::Mode::kRun) {
     run->config = LoadConfig(request.config_path, request.overrides);
     // Paths naming environment variables are this node's: `-o` makes the config's output moot.
-    ExpandPaths(&run->config, request.output_path.empty() ? kAllPaths : kInputPaths | kWorkdirPath);
+    ExpandPaths(&run->config, request.output_path.empty() ? kAllPaths : kNodePaths);
     run->output_path =
         request.output_path.empty() ? run->config.output.path : AbsolutePath(request.output_path);
     RefuseNonRegularOutput(run->output_path);
@@ -140,7 +140,7 @@ void LoadSweep(const RunRequest& request, PreparedRun* run) {
     stored = ReadOutputLayout(run->output_path);
     run->config = ParseConfig(stored->config_text, stored->config_file);
     PointInputs(request, &run->config);
-    ExpandPaths(&run->config, kInputPaths | kWorkdirPath);
+    ExpandPaths(&run->config, kNodePaths);
   }
   // What derives from the output's path (the command kernel's work folder) follows the file.
   run->config.output.path = run->output_path;

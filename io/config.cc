@@ -384,14 +384,24 @@ class ConfigReader {
   std::optional<std::string> Path(const Field& field, const std::string& what) {
     std::optional<std::string> path = String(field, what);
     if (!path) return std::nullopt;
+    return PathText(field, *path, true);
+  }
+
+  // Path() of `path`, the text of `field` or a part of it (`python: model.py:simulate`'s file).
+  // `resolved` false keeps a relative path as written: a program's bare name is looked up in
+  // PATH (driver/command_binding.h).
+  std::optional<std::string> PathText(const Field& field, const std::string& path, bool resolved) {
     std::vector<std::string> names;
-    if (std::optional<std::string> problem = VariablesIn(*path, &names)) {
+    if (std::optional<std::string> problem = VariablesIn(path, &names)) {
       Fail(field, *problem);
       return std::nullopt;
     }
-    if (names.empty()) return Resolve(*path);
-    // Resolved now only when it starts relative: `${TMPDIR}/x` is whatever TMPDIR says.
-    const std::string text = path->rfind("${", 0) == 0 ? *path : Resolve(*path);
+    if (names.empty()) return resolved ? Resolve(path) : path;
+    // Resolved now only when it starts relative: `${TMPDIR}/x` is whatever TMPDIR says. Joined,
+    // not normalised: in `a/${X}/..` the `..` undoes the variable's value, not `a/${X}`.
+    std::string text = path;
+    if (resolved && path.rfind("${", 0) != 0 && fs::path(path).is_relative())
+      text = (fs::path(config_.folder) / path).string();
     config_.path_templates.push_back({field.path, text, field.where});
     return text;
   }
@@ -547,8 +557,8 @@ void ConfigReader::ReadKernel(const Entry& entry) {
     kernel.name = String(e->value, "a built-in kernel name").value_or("");
   }
   if (const Entry* e = Find(*entries, "plugin")) {
-    std::optional<std::string> path = String(e->value, "a path to a shared library");
-    if (path) kernel.plugin = Resolve(*path);
+    std::optional<std::string> path = Path(e->value, "a path to a shared library");
+    if (path) kernel.plugin = *path;
   }
   if (const Entry* e = Find(*entries, "command")) {
     if (std::optional<std::vector<Field>> argv =
@@ -561,7 +571,11 @@ void ConfigReader::ReadKernel(const Entry& entry) {
                         Got(Classify(arg.node), arg.node));
           continue;
         }
-        kernel.command.push_back(arg.node.Scalar());
+        // The program is a path (`${SIM_HOME}/bin/sim`); the arguments are the program's own
+        // text, `$` and all: no shell reads them.
+        std::optional<std::string> text =
+            program ? PathText(arg, arg.node.Scalar(), false) : arg.node.Scalar();
+        kernel.command.push_back(text.value_or(arg.node.Scalar()));
         kernel.command_where.push_back(arg.where);
       }
     }
@@ -666,7 +680,7 @@ void ConfigReader::ReadPython(const Field& field) {
     Fail(field, "`" + *text + "` names no file (`model.py:simulate`)");
     return;
   }
-  kernel.python = Resolve(file);
+  if (std::optional<std::string> path = PathText(field, file, true)) kernel.python = *path;
 }
 
 void ConfigReader::ReadCommandFiles(const Field& field) {
@@ -692,7 +706,8 @@ void ConfigReader::ReadCommandFiles(const Field& field) {
     }
     std::optional<std::string> path = String(e.value, "the path of a template file");
     if (!path || nested) continue;
-    out.push_back({e.key, Resolve(*path), e.value.where});
+    path = PathText(e.value, *path, true);
+    if (path) out.push_back({e.key, *path, e.value.where});
   }
 }
 
@@ -1693,16 +1708,27 @@ std::string HostNameText() {
   return std::string("on ") + (host[0] ? host : "this host");
 }
 
+// The key of the command kernel's program: a bare name is looked up in PATH, so its expansion is
+// used as written, not taken against the config's folder (driver/command_binding.h).
+const char kProgramKey[] = "kernel.command[0]";
+
 unsigned UseOf(const std::string& key) {
   if (key == "output.path") return kOutputPath;
   if (key == "kernel.workdir.root") return kWorkdirPath;
+  if (key.rfind("kernel.", 0) == 0) return kKernelPaths;
   return kInputPaths;
 }
 
 // The field a template's key names. REQUIRES: the key of one of config's templates.
 std::string* PathField(Config* config, const std::string& key) {
+  KernelSpec& kernel = config->kernel;
   if (key == "output.path") return &config->output.path;
-  if (key == "kernel.workdir.root") return &config->kernel.workdir.root;
+  if (key == "kernel.workdir.root") return &kernel.workdir.root;
+  if (key == "kernel.python") return &kernel.python;
+  if (key == "kernel.plugin") return &kernel.plugin;
+  if (key == kProgramKey && !kernel.command.empty()) return &kernel.command[0];
+  for (KernelSpec::CommandFile& file : kernel.command_files)
+    if (key == "kernel.files." + file.name) return &file.template_path;
   for (InputSpec& input : config->inputs) {
     if (key.rfind("inputs." + input.name + ".", 0) == 0 &&
         key.find('.', 8 + input.name.size()) == std::string::npos)
@@ -1726,10 +1752,12 @@ void ExpandPaths(Config* config, unsigned use) {
       const size_t at = t.text.find("${" + name + "}", from);
       path += t.text.substr(from, at - from);
       const char* value = std::getenv(name.c_str());
-      if (!value) {
+      // An empty value is refused as an unset one: `${TMPDIR}/sweep` would be `/sweep`.
+      if (!value || !*value) {
         unset.push_back({t.where, t.key,
-                         "${" + name + "} is not set in the environment here (" + HostNameText() +
-                             "), so `" + t.text + "` names no path"});
+                         "${" + name + "} is " + (value ? "empty" : "not set") +
+                             " in the environment here (" + HostNameText() + "), so `" + t.text +
+                             "` names no path"});
         complete = false;
         break;
       }
@@ -1738,6 +1766,10 @@ void ExpandPaths(Config* config, unsigned use) {
     }
     if (!complete) continue;
     path += t.text.substr(from);
+    if (t.key == kProgramKey) {
+      *PathField(config, t.key) = path;
+      continue;
+    }
     fs::path p(path);
     if (p.is_relative()) p = fs::path(config->folder) / p;
     *PathField(config, t.key) = p.lexically_normal().string();
@@ -1750,6 +1782,11 @@ std::map<std::string, std::string> ExpandedPaths(const Config& config) {
   for (const PathTemplate& t : config.path_templates)
     paths[t.key] = *PathField(const_cast<Config*>(&config), t.key);
   return paths;
+}
+
+void UnexpandPaths(Config* config, unsigned use) {
+  for (const PathTemplate& t : config->path_templates)
+    if (UseOf(t.key) & use) *PathField(config, t.key) = t.text;
 }
 
 void DropPathTemplate(Config* config, const std::string& key) {

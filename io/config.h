@@ -96,7 +96,8 @@ struct KernelSpec {
   std::string name;                  // a built-in kernel
   std::string plugin;                // path to a shared library (resolved against the config)
   std::vector<std::string> command;  // argv with {param} / {seed} / ... placeholders, kept
-                                     // verbatim; argv[0] is not resolved against the folder
+                                     // verbatim; argv[0] is not resolved against the folder (it
+                                     // may name environment variables: PathTemplate)
   std::vector<SourceLocation> command_where;  // of each argument, for the binding's errors
   // `python: model.py:simulate`: the model's file (absolute) and the function it calls, `compute`
   // when the text names none (kernels/python.h).
@@ -218,9 +219,11 @@ struct AttributesSpec {
 };
 
 // A path of the config that names environment variables (`${TMPDIR}/sweep`), kept as written
-// (a relative one resolved against the config's folder) to be expanded where it is used, on the
-// node that uses it (ExpandPaths). `key` is its key path: "output.path", "kernel.workdir.root",
-// "inputs.<name>.npy" (hdf5, raw).
+// (a relative one joined to the config's folder, but the program's) to be expanded where it is
+// used, on the node that uses it (ExpandPaths). `key` is its key path: "output.path",
+// "kernel.workdir.root", "inputs.<name>.npy" (hdf5, raw), "kernel.python" (its file),
+// "kernel.plugin", "kernel.command[0]" (the program; never an argument: the program gets those
+// as written, with no shell) and "kernel.files.<name>" (a template's path).
 struct PathTemplate {
   std::string key;
   std::string text;
@@ -254,17 +257,31 @@ struct Config {
   const AxisSpec* FindParameter(const std::string& name) const;
 };
 
-// Which paths a caller uses, for ExpandPaths: a run uses all three; a resume, or an MPI rank
-// other than 0, its inputs and the work directories (the output is the file it was given).
-enum PathUse : unsigned { kOutputPath = 1, kInputPaths = 2, kWorkdirPath = 4, kAllPaths = 7 };
+// Which paths a caller uses, for ExpandPaths: a run uses them all; a resume, or an MPI rank
+// other than 0, all but the output (it is the file given, or rank 0's). The kernel's paths are
+// its files: the Python model, the plugin, the program and the `files:` templates.
+enum PathUse : unsigned {
+  kOutputPath = 1,
+  kInputPaths = 2,
+  kWorkdirPath = 4,
+  kKernelPaths = 8,
+  kNodePaths = kInputPaths | kWorkdirPath | kKernelPaths,
+  kAllPaths = kOutputPath | kNodePaths
+};
 
 // Sets each path of `use` that names environment variables from this process's environment
-// (`${NAME}`: a letter or `_`, then letters, digits, `_`); a result that is relative is taken
-// against the config's folder. THROWS: ConfigError with, for each variable that is not set, the
-// path's file:line:col and key and the variable's name (exit code 2).
+// (`${NAME}`: a letter or `_`, then letters, digits, `_`), each value taken as it is (no second
+// expansion, no splitting at spaces); a result that is relative is taken against the config's
+// folder, but the program's (a bare name is looked up in PATH) and the result is normalised
+// lexically (`a/../b` is `b`). THROWS: ConfigError with, for each variable that is not set or is
+// empty (`${TMPDIR}/sweep` would be `/sweep`), the path's file:line:col and key and the variable's
+// name (exit code 2).
 void ExpandPaths(Config* config, unsigned use);
 // The templated paths' current values by key, as ExpandPaths set them.
 std::map<std::string, std::string> ExpandedPaths(const Config& config);
+// Sets each templated path of `use` back to its template's text, as ExpandPaths found it: what
+// two configs say compared whatever the environments they were expanded in (`--reuse`).
+void UnexpandPaths(Config* config, unsigned use);
 // Forgets the template of `key` (its field was set from elsewhere: `-o`, `--input`).
 void DropPathTemplate(Config* config, const std::string& key);
 

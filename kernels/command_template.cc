@@ -25,6 +25,11 @@ std::string DollarMessage(const std::string& name, bool known) {
                         name + "}`" + (known ? " and pass `$` and the value" : "") +
                         ": write `${{" + name + "}}` to pass `${" + name + "}` on as it is";
   if (known) message += ", or `{" + name + "}` without the `$` for the value";
+  // An environment variable meant for sweep: it expands those only in the config's paths.
+  if (!known)
+    message +=
+        " (sweep reads `${NAME}` from its environment only in paths, such as the "
+        "program, never in arguments, `env:` values or templates)";
   return message;
 }
 

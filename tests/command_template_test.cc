@@ -83,6 +83,8 @@ TEST(CommandTemplateTest, APlaceholderRightAfterADollarIsRefusedWithTheEscape) {
   const TemplateError home = f.Error("cd ${HOME}");
   EXPECT_TRUE(Contains(home.message, "write `${{HOME}}`")) << home.message;
   EXPECT_FALSE(Contains(home.message, "without the `$`")) << home.message;
+  // One meant for sweep is told where sweep reads the environment: only in paths.
+  EXPECT_TRUE(Contains(home.message, "only in paths, such as the program")) << home.message;
   // The escapes render what the program reads.
   EXPECT_EQ(f.Render("velocity all create ${{T}} {seed31}", 5),
             "velocity all create ${T} " + std::to_string(Seed31(5)));

@@ -375,27 +375,35 @@ pid_t RankProcess(const std::string& tag, int rank) {
 }
 
 // Each rank takes its own node's GPUs (here: its own CUDA_VISIBLE_DEVICES, 4 + its rank) and
-// expands the config's paths in its own environment (here: a scratch folder of its own): every
-// chunk was computed on its rank's device, in its rank's work folder, and the journal records
-// every rank's devices and paths.
+// expands the config's paths in its own environment (here: a scratch folder and a copy of the
+// program of its own, which says which it is): every chunk was computed on its rank's device, by
+// its rank's program, in its rank's work folder, and the journal records every rank's devices and
+// paths.
 TEST(MpiTest, EachRankUsesItsOwnNodesDevicesAndScratch) {
   TempDir dir;
-  const std::string script = dir / "devices.sh";
-  WriteFile(script, "#!/bin/sh\necho \"cuda ${CUDA_VISIBLE_DEVICES:--1}\"\n");
-  chmod(script.c_str(), 0755);
+  for (int k = 0; k < 3; ++k) {
+    const std::string tools = dir / ("tools-" + std::to_string(k));
+    std::filesystem::create_directories(tools);
+    WriteFile(tools + "/devices.sh",
+              "#!/bin/sh\necho \"cuda ${CUDA_VISIBLE_DEVICES:--1}\"\necho \"tool " +
+                  std::to_string(k) + "\"\n");
+    chmod((tools + "/devices.sh").c_str(), 0755);
+  }
   const std::string config = dir / "g.yaml";
-  WriteFile(config, "name: g\nkernel:\n  command: [" + script +
-                        ", '{point}']\n  outputs: {cuda: int32}\n"
-                        "  workdir: {root: '${SWEEP_TEST_SCRATCH}/work', keep: always}\n"
-                        "parameters:\n  x: {range: [0, 24]}\n"
-                        "execution: {chunk_size: 1, gpus: auto}\noutput: {path: out.h5}\n");
+  WriteFile(config,
+            "name: g\nkernel:\n  command: ['${SWEEP_TEST_TOOLS}/devices.sh', '{point}']\n"
+            "  outputs: {cuda: int32, tool: int32}\n"
+            "  workdir: {root: '${SWEEP_TEST_SCRATCH}/work', keep: always}\n"
+            "parameters:\n  x: {range: [0, 24]}\n"
+            "execution: {chunk_size: 1, gpus: auto}\noutput: {path: out.h5}\n");
   std::vector<std::string> launcher = Mpirun(3);
   // What a node's environment would say, decided on each rank (Open MPI's or MPICH's rank).
   launcher.insert(launcher.end(),
                   {"/bin/sh", "-c",
                    "r=${OMPI_COMM_WORLD_RANK:-$PMI_RANK}; CUDA_VISIBLE_DEVICES=$((4 + r)) "
                    "SWEEP_TEST_SCRATCH=" +
-                       dir.path() + "/node-$r exec \"$0\" \"$@\""});
+                       dir.path() + "/node-$r SWEEP_TEST_TOOLS=" + dir.path() +
+                       "/tools-$r exec \"$0\" \"$@\""});
   const RunResult r = RunSweep({"run", config, "-q", "--mpi"}, dir.path(), launcher);
   ASSERT_EQ(r.code, 0) << r.err;
   const std::vector<JournalRecord> started = JournalRecords(dir / "out.h5.journal", "started");
@@ -406,12 +414,16 @@ TEST(MpiTest, EachRankUsesItsOwnNodesDevicesAndScratch) {
   for (int k = 0; k < 3; ++k) {
     EXPECT_EQ(started[0].paths.at(k).at("kernel.workdir.root"),
               dir / ("node-" + std::to_string(k) + "/work"));
+    EXPECT_EQ(started[0].paths.at(k).at("kernel.command[0]"),
+              dir / ("tools-" + std::to_string(k) + "/devices.sh"));
   }
   const std::vector<int32_t> cuda = ReadDataset<int32_t>(dir / "out.h5", "/cuda");
+  const std::vector<int32_t> tool = ReadDataset<int32_t>(dir / "out.h5", "/tool");
   const std::vector<int32_t> worker = ReadDataset<int32_t>(dir / "out.h5", "/chunks/worker");
   ASSERT_EQ(cuda.size(), 24u);
   for (size_t p = 0; p < 24; ++p) {
     EXPECT_EQ(cuda[p], 4 + worker[p]) << "point " << p;
+    EXPECT_EQ(tool[p], worker[p]) << "point " << p;
     EXPECT_TRUE(std::filesystem::is_directory(
         dir / ("node-" + std::to_string(worker[p]) + "/work/point-" + std::to_string(p))))
         << "point " << p << ", worker " << worker[p];
