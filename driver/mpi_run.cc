@@ -3,9 +3,14 @@
 // The C API only: the deprecated C++ bindings would need libmpi_cxx.
 #define OMPI_SKIP_MPICXX 1
 #define MPICH_SKIP_MPICXX 1
+#include <fcntl.h>
 #include <mpi.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -60,6 +65,16 @@ constexpr uint64_t kBatchRowBytes = 8 << 20;
 // within kContPingSeconds; a TERM without one (a user's, srun's) pings then.
 constexpr double kAnswerSeconds = 0.5;
 constexpr double kContPingSeconds = 60;
+// Under MPICH's mpiexec (hydra), which kills every rank the moment one dies (AbortDelay): how long
+// rank 0 hears nothing from a rank before it journals it unheard, and how long a dead rank's
+// keeper holds the job up meanwhile. Every rank sends its workers' places at least every
+// kBoardSeconds / 2 = 0.25 s while the run computes, so unheard is four of those missed; rank 0
+// looks every kSilenceLookSeconds, so it journals a dead rank within 1.1 s of its last word, with
+// nearly 4 s to spare (a loaded rank 0, a slow file system) before the keeper lets hydra kill the
+// job. The other ranks' workers go on computing meanwhile, and their chunks are recorded.
+constexpr double kUnheardSeconds = 1.0;
+constexpr double kSilenceLookSeconds = 0.1;
+constexpr double kAbortDelaySeconds = 5.0;
 
 // What travels between rank 0 and the other ranks (the first byte of every message).
 enum class Wire : uint8_t {
@@ -349,6 +364,95 @@ std::vector<std::pair<uint64_t, uint64_t>> Runs(std::vector<uint64_t> chunks) {
   return runs;
 }
 
+// Whether this process was started by hydra, MPICH's (and Intel MPI's) mpiexec: its proxy hands
+// each rank its PMI socket as PMI_FD and says its place on the node as MPI_LOCALRANKID (srun's
+// PMI2 sets PMI_FD alone; Open MPI neither).
+bool UnderHydra() { return std::getenv("PMI_FD") && std::getenv("MPI_LOCALRANKID"); }
+
+// The keeper's life (AbortDelay): only async-signal-safe calls, as it is forked from a process
+// that may run threads. It exits at once when the rank writes a byte to `rank_alive` (released)
+// or when hydra's proxy closes the PMI socket's other end; once the rank is gone (`rank_alive`
+// at its end), it holds the socket kAbortDelaySeconds more, then exits.
+[[noreturn]] void KeepPmiSocket(int rank_alive, int pmi) {
+  prctl(PR_SET_NAME, "sweep-keeper");
+  // Nothing of the rank's but stdout and stderr (so mpiexec waits for it as for the rank).
+  const unsigned low = unsigned(std::min(rank_alive, pmi)),
+                 high = unsigned(std::max(rank_alive, pmi));
+  if (low > 3) close_range(3, low - 1, 0);
+  if (high > low + 1) close_range(low + 1, high - 1, 0);
+  close_range(high + 1, ~0U, 0);
+  // No events asked of the PMI socket: only its hang-up shows; the rank's replies stay unread.
+  pollfd fds[2] = {{rank_alive, POLLIN, 0}, {pmi, 0, 0}};
+  for (;;) {
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      _exit(1);
+    }
+    if (fds[1].revents) _exit(0);
+    if (fds[0].revents) {
+      char byte;
+      const ssize_t got = read(rank_alive, &byte, 1);
+      if (got < 0 && errno == EINTR) continue;
+      if (got == 1) _exit(0);  // released
+      break;                   // the rank is gone
+    }
+  }
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const double until = double(now.tv_sec) + double(now.tv_nsec) * 1e-9 + kAbortDelaySeconds;
+  for (;;) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    const double left = until - (double(now.tv_sec) + double(now.tv_nsec) * 1e-9);
+    if (left <= 0) _exit(0);
+    if (poll(&fds[1], 1, int(left * 1000) + 1) > 0) _exit(0);
+  }
+}
+
+// Under hydra, a rank's death aborts the job at once and without a word to the others: the moment
+// the dead rank's PMI socket closes, hydra's proxy SIGKILLs every rank's process group (MPICH
+// 4.0: no signal before, about 3 ms after the death here), so rank 0 could never record which
+// rank it lost. A rank k > 0 started by hydra therefore forks a keeper before MPI_Init, which
+// holds a copy of that socket: when the rank dies, the socket closes kAbortDelaySeconds later, when
+// the keeper exits, and hydra aborts the job then as it would have at once. Meanwhile rank 0 hears
+// nothing from the rank and journals it unheard (MpiWorkerSet), which `sweep status` names once
+// the job is gone. The keeper stays in the rank's process group, so hydra's abort kills it too,
+// and holds nothing else of the rank's but its stdout and stderr; a rank that ends (normally or
+// by an exception) releases it and waits for it, so nothing outlives the job.
+class AbortDelay {
+ public:
+  AbortDelay() {
+    const char* rank = std::getenv("PMI_RANK");
+    if (!UnderHydra() || !rank || std::string(rank) == "0") return;
+    const int pmi = std::atoi(std::getenv("PMI_FD"));
+    int alive[2];
+    if (pmi <= 2 || pipe2(alive, O_CLOEXEC) != 0) return;  // no keeper: the job aborts at once
+    keeper_ = fork();
+    if (keeper_ == 0) KeepPmiSocket(alive[0], pmi);
+    close(alive[0]);
+    if (keeper_ < 0) {
+      close(alive[1]);
+      return;
+    }
+    release_ = alive[1];
+  }
+  ~AbortDelay() {
+    if (keeper_ <= 0) return;
+    const char byte = 0;
+    while (write(release_, &byte, 1) < 0 && errno == EINTR) {
+    }
+    close(release_);
+    // ECHILD: the worker set reaped it (it exited early: a signal to the process group).
+    while (waitpid(keeper_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  AbortDelay(const AbortDelay&) = delete;
+  AbortDelay& operator=(const AbortDelay&) = delete;
+
+ private:
+  pid_t keeper_ = -1;
+  int release_ = -1;  // the write end of the keeper's pipe: a byte releases it, its end says gone
+};
+
 // A signalfd of SIGCONT (blocked in every thread since before MPI_Init: ExecuteMpiRun), or -1.
 int ContinueSignals() {
   sigset_t cont;
@@ -387,9 +491,10 @@ class MpiWorkerSet : public WorkerSet {
  public:
   // `local`: rank 0's own workers, global indices [0, local.size()); then each other rank's.
   // `reuse` (`--reuse`, empty if none): the points the other ranks' workers leave to rank 0,
-  // which copies them into each chunk's rows as they arrive (driver/reuse.h).
+  // which copies them into each chunk's rows as they arrive (driver/reuse.h). `silences` (under
+  // hydra, else null): where a rank unheard for kUnheardSeconds is journaled, and heard again.
   MpiWorkerSet(ProcessWorkerSet& local, const std::vector<RankHello>& ranks, OutputFile& output,
-               Mailbox& mailbox, const ReusePlan& reuse)
+               Mailbox& mailbox, const ReusePlan& reuse, Journal* silences)
       : local_(local),
         output_(output),
         plan_(output.layout().points, output.layout().chunk_size),
@@ -397,6 +502,9 @@ class MpiWorkerSet : public WorkerSet {
         ranks_(ranks),
         first_of_rank_(ranks.size(), 0),
         last_heard_(ranks.size(), WallSeconds()),
+        heard_at_(ranks.size(), SteadySeconds()),
+        unheard_(ranks.size(), false),
+        silences_(silences),
         lost_(ranks.size(), false),
         goodbye_(ranks.size(), false),
         answered_(ranks.size(), 0),
@@ -477,6 +585,7 @@ class MpiWorkerSet : public WorkerSet {
       ReceiveAll();
       TakeContinue();
       CheckAnswers();
+      LookForSilences();
       if (std::optional<WorkerEvent> e = TakeWaiting()) return e;
       if (parent_.Gone()) {
         WorkerEvent e;
@@ -497,6 +606,7 @@ class MpiWorkerSet : public WorkerSet {
   // After an interrupt, only until the ranks' time to answer its ping is up: a rank that
   // answered is not lost, even if its goodbye is late (mpirun is about to kill it).
   RanksEnd WrapUp(double seconds) {
+    silences_ = nullptr;  // the ranks stop sending their places; the stop record says who is lost
     for (size_t k = 1; k < ranks_.size(); ++k)
       if (!lost_[k]) mailbox_.Send(int(k), Writer(Wire::kWrapUp).bytes);
     if (answer_by_ > 0) seconds = std::max(0.0, answer_by_ - SteadySeconds());
@@ -568,6 +678,26 @@ class MpiWorkerSet : public WorkerSet {
     cont_pinged_at_ = pinged_at_;
   }
 
+  // Under hydra (AbortDelay): a rank that has sent nothing for kUnheardSeconds is journaled
+  // unheard (one record for all found at a look), so that if hydra kills the job, `sweep status`
+  // names it; Accept journals it heard when it speaks again.
+  void LookForSilences() {
+    const double now = SteadySeconds();
+    if (!silences_ || now < next_silence_look_) return;
+    next_silence_look_ = now + kSilenceLookSeconds;
+    JournalRecord unheard;
+    unheard.type = "unheard";
+    for (size_t k = 1; k < ranks_.size(); ++k) {
+      if (lost_[k] || unheard_[k] || ranks_[k].workers == 0) continue;
+      if (now - heard_at_[k] < kUnheardSeconds) continue;
+      unheard_[k] = true;
+      unheard.lost_ranks.push_back({int(k), ranks_[k].host, last_heard_[k]});
+    }
+    if (unheard.lost_ranks.empty()) return;
+    unheard.time = WallSeconds();
+    silences_->Append(unheard);
+  }
+
   std::optional<WorkerEvent> TakeWaiting() {
     if (waiting_.empty()) return std::nullopt;
     WorkerEvent e = std::move(waiting_.front());
@@ -617,6 +747,17 @@ class MpiWorkerSet : public WorkerSet {
   // --reuse, rank 0 copies each chunk's reused points into its rows first (FillReused).
   void Accept(int from, std::string& bytes) {
     last_heard_[size_t(from)] = WallSeconds();
+    heard_at_[size_t(from)] = SteadySeconds();
+    if (unheard_[size_t(from)]) {
+      unheard_[size_t(from)] = false;
+      if (silences_) {
+        JournalRecord heard;
+        heard.type = "heard";
+        heard.time = last_heard_[size_t(from)];
+        heard.lost_ranks.push_back({from, ranks_[size_t(from)].host, heard.time});
+        silences_->Append(heard);
+      }
+    }
     if (lost_[size_t(from)]) return;  // too late: its workers are accounted for
     Reader r{bytes};
     if (TypeOf(bytes) == Wire::kGoodbye) {
@@ -740,9 +881,14 @@ class MpiWorkerSet : public WorkerSet {
   std::vector<RemoteWorker> remote_;
   std::deque<WorkerEvent> waiting_;  // taken from messages, not yet handed to the scheduler
   std::vector<Letter> letters_;
-  // By rank: when it was last heard from (wall seconds), whether it is lost, whether it said
-  // goodbye (WrapUp), the last ping it answered and the CPU seconds it said at its goodbye.
+  // By rank: when it was last heard from (wall seconds; steady in heard_at_), whether it is
+  // journaled unheard, whether it is lost, whether it said goodbye (WrapUp), the last ping it
+  // answered and the CPU seconds it said at its goodbye.
   std::vector<double> last_heard_;
+  std::vector<double> heard_at_;
+  std::vector<bool> unheard_;
+  Journal* silences_;
+  double next_silence_look_ = 0;
   std::vector<bool> lost_;
   std::vector<bool> goodbye_;
   std::vector<uint32_t> answered_;
@@ -864,7 +1010,8 @@ int RunRankZero(const RunRequest& request, int ranks, Mailbox& mailbox) {
     recorder->GuardOutput(&*run->file);
     recorder->ShowWorkersIn(WorkerBoardPath(run->output_path, run->shard), run->CommandName());
     LocalWorkers local(run->WorkerContextFor(run->output_path), run->workers);
-    MpiWorkerSet set(local.set(), workers, *run->file, mailbox, run->reuse);
+    MpiWorkerSet set(local.set(), workers, *run->file, mailbox, run->reuse,
+                     UnderHydra() ? &*run->journal : nullptr);
     if (!run->todo.empty()) {
       run->filler->StartBackground();
       SchedulerOptions options = OptionsFor(*run);
@@ -1253,6 +1400,7 @@ int ExecuteMpiRun(const RunRequest& request) {
   // run the journaled way rather than in one of MPI's threads.
   // SIGCONT likewise, for rank 0's signalfd (ContinueSignals): blocked, it still continues a
   // stopped process.
+  const AbortDelay abort_delay;  // before MPI_Init's threads and the signals blocked below
   sigset_t stops;
   sigemptyset(&stops);
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGCONT}) sigaddset(&stops, s);

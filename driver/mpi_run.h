@@ -38,8 +38,12 @@
 // mpirun sends the others a SIGCONT, a SIGTERM odls_base_sigkill_timeout seconds later (1 s by
 // default) and a SIGKILL as long after: rank 0 pings on the SIGCONT, judges the answers on the
 // SIGTERM and records the stop before the SIGKILL. Another interrupt (a user's SIGTERM, srun's)
-// pings then and waits half a second for the answers. MPICH's mpiexec kills every rank at once:
-// such a job leaves what any killed run leaves, without the name of the rank.
+// pings then and waits half a second for the answers. MPICH's mpiexec (hydra) SIGKILLs every rank,
+// without a word, the moment a dead rank's PMI socket closes, leaving no time for a stop record:
+// there each rank k > 0 forks a keeper that holds that socket 5 s after the rank's death (or
+// until the rank ends, or hydra's proxy does), and rank 0 journals a rank it has heard nothing
+// from for 1 s `unheard` (and `heard` if it speaks again); `sweep status` names the ranks still
+// unheard when a job ended without a stop record.
 //
 // A killed job leaves what a killed plain run leaves: a valid output, a journal, and chunks done
 // or pending; `sweep resume OUT.h5`, with or without --mpi, finishes it to the same bytes. Every

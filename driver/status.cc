@@ -231,15 +231,30 @@ std::string FinishHint(const std::string& output, uint64_t pending_chunks, uint6
 StatusReport ReadStatus(const std::string& output_path) {
   OutputFile file = OutputFile::Open(output_path, OutputFile::Access::kRead);
   StatusReport report;
-  // The journals are folded in time order: the latest start or stop wins.
-  const ChunkLedger ledger = ChunkLedger::Load(file, [&report](const JournalRecord& r, size_t) {
+  // The journals are folded in time order: the latest start or stop wins. A run killed without a
+  // stop record (MPICH's mpiexec on a rank's death: driver/mpi_run.h) lost the ranks rank 0 had
+  // stopped hearing from, and stopped after its last record.
+  std::map<int, LostRank> unheard;
+  bool stop_recorded = false;
+  double last_record_time = 0;
+  const ChunkLedger ledger = ChunkLedger::Load(file, [&](const JournalRecord& r, size_t) {
     if (r.type == "started") {
       report.lost_ranks.clear();
       report.lost_stop_time = 0;
-    } else if (r.type == "stopped" && !r.lost_ranks.empty()) {
-      report.lost_ranks = r.lost_ranks;
-      report.lost_stop_time = r.time;
+      unheard.clear();
+      stop_recorded = false;
+    } else if (r.type == "stopped") {
+      stop_recorded = true;
+      if (!r.lost_ranks.empty()) {
+        report.lost_ranks = r.lost_ranks;
+        report.lost_stop_time = r.time;
+      }
+    } else if (r.type == "unheard") {
+      for (const LostRank& l : r.lost_ranks) unheard[l.rank] = l;
+    } else if (r.type == "heard") {
+      for (const LostRank& l : r.lost_ranks) unheard.erase(l.rank);
     }
+    last_record_time = std::max(last_record_time, r.time);
   });
   report.output = output_path;
   report.kernel = file.layout().kernel_name;
@@ -260,6 +275,11 @@ StatusReport ReadStatus(const std::string& output_path) {
     report.host = holder->host;
     report.workers =
         LiveWorkers(WorkerBoardPath(output_path, std::nullopt), report.pid, ledger.plan());
+  }
+  if (!report.live && !stop_recorded && !unheard.empty()) {
+    for (const auto& [rank, lost] : unheard) report.lost_ranks.push_back(lost);
+    report.lost_stop_time = last_record_time;
+    report.lost_stop_recorded = false;
   }
   const double now = WallSeconds(), start = ledger.last_start_time();
   if (report.live && start > 0 && now > start) {
@@ -375,9 +395,10 @@ std::string StatusText(const StatusReport& r) {
   }
   for (const LostRank& l : r.lost_ranks) {
     text += fmt::format(
-        "  lost: MPI rank {} on {}, last heard from {}; the job stopped {} (exclude that node "
+        "  lost: MPI rank {} on {}, last heard from {}; the job {} {} (exclude that node "
         "before `sweep resume`)\n",
-        l.rank, l.host.empty() ? "?" : l.host, TimeText(l.last_heard), TimeText(r.lost_stop_time));
+        l.rank, l.host.empty() ? "?" : l.host, TimeText(l.last_heard),
+        r.lost_stop_recorded ? "stopped" : "was killed after", TimeText(r.lost_stop_time));
   }
   if (r.journal_truncated)
     text +=

@@ -78,8 +78,11 @@ struct StatusReport {
   std::vector<WorkerStatus> workers;  // of the live run (not a shard's) when it has a board
   // An MPI job's ranks that were gone when it last stopped (its `stopped` record: mpirun
   // aborting the job on a rank's death), and when it stopped; empty once a later run started.
+  // A job killed without a stop record (MPICH's mpiexec) lost the ranks its journal still says
+  // unheard, and stopped after its last record (lost_stop_time: that record's time).
   std::vector<LostRank> lost_ranks;
   double lost_stop_time = 0;
+  bool lost_stop_recorded = true;  // false: killed without a stop record, after lost_stop_time
 };
 
 // THROWS: Error as OutputFile::Open and ChunkLedger::Load do.

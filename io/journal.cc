@@ -219,12 +219,12 @@ std::string EncodeJournalRecord(const JournalRecord& r) {
                                        : nlohmann::json(nullptr));
       j["cpu_seconds"] = cpu;
     }
-    if (!r.lost_ranks.empty()) {
-      nlohmann::json lost = nlohmann::json::array();
-      for (const LostRank& l : r.lost_ranks)
-        lost.push_back({{"rank", l.rank}, {"host", l.host}, {"last_heard", l.last_heard}});
-      j["lost_ranks"] = lost;
-    }
+  }
+  if ((r.type == "stopped" || r.type == "unheard" || r.type == "heard") && !r.lost_ranks.empty()) {
+    nlohmann::json lost = nlohmann::json::array();
+    for (const LostRank& l : r.lost_ranks)
+      lost.push_back({{"rank", l.rank}, {"host", l.host}, {"last_heard", l.last_heard}});
+    j["lost_ranks"] = lost;
   }
   // Invalid UTF-8 in a kernel's stderr must not make the record unwritable.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -44,6 +44,12 @@
 //        workers not: what coordinating the run cost. lost_ranks (an MPI run's, when some
 //        rank did not answer as the run stopped: mpirun aborting the job on a rank's death):
 //        each such rank, its host and when it was last heard from (Unix seconds).
+//     {"type":"unheard","time":..,"lost_ranks":[{"rank":..,"host":"..","last_heard":..}]}
+//     {"type":"heard","time":..,"lost_ranks":[{"rank":..,"host":"..","last_heard":..}]}
+//        an MPI run under MPICH's mpiexec, which kills the whole job without a word when a rank
+//        dies (driver/mpi_run.h): rank 0 has heard nothing from that rank for a while (unheard),
+//        or hears from it again (heard, last_heard: now). A run that ends without a stop record
+//        lost the ranks still unheard at its end.
 //     A record that would not fit in 65535 bytes has its longest texts shortened (the stderr
 //     tail keeps its end), then loses its worker_hosts, then its params, then all but rank 0's
 //     cpu_seconds and all but the first 16 lost_ranks. On read, unknown fields
@@ -107,7 +113,8 @@ struct WorkerHosts {
   const std::string& DeviceOf(int worker) const;
 };
 
-// A rank of an MPI job that was gone when the job stopped (a `stopped` record's).
+// A rank of an MPI job that was gone when the job stopped (a `stopped` record's), or that rank 0
+// has not heard from for a while (`unheard`) or hears from again (`heard`).
 struct LostRank {
   int rank = 0;
   std::string host;
@@ -115,7 +122,7 @@ struct LostRank {
 };
 
 struct JournalRecord {
-  std::string type;  // started | done | failed | stopped | (unknown types are kept)
+  std::string type;  // started | done | failed | reused | stopped | unheard | heard | (others kept)
   double time = 0;
   uint64_t chunk = 0;
   uint64_t checksum = 0;
@@ -141,7 +148,7 @@ struct JournalRecord {
   std::map<int, std::map<std::string, std::string>> paths;
   std::string message;                       // stopped
   std::vector<double> cpu_seconds;           // stopped: by rank; NaN: not said
-  std::vector<LostRank> lost_ranks;          // stopped
+  std::vector<LostRank> lost_ranks;          // stopped, unheard, heard
   uint64_t points = 0;                       // reused: the chunk's points copied
   std::string from;                          // reused: the output they were copied from
   uint64_t first_chunk = 0, last_chunk = 0;  // reused: the chunks of `from` they came from

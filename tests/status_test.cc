@@ -10,6 +10,8 @@
 #include <regex>
 #include <set>
 
+#include "io/clock.h"
+#include "io/journal.h"
 #include "io/output_file.h"
 #include "tests/e2e.h"
 
@@ -301,6 +303,52 @@ TEST(StatusTest, AnIncompleteLastJournalRecordIsNotBlamedOnAKill) {
                 .find("The journal's last record is incomplete (a kill or a full disk stopped its "
                       "write) and is ignored."),
             std::string::npos);
+}
+
+// An MPI job that MPICH's mpiexec killed leaves no stop record: the ranks its journal still says
+// unheard at its end are the ones lost, and stopped is its last record's time. A rank heard again
+// is not named, nor is one unheard in a job that then wrote its stop, nor in an earlier run.
+TEST(StatusTest, AJobKilledWithoutAStopRecordLostTheRanksStillUnheard) {
+  TempDir dir;
+  WriteFile(dir / "c.yaml",
+            "name: c\nkernel: {name: square}\nparameters: {x: {range: [0, 40]}}\n"
+            "execution: {chunk_size: 10}\noutput: {path: out.h5}\n");
+  ASSERT_EQ(RunSweep({"run", "c.yaml", "-q"}, dir.path()).code, 0);
+  const auto append = [&](const std::string& type, double time, std::vector<LostRank> ranks) {
+    JournalRecord r;
+    r.type = type;
+    r.time = time;
+    r.lost_ranks = std::move(ranks);
+    Journal::OpenForAppend(dir / "out.h5.journal").Append(r);
+  };
+  const auto lost = [&] {
+    std::set<int> ranks;
+    const nlohmann::json status = StatusJson(dir);
+    for (const nlohmann::json& l : status["lost_ranks"]) ranks.insert(l["rank"].get<int>());
+    return ranks;
+  };
+  const double t = WallSeconds();
+  append("started", t, {});
+  append("unheard", t + 1, {{3, "node-3", t + 0.5}, {5, "node-5", t + 0.25}});
+  append("heard", t + 2, {{5, "node-5", t + 2}});
+  append("unheard", t + 3, {{7, "node-7", t + 2.5}});
+  append("heard", t + 4, {{7, "node-7", t + 4}});
+  EXPECT_EQ(lost(), std::set<int>{3});
+  const nlohmann::json status = StatusJson(dir);
+  EXPECT_EQ(status["lost_ranks"][0]["host"], "node-3");
+  EXPECT_EQ(status["lost_ranks"][0]["last_heard"], t + 0.5);
+  EXPECT_EQ(status["lost_ranks"][0]["stopped"], t + 4);
+  const RunResult text = RunSweep({"status", "out.h5"}, dir.path());
+  EXPECT_NE(text.out.find("  lost: MPI rank 3 on node-3, last heard from "), std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("; the job was killed after "), std::string::npos) << text.out;
+  append("stopped", t + 5, {});
+  EXPECT_EQ(lost(), std::set<int>{}) << "the job wrote its stop: none was lost";
+  append("started", t + 6, {});
+  append("unheard", t + 7, {{2, "node-2", t + 6.5}});
+  EXPECT_EQ(lost(), std::set<int>{2});
+  append("started", t + 8, {});
+  EXPECT_EQ(lost(), std::set<int>{}) << "a later run started";
 }
 
 // A journal overwritten with foreign bytes: every reader names the file and says how to go on,
