@@ -1399,11 +1399,12 @@ int ExecuteMpiRun(const RunRequest& request) {
   // the signals stay blocked in those threads too, so a SIGTERM from mpirun (or Slurm) stops the
   // run the journaled way rather than in one of MPI's threads.
   // SIGCONT likewise, for rank 0's signalfd (ContinueSignals): blocked, it still continues a
-  // stopped process.
+  // stopped process. SIGCHLD too: the worker set reaps its workers' orphans when the signal
+  // comes through its signalfd, and one of MPI's threads would take it and drop it.
   const AbortDelay abort_delay;  // before MPI_Init's threads and the signals blocked below
   sigset_t stops;
   sigemptyset(&stops);
-  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGCONT}) sigaddset(&stops, s);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGCONT, SIGCHLD}) sigaddset(&stops, s);
   sigprocmask(SIG_BLOCK, &stops, nullptr);
   MPI_Init(nullptr, nullptr);
   int rank = 0, ranks = 1;

@@ -67,6 +67,9 @@ void WorkerLog::Drain() {
     if (n > 0) {
       Write(buffer, size_t(n));
       copied += size_t(n);
+      // A pipe's read returns all it holds up to the size asked: it was emptied, and a read
+      // more would only say EAGAIN (the next poll() says when more comes).
+      if (size_t(n) < sizeof buffer) return;
     } else if (n == 0) {
       pipe_.reset();  // every writer is gone
     } else if (errno != EINTR) {

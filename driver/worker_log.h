@@ -3,7 +3,8 @@
 // A kernel may print without end (a plugin's debug output filled 300 MiB in six points), and a
 // log appended across restarts and reruns would grow with every one. So the worker does not
 // write to its log file: it writes into a pipe, and the driver copies what arrives, from the same
-// poll() that takes the workers' messages (Drain()), into `<path>` (`worker-<rank>.log`),
+// poll() that takes the workers' messages (Drain(), called when the pipe is readable, so that a
+// quiet worker costs no read), into `<path>` (`worker-<rank>.log`),
 // appended across runs. When the file reaches `rotate_bytes` it is renamed `<path>.1`, replacing
 // the one before, and a new one is begun. The two hold at most 2 * rotate_bytes, and always the
 // last rotate_bytes the worker wrote, so the tail a failure shows (ReadLogTail) is never lost.
@@ -39,8 +40,9 @@ class WorkerLog {
   ScopedFd Begin();
   // The pipe's read end, to poll for POLLIN; -1 when there is none.
   int fd() const { return pipe_.get(); }
-  // Copies everything waiting in the pipe to the file, without blocking. At the pipe's end (no
-  // writer left) closes it. A write error (a full disk) drops the bytes rather than stop the run.
+  // Copies everything waiting in the pipe to the file, without blocking: one read() when the
+  // pipe holds less than 64 KiB. At the pipe's end (no writer left) closes it. A write error (a
+  // full disk) drops the bytes rather than stop the run.
   void Drain();
   // Drain(), then closes the pipe whatever may still hold its write end (an escaped grandchild,
   // killed next).

@@ -388,9 +388,9 @@ void ProcessWorkerSet::KillAll() {
 
 std::optional<WorkerEvent> ProcessWorkerSet::ReceiveFrom(int rank) {
   Worker& w = workers_[rank];
-  // What the worker printed before it spoke is in the pipe: into the log first, so that the
-  // log's tail is as the worker left it when its message is handled.
-  logs_[rank].Drain();
+  // What the worker printed before it spoke is in the log already: Next() copied it, in the
+  // poll that found this message (see there), and Reap() copies it before the messages it took
+  // are returned.
   std::optional<Message> m;
   try {
     m = ReceiveMessage(w.socket);
@@ -464,7 +464,11 @@ void ProcessWorkerSet::WatchMemory() {
 std::optional<WorkerEvent> ProcessWorkerSet::Next(double timeout_seconds) {
   const double start = SteadySeconds();
   for (;;) {
-    ReapOrphans();
+    // Only after a SIGCHLD: a wait call per event would cost as much as the event's own.
+    if (children_exited_) {
+      children_exited_ = false;
+      ReapOrphans();
+    }
     // A zygote that got ready, or failed, since Start() asked it for a worker: the workers that
     // await it are forked (or fail) now. Its readable socket woke the poll below; unread, it
     // would wake every poll at once, and those workers would never start.
@@ -492,6 +496,11 @@ std::optional<WorkerEvent> ProcessWorkerSet::Next(double timeout_seconds) {
     // The zygote, while it loads the kernel (it says when it is ready) and after (it may die).
     fds.push_back({zygote_ ? zygote_->fd() : -1, POLLIN, 0});
     owners.push_back({-1, Source::kZygote});
+    // Each worker's socket before its log pipe: poll() looks at descriptors in this order, so
+    // when it finds a message its log is looked at after, and holds whatever the worker printed
+    // before it spoke; the logs are copied before any message is taken, so that a log's tail is
+    // as the worker left it when its message is handled (a failure report quotes it). No other
+    // read of the pipe is needed, and none is made while it is empty.
     for (int r = 0; r < size(); ++r) {
       if (workers_[r].socket >= 0) {
         fds.push_back({workers_[r].socket, POLLIN, 0});
@@ -515,11 +524,16 @@ std::optional<WorkerEvent> ProcessWorkerSet::Next(double timeout_seconds) {
     }
 
     if (fds[0].revents) {
-      // SIGCHLD only wakes the loop, whose next round reaps the orphans.
+      // SIGCHLD has the next round reap the orphans: after this round, which may Reap() the
+      // worker whose exit it was (a worker's zombie would have the orphans looked for in /proc).
       int interrupt = 0;
       signalfd_siginfo info{};
       while (read(signal_fd_, &info, sizeof info) == sizeof info) {
-        if (info.ssi_signo != SIGCHLD) interrupt = int(info.ssi_signo);
+        if (info.ssi_signo == SIGCHLD) {
+          children_exited_ = true;
+        } else {
+          interrupt = int(info.ssi_signo);
+        }
       }
       if (interrupt != 0) {
         WorkerEvent e;

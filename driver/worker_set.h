@@ -32,8 +32,12 @@
 //     one that left the group (a double fork with setsid, a daemon) is reparented to the driver,
 //     which is a child subreaper while a ProcessWorkerSet exists, and is killed too;
 //   - the orphans its descendants leave (reparented to the driver, the subreaper) are reaped as
-//     soon as they exit: SIGCHLD wakes Next(), which waits for every exited child that is not a
-//     worker and started after the set was made, so they never pile up as zombies;
+//     soon as they exit: their SIGCHLD, read from the signalfd in Next()'s poll(), has Next()
+//     wait for every exited child that is not a worker and started after the set was made, so
+//     they never pile up as zombies. Without a SIGCHLD it makes no wait call, so that a message
+//     costs its poll() and its read only. The signal reaches the signalfd only if every thread
+//     of the process blocks it (threads started before the set was made must have blocked it
+//     themselves, as driver/mpi_run.cc does before MPI_Init starts its own);
 //   - with WorkerLaunch::memory_limit, its private memory is sampled at least every 50 ms while
 //     Next() waits; one over the limit is killed and its kExited event says kOutOfMemory. It also
 //     gets RLIMIT_DATA at twice the limit plus 256 MiB, a backstop against a runaway allocation
@@ -235,6 +239,7 @@ class ProcessWorkerSet : public WorkerSet {
   std::vector<WorkerEvent> pending_;      // events found but not yet returned
   unsigned long long created_ticks_ = 0;  // when the set was made, in clock ticks since boot
   bool was_subreaper_ = false;
+  bool children_exited_ = false;    // a SIGCHLD was read: orphans to reap at the next round
   double next_memory_sample_ = 0;   // steady clock seconds
   std::unique_ptr<Zygote> zygote_;  // kForkserver
 };
