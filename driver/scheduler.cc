@@ -163,7 +163,12 @@ Scheduler::Outcome Scheduler::Run() {
   double flush_in = std::numeric_limits<double>::infinity();  // what the observer holds, by then
   while (!interrupted_ && ((pending() > 0 && !StoppedAtMaxFailures()) || busy_ > 0)) {
     double wait = std::min(next_tick, NextDeadline()) - Now();
-    for (const auto& [when, chunk] : retry_at_) wait = std::min(wait, when - Now());
+    // A retry wakes the loop when its backoff ends only if a worker is idle to take it: one due
+    // while every worker is busy would have Next() return at once, again and again, spinning
+    // the driver's CPU until a worker is free (whose event wakes the loop anyway).
+    if (!idle_.empty() && !StoppedAtMaxFailures()) {
+      for (const auto& [when, chunk] : retry_at_) wait = std::min(wait, when - Now());
+    }
     std::optional<WorkerEvent> event = workers_.Next(std::max(0.0, std::min(wait, flush_in)));
     if (event) Handle(*event);
     if (!workers_.EventsWaiting()) flush_in = observer_.Flush(false);

@@ -27,8 +27,8 @@
 //     failures are retried up to `retries` times, the n-th retry no sooner than
 //     min(retry_backoff_seconds * 2^(n-1), retry_backoff_max_seconds) after the failure (so 12
 //     retries wait minutes, not the 34 minutes of an uncapped doubling); deterministic ones are
-//     recorded at once
-//     unless retry_deterministic. A chunk's attempts count every try.
+//     recorded at once unless retry_deterministic. A chunk's attempts count every try. A retry
+//     due while no worker is idle waits, the driver asleep, for the first worker to be free.
 //   - a worker that dies is replaced while work remains. Workers that die before saying Ready
 //     `max_start_failures` times in a row (a plugin that does not load, an input that does not
 //     map) end the run with an Error carrying the last worker's reason and log tail.

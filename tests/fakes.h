@@ -150,9 +150,15 @@ class FakeWorkerSet : public WorkerSet {
     }
     if (best == events_.size() || (timeout >= 0 && events_[best].time > now + timeout)) {
       if (timeout < 0) throw std::logic_error("FakeWorkerSet: Next() would wait forever");
+      // A real driver asking again and again without waiting spins a CPU, and this fake's clock
+      // would never move on: fail rather than hang.
+      if (timeout <= 0 && ++empty_looks_ > 1000)
+        throw std::logic_error("FakeWorkerSet: Next(0) again and again: the driver spins");
+      if (timeout > 0) empty_looks_ = 0;
       now += timeout;
       return std::nullopt;
     }
+    empty_looks_ = 0;
     Event e = events_[best];
     events_.erase(events_.begin() + long(best));
     now = std::max(now, e.time);
@@ -257,6 +263,7 @@ class FakeWorkerSet : public WorkerSet {
   }
 
   std::vector<Worker> workers_;
+  int empty_looks_ = 0;  // Next(0) calls in a row that found nothing
   Behaviour behaviour_;
   std::vector<Event> events_;
   std::map<uint64_t, int> attempts_;

@@ -401,6 +401,28 @@ TEST(SchedulerTest, ADriverStoppedPastADeadlineBlamesNoChunkForTheKillItSent) {
   EXPECT_EQ(fake.kills, 1);
 }
 
+// A retry whose backoff ends while the only worker is busy waits for the worker: the driver
+// sleeps in Next() meanwhile rather than asking again and again without waiting (the fake fails
+// a driver that spins).
+TEST(SchedulerTest, ARetryDueWhileEveryWorkerIsBusyWaitsWithoutSpinning) {
+  FakeWorkerSet fake(1, [](uint64_t c, int attempt) {
+    if (c == 1 && attempt == 1) {
+      FakeChunkResult r;
+      r.kind = FakeChunkResult::Kind::kExternalKill;
+      return r;
+    }
+    return FakeChunkResult::Done(c == 2 ? 5.0 : 0.1);  // busy on chunk 2 past the backoff
+  });
+  Plan plan(4, 1);
+  Recorder rec;
+  Scheduler s(fake, plan, Iota(4), Options(fake), rec);
+  EXPECT_EQ(s.Run(), Scheduler::Outcome::kFinished);
+  EXPECT_EQ(rec.DoneSet(), (std::set<uint64_t>{0, 1, 2, 3}));
+  ASSERT_EQ(rec.failures.size(), 1u);
+  EXPECT_FALSE(rec.failures[0].final);
+  EXPECT_EQ(fake.attempts(1), 2);
+}
+
 TEST(SchedulerTest, ExternalKillIsTransientAndSucceedsOnRetry) {
   FakeWorkerSet fake(2, [](uint64_t c, int attempt) {
     if (c == 1 && attempt == 1) {
