@@ -5,6 +5,8 @@
 #include <cmath>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "io/error.h"
 #include "tests/fakes.h"
 
@@ -421,6 +423,53 @@ TEST(SchedulerTest, ARetryDueWhileEveryWorkerIsBusyWaitsWithoutSpinning) {
   ASSERT_EQ(rec.failures.size(), 1u);
   EXPECT_FALSE(rec.failures[0].final);
   EXPECT_EQ(fake.attempts(1), 2);
+}
+
+// A worker killed past its deadline after it said the ends of two chunks or more (the driver
+// looked late: stopped, or busy with others) gives no protocol error, whatever the timing: its
+// runs of chunks (batch, or queued ahead on a node) and the stop vary, and every run ends with
+// each chunk recorded once, done or failed for good, and every chunk under the timeout done.
+TEST(SchedulerTest, AWorkerKilledPastItsDeadlineAfterSayingChunkEndsIsNoProtocolError) {
+  for (int workers : {1, 2, 3})
+    for (double stall_at : {0.0, 0.05, 0.3, 0.55, 1.0, 1.7})
+      for (double stall_for : {0.5, 1.2, 3.0, 10.0})
+        for (double slow : {0.1, 0.4, 0.9})
+          for (bool batch : {true, false})
+            for (bool remote : {false, true}) {
+              const std::string what = fmt::format(
+                  "{} workers, stopped at {}s for {}s, slow chunks {}s{}{}", workers, stall_at,
+                  stall_for, slow, batch ? ", batch" : "", remote ? ", rank 0 remote" : "");
+              const auto seconds = [slow](uint64_t c) { return c % 5 == 3 ? slow : 0.01; };
+              FakeWorkerSet fake(
+                  workers, [&](uint64_t c, int) { return FakeChunkResult::Done(seconds(c)); });
+              fake.stall = std::make_pair(stall_at, stall_for);
+              if (remote) fake.remote = {0};
+              Plan plan(200, 1);
+              Recorder rec;
+              SchedulerOptions o = Options(fake);
+              o.timeout_seconds = 0.5;
+              o.batch = batch;
+              o.target_assignment_seconds = 0.1;
+              Scheduler s(fake, plan, Iota(200), o, rec);
+              try {
+                EXPECT_EQ(s.Run(), Scheduler::Outcome::kFinished) << what;
+              } catch (const Error& e) {
+                ADD_FAILURE() << what << ": " << e.what();
+                continue;
+              }
+              std::set<uint64_t> failed;
+              for (const ChunkFailure& f : rec.failures)
+                if (f.final) failed.insert(f.chunk.index);
+              // Each chunk is recorded once: done, or failed for good. A slow chunk may be done,
+              // when its worker said its end before the kill that its deadline sent.
+              EXPECT_EQ(rec.done.size(), rec.DoneSet().size()) << what;
+              for (uint64_t c = 0; c < 200; ++c) {
+                EXPECT_NE(rec.DoneSet().count(c), failed.count(c)) << what << ": chunk " << c;
+                if (seconds(c) < o.timeout_seconds) {
+                  EXPECT_TRUE(rec.DoneSet().count(c)) << what << ": chunk " << c;
+                }
+              }
+            }
 }
 
 TEST(SchedulerTest, ExternalKillIsTransientAndSucceedsOnRetry) {
