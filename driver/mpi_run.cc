@@ -1,28 +1,17 @@
 #include "driver/mpi_run.h"
 
-// The C API only: the deprecated C++ bindings would need libmpi_cxx.
-#define OMPI_SKIP_MPICXX 1
-#define MPICH_SKIP_MPICXX 1
-#include <fcntl.h>
-#include <mpi.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 #include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <deque>
 #include <filesystem>
-#include <list>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -33,6 +22,8 @@ extern char** environ;
 #include "driver/checksum.h"
 #include "driver/gpus.h"
 #include "driver/local_workers.h"
+#include "driver/mpi_hydra_keeper.h"
+#include "driver/mpi_mailbox.h"
 #include "driver/protocol.h"
 #include "driver/run_steps.h"
 #include "driver/staged_rows.h"
@@ -49,11 +40,8 @@ double AggregateSeconds(int ranks) { return std::clamp(double(ranks) / 40000.0, 
 
 namespace {
 
-constexpr int kTag = 7;      // every message, or the header of a long one
-constexpr int kBulkTag = 8;  // a long message's bytes, right after its header
-// The receive posted for each peer: rank 0 holds one per rank, so 8 KiB keeps 10^4 ranks' slots
-// at 80 MiB. Longer messages (rows, mostly) take a second receive, posted as their header says.
-constexpr size_t kSlotBytes = 8 << 10;
+using namespace mpi;  // the wire (driver/mpi_mailbox.h)
+
 // A rank sends what it gathered once this much of rows waits, whatever the period.
 constexpr uint64_t kBatchRowBytes = 8 << 20;
 // How long a rank has to answer a ping before it is recorded lost, once rank 0 is interrupted:
@@ -65,9 +53,9 @@ constexpr uint64_t kBatchRowBytes = 8 << 20;
 // within kContPingSeconds; a TERM without one (a user's, srun's) pings then.
 constexpr double kAnswerSeconds = 0.5;
 constexpr double kContPingSeconds = 60;
-// Under MPICH's mpiexec (hydra), which kills every rank the moment one dies (AbortDelay): how long
-// rank 0 hears nothing from a rank before it journals it unheard, and how long a dead rank's
-// keeper holds the job up meanwhile. Every rank sends its workers' places at least every
+// Under MPICH's mpiexec (hydra), which kills every rank the moment one dies
+// (driver/mpi_hydra_keeper.h): how long rank 0 hears nothing from a rank before it journals it
+// unheard. Every rank sends its workers' places at least every
 // kBoardSeconds / 2 = 0.25 s while the run computes, so unheard is four of those missed; rank 0
 // looks every kSilenceLookSeconds, so it journals a dead rank within 1.1 s of its last word, with
 // nearly 4 s to spare (a loaded rank 0, a slow file system) before the keeper lets hydra kill the
@@ -75,79 +63,6 @@ constexpr double kContPingSeconds = 60;
 constexpr double kUnheardSeconds = 1.0;
 constexpr double kSilenceLookSeconds = 0.1;
 constexpr double kAbortDelaySeconds = 5.0;
-
-// What travels between rank 0 and the other ranks (the first byte of every message).
-enum class Wire : uint8_t {
-  kSetup = 1,    // 0 -> k: JSON {"code": 0, the sweep's description, layout, aggregate} or {"code"}
-  kHello = 2,    // k -> 0: JSON {"workers", "host", "pid", "input_xxh3"} or {"error": "..."}
-  kStart = 3,    // 0 -> k: worker
-  kSend = 4,     // 0 -> k: worker, protocol message bytes; an assignment for a worker that has
-                 // one is held until that one ends
-  kKill = 5,     // 0 -> k: worker
-  kFinish = 6,   // 0 -> k: exit code; the rank stops its workers and exits with it
-  kBatch = 7,    // k -> 0: events, places, rows (EncodeBatch)
-  kReclaim = 8,  // 0 -> k: worker; its held assignment back (kReturned) if it holds one
-  kPing = 9,     // 0 -> k: uint32 its number; answer now: a batch (maybe empty), then kPong
-  kWrapUp = 10,  // 0 -> k: the run ended: send what is left, then kGoodbye
-  kGoodbye = 11,  // k -> 0: float64 CPU seconds of this rank's process; its last message
-  kLong = 12,     // header of a message longer than a slot: uint64 its size; it follows on
-                  // kBulkTag
-  kPong = 13,     // k -> 0: uint32 the number of the ping it answers
-};
-
-// Appends fixed-size values and length-prefixed strings; Reader takes them back in order.
-struct Writer {
-  std::string bytes;
-  explicit Writer(Wire type) { bytes.push_back(char(type)); }
-  template <typename T>
-  Writer& Put(const T& value) {
-    bytes.append(reinterpret_cast<const char*>(&value), sizeof value);
-    return *this;
-  }
-  Writer& PutString(const std::string& s) {
-    Put(uint64_t(s.size()));
-    bytes += s;
-    return *this;
-  }
-};
-
-struct Reader {
-  const std::string& bytes;
-  size_t at = 1;
-  template <typename T>
-  T Get() {
-    if (at + sizeof(T) > bytes.size()) throw Error("mpi: a message from another rank is cut short");
-    T value;
-    std::memcpy(&value, bytes.data() + at, sizeof value);
-    at += sizeof value;
-    return value;
-  }
-  std::string GetString() {
-    const uint64_t n = Get<uint64_t>();
-    if (n > bytes.size() - at) throw Error("mpi: a message from another rank is cut short");
-    std::string s = bytes.substr(at, n);
-    at += n;
-    return s;
-  }
-};
-
-Wire TypeOf(const std::string& bytes) { return Wire(uint8_t(bytes[0])); }
-
-// Between looks for messages: none right after traffic, then 20 us, doubling up to a cap.
-class Pacer {
- public:
-  void Active() { nap_ = 0; }
-  double Wait(double cap) {
-    const double wait = std::min(nap_, cap);
-    nap_ = nap_ == 0 ? 20e-6 : std::min(nap_ * 2, cap);
-    return wait;
-  }
-
- private:
-  double nap_ = 0;
-};
-constexpr double kNapCap = 1e-3;
-constexpr double kUrgentNapCap = 1e-4;
 
 // The launcher (mpirun's daemon) that started this rank is gone: the job was killed.
 class ParentWatch {
@@ -157,147 +72,6 @@ class ParentWatch {
 
  private:
   pid_t parent_;
-};
-
-// One message that arrived, with its sender.
-struct Letter {
-  int from = 0;
-  std::string bytes;
-};
-
-// This process's MPI messages. A receive stays posted for each peer it hears from, into a slot
-// of kSlotBytes (each arrival is tested, never probed for: MPI_Testsome over them all); sends
-// are non-blocking, their bytes kept until MPI is done with them, so no rank ever blocks on
-// another's attention.
-class Mailbox {
- public:
-  explicit Mailbox(const std::vector<int>& peers) : slots_(peers.size()) {
-    requests_.resize(peers.size(), MPI_REQUEST_NULL);
-    indices_.resize(peers.size());
-    statuses_.resize(peers.size());
-    for (size_t i = 0; i < peers.size(); ++i) {
-      slots_[i].peer = peers[i];
-      slots_[i].buffer.resize(kSlotBytes);
-      Post(i);
-    }
-  }
-  ~Mailbox() { Close(0); }
-  Mailbox(const Mailbox&) = delete;
-  Mailbox& operator=(const Mailbox&) = delete;
-
-  void Send(int rank, std::string bytes) {
-    if (bytes.empty()) throw Error("mpi: an empty message");
-    if (bytes.size() > size_t(INT_MAX))
-      throw Error("mpi: a message of " + std::to_string(bytes.size()) + " bytes (over 2 GiB)");
-    if (bytes.size() > kSlotBytes) {
-      Isend(rank, kTag, Writer(Wire::kLong).Put(uint64_t(bytes.size())).bytes);
-      Isend(rank, kBulkTag, std::move(bytes));
-    } else {
-      Isend(rank, kTag, std::move(bytes));
-    }
-    Progress();
-  }
-
-  // Appends every message that has arrived, each peer's in the order sent. Never waits, but for
-  // a long message's bytes, which are on their way once its header is here.
-  void Poll(std::vector<Letter>* out) {
-    Progress();
-    for (;;) {
-      int done = 0;
-      MPI_Testsome(int(requests_.size()), requests_.data(), &done, indices_.data(),
-                   statuses_.data());
-      if (done == MPI_UNDEFINED || done == 0) return;
-      for (int j = 0; j < done; ++j) out->push_back(Take(size_t(indices_[j]), statuses_[j]));
-    }
-  }
-
-  // Waits for the next message from `peer` (REQUIRES: one of the peers), looking as Pacer says.
-  std::string Receive(int peer) {
-    size_t i = 0;
-    while (slots_.at(i).peer != peer) ++i;
-    Pacer pacer;
-    for (;;) {
-      int flag = 0;
-      MPI_Status status;
-      MPI_Test(&requests_[i], &flag, &status);
-      if (flag) return Take(i, status).bytes;
-      Progress();
-      std::this_thread::sleep_for(std::chrono::duration<double>(pacer.Wait(kNapCap)));
-    }
-  }
-
-  // Completes the sends MPI is done with.
-  void Progress() {
-    while (!sends_.empty()) {
-      int flag = 0;
-      MPI_Test(&sends_.front().request, &flag, MPI_STATUS_IGNORE);
-      if (!flag) return;
-      sends_.pop_front();
-    }
-  }
-
-  // Waits up to `seconds` for the sends to complete (a peer that died never takes them), then
-  // cancels the posted receives. Nothing is sent or received after.
-  void Close(double seconds) {
-    const double until = SteadySeconds() + seconds;
-    Pacer pacer;
-    for (Progress(); !sends_.empty() && SteadySeconds() < until; Progress())
-      std::this_thread::sleep_for(std::chrono::duration<double>(pacer.Wait(kNapCap)));
-    for (Outgoing& o : sends_) MPI_Request_free(&o.request);
-    sends_.clear();
-    for (MPI_Request& r : requests_) {
-      if (r == MPI_REQUEST_NULL) continue;
-      MPI_Cancel(&r);
-      MPI_Wait(&r, MPI_STATUS_IGNORE);
-    }
-  }
-
- private:
-  struct Slot {
-    int peer = 0;
-    std::vector<char> buffer;
-  };
-  // A send in flight: its bytes stay where MPI was told they are.
-  struct Outgoing {
-    std::string bytes;
-    MPI_Request request = MPI_REQUEST_NULL;
-  };
-
-  void Post(size_t i) {
-    MPI_Irecv(slots_[i].buffer.data(), int(kSlotBytes), MPI_BYTE, slots_[i].peer, kTag,
-              MPI_COMM_WORLD, &requests_[i]);
-  }
-  void Isend(int rank, int tag, std::string bytes) {
-    sends_.emplace_back();
-    Outgoing& o = sends_.back();  // a list: it never moves, nor do its bytes
-    o.bytes = std::move(bytes);
-    MPI_Isend(o.bytes.data(), int(o.bytes.size()), MPI_BYTE, rank, tag, MPI_COMM_WORLD, &o.request);
-  }
-  // The message that completed slot i, and the slot posted again.
-  Letter Take(size_t i, const MPI_Status& status) {
-    int size = 0;
-    MPI_Get_count(&status, MPI_BYTE, &size);
-    Letter letter;
-    letter.from = slots_[i].peer;
-    letter.bytes.assign(slots_[i].buffer.data(), size_t(size));
-    Post(i);
-    if (letter.bytes.empty()) throw Error("mpi: an empty message from another rank");
-    if (TypeOf(letter.bytes) == Wire::kLong) {
-      Reader r{letter.bytes};
-      const uint64_t n = r.Get<uint64_t>();
-      letter.bytes.assign(size_t(n), '\0');
-      // MPI keeps one sender's messages of one tag in order: this is the one the header named.
-      MPI_Recv(letter.bytes.data(), int(n), MPI_BYTE, letter.from, kBulkTag, MPI_COMM_WORLD,
-               MPI_STATUS_IGNORE);
-    }
-    return letter;
-  }
-
-  std::vector<Slot> slots_;
-  std::vector<MPI_Request> requests_;
-  std::vector<int> indices_;
-  std::vector<MPI_Status> statuses_;
-  std::list<Outgoing> sends_;
 };
 
 // A worker's events as a rank sends them to rank 0, in one kBatch message per period:
@@ -363,95 +137,6 @@ std::vector<std::pair<uint64_t, uint64_t>> Runs(std::vector<uint64_t> chunks) {
   }
   return runs;
 }
-
-// Whether this process was started by hydra, MPICH's (and Intel MPI's) mpiexec: its proxy hands
-// each rank its PMI socket as PMI_FD and says its place on the node as MPI_LOCALRANKID (srun's
-// PMI2 sets PMI_FD alone; Open MPI neither).
-bool UnderHydra() { return std::getenv("PMI_FD") && std::getenv("MPI_LOCALRANKID"); }
-
-// The keeper's life (AbortDelay): only async-signal-safe calls, as it is forked from a process
-// that may run threads. It exits at once when the rank writes a byte to `rank_alive` (released)
-// or when hydra's proxy closes the PMI socket's other end; once the rank is gone (`rank_alive`
-// at its end), it holds the socket kAbortDelaySeconds more, then exits.
-[[noreturn]] void KeepPmiSocket(int rank_alive, int pmi) {
-  prctl(PR_SET_NAME, "sweep-keeper");
-  // Nothing of the rank's but stdout and stderr (so mpiexec waits for it as for the rank).
-  const unsigned low = unsigned(std::min(rank_alive, pmi)),
-                 high = unsigned(std::max(rank_alive, pmi));
-  if (low > 3) close_range(3, low - 1, 0);
-  if (high > low + 1) close_range(low + 1, high - 1, 0);
-  close_range(high + 1, ~0U, 0);
-  // No events asked of the PMI socket: only its hang-up shows; the rank's replies stay unread.
-  pollfd fds[2] = {{rank_alive, POLLIN, 0}, {pmi, 0, 0}};
-  for (;;) {
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      _exit(1);
-    }
-    if (fds[1].revents) _exit(0);
-    if (fds[0].revents) {
-      char byte;
-      const ssize_t got = read(rank_alive, &byte, 1);
-      if (got < 0 && errno == EINTR) continue;
-      if (got == 1) _exit(0);  // released
-      break;                   // the rank is gone
-    }
-  }
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  const double until = double(now.tv_sec) + double(now.tv_nsec) * 1e-9 + kAbortDelaySeconds;
-  for (;;) {
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    const double left = until - (double(now.tv_sec) + double(now.tv_nsec) * 1e-9);
-    if (left <= 0) _exit(0);
-    if (poll(&fds[1], 1, int(left * 1000) + 1) > 0) _exit(0);
-  }
-}
-
-// Under hydra, a rank's death aborts the job at once and without a word to the others: the moment
-// the dead rank's PMI socket closes, hydra's proxy SIGKILLs every rank's process group (MPICH
-// 4.0: no signal before, about 3 ms after the death here), so rank 0 could never record which
-// rank it lost. A rank k > 0 started by hydra therefore forks a keeper before MPI_Init, which
-// holds a copy of that socket: when the rank dies, the socket closes kAbortDelaySeconds later, when
-// the keeper exits, and hydra aborts the job then as it would have at once. Meanwhile rank 0 hears
-// nothing from the rank and journals it unheard (MpiWorkerSet), which `sweep status` names once
-// the job is gone. The keeper stays in the rank's process group, so hydra's abort kills it too,
-// and holds nothing else of the rank's but its stdout and stderr; a rank that ends (normally or
-// by an exception) releases it and waits for it, so nothing outlives the job.
-class AbortDelay {
- public:
-  AbortDelay() {
-    const char* rank = std::getenv("PMI_RANK");
-    if (!UnderHydra() || !rank || std::string(rank) == "0") return;
-    const int pmi = std::atoi(std::getenv("PMI_FD"));
-    int alive[2];
-    if (pmi <= 2 || pipe2(alive, O_CLOEXEC) != 0) return;  // no keeper: the job aborts at once
-    keeper_ = fork();
-    if (keeper_ == 0) KeepPmiSocket(alive[0], pmi);
-    close(alive[0]);
-    if (keeper_ < 0) {
-      close(alive[1]);
-      return;
-    }
-    release_ = alive[1];
-  }
-  ~AbortDelay() {
-    if (keeper_ <= 0) return;
-    const char byte = 0;
-    while (write(release_, &byte, 1) < 0 && errno == EINTR) {
-    }
-    close(release_);
-    // ECHILD: the worker set reaped it (it exited early: a signal to the process group).
-    while (waitpid(keeper_, nullptr, 0) < 0 && errno == EINTR) {
-    }
-  }
-  AbortDelay(const AbortDelay&) = delete;
-  AbortDelay& operator=(const AbortDelay&) = delete;
-
- private:
-  pid_t keeper_ = -1;
-  int release_ = -1;  // the write end of the keeper's pipe: a byte releases it, its end says gone
-};
 
 // A signalfd of SIGCONT (blocked in every thread since before MPI_Init: ExecuteMpiRun), or -1.
 int ContinueSignals() {

@@ -50,8 +50,10 @@
 // rank stops when rank 0 does (rank 0 tells them; a rank whose launcher died stops by itself),
 // and workers die with their rank.
 //
-// Wire format: every MPI message is bytes whose first byte is its type (mpi_run.cc); one longer
-// than a receive slot travels as a header naming its length, then its bytes on a second tag.
+// Wire format: every MPI message is bytes whose first byte is its type (driver/mpi_mailbox.h, which
+// also sends and receives them); one longer than a receive slot travels as a header naming its
+// length, then its bytes on a second tag. The keeper of a rank under MPICH's mpiexec is
+// driver/mpi_hydra_keeper.h.
 #pragma once
 
 #include "driver/run.h"
